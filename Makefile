@@ -1,0 +1,48 @@
+# A thin front over CMake. `make run` and `make test` install what is missing
+# (Debian packages via scripts/deps.sh, npm packages from tests/compat's
+# lockfile), so both work on a fresh Debian 12 machine.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+DATA_DIR   ?= ./chute-data
+CMAKE_FLAGS ?=
+
+.PHONY: all build deps run test test-unit test-asan test-compat bench bench-full clean format
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+$(ASAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCHUTE_SANITIZE=ON $(CMAKE_FLAGS)
+
+build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/src/server/chuted --data-dir $(DATA_DIR)
+
+# Every suite, first built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (any report fails the run), then the compatibility suite with real clients
+# against the optimised daemon.
+test: build build-asan
+	scripts/run-tests.sh $(BUILD) $(ASAN_BUILD)
+
+bench: build
+	scripts/bench.sh $(BUILD) short
+
+bench-full: build
+	scripts/bench.sh $(BUILD) full
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,423 @@
+/*
+ * The Chute engine: one partition of durable jobs, with no network code.
+ *
+ * The engine owns jobs from creation to completion. It keeps every job in
+ * memory (per-type ready queues, a timer heap, an index by key) and writes
+ * every change to its store (SQLite) so that a restart rebuilds exactly the
+ * state that was last committed. It is single-threaded: one thread calls
+ * into one engine. It does no network I/O; a transport (the gateway in
+ * chuted) or an embedding program drives it.
+ *
+ * Jobs
+ * ----
+ * A job has a key (int64, (partition << 51) + counter, never reused), a type,
+ * custom headers (a JSON object of strings, static metadata), variables (a
+ * JSON object), retries, a priority and a state. While activated it also has
+ * a worker name and a lease deadline. Jobs created for a process carry the
+ * process fields; jobs created directly ("standalone") carry zeros there and
+ * keep their final variables for a retention time after completion, so that
+ * their creator can read the result.
+ *
+ *   created --> ACTIVATABLE --activate--> ACTIVATED --complete--> COMPLETED
+ *   (delay) --> DELAYED --time--^    ^       |  |  \--throw error--> ERROR_THROWN (incident)
+ *                    ^               |<-lease expired (retries unchanged)
+ *                    |               |<-fail, retries > 0, no back-off
+ *                    |   FAILED (back-off) <- fail, retries > 0, back-off > 0 (timer returns it)
+ *                    |   FAILED (incident) <- fail, retries <= 0
+ *                    +--- update retries (>= 1) + resolve incident
+ *
+ * Complete, fail and throw error are accepted in ACTIVATABLE and ACTIVATED
+ * (a late worker may still finish a job whose lease ran out and that nobody
+ * took since); in FAILED, ERROR_THROWN and DELAYED they are rejected with
+ * CHUTE_ESTATE; an unknown, completed or cancelled key gives
+ * CHUTE_ENOTFOUND.
+ *
+ * Batches and durability
+ * ----------------------
+ * Every accepted command changes memory at once and joins the open batch.
+ * chute_engine_commit() writes the batch to the store in one transaction.
+ * Nothing that depends on a command of the batch (a reply, an activated job
+ * pushed to a worker) may leave the process before that commit returned 0:
+ * this is how "an acknowledged write is durable" holds while paying one sync
+ * per batch instead of one per job. If the commit fails the engine rolls the
+ * batch back by reloading its state from the store, and the caller answers
+ * every command of the batch with an error.
+ *
+ * Views
+ * -----
+ * Functions that hand out jobs (activate, get, list_incidents, dispatch and
+ * its deliveries, run and its handlers) fill chute_job_view structs whose
+ * strings point into the engine. A view stays valid until the next call of
+ * one of those functions (settling or changing jobs does not end it), and
+ * for a delivery callback until the callback returns. Copy what you keep.
+ */
+#ifndef CHUTE_ENGINE_H
+#define CHUTE_ENGINE_H
+
+#include <chute/chute.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct chute_engine chute_engine;
+
+/* The state of a job. The numbers are stored on disk: never renumber. */
+typedef enum chute_job_state {
+    CHUTE_JOB_ACTIVATABLE = 1,  /* in its type's ready queue */
+    CHUTE_JOB_ACTIVATED = 2,    /* leased to a worker until `deadline` */
+    CHUTE_JOB_FAILED = 3,       /* failed with retries left; back in the queue at `deadline` */
+    CHUTE_JOB_INCIDENT = 4,     /* failed with no retries left; has an open incident */
+    CHUTE_JOB_ERROR_THROWN = 5, /* a worker threw an error nobody caught; has an open incident */
+    CHUTE_JOB_DELAYED = 6,      /* created with a delay; activatable from `deadline` on */
+    CHUTE_JOB_COMPLETED = 7,    /* done; kept only for the retention time (standalone jobs) */
+    CHUTE_JOB_CANCELED = 8,     /* removed by cancel; never visible (only used in transit) */
+} chute_job_state;
+
+/* The name of a state as the APIs print it ("ACTIVATABLE"). */
+const char *chute_job_state_name(chute_job_state state);
+
+/* Why an incident was raised. Stored on disk: never renumber. */
+typedef enum chute_incident_type {
+    CHUTE_INCIDENT_NONE = 0,
+    CHUTE_INCIDENT_JOB_NO_RETRIES = 1,        /* failed with retries <= 0 */
+    CHUTE_INCIDENT_UNHANDLED_ERROR_EVENT = 2, /* threw an error nothing caught */
+} chute_incident_type;
+
+const char *chute_incident_type_name(chute_incident_type type);
+
+/*
+ * Fields a job of a process carries. A standalone job has all of them zero
+ * or NULL, and the views show "" for NULL strings.
+ */
+typedef struct chute_process_ref {
+    int64_t process_instance_key;
+    int64_t process_definition_key;
+    int32_t process_definition_version;
+    int64_t element_instance_key;
+    const char *bpmn_process_id;
+    const char *element_id;
+} chute_process_ref;
+
+/*
+ * A job as the engine hands it out. All strings are NUL-terminated and
+ * never NULL ("" or "{}" when empty); `variables_len` and `headers_len` are
+ * their lengths. See "Views" above for how long it lives.
+ */
+typedef struct chute_job_view {
+    int64_t key;
+    const char *type;
+    chute_job_state state;
+    int32_t retries;
+    int32_t priority;
+    int64_t created_at; /* epoch ms */
+    int64_t deadline;   /* epoch ms: lease end (ACTIVATED), or when it becomes activatable
+                           (FAILED with back-off, DELAYED); 0 otherwise */
+    const char *worker; /* worker of the current or last lease, "" if never activated */
+    const char *headers;
+    size_t headers_len;
+    const char *variables; /* filtered by fetchVariable on activation */
+    size_t variables_len;
+    const char *error_code;    /* of a thrown error, "" otherwise */
+    const char *error_message; /* of the last fail or throw error, "" if none */
+    int64_t incident_key;      /* 0 when there is no open incident */
+    chute_incident_type incident_type;
+    int64_t completed_at; /* epoch ms, COMPLETED only */
+    chute_process_ref process;
+} chute_job_view;
+
+/* ---- opening and closing ------------------------------------------------ */
+
+typedef enum chute_durability {
+    CHUTE_DURABILITY_FULL = 0,   /* every commit is synced: survives power loss */
+    CHUTE_DURABILITY_NORMAL = 1, /* synced at checkpoints: survives a process crash */
+} chute_durability;
+
+const char *chute_durability_name(chute_durability d);
+
+/* Returns the current time in epoch milliseconds. */
+typedef int64_t (*chute_clock_fn)(void *ctx);
+
+typedef struct chute_engine_options {
+    const char *data_dir;       /* created if missing (one level); required */
+    chute_durability durability;
+    int32_t partition;          /* 1..4095; 0 means 1 */
+    int64_t retention_ms;       /* how long completed standalone jobs keep their result;
+                                   0 means 24 h, < 0 means not at all */
+    size_t max_variables_size;  /* bound on one variables document; 0 means 4 MiB */
+    chute_clock_fn clock;       /* NULL means the system clock */
+    void *clock_ctx;
+} chute_engine_options;
+
+/* Fills |opts| with the defaults (durability full, partition 1, ...). */
+void chute_engine_options_init(chute_engine_options *opts);
+
+/*
+ * Opens the partition's database under |opts->data_dir| (creating it if
+ * needed), checks it and rebuilds all state: ready queues, leases, timers
+ * and incidents. On success sets |*out|; on failure leaves it untouched and
+ * returns CHUTE_EINVAL (bad options), CHUTE_ESTORE (cannot open or create:
+ * the message names the file and the reason), CHUTE_ECORRUPT (the file is
+ * not a database, fails its integrity check, or has a newer schema) or
+ * CHUTE_ENOMEM.
+ */
+int chute_engine_open(chute_engine **out, const chute_engine_options *opts, chute_error *err);
+
+/* Commits nothing: an open batch is rolled back. Callers commit first.
+ * Removes every taker without calling it. NULL is a no-op. */
+void chute_engine_close(chute_engine *e);
+
+/* The path of the database file (valid while the engine is open). */
+const char *chute_engine_db_path(const chute_engine *e);
+
+chute_durability chute_engine_durability(const chute_engine *e);
+
+/* The engine's clock, in epoch ms. */
+int64_t chute_engine_now(const chute_engine *e);
+
+/* ---- commands ------------------------------------------------------------
+ *
+ * Each command validates its arguments, changes memory and joins the open
+ * batch; see "Batches and durability". Strings are copied. On rejection the
+ * engine is unchanged and |err| says why. Codes: CHUTE_EINVAL (bad argument),
+ * CHUTE_ENOTFOUND (no such job or incident), CHUTE_ESTATE (the job's state
+ * forbids it), CHUTE_ETOOBIG (a document over the configured bound),
+ * CHUTE_ENOMEM.
+ */
+
+typedef struct chute_job_spec {
+    const char *type;      /* required, not blank, at most CHUTE_TYPE_MAX bytes */
+    const char *headers;   /* JSON object of strings; NULL or blank for none */
+    size_t headers_len;    /* 0 with a non-NULL headers means strlen */
+    const char *variables; /* JSON object; NULL or blank for none */
+    size_t variables_len;  /* 0 with a non-NULL variables means strlen */
+    int32_t retries;       /* >= 1; 0 means the default, 3 */
+    int32_t priority;      /* higher first; default 0 */
+    int64_t delay_ms;      /* > 0: not activatable before now + delay_ms */
+    chute_process_ref process; /* zeros for a standalone job */
+} chute_job_spec;
+
+#define CHUTE_TYPE_MAX 1024
+#define CHUTE_WORKER_MAX 1024
+#define CHUTE_ERROR_CODE_MAX 1024
+#define CHUTE_ERROR_MESSAGE_LEN_MAX 65536
+#define CHUTE_DEFAULT_RETRIES 3
+
+/* Creates a job. Sets |*key| to its key. */
+int chute_engine_create(chute_engine *e, const chute_job_spec *spec, int64_t *key,
+                        chute_error *err);
+
+typedef struct chute_activate_request {
+    const char *type;            /* required */
+    const char *worker;          /* may be NULL or "" */
+    int64_t timeout_ms;          /* lease length, >= 1 */
+    int32_t max_jobs;            /* >= 1 */
+    const char *const *fetch_variables; /* top-level names to return; none = all */
+    size_t fetch_variables_count;
+} chute_activate_request;
+
+/* Checks an activation request without running it (for transports that
+ * validate before registering a long-poll waiter or a stream; for a stream
+ * max_jobs is not checked when |for_stream| is non-zero). */
+int chute_engine_check_activate(const chute_activate_request *req, int for_stream,
+                                chute_error *err);
+
+/*
+ * Activates up to |req->max_jobs| jobs of the type, highest priority first,
+ * then in creation order: each gets deadline = now + timeout and the worker
+ * name. Sets |*jobs| to an array of |*count| views (possibly 0); see "Views". Budget: if |max_bytes| > 0, stops
+ * before the job whose view would push the sum of variables and headers
+ * lengths past it (but always returns at least one job if any is ready, so
+ * a job larger than the budget is not stuck; the transport rejects it).
+ */
+int chute_engine_activate(chute_engine *e, const chute_activate_request *req, size_t max_bytes,
+                          const chute_job_view **jobs, size_t *count, chute_error *err);
+
+/* Completes the job; |variables| (JSON object, may be NULL) is merged into
+ * the job's variables (top level, the given values win). */
+int chute_engine_complete(chute_engine *e, int64_t key, const char *variables,
+                          size_t variables_len, chute_error *err);
+
+/* Fails the job, storing exactly |retries|. retries > 0 and backoff_ms > 0:
+ * activatable again at now + backoff_ms; retries > 0 and no back-off: at
+ * once; retries <= 0: an incident (JOB_NO_RETRIES) with |message|, or "No
+ * more retries left." when it is empty. |variables| are merged as for
+ * complete. */
+int chute_engine_fail(chute_engine *e, int64_t key, int32_t retries, const char *message,
+                      int64_t backoff_ms, const char *variables, size_t variables_len,
+                      chute_error *err);
+
+/* Throws a business error. With no process to catch it, this raises an
+ * incident (UNHANDLED_ERROR_EVENT) and the job waits in ERROR_THROWN.
+ * |code| must not be blank. */
+int chute_engine_throw_error(chute_engine *e, int64_t key, const char *code, const char *message,
+                             const char *variables, size_t variables_len, chute_error *err);
+
+/* Sets the retries of a job that is not completed (retries >= 1). */
+int chute_engine_update_retries(chute_engine *e, int64_t key, int32_t retries, chute_error *err);
+
+/* Sets the lease of an ACTIVATED job to end at now + timeout_ms (>= 1). */
+int chute_engine_update_timeout(chute_engine *e, int64_t key, int64_t timeout_ms,
+                                chute_error *err);
+
+/* Resolves an open incident: the job becomes ACTIVATABLE again. Rejected
+ * with CHUTE_ESTATE while the job has no retries left (update them first). */
+int chute_engine_resolve_incident(chute_engine *e, int64_t incident_key, chute_error *err);
+
+/* Removes a job that is not completed, and its incident if it has one. */
+int chute_engine_cancel(chute_engine *e, int64_t key, chute_error *err);
+
+/*
+ * Returns a job that was handed out but could not be delivered (its
+ * connection or stream is gone) to the ready queue at once, keeping its
+ * retries. |deadline| is the lease deadline of the view that was handed out:
+ * the job is returned only while that lease is still the current one, so a
+ * job whose lease ran out and that another worker took since is left alone
+ * (0 means whatever lease is current). Returns 0 and does nothing for a job
+ * that is no longer ACTIVATED under that lease (completed, failed, re-leased);
+ * CHUTE_ENOTFOUND for a key this engine never handed out.
+ */
+int chute_engine_return(chute_engine *e, int64_t key, int64_t deadline, chute_error *err);
+
+/* Reads a job. A completed standalone job is found while it is retained
+ * (state COMPLETED, with its final variables). */
+int chute_engine_get(chute_engine *e, int64_t key, chute_job_view *out, chute_error *err);
+
+/* Calls |fn| for every open incident (oldest first) until it returns
+ * non-zero. The view lives until |fn| returns. */
+typedef int (*chute_job_visit_fn)(void *ctx, const chute_job_view *job);
+int chute_engine_list_incidents(chute_engine *e, chute_job_visit_fn fn, void *ctx);
+
+/* ---- batches ------------------------------------------------------------- */
+
+/* Non-zero while the open batch holds uncommitted changes. */
+int chute_engine_dirty(const chute_engine *e);
+
+/*
+ * Writes the open batch in one transaction. Returns 0 when it is durable
+ * (at the configured durability). On CHUTE_ESTORE the batch is undone: the
+ * engine reloads its state from the store, and the caller must answer every
+ * command of the batch with an error. With nothing to commit, returns 0 at
+ * once.
+ */
+int chute_engine_commit(chute_engine *e, chute_error *err);
+
+/* ---- time ---------------------------------------------------------------- */
+
+/*
+ * Applies everything that is due at the engine clock's now: expired leases
+ * return to the queue (retries unchanged), back-offs and delays end,
+ * retention of completed jobs ends. Returns the epoch ms of the next due
+ * timer, or INT64_MAX if there is none. Changes join the open batch.
+ */
+int64_t chute_engine_tick(chute_engine *e);
+
+/* The epoch ms of the next due timer, or INT64_MAX (no side effects). */
+int64_t chute_engine_next_due(const chute_engine *e);
+
+/* ---- takers: long-poll waiters and streams --------------------------------
+ *
+ * A taker is a party waiting for jobs of one type: a long-poll waiter (one
+ * shot, FIFO per type) or a stream (long-lived, served round robin among the
+ * streams of the type that have credit; streams go before waiters).
+ * chute_engine_dispatch() matches ready jobs to takers, activates them and
+ * calls the taker's deliver callback with the views. Deliveries join the
+ * open batch like any activation: the transport sends them only after the
+ * commit. A waiter is removed once it got jobs (its deliver callback is its
+ * last call). A stream's credit is the number of jobs it may still receive;
+ * each delivered job uses one, and the transport gives credit back as the
+ * jobs leave its buffers.
+ */
+typedef struct chute_taker chute_taker;
+
+/* |jobs| holds |count| >= 1 views, alive until the callback returns. The
+ * callback must not call into the engine. */
+typedef void (*chute_deliver_fn)(void *ctx, chute_taker *taker, const chute_job_view *jobs,
+                                 size_t count);
+
+/* Registers a long-poll waiter for |req| (copied). It is served by the next
+ * chute_engine_dispatch() that finds a job for it. */
+int chute_engine_waiter_add(chute_engine *e, const chute_activate_request *req,
+                            size_t max_bytes, chute_deliver_fn deliver, void *ctx,
+                            chute_taker **out, chute_error *err);
+
+/* Registers a stream for |req| (copied; max_jobs is ignored) with |credit|
+ * jobs of initial credit. A new stream is also fed from the backlog. */
+int chute_engine_stream_add(chute_engine *e, const chute_activate_request *req, uint32_t credit,
+                            size_t max_bytes, chute_deliver_fn deliver, void *ctx,
+                            chute_taker **out, chute_error *err);
+
+/* Gives a stream |n| more jobs of credit. */
+void chute_engine_stream_credit(chute_engine *e, chute_taker *stream, uint32_t n);
+
+/* Unregisters a waiter or stream that has not finished (a waiter that got
+ * its jobs is already gone: do not remove it). Its callback is not called
+ * again. */
+void chute_engine_taker_remove(chute_engine *e, chute_taker *taker);
+
+/* Matches ready jobs to takers with capacity; see above. Returns the number
+ * of jobs delivered. */
+size_t chute_engine_dispatch(chute_engine *e);
+
+/* ---- statistics ---------------------------------------------------------- */
+
+typedef struct chute_engine_stats {
+    uint64_t jobs;        /* jobs held in memory (not completed) */
+    uint64_t activatable; /* ready to hand out */
+    uint64_t activated;
+    uint64_t failed;      /* waiting out a back-off */
+    uint64_t delayed;
+    uint64_t incidents;
+    uint64_t waiters;
+    uint64_t streams;
+    uint64_t commits;
+    uint64_t created_total, activated_total, completed_total, failed_total, timed_out_total,
+        incidents_total;
+} chute_engine_stats;
+
+void chute_engine_get_stats(const chute_engine *e, chute_engine_stats *out);
+
+/* ---- in-process handlers (embedding) ------------------------------------- */
+
+/*
+ * An in-process handler runs jobs of one type inside the engine's thread,
+ * the way a worker would but without a network (ZenBPM's internal jobs).
+ * It is called with the activated job and must settle it by calling
+ * chute_engine_complete, chute_engine_fail or chute_engine_throw_error on
+ * |e| with the job's key before it returns; if it does not, the job stays
+ * leased until its timeout and is then handed out again.
+ */
+typedef void (*chute_handler_fn)(void *ctx, chute_engine *e, const chute_job_view *job);
+
+typedef struct chute_handler_options {
+    const char *worker;     /* default "in-process" */
+    int64_t timeout_ms;     /* lease while the handler runs; default 30 s */
+    uint32_t max_jobs;      /* jobs taken per round; default 32 */
+} chute_handler_options;
+
+/* Registers |fn| for |type| (one handler per type; CHUTE_EEXIST otherwise).
+ * |opts| may be NULL for the defaults. */
+int chute_engine_register_handler(chute_engine *e, const char *type, chute_handler_fn fn,
+                                  void *ctx, const chute_handler_options *opts,
+                                  chute_error *err);
+
+/*
+ * Runs the engine for embedding programs: repeatedly applies due timers,
+ * leases ready jobs of the handled types and commits the leases, calls the
+ * handlers, and commits what they did. Returns 0 when it is idle (no job a
+ * handler could take is ready, and no timer is due before |until_ms|, epoch
+ * ms), when the clock passes |until_ms|, or after chute_engine_stop; returns
+ * the error of a failed commit. While a timer is pending before |until_ms|
+ * it sleeps until then.
+ */
+int chute_engine_run(chute_engine *e, int64_t until_ms, chute_error *err);
+
+/* Makes a running chute_engine_run return after its current round. Safe to
+ * call from a handler or a signal handler. */
+void chute_engine_stop(chute_engine *e);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CHUTE_ENGINE_H */

@@ -1,0 +1,1164 @@
+/*
+ * chute: the command line for a Chute broker (or any Zeebe gateway, for the
+ * gateway commands). Every command talks to --address (default
+ * 127.0.0.1:26500, or CHUTE_ADDRESS), prints a human form by default and
+ * JSON with --json, and exits 0 on success, 1 when the broker refused or
+ * could not be reached, 2 on a usage error.
+ */
+#define _GNU_SOURCE /* pipe2 */
+#include <chute/client.h>
+#include <chute/worker.h>
+
+#include "common/json.h"
+
+#include <jansson.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_REFUSED 1
+#define EXIT_USAGE 2
+
+static const char *address;
+static int as_json;
+static const char *prog = "chute";
+
+/* ---- usage ---------------------------------------------------------------- */
+
+static const char usage_main[] =
+    "Usage: chute [--address HOST:PORT] [--json] COMMAND ...\n"
+    "\n"
+    "Commands:\n"
+    "  status                              the broker's topology\n"
+    "  job create TYPE [options]           create a standalone job; prints its key\n"
+    "  job get KEY                         show a job (with its result once completed)\n"
+    "  job activate TYPE [options]         activate jobs and print them\n"
+    "  job complete KEY [--variables JSON]\n"
+    "  job fail KEY --retries N [--backoff D] [--message M]\n"
+    "  job throw-error KEY --code C [--message M]\n"
+    "  job update-retries KEY --retries N\n"
+    "  job update-timeout KEY --timeout D\n"
+    "  job cancel KEY\n"
+    "  incident list [--type TYPE] [--limit N]\n"
+    "  incident resolve KEY\n"
+    "  worker TYPE [options] -- COMMAND [ARGS...]\n"
+    "                                      run COMMAND for each job\n"
+    "\n"
+    "Global options:\n"
+    "  --address HOST:PORT   the broker (default $CHUTE_ADDRESS or 127.0.0.1:26500)\n"
+    "  --json                print JSON instead of text\n"
+    "  --help                help for any command (chute job create --help)\n"
+    "\n"
+    "Durations (D) are like 500ms, 10s, 5m, 1h or 1m30s; a bare number means ms.\n";
+
+typedef struct cmd_help {
+    const char *name;
+    const char *text;
+} cmd_help;
+
+static const cmd_help helps[] = {
+    {"status", "Usage: chute status\n\nPrints the gateway version, brokers and partitions.\n"},
+    {"job create",
+     "Usage: chute job create TYPE [--variables JSON] [--headers JSON] [--retries N]\n"
+     "                        [--priority N] [--delay D] [--wait] [--wait-timeout D]\n\n"
+     "Creates a standalone job and prints its key. With --wait, waits until the job\n"
+     "is completed and prints its result variables (exit 1 if it gets an incident).\n"
+     "  --variables JSON  a JSON object (default none)\n"
+     "  --headers JSON    custom headers: a JSON object of strings\n"
+     "  --retries N       >= 1 (default 3)\n"
+     "  --priority N      higher is handed out first (default 0)\n"
+     "  --delay D         activatable only after D\n"},
+    {"job get", "Usage: chute job get KEY\n\nShows the job with KEY, its state and, once "
+                "completed, its result.\n"},
+    {"job activate",
+     "Usage: chute job activate TYPE [--max N] [--timeout D] [--worker NAME]\n"
+     "                          [--request-timeout D]\n\n"
+     "Activates up to N jobs (default 1) for D (default 5m) and prints them.\n"
+     "  --request-timeout D  long polling (default 0: answer at once)\n"},
+    {"job complete", "Usage: chute job complete KEY [--variables JSON]\n"},
+    {"job fail", "Usage: chute job fail KEY --retries N [--backoff D] [--message M]\n\n"
+                 "Fails the job, leaving it N retries (N <= 0 raises an incident).\n"},
+    {"job throw-error", "Usage: chute job throw-error KEY --code C [--message M]\n"},
+    {"job update-retries", "Usage: chute job update-retries KEY --retries N   (N >= 1)\n"},
+    {"job update-timeout",
+     "Usage: chute job update-timeout KEY --timeout D\n\nThe lease of an activated job "
+     "now ends D from now.\n"},
+    {"job cancel", "Usage: chute job cancel KEY\n"},
+    {"incident list", "Usage: chute incident list [--type TYPE] [--limit N]\n"},
+    {"incident resolve",
+     "Usage: chute incident resolve KEY\n\nUpdate the job's retries first (chute job "
+     "update-retries).\n"},
+    {"worker",
+     "Usage: chute worker TYPE [--name NAME] [--concurrency N] [--max-jobs N]\n"
+     "                    [--timeout D] [--stream] -- COMMAND [ARGS...]\n\n"
+     "Runs COMMAND for every job of TYPE, with the job's variables (a JSON object)\n"
+     "on its standard input. Exit status 0 completes the job with the JSON object\n"
+     "COMMAND printed (empty output: no variables); any other exit fails it with\n"
+     "retries - 1 and the end of its standard error as the message. The job's key\n"
+     "and retries are in $CHUTE_JOB_KEY and $CHUTE_JOB_RETRIES. Runs until\n"
+     "interrupted (Ctrl-C), then hands unstarted jobs back.\n"},
+};
+
+static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    if (cmd)
+        fprintf(stderr, "Run 'chute %s --help' for its usage.\n", cmd);
+    else
+        fprintf(stderr, "Run 'chute --help' for the usage.\n");
+    return EXIT_USAGE;
+}
+
+static int print_help(const char *cmd)
+{
+    for (size_t i = 0; i < sizeof helps / sizeof *helps; i++)
+        if (strcmp(helps[i].name, cmd) == 0) {
+            fputs(helps[i].text, stdout);
+            return 0;
+        }
+    fputs(usage_main, stdout);
+    return 0;
+}
+
+/* ---- parsing ---------------------------------------------------------------- */
+
+static int parse_i64(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_i32(const char *s, int32_t *out)
+{
+    int64_t v;
+    if (parse_i64(s, &v) < 0 || v < INT32_MIN || v > INT32_MAX)
+        return -1;
+    *out = (int32_t)v;
+    return 0;
+}
+
+/* "1h30m", "10s", "250ms"; a bare number is ms. */
+static int parse_duration(const char *s, int64_t *out)
+{
+    int64_t total = 0;
+    const char *p = s;
+    if (!*p)
+        return -1;
+    if (parse_i64(s, &total) == 0)
+        return total < 0 ? -1 : (*out = total, 0);
+    while (*p) {
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (end == p || errno || v < 0)
+            return -1;
+        p = end;
+        double mul;
+        if (strncmp(p, "ms", 2) == 0) {
+            mul = 1;
+            p += 2;
+        } else if (*p == 'h') {
+            mul = 3600000;
+            p++;
+        } else if (*p == 'm') {
+            mul = 60000;
+            p++;
+        } else if (*p == 's') {
+            mul = 1000;
+            p++;
+        } else {
+            return -1;
+        }
+        total += (int64_t)(v * mul);
+    }
+    *out = total;
+    return 0;
+}
+
+static int parse_key(const char *cmd, const char *s, int64_t *key)
+{
+    if (!s)
+        return usage_error(cmd, "missing KEY");
+    if (parse_i64(s, key) < 0 || *key <= 0)
+        return usage_error(cmd, "'%s' is not a job or incident key (a positive integer)", s);
+    return 0;
+}
+
+static int check_json(const char *cmd, const char *what, const char *s, int strings_only)
+{
+    chute_error err;
+    if (!s)
+        return 0;
+    if (cjson_check_object(s, strlen(s), strings_only, what, &err) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.message);
+        fprintf(stderr, "Pass a JSON object, for example --%s '{\"a\":1}'.\n",
+                strcmp(what, "variables") == 0 ? "variables" : "headers");
+        (void)cmd;
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Options of a command: --name VALUE pairs and flags, plus positionals. */
+typedef struct opt_spec {
+    const char *name; /* without "--" */
+    int takes_value;
+    const char *value;
+    int set;
+} opt_spec;
+
+static int parse_opts(const char *cmd, int argc, char **argv, opt_spec *specs, size_t nspecs,
+                      char **pos, int maxpos, int *npos)
+{
+    *npos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            print_help(cmd);
+            return -1;
+        }
+        if (strncmp(a, "--", 2) == 0 && a[2]) {
+            const char *name = a + 2;
+            const char *eq = strchr(name, '=');
+            size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+            opt_spec *s = NULL;
+            for (size_t k = 0; k < nspecs; k++)
+                if (strlen(specs[k].name) == nlen && strncmp(specs[k].name, name, nlen) == 0)
+                    s = &specs[k];
+            if (!s)
+                return usage_error(cmd, "unknown option '--%.*s'", (int)nlen, name);
+            s->set = 1;
+            if (s->takes_value) {
+                if (eq)
+                    s->value = eq + 1;
+                else if (i + 1 < argc)
+                    s->value = argv[++i];
+                else
+                    return usage_error(cmd, "option '--%s' needs a value", s->name);
+            } else if (eq) {
+                return usage_error(cmd, "option '--%s' takes no value", s->name);
+            }
+            continue;
+        }
+        if (*npos >= maxpos)
+            return usage_error(cmd, "unexpected argument '%s'", a);
+        pos[(*npos)++] = argv[i];
+    }
+    return 0;
+}
+
+static opt_spec *opt(opt_spec *specs, size_t n, const char *name)
+{
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(specs[k].name, name) == 0)
+            return &specs[k];
+    return NULL;
+}
+
+#define OPT(name) opt(specs, sizeof specs / sizeof *specs, name)
+#define PARSE(cmd, maxpos)                                                                         \
+    char *pos[8] = {0};                                                                            \
+    int npos = 0;                                                                                  \
+    {                                                                                              \
+        int pr_ = parse_opts(cmd, argc, argv, specs, sizeof specs / sizeof *specs, pos, maxpos,    \
+                             &npos);                                                               \
+        if (pr_ != 0)                                                                              \
+            return pr_ < 0 ? 0 : pr_;                                                              \
+    }
+
+/* ---- output --------------------------------------------------------------------- */
+
+static int fail_call(int rc, const chute_error *err)
+{
+    fprintf(stderr, "%s: %s: %s\n", prog, chute_err_name(rc), err->message);
+    if (rc == CHUTE_EUNAVAIL)
+        fprintf(stderr, "Is chuted running at %s? Set --address or CHUTE_ADDRESS.\n", address);
+    return EXIT_REFUSED;
+}
+
+static void print_json(json_t *doc)
+{
+    char *s = json_dumps(doc, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    json_decref(doc);
+}
+
+static json_t *json_doc(const char *text)
+{
+    json_t *v = json_loads(text && *text ? text : "{}", JSON_DECODE_ANY, NULL);
+    return v ? v : json_string(text);
+}
+
+static json_t *key_json(int64_t key)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%" PRId64, key);
+    return json_string(b);
+}
+
+static void fmt_time(int64_t ms, char *out, size_t cap)
+{
+    if (ms <= 0) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, cap - n, ".%03dZ", (int)(ms % 1000));
+}
+
+static json_t *job_json(const chute_job *j)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "key", key_json(j->key));
+    json_object_set_new(o, "type", json_string(j->type));
+    json_object_set_new(o, "worker", json_string(j->worker));
+    json_object_set_new(o, "retries", json_integer(j->retries));
+    json_object_set_new(o, "deadline", json_integer(j->deadline));
+    json_object_set_new(o, "customHeaders", json_doc(j->custom_headers));
+    json_object_set_new(o, "variables", json_doc(j->variables));
+    json_object_set_new(o, "tenantId", json_string(j->tenant_id));
+    if (j->process_instance_key) {
+        json_object_set_new(o, "processInstanceKey", key_json(j->process_instance_key));
+        json_object_set_new(o, "bpmnProcessId", json_string(j->bpmn_process_id));
+        json_object_set_new(o, "elementId", json_string(j->element_id));
+        json_object_set_new(o, "elementInstanceKey", key_json(j->element_instance_key));
+    }
+    return o;
+}
+
+/* ---- commands ---------------------------------------------------------------- */
+
+static int cmd_status(chute_client *c, int argc, char **argv)
+{
+    opt_spec specs[] = {{"_", 0, NULL, 0}};
+    PARSE("status", 0);
+    chute_topology *t;
+    chute_error err;
+    int r = chute_client_topology(c, &t, NULL, &err);
+    if (r < 0)
+        return fail_call(r, &err);
+    if (as_json) {
+        json_t *o = json_object(), *bs = json_array();
+        json_object_set_new(o, "gatewayVersion", json_string(t->gateway_version));
+        json_object_set_new(o, "clusterSize", json_integer(t->cluster_size));
+        json_object_set_new(o, "partitionsCount", json_integer(t->partitions_count));
+        json_object_set_new(o, "replicationFactor", json_integer(t->replication_factor));
+        for (size_t i = 0; i < t->broker_count; i++) {
+            json_t *b = json_object(), *ps = json_array();
+            json_object_set_new(b, "nodeId", json_integer(t->brokers[i].node_id));
+            json_object_set_new(b, "host", json_string(t->brokers[i].host));
+            json_object_set_new(b, "port", json_integer(t->brokers[i].port));
+            json_object_set_new(b, "version", json_string(t->brokers[i].version));
+            for (size_t k = 0; k < t->brokers[i].partition_count; k++) {
+                const chute_partition_info *p = &t->brokers[i].partitions[k];
+                json_array_append_new(ps, json_pack("{s:i,s:s,s:s}", "partitionId",
+                                                    (int)p->partition_id, "role",
+                                                    p->role == 0 ? "LEADER"
+                                                    : p->role == 1 ? "FOLLOWER"
+                                                                   : "INACTIVE",
+                                                    "health",
+                                                    p->health == 0 ? "HEALTHY"
+                                                    : p->health == 1 ? "UNHEALTHY"
+                                                                     : "DEAD"));
+            }
+            json_object_set_new(b, "partitions", ps);
+            json_array_append_new(bs, b);
+        }
+        json_object_set_new(o, "brokers", bs);
+        print_json(o);
+    } else {
+        printf("Cluster size: %d\nPartitions count: %d\nReplication factor: %d\n"
+               "Gateway version: %s\nBrokers:\n",
+               t->cluster_size, t->partitions_count, t->replication_factor, t->gateway_version);
+        for (size_t i = 0; i < t->broker_count; i++) {
+            const chute_broker_info *b = &t->brokers[i];
+            printf("  Broker %d - %s:%d\n    Version: %s\n", b->node_id, b->host, b->port,
+                   b->version);
+            for (size_t k = 0; k < b->partition_count; k++)
+                printf("    Partition %d : %s, %s\n", b->partitions[k].partition_id,
+                       b->partitions[k].role == 0 ? "Leader" : "Follower",
+                       b->partitions[k].health == 0 ? "Healthy" : "Unhealthy");
+        }
+    }
+    chute_topology_free(t);
+    return 0;
+}
+
+static void print_job_info(const chute_job_info *i)
+{
+    if (as_json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "key", key_json(i->key));
+        json_object_set_new(o, "type", json_string(i->type));
+        json_object_set_new(o, "state", json_string(i->state));
+        json_object_set_new(o, "retries", json_integer(i->retries));
+        json_object_set_new(o, "priority", json_integer(i->priority));
+        json_object_set_new(o, "worker", json_string(i->worker));
+        json_object_set_new(o, "deadline", json_integer(i->deadline));
+        json_object_set_new(o, "variables", json_doc(i->variables));
+        json_object_set_new(o, "customHeaders", json_doc(i->custom_headers));
+        json_object_set_new(o, "errorCode", json_string(i->error_code));
+        json_object_set_new(o, "errorMessage", json_string(i->error_message));
+        json_object_set_new(o, "incidentKey",
+                            i->incident_key ? key_json(i->incident_key) : json_null());
+        json_object_set_new(o, "createdAt", json_integer(i->created_at));
+        json_object_set_new(o, "completedAt", json_integer(i->completed_at));
+        print_json(o);
+        return;
+    }
+    char created[40], deadline[40], completed[40];
+    fmt_time(i->created_at, created, sizeof created);
+    fmt_time(i->deadline, deadline, sizeof deadline);
+    fmt_time(i->completed_at, completed, sizeof completed);
+    printf("Key:            %" PRId64 "\nType:           %s\nState:          %s\n"
+           "Retries:        %d\nPriority:       %d\nWorker:         %s\nDeadline:       %s\n"
+           "Created:        %s\n",
+           i->key, i->type, i->state, i->retries, i->priority, *i->worker ? i->worker : "-",
+           deadline, created);
+    if (i->completed_at)
+        printf("Completed:      %s\n", completed);
+    if (*i->error_code)
+        printf("Error code:     %s\n", i->error_code);
+    if (*i->error_message)
+        printf("Error message:  %s\n", i->error_message);
+    if (i->incident_key)
+        printf("Incident:       %" PRId64 "\n", i->incident_key);
+    printf("Custom headers: %s\nVariables:      %s\n", i->custom_headers, i->variables);
+}
+
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig)
+{
+    interrupted = 1;
+}
+
+static int cmd_job_create(chute_client *c, int argc, char **argv)
+{
+    opt_spec specs[] = {{"variables", 1, NULL, 0}, {"headers", 1, NULL, 0},
+                        {"retries", 1, NULL, 0},   {"priority", 1, NULL, 0},
+                        {"delay", 1, NULL, 0},     {"wait", 0, NULL, 0},
+                        {"wait-timeout", 1, NULL, 0}};
+    PARSE("job create", 1);
+    if (npos < 1)
+        return usage_error("job create", "missing TYPE");
+    chute_job_spec spec = {.type = pos[0]};
+    spec.variables = OPT("variables")->value;
+    spec.custom_headers = OPT("headers")->value;
+    int r;
+    if ((r = check_json("job create", "variables", spec.variables, 0)) != 0 ||
+        (r = check_json("job create", "custom headers", spec.custom_headers, 1)) != 0)
+        return r;
+    if (OPT("retries")->set &&
+        (parse_i32(OPT("retries")->value, &spec.retries) < 0 || spec.retries < 1))
+        return usage_error("job create", "--retries must be an integer >= 1, not '%s'",
+                           OPT("retries")->value);
+    if (OPT("priority")->set && parse_i32(OPT("priority")->value, &spec.priority) < 0)
+        return usage_error("job create", "--priority must be an integer, not '%s'",
+                           OPT("priority")->value);
+    if (OPT("delay")->set && parse_duration(OPT("delay")->value, &spec.delay_ms) < 0)
+        return usage_error("job create", "--delay must be a duration like 10s or 500ms, not '%s'",
+                           OPT("delay")->value);
+    int64_t wait_limit = -1;
+    if (OPT("wait-timeout")->set && parse_duration(OPT("wait-timeout")->value, &wait_limit) < 0)
+        return usage_error("job create", "--wait-timeout must be a duration, not '%s'",
+                           OPT("wait-timeout")->value);
+    int64_t key;
+    chute_error err;
+    r = chute_client_create_job(c, &spec, &key, NULL, &err);
+    if (r < 0)
+        return fail_call(r, &err);
+    if (!OPT("wait")->set) {
+        if (as_json) {
+            json_t *o = json_object();
+            json_object_set_new(o, "key", key_json(key));
+            print_json(o);
+        } else {
+            printf("%" PRId64 "\n", key);
+        }
+        return 0;
+    }
+    /* Wait for the result: the job is read back until it is done. */
+    signal(SIGINT, on_signal);
+    int waited = 0;
+    for (;;) {
+        chute_job_info *info;
+        r = chute_client_get_job(c, key, &info, NULL, &err);
+        if (r < 0)
+            return fail_call(r, &err);
+        int done = strcmp(info->state, "COMPLETED") == 0;
+        int stuck = strcmp(info->state, "INCIDENT") == 0 ||
+                    strcmp(info->state, "ERROR_THROWN") == 0;
+        if (done || stuck) {
+            if (as_json)
+                print_job_info(info);
+            else if (done)
+                printf("%s\n", info->variables);
+            else
+                fprintf(stderr, "%s: job %" PRId64 " has an incident (%s): %s%s%s\n", prog, key,
+                        info->state, info->error_message, *info->error_code ? " code " : "",
+                        info->error_code);
+            chute_job_info_free(info);
+            return done ? 0 : EXIT_REFUSED;
+        }
+        chute_job_info_free(info);
+        if (interrupted || (wait_limit >= 0 && waited >= wait_limit)) {
+            fprintf(stderr, "%s: job %" PRId64 " is not done yet (stopped waiting)\n", prog, key);
+            return EXIT_REFUSED;
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        waited += 100;
+    }
+}
+
+static int cmd_job_get(chute_client *c, int argc, char **argv)
+{
+    opt_spec specs[] = {{"_", 0, NULL, 0}};
+    PARSE("job get", 1);
+    int64_t key;
+    int r = parse_key("job get", pos[0], &key);
+    if (r)
+        return r;
+    chute_job_info *info;
+    chute_error err;
+    r = chute_client_get_job(c, key, &info, NULL, &err);
+    if (r < 0)
+        return fail_call(r, &err);
+    print_job_info(info);
+    chute_job_info_free(info);
+    return 0;
+}
+
+static int cmd_job_activate(chute_client *c, int argc, char **argv)
+{
+    opt_spec specs[] = {{"max", 1, NULL, 0},
+                        {"timeout", 1, NULL, 0},
+                        {"worker", 1, NULL, 0},
+                        {"request-timeout", 1, NULL, 0}};
+    PARSE("job activate", 1);
+    if (npos < 1)
+        return usage_error("job activate", "missing TYPE");
+    chute_activate_request req = {.type = pos[0], .worker = "chute-cli", .timeout_ms = 300000,
+                                  .max_jobs = 1, .request_timeout_ms = -1};
+    if (OPT("max")->set && (parse_i32(OPT("max")->value, &req.max_jobs) < 0 || req.max_jobs < 1))
+        return usage_error("job activate", "--max must be an integer >= 1, not '%s'",
+                           OPT("max")->value);
+    if (OPT("timeout")->set &&
+        (parse_duration(OPT("timeout")->value, &req.timeout_ms) < 0 || req.timeout_ms < 1))
+        return usage_error("job activate", "--timeout must be a duration like 5m, not '%s'",
+                           OPT("timeout")->value);
+    if (OPT("worker")->set)
+        req.worker = OPT("worker")->value;
+    if (OPT("request-timeout")->set &&
+        parse_duration(OPT("request-timeout")->value, &req.request_timeout_ms) < 0)
+        return usage_error("job activate", "--request-timeout must be a duration, not '%s'",
+                           OPT("request-timeout")->value);
+    if (req.request_timeout_ms == 0)
+        req.request_timeout_ms = -1;
+    chute_job_list jobs;
+    chute_error err;
+    int r = chute_client_activate_jobs(c, &req, &jobs, NULL, &err);
+    if (r < 0)
+        return fail_call(r, &err);
+    if (as_json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < jobs.count; i++)
+            json_array_append_new(a, job_json(jobs.jobs[i]));
+        json_t *o = json_object();
+        json_object_set_new(o, "jobs", a);
+        print_json(o);
+    } else if (jobs.count == 0) {
+        printf("No job of type '%s' was activatable.\n", req.type);
+    } else {
+        printf("%-20s %-8s %-25s %s\n", "KEY", "RETRIES", "DEADLINE", "VARIABLES");
+        for (size_t i = 0; i < jobs.count; i++) {
+            char d[40];
+            fmt_time(jobs.jobs[i]->deadline, d, sizeof d);
+            printf("%-20" PRId64 " %-8d %-25s %s\n", jobs.jobs[i]->key, jobs.jobs[i]->retries, d,
+                   jobs.jobs[i]->variables);
+        }
+    }
+    chute_job_list_free(&jobs);
+    return 0;
+}
+
+static int done_msg(const char *what, int64_t key)
+{
+    if (as_json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "key", key_json(key));
+        json_object_set_new(o, "result", json_string(what));
+        print_json(o);
+    } else {
+        printf("%s %" PRId64 "\n", what, key);
+    }
+    return 0;
+}
+
+static int cmd_job_complete(chute_client *c, int argc, char **argv)
+{
+    opt_spec specs[] = {{"variables", 1, NULL, 0}};
+    PARSE("job complete", 1);
+    int64_t key;
+    int r = parse_key("job complete", pos[0], &key);
+    if (r || (r = check_json("job complete", "variables", OPT("variables")->value, 0)))
+        return r;
+    chute_error err;
+    r = chute_client_complete_job(c, key, OPT("variables")->value, NULL, &err);
+    return r < 0 ? fail_call(r, &err) : done_msg("Completed job", key);
+}
+
+static int cmd_job_fail(chute_client *c, int argc, char **argv)
+{
+    opt_spec specs[] = {{"retries", 1, NULL, 0}, {"backoff", 1, NULL, 0},
+                        {"message", 1, NULL, 0}, {"variables", 1, NULL, 0}};
+    PARSE("job fail", 1);
+    int64_t key, backoff = 0;
+    int32_t retries;
+    int r = parse_key("job fail", pos[0], &key);
+    if (r)
+        return r;
+    if (!OPT("retries")->set)
+        return usage_error("job fail", "missing --retries N (the retries the job keeps)");
+    if (parse_i32(OPT("retries")->value, &retries) < 0)
+        return usage_error("job fail", "--retries must be an integer, not '%s'",
+                           OPT("retries")->value);
+    if (OPT("backoff")->set && parse_duration(OPT("backoff")->value, &backoff) < 0)
+        return usage_error("job fail", "--backoff must be a duration like 10s, not '%s'",
+                           OPT("backoff")->value);
+    if ((r = check_json("job fail", "variables", OPT("variables")->value, 0)))
+        return r;
+    chute_error err;
+    r = chute_client_fail_job(c, key, retries, OPT("message")->value, backoff,
+                              OPT("variables")->value, NULL, &err);
+    return r < 0 ? fail_call(r, &err) : done_msg("Failed job", key);
+}
+
+static int cmd_job_throw(chute_client *c, int argc, char **argv)
+{
+    opt_spec specs[] = {{"code", 1, NULL, 0}, {"message", 1, NULL, 0}, {"variables", 1, NULL, 0}};
+    PARSE("job throw-error", 1);
+    int64_t key;
+    int r = parse_key("job throw-error", pos[0], &key);
+    if (r)
+        return r;
+    if (!OPT("code")->set || !*OPT("code")->value)
+        return usage_error("job throw-error", "missing --code C (the BPMN error code)");
+    if ((r = check_json("job throw-error", "variables", OPT("variables")->value, 0)))
+        return r;
+    chute_error err;
+    r = chute_client_throw_error(c, key, OPT("code")->value, OPT("message")->value,
+                                 OPT("variables")->value, NULL, &err);
+    return r < 0 ? fail_call(r, &err) : done_msg("Threw error on job", key);
+}
+
+static int cmd_job_update_retries(chute_client *c, int argc, char **argv)
+{
+    opt_spec specs[] = {{"retries", 1, NULL, 0}};
+    PARSE("job update-retries", 1);
+    int64_t key;
+    int32_t retries;
+    int r = parse_key("job update-retries", pos[0], &key);
+    if (r)
+        return r;
+    if (!OPT("retries")->set || parse_i32(OPT("retries")->value, &retries) < 0)
+        return usage_error("job update-retries", "missing or bad --retries N (an integer >= 1)");
+    chute_error err;
+    r = chute_client_update_job_retries(c, key, retries, NULL, &err);
+    return r < 0 ? fail_call(r, &err) : done_msg("Updated the retries of job", key);
+}
+
+static int cmd_job_update_timeout(chute_client *c, int argc, char **argv)
+{
+    opt_spec specs[] = {{"timeout", 1, NULL, 0}};
+    PARSE("job update-timeout", 1);
+    int64_t key, timeout;
+    int r = parse_key("job update-timeout", pos[0], &key);
+    if (r)
+        return r;
+    if (!OPT("timeout")->set || parse_duration(OPT("timeout")->value, &timeout) < 0)
+        return usage_error("job update-timeout", "missing or bad --timeout D (like 5m)");
+    chute_error err;
+    r = chute_client_update_job_timeout(c, key, timeout, NULL, &err);
+    return r < 0 ? fail_call(r, &err) : done_msg("Updated the timeout of job", key);
+}
+
+static int cmd_job_cancel(chute_client *c, int argc, char **argv)
+{
+    opt_spec specs[] = {{"_", 0, NULL, 0}};
+    PARSE("job cancel", 1);
+    int64_t key;
+    int r = parse_key("job cancel", pos[0], &key);
+    if (r)
+        return r;
+    chute_error err;
+    r = chute_client_cancel_job(c, key, NULL, &err);
+    return r < 0 ? fail_call(r, &err) : done_msg("Cancelled job", key);
+}
+
+static int cmd_incident_list(chute_client *c, int argc, char **argv)
+{
+    opt_spec specs[] = {{"type", 1, NULL, 0}, {"limit", 1, NULL, 0}};
+    PARSE("incident list", 0);
+    int32_t limit = 0;
+    if (OPT("limit")->set && (parse_i32(OPT("limit")->value, &limit) < 0 || limit < 1))
+        return usage_error("incident list", "--limit must be an integer >= 1, not '%s'",
+                           OPT("limit")->value);
+    chute_incident_list l;
+    chute_error err;
+    int r = chute_client_list_incidents(c, OPT("type")->value, limit, &l, NULL, &err);
+    if (r < 0)
+        return fail_call(r, &err);
+    if (as_json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < l.count; i++) {
+            const chute_incident *in = &l.items[i];
+            json_t *o = json_object();
+            json_object_set_new(o, "key", key_json(in->key));
+            json_object_set_new(o, "jobKey", key_json(in->job_key));
+            json_object_set_new(o, "type", json_string(in->type));
+            json_object_set_new(o, "jobType", json_string(in->job_type));
+            json_object_set_new(o, "errorMessage", json_string(in->error_message));
+            json_object_set_new(o, "errorCode", json_string(in->error_code));
+            json_object_set_new(o, "retries", json_integer(in->retries));
+            json_array_append_new(a, o);
+        }
+        json_t *o = json_object();
+        json_object_set_new(o, "incidents", a);
+        print_json(o);
+    } else if (l.count == 0) {
+        printf("No open incidents.\n");
+    } else {
+        printf("%-20s %-20s %-22s %-16s %s\n", "KEY", "JOB", "TYPE", "JOB TYPE", "MESSAGE");
+        for (size_t i = 0; i < l.count; i++)
+            printf("%-20" PRId64 " %-20" PRId64 " %-22s %-16s %s%s%s\n", l.items[i].key,
+                   l.items[i].job_key, l.items[i].type, l.items[i].job_type,
+                   l.items[i].error_message, *l.items[i].error_code ? " code=" : "",
+                   l.items[i].error_code);
+    }
+    chute_incident_list_free(&l);
+    return 0;
+}
+
+static int cmd_incident_resolve(chute_client *c, int argc, char **argv)
+{
+    opt_spec specs[] = {{"_", 0, NULL, 0}};
+    PARSE("incident resolve", 1);
+    int64_t key;
+    int r = parse_key("incident resolve", pos[0], &key);
+    if (r)
+        return r;
+    chute_error err;
+    r = chute_client_resolve_incident(c, key, NULL, &err);
+    return r < 0 ? fail_call(r, &err) : done_msg("Resolved incident", key);
+}
+
+/* ---- chute worker: a process per job ------------------------------------------ */
+
+#define OUT_MAX (4 * 1024 * 1024)
+#define ERR_TAIL 1024
+
+typedef struct proc_worker {
+    char **argv;
+} proc_worker;
+
+/* Runs the command with |input| on stdin; collects stdout (bounded) and the
+ * tail of stderr. Returns the exit status (128 + signal when killed), or -1
+ * when it could not be started. */
+static int run_command(char **cmd, const chute_job *job, const char *input, char **out,
+                       size_t *out_len, char *tail, size_t tail_cap)
+{
+    /* O_CLOEXEC: a command started by another handler thread at the same
+     * time must not inherit these ends, or this command never sees EOF. */
+    int in_p[2], out_p[2], err_p[2];
+    if (pipe2(in_p, O_CLOEXEC) < 0)
+        return -1;
+    if (pipe2(out_p, O_CLOEXEC) < 0) {
+        close(in_p[0]);
+        close(in_p[1]);
+        return -1;
+    }
+    if (pipe2(err_p, O_CLOEXEC) < 0) {
+        close(in_p[0]);
+        close(in_p[1]);
+        close(out_p[0]);
+        close(out_p[1]);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        char b[32];
+        dup2(in_p[0], 0);
+        dup2(out_p[1], 1);
+        dup2(err_p[1], 2);
+        close(in_p[0]);
+        close(in_p[1]);
+        close(out_p[0]);
+        close(out_p[1]);
+        close(err_p[0]);
+        close(err_p[1]);
+        snprintf(b, sizeof b, "%" PRId64, job->key);
+        setenv("CHUTE_JOB_KEY", b, 1);
+        snprintf(b, sizeof b, "%d", job->retries);
+        setenv("CHUTE_JOB_RETRIES", b, 1);
+        setenv("CHUTE_JOB_TYPE", job->type, 1);
+        setenv("CHUTE_JOB_HEADERS", job->custom_headers, 1);
+        signal(SIGPIPE, SIG_DFL);
+        execvp(cmd[0], cmd);
+        fprintf(stderr, "cannot run '%s': %s\n", cmd[0], strerror(errno));
+        _exit(127);
+    }
+    close(in_p[0]);
+    close(out_p[1]);
+    close(err_p[1]);
+    size_t in_len = strlen(input), in_off = 0;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t tlen = 0;
+    int in_fd = in_p[1], o_fd = out_p[0], e_fd = err_p[0];
+    while (o_fd >= 0 || e_fd >= 0) {
+        struct pollfd p[3];
+        int n = 0, ii = -1, oi = -1, ei = -1;
+        if (in_fd >= 0) {
+            p[n] = (struct pollfd){in_fd, POLLOUT, 0};
+            ii = n++;
+        }
+        if (o_fd >= 0) {
+            p[n] = (struct pollfd){o_fd, POLLIN, 0};
+            oi = n++;
+        }
+        if (e_fd >= 0) {
+            p[n] = (struct pollfd){e_fd, POLLIN, 0};
+            ei = n++;
+        }
+        if (poll(p, (nfds_t)n, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (ii >= 0 && p[ii].revents) {
+            ssize_t w = in_off < in_len ? write(in_fd, input + in_off, in_len - in_off) : 0;
+            if (w > 0)
+                in_off += (size_t)w;
+            if (w < 0 || in_off >= in_len) {
+                close(in_fd);
+                in_fd = -1;
+            }
+        }
+        if (oi >= 0 && p[oi].revents) {
+            char b[8192];
+            ssize_t r = read(o_fd, b, sizeof b);
+            if (r <= 0) {
+                close(o_fd);
+                o_fd = -1;
+            } else if (buf && len + (size_t)r < OUT_MAX) {
+                if (len + (size_t)r + 1 > cap) {
+                    while (len + (size_t)r + 1 > cap)
+                        cap *= 2;
+                    char *nb = realloc(buf, cap);
+                    if (!nb) {
+                        free(buf);
+                        buf = NULL;
+                    } else {
+                        buf = nb;
+                    }
+                }
+                if (buf) {
+                    memcpy(buf + len, b, (size_t)r);
+                    len += (size_t)r;
+                }
+            }
+        }
+        if (ei >= 0 && p[ei].revents) {
+            char b[4096];
+            ssize_t r = read(e_fd, b, sizeof b);
+            if (r <= 0) {
+                close(e_fd);
+                e_fd = -1;
+            } else {
+                /* keep only the last tail_cap - 1 bytes */
+                for (ssize_t k = 0; k < r; k++) {
+                    if (tlen + 1 >= tail_cap) {
+                        memmove(tail, tail + 1, tlen - 1);
+                        tlen--;
+                    }
+                    tail[tlen++] = b[k];
+                }
+            }
+        }
+    }
+    if (in_fd >= 0)
+        close(in_fd);
+    tail[tlen] = '\0';
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (buf)
+        buf[len] = '\0';
+    *out = buf;
+    *out_len = len;
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    return 128 + WTERMSIG(st);
+}
+
+static void proc_handler(chute_job_client *jc, const chute_job *job, void *ud)
+{
+    proc_worker *pw = ud;
+    char *out = NULL;
+    size_t out_len = 0;
+    char tail[ERR_TAIL];
+    chute_error err;
+    int st = run_command(pw->argv, job, job->variables, &out, &out_len, tail, sizeof tail);
+    int r;
+    if (st == 0) {
+        const char *vars = out && !cjson_blank(out, out_len) ? out : NULL;
+        if (vars && cjson_check_object(vars, out_len, 0, "the command's output", &err) < 0) {
+            char msg[CHUTE_ERROR_MESSAGE_MAX + 64];
+            snprintf(msg, sizeof msg, "exit 0 but %s", err.message);
+            r = chute_job_fail(jc, job->retries - 1, msg, 0, NULL, &err);
+            fprintf(stderr, "job %" PRId64 ": %s\n", job->key, msg);
+        } else {
+            r = chute_job_complete(jc, vars, &err);
+            if (r == 0)
+                fprintf(stderr, "job %" PRId64 ": completed\n", job->key);
+        }
+    } else {
+        char msg[ERR_TAIL + 64];
+        size_t tl = strlen(tail);
+        while (tl > 0 && (tail[tl - 1] == '\n' || tail[tl - 1] == '\r'))
+            tail[--tl] = '\0';
+        if (st < 0)
+            snprintf(msg, sizeof msg, "cannot start the command: %s", strerror(errno));
+        else if (tl)
+            snprintf(msg, sizeof msg, "%s", tail);
+        else
+            snprintf(msg, sizeof msg, "the command exited with status %d", st);
+        r = chute_job_fail(jc, job->retries - 1, msg, 0, NULL, &err);
+        fprintf(stderr, "job %" PRId64 ": failed (exit %d, %d retries left): %s\n", job->key, st,
+                job->retries - 1, msg);
+    }
+    if (r < 0)
+        fprintf(stderr, "job %" PRId64 ": %s: %s\n", job->key, chute_err_name(r), err.message);
+    free(out);
+}
+
+static int cmd_worker(chute_client *c, int argc, char **argv)
+{
+    int dd = -1;
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--") == 0) {
+            dd = i;
+            break;
+        }
+    opt_spec specs[] = {{"name", 1, NULL, 0},    {"concurrency", 1, NULL, 0},
+                        {"max-jobs", 1, NULL, 0}, {"timeout", 1, NULL, 0},
+                        {"stream", 0, NULL, 0}};
+    int own_argc = dd >= 0 ? dd : argc;
+    {
+        char *pos[8] = {0};
+        int npos = 0;
+        int pr = parse_opts("worker", own_argc, argv, specs, sizeof specs / sizeof *specs, pos, 1,
+                            &npos);
+        if (pr != 0)
+            return pr < 0 ? 0 : pr;
+        if (npos < 1)
+            return usage_error("worker", "missing TYPE");
+        if (dd < 0 || dd + 1 >= argc)
+            return usage_error("worker", "missing '-- COMMAND [ARGS...]' to run for each job");
+        chute_worker_options o;
+        chute_worker_options_init(&o);
+        o.type = pos[0];
+        o.name = OPT("name")->set ? OPT("name")->value : "chute-cli";
+        if (OPT("concurrency")->set &&
+            (parse_i32(OPT("concurrency")->value, (int32_t *)&o.concurrency) < 0 ||
+             o.concurrency < 1))
+            return usage_error("worker", "--concurrency must be an integer >= 1");
+        o.max_jobs_active = o.concurrency * 2;
+        if (OPT("max-jobs")->set &&
+            (parse_i32(OPT("max-jobs")->value, (int32_t *)&o.max_jobs_active) < 0 ||
+             o.max_jobs_active < 1))
+            return usage_error("worker", "--max-jobs must be an integer >= 1");
+        if (OPT("timeout")->set &&
+            (parse_duration(OPT("timeout")->value, &o.timeout_ms) < 0 || o.timeout_ms < 1))
+            return usage_error("worker", "--timeout must be a duration like 5m");
+        o.stream_enabled = OPT("stream")->set;
+        proc_worker pw = {argv + dd + 1};
+        o.handler = proc_handler;
+        o.user_data = &pw;
+        signal(SIGPIPE, SIG_IGN);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        chute_worker *w;
+        chute_error err;
+        int r = chute_worker_open(&w, c, &o, &err);
+        if (r < 0)
+            return fail_call(r, &err);
+        fprintf(stderr, "chute: worker '%s' handles '%s' jobs from %s (Ctrl-C to stop)\n", o.name,
+                o.type, address);
+        while (!interrupted)
+            pause();
+        fprintf(stderr, "chute: stopping; unstarted jobs are handed back\n");
+        chute_worker_close(w);
+    }
+    return 0;
+}
+
+/* ---- main -------------------------------------------------------------------- */
+
+typedef int (*cmd_fn)(chute_client *c, int argc, char **argv);
+
+typedef struct command {
+    const char *group, *name;
+    cmd_fn fn;
+} command;
+
+static const command commands[] = {
+    {"status", NULL, cmd_status},
+    {"job", "create", cmd_job_create},
+    {"job", "get", cmd_job_get},
+    {"job", "activate", cmd_job_activate},
+    {"job", "complete", cmd_job_complete},
+    {"job", "fail", cmd_job_fail},
+    {"job", "throw-error", cmd_job_throw},
+    {"job", "update-retries", cmd_job_update_retries},
+    {"job", "update-timeout", cmd_job_update_timeout},
+    {"job", "cancel", cmd_job_cancel},
+    {"incident", "list", cmd_incident_list},
+    {"incident", "resolve", cmd_incident_resolve},
+    {"worker", NULL, cmd_worker},
+};
+
+int main(int argc, char **argv)
+{
+    address = getenv("CHUTE_ADDRESS");
+    if (!address || !*address)
+        address = "127.0.0.1:26500";
+    int i = 1;
+    /* global options before the command */
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0 && argv[i][2]; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            as_json = 1;
+        } else if (strcmp(argv[i], "--address") == 0 && i + 1 < argc) {
+            address = argv[++i];
+        } else if (strncmp(argv[i], "--address=", 10) == 0) {
+            address = argv[i] + 10;
+        } else if (strcmp(argv[i], "--help") == 0) {
+            fputs(usage_main, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("chute %s\n", CHUTE_VERSION);
+            return 0;
+        } else {
+            return usage_error(NULL, "unknown option '%s'", argv[i]);
+        }
+    }
+    if (i >= argc || strcmp(argv[i], "help") == 0) {
+        fputs(usage_main, i >= argc ? stderr : stdout);
+        return i >= argc ? EXIT_USAGE : 0;
+    }
+    const char *group = argv[i++];
+    const command *cmd = NULL;
+    int group_known = 0;
+    for (size_t k = 0; k < sizeof commands / sizeof *commands; k++) {
+        if (strcmp(commands[k].group, group) != 0)
+            continue;
+        group_known = 1;
+        if (!commands[k].name) {
+            cmd = &commands[k];
+            break;
+        }
+        if (i < argc && strcmp(commands[k].name, argv[i]) == 0) {
+            cmd = &commands[k];
+            i++;
+            break;
+        }
+    }
+    if (!cmd) {
+        if (!group_known)
+            return usage_error(NULL, "unknown command '%s'", group);
+        if (i < argc && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
+            printf("Usage: chute %s SUBCOMMAND ...\n\nSubcommands:", group);
+            for (size_t k = 0; k < sizeof commands / sizeof *commands; k++)
+                if (strcmp(commands[k].group, group) == 0)
+                    printf(" %s", commands[k].name);
+            printf("\n");
+            return 0;
+        }
+        return usage_error(NULL, "'%s' needs a subcommand%s%s", group, i < argc ? ", not " : "",
+                           i < argc ? argv[i] : "");
+    }
+    /* Global options may also follow the command. */
+    int n = 0;
+    char **rest = argv + i;
+    int nrest = argc - i;
+    for (int k = 0; k < nrest; k++) {
+        if (strcmp(rest[k], "--") == 0) {
+            for (; k < nrest; k++)
+                rest[n++] = rest[k];
+            break;
+        }
+        if (strcmp(rest[k], "--json") == 0) {
+            as_json = 1;
+        } else if (strcmp(rest[k], "--address") == 0 && k + 1 < nrest) {
+            address = rest[++k];
+        } else if (strncmp(rest[k], "--address=", 10) == 0) {
+            address = rest[k] + 10;
+        } else {
+            rest[n++] = rest[k];
+        }
+    }
+    for (int k = 0; k < n; k++)
+        if (strcmp(rest[k], "--") == 0)
+            break;
+        else if (strcmp(rest[k], "--help") == 0 || strcmp(rest[k], "-h") == 0) {
+            char name[64];
+            snprintf(name, sizeof name, "%s%s%s", cmd->group, cmd->name ? " " : "",
+                     cmd->name ? cmd->name : "");
+            return print_help(name);
+        }
+    chute_client *c;
+    chute_error err;
+    chute_client_options co;
+    chute_client_options_init(&co);
+    co.connect_timeout_ms = 5000;
+    if (chute_client_open(&c, address, &co, &err) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.message);
+        return EXIT_USAGE;
+    }
+    int r = cmd->fn(c, n, rest);
+    chute_client_close(c);
+    return r;
+}

@@ -1,0 +1,385 @@
+/* The Zeebe gateway protocol: requests to engine structs, views to responses.
+ * See gateway_codec.h. */
+#include "gateway_codec.h"
+
+#include "common/json.h"
+#include "wire.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- activation ------------------------------------------------------------ */
+
+/* Field numbers the pre-scan counts, per request type. */
+enum {
+    ACTIVATE_FETCH_VARIABLE = 5,
+    ACTIVATE_TENANT_IDS = 7,
+    STREAM_FETCH_VARIABLE = 5,
+    STREAM_TENANT_IDS = 6,
+};
+
+/*
+ * With multi-tenancy off, the only tenant a request may name is the default
+ * one. The message lists what was sent, as Zeebe's does, cut to fit.
+ */
+static int check_tenants(const char *rpc, char **ids, size_t n, chute_error *err)
+{
+    if (n == 0 || (n == 1 && strcmp(ids[0], CODEC_DEFAULT_TENANT) == 0))
+        return 0;
+    char list[256];
+    size_t w = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < n && w < sizeof(list); i++) {
+        int k = snprintf(list + w, sizeof(list) - w, "%s%s", i ? ", " : "", ids[i]);
+        if (k < 0)
+            break;
+        w += (size_t)k;
+    }
+    if (w >= sizeof(list))
+        memcpy(list + sizeof(list) - 4, "...", 4);
+    return chute_error_set(err, CHUTE_EINVAL,
+                           "Expected to handle gRPC request %s with tenant identifiers [%s], but "
+                           "multi-tenancy is disabled",
+                           rpc, list);
+}
+
+static int prescan_activation(const ProtobufCMessageDescriptor *desc, const char *what,
+                              const uint8_t *buf, size_t len, uint32_t fetch_field,
+                              uint32_t tenant_field, chute_error *err)
+{
+    const uint32_t fields[2] = {fetch_field, tenant_field};
+    size_t counts[2];
+    if (codec_wire_count(buf, len, fields, counts, 2))
+        return codec_decode_error(desc, err);
+    if (counts[0] > CODEC_MAX_FETCH_VARIABLES)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to %s with at most %d fetchVariable names, but got %lu",
+                               what, CODEC_MAX_FETCH_VARIABLES, (unsigned long)counts[0]);
+    if (counts[1] > CODEC_MAX_TENANT_IDS)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to %s with at most %d tenantIds, but got %lu", what,
+                               CODEC_MAX_TENANT_IDS, (unsigned long)counts[1]);
+    return 0;
+}
+
+int codec_decode_activate_jobs(const uint8_t *buf, size_t len, codec_activate *out,
+                               chute_error *err)
+{
+    const ProtobufCMessageDescriptor *desc = &gateway_protocol__activate_jobs_request__descriptor;
+    static const char what[] = "activate jobs";
+    ProtobufCMessage *m = NULL;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc =
+        prescan_activation(desc, what, buf, len, ACTIVATE_FETCH_VARIABLE, ACTIVATE_TENANT_IDS, err);
+    if (rc)
+        return rc;
+    rc = codec_unpack(desc, buf, len, &m, err);
+    if (rc)
+        return rc;
+    GatewayProtocol__ActivateJobsRequest *r = (GatewayProtocol__ActivateJobsRequest *)m;
+    rc = check_tenants("ActivateJobs", r->tenantids, r->n_tenantids, err);
+    if (rc) {
+        protobuf_c_message_free_unpacked(m, NULL);
+        return rc;
+    }
+    out->msg = m;
+    out->req.type = r->type;
+    out->req.worker = r->worker;
+    out->req.timeout_ms = r->timeout;
+    out->req.max_jobs = r->maxjobstoactivate;
+    out->req.fetch_variables = (const char *const *)r->fetchvariable;
+    out->req.fetch_variables_count = r->n_fetchvariable;
+    out->request_timeout_ms = r->requesttimeout;
+    return 0;
+}
+
+int codec_decode_stream_activated_jobs(const uint8_t *buf, size_t len, codec_activate *out,
+                                       chute_error *err)
+{
+    const ProtobufCMessageDescriptor *desc =
+        &gateway_protocol__stream_activated_jobs_request__descriptor;
+    static const char what[] = "stream activated jobs";
+    ProtobufCMessage *m = NULL;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = prescan_activation(desc, what, buf, len, STREAM_FETCH_VARIABLE, STREAM_TENANT_IDS, err);
+    if (rc)
+        return rc;
+    rc = codec_unpack(desc, buf, len, &m, err);
+    if (rc)
+        return rc;
+    GatewayProtocol__StreamActivatedJobsRequest *r =
+        (GatewayProtocol__StreamActivatedJobsRequest *)m;
+    rc = check_tenants("StreamActivatedJobs", r->tenantids, r->n_tenantids, err);
+    if (rc) {
+        protobuf_c_message_free_unpacked(m, NULL);
+        return rc;
+    }
+    out->msg = m;
+    out->req.type = r->type;
+    out->req.worker = r->worker;
+    out->req.timeout_ms = r->timeout;
+    out->req.max_jobs = 0;
+    out->req.fetch_variables = (const char *const *)r->fetchvariable;
+    out->req.fetch_variables_count = r->n_fetchvariable;
+    return 0;
+}
+
+void codec_activate_free(codec_activate *a)
+{
+    if (!a)
+        return;
+    if (a->msg)
+        protobuf_c_message_free_unpacked(a->msg, NULL);
+    memset(a, 0, sizeof(*a));
+}
+
+/* ---- job commands ------------------------------------------------------------ */
+
+static int unpack_command(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
+                          codec_job_command *out, chute_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    return codec_unpack(desc, buf, len, &out->msg, err);
+}
+
+static void set_variables(codec_job_command *c, const char *variables)
+{
+    c->variables = variables;
+    c->variables_len = strlen(variables);
+}
+
+int codec_decode_complete_job(const uint8_t *buf, size_t len, codec_job_command *out,
+                              chute_error *err)
+{
+    int rc =
+        unpack_command(&gateway_protocol__complete_job_request__descriptor, buf, len, out, err);
+    if (rc)
+        return rc;
+    GatewayProtocol__CompleteJobRequest *r = (GatewayProtocol__CompleteJobRequest *)out->msg;
+    out->key = r->jobkey;
+    set_variables(out, r->variables);
+    return 0;
+}
+
+int codec_decode_fail_job(const uint8_t *buf, size_t len, codec_job_command *out, chute_error *err)
+{
+    int rc = unpack_command(&gateway_protocol__fail_job_request__descriptor, buf, len, out, err);
+    if (rc)
+        return rc;
+    GatewayProtocol__FailJobRequest *r = (GatewayProtocol__FailJobRequest *)out->msg;
+    out->key = r->jobkey;
+    out->retries = r->retries;
+    out->error_message = r->errormessage;
+    out->backoff_ms = r->retrybackoff;
+    set_variables(out, r->variables);
+    return 0;
+}
+
+int codec_decode_throw_error(const uint8_t *buf, size_t len, codec_job_command *out,
+                             chute_error *err)
+{
+    int rc = unpack_command(&gateway_protocol__throw_error_request__descriptor, buf, len, out, err);
+    if (rc)
+        return rc;
+    GatewayProtocol__ThrowErrorRequest *r = (GatewayProtocol__ThrowErrorRequest *)out->msg;
+    out->key = r->jobkey;
+    out->error_code = r->errorcode;
+    out->error_message = r->errormessage;
+    set_variables(out, r->variables);
+    return 0;
+}
+
+int codec_decode_update_job_retries(const uint8_t *buf, size_t len, codec_job_command *out,
+                                    chute_error *err)
+{
+    int rc = unpack_command(&gateway_protocol__update_job_retries_request__descriptor, buf, len,
+                            out, err);
+    if (rc)
+        return rc;
+    GatewayProtocol__UpdateJobRetriesRequest *r =
+        (GatewayProtocol__UpdateJobRetriesRequest *)out->msg;
+    out->key = r->jobkey;
+    out->retries = r->retries;
+    return 0;
+}
+
+int codec_decode_update_job_timeout(const uint8_t *buf, size_t len, codec_job_command *out,
+                                    chute_error *err)
+{
+    int rc = unpack_command(&gateway_protocol__update_job_timeout_request__descriptor, buf, len,
+                            out, err);
+    if (rc)
+        return rc;
+    GatewayProtocol__UpdateJobTimeoutRequest *r =
+        (GatewayProtocol__UpdateJobTimeoutRequest *)out->msg;
+    out->key = r->jobkey;
+    out->timeout_ms = r->timeout;
+    return 0;
+}
+
+int codec_decode_resolve_incident(const uint8_t *buf, size_t len, codec_job_command *out,
+                                  chute_error *err)
+{
+    int rc =
+        unpack_command(&gateway_protocol__resolve_incident_request__descriptor, buf, len, out, err);
+    if (rc)
+        return rc;
+    out->key = ((GatewayProtocol__ResolveIncidentRequest *)out->msg)->incidentkey;
+    return 0;
+}
+
+void codec_job_command_free(codec_job_command *c)
+{
+    if (!c)
+        return;
+    if (c->msg)
+        protobuf_c_message_free_unpacked(c->msg, NULL);
+    memset(c, 0, sizeof(*c));
+}
+
+int codec_decode_topology(const uint8_t *buf, size_t len, chute_error *err)
+{
+    ProtobufCMessage *m = NULL;
+    int rc = codec_unpack(&gateway_protocol__topology_request__descriptor, buf, len, &m, err);
+    if (rc)
+        return rc;
+    protobuf_c_message_free_unpacked(m, NULL);
+    return 0;
+}
+
+/* ---- encoding -------------------------------------------------------------------- */
+
+/* protobuf-c's structs hold char *, but packing never writes through them. */
+static char *str(const char *s)
+{
+    return (char *)(s ? s : "");
+}
+
+/* A JSON document field: "{}" when there is none, because some clients
+ * parse these fields without a guard. A length of 0 with a non-empty string
+ * means the length was not filled in. */
+static char *doc(const char *s, size_t len)
+{
+    if (!s || cjson_blank(s, len ? len : strlen(s)))
+        return (char *)"{}";
+    return (char *)s;
+}
+
+void codec_activated_job_from_view(GatewayProtocol__ActivatedJob *out, const chute_job_view *job)
+{
+    gateway_protocol__activated_job__init(out);
+    out->key = job->key;
+    out->type = str(job->type);
+    out->processinstancekey = job->process.process_instance_key;
+    out->bpmnprocessid = str(job->process.bpmn_process_id);
+    out->processdefinitionversion = job->process.process_definition_version;
+    out->processdefinitionkey = job->process.process_definition_key;
+    out->elementid = str(job->process.element_id);
+    out->elementinstancekey = job->process.element_instance_key;
+    out->customheaders = doc(job->headers, job->headers_len);
+    out->worker = str(job->worker);
+    out->retries = job->retries;
+    out->deadline = job->deadline;
+    out->variables = doc(job->variables, job->variables_len);
+    out->tenantid = (char *)CODEC_DEFAULT_TENANT;
+    out->kind = GATEWAY_PROTOCOL__ACTIVATED_JOB__JOB_KIND__BPMN_ELEMENT;
+    out->listenereventtype = GATEWAY_PROTOCOL__ACTIVATED_JOB__LISTENER_EVENT_TYPE__UNSPECIFIED;
+}
+
+size_t codec_activated_job_size(const chute_job_view *job)
+{
+    GatewayProtocol__ActivatedJob j;
+    codec_activated_job_from_view(&j, job);
+    return gateway_protocol__activated_job__get_packed_size(&j);
+}
+
+static size_t varint_size(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+size_t codec_activate_response_entry_size(const chute_job_view *job)
+{
+    size_t n = codec_activated_job_size(job);
+    return 1 + varint_size(n) + n; /* tag of field 1 (0x0a), length, message */
+}
+
+int codec_encode_activate_jobs_response(const chute_job_view *jobs, size_t count, size_t max,
+                                        uint8_t **out, size_t *out_len, chute_error *err)
+{
+    GatewayProtocol__ActivateJobsResponse resp = GATEWAY_PROTOCOL__ACTIVATE_JOBS_RESPONSE__INIT;
+    GatewayProtocol__ActivatedJob *items = NULL;
+    GatewayProtocol__ActivatedJob **ptrs = NULL;
+    int rc;
+
+    /* Each job needs at least 2 bytes on the wire, so a count this large
+     * could never fit; it also keeps the multiplications below exact. */
+    if (count > CODEC_MAX_MESSAGE)
+        return chute_error_set(err, CHUTE_ETOOBIG, "Expected at most %u jobs in a response",
+                               CODEC_MAX_MESSAGE);
+    if (count) {
+        items = malloc(count * sizeof(*items));
+        ptrs = malloc(count * sizeof(*ptrs));
+        if (!items || !ptrs) {
+            free(items);
+            free(ptrs);
+            return chute_error_set(err, CHUTE_ENOMEM, "Out of memory for %lu activated jobs",
+                                   (unsigned long)count);
+        }
+        for (size_t i = 0; i < count; i++) {
+            codec_activated_job_from_view(&items[i], &jobs[i]);
+            ptrs[i] = &items[i];
+        }
+    }
+    resp.n_jobs = count;
+    resp.jobs = ptrs;
+    rc = codec_pack_framed(&resp.base, max, out, out_len, err);
+    free(items);
+    free(ptrs);
+    return rc;
+}
+
+int codec_encode_activated_job(const chute_job_view *job, size_t max, uint8_t **out,
+                               size_t *out_len, chute_error *err)
+{
+    GatewayProtocol__ActivatedJob j;
+    codec_activated_job_from_view(&j, job);
+    return codec_pack_framed(&j.base, max, out, out_len, err);
+}
+
+int codec_encode_topology(const char *host, int32_t port, int32_t partition_id, uint8_t **out,
+                          size_t *out_len, chute_error *err)
+{
+    GatewayProtocol__Partition partition = GATEWAY_PROTOCOL__PARTITION__INIT;
+    GatewayProtocol__Partition *partitions[1] = {&partition};
+    GatewayProtocol__BrokerInfo broker = GATEWAY_PROTOCOL__BROKER_INFO__INIT;
+    GatewayProtocol__BrokerInfo *brokers[1] = {&broker};
+    GatewayProtocol__TopologyResponse resp = GATEWAY_PROTOCOL__TOPOLOGY_RESPONSE__INIT;
+
+    partition.partitionid = partition_id ? partition_id : 1;
+    partition.role = GATEWAY_PROTOCOL__PARTITION__PARTITION_BROKER_ROLE__LEADER;
+    partition.health = GATEWAY_PROTOCOL__PARTITION__PARTITION_BROKER_HEALTH__HEALTHY;
+    broker.nodeid = 0;
+    broker.host = str(host);
+    broker.port = port;
+    broker.n_partitions = 1;
+    broker.partitions = partitions;
+    broker.version = (char *)CHUTE_VERSION;
+    resp.n_brokers = 1;
+    resp.brokers = brokers;
+    resp.clustersize = 1;
+    resp.partitionscount = 1;
+    resp.replicationfactor = 1;
+    resp.gatewayversion = (char *)CHUTE_VERSION;
+    return codec_pack_framed(&resp.base, 0, out, out_len, err);
+}

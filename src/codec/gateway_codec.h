@@ -1,0 +1,169 @@
+/*
+ * The Zeebe gateway protocol (gateway_protocol.Gateway) as Chute serves it:
+ * decoding of the requests into the engine's structs, encoding of the
+ * engine's job views into responses. Pure functions: no sockets, no engine
+ * calls.
+ *
+ * Decoding
+ * --------
+ * Every decoder takes the bytes of one message (without the gRPC prefix;
+ * see grpc_frame.h), unpacks it with protobuf-c (unknown fields are
+ * skipped, so newer clients work) and fills a small struct whose engine
+ * fields point into the unpacked message. The caller owns that struct's
+ * message and releases it with the matching _free function once the engine
+ * call is done (the engine copies what it keeps). On failure nothing is
+ * left to free, the struct is zeroed, and |err| holds a message in the
+ * Zeebe gateway's style; the code is CHUTE_EINVAL (gRPC INVALID_ARGUMENT):
+ *   - bytes that are not the message: "Expected a valid ActivateJobsRequest
+ *     message, but it could not be decoded";
+ *   - repeated fields over their bound, checked on the wire before
+ *     protobuf-c allocates anything;
+ *   - what only the protocol knows about: tenantIds (multi-tenancy is
+ *     off).
+ * Everything else is the engine's to reject, so each rule has one place
+ * and one wording: activation arguments (chute_engine_check_activate),
+ * unknown keys, wrong states, bad JSON, retries < 1 for UpdateJobRetries.
+ *
+ * Encoding
+ * --------
+ * Encoders take views (chute_job_view from <chute/engine.h>) and return a
+ * malloc'd buffer that already starts with the 5-byte gRPC prefix, so the
+ * transport sends it as it is and frees it after. Each takes a bound on the
+ * message (0 means CODEC_MAX_MESSAGE, 4 MiB) and returns CHUTE_ETOOBIG
+ * rather than produce a message the peer would refuse; use the size helpers
+ * to stay under it. Empty responses (CompleteJobResponse, FailJobResponse,
+ * ThrowErrorResponse, UpdateJobRetriesResponse, UpdateJobTimeoutResponse,
+ * ResolveIncidentResponse) are all the same 5 bytes: codec_frame_empty().
+ */
+#ifndef CHUTE_CODEC_GATEWAY_CODEC_H
+#define CHUTE_CODEC_GATEWAY_CODEC_H
+
+#include <chute/engine.h>
+
+#include "gateway.pb-c.h"
+#include "grpc_frame.h"
+
+/* Bounds on repeated fields of requests. */
+#define CODEC_MAX_FETCH_VARIABLES 1000
+#define CODEC_MAX_TENANT_IDS 1000 /* checked on the wire; only ["<default>"] passes */
+
+/* The tenant of every job while multi-tenancy is off. */
+#define CODEC_DEFAULT_TENANT "<default>"
+
+/* The server's long-poll time when a request sends requestTimeout = 0. */
+#define CODEC_DEFAULT_REQUEST_TIMEOUT_MS 10000
+
+/* ---- activation ------------------------------------------------------------ */
+
+/* A decoded ActivateJobsRequest or StreamActivatedJobsRequest. */
+typedef struct codec_activate {
+    ProtobufCMessage *msg;      /* owned: the unpacked request */
+    chute_activate_request req; /* points into msg; max_jobs is 0 for streams */
+    int64_t request_timeout_ms; /* ActivateJobs: as sent (> 0 wait that long, 0 the server
+                                   default, < 0 answer at once); 0 for streams */
+} codec_activate;
+
+/*
+ * Decodes an ActivateJobsRequest and checks what the protocol layer owns:
+ * at most CODEC_MAX_FETCH_VARIABLES fetchVariable names, tenantIds empty or
+ * exactly ["<default>"]. requestTimeout takes any value. The job-level rules
+ * (type not blank and not too long, timeout >= 1, maxJobsToActivate >= 1)
+ * are the engine's: call chute_engine_check_activate(&out->req, 0, err)
+ * next, before registering a waiter. A worker not sent is "". Returns 0 or
+ * CHUTE_EINVAL.
+ */
+int codec_decode_activate_jobs(const uint8_t *buf, size_t len, codec_activate *out,
+                               chute_error *err);
+
+/* The same for a StreamActivatedJobsRequest (no maxJobsToActivate, no
+ * requestTimeout): then chute_engine_check_activate(&out->req, 1, err). */
+int codec_decode_stream_activated_jobs(const uint8_t *buf, size_t len, codec_activate *out,
+                                       chute_error *err);
+
+/* Frees the message of |a| and zeroes it. NULL and a zeroed struct are fine. */
+void codec_activate_free(codec_activate *a);
+
+/* ---- job commands ------------------------------------------------------------ */
+
+/*
+ * A decoded command on one job or incident: CompleteJob, FailJob,
+ * ThrowError, UpdateJobRetries, UpdateJobTimeout, ResolveIncident (and, in
+ * chute_codec.h, GetJob and CancelJob). Fields a command does not carry are
+ * 0 / NULL; strings point into msg and are never NULL for the commands that
+ * carry them ("" when not sent).
+ */
+typedef struct codec_job_command {
+    ProtobufCMessage *msg;     /* owned: the unpacked request */
+    int64_t key;               /* jobKey; incidentKey for ResolveIncident */
+    int32_t retries;           /* FailJob, UpdateJobRetries */
+    int64_t backoff_ms;        /* FailJob retryBackOff */
+    int64_t timeout_ms;        /* UpdateJobTimeout */
+    const char *error_code;    /* ThrowError */
+    const char *error_message; /* FailJob, ThrowError */
+    const char *variables;     /* CompleteJob, FailJob, ThrowError */
+    size_t variables_len;
+} codec_job_command;
+
+int codec_decode_complete_job(const uint8_t *buf, size_t len, codec_job_command *out,
+                              chute_error *err);
+int codec_decode_fail_job(const uint8_t *buf, size_t len, codec_job_command *out, chute_error *err);
+int codec_decode_throw_error(const uint8_t *buf, size_t len, codec_job_command *out,
+                             chute_error *err);
+int codec_decode_update_job_retries(const uint8_t *buf, size_t len, codec_job_command *out,
+                                    chute_error *err);
+int codec_decode_update_job_timeout(const uint8_t *buf, size_t len, codec_job_command *out,
+                                    chute_error *err);
+int codec_decode_resolve_incident(const uint8_t *buf, size_t len, codec_job_command *out,
+                                  chute_error *err);
+
+/* Frees the message of |c| and zeroes it. NULL and a zeroed struct are fine. */
+void codec_job_command_free(codec_job_command *c);
+
+/* Checks that |buf| is a TopologyRequest (it has no fields; unknown ones are
+ * skipped). Returns 0 or CHUTE_EINVAL. */
+int codec_decode_topology(const uint8_t *buf, size_t len, chute_error *err);
+
+/* ---- encoding -------------------------------------------------------------------- */
+
+/*
+ * Fills |out| from |job|: every ActivatedJob field, with "{}" for empty
+ * customHeaders and variables, tenantId "<default>", kind BPMN_ELEMENT (0)
+ * and listenerEventType UNSPECIFIED (6). |out|'s strings point into |job|
+ * (and static strings): nothing to free, valid as long as the view.
+ */
+void codec_activated_job_from_view(GatewayProtocol__ActivatedJob *out, const chute_job_view *job);
+
+/* The packed size of the ActivatedJob for |job| (without any prefix): a
+ * StreamActivatedJobs message is CODEC_FRAME_PREFIX + this. */
+size_t codec_activated_job_size(const chute_job_view *job);
+
+/* The bytes |job| adds to an ActivateJobsResponse (its field tag, its
+ * length and the ActivatedJob): a response with jobs j1..jn is
+ * CODEC_FRAME_PREFIX + the sum of these. */
+size_t codec_activate_response_entry_size(const chute_job_view *job);
+
+/*
+ * Encodes an ActivateJobsResponse with the |count| jobs (count may be 0),
+ * framed, into a new buffer (malloc'd; the caller frees it). |max| bounds
+ * the message (0: 4 MiB). Returns 0, CHUTE_ETOOBIG or CHUTE_ENOMEM; on
+ * failure |*out| is untouched.
+ */
+int codec_encode_activate_jobs_response(const chute_job_view *jobs, size_t count, size_t max,
+                                        uint8_t **out, size_t *out_len, chute_error *err);
+
+/* Encodes one ActivatedJob, framed, for StreamActivatedJobs. As above. */
+int codec_encode_activated_job(const chute_job_view *job, size_t max, uint8_t **out,
+                               size_t *out_len, chute_error *err);
+
+/*
+ * Encodes the TopologyResponse of a one-node cluster, framed: one broker
+ * (nodeId 0, |host|, |port|, version CHUTE_VERSION) that leads the one
+ * partition |partition_id| (0 means 1), HEALTHY; clusterSize,
+ * partitionsCount and replicationFactor 1; gatewayVersion CHUTE_VERSION.
+ * |host| is the address clients should use (not kept). Returns 0 or
+ * CHUTE_ENOMEM.
+ */
+int codec_encode_topology(const char *host, int32_t port, int32_t partition_id, uint8_t **out,
+                          size_t *out_len, chute_error *err);
+
+#endif /* CHUTE_CODEC_GATEWAY_CODEC_H */

@@ -1,0 +1,269 @@
+/* gRPC message framing and the grpc-message escape; see grpc_frame.h. */
+#include "grpc_frame.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A reader keeps a buffer this large between messages; a bigger one (left
+ * by a large message) is released before the next message so that an idle
+ * stream does not hold megabytes. */
+#define READER_KEEP 65536
+#define READER_MIN_ALLOC 4096
+
+static const uint8_t empty_message[1];
+
+int codec_frame_parse_prefix(const uint8_t prefix[CODEC_FRAME_PREFIX], int *compressed,
+                             uint32_t *length, chute_error *err)
+{
+    if (prefix[0] > 1)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected a gRPC message with compressed flag 0 or 1, but it was %u",
+                               (unsigned)prefix[0]);
+    *compressed = prefix[0];
+    *length = (uint32_t)prefix[1] << 24 | (uint32_t)prefix[2] << 16 | (uint32_t)prefix[3] << 8 |
+              (uint32_t)prefix[4];
+    return 0;
+}
+
+void codec_frame_write_prefix(uint8_t prefix[CODEC_FRAME_PREFIX], int compressed, uint32_t length)
+{
+    prefix[0] = compressed ? 1 : 0;
+    prefix[1] = (uint8_t)(length >> 24);
+    prefix[2] = (uint8_t)(length >> 16);
+    prefix[3] = (uint8_t)(length >> 8);
+    prefix[4] = (uint8_t)length;
+}
+
+void codec_frame_reader_init(codec_frame_reader *r, size_t max_message)
+{
+    memset(r, 0, sizeof(*r));
+    r->max_message = max_message ? max_message : CODEC_MAX_MESSAGE;
+}
+
+void codec_frame_reader_free(codec_frame_reader *r)
+{
+    if (!r)
+        return;
+    free(r->buf);
+    r->buf = NULL;
+    r->cap = 0;
+    r->have = 0;
+}
+
+int codec_frame_reader_pending(const codec_frame_reader *r)
+{
+    return r->prefix_len > 0;
+}
+
+/* Makes room for |want| bytes (want <= r->length), growing geometrically so
+ * that a message arriving in many small chunks costs O(n) copies, but never
+ * beyond the announced length. */
+static int reserve(codec_frame_reader *r, size_t want)
+{
+    if (want <= r->cap)
+        return 0;
+    size_t cap = r->cap ? r->cap * 2 : READER_MIN_ALLOC;
+    if (cap < want)
+        cap = want;
+    if (cap > r->length)
+        cap = r->length;
+    uint8_t *b = realloc(r->buf, cap);
+    if (!b)
+        return CHUTE_ENOMEM;
+    r->buf = b;
+    r->cap = cap;
+    return 0;
+}
+
+static int fail(codec_frame_reader *r, int code)
+{
+    r->error = code;
+    return code;
+}
+
+int codec_frame_reader_feed(codec_frame_reader *r, const uint8_t *data, size_t len,
+                            size_t *consumed, codec_frame *msg, chute_error *err)
+{
+    size_t pos = 0;
+
+    *consumed = 0;
+    if (r->error)
+        return chute_error_set(err, r->error,
+                               "The gRPC message stream is unusable after an "
+                               "earlier error");
+    if (r->prefix_len == 0 && r->have == 0 && r->cap > READER_KEEP)
+        codec_frame_reader_free(r);
+
+    if (r->prefix_len < CODEC_FRAME_PREFIX) {
+        size_t take = CODEC_FRAME_PREFIX - r->prefix_len;
+        if (take > len)
+            take = len;
+        if (take)
+            memcpy(r->prefix + r->prefix_len, data, take);
+        r->prefix_len += take;
+        pos += take;
+        if (r->prefix_len < CODEC_FRAME_PREFIX) {
+            *consumed = pos;
+            return 0;
+        }
+        int rc = codec_frame_parse_prefix(r->prefix, &r->compressed, &r->length, err);
+        if (rc)
+            return fail(r, rc);
+        /* The bound is checked here, before any allocation. */
+        if (r->length > r->max_message) {
+            chute_error_set(err, CHUTE_ETOOBIG, "Received message larger than max (%lu vs. %lu)",
+                            (unsigned long)r->length, (unsigned long)r->max_message);
+            return fail(r, CHUTE_ETOOBIG);
+        }
+        r->have = 0;
+    }
+
+    size_t avail = len - pos;
+    if (r->have == 0 && avail >= r->length) {
+        /* The whole message is in this chunk: hand it out without copying. */
+        msg->data = r->length ? data + pos : empty_message;
+        msg->len = r->length;
+        msg->compressed = r->compressed;
+        pos += r->length;
+        r->prefix_len = 0;
+        *consumed = pos;
+        return 1;
+    }
+
+    size_t take = r->length - r->have;
+    if (take > avail)
+        take = avail;
+    if (take == 0) {
+        *consumed = pos;
+        return 0;
+    }
+    if (reserve(r, r->have + take)) {
+        chute_error_set(err, CHUTE_ENOMEM, "Out of memory for a gRPC message of %lu bytes",
+                        (unsigned long)r->length);
+        return fail(r, CHUTE_ENOMEM);
+    }
+    memcpy(r->buf + r->have, data + pos, take);
+    r->have += take;
+    pos += take;
+    *consumed = pos;
+    if (r->have < r->length)
+        return 0;
+    msg->data = r->buf;
+    msg->len = r->length;
+    msg->compressed = r->compressed;
+    r->prefix_len = 0;
+    r->have = 0;
+    return 1;
+}
+
+static size_t max_or_default(size_t max)
+{
+    size_t m = max ? max : CODEC_MAX_MESSAGE;
+    return m > UINT32_MAX ? UINT32_MAX : m;
+}
+
+int codec_pack_framed(const ProtobufCMessage *m, size_t max, uint8_t **out, size_t *out_len,
+                      chute_error *err)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
+    size_t bound = max_or_default(max);
+    if (n > bound)
+        return chute_error_set(err, CHUTE_ETOOBIG,
+                               "Expected to send a %s message of at most %lu bytes, but it was %lu "
+                               "bytes",
+                               m->descriptor->short_name, (unsigned long)bound, (unsigned long)n);
+    uint8_t *b = malloc(CODEC_FRAME_PREFIX + n);
+    if (!b)
+        return chute_error_set(err, CHUTE_ENOMEM, "Out of memory for a %s message of %lu bytes",
+                               m->descriptor->short_name, (unsigned long)n);
+    codec_frame_write_prefix(b, 0, (uint32_t)n);
+    protobuf_c_message_pack(m, b + CODEC_FRAME_PREFIX);
+    *out = b;
+    *out_len = CODEC_FRAME_PREFIX + n;
+    return 0;
+}
+
+int codec_pack_framed_into(const ProtobufCMessage *m, uint8_t *buf, size_t cap, size_t *out_len,
+                           chute_error *err)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
+    if (n > UINT32_MAX || CODEC_FRAME_PREFIX + n > cap) {
+        *out_len = CODEC_FRAME_PREFIX + n;
+        return chute_error_set(
+            err, CHUTE_ETOOBIG, "Expected a %s message to fit in %lu bytes, but it needs %lu",
+            m->descriptor->short_name, (unsigned long)cap, (unsigned long)(CODEC_FRAME_PREFIX + n));
+    }
+    codec_frame_write_prefix(buf, 0, (uint32_t)n);
+    protobuf_c_message_pack(m, buf + CODEC_FRAME_PREFIX);
+    *out_len = CODEC_FRAME_PREFIX + n;
+    return 0;
+}
+
+void codec_frame_empty(uint8_t out[CODEC_FRAME_PREFIX])
+{
+    codec_frame_write_prefix(out, 0, 0);
+}
+
+/* ---- grpc-message ---------------------------------------------------------- */
+
+static const char hex_digits[] = "0123456789ABCDEF";
+
+size_t codec_pct_encode(const char *in, size_t len, char *out, size_t cap)
+{
+    size_t n = 0; /* full escaped length */
+    size_t w = 0; /* bytes written; stays < cap */
+    int room = cap > 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        int plain = c >= 0x20 && c <= 0x7e && c != '%';
+        size_t need = plain ? 1 : 3;
+        if (room && w + need < cap) {
+            if (plain) {
+                out[w++] = (char)c;
+            } else {
+                out[w++] = '%';
+                out[w++] = hex_digits[c >> 4];
+                out[w++] = hex_digits[c & 15];
+            }
+        } else {
+            room = 0; /* never resume after a cut: the output is a prefix */
+        }
+        n += need;
+    }
+    if (cap > 0)
+        out[w] = '\0';
+    return n;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+size_t codec_pct_decode(const char *in, size_t len, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (c == '%' && i + 2 < len && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
+            c = (char)(hex_value(in[i + 1]) << 4 | hex_value(in[i + 2]));
+            i += 2;
+        }
+        /* n <= i, so writing out[n] never overtakes an unread in[i] when
+         * decoding in place. */
+        if (n + 1 < cap)
+            out[n] = c;
+        n++;
+    }
+    if (cap > 0)
+        out[n < cap ? n : cap - 1] = '\0';
+    return n;
+}

@@ -1,0 +1,129 @@
+#include "common/json.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cjson_blank(const char *s, size_t len)
+{
+    if (!s)
+        return 1;
+    for (size_t i = 0; i < len; i++) {
+        if (!isspace((unsigned char)s[i]))
+            return 0;
+    }
+    return 1;
+}
+
+static const char *kind_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "something else";
+}
+
+int cjson_check_object(const char *s, size_t len, int strings_only, const char *what,
+                       chute_error *err)
+{
+    if (cjson_blank(s, len))
+        return 0;
+    json_error_t jerr;
+    json_t *doc = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!doc) {
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected %s to be valid JSON, but it is not: %s at line %d, "
+                               "column %d",
+                               what, jerr.text, jerr.line, jerr.column);
+    }
+    int rc = 0;
+    if (!json_is_object(doc)) {
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "Expected %s to be a JSON object, but got %s", what,
+                             kind_name(doc));
+    } else if (strings_only) {
+        const char *name;
+        json_t *value;
+        json_object_foreach(doc, name, value)
+        {
+            if (!json_is_string(value)) {
+                rc = chute_error_set(err, CHUTE_EINVAL,
+                                     "Expected %s to be a JSON object of strings, but '%s' is %s",
+                                     what, name, kind_name(value));
+                break;
+            }
+        }
+    }
+    json_decref(doc);
+    return rc;
+}
+
+static json_t *load_object(const char *s, size_t len)
+{
+    if (cjson_blank(s, len))
+        return json_object();
+    json_t *doc = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (doc && !json_is_object(doc)) {
+        json_decref(doc);
+        return json_object();
+    }
+    return doc;
+}
+
+static int dump(json_t *doc, char **out, size_t *out_len)
+{
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!text)
+        return CHUTE_ENOMEM;
+    *out = text;
+    *out_len = strlen(text);
+    return 0;
+}
+
+int cjson_merge(const char *base, size_t base_len, const char *add, size_t add_len, char **out,
+                size_t *out_len)
+{
+    json_t *a = load_object(base, base_len);
+    json_t *b = load_object(add, add_len);
+    int rc = CHUTE_ENOMEM;
+    if (a && b && json_object_update(a, b) == 0)
+        rc = dump(a, out, out_len);
+    json_decref(a);
+    json_decref(b);
+    return rc;
+}
+
+int cjson_filter(const char *doc, size_t len, const char *const *names, size_t n, char **out,
+                 size_t *out_len)
+{
+    json_t *src = load_object(doc, len);
+    json_t *dst = json_object();
+    int rc = CHUTE_ENOMEM;
+    if (src && dst) {
+        rc = 0;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            json_t *v = json_object_get(src, names[i]);
+            if (v && json_object_set(dst, names[i], v) != 0)
+                rc = CHUTE_ENOMEM;
+        }
+        if (rc == 0)
+            rc = dump(dst, out, out_len);
+    }
+    json_decref(src);
+    json_decref(dst);
+    return rc;
+}

@@ -1,0 +1,1579 @@
+/*
+ * The job state machine of one partition; see include/chute/engine.h for the
+ * contract and engine_int.h for the in-memory model.
+ *
+ * Write path: a command validates, changes memory, and writes the changed row
+ * through the store inside the open transaction. A failed write marks the
+ * batch failed; the commit then rolls back and reloads memory from the store,
+ * which is the state every earlier acknowledgement described.
+ */
+#include "engine/engine_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/clock.h"
+#include "common/json.h"
+
+#define DEFAULT_RETENTION_MS (24LL * 3600 * 1000)
+#define DEFAULT_MAX_VARIABLES (4u << 20)
+#define SWEEP_LIMIT 10000
+
+/* ---- names ---------------------------------------------------------------- */
+
+const char *chute_job_state_name(chute_job_state state)
+{
+    switch (state) {
+    case CHUTE_JOB_ACTIVATABLE:
+        return "ACTIVATABLE";
+    case CHUTE_JOB_ACTIVATED:
+        return "ACTIVATED";
+    case CHUTE_JOB_FAILED:
+        return "FAILED";
+    case CHUTE_JOB_INCIDENT:
+        return "INCIDENT";
+    case CHUTE_JOB_ERROR_THROWN:
+        return "ERROR_THROWN";
+    case CHUTE_JOB_DELAYED:
+        return "DELAYED";
+    case CHUTE_JOB_COMPLETED:
+        return "COMPLETED";
+    case CHUTE_JOB_CANCELED:
+        return "CANCELED";
+    }
+    return "UNKNOWN";
+}
+
+const char *chute_incident_type_name(chute_incident_type type)
+{
+    switch (type) {
+    case CHUTE_INCIDENT_NONE:
+        return "";
+    case CHUTE_INCIDENT_JOB_NO_RETRIES:
+        return "JOB_NO_RETRIES";
+    case CHUTE_INCIDENT_UNHANDLED_ERROR_EVENT:
+        return "UNHANDLED_ERROR_EVENT";
+    }
+    return "UNKNOWN";
+}
+
+const char *chute_durability_name(chute_durability d)
+{
+    return d == CHUTE_DURABILITY_NORMAL ? "normal" : "full";
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+int64_t engine_now(const chute_engine *e)
+{
+    return e->opts.clock(e->opts.clock_ctx);
+}
+
+int64_t chute_engine_now(const chute_engine *e)
+{
+    return engine_now(e);
+}
+
+static int blank(const char *s)
+{
+    if (!s)
+        return 1;
+    for (; *s; s++) {
+        if (!isspace((unsigned char)*s))
+            return 0;
+    }
+    return 1;
+}
+
+/* strdup that maps "" to NULL, so empty strings cost nothing per job. */
+static int dup_opt(const char *s, size_t len, char **out)
+{
+    *out = NULL;
+    if (!s || len == 0)
+        return 0;
+    char *p = malloc(len + 1);
+    if (!p)
+        return CHUTE_ENOMEM;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    *out = p;
+    return 0;
+}
+
+static void scratch_add(chute_engine *e, void *p)
+{
+    if (e->nscratch == e->scratch_cap) {
+        size_t cap = e->scratch_cap ? e->scratch_cap * 2 : 64;
+        void **n = realloc(e->scratch, cap * sizeof *n);
+        if (!n) {
+            /* Cannot track it: free now is wrong (a view points to it), so
+             * keep it alive for good. Only reachable when out of memory. */
+            return;
+        }
+        e->scratch = n;
+        e->scratch_cap = cap;
+    }
+    e->scratch[e->nscratch++] = p;
+}
+
+static void job_free(job *j)
+{
+    if (!j)
+        return;
+    free(j->variables);
+    free(j->headers);
+    free(j->worker);
+    free(j->error_code);
+    free(j->error_message);
+    if (j->process) {
+        free((char *)j->process->ref.bpmn_process_id);
+        free((char *)j->process->ref.element_id);
+        free(j->process);
+    }
+    free(j);
+}
+
+/* Removed jobs are freed with the scratch, so that views of them stay valid
+ * until the next call that hands out views. */
+static void bury(chute_engine *e, job *j)
+{
+    if (e->ngrave == e->grave_cap) {
+        size_t cap = e->grave_cap ? e->grave_cap * 2 : 64;
+        job **n = realloc(e->graveyard, cap * sizeof *n);
+        if (!n) {
+            job_free(j); /* out of memory: give up the grace period */
+            return;
+        }
+        e->graveyard = n;
+        e->grave_cap = cap;
+    }
+    e->graveyard[e->ngrave++] = j;
+}
+
+void engine_release_scratch(chute_engine *e)
+{
+    for (size_t i = 0; i < e->nscratch; i++)
+        free(e->scratch[i]);
+    e->nscratch = 0;
+    for (size_t i = 0; i < e->ngrave; i++)
+        job_free(e->graveyard[i]);
+    e->ngrave = 0;
+}
+
+/* ---- heaps -------------------------------------------------------------- */
+
+static int ready_before(const void *a, const void *b)
+{
+    const job *x = a, *y = b;
+    if (x->priority != y->priority)
+        return x->priority > y->priority;
+    return x->key < y->key;
+}
+
+static uint32_t *ready_pos(void *item)
+{
+    return &((job *)item)->ready_pos;
+}
+
+static int timer_before(const void *a, const void *b)
+{
+    const job *x = a, *y = b;
+    if (x->deadline != y->deadline)
+        return x->deadline < y->deadline;
+    return x->key < y->key;
+}
+
+static uint32_t *timer_pos(void *item)
+{
+    return &((job *)item)->timer_pos;
+}
+
+/* ---- types -------------------------------------------------------------- */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+jtype *engine_type_get(chute_engine *e, const char *name, int create)
+{
+    uint64_t h = hash_str(name);
+    if (e->types_cap) {
+        for (jtype *t = e->types[h & (e->types_cap - 1)]; t; t = t->hnext) {
+            if (strcmp(t->name, name) == 0)
+                return t;
+        }
+    }
+    if (!create)
+        return NULL;
+    if (e->ntypes + 1 > e->types_cap / 2) {
+        size_t cap = e->types_cap ? e->types_cap * 2 : 16;
+        jtype **n = calloc(cap, sizeof *n);
+        if (!n)
+            return NULL;
+        for (size_t i = 0; i < e->types_cap; i++) {
+            jtype *t = e->types[i];
+            while (t) {
+                jtype *next = t->hnext;
+                size_t b = hash_str(t->name) & (cap - 1);
+                t->hnext = n[b];
+                n[b] = t;
+                t = next;
+            }
+        }
+        free(e->types);
+        e->types = n;
+        e->types_cap = cap;
+    }
+    jtype *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->name = strdup(name);
+    if (!t->name) {
+        free(t);
+        return NULL;
+    }
+    heap_init(&t->ready, ready_before, ready_pos);
+    size_t b = h & (e->types_cap - 1);
+    t->hnext = e->types[b];
+    e->types[b] = t;
+    e->ntypes++;
+    return t;
+}
+
+static void queue_dispatch(chute_engine *e, jtype *t)
+{
+    if (t->dispatch_queued)
+        return;
+    if (!t->waiters_head && !t->streams)
+        return;
+    t->dispatch_queued = 1;
+    t->dispatch_next = e->dispatch_head;
+    e->dispatch_head = t;
+}
+
+/* ---- state bookkeeping --------------------------------------------------- */
+
+static uint64_t *state_counter(chute_engine *e, int state)
+{
+    switch (state) {
+    case CHUTE_JOB_ACTIVATABLE:
+        return &e->stats.activatable;
+    case CHUTE_JOB_ACTIVATED:
+        return &e->stats.activated;
+    case CHUTE_JOB_FAILED:
+        return &e->stats.failed;
+    case CHUTE_JOB_DELAYED:
+        return &e->stats.delayed;
+    case CHUTE_JOB_INCIDENT:
+    case CHUTE_JOB_ERROR_THROWN:
+        return &e->stats.incidents;
+    }
+    return NULL;
+}
+
+/* Takes |j| out of whatever heap its state put it in. */
+static void detach(chute_engine *e, job *j)
+{
+    if (j->ready_pos != HEAP_NONE)
+        heap_remove(&j->type->ready, j);
+    if (j->timer_pos != HEAP_NONE)
+        heap_remove(&e->timers, j);
+    uint64_t *c = state_counter(e, j->state);
+    if (c)
+        (*c)--;
+    if (j->state == CHUTE_JOB_ACTIVATED)
+        j->type->activated--;
+}
+
+/* Puts |j| (detached) into |state| and the heap that state needs. Returns
+ * CHUTE_ENOMEM if the heap cannot grow (the caller marks the batch failed,
+ * which reloads consistent state). */
+static int attach(chute_engine *e, job *j, int state)
+{
+    j->state = (uint8_t)state;
+    uint64_t *c = state_counter(e, state);
+    if (c)
+        (*c)++;
+    int rc = 0;
+    switch (state) {
+    case CHUTE_JOB_ACTIVATABLE:
+        rc = heap_push(&j->type->ready, j);
+        queue_dispatch(e, j->type);
+        break;
+    case CHUTE_JOB_ACTIVATED:
+        j->type->activated++;
+        rc = heap_push(&e->timers, j);
+        break;
+    case CHUTE_JOB_FAILED:
+    case CHUTE_JOB_DELAYED:
+        rc = heap_push(&e->timers, j);
+        break;
+    default:
+        break;
+    }
+    return rc ? CHUTE_ENOMEM : 0;
+}
+
+/* ---- persistence -------------------------------------------------------- */
+
+enum { OP_INSERT, OP_UPDATE, OP_DELETE };
+
+static void to_row(const job *j, store_job *r)
+{
+    memset(r, 0, sizeof *r);
+    r->key = j->key;
+    r->type = j->type->name;
+    r->state = j->state;
+    r->retries = j->retries;
+    r->priority = j->priority;
+    r->created_at = j->created_at;
+    r->deadline = j->deadline;
+    r->worker = j->worker;
+    r->headers = j->headers;
+    r->headers_len = j->headers_len;
+    r->variables = j->variables;
+    r->variables_len = j->variables_len;
+    r->error_code = j->error_code;
+    r->error_message = j->error_message;
+    r->incident_key = j->incident_key;
+    r->incident_type = j->incident_type;
+    if (j->process)
+        r->process = j->process->ref;
+}
+
+static void batch_fail(chute_engine *e, const chute_error *why)
+{
+    if (!e->batch_failed) {
+        e->batch_failed = 1;
+        fprintf(stderr, "chute: store write failed, the batch will be rolled back: %s\n",
+                why ? why->message : "out of memory");
+    }
+}
+
+static int batch_open(chute_engine *e)
+{
+    if (e->in_batch)
+        return 0;
+    chute_error err;
+    if (store_begin(e->st, &err) != 0) {
+        batch_fail(e, &err);
+        return -1;
+    }
+    e->in_batch = 1;
+    return 0;
+}
+
+static void persist(chute_engine *e, const job *j, int op, int64_t completed_at)
+{
+    if (e->batch_failed || batch_open(e) != 0)
+        return;
+    chute_error err;
+    int rc;
+    if (op == OP_DELETE) {
+        rc = store_delete(e->st, j->key, &err);
+    } else {
+        store_job r;
+        to_row(j, &r);
+        r.completed_at = completed_at;
+        rc = op == OP_INSERT ? store_insert(e->st, &r, &err) : store_update(e->st, &r, &err);
+    }
+    if (rc != 0)
+        batch_fail(e, &err);
+}
+
+/* ---- views --------------------------------------------------------------- */
+
+void engine_view_of(chute_engine *e, const job *j, chute_job_view *v)
+{
+    (void)e;
+    memset(v, 0, sizeof *v);
+    v->key = j->key;
+    v->type = j->type->name;
+    v->state = (chute_job_state)j->state;
+    v->retries = j->retries;
+    v->priority = j->priority;
+    v->created_at = j->created_at;
+    v->deadline = (j->state == CHUTE_JOB_ACTIVATED || j->state == CHUTE_JOB_FAILED ||
+                   j->state == CHUTE_JOB_DELAYED)
+                      ? j->deadline
+                      : 0;
+    v->worker = j->worker ? j->worker : "";
+    v->headers = j->headers ? j->headers : "{}";
+    v->headers_len = j->headers ? j->headers_len : 2;
+    v->variables = j->variables ? j->variables : "{}";
+    v->variables_len = j->variables ? j->variables_len : 2;
+    v->error_code = j->error_code ? j->error_code : "";
+    v->error_message = j->error_message ? j->error_message : "";
+    v->incident_key = j->incident_key;
+    v->incident_type = (chute_incident_type)j->incident_type;
+    if (j->process) {
+        v->process = j->process->ref;
+        if (!v->process.bpmn_process_id)
+            v->process.bpmn_process_id = "";
+        if (!v->process.element_id)
+            v->process.element_id = "";
+    } else {
+        v->process.bpmn_process_id = "";
+        v->process.element_id = "";
+    }
+}
+
+/* ---- open / close / load ------------------------------------------------- */
+
+void chute_engine_options_init(chute_engine_options *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->durability = CHUTE_DURABILITY_FULL;
+    opts->partition = 1;
+}
+
+static job *job_from_row(chute_engine *e, const store_job *r, int *rc)
+{
+    *rc = CHUTE_ENOMEM;
+    jtype *t = engine_type_get(e, r->type, 1);
+    job *j = calloc(1, sizeof *j);
+    if (!t || !j) {
+        free(j);
+        return NULL;
+    }
+    j->key = r->key;
+    j->type = t;
+    j->ready_pos = j->timer_pos = HEAP_NONE;
+    j->retries = r->retries;
+    j->priority = r->priority;
+    j->created_at = r->created_at;
+    j->deadline = r->deadline;
+    j->incident_key = r->incident_key;
+    j->incident_type = (uint8_t)r->incident_type;
+    j->variables_len = (uint32_t)r->variables_len;
+    j->headers_len = (uint32_t)r->headers_len;
+    if (dup_opt(r->variables, r->variables_len, &j->variables) ||
+        dup_opt(r->headers, r->headers_len, &j->headers) ||
+        dup_opt(r->worker, r->worker ? strlen(r->worker) : 0, &j->worker) ||
+        dup_opt(r->error_code, r->error_code ? strlen(r->error_code) : 0, &j->error_code) ||
+        dup_opt(r->error_message, r->error_message ? strlen(r->error_message) : 0,
+                &j->error_message)) {
+        job_free(j);
+        return NULL;
+    }
+    if (!j->variables)
+        j->variables_len = 0;
+    if (!j->headers)
+        j->headers_len = 0;
+    const chute_process_ref *p = &r->process;
+    if (p->process_instance_key || p->process_definition_key || p->element_instance_key ||
+        p->bpmn_process_id || p->element_id || p->process_definition_version) {
+        j->process = calloc(1, sizeof *j->process);
+        if (!j->process) {
+            job_free(j);
+            return NULL;
+        }
+        j->process->ref = *p;
+        j->process->ref.bpmn_process_id = NULL;
+        j->process->ref.element_id = NULL;
+        if (dup_opt(p->bpmn_process_id, p->bpmn_process_id ? strlen(p->bpmn_process_id) : 0,
+                    (char **)&j->process->ref.bpmn_process_id) ||
+            dup_opt(p->element_id, p->element_id ? strlen(p->element_id) : 0,
+                    (char **)&j->process->ref.element_id)) {
+            job_free(j);
+            return NULL;
+        }
+    }
+    *rc = 0;
+    return j;
+}
+
+static int load_row(void *ctx, const store_job *r)
+{
+    chute_engine *e = ctx;
+    int rc;
+    if (r->state < CHUTE_JOB_ACTIVATABLE || r->state > CHUTE_JOB_DELAYED) {
+        fprintf(stderr, "chute: %s: job %lld has an unknown state %d; left out\n", e->db_path,
+                (long long)r->key, r->state);
+        return 0;
+    }
+    job *j = job_from_row(e, r, &rc);
+    if (!j)
+        return rc;
+    if (hmap_put(&e->jobs, j->key, j) != 0) {
+        job_free(j);
+        return CHUTE_ENOMEM;
+    }
+    if (attach(e, j, r->state) != 0)
+        return CHUTE_ENOMEM;
+    if (j->incident_key && hmap_put(&e->incidents, j->incident_key, j) != 0)
+        return CHUTE_ENOMEM;
+    return 0;
+}
+
+/* Drops every job from memory (takers stay registered). */
+static void clear_jobs(chute_engine *e)
+{
+    engine_release_scratch(e);
+    if (e->jobs.slots) {
+        for (size_t i = 0; i <= e->jobs.mask; i++) {
+            if (e->jobs.slots[i].key)
+                job_free(e->jobs.slots[i].value);
+        }
+    }
+    hmap_free(&e->jobs);
+    hmap_free(&e->incidents);
+    e->timers.count = 0;
+    for (size_t i = 0; i < e->types_cap; i++) {
+        for (jtype *t = e->types[i]; t; t = t->hnext) {
+            t->ready.count = 0;
+            t->activated = 0;
+        }
+    }
+    e->stats.activatable = e->stats.activated = e->stats.failed = e->stats.delayed =
+        e->stats.incidents = 0;
+}
+
+static int load_all(chute_engine *e, chute_error *err)
+{
+    int64_t counter = 0;
+    int rc = store_load(e->st, &counter, load_row, e, err);
+    if (rc == CHUTE_ENOMEM)
+        return chute_error_set(err, rc, "%s: out of memory while loading jobs", e->db_path);
+    if (rc != 0)
+        return rc;
+    /* The counter is saved with every batch that used keys; the max over
+     * stored keys guards a file written before the counter row existed. */
+    int64_t max_seen = counter;
+    if (e->jobs.slots) {
+        for (size_t i = 0; i <= e->jobs.mask; i++) {
+            job *j = e->jobs.slots[i].value;
+            if (!e->jobs.slots[i].key)
+                continue;
+            int64_t c = j->key - e->partition_base;
+            if (c > max_seen)
+                max_seen = c;
+            if (j->incident_key && j->incident_key - e->partition_base > max_seen)
+                max_seen = j->incident_key - e->partition_base;
+        }
+    }
+    e->counter = e->saved_counter = max_seen;
+    e->next_sweep = INT64_MAX;
+    if (e->opts.retention_ms > 0) {
+        int64_t oldest = store_oldest_completed(e->st);
+        if (oldest != INT64_MAX)
+            e->next_sweep = oldest + e->opts.retention_ms;
+    }
+    return 0;
+}
+
+int chute_engine_open(chute_engine **out, const chute_engine_options *opts, chute_error *err)
+{
+    if (!opts || !opts->data_dir || !*opts->data_dir)
+        return chute_error_set(err, CHUTE_EINVAL, "a data directory is required");
+    if (opts->partition < 0 || opts->partition > 4095)
+        return chute_error_set(err, CHUTE_EINVAL, "partition %d is out of range 1..4095",
+                               opts->partition);
+    if (opts->durability != CHUTE_DURABILITY_FULL && opts->durability != CHUTE_DURABILITY_NORMAL)
+        return chute_error_set(err, CHUTE_EINVAL, "unknown durability mode %d",
+                               (int)opts->durability);
+    struct stat sb;
+    if (stat(opts->data_dir, &sb) != 0) {
+        if (errno != ENOENT || mkdir(opts->data_dir, 0750) != 0) {
+            return chute_error_set(err, CHUTE_ESTORE, "%s: cannot create the data directory: %s",
+                                   opts->data_dir, strerror(errno));
+        }
+    } else if (!S_ISDIR(sb.st_mode)) {
+        return chute_error_set(err, CHUTE_ESTORE, "%s: the data directory is not a directory",
+                               opts->data_dir);
+    }
+
+    chute_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    e->opts = *opts;
+    if (e->opts.partition == 0)
+        e->opts.partition = 1;
+    if (e->opts.retention_ms == 0)
+        e->opts.retention_ms = DEFAULT_RETENTION_MS;
+    if (e->opts.max_variables_size == 0)
+        e->opts.max_variables_size = DEFAULT_MAX_VARIABLES;
+    if (!e->opts.clock)
+        e->opts.clock = chute_clock_realtime_ms;
+    e->partition_base = (int64_t)e->opts.partition << 51;
+    hmap_init(&e->jobs);
+    hmap_init(&e->incidents);
+    heap_init(&e->timers, timer_before, timer_pos);
+    e->next_sweep = INT64_MAX;
+
+    size_t n = strlen(opts->data_dir) + 32;
+    e->data_dir = strdup(opts->data_dir);
+    e->db_path = malloc(n);
+    if (!e->data_dir || !e->db_path) {
+        chute_engine_close(e);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    }
+    snprintf(e->db_path, n, "%s/partition-%d.db", opts->data_dir, (int)e->opts.partition);
+    e->opts.data_dir = e->data_dir;
+
+    int rc = store_open(&e->st, e->db_path, e->opts.durability, err);
+    if (rc == 0)
+        rc = load_all(e, err);
+    if (rc != 0) {
+        chute_engine_close(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+static void taker_free(chute_taker *tk)
+{
+    for (size_t i = 0; i < tk->nfetch; i++)
+        free(tk->fetch[i]);
+    free(tk->fetch);
+    free(tk->worker);
+    free(tk);
+}
+
+void chute_engine_close(chute_engine *e)
+{
+    if (!e)
+        return;
+    if (e->st) {
+        store_rollback(e->st);
+        store_close(e->st);
+    }
+    clear_jobs(e);
+    free(e->scratch);
+    free(e->graveyard);
+    free(e->views);
+    heap_free(&e->timers);
+    for (size_t i = 0; i < e->types_cap; i++) {
+        jtype *t = e->types[i];
+        while (t) {
+            jtype *next = t->hnext;
+            while (t->waiters_head) {
+                chute_taker *w = t->waiters_head;
+                t->waiters_head = w->next;
+                taker_free(w);
+            }
+            if (t->streams) {
+                chute_taker *s = t->streams;
+                do {
+                    chute_taker *nx = s->next;
+                    taker_free(s);
+                    s = nx;
+                } while (s != t->streams);
+            }
+            heap_free(&t->ready);
+            free((char *)t->handler_opts.worker);
+            free(t->name);
+            free(t);
+            t = next;
+        }
+    }
+    free(e->types);
+    free(e->data_dir);
+    free(e->db_path);
+    free(e);
+}
+
+const char *chute_engine_db_path(const chute_engine *e)
+{
+    return e->db_path;
+}
+
+chute_durability chute_engine_durability(const chute_engine *e)
+{
+    return e->opts.durability;
+}
+
+/* ---- validation and messages ---------------------------------------------- */
+
+static int check_document(chute_engine *e, const char *doc, size_t len, int strings_only,
+                          const char *what, chute_error *err)
+{
+    if (!doc)
+        return 0;
+    if (len > e->opts.max_variables_size) {
+        return chute_error_set(err, CHUTE_ETOOBIG,
+                               "Expected %s to be at most %zu bytes, but it is %zu bytes", what,
+                               e->opts.max_variables_size, len);
+    }
+    return cjson_check_object(doc, len, strings_only, what, err);
+}
+
+static int not_found(chute_error *err, const char *cmd, const char *verb, int64_t key)
+{
+    return chute_error_set(err, CHUTE_ENOTFOUND,
+                           "Command '%s' rejected with code 'NOT_FOUND': Expected to %s job with "
+                           "key '%lld', but no such job was found",
+                           cmd, verb, (long long)key);
+}
+
+static int bad_state(chute_error *err, const char *cmd, const char *verb, const job *j)
+{
+    return chute_error_set(err, CHUTE_ESTATE,
+                           "Command '%s' rejected with code 'INVALID_STATE': Expected to %s job "
+                           "with key '%lld', but it is in state '%s'",
+                           cmd, verb, (long long)j->key, chute_job_state_name(j->state));
+}
+
+static size_t len_or_strlen(const char *s, size_t len)
+{
+    return s && len == 0 ? strlen(s) : len;
+}
+
+/* Replaces |*field| with a copy of |s| ("" and NULL become NULL). */
+static int set_str(char **field, const char *s)
+{
+    char *n = NULL;
+    if (dup_opt(s, s ? strlen(s) : 0, &n) != 0)
+        return CHUTE_ENOMEM;
+    free(*field);
+    *field = n;
+    return 0;
+}
+
+/* Merges |add| into the job's variables. */
+static int merge_variables(job *j, const char *add, size_t add_len)
+{
+    if (cjson_blank(add, add_len))
+        return 0;
+    char *merged;
+    size_t merged_len;
+    int rc;
+    if (!j->variables) {
+        rc = dup_opt(add, add_len, &merged);
+        merged_len = add_len;
+    } else {
+        rc = cjson_merge(j->variables, j->variables_len, add, add_len, &merged, &merged_len);
+    }
+    if (rc != 0)
+        return rc;
+    free(j->variables);
+    j->variables = merged;
+    j->variables_len = (uint32_t)merged_len;
+    return 0;
+}
+
+static int64_t next_key(chute_engine *e)
+{
+    return e->partition_base + ++e->counter;
+}
+
+/* ---- commands --------------------------------------------------------------- */
+
+int chute_engine_create(chute_engine *e, const chute_job_spec *spec, int64_t *key,
+                        chute_error *err)
+{
+    if (blank(spec->type))
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to create a job with a type, but the type is blank");
+    size_t type_len = strlen(spec->type);
+    if (type_len > CHUTE_TYPE_MAX)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected a job type of at most %d bytes, but it is %zu bytes",
+                               CHUTE_TYPE_MAX, type_len);
+    if (spec->retries < 0)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to create a job with retries >= 1, but retries is %d",
+                               spec->retries);
+    if (spec->delay_ms < 0)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected a delay of zero or more milliseconds, but it is %lld",
+                               (long long)spec->delay_ms);
+    size_t vlen = len_or_strlen(spec->variables, spec->variables_len);
+    size_t hlen = len_or_strlen(spec->headers, spec->headers_len);
+    int rc = check_document(e, spec->variables, vlen, 0, "variables", err);
+    if (rc == 0)
+        rc = check_document(e, spec->headers, hlen, 1, "custom headers", err);
+    if (rc != 0)
+        return rc;
+
+    jtype *t = engine_type_get(e, spec->type, 1);
+    job *j = t ? calloc(1, sizeof *j) : NULL;
+    if (!j)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a job");
+    j->type = t;
+    j->ready_pos = j->timer_pos = HEAP_NONE;
+    j->retries = spec->retries ? spec->retries : CHUTE_DEFAULT_RETRIES;
+    j->priority = spec->priority;
+    j->created_at = engine_now(e);
+    if (!cjson_blank(spec->variables, vlen)) {
+        if (dup_opt(spec->variables, vlen, &j->variables) != 0)
+            goto oom;
+        j->variables_len = (uint32_t)vlen;
+    }
+    if (!cjson_blank(spec->headers, hlen)) {
+        if (dup_opt(spec->headers, hlen, &j->headers) != 0)
+            goto oom;
+        j->headers_len = (uint32_t)hlen;
+    }
+    const chute_process_ref *p = &spec->process;
+    if (p->process_instance_key || p->process_definition_key || p->element_instance_key ||
+        !blank(p->bpmn_process_id) || !blank(p->element_id) || p->process_definition_version) {
+        j->process = calloc(1, sizeof *j->process);
+        if (!j->process)
+            goto oom;
+        j->process->ref = *p;
+        j->process->ref.bpmn_process_id = NULL;
+        j->process->ref.element_id = NULL;
+        if (set_str((char **)&j->process->ref.bpmn_process_id, p->bpmn_process_id) ||
+            set_str((char **)&j->process->ref.element_id, p->element_id))
+            goto oom;
+    }
+    j->key = next_key(e);
+    if (hmap_put(&e->jobs, j->key, j) != 0)
+        goto oom;
+    if (spec->delay_ms > 0) {
+        j->deadline = j->created_at + spec->delay_ms;
+        rc = attach(e, j, CHUTE_JOB_DELAYED);
+    } else {
+        rc = attach(e, j, CHUTE_JOB_ACTIVATABLE);
+    }
+    if (rc != 0)
+        batch_fail(e, NULL);
+    persist(e, j, OP_INSERT, 0);
+    e->stats.created_total++;
+    *key = j->key;
+    return 0;
+oom:
+    job_free(j);
+    return chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a job");
+}
+
+int chute_engine_check_activate(const chute_activate_request *req, int for_stream,
+                                chute_error *err)
+{
+    if (blank(req->type))
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to activate jobs with a type, but the type is blank");
+    if (strlen(req->type) > CHUTE_TYPE_MAX)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected a job type of at most %d bytes, but it is %zu bytes",
+                               CHUTE_TYPE_MAX, strlen(req->type));
+    if (req->worker && strlen(req->worker) > CHUTE_WORKER_MAX)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected a worker name of at most %d bytes, but it is %zu bytes",
+                               CHUTE_WORKER_MAX, strlen(req->worker));
+    if (req->timeout_ms < 1)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to activate jobs with a timeout of at least 1 ms, but "
+                               "the timeout is %lld",
+                               (long long)req->timeout_ms);
+    if (!for_stream && req->max_jobs < 1)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to activate at least 1 job (maxJobsToActivate), but it "
+                               "is %d",
+                               req->max_jobs);
+    return 0;
+}
+
+static int ensure_views(chute_engine *e, size_t n)
+{
+    if (n <= e->views_cap)
+        return 0;
+    size_t cap = e->views_cap ? e->views_cap : 32;
+    while (cap < n)
+        cap *= 2;
+    chute_job_view *v = realloc(e->views, cap * sizeof *v);
+    if (!v)
+        return CHUTE_ENOMEM;
+    e->views = v;
+    e->views_cap = cap;
+    return 0;
+}
+
+/* Leases |j| to |worker| for |timeout_ms|. */
+static void lease(chute_engine *e, job *j, const char *worker, int64_t timeout_ms)
+{
+    detach(e, j);
+    j->deadline = engine_now(e) + timeout_ms;
+    if (!j->worker || !worker || strcmp(j->worker, worker) != 0) {
+        if (set_str(&j->worker, worker) != 0)
+            batch_fail(e, NULL);
+    }
+    if (attach(e, j, CHUTE_JOB_ACTIVATED) != 0)
+        batch_fail(e, NULL);
+    persist(e, j, OP_UPDATE, 0);
+    e->stats.activated_total++;
+}
+
+int engine_activate_into(chute_engine *e, jtype *t, const char *worker, int64_t timeout_ms,
+                         uint32_t max, size_t max_bytes, char *const *fetch, size_t nfetch,
+                         size_t first_view, size_t *count, chute_error *err)
+{
+    size_t n = 0, bytes = 0;
+    while (n < max && t->ready.count > 0) {
+        job *j = heap_top(&t->ready);
+        /* The budget counts what is handed out: the filtered variables when
+         * the taker asked for some names only. */
+        char *filtered = NULL;
+        size_t flen = 0;
+        if (nfetch > 0 && cjson_filter(j->variables, j->variables_len,
+                                       (const char *const *)fetch, nfetch, &filtered,
+                                       &flen) != 0)
+            return chute_error_set(err, CHUTE_ENOMEM, "out of memory activating jobs");
+        size_t size = (filtered ? flen : j->variables_len) + j->headers_len;
+        if ((max_bytes && n > 0 && bytes + size > max_bytes) ||
+            ensure_views(e, first_view + n + 1) != 0) {
+            free(filtered);
+            if (max_bytes && n > 0 && bytes + size > max_bytes)
+                break;
+            return chute_error_set(err, CHUTE_ENOMEM, "out of memory activating jobs");
+        }
+        lease(e, j, worker, timeout_ms);
+        chute_job_view *v = &e->views[first_view + n];
+        engine_view_of(e, j, v);
+        if (filtered) {
+            scratch_add(e, filtered);
+            v->variables = filtered;
+            v->variables_len = flen;
+        }
+        bytes += size;
+        n++;
+    }
+    *count = n;
+    return 0;
+}
+
+int chute_engine_activate(chute_engine *e, const chute_activate_request *req, size_t max_bytes,
+                          const chute_job_view **jobs, size_t *count, chute_error *err)
+{
+    int rc = chute_engine_check_activate(req, 0, err);
+    if (rc != 0)
+        return rc;
+    engine_release_scratch(e);
+    *jobs = e->views;
+    *count = 0;
+    /* Do not create a type for a poll: a client asking for random types
+     * must not grow the type table. */
+    jtype *t = engine_type_get(e, req->type, 0);
+    if (!t)
+        return 0;
+    rc = engine_activate_into(e, t, req->worker, req->timeout_ms, (uint32_t)req->max_jobs,
+                              max_bytes, (char *const *)req->fetch_variables,
+                              req->fetch_variables_count, 0, count, err);
+    *jobs = e->views;
+    return rc;
+}
+
+/* Shared checks of complete, fail and throw error: the job must exist and
+ * be ACTIVATABLE or ACTIVATED. */
+static int settle_lookup(chute_engine *e, int64_t key, const char *cmd, const char *verb,
+                         job **out, chute_error *err)
+{
+    job *j = hmap_get(&e->jobs, key);
+    if (!j)
+        return not_found(err, cmd, verb, key);
+    if (j->state != CHUTE_JOB_ACTIVATABLE && j->state != CHUTE_JOB_ACTIVATED)
+        return bad_state(err, cmd, verb, j);
+    *out = j;
+    return 0;
+}
+
+static void remove_job(chute_engine *e, job *j)
+{
+    hmap_del(&e->jobs, j->key);
+    if (j->incident_key)
+        hmap_del(&e->incidents, j->incident_key);
+    bury(e, j);
+}
+
+int chute_engine_complete(chute_engine *e, int64_t key, const char *variables,
+                          size_t variables_len, chute_error *err)
+{
+    job *j;
+    int rc = settle_lookup(e, key, "COMPLETE", "complete", &j, err);
+    if (rc != 0)
+        return rc;
+    variables_len = len_or_strlen(variables, variables_len);
+    if ((rc = check_document(e, variables, variables_len, 0, "variables", err)) != 0)
+        return rc;
+    if (merge_variables(j, variables, variables_len) != 0)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory completing a job");
+    detach(e, j);
+    j->state = CHUTE_JOB_COMPLETED;
+    if (!j->process && e->opts.retention_ms > 0) {
+        int64_t now = engine_now(e);
+        j->deadline = 0;
+        persist(e, j, OP_UPDATE, now);
+        if (now + e->opts.retention_ms < e->next_sweep)
+            e->next_sweep = now + e->opts.retention_ms;
+    } else {
+        persist(e, j, OP_DELETE, 0);
+    }
+    remove_job(e, j);
+    e->stats.completed_total++;
+    return 0;
+}
+
+static int open_incident(chute_engine *e, job *j, int type)
+{
+    j->incident_key = next_key(e);
+    j->incident_type = (uint8_t)type;
+    if (hmap_put(&e->incidents, j->incident_key, j) != 0)
+        return CHUTE_ENOMEM;
+    e->stats.incidents_total++;
+    return 0;
+}
+
+int chute_engine_fail(chute_engine *e, int64_t key, int32_t retries, const char *message,
+                      int64_t backoff_ms, const char *variables, size_t variables_len,
+                      chute_error *err)
+{
+    job *j;
+    int rc = settle_lookup(e, key, "FAIL", "fail", &j, err);
+    if (rc != 0)
+        return rc;
+    if (backoff_ms < 0)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected a retry back-off of zero or more milliseconds, but it "
+                               "is %lld",
+                               (long long)backoff_ms);
+    if (message && strlen(message) > CHUTE_ERROR_MESSAGE_LEN_MAX)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected an error message of at most %d bytes, but it is %zu "
+                               "bytes",
+                               CHUTE_ERROR_MESSAGE_LEN_MAX, strlen(message));
+    variables_len = len_or_strlen(variables, variables_len);
+    if ((rc = check_document(e, variables, variables_len, 0, "variables", err)) != 0)
+        return rc;
+    if (merge_variables(j, variables, variables_len) != 0 ||
+        set_str(&j->error_message,
+                (retries <= 0 && blank(message)) ? "No more retries left." : message) != 0)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory failing a job");
+    detach(e, j);
+    j->retries = retries;
+    int state;
+    if (retries > 0 && backoff_ms > 0) {
+        j->deadline = engine_now(e) + backoff_ms;
+        state = CHUTE_JOB_FAILED;
+    } else if (retries > 0) {
+        j->deadline = 0;
+        state = CHUTE_JOB_ACTIVATABLE;
+    } else {
+        j->deadline = 0;
+        state = CHUTE_JOB_INCIDENT;
+        if (open_incident(e, j, CHUTE_INCIDENT_JOB_NO_RETRIES) != 0)
+            batch_fail(e, NULL);
+    }
+    if (attach(e, j, state) != 0)
+        batch_fail(e, NULL);
+    persist(e, j, OP_UPDATE, 0);
+    e->stats.failed_total++;
+    return 0;
+}
+
+int chute_engine_throw_error(chute_engine *e, int64_t key, const char *code, const char *message,
+                             const char *variables, size_t variables_len, chute_error *err)
+{
+    job *j;
+    int rc = settle_lookup(e, key, "THROW_ERROR", "throw an error for", &j, err);
+    if (rc != 0)
+        return rc;
+    if (blank(code))
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to throw an error with an error code, but the code is "
+                               "blank");
+    if (strlen(code) > CHUTE_ERROR_CODE_MAX)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected an error code of at most %d bytes, but it is %zu bytes",
+                               CHUTE_ERROR_CODE_MAX, strlen(code));
+    if (message && strlen(message) > CHUTE_ERROR_MESSAGE_LEN_MAX)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected an error message of at most %d bytes, but it is %zu "
+                               "bytes",
+                               CHUTE_ERROR_MESSAGE_LEN_MAX, strlen(message));
+    variables_len = len_or_strlen(variables, variables_len);
+    if ((rc = check_document(e, variables, variables_len, 0, "variables", err)) != 0)
+        return rc;
+    /* A standalone job has no process to catch the error, so the error is
+     * unhandled: the incident message says so, like a process without a
+     * matching boundary event would. */
+    char buf[CHUTE_ERROR_MESSAGE_MAX * 2];
+    snprintf(buf, sizeof buf,
+             "An error with code '%s' was thrown (message: '%s'), but nothing caught it",
+             code, message ? message : "");
+    if (merge_variables(j, variables, variables_len) != 0 || set_str(&j->error_code, code) != 0 ||
+        set_str(&j->error_message, blank(message) ? buf : message) != 0)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory throwing an error");
+    detach(e, j);
+    j->deadline = 0;
+    if (open_incident(e, j, CHUTE_INCIDENT_UNHANDLED_ERROR_EVENT) != 0)
+        batch_fail(e, NULL);
+    attach(e, j, CHUTE_JOB_ERROR_THROWN);
+    persist(e, j, OP_UPDATE, 0);
+    return 0;
+}
+
+int chute_engine_update_retries(chute_engine *e, int64_t key, int32_t retries, chute_error *err)
+{
+    job *j = hmap_get(&e->jobs, key);
+    if (!j)
+        return not_found(err, "UPDATE_RETRIES", "update retries of", key);
+    if (retries < 1)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to update retries of job with key '%lld' to a value "
+                               "of at least 1, but it is %d",
+                               (long long)key, retries);
+    j->retries = retries;
+    persist(e, j, OP_UPDATE, 0);
+    return 0;
+}
+
+int chute_engine_update_timeout(chute_engine *e, int64_t key, int64_t timeout_ms,
+                                chute_error *err)
+{
+    job *j = hmap_get(&e->jobs, key);
+    if (!j)
+        return not_found(err, "UPDATE_TIMEOUT", "update the timeout of", key);
+    if (timeout_ms < 1)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to update the timeout of job with key '%lld' to at "
+                               "least 1 ms, but it is %lld",
+                               (long long)key, (long long)timeout_ms);
+    if (j->state != CHUTE_JOB_ACTIVATED)
+        return bad_state(err, "UPDATE_TIMEOUT", "update the timeout of", j);
+    j->deadline = engine_now(e) + timeout_ms;
+    heap_update(&e->timers, j);
+    persist(e, j, OP_UPDATE, 0);
+    return 0;
+}
+
+int chute_engine_resolve_incident(chute_engine *e, int64_t incident_key, chute_error *err)
+{
+    job *j = hmap_get(&e->incidents, incident_key);
+    if (!j)
+        return chute_error_set(err, CHUTE_ENOTFOUND,
+                               "Command 'RESOLVE' rejected with code 'NOT_FOUND': Expected to "
+                               "resolve incident with key '%lld', but no such incident was found",
+                               (long long)incident_key);
+    if (j->retries < 1)
+        return chute_error_set(err, CHUTE_ESTATE,
+                               "Command 'RESOLVE' rejected with code 'INVALID_STATE': Expected "
+                               "to resolve incident with key '%lld', but job with key '%lld' has "
+                               "no retries left; update its retries first",
+                               (long long)incident_key, (long long)j->key);
+    hmap_del(&e->incidents, incident_key);
+    detach(e, j);
+    j->incident_key = 0;
+    j->incident_type = CHUTE_INCIDENT_NONE;
+    j->deadline = 0;
+    if (attach(e, j, CHUTE_JOB_ACTIVATABLE) != 0)
+        batch_fail(e, NULL);
+    persist(e, j, OP_UPDATE, 0);
+    return 0;
+}
+
+int chute_engine_cancel(chute_engine *e, int64_t key, chute_error *err)
+{
+    job *j = hmap_get(&e->jobs, key);
+    if (!j)
+        return not_found(err, "CANCEL", "cancel", key);
+    detach(e, j);
+    j->state = CHUTE_JOB_CANCELED;
+    persist(e, j, OP_DELETE, 0);
+    remove_job(e, j);
+    return 0;
+}
+
+int chute_engine_return(chute_engine *e, int64_t key, int64_t deadline, chute_error *err)
+{
+    job *j = hmap_get(&e->jobs, key);
+    if (!j) {
+        /* A key we issued whose job is gone (completed, cancelled) needs
+         * nothing; only a key never issued is an error. */
+        if (key > e->partition_base && key <= e->partition_base + e->counter)
+            return 0;
+        return not_found(err, "RETURN", "return", key);
+    }
+    if (j->state != CHUTE_JOB_ACTIVATED || (deadline != 0 && j->deadline != deadline))
+        return 0;
+    detach(e, j);
+    j->deadline = 0;
+    if (attach(e, j, CHUTE_JOB_ACTIVATABLE) != 0)
+        batch_fail(e, NULL);
+    persist(e, j, OP_UPDATE, 0);
+    return 0;
+}
+
+/* Copies a completed row into scratch memory and a view. */
+static int get_row(void *ctx, const store_job *r)
+{
+    void **args = ctx;
+    chute_engine *e = args[0];
+    chute_job_view *v = args[1];
+    if (r->state != CHUTE_JOB_COMPLETED)
+        return CHUTE_ENOTFOUND; /* a row in flux; memory is the truth */
+    if (e->opts.retention_ms <= 0 || r->completed_at + e->opts.retention_ms <= engine_now(e))
+        return CHUTE_ENOTFOUND;
+    int rc;
+    job *j = job_from_row(e, r, &rc);
+    if (!j)
+        return rc;
+    j->state = CHUTE_JOB_COMPLETED;
+    engine_view_of(e, j, v);
+    v->completed_at = r->completed_at;
+    v->deadline = 0;
+    bury(e, j);
+    return 0;
+}
+
+int chute_engine_get(chute_engine *e, int64_t key, chute_job_view *out, chute_error *err)
+{
+    engine_release_scratch(e);
+    job *j = hmap_get(&e->jobs, key);
+    if (j) {
+        engine_view_of(e, j, out);
+        return 0;
+    }
+    void *args[2] = {e, out};
+    int rc = store_get(e->st, key, get_row, args, err);
+    if (rc == CHUTE_ENOTFOUND)
+        return chute_error_set(err, CHUTE_ENOTFOUND,
+                               "Expected to get job with key '%lld', but no such job was found",
+                               (long long)key);
+    if (rc == CHUTE_ENOMEM)
+        return chute_error_set(err, rc, "out of memory reading a job");
+    return rc;
+}
+
+static int by_incident_key(const void *a, const void *b)
+{
+    const job *x = *(job *const *)a, *y = *(job *const *)b;
+    return x->incident_key < y->incident_key ? -1 : x->incident_key > y->incident_key;
+}
+
+int chute_engine_list_incidents(chute_engine *e, chute_job_visit_fn fn, void *ctx)
+{
+    engine_release_scratch(e);
+    size_t n = e->incidents.count, k = 0;
+    if (n == 0)
+        return 0;
+    job **list = malloc(n * sizeof *list);
+    if (!list)
+        return CHUTE_ENOMEM;
+    for (size_t i = 0; i <= e->incidents.mask; i++) {
+        if (e->incidents.slots[i].key)
+            list[k++] = e->incidents.slots[i].value;
+    }
+    qsort(list, k, sizeof *list, by_incident_key);
+    int rc = 0;
+    for (size_t i = 0; i < k && rc == 0; i++) {
+        chute_job_view v;
+        engine_view_of(e, list[i], &v);
+        rc = fn(ctx, &v);
+    }
+    free(list);
+    return rc > 0 ? 0 : rc;
+}
+
+/* ---- batches -------------------------------------------------------------- */
+
+int chute_engine_dirty(const chute_engine *e)
+{
+    return e->in_batch || e->batch_failed || e->counter != e->saved_counter;
+}
+
+int chute_engine_commit(chute_engine *e, chute_error *err)
+{
+    if (!chute_engine_dirty(e))
+        return 0;
+    chute_error serr;
+    int rc = 0;
+    if (!e->batch_failed && e->counter != e->saved_counter) {
+        if (batch_open(e) == 0 && store_set_counter(e->st, e->counter, &serr) != 0)
+            batch_fail(e, &serr);
+    }
+    if (!e->batch_failed && e->in_batch) {
+        if (store_commit(e->st, &serr) != 0) {
+            batch_fail(e, &serr);
+        }
+    }
+    if (e->batch_failed) {
+        store_rollback(e->st);
+        e->in_batch = 0;
+        e->batch_failed = 0;
+        /* Undo the batch by rebuilding memory from what is durable. */
+        clear_jobs(e);
+        chute_error lerr;
+        int lrc = load_all(e, &lerr);
+        if (lrc != 0)
+            fprintf(stderr, "chute: reloading after a failed commit failed: %s\n", lerr.message);
+        for (size_t i = 0; i < e->types_cap; i++) {
+            for (jtype *t = e->types[i]; t; t = t->hnext)
+                queue_dispatch(e, t);
+        }
+        return chute_error_set(err, CHUTE_ESTORE,
+                               "the batch could not be written to %s and was rolled back",
+                               e->db_path);
+    }
+    e->in_batch = 0;
+    e->saved_counter = e->counter;
+    e->stats.commits++;
+    return rc;
+}
+
+/* ---- time ------------------------------------------------------------------ */
+
+int64_t chute_engine_next_due(const chute_engine *e)
+{
+    int64_t due = e->next_sweep;
+    job *top = heap_top(&e->timers);
+    if (top && top->deadline < due)
+        due = top->deadline;
+    return due;
+}
+
+int64_t chute_engine_tick(chute_engine *e)
+{
+    int64_t now = engine_now(e);
+    job *j;
+    while ((j = heap_top(&e->timers)) && j->deadline <= now) {
+        if (j->state == CHUTE_JOB_ACTIVATED)
+            e->stats.timed_out_total++;
+        detach(e, j);
+        /* Lease expiry keeps the retries: the worker did not fail the job,
+         * it only ran out of time. The last worker stays on record. */
+        j->deadline = 0;
+        if (attach(e, j, CHUTE_JOB_ACTIVATABLE) != 0)
+            batch_fail(e, NULL);
+        persist(e, j, OP_UPDATE, 0);
+    }
+    if (e->next_sweep <= now && !e->batch_failed && batch_open(e) == 0) {
+        int deleted = 0;
+        chute_error err;
+        if (store_sweep_completed(e->st, now - e->opts.retention_ms, SWEEP_LIMIT, &deleted,
+                                  &err) != 0) {
+            batch_fail(e, &err);
+        } else {
+            int64_t oldest = store_oldest_completed(e->st);
+            e->next_sweep = oldest == INT64_MAX ? INT64_MAX : oldest + e->opts.retention_ms;
+            /* Never spin on a sweep whose rows are still pending removal. */
+            if (e->next_sweep <= now && deleted < SWEEP_LIMIT)
+                e->next_sweep = now + 1;
+        }
+    }
+    return chute_engine_next_due(e);
+}
+
+/* ---- takers ------------------------------------------------------------------ */
+
+static int taker_new(chute_engine *e, const chute_activate_request *req, int for_stream,
+                     size_t max_bytes, chute_deliver_fn deliver, void *ctx, chute_taker **out,
+                     chute_error *err)
+{
+    int rc = chute_engine_check_activate(req, for_stream, err);
+    if (rc != 0)
+        return rc;
+    chute_taker *tk = calloc(1, sizeof *tk);
+    if (!tk)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    tk->kind = for_stream ? TAKER_STREAM : TAKER_WAITER;
+    tk->timeout_ms = req->timeout_ms;
+    tk->max_jobs = req->max_jobs;
+    tk->max_bytes = max_bytes;
+    tk->deliver = deliver;
+    tk->ctx = ctx;
+    if (set_str(&tk->worker, req->worker) != 0)
+        goto oom;
+    if (req->fetch_variables_count) {
+        tk->fetch = calloc(req->fetch_variables_count, sizeof *tk->fetch);
+        if (!tk->fetch)
+            goto oom;
+        for (size_t i = 0; i < req->fetch_variables_count; i++) {
+            tk->fetch[i] = strdup(req->fetch_variables[i] ? req->fetch_variables[i] : "");
+            if (!tk->fetch[i])
+                goto oom;
+            tk->nfetch++;
+        }
+    }
+    tk->type = engine_type_get(e, req->type, 1);
+    if (!tk->type)
+        goto oom;
+    *out = tk;
+    return 0;
+oom:
+    taker_free(tk);
+    return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+}
+
+int chute_engine_waiter_add(chute_engine *e, const chute_activate_request *req,
+                            size_t max_bytes, chute_deliver_fn deliver, void *ctx,
+                            chute_taker **out, chute_error *err)
+{
+    chute_taker *w;
+    int rc = taker_new(e, req, 0, max_bytes, deliver, ctx, &w, err);
+    if (rc != 0)
+        return rc;
+    jtype *t = w->type;
+    w->prev = t->waiters_tail;
+    if (t->waiters_tail)
+        t->waiters_tail->next = w;
+    else
+        t->waiters_head = w;
+    t->waiters_tail = w;
+    e->stats.waiters++;
+    queue_dispatch(e, t);
+    *out = w;
+    return 0;
+}
+
+int chute_engine_stream_add(chute_engine *e, const chute_activate_request *req, uint32_t credit,
+                            size_t max_bytes, chute_deliver_fn deliver, void *ctx,
+                            chute_taker **out, chute_error *err)
+{
+    chute_taker *s;
+    int rc = taker_new(e, req, 1, max_bytes, deliver, ctx, &s, err);
+    if (rc != 0)
+        return rc;
+    s->credit = credit;
+    jtype *t = s->type;
+    if (!t->streams) {
+        s->next = s->prev = s;
+        t->streams = s;
+    } else {
+        /* Insert just before the cursor: the newest stream is served last in
+         * the current round. */
+        s->next = t->streams;
+        s->prev = t->streams->prev;
+        s->prev->next = s;
+        t->streams->prev = s;
+    }
+    t->nstreams++;
+    e->stats.streams++;
+    queue_dispatch(e, t);
+    *out = s;
+    return 0;
+}
+
+void chute_engine_stream_credit(chute_engine *e, chute_taker *stream, uint32_t n)
+{
+    uint64_t c = (uint64_t)stream->credit + n;
+    stream->credit = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+    if (n)
+        queue_dispatch(e, stream->type);
+}
+
+static void unlink_taker(chute_engine *e, chute_taker *tk)
+{
+    jtype *t = tk->type;
+    if (tk->kind == TAKER_WAITER) {
+        if (tk->prev)
+            tk->prev->next = tk->next;
+        else
+            t->waiters_head = tk->next;
+        if (tk->next)
+            tk->next->prev = tk->prev;
+        else
+            t->waiters_tail = tk->prev;
+        e->stats.waiters--;
+    } else {
+        if (tk->next == tk) {
+            t->streams = NULL;
+        } else {
+            tk->prev->next = tk->next;
+            tk->next->prev = tk->prev;
+            if (t->streams == tk)
+                t->streams = tk->next;
+        }
+        t->nstreams--;
+        e->stats.streams--;
+    }
+}
+
+void chute_engine_taker_remove(chute_engine *e, chute_taker *taker)
+{
+    if (!taker)
+        return;
+    unlink_taker(e, taker);
+    taker_free(taker);
+}
+
+/* Serves the streams of |t| round robin, each taking a fair share of what is
+ * ready (bounded by its credit) per turn. */
+static size_t serve_streams(chute_engine *e, jtype *t)
+{
+    size_t total = 0;
+    while (t->ready.count > 0 && t->streams) {
+        uint32_t with_credit = 0;
+        chute_taker *s = t->streams;
+        do {
+            if (s->credit > 0)
+                with_credit++;
+            s = s->next;
+        } while (s != t->streams);
+        if (with_credit == 0)
+            break;
+        uint32_t share = t->ready.count / with_credit;
+        if (share == 0)
+            share = 1;
+        uint32_t turns = t->nstreams;
+        for (uint32_t i = 0; i < turns && t->ready.count > 0 && t->streams; i++) {
+            s = t->streams;
+            t->streams = s->next; /* advance the cursor before delivering */
+            if (s->credit == 0)
+                continue;
+            uint32_t want = share < s->credit ? share : s->credit;
+            size_t n = 0;
+            chute_error err;
+            if (engine_activate_into(e, t, s->worker, s->timeout_ms, want, s->max_bytes, s->fetch,
+                                     s->nfetch, 0, &n, &err) != 0 ||
+                n == 0)
+                return total;
+            s->credit -= (uint32_t)n;
+            total += n;
+            s->deliver(s->ctx, s, e->views, n);
+        }
+    }
+    return total;
+}
+
+static size_t serve_waiters(chute_engine *e, jtype *t)
+{
+    size_t total = 0;
+    while (t->ready.count > 0 && t->waiters_head) {
+        chute_taker *w = t->waiters_head;
+        size_t n = 0;
+        chute_error err;
+        if (engine_activate_into(e, t, w->worker, w->timeout_ms, (uint32_t)w->max_jobs,
+                                 w->max_bytes, w->fetch, w->nfetch, 0, &n, &err) != 0 ||
+            n == 0)
+            break;
+        unlink_taker(e, w);
+        total += n;
+        w->deliver(w->ctx, w, e->views, n);
+        taker_free(w);
+    }
+    return total;
+}
+
+size_t chute_engine_dispatch(chute_engine *e)
+{
+    engine_release_scratch(e);
+    size_t total = 0;
+    while (e->dispatch_head) {
+        jtype *t = e->dispatch_head;
+        e->dispatch_head = t->dispatch_next;
+        t->dispatch_queued = 0;
+        t->dispatch_next = NULL;
+        total += serve_streams(e, t);
+        total += serve_waiters(e, t);
+    }
+    return total;
+}
+
+void chute_engine_get_stats(const chute_engine *e, chute_engine_stats *out)
+{
+    *out = e->stats;
+    out->jobs = e->jobs.count;
+}

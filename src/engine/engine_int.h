@@ -1,0 +1,128 @@
+/*
+ * The engine's in-memory model, shared by engine.c (commands, queues,
+ * timers, takers) and handler.c (in-process handlers and the run loop).
+ *
+ * Every job that is not completed lives in memory:
+ *   - `jobs` maps its key to it;
+ *   - if ACTIVATABLE it sits in its type's `ready` heap (priority, then key);
+ *   - if ACTIVATED, FAILED (back-off) or DELAYED it sits in the engine's
+ *     `timers` heap, ordered by `deadline`: the lease end, or the time it
+ *     becomes activatable again;
+ *   - if it has an open incident, `incidents` maps the incident key to it.
+ * A job is in at most one heap at a time, so one position field per heap is
+ * enough. Completed jobs leave memory; standalone ones stay as rows in the
+ * store until their retention ends.
+ */
+#ifndef CHUTE_ENGINE_INT_H
+#define CHUTE_ENGINE_INT_H
+
+#include <chute/engine.h>
+
+#include "common/heap.h"
+#include "common/hmap.h"
+#include "store/store.h"
+
+struct jtype;
+
+/* Process fields, allocated only for jobs that belong to a process. */
+typedef struct job_process {
+    chute_process_ref ref; /* strings owned (malloc'd) */
+} job_process;
+
+typedef struct job {
+    int64_t key;
+    struct jtype *type;
+    char *variables;        /* JSON object text, NULL for none ("{}") */
+    char *headers;          /* JSON object of strings, NULL for none */
+    char *worker;           /* of the current or last lease, NULL if never leased */
+    char *error_code;       /* of a thrown error */
+    char *error_message;    /* of the last fail or throw */
+    job_process *process;   /* NULL for standalone jobs */
+    int64_t created_at;     /* epoch ms */
+    int64_t deadline;       /* epoch ms; meaning depends on state (see engine.h) */
+    int64_t incident_key;   /* 0 when no incident is open */
+    uint32_t variables_len, headers_len;
+    int32_t retries, priority;
+    uint32_t ready_pos;     /* position in type->ready, HEAP_NONE if not there */
+    uint32_t timer_pos;     /* position in engine->timers, HEAP_NONE if not there */
+    uint8_t state;          /* chute_job_state */
+    uint8_t incident_type;  /* chute_incident_type */
+} job;
+
+typedef enum taker_kind { TAKER_WAITER, TAKER_STREAM } taker_kind;
+
+struct chute_taker {
+    taker_kind kind;
+    struct jtype *type;
+    char *worker;
+    int64_t timeout_ms;
+    int32_t max_jobs;       /* waiters only */
+    uint32_t credit;        /* streams only */
+    size_t max_bytes;
+    char **fetch;
+    size_t nfetch;
+    chute_deliver_fn deliver;
+    void *ctx;
+    struct chute_taker *prev, *next; /* in the type's waiter FIFO or stream ring */
+};
+
+/* A job type: its ready queue and who waits for it. */
+typedef struct jtype {
+    char *name;
+    struct jtype *hnext;           /* chain in the type table */
+    heap ready;
+    chute_taker *waiters_head, *waiters_tail;
+    chute_taker *streams;          /* ring, served from here (round robin) */
+    uint32_t nstreams;
+    int dispatch_queued;           /* on engine->dispatch list */
+    struct jtype *dispatch_next;
+    /* in-process handler, if registered */
+    chute_handler_fn handler;
+    void *handler_ctx;
+    chute_handler_options handler_opts;
+    uint64_t activated; /* currently leased jobs of this type */
+} jtype;
+
+struct chute_engine {
+    chute_engine_options opts;
+    char *data_dir;
+    char *db_path;
+    store *st;
+    int64_t partition_base; /* partition << 51 */
+    int64_t counter;        /* last key counter handed out */
+    int64_t saved_counter;  /* counter as last written to the store */
+    int in_batch;           /* a transaction is open */
+    int batch_failed;       /* a write of the open batch failed: commit must roll back */
+
+    hmap jobs;
+    hmap incidents;
+    heap timers;
+    jtype **types;          /* hash table of types */
+    size_t ntypes, types_cap;
+    jtype *dispatch_head;   /* types that may have work for their takers */
+
+    int64_t next_sweep;     /* when the oldest retained result expires */
+
+    /* Memory handed out in views: freed at the next call that hands out
+     * views, so a view stays valid while its holder settles other jobs. */
+    void **scratch;
+    size_t nscratch, scratch_cap;
+    job **graveyard;        /* jobs removed from memory, freed with the scratch */
+    size_t ngrave, grave_cap;
+    chute_job_view *views;  /* activation results */
+    size_t views_cap;
+
+    chute_engine_stats stats;
+    volatile int stop;
+};
+
+/* Internals used by handler.c. */
+int64_t engine_now(const chute_engine *e);
+void engine_release_scratch(chute_engine *e);
+int engine_activate_into(chute_engine *e, jtype *t, const char *worker, int64_t timeout_ms,
+                         uint32_t max, size_t max_bytes, char *const *fetch, size_t nfetch,
+                         size_t first_view, size_t *count, chute_error *err);
+jtype *engine_type_get(chute_engine *e, const char *name, int create);
+void engine_view_of(chute_engine *e, const job *j, chute_job_view *v);
+
+#endif

@@ -1,0 +1,1645 @@
+/*
+ * h2: gRPC over h2c on libuv with nghttp2. See h2.h for the contract.
+ *
+ * How it is put together
+ * ----------------------
+ * One h2_conn per accepted socket owns one nghttp2 server session. Bytes
+ * read from the socket go into nghttp2_session_mem_recv(); frames nghttp2
+ * wants to send come out of nghttp2_session_mem_send() and are batched into
+ * uv_write requests. One h2_call per request stream is the stream's user
+ * data in nghttp2.
+ *
+ * nghttp2 callbacks never call the gateway. They only change the state of a
+ * call and put it on its connection's "dirty" list. conn_pump(), which runs
+ * only from the loop (read, write completion, timers, the server's idle
+ * handle), processes dirty calls (dispatch, on_sent, on_unsent, on_close)
+ * outside of nghttp2 and then pulls frames from nghttp2. So the gateway may
+ * call any h2_call_* function from its callbacks without re-entering
+ * nghttp2, and a call is only ever freed in one place, call_process().
+ *
+ * The gateway's h2_call_send()/h2_call_finish() from outside a pump (a
+ * timer, a database callback) schedule the connection on the server's idle
+ * handle, which pumps it in the same loop iteration without blocking in
+ * poll first.
+ *
+ * Backpressure: a response message leaves its call's queue only in the data
+ * read callback nghttp2 calls from mem_send, which it does only within the
+ * peer's flow-control window; and conn_flush() stops calling mem_send while
+ * more than max_output_buffer bytes sit in unfinished uv_writes. A peer that
+ * stops reading therefore stops the flow of on_sent, and the gateway stops
+ * sending (it sends on credit).
+ */
+#include "server/h2.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <nghttp2/nghttp2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- small intrusive list ------------------------------------------------ */
+
+typedef struct h2_link {
+    struct h2_link *prev, *next;
+} h2_link;
+
+#define CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+static void list_init(h2_link *l)
+{
+    l->prev = l->next = l;
+}
+
+static int list_empty(const h2_link *l)
+{
+    return l->next == l;
+}
+
+static void list_push_back(h2_link *head, h2_link *n)
+{
+    n->prev = head->prev;
+    n->next = head;
+    head->prev->next = n;
+    head->prev = n;
+}
+
+static void list_remove(h2_link *n)
+{
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = n;
+}
+
+/* ---- types ----------------------------------------------------------------- */
+
+/* One queued response message, prefix included. |off| bytes were taken. */
+typedef struct h2_msg {
+    struct h2_msg *next;
+    void *tag;
+    size_t len;
+    size_t off;
+    uint8_t data[];
+} h2_msg;
+
+typedef struct h2_msgq {
+    h2_msg *head, *tail;
+} h2_msgq;
+
+/* Call flags. */
+enum {
+    CALL_HEADERS_DONE = 1u << 0, /* the request header block was processed */
+    CALL_METHOD_POST = 1u << 1,  /* :method was POST */
+    CALL_CT_GRPC = 1u << 2,      /* content-type is application/grpc[+-;...] */
+    CALL_HDR_TOO_BIG = 1u << 3,  /* the header list exceeded the limit */
+    CALL_REMOTE_ENDED = 1u << 4, /* END_STREAM received */
+    CALL_REJECTED = 1u << 5,     /* the transport answers this request itself */
+    CALL_REJECT_PENDING = 1u << 6,
+    CALL_DISPATCH_PENDING = 1u << 7,
+    CALL_DISPATCHED = 1u << 8,        /* on_request ran */
+    CALL_GW_OWNED = 1u << 9,          /* dispatched and not yet given back by h2_call_finish */
+    CALL_RESPONSE_STARTED = 1u << 10, /* response HEADERS submitted */
+    CALL_DEFERRED = 1u << 11,         /* the data provider returned NGHTTP2_ERR_DEFERRED */
+    CALL_FINISH_PENDING = 1u << 12,   /* trailers go out when the queue is empty */
+    CALL_FINISHED = 1u << 13,         /* trailers decided (gateway, shutdown or reject) */
+    CALL_END_SENT = 1u << 14,         /* our END_STREAM frame went out */
+    CALL_RST_PENDING = 1u << 15, /* send RST_STREAM(NO_ERROR): answered before the request ended */
+    CALL_STREAM_CLOSED = 1u << 16,
+    CALL_CONN_LOST = 1u << 17,
+    CALL_SHUTDOWN_ENDED = 1u << 18, /* h2_server_shutdown ended it */
+    CALL_CLOSE_NOTIFIED = 1u << 19,
+    CALL_TRAILERS_SUBMITTED = 1u << 20, /* submitted outside the data provider */
+};
+
+/* States of the body parser. */
+enum { BODY_PREFIX = 0, BODY_PAYLOAD = 1, BODY_DONE = 2 };
+
+typedef struct h2_conn h2_conn;
+
+struct h2_call {
+    h2_server *server;
+    h2_conn *conn; /* NULL once the call is a stub (see h2.h) */
+    int32_t stream_id;
+    uint32_t flags;
+    h2_link link;       /* in conn->calls, or server->stubs */
+    h2_link dirty_link; /* in conn->dirty while it has work */
+
+    /* Request. */
+    char *path;
+    int64_t timeout_ms;
+    size_t header_bytes;
+    int body_state;
+    uint8_t prefix[5];
+    size_t prefix_got;
+    uint8_t *body;
+    size_t body_len, body_got, body_cap;
+
+    /* Transport's own answer. */
+    int reject_http;
+    int reject_grpc;
+    char *reject_msg;
+
+    /* Response. */
+    h2_msgq queue; /* not (fully) taken by nghttp2 */
+    size_t queued_bytes;
+    h2_msgq taken;   /* taken, on_sent pending */
+    h2_msgq dropped; /* dropped by shutdown, on_unsent pending */
+    char trailer_status[12];
+    char *trailer_msg; /* percent-encoded */
+
+    const h2_call_observer *obs;
+    void *ud;
+};
+
+enum conn_state {
+    CONN_OPEN = 0,
+    CONN_DRAINING = 1,  /* GOAWAY sent; waiting for streams to end and output to flush */
+    CONN_REJECTING = 2, /* not HTTP/2: answering 400 then closing */
+    CONN_CLOSING = 3,   /* uv_close called */
+};
+
+/* A uv_write in flight, with its bytes. */
+typedef struct h2_wreq {
+    uv_write_t req;
+    size_t len, cap;
+    uint8_t data[];
+} h2_wreq;
+
+struct h2_conn {
+    h2_server *server;
+    uv_tcp_t tcp;
+    uv_timer_t timer; /* idle timeout, then drain timeout */
+    int handles;      /* open libuv handles; the conn is freed when 0 */
+    nghttp2_session *session;
+    enum conn_state state;
+    h2_link link;       /* in server->conns */
+    h2_link sched_link; /* in server->sched while a pump is scheduled */
+    h2_link calls;
+    h2_link dirty;
+    uint32_t open_streams;
+    size_t preface_got;
+    int preface_ok;
+    int busy; /* conn_pump depth */
+    int shutdown_applied;
+    int timer_is_drain;
+    int fin_sent; /* CONN_REJECTING: our FIN went out */
+    int peer_eof; /* CONN_REJECTING: the peer closed its side */
+    uv_shutdown_t shutdown_req;
+    h2_wreq *wreq;      /* batch being filled */
+    size_t out_pending; /* bytes in uv_write not completed */
+    size_t body_bytes;  /* request bodies buffered (capacity), see max_request_buffer */
+};
+
+struct h2_server {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    uv_idle_t idle;
+    h2_limits lim;
+    h2_request_fn on_request;
+    void *ctx;
+    int port;
+    nghttp2_session_callbacks *cbs;
+    nghttp2_option *opt;
+    h2_link conns;
+    h2_link sched;
+    h2_link stubs;
+    h2_server_stats stats;
+    uint64_t last_accept_log;
+    int shutting_down;
+    int listener_closed;
+    int idle_closing;
+    int done_called;
+    int open_fail_handles;
+    int shut_status;
+    char *shut_msg; /* raw, encoded when used */
+    void (*done)(void *);
+    void *done_ctx;
+    char rbuf[64 * 1024];
+};
+
+#define H2_CLIENT_MAGIC "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define H2_CLIENT_MAGIC_LEN 24
+#define H2_WRITE_CHUNK (64 * 1024)
+#define H2_GRPC_MESSAGE_MAX 1024
+#define H2_BODY_INITIAL (16 * 1024)
+
+static const char http1_reply[] =
+    "HTTP/1.1 400 Bad Request\r\n"
+    "Content-Type: text/plain\r\n"
+    "Content-Length: 70\r\n"
+    "Connection: close\r\n"
+    "\r\n"
+    "This port speaks gRPC over HTTP/2 (h2c with prior knowledge) only.\r\n\r\n";
+
+/* ---- forward declarations -------------------------------------------------- */
+
+static void conn_pump(h2_conn *c);
+static void conn_fail(h2_conn *c);
+static void conn_schedule(h2_conn *c);
+static void server_maybe_done(h2_server *s);
+static void on_idle(uv_idle_t *h);
+
+/* ---- limits ----------------------------------------------------------------- */
+
+void h2_limits_init(h2_limits *l)
+{
+    memset(l, 0, sizeof *l);
+    l->max_message_size = 4u * 1024 * 1024;
+    l->max_concurrent_streams = 1000;
+    l->max_header_list_size = 16 * 1024;
+    l->idle_timeout_ms = 5 * 60 * 1000;
+    l->max_output_buffer = 1024 * 1024;
+    l->drain_timeout_ms = 2000;
+    l->max_request_buffer = 16u * 1024 * 1024;
+}
+
+/* ---- grpc-message encoding ------------------------------------------------- */
+
+static size_t encode_n(char *out, size_t cap, const char *msg, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    if (cap == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)msg[i];
+        if (ch >= 0x20 && ch <= 0x7e && ch != '%') {
+            if (o + 1 >= cap)
+                break;
+            out[o++] = (char)ch;
+        } else {
+            if (o + 3 >= cap)
+                break;
+            out[o++] = '%';
+            out[o++] = hex[ch >> 4];
+            out[o++] = hex[ch & 15];
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+size_t h2_grpc_message_encode(char *out, size_t cap, const char *msg)
+{
+    return encode_n(out, cap, msg ? msg : "", msg ? strlen(msg) : 0);
+}
+
+/* Encodes |msg| truncated to H2_GRPC_MESSAGE_MAX bytes on a UTF-8 boundary.
+ * Returns a malloc'd string, NULL for an empty message or on ENOMEM (*oom). */
+static char *encode_message(const char *msg, int *oom)
+{
+    *oom = 0;
+    if (!msg || !*msg)
+        return NULL;
+    size_t n = strlen(msg);
+    if (n > H2_GRPC_MESSAGE_MAX) {
+        n = H2_GRPC_MESSAGE_MAX;
+        while (n > 0 && ((unsigned char)msg[n] & 0xC0) == 0x80)
+            n--;
+    }
+    char *out = malloc(3 * n + 1);
+    if (!out) {
+        *oom = 1;
+        return NULL;
+    }
+    encode_n(out, 3 * n + 1, msg, n);
+    return out;
+}
+
+/* ---- grpc-timeout ------------------------------------------------------------ */
+
+static int64_t parse_timeout(const uint8_t *v, size_t n)
+{
+    if (n < 2 || n > 9)
+        return -1;
+    int64_t x = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        x = x * 10 + (v[i] - '0');
+    }
+    switch (v[n - 1]) {
+    case 'H':
+        return x * 3600000;
+    case 'M':
+        return x * 60000;
+    case 'S':
+        return x * 1000;
+    case 'm':
+        return x;
+    case 'u':
+        return (x + 999) / 1000;
+    case 'n':
+        return (x + 999999) / 1000000;
+    }
+    return -1;
+}
+
+/* ---- message queues ---------------------------------------------------------- */
+
+static void msgq_push(h2_msgq *q, h2_msg *m)
+{
+    m->next = NULL;
+    if (q->tail)
+        q->tail->next = m;
+    else
+        q->head = m;
+    q->tail = m;
+}
+
+static h2_msg *msgq_pop(h2_msgq *q)
+{
+    h2_msg *m = q->head;
+    if (m) {
+        q->head = m->next;
+        if (!q->head)
+            q->tail = NULL;
+        m->next = NULL;
+    }
+    return m;
+}
+
+static void msgq_free(h2_msgq *q)
+{
+    h2_msg *m;
+    while ((m = msgq_pop(q)))
+        free(m);
+}
+
+/* ---- calls ------------------------------------------------------------------ */
+
+#define MAKE_NV(n, v, vlen)                                                                        \
+    {                                                                                              \
+        (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, (vlen), NGHTTP2_NV_FLAG_NONE                \
+    }
+
+static void call_mark_dirty(h2_call *call)
+{
+    h2_conn *c = call->conn;
+    if (c && call->dirty_link.next == &call->dirty_link)
+        list_push_back(&c->dirty, &call->dirty_link);
+}
+
+/* Releases the request body and its share of the connection's budget. */
+static void call_free_body(h2_call *call)
+{
+    if (call->conn)
+        call->conn->body_bytes -= call->body_cap;
+    free(call->body);
+    call->body = NULL;
+    call->body_cap = 0;
+}
+
+static void call_free(h2_call *call)
+{
+    call_free_body(call);
+    list_remove(&call->link);
+    list_remove(&call->dirty_link);
+    msgq_free(&call->queue);
+    msgq_free(&call->taken);
+    msgq_free(&call->dropped);
+    call->server->stats.calls_open--;
+    free(call->path);
+    free(call->reject_msg);
+    free(call->trailer_msg);
+    free(call);
+}
+
+/* Records that the transport answers this request itself with |grpc| (and
+ * HTTP |http|, 200 for a gRPC status) and a printf message. */
+static void call_reject(h2_call *call, int http, int grpc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void call_reject(h2_call *call, int http, int grpc, const char *fmt, ...)
+{
+    if (call->flags & (CALL_REJECTED | CALL_DISPATCH_PENDING | CALL_DISPATCHED))
+        return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    call->flags |= CALL_REJECTED | CALL_REJECT_PENDING;
+    call->reject_http = http;
+    call->reject_grpc = grpc;
+    call->reject_msg = strdup(buf); /* NULL on ENOMEM: the status alone still goes out */
+    call_free_body(call);           /* of no use any more */
+    call_mark_dirty(call);
+}
+
+/* Submits a response consisting of one HEADERS frame with END_STREAM. */
+static int submit_headers_only(h2_call *call, int http, int grpc, const char *encoded_msg)
+{
+    char status[8], gs[12];
+    snprintf(status, sizeof status, "%d", http);
+    snprintf(gs, sizeof gs, "%d", grpc);
+    nghttp2_nv nva[4];
+    size_t n = 0;
+    nghttp2_nv st = MAKE_NV(":status", status, strlen(status));
+    nva[n++] = st;
+    if (http == 200) {
+        nghttp2_nv ct = MAKE_NV("content-type", "application/grpc", 16);
+        nva[n++] = ct;
+    }
+    nghttp2_nv gsn = MAKE_NV("grpc-status", gs, strlen(gs));
+    nva[n++] = gsn;
+    if (encoded_msg && *encoded_msg) {
+        nghttp2_nv gm = MAKE_NV("grpc-message", encoded_msg, strlen(encoded_msg));
+        nva[n++] = gm;
+    }
+    call->flags |= CALL_RESPONSE_STARTED | CALL_FINISHED;
+    return nghttp2_submit_response(call->conn->session, call->stream_id, nva, n, NULL);
+}
+
+static int submit_trailers(h2_call *call)
+{
+    nghttp2_nv nva[2];
+    size_t n = 0;
+    nghttp2_nv gs = MAKE_NV("grpc-status", call->trailer_status, strlen(call->trailer_status));
+    nva[n++] = gs;
+    if (call->trailer_msg) {
+        nghttp2_nv gm = MAKE_NV("grpc-message", call->trailer_msg, strlen(call->trailer_msg));
+        nva[n++] = gm;
+    }
+    return nghttp2_submit_trailer(call->conn->session, call->stream_id, nva, n);
+}
+
+/* The data provider: copies queued messages into DATA frames. Called by
+ * nghttp2 from mem_send only when the peer's window has room. */
+static ssize_t read_data_cb(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
+                            size_t length, uint32_t *data_flags, nghttp2_data_source *source,
+                            void *user_data)
+{
+    (void)session;
+    (void)stream_id;
+    (void)user_data;
+    h2_call *call = source->ptr;
+    if (call->flags & CALL_TRAILERS_SUBMITTED)
+        return NGHTTP2_ERR_DEFERRED; /* the trailers end the stream */
+    size_t n = 0;
+    while (n < length && call->queue.head) {
+        h2_msg *m = call->queue.head;
+        size_t take = m->len - m->off;
+        if (take > length - n)
+            take = length - n;
+        memcpy(buf + n, m->data + m->off, take);
+        m->off += take;
+        n += take;
+        call->queued_bytes -= take;
+        if (m->off == m->len) {
+            msgq_push(&call->taken, msgq_pop(&call->queue));
+            call_mark_dirty(call);
+        }
+    }
+    if (!call->queue.head && (call->flags & CALL_FINISH_PENDING)) {
+        call->flags &= ~CALL_FINISH_PENDING;
+        if (submit_trailers(call) != 0)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        return (ssize_t)n;
+    }
+    if (n == 0) {
+        call->flags |= CALL_DEFERRED;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    return (ssize_t)n;
+}
+
+static int start_response(h2_call *call)
+{
+    nghttp2_nv nva[] = {
+        MAKE_NV(":status", "200", 3),
+        MAKE_NV("content-type", "application/grpc", 16),
+    };
+    nghttp2_data_provider prd;
+    prd.source.ptr = call;
+    prd.read_callback = read_data_cb;
+    int rv = nghttp2_submit_response(call->conn->session, call->stream_id, nva, 2, &prd);
+    if (rv == 0)
+        call->flags |= CALL_RESPONSE_STARTED;
+    return rv;
+}
+
+static void resume(h2_call *call)
+{
+    if (call->flags & CALL_DEFERRED) {
+        call->flags &= ~CALL_DEFERRED;
+        nghttp2_session_resume_data(call->conn->session, call->stream_id);
+    }
+}
+
+/* Ends the response of a live call with |grpc_status| and the already
+ * encoded |encoded| (ownership taken). Returns 0 or an nghttp2 error. */
+static int call_end(h2_call *call, int grpc_status, char *encoded)
+{
+    int rv = 0;
+    call->flags |= CALL_FINISHED;
+    if (!(call->flags & CALL_RESPONSE_STARTED)) {
+        rv = submit_headers_only(call, 200, grpc_status, encoded);
+        free(encoded);
+    } else {
+        snprintf(call->trailer_status, sizeof call->trailer_status, "%d", grpc_status);
+        free(call->trailer_msg);
+        call->trailer_msg = encoded;
+        if (call->queue.head) {
+            /* After the last message: the data provider submits them. */
+            call->flags |= CALL_FINISH_PENDING;
+            resume(call);
+        } else {
+            /* Nothing queued: submit now. Trailers are not flow controlled,
+             * and nghttp2 does not call the data provider of a stream whose
+             * window is 0, so waiting for it could wait forever. The
+             * trailers' END_STREAM retires the (deferred) data provider. */
+            call->flags |= CALL_TRAILERS_SUBMITTED;
+            rv = submit_trailers(call);
+        }
+    }
+    if (rv != 0)
+        nghttp2_submit_rst_stream(call->conn->session, NGHTTP2_FLAG_NONE, call->stream_id,
+                                  NGHTTP2_INTERNAL_ERROR);
+    return rv;
+}
+
+static h2_close_reason close_reason(const h2_call *call)
+{
+    if (call->flags & CALL_SHUTDOWN_ENDED)
+        return H2_CLOSE_SHUTDOWN;
+    if ((call->flags & CALL_END_SENT) && !(call->flags & CALL_GW_OWNED))
+        return H2_CLOSE_DONE;
+    if (call->flags & CALL_CONN_LOST)
+        return H2_CLOSE_CONN_LOST;
+    return H2_CLOSE_CANCELLED;
+}
+
+/* Does the work recorded on a dirty call; the only place a call is freed
+ * while its connection lives. Runs outside nghttp2; calls the gateway. */
+static void call_process(h2_call *call)
+{
+    h2_conn *c = call->conn;
+    h2_server *s = call->server;
+    int live = c->state != CONN_CLOSING && !(call->flags & CALL_STREAM_CLOSED);
+
+    if ((call->flags & CALL_REJECT_PENDING) && live) {
+        call->flags &= ~CALL_REJECT_PENDING;
+        s->stats.requests_rejected++;
+        int oom;
+        char *enc = encode_message(call->reject_msg, &oom);
+        if (submit_headers_only(call, call->reject_http, call->reject_grpc, enc) != 0)
+            nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, call->stream_id,
+                                      NGHTTP2_INTERNAL_ERROR);
+        free(enc);
+    }
+    if ((call->flags & CALL_RST_PENDING) && live) {
+        call->flags &= ~CALL_RST_PENDING;
+        nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, call->stream_id, NGHTTP2_NO_ERROR);
+    }
+    if (call->flags & CALL_DISPATCH_PENDING) {
+        call->flags &= ~CALL_DISPATCH_PENDING;
+        if (live && s->shutting_down) {
+            call->flags |= CALL_REJECTED;
+            s->stats.requests_rejected++;
+            int oom;
+            char *enc = encode_message(s->shut_msg, &oom);
+            if (submit_headers_only(call, 200, s->shut_status, enc) != 0)
+                nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, call->stream_id,
+                                          NGHTTP2_INTERNAL_ERROR);
+            free(enc);
+        } else if (live) {
+            call->flags |= CALL_DISPATCHED | CALL_GW_OWNED;
+            s->stats.requests_dispatched++;
+            static const uint8_t empty[1];
+            s->on_request(s->ctx, call, call->path, call->body ? call->body : empty,
+                          call->body_len);
+            /* The call cannot have been freed: only this function frees a
+             * call with a live connection, and pumps do not nest. */
+        }
+        call_free_body(call);
+    }
+    h2_msg *m;
+    while ((m = msgq_pop(&call->taken))) {
+        void *tag = m->tag;
+        free(m);
+        if (call->obs && call->obs->on_sent && !(call->flags & CALL_CLOSE_NOTIFIED))
+            call->obs->on_sent(call->ud, call, tag);
+    }
+    while ((m = msgq_pop(&call->dropped))) {
+        void *tag = m->tag;
+        free(m);
+        if (call->obs && call->obs->on_unsent && !(call->flags & CALL_CLOSE_NOTIFIED))
+            call->obs->on_unsent(call->ud, call, tag);
+    }
+    if (!(call->flags & CALL_STREAM_CLOSED) || (call->flags & CALL_CLOSE_NOTIFIED))
+        return;
+
+    /* The stream is gone: what is still queued will never be sent. */
+    while ((m = msgq_pop(&call->queue))) {
+        void *tag = m->tag;
+        call->queued_bytes -= m->len - m->off;
+        free(m);
+        if (call->obs && call->obs->on_unsent)
+            call->obs->on_unsent(call->ud, call, tag);
+    }
+    /* The callbacks above cannot have added to any queue: sends on a closed
+     * stream are refused. So on_close really is the last callback. */
+    if (call->obs) {
+        call->flags |= CALL_CLOSE_NOTIFIED;
+        if (call->obs->on_close)
+            call->obs->on_close(call->ud, call, close_reason(call));
+        call_free(call);
+        return;
+    }
+    if (call->flags & CALL_GW_OWNED) {
+        /* The gateway still holds the pointer and has no observer to learn
+         * that the stream is gone: keep a stub until it finishes the call. */
+        list_remove(&call->link);
+        list_remove(&call->dirty_link);
+        call->conn = NULL;
+        list_push_back(&s->stubs, &call->link);
+        return;
+    }
+    call_free(call);
+}
+
+static void process_dirty(h2_conn *c)
+{
+    while (!list_empty(&c->dirty)) {
+        h2_call *call = CONTAINER_OF(c->dirty.next, h2_call, dirty_link);
+        list_remove(&call->dirty_link);
+        call_process(call);
+    }
+}
+
+/* ---- the gateway's side of a call ------------------------------------------ */
+
+int h2_call_send(h2_call *call, const uint8_t *msg, size_t len, void *tag)
+{
+    h2_conn *c = call->conn;
+    if (!c || c->state == CONN_CLOSING || call->server->shutting_down ||
+        (call->flags & (CALL_STREAM_CLOSED | CALL_FINISHED | CALL_SHUTDOWN_ENDED)) ||
+        !(call->flags & CALL_GW_OWNED))
+        return CHUTE_ECLOSED;
+    if (len > call->server->lim.max_message_size || len > UINT32_MAX)
+        return CHUTE_ETOOBIG;
+    h2_msg *m = malloc(sizeof *m + 5 + len);
+    if (!m)
+        return CHUTE_ENOMEM;
+    m->tag = tag;
+    m->len = 5 + len;
+    m->off = 0;
+    m->data[0] = 0;
+    m->data[1] = (uint8_t)(len >> 24);
+    m->data[2] = (uint8_t)(len >> 16);
+    m->data[3] = (uint8_t)(len >> 8);
+    m->data[4] = (uint8_t)len;
+    if (len)
+        memcpy(m->data + 5, msg, len);
+    if (!(call->flags & CALL_RESPONSE_STARTED)) {
+        int rv = start_response(call);
+        if (rv != 0) {
+            free(m);
+            return rv == NGHTTP2_ERR_NOMEM ? CHUTE_ENOMEM : CHUTE_ECLOSED;
+        }
+    }
+    msgq_push(&call->queue, m);
+    call->queued_bytes += m->len;
+    resume(call);
+    conn_schedule(c);
+    return 0;
+}
+
+int h2_call_finish(h2_call *call, int grpc_status, const char *message)
+{
+    h2_conn *c = call->conn;
+    if (!c) { /* a stub: the stream went away while the gateway had no observer */
+        call_free(call);
+        return CHUTE_ECLOSED;
+    }
+    assert(call->flags & CALL_GW_OWNED);
+    call->flags &= ~CALL_GW_OWNED;
+    if (c->state == CONN_CLOSING ||
+        (call->flags & (CALL_STREAM_CLOSED | CALL_FINISHED | CALL_SHUTDOWN_ENDED))) {
+        /* Released: call_process frees it (or tells the observer) when it
+         * handles the close. */
+        call_mark_dirty(call);
+        conn_schedule(c);
+        return CHUTE_ECLOSED;
+    }
+    int oom;
+    char *enc = encode_message(message, &oom);
+    int rv = oom ? CHUTE_ENOMEM : 0;
+    if (oom) {
+        call->flags |= CALL_FINISHED;
+        nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, call->stream_id,
+                                  NGHTTP2_INTERNAL_ERROR);
+    } else if (call_end(call, grpc_status, enc) != 0) {
+        rv = CHUTE_ENOMEM;
+    }
+    conn_schedule(c);
+    return rv;
+}
+
+int h2_call_set_observer(h2_call *call, const h2_call_observer *obs, void *ud)
+{
+    if (!call->conn || (call->flags & CALL_CLOSE_NOTIFIED))
+        return CHUTE_ECLOSED;
+    call->obs = obs;
+    call->ud = ud;
+    return 0;
+}
+
+const char *h2_call_path(const h2_call *call)
+{
+    return call->path ? call->path : "";
+}
+
+int64_t h2_call_timeout_ms(const h2_call *call)
+{
+    return call->timeout_ms;
+}
+
+size_t h2_call_queued_bytes(const h2_call *call)
+{
+    return call->queued_bytes;
+}
+
+/* ---- nghttp2 callbacks -------------------------------------------------------- */
+
+static h2_call *stream_call(nghttp2_session *session, int32_t stream_id)
+{
+    return nghttp2_session_get_stream_user_data(session, stream_id);
+}
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    h2_conn *c = user_data;
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    h2_call *call = calloc(1, sizeof *call);
+    if (!call)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    call->server = c->server;
+    call->conn = c;
+    call->stream_id = frame->hd.stream_id;
+    call->timeout_ms = -1;
+    list_init(&call->dirty_link);
+    list_push_back(&c->calls, &call->link);
+    c->server->stats.calls_open++;
+    nghttp2_session_set_stream_user_data(session, call->stream_id, call);
+    c->open_streams++;
+    if (!c->timer_is_drain)
+        uv_timer_stop(&c->timer);
+    return 0;
+}
+
+static int header_is(const uint8_t *name, size_t namelen, const char *lit)
+{
+    size_t n = strlen(lit);
+    return namelen == n && memcmp(name, lit, n) == 0;
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *user_data)
+{
+    h2_conn *c = user_data;
+    (void)flags;
+    h2_call *call = stream_call(session, frame->hd.stream_id);
+    if (!call)
+        return 0;
+    call->header_bytes += namelen + valuelen + 32;
+    if (call->header_bytes > c->server->lim.max_header_list_size) {
+        call->flags |= CALL_HDR_TOO_BIG;
+        return 0;
+    }
+    if (call->flags & (CALL_HEADERS_DONE | CALL_HDR_TOO_BIG))
+        return 0; /* request trailers: counted, not used */
+    if (header_is(name, namelen, ":method")) {
+        if (valuelen == 4 && memcmp(value, "POST", 4) == 0)
+            call->flags |= CALL_METHOD_POST;
+    } else if (header_is(name, namelen, ":path")) {
+        free(call->path);
+        call->path = strndup((const char *)value, valuelen);
+        if (!call->path)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    } else if (header_is(name, namelen, "content-type")) {
+        static const char ct[] = "application/grpc";
+        size_t n = sizeof ct - 1;
+        if (valuelen >= n && memcmp(value, ct, n) == 0 &&
+            (valuelen == n || value[n] == '+' || value[n] == ';'))
+            call->flags |= CALL_CT_GRPC;
+        else
+            call->flags &= ~CALL_CT_GRPC;
+    } else if (header_is(name, namelen, "grpc-timeout")) {
+        call->timeout_ms = parse_timeout(value, valuelen);
+    }
+    return 0;
+}
+
+/* The request stream ended: decide between dispatch and an error. */
+static void request_ended(h2_call *call)
+{
+    if (call->flags & CALL_REJECTED)
+        return;
+    if (call->body_state == BODY_DONE) {
+        call->flags |= CALL_DISPATCH_PENDING;
+        call_mark_dirty(call);
+    } else if (call->body_state == BODY_PREFIX && call->prefix_got == 0) {
+        call_reject(call, 200, H2_GRPC_INTERNAL,
+                    "the request stream ended without a request message");
+    } else if (call->body_state == BODY_PREFIX) {
+        call_reject(call, 200, H2_GRPC_INTERNAL,
+                    "the request stream ended inside a gRPC message prefix (%zu of 5 bytes)",
+                    call->prefix_got);
+    } else {
+        call_reject(call, 200, H2_GRPC_INTERNAL,
+                    "the request stream ended inside a gRPC message (%zu of %zu bytes)",
+                    call->body_got, call->body_len);
+    }
+}
+
+static void headers_ended(h2_call *call)
+{
+    h2_server *s = call->server;
+    call->flags |= CALL_HEADERS_DONE;
+    if (call->flags & CALL_HDR_TOO_BIG)
+        call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED,
+                    "request header list of more than %" PRIu32 " bytes exceeds the limit",
+                    s->lim.max_header_list_size);
+    else if (s->shutting_down)
+        call_reject(call, 200, s->shut_status, "%s", s->shut_msg ? s->shut_msg : "");
+    else if (!(call->flags & CALL_METHOD_POST))
+        call_reject(call, 405, H2_GRPC_UNIMPLEMENTED, "gRPC requires the POST method");
+    else if (!(call->flags & CALL_CT_GRPC))
+        call_reject(call, 415, H2_GRPC_INVALID_ARGUMENT,
+                    "gRPC requires content-type application/grpc");
+    else if (!call->path)
+        call_reject(call, 200, H2_GRPC_INVALID_ARGUMENT, "the request has no :path");
+}
+
+static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    (void)user_data;
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+        return 0;
+    h2_call *call = stream_call(session, frame->hd.stream_id);
+    if (!call)
+        return 0;
+    if (frame->hd.type == NGHTTP2_HEADERS && !(call->flags & CALL_HEADERS_DONE))
+        headers_ended(call);
+    else if (frame->hd.type == NGHTTP2_HEADERS && (call->flags & CALL_HDR_TOO_BIG))
+        call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED,
+                    "request trailers exceed the header list limit");
+    if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
+        call->flags |= CALL_REMOTE_ENDED;
+        request_ended(call);
+    }
+    return 0;
+}
+
+static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
+                         const uint8_t *data, size_t len, void *user_data)
+{
+    h2_conn *c = user_data;
+    (void)flags;
+    h2_call *call = stream_call(session, stream_id);
+    if (!call || (call->flags & CALL_REJECTED))
+        return 0; /* discarded; nghttp2 still returns the flow-control window */
+    size_t max = c->server->lim.max_message_size;
+    while (len > 0) {
+        if (call->body_state == BODY_DONE) {
+            call_reject(call, 200, H2_GRPC_INTERNAL,
+                        "more than one request message on a unary or server-streaming call");
+            return 0;
+        }
+        if (call->body_state == BODY_PREFIX) {
+            size_t take = 5 - call->prefix_got;
+            if (take > len)
+                take = len;
+            memcpy(call->prefix + call->prefix_got, data, take);
+            call->prefix_got += take;
+            data += take;
+            len -= take;
+            if (call->prefix_got < 5)
+                return 0;
+            uint8_t flag = call->prefix[0];
+            uint64_t mlen = ((uint64_t)call->prefix[1] << 24) | ((uint64_t)call->prefix[2] << 16) |
+                            ((uint64_t)call->prefix[3] << 8) | call->prefix[4];
+            if (flag == 1) {
+                call_reject(call, 200, H2_GRPC_UNIMPLEMENTED,
+                            "message compression is not supported");
+                return 0;
+            }
+            if (flag != 0) {
+                call_reject(call, 200, H2_GRPC_INTERNAL, "invalid gRPC message flags 0x%02x",
+                            (unsigned)flag);
+                return 0;
+            }
+            if (mlen > max) {
+                call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED,
+                            "request message of %" PRIu64
+                            " bytes exceeds the maximum message size of %zu bytes",
+                            mlen, max);
+                return 0;
+            }
+            call->body_len = (size_t)mlen;
+            call->body_got = 0;
+            call->body_state = mlen ? BODY_PAYLOAD : BODY_DONE;
+            continue;
+        }
+        /* BODY_PAYLOAD: grow with what arrives (never past body_len), so
+         * memory follows the bytes actually received, not the prefix. */
+        size_t take = call->body_len - call->body_got;
+        if (take > len)
+            take = len;
+        if (call->body_got + take > call->body_cap) {
+            size_t cap = call->body_cap ? call->body_cap * 2 : H2_BODY_INITIAL;
+            if (cap < call->body_got + take)
+                cap = call->body_got + take;
+            if (cap > call->body_len)
+                cap = call->body_len;
+            if (c->body_bytes - call->body_cap + cap > c->server->lim.max_request_buffer) {
+                call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED,
+                            "too many request bytes in flight on this connection (limit %zu "
+                            "bytes); retry the request",
+                            c->server->lim.max_request_buffer);
+                return 0;
+            }
+            uint8_t *nb = realloc(call->body, cap);
+            if (!nb) {
+                call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED,
+                            "out of memory for a request message of %zu bytes", call->body_len);
+                return 0;
+            }
+            c->body_bytes += cap - call->body_cap;
+            call->body = nb;
+            call->body_cap = cap;
+        }
+        memcpy(call->body + call->body_got, data, take);
+        call->body_got += take;
+        data += take;
+        len -= take;
+        if (call->body_got == call->body_len)
+            call->body_state = BODY_DONE;
+    }
+    return 0;
+}
+
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    (void)user_data;
+    if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
+        !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    h2_call *call = stream_call(session, frame->hd.stream_id);
+    if (!call)
+        return 0;
+    call->flags |= CALL_END_SENT;
+    if (!(call->flags & CALL_REMOTE_ENDED)) {
+        /* Answered before the request ended (an error): ask the client to
+         * stop sending, as RFC 9113 8.1 allows. */
+        call->flags |= CALL_RST_PENDING;
+        call_mark_dirty(call);
+    }
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code,
+                           void *user_data)
+{
+    h2_conn *c = user_data;
+    (void)error_code;
+    h2_call *call = stream_call(session, stream_id);
+    if (!call)
+        return 0;
+    nghttp2_session_set_stream_user_data(session, stream_id, NULL);
+    call->flags |= CALL_STREAM_CLOSED;
+    call->flags &= ~(CALL_RST_PENDING | CALL_REJECT_PENDING);
+    if (c->open_streams > 0)
+        c->open_streams--;
+    call_mark_dirty(call);
+    return 0;
+}
+
+/* ---- connections ---------------------------------------------------------------- */
+
+static void conn_schedule(h2_conn *c)
+{
+    if (c->busy || c->state == CONN_CLOSING || c->sched_link.next != &c->sched_link)
+        return;
+    h2_server *s = c->server;
+    list_push_back(&s->sched, &c->sched_link);
+    if (!s->idle_closing)
+        uv_idle_start(&s->idle, on_idle);
+}
+
+static void on_conn_handle_closed(uv_handle_t *h)
+{
+    h2_conn *c = h->data;
+    if (--c->handles > 0)
+        return;
+    h2_server *s = c->server;
+    assert(list_empty(&c->calls));
+    nghttp2_session_del(c->session);
+    free(c->wreq);
+    list_remove(&c->link);
+    list_remove(&c->sched_link);
+    s->stats.connections_open--;
+    free(c);
+    server_maybe_done(s);
+}
+
+/* Closes the connection now. Every call still open learns it lost its
+ * stream (on_unsent, on_close). */
+static void conn_fail(h2_conn *c)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    c->state = CONN_CLOSING;
+    list_remove(&c->sched_link);
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_timer_stop(&c->timer);
+    /* Mark every call first, so a gateway callback for one of them sees all
+     * of them closed. */
+    for (h2_link *l = c->calls.next; l != &c->calls; l = l->next) {
+        h2_call *call = CONTAINER_OF(l, h2_call, link);
+        if (!(call->flags & CALL_STREAM_CLOSED)) {
+            call->flags |= CALL_STREAM_CLOSED | CALL_CONN_LOST;
+            call_mark_dirty(call);
+        }
+    }
+    c->open_streams = 0;
+    c->busy++;
+    process_dirty(c);
+    c->busy--;
+    assert(list_empty(&c->calls));
+    uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+}
+
+static void on_reject_shutdown(uv_shutdown_t *req, int status)
+{
+    h2_conn *c = req->data;
+    c->fin_sent = 1;
+    if (c->state == CONN_REJECTING && (status < 0 || c->peer_eof))
+        conn_fail(c);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    h2_wreq *w = CONTAINER_OF(req, h2_wreq, req);
+    h2_conn *c = req->data;
+    h2_server *s = c->server;
+    c->out_pending -= w->len;
+    s->stats.output_buffered -= w->len;
+    free(w);
+    if (c->state == CONN_CLOSING)
+        return;
+    if (status < 0) {
+        conn_fail(c);
+        return;
+    }
+    if (c->state == CONN_REJECTING) {
+        /* The 400 is written: send FIN, and close once the peer has closed
+         * too (or the drain timer fires), so the answer is not lost to a
+         * reset caused by unread input. */
+        if (c->out_pending == 0 &&
+            uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_reject_shutdown) != 0)
+            conn_fail(c);
+        return;
+    }
+    conn_pump(c);
+}
+
+static int write_batch(h2_conn *c)
+{
+    h2_wreq *w = c->wreq;
+    if (!w || w->len == 0)
+        return 0;
+    c->wreq = NULL;
+    uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)w->len);
+    w->req.data = c;
+    int rv = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
+    if (rv != 0) {
+        free(w);
+        return rv;
+    }
+    h2_server *s = c->server;
+    c->out_pending += w->len;
+    s->stats.output_buffered += w->len;
+    if (c->out_pending > s->stats.output_buffered_max)
+        s->stats.output_buffered_max = c->out_pending;
+    return 0;
+}
+
+static int append_out(h2_conn *c, const uint8_t *data, size_t n)
+{
+    h2_wreq *w = c->wreq;
+    if (w && w->len + n > w->cap) {
+        int rv = write_batch(c);
+        if (rv != 0)
+            return rv;
+        w = NULL;
+    }
+    if (!w) {
+        size_t cap = n > H2_WRITE_CHUNK ? n : H2_WRITE_CHUNK;
+        w = malloc(sizeof *w + cap);
+        if (!w)
+            return UV_ENOMEM;
+        w->len = 0;
+        w->cap = cap;
+        c->wreq = w;
+    }
+    memcpy(w->data + w->len, data, n);
+    w->len += n;
+    return 0;
+}
+
+/* Pulls frames from nghttp2 into uv_writes while the output buffer has
+ * room. Marks calls whose messages were taken dirty (their on_sent runs in
+ * the next process_dirty). */
+static void conn_flush(h2_conn *c)
+{
+    if (c->state == CONN_CLOSING || c->state == CONN_REJECTING || !c->preface_ok)
+        return;
+    size_t max = c->server->lim.max_output_buffer;
+    while (c->out_pending + (c->wreq ? c->wreq->len : 0) < max) {
+        const uint8_t *data;
+        ssize_t n = nghttp2_session_mem_send(c->session, &data);
+        if (n < 0) {
+            conn_fail(c);
+            return;
+        }
+        if (n == 0)
+            break;
+        if (append_out(c, data, (size_t)n) != 0) {
+            conn_fail(c);
+            return;
+        }
+    }
+    if (write_batch(c) != 0)
+        conn_fail(c);
+}
+
+static void on_conn_timer(uv_timer_t *t);
+
+/* Sends GOAWAY (NO_ERROR) and lets the connection close once its streams
+ * end, bounded by drain_timeout_ms. */
+static void conn_drain(h2_conn *c)
+{
+    if (c->state != CONN_OPEN)
+        return;
+    if (!c->preface_ok) {
+        conn_fail(c);
+        return;
+    }
+    c->state = CONN_DRAINING;
+    nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(c->session), NGHTTP2_NO_ERROR,
+                          NULL, 0);
+    c->timer_is_drain = 1;
+    uv_timer_start(&c->timer, on_conn_timer, c->server->lim.drain_timeout_ms, 0);
+}
+
+/* Shutdown on one connection: end every open call with the shutdown status
+ * and GOAWAY. Runs inside a pump. */
+static void conn_apply_shutdown(h2_conn *c)
+{
+    h2_server *s = c->server;
+    c->shutdown_applied = 1;
+    if (c->state == CONN_REJECTING || c->state == CONN_CLOSING)
+        return;
+    if (!c->preface_ok) {
+        conn_fail(c);
+        return;
+    }
+    for (h2_link *l = c->calls.next; l != &c->calls; l = l->next) {
+        h2_call *call = CONTAINER_OF(l, h2_call, link);
+        if (call->flags & CALL_STREAM_CLOSED)
+            continue;
+        if ((call->flags & CALL_GW_OWNED) && !(call->flags & CALL_FINISHED)) {
+            call->flags |= CALL_SHUTDOWN_ENDED;
+            /* Drop what nghttp2 has not started on; a message it has begun
+             * must be completed or the stream would carry a torn message. */
+            h2_msgq keep = {NULL, NULL};
+            h2_msg *m;
+            while ((m = msgq_pop(&call->queue))) {
+                if (m->off > 0) {
+                    msgq_push(&keep, m);
+                } else {
+                    call->queued_bytes -= m->len;
+                    msgq_push(&call->dropped, m);
+                }
+            }
+            call->queue = keep;
+            int oom;
+            char *enc = encode_message(s->shut_msg, &oom);
+            call_end(call, s->shut_status, enc);
+            call_mark_dirty(call);
+        } else if (!(call->flags & (CALL_DISPATCHED | CALL_REJECTED))) {
+            call->flags &= ~CALL_DISPATCH_PENDING;
+            call_reject(call, 200, s->shut_status, "%s", s->shut_msg ? s->shut_msg : "");
+        }
+    }
+    conn_drain(c);
+}
+
+/* After a pump: close when done, keep the idle timer right. */
+static void conn_check(h2_conn *c)
+{
+    if (c->state == CONN_CLOSING || c->state == CONN_REJECTING || !c->preface_ok)
+        return;
+    int want_read = nghttp2_session_want_read(c->session);
+    int want_write = nghttp2_session_want_write(c->session);
+    int finished = (!want_read && !want_write) ||
+                   (c->state == CONN_DRAINING && c->open_streams == 0 && !want_write);
+    if (finished) {
+        if (c->out_pending == 0)
+            conn_fail(c); /* no calls are open, so nobody is told anything */
+        return;           /* else on_write pumps again */
+    }
+    if (c->state == CONN_OPEN && c->open_streams == 0 && c->server->lim.idle_timeout_ms > 0 &&
+        !uv_is_active((uv_handle_t *)&c->timer))
+        uv_timer_start(&c->timer, on_conn_timer, c->server->lim.idle_timeout_ms, 0);
+}
+
+static void conn_pump(h2_conn *c)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    h2_server *s = c->server;
+    list_remove(&c->sched_link);
+    c->busy++;
+    for (;;) {
+        if (s->shutting_down && !c->shutdown_applied)
+            conn_apply_shutdown(c);
+        process_dirty(c);
+        if (c->state == CONN_CLOSING)
+            break;
+        conn_flush(c);
+        if (c->state == CONN_CLOSING)
+            break;
+        /* Another round if flushing made work (on_sent, a reset to send) or
+         * a callback started a shutdown (this busy conn was not scheduled). */
+        if (list_empty(&c->dirty) && !(s->shutting_down && !c->shutdown_applied))
+            break;
+    }
+    c->busy--;
+    conn_check(c);
+}
+
+static void on_conn_timer(uv_timer_t *t)
+{
+    h2_conn *c = t->data;
+    if (c->timer_is_drain || c->state != CONN_OPEN) {
+        conn_fail(c);
+        return;
+    }
+    if (c->open_streams > 0)
+        return;
+    c->busy++;
+    conn_drain(c);
+    c->busy--;
+    conn_pump(c);
+}
+
+static void conn_reject_http1(h2_conn *c)
+{
+    c->state = CONN_REJECTING;
+    /* Nothing of nghttp2's went out yet: it waits for a verified preface. */
+    assert(c->wreq == NULL && c->out_pending == 0);
+    if (append_out(c, (const uint8_t *)http1_reply, sizeof http1_reply - 1) != 0 ||
+        write_batch(c) != 0) {
+        conn_fail(c);
+        return;
+    }
+    c->timer_is_drain = 1;
+    uv_timer_start(&c->timer, on_conn_timer, c->server->lim.drain_timeout_ms, 0);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    h2_conn *c = h->data;
+    (void)suggested;
+    /* Reads are consumed synchronously in on_read, so one buffer per server
+     * serves every connection. */
+    *buf = uv_buf_init(c->server->rbuf, sizeof c->server->rbuf);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    h2_conn *c = st->data;
+    if (nread < 0) {
+        if (c->state == CONN_REJECTING && !c->fin_sent) {
+            c->peer_eof = 1; /* the 400 is still being written */
+            uv_read_stop(st);
+            return;
+        }
+        conn_fail(c);
+        return;
+    }
+    if (nread == 0 || c->state == CONN_CLOSING || c->state == CONN_REJECTING)
+        return;
+    const uint8_t *data = (const uint8_t *)buf->base;
+    size_t n = (size_t)nread;
+    if (!c->preface_ok) {
+        size_t k = H2_CLIENT_MAGIC_LEN - c->preface_got;
+        if (k > n)
+            k = n;
+        if (memcmp(data, &H2_CLIENT_MAGIC[c->preface_got], k) != 0) {
+            conn_reject_http1(c);
+            return;
+        }
+        c->preface_got += k;
+        if (c->preface_got == H2_CLIENT_MAGIC_LEN)
+            c->preface_ok = 1; /* our SETTINGS may go out now */
+    }
+    ssize_t rv = nghttp2_session_mem_recv(c->session, data, n);
+    if (rv < 0) {
+        /* Fatal (out of memory, a flood, a bad preface). Protocol errors are
+         * not fatal here: nghttp2 queues GOAWAY and stops wanting to read,
+         * which conn_check turns into a graceful close. */
+        conn_fail(c);
+        return;
+    }
+    conn_pump(c);
+}
+
+static void accept_log(h2_server *s, int err)
+{
+    uint64_t now = uv_now(s->loop);
+    if (s->last_accept_log && now - s->last_accept_log < 1000)
+        return;
+    s->last_accept_log = now ? now : 1;
+    fprintf(stderr, "chuted: gRPC listener: accepting a connection failed: %s\n", uv_strerror(err));
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    h2_server *s = listener->data;
+    if (status < 0) {
+        accept_log(s, status);
+        return;
+    }
+    if (s->shutting_down)
+        return;
+    h2_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        accept_log(s, UV_ENOMEM);
+        return;
+    }
+    c->server = s;
+    list_init(&c->calls);
+    list_init(&c->dirty);
+    list_init(&c->sched_link);
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->shutdown_req.data = c;
+    c->handles = 2;
+    list_push_back(&s->conns, &c->link);
+    s->stats.connections_open++;
+    int rv = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    if (rv != 0) {
+        accept_log(s, rv);
+        conn_fail(c);
+        return;
+    }
+    s->stats.connections_accepted++;
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (nghttp2_session_server_new2(&c->session, s->cbs, c, s->opt) != 0) {
+        accept_log(s, UV_ENOMEM);
+        conn_fail(c);
+        return;
+    }
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, s->lim.max_concurrent_streams},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, s->lim.max_header_list_size},
+        {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+    };
+    /* Queued; it goes out once the client preface is verified, so an
+     * HTTP/1.1 client gets a readable 400 and no binary frame before it. */
+    if (nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) != 0 ||
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+        conn_fail(c);
+        return;
+    }
+    if (s->lim.idle_timeout_ms > 0)
+        uv_timer_start(&c->timer, on_conn_timer, s->lim.idle_timeout_ms, 0);
+}
+
+/* ---- the server ---------------------------------------------------------------- */
+
+static void on_idle(uv_idle_t *h)
+{
+    h2_server *s = h->data;
+    while (!list_empty(&s->sched)) {
+        h2_conn *c = CONTAINER_OF(s->sched.next, h2_conn, sched_link);
+        list_remove(&c->sched_link);
+        conn_pump(c);
+    }
+    uv_idle_stop(&s->idle);
+}
+
+static void on_idle_closed(uv_handle_t *h)
+{
+    h2_server *s = h->data;
+    s->done_called = 1;
+    if (s->done)
+        s->done(s->done_ctx); /* may free s: nothing after this */
+}
+
+static void server_maybe_done(h2_server *s)
+{
+    if (!s->shutting_down || !s->listener_closed || !list_empty(&s->conns) || s->idle_closing)
+        return;
+    s->idle_closing = 1;
+    uv_idle_stop(&s->idle);
+    uv_close((uv_handle_t *)&s->idle, on_idle_closed);
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    h2_server *s = h->data;
+    s->listener_closed = 1;
+    server_maybe_done(s);
+}
+
+static int open_listen_socket(const char *host, int port, int *fd_out, chute_error *err)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    int gai = getaddrinfo(host && *host ? host : NULL, portstr, &hints, &res);
+    if (gai != 0)
+        return chute_error_set(err, CHUTE_EINVAL, "cannot resolve gRPC listen host '%s': %s",
+                               host ? host : "", gai_strerror(gai));
+    int last = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        int fd =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            last = errno;
+            continue;
+        }
+        int on = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 511) == 0) {
+            freeaddrinfo(res);
+            *fd_out = fd;
+            return 0;
+        }
+        last = errno;
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return chute_error_set(err, CHUTE_EIO, "cannot listen for gRPC on %s:%d: %s", host ? host : "*",
+                           port, strerror(last ? last : EADDRNOTAVAIL));
+}
+
+static int local_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -1;
+}
+
+static void on_open_failed_closed(uv_handle_t *h)
+{
+    h2_server *s = h->data;
+    if (--s->open_fail_handles == 0) {
+        nghttp2_session_callbacks_del(s->cbs);
+        nghttp2_option_del(s->opt);
+        free(s);
+    }
+}
+
+int h2_server_open(h2_server **out, uv_loop_t *loop, const char *host, int port,
+                   const h2_limits *limits, h2_request_fn on_request, void *ctx, chute_error *err)
+{
+    h2_limits lim;
+    if (limits)
+        lim = *limits;
+    else
+        h2_limits_init(&lim);
+    if (!out || !loop || !on_request || port < 0 || port > 65535)
+        return chute_error_set(err, CHUTE_EINVAL, "invalid argument to h2_server_open");
+    if (lim.max_message_size == 0 || lim.max_message_size > UINT32_MAX ||
+        lim.max_concurrent_streams == 0 || lim.max_header_list_size < 256 ||
+        lim.max_output_buffer == 0 || lim.max_request_buffer < lim.max_message_size)
+        return chute_error_set(err, CHUTE_EINVAL, "invalid gRPC listener limits");
+    if (lim.drain_timeout_ms == 0)
+        lim.drain_timeout_ms = 1;
+
+    h2_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    s->loop = loop;
+    s->lim = lim;
+    s->on_request = on_request;
+    s->ctx = ctx;
+    list_init(&s->conns);
+    list_init(&s->sched);
+    list_init(&s->stubs);
+
+    if (nghttp2_session_callbacks_new(&s->cbs) != 0 || nghttp2_option_new(&s->opt) != 0) {
+        nghttp2_session_callbacks_del(s->cbs);
+        free(s);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    }
+    nghttp2_session_callbacks_set_on_begin_headers_callback(s->cbs, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(s->cbs, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(s->cbs, on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(s->cbs, on_data_chunk);
+    nghttp2_session_callbacks_set_on_frame_send_callback(s->cbs, on_frame_send);
+    nghttp2_session_callbacks_set_on_stream_close_callback(s->cbs, on_stream_close);
+    /* Closed streams are not kept for the RFC 7540 priority tree (we
+     * advertise NO_RFC7540_PRIORITIES). Ping ACKs, the rapid-reset limit,
+     * the CONTINUATION limit and the outbound-ACK flood limit stay at
+     * nghttp2's defaults, which are on. */
+    nghttp2_option_set_no_closed_streams(s->opt, 1);
+
+    int fd = -1;
+    int rv = open_listen_socket(host, port, &fd, err);
+    if (rv != 0) {
+        nghttp2_session_callbacks_del(s->cbs);
+        nghttp2_option_del(s->opt);
+        free(s);
+        return rv;
+    }
+    s->port = local_port(fd);
+    uv_tcp_init(loop, &s->listener);
+    uv_idle_init(loop, &s->idle);
+    s->listener.data = s;
+    s->idle.data = s;
+    rv = uv_tcp_open(&s->listener, fd);
+    if (rv != 0)
+        close(fd); /* else the handle owns it */
+    else
+        rv = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
+    if (rv != 0) {
+        /* The handles close on the next loop iteration, which frees s. */
+        s->open_fail_handles = 2;
+        uv_close((uv_handle_t *)&s->listener, on_open_failed_closed);
+        uv_close((uv_handle_t *)&s->idle, on_open_failed_closed);
+        return chute_error_set(err, CHUTE_EIO, "cannot listen for gRPC on %s:%d: %s",
+                               host ? host : "*", port, uv_strerror(rv));
+    }
+    *out = s;
+    return 0;
+}
+
+int h2_server_port(const h2_server *s)
+{
+    return s->port;
+}
+
+void h2_server_get_stats(const h2_server *s, h2_server_stats *out)
+{
+    *out = s->stats;
+}
+
+void h2_server_shutdown(h2_server *s, int grpc_status, const char *message, void (*done)(void *),
+                        void *done_ctx)
+{
+    if (s->shutting_down)
+        return;
+    s->shutting_down = 1;
+    s->shut_status = grpc_status;
+    s->shut_msg = message ? strdup(message) : NULL; /* NULL on ENOMEM: no message then */
+    s->done = done;
+    s->done_ctx = done_ctx;
+    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    for (h2_link *l = s->conns.next; l != &s->conns; l = l->next)
+        conn_schedule(CONTAINER_OF(l, h2_conn, link));
+}
+
+void h2_server_free(h2_server *s)
+{
+    if (!s)
+        return;
+    assert(s->done_called && list_empty(&s->conns));
+    while (!list_empty(&s->stubs))
+        call_free(CONTAINER_OF(s->stubs.next, h2_call, link));
+    nghttp2_session_callbacks_del(s->cbs);
+    nghttp2_option_del(s->opt);
+    free(s->shut_msg);
+    free(s);
+}

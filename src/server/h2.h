@@ -1,0 +1,281 @@
+/*
+ * h2: gRPC over HTTP/2 cleartext (h2c, prior knowledge) on a libuv loop.
+ *
+ * This module is the transport of chuted's gRPC listener and nothing more: it
+ * accepts TCP connections, runs one nghttp2 server session per connection,
+ * checks the gRPC framing of requests and hands every complete request (its
+ * :path and the bytes of its single message) to one dispatch callback. It
+ * knows nothing of jobs or protobuf; the gateway decodes the message, answers
+ * with h2_call_send() (zero or more response messages) and h2_call_finish()
+ * (the status trailers).
+ *
+ * The life of a call
+ * ------------------
+ *   1. The client opens a stream (HEADERS). The transport checks :method
+ *      (POST) and content-type (application/grpc*), and reads the body: one
+ *      gRPC message (5-byte prefix + bytes), bounded by max_message_size
+ *      before anything is allocated. Malformed requests are answered by the
+ *      transport itself and never reach the gateway.
+ *   2. When the request stream ends (END_STREAM), on_request() runs once. From
+ *      then on the gateway owns the call: it may reply at once (even from
+ *      inside on_request) or much later (after a commit, after a long poll).
+ *   3. h2_call_send() queues a response message; the response HEADERS
+ *      (:status 200, content-type application/grpc) go first automatically.
+ *      Messages leave the queue only as the peer's HTTP/2 flow-control window
+ *      allows and as the socket drains; each one taken by nghttp2 is reported
+ *      with on_sent(tag), each one that will never go out with on_unsent(tag).
+ *   4. h2_call_finish() queues the trailers (grpc-status, grpc-message). A
+ *      call finished before any message went out is answered Trailers-Only.
+ *
+ * Observer and the end of a call
+ * ------------------------------
+ * A gateway that needs to know what happened to its messages (the broker
+ * does: a job that never reached its worker goes back to the queue at once)
+ * sets an observer with h2_call_set_observer(). Then, for that call:
+ *   - every tag of a successful h2_call_send() gets exactly one of on_sent or
+ *     on_unsent, also for messages still queued when h2_call_finish() ran;
+ *   - on_close runs exactly once, as the last callback of the call, after all
+ *     on_sent/on_unsent, whether the gateway finished the call or the stream
+ *     went away first (client cancel or reset, connection lost, idle or
+ *     shutdown). Its |reason| tells which. After on_close returns the call
+ *     is freed: the gateway must drop every pointer to it.
+ * Without an observer, a call whose stream went away stays allocated (as a
+ * stub) until the gateway calls h2_call_finish() (which then returns
+ * CHUTE_ECLOSED), so a gateway pointer never dangles.
+ *
+ * Threading and reentrancy
+ * ------------------------
+ * Everything runs on the loop given to h2_server_open(); no function here may
+ * be called from another thread. The transport never calls a gateway
+ * callback from inside an h2_* function the gateway called: callbacks only
+ * run from the loop (reads, writes, timers, an idle handle). Inside any
+ * callback the gateway may call h2_call_send(), h2_call_finish() and
+ * h2_call_set_observer() on any call it owns, and h2_server_shutdown(); it
+ * must not call h2_server_free() except from the shutdown done callback or
+ * after it ran.
+ */
+#ifndef CHUTE_SERVER_H2_H
+#define CHUTE_SERVER_H2_H
+
+#include <chute/chute.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct h2_server h2_server;
+typedef struct h2_call h2_call;
+
+/* gRPC status codes used by the transport (the full list is in the gRPC spec). */
+enum h2_grpc_status {
+    H2_GRPC_OK = 0,
+    H2_GRPC_CANCELLED = 1,
+    H2_GRPC_UNKNOWN = 2,
+    H2_GRPC_INVALID_ARGUMENT = 3,
+    H2_GRPC_DEADLINE_EXCEEDED = 4,
+    H2_GRPC_NOT_FOUND = 5,
+    H2_GRPC_RESOURCE_EXHAUSTED = 8,
+    H2_GRPC_FAILED_PRECONDITION = 9,
+    H2_GRPC_UNIMPLEMENTED = 12,
+    H2_GRPC_INTERNAL = 13,
+    H2_GRPC_UNAVAILABLE = 14,
+};
+
+/*
+ * Limits of a server. Initialise with h2_limits_init() and change what you
+ * need; every field has a safe default.
+ */
+typedef struct h2_limits {
+    /* Largest request message accepted and largest response message
+     * h2_call_send() takes. A request whose length prefix is larger is
+     * answered RESOURCE_EXHAUSTED without reading its body into memory.
+     * Default 4 MiB (the gRPC default). */
+    size_t max_message_size;
+    /* SETTINGS_MAX_CONCURRENT_STREAMS per connection. Default 1000. */
+    uint32_t max_concurrent_streams;
+    /* SETTINGS_MAX_HEADER_LIST_SIZE, enforced on every request (name + value
+     * + 32 per field, as RFC 9113 counts); a larger header list is answered
+     * RESOURCE_EXHAUSTED. Default 16 KiB. */
+    uint32_t max_header_list_size;
+    /* A connection with no open stream for this long gets GOAWAY and is
+     * closed (also one that never sent the HTTP/2 preface). 0 = never.
+     * Default 5 minutes. */
+    uint64_t idle_timeout_ms;
+    /* Bytes per connection handed to the socket (uv_write) and not yet
+     * written, above which the transport stops pulling frames from nghttp2,
+     * so a peer that does not read costs at most this much (plus one
+     * frame). Default 1 MiB. */
+    size_t max_output_buffer;
+    /* How long a connection that is closing (GOAWAY after idle timeout or
+     * shutdown, or after a fatal protocol error) may take to flush what is
+     * queued and let its streams end before it is closed hard. Default 2 s. */
+    uint64_t drain_timeout_ms;
+    /* Request bytes one connection may hold across its streams (messages
+     * being received, not yet dispatched); memory grows with the bytes that
+     * arrive, never with what a prefix announces. A message that would go
+     * past it is answered RESOURCE_EXHAUSTED. Must be >= max_message_size.
+     * Default 16 MiB. */
+    size_t max_request_buffer;
+} h2_limits;
+
+/* Fills |l| with the defaults listed above. */
+void h2_limits_init(h2_limits *l);
+
+/* Why a call ended, passed to on_close. */
+typedef enum h2_close_reason {
+    /* The gateway finished the call and the trailers were handed to nghttp2. */
+    H2_CLOSE_DONE = 0,
+    /* The client reset or cancelled the stream before the trailers went out. */
+    H2_CLOSE_CANCELLED = 1,
+    /* The connection was lost or closed (peer went away, protocol error,
+     * idle timeout, drain timeout). */
+    H2_CLOSE_CONN_LOST = 2,
+    /* h2_server_shutdown() ended the call. */
+    H2_CLOSE_SHUTDOWN = 3,
+} h2_close_reason;
+
+/*
+ * The gateway's view of what happens to its messages. Every member may be
+ * NULL. |ud| is the pointer given to h2_call_set_observer(). See "Observer
+ * and the end of a call" above for the guarantees.
+ */
+typedef struct h2_call_observer {
+    /* The message queued with |tag| was taken by nghttp2 into a DATA frame:
+     * the peer's flow-control window had room for all of it. (It may still
+     * be lost if the connection dies before the peer reads it.) */
+    void (*on_sent)(void *ud, h2_call *call, void *tag);
+    /* The message queued with |tag| will never be sent: the stream or the
+     * connection is gone, or shutdown dropped it. */
+    void (*on_unsent)(void *ud, h2_call *call, void *tag);
+    /* The last callback of |call|; the call is freed when it returns. */
+    void (*on_close)(void *ud, h2_call *call, h2_close_reason reason);
+} h2_call_observer;
+
+/*
+ * Called once per request whose stream ended after exactly one gRPC
+ * message. |path| is the request's :path (NUL-terminated; valid as long as
+ * the call, also from h2_call_path()). |msg|/|len| is the message without
+ * its 5-byte prefix; it is owned by the transport and valid only until the
+ * callback returns (copy or decode it). From this moment the gateway owns
+ * |call| and must eventually h2_call_finish() it, unless on_close came
+ * first. Unknown paths are dispatched too: answering UNIMPLEMENTED is the
+ * gateway's job.
+ */
+typedef void (*h2_request_fn)(void *ctx, h2_call *call, const char *path, const uint8_t *msg,
+                              size_t len);
+
+/*
+ * Binds |host|:|port| (an IPv4 or IPv6 literal or a host name resolved at
+ * once; |port| 0 picks an ephemeral port, see h2_server_port()), listens,
+ * and serves gRPC on |loop|. |limits| is copied; NULL means the defaults.
+ * |on_request| (required) runs with |ctx| for every request.
+ *
+ * On success stores the server in |*out| and returns 0. On failure leaves
+ * |*out| untouched, fills |err| and returns CHUTE_EINVAL (bad argument or
+ * limit, unresolvable host), CHUTE_EIO (bind or listen failed, e.g. address
+ * in use; the message carries the system's reason) or CHUTE_ENOMEM. Binding
+ * happens before any libuv handle exists, so these failures leave nothing on
+ * |loop|; only if libuv then refuses the bound socket (not seen in practice)
+ * two handles are left closing, gone after the loop's next iteration.
+ */
+int h2_server_open(h2_server **out, uv_loop_t *loop, const char *host, int port,
+                   const h2_limits *limits, h2_request_fn on_request, void *ctx, chute_error *err);
+
+/* The port the server is bound to (useful after binding port 0). */
+int h2_server_port(const h2_server *s);
+
+/*
+ * Stops the server gracefully: closes the listener, and on every
+ * connection answers every call still open with trailers |grpc_status| and
+ * |message| (copied; may be NULL), dropping response messages nghttp2 has
+ * not taken yet (on_unsent), sends GOAWAY, and closes the connection once
+ * its streams are over and its output is flushed, or after
+ * drain_timeout_ms. Calls stay valid until their on_close (reason
+ * H2_CLOSE_SHUTDOWN); from now on h2_call_send() returns CHUTE_ECLOSED, while
+ * h2_call_finish() is still taken (and its status sent) until the transport
+ * has ended the call, after which it returns CHUTE_ECLOSED. Requests that arrive meanwhile are
+ * answered with the same status and not dispatched. |done|(|done_ctx|) runs once, from the loop,
+ * after every connection and handle of the server is closed; then the
+ * caller frees the server with h2_server_free(). Only the first call has an
+ * effect. Callbacks never run inside this function.
+ */
+void h2_server_shutdown(h2_server *s, int grpc_status, const char *message, void (*done)(void *),
+                        void *done_ctx);
+
+/*
+ * Releases |s| and whatever it still holds (including stubs of calls the
+ * gateway never finished: their pointers become invalid). Must only be
+ * called once the shutdown done callback ran (it may be called from inside
+ * it): before that the server's handles are still open on the loop.
+ * h2_server_free(NULL) is a no-op.
+ */
+void h2_server_free(h2_server *s);
+
+/* Counters of a server, for tests and metrics. */
+typedef struct h2_server_stats {
+    uint64_t connections_accepted;
+    uint32_t connections_open;
+    uint32_t calls_open;          /* calls allocated (streams and gateway stubs) */
+    uint64_t requests_dispatched; /* on_request calls */
+    uint64_t requests_rejected;   /* requests the transport answered itself */
+    size_t output_buffered;       /* bytes in uv_write now, all connections */
+    size_t output_buffered_max;   /* the largest per-connection figure seen */
+} h2_server_stats;
+
+/* Fills |out| with the current counters of |s|. */
+void h2_server_get_stats(const h2_server *s, h2_server_stats *out);
+
+/*
+ * Queues one response message on |call|: |len| bytes from |msg| are copied
+ * (with the 5-byte gRPC prefix added), so |msg| may be freed on return.
+ * |tag| is the gateway's and is given back in on_sent/on_unsent. Never
+ * calls a callback itself. The response HEADERS go first automatically.
+ *
+ * Returns 0, CHUTE_ECLOSED (the stream is gone, the call was finished, or the
+ * server is shutting down: nothing was queued and no callback will name
+ * |tag|), CHUTE_ETOOBIG (|len| exceeds max_message_size) or CHUTE_ENOMEM.
+ */
+int h2_call_send(h2_call *call, const uint8_t *msg, size_t len, void *tag);
+
+/*
+ * Ends |call| with trailers grpc-status |grpc_status| and grpc-message
+ * |message| (copied, percent-encoded as gRPC requires, truncated to 1 KiB;
+ * NULL or "" sends none). Messages already queued go out first; a call
+ * without any message is answered Trailers-Only. After this returns the
+ * gateway must not touch |call| (its observer, if any, still gets the
+ * on_sent/on_unsent of queued messages and on_close).
+ *
+ * Returns 0, or CHUTE_ECLOSED when the stream was already gone or shutdown
+ * had ended the call (nothing is sent; a call without an observer is freed
+ * here, one with an observer still gets on_close), or CHUTE_ENOMEM (the
+ * stream is reset instead; the call is released as after 0).
+ */
+int h2_call_finish(h2_call *call, int grpc_status, const char *message);
+
+/*
+ * Sets (or with |obs| NULL removes) the observer of |call|; |obs| is not
+ * copied and must outlive the call (a static table is the usual choice).
+ * Returns 0, or CHUTE_ECLOSED when the stream is already gone and no
+ * observer was set (the call stays the gateway's, to release with
+ * h2_call_finish()).
+ */
+int h2_call_set_observer(h2_call *call, const h2_call_observer *obs, void *ud);
+
+/* The request's :path. Owned by the call. */
+const char *h2_call_path(const h2_call *call);
+
+/* The request's grpc-timeout in milliseconds (rounded up), or -1 if the
+ * client sent none or an invalid one. */
+int64_t h2_call_timeout_ms(const h2_call *call);
+
+/* Bytes queued on |call| that nghttp2 has not taken yet (prefixes included). */
+size_t h2_call_queued_bytes(const h2_call *call);
+
+/* Percent-encodes |msg| (NULL = "") for grpc-message as the gRPC spec says
+ * (bytes outside 0x20-0x7E, and '%', become %XX) into |out| of |cap| bytes,
+ * always NUL-terminated when |cap| > 0; an escape that does not fit is left
+ * out whole. Returns the length written. h2_call_finish() does this itself;
+ * this is for tests and for a gateway that builds headers of its own. */
+size_t h2_grpc_message_encode(char *out, size_t cap, const char *msg);
+
+#endif /* CHUTE_SERVER_H2_H */

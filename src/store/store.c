@@ -1,0 +1,463 @@
+/* SQLite persistence of one partition; see store.h. */
+#include "store/store.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCHEMA_VERSION 1
+
+/* Columns in the order every statement below binds and reads them. */
+#define JOB_COLUMNS                                                                                \
+    "key, type, state, retries, priority, created_at, deadline, worker, headers, variables, "      \
+    "error_code, error_message, incident_key, incident_type, completed_at, "                       \
+    "process_instance_key, process_definition_key, process_definition_version, "                   \
+    "element_instance_key, bpmn_process_id, element_id"
+
+enum { C_KEY, C_TYPE, C_STATE, C_RETRIES, C_PRIORITY, C_CREATED, C_DEADLINE, C_WORKER, C_HEADERS,
+       C_VARIABLES, C_ERROR_CODE, C_ERROR_MESSAGE, C_INCIDENT_KEY, C_INCIDENT_TYPE, C_COMPLETED,
+       C_PI_KEY, C_PD_KEY, C_PD_VERSION, C_EI_KEY, C_BPMN_ID, C_ELEMENT_ID, C_COUNT };
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *begin, *commit, *rollback;
+    sqlite3_stmt *insert, *update, *delete_, *set_counter, *get, *sweep, *oldest;
+    int in_tx;
+};
+
+static const char *const schema_v1[] = {
+    "CREATE TABLE jobs ("
+    " key INTEGER PRIMARY KEY,"
+    " type TEXT NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " retries INTEGER NOT NULL,"
+    " priority INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " deadline INTEGER NOT NULL,"
+    " worker TEXT,"
+    " headers TEXT,"
+    " variables TEXT,"
+    " error_code TEXT,"
+    " error_message TEXT,"
+    " incident_key INTEGER NOT NULL DEFAULT 0,"
+    " incident_type INTEGER NOT NULL DEFAULT 0,"
+    " completed_at INTEGER NOT NULL DEFAULT 0,"
+    " process_instance_key INTEGER NOT NULL DEFAULT 0,"
+    " process_definition_key INTEGER NOT NULL DEFAULT 0,"
+    " process_definition_version INTEGER NOT NULL DEFAULT 0,"
+    " element_instance_key INTEGER NOT NULL DEFAULT 0,"
+    " bpmn_process_id TEXT,"
+    " element_id TEXT)",
+    "CREATE INDEX jobs_completed ON jobs(completed_at) WHERE state = 7",
+    "CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    "INSERT INTO meta(name, value) VALUES ('key_counter', 0)",
+};
+
+static int fail(store *s, chute_error *err, int code, const char *doing)
+{
+    return chute_error_set(err, code, "%s: %s: %s", s->path, doing,
+                           s->db ? sqlite3_errmsg(s->db) : "out of memory");
+}
+
+/* Maps an SQLite result to our codes: a file that is not a database or is
+ * damaged is "corrupt", everything else a storage failure. */
+static int code_of(int rc)
+{
+    rc &= 0xff;
+    return (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) ? CHUTE_ECORRUPT : CHUTE_ESTORE;
+}
+
+static int exec(store *s, const char *sql, chute_error *err)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), sql);
+    return 0;
+}
+
+static int prepare(store *s, sqlite3_stmt **st, const char *sql, chute_error *err)
+{
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "preparing a statement");
+    return 0;
+}
+
+/* Runs a statement that returns no rows and resets it. */
+static int step_done(store *s, sqlite3_stmt *st, chute_error *err, const char *doing)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, err, code_of(rc), doing);
+    return 0;
+}
+
+static int64_t query_int(store *s, const char *sql, int *rc_out)
+{
+    sqlite3_stmt *st;
+    int64_t v = 0;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            v = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        }
+        sqlite3_finalize(st);
+    }
+    *rc_out = rc;
+    return v;
+}
+
+static int check_integrity(store *s, chute_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "checking integrity");
+    rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc != SQLITE_ROW) {
+        ret = fail(s, err, code_of(rc), "checking integrity");
+    } else {
+        const char *res = (const char *)sqlite3_column_text(st, 0);
+        if (!res || strcmp(res, "ok") != 0) {
+            ret = chute_error_set(err, CHUTE_ECORRUPT, "%s: the integrity check failed: %s",
+                                  s->path, res ? res : "(no result)");
+        }
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int migrate(store *s, chute_error *err)
+{
+    int rc;
+    int64_t version = query_int(s, "PRAGMA user_version", &rc);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "reading the schema version");
+    if (version > SCHEMA_VERSION) {
+        return chute_error_set(err, CHUTE_ECORRUPT,
+                               "%s: schema version %lld is newer than this Chute understands "
+                               "(%d); use a newer chuted",
+                               s->path, (long long)version, SCHEMA_VERSION);
+    }
+    if (version == SCHEMA_VERSION)
+        return 0;
+    /* Version 0 is a new, empty file (or one some other program wrote: then
+     * creating our tables fails and we say so). */
+    int ret = exec(s, "BEGIN IMMEDIATE", err);
+    for (size_t i = 0; ret == 0 && i < sizeof schema_v1 / sizeof *schema_v1; i++)
+        ret = exec(s, schema_v1[i], err);
+    if (ret == 0)
+        ret = exec(s, "PRAGMA user_version = 1", err);
+    if (ret == 0)
+        ret = exec(s, "COMMIT", err);
+    if (ret != 0)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return ret;
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    sqlite3_stmt *all[] = {s->begin, s->commit,      s->rollback, s->insert, s->update,
+                           s->delete_, s->set_counter, s->get,      s->sweep,  s->oldest};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        sqlite3_finalize(all[i]);
+    sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+int store_open(store **out, const char *path, chute_durability durability, chute_error *err)
+{
+    store *s = calloc(1, sizeof *s);
+    if (!s)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory opening %s", path);
+    s->path = strdup(path);
+    if (!s->path) {
+        free(s);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory opening %s", path);
+    }
+    int rc = sqlite3_open_v2(path, &s->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    int ret = 0;
+    if (rc != SQLITE_OK) {
+        ret = chute_error_set(err, CHUTE_ESTORE, "%s: cannot open the database: %s", path,
+                              s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        goto out;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    /* Exclusive locking: one daemon owns a partition's file; a second one
+     * started on the same data directory fails at open instead of
+     * interleaving writes. It also spares WAL its shared-memory index. */
+    if ((ret = exec(s, "PRAGMA locking_mode = EXCLUSIVE", err)) != 0)
+        goto out;
+    {
+        int qrc;
+        sqlite3_stmt *st;
+        qrc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+        if (qrc == SQLITE_OK) {
+            qrc = sqlite3_step(st);
+            if (qrc == SQLITE_ROW) {
+                const char *mode = (const char *)sqlite3_column_text(st, 0);
+                qrc = (mode && strcmp(mode, "wal") == 0) ? SQLITE_OK : SQLITE_ERROR;
+            }
+            sqlite3_finalize(st);
+        }
+        if (qrc == SQLITE_BUSY || qrc == SQLITE_LOCKED) {
+            ret = chute_error_set(err, CHUTE_ESTORE,
+                                  "%s: the database is locked by another process (is another "
+                                  "chuted using this data directory?)",
+                                  path);
+            goto out;
+        }
+        if (qrc != SQLITE_OK) {
+            ret = fail(s, err, code_of(qrc), "switching to WAL mode");
+            goto out;
+        }
+    }
+    if ((ret = exec(s,
+                    durability == CHUTE_DURABILITY_FULL ? "PRAGMA synchronous = FULL"
+                                                        : "PRAGMA synchronous = NORMAL",
+                    err)) != 0)
+        goto out;
+    if ((ret = exec(s, "PRAGMA cache_size = -65536", err)) != 0)
+        goto out;
+    if ((ret = check_integrity(s, err)) != 0)
+        goto out;
+    if ((ret = migrate(s, err)) != 0)
+        goto out;
+    /* Take the exclusive lock now (a write does), so a second daemon on the
+     * same directory is refused at once rather than at its first commit. */
+    if ((ret = exec(s, "BEGIN IMMEDIATE; UPDATE meta SET value = value WHERE name = 'key_counter'; "
+                       "COMMIT",
+                    err)) != 0)
+        goto out;
+
+    if ((ret = prepare(s, &s->begin, "BEGIN IMMEDIATE", err)) != 0 ||
+        (ret = prepare(s, &s->commit, "COMMIT", err)) != 0 ||
+        (ret = prepare(s, &s->rollback, "ROLLBACK", err)) != 0 ||
+        (ret = prepare(s, &s->insert,
+                       "INSERT INTO jobs(" JOB_COLUMNS ") VALUES "
+                       "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)",
+                       err)) != 0 ||
+        (ret = prepare(s, &s->update,
+                       "UPDATE jobs SET state=?3, retries=?4, priority=?5, deadline=?7, worker=?8,"
+                       " variables=?10, error_code=?11, error_message=?12, incident_key=?13,"
+                       " incident_type=?14, completed_at=?15 WHERE key=?1",
+                       err)) != 0 ||
+        (ret = prepare(s, &s->delete_, "DELETE FROM jobs WHERE key=?1", err)) != 0 ||
+        (ret = prepare(s, &s->set_counter, "UPDATE meta SET value=?1 WHERE name='key_counter'",
+                       err)) != 0 ||
+        (ret = prepare(s, &s->get, "SELECT " JOB_COLUMNS " FROM jobs WHERE key=?1", err)) != 0 ||
+        (ret = prepare(s, &s->sweep,
+                       "DELETE FROM jobs WHERE key IN (SELECT key FROM jobs WHERE state = 7 AND "
+                       "completed_at <= ?1 ORDER BY completed_at LIMIT ?2)",
+                       err)) != 0 ||
+        (ret = prepare(s, &s->oldest, "SELECT min(completed_at) FROM jobs WHERE state = 7",
+                       err)) != 0)
+        goto out;
+
+out:
+    if (ret != 0) {
+        store_close(s);
+        return ret;
+    }
+    *out = s;
+    return 0;
+}
+
+int store_begin(store *s, chute_error *err)
+{
+    if (s->in_tx)
+        return 0;
+    int ret = step_done(s, s->begin, err, "beginning a transaction");
+    if (ret == 0)
+        s->in_tx = 1;
+    return ret;
+}
+
+int store_commit(store *s, chute_error *err)
+{
+    if (!s->in_tx)
+        return 0;
+    int ret = step_done(s, s->commit, err, "committing");
+    if (ret == 0)
+        s->in_tx = 0;
+    return ret;
+}
+
+void store_rollback(store *s)
+{
+    if (!s->in_tx)
+        return;
+    /* A failed COMMIT may already have ended the transaction; ROLLBACK then
+     * fails harmlessly. */
+    sqlite3_step(s->rollback);
+    sqlite3_reset(s->rollback);
+    s->in_tx = 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int col, const char *v, size_t len)
+{
+    if (v)
+        sqlite3_bind_text(st, col + 1, v, len ? (int)len : -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, col + 1);
+}
+
+static void bind_job(sqlite3_stmt *st, const store_job *j, int all)
+{
+    sqlite3_bind_int64(st, C_KEY + 1, j->key);
+    sqlite3_bind_int(st, C_STATE + 1, j->state);
+    sqlite3_bind_int(st, C_RETRIES + 1, j->retries);
+    sqlite3_bind_int(st, C_PRIORITY + 1, j->priority);
+    sqlite3_bind_int64(st, C_DEADLINE + 1, j->deadline);
+    bind_text(st, C_WORKER, j->worker, 0);
+    bind_text(st, C_VARIABLES, j->variables, j->variables_len);
+    bind_text(st, C_ERROR_CODE, j->error_code, 0);
+    bind_text(st, C_ERROR_MESSAGE, j->error_message, 0);
+    sqlite3_bind_int64(st, C_INCIDENT_KEY + 1, j->incident_key);
+    sqlite3_bind_int(st, C_INCIDENT_TYPE + 1, j->incident_type);
+    sqlite3_bind_int64(st, C_COMPLETED + 1, j->completed_at);
+    if (!all)
+        return;
+    bind_text(st, C_TYPE, j->type, 0);
+    sqlite3_bind_int64(st, C_CREATED + 1, j->created_at);
+    bind_text(st, C_HEADERS, j->headers, j->headers_len);
+    sqlite3_bind_int64(st, C_PI_KEY + 1, j->process.process_instance_key);
+    sqlite3_bind_int64(st, C_PD_KEY + 1, j->process.process_definition_key);
+    sqlite3_bind_int(st, C_PD_VERSION + 1, j->process.process_definition_version);
+    sqlite3_bind_int64(st, C_EI_KEY + 1, j->process.element_instance_key);
+    bind_text(st, C_BPMN_ID, j->process.bpmn_process_id, 0);
+    bind_text(st, C_ELEMENT_ID, j->process.element_id, 0);
+}
+
+int store_insert(store *s, const store_job *j, chute_error *err)
+{
+    bind_job(s->insert, j, 1);
+    return step_done(s, s->insert, err, "inserting a job");
+}
+
+int store_update(store *s, const store_job *j, chute_error *err)
+{
+    bind_job(s->update, j, 0);
+    return step_done(s, s->update, err, "updating a job");
+}
+
+int store_delete(store *s, int64_t key, chute_error *err)
+{
+    sqlite3_bind_int64(s->delete_, 1, key);
+    return step_done(s, s->delete_, err, "deleting a job");
+}
+
+int store_set_counter(store *s, int64_t counter, chute_error *err)
+{
+    sqlite3_bind_int64(s->set_counter, 1, counter);
+    return step_done(s, s->set_counter, err, "saving the key counter");
+}
+
+static const char *col_text(sqlite3_stmt *st, int col)
+{
+    return (const char *)sqlite3_column_text(st, col);
+}
+
+static void read_row(sqlite3_stmt *st, store_job *j)
+{
+    memset(j, 0, sizeof *j);
+    j->key = sqlite3_column_int64(st, C_KEY);
+    j->type = col_text(st, C_TYPE);
+    j->state = sqlite3_column_int(st, C_STATE);
+    j->retries = sqlite3_column_int(st, C_RETRIES);
+    j->priority = sqlite3_column_int(st, C_PRIORITY);
+    j->created_at = sqlite3_column_int64(st, C_CREATED);
+    j->deadline = sqlite3_column_int64(st, C_DEADLINE);
+    j->worker = col_text(st, C_WORKER);
+    j->headers = col_text(st, C_HEADERS);
+    j->headers_len = (size_t)sqlite3_column_bytes(st, C_HEADERS);
+    j->variables = col_text(st, C_VARIABLES);
+    j->variables_len = (size_t)sqlite3_column_bytes(st, C_VARIABLES);
+    j->error_code = col_text(st, C_ERROR_CODE);
+    j->error_message = col_text(st, C_ERROR_MESSAGE);
+    j->incident_key = sqlite3_column_int64(st, C_INCIDENT_KEY);
+    j->incident_type = sqlite3_column_int(st, C_INCIDENT_TYPE);
+    j->completed_at = sqlite3_column_int64(st, C_COMPLETED);
+    j->process.process_instance_key = sqlite3_column_int64(st, C_PI_KEY);
+    j->process.process_definition_key = sqlite3_column_int64(st, C_PD_KEY);
+    j->process.process_definition_version = sqlite3_column_int(st, C_PD_VERSION);
+    j->process.element_instance_key = sqlite3_column_int64(st, C_EI_KEY);
+    j->process.bpmn_process_id = col_text(st, C_BPMN_ID);
+    j->process.element_id = col_text(st, C_ELEMENT_ID);
+}
+
+int store_load(store *s, int64_t *counter, store_row_fn fn, void *ctx, chute_error *err)
+{
+    int rc;
+    *counter = query_int(s, "SELECT value FROM meta WHERE name = 'key_counter'", &rc);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "reading the key counter");
+    sqlite3_stmt *st;
+    rc = sqlite3_prepare_v2(s->db, "SELECT " JOB_COLUMNS " FROM jobs WHERE state != 7 ORDER BY key",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "loading jobs");
+    int ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_job j;
+        read_row(st, &j);
+        if (!j.type) {
+            ret = chute_error_set(err, CHUTE_ECORRUPT, "%s: job %lld has no type", s->path,
+                                  (long long)j.key);
+            break;
+        }
+        if ((ret = fn(ctx, &j)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = fail(s, err, code_of(rc), "loading jobs");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_get(store *s, int64_t key, store_row_fn fn, void *ctx, chute_error *err)
+{
+    sqlite3_bind_int64(s->get, 1, key);
+    int rc = sqlite3_step(s->get);
+    int ret;
+    if (rc == SQLITE_ROW) {
+        store_job j;
+        read_row(s->get, &j);
+        ret = fn(ctx, &j);
+    } else if (rc == SQLITE_DONE) {
+        ret = CHUTE_ENOTFOUND;
+    } else {
+        ret = fail(s, err, code_of(rc), "reading a job");
+    }
+    sqlite3_reset(s->get);
+    return ret;
+}
+
+int store_sweep_completed(store *s, int64_t before, int limit, int *deleted, chute_error *err)
+{
+    sqlite3_bind_int64(s->sweep, 1, before);
+    sqlite3_bind_int(s->sweep, 2, limit);
+    int ret = step_done(s, s->sweep, err, "removing expired results");
+    *deleted = ret == 0 ? sqlite3_changes(s->db) : 0;
+    return ret;
+}
+
+int64_t store_oldest_completed(store *s)
+{
+    int64_t v = INT64_MAX;
+    if (sqlite3_step(s->oldest) == SQLITE_ROW && sqlite3_column_type(s->oldest, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(s->oldest, 0);
+    sqlite3_reset(s->oldest);
+    return v;
+}

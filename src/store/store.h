@@ -1,0 +1,81 @@
+/*
+ * The store: durable state of one partition. The only module that speaks SQL.
+ *
+ * The engine writes through it: every change to a job is one statement inside
+ * the open transaction (store_begin .. store_commit), so one commit makes a
+ * whole batch of commands durable with one sync. On open, store_load hands
+ * back every job that is not completed, from which the engine rebuilds its
+ * queues, leases, timers and incidents.
+ *
+ * Schema (PRAGMA user_version = 1):
+ *   jobs(key INTEGER PRIMARY KEY, type, state, retries, priority, created_at,
+ *        deadline, worker, headers, variables, error_code, error_message,
+ *        incident_key, incident_type, completed_at, process fields...)
+ *   meta(name TEXT PRIMARY KEY, value INTEGER)   -- 'key_counter'
+ * Completed standalone jobs stay as rows (state 7) until their retention
+ * ends; a partial index on completed_at finds the expired ones.
+ */
+#ifndef CHUTE_STORE_H
+#define CHUTE_STORE_H
+
+#include <chute/engine.h>
+
+typedef struct store store;
+
+/* One job row. Strings may be NULL (stored as NULL, read back as NULL). */
+typedef struct store_job {
+    int64_t key;
+    const char *type;
+    int state;
+    int32_t retries;
+    int32_t priority;
+    int64_t created_at;
+    int64_t deadline;
+    const char *worker;
+    const char *headers;
+    size_t headers_len;
+    const char *variables;
+    size_t variables_len;
+    const char *error_code;
+    const char *error_message;
+    int64_t incident_key;
+    int incident_type;
+    int64_t completed_at;
+    chute_process_ref process;
+} store_job;
+
+/* Opens or creates the database at |path|, switches it to WAL with the
+ * synchronous level of |durability|, checks it (quick_check) and migrates
+ * the schema. Errors: CHUTE_ESTORE (cannot open/create), CHUTE_ECORRUPT (not
+ * a database, fails the check, or a newer schema); the message names |path|. */
+int store_open(store **out, const char *path, chute_durability durability, chute_error *err);
+void store_close(store *s);
+
+int store_begin(store *s, chute_error *err);
+int store_commit(store *s, chute_error *err);
+void store_rollback(store *s);
+
+int store_insert(store *s, const store_job *j, chute_error *err);
+/* Rewrites every mutable column of the row |j->key|. */
+int store_update(store *s, const store_job *j, chute_error *err);
+int store_delete(store *s, int64_t key, chute_error *err);
+int store_set_counter(store *s, int64_t counter, chute_error *err);
+
+/* Reads the key counter and calls |fn| for every job that is not completed,
+ * in key order; the row's strings live until |fn| returns. Stops with |fn|'s
+ * non-zero return value. */
+typedef int (*store_row_fn)(void *ctx, const store_job *j);
+int store_load(store *s, int64_t *counter, store_row_fn fn, void *ctx, chute_error *err);
+
+/* Calls |fn| with the row |key| if it exists (any state). Returns
+ * CHUTE_ENOTFOUND if there is no such row, else fn's result. */
+int store_get(store *s, int64_t key, store_row_fn fn, void *ctx, chute_error *err);
+
+/* Deletes up to |limit| completed rows with completed_at <= |before|; sets
+ * |*deleted|. */
+int store_sweep_completed(store *s, int64_t before, int limit, int *deleted, chute_error *err);
+
+/* The smallest completed_at of a completed row, or INT64_MAX. */
+int64_t store_oldest_completed(store *s);
+
+#endif

@@ -1,0 +1,30 @@
+/* Starts and stops a real chuted for the client's integration tests. */
+#ifndef CHUTE_TESTS_CHUTED_FIXTURE_H
+#define CHUTE_TESTS_CHUTED_FIXTURE_H
+
+#include <sys/types.h>
+
+typedef struct chuted_proc {
+    pid_t pid;
+    char dir[256];     /* temp data dir (removed by chuted_cleanup) */
+    char log[300];     /* chuted's stderr */
+    char address[64];  /* 127.0.0.1:PORT */
+    int port;
+} chuted_proc;
+
+/* The chuted binary this test was configured with, or NULL. */
+const char *chuted_path(void);
+
+/* Starts chuted in a new temp dir on an ephemeral port. 0 or -1. */
+int chuted_start(chuted_proc *d);
+
+/* Starts it again on the same dir and port (after chuted_stop). 0 or -1. */
+int chuted_restart(chuted_proc *d);
+
+/* SIGTERM and wait (keeps the data dir). */
+void chuted_stop(chuted_proc *d);
+
+/* chuted_stop, then removes the data dir. */
+void chuted_cleanup(chuted_proc *d);
+
+#endif

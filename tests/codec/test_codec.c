@@ -1,0 +1,1281 @@
+/*
+ * Codec tests. Requests are built and packed with protobuf-c (as a client
+ * would send them) and decoded with the codec; responses are encoded by the
+ * codec and unpacked with protobuf-c (as a client would read them).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "chute_codec.h"
+#include "gateway_codec.h"
+#include "grpc_frame.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A packed message in a malloc'd buffer. */
+typedef struct bytes {
+    uint8_t *p;
+    size_t n;
+} bytes;
+
+static bytes pack(const ProtobufCMessage *m)
+{
+    bytes b;
+    b.n = protobuf_c_message_get_packed_size(m);
+    b.p = malloc(b.n ? b.n : 1);
+    assert_non_null(b.p);
+    assert_int_equal(protobuf_c_message_pack(m, b.p), b.n);
+    return b;
+}
+
+/* Appends raw bytes to |b|. */
+static void append(bytes *b, const void *more, size_t n)
+{
+    b->p = realloc(b->p, b->n + n);
+    assert_non_null(b->p);
+    memcpy(b->p + b->n, more, n);
+    b->n += n;
+}
+
+static void assert_contains(const char *hay, const char *needle)
+{
+    if (!strstr(hay, needle))
+        fail_msg("expected \"%s\" to contain \"%s\"", hay, needle);
+}
+
+/* Checks a framed buffer's prefix and returns the message bytes. */
+static const uint8_t *unframe(const uint8_t *buf, size_t len, size_t *msg_len)
+{
+    int compressed;
+    uint32_t n;
+    assert_true(len >= CODEC_FRAME_PREFIX);
+    assert_int_equal(codec_frame_parse_prefix(buf, &compressed, &n, NULL), 0);
+    assert_int_equal(compressed, 0);
+    assert_int_equal(n, len - CODEC_FRAME_PREFIX);
+    *msg_len = n;
+    return buf + CODEC_FRAME_PREFIX;
+}
+
+/* ---- framing ------------------------------------------------------------------ */
+
+static void test_prefix(void **state)
+{
+    (void)state;
+    uint8_t p[5];
+    int c;
+    uint32_t n;
+    chute_error err;
+
+    codec_frame_write_prefix(p, 0, 0x01020304);
+    assert_memory_equal(p, "\x00\x01\x02\x03\x04", 5);
+    assert_int_equal(codec_frame_parse_prefix(p, &c, &n, &err), 0);
+    assert_int_equal(c, 0);
+    assert_int_equal(n, 0x01020304);
+    codec_frame_write_prefix(p, 1, 0xffffffffu);
+    assert_int_equal(codec_frame_parse_prefix(p, &c, &n, &err), 0);
+    assert_int_equal(c, 1);
+    assert_int_equal(n, 0xffffffffu);
+    p[0] = 2;
+    assert_int_equal(codec_frame_parse_prefix(p, &c, &n, &err), CHUTE_EINVAL);
+    assert_contains(err.message, "compressed flag 0 or 1");
+
+    codec_frame_empty(p);
+    assert_memory_equal(p, "\x00\x00\x00\x00\x00", 5);
+}
+
+/* Three messages of 0, 10 and 5000 bytes, back to back, framed. */
+static bytes three_messages(void)
+{
+    bytes s = {NULL, 0};
+    static const size_t sizes[3] = {0, 10, 5000};
+    for (size_t i = 0; i < 3; i++) {
+        uint8_t p[5];
+        codec_frame_write_prefix(p, 0, (uint32_t)sizes[i]);
+        append(&s, p, 5);
+        uint8_t *body = malloc(sizes[i] + 1);
+        for (size_t k = 0; k < sizes[i]; k++)
+            body[k] = (uint8_t)(i * 31 + k);
+        append(&s, body, sizes[i]);
+        free(body);
+    }
+    return s;
+}
+
+static void check_three(const bytes *got, size_t count)
+{
+    static const size_t sizes[3] = {0, 10, 5000};
+    assert_int_equal(count, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(got[i].n, sizes[i]);
+        for (size_t k = 0; k < sizes[i]; k++)
+            assert_int_equal(got[i].p[k], (uint8_t)(i * 31 + k));
+    }
+}
+
+/* Feeds |s| in chunks whose sizes cycle through |chunks| and collects the
+ * messages (copied, since they only live until the next feed). */
+static size_t feed_in_chunks(const bytes *s, const size_t *chunks, size_t nchunks, bytes *got,
+                             size_t max_got)
+{
+    codec_frame_reader r;
+    size_t count = 0, pos = 0, ci = 0;
+
+    codec_frame_reader_init(&r, 0);
+    while (pos < s->n) {
+        size_t n = chunks[ci++ % nchunks];
+        if (n > s->n - pos)
+            n = s->n - pos;
+        const uint8_t *data = s->p + pos;
+        size_t left = n;
+        for (;;) {
+            size_t used;
+            codec_frame msg;
+            chute_error err;
+            int rc = codec_frame_reader_feed(&r, data, left, &used, &msg, &err);
+            assert_true(rc >= 0);
+            assert_true(used <= left);
+            data += used;
+            left -= used;
+            if (rc == 0) {
+                assert_int_equal(left, 0);
+                break;
+            }
+            assert_true(count < max_got);
+            assert_int_equal(msg.compressed, 0);
+            got[count].n = msg.len;
+            got[count].p = malloc(msg.len + 1);
+            memcpy(got[count].p, msg.data, msg.len);
+            count++;
+        }
+        pos += n;
+    }
+    assert_false(codec_frame_reader_pending(&r));
+    codec_frame_reader_free(&r);
+    return count;
+}
+
+static void free_got(bytes *got, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(got[i].p);
+}
+
+static void test_reader_byte_by_byte(void **state)
+{
+    (void)state;
+    bytes s = three_messages();
+    bytes got[4];
+    const size_t one = 1;
+    size_t n = feed_in_chunks(&s, &one, 1, got, 4);
+    check_three(got, n);
+    free_got(got, n);
+    free(s.p);
+}
+
+static void test_reader_odd_chunks(void **state)
+{
+    (void)state;
+    bytes s = three_messages();
+    static const size_t patterns[][5] = {
+        {2, 3, 7, 13, 4999}, {4, 6, 1, 1000, 3}, {5, 5, 5, 5, 5}, {6, 11, 17, 4093, 9}};
+    for (size_t p = 0; p < sizeof(patterns) / sizeof(patterns[0]); p++) {
+        bytes got[4];
+        size_t n = feed_in_chunks(&s, patterns[p], 5, got, 4);
+        check_three(got, n);
+        free_got(got, n);
+    }
+    /* All at once: every message comes straight out of the input. */
+    bytes got[4];
+    size_t all = s.n;
+    size_t n = feed_in_chunks(&s, &all, 1, got, 4);
+    check_three(got, n);
+    free_got(got, n);
+    free(s.p);
+}
+
+static void test_reader_zero_copy(void **state)
+{
+    (void)state;
+    uint8_t buf[5 + 3] = {0, 0, 0, 0, 3, 'a', 'b', 'c'};
+    codec_frame_reader r;
+    codec_frame msg;
+    size_t used;
+
+    codec_frame_reader_init(&r, 0);
+    assert_int_equal(codec_frame_reader_feed(&r, buf, sizeof(buf), &used, &msg, NULL), 1);
+    assert_int_equal(used, sizeof(buf));
+    assert_ptr_equal(msg.data, buf + 5);
+    assert_int_equal(msg.len, 3);
+    assert_null(r.buf); /* nothing was allocated */
+    codec_frame_reader_free(&r);
+}
+
+static void test_reader_oversize(void **state)
+{
+    (void)state;
+    codec_frame_reader r;
+    codec_frame msg;
+    chute_error err;
+    size_t used;
+    uint8_t p[5];
+
+    codec_frame_reader_init(&r, 1000);
+    codec_frame_write_prefix(p, 0, 1001);
+    assert_int_equal(codec_frame_reader_feed(&r, p, 5, &used, &msg, &err), CHUTE_ETOOBIG);
+    assert_string_equal(err.message, "Received message larger than max (1001 vs. 1000)");
+    assert_null(r.buf); /* rejected before anything was allocated */
+    assert_int_equal(r.cap, 0);
+    /* The error sticks. */
+    assert_int_equal(codec_frame_reader_feed(&r, p, 5, &used, &msg, &err), CHUTE_ETOOBIG);
+    codec_frame_reader_free(&r);
+
+    /* The default bound is 4 MiB; a prefix of 4 GiB - 1 is refused at once. */
+    codec_frame_reader_init(&r, 0);
+    codec_frame_write_prefix(p, 0, 0xffffffffu);
+    assert_int_equal(codec_frame_reader_feed(&r, p, 5, &used, &msg, &err), CHUTE_ETOOBIG);
+    assert_null(r.buf);
+    codec_frame_reader_free(&r);
+
+    /* A bad flag byte. */
+    codec_frame_reader_init(&r, 0);
+    p[0] = 7;
+    assert_int_equal(codec_frame_reader_feed(&r, p, 5, &used, &msg, &err), CHUTE_EINVAL);
+    codec_frame_reader_free(&r);
+}
+
+static void test_reader_grows_with_data(void **state)
+{
+    (void)state;
+    /* A peer announces 4 MiB and sends 10 bytes: the buffer stays small. */
+    codec_frame_reader r;
+    codec_frame msg;
+    size_t used;
+    uint8_t p[5 + 10] = {0};
+
+    codec_frame_reader_init(&r, 0);
+    codec_frame_write_prefix(p, 0, CODEC_MAX_MESSAGE);
+    assert_int_equal(codec_frame_reader_feed(&r, p, sizeof(p), &used, &msg, NULL), 0);
+    assert_int_equal(used, sizeof(p));
+    assert_true(r.cap <= 4096);
+    assert_true(codec_frame_reader_pending(&r));
+    codec_frame_reader_free(&r);
+}
+
+static void test_reader_compressed_and_pending(void **state)
+{
+    (void)state;
+    uint8_t buf[5 + 2] = {1, 0, 0, 0, 2, 'x', 'y'};
+    codec_frame_reader r;
+    codec_frame msg;
+    size_t used;
+
+    codec_frame_reader_init(&r, 0);
+    assert_int_equal(codec_frame_reader_feed(&r, buf, 3, &used, &msg, NULL), 0);
+    assert_true(codec_frame_reader_pending(&r));
+    assert_int_equal(codec_frame_reader_feed(&r, buf + 3, 3, &used, &msg, NULL), 0);
+    assert_true(codec_frame_reader_pending(&r));
+    assert_int_equal(codec_frame_reader_feed(&r, buf + 6, 1, &used, &msg, NULL), 1);
+    assert_int_equal(msg.compressed, 1);
+    assert_int_equal(msg.len, 2);
+    assert_memory_equal(msg.data, "xy", 2);
+    assert_false(codec_frame_reader_pending(&r));
+    codec_frame_reader_free(&r);
+}
+
+static void test_pack_framed(void **state)
+{
+    (void)state;
+    Chute__V1__CreateJobResponse m = CHUTE__V1__CREATE_JOB_RESPONSE__INIT;
+    uint8_t small[6], big[64];
+    size_t len;
+    chute_error err;
+    uint8_t *out;
+
+    m.key = 2251799813685249;
+    assert_int_equal(codec_pack_framed_into(&m.base, small, sizeof(small), &len, &err),
+                     CHUTE_ETOOBIG);
+    assert_true(len > sizeof(small));
+    assert_int_equal(codec_pack_framed_into(&m.base, big, sizeof(big), &len, &err), 0);
+    assert_int_equal(codec_pack_framed(&m.base, 0, &out, &len, &err), 0);
+    assert_memory_equal(out, big, len);
+    free(out);
+    out = NULL;
+    assert_int_equal(codec_pack_framed(&m.base, 3, &out, &len, &err), CHUTE_ETOOBIG);
+    assert_null(out);
+    assert_contains(err.message, "CreateJobResponse");
+}
+
+/* ---- grpc-message ------------------------------------------------------------- */
+
+static void test_percent(void **state)
+{
+    (void)state;
+    char enc[256], dec[256];
+    const char *s = "Fehler: 100% \xc3\xa4rger\n\t\xe6\x97\xa5\xe6\x9c\xac ok~";
+    size_t n = codec_pct_encode(s, strlen(s), enc, sizeof(enc));
+    assert_int_equal(n, strlen(enc));
+    assert_string_equal(enc, "Fehler: 100%25 %C3%A4rger%0A%09%E6%97%A5%E6%9C%AC ok~");
+    size_t m = codec_pct_decode(enc, n, dec, sizeof(dec));
+    assert_int_equal(m, strlen(s));
+    assert_string_equal(dec, s);
+
+    /* In place. */
+    strcpy(dec, enc);
+    codec_pct_decode(dec, strlen(dec), dec, sizeof(dec));
+    assert_string_equal(dec, s);
+
+    /* A short buffer never gets half an escape, and the return says how
+     * much was needed. */
+    char tiny[5];
+    assert_int_equal(codec_pct_encode("ab%cd", 5, tiny, sizeof(tiny)), 7);
+    assert_string_equal(tiny, "ab");
+    assert_int_equal(codec_pct_encode("abc", 3, NULL, 0), 3);
+
+    /* Lenient decoding: malformed escapes stay as they are. */
+    const char *bad = "%zz %4 %G1 100%";
+    assert_int_equal(codec_pct_decode(bad, strlen(bad), dec, sizeof(dec)), strlen(bad));
+    assert_string_equal(dec, bad);
+    assert_int_equal(codec_pct_decode("%41%62", 6, dec, sizeof(dec)), 2);
+    assert_string_equal(dec, "Ab");
+
+    /* Every byte value survives. */
+    char all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (char)i;
+    char big[3 * 256 + 1], back[257];
+    n = codec_pct_encode(all, 256, big, sizeof(big));
+    assert_int_equal(n, strlen(big));
+    for (size_t i = 0; i < n; i++)
+        assert_true(big[i] >= 0x20 && big[i] <= 0x7e);
+    assert_int_equal(codec_pct_decode(big, n, back, sizeof(back)), 256);
+    assert_memory_equal(back, all, 256);
+}
+
+/* ---- activation --------------------------------------------------------------- */
+
+static bytes activate_request(const char *type, int64_t timeout, int32_t max, char **fetch,
+                              size_t nfetch, char **tenants, size_t ntenants)
+{
+    GatewayProtocol__ActivateJobsRequest r = GATEWAY_PROTOCOL__ACTIVATE_JOBS_REQUEST__INIT;
+    r.type = (char *)type;
+    r.worker = (char *)"w-1";
+    r.timeout = timeout;
+    r.maxjobstoactivate = max;
+    r.fetchvariable = fetch;
+    r.n_fetchvariable = nfetch;
+    r.requesttimeout = -1;
+    r.tenantids = tenants;
+    r.n_tenantids = ntenants;
+    return pack(&r.base);
+}
+
+static void test_activate_round_trip(void **state)
+{
+    (void)state;
+    char *fetch[] = {(char *)"a", (char *)"b\xc3\xa9"};
+    char *tenants[] = {(char *)"<default>"};
+    bytes b = activate_request("payment", 300000, 32, fetch, 2, tenants, 1);
+    codec_activate a;
+    chute_error err;
+
+    assert_int_equal(codec_decode_activate_jobs(b.p, b.n, &a, &err), 0);
+    assert_string_equal(a.req.type, "payment");
+    assert_string_equal(a.req.worker, "w-1");
+    assert_int_equal(a.req.timeout_ms, 300000);
+    assert_int_equal(a.req.max_jobs, 32);
+    assert_int_equal(a.req.fetch_variables_count, 2);
+    assert_string_equal(a.req.fetch_variables[0], "a");
+    assert_string_equal(a.req.fetch_variables[1], "b\xc3\xa9");
+    assert_int_equal(a.request_timeout_ms, -1);
+    codec_activate_free(&a);
+    assert_null(a.msg);
+    codec_activate_free(&a); /* twice is fine */
+    codec_activate_free(NULL);
+    free(b.p);
+
+    /* No tenants, no fetchVariable; requestTimeout 0 stays 0. */
+    GatewayProtocol__ActivateJobsRequest r = GATEWAY_PROTOCOL__ACTIVATE_JOBS_REQUEST__INIT;
+    r.type = (char *)"t";
+    r.timeout = 1;
+    r.maxjobstoactivate = 1;
+    b = pack(&r.base);
+    assert_int_equal(codec_decode_activate_jobs(b.p, b.n, &a, &err), 0);
+    assert_string_equal(a.req.worker, "");
+    assert_int_equal(a.req.fetch_variables_count, 0);
+    assert_int_equal(a.request_timeout_ms, 0);
+    codec_activate_free(&a);
+    free(b.p);
+}
+
+static void expect_activate_error(bytes b, const char *needle)
+{
+    codec_activate a;
+    chute_error err;
+    assert_int_equal(codec_decode_activate_jobs(b.p, b.n, &a, &err), CHUTE_EINVAL);
+    assert_int_equal(err.code, CHUTE_EINVAL);
+    assert_null(a.msg);
+    assert_contains(err.message, needle);
+    free(b.p);
+}
+
+static void test_activate_engine_rules_left_to_engine(void **state)
+{
+    (void)state;
+    /* Blank type, timeout < 1 and maxJobsToActivate < 1 are the engine's
+     * to reject (chute_engine_check_activate); the codec passes them on
+     * unchanged. */
+    bytes b = activate_request(" ", 0, -1, NULL, 0, NULL, 0);
+    codec_activate a;
+    assert_int_equal(codec_decode_activate_jobs(b.p, b.n, &a, NULL), 0);
+    assert_string_equal(a.req.type, " ");
+    assert_int_equal(a.req.timeout_ms, 0);
+    assert_int_equal(a.req.max_jobs, -1);
+    codec_activate_free(&a);
+    free(b.p);
+}
+
+static void test_activate_tenants(void **state)
+{
+    (void)state;
+    char *one[] = {(char *)"tenant-a"};
+    char *two[] = {(char *)"<default>", (char *)"tenant-b"};
+    char *dup[] = {(char *)"<default>", (char *)"<default>"};
+    expect_activate_error(activate_request("t", 1000, 1, NULL, 0, one, 1),
+                          "Expected to handle gRPC request ActivateJobs with tenant identifiers "
+                          "[tenant-a], but multi-tenancy is disabled");
+    expect_activate_error(activate_request("t", 1000, 1, NULL, 0, two, 2), "[<default>, tenant-b]");
+    expect_activate_error(activate_request("t", 1000, 1, NULL, 0, dup, 2), "multi-tenancy");
+
+    /* A long list is cut, not overflowed. */
+    char *many[300];
+    for (size_t i = 0; i < 300; i++)
+        many[i] = (char *)"some-tenant";
+    expect_activate_error(activate_request("t", 1000, 1, NULL, 0, many, 300), "...]");
+
+    /* Over the wire bound: rejected by the pre-scan. */
+    char *lots[CODEC_MAX_TENANT_IDS + 1];
+    for (size_t i = 0; i <= CODEC_MAX_TENANT_IDS; i++)
+        lots[i] = (char *)"<default>";
+    expect_activate_error(activate_request("t", 1000, 1, NULL, 0, lots, CODEC_MAX_TENANT_IDS + 1),
+                          "at most 1000 tenantIds, but got 1001");
+}
+
+static void test_activate_fetch_bound(void **state)
+{
+    (void)state;
+    char *names[CODEC_MAX_FETCH_VARIABLES + 1];
+    for (size_t i = 0; i <= CODEC_MAX_FETCH_VARIABLES; i++)
+        names[i] = (char *)"v";
+    bytes b = activate_request("t", 1000, 1, names, CODEC_MAX_FETCH_VARIABLES, NULL, 0);
+    codec_activate a;
+    assert_int_equal(codec_decode_activate_jobs(b.p, b.n, &a, NULL), 0);
+    assert_int_equal(a.req.fetch_variables_count, CODEC_MAX_FETCH_VARIABLES);
+    codec_activate_free(&a);
+    free(b.p);
+    expect_activate_error(
+        activate_request("t", 1000, 1, names, CODEC_MAX_FETCH_VARIABLES + 1, NULL, 0),
+        "Expected to activate jobs with at most 1000 fetchVariable names, but "
+        "got 1001");
+}
+
+static void test_stream_round_trip(void **state)
+{
+    (void)state;
+    GatewayProtocol__StreamActivatedJobsRequest r =
+        GATEWAY_PROTOCOL__STREAM_ACTIVATED_JOBS_REQUEST__INIT;
+    char *fetch[] = {(char *)"x"};
+    char *tenants[] = {(char *)"<default>"};
+    codec_activate a;
+    chute_error err;
+
+    r.type = (char *)"email";
+    r.worker = (char *)"streamer";
+    r.timeout = 5000;
+    r.fetchvariable = fetch;
+    r.n_fetchvariable = 1;
+    r.tenantids = tenants;
+    r.n_tenantids = 1;
+    bytes b = pack(&r.base);
+    assert_int_equal(codec_decode_stream_activated_jobs(b.p, b.n, &a, &err), 0);
+    assert_string_equal(a.req.type, "email");
+    assert_string_equal(a.req.worker, "streamer");
+    assert_int_equal(a.req.timeout_ms, 5000);
+    assert_int_equal(a.req.max_jobs, 0);
+    assert_int_equal(a.req.fetch_variables_count, 1);
+    assert_string_equal(a.req.fetch_variables[0], "x");
+    assert_int_equal(a.request_timeout_ms, 0);
+    codec_activate_free(&a);
+
+    /* A field newer clients may send (number 4 is unused here; 7+ too). */
+    const uint8_t extra[] = {0x20, 0x05, 0x38, 0x01};
+    append(&b, extra, sizeof(extra));
+    assert_int_equal(codec_decode_stream_activated_jobs(b.p, b.n, &a, &err), 0);
+    assert_string_equal(a.req.type, "email");
+    codec_activate_free(&a);
+    free(b.p);
+
+    tenants[0] = (char *)"other";
+    b = pack(&r.base);
+    assert_int_equal(codec_decode_stream_activated_jobs(b.p, b.n, &a, &err), CHUTE_EINVAL);
+    assert_contains(err.message, "StreamActivatedJobs with tenant identifiers [other]");
+    free(b.p);
+}
+
+/* ---- job commands -------------------------------------------------------------- */
+
+/* Keys that exercise the varint encoding: 10-byte negatives, the first key of
+ * partition 1, the extremes. */
+static const int64_t keys[] = {2251799813685249, -1, -2251799813685249, INT64_MIN, INT64_MAX, 0};
+
+static void test_complete_round_trip(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        GatewayProtocol__CompleteJobRequest r = GATEWAY_PROTOCOL__COMPLETE_JOB_REQUEST__INIT;
+        r.jobkey = keys[i];
+        r.variables = (char *)"{\"ok\":true}";
+        bytes b = pack(&r.base);
+        if (keys[i] < 0)
+            assert_int_equal(b.n, 1 + 10 + 2 + strlen(r.variables)); /* 10-byte varint */
+        codec_job_command c;
+        assert_int_equal(codec_decode_complete_job(b.p, b.n, &c, NULL), 0);
+        assert_true(c.key == keys[i]);
+        assert_string_equal(c.variables, "{\"ok\":true}");
+        assert_int_equal(c.variables_len, strlen(r.variables));
+        codec_job_command_free(&c);
+        free(b.p);
+    }
+    /* Variables not sent: "" with length 0. */
+    GatewayProtocol__CompleteJobRequest r = GATEWAY_PROTOCOL__COMPLETE_JOB_REQUEST__INIT;
+    r.jobkey = 7;
+    bytes b = pack(&r.base);
+    codec_job_command c;
+    assert_int_equal(codec_decode_complete_job(b.p, b.n, &c, NULL), 0);
+    assert_string_equal(c.variables, "");
+    assert_int_equal(c.variables_len, 0);
+    codec_job_command_free(&c);
+    codec_job_command_free(NULL);
+    free(b.p);
+}
+
+static void test_fail_round_trip(void **state)
+{
+    (void)state;
+    GatewayProtocol__FailJobRequest r = GATEWAY_PROTOCOL__FAIL_JOB_REQUEST__INIT;
+    r.jobkey = -42;
+    r.retries = -3;
+    r.errormessage = (char *)"boom \xe2\x9c\x97";
+    r.retrybackoff = 1500;
+    r.variables = (char *)"{\"n\":1}";
+    bytes b = pack(&r.base);
+    codec_job_command c;
+    assert_int_equal(codec_decode_fail_job(b.p, b.n, &c, NULL), 0);
+    assert_int_equal(c.key, -42);
+    assert_int_equal(c.retries, -3);
+    assert_string_equal(c.error_message, "boom \xe2\x9c\x97");
+    assert_int_equal(c.backoff_ms, 1500);
+    assert_string_equal(c.variables, "{\"n\":1}");
+    assert_int_equal(c.variables_len, 7);
+    codec_job_command_free(&c);
+    free(b.p);
+}
+
+static void test_throw_error_round_trip(void **state)
+{
+    (void)state;
+    GatewayProtocol__ThrowErrorRequest r = GATEWAY_PROTOCOL__THROW_ERROR_REQUEST__INIT;
+    r.jobkey = INT64_MIN;
+    r.errorcode = (char *)"NOT_PAID";
+    r.errormessage = (char *)"card declined";
+    r.variables = (char *)"{}";
+    bytes b = pack(&r.base);
+    codec_job_command c;
+    assert_int_equal(codec_decode_throw_error(b.p, b.n, &c, NULL), 0);
+    assert_true(c.key == INT64_MIN);
+    assert_string_equal(c.error_code, "NOT_PAID");
+    assert_string_equal(c.error_message, "card declined");
+    assert_string_equal(c.variables, "{}");
+    codec_job_command_free(&c);
+    free(b.p);
+}
+
+static void test_update_and_resolve_round_trip(void **state)
+{
+    (void)state;
+    codec_job_command c;
+
+    GatewayProtocol__UpdateJobRetriesRequest ur =
+        GATEWAY_PROTOCOL__UPDATE_JOB_RETRIES_REQUEST__INIT;
+    ur.jobkey = 2251799813685250;
+    ur.retries = 5;
+    ur.operationreference = UINT64_MAX;
+    bytes b = pack(&ur.base);
+    assert_int_equal(codec_decode_update_job_retries(b.p, b.n, &c, NULL), 0);
+    assert_int_equal(c.key, 2251799813685250);
+    assert_int_equal(c.retries, 5);
+    codec_job_command_free(&c);
+    free(b.p);
+
+    GatewayProtocol__UpdateJobTimeoutRequest tr =
+        GATEWAY_PROTOCOL__UPDATE_JOB_TIMEOUT_REQUEST__INIT;
+    tr.jobkey = -9;
+    tr.timeout = 60000;
+    b = pack(&tr.base);
+    assert_int_equal(codec_decode_update_job_timeout(b.p, b.n, &c, NULL), 0);
+    assert_int_equal(c.key, -9);
+    assert_int_equal(c.timeout_ms, 60000);
+    codec_job_command_free(&c);
+    free(b.p);
+
+    GatewayProtocol__ResolveIncidentRequest rr = GATEWAY_PROTOCOL__RESOLVE_INCIDENT_REQUEST__INIT;
+    rr.incidentkey = 2251799813685300;
+    rr.operationreference = 12;
+    b = pack(&rr.base);
+    assert_int_equal(codec_decode_resolve_incident(b.p, b.n, &c, NULL), 0);
+    assert_int_equal(c.key, 2251799813685300);
+    codec_job_command_free(&c);
+    free(b.p);
+
+    /* Topology: empty, and with unknown fields. */
+    assert_int_equal(codec_decode_topology(NULL, 0, NULL), 0);
+    const uint8_t unknown[] = {0x08, 0x01, 0x12, 0x00};
+    assert_int_equal(codec_decode_topology(unknown, sizeof(unknown), NULL), 0);
+    chute_error err;
+    assert_int_equal(codec_decode_topology((const uint8_t *)"\x08", 1, &err), CHUTE_EINVAL);
+    assert_string_equal(err.message,
+                        "Expected a valid TopologyRequest message, but it could not be decoded");
+}
+
+static void test_unknown_fields_skipped(void **state)
+{
+    (void)state;
+    GatewayProtocol__CompleteJobRequest r = GATEWAY_PROTOCOL__COMPLETE_JOB_REQUEST__INIT;
+    r.jobkey = -1;
+    r.variables = (char *)"{\"a\":1}";
+    bytes b = pack(&r.base);
+    /* field 3 (result: a message we do not declare), field 99 varint,
+     * field 100 length-delimited, field 101 fixed64, field 102 fixed32,
+     * field 536870911 (the largest) varint. */
+    const uint8_t extra[] = {0x1a, 0x02, 0x08, 0x01,                        /* 3 */
+                             0x98, 0x06, 0x96, 0x01,                        /* 99 */
+                             0xa2, 0x06, 0x03, 'x',  'y',  'z',             /* 100 */
+                             0xa9, 0x06, 1,    2,    3,    4,   5, 6, 7, 8, /* 101 */
+                             0xb5, 0x06, 1,    2,    3,    4,               /* 102 */
+                             0xf8, 0xff, 0xff, 0xff, 0x0f, 0x01};           /* max */
+    append(&b, extra, sizeof(extra));
+    codec_job_command c;
+    assert_int_equal(codec_decode_complete_job(b.p, b.n, &c, NULL), 0);
+    assert_int_equal(c.key, -1);
+    assert_string_equal(c.variables, "{\"a\":1}");
+    codec_job_command_free(&c);
+
+    /* Unknown fields in front of the known ones, in an activation (without
+     * field 3, which is timeout there). */
+    free(b.p);
+    b.p = NULL;
+    b.n = 0;
+    append(&b, extra + 4, sizeof(extra) - 4);
+    bytes a = activate_request("t", 10, 2, NULL, 0, NULL, 0);
+    append(&b, a.p, a.n);
+    free(a.p);
+    codec_activate act;
+    assert_int_equal(codec_decode_activate_jobs(b.p, b.n, &act, NULL), 0);
+    assert_string_equal(act.req.type, "t");
+    assert_int_equal(act.req.max_jobs, 2);
+    codec_activate_free(&act);
+    free(b.p);
+}
+
+typedef int (*decode_fn)(const uint8_t *, size_t, codec_job_command *, chute_error *);
+
+static void expect_malformed(decode_fn fn, const char *type, const uint8_t *p, size_t n)
+{
+    codec_job_command c;
+    chute_error err;
+    char want[128];
+    assert_int_equal(fn(p, n, &c, &err), CHUTE_EINVAL);
+    assert_null(c.msg);
+    snprintf(want, sizeof(want), "Expected a valid %s message, but it could not be decoded", type);
+    assert_string_equal(err.message, want);
+}
+
+static void test_malformed(void **state)
+{
+    (void)state;
+    /* Truncated varint: tag of jobKey, then a continuation byte and the end. */
+    const uint8_t trunc_varint[] = {0x08, 0xff, 0xff};
+    /* Wrong wire type: jobKey (varint) sent length-delimited. */
+    const uint8_t wrong_type[] = {0x0a, 0x01, 0x00};
+    /* Length past the end: variables says 5 bytes, 1 follows. */
+    const uint8_t past_end[] = {0x12, 0x05, 'a'};
+    /* An 11-byte varint. */
+    const uint8_t long_varint[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                   0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    /* Field number 0. */
+    const uint8_t field_zero[] = {0x00, 0x01};
+    /* A truncated tag. */
+    const uint8_t trunc_tag[] = {0x80};
+
+    expect_malformed(codec_decode_complete_job, "CompleteJobRequest", trunc_varint,
+                     sizeof(trunc_varint));
+    expect_malformed(codec_decode_complete_job, "CompleteJobRequest", wrong_type,
+                     sizeof(wrong_type));
+    expect_malformed(codec_decode_complete_job, "CompleteJobRequest", past_end, sizeof(past_end));
+    expect_malformed(codec_decode_complete_job, "CompleteJobRequest", long_varint,
+                     sizeof(long_varint));
+    expect_malformed(codec_decode_complete_job, "CompleteJobRequest", field_zero,
+                     sizeof(field_zero));
+    expect_malformed(codec_decode_complete_job, "CompleteJobRequest", trunc_tag, sizeof(trunc_tag));
+    expect_malformed(codec_decode_fail_job, "FailJobRequest", past_end, sizeof(past_end));
+    expect_malformed(codec_decode_throw_error, "ThrowErrorRequest", trunc_varint,
+                     sizeof(trunc_varint));
+    expect_malformed(codec_decode_update_job_retries, "UpdateJobRetriesRequest", wrong_type,
+                     sizeof(wrong_type));
+    expect_malformed(codec_decode_update_job_timeout, "UpdateJobTimeoutRequest", past_end,
+                     sizeof(past_end));
+    expect_malformed(codec_decode_resolve_incident, "ResolveIncidentRequest", trunc_varint,
+                     sizeof(trunc_varint));
+    expect_malformed(codec_decode_get_job, "GetJobRequest", wrong_type, sizeof(wrong_type));
+    expect_malformed(codec_decode_cancel_job, "CancelJobRequest", trunc_varint,
+                     sizeof(trunc_varint));
+
+    codec_activate a;
+    chute_error err;
+    /* type (field 1) with a length past the end */
+    assert_int_equal(codec_decode_activate_jobs((const uint8_t *)"\x0a\x05"
+                                                                 "a",
+                                                3, &a, &err),
+                     CHUTE_EINVAL);
+    assert_string_equal(err.message, "Expected a valid ActivateJobsRequest message, but it could "
+                                     "not be decoded");
+    assert_int_equal(codec_decode_stream_activated_jobs((const uint8_t *)"\x18\xff", 2, &a, &err),
+                     CHUTE_EINVAL);
+    assert_string_equal(err.message, "Expected a valid StreamActivatedJobsRequest message, but "
+                                     "it could not be decoded");
+    /* Wrong wire type on a repeated string (fetchVariable as varint). */
+    assert_int_equal(codec_decode_activate_jobs((const uint8_t *)"\x28\x01", 2, &a, &err),
+                     CHUTE_EINVAL);
+
+    codec_create cr;
+    assert_int_equal(codec_decode_create_job(past_end, sizeof(past_end), &cr, &err), CHUTE_EINVAL);
+    assert_contains(err.message, "CreateJobRequest");
+    assert_int_equal(codec_decode_create_jobs(trunc_varint, sizeof(trunc_varint), &cr, &err),
+                     CHUTE_EINVAL);
+    assert_contains(err.message, "CreateJobsRequest");
+    /* A job inside CreateJobs that is itself malformed. */
+    const uint8_t bad_inner[] = {0x0a, 0x03, 0x0a, 0x05, 'a'};
+    assert_int_equal(codec_decode_create_jobs(bad_inner, sizeof(bad_inner), &cr, &err),
+                     CHUTE_EINVAL);
+    codec_list_incidents li;
+    /* limit (field 2, int32) sent length-delimited */
+    const uint8_t limit_wrong_type[] = {0x12, 0x01, 0x00};
+    assert_int_equal(
+        codec_decode_list_incidents(limit_wrong_type, sizeof(limit_wrong_type), &li, &err),
+        CHUTE_EINVAL);
+    assert_contains(err.message, "ListIncidentsRequest");
+}
+
+/* ---- encoding: activated jobs ----------------------------------------------------- */
+
+static chute_job_view view_full(void)
+{
+    chute_job_view v;
+    memset(&v, 0, sizeof(v));
+    v.key = 2251799813685249;
+    v.type = "payment";
+    v.state = CHUTE_JOB_ACTIVATED;
+    v.retries = 3;
+    v.priority = 5;
+    v.created_at = 1700000000000;
+    v.deadline = 1700000300000;
+    v.worker = "w-1";
+    v.headers = "{\"h\":\"v\"}";
+    v.headers_len = strlen(v.headers);
+    v.variables = "{\"amount\":12.5,\"name\":\"J\\u00fcrgen\"}";
+    v.variables_len = strlen(v.variables);
+    v.error_code = "";
+    v.error_message = "";
+    v.process.process_instance_key = 2251799813685100;
+    v.process.process_definition_key = -7;
+    v.process.process_definition_version = 4;
+    v.process.element_instance_key = 2251799813685101;
+    v.process.bpmn_process_id = "order";
+    v.process.element_id = "charge";
+    return v;
+}
+
+static chute_job_view view_empty_docs(void)
+{
+    chute_job_view v;
+    memset(&v, 0, sizeof(v));
+    v.key = -1;
+    v.type = "t";
+    v.state = CHUTE_JOB_ACTIVATED;
+    v.retries = 1;
+    v.deadline = 99;
+    v.worker = "";
+    v.headers = "";
+    v.variables = "  ";
+    v.variables_len = 2;
+    v.error_code = "";
+    v.error_message = "";
+    return v; /* process fields all zero / NULL */
+}
+
+static void check_activated_job(const GatewayProtocol__ActivatedJob *j, const chute_job_view *v,
+                                const char *headers, const char *variables)
+{
+    assert_true(j->key == v->key);
+    assert_string_equal(j->type, v->type);
+    assert_true(j->processinstancekey == v->process.process_instance_key);
+    assert_string_equal(j->bpmnprocessid,
+                        v->process.bpmn_process_id ? v->process.bpmn_process_id : "");
+    assert_int_equal(j->processdefinitionversion, v->process.process_definition_version);
+    assert_true(j->processdefinitionkey == v->process.process_definition_key);
+    assert_string_equal(j->elementid, v->process.element_id ? v->process.element_id : "");
+    assert_true(j->elementinstancekey == v->process.element_instance_key);
+    assert_string_equal(j->customheaders, headers);
+    assert_string_equal(j->worker, v->worker);
+    assert_int_equal(j->retries, v->retries);
+    assert_true(j->deadline == v->deadline);
+    assert_string_equal(j->variables, variables);
+    assert_string_equal(j->tenantid, "<default>");
+    assert_int_equal(j->kind, 0);
+    assert_int_equal(j->listenereventtype, 6);
+}
+
+static void test_encode_activate_response(void **state)
+{
+    (void)state;
+    chute_job_view views[2] = {view_full(), view_empty_docs()};
+    uint8_t *out = NULL;
+    size_t len, n;
+    chute_error err;
+
+    assert_int_equal(codec_encode_activate_jobs_response(views, 2, 0, &out, &len, &err), 0);
+    /* The size helpers predict the framed size exactly. */
+    assert_int_equal(len, CODEC_FRAME_PREFIX + codec_activate_response_entry_size(&views[0]) +
+                              codec_activate_response_entry_size(&views[1]));
+    const uint8_t *m = unframe(out, len, &n);
+    GatewayProtocol__ActivateJobsResponse *resp =
+        gateway_protocol__activate_jobs_response__unpack(NULL, n, m);
+    assert_non_null(resp);
+    assert_int_equal(resp->n_jobs, 2);
+    check_activated_job(resp->jobs[0], &views[0], views[0].headers, views[0].variables);
+    check_activated_job(resp->jobs[1], &views[1], "{}", "{}");
+    gateway_protocol__activate_jobs_response__free_unpacked(resp, NULL);
+    free(out);
+
+    /* The enums are on the wire even though kind is the default 0 in proto3
+     * terms; listenerEventType 6 must be sent explicitly (field 17 = tag
+     * 0x88 0x01, value 6). */
+    assert_int_equal(codec_encode_activated_job(&views[1], 0, &out, &len, &err), 0);
+    assert_int_equal(len, CODEC_FRAME_PREFIX + codec_activated_job_size(&views[1]));
+    int found = 0;
+    for (size_t i = CODEC_FRAME_PREFIX; i + 2 < len; i++)
+        if (out[i] == 0x88 && out[i + 1] == 0x01 && out[i + 2] == 0x06)
+            found = 1;
+    assert_true(found);
+    m = unframe(out, len, &n);
+    GatewayProtocol__ActivatedJob *j = gateway_protocol__activated_job__unpack(NULL, n, m);
+    assert_non_null(j);
+    check_activated_job(j, &views[1], "{}", "{}");
+    gateway_protocol__activated_job__free_unpacked(j, NULL);
+    free(out);
+
+    /* No jobs: an empty message. */
+    assert_int_equal(codec_encode_activate_jobs_response(NULL, 0, 0, &out, &len, &err), 0);
+    assert_int_equal(len, CODEC_FRAME_PREFIX);
+    assert_memory_equal(out, "\0\0\0\0\0", 5);
+    free(out);
+
+    /* Over the bound. */
+    out = NULL;
+    size_t one = codec_activate_response_entry_size(&views[0]);
+    assert_int_equal(codec_encode_activate_jobs_response(views, 2, one, &out, &len, &err),
+                     CHUTE_ETOOBIG);
+    assert_null(out);
+    assert_contains(err.message, "ActivateJobsResponse");
+    assert_int_equal(codec_encode_activate_jobs_response(views, 1, one, &out, &len, &err), 0);
+    free(out);
+    out = NULL;
+    assert_int_equal(codec_encode_activated_job(&views[0], 10, &out, &len, &err), CHUTE_ETOOBIG);
+    assert_null(out);
+}
+
+static void test_encode_large_variables_size(void **state)
+{
+    (void)state;
+    /* A variables document whose length needs a 3-byte varint: the entry
+     * size helper must count it. */
+    size_t big = 200000;
+    char *vars = malloc(big + 1);
+    memset(vars, ' ', big);
+    vars[0] = '{';
+    vars[big - 1] = '}';
+    vars[big] = '\0';
+    chute_job_view v = view_full();
+    v.variables = vars;
+    v.variables_len = big;
+    uint8_t *out;
+    size_t len;
+    assert_int_equal(codec_encode_activate_jobs_response(&v, 1, 0, &out, &len, NULL), 0);
+    assert_int_equal(len, CODEC_FRAME_PREFIX + codec_activate_response_entry_size(&v));
+    free(out);
+    free(vars);
+}
+
+static void test_encode_topology(void **state)
+{
+    (void)state;
+    uint8_t *out;
+    size_t len, n;
+    assert_int_equal(codec_encode_topology("127.0.0.1", 26500, 0, &out, &len, NULL), 0);
+    const uint8_t *m = unframe(out, len, &n);
+    GatewayProtocol__TopologyResponse *t = gateway_protocol__topology_response__unpack(NULL, n, m);
+    assert_non_null(t);
+    assert_int_equal(t->n_brokers, 1);
+    assert_int_equal(t->brokers[0]->nodeid, 0);
+    assert_string_equal(t->brokers[0]->host, "127.0.0.1");
+    assert_int_equal(t->brokers[0]->port, 26500);
+    assert_string_equal(t->brokers[0]->version, CHUTE_VERSION);
+    assert_int_equal(t->brokers[0]->n_partitions, 1);
+    assert_int_equal(t->brokers[0]->partitions[0]->partitionid, 1);
+    assert_int_equal(t->brokers[0]->partitions[0]->role,
+                     GATEWAY_PROTOCOL__PARTITION__PARTITION_BROKER_ROLE__LEADER);
+    assert_int_equal(t->brokers[0]->partitions[0]->health,
+                     GATEWAY_PROTOCOL__PARTITION__PARTITION_BROKER_HEALTH__HEALTHY);
+    assert_int_equal(t->clustersize, 1);
+    assert_int_equal(t->partitionscount, 1);
+    assert_int_equal(t->replicationfactor, 1);
+    assert_string_equal(t->gatewayversion, CHUTE_VERSION);
+    gateway_protocol__topology_response__free_unpacked(t, NULL);
+    free(out);
+}
+
+/* ---- chute.v1 ------------------------------------------------------------------------ */
+
+static void test_create_job_round_trip(void **state)
+{
+    (void)state;
+    Chute__V1__CreateJobRequest r = CHUTE__V1__CREATE_JOB_REQUEST__INIT;
+    r.type = (char *)"report";
+    r.variables = (char *)"{\"x\":1}";
+    r.customheaders = (char *)"{\"k\":\"v\"}";
+    r.retries = 5;
+    r.priority = -2;
+    r.delay = 60000;
+    bytes b = pack(&r.base);
+    codec_create c;
+    assert_int_equal(codec_decode_create_job(b.p, b.n, &c, NULL), 0);
+    assert_int_equal(c.count, 1);
+    assert_string_equal(c.specs[0].type, "report");
+    assert_string_equal(c.specs[0].variables, "{\"x\":1}");
+    assert_int_equal(c.specs[0].variables_len, 7);
+    assert_string_equal(c.specs[0].headers, "{\"k\":\"v\"}");
+    assert_int_equal(c.specs[0].headers_len, 9);
+    assert_int_equal(c.specs[0].retries, 5);
+    assert_int_equal(c.specs[0].priority, -2);
+    assert_int_equal(c.specs[0].delay_ms, 60000);
+    assert_int_equal(c.specs[0].process.process_instance_key, 0);
+    assert_null(c.specs[0].process.bpmn_process_id);
+    codec_create_free(&c);
+    codec_create_free(&c);
+    codec_create_free(NULL);
+    free(b.p);
+}
+
+static void test_create_jobs_round_trip(void **state)
+{
+    (void)state;
+    Chute__V1__CreateJobRequest jobs[3];
+    Chute__V1__CreateJobRequest *ptrs[3];
+    char names[3][8];
+    for (int i = 0; i < 3; i++) {
+        chute__v1__create_job_request__init(&jobs[i]);
+        snprintf(names[i], sizeof(names[i]), "t%d", i);
+        jobs[i].type = names[i];
+        jobs[i].retries = i;
+        jobs[i].delay = -i;
+        ptrs[i] = &jobs[i];
+    }
+    Chute__V1__CreateJobsRequest r = CHUTE__V1__CREATE_JOBS_REQUEST__INIT;
+    r.jobs = ptrs;
+    r.n_jobs = 3;
+    bytes b = pack(&r.base);
+    codec_create c;
+    assert_int_equal(codec_decode_create_jobs(b.p, b.n, &c, NULL), 0);
+    assert_int_equal(c.count, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(c.specs[i].type, names[i]);
+        assert_int_equal(c.specs[i].retries, i);
+        assert_int_equal(c.specs[i].delay_ms, -i);
+        assert_string_equal(c.specs[i].variables, "");
+        assert_int_equal(c.specs[i].variables_len, 0);
+    }
+    codec_create_free(&c);
+    free(b.p);
+
+    /* Empty: valid, nothing to create. */
+    assert_int_equal(codec_decode_create_jobs(NULL, 0, &c, NULL), 0);
+    assert_int_equal(c.count, 0);
+    codec_create_free(&c);
+}
+
+static void test_create_jobs_bound(void **state)
+{
+    (void)state;
+    /* 10 001 empty jobs on the wire: 0x0a 0x00 each. */
+    size_t n = CODEC_MAX_CREATE_JOBS + 1;
+    uint8_t *p = malloc(2 * n);
+    for (size_t i = 0; i < n; i++) {
+        p[2 * i] = 0x0a;
+        p[2 * i + 1] = 0x00;
+    }
+    codec_create c;
+    chute_error err;
+    assert_int_equal(codec_decode_create_jobs(p, 2 * n, &c, &err), CHUTE_EINVAL);
+    assert_string_equal(err.message,
+                        "Expected at most 10000 jobs in CreateJobsRequest, but got 10001");
+    assert_null(c.msg);
+    assert_int_equal(codec_decode_create_jobs(p, 2 * (n - 1), &c, &err), 0);
+    assert_int_equal(c.count, CODEC_MAX_CREATE_JOBS);
+    codec_create_free(&c);
+    free(p);
+}
+
+static void test_get_cancel_list_round_trip(void **state)
+{
+    (void)state;
+    codec_job_command c;
+    chute_error err;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        Chute__V1__GetJobRequest g = CHUTE__V1__GET_JOB_REQUEST__INIT;
+        g.key = keys[i];
+        bytes b = pack(&g.base);
+        assert_int_equal(codec_decode_get_job(b.p, b.n, &c, NULL), 0);
+        assert_true(c.key == keys[i]);
+        codec_job_command_free(&c);
+        free(b.p);
+
+        Chute__V1__CancelJobRequest x = CHUTE__V1__CANCEL_JOB_REQUEST__INIT;
+        x.key = keys[i];
+        b = pack(&x.base);
+        assert_int_equal(codec_decode_cancel_job(b.p, b.n, &c, NULL), 0);
+        assert_true(c.key == keys[i]);
+        codec_job_command_free(&c);
+        free(b.p);
+    }
+
+    Chute__V1__ListIncidentsRequest l = CHUTE__V1__LIST_INCIDENTS_REQUEST__INIT;
+    codec_list_incidents li;
+    bytes b = pack(&l.base);
+    assert_int_equal(codec_decode_list_incidents(b.p, b.n, &li, NULL), 0);
+    assert_null(li.type);
+    assert_int_equal(li.limit, CODEC_DEFAULT_INCIDENT_LIMIT);
+    codec_list_incidents_free(&li);
+    codec_list_incidents_free(NULL);
+    free(b.p);
+
+    l.type = (char *)"payment";
+    l.limit = 20;
+    b = pack(&l.base);
+    assert_int_equal(codec_decode_list_incidents(b.p, b.n, &li, NULL), 0);
+    assert_string_equal(li.type, "payment");
+    assert_int_equal(li.limit, 20);
+    codec_list_incidents_free(&li);
+    free(b.p);
+
+    l.limit = -1;
+    b = pack(&l.base);
+    assert_int_equal(codec_decode_list_incidents(b.p, b.n, &li, &err), CHUTE_EINVAL);
+    assert_contains(err.message, "but it was -1");
+    assert_null(li.msg);
+    free(b.p);
+    l.limit = CODEC_MAX_INCIDENT_LIMIT + 1;
+    b = pack(&l.base);
+    assert_int_equal(codec_decode_list_incidents(b.p, b.n, &li, &err), CHUTE_EINVAL);
+    free(b.p);
+}
+
+static void test_encode_chute_responses(void **state)
+{
+    (void)state;
+    uint8_t *out;
+    size_t len, n;
+    const uint8_t *m;
+
+    assert_int_equal(codec_encode_create_job_response(-5, &out, &len, NULL), 0);
+    m = unframe(out, len, &n);
+    Chute__V1__CreateJobResponse *cr = chute__v1__create_job_response__unpack(NULL, n, m);
+    assert_non_null(cr);
+    assert_int_equal(cr->key, -5);
+    chute__v1__create_job_response__free_unpacked(cr, NULL);
+    free(out);
+
+    assert_int_equal(codec_encode_create_jobs_response(keys, 6, &out, &len, NULL), 0);
+    m = unframe(out, len, &n);
+    Chute__V1__CreateJobsResponse *cs = chute__v1__create_jobs_response__unpack(NULL, n, m);
+    assert_non_null(cs);
+    assert_int_equal(cs->n_keys, 6);
+    for (size_t i = 0; i < 6; i++)
+        assert_true(cs->keys[i] == keys[i]);
+    chute__v1__create_jobs_response__free_unpacked(cs, NULL);
+    free(out);
+
+    chute_job_view v = view_full();
+    v.state = CHUTE_JOB_COMPLETED;
+    v.completed_at = 1700000400000;
+    v.incident_key = 0;
+    assert_int_equal(codec_encode_get_job_response(&v, 0, &out, &len, NULL), 0);
+    m = unframe(out, len, &n);
+    Chute__V1__GetJobResponse *g = chute__v1__get_job_response__unpack(NULL, n, m);
+    assert_non_null(g);
+    assert_non_null(g->job);
+    Chute__V1__Job *j = g->job;
+    assert_int_equal(j->key, v.key);
+    assert_string_equal(j->type, "payment");
+    assert_string_equal(j->state, "COMPLETED");
+    assert_int_equal(j->retries, 3);
+    assert_int_equal(j->priority, 5);
+    assert_string_equal(j->worker, "w-1");
+    assert_int_equal(j->deadline, v.deadline);
+    assert_string_equal(j->variables, v.variables);
+    assert_string_equal(j->customheaders, v.headers);
+    assert_string_equal(j->errorcode, "");
+    assert_string_equal(j->errormessage, "");
+    assert_int_equal(j->incidentkey, 0);
+    assert_int_equal(j->createdat, v.created_at);
+    assert_int_equal(j->completedat, v.completed_at);
+    chute__v1__get_job_response__free_unpacked(g, NULL);
+    free(out);
+
+    /* Empty documents become "{}" here too. */
+    chute_job_view e = view_empty_docs();
+    e.state = CHUTE_JOB_ACTIVATABLE;
+    assert_int_equal(codec_encode_get_job_response(&e, 0, &out, &len, NULL), 0);
+    m = unframe(out, len, &n);
+    g = chute__v1__get_job_response__unpack(NULL, n, m);
+    assert_non_null(g);
+    assert_string_equal(g->job->state, "ACTIVATABLE");
+    assert_string_equal(g->job->variables, "{}");
+    assert_string_equal(g->job->customheaders, "{}");
+    chute__v1__get_job_response__free_unpacked(g, NULL);
+    free(out);
+}
+
+static void test_incident_list(void **state)
+{
+    (void)state;
+    codec_incident_list l;
+    chute_error err;
+    uint8_t *out;
+    size_t len, n;
+
+    chute_job_view a = view_full();
+    a.state = CHUTE_JOB_INCIDENT;
+    a.retries = 0;
+    a.incident_key = 2251799813685260;
+    a.incident_type = CHUTE_INCIDENT_JOB_NO_RETRIES;
+    a.error_message = "No more retries left.";
+    chute_job_view b = view_empty_docs();
+    b.state = CHUTE_JOB_ERROR_THROWN;
+    b.incident_key = -3;
+    b.incident_type = CHUTE_INCIDENT_UNHANDLED_ERROR_EVENT;
+    b.error_code = "E42";
+    b.error_message = "unhandled";
+
+    codec_incident_list_init(&l, 0);
+    assert_int_equal(codec_incident_list_add(&l, &a, &err), 0);
+    assert_int_equal(codec_incident_list_add(&l, &b, &err), 0);
+    assert_int_equal(l.count, 2);
+    assert_int_equal(codec_incident_list_finish(&l, &out, &len, &err), 0);
+    codec_incident_list_free(&l);
+    const uint8_t *m = unframe(out, len, &n);
+    Chute__V1__ListIncidentsResponse *r = chute__v1__list_incidents_response__unpack(NULL, n, m);
+    assert_non_null(r);
+    assert_int_equal(r->n_incidents, 2);
+    Chute__V1__Incident *i0 = r->incidents[0], *i1 = r->incidents[1];
+    assert_int_equal(i0->key, 2251799813685260);
+    assert_int_equal(i0->jobkey, a.key);
+    assert_string_equal(i0->type, "JOB_NO_RETRIES");
+    assert_string_equal(i0->jobtype, "payment");
+    assert_string_equal(i0->errormessage, "No more retries left.");
+    assert_string_equal(i0->errorcode, "");
+    assert_int_equal(i0->retries, 0);
+    assert_int_equal(i1->key, -3);
+    assert_int_equal(i1->jobkey, -1);
+    assert_string_equal(i1->type, "UNHANDLED_ERROR_EVENT");
+    assert_string_equal(i1->errorcode, "E42");
+    assert_string_equal(i1->errormessage, "unhandled");
+    chute__v1__list_incidents_response__free_unpacked(r, NULL);
+    free(out);
+
+    /* Empty list: just a prefix. */
+    codec_incident_list_init(&l, 0);
+    assert_int_equal(codec_incident_list_finish(&l, &out, &len, &err), 0);
+    assert_int_equal(len, CODEC_FRAME_PREFIX);
+    free(out);
+    codec_incident_list_free(&l);
+
+    /* A bound that holds one incident: the second is refused, the first kept. */
+    Chute__V1__Incident inc;
+    codec_incident_from_view(&inc, &a);
+    size_t one = 2 + chute__v1__incident__get_packed_size(&inc);
+    codec_incident_list_init(&l, one);
+    assert_int_equal(codec_incident_list_add(&l, &a, &err), 0);
+    assert_int_equal(codec_incident_list_add(&l, &a, &err), CHUTE_ETOOBIG);
+    assert_int_equal(l.count, 1);
+    assert_int_equal(codec_incident_list_finish(&l, &out, &len, &err), 0);
+    assert_int_equal(len, CODEC_FRAME_PREFIX + one);
+    free(out);
+    codec_incident_list_free(&l);
+
+    /* Freed without finishing: nothing leaks. */
+    codec_incident_list_init(&l, 0);
+    assert_int_equal(codec_incident_list_add(&l, &b, &err), 0);
+    codec_incident_list_free(&l);
+    codec_incident_list_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prefix),
+        cmocka_unit_test(test_reader_byte_by_byte),
+        cmocka_unit_test(test_reader_odd_chunks),
+        cmocka_unit_test(test_reader_zero_copy),
+        cmocka_unit_test(test_reader_oversize),
+        cmocka_unit_test(test_reader_grows_with_data),
+        cmocka_unit_test(test_reader_compressed_and_pending),
+        cmocka_unit_test(test_pack_framed),
+        cmocka_unit_test(test_percent),
+        cmocka_unit_test(test_activate_round_trip),
+        cmocka_unit_test(test_activate_engine_rules_left_to_engine),
+        cmocka_unit_test(test_activate_tenants),
+        cmocka_unit_test(test_activate_fetch_bound),
+        cmocka_unit_test(test_stream_round_trip),
+        cmocka_unit_test(test_complete_round_trip),
+        cmocka_unit_test(test_fail_round_trip),
+        cmocka_unit_test(test_throw_error_round_trip),
+        cmocka_unit_test(test_update_and_resolve_round_trip),
+        cmocka_unit_test(test_unknown_fields_skipped),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_encode_activate_response),
+        cmocka_unit_test(test_encode_large_variables_size),
+        cmocka_unit_test(test_encode_topology),
+        cmocka_unit_test(test_create_job_round_trip),
+        cmocka_unit_test(test_create_jobs_round_trip),
+        cmocka_unit_test(test_create_jobs_bound),
+        cmocka_unit_test(test_get_cancel_list_round_trip),
+        cmocka_unit_test(test_encode_chute_responses),
+        cmocka_unit_test(test_incident_list),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

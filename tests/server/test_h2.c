@@ -1,0 +1,1512 @@
+/*
+ * Tests of the gRPC-over-h2c transport: a real h2_server listening on
+ * 127.0.0.1 (ephemeral port) and a real HTTP/2 client (an nghttp2 client
+ * session written here) on the same libuv loop. A test "gateway" answers
+ * by path:
+ *
+ *   /t.T/Echo        echoes the message, OK
+ *   /t.T/Empty       OK without a message (Trailers-Only)
+ *   /t.T/Fail        NOT_FOUND with a message that needs percent-encoding
+ *   /t.T/Stream      request = u32 count, u32 size: streams count messages
+ *   /t.T/Hold        sets an observer and keeps the call (tests drive it)
+ *   /t.T/HoldNoObs   keeps the call without an observer
+ *   /t.T/Later       echoes from a timer 20 ms later
+ *   /t.T/Feed        keeps FEED_DEPTH messages queued, refilled from on_sent
+ *
+ * Every wait is bounded (RUN_UNTIL); every test ends with the loop closed
+ * (uv_loop_close() == 0) so ASan sees no leak.
+ */
+#include "server/h2.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <netinet/in.h>
+#include <nghttp2/nghttp2.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+/* ---- the loop --------------------------------------------------------------- */
+
+typedef struct gw gw;
+
+typedef struct T {
+    uv_loop_t loop;
+    uv_timer_t tick; /* keeps UV_RUN_ONCE from blocking longer than 5 ms */
+    h2_server *server;
+    int done;
+    gw *g;
+} T;
+
+static void tick_cb(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* Runs the loop until |cond| holds or |ms| pass; evaluates to |cond|. */
+#define RUN_UNTIL(t, cond, ms)                                                                     \
+    ({                                                                                             \
+        uv_update_time(&(t)->loop);                                                                \
+        uint64_t dl_ = uv_now(&(t)->loop) + (ms);                                                  \
+        while (!(cond) && uv_now(&(t)->loop) < dl_)                                                \
+            uv_run(&(t)->loop, UV_RUN_ONCE);                                                       \
+        (cond);                                                                                    \
+    })
+
+#define RUN_FOR(t, ms) ((void)RUN_UNTIL(t, 0, ms))
+
+/* ---- the test gateway -------------------------------------------------------- */
+
+#define MAX_HELD 512
+#define MAX_TAGS 8192
+#define FEED_DEPTH 32
+#define FEED_SIZE (16 * 1024)
+
+struct gw {
+    T *t;
+    int requests;
+    char last_path[256];
+    int64_t last_timeout;
+    h2_call *held[MAX_HELD];
+    int nheld;
+    h2_call *held_noobs;
+    int sent, unsent, closed;
+    size_t sent_bytes;
+    int reasons[4];
+    uintptr_t sent_tags[MAX_TAGS];
+    uintptr_t unsent_tags[MAX_TAGS];
+    int send_in_unsent_rv;
+    int send_in_close_rv;
+    /* Feed */
+    h2_call *feed;
+    int feed_queued;
+    int feed_total;
+    int feed_stop;
+    /* Later */
+    h2_call *later[64];
+    uint8_t later_msg[64][16];
+    size_t later_len[64];
+    int nlater;
+    uv_timer_t later_timer;
+};
+
+static void gw_on_sent(void *ud, h2_call *call, void *tag)
+{
+    gw *g = ud;
+    if (g->sent < MAX_TAGS)
+        g->sent_tags[g->sent] = (uintptr_t)tag;
+    g->sent++;
+    if (call == g->feed) {
+        g->sent_bytes += FEED_SIZE;
+        g->feed_queued--;
+        /* Refill from inside on_sent: the transport must allow it. */
+        static uint8_t buf[FEED_SIZE];
+        while (!g->feed_stop && g->feed_queued < FEED_DEPTH) {
+            assert_int_equal(
+                h2_call_send(call, buf, sizeof buf, (void *)(uintptr_t)++g->feed_total), 0);
+            g->feed_queued++;
+        }
+    }
+}
+
+static void gw_on_unsent(void *ud, h2_call *call, void *tag)
+{
+    gw *g = ud;
+    if (g->unsent < MAX_TAGS)
+        g->unsent_tags[g->unsent] = (uintptr_t)tag;
+    g->unsent++;
+    g->send_in_unsent_rv = h2_call_send(call, (const uint8_t *)"x", 1, NULL);
+}
+
+static void gw_on_close(void *ud, h2_call *call, h2_close_reason reason)
+{
+    gw *g = ud;
+    g->closed++;
+    g->reasons[reason]++;
+    for (int i = 0; i < g->nheld; i++)
+        if (g->held[i] == call)
+            g->held[i] = NULL;
+    if (call == g->feed)
+        g->feed = NULL;
+}
+
+static const h2_call_observer gw_observer = {gw_on_sent, gw_on_unsent, gw_on_close};
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void later_cb(uv_timer_t *timer)
+{
+    gw *g = timer->data;
+    for (int i = 0; i < g->nlater; i++) {
+        assert_int_equal(h2_call_send(g->later[i], g->later_msg[i], g->later_len[i], NULL), 0);
+        assert_int_equal(h2_call_finish(g->later[i], 0, NULL), 0);
+    }
+    g->nlater = 0;
+}
+
+static void on_done(void *arg);
+
+static void gw_request(void *ctx, h2_call *call, const char *path, const uint8_t *msg, size_t len)
+{
+    gw *g = ctx;
+    g->requests++;
+    snprintf(g->last_path, sizeof g->last_path, "%s", path);
+    assert_string_equal(path, h2_call_path(call));
+    g->last_timeout = h2_call_timeout_ms(call);
+    if (strcmp(path, "/t.T/Echo") == 0) {
+        assert_int_equal(h2_call_send(call, msg, len, NULL), 0);
+        assert_int_equal(h2_call_finish(call, 0, NULL), 0);
+    } else if (strcmp(path, "/t.T/Empty") == 0) {
+        assert_int_equal(h2_call_finish(call, 0, NULL), 0);
+    } else if (strcmp(path, "/t.T/Fail") == 0) {
+        assert_int_equal(h2_call_finish(call, 5, "no such job: \xc3\xbc 100%"), 0);
+    } else if (strcmp(path, "/t.T/Stream") == 0) {
+        assert_int_equal(len, 8);
+        uint32_t count = get_u32(msg), size = get_u32(msg + 4);
+        assert_int_equal(h2_call_set_observer(call, &gw_observer, g), 0);
+        uint8_t *buf = malloc(size + 8);
+        for (uint32_t i = 0; i < count; i++) {
+            uint32_t n = 4 + (size ? i % size : 0);
+            put_u32(buf, i);
+            for (uint32_t k = 4; k < n; k++)
+                buf[k] = (uint8_t)(i + k);
+            assert_int_equal(h2_call_send(call, buf, n, (void *)(uintptr_t)(i + 1)), 0);
+        }
+        free(buf);
+        assert_int_equal(h2_call_finish(call, 0, NULL), 0);
+    } else if (strcmp(path, "/t.T/Hold") == 0) {
+        assert_int_equal(h2_call_set_observer(call, &gw_observer, g), 0);
+        assert_true(g->nheld < MAX_HELD);
+        g->held[g->nheld++] = call;
+    } else if (strcmp(path, "/t.T/HoldNoObs") == 0) {
+        g->held_noobs = call;
+    } else if (strcmp(path, "/t.T/Later") == 0) {
+        assert_true(g->nlater < 64 && len <= 16);
+        g->later[g->nlater] = call;
+        memcpy(g->later_msg[g->nlater], msg, len);
+        g->later_len[g->nlater] = len;
+        g->nlater++;
+        uv_timer_start(&g->later_timer, later_cb, 20, 0);
+    } else if (strcmp(path, "/t.T/Shutdown") == 0) {
+        assert_int_equal(h2_call_set_observer(call, &gw_observer, g), 0);
+        h2_server_shutdown(g->t->server, H2_GRPC_UNAVAILABLE, "stopping", on_done, g->t);
+        assert_int_equal(h2_call_send(call, msg, len, NULL), CHUTE_ECLOSED);
+    } else if (strcmp(path, "/t.T/Feed") == 0) {
+        assert_int_equal(h2_call_set_observer(call, &gw_observer, g), 0);
+        g->feed = call;
+        static uint8_t buf[FEED_SIZE];
+        while (g->feed_queued < FEED_DEPTH) {
+            assert_int_equal(
+                h2_call_send(call, buf, sizeof buf, (void *)(uintptr_t)++g->feed_total), 0);
+            g->feed_queued++;
+        }
+    } else {
+        assert_int_equal(h2_call_finish(call, 12, "unknown method"), 0);
+    }
+}
+
+static void on_done(void *arg)
+{
+    T *t = arg;
+    t->done++;
+}
+
+static void t_start(T *t, gw *g, const h2_limits *lim)
+{
+    memset(t, 0, sizeof *t);
+    memset(g, 0, sizeof *g);
+    g->t = t;
+    t->g = g;
+    assert_int_equal(uv_loop_init(&t->loop), 0);
+    uv_timer_init(&t->loop, &t->tick);
+    uv_timer_start(&t->tick, tick_cb, 5, 5);
+    uv_timer_init(&t->loop, &g->later_timer);
+    g->later_timer.data = g;
+    chute_error err = {0, ""};
+    int rv = h2_server_open(&t->server, &t->loop, "127.0.0.1", 0, lim, gw_request, g, &err);
+    if (rv != 0)
+        fail_msg("h2_server_open: %s", err.message);
+    assert_true(h2_server_port(t->server) > 0);
+}
+
+static void t_shutdown(T *t)
+{
+    if (!t->server)
+        return;
+    h2_server_shutdown(t->server, H2_GRPC_UNAVAILABLE, "server is shutting down", on_done, t);
+    assert_true(RUN_UNTIL(t, t->done == 1, 5000));
+    h2_server_free(t->server);
+    t->server = NULL;
+}
+
+static void walk_print(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "left handle: %s active=%d closing=%d\n", uv_handle_type_name(h->type),
+            uv_is_active(h), uv_is_closing(h));
+}
+
+static void t_stop(T *t)
+{
+    t_shutdown(t);
+    uv_close((uv_handle_t *)&t->tick, NULL);
+    uv_close((uv_handle_t *)&t->g->later_timer, NULL);
+    uv_run(&t->loop, UV_RUN_DEFAULT);
+    int rv = uv_loop_close(&t->loop);
+    if (rv != 0)
+        uv_walk(&t->loop, walk_print, NULL);
+    assert_int_equal(rv, 0);
+}
+
+/* ---- the test client ------------------------------------------------------------ */
+
+typedef struct tstream {
+    int32_t id;
+    int http_status;
+    char content_type[64];
+    int grpc_status; /* -1: none */
+    char grpc_message[1024];
+    uint8_t *data;
+    size_t len, cap;
+    int end_stream;
+    int closed;
+    uint32_t close_code;
+    int headers_frames;
+    /* request body */
+    uint8_t *body;
+    size_t body_len, body_off;
+    int body_hold; /* never end the request */
+} tstream;
+
+typedef struct tclient_opts {
+    uint32_t initial_window; /* 0: the default */
+    uint32_t conn_window;    /* 0: the default */
+    int manual_window;       /* never return window unless tc_consume */
+    int rcvbuf;              /* SO_RCVBUF, 0: the default */
+    int raw;                 /* no HTTP/2: raw bytes */
+} tclient_opts;
+
+typedef struct tclient {
+    T *t;
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    nghttp2_session *sess;
+    tclient_opts o;
+    int connected, connect_status;
+    int eof;
+    int closed;
+    int goaway;
+    uint32_t goaway_code;
+    tstream *streams[1024];
+    int nstreams;
+    char raw[8192];
+    size_t rawlen;
+} tclient;
+
+static tstream *find_stream(tclient *c, int32_t id)
+{
+    for (int i = 0; i < c->nstreams; i++)
+        if (c->streams[i]->id == id)
+            return c->streams[i];
+    return NULL;
+}
+
+static void tc_write_cb(uv_write_t *req, int status)
+{
+    (void)status;
+    free(req);
+}
+
+static void tc_flush(tclient *c)
+{
+    if (c->closed || !c->sess)
+        return;
+    for (;;) {
+        const uint8_t *data;
+        ssize_t n = nghttp2_session_mem_send(c->sess, &data);
+        assert_true(n >= 0);
+        if (n == 0)
+            break;
+        uv_write_t *req = malloc(sizeof *req + (size_t)n);
+        memcpy(req + 1, data, (size_t)n);
+        uv_buf_t b = uv_buf_init((char *)(req + 1), (unsigned)n);
+        if (uv_write(req, (uv_stream_t *)&c->tcp, &b, 1, tc_write_cb) != 0)
+            free(req);
+    }
+}
+
+static void tc_raw_write(tclient *c, const char *s)
+{
+    size_t n = strlen(s);
+    uv_write_t *req = malloc(sizeof *req + n);
+    memcpy(req + 1, s, n);
+    uv_buf_t b = uv_buf_init((char *)(req + 1), (unsigned)n);
+    assert_int_equal(uv_write(req, (uv_stream_t *)&c->tcp, &b, 1, tc_write_cb), 0);
+}
+
+static int c_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
+                       size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                       void *ud)
+{
+    (void)s;
+    (void)flags;
+    tstream *st = find_stream(ud, f->hd.stream_id);
+    if (!st)
+        return 0;
+    char v[1024];
+    snprintf(v, sizeof v, "%.*s", (int)valuelen, (const char *)value);
+    if (namelen == 7 && memcmp(name, ":status", 7) == 0)
+        st->http_status = atoi(v);
+    else if (namelen == 12 && memcmp(name, "content-type", 12) == 0)
+        snprintf(st->content_type, sizeof st->content_type, "%.*s", 60, v);
+    else if (namelen == 11 && memcmp(name, "grpc-status", 11) == 0)
+        st->grpc_status = atoi(v);
+    else if (namelen == 12 && memcmp(name, "grpc-message", 12) == 0)
+        snprintf(st->grpc_message, sizeof st->grpc_message, "%s", v);
+    return 0;
+}
+
+static int c_on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+    (void)s;
+    tclient *c = ud;
+    if (f->hd.type == NGHTTP2_GOAWAY) {
+        c->goaway = 1;
+        c->goaway_code = f->goaway.error_code;
+    }
+    tstream *st = find_stream(c, f->hd.stream_id);
+    if (!st)
+        return 0;
+    if (f->hd.type == NGHTTP2_HEADERS)
+        st->headers_frames++;
+    if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
+        st->end_stream = 1;
+    return 0;
+}
+
+static int c_on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
+                     void *ud)
+{
+    (void)s;
+    (void)flags;
+    tstream *st = find_stream(ud, id);
+    if (!st)
+        return 0;
+    if (st->len + len > st->cap) {
+        st->cap = (st->len + len) * 2;
+        st->data = realloc(st->data, st->cap);
+    }
+    memcpy(st->data + st->len, data, len);
+    st->len += len;
+    return 0;
+}
+
+static int c_on_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
+{
+    (void)s;
+    tstream *st = find_stream(ud, id);
+    if (st) {
+        st->closed = 1;
+        st->close_code = code;
+    }
+    return 0;
+}
+
+static void tc_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
+{
+    (void)h;
+    *b = uv_buf_init(malloc(sz), (unsigned)sz);
+}
+
+static void tc_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+    tclient *c = st->data;
+    if (n < 0) {
+        c->eof = 1;
+        uv_read_stop(st);
+    } else if (n > 0 && c->o.raw) {
+        size_t k = (size_t)n;
+        if (k > sizeof c->raw - 1 - c->rawlen)
+            k = sizeof c->raw - 1 - c->rawlen;
+        memcpy(c->raw + c->rawlen, b->base, k);
+        c->rawlen += k;
+        c->raw[c->rawlen] = 0;
+    } else if (n > 0) {
+        ssize_t r = nghttp2_session_mem_recv(c->sess, (const uint8_t *)b->base, (size_t)n);
+        assert_true(r == n);
+        tc_flush(c);
+    }
+    free(b->base);
+}
+
+static void tc_connected(uv_connect_t *req, int status)
+{
+    tclient *c = req->data;
+    c->connect_status = status;
+    c->connected = 1;
+}
+
+static void tc_connect(T *t, tclient *c, const tclient_opts *o)
+{
+    memset(c, 0, sizeof *c);
+    c->t = t;
+    if (o)
+        c->o = *o;
+    uv_tcp_init(&t->loop, &c->tcp);
+    c->tcp.data = c;
+    if (c->o.rcvbuf) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &c->o.rcvbuf, sizeof c->o.rcvbuf);
+        assert_int_equal(uv_tcp_open(&c->tcp, fd), 0);
+    }
+    struct sockaddr_in addr;
+    uv_ip4_addr("127.0.0.1", h2_server_port(t->server), &addr);
+    c->creq.data = c;
+    assert_int_equal(uv_tcp_connect(&c->creq, &c->tcp, (struct sockaddr *)&addr, tc_connected), 0);
+    assert_true(RUN_UNTIL(t, c->connected, 2000));
+    assert_int_equal(c->connect_status, 0);
+    uv_read_start((uv_stream_t *)&c->tcp, tc_alloc, tc_read);
+    if (c->o.raw)
+        return;
+
+    nghttp2_session_callbacks *cb;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_on_header_callback(cb, c_on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, c_on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, c_on_data);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, c_on_close);
+    nghttp2_option *opt;
+    nghttp2_option_new(&opt);
+    if (c->o.manual_window)
+        nghttp2_option_set_no_auto_window_update(opt, 1);
+    assert_int_equal(nghttp2_session_client_new2(&c->sess, cb, c, opt), 0);
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_option_del(opt);
+    nghttp2_settings_entry iv[2];
+    size_t niv = 0;
+    iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
+    if (c->o.initial_window || c->o.manual_window)
+        iv[niv++] =
+            (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, c->o.initial_window};
+    assert_int_equal(nghttp2_submit_settings(c->sess, NGHTTP2_FLAG_NONE, iv, niv), 0);
+    if (c->o.conn_window)
+        assert_int_equal(nghttp2_session_set_local_window_size(c->sess, NGHTTP2_FLAG_NONE, 0,
+                                                               (int32_t)c->o.conn_window),
+                         0);
+    tc_flush(c);
+}
+
+static void tc_closed_cb(uv_handle_t *h)
+{
+    tclient *c = h->data;
+    c->closed = 2;
+}
+
+/* Drops the connection (as a client process dying would) and frees it. */
+static void tc_close(tclient *c)
+{
+    if (!c->closed) {
+        c->closed = 1;
+        uv_close((uv_handle_t *)&c->tcp, tc_closed_cb);
+    }
+    assert_true(RUN_UNTIL(c->t, c->closed == 2, 1000));
+    nghttp2_session_del(c->sess);
+    c->sess = NULL;
+    for (int i = 0; i < c->nstreams; i++) {
+        free(c->streams[i]->data);
+        free(c->streams[i]->body);
+        free(c->streams[i]);
+    }
+    c->nstreams = 0;
+}
+
+static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length,
+                         uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+    (void)s;
+    (void)id;
+    (void)ud;
+    tstream *st = src->ptr;
+    size_t n = st->body_len - st->body_off;
+    if (n > length)
+        n = length;
+    memcpy(buf, st->body + st->body_off, n);
+    st->body_off += n;
+    if (st->body_off == st->body_len) {
+        if (st->body_hold && n == 0)
+            return NGHTTP2_ERR_DEFERRED;
+        if (!st->body_hold)
+            *flags |= NGHTTP2_DATA_FLAG_EOF;
+    }
+    return (ssize_t)n;
+}
+
+typedef struct treq {
+    const char *method;         /* default POST */
+    const char *content_type;   /* default application/grpc */
+    const char *hname, *hvalue; /* one extra header */
+    int hold;                   /* keep the request open after the body */
+    int no_body;                /* no DATA at all (END_STREAM on HEADERS) */
+} treq;
+
+/* Starts a request with a raw body (the caller frames it). */
+static tstream *tc_request_raw(tclient *c, const char *path, const uint8_t *body, size_t len,
+                               const treq *r)
+{
+    treq def = {0};
+    if (!r)
+        r = &def;
+    tstream *st = calloc(1, sizeof *st);
+    st->grpc_status = -1;
+    st->body = malloc(len ? len : 1);
+    if (len)
+        memcpy(st->body, body, len);
+    st->body_len = len;
+    st->body_hold = r->hold;
+    const char *method = r->method ? r->method : "POST";
+    const char *ct = r->content_type ? r->content_type : "application/grpc";
+    nghttp2_nv nva[7];
+    size_t n = 0;
+#define NV(a, b)                                                                                   \
+    nva[n++] =                                                                                     \
+        (nghttp2_nv){(uint8_t *)(a), (uint8_t *)(b), strlen(a), strlen(b), NGHTTP2_NV_FLAG_NONE}
+    NV(":method", method);
+    NV(":scheme", "http");
+    NV(":authority", "127.0.0.1");
+    NV(":path", path);
+    NV("content-type", ct);
+    NV("te", "trailers");
+    if (r->hname)
+        NV(r->hname, r->hvalue);
+#undef NV
+    nghttp2_data_provider prd = {.source.ptr = st, .read_callback = body_read};
+    st->id = nghttp2_submit_request(c->sess, NULL, nva, n, r->no_body ? NULL : &prd, st);
+    assert_true(st->id > 0);
+    assert_true(c->nstreams < 1024);
+    c->streams[c->nstreams++] = st;
+    tc_flush(c);
+    return st;
+}
+
+static void frame_msg(uint8_t *out, uint8_t flag, uint32_t len)
+{
+    out[0] = flag;
+    put_u32(out + 1, len);
+}
+
+/* Starts a request carrying one gRPC message. */
+static tstream *tc_request(tclient *c, const char *path, const void *msg, size_t len, const treq *r)
+{
+    uint8_t *b = malloc(len + 5);
+    frame_msg(b, 0, (uint32_t)len);
+    if (len)
+        memcpy(b + 5, msg, len);
+    tstream *st = tc_request_raw(c, path, b, len + 5, r);
+    free(b);
+    return st;
+}
+
+static void tc_reset(tclient *c, tstream *st)
+{
+    assert_int_equal(nghttp2_submit_rst_stream(c->sess, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL),
+                     0);
+    tc_flush(c);
+}
+
+/* Number of complete gRPC messages in |st|'s response data; the payload of
+ * message |idx| in |*p|/|*n| when asked. */
+static int tc_message(const tstream *st, int idx, const uint8_t **p, size_t *n)
+{
+    size_t off = 0;
+    int i = 0;
+    while (off + 5 <= st->len) {
+        uint32_t len = get_u32(st->data + off + 1);
+        if (off + 5 + len > st->len)
+            break;
+        if (i == idx && p) {
+            *p = st->data + off + 5;
+            *n = len;
+        }
+        off += 5 + len;
+        i++;
+    }
+    return i;
+}
+
+static void expect_status(T *t, tstream *st, int http, int grpc)
+{
+    assert_true(RUN_UNTIL(t, st->closed, 3000));
+    assert_int_equal(st->http_status, http);
+    assert_int_equal(st->grpc_status, grpc);
+}
+
+/* ---- tests ------------------------------------------------------------------------ */
+
+static void test_grpc_message_encoding(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_int_equal(h2_grpc_message_encode(out, sizeof out, "plain text"), 10);
+    assert_string_equal(out, "plain text");
+    h2_grpc_message_encode(out, sizeof out, "a%b\n\xc3\xbc");
+    assert_string_equal(out, "a%25b%0A%C3%BC");
+    /* An escape that does not fit is left out whole. */
+    assert_int_equal(h2_grpc_message_encode(out, 4, "ab%"), 2);
+    assert_string_equal(out, "ab");
+    assert_int_equal(h2_grpc_message_encode(out, sizeof out, NULL), 0);
+}
+
+static void test_unary_echo(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    t_start(&t, &g, NULL);
+    tclient c;
+    tc_connect(&t, &c, NULL);
+
+    treq r = {.hname = "grpc-timeout", .hvalue = "1500m"};
+    tstream *st = tc_request(&c, "/t.T/Echo", "hello", 5, &r);
+    expect_status(&t, st, 200, 0);
+    assert_string_equal(st->content_type, "application/grpc");
+    assert_int_equal(st->headers_frames, 2); /* headers, trailers */
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    assert_int_equal(tc_message(st, 0, &p, &n), 1);
+    assert_int_equal(n, 5);
+    assert_memory_equal(p, "hello", 5);
+    assert_int_equal(g.last_timeout, 1500);
+    assert_string_equal(g.last_path, "/t.T/Echo");
+
+    /* An empty message and an application/grpc+proto content type. */
+    r = (treq){.content_type = "application/grpc+proto"};
+    st = tc_request(&c, "/t.T/Echo", "", 0, &r);
+    expect_status(&t, st, 200, 0);
+    assert_int_equal(tc_message(st, 0, &p, &n), 1);
+    assert_int_equal(n, 0);
+    assert_int_equal(g.last_timeout, -1);
+
+    /* A 1 MiB message: many DATA frames and window updates both ways. */
+    size_t big = 1024 * 1024;
+    uint8_t *buf = malloc(big);
+    for (size_t i = 0; i < big; i++)
+        buf[i] = (uint8_t)(i * 7);
+    st = tc_request(&c, "/t.T/Echo", buf, big, NULL);
+    expect_status(&t, st, 200, 0);
+    assert_int_equal(tc_message(st, 0, &p, &n), 1);
+    assert_int_equal(n, big);
+    assert_memory_equal(p, buf, big);
+    free(buf);
+
+    /* Trailers-Only answers: OK without message, an error with a message. */
+    st = tc_request(&c, "/t.T/Empty", "x", 1, NULL);
+    expect_status(&t, st, 200, 0);
+    assert_int_equal(st->headers_frames, 1);
+    assert_int_equal(st->len, 0);
+    st = tc_request(&c, "/t.T/Fail", "x", 1, NULL);
+    expect_status(&t, st, 200, 5);
+    assert_int_equal(st->headers_frames, 1);
+    assert_string_equal(st->grpc_message, "no such job: %C3%BC 100%25");
+    /* Unknown paths reach the gateway, which answers UNIMPLEMENTED. */
+    st = tc_request(&c, "/nope.Nope/Nope", "x", 1, NULL);
+    expect_status(&t, st, 200, 12);
+    assert_int_equal(g.requests, 6);
+
+    /* Replies long after the request, 20 calls in flight on one connection. */
+    tstream *ls[20];
+    for (int i = 0; i < 20; i++) {
+        char m[8];
+        snprintf(m, sizeof m, "m%d", i);
+        ls[i] = tc_request(&c, "/t.T/Later", m, strlen(m), NULL);
+    }
+    for (int i = 0; i < 20; i++) {
+        expect_status(&t, ls[i], 200, 0);
+        char m[8];
+        snprintf(m, sizeof m, "m%d", i);
+        assert_int_equal(tc_message(ls[i], 0, &p, &n), 1);
+        assert_int_equal(n, strlen(m));
+        assert_memory_equal(p, m, n);
+    }
+    h2_server_stats stats;
+    h2_server_get_stats(t.server, &stats);
+    assert_int_equal(stats.calls_open, 0);
+    assert_int_equal(stats.requests_dispatched, 26);
+    tc_close(&c);
+    t_stop(&t);
+}
+
+static void test_server_streaming(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    t_start(&t, &g, NULL);
+    tclient c;
+    tc_connect(&t, &c, NULL);
+    uint8_t req[8];
+    put_u32(req, 5000);
+    put_u32(req + 4, 300);
+    tstream *st = tc_request(&c, "/t.T/Stream", req, 8, NULL);
+    expect_status(&t, st, 200, 0);
+    assert_int_equal(tc_message(st, 0, NULL, NULL), 5000);
+    for (int i = 0; i < 5000; i++) {
+        const uint8_t *p = NULL;
+        size_t n = 0;
+        tc_message(st, i, &p, &n);
+        assert_int_equal(n, 4 + i % 300);
+        assert_int_equal(get_u32(p), i);
+        for (size_t k = 4; k < n; k++)
+            assert_int_equal(p[k], (uint8_t)(i + k));
+    }
+    assert_true(RUN_UNTIL(&t, g.closed == 1, 1000));
+    assert_int_equal(g.sent, 5000);
+    assert_int_equal(g.unsent, 0);
+    assert_int_equal(g.reasons[H2_CLOSE_DONE], 1);
+    for (int i = 0; i < 5000; i++)
+        assert_int_equal(g.sent_tags[i], i + 1);
+    tc_close(&c);
+    t_stop(&t);
+}
+
+/* A client that grants a 4 KiB stream window and never returns it: nghttp2
+ * takes only what fits, on_sent stops, the rest stays queued; returning
+ * window lets more through; a reset then reports the rest unsent. */
+static void test_flow_control_tiny_window(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    t_start(&t, &g, NULL);
+    tclient c;
+    tclient_opts o = {.initial_window = 4096, .manual_window = 1};
+    tc_connect(&t, &c, &o);
+    tstream *st = tc_request(&c, "/t.T/Hold", "x", 1, NULL);
+    assert_true(RUN_UNTIL(&t, g.nheld == 1, 2000));
+    h2_call *call = g.held[0];
+    uint8_t msg[1000];
+    memset(msg, 'j', sizeof msg);
+    for (int i = 1; i <= 20; i++)
+        assert_int_equal(h2_call_send(call, msg, sizeof msg, (void *)(uintptr_t)i), 0);
+    RUN_FOR(&t, 300);
+    /* 4096 / 1005 bytes per framed message: four whole messages fit. */
+    assert_int_equal(g.sent, 4);
+    assert_int_equal(st->len, 4096);
+    assert_int_equal(h2_call_queued_bytes(call), 20 * 1005 - 4096);
+
+    /* The client reads what it got: four more fit in the next 4 KiB. */
+    nghttp2_session_consume(c.sess, st->id, st->len);
+    tc_flush(&c);
+    assert_true(RUN_UNTIL(&t, g.sent == 8, 2000));
+    RUN_FOR(&t, 100);
+    assert_int_equal(g.sent, 8);
+    assert_int_equal(st->len, 8192);
+
+    tc_reset(&c, st);
+    assert_true(RUN_UNTIL(&t, g.closed == 1, 2000));
+    assert_int_equal(g.unsent, 12);
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(g.unsent_tags[i], 9 + i);
+    assert_int_equal(g.reasons[H2_CLOSE_CANCELLED], 1);
+    assert_int_equal(g.send_in_unsent_rv, CHUTE_ECLOSED);
+    tc_close(&c);
+    t_stop(&t);
+}
+
+/* A client with an open window that stops reading the socket: the server
+ * stops pulling from nghttp2 once max_output_buffer bytes wait in uv_write,
+ * so on_sent stops and nothing grows without bound. */
+static void test_stopped_reader_bounded(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    h2_limits lim;
+    h2_limits_init(&lim);
+    lim.max_output_buffer = 256 * 1024;
+    t_start(&t, &g, &lim);
+    tclient c;
+    tclient_opts o = {.initial_window = 0x7fffffff, .conn_window = 0x7fffffff, .rcvbuf = 64 * 1024};
+    tc_connect(&t, &c, &o);
+    tstream *st = tc_request(&c, "/t.T/Feed", "x", 1, NULL);
+    assert_true(RUN_UNTIL(&t, st->http_status == 200, 2000));
+    uv_read_stop((uv_stream_t *)&c.tcp);
+
+    /* Wait until on_sent makes no progress for 300 ms. */
+    int last = -1;
+    for (int i = 0; i < 40 && g.sent != last; i++) {
+        last = g.sent;
+        RUN_FOR(&t, 300);
+    }
+    assert_int_equal(g.sent, last);
+    h2_server_stats stats;
+    h2_server_get_stats(t.server, &stats);
+    fprintf(stderr, "stopped reader: %zu bytes taken, %zu buffered, max %zu\n", g.sent_bytes,
+            stats.output_buffered, stats.output_buffered_max);
+    assert_true(stats.output_buffered_max <= lim.max_output_buffer + 32 * 1024);
+    assert_true(stats.output_buffered >= lim.max_output_buffer / 2); /* it is the brake */
+    /* What left the queue is bounded by the socket buffers + the output buffer. */
+    assert_true(g.sent_bytes < 16u * 1024 * 1024);
+    /* All FEED_DEPTH messages wait, the first maybe partly taken. */
+    assert_true(h2_call_queued_bytes(g.feed) > (size_t)(FEED_DEPTH - 1) * (FEED_SIZE + 5));
+
+    /* Reading again lets the flow resume. */
+    int before = g.sent;
+    uv_read_start((uv_stream_t *)&c.tcp, tc_alloc, tc_read);
+    assert_true(RUN_UNTIL(&t, g.sent > before + 100, 3000));
+
+    /* The client vanishes: the queued messages come back unsent. */
+    g.feed_stop = 1;
+    tc_close(&c);
+    assert_true(RUN_UNTIL(&t, g.closed == 1, 2000));
+    assert_int_equal(g.reasons[H2_CLOSE_CONN_LOST], 1);
+    assert_int_equal(g.sent + g.unsent, g.feed_total);
+    assert_true(g.unsent > 0);
+    t_stop(&t);
+}
+
+/* A reset stream: pending tags come back unsent, also after the gateway
+ * finished the call; a call without an observer stays a stub until finish. */
+static void test_client_reset(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    t_start(&t, &g, NULL);
+    tclient c;
+    tclient_opts o = {.initial_window = 0, .manual_window = 1}; /* nothing can be sent */
+    tc_connect(&t, &c, &o);
+    tstream *a = tc_request(&c, "/t.T/Hold", "a", 1, NULL);
+    tstream *b = tc_request(&c, "/t.T/Hold", "b", 1, NULL);
+    tstream *d = tc_request(&c, "/t.T/HoldNoObs", "d", 1, NULL);
+    assert_true(RUN_UNTIL(&t, g.nheld == 2 && g.held_noobs, 2000));
+    for (int i = 1; i <= 10; i++)
+        assert_int_equal(h2_call_send(g.held[0], (const uint8_t *)"job", 3, (void *)(uintptr_t)i),
+                         0);
+    for (int i = 11; i <= 13; i++)
+        assert_int_equal(h2_call_send(g.held[1], (const uint8_t *)"job", 3, (void *)(uintptr_t)i),
+                         0);
+    /* b is finished by the gateway with its messages still queued. */
+    assert_int_equal(h2_call_finish(g.held[1], 0, NULL), 0);
+    RUN_FOR(&t, 100);
+    assert_int_equal(g.sent, 0);
+    assert_int_equal(a->http_status, 200); /* headers are not flow controlled */
+
+    tc_reset(&c, a);
+    assert_true(RUN_UNTIL(&t, g.closed == 1, 2000));
+    assert_int_equal(g.unsent, 10);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(g.unsent_tags[i], i + 1);
+    assert_int_equal(g.reasons[H2_CLOSE_CANCELLED], 1);
+    assert_int_equal(g.send_in_unsent_rv, CHUTE_ECLOSED);
+    assert_null(g.held[0]);
+
+    tc_reset(&c, b);
+    assert_true(RUN_UNTIL(&t, g.closed == 2, 2000));
+    assert_int_equal(g.unsent, 13);
+    assert_int_equal(g.reasons[H2_CLOSE_CANCELLED], 2);
+
+    tc_reset(&c, d);
+    assert_true(RUN_UNTIL(&t, d->closed, 2000));
+    RUN_FOR(&t, 50);
+    h2_server_stats stats;
+    h2_server_get_stats(t.server, &stats);
+    assert_int_equal(stats.calls_open, 1); /* the stub */
+    assert_int_equal(h2_call_send(g.held_noobs, (const uint8_t *)"x", 1, NULL), CHUTE_ECLOSED);
+    assert_int_equal(h2_call_finish(g.held_noobs, 0, NULL), CHUTE_ECLOSED);
+    h2_server_get_stats(t.server, &stats);
+    assert_int_equal(stats.calls_open, 0);
+
+    /* The connection still serves. */
+    tc_close(&c);
+    tc_connect(&t, &c, NULL);
+    tstream *e = tc_request(&c, "/t.T/Echo", "ok", 2, NULL);
+    expect_status(&t, e, 200, 0);
+    tc_close(&c);
+    t_stop(&t);
+}
+
+static void test_connection_drop(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    t_start(&t, &g, NULL);
+    tclient c;
+    tclient_opts o = {.initial_window = 0, .manual_window = 1};
+    tc_connect(&t, &c, &o);
+    tc_request(&c, "/t.T/Hold", "a", 1, NULL);
+    tc_request(&c, "/t.T/Hold", "b", 1, NULL);
+    tc_request(&c, "/t.T/HoldNoObs", "c", 1, NULL);
+    assert_true(RUN_UNTIL(&t, g.nheld == 2 && g.held_noobs, 2000));
+    for (int i = 1; i <= 6; i++)
+        assert_int_equal(
+            h2_call_send(g.held[i % 2], (const uint8_t *)"job", 3, (void *)(uintptr_t)i), 0);
+    RUN_FOR(&t, 50);
+    tc_close(&c);
+    assert_true(RUN_UNTIL(&t, g.closed == 2, 2000));
+    assert_int_equal(g.unsent, 6);
+    assert_int_equal(g.reasons[H2_CLOSE_CONN_LOST], 2);
+    assert_int_equal(g.sent, 0);
+    assert_int_equal(h2_call_finish(g.held_noobs, 0, NULL), CHUTE_ECLOSED);
+    h2_server_stats stats;
+    assert_true(
+        RUN_UNTIL(&t, (h2_server_get_stats(t.server, &stats), stats.connections_open == 0), 1000));
+    assert_int_equal(stats.calls_open, 0);
+    t_stop(&t);
+}
+
+static void test_oversize_message(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    h2_limits lim;
+    h2_limits_init(&lim);
+    lim.max_message_size = 1024;
+    t_start(&t, &g, &lim);
+    tclient c;
+    tc_connect(&t, &c, NULL);
+
+    uint8_t *big = calloc(1, 2048);
+    tstream *st = tc_request(&c, "/t.T/Echo", big, 2048, NULL);
+    expect_status(&t, st, 200, H2_GRPC_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(st->grpc_message, "2048"));
+    assert_non_null(strstr(st->grpc_message, "1024"));
+    free(big);
+
+    /* A prefix announcing ~4 GiB, with the request left open: the answer
+     * comes at once (nothing is buffered), then RST_STREAM(NO_ERROR). */
+    uint8_t pre[5];
+    frame_msg(pre, 0, 0xfffffff0u);
+    treq hold = {.hold = 1};
+    st = tc_request_raw(&c, "/t.T/Echo", pre, 5, &hold);
+    expect_status(&t, st, 200, H2_GRPC_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(st->grpc_message, "4294967280"));
+    assert_int_equal(st->close_code, NGHTTP2_NO_ERROR);
+
+    /* The gateway's outgoing limit too. */
+    tstream *h = tc_request(&c, "/t.T/Hold", "x", 1, NULL);
+    assert_true(RUN_UNTIL(&t, g.nheld == 1, 2000));
+    uint8_t m[1025] = {0};
+    assert_int_equal(h2_call_send(g.held[0], m, sizeof m, NULL), CHUTE_ETOOBIG);
+    assert_int_equal(h2_call_finish(g.held[0], 0, NULL), 0);
+    expect_status(&t, h, 200, 0);
+
+    st = tc_request(&c, "/t.T/Echo", "next", 4, NULL);
+    expect_status(&t, st, 200, 0);
+    assert_int_equal(g.requests, 2);
+    tc_close(&c);
+    t_stop(&t);
+}
+
+/* Memory for request bodies is bounded per connection across streams. */
+static void test_request_buffer_bound(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    h2_limits lim;
+    h2_limits_init(&lim);
+    lim.max_message_size = 64 * 1024;
+    lim.max_request_buffer = 100 * 1024;
+    t_start(&t, &g, &lim);
+    tclient c;
+    tclient_opts o = {.initial_window = 0x7fffffff, .conn_window = 0x7fffffff};
+    tc_connect(&t, &c, &o);
+    size_t n = 64 * 1024;
+    uint8_t *b = calloc(1, n + 5);
+    frame_msg(b, 0, (uint32_t)n);
+    treq hold = {.hold = 1};
+    tstream *s1 = tc_request_raw(&c, "/t.T/Echo", b, n + 5 - 10, &hold); /* 10 bytes short */
+    RUN_FOR(&t, 100);
+    tstream *s2 = tc_request_raw(&c, "/t.T/Echo", b, n + 5, NULL);
+    expect_status(&t, s2, 200, H2_GRPC_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(s2->grpc_message, "in flight"));
+    assert_false(s1->closed);
+    tc_reset(&c, s1);
+    assert_true(RUN_UNTIL(&t, s1->closed, 1000));
+    tstream *s3 = tc_request_raw(&c, "/t.T/Echo", b, n + 5, NULL);
+    expect_status(&t, s3, 200, 0);
+    assert_int_equal(tc_message(s3, 0, NULL, NULL), 1);
+    free(b);
+    tc_close(&c);
+    t_stop(&t);
+}
+
+static void test_compressed_and_malformed(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    t_start(&t, &g, NULL);
+    tclient c;
+    tc_connect(&t, &c, NULL);
+    uint8_t b[32];
+
+    frame_msg(b, 1, 3);
+    memcpy(b + 5, "abc", 3);
+    tstream *st = tc_request_raw(&c, "/t.T/Echo", b, 8, NULL);
+    expect_status(&t, st, 200, H2_GRPC_UNIMPLEMENTED);
+    assert_string_equal(st->grpc_message, "message compression is not supported");
+
+    frame_msg(b, 0, 10); /* ends after 3 of 10 bytes */
+    st = tc_request_raw(&c, "/t.T/Echo", b, 8, NULL);
+    expect_status(&t, st, 200, H2_GRPC_INTERNAL);
+    assert_non_null(strstr(st->grpc_message, "3 of 10"));
+
+    st = tc_request_raw(&c, "/t.T/Echo", b, 3, NULL); /* ends inside the prefix */
+    expect_status(&t, st, 200, H2_GRPC_INTERNAL);
+
+    frame_msg(b, 0, 1); /* two messages */
+    b[5] = 'a';
+    frame_msg(b + 6, 0, 1);
+    b[11] = 'b';
+    st = tc_request_raw(&c, "/t.T/Echo", b, 12, NULL);
+    expect_status(&t, st, 200, H2_GRPC_INTERNAL);
+    assert_non_null(strstr(st->grpc_message, "more than one"));
+
+    treq nobody = {.no_body = 1};
+    st = tc_request_raw(&c, "/t.T/Echo", NULL, 0, &nobody);
+    expect_status(&t, st, 200, H2_GRPC_INTERNAL);
+    assert_non_null(strstr(st->grpc_message, "without a request message"));
+
+    frame_msg(b, 2, 1); /* unknown flag bits */
+    st = tc_request_raw(&c, "/t.T/Echo", b, 6, NULL);
+    expect_status(&t, st, 200, H2_GRPC_INTERNAL);
+
+    treq ct = {.content_type = "application/json"};
+    st = tc_request(&c, "/t.T/Echo", "{}", 2, &ct);
+    expect_status(&t, st, 415, H2_GRPC_INVALID_ARGUMENT);
+    treq ct2 = {.content_type = "application/grpcx"};
+    st = tc_request(&c, "/t.T/Echo", "{}", 2, &ct2);
+    expect_status(&t, st, 415, H2_GRPC_INVALID_ARGUMENT);
+
+    treq get = {.method = "GET", .no_body = 1};
+    st = tc_request_raw(&c, "/t.T/Echo", NULL, 0, &get);
+    expect_status(&t, st, 405, H2_GRPC_UNIMPLEMENTED);
+
+    char *huge = malloc(20000);
+    memset(huge, 'h', 19999);
+    huge[19999] = 0;
+    treq hdr = {.hname = "x-big", .hvalue = huge};
+    st = tc_request(&c, "/t.T/Echo", "x", 1, &hdr);
+    expect_status(&t, st, 200, H2_GRPC_RESOURCE_EXHAUSTED);
+    free(huge);
+
+    assert_int_equal(g.requests, 0);
+    st = tc_request(&c, "/t.T/Echo", "fine", 4, NULL);
+    expect_status(&t, st, 200, 0);
+    assert_int_equal(g.requests, 1);
+    h2_server_stats stats;
+    h2_server_get_stats(t.server, &stats);
+    assert_int_equal(stats.requests_rejected, 10);
+    tc_close(&c);
+    t_stop(&t);
+}
+
+static void test_http1_gets_400(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    h2_limits lim;
+    h2_limits_init(&lim);
+    lim.drain_timeout_ms = 500;
+    t_start(&t, &g, &lim);
+    tclient_opts raw = {.raw = 1};
+    tclient r;
+    tc_connect(&t, &r, &raw);
+    tc_raw_write(&r, "GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: test\r\n\r\n");
+    assert_true(RUN_UNTIL(&t, r.eof, 2000));
+    assert_true(strncmp(r.raw, "HTTP/1.1 400 Bad Request\r\n", 26) == 0);
+    assert_non_null(strstr(r.raw, "gRPC over HTTP/2"));
+    /* The declared length is right. */
+    const char *body = strstr(r.raw, "\r\n\r\n") + 4;
+    assert_int_equal(strlen(body), atoi(strstr(r.raw, "Content-Length: ") + 16));
+    tc_close(&r);
+
+    /* A client that upgrades ("h2c" via HTTP/1.1) gets the same answer. */
+    tc_connect(&t, &r, &raw);
+    tc_raw_write(&r, "POST /t.T/Echo HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\n");
+    assert_true(RUN_UNTIL(&t, r.eof, 2000));
+    assert_true(strncmp(r.raw, "HTTP/1.1 400", 12) == 0);
+    tc_close(&r);
+
+    tclient c;
+    tc_connect(&t, &c, NULL);
+    tstream *st = tc_request(&c, "/t.T/Echo", "still here", 10, NULL);
+    expect_status(&t, st, 200, 0);
+    tc_close(&c);
+    h2_server_stats stats;
+    assert_true(
+        RUN_UNTIL(&t, (h2_server_get_stats(t.server, &stats), stats.connections_open == 0), 1000));
+    t_stop(&t);
+}
+
+/* Rapid reset: 200 streams opened and reset in one burst, then 200 reset
+ * before the server saw them answered; the connection and server serve on. */
+static void test_reset_burst(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    t_start(&t, &g, NULL);
+    tclient c;
+    tc_connect(&t, &c, NULL);
+    tstream *s[200];
+    for (int i = 0; i < 200; i++)
+        s[i] = tc_request(&c, "/t.T/Hold", "x", 1, NULL);
+    assert_true(RUN_UNTIL(&t, g.nheld == 200, 3000));
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(h2_call_send(g.held[i], (const uint8_t *)"j", 1, NULL), 0);
+    for (int i = 0; i < 200; i++)
+        nghttp2_submit_rst_stream(c.sess, NGHTTP2_FLAG_NONE, s[i]->id, NGHTTP2_CANCEL);
+    tc_flush(&c);
+    assert_true(RUN_UNTIL(&t, g.closed == 200, 3000));
+    assert_int_equal(g.sent + g.unsent, 200);
+
+    /* Open-and-reset in the same write. */
+    for (int i = 0; i < 200; i++) {
+        tstream *x = tc_request(&c, "/t.T/Hold", "y", 1, NULL);
+        nghttp2_submit_rst_stream(c.sess, NGHTTP2_FLAG_NONE, x->id, NGHTTP2_CANCEL);
+    }
+    tc_flush(&c);
+    RUN_FOR(&t, 200);
+
+    tstream *st = tc_request(&c, "/t.T/Echo", "alive", 5, NULL);
+    expect_status(&t, st, 200, 0);
+    assert_false(c.goaway);
+    tclient c2;
+    tc_connect(&t, &c2, NULL);
+    st = tc_request(&c2, "/t.T/Echo", "alive", 5, NULL);
+    expect_status(&t, st, 200, 0);
+    h2_server_stats stats;
+    h2_server_get_stats(t.server, &stats);
+    assert_int_equal(g.closed, g.requests - 2);
+    assert_int_equal(stats.calls_open, 0);
+    tc_close(&c);
+    tc_close(&c2);
+    t_stop(&t);
+}
+
+static void test_idle_timeout(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    h2_limits lim;
+    h2_limits_init(&lim);
+    lim.idle_timeout_ms = 200;
+    t_start(&t, &g, &lim);
+
+    /* A connection with an open (held) stream is not idle. */
+    tclient c;
+    tc_connect(&t, &c, NULL);
+    tstream *h = tc_request(&c, "/t.T/Hold", "x", 1, NULL);
+    RUN_FOR(&t, 500);
+    assert_false(c.goaway);
+    assert_false(c.eof);
+    assert_int_equal(h2_call_finish(g.held[0], 0, NULL), 0);
+    expect_status(&t, h, 200, 0);
+
+    /* Once the last stream is over, GOAWAY(NO_ERROR) then close. */
+    uint64_t t0 = uv_now(&t.loop);
+    assert_true(RUN_UNTIL(&t, c.eof, 2000));
+    assert_true(uv_now(&t.loop) - t0 >= 150);
+    assert_true(c.goaway);
+    assert_int_equal(c.goaway_code, NGHTTP2_NO_ERROR);
+    tc_close(&c);
+
+    /* A connection that never says anything is closed too. */
+    tclient_opts raw = {.raw = 1};
+    tclient r;
+    tc_connect(&t, &r, &raw);
+    assert_true(RUN_UNTIL(&t, r.eof, 2000));
+    assert_int_equal(r.rawlen, 0);
+    tc_close(&r);
+    t_stop(&t);
+}
+
+/* Shutdown: every open call ends with UNAVAILABLE, queued messages come back
+ * unsent, a request still uploading is answered too, and the loop closes. */
+static void test_shutdown(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    h2_limits lim;
+    h2_limits_init(&lim);
+    lim.drain_timeout_ms = 1000;
+    t_start(&t, &g, &lim);
+    tclient a, b, idle;
+    tclient_opts zero = {.initial_window = 0, .manual_window = 1};
+    tc_connect(&t, &a, &zero);
+    tc_connect(&t, &b, NULL);
+    tc_connect(&t, &idle, NULL);
+    tstream *a1 = tc_request(&a, "/t.T/Hold", "a1", 2, NULL);
+    assert_true(RUN_UNTIL(&t, g.nheld == 1, 2000)); /* so held[0] is a1 */
+    tstream *a2 = tc_request(&a, "/t.T/HoldNoObs", "a2", 2, NULL);
+    tstream *b1 = tc_request(&b, "/t.T/Hold", "b1", 2, NULL);
+    uint8_t pre[5];
+    frame_msg(pre, 0, 100);
+    treq hold = {.hold = 1};
+    tstream *b2 = tc_request_raw(&b, "/t.T/Echo", pre, 5, &hold); /* still uploading */
+    assert_true(RUN_UNTIL(&t, g.nheld == 2 && g.held_noobs, 2000));
+    h2_call *ca = g.held[0], *cb = g.held[1];
+    for (int i = 1; i <= 5; i++)
+        assert_int_equal(h2_call_send(ca, (const uint8_t *)"job", 3, (void *)(uintptr_t)i), 0);
+    assert_int_equal(h2_call_send(cb, (const uint8_t *)"b1", 2, (void *)(uintptr_t)6), 0);
+    RUN_FOR(&t, 50);
+    assert_int_equal(g.sent, 1);
+
+    h2_server_shutdown(t.server, H2_GRPC_UNAVAILABLE, "server is shutting down", on_done, &t);
+    /* Calls stay valid until on_close, but take nothing more. */
+    assert_int_equal(h2_call_send(cb, (const uint8_t *)"x", 1, NULL), CHUTE_ECLOSED);
+    assert_int_equal(g.closed, 0); /* no callback inside shutdown */
+
+    expect_status(&t, a1, 200, H2_GRPC_UNAVAILABLE);
+    assert_string_equal(a1->grpc_message, "server is shutting down");
+    expect_status(&t, a2, 200, H2_GRPC_UNAVAILABLE);
+    expect_status(&t, b1, 200, H2_GRPC_UNAVAILABLE);
+    assert_int_equal(tc_message(b1, 0, NULL, NULL), 1);
+    expect_status(&t, b2, 200, H2_GRPC_UNAVAILABLE);
+    assert_true(RUN_UNTIL(&t, g.closed == 2, 2000));
+    assert_int_equal(g.reasons[H2_CLOSE_SHUTDOWN], 2);
+    assert_int_equal(g.unsent, 5);
+    assert_int_equal(h2_call_finish(g.held_noobs, 0, NULL), CHUTE_ECLOSED);
+    assert_true(RUN_UNTIL(&t, a.eof && b.eof && idle.eof, 2000));
+    assert_true(a.goaway && b.goaway && idle.goaway);
+    assert_true(RUN_UNTIL(&t, t.done == 1, 2000));
+    h2_server_stats stats;
+    h2_server_get_stats(t.server, &stats);
+    assert_int_equal(stats.calls_open, 0);
+    assert_int_equal(stats.connections_open, 0);
+    h2_server_free(t.server);
+    t.server = NULL;
+    tc_close(&a);
+    tc_close(&b);
+    tc_close(&idle);
+    t_stop(&t);
+}
+
+/* The gateway may start the shutdown from inside its own callback. */
+static void test_shutdown_from_callback(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    t_start(&t, &g, NULL);
+    tclient c;
+    tc_connect(&t, &c, NULL);
+    tstream *st = tc_request(&c, "/t.T/Shutdown", "x", 1, NULL);
+    expect_status(&t, st, 200, H2_GRPC_UNAVAILABLE);
+    assert_string_equal(st->grpc_message, "stopping");
+    assert_true(RUN_UNTIL(&t, t.done == 1, 3000));
+    assert_int_equal(g.closed, 1);
+    assert_int_equal(g.reasons[H2_CLOSE_SHUTDOWN], 1);
+    h2_server_free(t.server);
+    t.server = NULL;
+    tc_close(&c);
+    t_stop(&t);
+}
+
+/* A client that does not read at all keeps the drain bounded. */
+static void test_shutdown_with_stuck_client(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    h2_limits lim;
+    h2_limits_init(&lim);
+    lim.drain_timeout_ms = 300;
+    lim.max_output_buffer = 64 * 1024;
+    t_start(&t, &g, &lim);
+    tclient c;
+    tclient_opts o = {.initial_window = 0x7fffffff, .conn_window = 0x7fffffff, .rcvbuf = 16 * 1024};
+    tc_connect(&t, &c, &o);
+    tstream *st = tc_request(&c, "/t.T/Feed", "x", 1, NULL);
+    assert_true(RUN_UNTIL(&t, st->http_status == 200, 2000));
+    uv_read_stop((uv_stream_t *)&c.tcp);
+    RUN_FOR(&t, 300);
+    uint64_t t0 = uv_now(&t.loop);
+    h2_server_shutdown(t.server, H2_GRPC_UNAVAILABLE, "bye", on_done, &t);
+    assert_true(RUN_UNTIL(&t, t.done == 1, 3000));
+    assert_true(uv_now(&t.loop) - t0 < 2000);
+    assert_int_equal(g.closed, 1);
+    assert_int_equal(g.sent + g.unsent, g.feed_total);
+    h2_server_free(t.server);
+    t.server = NULL;
+    tc_close(&c);
+    t_stop(&t);
+}
+
+/* ---- a real third-party client: curl (built with nghttp2) ------------------------- */
+
+typedef struct proc {
+    uv_process_t p;
+    int exited;
+    int64_t status;
+} proc;
+
+static void proc_exit(uv_process_t *p, int64_t status, int sig)
+{
+    proc *x = p->data;
+    (void)sig;
+    x->exited = 1;
+    x->status = status;
+    uv_close((uv_handle_t *)p, NULL);
+}
+
+static int run_curl(T *t, char **args)
+{
+    proc x = {0};
+    x.p.data = &x;
+    uv_stdio_container_t stdio[3] = {
+        {.flags = UV_IGNORE}, {.flags = UV_IGNORE}, {.flags = UV_INHERIT_FD, .data.fd = 2}};
+    uv_process_options_t po = {
+        .exit_cb = proc_exit, .file = args[0], .args = args, .stdio_count = 3, .stdio = stdio};
+    assert_int_equal(uv_spawn(&t->loop, &x.p, &po), 0);
+    assert_true(RUN_UNTIL(t, x.exited, 8000));
+    RUN_FOR(t, 10); /* the process handle's close */
+    return (int)x.status;
+}
+
+static size_t slurp(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return n;
+}
+
+static void test_curl_interop(void **state)
+{
+    (void)state;
+    if (access("/usr/bin/curl", X_OK) != 0)
+        skip();
+    T t;
+    gw g;
+    t_start(&t, &g, NULL);
+    char dir[] = "/tmp/chute_h2_curlXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char req[64], out[64], hdr[64], url[64], plain[64];
+    snprintf(req, sizeof req, "%s/req", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    snprintf(hdr, sizeof hdr, "%s/hdr", dir);
+    snprintf(plain, sizeof plain, "%s/plain", dir);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/t.T/Echo", h2_server_port(t.server));
+    FILE *f = fopen(req, "wb");
+    fwrite("\0\0\0\0\5hello", 1, 10, f);
+    fclose(f);
+    char data[80];
+    snprintf(data, sizeof data, "@%s", req);
+
+    char *a1[] = {"/usr/bin/curl",
+                  "-sS",
+                  "--max-time",
+                  "5",
+                  "--http2-prior-knowledge",
+                  "-H",
+                  "content-type: application/grpc",
+                  "-H",
+                  "te: trailers",
+                  "--data-binary",
+                  data,
+                  "-D",
+                  hdr,
+                  "-o",
+                  out,
+                  url,
+                  NULL};
+    assert_int_equal(run_curl(&t, a1), 0);
+    char buf[2048];
+    assert_int_equal(slurp(out, buf, sizeof buf), 10);
+    assert_memory_equal(buf, "\0\0\0\0\5hello", 10);
+    slurp(hdr, buf, sizeof buf);
+    assert_non_null(strstr(buf, "HTTP/2 200"));
+    assert_non_null(strstr(buf, "grpc-status: 0"));
+    assert_int_equal(g.requests, 1);
+
+    char *a2[] = {"/usr/bin/curl", "-sS", "--max-time", "5", "-i", "-o", plain, url, NULL};
+    assert_int_equal(run_curl(&t, a2), 0);
+    slurp(plain, buf, sizeof buf);
+    assert_non_null(strstr(buf, "HTTP/1.1 400 Bad Request"));
+
+    unlink(req);
+    unlink(out);
+    unlink(hdr);
+    unlink(plain);
+    rmdir(dir);
+    t_stop(&t);
+}
+
+static void test_open_errors(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    t_start(&t, &g, NULL);
+    h2_server *s2 = (h2_server *)0x1;
+    chute_error err = {0, ""};
+    /* The port is taken. */
+    int rv = h2_server_open(&s2, &t.loop, "127.0.0.1", h2_server_port(t.server), NULL, gw_request,
+                            &g, &err);
+    assert_int_equal(rv, CHUTE_EIO);
+    assert_ptr_equal(s2, (h2_server *)0x1);
+    assert_non_null(strstr(err.message, "127.0.0.1"));
+    rv = h2_server_open(&s2, &t.loop, "no-such-host.invalid", 0, NULL, gw_request, &g, &err);
+    assert_int_equal(rv, CHUTE_EINVAL);
+    h2_limits lim;
+    h2_limits_init(&lim);
+    lim.max_message_size = 0;
+    rv = h2_server_open(&s2, &t.loop, "127.0.0.1", 0, &lim, gw_request, &g, &err);
+    assert_int_equal(rv, CHUTE_EINVAL);
+    h2_server_free(NULL);
+    t_stop(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grpc_message_encoding),
+        cmocka_unit_test(test_unary_echo),
+        cmocka_unit_test(test_server_streaming),
+        cmocka_unit_test(test_flow_control_tiny_window),
+        cmocka_unit_test(test_stopped_reader_bounded),
+        cmocka_unit_test(test_client_reset),
+        cmocka_unit_test(test_connection_drop),
+        cmocka_unit_test(test_oversize_message),
+        cmocka_unit_test(test_request_buffer_bound),
+        cmocka_unit_test(test_compressed_and_malformed),
+        cmocka_unit_test(test_http1_gets_400),
+        cmocka_unit_test(test_reset_burst),
+        cmocka_unit_test(test_idle_timeout),
+        cmocka_unit_test(test_shutdown),
+        cmocka_unit_test(test_shutdown_from_callback),
+        cmocka_unit_test(test_shutdown_with_stuck_client),
+        cmocka_unit_test(test_curl_interop),
+        cmocka_unit_test(test_open_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
