@@ -1,0 +1,349 @@
+/*
+ * chuted: the Chute daemon. Configuration, the event loop, signals.
+ *
+ * Every flag can also be given as an environment variable (CHUTE_ + the
+ * flag's name in capitals with '_' for '-'); a flag wins over the variable.
+ */
+#include <chute/engine.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <uv.h>
+
+#include "server/gateway.h"
+
+typedef struct config {
+    const char *data_dir;
+    const char *grpc_listen;
+    const char *http_listen;
+    const char *durability;
+    const char *retention;
+    const char *max_message_size;
+    const char *idle_timeout;
+    const char *stream_credit;
+    int allow_remote;
+} config;
+
+static void usage(FILE *f)
+{
+    fputs("Usage: chuted [OPTIONS]\n"
+          "\n"
+          "Chute's job broker daemon: keeps jobs durably in a data directory and serves them to\n"
+          "job workers over the Zeebe gateway gRPC protocol and Chute's own gRPC service.\n"
+          "\n"
+          "Options (each also as an environment variable, shown in brackets):\n"
+          "  --data-dir DIR           where the database lives; created if missing\n"
+          "                           [CHUTE_DATA_DIR] (default ./chute-data)\n"
+          "  --grpc-listen HOST:PORT  gRPC (h2c) listener; port 0 picks a free port\n"
+          "                           [CHUTE_GRPC_LISTEN] (default 127.0.0.1:26500)\n"
+          "  --http-listen HOST:PORT  HTTP/REST listener, or 'off'\n"
+          "                           [CHUTE_HTTP_LISTEN] (default off: the REST API is not\n"
+          "                           built yet)\n"
+          "  --durability full|normal full: every commit is synced to disk (survives power\n"
+          "                           loss); normal: synced at checkpoints (survives a crash\n"
+          "                           of chuted, a power loss may drop the last commits)\n"
+          "                           [CHUTE_DURABILITY] (default full)\n"
+          "  --retention DURATION     how long a completed standalone job keeps its result for\n"
+          "                           GetJob; 0 keeps none [CHUTE_RETENTION] (default 24h)\n"
+          "  --max-message-size SIZE  largest gRPC message, e.g. 4MiB [CHUTE_MAX_MESSAGE_SIZE]\n"
+          "                           (default 4MiB)\n"
+          "  --idle-timeout DURATION  close connections idle this long; 0 never\n"
+          "                           [CHUTE_IDLE_TIMEOUT] (default 5m)\n"
+          "  --stream-credit N        jobs a job stream may have queued beyond the client's\n"
+          "                           flow-control window [CHUTE_STREAM_CREDIT] (default 32)\n"
+          "  --allow-remote           allow a listener on a non-loopback address (Chute has no\n"
+          "                           authentication yet) [CHUTE_ALLOW_REMOTE=1]\n"
+          "  -h, --help               this text\n"
+          "  --version                print the version\n"
+          "\n"
+          "Durations take a unit: ms, s, m, h or d (e.g. 500ms, 30s, 24h). Sizes take B, KiB,\n"
+          "MiB or GiB. On SIGTERM or SIGINT chuted stops accepting, finishes what is in\n"
+          "flight, ends job streams with UNAVAILABLE and exits 0.\n",
+          f);
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "chuted: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(2);
+}
+
+/* Parses "<digits><unit>" with |units| (name, multiplier) pairs. */
+typedef struct unit {
+    const char *name;
+    int64_t mult;
+} unit;
+
+static int parse_scaled(const char *s, const unit *units, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || errno != 0 || v < 0)
+        return -1;
+    for (const unit *u = units; u->name; u++) {
+        if (strcasecmp(end, u->name) == 0) {
+            if (v > INT64_MAX / u->mult)
+                return -1;
+            *out = v * u->mult;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int64_t duration_ms(const char *flag, const char *s)
+{
+    static const unit units[] = {{"ms", 1},          {"s", 1000},           {"m", 60000},
+                                 {"h", 3600000},      {"d", 86400000},       {NULL, 0}};
+    int64_t v;
+    if (strcmp(s, "0") == 0)
+        return 0;
+    if (parse_scaled(s, units, &v) != 0)
+        die("%s: '%s' is not a duration; write a number and a unit: 500ms, 30s, 5m, 24h, 7d",
+            flag, s);
+    return v;
+}
+
+static int64_t size_bytes(const char *flag, const char *s)
+{
+    static const unit units[] = {{"", 1},          {"b", 1},           {"kib", 1024},
+                                 {"mib", 1 << 20}, {"gib", 1LL << 30}, {NULL, 0}};
+    int64_t v;
+    if (parse_scaled(s, units, &v) != 0)
+        die("%s: '%s' is not a size; write e.g. 4MiB, 512KiB or a number of bytes", flag, s);
+    return v;
+}
+
+/* Splits "host:port" ("[::1]:26500" for IPv6). */
+static void split_listen(const char *flag, const char *s, char *host, size_t hostcap, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s)
+        die("%s: '%s' is not HOST:PORT (e.g. 127.0.0.1:26500)", flag, s);
+    const char *h = s;
+    size_t hl = (size_t)(colon - s);
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl >= hostcap)
+        die("%s: host in '%s' is too long", flag, s);
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || end == colon + 1 || errno || p < 0 || p > 65535)
+        die("%s: '%s' has no valid port (0-65535)", flag, s);
+    *port = (int)p;
+}
+
+static int is_loopback(const char *host)
+{
+    return strcmp(host, "127.0.0.1") == 0 || strncmp(host, "127.", 4) == 0 ||
+           strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0;
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : dflt;
+}
+
+static void parse_args(int argc, char **argv, config *c)
+{
+    c->data_dir = env_or("CHUTE_DATA_DIR", "./chute-data");
+    c->grpc_listen = env_or("CHUTE_GRPC_LISTEN", "127.0.0.1:26500");
+    c->http_listen = env_or("CHUTE_HTTP_LISTEN", "off");
+    c->durability = env_or("CHUTE_DURABILITY", "full");
+    c->retention = env_or("CHUTE_RETENTION", "24h");
+    c->max_message_size = env_or("CHUTE_MAX_MESSAGE_SIZE", "4MiB");
+    c->idle_timeout = env_or("CHUTE_IDLE_TIMEOUT", "5m");
+    c->stream_credit = env_or("CHUTE_STREAM_CREDIT", "32");
+    c->allow_remote = strcmp(env_or("CHUTE_ALLOW_REMOTE", "0"), "1") == 0;
+
+    static const struct {
+        const char *name;
+        size_t offset;
+    } opts[] = {
+        {"--data-dir", offsetof(config, data_dir)},
+        {"--grpc-listen", offsetof(config, grpc_listen)},
+        {"--http-listen", offsetof(config, http_listen)},
+        {"--durability", offsetof(config, durability)},
+        {"--retention", offsetof(config, retention)},
+        {"--max-message-size", offsetof(config, max_message_size)},
+        {"--idle-timeout", offsetof(config, idle_timeout)},
+        {"--stream-credit", offsetof(config, stream_credit)},
+    };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("chuted %s\n", CHUTE_VERSION);
+            exit(0);
+        }
+        if (strcmp(a, "--allow-remote") == 0) {
+            c->allow_remote = 1;
+            continue;
+        }
+        size_t k;
+        for (k = 0; k < sizeof opts / sizeof *opts; k++) {
+            size_t n = strlen(opts[k].name);
+            if (strncmp(a, opts[k].name, n) != 0)
+                continue;
+            const char *value;
+            if (a[n] == '=') {
+                value = a + n + 1;
+            } else if (a[n] == '\0') {
+                if (i + 1 >= argc)
+                    die("%s needs a value (see chuted --help)", opts[k].name);
+                value = argv[++i];
+            } else {
+                continue;
+            }
+            *(const char **)((char *)c + opts[k].offset) = value;
+            break;
+        }
+        if (k == sizeof opts / sizeof *opts)
+            die("unknown option '%s' (see chuted --help)", a);
+    }
+}
+
+typedef struct daemon_state {
+    uv_loop_t *loop;
+    gateway *gw;
+    uv_signal_t sigterm, sigint;
+    int stopping;
+} daemon_state;
+
+static void on_gateway_down(void *ctx)
+{
+    daemon_state *d = ctx;
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    daemon_state *d = h->data;
+    if (d->stopping) {
+        fprintf(stderr, "chuted: second signal, exiting now\n");
+        exit(1);
+    }
+    d->stopping = 1;
+    fprintf(stderr, "chuted: %s received, shutting down\n",
+            signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    gateway_shutdown(d->gw, on_gateway_down, d);
+}
+
+int main(int argc, char **argv)
+{
+    config c;
+    parse_args(argc, argv, &c);
+
+    chute_engine_options eo;
+    chute_engine_options_init(&eo);
+    eo.data_dir = c.data_dir;
+    if (strcmp(c.durability, "full") == 0)
+        eo.durability = CHUTE_DURABILITY_FULL;
+    else if (strcmp(c.durability, "normal") == 0)
+        eo.durability = CHUTE_DURABILITY_NORMAL;
+    else
+        die("--durability: '%s' is not a mode; use full or normal", c.durability);
+    int64_t retention = duration_ms("--retention", c.retention);
+    eo.retention_ms = retention == 0 ? -1 : retention;
+
+    gateway_config gc;
+    gateway_config_init(&gc);
+    char host[256];
+    split_listen("--grpc-listen", c.grpc_listen, host, sizeof host, &gc.port);
+    gc.host = host;
+    if (!is_loopback(host) && !c.allow_remote)
+        die("--grpc-listen %s: Chute has no authentication yet, so it listens on loopback only; "
+            "pass --allow-remote to listen on %s anyway",
+            c.grpc_listen, host);
+    int64_t max_msg = size_bytes("--max-message-size", c.max_message_size);
+    if (max_msg < 1024 || max_msg > (64 << 20))
+        die("--max-message-size %s: choose between 1KiB and 64MiB", c.max_message_size);
+    gc.limits.max_message_size = (size_t)max_msg;
+    if (gc.limits.max_request_buffer < gc.limits.max_message_size)
+        gc.limits.max_request_buffer = gc.limits.max_message_size;
+    eo.max_variables_size = (size_t)max_msg;
+    gc.limits.idle_timeout_ms = (uint64_t)duration_ms("--idle-timeout", c.idle_timeout);
+    {
+        char *end;
+        long v = strtol(c.stream_credit, &end, 10);
+        if (*end || end == c.stream_credit || v < 1 || v > 100000)
+            die("--stream-credit %s: choose a number from 1 to 100000", c.stream_credit);
+        gc.stream_credit = (uint32_t)v;
+    }
+    if (strcmp(c.http_listen, "off") != 0)
+        fprintf(stderr, "chuted: --http-listen %s ignored: the HTTP API is not part of this "
+                        "build yet\n",
+                c.http_listen);
+
+    chute_engine *e;
+    chute_error err;
+    if (chute_engine_open(&e, &eo, &err) != 0) {
+        fprintf(stderr, "chuted: cannot open the data directory: %s\n", err.message);
+        return 1;
+    }
+    char abs[PATH_MAX];
+    const char *db = chute_engine_db_path(e);
+    fprintf(stderr, "chuted: Chute %s\n", CHUTE_VERSION);
+    fprintf(stderr, "chuted: data in %s (durability %s)\n", realpath(db, abs) ? abs : db,
+            chute_durability_name(eo.durability));
+    chute_engine_stats st;
+    chute_engine_get_stats(e, &st);
+    fprintf(stderr, "chuted: recovered %llu jobs (%llu activatable, %llu activated, %llu open "
+                    "incidents)\n",
+            (unsigned long long)st.jobs, (unsigned long long)st.activatable,
+            (unsigned long long)st.activated, (unsigned long long)st.incidents);
+
+    daemon_state d = {0};
+    d.loop = uv_default_loop();
+    if (gateway_open(&d.gw, d.loop, e, &gc, &err) != 0) {
+        fprintf(stderr, "chuted: cannot listen on %s: %s\n", c.grpc_listen, err.message);
+        chute_engine_close(e);
+        return 1;
+    }
+    fprintf(stderr, "chuted: gRPC listening on %s:%d\n", host, gateway_port(d.gw));
+    uv_signal_init(d.loop, &d.sigterm);
+    uv_signal_init(d.loop, &d.sigint);
+    d.sigterm.data = d.sigint.data = &d;
+    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d.sigint, on_signal, SIGINT);
+    signal(SIGPIPE, SIG_IGN);
+    fprintf(stderr, "chuted: ready\n");
+
+    uv_run(d.loop, UV_RUN_DEFAULT);
+
+    gateway_free(d.gw);
+    int rc = chute_engine_commit(e, &err);
+    if (rc != 0)
+        fprintf(stderr, "chuted: final commit failed: %s\n", err.message);
+    chute_engine_close(e);
+    int lrc = uv_loop_close(d.loop);
+    if (lrc != 0)
+        fprintf(stderr, "chuted: loop closed with handles open: %s\n", uv_strerror(lrc));
+    fprintf(stderr, "chuted: stopped\n");
+    return rc == 0 ? 0 : 1;
+}
