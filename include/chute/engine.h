@@ -377,6 +377,49 @@ typedef struct chute_engine_stats {
 
 void chute_engine_get_stats(const chute_engine *e, chute_engine_stats *out);
 
+/* Per job type: what is queued and what happened, for metrics and the
+ * job-types listing. */
+typedef struct chute_type_stats {
+    const char *type;
+    uint64_t activatable, activated, failed /* waiting out a back-off */, delayed, incidents;
+    uint64_t waiters, streams;
+    int64_t oldest_activatable_since; /* epoch ms the longest-waiting ACTIVATABLE job became
+                                         activatable; 0 if none */
+    uint64_t created_total, activated_total, completed_total, failed_total, timed_out_total,
+        incidents_total;
+} chute_type_stats;
+
+/* Calls |fn| for every known job type, sorted by name, until it returns
+ * non-zero. The struct lives until |fn| returns. Costs a pass over each
+ * type's ready queue (for the oldest waiting job): meant for scrapes, not
+ * for hot paths. Returns 0 or CHUTE_ENOMEM. */
+int chute_engine_list_types(chute_engine *e,
+                            int (*fn)(void *ctx, const chute_type_stats *s), void *ctx);
+
+/* Observers of the engine's work, for metrics. Both run inside the engine
+ * call that did the work and must not call into the engine. */
+typedef struct chute_engine_hooks {
+    /* Per activated job: ms since it became activatable. */
+    void (*on_activate)(void *ctx, const char *type, int64_t queued_ms);
+    /* Per commit that wrote something: rows written, time the commit took. */
+    void (*on_commit)(void *ctx, uint64_t changes, uint64_t duration_ns);
+    void *ctx;
+} chute_engine_hooks;
+
+/* Sets the hooks (copied); NULL clears them. */
+void chute_engine_set_hooks(chute_engine *e, const chute_engine_hooks *hooks);
+
+/*
+ * Lists jobs newest first (key descending), of one type (NULL for all) and
+ * one state (0 for every state but COMPLETED). Completed jobs still retained
+ * are listed only when |state| is CHUTE_JOB_COMPLETED. Skips |offset|
+ * matches and visits at most |limit|; each view lives until |fn| returns.
+ * Reads the store, so what the open batch changed is included. Returns 0,
+ * CHUTE_ESTORE or CHUTE_ENOMEM.
+ */
+int chute_engine_list_jobs(chute_engine *e, const char *type, chute_job_state state,
+                           size_t offset, size_t limit, chute_job_visit_fn fn, void *ctx);
+
 /* ---- in-process handlers (embedding) ------------------------------------- */
 
 /*

@@ -292,8 +292,7 @@ static void detach(chute_engine *e, job *j)
     uint64_t *c = state_counter(e, j->state);
     if (c)
         (*c)--;
-    if (j->state == CHUTE_JOB_ACTIVATED)
-        j->type->activated--;
+    j->type->count[j->state]--;
 }
 
 /* Puts |j| (detached) into |state| and the heap that state needs. Returns
@@ -305,14 +304,18 @@ static int attach(chute_engine *e, job *j, int state)
     uint64_t *c = state_counter(e, state);
     if (c)
         (*c)++;
+    j->type->count[state]++;
     int rc = 0;
     switch (state) {
     case CHUTE_JOB_ACTIVATABLE:
+        /* While a job is ready its deadline field holds when it became
+         * ready (views show 0): the time in queue, and the oldest waiting
+         * job per type, come from it. */
+        j->deadline = engine_now(e);
         rc = heap_push(&j->type->ready, j);
         queue_dispatch(e, j->type);
         break;
     case CHUTE_JOB_ACTIVATED:
-        j->type->activated++;
         rc = heap_push(&e->timers, j);
         break;
     case CHUTE_JOB_FAILED:
@@ -390,6 +393,7 @@ static void persist(chute_engine *e, const job *j, int op, int64_t completed_at)
     }
     if (rc != 0)
         batch_fail(e, &err);
+    e->batch_changes++;
 }
 
 /* ---- views --------------------------------------------------------------- */
@@ -512,6 +516,8 @@ static int load_row(void *ctx, const store_job *r)
     }
     if (attach(e, j, r->state) != 0)
         return CHUTE_ENOMEM;
+    if (r->state == CHUTE_JOB_ACTIVATABLE && r->deadline > 0)
+        j->deadline = r->deadline; /* ready since, as stored */
     if (j->incident_key && hmap_put(&e->incidents, j->incident_key, j) != 0)
         return CHUTE_ENOMEM;
     return 0;
@@ -533,7 +539,7 @@ static void clear_jobs(chute_engine *e)
     for (size_t i = 0; i < e->types_cap; i++) {
         for (jtype *t = e->types[i]; t; t = t->hnext) {
             t->ready.count = 0;
-            t->activated = 0;
+            memset(t->count, 0, sizeof t->count);
         }
     }
     e->stats.activatable = e->stats.activated = e->stats.failed = e->stats.delayed =
@@ -843,6 +849,7 @@ int chute_engine_create(chute_engine *e, const chute_job_spec *spec, int64_t *ke
         batch_fail(e, NULL);
     persist(e, j, OP_INSERT, 0);
     e->stats.created_total++;
+    t->created_total++;
     *key = j->key;
     return 0;
 oom:
@@ -895,8 +902,11 @@ static int ensure_views(chute_engine *e, size_t n)
 /* Leases |j| to |worker| for |timeout_ms|. */
 static void lease(chute_engine *e, job *j, const char *worker, int64_t timeout_ms)
 {
+    int64_t now = engine_now(e);
+    if (e->hooks.on_activate)
+        e->hooks.on_activate(e->hooks.ctx, j->type->name, now - j->deadline);
     detach(e, j);
-    j->deadline = engine_now(e) + timeout_ms;
+    j->deadline = now + timeout_ms;
     if (!j->worker || !worker || strcmp(j->worker, worker) != 0) {
         if (set_str(&j->worker, worker) != 0)
             batch_fail(e, NULL);
@@ -905,6 +915,7 @@ static void lease(chute_engine *e, job *j, const char *worker, int64_t timeout_m
         batch_fail(e, NULL);
     persist(e, j, OP_UPDATE, 0);
     e->stats.activated_total++;
+    j->type->activated_total++;
 }
 
 int engine_activate_into(chute_engine *e, jtype *t, const char *worker, int64_t timeout_ms,
@@ -1011,6 +1022,7 @@ int chute_engine_complete(chute_engine *e, int64_t key, const char *variables,
     } else {
         persist(e, j, OP_DELETE, 0);
     }
+    j->type->completed_total++;
     remove_job(e, j);
     e->stats.completed_total++;
     return 0;
@@ -1023,6 +1035,7 @@ static int open_incident(chute_engine *e, job *j, int type)
     if (hmap_put(&e->incidents, j->incident_key, j) != 0)
         return CHUTE_ENOMEM;
     e->stats.incidents_total++;
+    j->type->incidents_total++;
     return 0;
 }
 
@@ -1070,6 +1083,7 @@ int chute_engine_fail(chute_engine *e, int64_t key, int32_t retries, const char 
         batch_fail(e, NULL);
     persist(e, j, OP_UPDATE, 0);
     e->stats.failed_total++;
+    j->type->failed_total++;
     return 0;
 }
 
@@ -1206,7 +1220,39 @@ int chute_engine_return(chute_engine *e, int64_t key, int64_t deadline, chute_er
     return 0;
 }
 
-/* Copies a completed row into scratch memory and a view. */
+/* A view of a store row; its strings live as long as the row. */
+static void view_of_row(const store_job *r, chute_job_view *v)
+{
+    memset(v, 0, sizeof *v);
+    v->key = r->key;
+    v->type = r->type;
+    v->state = (chute_job_state)r->state;
+    v->retries = r->retries;
+    v->priority = r->priority;
+    v->created_at = r->created_at;
+    v->deadline = (r->state == CHUTE_JOB_ACTIVATED || r->state == CHUTE_JOB_FAILED ||
+                   r->state == CHUTE_JOB_DELAYED)
+                      ? r->deadline
+                      : 0;
+    v->worker = r->worker ? r->worker : "";
+    v->headers = r->headers ? r->headers : "{}";
+    v->headers_len = r->headers ? r->headers_len : 2;
+    v->variables = r->variables ? r->variables : "{}";
+    v->variables_len = r->variables ? r->variables_len : 2;
+    v->error_code = r->error_code ? r->error_code : "";
+    v->error_message = r->error_message ? r->error_message : "";
+    v->incident_key = r->incident_key;
+    v->incident_type = (chute_incident_type)r->incident_type;
+    v->completed_at = r->state == CHUTE_JOB_COMPLETED ? r->completed_at : 0;
+    v->process = r->process;
+    if (!v->process.bpmn_process_id)
+        v->process.bpmn_process_id = "";
+    if (!v->process.element_id)
+        v->process.element_id = "";
+}
+
+/* Copies a completed row into scratch memory and a view: the row's strings
+ * die with the statement, the view must outlive it. */
 static int get_row(void *ctx, const store_job *r)
 {
     void **args = ctx;
@@ -1226,6 +1272,89 @@ static int get_row(void *ctx, const store_job *r)
     v->deadline = 0;
     bury(e, j);
     return 0;
+}
+
+typedef struct list_ctx {
+    chute_engine *e;
+    chute_job_visit_fn fn;
+    void *ctx;
+} list_ctx;
+
+static int list_row(void *ctx, const store_job *r)
+{
+    list_ctx *l = ctx;
+    if (r->state == CHUTE_JOB_COMPLETED &&
+        (l->e->opts.retention_ms <= 0 ||
+         r->completed_at + l->e->opts.retention_ms <= engine_now(l->e)))
+        return 0; /* expired, awaiting the sweep */
+    chute_job_view v;
+    view_of_row(r, &v);
+    return l->fn(l->ctx, &v);
+}
+
+int chute_engine_list_jobs(chute_engine *e, const char *type, chute_job_state state,
+                           size_t offset, size_t limit, chute_job_visit_fn fn, void *ctx)
+{
+    engine_release_scratch(e);
+    list_ctx l = {e, fn, ctx};
+    chute_error err;
+    return store_list(e->st, type, (int)state, offset, limit, list_row, &l, &err);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(jtype *const *)a)->name, (*(jtype *const *)b)->name);
+}
+
+int chute_engine_list_types(chute_engine *e,
+                            int (*fn)(void *ctx, const chute_type_stats *s), void *ctx)
+{
+    if (e->ntypes == 0)
+        return 0;
+    jtype **all = malloc(e->ntypes * sizeof *all);
+    if (!all)
+        return CHUTE_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < e->types_cap; i++) {
+        for (jtype *t = e->types[i]; t; t = t->hnext)
+            all[n++] = t;
+    }
+    qsort(all, n, sizeof *all, by_name);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        jtype *t = all[i];
+        chute_type_stats s = {.type = t->name};
+        s.activatable = t->count[CHUTE_JOB_ACTIVATABLE];
+        s.activated = t->count[CHUTE_JOB_ACTIVATED];
+        s.failed = t->count[CHUTE_JOB_FAILED];
+        s.delayed = t->count[CHUTE_JOB_DELAYED];
+        s.incidents = t->count[CHUTE_JOB_INCIDENT] + t->count[CHUTE_JOB_ERROR_THROWN];
+        for (chute_taker *w = t->waiters_head; w; w = w->next)
+            s.waiters++;
+        s.streams = t->nstreams;
+        for (uint32_t k = 0; k < t->ready.count; k++) {
+            const job *j = t->ready.items[k];
+            if (s.oldest_activatable_since == 0 || j->deadline < s.oldest_activatable_since)
+                s.oldest_activatable_since = j->deadline;
+        }
+        s.created_total = t->created_total;
+        s.activated_total = t->activated_total;
+        s.completed_total = t->completed_total;
+        s.failed_total = t->failed_total;
+        s.timed_out_total = t->timed_out_total;
+        s.incidents_total = t->incidents_total;
+        rc = fn(ctx, &s);
+    }
+    free(all);
+    return 0;
+}
+
+void chute_engine_set_hooks(chute_engine *e, const chute_engine_hooks *hooks)
+{
+    if (hooks)
+        e->hooks = *hooks;
+    else
+        memset(&e->hooks, 0, sizeof e->hooks);
 }
 
 int chute_engine_get(chute_engine *e, int64_t key, chute_job_view *out, chute_error *err)
@@ -1290,6 +1419,7 @@ int chute_engine_commit(chute_engine *e, chute_error *err)
         return 0;
     chute_error serr;
     int rc = 0;
+    uint64_t t0 = chute_clock_mono_ns();
     if (!e->batch_failed && e->counter != e->saved_counter) {
         if (batch_open(e) == 0 && store_set_counter(e->st, e->counter, &serr) != 0)
             batch_fail(e, &serr);
@@ -1303,6 +1433,7 @@ int chute_engine_commit(chute_engine *e, chute_error *err)
         store_rollback(e->st);
         e->in_batch = 0;
         e->batch_failed = 0;
+        e->batch_changes = 0;
         /* Undo the batch by rebuilding memory from what is durable. */
         clear_jobs(e);
         chute_error lerr;
@@ -1320,6 +1451,9 @@ int chute_engine_commit(chute_engine *e, chute_error *err)
     e->in_batch = 0;
     e->saved_counter = e->counter;
     e->stats.commits++;
+    if (e->hooks.on_commit && e->batch_changes)
+        e->hooks.on_commit(e->hooks.ctx, e->batch_changes, chute_clock_mono_ns() - t0);
+    e->batch_changes = 0;
     return rc;
 }
 
@@ -1339,12 +1473,13 @@ int64_t chute_engine_tick(chute_engine *e)
     int64_t now = engine_now(e);
     job *j;
     while ((j = heap_top(&e->timers)) && j->deadline <= now) {
-        if (j->state == CHUTE_JOB_ACTIVATED)
+        if (j->state == CHUTE_JOB_ACTIVATED) {
             e->stats.timed_out_total++;
+            j->type->timed_out_total++;
+        }
         detach(e, j);
         /* Lease expiry keeps the retries: the worker did not fail the job,
          * it only ran out of time. The last worker stays on record. */
-        j->deadline = 0;
         if (attach(e, j, CHUTE_JOB_ACTIVATABLE) != 0)
             batch_fail(e, NULL);
         persist(e, j, OP_UPDATE, 0);

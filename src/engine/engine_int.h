@@ -80,7 +80,9 @@ typedef struct jtype {
     chute_handler_fn handler;
     void *handler_ctx;
     chute_handler_options handler_opts;
-    uint64_t activated; /* currently leased jobs of this type */
+    uint64_t count[CHUTE_JOB_CANCELED + 1]; /* jobs in memory by state */
+    uint64_t created_total, activated_total, completed_total, failed_total, timed_out_total,
+        incidents_total;
 } jtype;
 
 struct chute_engine {
@@ -113,6 +115,8 @@ struct chute_engine {
     size_t views_cap;
 
     chute_engine_stats stats;
+    chute_engine_hooks hooks;
+    uint64_t batch_changes; /* rows written in the open batch */
     volatile int stop;
 };
 

@@ -2,6 +2,8 @@
 #include "store/store.h"
 
 #include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -451,6 +453,39 @@ int store_sweep_completed(store *s, int64_t before, int limit, int *deleted, chu
     int ret = step_done(s, s->sweep, err, "removing expired results");
     *deleted = ret == 0 ? sqlite3_changes(s->db) : 0;
     return ret;
+}
+
+int store_list(store *s, const char *type, int state, size_t offset, size_t limit,
+               store_row_fn fn, void *ctx, chute_error *err)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT " JOB_COLUMNS " FROM jobs WHERE %s AND %s ORDER BY key DESC LIMIT ?3 OFFSET ?4",
+             type ? "type = ?1" : "?1 IS NULL", state ? "state = ?2" : "state != 7 AND ?2 = 0");
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "listing jobs");
+    if (type)
+        sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 1);
+    sqlite3_bind_int(st, 2, state);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)(limit > INT64_MAX ? INT64_MAX : limit));
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)(offset > INT64_MAX ? INT64_MAX : offset));
+    int ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_job j;
+        read_row(st, &j);
+        if (!j.type)
+            continue;
+        if ((ret = fn(ctx, &j)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = fail(s, err, code_of(rc), "listing jobs");
+    sqlite3_finalize(st);
+    return ret > 0 ? 0 : ret;
 }
 
 int64_t store_oldest_completed(store *s)

@@ -75,6 +75,11 @@ int store_get(store *s, int64_t key, store_row_fn fn, void *ctx, chute_error *er
  * |*deleted|. */
 int store_sweep_completed(store *s, int64_t before, int limit, int *deleted, chute_error *err);
 
+/* Calls |fn| for rows newest first (key descending), of |type| (NULL: any)
+ * and |state| (0: any but completed), skipping |offset| and at most |limit|. */
+int store_list(store *s, const char *type, int state, size_t offset, size_t limit,
+               store_row_fn fn, void *ctx, chute_error *err);
+
 /* The smallest completed_at of a completed row, or INT64_MAX. */
 int64_t store_oldest_completed(store *s);
 
