@@ -90,8 +90,7 @@ static int prepare(store *s, sqlite3_stmt **st, const char *sql, chute_error *er
 static int step_done(store *s, sqlite3_stmt *st, chute_error *err, const char *doing)
 {
     int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite3_reset(st); /* every statement binds all its parameters each time */
     if (rc != SQLITE_DONE)
         return fail(s, err, code_of(rc), doing);
     return 0;
