@@ -207,6 +207,76 @@ test('a delayed job is DELAYED, then activatable after its delay', { timeout: 15
   assert.ok(waited >= 900 && waited < 3000, `delayed job (1000 ms) activated after ${waited} ms`);
 });
 
+test('jobs that would push a response past 4 MiB are held back for the next request', { timeout: 30000 }, async () => {
+  const type = h.uniqueType('big-batch');
+  const blob = 'b'.repeat(900 * 1024);
+  const keys = [];
+  for (let i = 0; i < 10; i++) keys.push(String(await h.createJob(chute, { type, variables: JSON.stringify({ i, blob }) })));
+  // grpc-js refuses to receive a message over 4 MiB (its default), like every Zeebe client.
+  const got = new Set();
+  let rounds = 0;
+  while (got.size < keys.length && rounds < 10) {
+    rounds += 1;
+    const r = await h.activate(gw, { type, maxJobsToActivate: 10, requestTimeout: -1 });
+    assert.ok(r.jobs.length > 0, `round ${rounds}: no job although ${keys.length - got.size} are queued`);
+    assert.ok(r.jobs.length < 10, 'ten 900 KiB jobs fitted in one response');
+    for (const j of r.jobs) got.add(String(j.key));
+  }
+  assert.deepEqual([...got].sort(), [...keys].sort());
+});
+
+test('a stream that stops reading does not hold back jobs from other takers', { timeout: 40000 }, async () => {
+  const type = h.uniqueType('slow-stream');
+  const client = daemon().gateway({ 'grpc.use_local_subchannel_pool': 1 });
+  const call = client.StreamActivatedJobs({ type, worker: 'slow', timeout: 60000 });
+  let streamed = 0;
+  call.on('data', () => { streamed += 1; });
+  call.on('error', () => {});
+  await h.sleep(300);
+  call.pause(); // stop reading: the HTTP/2 window fills up
+  const blob = 's'.repeat(20 * 1024);
+  const keys = await h.createJobs(chute, Array.from({ length: 300 }, (_, i) => ({ type, variables: JSON.stringify({ i, blob }) })), { chunk: 50 });
+  await h.sleep(500);
+  // While the stream is stalled, the daemon answers and pollers get the jobs it could not take.
+  await h.assertServing(daemon(), 'with a stalled job stream');
+  const polled = new Set();
+  for (let i = 0; i < 20; i++) {
+    const r = await h.activate(gw, { type, maxJobsToActivate: 100, requestTimeout: -1, worker: 'poller' });
+    if (r.jobs.length === 0) break;
+    for (const j of r.jobs) polled.add(String(j.key));
+  }
+  let leasedToStream = 0;
+  for (const k of keys) {
+    if (polled.has(String(k))) continue;
+    const j = await h.getJob(chute, k);
+    if (j.state === 'ACTIVATED' && j.worker === 'slow') leasedToStream += 1;
+  }
+  process.stdout.write(`# stalled stream: ${leasedToStream} jobs leased to it, ${polled.size} polled, ${streamed} read\n`);
+  assert.equal(polled.size + leasedToStream, keys.length, 'every job is either leased to the stream or polled');
+  assert.ok(polled.size >= 200, `only ${polled.size} of 300 jobs reached a poller while the stream was stalled (${leasedToStream} leased to it)`);
+  call.cancel();
+});
+
+test('a job pushed to a cancelled stream or an expired long poll is not lost', { timeout: 30000 }, async () => {
+  const type = h.uniqueType('gone');
+  const client = daemon().gateway({ 'grpc.use_local_subchannel_pool': 1 });
+  const stream = client.StreamActivatedJobs({ type, worker: 'gone-stream', timeout: 60000 });
+  stream.on('data', () => {});
+  stream.on('error', () => {});
+  await h.sleep(300);
+  stream.cancel();
+  // A long poll whose client deadline (500 ms) ends before its requestTimeout (10 s).
+  const expired = await h.activate(client, { type, worker: 'gone-poll', timeout: 60000, requestTimeout: 10000 }, { timeoutMs: 500 })
+    .then(() => 'OK', (e) => h.codeName(e.code));
+  assert.equal(expired, 'DEADLINE_EXCEEDED');
+  await h.sleep(100);
+  const key = await h.createJob(chute, { type });
+  // Both takers are gone: the job must reach the next one at once, not after its 60 s lease.
+  const r = await h.activate(gw, { type, requestTimeout: 3000, worker: 'alive' });
+  assert.equal(r.jobs.length, 1, `job ${key} was lost to a cancelled stream or an expired poll`);
+  assert.equal(String(r.jobs[0].key), String(key));
+});
+
 test('activation: chuted stops on SIGTERM and exits 0 within 5 s', { timeout: 15000 }, async () => {
   await h.assertStops(daemon());
 });

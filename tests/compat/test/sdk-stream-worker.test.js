@@ -23,6 +23,23 @@ function sdkClient() {
   });
 }
 
+// The SDK opens every channel with 'grpc.default_compression_algorithm': 2
+// (gzip), so grpc-js sends its requests gzip-compressed (grpc-encoding: gzip),
+// as a Zeebe gateway accepts.
+test('gzip-compressed requests (the SDK\'s channel options) are accepted', { timeout: 20000 }, async () => {
+  const gw = daemon().gateway({ 'grpc.default_compression_algorithm': 2, 'grpc.default_compression_level': 2 });
+  const topo = await h.unary(gw, 'Topology', {});
+  assert.equal(topo.brokers.length, 1);
+  const chute = daemon().chute({ 'grpc.default_compression_algorithm': 2 });
+  const type = h.uniqueType('gzip');
+  const key = await h.createJob(chute, { type, variables: JSON.stringify({ text: 'y'.repeat(10000) }) });
+  const { jobs } = await h.activate(gw, { type });
+  assert.equal(jobs.length, 1);
+  assert.equal(JSON.parse(jobs[0].variables).text.length, 10000);
+  await h.unary(gw, 'CompleteJob', { jobKey: key, variables: JSON.stringify({ z: 'z'.repeat(5000) }) });
+  assert.equal((await h.getJob(chute, key)).state, 'COMPLETED');
+});
+
 test('@camunda8/sdk stream worker: 1000 queued + 1000 live jobs, each completed exactly once', { timeout: 90000 }, async () => {
   const zbc = sdkClient();
   try {

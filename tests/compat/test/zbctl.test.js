@@ -6,6 +6,8 @@
 const nodeTest = require('node:test');
 const { test } = nodeTest;
 const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const readline = require('node:readline');
 const h = require('../lib/harness');
 
 const T = { timeout: 30000 };
@@ -261,6 +263,44 @@ test('a cancelled job is gone: zbctl complete gets NOT_FOUND, activation skips i
   assertZbError(c, 'NotFound', /NOT_FOUND/);
   const { docs } = await zbActivate(type);
   assert.deepEqual(docs.map((d) => String(d.key)), [String(keep)]);
+});
+
+test('zbctl create worker --streamEnabled (the Go client\'s job stream) completes every job once', { timeout: 60000 }, async () => {
+  const type = h.uniqueType('zb-stream');
+  const mk = (from, n) => Array.from({ length: n }, (_, i) => ({ type, variables: JSON.stringify({ seq: from + i }) }));
+  const keys = (await h.createJobs(chute, mk(0, 200))).map(String);
+  // The handler (cat) echoes the job's variables, which become the result.
+  const child = spawn(h.ZBCTL, ['--address', daemon().address, '--insecure', 'create', 'worker', type,
+    '--handler', 'cat', '--streamEnabled', '--maxJobsActive', '32', '--timeout', '30s', '--name', 'zb-stream'],
+  { stdio: ['ignore', 'ignore', 'pipe'] });
+  const seen = new Map();
+  const stderrTail = [];
+  readline.createInterface({ input: child.stderr }).on('line', (line) => {
+    stderrTail.push(line);
+    if (stderrTail.length > 50) stderrTail.shift();
+    const m = /Activated job (\d+)/.exec(line);
+    if (m) seen.set(m[1], (seen.get(m[1]) || 0) + 1);
+  });
+  const exited = new Promise((r) => child.on('exit', r));
+  try {
+    await h.waitFor(() => seen.size >= 20, { timeoutMs: 15000, what: `zbctl worker to take jobs (took ${seen.size}); stderr: ${stderrTail.join('\n')}` });
+    keys.push(...(await h.createJobs(chute, mk(200, 200))).map(String));
+    let pending = keys;
+    await h.waitFor(async () => {
+      const st = await h.pool(pending, 32, async (k) => [k, (await h.getJob(chute, k)).state]);
+      pending = st.filter(([, s]) => s !== 'COMPLETED').map(([k]) => k);
+      return pending.length === 0;
+    }, { timeoutMs: 30000, intervalMs: 200, what: `all 400 jobs COMPLETED (${pending.length} left)` });
+  } finally {
+    child.kill('SIGTERM');
+    await Promise.race([exited, h.sleep(3000)]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  const twice = [...seen.entries()].filter(([, n]) => n > 1);
+  assert.deepEqual(twice, [], 'jobs handled more than once');
+  assert.equal(seen.size, keys.length);
+  const sample = await h.getJob(chute, keys[250]);
+  assert.equal(JSON.parse(sample.variables).seq, 250);
 });
 
 test('zbctl: chuted stops on SIGTERM and exits 0 within 5 s', T, async () => {

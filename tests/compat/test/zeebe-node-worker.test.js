@@ -19,6 +19,7 @@ test('zeebe-node worker: 1000 queued + 1000 live jobs, each completed exactly on
           taskType: type,
           loglevel: 'NONE',
           maxJobsToActivate: 32,
+          pollInterval: 100, // the client's own default is 300 ms; the Java worker's is 100 ms
           timeout: 30000,
           taskHandler: (job) => {
             onJob(job);
