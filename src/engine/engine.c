@@ -377,7 +377,10 @@ static int batch_open(chute_engine *e)
     return 0;
 }
 
-static void persist(chute_engine *e, const job *j, int op, int64_t completed_at)
+/* Writes |j| as the store row for |op|. A completion passes |completed_at|
+ * and the |result| document the worker sent. */
+static void persist_result(chute_engine *e, const job *j, int op, int64_t completed_at,
+                           const char *result, size_t result_len)
 {
     if (e->batch_failed || batch_open(e) != 0)
         return;
@@ -389,11 +392,18 @@ static void persist(chute_engine *e, const job *j, int op, int64_t completed_at)
         store_job r;
         to_row(j, &r);
         r.completed_at = completed_at;
+        r.result = result;
+        r.result_len = result_len;
         rc = op == OP_INSERT ? store_insert(e->st, &r, &err) : store_update(e->st, &r, &err);
     }
     if (rc != 0)
         batch_fail(e, &err);
     e->batch_changes++;
+}
+
+static void persist(chute_engine *e, const job *j, int op, int64_t completed_at)
+{
+    persist_result(e, j, op, completed_at, NULL, 0);
 }
 
 /* ---- views --------------------------------------------------------------- */
@@ -1009,14 +1019,16 @@ int chute_engine_complete(chute_engine *e, int64_t key, const char *variables,
     variables_len = len_or_strlen(variables, variables_len);
     if ((rc = check_document(e, variables, variables_len, 0, "variables", err)) != 0)
         return rc;
-    if (merge_variables(j, variables, variables_len) != 0)
-        return chute_error_set(err, CHUTE_ENOMEM, "out of memory completing a job");
     detach(e, j);
     j->state = CHUTE_JOB_COMPLETED;
     if (!j->process && e->opts.retention_ms > 0) {
+        /* The result is kept as sent and merged into the variables only when
+         * someone reads the job: completing stays cheap, reading is rare. */
         int64_t now = engine_now(e);
         j->deadline = 0;
-        persist(e, j, OP_UPDATE, now);
+        int blank_result = cjson_blank(variables, variables_len);
+        persist_result(e, j, OP_UPDATE, now, blank_result ? NULL : variables,
+                       blank_result ? 0 : variables_len);
         if (now + e->opts.retention_ms < e->next_sweep)
             e->next_sweep = now + e->opts.retention_ms;
     } else {
@@ -1267,6 +1279,11 @@ static int get_row(void *ctx, const store_job *r)
     if (!j)
         return rc;
     j->state = CHUTE_JOB_COMPLETED;
+    if (!cjson_blank(r->result, r->result_len) &&
+        merge_variables(j, r->result, r->result_len) != 0) {
+        job_free(j);
+        return CHUTE_ENOMEM;
+    }
     engine_view_of(e, j, v);
     v->completed_at = r->completed_at;
     v->deadline = 0;
@@ -1289,7 +1306,18 @@ static int list_row(void *ctx, const store_job *r)
         return 0; /* expired, awaiting the sweep */
     chute_job_view v;
     view_of_row(r, &v);
-    return l->fn(l->ctx, &v);
+    char *merged = NULL;
+    if (r->state == CHUTE_JOB_COMPLETED && !cjson_blank(r->result, r->result_len)) {
+        size_t merged_len;
+        if (cjson_merge(r->variables, r->variables_len, r->result, r->result_len, &merged,
+                        &merged_len) != 0)
+            return CHUTE_ENOMEM;
+        v.variables = merged;
+        v.variables_len = merged_len;
+    }
+    int rc = l->fn(l->ctx, &v);
+    free(merged);
+    return rc;
 }
 
 int chute_engine_list_jobs(chute_engine *e, const char *type, chute_job_state state,

@@ -14,11 +14,11 @@
     "key, type, state, retries, priority, created_at, deadline, worker, headers, variables, "      \
     "error_code, error_message, incident_key, incident_type, completed_at, "                       \
     "process_instance_key, process_definition_key, process_definition_version, "                   \
-    "element_instance_key, bpmn_process_id, element_id"
+    "element_instance_key, bpmn_process_id, element_id, result"
 
 enum { C_KEY, C_TYPE, C_STATE, C_RETRIES, C_PRIORITY, C_CREATED, C_DEADLINE, C_WORKER, C_HEADERS,
        C_VARIABLES, C_ERROR_CODE, C_ERROR_MESSAGE, C_INCIDENT_KEY, C_INCIDENT_TYPE, C_COMPLETED,
-       C_PI_KEY, C_PD_KEY, C_PD_VERSION, C_EI_KEY, C_BPMN_ID, C_ELEMENT_ID, C_COUNT };
+       C_PI_KEY, C_PD_KEY, C_PD_VERSION, C_EI_KEY, C_BPMN_ID, C_ELEMENT_ID, C_RESULT, C_COUNT };
 
 struct store {
     sqlite3 *db;
@@ -50,7 +50,8 @@ static const char *const schema_v1[] = {
     " process_definition_version INTEGER NOT NULL DEFAULT 0,"
     " element_instance_key INTEGER NOT NULL DEFAULT 0,"
     " bpmn_process_id TEXT,"
-    " element_id TEXT)",
+    " element_id TEXT,"
+    " result TEXT)", /* variables given at completion; merged into `variables` on read */
     "CREATE INDEX jobs_completed ON jobs(completed_at) WHERE state = 7",
     "CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     "INSERT INTO meta(name, value) VALUES ('key_counter', 0)",
@@ -247,12 +248,12 @@ int store_open(store **out, const char *path, chute_durability durability, chute
         (ret = prepare(s, &s->rollback, "ROLLBACK", err)) != 0 ||
         (ret = prepare(s, &s->insert,
                        "INSERT INTO jobs(" JOB_COLUMNS ") VALUES "
-                       "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)",
+                       "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)",
                        err)) != 0 ||
         (ret = prepare(s, &s->update,
                        "UPDATE jobs SET state=?3, retries=?4, priority=?5, deadline=?7, worker=?8,"
                        " variables=?10, error_code=?11, error_message=?12, incident_key=?13,"
-                       " incident_type=?14, completed_at=?15 WHERE key=?1",
+                       " incident_type=?14, completed_at=?15, result=?22 WHERE key=?1",
                        err)) != 0 ||
         (ret = prepare(s, &s->delete_, "DELETE FROM jobs WHERE key=?1", err)) != 0 ||
         (ret = prepare(s, &s->set_counter, "UPDATE meta SET value=?1 WHERE name='key_counter'",
@@ -328,6 +329,7 @@ static void bind_job(sqlite3_stmt *st, const store_job *j, int all)
     sqlite3_bind_int64(st, C_INCIDENT_KEY + 1, j->incident_key);
     sqlite3_bind_int(st, C_INCIDENT_TYPE + 1, j->incident_type);
     sqlite3_bind_int64(st, C_COMPLETED + 1, j->completed_at);
+    bind_text(st, C_RESULT, j->result, j->result_len);
     if (!all)
         return;
     bind_text(st, C_TYPE, j->type, 0);
@@ -396,6 +398,8 @@ static void read_row(sqlite3_stmt *st, store_job *j)
     j->process.element_instance_key = sqlite3_column_int64(st, C_EI_KEY);
     j->process.bpmn_process_id = col_text(st, C_BPMN_ID);
     j->process.element_id = col_text(st, C_ELEMENT_ID);
+    j->result = col_text(st, C_RESULT);
+    j->result_len = (size_t)sqlite3_column_bytes(st, C_RESULT);
 }
 
 int store_load(store *s, int64_t *counter, store_row_fn fn, void *ctx, chute_error *err)

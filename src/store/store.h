@@ -10,7 +10,7 @@
  * Schema (PRAGMA user_version = 1):
  *   jobs(key INTEGER PRIMARY KEY, type, state, retries, priority, created_at,
  *        deadline, worker, headers, variables, error_code, error_message,
- *        incident_key, incident_type, completed_at, process fields...)
+ *        incident_key, incident_type, completed_at, process fields..., result)
  *   meta(name TEXT PRIMARY KEY, value INTEGER)   -- 'key_counter'
  * Completed standalone jobs stay as rows (state 7) until their retention
  * ends; a partial index on completed_at finds the expired ones.
@@ -42,6 +42,8 @@ typedef struct store_job {
     int incident_type;
     int64_t completed_at;
     chute_process_ref process;
+    const char *result; /* variables given at completion (COMPLETED rows), NULL if none */
+    size_t result_len;
 } store_job;
 
 /* Opens or creates the database at |path|, switches it to WAL with the

@@ -131,6 +131,7 @@ typedef struct listed {
     size_t n;
     int64_t keys[16];
     chute_job_state states[16];
+    char vars[16][64];
 } listed;
 
 static int collect_job(void *ctx, const chute_job_view *v)
@@ -139,6 +140,7 @@ static int collect_job(void *ctx, const chute_job_view *v)
     if (l->n < 16) {
         l->keys[l->n] = v->key;
         l->states[l->n] = v->state;
+        snprintf(l->vars[l->n], sizeof l->vars[0], "%.*s", (int)v->variables_len, v->variables);
         l->n++;
     }
     return 0;
@@ -149,7 +151,7 @@ static void test_list_jobs(void **state)
     fx *f = *state;
     int64_t k[6];
     for (int i = 0; i < 6; i++)
-        k[i] = fx_create(f, i % 2 ? "odd" : "even", 0, NULL);
+        k[i] = fx_create(f, i % 2 ? "odd" : "even", 0, i == 0 ? "{\"a\":1,\"r\":0}" : NULL);
     assert_ok(f, chute_engine_commit(f->e, &f->err));
     assert_ok(f, chute_engine_complete(f->e, k[0], "{\"r\":1}", 0, &f->err));
 
@@ -176,6 +178,8 @@ static void test_list_jobs(void **state)
     assert_int_equal(l.n, 1);
     assert_int_equal(l.keys[0], k[0]);
     assert_int_equal(l.states[0], CHUTE_JOB_COMPLETED);
+    /* The result is merged into the variables on read; its members win. */
+    assert_string_equal(l.vars[0], "{\"a\":1,\"r\":1}");
 
     /* The open batch is visible (write-through). */
     chute_activate_request req = {.type = "odd", .timeout_ms = 1000, .max_jobs = 1};
