@@ -123,20 +123,20 @@ const char *chute_client_address(const chute_client *client);
  * carry the process fields; jobs created directly carry 0 and "".
  */
 typedef struct chute_job {
-    int64_t key;                       /* the job's key, unique forever */
-    char *type;                        /* the job type it was activated for */
-    char *custom_headers;              /* JSON object of strings, "{}" when none */
-    char *variables;                   /* JSON object, "{}" when none */
-    int32_t retries;                   /* retries left; FailJob sets the next value */
-    int64_t deadline;                  /* end of the lease, epoch ms */
-    char *worker;                      /* the worker name the lease was given to */
-    char *tenant_id;                   /* "<default>" without multi-tenancy */
-    int64_t process_instance_key;      /* 0 for a standalone job */
-    char *bpmn_process_id;             /* "" for a standalone job */
+    int64_t key;                        /* the job's key, unique forever */
+    char *type;                         /* the job type it was activated for */
+    char *custom_headers;               /* JSON object of strings, "{}" when none */
+    char *variables;                    /* JSON object, "{}" when none */
+    int32_t retries;                    /* retries left; FailJob sets the next value */
+    int64_t deadline;                   /* end of the lease, epoch ms */
+    char *worker;                       /* the worker name the lease was given to */
+    char *tenant_id;                    /* "<default>" without multi-tenancy */
+    int64_t process_instance_key;       /* 0 for a standalone job */
+    char *bpmn_process_id;              /* "" for a standalone job */
     int32_t process_definition_version; /* 0 for a standalone job */
-    int64_t process_definition_key;    /* 0 for a standalone job */
-    char *element_id;                  /* "" for a standalone job */
-    int64_t element_instance_key;      /* 0 for a standalone job */
+    int64_t process_definition_key;     /* 0 for a standalone job */
+    char *element_id;                   /* "" for a standalone job */
+    int64_t element_instance_key;       /* 0 for a standalone job */
 } chute_job;
 
 /* Frees |job| and its strings. NULL is a no-op. */
@@ -190,18 +190,18 @@ int chute_client_topology(chute_client *client, chute_topology **out, const chut
 
 /* What ActivateJobs and StreamActivatedJobs ask for. Arrays may be NULL
  * when their count is 0. */
-typedef struct chute_activate_request {
-    const char *type;                    /* required */
-    const char *worker;                  /* the worker name recorded with the lease; NULL = "" */
-    int64_t timeout_ms;                  /* the lease, >= 1 */
-    int32_t max_jobs;                    /* ActivateJobs only: >= 1 */
-    int64_t request_timeout_ms;          /* ActivateJobs only: long poll; 0 server default
-                                            (10 s), < 0 answer at once */
-    const char *const *fetch_variables;  /* names to fetch; none = all */
+typedef struct chute_client_activate_request {
+    const char *type;                   /* required */
+    const char *worker;                 /* the worker name recorded with the lease; NULL = "" */
+    int64_t timeout_ms;                 /* the lease, >= 1 */
+    int32_t max_jobs;                   /* ActivateJobs only: >= 1 */
+    int64_t request_timeout_ms;         /* ActivateJobs only: long poll; 0 server default
+                                           (10 s), < 0 answer at once */
+    const char *const *fetch_variables; /* names to fetch; none = all */
     size_t fetch_variable_count;
     const char *const *tenant_ids;
     size_t tenant_id_count;
-} chute_activate_request;
+} chute_client_activate_request;
 
 /*
  * ActivateJobs: activates up to |req->max_jobs| jobs of |req->type|, long
@@ -210,9 +210,8 @@ typedef struct chute_activate_request {
  * When |co| sets no deadline the call gets request_timeout_ms + 10 s (as the
  * Java client does). On failure |*out| is left empty.
  */
-int chute_client_activate_jobs(chute_client *client, const chute_activate_request *req,
-                               chute_job_list *out, const chute_call_options *co,
-                               chute_error *err);
+int chute_client_activate_jobs(chute_client *client, const chute_client_activate_request *req,
+                               chute_job_list *out, const chute_call_options *co, chute_error *err);
 
 /* The callback of an asynchronous call without a result. |err| holds the
  * detail when |rc| < 0. Runs on the I/O thread; it must not block. */
@@ -225,7 +224,7 @@ typedef void (*chute_activate_cb)(void *user_data, int rc, const chute_error *er
 
 /* ActivateJobs without blocking: |cb| runs once on the I/O thread. Returns 0
  * (then |cb| runs) or an error (then it does not). */
-int chute_client_activate_jobs_async(chute_client *client, const chute_activate_request *req,
+int chute_client_activate_jobs_async(chute_client *client, const chute_client_activate_request *req,
                                      const chute_call_options *co, chute_activate_cb cb,
                                      void *user_data, chute_error *err);
 
@@ -243,7 +242,7 @@ typedef int (*chute_stream_job_cb)(void *user_data, chute_job *job);
  * stream breaks (its error). The stream is flow controlled: the server can
  * only push more jobs while |on_job| keeps up.
  */
-int chute_client_stream_jobs(chute_client *client, const chute_activate_request *req,
+int chute_client_stream_jobs(chute_client *client, const chute_client_activate_request *req,
                              chute_stream_job_cb on_job, void *user_data,
                              const chute_call_options *co, chute_error *err);
 
@@ -256,8 +255,7 @@ int chute_client_complete_job(chute_client *client, int64_t job_key, const char 
  * with retries <= 0 it gets an incident. Strings may be NULL. */
 int chute_client_fail_job(chute_client *client, int64_t job_key, int32_t retries,
                           const char *error_message, int64_t retry_backoff_ms,
-                          const char *variables, const chute_call_options *co,
-                          chute_error *err);
+                          const char *variables, const chute_call_options *co, chute_error *err);
 
 /* ThrowError: a BPMN error |error_code|; without a catching element (always,
  * for standalone jobs) the job gets an incident. Strings may be NULL
@@ -280,36 +278,36 @@ int chute_client_resolve_incident(chute_client *client, int64_t incident_key,
 
 /* The asynchronous forms of the three job commands; |cb| may be NULL. */
 int chute_client_complete_job_async(chute_client *client, int64_t job_key, const char *variables,
-                                    const chute_call_options *co, chute_done_cb cb,
-                                    void *user_data, chute_error *err);
+                                    const chute_call_options *co, chute_done_cb cb, void *user_data,
+                                    chute_error *err);
 int chute_client_fail_job_async(chute_client *client, int64_t job_key, int32_t retries,
                                 const char *error_message, int64_t retry_backoff_ms,
                                 const char *variables, const chute_call_options *co,
                                 chute_done_cb cb, void *user_data, chute_error *err);
 int chute_client_throw_error_async(chute_client *client, int64_t job_key, const char *error_code,
                                    const char *error_message, const char *variables,
-                                   const chute_call_options *co, chute_done_cb cb,
-                                   void *user_data, chute_error *err);
+                                   const chute_call_options *co, chute_done_cb cb, void *user_data,
+                                   chute_error *err);
 
 /* ---- Chute's own service (chute.v1.Chute): standalone jobs ------------- */
 
 /* A job to create. Strings may be NULL (none). */
-typedef struct chute_job_spec {
+typedef struct chute_client_job_spec {
     const char *type;           /* required */
     const char *variables;      /* JSON object */
     const char *custom_headers; /* JSON object of strings */
     int32_t retries;            /* >= 1; 0 = the default (3) */
     int32_t priority;           /* higher is handed out first */
     int64_t delay_ms;           /* activatable only after this long; 0 = at once */
-} chute_job_spec;
+} chute_client_job_spec;
 
 /* CreateJob: on success |*key| is the new job's key. */
-int chute_client_create_job(chute_client *client, const chute_job_spec *spec, int64_t *key,
+int chute_client_create_job(chute_client *client, const chute_client_job_spec *spec, int64_t *key,
                             const chute_call_options *co, chute_error *err);
 
 /* CreateJobs: creates |count| jobs in one commit (all or none, at most
  * 10 000); |keys| (room for |count|) receives their keys in order. */
-int chute_client_create_jobs(chute_client *client, const chute_job_spec *specs, size_t count,
+int chute_client_create_jobs(chute_client *client, const chute_client_job_spec *specs, size_t count,
                              int64_t *keys, const chute_call_options *co, chute_error *err);
 
 /* A standalone job as GetJob reports it. Strings owned, never NULL. */
@@ -319,9 +317,9 @@ typedef struct chute_job_info {
     char *state; /* ACTIVATABLE, ACTIVATED, FAILED, INCIDENT, ERROR_THROWN, DELAYED, COMPLETED */
     int32_t retries;
     int32_t priority;
-    char *worker;        /* of the current or last lease, "" if never activated */
-    int64_t deadline;    /* epoch ms: lease end, end of a back-off or of a delay; 0 otherwise */
-    char *variables;     /* for COMPLETED: the result */
+    char *worker;     /* of the current or last lease, "" if never activated */
+    int64_t deadline; /* epoch ms: lease end, end of a back-off or of a delay; 0 otherwise */
+    char *variables;  /* for COMPLETED: the result */
     char *custom_headers;
     char *error_code;
     char *error_message;

@@ -134,30 +134,30 @@ typedef struct chute_worker_stats {
 } chute_worker_stats;
 
 typedef struct chute_worker_options {
-    const char *type;            /* the job type; required */
-    chute_job_handler handler;   /* required */
-    void *user_data;             /* passed to |handler| */
-    const char *name;            /* the worker name recorded with leases; default "default" */
-    int64_t timeout_ms;          /* the lease of an activated job; default 300 000 (5 min) */
-    int64_t poll_interval_ms;    /* default 100 */
-    int max_jobs_active;         /* default 32 */
-    double poll_threshold;       /* default 0.3 */
-    int concurrency;             /* handler threads (the maximum with a dynamic pool); default 4 */
+    const char *type;          /* the job type; required */
+    chute_job_handler handler; /* required */
+    void *user_data;           /* passed to |handler| */
+    const char *name;          /* the worker name recorded with leases; default "default" */
+    int64_t timeout_ms;        /* the lease of an activated job; default 300 000 (5 min) */
+    int64_t poll_interval_ms;  /* default 100 */
+    int max_jobs_active;       /* default 32 */
+    double poll_threshold;     /* default 0.3 */
+    int concurrency;           /* handler threads (the maximum with a dynamic pool); default 4 */
     /* Dynamic pool: when 1 <= concurrency_min < concurrency, the worker
      * starts concurrency_min threads, adds one (up to concurrency) while
      * jobs wait with every thread busy, and a thread above the minimum that
      * stayed idle for pool_idle_ms ends. 0 = a fixed pool. */
     int concurrency_min;
-    int64_t pool_idle_ms;        /* default 10 000 */
-    int64_t request_timeout_ms;  /* long polling of ActivateJobs; default 10 000; < 0: none */
+    int64_t pool_idle_ms;       /* default 10 000 */
+    int64_t request_timeout_ms; /* long polling of ActivateJobs; default 10 000; < 0: none */
     const char *const *fetch_variables; /* NULL: all variables */
     size_t fetch_variable_count;
-    int stream_enabled;          /* also keep a job stream open */
-    int64_t stream_timeout_ms;   /* re-open the stream after this long; default 1 h; < 0 never */
-    chute_backoff_fn backoff;    /* NULL: chute_backoff_exponential */
+    int stream_enabled;        /* also keep a job stream open */
+    int64_t stream_timeout_ms; /* re-open the stream after this long; default 1 h; < 0 never */
+    chute_backoff_fn backoff;  /* NULL: chute_backoff_exponential */
     void *backoff_user_data;
     const chute_worker_metrics *metrics; /* copied; NULL for none */
-    int auto_complete;           /* complete jobs the handler did not settle */
+    int auto_complete;                   /* complete jobs the handler did not settle */
     /* Errors the worker meets on its own (failed polls, a broken stream, a
      * failed auto-completion). NULL: printed to stderr. */
     void (*on_error)(void *user_data, const chute_error *err);

@@ -80,11 +80,10 @@ static const cmd_help helps[] = {
      "  --delay D         activatable only after D\n"},
     {"job get", "Usage: chute job get KEY\n\nShows the job with KEY, its state and, once "
                 "completed, its result.\n"},
-    {"job activate",
-     "Usage: chute job activate TYPE [--max N] [--timeout D] [--worker NAME]\n"
-     "                          [--request-timeout D]\n\n"
-     "Activates up to N jobs (default 1) for D (default 5m) and prints them.\n"
-     "  --request-timeout D  long polling (default 0: answer at once)\n"},
+    {"job activate", "Usage: chute job activate TYPE [--max N] [--timeout D] [--worker NAME]\n"
+                     "                          [--request-timeout D]\n\n"
+                     "Activates up to N jobs (default 1) for D (default 5m) and prints them.\n"
+                     "  --request-timeout D  long polling (default 0: answer at once)\n"},
     {"job complete", "Usage: chute job complete KEY [--variables JSON]\n"},
     {"job fail", "Usage: chute job fail KEY --retries N [--backoff D] [--message M]\n\n"
                  "Fails the job, leaving it N retries (N <= 0 raises an incident).\n"},
@@ -98,15 +97,14 @@ static const cmd_help helps[] = {
     {"incident resolve",
      "Usage: chute incident resolve KEY\n\nUpdate the job's retries first (chute job "
      "update-retries).\n"},
-    {"worker",
-     "Usage: chute worker TYPE [--name NAME] [--concurrency N] [--max-jobs N]\n"
-     "                    [--timeout D] [--stream] -- COMMAND [ARGS...]\n\n"
-     "Runs COMMAND for every job of TYPE, with the job's variables (a JSON object)\n"
-     "on its standard input. Exit status 0 completes the job with the JSON object\n"
-     "COMMAND printed (empty output: no variables); any other exit fails it with\n"
-     "retries - 1 and the end of its standard error as the message. The job's key\n"
-     "and retries are in $CHUTE_JOB_KEY and $CHUTE_JOB_RETRIES. Runs until\n"
-     "interrupted (Ctrl-C), then hands unstarted jobs back.\n"},
+    {"worker", "Usage: chute worker TYPE [--name NAME] [--concurrency N] [--max-jobs N]\n"
+               "                    [--timeout D] [--stream] -- COMMAND [ARGS...]\n\n"
+               "Runs COMMAND for every job of TYPE, with the job's variables (a JSON object)\n"
+               "on its standard input. Exit status 0 completes the job with the JSON object\n"
+               "COMMAND printed (empty output: no variables); any other exit fails it with\n"
+               "retries - 1 and the end of its standard error as the message. The job's key\n"
+               "and retries are in $CHUTE_JOB_KEY and $CHUTE_JOB_RETRIES. Runs until\n"
+               "interrupted (Ctrl-C), then hands unstarted jobs back.\n"},
 };
 
 static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -281,8 +279,8 @@ static opt_spec *opt(opt_spec *specs, size_t n, const char *name)
     char *pos[8] = {0};                                                                            \
     int npos = 0;                                                                                  \
     {                                                                                              \
-        int pr_ = parse_opts(cmd, argc, argv, specs, sizeof specs / sizeof *specs, pos, maxpos,    \
-                             &npos);                                                               \
+        int pr_ =                                                                                  \
+            parse_opts(cmd, argc, argv, specs, sizeof specs / sizeof *specs, pos, maxpos, &npos);  \
         if (pr_ != 0)                                                                              \
             return pr_ < 0 ? 0 : pr_;                                                              \
     }
@@ -380,11 +378,11 @@ static int cmd_status(chute_client *c, int argc, char **argv)
                 const chute_partition_info *p = &t->brokers[i].partitions[k];
                 json_array_append_new(ps, json_pack("{s:i,s:s,s:s}", "partitionId",
                                                     (int)p->partition_id, "role",
-                                                    p->role == 0 ? "LEADER"
+                                                    p->role == 0   ? "LEADER"
                                                     : p->role == 1 ? "FOLLOWER"
                                                                    : "INACTIVE",
                                                     "health",
-                                                    p->health == 0 ? "HEALTHY"
+                                                    p->health == 0   ? "HEALTHY"
                                                     : p->health == 1 ? "UNHEALTHY"
                                                                      : "DEAD"));
             }
@@ -461,14 +459,14 @@ static void on_signal(int sig)
 
 static int cmd_job_create(chute_client *c, int argc, char **argv)
 {
-    opt_spec specs[] = {{"variables", 1, NULL, 0}, {"headers", 1, NULL, 0},
-                        {"retries", 1, NULL, 0},   {"priority", 1, NULL, 0},
-                        {"delay", 1, NULL, 0},     {"wait", 0, NULL, 0},
+    opt_spec specs[] = {{"variables", 1, NULL, 0},   {"headers", 1, NULL, 0},
+                        {"retries", 1, NULL, 0},     {"priority", 1, NULL, 0},
+                        {"delay", 1, NULL, 0},       {"wait", 0, NULL, 0},
                         {"wait-timeout", 1, NULL, 0}};
     PARSE("job create", 1);
     if (npos < 1)
         return usage_error("job create", "missing TYPE");
-    chute_job_spec spec = {.type = pos[0]};
+    chute_client_job_spec spec = {.type = pos[0]};
     spec.variables = OPT("variables")->value;
     spec.custom_headers = OPT("headers")->value;
     int r;
@@ -513,8 +511,8 @@ static int cmd_job_create(chute_client *c, int argc, char **argv)
         if (r < 0)
             return fail_call(r, &err);
         int done = strcmp(info->state, "COMPLETED") == 0;
-        int stuck = strcmp(info->state, "INCIDENT") == 0 ||
-                    strcmp(info->state, "ERROR_THROWN") == 0;
+        int stuck =
+            strcmp(info->state, "INCIDENT") == 0 || strcmp(info->state, "ERROR_THROWN") == 0;
         if (done || stuck) {
             if (as_json)
                 print_job_info(info);
@@ -565,8 +563,11 @@ static int cmd_job_activate(chute_client *c, int argc, char **argv)
     PARSE("job activate", 1);
     if (npos < 1)
         return usage_error("job activate", "missing TYPE");
-    chute_activate_request req = {.type = pos[0], .worker = "chute-cli", .timeout_ms = 300000,
-                                  .max_jobs = 1, .request_timeout_ms = -1};
+    chute_client_activate_request req = {.type = pos[0],
+                                  .worker = "chute-cli",
+                                  .timeout_ms = 300000,
+                                  .max_jobs = 1,
+                                  .request_timeout_ms = -1};
     if (OPT("max")->set && (parse_i32(OPT("max")->value, &req.max_jobs) < 0 || req.max_jobs < 1))
         return usage_error("job activate", "--max must be an integer >= 1, not '%s'",
                            OPT("max")->value);
@@ -637,8 +638,10 @@ static int cmd_job_complete(chute_client *c, int argc, char **argv)
 
 static int cmd_job_fail(chute_client *c, int argc, char **argv)
 {
-    opt_spec specs[] = {{"retries", 1, NULL, 0}, {"backoff", 1, NULL, 0},
-                        {"message", 1, NULL, 0}, {"variables", 1, NULL, 0}};
+    opt_spec specs[] = {{"retries", 1, NULL, 0},
+                        {"backoff", 1, NULL, 0},
+                        {"message", 1, NULL, 0},
+                        {"variables", 1, NULL, 0}};
     PARSE("job fail", 1);
     int64_t key, backoff = 0;
     int32_t retries;
@@ -980,8 +983,10 @@ static int cmd_worker(chute_client *c, int argc, char **argv)
             dd = i;
             break;
         }
-    opt_spec specs[] = {{"name", 1, NULL, 0},    {"concurrency", 1, NULL, 0},
-                        {"max-jobs", 1, NULL, 0}, {"timeout", 1, NULL, 0},
+    opt_spec specs[] = {{"name", 1, NULL, 0},
+                        {"concurrency", 1, NULL, 0},
+                        {"max-jobs", 1, NULL, 0},
+                        {"timeout", 1, NULL, 0},
                         {"stream", 0, NULL, 0}};
     int own_argc = dd >= 0 ? dd : argc;
     {

@@ -40,9 +40,9 @@ void chute_job_free(chute_job *j)
 }
 
 static chute_job *job_new(int64_t key, const char *type, const char *headers, const char *vars,
-                          int32_t retries, int64_t deadline, const char *worker,
-                          const char *tenant, int64_t pik, const char *bpid, int32_t pdv,
-                          int64_t pdk, const char *eid, int64_t eik)
+                          int32_t retries, int64_t deadline, const char *worker, const char *tenant,
+                          int64_t pik, const char *bpid, int32_t pdv, int64_t pdk, const char *eid,
+                          int64_t eik)
 {
     chute_job *j = calloc(1, sizeof *j);
     if (!j)
@@ -343,10 +343,9 @@ int chute_client_throw_error(chute_client *c, int64_t key, const char *code, con
                       &gateway_protocol__throw_error_response__descriptor, co, err);
 }
 
-int chute_client_throw_error_async(chute_client *c, int64_t key, const char *code,
-                                   const char *msg, const char *vars,
-                                   const chute_call_options *co, chute_done_cb cb, void *ud,
-                                   chute_error *err)
+int chute_client_throw_error_async(chute_client *c, int64_t key, const char *code, const char *msg,
+                                   const char *vars, const chute_call_options *co, chute_done_cb cb,
+                                   void *ud, chute_error *err)
 {
     GatewayProtocol__ThrowErrorRequest m;
     throw_req(&m, key, code, msg, vars);
@@ -460,14 +459,15 @@ typedef struct activate_ctx {
 static int activate_on_message(void *ud, const uint8_t *data, size_t len, chute_error *err)
 {
     activate_ctx *a = ud;
-    GatewayProtocol__ActivateJobsResponse *m = gateway_protocol__activate_jobs_response__unpack(
-        NULL, len, data);
+    GatewayProtocol__ActivateJobsResponse *m =
+        gateway_protocol__activate_jobs_response__unpack(NULL, len, data);
     if (!m)
         return chute_error_set(err, CHUTE_EINTERNAL,
                                "cannot decode the server's ActivateJobsResponse");
     int r = 0;
     for (size_t i = 0; i < m->n_jobs && r == 0; i++) {
-        size_t sz = CODEC_FRAME_PREFIX + gateway_protocol__activated_job__get_packed_size(m->jobs[i]);
+        size_t sz =
+            CODEC_FRAME_PREFIX + gateway_protocol__activated_job__get_packed_size(m->jobs[i]);
         if (!a->min_bytes || sz < a->min_bytes)
             a->min_bytes = sz;
         if (sz > a->max_bytes)
@@ -492,7 +492,7 @@ static void activate_on_done(void *ud, int rc, const chute_error *err)
     free(a);
 }
 
-static void activate_req(GatewayProtocol__ActivateJobsRequest *m, const chute_activate_request *r)
+static void activate_req(GatewayProtocol__ActivateJobsRequest *m, const chute_client_activate_request *r)
 {
     gateway_protocol__activate_jobs_request__init(m);
     m->type = (char *)(r->type ? r->type : "");
@@ -506,7 +506,7 @@ static void activate_req(GatewayProtocol__ActivateJobsRequest *m, const chute_ac
     m->tenantids = (char **)r->tenant_ids;
 }
 
-int crpc_activate_start(chute_client *c, const chute_activate_request *req, int64_t deadline_ms,
+int crpc_activate_start(chute_client *c, const chute_client_activate_request *req, int64_t deadline_ms,
                         crpc_activate_cb cb, void *user_data, ccall **out, chute_error *err)
 {
     GatewayProtocol__ActivateJobsRequest m;
@@ -531,13 +531,13 @@ int crpc_activate_start(chute_client *c, const chute_activate_request *req, int6
     return r;
 }
 
-static int64_t activate_deadline(chute_client *c, const chute_activate_request *req,
+static int64_t activate_deadline(chute_client *c, const chute_client_activate_request *req,
                                  const chute_call_options *co)
 {
     /* As the Java client: the long poll plus 10 s for the network. */
-    int64_t lp = req->request_timeout_ms == 0 ? 10000
-                                              : (req->request_timeout_ms < 0 ? 0
-                                                                            : req->request_timeout_ms);
+    int64_t lp = req->request_timeout_ms == 0
+                     ? 10000
+                     : (req->request_timeout_ms < 0 ? 0 : req->request_timeout_ms);
     return deadline_of(c, co, lp + 10000);
 }
 
@@ -566,9 +566,8 @@ static void activate_wait_cb(void *ud, int rc, const chute_error *err, chute_job
     pthread_mutex_unlock(&w->mu);
 }
 
-int chute_client_activate_jobs(chute_client *c, const chute_activate_request *req,
-                               chute_job_list *out, const chute_call_options *co,
-                               chute_error *err)
+int chute_client_activate_jobs(chute_client *c, const chute_client_activate_request *req,
+                               chute_job_list *out, const chute_call_options *co, chute_error *err)
 {
     out->jobs = NULL;
     out->count = 0;
@@ -579,7 +578,8 @@ int chute_client_activate_jobs(chute_client *c, const chute_activate_request *re
     memset(&w, 0, sizeof w);
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
-    int r = crpc_activate_start(c, req, activate_deadline(c, req, co), activate_wait_cb, &w, NULL, err);
+    int r =
+        crpc_activate_start(c, req, activate_deadline(c, req, co), activate_wait_cb, &w, NULL, err);
     if (r == 0) {
         pthread_mutex_lock(&w.mu);
         while (!w.done)
@@ -618,7 +618,7 @@ static void activate_async_cb(void *ud, int rc, const chute_error *err, chute_jo
     free(a);
 }
 
-int chute_client_activate_jobs_async(chute_client *c, const chute_activate_request *req,
+int chute_client_activate_jobs_async(chute_client *c, const chute_client_activate_request *req,
                                      const chute_call_options *co, chute_activate_cb cb,
                                      void *user_data, chute_error *err)
 {
@@ -627,7 +627,8 @@ int chute_client_activate_jobs_async(chute_client *c, const chute_activate_reque
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
     a->cb = cb;
     a->user_data = user_data;
-    int r = crpc_activate_start(c, req, activate_deadline(c, req, co), activate_async_cb, a, NULL, err);
+    int r =
+        crpc_activate_start(c, req, activate_deadline(c, req, co), activate_async_cb, a, NULL, err);
     if (r < 0)
         free(a);
     return r;
@@ -664,7 +665,7 @@ static void stream_on_done(void *ud, int rc, const chute_error *err)
     free(s);
 }
 
-int crpc_stream_start(chute_client *c, const chute_activate_request *req, int64_t deadline_ms,
+int crpc_stream_start(chute_client *c, const chute_client_activate_request *req, int64_t deadline_ms,
                       crpc_stream_job_cb on_job, void (*on_done)(void *, int, const chute_error *),
                       void *user_data, ccall **out, chute_error *err)
 {
@@ -749,7 +750,7 @@ static void stream_wait_done(void *ud, int rc, const chute_error *err)
     pthread_mutex_unlock(&w->mu);
 }
 
-int chute_client_stream_jobs(chute_client *c, const chute_activate_request *req,
+int chute_client_stream_jobs(chute_client *c, const chute_client_activate_request *req,
                              chute_stream_job_cb on_job, void *user_data,
                              const chute_call_options *co, chute_error *err)
 {
@@ -806,7 +807,7 @@ out:
 
 /* ---- Chute's own service ----------------------------------------------------- */
 
-static void spec_req(Chute__V1__CreateJobRequest *m, const chute_job_spec *s)
+static void spec_req(Chute__V1__CreateJobRequest *m, const chute_client_job_spec *s)
 {
     chute__v1__create_job_request__init(m);
     m->type = (char *)(s->type ? s->type : "");
@@ -817,7 +818,7 @@ static void spec_req(Chute__V1__CreateJobRequest *m, const chute_job_spec *s)
     m->delay = s->delay_ms;
 }
 
-int chute_client_create_job(chute_client *c, const chute_job_spec *spec, int64_t *key,
+int chute_client_create_job(chute_client *c, const chute_client_job_spec *spec, int64_t *key,
                             const chute_call_options *co, chute_error *err)
 {
     Chute__V1__CreateJobRequest m;
@@ -833,7 +834,7 @@ int chute_client_create_job(chute_client *c, const chute_job_spec *spec, int64_t
     return 0;
 }
 
-int chute_client_create_jobs(chute_client *c, const chute_job_spec *specs, size_t count,
+int chute_client_create_jobs(chute_client *c, const chute_client_job_spec *specs, size_t count,
                              int64_t *keys, const chute_call_options *co, chute_error *err)
 {
     Chute__V1__CreateJobsRequest m;
@@ -914,8 +915,8 @@ int chute_client_get_job(chute_client *c, int64_t key, chute_job_info **out,
         i->state = xstrdup(j->state);
         i->worker = xstrdup(j->worker);
         i->variables = xstrdup(j->variables && *j->variables ? j->variables : "{}");
-        i->custom_headers = xstrdup(j->customheaders && *j->customheaders ? j->customheaders
-                                                                          : "{}");
+        i->custom_headers =
+            xstrdup(j->customheaders && *j->customheaders ? j->customheaders : "{}");
         i->error_code = xstrdup(j->errorcode);
         i->error_message = xstrdup(j->errormessage);
     }
@@ -955,9 +956,9 @@ int chute_client_list_incidents(chute_client *c, const char *job_type, int32_t l
     m.type = (char *)(job_type ? job_type : "");
     m.limit = limit;
     ProtobufCMessage *resp = NULL;
-    int r = rpc_unary(c, CH "ListIncidents", &m.base,
-                      &chute__v1__list_incidents_response__descriptor, &resp,
-                      deadline_of(c, co, 0), err);
+    int r =
+        rpc_unary(c, CH "ListIncidents", &m.base, &chute__v1__list_incidents_response__descriptor,
+                  &resp, deadline_of(c, co, 0), err);
     if (r < 0)
         return r;
     Chute__V1__ListIncidentsResponse *lr = (Chute__V1__ListIncidentsResponse *)resp;

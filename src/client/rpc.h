@@ -18,7 +18,7 @@ typedef void (*crpc_activate_cb)(void *user_data, int rc, const chute_error *err
 /* ActivateJobs; |cb| runs once on the I/O thread unless this returns an
  * error. |deadline_ms| <= 0: none. With |out|, a handle to cancel it
  * (release it with ccall_release()). */
-int crpc_activate_start(chute_client *c, const chute_activate_request *req, int64_t deadline_ms,
+int crpc_activate_start(chute_client *c, const chute_client_activate_request *req, int64_t deadline_ms,
                         crpc_activate_cb cb, void *user_data, ccall **out, chute_error *err);
 
 /* A pushed job (owned by the callee) and its framed size. Return 0, or a
@@ -27,7 +27,7 @@ typedef int (*crpc_stream_job_cb)(void *user_data, chute_job *job, size_t framed
 
 /* StreamActivatedJobs as a flow-controlled call (credit with
  * ccall_set_credit() on |*out|, which the caller releases). */
-int crpc_stream_start(chute_client *c, const chute_activate_request *req, int64_t deadline_ms,
+int crpc_stream_start(chute_client *c, const chute_client_activate_request *req, int64_t deadline_ms,
                       crpc_stream_job_cb on_job, void (*on_done)(void *, int, const chute_error *),
                       void *user_data, ccall **out, chute_error *err);
 

@@ -83,8 +83,8 @@ void csched_poll_done(csched *s, int64_t now, int rc, int got, int64_t backoff)
         if (got > 0 || s->backfill_delay <= 0)
             s->backfill_delay = s->poll_interval > 0 ? s->poll_interval : 1;
         else if (s->backfill_delay < s->backfill_max)
-            s->backfill_delay = s->backfill_delay * 2 < s->backfill_max ? s->backfill_delay * 2
-                                                                        : s->backfill_max;
+            s->backfill_delay =
+                s->backfill_delay * 2 < s->backfill_max ? s->backfill_delay * 2 : s->backfill_max;
         s->next_poll_at = now + s->backfill_delay;
         return;
     }

@@ -20,21 +20,21 @@ typedef struct csched {
     /* configuration */
     int max_jobs_active;
     int concurrency;
-    int threshold;           /* ceil(poll_threshold * max_jobs_active) */
-    int streaming;           /* stream_enabled */
+    int threshold; /* ceil(poll_threshold * max_jobs_active) */
+    int streaming; /* stream_enabled */
     int64_t poll_interval;
-    int64_t backfill_max;    /* longest pause between backfill polls */
+    int64_t backfill_max; /* longest pause between backfill polls */
 
     /* state */
     int held;
     int poll_in_flight;
-    int poll_reserved;       /* jobs asked for by the poll in flight */
+    int poll_reserved; /* jobs asked for by the poll in flight */
     int stream_open;
-    int stream_allowance;    /* jobs the stream may still push under its credit */
-    int64_t next_poll_at;    /* a poll is due from then on */
-    int64_t backoff_delay;   /* the last back-off delay; 0 after a success */
-    int64_t backfill_delay;  /* the current pause between backfill polls */
-    int threshold_armed;     /* held was above the threshold since the last poll */
+    int stream_allowance;   /* jobs the stream may still push under its credit */
+    int64_t next_poll_at;   /* a poll is due from then on */
+    int64_t backoff_delay;  /* the last back-off delay; 0 after a success */
+    int64_t backfill_delay; /* the current pause between backfill polls */
+    int threshold_armed;    /* held was above the threshold since the last poll */
 } csched;
 
 /* ceil(|threshold| * |max|), clamped to 0..max. */

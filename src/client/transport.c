@@ -29,8 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define UNARY_WINDOW (8 * 1024 * 1024)     /* per ordinary stream: > one max message */
-#define CONN_WINDOW (32 * 1024 * 1024)     /* the connection: never the bottleneck */
+#define UNARY_WINDOW (8 * 1024 * 1024) /* per ordinary stream: > one max message */
+#define CONN_WINDOW (32 * 1024 * 1024) /* the connection: never the bottleneck */
 #define READ_BUF_SIZE (64 * 1024)
 #define DEFAULT_PORT 26500
 
@@ -63,7 +63,7 @@ struct ccall {
     int state;
     cconn *conn;
     int32_t stream_id;
-    int stream_ref;   /* the stream holds a reference */
+    int stream_ref;     /* the stream holds a reference */
     ccall *prev, *next; /* client->queued or conn->calls */
     ccall *sub_next;    /* client->submitted */
     codec_frame_reader reader;
@@ -127,10 +127,10 @@ struct chute_client {
     int deadline_armed;
 
     pthread_mutex_t mu;
-    int closing;        /* guarded by mu */
-    ccall *submitted;   /* guarded by mu */
+    int closing;      /* guarded by mu */
+    ccall *submitted; /* guarded by mu */
     ccall *submitted_tail;
-    cop *ops;           /* guarded by mu */
+    cop *ops; /* guarded by mu */
     cop *ops_tail;
 
     /* I/O thread only */
@@ -446,7 +446,8 @@ static void fc_apply(ccall *call)
     int partial = call->fc_prefix_have > 0;
     if (partial) {
         need = call->fc_prefix_have < CODEC_FRAME_PREFIX
-                   ? (CODEC_FRAME_PREFIX - call->fc_prefix_have) + (mn > CODEC_FRAME_PREFIX ? mn - CODEC_FRAME_PREFIX : 0)
+                   ? (CODEC_FRAME_PREFIX - call->fc_prefix_have) +
+                         (mn > CODEC_FRAME_PREFIX ? mn - CODEC_FRAME_PREFIX : 0)
                    : call->fc_body_need;
         messages--;
     }
@@ -477,8 +478,7 @@ static ccall *stream_call(nghttp2_session *s, int32_t id)
 }
 
 static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name,
-                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-                     void *ud)
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
 {
     if (frame->hd.type != NGHTTP2_HEADERS)
         return 0;
@@ -637,7 +637,8 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t error_code, 
             call_finishf(call, ctransport_grpc_to_chute(g),
                          "the server answered with HTTP status %d, not gRPC", call->http_status);
         } else {
-            call_finishf(call, CHUTE_EINTERNAL, "the server ended the stream without a grpc-status");
+            call_finishf(call, CHUTE_EINTERNAL,
+                         "the server ended the stream without a grpc-status");
         }
     }
     call_detach(call);
@@ -1310,8 +1311,7 @@ static void op_credit(void *arg)
     call_unref(call);
 }
 
-void ccall_set_credit(ccall *call, int messages, uint64_t seen, size_t min_bytes,
-                      size_t max_bytes)
+void ccall_set_credit(ccall *call, int messages, uint64_t seen, size_t min_bytes, size_t max_bytes)
 {
     chute_client *c = call->client;
     pthread_mutex_lock(&c->mu);
@@ -1415,8 +1415,7 @@ int chute_client_open(chute_client **out, const char *address, const chute_clien
         if (c->auth_header)
             snprintf(c->auth_header, n, "Bearer %s", opts->bearer_token);
     }
-    if (!c->address || !c->authority || !c->user_agent ||
-        (opts->bearer_token && !c->auth_header)) {
+    if (!c->address || !c->authority || !c->user_agent || (opts->bearer_token && !c->auth_header)) {
         client_free(c);
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
     }

@@ -54,9 +54,9 @@ enum {
  * reference the caller must drop with ccall_release(). Returns 0 or
  * CHUTE_ECLOSED (the client is closing) or CHUTE_ENOMEM.
  */
-int ctransport_call_start(chute_client *client, const char *path, const uint8_t *body,
-                          size_t len, int64_t deadline_ms, int flags, const ccall_cbs *cbs,
-                          void *user_data, ccall **out, chute_error *err);
+int ctransport_call_start(chute_client *client, const char *path, const uint8_t *body, size_t len,
+                          int64_t deadline_ms, int flags, const ccall_cbs *cbs, void *user_data,
+                          ccall **out, chute_error *err);
 
 /* Ends |call| with CHUTE_ECLOSED ("cancelled") unless it already ended;
  * the server sees RST_STREAM(CANCEL). Any thread. */
@@ -74,8 +74,7 @@ void ccall_cancel(ccall *call);
  * when the owner lowers it, the lower value takes effect as granted bytes
  * arrive. Any thread.
  */
-void ccall_set_credit(ccall *call, int messages, uint64_t seen, size_t min_bytes,
-                      size_t max_bytes);
+void ccall_set_credit(ccall *call, int messages, uint64_t seen, size_t min_bytes, size_t max_bytes);
 
 /* Drops the caller's reference. Any thread. NULL is a no-op. */
 void ccall_release(ccall *call);

@@ -72,6 +72,7 @@ struct chute_worker {
 
     size_t floor_bytes, min_bytes, max_bytes;
     int handbacks; /* FailJob calls of the close in flight */
+    int io_busy;   /* I/O-thread callbacks still using the worker after unlocking */
     chute_worker_stats st;
 };
 
@@ -230,6 +231,15 @@ static void metrics_emit(chute_worker *w, const metric_calls *m)
 
 /* ---- polls ------------------------------------------------------------------ */
 
+/* The end of an I/O-thread callback that used |w| after unlocking. */
+static void io_done(chute_worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->io_busy--;
+    pthread_cond_broadcast(&w->idle_cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
 static void poll_cb(void *ud, int rc, const chute_error *err, chute_job_list *jobs, size_t mn,
                     size_t mx)
 {
@@ -275,17 +285,18 @@ static void poll_cb(void *ud, int rc, const chute_error *err, chute_job_list *jo
     csched_poll_done(&w->s, mono_ms(), rc < 0 && !w->closing ? rc : 0, got, backoff);
     update_credit(w);
     pthread_cond_signal(&w->ctl_cv);
-    pthread_cond_broadcast(&w->idle_cv);
+    w->io_busy++; /* close must not free |w| before the calls below */
     pthread_mutex_unlock(&w->mu);
     ccall_release(pc);
     metrics_emit(w, &m);
     if (reported)
         report(w, &e);
+    io_done(w);
 }
 
 static void start_poll_locked(chute_worker *w, int n, int64_t now)
 {
-    chute_activate_request req = {0};
+    chute_client_activate_request req = {0};
     req.type = w->type;
     req.worker = w->name;
     req.timeout_ms = w->o.timeout_ms;
@@ -332,8 +343,10 @@ static int stream_job_cb(void *ud, chute_job *j, size_t bytes)
         pthread_cond_signal(&w->jobs_cv);
         update_credit(w);
     }
+    w->io_busy++;
     pthread_mutex_unlock(&w->mu);
     metrics_emit(w, &m);
+    io_done(w);
     return 0;
 }
 
@@ -366,16 +379,17 @@ static void stream_done_cb(void *ud, int rc, const chute_error *err)
         }
     }
     pthread_cond_signal(&w->ctl_cv);
-    pthread_cond_broadcast(&w->idle_cv);
+    w->io_busy++;
     pthread_mutex_unlock(&w->mu);
     ccall_release(sc);
     if (reported)
         report(w, &e);
+    io_done(w);
 }
 
 static void open_stream_locked(chute_worker *w, int64_t now)
 {
-    chute_activate_request req = {0};
+    chute_client_activate_request req = {0};
     req.type = w->type;
     req.worker = w->name;
     req.timeout_ms = w->o.timeout_ms;
@@ -385,8 +399,9 @@ static void open_stream_locked(chute_worker *w, int64_t now)
     w->st.streams_opened++;
     w->stream_seen = 0;
     w->s.stream_allowance = 0;
-    int r = crpc_stream_start(w->client, &req, w->o.stream_timeout_ms > 0 ? w->o.stream_timeout_ms : 0,
-                              stream_job_cb, stream_done_cb, w, &w->stream, &e);
+    int r =
+        crpc_stream_start(w->client, &req, w->o.stream_timeout_ms > 0 ? w->o.stream_timeout_ms : 0,
+                          stream_job_cb, stream_done_cb, w, &w->stream, &e);
     if (r < 0) {
         w->stream = NULL;
         w->stream_backoff = backoff_next(w, w->stream_backoff);
@@ -481,8 +496,8 @@ int chute_job_fail(chute_job_client *jc, int32_t retries, const char *error_mess
     int r = settle(jc, err);
     if (r < 0)
         return r;
-    r = chute_client_fail_job(jc->w->client, jc->job->key, retries, error_message,
-                              retry_backoff_ms, variables, NULL, err);
+    r = chute_client_fail_job(jc->w->client, jc->job->key, retries, error_message, retry_backoff_ms,
+                              variables, NULL, err);
     jc->settled = 1;
     if (r == 0)
         count_failed(jc->w);
@@ -733,7 +748,8 @@ void chute_worker_close(chute_worker *w)
 
     /* Running handlers finish; the calls of the I/O thread end. */
     pthread_mutex_lock(&w->mu);
-    while (w->threads > 0 || w->s.poll_in_flight || w->stream_active || w->handbacks > 0)
+    while (w->threads > 0 || w->s.poll_in_flight || w->stream_active || w->handbacks > 0 ||
+           w->io_busy > 0)
         pthread_cond_wait(&w->idle_cv, &w->mu);
     pthread_mutex_unlock(&w->mu);
 

@@ -72,10 +72,11 @@ static void test_status_and_help(void **state)
     assert_non_null(doc);
     assert_non_null(json_object_get(doc, "brokers"));
     json_decref(doc);
-    const char *cmds[] = {"status", "job create", "job get", "job activate", "job complete",
-                          "job fail", "job throw-error", "job update-retries",
-                          "job update-timeout", "job cancel", "incident list",
-                          "incident resolve", "worker"};
+    const char *cmds[] = {"status",          "job create",         "job get",
+                          "job activate",    "job complete",       "job fail",
+                          "job throw-error", "job update-retries", "job update-timeout",
+                          "job cancel",      "incident list",      "incident resolve",
+                          "worker"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         assert_int_equal(run("%s --help", cmds[i]), 0);
         assert_non_null(strstr(out, "Usage: chute"));
@@ -197,10 +198,10 @@ static void test_fail_incident_resolve(void **state)
     assert_non_null(strstr(out, "ACTIVATABLE"));
     /* fail with a back-off, then throw an error */
     assert_int_equal(run("job activate cli-f"), 0);
-    assert_int_equal(run("job fail %lld --retries 2 --backoff 100ms", key), 0);
+    assert_int_equal(run("job fail %lld --retries 2 --backoff 1s", key), 0);
     assert_int_equal(run("job get %lld", key), 0);
     assert_non_null(strstr(out, "FAILED"));
-    usleep(300000);
+    usleep(1300000);
     assert_int_equal(run("job activate cli-f"), 0);
     assert_int_equal(run("job throw-error %lld --code E42 --message nope", key), 0);
     assert_int_equal(run("incident list"), 0);
@@ -235,12 +236,13 @@ static int stop_worker(pid_t pid)
 static void test_worker_and_wait(void **state)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "exec '%s' --address %s worker cli-w --concurrency 2 -- "
-             "sh -c 'v=$(cat); if [ \"$v\" = \"{\\\"fail\\\":true}\" ]; then echo oops-from-stderr >&2; "
-             "exit 3; fi; echo \"{\\\"done\\\":true,\\\"key\\\":\\\"$CHUTE_JOB_KEY\\\"}\"' "
-             "2>/dev/null",
-             CHUTE_CLI_PATH, daemon_.address);
+    snprintf(
+        cmd, sizeof cmd,
+        "exec '%s' --address %s worker cli-w --concurrency 2 -- "
+        "sh -c 'v=$(cat); if [ \"$v\" = \"{\\\"fail\\\":true}\" ]; then echo oops-from-stderr >&2; "
+        "exit 3; fi; echo \"{\\\"done\\\":true,\\\"key\\\":\\\"$CHUTE_JOB_KEY\\\"}\"' "
+        "2>/dev/null",
+        CHUTE_CLI_PATH, daemon_.address);
     pid_t w = start_worker("cli-w", cmd);
     /* --wait prints the result the command produced */
     assert_int_equal(run("job create cli-w --variables '{\"x\":1}' --wait --wait-timeout 20s"), 0);

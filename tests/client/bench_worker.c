@@ -53,7 +53,7 @@ int main(int argc, char **argv)
         for (int stream = 0; stream < 2; stream++) {
             char type[64];
             snprintf(type, sizeof type, "bench-c%d-%s", concs[ci], stream ? "stream" : "poll");
-            chute_job_spec spec[1000];
+            chute_client_job_spec spec[1000];
             memset(spec, 0, sizeof spec);
             for (int i = 0; i < 1000; i++)
                 spec[i].type = type;

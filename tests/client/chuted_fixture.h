@@ -6,9 +6,9 @@
 
 typedef struct chuted_proc {
     pid_t pid;
-    char dir[256];     /* temp data dir (removed by chuted_cleanup) */
-    char log[300];     /* chuted's stderr */
-    char address[64];  /* 127.0.0.1:PORT */
+    char dir[256];    /* temp data dir (removed by chuted_cleanup) */
+    char log[300];    /* chuted's stderr */
+    char address[64]; /* 127.0.0.1:PORT */
     int port;
 } chuted_proc;
 

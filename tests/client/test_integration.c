@@ -67,7 +67,7 @@ static int teardown(void **state)
 static void create_jobs(const char *type, int n, int64_t *keys)
 {
     enum { BATCH = 1000 };
-    chute_job_spec specs[BATCH];
+    chute_client_job_spec specs[BATCH];
     int64_t tmp[BATCH];
     for (int i = 0; i < BATCH; i++) {
         memset(&specs[i], 0, sizeof specs[i]);
@@ -103,8 +103,10 @@ static void test_job_lifecycle(void **state)
 {
     chute_error err;
     int64_t key;
-    chute_job_spec spec = {.type = "it-life", .variables = "{\"a\":1}",
-                           .custom_headers = "{\"h\":\"v\"}", .retries = 2};
+    chute_client_job_spec spec = {.type = "it-life",
+                           .variables = "{\"a\":1}",
+                           .custom_headers = "{\"h\":\"v\"}",
+                           .retries = 2};
     assert_int_equal(chute_client_create_job(client, &spec, &key, NULL, &err), 0);
     assert_true(key > 0);
 
@@ -114,8 +116,11 @@ static void test_job_lifecycle(void **state)
     assert_int_equal(info->retries, 2);
     chute_job_info_free(info);
 
-    chute_activate_request req = {.type = "it-life", .worker = "w1", .timeout_ms = 60000,
-                                  .max_jobs = 5, .request_timeout_ms = 1000};
+    chute_client_activate_request req = {.type = "it-life",
+                                  .worker = "w1",
+                                  .timeout_ms = 60000,
+                                  .max_jobs = 5,
+                                  .request_timeout_ms = 1000};
     chute_job_list jobs;
     assert_int_equal(chute_client_activate_jobs(client, &req, &jobs, NULL, &err), 0);
     assert_int_equal(jobs.count, 1);
@@ -156,10 +161,13 @@ static void test_incident_flow(void **state)
 {
     chute_error err;
     int64_t key;
-    chute_job_spec spec = {.type = "it-incident", .retries = 1};
+    chute_client_job_spec spec = {.type = "it-incident", .retries = 1};
     assert_int_equal(chute_client_create_job(client, &spec, &key, NULL, &err), 0);
-    chute_activate_request req = {.type = "it-incident", .worker = "w", .timeout_ms = 60000,
-                                  .max_jobs = 1, .request_timeout_ms = 1000};
+    chute_client_activate_request req = {.type = "it-incident",
+                                  .worker = "w",
+                                  .timeout_ms = 60000,
+                                  .max_jobs = 1,
+                                  .request_timeout_ms = 1000};
     chute_job_list jobs;
     assert_int_equal(chute_client_activate_jobs(client, &req, &jobs, NULL, &err), 0);
     assert_int_equal(jobs.count, 1);
@@ -195,22 +203,66 @@ static void test_incident_flow(void **state)
     assert_int_equal(chute_client_get_job(client, key, &info, NULL, &err), CHUTE_ENOTFOUND);
 }
 
+/* A long poll that finds nothing ends OK with no jobs at its requestTimeout. */
+static void test_long_poll_ends_ok(void **state)
+{
+    chute_error err;
+    chute_client_activate_request req = {.type = "it-nothing-2",
+                                  .worker = "w",
+                                  .timeout_ms = 1000,
+                                  .max_jobs = 1,
+                                  .request_timeout_ms = 200};
+    chute_job_list jobs;
+    int64_t t0 = now_ms();
+    int r = chute_client_activate_jobs(client, &req, &jobs, NULL, &err);
+    if (r != 0)
+        fail_msg("%s: %s", chute_err_name(r), err.message);
+    assert_int_equal(jobs.count, 0);
+    int64_t took = now_ms() - t0;
+    assert_true(took >= 150 && took < 2000);
+}
+
 static void test_deadline(void **state)
 {
     chute_error err;
-    chute_activate_request req = {.type = "it-nothing", .worker = "w", .timeout_ms = 1000,
-                                  .max_jobs = 1, .request_timeout_ms = 5000};
+    chute_client_activate_request req = {.type = "it-nothing",
+                                  .worker = "w",
+                                  .timeout_ms = 1000,
+                                  .max_jobs = 1,
+                                  .request_timeout_ms = 5000};
     chute_call_options co = {.deadline_ms = 300};
     chute_job_list jobs;
     int64_t t0 = now_ms();
     int r = chute_client_activate_jobs(client, &req, &jobs, &co, &err);
     int64_t took = now_ms() - t0;
     assert_int_equal(r, CHUTE_ETIMEDOUT);
+    assert_non_null(strstr(err.message, "deadline"));
     assert_true(took >= 250 && took < 2000);
-    /* a long poll that finds nothing ends OK with no jobs */
+}
+
+/* A long poll the client gave up on (RST_STREAM after its deadline) must not
+ * hold up the next long poll of the same type. */
+static void test_long_poll_after_cancel(void **state)
+{
+    chute_error err;
+    chute_client_activate_request req = {.type = "it-cancelled",
+                                  .worker = "w",
+                                  .timeout_ms = 1000,
+                                  .max_jobs = 1,
+                                  .request_timeout_ms = 5000};
+    chute_call_options co = {.deadline_ms = 300};
+    chute_job_list jobs;
+    assert_int_equal(chute_client_activate_jobs(client, &req, &jobs, &co, &err), CHUTE_ETIMEDOUT);
     req.request_timeout_ms = 200;
-    assert_int_equal(chute_client_activate_jobs(client, &req, &jobs, NULL, &err), 0);
-    assert_int_equal(jobs.count, 0);
+    co.deadline_ms = 3000;
+    int64_t t0 = now_ms();
+    int r = chute_client_activate_jobs(client, &req, &jobs, &co, &err);
+    int64_t took = now_ms() - t0;
+    if (r != 0)
+        fail_msg("SERVER BUG: a 200 ms long poll after a cancelled one of the same type got "
+                 "%s after %lld ms: %s",
+                 chute_err_name(r), (long long)took, err.message);
+    chute_job_list_free(&jobs);
 }
 
 typedef struct conc_arg {
@@ -226,13 +278,16 @@ static void *conc_main(void *p)
     for (int i = 0; i < 50; i++) {
         chute_error err;
         int64_t key;
-        chute_job_spec spec = {.type = type};
+        chute_client_job_spec spec = {.type = type};
         if (chute_client_create_job(client, &spec, &key, NULL, &err) != 0) {
             a->failures++;
             continue;
         }
-        chute_activate_request req = {.type = type, .worker = "c", .timeout_ms = 60000,
-                                      .max_jobs = 1, .request_timeout_ms = 1000};
+        chute_client_activate_request req = {.type = type,
+                                      .worker = "c",
+                                      .timeout_ms = 60000,
+                                      .max_jobs = 1,
+                                      .request_timeout_ms = 1000};
         chute_job_list jobs;
         if (chute_client_activate_jobs(client, &req, &jobs, NULL, &err) != 0 || jobs.count != 1 ||
             chute_client_complete_job(client, jobs.jobs[0]->key, NULL, NULL, &err) != 0)
@@ -258,8 +313,7 @@ static void test_concurrent_calls(void **state)
         pthread_join(t[i], NULL);
         assert_int_equal(a[i].failures, 0);
     }
-    printf("# %d threads x 50 create+activate+complete: %lld ms\n", N,
-           (long long)(now_ms() - t0));
+    printf("# %d threads x 50 create+activate+complete: %lld ms\n", N, (long long)(now_ms() - t0));
 }
 
 /* ---- the worker ------------------------------------------------------------- */
@@ -330,8 +384,8 @@ static void run_backlog(const char *type, int stream, int jobs, int sleep_us_ms)
     memset(&c, 0, sizeof c);
     pthread_mutex_init(&c.mu, NULL);
     c.sleep_ms = sleep_us_ms;
-    chute_worker_metrics m = {.jobs_activated = m_activated, .buffered = m_buffered,
-                              .user_data = &c};
+    chute_worker_metrics m = {
+        .jobs_activated = m_activated, .buffered = m_buffered, .user_data = &c};
     chute_worker_options o;
     chute_worker_options_init(&o);
     o.type = type;
@@ -585,7 +639,9 @@ int main(void)
         cmocka_unit_test(test_topology),
         cmocka_unit_test(test_job_lifecycle),
         cmocka_unit_test(test_incident_flow),
+        cmocka_unit_test(test_long_poll_ends_ok),
         cmocka_unit_test(test_deadline),
+        cmocka_unit_test(test_long_poll_after_cancel),
         cmocka_unit_test(test_concurrent_calls),
         cmocka_unit_test(test_seed_threshold_order),
         cmocka_unit_test(test_graceful_close_hands_back),

@@ -17,7 +17,8 @@ static void test_parse_address(void **state)
     char host[64];
     int port;
     chute_error err;
-    assert_int_equal(ctransport_parse_address("127.0.0.1:26500", host, sizeof host, &port, &err), 0);
+    assert_int_equal(ctransport_parse_address("127.0.0.1:26500", host, sizeof host, &port, &err),
+                     0);
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 26500);
     assert_int_equal(ctransport_parse_address("localhost", host, sizeof host, &port, &err), 0);
@@ -62,8 +63,8 @@ static void test_status_mapping(void **state)
     assert_int_equal(ctransport_http_to_grpc(404), 12);
     assert_int_equal(ctransport_http_to_grpc(503), 14);
     /* the reverse map of chute.h agrees for the codes a server sends */
-    int codes[] = {CHUTE_EINVAL, CHUTE_ENOTFOUND, CHUTE_ESTATE, CHUTE_EEXIST, CHUTE_ETIMEDOUT,
-                   CHUTE_EUNAVAIL, CHUTE_EUNIMPL, CHUTE_EINTERNAL, CHUTE_EPERM, CHUTE_EBUSY};
+    int codes[] = {CHUTE_EINVAL,   CHUTE_ENOTFOUND, CHUTE_ESTATE,    CHUTE_EEXIST, CHUTE_ETIMEDOUT,
+                   CHUTE_EUNAVAIL, CHUTE_EUNIMPL,   CHUTE_EINTERNAL, CHUTE_EPERM,  CHUTE_EBUSY};
     for (size_t i = 0; i < sizeof codes / sizeof *codes; i++)
         assert_int_equal(ctransport_grpc_to_chute(chute_err_grpc_status(codes[i])), codes[i]);
 }
@@ -116,9 +117,9 @@ static void test_worker_option_checks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_address),   cmocka_unit_test(test_grpc_timeout),
-        cmocka_unit_test(test_status_mapping),  cmocka_unit_test(test_open_rejects),
-        cmocka_unit_test(test_unreachable),     cmocka_unit_test(test_worker_option_checks),
+        cmocka_unit_test(test_parse_address),  cmocka_unit_test(test_grpc_timeout),
+        cmocka_unit_test(test_status_mapping), cmocka_unit_test(test_open_rejects),
+        cmocka_unit_test(test_unreachable),    cmocka_unit_test(test_worker_option_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
