@@ -1,8 +1,11 @@
 /* gRPC message framing and the grpc-message escape; see grpc_frame.h. */
 #include "grpc_frame.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <zlib.h>
 
 /* A reader keeps a buffer this large between messages; a bigger one (left
  * by a large message) is released before the next message so that an idle
@@ -202,6 +205,179 @@ int codec_pack_framed_into(const ProtobufCMessage *m, uint8_t *buf, size_t cap, 
 void codec_frame_empty(uint8_t out[CODEC_FRAME_PREFIX])
 {
     codec_frame_write_prefix(out, 0, 0);
+}
+
+/* ---- compression (grpc-encoding) ------------------------------------------- */
+
+/* First output buffer of an inflate: room for a typical ratio, at least a
+ * page; it doubles from there, never past the bound. */
+#define INFLATE_MIN_ALLOC 4096
+
+codec_encoding codec_encoding_parse(const char *name, size_t len)
+{
+    static const struct {
+        const char *name;
+        codec_encoding enc;
+    } known[] = {
+        {"identity", CODEC_ENC_IDENTITY},
+        {"gzip", CODEC_ENC_GZIP},
+        {"deflate", CODEC_ENC_DEFLATE},
+    };
+    if (len == 0)
+        return CODEC_ENC_IDENTITY;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strlen(known[i].name) == len && strncasecmp(known[i].name, name, len) == 0)
+            return known[i].enc;
+    return CODEC_ENC_UNKNOWN;
+}
+
+int codec_inflate(codec_encoding enc, const uint8_t *in, size_t len, size_t max_out, uint8_t **out,
+                  size_t *out_len, chute_error *err)
+{
+    if (enc != CODEC_ENC_GZIP && enc != CODEC_ENC_DEFLATE)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected a compressed encoding (gzip or deflate) to decompress "
+                               "a message, but it was %d",
+                               (int)enc);
+    const char *name = enc == CODEC_ENC_GZIP ? "gzip" : "deflate";
+    size_t bound = max_out ? max_out : CODEC_MAX_MESSAGE;
+
+    if (len == 0) {
+        uint8_t *b = malloc(1);
+        if (!b)
+            return chute_error_set(err, CHUTE_ENOMEM, "Out of memory for an empty message");
+        *out = b;
+        *out_len = 0;
+        return 0;
+    }
+
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    /* gzip: RFC 1952 header and trailer (16 + MAX_WBITS); gRPC's "deflate"
+     * is the zlib format (RFC 1950). */
+    int zrc = inflateInit2(&zs, enc == CODEC_ENC_GZIP ? 16 + MAX_WBITS : MAX_WBITS);
+    if (zrc != Z_OK)
+        return chute_error_set(err, zrc == Z_MEM_ERROR ? CHUTE_ENOMEM : CHUTE_EINVAL,
+                               "The %s decompressor could not be set up: %s", name,
+                               zs.msg ? zs.msg : zError(zrc));
+
+    uint8_t *buf = NULL;
+    size_t cap = 0, have = 0;
+    size_t in_off = 0; /* input bytes handed to zlib so far */
+    int rc = 0;
+
+    for (;;) {
+        /* zlib counts in uInt: hand over the input in pieces it can hold. */
+        if (zs.avail_in == 0 && in_off < len) {
+            size_t n = len - in_off;
+            if (n > UINT_MAX)
+                n = UINT_MAX;
+            zs.next_in = (Bytef *)(uintptr_t)(in + in_off);
+            zs.avail_in = (uInt)n;
+            in_off += n;
+        }
+        /* Grow the output only when it is full, geometrically, never past
+         * the bound: memory follows what the data really inflates to. */
+        if (have == cap && cap < bound) {
+            size_t ncap;
+            if (cap == 0)
+                ncap = len > bound / 2
+                           ? bound
+                           : (2 * len < INFLATE_MIN_ALLOC ? INFLATE_MIN_ALLOC : 2 * len);
+            else
+                ncap = cap > bound / 2 ? bound : 2 * cap;
+            if (ncap > bound)
+                ncap = bound;
+            uint8_t *nb = realloc(buf, ncap);
+            if (!nb) {
+                rc = chute_error_set(err, CHUTE_ENOMEM,
+                                     "Out of memory decompressing a %s-compressed message (%zu "
+                                     "bytes so far)",
+                                     name, have);
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        uint8_t probe;
+        int probing = have == cap; /* at the bound: one more byte is too many */
+        if (probing) {
+            zs.next_out = &probe;
+            zs.avail_out = 1;
+        } else {
+            size_t room = cap - have;
+            zs.next_out = buf + have;
+            zs.avail_out = room > UINT_MAX ? UINT_MAX : (uInt)room;
+        }
+        uInt before = zs.avail_out;
+        zrc = inflate(&zs, Z_NO_FLUSH);
+        size_t produced = before - zs.avail_out;
+        if (probing && produced) {
+            rc = chute_error_set(err, CHUTE_ETOOBIG,
+                                 "the %s-compressed message decompresses to more than the maximum "
+                                 "message size of %zu bytes",
+                                 name, bound);
+            break;
+        }
+        have += probing ? 0 : produced;
+
+        if (zrc == Z_STREAM_END) {
+            if (zs.avail_in == 0 && in_off == len)
+                break; /* done */
+            if (enc == CODEC_ENC_GZIP) {
+                /* Another gzip member follows (RFC 1952 2.2 allows a series;
+                 * Go's and Node's readers take them too). */
+                zrc = inflateReset(&zs);
+                if (zrc == Z_OK)
+                    continue;
+            }
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "the %s-compressed message could not be decompressed: %zu extra "
+                                 "bytes after the end of the compressed data",
+                                 name, (size_t)zs.avail_in + (len - in_off));
+            break;
+        }
+        if (zrc == Z_OK)
+            continue;
+        if (zrc == Z_BUF_ERROR && zs.avail_in == 0 && in_off == len) {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "the %s-compressed message could not be decompressed: it is "
+                                 "truncated (the compressed data ends early)",
+                                 name);
+            break;
+        }
+        if (zrc == Z_MEM_ERROR) {
+            rc = chute_error_set(err, CHUTE_ENOMEM,
+                                 "Out of memory decompressing a %s-compressed message", name);
+            break;
+        }
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "the %s-compressed message could not be decompressed: %s", name,
+                             zrc == Z_NEED_DICT ? "it needs a preset dictionary"
+                             : zs.msg           ? zs.msg
+                                                : zError(zrc));
+        break;
+    }
+    inflateEnd(&zs);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    if (have < cap) {
+        /* Give back the slack: the caller may hold this for a while. */
+        uint8_t *nb = realloc(buf, have ? have : 1);
+        if (nb)
+            buf = nb;
+    }
+    *out = buf;
+    *out_len = have;
+    return 0;
+}
+
+int codec_gzip_inflate(const uint8_t *in, size_t len, size_t max_out, uint8_t **out,
+                       size_t *out_len, chute_error *err)
+{
+    return codec_inflate(CODEC_ENC_GZIP, in, len, max_out, out, out_len, err);
 }
 
 /* ---- grpc-message ---------------------------------------------------------- */

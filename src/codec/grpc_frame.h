@@ -43,7 +43,8 @@ void codec_frame_write_prefix(uint8_t prefix[CODEC_FRAME_PREFIX], int compressed
 typedef struct codec_frame {
     const uint8_t *data; /* never NULL, even when len is 0 */
     size_t len;
-    int compressed; /* the flag was 1: Chute does not decompress (see docs/protocol.md) */
+    int compressed; /* the flag was 1: the bytes are compressed as the stream's
+                     * grpc-encoding says (see codec_inflate) */
 } codec_frame;
 
 /*
@@ -114,6 +115,52 @@ int codec_pack_framed_into(const ProtobufCMessage *m, uint8_t *buf, size_t cap, 
 /* Writes the framed form of an empty message (CompleteJobResponse,
  * FailJobResponse, ... CancelJobResponse): just a prefix with length 0. */
 void codec_frame_empty(uint8_t out[CODEC_FRAME_PREFIX]);
+
+/*
+ * Message compression (grpc-encoding)
+ * -----------------------------------
+ * A request's grpc-encoding header names how its messages with the
+ * compressed flag set are compressed. Chute reads "identity" (none),
+ * "gzip" (RFC 1952) and "deflate" (which gRPC defines as the zlib format,
+ * RFC 1950); it never compresses what it sends.
+ */
+typedef enum codec_encoding {
+    CODEC_ENC_UNKNOWN = -1,
+    CODEC_ENC_IDENTITY = 0,
+    CODEC_ENC_GZIP = 1,
+    CODEC_ENC_DEFLATE = 2,
+} codec_encoding;
+
+/* The grpc-accept-encoding value that lists what codec_inflate() reads. */
+#define CODEC_ACCEPT_ENCODING "identity,deflate,gzip"
+
+/* The encoding named by |name| (|len| bytes, not NUL-terminated; ASCII case
+ * is ignored), or CODEC_ENC_UNKNOWN. An empty name means identity. */
+codec_encoding codec_encoding_parse(const char *name, size_t len);
+
+/*
+ * Decompresses one message of |len| bytes from |in| compressed with |enc|
+ * (CODEC_ENC_GZIP or CODEC_ENC_DEFLATE). The output is bounded by |max_out|
+ * (0 means CODEC_MAX_MESSAGE): it grows with what actually comes out of the
+ * decompressor, never past |max_out| bytes, so a message that inflates to
+ * more (a "zip bomb") is rejected without allocating beyond the bound.
+ * Zero input bytes decompress to an empty message.
+ *
+ * On success stores a malloc'd buffer in |*out| (never NULL, the caller
+ * frees it) of |*out_len| bytes and returns 0. Otherwise leaves |*out|
+ * untouched and returns:
+ *   CHUTE_ETOOBIG  the message decompresses to more than |max_out| bytes
+ *                  (gRPC answers RESOURCE_EXHAUSTED); the error names the limit;
+ *   CHUTE_EINVAL   the input is corrupt, truncated or followed by extra bytes,
+ *                  or |enc| is not a compressed encoding;
+ *   CHUTE_ENOMEM.
+ */
+int codec_inflate(codec_encoding enc, const uint8_t *in, size_t len, size_t max_out, uint8_t **out,
+                  size_t *out_len, chute_error *err);
+
+/* codec_inflate(CODEC_ENC_GZIP, ...). */
+int codec_gzip_inflate(const uint8_t *in, size_t len, size_t max_out, uint8_t **out,
+                       size_t *out_len, chute_error *err);
 
 /*
  * grpc-message escaping: every byte outside 0x20..0x7E, and '%' itself,

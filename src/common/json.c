@@ -37,11 +37,25 @@ static const char *kind_name(const json_t *v)
     return "something else";
 }
 
-int cjson_check_object(const char *s, size_t len, int strings_only, const char *what,
-                       chute_error *err)
+/* A member name as the messages quote it: at most about 100 bytes, cut on a
+ * UTF-8 character boundary, with "..." when shortened (as cjson_scan does). */
+static void name_excerpt(const char *name, char *out, size_t size)
 {
-    if (cjson_blank(s, len))
-        return 0;
+    size_t n = strlen(name), keep = n;
+    if (n + 1 > size || n > 100) {
+        keep = 100 < size - 4 ? 100 : size - 4;
+        while (keep > 0 && ((unsigned char)name[keep] & 0xC0) == 0x80)
+            keep--;
+    }
+    memcpy(out, name, keep);
+    strcpy(out + keep, keep < n ? "..." : "");
+}
+
+/* The same check with jansson's document (the validator's fallback for the
+ * rare strings-only case it leaves undecided). */
+static int check_object_dom(const char *s, size_t len, int strings_only, const char *what,
+                            chute_error *err)
+{
     json_error_t jerr;
     json_t *doc = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!doc) {
@@ -52,8 +66,7 @@ int cjson_check_object(const char *s, size_t len, int strings_only, const char *
     }
     int rc = 0;
     if (!json_is_object(doc)) {
-        rc = chute_error_set(err, CHUTE_EINVAL,
-                             "Expected %s to be a JSON object, but got %s", what,
+        rc = chute_error_set(err, CHUTE_EINVAL, "Expected %s to be a JSON object, but got %s", what,
                              kind_name(doc));
     } else if (strings_only) {
         const char *name;
@@ -61,15 +74,43 @@ int cjson_check_object(const char *s, size_t len, int strings_only, const char *
         json_object_foreach(doc, name, value)
         {
             if (!json_is_string(value)) {
+                char shown[CJSON_SCAN_NAME_MAX];
+                name_excerpt(name, shown, sizeof shown);
                 rc = chute_error_set(err, CHUTE_EINVAL,
                                      "Expected %s to be a JSON object of strings, but '%s' is %s",
-                                     what, name, kind_name(value));
+                                     what, shown, kind_name(value));
                 break;
             }
         }
     }
     json_decref(doc);
     return rc;
+}
+
+int cjson_check_object(const char *s, size_t len, int strings_only, const char *what,
+                       chute_error *err)
+{
+    if (cjson_blank(s, len))
+        return 0;
+    cjson_scan_result r;
+    switch (cjson_scan(s, len, strings_only, &r)) {
+    case CJSON_SCAN_OK:
+        return 0;
+    case CJSON_SCAN_SYNTAX:
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected %s to be valid JSON, but it is not: %s at line %d, "
+                               "column %d",
+                               what, r.text, r.line, r.column);
+    case CJSON_SCAN_NOT_OBJECT:
+        return chute_error_set(err, CHUTE_EINVAL, "Expected %s to be a JSON object, but got %s",
+                               what, r.kind);
+    case CJSON_SCAN_NOT_STRINGS:
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected %s to be a JSON object of strings, but '%s' is %s", what,
+                               r.name, r.kind);
+    default:
+        return check_object_dom(s, len, strings_only, what, err);
+    }
 }
 
 static json_t *load_object(const char *s, size_t len)

@@ -1,8 +1,9 @@
 /*
  * JSON documents as Chute keeps them: variables (a JSON object) and custom
  * headers (a JSON object whose values are strings), stored as text. These
- * helpers check, merge and filter such documents with jansson's strict
- * parser, whose errors carry a line and column.
+ * helpers check such documents with a non-allocating validator that gives
+ * jansson's verdicts (its errors carry a line and column), and merge and
+ * filter them with jansson.
  */
 #ifndef CHUTE_JSON_H
 #define CHUTE_JSON_H
@@ -16,11 +17,54 @@ int cjson_blank(const char *s, size_t len);
  * Checks that |s| is a JSON object (strings-only values when |strings_only|).
  * |what| names the document in the error ("variables", "custom headers").
  * Returns 0 or CHUTE_EINVAL with a message like "Expected variables to be a
- * JSON object, but got an array" or "Expected variables to be valid JSON:
- * '...' at line 1, column 5".
+ * JSON object, but got an array" or "Expected variables to be valid JSON, but
+ * it is not: '}' expected near ']' at line 1, column 5". Validates without
+ * building a document (cjson_scan); the verdict and the reason are jansson's.
  */
 int cjson_check_object(const char *s, size_t len, int strings_only, const char *what,
                        chute_error *err);
+
+/*
+ * The validator behind cjson_check_object: accepts exactly what jansson's
+ * json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL) accepts (RFC 8259,
+ * strict UTF-8, integers within long long, reals that do not overflow,
+ * nesting up to 2048, duplicate keys allowed) and then checks the value is
+ * an object (of strings, when |strings_only|: the last value of each key
+ * counts). It allocates nothing and keeps a fixed 256-byte nesting stack;
+ * time is linear in |len|.
+ *
+ * Returns and sets |r->status| to one of:
+ *  CJSON_SCAN_OK
+ *  CJSON_SCAN_SYNTAX       not JSON: |r->text| is jansson's reason ("'}'
+ *                          expected near ']'") at |r->line|, |r->column|
+ *  CJSON_SCAN_NOT_OBJECT   valid, but |r->kind| ("an array", "a number", ...)
+ *  CJSON_SCAN_NOT_STRINGS  member |r->name| (decoded, shortened to about 100
+ *                          bytes with "...") is |r->kind|
+ *  CJSON_SCAN_UNDECIDED    only with |strings_only|, for an object with a
+ *                          non-string member, more than 256 members and
+ *                          possibly repeated keys: ask jansson
+ * A blank document is a syntax error here; cjson_check_object accepts it.
+ */
+enum {
+    CJSON_SCAN_OK = 0,
+    CJSON_SCAN_SYNTAX,
+    CJSON_SCAN_NOT_OBJECT,
+    CJSON_SCAN_NOT_STRINGS,
+    CJSON_SCAN_UNDECIDED,
+};
+
+#define CJSON_SCAN_TEXT_MAX 160 /* jansson's JSON_ERROR_TEXT_LENGTH */
+#define CJSON_SCAN_NAME_MAX 128
+
+typedef struct cjson_scan_result {
+    int status;
+    int line, column;
+    const char *kind;
+    char text[CJSON_SCAN_TEXT_MAX];
+    char name[CJSON_SCAN_NAME_MAX];
+} cjson_scan_result;
+
+int cjson_scan(const char *s, size_t len, int strings_only, cjson_scan_result *r);
 
 /*
  * Merges the top-level members of |add| into |base| (members of |add| win)

@@ -31,6 +31,8 @@
  */
 #include "server/h2.h"
 
+#include "codec/grpc_frame.h" /* codec_inflate, codec_encoding */
+
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -140,6 +142,9 @@ struct h2_call {
     size_t prefix_got;
     uint8_t *body;
     size_t body_len, body_got, body_cap;
+    codec_encoding encoding; /* the request's grpc-encoding */
+    char encoding_name[65];  /* its value when unknown (for the error) */
+    int compressed;          /* the message's compressed flag was 1 */
 
     /* Transport's own answer. */
     int reject_http;
@@ -440,7 +445,7 @@ static int submit_headers_only(h2_call *call, int http, int grpc, const char *en
     char status[8], gs[12];
     snprintf(status, sizeof status, "%d", http);
     snprintf(gs, sizeof gs, "%d", grpc);
-    nghttp2_nv nva[4];
+    nghttp2_nv nva[5];
     size_t n = 0;
     nghttp2_nv st = MAKE_NV(":status", status, strlen(status));
     nva[n++] = st;
@@ -448,6 +453,11 @@ static int submit_headers_only(h2_call *call, int http, int grpc, const char *en
         nghttp2_nv ct = MAKE_NV("content-type", "application/grpc", 16);
         nva[n++] = ct;
     }
+    /* Every answer says what we read, so a client whose encoding we refused
+     * (UNIMPLEMENTED) can fall back (gRPC compression spec). */
+    nghttp2_nv ae =
+        MAKE_NV("grpc-accept-encoding", CODEC_ACCEPT_ENCODING, sizeof CODEC_ACCEPT_ENCODING - 1);
+    nva[n++] = ae;
     nghttp2_nv gsn = MAKE_NV("grpc-status", gs, strlen(gs));
     nva[n++] = gsn;
     if (encoded_msg && *encoded_msg) {
@@ -514,14 +524,17 @@ static ssize_t read_data_cb(nghttp2_session *session, int32_t stream_id, uint8_t
 
 static int start_response(h2_call *call)
 {
+    /* Responses are never compressed (no grpc-encoding: identity). */
     nghttp2_nv nva[] = {
         MAKE_NV(":status", "200", 3),
         MAKE_NV("content-type", "application/grpc", 16),
+        MAKE_NV("grpc-accept-encoding", CODEC_ACCEPT_ENCODING, sizeof CODEC_ACCEPT_ENCODING - 1),
     };
     nghttp2_data_provider prd;
     prd.source.ptr = call;
     prd.read_callback = read_data_cb;
-    int rv = nghttp2_submit_response(call->conn->session, call->stream_id, nva, 2, &prd);
+    int rv = nghttp2_submit_response(call->conn->session, call->stream_id, nva,
+                                     sizeof nva / sizeof nva[0], &prd);
     if (rv == 0)
         call->flags |= CALL_RESPONSE_STARTED;
     return rv;
@@ -838,6 +851,14 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
             call->flags &= ~CALL_CT_GRPC;
     } else if (header_is(name, namelen, "grpc-timeout")) {
         call->timeout_ms = parse_timeout(value, valuelen);
+    } else if (header_is(name, namelen, "grpc-encoding")) {
+        call->encoding = codec_encoding_parse((const char *)value, valuelen);
+        if (call->encoding == CODEC_ENC_UNKNOWN) {
+            size_t n = valuelen < sizeof call->encoding_name - 1 ? valuelen
+                                                                 : sizeof call->encoding_name - 1;
+            memcpy(call->encoding_name, value, n);
+            call->encoding_name[n] = '\0';
+        }
     }
     return 0;
 }
@@ -881,6 +902,10 @@ static void headers_ended(h2_call *call)
                     "gRPC requires content-type application/grpc");
     else if (!call->path)
         call_reject(call, 200, H2_GRPC_INVALID_ARGUMENT, "the request has no :path");
+    else if (call->encoding == CODEC_ENC_UNKNOWN)
+        call_reject(call, 200, H2_GRPC_UNIMPLEMENTED,
+                    "grpc-encoding \"%s\" is not supported (supported: %s)", call->encoding_name,
+                    CODEC_ACCEPT_ENCODING);
 }
 
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
@@ -900,6 +925,56 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
         call->flags |= CALL_REMOTE_ENDED;
         request_ended(call);
     }
+    return 0;
+}
+
+/* Replaces the complete compressed message in call->body by its
+ * decompressed bytes, so the gateway only ever sees plain messages. The
+ * inflated size is bounded by max_message_size and by what is left of the
+ * connection's max_request_buffer (the compressed bytes still count while
+ * inflating); the output grows with what the data really inflates to, so a
+ * "zip bomb" is refused at the bound without allocating beyond it. Returns
+ * 0, or -1 after rejecting the call. */
+static int call_inflate_body(h2_call *call)
+{
+    h2_conn *c = call->conn;
+    const h2_limits *lim = &call->server->lim;
+    size_t max = lim->max_message_size;
+    size_t room =
+        lim->max_request_buffer > c->body_bytes ? lim->max_request_buffer - c->body_bytes : 0;
+    size_t bound = max < room ? max : room;
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    chute_error err = {0, ""};
+    int rc = bound ? codec_inflate(call->encoding, call->body, call->body_len, bound, &plain,
+                                   &plain_len, &err)
+                   : CHUTE_ETOOBIG;
+    if (rc == CHUTE_ETOOBIG && bound == max) {
+        call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED, "%s", err.message);
+        return -1;
+    }
+    if (rc == CHUTE_ETOOBIG) {
+        call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED,
+                    "too many request bytes in flight on this connection to decompress the "
+                    "request message (limit %zu bytes); retry the request",
+                    lim->max_request_buffer);
+        return -1;
+    }
+    if (rc == CHUTE_ENOMEM) {
+        call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED,
+                    "out of memory decompressing a request message of %zu bytes", call->body_len);
+        return -1;
+    }
+    if (rc != 0) {
+        call_reject(call, 200, H2_GRPC_INTERNAL, "%s", err.message);
+        return -1;
+    }
+    call_free_body(call);
+    call->body = plain;
+    call->body_cap = plain_len;
+    call->body_len = plain_len;
+    call->body_got = plain_len;
+    c->body_bytes += plain_len;
     return 0;
 }
 
@@ -931,12 +1006,16 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
             uint8_t flag = call->prefix[0];
             uint64_t mlen = ((uint64_t)call->prefix[1] << 24) | ((uint64_t)call->prefix[2] << 16) |
                             ((uint64_t)call->prefix[3] << 8) | call->prefix[4];
-            if (flag == 1) {
-                call_reject(call, 200, H2_GRPC_UNIMPLEMENTED,
-                            "message compression is not supported");
+            if (flag == 1 && call->encoding == CODEC_ENC_IDENTITY) {
+                /* The gRPC spec: a compressed message without a
+                 * grpc-encoding to decompress it with is a protocol error. */
+                call_reject(call, 200, H2_GRPC_INTERNAL,
+                            "the request message is marked compressed, but the request has no "
+                            "grpc-encoding (supported: %s)",
+                            CODEC_ACCEPT_ENCODING);
                 return 0;
             }
-            if (flag != 0) {
+            if (flag > 1) {
                 call_reject(call, 200, H2_GRPC_INTERNAL, "invalid gRPC message flags 0x%02x",
                             (unsigned)flag);
                 return 0;
@@ -950,6 +1029,8 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
             }
             call->body_len = (size_t)mlen;
             call->body_got = 0;
+            call->compressed = flag == 1;
+            /* An empty message is empty in any encoding. */
             call->body_state = mlen ? BODY_PAYLOAD : BODY_DONE;
             continue;
         }
@@ -985,8 +1066,11 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
         call->body_got += take;
         data += take;
         len -= take;
-        if (call->body_got == call->body_len)
+        if (call->body_got == call->body_len) {
             call->body_state = BODY_DONE;
+            if (call->compressed && call_inflate_body(call) != 0)
+                return 0; /* rejected */
+        }
     }
     return 0;
 }

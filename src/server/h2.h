@@ -16,6 +16,8 @@
  *      gRPC message (5-byte prefix + bytes), bounded by max_message_size
  *      before anything is allocated. Malformed requests are answered by the
  *      transport itself and never reach the gateway.
+ *      A compressed message (flag 1) is decompressed before dispatch, see
+ *      "Compression" below.
  *   2. When the request stream ends (END_STREAM), on_request() runs once. From
  *      then on the gateway owns the call: it may reply at once (even from
  *      inside on_request) or much later (after a commit, after a long poll).
@@ -26,6 +28,23 @@
  *      with on_sent(tag), each one that will never go out with on_unsent(tag).
  *   4. h2_call_finish() queues the trailers (grpc-status, grpc-message). A
  *      call finished before any message went out is answered Trailers-Only.
+ *
+ * Compression
+ * -----------
+ * Requests may be compressed, as gRPC clients do when told to (the Camunda
+ * SDK compresses everything with gzip). The request's grpc-encoding header
+ * says how: absent or "identity" (plain), "gzip" or "deflate" (zlib format)
+ * are read; any other encoding is answered UNIMPLEMENTED without dispatch.
+ * A message with the compressed flag set is inflated by the transport
+ * (codec_inflate) once it is complete, so the gateway only ever sees plain
+ * bytes. The compressed length is bounded by max_message_size as it arrives,
+ * and the inflated size by max_message_size and by what is left of the
+ * connection's max_request_buffer: a message that inflates past either is
+ * answered RESOURCE_EXHAUSTED, without allocating beyond the bound. Corrupt
+ * or truncated compressed data is answered INTERNAL, and so is a compressed
+ * flag on a request without a grpc-encoding (the gRPC spec's rule). Every
+ * response advertises grpc-accept-encoding: identity,deflate,gzip; responses
+ * themselves are never compressed (no grpc-encoding is sent).
  *
  * Observer and the end of a call
  * ------------------------------
@@ -88,7 +107,8 @@ enum h2_grpc_status {
 typedef struct h2_limits {
     /* Largest request message accepted and largest response message
      * h2_call_send() takes. A request whose length prefix is larger is
-     * answered RESOURCE_EXHAUSTED without reading its body into memory.
+     * answered RESOURCE_EXHAUSTED without reading its body into memory; a
+     * compressed request is bounded by it both as sent and once inflated.
      * Default 4 MiB (the gRPC default). */
     size_t max_message_size;
     /* SETTINGS_MAX_CONCURRENT_STREAMS per connection. Default 1000. */
@@ -113,7 +133,9 @@ typedef struct h2_limits {
     /* Request bytes one connection may hold across its streams (messages
      * being received, not yet dispatched); memory grows with the bytes that
      * arrive, never with what a prefix announces. A message that would go
-     * past it is answered RESOURCE_EXHAUSTED. Must be >= max_message_size.
+     * past it (also when inflating a compressed message, whose compressed
+     * bytes count until it is inflated) is answered RESOURCE_EXHAUSTED.
+     * Must be >= max_message_size.
      * Default 16 MiB. */
     size_t max_request_buffer;
 } h2_limits;
@@ -155,11 +177,11 @@ typedef struct h2_call_observer {
  * Called once per request whose stream ended after exactly one gRPC
  * message. |path| is the request's :path (NUL-terminated; valid as long as
  * the call, also from h2_call_path()). |msg|/|len| is the message without
- * its 5-byte prefix; it is owned by the transport and valid only until the
- * callback returns (copy or decode it). From this moment the gateway owns
- * |call| and must eventually h2_call_finish() it, unless on_close came
- * first. Unknown paths are dispatched too: answering UNIMPLEMENTED is the
- * gateway's job.
+ * its 5-byte prefix, already decompressed if the client compressed it; it
+ * is owned by the transport and valid only until the callback returns (copy
+ * or decode it). From this moment the gateway owns |call| and must
+ * eventually h2_call_finish() it, unless on_close came first. Unknown paths
+ * are dispatched too: answering UNIMPLEMENTED is the gateway's job.
  */
 typedef void (*h2_request_fn)(void *ctx, h2_call *call, const char *path, const uint8_t *msg,
                               size_t len);

@@ -17,6 +17,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
+
+/* The test binary is linked with -Wl,--wrap=malloc,--wrap=realloc (see
+ * CMakeLists.txt): every malloc/realloc of the codec (a static library)
+ * goes through these, so a test can check the largest single allocation the
+ * codec asked for. Allocations inside zlib itself (its ~40 KiB of state and
+ * window) are not seen; they do not depend on the input. */
+void *__real_malloc(size_t n);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_realloc(void *p, size_t n);
+static size_t alloc_max; /* largest request since the last reset */
+
+void *__wrap_malloc(size_t n)
+{
+    if (n > alloc_max)
+        alloc_max = n;
+    return __real_malloc(n);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    if (n > alloc_max)
+        alloc_max = n;
+    return __real_realloc(p, n);
+}
 
 /* A packed message in a malloc'd buffer. */
 typedef struct bytes {
@@ -1244,6 +1270,251 @@ static void test_incident_list(void **state)
     codec_incident_list_free(NULL);
 }
 
+/* ---- compression (codec_inflate) --------------------------------------------- */
+
+/* Compresses |n| bytes with zlib's own deflate: gzip (RFC 1952) or the zlib
+ * format gRPC calls "deflate". Returns a malloc'd buffer. */
+static bytes zip(const void *in, size_t n, codec_encoding enc)
+{
+    bytes b;
+    if (enc == CODEC_ENC_DEFLATE) {
+        uLongf cap = compressBound((uLong)n);
+        b.p = malloc(cap);
+        assert_non_null(b.p);
+        assert_int_equal(compress2(b.p, &cap, in, (uLong)n, Z_BEST_COMPRESSION), Z_OK);
+        b.n = cap;
+        return b;
+    }
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    assert_int_equal(
+        deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY),
+        Z_OK);
+    size_t cap = deflateBound(&zs, (uLong)n);
+    b.p = malloc(cap);
+    assert_non_null(b.p);
+    zs.next_in = (Bytef *)(uintptr_t)in;
+    zs.avail_in = (uInt)n;
+    zs.next_out = b.p;
+    zs.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    b.n = zs.total_out;
+    deflateEnd(&zs);
+    return b;
+}
+
+/* A mix of text and noise that compresses, but not to nothing. */
+static uint8_t *sample(size_t n)
+{
+    uint8_t *p = malloc(n ? n : 1);
+    assert_non_null(p);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        p[i] = (i / 64) % 2 ? (uint8_t)(x >> 24) : (uint8_t)("chute job broker "[i % 17]);
+    }
+    return p;
+}
+
+static void test_encoding_parse(void **state)
+{
+    (void)state;
+    assert_int_equal(codec_encoding_parse("gzip", 4), CODEC_ENC_GZIP);
+    assert_int_equal(codec_encoding_parse("GZip", 4), CODEC_ENC_GZIP);
+    assert_int_equal(codec_encoding_parse("deflate", 7), CODEC_ENC_DEFLATE);
+    assert_int_equal(codec_encoding_parse("identity", 8), CODEC_ENC_IDENTITY);
+    assert_int_equal(codec_encoding_parse("", 0), CODEC_ENC_IDENTITY);
+    assert_int_equal(codec_encoding_parse("gzipx", 4), CODEC_ENC_GZIP); /* only |len| counts */
+    assert_int_equal(codec_encoding_parse("gzip ", 5), CODEC_ENC_UNKNOWN);
+    assert_int_equal(codec_encoding_parse("snappy", 6), CODEC_ENC_UNKNOWN);
+    assert_int_equal(codec_encoding_parse("gzi", 3), CODEC_ENC_UNKNOWN);
+}
+
+static void test_inflate_round_trip(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1, 100, 4095, 4096, 4097, 70000, 1u << 20};
+    for (int e = 0; e < 2; e++) {
+        codec_encoding enc = e ? CODEC_ENC_DEFLATE : CODEC_ENC_GZIP;
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            uint8_t *plain = sample(sizes[i]);
+            bytes z = zip(plain, sizes[i], enc);
+            uint8_t *out = NULL;
+            size_t out_len = 0;
+            chute_error err = {0, ""};
+            assert_int_equal(codec_inflate(enc, z.p, z.n, 0, &out, &out_len, &err), 0);
+            assert_int_equal(out_len, sizes[i]);
+            assert_memory_equal(out, plain, sizes[i]);
+            free(out);
+            /* A bound of exactly the size is enough... */
+            out = NULL;
+            assert_int_equal(codec_inflate(enc, z.p, z.n, sizes[i], &out, &out_len, &err), 0);
+            assert_int_equal(out_len, sizes[i]);
+            free(out);
+            /* ...one byte less is not. */
+            if (sizes[i] > 1) {
+                out = NULL;
+                assert_int_equal(codec_inflate(enc, z.p, z.n, sizes[i] - 1, &out, &out_len, &err),
+                                 CHUTE_ETOOBIG);
+                assert_null(out);
+            }
+            free(z.p);
+            free(plain);
+        }
+    }
+    /* codec_gzip_inflate is the gzip case. */
+    bytes z = zip("hello", 5, CODEC_ENC_GZIP);
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    assert_int_equal(codec_gzip_inflate(z.p, z.n, 16, &out, &out_len, NULL), 0);
+    assert_int_equal(out_len, 5);
+    assert_memory_equal(out, "hello", 5);
+    free(out);
+    free(z.p);
+}
+
+static void test_inflate_bomb(void **state)
+{
+    (void)state;
+    /* 64 MiB of zeros: about 64 KiB of gzip. The bound is 4 MiB (the
+     * default) and then 256 KiB; the codec must never ask for more. */
+    size_t big = 64u << 20;
+    uint8_t *zeros = calloc(1, big);
+    assert_non_null(zeros);
+    for (int e = 0; e < 2; e++) {
+        codec_encoding enc = e ? CODEC_ENC_DEFLATE : CODEC_ENC_GZIP;
+        bytes z = zip(zeros, big, enc);
+        assert_true(z.n < big / 500);
+        static const size_t bounds[] = {0, 256u * 1024, 1};
+        for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
+            size_t bound = bounds[i] ? bounds[i] : CODEC_MAX_MESSAGE;
+            uint8_t *out = NULL;
+            size_t out_len = 12345;
+            chute_error err = {0, ""};
+            alloc_max = 0;
+            assert_int_equal(codec_inflate(enc, z.p, z.n, bounds[i], &out, &out_len, &err),
+                             CHUTE_ETOOBIG);
+            /* It grew to the bound (so the wrappers do see its buffer)
+             * and not one byte past it. */
+            assert_int_equal(alloc_max, bound);
+            assert_null(out);
+            assert_int_equal(out_len, 12345);
+            assert_int_equal(err.code, CHUTE_ETOOBIG);
+            char limit[32];
+            snprintf(limit, sizeof limit, "maximum message size of %zu bytes", bound);
+            assert_contains(err.message, limit);
+            assert_contains(err.message, e ? "deflate-compressed" : "gzip-compressed");
+        }
+        free(z.p);
+    }
+    free(zeros);
+}
+
+static void test_inflate_corrupt_and_truncated(void **state)
+{
+    (void)state;
+    size_t n = 50000;
+    uint8_t *plain = sample(n);
+    bytes z = zip(plain, n, CODEC_ENC_GZIP);
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    chute_error err = {0, ""};
+
+    /* Truncated anywhere: in the header, the data, the trailer. */
+    static const size_t cuts[] = {1, 9, 10, 100, 0 /* half */, 8 /* trailer */, 1 /* last byte */};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        size_t keep = i < 4 ? cuts[i] : cuts[i] == 0 ? z.n / 2 : z.n - cuts[i];
+        memset(&err, 0, sizeof err);
+        assert_int_equal(codec_inflate(CODEC_ENC_GZIP, z.p, keep, 0, &out, &out_len, &err),
+                         CHUTE_EINVAL);
+        assert_null(out);
+        assert_contains(err.message, "the gzip-compressed message could not be decompressed: ");
+        assert_contains(err.message, "truncated");
+    }
+
+    /* Not gzip at all (bad magic), and a broken CRC in the trailer. */
+    bytes bad = {malloc(z.n), z.n};
+    memcpy(bad.p, z.p, z.n);
+    bad.p[0] ^= 0xff;
+    assert_int_equal(codec_inflate(CODEC_ENC_GZIP, bad.p, bad.n, 0, &out, &out_len, &err),
+                     CHUTE_EINVAL);
+    assert_contains(err.message, "could not be decompressed: incorrect header check");
+    memcpy(bad.p, z.p, z.n);
+    bad.p[z.n - 8] ^= 0x01;
+    assert_int_equal(codec_inflate(CODEC_ENC_GZIP, bad.p, bad.n, 0, &out, &out_len, &err),
+                     CHUTE_EINVAL);
+    assert_contains(err.message, "could not be decompressed: incorrect data check");
+    /* Garbage in the middle of the compressed data. */
+    memcpy(bad.p, z.p, z.n);
+    memset(bad.p + 20, 0xff, 64);
+    assert_int_equal(codec_inflate(CODEC_ENC_GZIP, bad.p, bad.n, 0, &out, &out_len, &err),
+                     CHUTE_EINVAL);
+    assert_contains(err.message, "could not be decompressed");
+    /* gzip bytes read as deflate (zlib format): wrong header. */
+    assert_int_equal(codec_inflate(CODEC_ENC_DEFLATE, z.p, z.n, 0, &out, &out_len, &err),
+                     CHUTE_EINVAL);
+    assert_contains(err.message, "the deflate-compressed message could not be decompressed");
+    free(bad.p);
+
+    /* Bytes after the end: another gzip member is read on (as RFC 1952
+     * allows); anything else is an error. */
+    bytes two = {malloc(2 * z.n), 2 * z.n};
+    memcpy(two.p, z.p, z.n);
+    memcpy(two.p + z.n, z.p, z.n);
+    assert_int_equal(codec_inflate(CODEC_ENC_GZIP, two.p, two.n, 0, &out, &out_len, &err), 0);
+    assert_int_equal(out_len, 2 * n);
+    assert_memory_equal(out, plain, n);
+    assert_memory_equal(out + n, plain, n);
+    free(out);
+    out = NULL;
+    /* ...bounded as a whole. */
+    assert_int_equal(codec_inflate(CODEC_ENC_GZIP, two.p, two.n, 2 * n - 1, &out, &out_len, &err),
+                     CHUTE_ETOOBIG);
+    two.p[z.n] = 'x';
+    assert_int_equal(codec_inflate(CODEC_ENC_GZIP, two.p, z.n + 3, 0, &out, &out_len, &err),
+                     CHUTE_EINVAL);
+    assert_null(out);
+    free(two.p);
+    bytes zd = zip(plain, n, CODEC_ENC_DEFLATE);
+    append(&zd, "\0", 1);
+    assert_int_equal(codec_inflate(CODEC_ENC_DEFLATE, zd.p, zd.n, 0, &out, &out_len, &err),
+                     CHUTE_EINVAL);
+    assert_contains(err.message, "1 extra bytes after the end");
+    free(zd.p);
+
+    /* identity is not something to inflate. */
+    assert_int_equal(codec_inflate(CODEC_ENC_IDENTITY, z.p, z.n, 0, &out, &out_len, &err),
+                     CHUTE_EINVAL);
+    assert_null(out);
+    free(z.p);
+    free(plain);
+}
+
+static void test_inflate_empty(void **state)
+{
+    (void)state;
+    uint8_t *out = NULL;
+    size_t out_len = 99;
+    /* Zero compressed bytes: an empty message. */
+    assert_int_equal(codec_inflate(CODEC_ENC_GZIP, NULL, 0, 0, &out, &out_len, NULL), 0);
+    assert_non_null(out);
+    assert_int_equal(out_len, 0);
+    free(out);
+    /* The compressed form of an empty message (20 bytes of gzip). */
+    for (int e = 0; e < 2; e++) {
+        codec_encoding enc = e ? CODEC_ENC_DEFLATE : CODEC_ENC_GZIP;
+        bytes z = zip("", 0, enc);
+        assert_true(z.n > 0);
+        out = NULL;
+        out_len = 99;
+        assert_int_equal(codec_inflate(enc, z.p, z.n, 1, &out, &out_len, NULL), 0);
+        assert_non_null(out);
+        assert_int_equal(out_len, 0);
+        free(out);
+        free(z.p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1276,6 +1547,11 @@ int main(void)
         cmocka_unit_test(test_get_cancel_list_round_trip),
         cmocka_unit_test(test_encode_chute_responses),
         cmocka_unit_test(test_incident_list),
+        cmocka_unit_test(test_encoding_parse),
+        cmocka_unit_test(test_inflate_round_trip),
+        cmocka_unit_test(test_inflate_bomb),
+        cmocka_unit_test(test_inflate_corrupt_and_truncated),
+        cmocka_unit_test(test_inflate_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
  *   /t.T/HoldNoObs   keeps the call without an observer
  *   /t.T/Later       echoes from a timer 20 ms later
  *   /t.T/Feed        keeps FEED_DEPTH messages queued, refilled from on_sent
+ *   /t.T/Len         answers with the length of the message it got (u32)
  *
  * Every wait is bounded (RUN_UNTIL); every test ends with the loop closed
  * (uv_loop_close() == 0) so ASan sees no leak.
@@ -29,9 +30,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
+#include <zlib.h>
 
 /* ---- the loop --------------------------------------------------------------- */
 
@@ -218,6 +221,11 @@ static void gw_request(void *ctx, h2_call *call, const char *path, const uint8_t
                 h2_call_send(call, buf, sizeof buf, (void *)(uintptr_t)++g->feed_total), 0);
             g->feed_queued++;
         }
+    } else if (strcmp(path, "/t.T/Len") == 0) {
+        uint8_t b[4];
+        put_u32(b, (uint32_t)len);
+        assert_int_equal(h2_call_send(call, b, 4, NULL), 0);
+        assert_int_equal(h2_call_finish(call, 0, NULL), 0);
     } else {
         assert_int_equal(h2_call_finish(call, 12, "unknown method"), 0);
     }
@@ -284,6 +292,8 @@ typedef struct tstream {
     char content_type[64];
     int grpc_status; /* -1: none */
     char grpc_message[1024];
+    char accept_encoding[64]; /* grpc-accept-encoding */
+    char encoding[64];        /* grpc-encoding */
     uint8_t *data;
     size_t len, cap;
     int end_stream;
@@ -381,6 +391,10 @@ static int c_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t
         st->grpc_status = atoi(v);
     else if (namelen == 12 && memcmp(name, "grpc-message", 12) == 0)
         snprintf(st->grpc_message, sizeof st->grpc_message, "%s", v);
+    else if (namelen == 20 && memcmp(name, "grpc-accept-encoding", 20) == 0)
+        snprintf(st->accept_encoding, sizeof st->accept_encoding, "%.*s", 60, v);
+    else if (namelen == 13 && memcmp(name, "grpc-encoding", 13) == 0)
+        snprintf(st->encoding, sizeof st->encoding, "%.*s", 60, v);
     return 0;
 }
 
@@ -625,6 +639,42 @@ static tstream *tc_request(tclient *c, const char *path, const void *msg, size_t
     return st;
 }
 
+/* Compresses |n| bytes with zlib: gzip (RFC 1952) when |gzip|, else the
+ * zlib format gRPC calls "deflate". Returns a framed message (flag 1) in a
+ * malloc'd buffer of *|framed| bytes. */
+static uint8_t *zframe(const void *in, size_t n, int gzip, size_t *framed)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    assert_int_equal(deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED,
+                                  gzip ? 16 + MAX_WBITS : MAX_WBITS, 9, Z_DEFAULT_STRATEGY),
+                     Z_OK);
+    size_t cap = deflateBound(&zs, (uLong)n);
+    uint8_t *b = malloc(5 + cap);
+    zs.next_in = (Bytef *)(uintptr_t)in;
+    zs.avail_in = (uInt)n;
+    zs.next_out = b + 5;
+    zs.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    frame_msg(b, 1, (uint32_t)zs.total_out);
+    *framed = 5 + zs.total_out;
+    deflateEnd(&zs);
+    return b;
+}
+
+/* Starts a request carrying one message compressed with |enc| ("gzip" or
+ * "deflate"), with grpc-encoding: |enc|. */
+static tstream *tc_request_z(tclient *c, const char *path, const void *msg, size_t len,
+                             const char *enc)
+{
+    size_t n;
+    uint8_t *b = zframe(msg, len, strcasecmp(enc, "gzip") == 0, &n);
+    treq r = {.hname = "grpc-encoding", .hvalue = enc};
+    tstream *st = tc_request_raw(c, path, b, n, &r);
+    free(b);
+    return st;
+}
+
 static void tc_reset(tclient *c, tstream *st)
 {
     assert_int_equal(nghttp2_submit_rst_stream(c->sess, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL),
@@ -656,7 +706,8 @@ static void expect_status(T *t, tstream *st, int http, int grpc)
 {
     assert_true(RUN_UNTIL(t, st->closed, 3000));
     assert_int_equal(st->http_status, http);
-    assert_int_equal(st->grpc_status, grpc);
+    if (st->grpc_status != grpc)
+        fail_msg("grpc-status %d (\"%s\"), expected %d", st->grpc_status, st->grpc_message, grpc);
 }
 
 /* ---- tests ------------------------------------------------------------------------ */
@@ -689,6 +740,8 @@ static void test_unary_echo(void **state)
     expect_status(&t, st, 200, 0);
     assert_string_equal(st->content_type, "application/grpc");
     assert_int_equal(st->headers_frames, 2); /* headers, trailers */
+    assert_string_equal(st->accept_encoding, "identity,deflate,gzip");
+    assert_string_equal(st->encoding, ""); /* responses are not compressed */
     const uint8_t *p = NULL;
     size_t n = 0;
     assert_int_equal(tc_message(st, 0, &p, &n), 1);
@@ -1062,11 +1115,17 @@ static void test_compressed_and_malformed(void **state)
     tc_connect(&t, &c, NULL);
     uint8_t b[32];
 
+    /* Compressed flag without a grpc-encoding: INTERNAL (gRPC spec). */
     frame_msg(b, 1, 3);
     memcpy(b + 5, "abc", 3);
     tstream *st = tc_request_raw(&c, "/t.T/Echo", b, 8, NULL);
-    expect_status(&t, st, 200, H2_GRPC_UNIMPLEMENTED);
-    assert_string_equal(st->grpc_message, "message compression is not supported");
+    expect_status(&t, st, 200, H2_GRPC_INTERNAL);
+    assert_non_null(strstr(st->grpc_message, "marked compressed"));
+    assert_non_null(strstr(st->grpc_message, "no grpc-encoding"));
+    assert_string_equal(st->accept_encoding, "identity,deflate,gzip");
+    treq ident = {.hname = "grpc-encoding", .hvalue = "identity"};
+    st = tc_request_raw(&c, "/t.T/Echo", b, 8, &ident);
+    expect_status(&t, st, 200, H2_GRPC_INTERNAL);
 
     frame_msg(b, 0, 10); /* ends after 3 of 10 bytes */
     st = tc_request_raw(&c, "/t.T/Echo", b, 8, NULL);
@@ -1118,7 +1177,7 @@ static void test_compressed_and_malformed(void **state)
     assert_int_equal(g.requests, 1);
     h2_server_stats stats;
     h2_server_get_stats(t.server, &stats);
-    assert_int_equal(stats.requests_rejected, 10);
+    assert_int_equal(stats.requests_rejected, 11);
     tc_close(&c);
     t_stop(&t);
 }
@@ -1486,6 +1545,161 @@ static void test_open_errors(void **state)
     t_stop(&t);
 }
 
+static void test_compressed_requests(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    t_start(&t, &g, NULL);
+    tclient c;
+    tc_connect(&t, &c, NULL);
+
+    /* gzip (what @camunda8/sdk sends) and deflate: the gateway gets the
+     * plain bytes; the response is plain and advertises what we read. */
+    size_t n = 100000;
+    uint8_t *plain = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        plain[i] = (uint8_t)("variables "[i % 10] + (i / 5000));
+    static const char *const encs[] = {"gzip", "deflate", "GZIP"};
+    for (int e = 0; e < 3; e++) {
+        tstream *st = tc_request_z(&c, "/t.T/Echo", plain, n, encs[e]);
+        assert_true(st->body_len < n / 10);
+        expect_status(&t, st, 200, 0);
+        assert_string_equal(st->accept_encoding, "identity,deflate,gzip");
+        assert_string_equal(st->encoding, "");
+        const uint8_t *p = NULL;
+        size_t pn = 0;
+        assert_int_equal(tc_message(st, 0, &p, &pn), 1);
+        assert_int_equal(pn, n);
+        assert_memory_equal(p, plain, n);
+        assert_int_equal(st->data[0], 0); /* not compressed */
+    }
+    /* Under gzip a message may still go uncompressed (flag 0). */
+    treq gz = {.hname = "grpc-encoding", .hvalue = "gzip"};
+    tstream *st = tc_request(&c, "/t.T/Echo", "plain", 5, &gz);
+    expect_status(&t, st, 200, 0);
+    const uint8_t *p = NULL;
+    size_t pn = 0;
+    assert_int_equal(tc_message(st, 0, &p, &pn), 1);
+    assert_int_equal(pn, 5);
+    assert_memory_equal(p, "plain", 5);
+    /* An empty message: zero compressed bytes, and gzip's form of nothing. */
+    uint8_t empty[5];
+    frame_msg(empty, 1, 0);
+    st = tc_request_raw(&c, "/t.T/Len", empty, 5, &gz);
+    expect_status(&t, st, 200, 0);
+    assert_int_equal(tc_message(st, 0, &p, &pn), 1);
+    assert_int_equal(get_u32(p), 0);
+    st = tc_request_z(&c, "/t.T/Len", "", 0, "gzip");
+    expect_status(&t, st, 200, 0);
+    assert_int_equal(tc_message(st, 0, &p, &pn), 1);
+    assert_int_equal(get_u32(p), 0);
+    int dispatched = g.requests;
+
+    /* An encoding we do not read: UNIMPLEMENTED, naming it and what we
+     * support, with grpc-accept-encoding so the client can fall back. */
+    treq snappy = {.hname = "grpc-encoding", .hvalue = "snappy"};
+    st = tc_request(&c, "/t.T/Echo", "x", 1, &snappy);
+    expect_status(&t, st, 200, H2_GRPC_UNIMPLEMENTED);
+    assert_non_null(strstr(st->grpc_message, "\"snappy\""));
+    assert_non_null(strstr(st->grpc_message, "identity,deflate,gzip"));
+    assert_string_equal(st->accept_encoding, "identity,deflate,gzip");
+
+    /* Corrupt and truncated gzip: INTERNAL. */
+    size_t zn;
+    uint8_t *z = zframe(plain, 1000, 1, &zn);
+    z[5] ^= 0xff; /* the gzip magic */
+    st = tc_request_raw(&c, "/t.T/Echo", z, zn, &gz);
+    expect_status(&t, st, 200, H2_GRPC_INTERNAL);
+    assert_non_null(
+        strstr(st->grpc_message, "the gzip-compressed message could not be decompressed"));
+    z[5] ^= 0xff;
+    frame_msg(z, 1, (uint32_t)(zn - 5 - 4)); /* the CRC's first half only */
+    st = tc_request_raw(&c, "/t.T/Echo", z, zn - 4, &gz);
+    expect_status(&t, st, 200, H2_GRPC_INTERNAL);
+    assert_non_null(strstr(st->grpc_message, "truncated"));
+    free(z);
+
+    /* A zip bomb: 64 MiB of zeros in about 64 KiB of gzip, against the
+     * 4 MiB message limit. RESOURCE_EXHAUSTED, and the connection serves on. */
+    size_t big = 64u << 20;
+    uint8_t *zeros = calloc(1, big);
+    st = tc_request_z(&c, "/t.T/Echo", zeros, big, "gzip");
+    free(zeros);
+    assert_true(st->body_len < 100 * 1024);
+    expect_status(&t, st, 200, H2_GRPC_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(st->grpc_message, "maximum message size of 4194304 bytes"));
+    assert_string_equal(st->accept_encoding, "identity,deflate,gzip");
+    assert_int_equal(g.requests, dispatched);
+    st = tc_request_z(&c, "/t.T/Echo", "still here", 10, "gzip");
+    expect_status(&t, st, 200, 0);
+    assert_int_equal(tc_message(st, 0, &p, &pn), 1);
+    assert_int_equal(pn, 10);
+    assert_memory_equal(p, "still here", 10);
+    assert_false(c.goaway);
+
+    h2_server_stats stats;
+    h2_server_get_stats(t.server, &stats);
+    assert_int_equal(stats.requests_rejected, 4);
+    free(plain);
+    tc_close(&c);
+    t_stop(&t);
+}
+
+/* The inflated size counts against max_message_size exactly, and against
+ * the connection's request buffer. */
+static void test_compressed_bounds(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    h2_limits lim;
+    h2_limits_init(&lim);
+    lim.max_message_size = 64 * 1024;
+    lim.max_request_buffer = 100 * 1024;
+    t_start(&t, &g, &lim);
+    tclient c;
+    tclient_opts o = {.initial_window = 0x7fffffff, .conn_window = 0x7fffffff};
+    tc_connect(&t, &c, &o);
+
+    size_t max = lim.max_message_size;
+    uint8_t *buf = calloc(1, max + 1);
+    tstream *st = tc_request_z(&c, "/t.T/Len", buf, max, "gzip");
+    expect_status(&t, st, 200, 0);
+    const uint8_t *p = NULL;
+    size_t pn = 0;
+    assert_int_equal(tc_message(st, 0, &p, &pn), 1);
+    assert_int_equal(get_u32(p), max);
+    st = tc_request_z(&c, "/t.T/Len", buf, max + 1, "gzip");
+    expect_status(&t, st, 200, H2_GRPC_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(st->grpc_message, "maximum message size of 65536 bytes"));
+
+    /* 60 KiB of another request are held in the connection's buffer: a
+     * message that inflates to 64 KiB no longer fits in the 100 KiB. */
+    size_t hn = 60 * 1024;
+    uint8_t *hb = calloc(1, hn + 5);
+    frame_msg(hb, 0, (uint32_t)hn);
+    treq hold = {.hold = 1};
+    tstream *held = tc_request_raw(&c, "/t.T/Echo", hb, hn + 5 - 1, &hold); /* 1 byte short */
+    RUN_FOR(&t, 100);
+    st = tc_request_z(&c, "/t.T/Len", buf, max, "gzip");
+    expect_status(&t, st, 200, H2_GRPC_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(st->grpc_message, "in flight"));
+    st = tc_request_z(&c, "/t.T/Len", buf, 1000, "gzip"); /* small ones still fit */
+    expect_status(&t, st, 200, 0);
+    assert_false(held->closed);
+    tc_reset(&c, held);
+    assert_true(RUN_UNTIL(&t, held->closed, 1000));
+    st = tc_request_z(&c, "/t.T/Len", buf, max, "gzip");
+    expect_status(&t, st, 200, 0);
+    assert_int_equal(tc_message(st, 0, &p, &pn), 1);
+    assert_int_equal(get_u32(p), max);
+    free(hb);
+    free(buf);
+    tc_close(&c);
+    t_stop(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1499,6 +1713,8 @@ int main(void)
         cmocka_unit_test(test_oversize_message),
         cmocka_unit_test(test_request_buffer_bound),
         cmocka_unit_test(test_compressed_and_malformed),
+        cmocka_unit_test(test_compressed_requests),
+        cmocka_unit_test(test_compressed_bounds),
         cmocka_unit_test(test_http1_gets_400),
         cmocka_unit_test(test_reset_burst),
         cmocka_unit_test(test_idle_timeout),

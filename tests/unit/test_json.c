@@ -120,6 +120,79 @@ static void test_check_object_strings_only(void **state)
     assert_int_equal(cjson_check_object("[", 1, 0, "x", NULL), CHUTE_EINVAL);
 }
 
+/* The messages are the same ones jansson's parser gave, word for word. */
+static void test_check_object_messages(void **state)
+{
+    (void)state;
+    chute_error err;
+    struct {
+        const char *doc;
+        int strings_only;
+        const char *message;
+    } cases[] = {
+        {"{\"a\":1,}", 0,
+         "Expected variables to be valid JSON, but it is not: string or '}' expected near '}' at "
+         "line 1, column 8"},
+        {"{\n  \"a\": 1e400\n}", 0,
+         "Expected variables to be valid JSON, but it is not: real number overflow near '1e400' "
+         "at line 2, column 12"},
+        {"{\"n\":9223372036854775808}", 0,
+         "Expected variables to be valid JSON, but it is not: too big integer near "
+         "'9223372036854775808' at line 1, column 24"},
+        {"{\"a\\u0000\":1}", 0,
+         "Expected variables to be valid JSON, but it is not: NUL byte in object key not "
+         "supported near '\"a\\u0000\"' at line 1, column 10"},
+        {"{\"s\":\"\\ud800\"}", 0,
+         "Expected variables to be valid JSON, but it is not: invalid Unicode '\\uD800' near "
+         "'\"\\ud800\"' at line 1, column 13"},
+        {"{\"s\":\"\xff\"}", 0,
+         "Expected variables to be valid JSON, but it is not: unable to decode byte 0xff near "
+         "'\"' at line 1, column 6"},
+        {"[1]", 0, "Expected variables to be a JSON object, but got an array"},
+        {"{\"b\":\"x\",\"a\":true}", 1,
+         "Expected variables to be a JSON object of strings, but 'a' is a boolean"},
+        {"{\"caf\\u00e9\":{}}", 1,
+         "Expected variables to be a JSON object of strings, but 'caf\xc3\xa9' is an object"},
+        /* A repeated key keeps its first place and takes its last value. */
+        {"{\"a\":\"x\",\"b\":\"y\",\"a\":null}", 1,
+         "Expected variables to be a JSON object of strings, but 'a' is null"},
+        {"{\"a\":1,\"a\":\"x\"}", 1, NULL},
+        {"{\"a\":\"\\u0000\"}", 1, NULL}, /* NUL is fine in a value */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(&err, 0, sizeof err);
+        int rc = check(cases[i].doc, cases[i].strings_only, &err);
+        if (!cases[i].message) {
+            assert_int_equal(rc, 0);
+            continue;
+        }
+        assert_int_equal(rc, CHUTE_EINVAL);
+        assert_string_equal(err.message, cases[i].message);
+    }
+}
+
+/* More than 256 header members with a repeated key and a non-string value:
+ * the validator hands the verdict to jansson; same answer. */
+static void test_check_object_many_headers(void **state)
+{
+    (void)state;
+    static char doc[16384];
+    size_t n = 0;
+    doc[n++] = '{';
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(doc + n, sizeof doc - n, "%s\"h%d\":\"v\"", i ? "," : "", i % 280);
+    n += (size_t)snprintf(doc + n, sizeof doc - n, ",\"h7\":7,\"h9\":9,\"h9\":\"s\"}");
+    cjson_scan_result r;
+    assert_int_equal(cjson_scan(doc, n, 1, &r), CJSON_SCAN_UNDECIDED);
+    chute_error err;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(cjson_check_object(doc, n, 1, "custom headers", &err), CHUTE_EINVAL);
+    assert_string_equal(err.message,
+                        "Expected custom headers to be a JSON object of strings, but 'h7' is a "
+                        "number");
+    assert_int_equal(cjson_check_object(doc, n, 0, "variables", &err), 0);
+}
+
 static void merge(const char *a, const char *b, const char *expect)
 {
     char *out = NULL;
@@ -184,6 +257,8 @@ int main(void)
         cmocka_unit_test(test_check_object_kinds),
         cmocka_unit_test(test_check_object_malformed),
         cmocka_unit_test(test_check_object_strings_only),
+        cmocka_unit_test(test_check_object_messages),
+        cmocka_unit_test(test_check_object_many_headers),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_filter),
     };
