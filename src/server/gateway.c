@@ -20,13 +20,14 @@
  */
 #include "server/gateway.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chute_codec.h"
-#include "common/heap.h"
 #include "gateway_codec.h"
+#include "server/metrics.h"
 
 #define PATH_GATEWAY "/gateway_protocol.Gateway/"
 #define PATH_CHUTE "/chute.v1.Chute/"
@@ -61,9 +62,8 @@ typedef struct callctx {
 
 typedef struct poll {
     callctx c;
-    chute_taker *waiter; /* while waiting */
-    int64_t expires;     /* epoch ms, while waiting */
-    uint32_t heap_pos;
+    broker_poll bp;   /* the engine waiter and expiry, while waiting */
+    uint64_t started; /* uv_hrtime() when the request arrived */
 } poll;
 
 typedef struct stream {
@@ -72,7 +72,8 @@ typedef struct stream {
 } stream;
 
 typedef struct reply {
-    struct reply *next;
+    broker_pending pend; /* first: the broker hands it back */
+    gateway *g;
     h2_call *call;
     callctx *ctx;    /* NULL for unary calls */
     uint8_t *msg;    /* framed message (5-byte prefix included), or NULL */
@@ -84,63 +85,37 @@ typedef struct reply {
 } reply;
 
 struct gateway {
-    uv_loop_t *loop;
+    broker *b;
     chute_engine *e;
     gateway_config cfg;
     h2_server *h2;
-    uv_check_t check;
-    uv_idle_t kick;
-    uv_timer_t engine_timer;
-    uv_timer_t poll_timer;
-    heap polls;      /* waiting long polls by expiry */
-    reply *pending_head, *pending_tail;
     int closing;
-    int handles_closed; /* the loop handles below are closing or closed */
-    int handles_open;
     void (*done)(void *);
     void *done_ctx;
     char host[256];
 };
 
-static void flush(gateway *g);
-
 /* ---- reply queue -------------------------------------------------------- */
-
-static void on_kick(uv_idle_t *h)
-{
-    /* Nothing to do here: while this handle is active the loop's poll does
-     * not block, and on_check (which stops it) runs right after. Stopping it
-     * here would be too early: the poll timeout is computed after the idle
-     * phase. */
-    (void)h;
-}
 
 static void kick(gateway *g)
 {
-    /* An active idle handle makes the loop poll without blocking, so the
-     * check handle (flush) runs promptly after callbacks that changed
-     * state outside of I/O reads. */
-    if (!g->handles_closed)
-        uv_idle_start(&g->kick, on_kick);
+    broker_kick(g->b);
 }
+
+static void on_committed(broker_pending *p, int ok, const chute_error *err);
 
 static void queue_reply(gateway *g, reply *r)
 {
-    r->next = NULL;
-    if (g->pending_tail)
-        g->pending_tail->next = r;
-    else
-        g->pending_head = r;
-    g->pending_tail = r;
     if (r->ctx)
         r->ctx->refs++;
-    kick(g);
+    broker_after_commit(g->b, &r->pend, on_committed);
 }
 
-static reply *reply_new(h2_call *call, callctx *ctx)
+static reply *reply_new(gateway *g, h2_call *call, callctx *ctx)
 {
     reply *r = calloc(1, sizeof *r);
     if (r) {
+        r->g = g;
         r->call = call;
         r->ctx = ctx;
     }
@@ -150,7 +125,7 @@ static reply *reply_new(h2_call *call, callctx *ctx)
 /* Queues an error (or a bare OK) that ends the call. */
 static void reply_status(gateway *g, h2_call *call, callctx *ctx, int status, const char *msg)
 {
-    reply *r = reply_new(call, ctx);
+    reply *r = reply_new(g, call, ctx);
     if (!r) {
         if (!ctx || !ctx->closed)
             h2_call_finish(call, H2_GRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -171,7 +146,7 @@ static void reply_error(gateway *g, h2_call *call, callctx *ctx, const chute_err
 static void reply_message(gateway *g, h2_call *call, callctx *ctx, uint8_t *msg, size_t len,
                           job_tag *tag, int finish)
 {
-    reply *r = reply_new(call, ctx);
+    reply *r = reply_new(g, call, ctx);
     if (!r) {
         free(msg);
         free(tag); /* the jobs' leases run out and they are handed out again */
@@ -245,6 +220,10 @@ static void release(gateway *g, reply *r, int ok, const chute_error *cerr)
             h2_call_finish(r->call, r->status, r->message);
             if (c)
                 c->finished = 1;
+            if (c && c->kind == CALL_POLL)
+                metrics_observe_activation(
+                    g->cfg.metrics, METRICS_API_GRPC,
+                    (double)(uv_hrtime() - ((poll *)c)->started) / 1e9);
         }
     }
     free(r->msg);
@@ -256,96 +235,10 @@ static void release(gateway *g, reply *r, int ok, const chute_error *cerr)
     free(r);
 }
 
-/* ---- timers -------------------------------------------------------------- */
-
-static void on_engine_timer(uv_timer_t *t)
+static void on_committed(broker_pending *p, int ok, const chute_error *err)
 {
-    gateway *g = t->data;
-    chute_engine_tick(g->e);
-    flush(g);
-}
-
-static void arm_engine_timer(gateway *g)
-{
-    if (g->handles_closed)
-        return;
-    int64_t due = chute_engine_next_due(g->e);
-    if (due == INT64_MAX) {
-        uv_timer_stop(&g->engine_timer);
-        return;
-    }
-    int64_t wait = due - chute_engine_now(g->e);
-    uv_timer_start(&g->engine_timer, on_engine_timer, wait < 0 ? 0 : (uint64_t)wait, 0);
-}
-
-static int poll_before(const void *a, const void *b)
-{
-    const poll *x = a, *y = b;
-    return x->expires < y->expires;
-}
-
-static uint32_t *poll_pos(void *p)
-{
-    return &((poll *)p)->heap_pos;
-}
-
-static void on_poll_timer(uv_timer_t *t);
-
-static void arm_poll_timer(gateway *g)
-{
-    if (g->handles_closed)
-        return;
-    poll *p = heap_top(&g->polls);
-    if (!p) {
-        uv_timer_stop(&g->poll_timer);
-        return;
-    }
-    int64_t wait = p->expires - chute_engine_now(g->e);
-    uv_timer_start(&g->poll_timer, on_poll_timer, wait < 0 ? 0 : (uint64_t)wait, 0);
-}
-
-/* A long poll that found nothing ends with OK and no message. */
-static void on_poll_timer(uv_timer_t *t)
-{
-    gateway *g = t->data;
-    int64_t now = chute_engine_now(g->e);
-    poll *p;
-    while ((p = heap_top(&g->polls)) && p->expires <= now) {
-        heap_pop(&g->polls);
-        chute_engine_taker_remove(g->e, p->waiter);
-        p->waiter = NULL;
-        reply_status(g, p->c.call, &p->c, 0, NULL);
-    }
-    arm_poll_timer(g);
-}
-
-/* ---- flush: dispatch, commit, release ------------------------------------- */
-
-static void flush(gateway *g)
-{
-    chute_engine_dispatch(g->e);
-    chute_error err = {0};
-    int rc = chute_engine_commit(g->e, &err);
-    if (rc != 0)
-        fprintf(stderr, "chuted: commit failed, answering the batch with an error: %s\n",
-                err.message);
-    /* Releasing can queue more (returned jobs): take the list first. */
-    reply *r = g->pending_head;
-    g->pending_head = g->pending_tail = NULL;
-    while (r) {
-        reply *next = r->next;
-        release(g, r, rc == 0, &err);
-        r = next;
-    }
-    arm_engine_timer(g);
-}
-
-static void on_check(uv_check_t *h)
-{
-    gateway *g = h->data;
-    uv_idle_stop(&g->kick);
-    if (g->pending_head || chute_engine_dirty(g->e) || chute_engine_dispatch(g->e) > 0)
-        flush(g);
+    reply *r = (reply *)p;
+    release(r->g, r, ok, err);
 }
 
 /* ---- call contexts ----------------------------------------------------------- */
@@ -387,11 +280,7 @@ static void on_close(void *ud, h2_call *call, h2_close_reason reason)
     (void)reason;
     if (c->kind == CALL_POLL) {
         poll *p = (poll *)c;
-        if (p->waiter) {
-            chute_engine_taker_remove(g->e, p->waiter);
-            p->waiter = NULL;
-            heap_remove(&g->polls, p);
-        }
+        broker_poll_cancel(g->b, &p->bp);
     } else if (c->kind == CALL_STREAM) {
         stream *s = (stream *)c;
         if (s->taker) {
@@ -458,14 +347,19 @@ static void reply_jobs(gateway *g, poll *p, const chute_job_view *jobs, size_t n
     reply_message(g, p->c.call, &p->c, msg, len, tag, 1);
 }
 
-static void poll_deliver(void *ctx, chute_taker *taker, const chute_job_view *jobs, size_t n)
+#define POLL_OF(bp) ((poll *)((char *)(bp) - offsetof(poll, bp)))
+
+static void poll_jobs(broker_poll *bp, const chute_job_view *jobs, size_t n)
 {
-    poll *p = ctx;
-    (void)taker;
-    /* The engine removes a served waiter itself. */
-    p->waiter = NULL;
-    heap_remove(&p->c.g->polls, p);
+    poll *p = POLL_OF(bp);
     reply_jobs(p->c.g, p, jobs, n);
+}
+
+/* A long poll that found nothing ends with OK and no message. */
+static void poll_expired(broker_poll *bp)
+{
+    poll *p = POLL_OF(bp);
+    reply_status(p->c.g, p->c.call, &p->c, 0, NULL);
 }
 
 static void stream_deliver(void *ctx, chute_taker *taker, const chute_job_view *jobs, size_t n)
@@ -513,8 +407,8 @@ static void handle_activate(gateway *g, h2_call *call, const uint8_t *msg, size_
         codec_activate_free(&a);
         return;
     }
-    p->heap_pos = HEAP_NONE;
     p->c.closed = 0;
+    p->started = uv_hrtime();
     size_t budget = activation_budget(g, &a.req);
     const chute_job_view *jobs;
     size_t n = 0;
@@ -527,19 +421,9 @@ static void handle_activate(gateway *g, h2_call *call, const uint8_t *msg, size_
     } else {
         int64_t wait = a.request_timeout_ms ? a.request_timeout_ms
                                             : CODEC_DEFAULT_REQUEST_TIMEOUT_MS;
-        if (chute_engine_waiter_add(g->e, &a.req, budget, poll_deliver, p, &p->waiter, &err) !=
-            0) {
+        if (broker_poll_start(g->b, &p->bp, &a.req, budget, wait, poll_jobs, poll_expired,
+                              &err) != 0)
             reply_error(g, call, &p->c, &err);
-        } else {
-            p->expires = chute_engine_now(g->e) + wait;
-            if (heap_push(&g->polls, p) != 0) {
-                chute_engine_taker_remove(g->e, p->waiter);
-                p->waiter = NULL;
-                reply_status(g, call, &p->c, H2_GRPC_RESOURCE_EXHAUSTED, "out of memory");
-            } else if (heap_top(&g->polls) == p) {
-                arm_poll_timer(g);
-            }
-        }
     }
     codec_activate_free(&a);
 }
@@ -838,31 +722,22 @@ void gateway_config_init(gateway_config *c)
     c->stream_credit = 32;
 }
 
-int gateway_open(gateway **out, uv_loop_t *loop, chute_engine *e, const gateway_config *cfg,
+int gateway_open(gateway **out, uv_loop_t *loop, broker *b, const gateway_config *cfg,
                  chute_error *err)
 {
     gateway *g = calloc(1, sizeof *g);
     if (!g)
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
-    g->loop = loop;
-    g->e = e;
+    g->b = b;
+    g->e = broker_engine(b);
     g->cfg = *cfg;
     snprintf(g->host, sizeof g->host, "%s", cfg->host);
     g->cfg.host = g->host;
-    heap_init(&g->polls, poll_before, poll_pos);
     int rc = h2_server_open(&g->h2, loop, cfg->host, cfg->port, &cfg->limits, on_request, g, err);
     if (rc != 0) {
         free(g);
         return rc;
     }
-    uv_check_init(loop, &g->check);
-    uv_idle_init(loop, &g->kick);
-    uv_timer_init(loop, &g->engine_timer);
-    uv_timer_init(loop, &g->poll_timer);
-    g->check.data = g->kick.data = g->engine_timer.data = g->poll_timer.data = g;
-    uv_check_start(&g->check, on_check);
-    g->handles_open = 1;
-    arm_engine_timer(g);
     *out = g;
     return 0;
 }
@@ -872,11 +747,9 @@ int gateway_port(const gateway *g)
     return h2_server_port(g->h2);
 }
 
-static void on_handle_closed(uv_handle_t *h)
+void gateway_get_stats(const gateway *g, h2_server_stats *out)
 {
-    gateway *g = h->data;
-    if (--g->handles_open == 0 && g->done)
-        g->done(g->done_ctx);
+    h2_server_get_stats(g->h2, out);
 }
 
 static void on_h2_down(void *ctx)
@@ -884,13 +757,9 @@ static void on_h2_down(void *ctx)
     gateway *g = ctx;
     /* Jobs whose messages were dropped by the shutdown were returned in
      * on_unsent: make that durable before the engine closes. */
-    flush(g);
-    g->handles_closed = 1;
-    g->handles_open = 4;
-    uv_close((uv_handle_t *)&g->check, on_handle_closed);
-    uv_close((uv_handle_t *)&g->kick, on_handle_closed);
-    uv_close((uv_handle_t *)&g->engine_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&g->poll_timer, on_handle_closed);
+    broker_flush(g->b);
+    if (g->done)
+        g->done(g->done_ctx);
 }
 
 void gateway_shutdown(gateway *g, void (*done)(void *), void *ctx)
@@ -901,7 +770,7 @@ void gateway_shutdown(gateway *g, void (*done)(void *), void *ctx)
     g->done = done;
     g->done_ctx = ctx;
     /* Answer what is pending first, then let the transport end the rest. */
-    flush(g);
+    broker_flush(g->b);
     h2_server_shutdown(g->h2, H2_GRPC_UNAVAILABLE, "chuted is shutting down", on_h2_down, g);
 }
 
@@ -910,6 +779,5 @@ void gateway_free(gateway *g)
     if (!g)
         return;
     h2_server_free(g->h2);
-    heap_free(&g->polls);
     free(g);
 }

@@ -2,11 +2,12 @@
  * The gateway: gRPC requests in, engine commands, replies out.
  *
  * It decodes each request with the codec, runs it on the engine, and holds
- * every reply until the batch the command joined is committed: once per
- * loop iteration (a libuv check handle) it dispatches ready jobs to waiting
- * long polls and streams, commits, and only then releases the replies. This
- * keeps invariant 1 (no acknowledgement before durability) at one sync per
- * iteration however many requests arrived.
+ * every reply until the batch the command joined is committed: it queues
+ * each reply on the broker (broker.h), which once per loop iteration
+ * dispatches ready jobs to waiting long polls and streams, commits, and only
+ * then releases the replies. This keeps invariant 1 (no acknowledgement
+ * before durability) at one sync per iteration however many requests
+ * arrived, shared with the HTTP API.
  *
  * It holds no job rules of its own: validation and state live in the
  * engine, wire formats in the codec, HTTP/2 in h2.
@@ -17,7 +18,10 @@
 #include <chute/engine.h>
 #include <uv.h>
 
+#include "server/broker.h"
 #include "server/h2.h"
+
+struct metrics;
 
 typedef struct gateway gateway;
 
@@ -26,19 +30,25 @@ typedef struct gateway_config {
     int port;                   /* 0: ephemeral */
     h2_limits limits;
     uint32_t stream_credit;     /* jobs a stream may have queued beyond its window */
+    struct metrics *metrics;    /* ActivateJobs latency goes here; NULL for none */
 } gateway_config;
 
 void gateway_config_init(gateway_config *c);
 
-int gateway_open(gateway **out, uv_loop_t *loop, chute_engine *e, const gateway_config *cfg,
+/* Serves gRPC on |loop|, running commands on the broker's engine and
+ * queueing every reply on |b| (which must outlive the gateway). */
+int gateway_open(gateway **out, uv_loop_t *loop, broker *b, const gateway_config *cfg,
                  chute_error *err);
 
 /* The bound gRPC port. */
 int gateway_port(const gateway *g);
 
+/* The transport's counters (connections, calls). */
+void gateway_get_stats(const gateway *g, h2_server_stats *out);
+
 /* Stops accepting, ends open calls (streams and long polls with
- * UNAVAILABLE), commits what is left, and calls |done| once every handle is
- * closed. */
+ * UNAVAILABLE), commits what is left, and calls |done| once the transport
+ * is down. The broker stays open: close it after. */
 void gateway_shutdown(gateway *g, void (*done)(void *), void *ctx);
 
 /* After |done|. NULL is a no-op. */

@@ -17,7 +17,10 @@
 #include <strings.h>
 #include <uv.h>
 
+#include "server/broker.h"
 #include "server/gateway.h"
+#include "server/http_api.h"
+#include "server/metrics.h"
 
 typedef struct config {
     const char *data_dir;
@@ -36,24 +39,26 @@ static void usage(FILE *f)
     fputs("Usage: chuted [OPTIONS]\n"
           "\n"
           "Chute's job broker daemon: keeps jobs durably in a data directory and serves them to\n"
-          "job workers over the Zeebe gateway gRPC protocol and Chute's own gRPC service.\n"
+          "job workers over the Zeebe gateway gRPC protocol and Chute's own gRPC service, and\n"
+          "over HTTP: Camunda's v2 REST job endpoints, Chute's REST API, /metrics, /healthz\n"
+          "and /readyz (see docs/openapi.yaml).\n"
           "\n"
           "Options (each also as an environment variable, shown in brackets):\n"
           "  --data-dir DIR           where the database lives; created if missing\n"
           "                           [CHUTE_DATA_DIR] (default ./chute-data)\n"
           "  --grpc-listen HOST:PORT  gRPC (h2c) listener; port 0 picks a free port\n"
           "                           [CHUTE_GRPC_LISTEN] (default 127.0.0.1:26500)\n"
-          "  --http-listen HOST:PORT  HTTP/REST listener, or 'off'\n"
-          "                           [CHUTE_HTTP_LISTEN] (default off: the REST API is not\n"
-          "                           built yet)\n"
+          "  --http-listen HOST:PORT  HTTP/1.1 listener (REST, metrics, health), or 'off';\n"
+          "                           port 0 picks a free port\n"
+          "                           [CHUTE_HTTP_LISTEN] (default 127.0.0.1:8080)\n"
           "  --durability full|normal full: every commit is synced to disk (survives power\n"
           "                           loss); normal: synced at checkpoints (survives a crash\n"
           "                           of chuted, a power loss may drop the last commits)\n"
           "                           [CHUTE_DURABILITY] (default full)\n"
           "  --retention DURATION     how long a completed standalone job keeps its result for\n"
           "                           GetJob; 0 keeps none [CHUTE_RETENTION] (default 24h)\n"
-          "  --max-message-size SIZE  largest gRPC message, e.g. 4MiB [CHUTE_MAX_MESSAGE_SIZE]\n"
-          "                           (default 4MiB)\n"
+          "  --max-message-size SIZE  largest gRPC message and HTTP request body, e.g. 4MiB\n"
+          "                           [CHUTE_MAX_MESSAGE_SIZE] (default 4MiB)\n"
           "  --idle-timeout DURATION  close connections idle this long; 0 never\n"
           "                           [CHUTE_IDLE_TIMEOUT] (default 5m)\n"
           "  --stream-credit N        jobs a job stream may have queued beyond the client's\n"
@@ -169,7 +174,7 @@ static void parse_args(int argc, char **argv, config *c)
 {
     c->data_dir = env_or("CHUTE_DATA_DIR", "./chute-data");
     c->grpc_listen = env_or("CHUTE_GRPC_LISTEN", "127.0.0.1:26500");
-    c->http_listen = env_or("CHUTE_HTTP_LISTEN", "off");
+    c->http_listen = env_or("CHUTE_HTTP_LISTEN", "127.0.0.1:8080");
     c->durability = env_or("CHUTE_DURABILITY", "full");
     c->retention = env_or("CHUTE_RETENTION", "24h");
     c->max_message_size = env_or("CHUTE_MAX_MESSAGE_SIZE", "4MiB");
@@ -229,16 +234,28 @@ static void parse_args(int argc, char **argv, config *c)
 
 typedef struct daemon_state {
     uv_loop_t *loop;
+    broker *b;
     gateway *gw;
+    http_api *api;
     uv_signal_t sigterm, sigint;
     int stopping;
+    int fronts_up; /* front ends not yet down during shutdown */
 } daemon_state;
 
-static void on_gateway_down(void *ctx)
+static void on_broker_down(void *ctx)
 {
     daemon_state *d = ctx;
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
+}
+
+/* Each front end reports here once its transport is down; the broker goes
+ * last, so that every reply they queued is committed and released. */
+static void on_front_down(void *ctx)
+{
+    daemon_state *d = ctx;
+    if (--d->fronts_up == 0)
+        broker_close(d->b, on_broker_down, d);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -251,7 +268,10 @@ static void on_signal(uv_signal_t *h, int signum)
     d->stopping = 1;
     fprintf(stderr, "chuted: %s received, shutting down\n",
             signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    gateway_shutdown(d->gw, on_gateway_down, d);
+    d->fronts_up = d->api ? 2 : 1;
+    if (d->api)
+        http_api_shutdown(d->api, on_front_down, d);
+    gateway_shutdown(d->gw, on_front_down, d);
 }
 
 int main(int argc, char **argv)
@@ -295,10 +315,21 @@ int main(int argc, char **argv)
             die("--stream-credit %s: choose a number from 1 to 100000", c.stream_credit);
         gc.stream_credit = (uint32_t)v;
     }
-    if (strcmp(c.http_listen, "off") != 0)
-        fprintf(stderr, "chuted: --http-listen %s ignored: the HTTP API is not part of this "
-                        "build yet\n",
-                c.http_listen);
+    int http_on = strcmp(c.http_listen, "off") != 0;
+    http_api_config hc;
+    http_api_config_init(&hc);
+    char http_host[256];
+    if (http_on) {
+        split_listen("--http-listen", c.http_listen, http_host, sizeof http_host, &hc.port);
+        hc.host = http_host;
+        if (!is_loopback(http_host) && !c.allow_remote)
+            die("--http-listen %s: Chute has no authentication yet, so it listens on loopback "
+                "only; pass --allow-remote to listen on %s anyway",
+                c.http_listen, http_host);
+        hc.limits.max_body_size = (size_t)max_msg;
+        hc.limits.idle_timeout_ms = gc.limits.idle_timeout_ms;
+        hc.grpc_host = host;
+    }
 
     chute_engine *e;
     chute_error err;
@@ -320,12 +351,29 @@ int main(int argc, char **argv)
 
     daemon_state d = {0};
     d.loop = uv_default_loop();
-    if (gateway_open(&d.gw, d.loop, e, &gc, &err) != 0) {
+    metrics *m = NULL;
+    if (metrics_new(&m) != 0 || broker_open(&d.b, d.loop, e, &err) != 0) {
+        fprintf(stderr, "chuted: out of memory\n");
+        return 1;
+    }
+    metrics_install(m, e);
+    gc.metrics = m;
+    if (gateway_open(&d.gw, d.loop, d.b, &gc, &err) != 0) {
         fprintf(stderr, "chuted: cannot listen on %s: %s\n", c.grpc_listen, err.message);
         chute_engine_close(e);
         return 1;
     }
     fprintf(stderr, "chuted: gRPC listening on %s:%d\n", host, gateway_port(d.gw));
+    if (http_on) {
+        hc.metrics = m;
+        hc.gateway = d.gw;
+        if (http_api_open(&d.api, d.loop, d.b, &hc, &err) != 0) {
+            fprintf(stderr, "chuted: cannot listen on %s: %s\n", c.http_listen, err.message);
+            chute_engine_close(e);
+            return 1;
+        }
+        fprintf(stderr, "chuted: HTTP listening on %s:%d\n", http_host, http_api_port(d.api));
+    }
     uv_signal_init(d.loop, &d.sigterm);
     uv_signal_init(d.loop, &d.sigint);
     d.sigterm.data = d.sigint.data = &d;
@@ -336,7 +384,11 @@ int main(int argc, char **argv)
 
     uv_run(d.loop, UV_RUN_DEFAULT);
 
+    http_api_free(d.api);
     gateway_free(d.gw);
+    broker_free(d.b);
+    metrics_uninstall(e);
+    metrics_free(m);
     int rc = chute_engine_commit(e, &err);
     if (rc != 0)
         fprintf(stderr, "chuted: final commit failed: %s\n", err.message);

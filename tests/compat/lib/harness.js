@@ -27,6 +27,7 @@ const ZBCTL = path.join(path.dirname(require.resolve('zbctl/package.json')),
   'bin', 'zbctl-cli.linux');
 
 const LISTEN_RE = /^chuted: gRPC listening on 127\.0\.0\.1:(\d+)\s*$/;
+const HTTP_LISTEN_RE = /^chuted: HTTP listening on 127\.0\.0\.1:(\d+)\s*$/;
 
 // Client libraries read ZEEBE_* / CAMUNDA_* from the environment: keep the
 // caller's environment from steering them (or zbctl, or the daemon's CHUTE_*).
@@ -80,6 +81,13 @@ class Daemon {
       proc.on('exit', (code, signal) => { this.exit = { code, signal }; resolve(this.exit); });
     });
     this._clients = [];
+    this.httpPort = null; // set when started with { http: true }
+  }
+
+  // Base URL of the HTTP API (started with { http: true }).
+  get httpBase() {
+    if (!this.httpPort) throw new Error('chuted was started without HTTP: startChuted({ http: true })');
+    return `http://127.0.0.1:${this.httpPort}`;
   }
 
   get pid() { return this.proc.pid; }
@@ -150,21 +158,31 @@ class Daemon {
   }
 }
 
-async function startChuted({ extraArgs = [], startTimeoutMs = 10000 } = {}) {
+// With { http: true } the HTTP API listens on an ephemeral port too
+// (daemon.httpPort, daemon.httpBase); otherwise it is off.
+async function startChuted({ extraArgs = [], startTimeoutMs = 10000, http = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chute-compat-'));
-  const args = ['--data-dir', dir, '--grpc-listen', '127.0.0.1:0', '--http-listen', 'off', ...extraArgs];
+  const args = ['--data-dir', dir, '--grpc-listen', '127.0.0.1:0',
+    '--http-listen', http ? '127.0.0.1:0' : 'off', ...extraArgs];
   const proc = spawn(chutedPath(), args, { stdio: ['ignore', 'ignore', 'pipe'], env: process.env });
   const tail = [];
   let resolvePort;
   let rejectPort;
   const portP = new Promise((res, rej) => { resolvePort = res; rejectPort = rej; });
   const rl = readline.createInterface({ input: proc.stderr });
+  let grpcPort = null;
+  let httpPort = null;
+  const ready = () => {
+    if (grpcPort !== null && (!http || httpPort !== null)) resolvePort({ grpcPort, httpPort });
+  };
   rl.on('line', (line) => {
     tail.push(line);
     if (tail.length > 200) tail.shift();
     if (process.env.CHUTE_COMPAT_VERBOSE) process.stderr.write(`[chuted ${proc.pid}] ${line}\n`);
     const m = LISTEN_RE.exec(line);
-    if (m) resolvePort(Number(m[1]));
+    if (m) { grpcPort = Number(m[1]); ready(); }
+    const hm = HTTP_LISTEN_RE.exec(line);
+    if (hm) { httpPort = Number(hm[1]); ready(); }
   });
   proc.on('error', (e) => rejectPort(e));
   proc.on('exit', (code, signal) => rejectPort(new Error(
@@ -172,8 +190,10 @@ async function startChuted({ extraArgs = [], startTimeoutMs = 10000 } = {}) {
   const timer = setTimeout(() => rejectPort(new Error(
     `chuted did not print "chuted: gRPC listening on 127.0.0.1:<port>" within ${startTimeoutMs} ms; stderr:\n${tail.join('\n')}`)), startTimeoutMs);
   let port;
+  let ports;
   try {
-    port = await portP;
+    ports = await portP;
+    port = ports.grpcPort;
   } catch (e) {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
@@ -182,6 +202,7 @@ async function startChuted({ extraArgs = [], startTimeoutMs = 10000 } = {}) {
     clearTimeout(timer);
   }
   const d = new Daemon(proc, dir, port);
+  d.httpPort = ports.httpPort;
   d.stderrTail = tail;
   return d;
 }
@@ -190,10 +211,10 @@ async function startChuted({ extraArgs = [], startTimeoutMs = 10000 } = {}) {
 // getter; onStart(daemon) runs once it listens (in the same hook: node 20
 // does not order root-level hooks). The file's last test should call
 // assertStops(daemon()).
-function useDaemon(nodeTest, onStart) {
+function useDaemon(nodeTest, onStart, startOpts) {
   let daemon = null;
   nodeTest.before(async () => {
-    daemon = await startChuted();
+    daemon = await startChuted(startOpts);
     if (onStart) await onStart(daemon);
   });
   nodeTest.after(async () => { if (daemon) await daemon.cleanup(); });

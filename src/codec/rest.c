@@ -1,0 +1,991 @@
+/*
+ * JSON bodies <-> engine structs for the HTTP API; see rest.h.
+ */
+#include "rest.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REST_BUF_DEFAULT_MAX ((size_t)64 << 20)
+
+/* ---- buffer ------------------------------------------------------------------ */
+
+void rest_buf_init(rest_buf *b, size_t max)
+{
+    memset(b, 0, sizeof *b);
+    b->max = max ? max : REST_BUF_DEFAULT_MAX;
+}
+
+static int reserve(rest_buf *b, size_t n)
+{
+    if (b->failed)
+        return -1;
+    if (n > b->max - b->len) {
+        b->failed = CHUTE_ETOOBIG;
+        return -1;
+    }
+    size_t need = b->len + n + 1; /* room for the final NUL */
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    if (cap > b->max + 1)
+        cap = b->max + 1;
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        b->failed = CHUTE_ENOMEM;
+        return -1;
+    }
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+void rest_buf_append(rest_buf *b, const void *s, size_t n)
+{
+    if (n == 0 || reserve(b, n) != 0)
+        return;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+void rest_buf_puts(rest_buf *b, const char *s)
+{
+    rest_buf_append(b, s, strlen(s));
+}
+
+void rest_buf_printf(rest_buf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        rest_buf_append(b, small, (size_t)n);
+        return;
+    }
+    if (reserve(b, (size_t)n) != 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void rest_buf_json_string(rest_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    rest_buf_append(b, "\"", 1);
+    size_t run = 0; /* start of the current run of plain bytes */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        rest_buf_append(b, s + run, i - run);
+        run = i + 1;
+        char esc[7] = {'\\', 0};
+        size_t el = 2;
+        switch (c) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            el = 6;
+        }
+        rest_buf_append(b, esc, el);
+    }
+    rest_buf_append(b, s + run, n - run);
+    rest_buf_append(b, "\"", 1);
+}
+
+int rest_buf_finish(rest_buf *b, char **out, size_t *len)
+{
+    if (b->failed || reserve(b, 0) != 0) {
+        int rc = b->failed;
+        rest_buf_free(b);
+        return rc;
+    }
+    b->data[b->len] = '\0';
+    *out = b->data;
+    *len = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return 0;
+}
+
+void rest_buf_free(rest_buf *b)
+{
+    if (!b)
+        return;
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---- errors -------------------------------------------------------------------- */
+
+int rest_http_status(int code)
+{
+    switch (code) {
+    case 0:
+        return 200;
+    case CHUTE_EINVAL:
+        return 400;
+    case CHUTE_EPERM:
+        return 403;
+    case CHUTE_ENOTFOUND:
+        return 404;
+    case CHUTE_ESTATE:
+    case CHUTE_EEXIST:
+        return 409;
+    case CHUTE_ETOOBIG:
+        return 413;
+    case CHUTE_ETIMEDOUT:
+        return 504;
+    case CHUTE_EUNIMPL:
+        return 501;
+    case CHUTE_ENOMEM:
+    case CHUTE_EBUSY:
+    case CHUTE_ESTORE:
+    case CHUTE_EIO:
+    case CHUTE_ECLOSED:
+    case CHUTE_EUNAVAIL:
+        return 503;
+    default:
+        return 500;
+    }
+}
+
+const char *rest_problem_title(int code)
+{
+    switch (code) {
+    case CHUTE_EINVAL:
+        return "INVALID_ARGUMENT";
+    case CHUTE_EPERM:
+        return "FORBIDDEN";
+    case CHUTE_ENOTFOUND:
+        return "NOT_FOUND";
+    case CHUTE_ESTATE:
+        return "INVALID_STATE";
+    case CHUTE_EEXIST:
+        return "ALREADY_EXISTS";
+    case CHUTE_ETOOBIG:
+        return "PAYLOAD_TOO_LARGE";
+    case CHUTE_ETIMEDOUT:
+        return "DEADLINE_EXCEEDED";
+    case CHUTE_EUNIMPL:
+        return "NOT_IMPLEMENTED";
+    case CHUTE_ENOMEM:
+    case CHUTE_EBUSY:
+        return "RESOURCE_EXHAUSTED";
+    case CHUTE_ESTORE:
+    case CHUTE_EIO:
+    case CHUTE_ECLOSED:
+    case CHUTE_EUNAVAIL:
+        return "UNAVAILABLE";
+    default:
+        return "INTERNAL_ERROR";
+    }
+}
+
+const char *rest_reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
+    }
+}
+
+int rest_problem(int status, const char *title, const char *detail, const char *instance,
+                 char **out, size_t *out_len)
+{
+    rest_buf b;
+    rest_buf_init(&b, 0);
+    if (!title)
+        title = rest_reason(status);
+    rest_buf_puts(&b, "{\"type\":\"about:blank\",\"title\":");
+    rest_buf_json_string(&b, title, strlen(title));
+    rest_buf_printf(&b, ",\"status\":%d,\"detail\":", status);
+    detail = detail ? detail : "";
+    rest_buf_json_string(&b, detail, strlen(detail));
+    rest_buf_puts(&b, ",\"instance\":");
+    instance = instance ? instance : "";
+    rest_buf_json_string(&b, instance, strlen(instance));
+    rest_buf_puts(&b, "}");
+    return rest_buf_finish(&b, out, out_len);
+}
+
+/* ---- keys and queries ------------------------------------------------------------ */
+
+static void quote_sample(char *dst, size_t cap, const char *s, size_t n)
+{
+    /* A short printable rendering of peer input for messages. */
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 4 < cap; i++)
+        dst[k++] = isprint((unsigned char)s[i]) ? s[i] : '?';
+    if (n > 0 && k + 4 >= cap && k < n) {
+        dst[k++] = '.';
+        dst[k++] = '.';
+        dst[k++] = '.';
+    }
+    dst[k] = '\0';
+}
+
+int rest_parse_key(const char *s, size_t n, const char *what, int64_t *key, chute_error *err)
+{
+    uint64_t v = 0;
+    int ok = n > 0 && n <= 19;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            ok = 0;
+        else
+            v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (!ok || v == 0 || v > (uint64_t)INT64_MAX) {
+        char sample[64];
+        quote_sample(sample, sizeof sample, s, n);
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected %s to be a positive integer key, but got '%s'", what,
+                               sample);
+    }
+    *key = (int64_t)v;
+    return 0;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int rest_query_get(const char *query, const char *name, char *out, size_t cap, chute_error *err)
+{
+    size_t nl = strlen(name);
+    const char *p = query ? query : "";
+    while (*p) {
+        const char *end = strchr(p, '&');
+        if (!end)
+            end = p + strlen(p);
+        if ((size_t)(end - p) >= nl && strncmp(p, name, nl) == 0 &&
+            (p[nl] == '=' || p + nl == end)) {
+            const char *v = p[nl] == '=' ? p + nl + 1 : end;
+            size_t k = 0;
+            while (v < end) {
+                int c = (unsigned char)*v;
+                if (c == '%') {
+                    if (end - v < 3 || hexval(v[1]) < 0 || hexval(v[2]) < 0)
+                        return chute_error_set(err, CHUTE_EINVAL,
+                                               "Expected the query parameter '%s' to be "
+                                               "percent-encoded correctly",
+                                               name);
+                    c = hexval(v[1]) * 16 + hexval(v[2]);
+                    v += 3;
+                } else {
+                    if (c == '+')
+                        c = ' ';
+                    v++;
+                }
+                if (k + 1 >= cap)
+                    return chute_error_set(err, CHUTE_EINVAL,
+                                           "Expected the query parameter '%s' to be at most %zu "
+                                           "bytes long",
+                                           name, cap - 1);
+                out[k++] = (char)c;
+            }
+            out[k] = '\0';
+            if (memchr(out, '\0', k))
+                return chute_error_set(err, CHUTE_EINVAL,
+                                       "Expected the query parameter '%s' to contain no NUL", name);
+            return 1;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* ---- decoding helpers -------------------------------------------------------------- */
+
+static const char *kind_of(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
+    }
+}
+
+/* Parses |body| as one JSON document (a blank body is |blank_ok| ? {} :
+ * an error) and requires an object unless |array_ok|. */
+static json_t *parse_body(const char *body, size_t len, int blank_ok, int array_ok,
+                          chute_error *err)
+{
+    size_t i = 0;
+    while (i < len && isspace((unsigned char)body[i]))
+        i++;
+    if (i == len) {
+        if (blank_ok) {
+            json_t *o = json_object();
+            if (!o)
+                chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+            return o;
+        }
+        chute_error_set(err, CHUTE_EINVAL, "Expected a JSON request body, but it is empty");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        /* JSON_DECODE_ANY is off: top-level scalars fail here too. */
+        chute_error_set(err, CHUTE_EINVAL,
+                        "Expected the request body to be valid JSON, but it is not: %s at "
+                        "line %d, column %d",
+                        jerr.text, jerr.line, jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(doc) && !(array_ok && json_is_array(doc))) {
+        chute_error_set(err, CHUTE_EINVAL,
+                        "Expected the request body to be a JSON object, but got %s", kind_of(doc));
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+/* Member |name| of |o|, or NULL when absent or null. */
+static json_t *member(json_t *o, const char *name)
+{
+    json_t *v = json_object_get(o, name);
+    return v && !json_is_null(v) ? v : NULL;
+}
+
+static int get_string(json_t *o, const char *name, const char **out, chute_error *err)
+{
+    json_t *v = member(o, name);
+    if (!v) {
+        *out = NULL;
+        return 0;
+    }
+    if (!json_is_string(v))
+        return chute_error_set(err, CHUTE_EINVAL, "Expected %s to be a string, but got %s", name,
+                               kind_of(v));
+    if (memchr(json_string_value(v), '\0', json_string_length(v)))
+        return chute_error_set(err, CHUTE_EINVAL, "Expected %s to contain no NUL character", name);
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* An integer member in [lo, hi]; also accepts a string of digits (int64
+ * values written as strings by clients that fear precision loss). */
+static int get_int(json_t *o, const char *name, int64_t lo, int64_t hi, int64_t *out, int *has,
+                   chute_error *err)
+{
+    json_t *v = member(o, name);
+    if (has)
+        *has = 0;
+    if (!v)
+        return 0;
+    int64_t x;
+    if (json_is_integer(v)) {
+        x = json_integer_value(v);
+    } else if (json_is_real(v) && json_real_value(v) == (double)(int64_t)json_real_value(v) &&
+               json_real_value(v) > -9.2e18 && json_real_value(v) < 9.2e18) {
+        x = (int64_t)json_real_value(v);
+    } else if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char *end;
+        errno = 0;
+        long long ll = strtoll(s, &end, 10);
+        if (*s == '\0' || *end != '\0' || errno != 0 || isspace((unsigned char)*s))
+            return chute_error_set(err, CHUTE_EINVAL,
+                                   "Expected %s to be an integer, but got the string '%.64s'", name,
+                                   s);
+        x = ll;
+    } else {
+        return chute_error_set(err, CHUTE_EINVAL, "Expected %s to be an integer, but got %s", name,
+                               json_is_real(v) ? "a fraction" : kind_of(v));
+    }
+    if (x < lo || x > hi)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected %s to be between %" PRId64 " and %" PRId64
+                               ", but got %" PRId64,
+                               name, lo, hi, x);
+    *out = x;
+    if (has)
+        *has = 1;
+    return 0;
+}
+
+/* A JSON document member (variables, customHeaders) as text, whatever its
+ * JSON type: the engine decides what it accepts. NULL when absent or null. */
+static int get_document(json_t *o, const char *name, char **out, size_t *len, chute_error *err)
+{
+    json_t *v = member(o, name);
+    *out = NULL;
+    *len = 0;
+    if (!v)
+        return 0;
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!s)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    *out = s;
+    *len = strlen(s);
+    return 0;
+}
+
+/* ---- activation -------------------------------------------------------------------- */
+
+int rest_decode_activate(const char *body, size_t len, rest_activate *out, chute_error *err)
+{
+    memset(out, 0, sizeof *out);
+    json_t *doc = parse_body(body, len, 0, 0, err);
+    if (!doc)
+        return err ? err->code : CHUTE_EINVAL;
+    rest_activate a = {.doc = doc};
+    int rc;
+    int64_t v;
+    int has;
+    if ((rc = get_string(doc, "type", &a.req.type, err)) != 0 ||
+        (rc = get_string(doc, "worker", &a.req.worker, err)) != 0)
+        goto fail;
+    if (!a.req.type)
+        a.req.type = "";
+    if (!a.req.worker)
+        a.req.worker = "";
+    if ((rc = get_int(doc, "timeout", INT64_MIN, INT64_MAX, &v, &has, err)) != 0)
+        goto fail;
+    a.req.timeout_ms = has ? v : 0;
+    if ((rc = get_int(doc, "maxJobsToActivate", INT32_MIN, INT32_MAX, &v, &has, err)) != 0)
+        goto fail;
+    a.req.max_jobs = has ? (int32_t)v : 0;
+    if ((rc = get_int(doc, "requestTimeout", INT64_MIN, INT64_MAX, &v, &has, err)) != 0)
+        goto fail;
+    a.request_timeout_ms = has ? v : 0;
+    json_t *fv = member(doc, "fetchVariable");
+    if (fv) {
+        if (!json_is_array(fv)) {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected fetchVariable to be an array of strings, but got %s",
+                                 kind_of(fv));
+            goto fail;
+        }
+        size_t n = json_array_size(fv);
+        if (n > REST_MAX_FETCH_VARIABLES) {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected at most %d fetchVariable names, but got %zu",
+                                 REST_MAX_FETCH_VARIABLES, n);
+            goto fail;
+        }
+        if (n > 0) {
+            a.fetch = calloc(n, sizeof *a.fetch);
+            if (!a.fetch) {
+                rc = chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+                goto fail;
+            }
+            for (size_t i = 0; i < n; i++) {
+                json_t *s = json_array_get(fv, i);
+                if (!json_is_string(s)) {
+                    rc = chute_error_set(err, CHUTE_EINVAL,
+                                         "Expected fetchVariable[%zu] to be a string, but got %s",
+                                         i, kind_of(s));
+                    goto fail;
+                }
+                a.fetch[i] = json_string_value(s);
+            }
+            a.req.fetch_variables = a.fetch;
+            a.req.fetch_variables_count = n;
+        }
+    }
+    json_t *tids = member(doc, "tenantIds");
+    if (tids) {
+        if (!json_is_array(tids)) {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected tenantIds to be an array of strings, but got %s",
+                                 kind_of(tids));
+            goto fail;
+        }
+        size_t n = json_array_size(tids);
+        for (size_t i = 0; i < n; i++) {
+            json_t *s = json_array_get(tids, i);
+            if (!json_is_string(s) || strcmp(json_string_value(s), REST_DEFAULT_TENANT) != 0 ||
+                n > 1) {
+                rc = chute_error_set(err, CHUTE_EINVAL,
+                                     "Expected to handle request Activate Jobs with tenant "
+                                     "identifiers [%s], but multi-tenancy is disabled: "
+                                     "tenantIds must be empty or [\"%s\"]",
+                                     json_is_string(s) ? json_string_value(s) : "?",
+                                     REST_DEFAULT_TENANT);
+                goto fail;
+            }
+        }
+    }
+    *out = a;
+    return 0;
+fail:
+    rest_activate_free(&a);
+    return rc;
+}
+
+void rest_activate_free(rest_activate *a)
+{
+    if (!a)
+        return;
+    free(a->fetch);
+    json_decref(a->doc);
+    memset(a, 0, sizeof *a);
+}
+
+/* ---- job commands -------------------------------------------------------------------- */
+
+static int command_start(const char *body, size_t len, rest_command *out, chute_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->error_code = "";
+    out->error_message = "";
+    json_t *doc = parse_body(body, len, 1, 0, err);
+    if (!doc)
+        return err ? err->code : CHUTE_EINVAL;
+    out->doc = doc;
+    return 0;
+}
+
+static int command_variables(rest_command *c, chute_error *err)
+{
+    return get_document(c->doc, "variables", &c->variables, &c->variables_len, err);
+}
+
+int rest_decode_completion(const char *body, size_t len, rest_command *out, chute_error *err)
+{
+    int rc = command_start(body, len, out, err);
+    if (rc == 0 && (rc = command_variables(out, err)) != 0)
+        rest_command_free(out);
+    return rc;
+}
+
+int rest_decode_failure(const char *body, size_t len, rest_command *out, chute_error *err)
+{
+    int rc = command_start(body, len, out, err);
+    if (rc != 0)
+        return rc;
+    int64_t v;
+    int has;
+    const char *msg;
+    if ((rc = get_int(out->doc, "retries", INT32_MIN, INT32_MAX, &v, &has, err)) != 0)
+        goto fail;
+    out->retries = has ? (int32_t)v : 0;
+    out->has_retries = has;
+    if ((rc = get_int(out->doc, "retryBackOff", INT64_MIN, INT64_MAX, &v, &has, err)) != 0)
+        goto fail;
+    out->backoff_ms = has ? v : 0;
+    if ((rc = get_string(out->doc, "errorMessage", &msg, err)) != 0)
+        goto fail;
+    out->error_message = msg ? msg : "";
+    if ((rc = command_variables(out, err)) != 0)
+        goto fail;
+    return 0;
+fail:
+    rest_command_free(out);
+    return rc;
+}
+
+int rest_decode_error(const char *body, size_t len, rest_command *out, chute_error *err)
+{
+    int rc = command_start(body, len, out, err);
+    if (rc != 0)
+        return rc;
+    const char *s;
+    if ((rc = get_string(out->doc, "errorCode", &s, err)) != 0)
+        goto fail;
+    out->error_code = s ? s : "";
+    if ((rc = get_string(out->doc, "errorMessage", &s, err)) != 0)
+        goto fail;
+    out->error_message = s ? s : "";
+    if ((rc = command_variables(out, err)) != 0)
+        goto fail;
+    return 0;
+fail:
+    rest_command_free(out);
+    return rc;
+}
+
+int rest_decode_job_update(const char *body, size_t len, rest_command *out, chute_error *err)
+{
+    int rc = command_start(body, len, out, err);
+    if (rc != 0)
+        return rc;
+    json_t *cs = member(out->doc, "changeset");
+    int64_t v;
+    if (!cs || !json_is_object(cs)) {
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "Expected changeset to be an object with retries or timeout, but "
+                             "got %s",
+                             cs ? kind_of(cs) : "none");
+        goto fail;
+    }
+    if ((rc = get_int(cs, "retries", INT32_MIN, INT32_MAX, &v, &out->has_retries, err)) != 0)
+        goto fail;
+    out->retries = out->has_retries ? (int32_t)v : 0;
+    if ((rc = get_int(cs, "timeout", INT64_MIN, INT64_MAX, &v, &out->has_timeout, err)) != 0)
+        goto fail;
+    out->timeout_ms = out->has_timeout ? v : 0;
+    if (!out->has_retries && !out->has_timeout) {
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "Expected changeset to set retries or timeout, but it sets neither");
+        goto fail;
+    }
+    return 0;
+fail:
+    rest_command_free(out);
+    return rc;
+}
+
+void rest_command_free(rest_command *c)
+{
+    if (!c)
+        return;
+    free(c->variables);
+    json_decref(c->doc);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- create ------------------------------------------------------------------------ */
+
+static int decode_spec(rest_create *c, json_t *o, size_t index, chute_job_spec *spec,
+                       chute_error *err)
+{
+    chute_error inner;
+    int rc;
+    int64_t v;
+    int has;
+    memset(spec, 0, sizeof *spec);
+    if (!json_is_object(o)) {
+        rc = chute_error_set(&inner, CHUTE_EINVAL, "Expected a job object, but got %s", kind_of(o));
+        goto fail;
+    }
+    if ((rc = get_string(o, "type", &spec->type, &inner)) != 0)
+        goto fail;
+    if (!spec->type)
+        spec->type = "";
+    if ((rc = get_int(o, "retries", INT32_MIN, INT32_MAX, &v, &has, &inner)) != 0)
+        goto fail;
+    spec->retries = has ? (int32_t)v : 0;
+    if ((rc = get_int(o, "priority", INT32_MIN, INT32_MAX, &v, &has, &inner)) != 0)
+        goto fail;
+    spec->priority = has ? (int32_t)v : 0;
+    if ((rc = get_int(o, "delay", INT64_MIN, INT64_MAX, &v, &has, &inner)) != 0)
+        goto fail;
+    spec->delay_ms = has ? v : 0;
+    char *text;
+    size_t len;
+    if ((rc = get_document(o, "variables", &text, &len, &inner)) != 0)
+        goto fail;
+    if (text) {
+        c->texts[c->ntexts++] = text;
+        spec->variables = text;
+        spec->variables_len = len;
+    }
+    if ((rc = get_document(o, "customHeaders", &text, &len, &inner)) != 0)
+        goto fail;
+    if (text) {
+        c->texts[c->ntexts++] = text;
+        spec->headers = text;
+        spec->headers_len = len;
+    }
+    return 0;
+fail:
+    if (c->is_array)
+        return chute_error_set(err, inner.code, "job %zu of the batch: %s", index, inner.message);
+    if (err)
+        *err = inner;
+    return rc;
+}
+
+int rest_decode_create(const char *body, size_t len, rest_create *out, chute_error *err)
+{
+    memset(out, 0, sizeof *out);
+    json_t *doc = parse_body(body, len, 0, 1, err);
+    if (!doc)
+        return err ? err->code : CHUTE_EINVAL;
+    rest_create c = {.doc = doc, .is_array = json_is_array(doc)};
+    size_t n = c.is_array ? json_array_size(doc) : 1;
+    int rc;
+    if (n > REST_MAX_CREATE_JOBS) {
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "Expected at most %d jobs in one request, but got %zu",
+                             REST_MAX_CREATE_JOBS, n);
+        goto fail;
+    }
+    c.specs = calloc(n ? n : 1, sizeof *c.specs);
+    c.texts = calloc(2 * (n ? n : 1), sizeof *c.texts);
+    if (!c.specs || !c.texts) {
+        rc = chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = c.is_array ? json_array_get(doc, i) : doc;
+        if ((rc = decode_spec(&c, o, i, &c.specs[i], err)) != 0)
+            goto fail;
+    }
+    c.count = n;
+    *out = c;
+    return 0;
+fail:
+    rest_create_free(&c);
+    return rc;
+}
+
+void rest_create_free(rest_create *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->ntexts; i++)
+        free(c->texts[i]);
+    free(c->texts);
+    free(c->specs);
+    json_decref(c->doc);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- encoding -------------------------------------------------------------------------- */
+
+static void put_key(rest_buf *b, const char *name, int64_t key)
+{
+    rest_buf_printf(b, "\"%s\":\"%" PRId64 "\"", name, key);
+}
+
+static void put_str(rest_buf *b, const char *name, const char *s)
+{
+    rest_buf_printf(b, "\"%s\":", name);
+    s = s ? s : "";
+    rest_buf_json_string(b, s, strlen(s));
+}
+
+static void put_doc(rest_buf *b, const char *name, const char *doc, size_t len)
+{
+    rest_buf_printf(b, "\"%s\":", name);
+    size_t i = 0;
+    while (doc && i < len && isspace((unsigned char)doc[i]))
+        i++;
+    if (!doc || i == len)
+        rest_buf_append(b, "{}", 2);
+    else
+        rest_buf_append(b, doc, len);
+}
+
+void rest_encode_activated_job(rest_buf *b, const chute_job_view *j)
+{
+    rest_buf_puts(b, "{");
+    put_key(b, "jobKey", j->key);
+    rest_buf_puts(b, ",");
+    put_str(b, "type", j->type);
+    rest_buf_puts(b, ",");
+    put_key(b, "processInstanceKey", j->process.process_instance_key);
+    rest_buf_puts(b, ",");
+    put_str(b, "processDefinitionId", j->process.bpmn_process_id);
+    rest_buf_printf(b, ",\"processDefinitionVersion\":%" PRId32 ",",
+                    j->process.process_definition_version);
+    put_key(b, "processDefinitionKey", j->process.process_definition_key);
+    rest_buf_puts(b, ",");
+    put_str(b, "elementId", j->process.element_id);
+    rest_buf_puts(b, ",");
+    put_key(b, "elementInstanceKey", j->process.element_instance_key);
+    rest_buf_puts(b, ",");
+    put_doc(b, "customHeaders", j->headers, j->headers_len);
+    rest_buf_puts(b, ",");
+    put_str(b, "worker", j->worker);
+    rest_buf_printf(b, ",\"retries\":%" PRId32 ",\"deadline\":%" PRId64 ",", j->retries,
+                    j->deadline);
+    put_doc(b, "variables", j->variables, j->variables_len);
+    rest_buf_puts(b, ",\"tenantId\":\"" REST_DEFAULT_TENANT "\",\"kind\":\"BPMN_ELEMENT\","
+                     "\"listenerEventType\":\"UNSPECIFIED\"}");
+}
+
+size_t rest_activated_job_overhead(const chute_job_view *j)
+{
+    /* Fixed text and numbers, plus the strings at worst escaped six-fold. */
+    size_t strings = strlen(j->type) + strlen(j->worker) +
+                     (j->process.bpmn_process_id ? strlen(j->process.bpmn_process_id) : 0) +
+                     (j->process.element_id ? strlen(j->process.element_id) : 0);
+    return 512 + 6 * strings;
+}
+
+void rest_encode_job(rest_buf *b, const chute_job_view *j)
+{
+    rest_buf_puts(b, "{");
+    put_key(b, "key", j->key);
+    rest_buf_puts(b, ",");
+    put_str(b, "type", j->type);
+    rest_buf_puts(b, ",");
+    put_str(b, "state", chute_job_state_name(j->state));
+    rest_buf_printf(b,
+                    ",\"retries\":%" PRId32 ",\"priority\":%" PRId32 ",\"createdAt\":%" PRId64
+                    ",\"deadline\":%" PRId64 ",",
+                    j->retries, j->priority, j->created_at, j->deadline);
+    put_str(b, "worker", j->worker);
+    rest_buf_puts(b, ",");
+    put_doc(b, "customHeaders", j->headers, j->headers_len);
+    rest_buf_puts(b, ",");
+    put_doc(b, "variables", j->variables, j->variables_len);
+    rest_buf_puts(b, ",");
+    put_str(b, "errorCode", j->error_code);
+    rest_buf_puts(b, ",");
+    put_str(b, "errorMessage", j->error_message);
+    if (j->incident_key) {
+        rest_buf_puts(b, ",");
+        put_key(b, "incidentKey", j->incident_key);
+        rest_buf_puts(b, ",");
+        put_str(b, "incidentType", chute_incident_type_name(j->incident_type));
+    }
+    if (j->state == CHUTE_JOB_COMPLETED)
+        rest_buf_printf(b, ",\"completedAt\":%" PRId64, j->completed_at);
+    if (j->process.process_instance_key) {
+        rest_buf_puts(b, ",");
+        put_key(b, "processInstanceKey", j->process.process_instance_key);
+        rest_buf_puts(b, ",");
+        put_key(b, "processDefinitionKey", j->process.process_definition_key);
+        rest_buf_puts(b, ",");
+        put_key(b, "elementInstanceKey", j->process.element_instance_key);
+        rest_buf_puts(b, ",");
+        put_str(b, "processDefinitionId", j->process.bpmn_process_id);
+        rest_buf_puts(b, ",");
+        put_str(b, "elementId", j->process.element_id);
+        rest_buf_printf(b, ",\"processDefinitionVersion\":%" PRId32,
+                        j->process.process_definition_version);
+    }
+    rest_buf_puts(b, "}");
+}
+
+void rest_encode_incident(rest_buf *b, const chute_job_view *j)
+{
+    rest_buf_puts(b, "{");
+    put_key(b, "incidentKey", j->incident_key);
+    rest_buf_puts(b, ",");
+    put_key(b, "jobKey", j->key);
+    rest_buf_puts(b, ",");
+    put_str(b, "type", chute_incident_type_name(j->incident_type));
+    rest_buf_puts(b, ",");
+    put_str(b, "jobType", j->type);
+    rest_buf_puts(b, ",");
+    put_str(b, "errorMessage", j->error_message);
+    rest_buf_puts(b, ",");
+    put_str(b, "errorCode", j->error_code);
+    rest_buf_printf(b, ",\"retries\":%" PRId32 "}", j->retries);
+}
+
+void rest_encode_type_stats(rest_buf *b, const chute_type_stats *s, int64_t now)
+{
+    int64_t age = s->oldest_activatable_since ? now - s->oldest_activatable_since : 0;
+    rest_buf_puts(b, "{");
+    put_str(b, "type", s->type);
+    rest_buf_printf(b,
+                    ",\"activatable\":%" PRIu64 ",\"activated\":%" PRIu64 ",\"failed\":%" PRIu64
+                    ",\"delayed\":%" PRIu64 ",\"incidents\":%" PRIu64
+                    ",\"oldestActivatableAgeMs\":%" PRId64 ",\"waitingWorkers\":%" PRIu64
+                    ",\"streams\":%" PRIu64,
+                    s->activatable, s->activated, s->failed, s->delayed, s->incidents,
+                    age < 0 ? 0 : age, s->waiters, s->streams);
+    rest_buf_printf(b,
+                    ",\"createdTotal\":%" PRIu64 ",\"activatedTotal\":%" PRIu64
+                    ",\"completedTotal\":%" PRIu64 ",\"failedTotal\":%" PRIu64
+                    ",\"timedOutTotal\":%" PRIu64 ",\"incidentsTotal\":%" PRIu64 "}",
+                    s->created_total, s->activated_total, s->completed_total, s->failed_total,
+                    s->timed_out_total, s->incidents_total);
+}
+
+void rest_encode_topology(rest_buf *b, const char *host, int port)
+{
+    rest_buf_puts(b, "{\"brokers\":[{\"nodeId\":0,\"host\":");
+    rest_buf_json_string(b, host, strlen(host));
+    rest_buf_printf(b,
+                    ",\"port\":%d,\"partitions\":[{\"partitionId\":1,\"role\":\"leader\","
+                    "\"health\":\"healthy\"}],\"version\":\"%s\"}],\"clusterSize\":1,"
+                    "\"partitionsCount\":1,\"replicationFactor\":1,\"gatewayVersion\":\"%s\","
+                    "\"lastCompletedChangeId\":\"-1\"}",
+                    port, CHUTE_VERSION, CHUTE_VERSION);
+}

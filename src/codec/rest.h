@@ -1,0 +1,187 @@
+/*
+ * The REST codec: JSON request bodies into the engine's structs, the
+ * engine's views into JSON response bodies, errors as problem+json
+ * (RFC 9457). Pure functions: no sockets, no engine calls.
+ *
+ * Two APIs share it: Camunda's v2 job endpoints (the facts are in
+ * ../shared/reference/zeebe-gateway-protocol.md, "Camunda 8 REST (v2)") and
+ * Chute's own /v1 endpoints for standalone jobs. Keys are strings in every
+ * body, so that JavaScript clients do not lose int64 precision.
+ *
+ * Decoding
+ * --------
+ * Like the gRPC codec, a decoder checks only what the wire format owns:
+ * the body is one JSON object, each member has the JSON type the API
+ * documents (a number where a number is due, integral and in range), and
+ * tenantIds is empty or ["<default>"] (multi-tenancy is off). Every rule on
+ * values (blank type, timeout < 1, retries < 1 for an update, variables
+ * that are not an object, unknown keys, states) is the engine's, so each
+ * has one place and one wording for gRPC and REST alike: variables and
+ * custom headers are handed on as JSON text whatever their JSON type, and
+ * the engine rejects a non-object with the same message as over gRPC.
+ * Decoded structs point into a parsed document they own; free them with
+ * their _free function (a zeroed struct is fine). On failure nothing is
+ * left to free and |err| holds CHUTE_EINVAL with a message that names the
+ * member, or CHUTE_ENOMEM.
+ *
+ * Encoding
+ * --------
+ * Responses are built in a rest_buf: a growable buffer with a hard maximum
+ * checked before each allocation. Documents that the engine keeps as JSON
+ * text (variables, custom headers) are copied in as they are: they were
+ * validated when they entered, and copying keeps large integers exact.
+ */
+#ifndef CHUTE_CODEC_REST_H
+#define CHUTE_CODEC_REST_H
+
+#include <chute/engine.h>
+
+#include <stdarg.h>
+
+/* ---- buffer ------------------------------------------------------------------ */
+
+typedef struct rest_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max; /* hard bound on len */
+    int failed; /* 0, CHUTE_ENOMEM or CHUTE_ETOOBIG: sticky, appends become no-ops */
+} rest_buf;
+
+/* |max| 0 means 64 MiB. Allocates nothing. */
+void rest_buf_init(rest_buf *b, size_t max);
+void rest_buf_append(rest_buf *b, const void *s, size_t n);
+void rest_buf_puts(rest_buf *b, const char *s);
+void rest_buf_printf(rest_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends |s| (|n| bytes) as a JSON string, quotes included. */
+void rest_buf_json_string(rest_buf *b, const char *s, size_t n);
+/* Hands the NUL-terminated contents to the caller (malloc'd) and empties
+ * |b|; or returns the sticky error (and frees). */
+int rest_buf_finish(rest_buf *b, char **out, size_t *len);
+void rest_buf_free(rest_buf *b);
+
+/* ---- errors -------------------------------------------------------------------- */
+
+/* The HTTP status for a Chute error code: EINVAL 400, ENOTFOUND 404, ESTATE
+ * and EEXIST 409, ETOOBIG 413, ENOMEM and EBUSY 503, ESTORE, EIO, EUNAVAIL
+ * and ECLOSED 503, EUNIMPL 501, everything else 500. */
+int rest_http_status(int code);
+
+/* The problem title for a Chute error code, in Camunda's words:
+ * INVALID_ARGUMENT, NOT_FOUND, INVALID_STATE, ALREADY_EXISTS,
+ * PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL_ERROR. */
+const char *rest_problem_title(int code);
+
+/* The reason phrase of an HTTP status ("Not Found"); "Unknown" otherwise. */
+const char *rest_reason(int status);
+
+/*
+ * An application/problem+json body: {"type":"about:blank","title":...,
+ * "status":...,"detail":...,"instance":...}. |title| NULL means the reason
+ * phrase. Returns 0 or CHUTE_ENOMEM.
+ */
+int rest_problem(int status, const char *title, const char *detail, const char *instance,
+                 char **out, size_t *out_len);
+
+/* ---- keys and query strings ----------------------------------------------------- */
+
+/* Parses a key given as a path segment: decimal digits only, 1..INT64_MAX.
+ * Returns 0 or CHUTE_EINVAL ("Expected jobKey to be a positive integer
+ * key, but got 'abc'"); |what| names it. */
+int rest_parse_key(const char *s, size_t n, const char *what, int64_t *key, chute_error *err);
+
+/* Finds |name| in a query string "a=1&b=2" (no leading '?') and
+ * percent-decodes its value into |out| (|cap| bytes, NUL-terminated).
+ * Returns 1 when found, 0 when absent, CHUTE_EINVAL when the value is too
+ * long or badly encoded. */
+int rest_query_get(const char *query, const char *name, char *out, size_t cap, chute_error *err);
+
+/* ---- decoding -------------------------------------------------------------------- */
+
+/* POST /v2/jobs/activation. */
+typedef struct rest_activate {
+    void *doc;                  /* owned: the parsed body */
+    const char **fetch;         /* owned array; strings point into doc */
+    chute_activate_request req; /* points into doc and fetch */
+    int64_t request_timeout_ms; /* as sent: > 0 wait, 0 the server default, < 0 at once */
+} rest_activate;
+
+/* Bound on fetchVariable names. */
+#define REST_MAX_FETCH_VARIABLES 1000
+
+int rest_decode_activate(const char *body, size_t len, rest_activate *out, chute_error *err);
+void rest_activate_free(rest_activate *a);
+
+/* The body of a command on one job: completion, failure, error, update. */
+typedef struct rest_command {
+    void *doc;       /* owned */
+    char *variables; /* owned JSON text, NULL when not sent */
+    size_t variables_len;
+    int32_t retries; /* failure (default 0); update when has_retries */
+    int has_retries;
+    int64_t backoff_ms; /* failure retryBackOff */
+    int64_t timeout_ms; /* update when has_timeout */
+    int has_timeout;
+    const char *error_code;    /* error; "" when not sent */
+    const char *error_message; /* failure, error; "" when not sent */
+} rest_command;
+
+/* POST /v2/jobs/{key}/completion: {variables?}. An empty body is {}. */
+int rest_decode_completion(const char *body, size_t len, rest_command *out, chute_error *err);
+/* POST /v2/jobs/{key}/failure: {retries?, errorMessage?, retryBackOff?, variables?}. */
+int rest_decode_failure(const char *body, size_t len, rest_command *out, chute_error *err);
+/* POST /v2/jobs/{key}/error: {errorCode, errorMessage?, variables?}. */
+int rest_decode_error(const char *body, size_t len, rest_command *out, chute_error *err);
+/* PATCH /v2/jobs/{key}: {changeset: {retries?, timeout?}}, at least one of them. */
+int rest_decode_job_update(const char *body, size_t len, rest_command *out, chute_error *err);
+void rest_command_free(rest_command *c);
+
+/* POST /v1/jobs: one job object or an array of them. */
+typedef struct rest_create {
+    void *doc;             /* owned */
+    chute_job_spec *specs; /* owned array of |count| */
+    char **texts;          /* owned: the JSON texts the specs point to */
+    size_t ntexts;
+    size_t count;
+    int is_array; /* the body was an array: answer with an array of keys */
+} rest_create;
+
+/* Bound on the jobs of one POST /v1/jobs (as CreateJobs over gRPC). */
+#define REST_MAX_CREATE_JOBS 10000
+
+/* Each job: {type, variables?, customHeaders?, retries?, priority?, delay? (ms)}. */
+int rest_decode_create(const char *body, size_t len, rest_create *out, chute_error *err);
+void rest_create_free(rest_create *c);
+
+/* ---- encoding -------------------------------------------------------------------- */
+
+/* The tenant of every job while multi-tenancy is off. */
+#define REST_DEFAULT_TENANT "<default>"
+
+/* A v2 activated job: jobKey, type, processInstanceKey, processDefinitionId,
+ * processDefinitionVersion, processDefinitionKey, elementId,
+ * elementInstanceKey, customHeaders, worker, retries, deadline, variables,
+ * tenantId, kind, listenerEventType. */
+void rest_encode_activated_job(rest_buf *b, const chute_job_view *job);
+
+/* The bytes rest_encode_activated_job adds beyond variables and headers,
+ * at most: for response budgets. */
+size_t rest_activated_job_overhead(const chute_job_view *job);
+
+/* A Chute job (GET /v1/jobs/{key}, list entries): key, type, state,
+ * retries, priority, createdAt, deadline, worker, customHeaders, variables,
+ * errorCode, errorMessage, incidentKey, incidentType, completedAt, and the
+ * process fields when it belongs to a process. */
+void rest_encode_job(rest_buf *b, const chute_job_view *job);
+
+/* An incident of |job|: incidentKey, jobKey, type, jobType, errorMessage,
+ * errorCode, retries. */
+void rest_encode_incident(rest_buf *b, const chute_job_view *job);
+
+/* One entry of GET /v1/job-types; |now| in epoch ms for the oldest age. */
+void rest_encode_type_stats(rest_buf *b, const chute_type_stats *s, int64_t now);
+
+/* GET /v2/topology of a one-node cluster with one partition. */
+void rest_encode_topology(rest_buf *b, const char *host, int port);
+
+#endif /* CHUTE_CODEC_REST_H */

@@ -1,0 +1,68 @@
+/*
+ * metrics: chuted's Prometheus metrics, rendered in the text exposition
+ * format (version 0.0.4) for GET /metrics.
+ *
+ * Most figures are read from the engine when a scrape renders them (jobs
+ * by type and state, per-type counters, waiters and streams), so they cost
+ * nothing between scrapes. What the engine does not keep is observed here
+ * as histograms with fixed buckets: the server-side latency of activation
+ * requests (gRPC ActivateJobs and REST activation, long-poll wait
+ * included), the time jobs spent activatable before a worker took them, and
+ * the size and duration of each group commit (through the engine's hooks).
+ *
+ * Names follow the Prometheus conventions: the chute_ prefix, base units in
+ * the name (_seconds, _bytes), counters end in _total.
+ *
+ * No I/O here besides reading /proc/self/statm: the module is unit-tested
+ * without a loop. Every function takes NULL for |m| as "no metrics".
+ */
+#ifndef CHUTE_SERVER_METRICS_H
+#define CHUTE_SERVER_METRICS_H
+
+#include <chute/engine.h>
+
+typedef struct metrics metrics;
+
+typedef enum metrics_api {
+    METRICS_API_GRPC = 0,
+    METRICS_API_REST = 1,
+} metrics_api;
+
+/* 0 or CHUTE_ENOMEM; |*out| untouched on failure. */
+int metrics_new(metrics **out);
+
+/* NULL is a no-op. Uninstall the hooks first (metrics_uninstall). */
+void metrics_free(metrics *m);
+
+/* Points the engine's hooks (queue time, commits) at |m|. */
+void metrics_install(metrics *m, chute_engine *e);
+void metrics_uninstall(chute_engine *e);
+
+/* One activation request answered |seconds| after it arrived. */
+void metrics_observe_activation(metrics *m, metrics_api api, double seconds);
+
+/* One HTTP response with |status| (100..599). */
+void metrics_count_http(metrics *m, int status);
+
+/* Figures the transports own, passed in at render time. */
+typedef struct metrics_gauges {
+    uint64_t grpc_connections;
+    uint64_t http_connections;
+    uint64_t grpc_calls;    /* gRPC calls open now */
+    uint64_t http_requests; /* HTTP requests in flight now */
+    uint64_t long_polls;    /* long polls waiting now (both APIs) */
+    int ready;              /* the store takes commits */
+} metrics_gauges;
+
+/*
+ * Renders everything into |*out| (malloc'd, NUL-terminated, the caller
+ * frees it; length in |*out_len|). |e| may be NULL (no engine figures).
+ * Returns 0 or CHUTE_ENOMEM.
+ */
+int metrics_render(metrics *m, chute_engine *e, const metrics_gauges *g, char **out,
+                   size_t *out_len);
+
+/* The resident set size of this process in bytes (0 if unknown). */
+uint64_t metrics_rss_bytes(void);
+
+#endif

@@ -1,0 +1,385 @@
+#!/usr/bin/env bash
+# The HTTP API end to end with curl: every endpoint and every error against a
+# real chuted (ephemeral ports, temp data dir), checking after each error that
+# the daemon still serves; raw-socket cases for malformed HTTP, oversized
+# headers and pipelining; then docs/openapi.yaml against what the server did:
+# every documented path and method answered something other than 404/405, and
+# every documented response status was seen in this run.
+#
+#   tests/http/curl_test.sh <path-to-chuted> <path-to-docs/openapi.yaml>
+#
+# Needs curl, jq and python3 with PyYAML (Debian: curl jq python3-yaml).
+set -euo pipefail
+
+chuted=${1:?usage: curl_test.sh <chuted> <openapi.yaml>}
+openapi=${2:?usage: curl_test.sh <chuted> <openapi.yaml>}
+# Debian's python3 has python3-yaml; another python3 earlier on PATH may not.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+for tool in curl jq "$PY"; do
+  command -v "$tool" >/dev/null || { echo "curl_test: $tool is not installed" >&2; exit 1; }
+done
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/chute-http-test.XXXXXX")
+log=$dir/chuted.log
+seen=$dir/seen
+: >"$seen"
+pid=
+cleanup() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+fails=0
+checks=0
+fail() {
+  echo "FAIL: $*" >&2
+  fails=$((fails + 1))
+}
+
+mkdir -p "$dir/data"
+"$chuted" --data-dir "$dir/data" --grpc-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
+  2>"$log" &
+pid=$!
+for _ in $(seq 100); do
+  grep -q '^chuted: HTTP listening on 127.0.0.1:' "$log" && break
+  sleep 0.05
+done
+port=$(sed -n 's/^chuted: HTTP listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")
+[ -n "$port" ] || { cat "$log" >&2; echo "curl_test: chuted did not print its HTTP port" >&2; exit 1; }
+base=http://127.0.0.1:$port
+echo "curl_test: chuted pid $pid, HTTP on $port"
+
+# The daemon is alive and answers /healthz.
+alive() {
+  kill -0 "$pid" 2>/dev/null || { fail "chuted died after: $*"; tail -20 "$log" >&2; exit 1; }
+  local s
+  s=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$base/healthz" || true)
+  [ "$s" = 200 ] || fail "chuted does not serve /healthz after: $* (got $s)"
+}
+
+# expect STATUS METHOD TEMPLATE PATH [BODY]: runs the request, records it for
+# the OpenAPI check, leaves the body in $out and the headers in $hdrs.
+out=
+hdrs=
+expect() {
+  local want=$1 method=$2 template=$3 path=$4
+  local args=(-s -X "$method" -D "$dir/h" -o "$dir/b" -w '%{http_code}' --max-time 20)
+  if [ $# -ge 5 ]; then
+    args+=(-H 'Content-Type: application/json' --data-binary "$5")
+  fi
+  local got
+  got=$(curl "${args[@]}" "$base$path" || echo "curl-error")
+  out=$(cat "$dir/b" 2>/dev/null || true)
+  hdrs=$(cat "$dir/h" 2>/dev/null || true)
+  checks=$((checks + 1))
+  echo "$method $template $got" >>"$seen"
+  if [ "$got" != "$want" ]; then
+    fail "$method $path: expected $want, got $got: $out"
+  elif [ "$want" -ge 400 ]; then
+    # Every error is problem+json with the status inside.
+    grep -qi '^content-type: application/problem+json' <<<"$hdrs" ||
+      fail "$method $path: $want without application/problem+json"
+    [ "$(jq -r .status <<<"$out")" = "$want" ] || fail "$method $path: problem status is not $want: $out"
+    for f in type title detail instance; do
+      [ "$(jq -r "has(\"$f\")" <<<"$out")" = true ] || fail "$method $path: problem has no $f: $out"
+    done
+  fi
+  if [ "$want" -ge 400 ]; then alive "$method $path"; fi
+  return 0
+}
+
+json_is() { # json_is JQ-EXPR WANT WHAT
+  local v
+  v=$(jq -r "$1" <<<"$out")
+  [ "$v" = "$2" ] || fail "$3: $1 is '$v', expected '$2' in $out"
+}
+
+T=curl-$$
+# ---- operations ---------------------------------------------------------------
+expect 200 GET /healthz /healthz
+json_is .status UP healthz
+expect 200 GET /readyz /readyz
+json_is .status READY readyz
+expect 200 GET /v2/topology /v2/topology
+json_is '.brokers[0].partitions[0].partitionId' 1 topology
+expect 200 GET /metrics /metrics
+grep -q '^# TYPE chute_jobs gauge' <<<"$out" || fail "/metrics has no chute_jobs family"
+expect 405 POST /metrics /metrics '{}'
+grep -qi '^allow: GET' <<<"$hdrs" || fail "405 without Allow: $hdrs"
+expect 404 GET /nope /nope
+expect 404 GET /v2/jobs/1/nothing /v2/jobs/1/nothing
+
+# ---- create, read, list, cancel (Chute's own) --------------------------------------
+expect 201 POST /v1/jobs /v1/jobs "{\"type\":\"$T\",\"variables\":{\"n\":1},\"customHeaders\":{\"h\":\"v\"},\"retries\":2}"
+k1=$(jq -r .key <<<"$out")
+expect 201 POST /v1/jobs /v1/jobs "[{\"type\":\"$T\"},{\"type\":\"$T\",\"priority\":5},{\"type\":\"$T-b\"}]"
+[ "$(jq -r '.keys | length' <<<"$out")" = 3 ] || fail "array create: $out"
+k2=$(jq -r '.keys[0]' <<<"$out")
+k3=$(jq -r '.keys[1]' <<<"$out")
+k4=$(jq -r '.keys[2]' <<<"$out")
+expect 201 POST /v1/jobs /v1/jobs '[]'
+json_is '.keys | length' 0 'empty array create'
+expect 400 POST /v1/jobs /v1/jobs '{"type":'
+expect 400 POST /v1/jobs /v1/jobs '{"type":"x","variables":[1,2]}'
+json_is .title INVALID_ARGUMENT 'non-object variables'
+expect 400 POST /v1/jobs /v1/jobs '{"type":"x","customHeaders":{"a":1}}'
+expect 400 POST /v1/jobs /v1/jobs "[{\"type\":\"$T\"},{\"type\":\"\"}]"
+expect 400 POST /v1/jobs /v1/jobs '"just a string"'
+expect 400 POST /v1/jobs /v1/jobs '{"type":"x","retries":"many"}'
+# 413: the default limit is 4 MiB (= --max-message-size); refused from Content-Length.
+head -c $((4 * 1024 * 1024 + 100)) /dev/zero | tr '\0' ' ' >"$dir/big"
+expect 413 POST /v1/jobs /v1/jobs "@$dir/big"
+# The array was all or nothing: no job of the failed batch exists.
+expect 200 GET /v1/jobs "/v1/jobs?type=$T"
+json_is '.jobs | length' 3 'jobs of the type after a failed batch'
+json_is '.jobs[0].key' "$k3" 'newest first'
+expect 200 GET /v1/jobs/{key} "/v1/jobs/$k1"
+json_is .state ACTIVATABLE 'get job'
+json_is .variables.n 1 'get job variables'
+json_is .customHeaders.h v 'get job headers'
+json_is .retries 2 'get job retries'
+expect 404 GET /v1/jobs/{key} /v1/jobs/2251799813999999
+expect 400 GET /v1/jobs/{key} /v1/jobs/abc
+expect 405 PUT /v1/jobs/{key} "/v1/jobs/$k1" '{}'
+expect 200 GET /v1/jobs "/v1/jobs?type=$T&state=ACTIVATABLE&page=1&size=2"
+json_is '.jobs | length' 2 'page 1 of 2'
+expect 200 GET /v1/jobs "/v1/jobs?type=$T&state=activatable&page=2&size=2"
+json_is '.jobs | length' 1 'page 2 of 2'
+expect 400 GET /v1/jobs '/v1/jobs?size=5000'
+expect 400 GET /v1/jobs '/v1/jobs?state=SLEEPING'
+expect 405 PUT /v1/jobs /v1/jobs '{}'
+grep -qi '^allow: GET, HEAD, POST' <<<"$hdrs" || fail "405 Allow header: $hdrs"
+expect 204 DELETE /v1/jobs/{key} "/v1/jobs/$k4"
+expect 404 DELETE /v1/jobs/{key} "/v1/jobs/$k4"
+
+# ---- activation (v2) -------------------------------------------------------------------
+expect 200 POST /v2/jobs/activation /v2/jobs/activation \
+  "{\"type\":\"$T\",\"worker\":\"curl\",\"timeout\":60000,\"maxJobsToActivate\":10,\"requestTimeout\":-1}"
+json_is '.jobs | length' 3 'activation'
+json_is '.jobs[0].jobKey' "$k3" 'priority first'
+json_is '.jobs[0].tenantId' '<default>' 'tenantId'
+json_is '.jobs[1].variables.n // .jobs[2].variables.n' 1 'variables object'
+[ "$(jq -r '.jobs[0].jobKey | type' <<<"$out")" = string ] || fail "jobKey is not a string"
+expect 400 POST /v2/jobs/activation /v2/jobs/activation '{"type":"x","timeout":0,"maxJobsToActivate":1}'
+expect 400 POST /v2/jobs/activation /v2/jobs/activation '{"type":"","timeout":1000,"maxJobsToActivate":1}'
+expect 400 POST /v2/jobs/activation /v2/jobs/activation '{"type":"x","timeout":1000,"maxJobsToActivate":1,"tenantIds":["acme"]}'
+expect 400 POST /v2/jobs/activation /v2/jobs/activation 'not json'
+expect 400 POST /v2/jobs/activation /v2/jobs/activation '[1]'
+expect 405 GET /v2/jobs/activation /v2/jobs/activation
+# A long poll that finds nothing answers [] after its requestTimeout.
+t0=$(date +%s%N)
+expect 200 POST /v2/jobs/activation /v2/jobs/activation \
+  "{\"type\":\"$T-none\",\"worker\":\"curl\",\"timeout\":1000,\"maxJobsToActivate\":1,\"requestTimeout\":300}"
+ms=$((($(date +%s%N) - t0) / 1000000))
+json_is '.jobs | length' 0 'empty long poll'
+[ "$ms" -ge 250 ] || fail "the long poll answered after $ms ms, before its 300 ms requestTimeout"
+# A long poll is answered the moment a job arrives.
+(sleep 0.3; curl -s -X POST "$base/v1/jobs" --data-binary "{\"type\":\"$T-lp\"}" >/dev/null) &
+creator=$!
+t0=$(date +%s%N)
+expect 200 POST /v2/jobs/activation /v2/jobs/activation \
+  "{\"type\":\"$T-lp\",\"worker\":\"curl\",\"timeout\":60000,\"maxJobsToActivate\":5,\"requestTimeout\":10000}"
+ms=$((($(date +%s%N) - t0) / 1000000))
+wait "$creator"
+json_is '.jobs | length' 1 'long poll served by a new job'
+[ "$ms" -lt 5000 ] || fail "the long poll took $ms ms to see a new job"
+klp=$(jq -r '.jobs[0].jobKey' <<<"$out")
+
+# ---- completion -----------------------------------------------------------------------
+expect 204 POST /v2/jobs/{jobKey}/completion "/v2/jobs/$k1/completion" '{"variables":{"out":"done"}}'
+expect 200 GET /v1/jobs/{key} "/v1/jobs/$k1"
+json_is .state COMPLETED 'completed job is retained'
+json_is .variables.out done 'result variables merged'
+expect 404 POST /v2/jobs/{jobKey}/completion "/v2/jobs/$k1/completion" '{}'
+json_is .title NOT_FOUND 'complete twice'
+expect 400 POST /v2/jobs/{jobKey}/completion "/v2/jobs/$k2/completion" '{"variables":[1]}'
+expect 400 POST /v2/jobs/{jobKey}/completion "/v2/jobs/$k2/completion" '{"variables":'
+expect 400 POST /v2/jobs/{jobKey}/completion /v2/jobs/12x/completion '{}'
+expect 405 GET /v2/jobs/{jobKey}/completion "/v2/jobs/$k2/completion"
+# An empty body is an empty completion.
+expect 204 POST /v2/jobs/{jobKey}/completion "/v2/jobs/$klp/completion"
+
+# ---- failure ----------------------------------------------------------------------------
+expect 204 POST /v2/jobs/{jobKey}/failure "/v2/jobs/$k2/failure" '{"retries":0,"errorMessage":"boom"}'
+expect 200 GET /v1/jobs/{key} "/v1/jobs/$k2"
+json_is .state INCIDENT 'fail with no retries'
+json_is .errorMessage boom 'error message'
+inc=$(jq -r .incidentKey <<<"$out")
+expect 409 POST /v2/jobs/{jobKey}/failure "/v2/jobs/$k2/failure" '{"retries":1}'
+json_is .title INVALID_STATE 'fail an incident job'
+expect 409 POST /v2/jobs/{jobKey}/completion "/v2/jobs/$k2/completion" '{}'
+expect 404 POST /v2/jobs/{jobKey}/failure /v2/jobs/2251799813999999/failure '{}'
+expect 400 POST /v2/jobs/{jobKey}/failure "/v2/jobs/$k3/failure" '{"retries":"x"}'
+expect 400 POST /v2/jobs/{jobKey}/failure "/v2/jobs/$k3/failure" '{"variables":"text"}'
+
+# ---- incidents and resolution ------------------------------------------------------------
+expect 200 GET /v1/incidents "/v1/incidents?type=$T"
+json_is '.incidents | length' 1 'incidents'
+json_is '.incidents[0].incidentKey' "$inc" 'incident key'
+json_is '.incidents[0].type' JOB_NO_RETRIES 'incident type'
+expect 400 GET /v1/incidents '/v1/incidents?limit=0'
+expect 409 POST /v2/incidents/{incidentKey}/resolution "/v2/incidents/$inc/resolution"
+json_is .title INVALID_STATE 'resolve with no retries'
+expect 400 POST /v2/incidents/{incidentKey}/resolution /v2/incidents/-1/resolution
+expect 404 POST /v2/incidents/{incidentKey}/resolution /v2/incidents/2251799813999999/resolution
+
+# ---- update (PATCH) ------------------------------------------------------------------------
+expect 204 PATCH /v2/jobs/{jobKey} "/v2/jobs/$k2" '{"changeset":{"retries":3}}'
+expect 204 POST /v2/incidents/{incidentKey}/resolution "/v2/incidents/$inc/resolution"
+expect 404 POST /v2/incidents/{incidentKey}/resolution "/v2/incidents/$inc/resolution"
+expect 200 GET /v1/jobs/{key} "/v1/jobs/$k2"
+json_is .state ACTIVATABLE 'resolved job'
+json_is .retries 3 'updated retries'
+expect 409 PATCH /v2/jobs/{jobKey} "/v2/jobs/$k2" '{"changeset":{"timeout":5000}}'
+expect 400 PATCH /v2/jobs/{jobKey} "/v2/jobs/$k2" '{"changeset":{"retries":0}}'
+expect 400 PATCH /v2/jobs/{jobKey} "/v2/jobs/$k2" '{"changeset":{}}'
+expect 400 PATCH /v2/jobs/{jobKey} "/v2/jobs/$k2" '{"retries":2}'
+expect 404 PATCH /v2/jobs/{jobKey} /v2/jobs/2251799813999999 '{"changeset":{"retries":2}}'
+expect 405 DELETE /v2/jobs/{jobKey} "/v2/jobs/$k2"
+# Activate, then move its lease with timeout (and retries in the same changeset).
+expect 200 POST /v2/jobs/activation /v2/jobs/activation \
+  "{\"type\":\"$T\",\"worker\":\"curl\",\"timeout\":60000,\"maxJobsToActivate\":1,\"requestTimeout\":-1}"
+json_is '.jobs[0].jobKey' "$k2" 'reactivated'
+d0=$(jq -r '.jobs[0].deadline' <<<"$out")
+expect 204 PATCH /v2/jobs/{jobKey} "/v2/jobs/$k2" '{"changeset":{"timeout":600000,"retries":4}}'
+expect 200 GET /v1/jobs/{key} "/v1/jobs/$k2"
+[ "$(jq -r .deadline <<<"$out")" -gt "$d0" ] || fail "timeout did not move the deadline: $out"
+json_is .retries 4 'retries with timeout'
+# All or nothing: a changeset whose retries are rejected keeps the old lease.
+d1=$(jq -r .deadline <<<"$out")
+expect 400 PATCH /v2/jobs/{jobKey} "/v2/jobs/$k2" '{"changeset":{"timeout":1000,"retries":0}}'
+expect 200 GET /v1/jobs/{key} "/v1/jobs/$k2"
+d2=$(jq -r .deadline <<<"$out")
+[ $((d1 - d2)) -lt 2000 ] && [ $((d2 - d1)) -lt 2000 ] || fail "a rejected changeset moved the lease: $d1 -> $d2"
+
+# ---- error (v2) -------------------------------------------------------------------------
+expect 204 POST /v2/jobs/{jobKey}/error "/v2/jobs/$k2/error" '{"errorCode":"E42","errorMessage":"bad"}'
+expect 200 GET /v1/jobs/{key} "/v1/jobs/$k2"
+json_is .state ERROR_THROWN 'thrown error'
+json_is .errorCode E42 'error code'
+json_is .incidentType UNHANDLED_ERROR_EVENT 'incident type of a thrown error'
+expect 409 POST /v2/jobs/{jobKey}/error "/v2/jobs/$k2/error" '{"errorCode":"E43"}'
+expect 404 POST /v2/jobs/{jobKey}/error /v2/jobs/2251799813999999/error '{"errorCode":"E"}'
+expect 400 POST /v2/jobs/{jobKey}/error "/v2/jobs/$k3/error" '{"errorMessage":"no code"}'
+expect 400 POST /v2/jobs/{jobKey}/error "/v2/jobs/$k3/error" '{"errorCode":"E","variables":5}'
+
+# ---- job types -----------------------------------------------------------------------------
+expect 200 GET /v1/job-types /v1/job-types
+[ "$(jq -r ".types[] | select(.type==\"$T\") | .completedTotal" <<<"$out")" = 1 ] || fail "job-types completedTotal: $out"
+[ "$(jq -r ".types[] | select(.type==\"$T\") | .activated" <<<"$out")" = 1 ] || fail "job-types activated: $out"
+[ "$(jq -r ".types[] | select(.type==\"$T\") | .incidents" <<<"$out")" = 1 ] || fail "job-types incidents: $out"
+
+# ---- HTTP itself: raw sockets ----------------------------------------------------------------
+raw() { # raw BYTES-AS-PRINTF-FORMAT: sends, prints what comes back within 3 s
+  "$PY" - "$port" "$1" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(3)
+s.sendall(sys.argv[2].encode().decode("unicode_escape").encode("latin-1"))
+out = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        out += d
+except socket.timeout:
+    pass
+s.close()
+sys.stdout.write(out.decode("latin-1"))
+EOF
+}
+status_lines() { grep -a -o 'HTTP/1\.1 [0-9][0-9][0-9]' | awk '{print $2}' | tr '\n' ' '; }
+
+r=$(raw 'GARBAGE\r\n\r\n')
+[ "$(status_lines <<<"$r")" = "400 " ] || fail "malformed request line: $r"
+grep -qi '^Connection: close' <<<"$r" || fail "400 does not close: $r"
+alive 'malformed HTTP'
+r=$(raw 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello')
+[ "$(status_lines <<<"$r")" = "400 " ] || fail "duplicate Content-Length: $r"
+alive 'duplicate content-length'
+r=$(raw 'GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n')
+[ "$(status_lines <<<"$r")" = "400 " ] || fail "header without colon: $r"
+alive 'bad header'
+big=$(head -c 20000 /dev/zero | tr '\0' a)
+r=$(raw "GET /healthz HTTP/1.1\\r\\nX-Big: $big\\r\\n\\r\\n")
+[ "$(status_lines <<<"$r")" = "431 " ] || fail "oversized header: $(head -c 200 <<<"$r")"
+alive 'oversized header'
+r=$(raw "GET /$big HTTP/1.1\\r\\n\\r\\n")
+[ "$(status_lines <<<"$r")" = "414 " ] || fail "oversized request line: $(head -c 200 <<<"$r")"
+alive 'oversized request line'
+r=$(raw 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n')
+[ "$(status_lines <<<"$r")" = "400 " ] || fail "bad chunk: $r"
+alive 'bad chunk'
+# Pipelining: three requests in one write, answered in order on one connection.
+pb="{\"type\":\"$T-p\"}"
+r=$(raw "GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\\r\\nGET /nope HTTP/1.1\\r\\nHost: x\\r\\n\\r\\nPOST /v1/jobs HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: ${#pb}\\r\\nConnection: close\\r\\n\\r\\n$pb")
+[ "$(status_lines <<<"$r")" = "200 404 201 " ] || fail "pipelined answers out of order: $r"
+# HEAD: headers, no body.
+r=$(raw 'HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+[ "$(status_lines <<<"$r")" = "200 " ] && ! grep -q '"status"' <<<"$r" || fail "HEAD: $r"
+# HTTP/1.0 closes unless keep-alive is asked for.
+r=$(raw 'GET /healthz HTTP/1.0\r\n\r\n')
+[ "$(status_lines <<<"$r")" = "200 " ] || fail "HTTP/1.0: $r"
+# Keep-alive: curl reuses one connection for two requests.
+v=$(curl -s -v "$base/healthz" "$base/readyz" 2>&1 >/dev/null)
+grep -qi 're-using existing connection\|reusing existing connection' <<<"$v" || fail "no keep-alive: $v"
+
+# ---- readiness when the store cannot be written ----------------------------------------------
+# Removing the data directory leaves the database unlinked: not ready.
+rm -rf "$dir/data"
+expect 503 GET /readyz /readyz
+json_is .title UNAVAILABLE 'readyz without a store'
+alive 'readyz 503'
+
+# ---- docs/openapi.yaml against this run --------------------------------------------------------
+"$PY" - "$openapi" "$seen" <<'EOF' || fail "docs/openapi.yaml does not match the server"
+import sys, yaml, collections
+spec = yaml.safe_load(open(sys.argv[1]))
+seen = collections.defaultdict(set)
+for line in open(sys.argv[2]):
+    m, t, s = line.split()
+    seen[(m, t)].add(s)
+# Statuses that cannot be provoked from outside in a healthy run, with why.
+exempt = {
+    ("POST", "/v2/jobs/activation", "503"): "load rejection (RESOURCE_EXHAUSTED): only on out of memory",
+}
+bad = 0
+documented = set()
+for path, ops in spec["paths"].items():
+    for method, op in ops.items():
+        m = method.upper()
+        documented.add((m, path))
+        got = seen.get((m, path), set())
+        if not got - {"404", "405"}:
+            print(f"openapi: {m} {path} never answered anything but 404/405 (saw {sorted(got)})")
+            bad += 1
+        for status in op["responses"]:
+            s = str(status)
+            if s not in got and (m, path, s) not in exempt:
+                print(f"openapi: {m} {path} documents {s}, which no test saw (saw {sorted(got)})")
+                bad += 1
+# Every endpoint the tests reached is documented.
+for (m, t), statuses in seen.items():
+    if (m, t) not in documented and statuses - {"404", "405"}:
+        print(f"openapi: {m} {t} answered {sorted(statuses)} but is not documented")
+        bad += 1
+print(f"openapi: {len(documented)} operations checked, {bad} problems")
+sys.exit(1 if bad else 0)
+EOF
+
+# ---- shutdown ---------------------------------------------------------------------------------
+kill -TERM "$pid"
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$pid" 2>/dev/null; then
+  fail "chuted did not exit within 5 s of SIGTERM"
+else
+  wait "$pid" && rc=0 || rc=$?
+  [ "$rc" = 0 ] || { fail "chuted exited $rc after SIGTERM"; tail -20 "$log" >&2; }
+fi
+pid=
+
+echo "curl_test: $checks requests checked, $fails failures"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,444 @@
+/*
+ * Unit tests of the REST codec (src/codec/rest.c): JSON bodies into engine
+ * structs, views into JSON, problem+json, keys and query strings.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rest.h"
+
+static json_t *parse(const char *s, size_t n)
+{
+    json_error_t e;
+    json_t *j = json_loadb(s, n, JSON_DECODE_ANY, &e);
+    if (!j)
+        fail_msg("not JSON (%s): %.*s", e.text, (int)n, s);
+    return j;
+}
+
+/* ---- buffer ------------------------------------------------------------------ */
+
+static void test_buf_escapes_and_bounds(void **state)
+{
+    (void)state;
+    rest_buf b;
+    rest_buf_init(&b, 0);
+    const char raw[] = "a\"b\\c\n\x01\x1f\t";
+    rest_buf_json_string(&b, raw, sizeof raw - 1);
+    char *out;
+    size_t len;
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    assert_string_equal(out, "\"a\\\"b\\\\c\\n\\u0001\\u001f\\t\"");
+    json_t *j = parse(out, len);
+    assert_string_equal(json_string_value(j), raw);
+    json_decref(j);
+    free(out);
+
+    rest_buf_init(&b, 8);
+    rest_buf_puts(&b, "12345678");
+    rest_buf_puts(&b, "9");
+    assert_int_equal(b.failed, CHUTE_ETOOBIG);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), CHUTE_ETOOBIG);
+
+    rest_buf_init(&b, 0);
+    rest_buf_printf(&b, "%0300d|", 7); /* longer than printf's small buffer */
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    assert_int_equal(len, 301);
+    assert_int_equal(out[300], '|');
+    free(out);
+}
+
+/* ---- errors --------------------------------------------------------------------- */
+
+static void test_status_mapping(void **state)
+{
+    (void)state;
+    assert_int_equal(rest_http_status(CHUTE_EINVAL), 400);
+    assert_int_equal(rest_http_status(CHUTE_ENOTFOUND), 404);
+    assert_int_equal(rest_http_status(CHUTE_ESTATE), 409);
+    assert_int_equal(rest_http_status(CHUTE_ETOOBIG), 413);
+    assert_int_equal(rest_http_status(CHUTE_EBUSY), 503);
+    assert_int_equal(rest_http_status(CHUTE_ESTORE), 503);
+    assert_int_equal(rest_http_status(CHUTE_EINTERNAL), 500);
+    assert_string_equal(rest_problem_title(CHUTE_ENOTFOUND), "NOT_FOUND");
+    assert_string_equal(rest_problem_title(CHUTE_ESTATE), "INVALID_STATE");
+    assert_string_equal(rest_problem_title(CHUTE_EBUSY), "RESOURCE_EXHAUSTED");
+    assert_string_equal(rest_reason(404), "Not Found");
+}
+
+static void test_problem_json(void **state)
+{
+    (void)state;
+    char *out;
+    size_t len;
+    assert_int_equal(
+        rest_problem(404, "NOT_FOUND", "no \"such\" job", "/v2/jobs/1/completion", &out, &len), 0);
+    json_t *j = parse(out, len);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "about:blank");
+    assert_string_equal(json_string_value(json_object_get(j, "title")), "NOT_FOUND");
+    assert_int_equal(json_integer_value(json_object_get(j, "status")), 404);
+    assert_string_equal(json_string_value(json_object_get(j, "detail")), "no \"such\" job");
+    assert_string_equal(json_string_value(json_object_get(j, "instance")), "/v2/jobs/1/completion");
+    json_decref(j);
+    free(out);
+    /* NULL title: the reason phrase. */
+    assert_int_equal(rest_problem(413, NULL, NULL, NULL, &out, &len), 0);
+    j = parse(out, len);
+    assert_string_equal(json_string_value(json_object_get(j, "title")), "Content Too Large");
+    json_decref(j);
+    free(out);
+}
+
+/* ---- keys and queries -------------------------------------------------------------- */
+
+static void test_parse_key(void **state)
+{
+    (void)state;
+    int64_t k;
+    chute_error err;
+    assert_int_equal(rest_parse_key("2251799813685249", 16, "jobKey", &k, &err), 0);
+    assert_true(k == 2251799813685249LL);
+    assert_int_equal(rest_parse_key("9223372036854775807", 19, "jobKey", &k, &err), 0);
+    assert_true(k == INT64_MAX);
+    assert_int_equal(rest_parse_key("9223372036854775808", 19, "jobKey", &k, &err), CHUTE_EINVAL);
+    assert_int_equal(rest_parse_key("0", 1, "jobKey", &k, &err), CHUTE_EINVAL);
+    assert_int_equal(rest_parse_key("", 0, "jobKey", &k, &err), CHUTE_EINVAL);
+    assert_int_equal(rest_parse_key("-1", 2, "jobKey", &k, &err), CHUTE_EINVAL);
+    assert_int_equal(rest_parse_key("12a", 3, "jobKey", &k, &err), CHUTE_EINVAL);
+    assert_non_null(strstr(err.message, "jobKey"));
+    assert_non_null(strstr(err.message, "'12a'"));
+    assert_int_equal(rest_parse_key("99999999999999999999", 20, "key", &k, &err), CHUTE_EINVAL);
+}
+
+static void test_query(void **state)
+{
+    (void)state;
+    char v[16];
+    chute_error err;
+    assert_int_equal(rest_query_get("type=a%20b&state=X&size=", "type", v, sizeof v, &err), 1);
+    assert_string_equal(v, "a b");
+    assert_int_equal(rest_query_get("type=a+b", "type", v, sizeof v, &err), 1);
+    assert_string_equal(v, "a b");
+    assert_int_equal(rest_query_get("type=a&state=X", "state", v, sizeof v, &err), 1);
+    assert_string_equal(v, "X");
+    assert_int_equal(rest_query_get("types=a", "type", v, sizeof v, &err), 0);
+    assert_int_equal(rest_query_get("", "type", v, sizeof v, &err), 0);
+    assert_int_equal(rest_query_get("size=", "size", v, sizeof v, &err), 1);
+    assert_string_equal(v, "");
+    assert_int_equal(rest_query_get("flag", "flag", v, sizeof v, &err), 1);
+    assert_int_equal(rest_query_get("type=%zz", "type", v, sizeof v, &err), CHUTE_EINVAL);
+    assert_int_equal(rest_query_get("type=%4", "type", v, sizeof v, &err), CHUTE_EINVAL);
+    assert_int_equal(rest_query_get("type=%00", "type", v, sizeof v, &err), CHUTE_EINVAL);
+    assert_int_equal(rest_query_get("type=0123456789abcdefXYZ", "type", v, sizeof v, &err),
+                     CHUTE_EINVAL);
+}
+
+/* ---- decoding -------------------------------------------------------------------------- */
+
+#define S(x) x, strlen(x)
+
+static void test_decode_activate(void **state)
+{
+    (void)state;
+    rest_activate a;
+    chute_error err;
+    assert_int_equal(rest_decode_activate(S("{\"type\":\"pay\",\"worker\":\"w1\",\"timeout\":30000,"
+                                            "\"maxJobsToActivate\":5,\"fetchVariable\":[\"a\","
+                                            "\"b\"],\"requestTimeout\":-1,\"tenantIds\":["
+                                            "\"<default>\"],\"unknown\":true}"),
+                                          &a, &err),
+                     0);
+    assert_string_equal(a.req.type, "pay");
+    assert_string_equal(a.req.worker, "w1");
+    assert_true(a.req.timeout_ms == 30000);
+    assert_int_equal(a.req.max_jobs, 5);
+    assert_int_equal(a.req.fetch_variables_count, 2);
+    assert_string_equal(a.req.fetch_variables[1], "b");
+    assert_true(a.request_timeout_ms == -1);
+    rest_activate_free(&a);
+
+    /* Missing fields are zero / "": the engine rejects them with its own words. */
+    assert_int_equal(rest_decode_activate(S("{}"), &a, &err), 0);
+    assert_string_equal(a.req.type, "");
+    assert_true(a.req.timeout_ms == 0 && a.req.max_jobs == 0 && a.request_timeout_ms == 0);
+    rest_activate_free(&a);
+
+    /* int64 written as a string (lossless clients) is taken. */
+    assert_int_equal(rest_decode_activate(S("{\"type\":\"t\",\"timeout\":\"60000\"}"), &a, &err),
+                     0);
+    assert_true(a.req.timeout_ms == 60000);
+    rest_activate_free(&a);
+
+    static const char *bad[] = {
+        "",
+        "[]",
+        "7",
+        "{\"type\":1}",
+        "{\"type\":\"t\",\"timeout\":1.5}",
+        "{\"type\":\"t\",\"timeout\":\"12x\"}",
+        "{\"type\":\"t\",\"maxJobsToActivate\":3000000000}",
+        "{\"type\":\"t\",\"fetchVariable\":\"a\"}",
+        "{\"type\":\"t\",\"fetchVariable\":[1]}",
+        "{\"type\":\"t\",\"tenantIds\":[\"acme\"]}",
+        "{\"type\":\"t\",\"tenantIds\":[\"<default>\",\"<default>\"]}",
+        "{\"type\":\"t\",\"type\":\"u\"}",
+        "{\"type\":\"t\"",
+        "{\"type\":\"a\\u0000b\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&err, 0, sizeof err);
+        int rc = rest_decode_activate(S(bad[i]), &a, &err);
+        if (rc != CHUTE_EINVAL)
+            fail_msg("accepted: %s", bad[i]);
+        assert_true(err.message[0] != '\0');
+        assert_null(a.doc);
+    }
+}
+
+static void test_decode_commands(void **state)
+{
+    (void)state;
+    rest_command c;
+    chute_error err;
+    /* Completion: empty body and {} are fine; variables become text. */
+    assert_int_equal(rest_decode_completion(S(""), &c, &err), 0);
+    assert_null(c.variables);
+    rest_command_free(&c);
+    assert_int_equal(rest_decode_completion(S("{\"variables\":{\"x\":[1,2],\"big\":"
+                                              "9007199254740993}}"),
+                                            &c, &err),
+                     0);
+    assert_string_equal(c.variables, "{\"x\":[1,2],\"big\":9007199254740993}");
+    rest_command_free(&c);
+    assert_int_equal(rest_decode_completion(S("{\"variables\":null}"), &c, &err), 0);
+    assert_null(c.variables);
+    rest_command_free(&c);
+    /* A non-object goes on as text: the engine says it is not an object. */
+    assert_int_equal(rest_decode_completion(S("{\"variables\":[1]}"), &c, &err), 0);
+    assert_string_equal(c.variables, "[1]");
+    rest_command_free(&c);
+    assert_int_equal(rest_decode_completion(S("{\"variables\":"), &c, &err), CHUTE_EINVAL);
+    assert_int_equal(rest_decode_completion(S("[]"), &c, &err), CHUTE_EINVAL);
+
+    assert_int_equal(rest_decode_failure(S("{\"retries\":2,\"errorMessage\":\"boom\","
+                                           "\"retryBackOff\":1500}"),
+                                         &c, &err),
+                     0);
+    assert_int_equal(c.retries, 2);
+    assert_true(c.backoff_ms == 1500);
+    assert_string_equal(c.error_message, "boom");
+    rest_command_free(&c);
+    assert_int_equal(rest_decode_failure(S("{}"), &c, &err), 0);
+    assert_int_equal(c.retries, 0); /* Camunda's default */
+    assert_string_equal(c.error_message, "");
+    rest_command_free(&c);
+    assert_int_equal(rest_decode_failure(S("{\"retries\":true}"), &c, &err), CHUTE_EINVAL);
+    assert_int_equal(rest_decode_failure(S("{\"errorMessage\":5}"), &c, &err), CHUTE_EINVAL);
+
+    assert_int_equal(rest_decode_error(S("{\"errorCode\":\"E1\",\"errorMessage\":\"m\","
+                                         "\"variables\":{}}"),
+                                       &c, &err),
+                     0);
+    assert_string_equal(c.error_code, "E1");
+    assert_string_equal(c.variables, "{}");
+    rest_command_free(&c);
+
+    assert_int_equal(rest_decode_job_update(S("{\"changeset\":{\"retries\":3}}"), &c, &err), 0);
+    assert_true(c.has_retries && !c.has_timeout && c.retries == 3);
+    rest_command_free(&c);
+    assert_int_equal(rest_decode_job_update(S("{\"changeset\":{\"timeout\":5000,\"retries\":"
+                                              "null}}"),
+                                            &c, &err),
+                     0);
+    assert_true(!c.has_retries && c.has_timeout && c.timeout_ms == 5000);
+    rest_command_free(&c);
+    assert_int_equal(rest_decode_job_update(S("{\"changeset\":{}}"), &c, &err), CHUTE_EINVAL);
+    assert_int_equal(rest_decode_job_update(S("{\"retries\":1}"), &c, &err), CHUTE_EINVAL);
+    assert_int_equal(rest_decode_job_update(S("{\"changeset\":[]}"), &c, &err), CHUTE_EINVAL);
+}
+
+static void test_decode_create(void **state)
+{
+    (void)state;
+    rest_create c;
+    chute_error err;
+    assert_int_equal(rest_decode_create(S("{\"type\":\"t\",\"variables\":{\"a\":1},"
+                                          "\"customHeaders\":{\"h\":\"v\"},\"retries\":5,"
+                                          "\"priority\":-2,\"delay\":100}"),
+                                        &c, &err),
+                     0);
+    assert_int_equal(c.count, 1);
+    assert_false(c.is_array);
+    assert_string_equal(c.specs[0].type, "t");
+    assert_string_equal(c.specs[0].variables, "{\"a\":1}");
+    assert_string_equal(c.specs[0].headers, "{\"h\":\"v\"}");
+    assert_int_equal(c.specs[0].retries, 5);
+    assert_int_equal(c.specs[0].priority, -2);
+    assert_true(c.specs[0].delay_ms == 100);
+    rest_create_free(&c);
+
+    assert_int_equal(rest_decode_create(S("[{\"type\":\"a\"},{\"type\":\"b\",\"variables\":"
+                                          "{}}]"),
+                                        &c, &err),
+                     0);
+    assert_int_equal(c.count, 2);
+    assert_true(c.is_array);
+    assert_null(c.specs[0].variables);
+    assert_string_equal(c.specs[1].type, "b");
+    rest_create_free(&c);
+
+    assert_int_equal(rest_decode_create(S("[]"), &c, &err), 0);
+    assert_int_equal(c.count, 0);
+    rest_create_free(&c);
+
+    assert_int_equal(rest_decode_create(S("[{\"type\":\"a\"},5]"), &c, &err), CHUTE_EINVAL);
+    assert_non_null(strstr(err.message, "job 1 of the batch"));
+    assert_int_equal(rest_decode_create(S("{\"type\":\"a\",\"retries\":1e3}"), &c, &err), 0);
+    assert_int_equal(c.specs[0].retries, 1000);
+    rest_create_free(&c);
+    assert_int_equal(rest_decode_create(S(""), &c, &err), CHUTE_EINVAL);
+    assert_int_equal(rest_decode_create(S("\"x\""), &c, &err), CHUTE_EINVAL);
+
+    /* More than the bound is refused before any spec is built. */
+    size_t n = REST_MAX_CREATE_JOBS + 1;
+    char *body = malloc(n * 3 + 2);
+    size_t k = 0;
+    body[k++] = '[';
+    for (size_t i = 0; i < n; i++) {
+        body[k++] = '{';
+        body[k++] = '}';
+        body[k++] = i + 1 < n ? ',' : ']';
+    }
+    assert_int_equal(rest_decode_create(body, k, &c, &err), CHUTE_EINVAL);
+    assert_non_null(strstr(err.message, "at most"));
+    free(body);
+}
+
+/* ---- encoding -------------------------------------------------------------------------- */
+
+static chute_job_view sample_view(void)
+{
+    chute_job_view v;
+    memset(&v, 0, sizeof v);
+    v.key = 2251799813685249LL;
+    v.type = "pay \"now\"";
+    v.state = CHUTE_JOB_ACTIVATED;
+    v.retries = 3;
+    v.deadline = 1700000000000LL;
+    v.created_at = 1690000000000LL;
+    v.worker = "w";
+    v.headers = "{\"h\":\"v\"}";
+    v.headers_len = strlen(v.headers);
+    v.variables = "{\"n\":9007199254740993}";
+    v.variables_len = strlen(v.variables);
+    v.error_code = "";
+    v.error_message = "";
+    return v;
+}
+
+static void test_encode_activated_job(void **state)
+{
+    (void)state;
+    chute_job_view v = sample_view();
+    rest_buf b;
+    rest_buf_init(&b, 0);
+    rest_encode_activated_job(&b, &v);
+    char *out;
+    size_t len;
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    /* Variables are copied as they are: the large integer stays exact. */
+    assert_non_null(strstr(out, "\"variables\":{\"n\":9007199254740993}"));
+    json_t *j = parse(out, len);
+    assert_string_equal(json_string_value(json_object_get(j, "jobKey")), "2251799813685249");
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "pay \"now\"");
+    assert_string_equal(json_string_value(json_object_get(j, "processInstanceKey")), "0");
+    assert_string_equal(json_string_value(json_object_get(j, "tenantId")), "<default>");
+    assert_string_equal(json_string_value(json_object_get(j, "kind")), "BPMN_ELEMENT");
+    assert_true(json_integer_value(json_object_get(j, "deadline")) == 1700000000000LL);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "customHeaders"), "h")), "v");
+    assert_true(len <= v.variables_len + v.headers_len + rest_activated_job_overhead(&v));
+    json_decref(j);
+    free(out);
+
+    /* Empty documents are {}. */
+    v.variables = "";
+    v.variables_len = 0;
+    v.headers = "  ";
+    v.headers_len = 2;
+    rest_buf_init(&b, 0);
+    rest_encode_activated_job(&b, &v);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    j = parse(out, len);
+    assert_true(json_is_object(json_object_get(j, "variables")));
+    assert_true(json_is_object(json_object_get(j, "customHeaders")));
+    json_decref(j);
+    free(out);
+}
+
+static void test_encode_job_incident_types_topology(void **state)
+{
+    (void)state;
+    chute_job_view v = sample_view();
+    v.state = CHUTE_JOB_INCIDENT;
+    v.incident_key = 2251799813685300LL;
+    v.incident_type = CHUTE_INCIDENT_JOB_NO_RETRIES;
+    v.error_message = "line\nbreak";
+    rest_buf b;
+    rest_buf_init(&b, 0);
+    rest_buf_puts(&b, "[");
+    rest_encode_job(&b, &v);
+    rest_buf_puts(&b, ",");
+    rest_encode_incident(&b, &v);
+    rest_buf_puts(&b, ",");
+    chute_type_stats s = {
+        .type = "t", .activatable = 2, .oldest_activatable_since = 1000, .created_total = 7};
+    rest_encode_type_stats(&b, &s, 3500);
+    rest_buf_puts(&b, ",");
+    rest_encode_topology(&b, "127.0.0.1", 26500);
+    rest_buf_puts(&b, "]");
+    char *out;
+    size_t len;
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    json_t *j = parse(out, len);
+    json_t *job = json_array_get(j, 0), *inc = json_array_get(j, 1), *ty = json_array_get(j, 2),
+           *top = json_array_get(j, 3);
+    assert_string_equal(json_string_value(json_object_get(job, "key")), "2251799813685249");
+    assert_string_equal(json_string_value(json_object_get(job, "state")), "INCIDENT");
+    assert_string_equal(json_string_value(json_object_get(job, "incidentKey")), "2251799813685300");
+    assert_string_equal(json_string_value(json_object_get(job, "errorMessage")), "line\nbreak");
+    assert_string_equal(json_string_value(json_object_get(inc, "type")), "JOB_NO_RETRIES");
+    assert_string_equal(json_string_value(json_object_get(inc, "jobKey")), "2251799813685249");
+    assert_int_equal(json_integer_value(json_object_get(ty, "oldestActivatableAgeMs")), 2500);
+    assert_int_equal(json_integer_value(json_object_get(ty, "createdTotal")), 7);
+    assert_int_equal(json_integer_value(json_object_get(top, "clusterSize")), 1);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_array_get(json_object_get(top, "brokers"), 0), "port")),
+                     26500);
+    json_decref(j);
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf_escapes_and_bounds),
+        cmocka_unit_test(test_status_mapping),
+        cmocka_unit_test(test_problem_json),
+        cmocka_unit_test(test_parse_key),
+        cmocka_unit_test(test_query),
+        cmocka_unit_test(test_decode_activate),
+        cmocka_unit_test(test_decode_commands),
+        cmocka_unit_test(test_decode_create),
+        cmocka_unit_test(test_encode_activated_job),
+        cmocka_unit_test(test_encode_job_incident_types_topology),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
