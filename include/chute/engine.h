@@ -207,6 +207,15 @@ typedef struct chute_job_spec {
 int chute_engine_create(chute_engine *e, const chute_job_spec *spec, int64_t *key,
                         chute_error *err);
 
+/*
+ * Creates |count| jobs, all or nothing: every spec is checked before any
+ * job is created. If spec |i| is rejected nothing is created, |*failed| (if
+ * not NULL) is set to |i| and |err| says why. On success |keys| holds the
+ * |count| keys in order. Same codes as chute_engine_create.
+ */
+int chute_engine_create_batch(chute_engine *e, const chute_job_spec *specs, size_t count,
+                              int64_t *keys, size_t *failed, chute_error *err);
+
 typedef struct chute_activate_request {
     const char *type;            /* required */
     const char *worker;          /* may be NULL or "" */

@@ -787,8 +787,8 @@ static int64_t next_key(chute_engine *e)
 
 /* ---- commands --------------------------------------------------------------- */
 
-int chute_engine_create(chute_engine *e, const chute_job_spec *spec, int64_t *key,
-                        chute_error *err)
+/* Every check of a creation, without creating anything. */
+static int check_spec(chute_engine *e, const chute_job_spec *spec, chute_error *err)
 {
     if (blank(spec->type))
         return chute_error_set(err, CHUTE_EINVAL,
@@ -811,9 +811,52 @@ int chute_engine_create(chute_engine *e, const chute_job_spec *spec, int64_t *ke
     int rc = check_document(e, spec->variables, vlen, 0, "variables", err);
     if (rc == 0)
         rc = check_document(e, spec->headers, hlen, 1, "custom headers", err);
-    if (rc != 0)
-        return rc;
+    return rc;
+}
 
+static int create_checked(chute_engine *e, const chute_job_spec *spec, int64_t *key,
+                          chute_error *err);
+
+int chute_engine_create(chute_engine *e, const chute_job_spec *spec, int64_t *key,
+                        chute_error *err)
+{
+    int rc = check_spec(e, spec, err);
+    return rc ? rc : create_checked(e, spec, key, err);
+}
+
+int chute_engine_create_batch(chute_engine *e, const chute_job_spec *specs, size_t count,
+                              int64_t *keys, size_t *failed, chute_error *err)
+{
+    for (size_t i = 0; i < count; i++) {
+        int rc = check_spec(e, &specs[i], err);
+        if (rc != 0) {
+            if (failed)
+                *failed = i;
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        int rc = create_checked(e, &specs[i], &keys[i], err);
+        if (rc != 0) {
+            /* Out of memory half-way: the jobs created so far are in the
+             * open batch, so cancelling them leaves no row behind. */
+            chute_error ignore;
+            for (size_t k = 0; k < i; k++)
+                chute_engine_cancel(e, keys[k], &ignore);
+            if (failed)
+                *failed = i;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int create_checked(chute_engine *e, const chute_job_spec *spec, int64_t *key,
+                          chute_error *err)
+{
+    size_t vlen = len_or_strlen(spec->variables, spec->variables_len);
+    size_t hlen = len_or_strlen(spec->headers, spec->headers_len);
+    int rc;
     jtype *t = engine_type_get(e, spec->type, 1);
     job *j = t ? calloc(1, sizeof *j) : NULL;
     if (!j)

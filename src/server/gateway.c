@@ -543,17 +543,9 @@ static void handle_create(gateway *g, h2_call *call, int batch, const uint8_t *m
         reply_status(g, call, NULL, H2_GRPC_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
-    size_t i;
-    for (i = 0; i < c.count; i++) {
-        if ((rc = chute_engine_create(g->e, &c.specs[i], &keys[i], &err)) != 0)
-            break;
-    }
+    size_t i = 0;
+    rc = chute_engine_create_batch(g->e, c.specs, c.count, keys, &i, &err);
     if (rc != 0) {
-        /* All or nothing: the jobs created so far are in the same open batch,
-         * so cancelling them leaves no trace. */
-        chute_error ignore;
-        for (size_t k = 0; k < i; k++)
-            chute_engine_cancel(g->e, keys[k], &ignore);
         if (batch) {
             chute_error wrapped;
             chute_error_set(&wrapped, err.code, "job %zu of the batch: %s", i, err.message);

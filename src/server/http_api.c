@@ -486,18 +486,9 @@ static void handle_create(http_api *a, http_request *req)
         rest_create_free(&rc_);
         return;
     }
-    int rc = 0;
-    size_t i;
-    for (i = 0; i < rc_.count; i++) {
-        if ((rc = chute_engine_create(a->e, &rc_.specs[i], &keys[i], &err)) != 0)
-            break;
-    }
+    size_t i = 0;
+    int rc = chute_engine_create_batch(a->e, rc_.specs, rc_.count, keys, &i, &err);
     if (rc != 0) {
-        /* All or nothing: the jobs created so far are in the same open
-         * batch, so cancelling them leaves no trace. */
-        chute_error ignore;
-        for (size_t k = 0; k < i; k++)
-            chute_engine_cancel(a->e, keys[k], &ignore);
         if (rc_.is_array) {
             chute_error wrapped;
             chute_error_set(&wrapped, err.code, "job %zu of the batch: %s", i, err.message);

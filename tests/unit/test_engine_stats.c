@@ -198,12 +198,42 @@ static void test_list_jobs(void **state)
     assert_int_equal(l.n, 0);
 }
 
+/* A batch is created all or nothing, and a rejected batch leaves no trace,
+ * not even in the counters. */
+static void test_create_batch(void **state)
+{
+    fx *f = *state;
+    chute_job_spec specs[3] = {{.type = "b", .variables = "{\"i\":0}"},
+                               {.type = "b", .variables = "{\"i\":1}"},
+                               {.type = "b", .variables = "[2]"}};
+    int64_t keys[3] = {0};
+    size_t failed = 99;
+    assert_rejected(f, chute_engine_create_batch(f->e, specs, 3, keys, &failed, &f->err),
+                    CHUTE_EINVAL);
+    assert_int_equal(failed, 2);
+    assert_contains(f->err.message, "JSON object");
+    chute_engine_stats st;
+    chute_engine_get_stats(f->e, &st);
+    assert_int_equal(st.jobs, 0);
+    assert_int_equal(st.created_total, 0);
+    assert_false(chute_engine_dirty(f->e)); /* nothing to commit, no key used */
+
+    specs[2].variables = "{\"i\":2}";
+    assert_ok(f, chute_engine_create_batch(f->e, specs, 3, keys, &failed, &f->err));
+    assert_int_equal(keys[0], FX_KEY_BASE(1) + 1);
+    assert_int_equal(keys[2], FX_KEY_BASE(1) + 3);
+    chute_engine_get_stats(f->e, &st);
+    assert_int_equal(st.created_total, 3);
+    assert_int_equal(st.activatable, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         FX_TEST(test_type_stats),
         FX_TEST(test_hooks),
         FX_TEST(test_list_jobs),
+        FX_TEST(test_create_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
