@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1211,6 +1212,15 @@ static void wake_cb(uv_async_t *a)
 static void io_main(void *arg)
 {
     chute_client *c = arg;
+    /* A write to a connection the broker already closed raises SIGPIPE in
+     * the writing thread, and its default action ends the process. A
+     * library must not ask its program to ignore SIGPIPE, so the I/O thread
+     * (the only one that writes to sockets) blocks it: the write then just
+     * fails with EPIPE, which the transport handles as a lost connection. */
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, NULL);
     uv_run(&c->loop, UV_RUN_DEFAULT);
 }
 
