@@ -3,6 +3,8 @@
  */
 #include "rest.h"
 
+#include "common/json.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -381,26 +383,6 @@ int rest_query_get(const char *query, const char *name, char *out, size_t cap, c
 
 /* ---- decoding helpers -------------------------------------------------------------- */
 
-static const char *kind_of(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
 /* Parses |body| as one JSON document (a blank body is |blank_ok| ? {} :
  * an error) and requires an object unless |array_ok|. */
 static json_t *parse_body(const char *body, size_t len, int blank_ok, int array_ok,
@@ -431,7 +413,8 @@ static json_t *parse_body(const char *body, size_t len, int blank_ok, int array_
     }
     if (!json_is_object(doc) && !(array_ok && json_is_array(doc))) {
         chute_error_set(err, CHUTE_EINVAL,
-                        "Expected the request body to be a JSON object, but got %s", kind_of(doc));
+                        "Expected the request body to be a JSON object, but got %s",
+                        cjson_kind_name(doc));
         json_decref(doc);
         return NULL;
     }
@@ -454,7 +437,7 @@ static int get_string(json_t *o, const char *name, const char **out, chute_error
     }
     if (!json_is_string(v))
         return chute_error_set(err, CHUTE_EINVAL, "Expected %s to be a string, but got %s", name,
-                               kind_of(v));
+                               cjson_kind_name(v));
     if (memchr(json_string_value(v), '\0', json_string_length(v)))
         return chute_error_set(err, CHUTE_EINVAL, "Expected %s to contain no NUL character", name);
     *out = json_string_value(v);
@@ -489,7 +472,7 @@ static int get_int(json_t *o, const char *name, int64_t lo, int64_t hi, int64_t 
         x = ll;
     } else {
         return chute_error_set(err, CHUTE_EINVAL, "Expected %s to be an integer, but got %s", name,
-                               json_is_real(v) ? "a fraction" : kind_of(v));
+                               json_is_real(v) ? "a fraction" : cjson_kind_name(v));
     }
     if (x < lo || x > hi)
         return chute_error_set(err, CHUTE_EINVAL,
@@ -552,7 +535,7 @@ int rest_decode_activate(const char *body, size_t len, rest_activate *out, chute
         if (!json_is_array(fv)) {
             rc = chute_error_set(err, CHUTE_EINVAL,
                                  "Expected fetchVariable to be an array of strings, but got %s",
-                                 kind_of(fv));
+                                 cjson_kind_name(fv));
             goto fail;
         }
         size_t n = json_array_size(fv);
@@ -573,7 +556,7 @@ int rest_decode_activate(const char *body, size_t len, rest_activate *out, chute
                 if (!json_is_string(s)) {
                     rc = chute_error_set(err, CHUTE_EINVAL,
                                          "Expected fetchVariable[%zu] to be a string, but got %s",
-                                         i, kind_of(s));
+                                         i, cjson_kind_name(s));
                     goto fail;
                 }
                 a.fetch[i] = json_string_value(s);
@@ -587,7 +570,7 @@ int rest_decode_activate(const char *body, size_t len, rest_activate *out, chute
         if (!json_is_array(tids)) {
             rc = chute_error_set(err, CHUTE_EINVAL,
                                  "Expected tenantIds to be an array of strings, but got %s",
-                                 kind_of(tids));
+                                 cjson_kind_name(tids));
             goto fail;
         }
         size_t n = json_array_size(tids);
@@ -705,7 +688,7 @@ int rest_decode_job_update(const char *body, size_t len, rest_command *out, chut
         rc = chute_error_set(err, CHUTE_EINVAL,
                              "Expected changeset to be an object with retries or timeout, but "
                              "got %s",
-                             cs ? kind_of(cs) : "none");
+                             cs ? cjson_kind_name(cs) : "none");
         goto fail;
     }
     if ((rc = get_int(cs, "retries", INT32_MIN, INT32_MAX, &v, &out->has_retries, err)) != 0)
@@ -745,7 +728,8 @@ static int decode_spec(rest_create *c, json_t *o, size_t index, chute_job_spec *
     int has;
     memset(spec, 0, sizeof *spec);
     if (!json_is_object(o)) {
-        rc = chute_error_set(&inner, CHUTE_EINVAL, "Expected a job object, but got %s", kind_of(o));
+        rc = chute_error_set(&inner, CHUTE_EINVAL, "Expected a job object, but got %s",
+                             cjson_kind_name(o));
         goto fail;
     }
     if ((rc = get_string(o, "type", &spec->type, &inner)) != 0)

@@ -16,7 +16,7 @@ int cjson_blank(const char *s, size_t len)
     return 1;
 }
 
-static const char *kind_name(const json_t *v)
+const char *cjson_kind_name(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -67,7 +67,7 @@ static int check_object_dom(const char *s, size_t len, int strings_only, const c
     int rc = 0;
     if (!json_is_object(doc)) {
         rc = chute_error_set(err, CHUTE_EINVAL, "Expected %s to be a JSON object, but got %s", what,
-                             kind_name(doc));
+                             cjson_kind_name(doc));
     } else if (strings_only) {
         const char *name;
         json_t *value;
@@ -78,7 +78,7 @@ static int check_object_dom(const char *s, size_t len, int strings_only, const c
                 name_excerpt(name, shown, sizeof shown);
                 rc = chute_error_set(err, CHUTE_EINVAL,
                                      "Expected %s to be a JSON object of strings, but '%s' is %s",
-                                     what, shown, kind_name(value));
+                                     what, shown, cjson_kind_name(value));
                 break;
             }
         }

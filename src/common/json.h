@@ -10,6 +10,11 @@
 
 #include <chute/chute.h>
 
+/* "an object", "an array", "a string", "a number", "a boolean" or "null":
+ * how error messages name the kind of a JSON value. */
+struct json_t;
+const char *cjson_kind_name(const struct json_t *v);
+
 /* Non-zero when |s| (|len| bytes) is empty or only whitespace: "no document". */
 int cjson_blank(const char *s, size_t len);
 
