@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DATA_DIR   ?= ./chute-data
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps run test test-unit test-asan test-compat bench bench-full clean format
+.PHONY: all build build-asan deps bench-deps run test bench bench-full clean format
 
 all: build
 
@@ -35,10 +35,18 @@ run: build
 test: build build-asan
 	scripts/run-tests.sh $(BUILD) $(ASAN_BUILD)
 
-bench: build
+# The peers (beanstalkd, PostgreSQL, Redis, wrk and their client libraries)
+# are installed first, then CMake is re-run so that it finds hiredis and
+# libpq and builds the load generator.
+bench-deps:
+	@scripts/deps.sh bench
+
+bench: bench-deps build
+	cmake $(BUILD) >/dev/null && cmake --build $(BUILD) -j $(JOBS)
 	scripts/bench.sh $(BUILD) short
 
-bench-full: build
+bench-full: bench-deps build
+	cmake $(BUILD) >/dev/null && cmake --build $(BUILD) -j $(JOBS)
 	scripts/bench.sh $(BUILD) full
 
 format:
