@@ -408,39 +408,16 @@ static void persist(chute_engine *e, const job *j, int op, int64_t completed_at)
 
 /* ---- views --------------------------------------------------------------- */
 
+static void view_of_row(const store_job *r, chute_job_view *v);
+
+/* A job in memory is shown exactly as its store row would be: one set of
+ * rules for views ("" and "{}" for missing strings, which deadline shows). */
 void engine_view_of(chute_engine *e, const job *j, chute_job_view *v)
 {
     (void)e;
-    memset(v, 0, sizeof *v);
-    v->key = j->key;
-    v->type = j->type->name;
-    v->state = (chute_job_state)j->state;
-    v->retries = j->retries;
-    v->priority = j->priority;
-    v->created_at = j->created_at;
-    v->deadline = (j->state == CHUTE_JOB_ACTIVATED || j->state == CHUTE_JOB_FAILED ||
-                   j->state == CHUTE_JOB_DELAYED)
-                      ? j->deadline
-                      : 0;
-    v->worker = j->worker ? j->worker : "";
-    v->headers = j->headers ? j->headers : "{}";
-    v->headers_len = j->headers ? j->headers_len : 2;
-    v->variables = j->variables ? j->variables : "{}";
-    v->variables_len = j->variables ? j->variables_len : 2;
-    v->error_code = j->error_code ? j->error_code : "";
-    v->error_message = j->error_message ? j->error_message : "";
-    v->incident_key = j->incident_key;
-    v->incident_type = (chute_incident_type)j->incident_type;
-    if (j->process) {
-        v->process = j->process->ref;
-        if (!v->process.bpmn_process_id)
-            v->process.bpmn_process_id = "";
-        if (!v->process.element_id)
-            v->process.element_id = "";
-    } else {
-        v->process.bpmn_process_id = "";
-        v->process.element_id = "";
-    }
+    store_job r;
+    to_row(j, &r);
+    view_of_row(&r, v);
 }
 
 /* ---- open / close / load ------------------------------------------------- */
