@@ -1,6 +1,8 @@
 # A thin front over CMake. `make run` and `make test` install what is missing
 # (Debian packages via scripts/deps.sh, npm packages from tests/compat's
-# lockfile), so both work on a fresh Debian 12 machine.
+# lockfile), so both work on a fresh Debian 12 machine. A build directory
+# counts as configured once CMake has generated its Makefile, so a configure
+# that failed is simply run again.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -14,16 +16,16 @@ all: build
 deps:
 	@scripts/deps.sh
 
-$(BUILD)/CMakeCache.txt:
+$(BUILD)/Makefile:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
 
-build: deps $(BUILD)/CMakeCache.txt
+build: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS)
 
-$(ASAN_BUILD)/CMakeCache.txt:
+$(ASAN_BUILD)/Makefile:
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCHUTE_SANITIZE=ON $(CMAKE_FLAGS)
 
-build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
+build-asan: deps $(ASAN_BUILD)/Makefile
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 run: build
