@@ -1,11 +1,16 @@
 /* SQLite persistence of one partition; see store.h. */
 #include "store/store.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #define SCHEMA_VERSION 1
 
@@ -20,12 +25,35 @@ enum { C_KEY, C_TYPE, C_STATE, C_RETRIES, C_PRIORITY, C_CREATED, C_DEADLINE, C_W
        C_VARIABLES, C_ERROR_CODE, C_ERROR_MESSAGE, C_INCIDENT_KEY, C_INCIDENT_TYPE, C_COMPLETED,
        C_PI_KEY, C_PD_KEY, C_PD_VERSION, C_EI_KEY, C_BPMN_ID, C_ELEMENT_ID, C_RESULT, C_COUNT };
 
+/*
+ * Checkpoints: SQLite's automatic checkpoint runs inside the COMMIT that
+ * crosses its threshold, so one commit in a thousand pages would stall the
+ * event loop for the copy and its fsyncs (several milliseconds: the tail of
+ * every latency figure). Instead a thread of the store, with its own
+ * connection, copies the WAL back into the database each time CKPT_PAGES
+ * more pages were written; the writer never waits for it. When the log
+ * reaches CKPT_PAGES_MAX (steady writes leave SQLite no moment to rewind it,
+ * or the thread failed) the writer checkpoints the remainder itself, which
+ * bounds the file.
+ */
+#define CKPT_PAGES 1000
+#define CKPT_PAGES_MAX 16000
+
 struct store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *begin, *commit, *rollback;
     sqlite3_stmt *insert, *update, *delete_, *set_counter, *get, *sweep, *oldest;
     int in_tx;
+    int lock_fd; /* the .lock file, held (flock) while the store is open */
+    chute_durability durability;
+    /* the checkpoint thread */
+    pthread_t ckpt_thread;
+    int ckpt_started;
+    pthread_mutex_t ckpt_mu;
+    pthread_cond_t ckpt_cv;
+    int ckpt_wanted, ckpt_stop; /* under ckpt_mu */
+    int ckpt_base;              /* WAL pages when the thread was last woken (writer only) */
 };
 
 static const char *const schema_v1[] = {
@@ -163,17 +191,135 @@ static int migrate(store *s, chute_error *err)
     return ret;
 }
 
+static void ckpt_stop(store *s)
+{
+    if (!s->ckpt_started)
+        return;
+    pthread_mutex_lock(&s->ckpt_mu);
+    s->ckpt_stop = 1;
+    pthread_cond_signal(&s->ckpt_cv);
+    pthread_mutex_unlock(&s->ckpt_mu);
+    pthread_join(s->ckpt_thread, NULL);
+    s->ckpt_started = 0;
+}
+
 void store_close(store *s)
 {
     if (!s)
         return;
+    ckpt_stop(s);
     sqlite3_stmt *all[] = {s->begin, s->commit,      s->rollback, s->insert, s->update,
                            s->delete_, s->set_counter, s->get,      s->sweep,  s->oldest};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->ckpt_mu);
+    pthread_cond_destroy(&s->ckpt_cv);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the flock */
     free(s->path);
     free(s);
+}
+
+/* ---- checkpoints --------------------------------------------------------------- */
+
+static void *ckpt_main(void *arg)
+{
+    store *s = arg;
+    sqlite3 *db = NULL;
+    /* Its own connection: SQLite connections are not shared between
+     * threads here (NOMUTEX). A checkpoint syncs the WAL before copying and
+     * the database after, whatever the connection's synchronous level. */
+    if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        fprintf(stderr, "chute: %s: the checkpoint thread cannot open the database: %s; the "
+                        "writer checkpoints instead\n",
+                s->path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 100);
+    sqlite3_exec(db,
+                 s->durability == CHUTE_DURABILITY_FULL ? "PRAGMA synchronous = FULL"
+                                                        : "PRAGMA synchronous = NORMAL",
+                 NULL, NULL, NULL);
+    /* Its own close must not checkpoint (the writer's close does). */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    pthread_mutex_lock(&s->ckpt_mu);
+    for (;;) {
+        while (!s->ckpt_wanted && !s->ckpt_stop)
+            pthread_cond_wait(&s->ckpt_cv, &s->ckpt_mu);
+        if (s->ckpt_stop)
+            break;
+        s->ckpt_wanted = 1;
+        pthread_mutex_unlock(&s->ckpt_mu);
+        /* PASSIVE: copies what it can without blocking the writer; frames
+         * committed meanwhile wait for the next round. */
+        int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            fprintf(stderr, "chute: %s: checkpoint: %s\n", s->path, sqlite3_errmsg(db));
+        pthread_mutex_lock(&s->ckpt_mu);
+    }
+    pthread_mutex_unlock(&s->ckpt_mu);
+    sqlite3_close(db);
+    return NULL;
+}
+
+/* Called by SQLite after each commit of the writer with the WAL's size in
+ * pages. The thread gets one round per CKPT_PAGES new pages: under steady
+ * writes the log is rarely found fully copied at the start of a write (which
+ * is when SQLite rewinds it), so its size alone would wake the thread after
+ * every commit. */
+static int on_wal(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    store *s = arg;
+    if (pages < s->ckpt_base) /* the log was rewound */
+        s->ckpt_base = 0;
+    if (pages >= CKPT_PAGES_MAX || (!s->ckpt_started && pages >= CKPT_PAGES)) {
+        /* The writer's own checkpoint: what the thread copied is not copied
+         * again, and with no write running meanwhile it reaches the end of
+         * the log, so the next write rewinds it. */
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        s->ckpt_base = 0;
+        return SQLITE_OK;
+    }
+    if (s->ckpt_started && pages >= s->ckpt_base + CKPT_PAGES) {
+        s->ckpt_base = pages;
+        pthread_mutex_lock(&s->ckpt_mu);
+        s->ckpt_wanted = 1;
+        pthread_cond_signal(&s->ckpt_cv);
+        pthread_mutex_unlock(&s->ckpt_mu);
+    }
+    return SQLITE_OK;
+}
+
+/* One daemon owns a partition's file: a second one started on the same
+ * data directory fails at open instead of interleaving writes. An flock on
+ * a file beside the database says so (released by the kernel when the
+ * process dies, so a crash leaves nothing to clean up). */
+static int take_lock(store *s, chute_error *err)
+{
+    size_t n = strlen(s->path) + sizeof ".lock";
+    char *lp = malloc(n);
+    if (!lp)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory opening %s", s->path);
+    snprintf(lp, n, "%s.lock", s->path);
+    s->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int ret = 0;
+    if (s->lock_fd < 0) {
+        ret = chute_error_set(err, CHUTE_ESTORE, "%s: cannot open the lock file: %s", lp,
+                              strerror(errno));
+    } else if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            ret = chute_error_set(err, CHUTE_ESTORE,
+                                  "%s: the database is locked by another process (is another "
+                                  "chuted using this data directory?)",
+                                  s->path);
+        else
+            ret = chute_error_set(err, CHUTE_ESTORE, "%s: cannot lock: %s", lp, strerror(errno));
+    }
+    free(lp);
+    return ret;
 }
 
 int store_open(store **out, const char *path, chute_durability durability, chute_error *err)
@@ -186,21 +332,24 @@ int store_open(store **out, const char *path, chute_durability durability, chute
         free(s);
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory opening %s", path);
     }
+    s->lock_fd = -1;
+    s->durability = durability;
+    pthread_mutex_init(&s->ckpt_mu, NULL);
+    pthread_cond_init(&s->ckpt_cv, NULL);
+    int ret = take_lock(s, err);
+    if (ret != 0) {
+        store_close(s);
+        return ret;
+    }
     int rc = sqlite3_open_v2(path, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
-    int ret = 0;
     if (rc != SQLITE_OK) {
         ret = chute_error_set(err, CHUTE_ESTORE, "%s: cannot open the database: %s", path,
                               s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         goto out;
     }
     sqlite3_extended_result_codes(s->db, 1);
-    /* Exclusive locking: one daemon owns a partition's file; a second one
-     * started on the same data directory fails at open instead of
-     * interleaving writes. It also spares WAL its shared-memory index. */
-    if ((ret = exec(s, "PRAGMA locking_mode = EXCLUSIVE", err)) != 0)
-        goto out;
     {
         int qrc;
         sqlite3_stmt *st;
@@ -236,13 +385,6 @@ int store_open(store **out, const char *path, chute_durability durability, chute
         goto out;
     if ((ret = migrate(s, err)) != 0)
         goto out;
-    /* Take the exclusive lock now (a write does), so a second daemon on the
-     * same directory is refused at once rather than at its first commit. */
-    if ((ret = exec(s, "BEGIN IMMEDIATE; UPDATE meta SET value = value WHERE name = 'key_counter'; "
-                       "COMMIT",
-                    err)) != 0)
-        goto out;
-
     if ((ret = prepare(s, &s->begin, "BEGIN IMMEDIATE", err)) != 0 ||
         (ret = prepare(s, &s->commit, "COMMIT", err)) != 0 ||
         (ret = prepare(s, &s->rollback, "ROLLBACK", err)) != 0 ||
@@ -266,6 +408,13 @@ int store_open(store **out, const char *path, chute_durability durability, chute
         (ret = prepare(s, &s->oldest, "SELECT min(completed_at) FROM jobs WHERE state = 7",
                        err)) != 0)
         goto out;
+    sqlite3_wal_hook(s->db, on_wal, s);
+    int prc = pthread_create(&s->ckpt_thread, NULL, ckpt_main, s);
+    if (prc == 0)
+        s->ckpt_started = 1;
+    else /* on_wal falls back to checkpointing in the writer */
+        fprintf(stderr, "chute: %s: no checkpoint thread: %s; the writer checkpoints instead\n",
+                s->path, strerror(prc));
 
 out:
     if (ret != 0) {

@@ -48,8 +48,11 @@ typedef struct store_job {
 
 /* Opens or creates the database at |path|, switches it to WAL with the
  * synchronous level of |durability|, checks it (quick_check) and migrates
- * the schema. Errors: CHUTE_ESTORE (cannot open/create), CHUTE_ECORRUPT (not
- * a database, fails the check, or a newer schema); the message names |path|. */
+ * the schema. Holds an flock on |path|.lock until store_close (one owner per
+ * file) and starts the thread that checkpoints the WAL (store.c). Errors:
+ * CHUTE_ESTORE (cannot open/create, or another process owns the file),
+ * CHUTE_ECORRUPT (not a database, fails the check, or a newer schema); the
+ * message names |path|. */
 int store_open(store **out, const char *path, chute_durability durability, chute_error *err);
 void store_close(store *s);
 

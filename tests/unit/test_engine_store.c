@@ -588,6 +588,92 @@ static void test_open_readonly_dir(void **state)
     assert_contains(f->err.message, path);
 }
 
+/* ---- one owner per data directory; the WAL stays bounded ------------------ */
+
+static void test_second_open_refused(void **state)
+{
+    fx *f = *state;
+    chute_engine *other = NULL;
+    chute_error err;
+    int rc = chute_engine_open(&other, &f->opts, &err);
+    if (rc != CHUTE_ESTORE)
+        fail_msg("expected ESTORE for a second owner, got %s: %s", chute_err_name(rc), err.message);
+    assert_null(other);
+    assert_contains(err.message, "locked by another process");
+    /* The first engine is untouched by the attempt and keeps working. */
+    int64_t k = fx_create(f, "t", 0, NULL);
+    fx_commit(f);
+    fx_close(f);
+    /* Once it is closed the directory can be opened again. */
+    fx_open(f);
+    assert_state(f, k, CHUTE_JOB_ACTIVATABLE);
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* The write-ahead log is copied back into the database by the store's
+ * checkpoint thread while the engine runs, and other processes may read the
+ * database meanwhile (the owner's lock is a separate file). */
+static void test_wal_checkpointed_and_readable(void **state)
+{
+    fx *f = *state;
+    char wal[512];
+    snprintf(wal, sizeof wal, "%s-wal", chute_engine_db_path(f->e));
+    char vars[2100];
+    memset(vars, 0, sizeof vars);
+    strcpy(vars, "{\"pad\":\"");
+    memset(vars + strlen(vars), 'x', 2000);
+    strcat(vars, "\"}");
+    enum { BATCHES = 24, PER_BATCH = 500 };
+    static chute_job_spec specs[PER_BATCH];
+    static int64_t keys[PER_BATCH];
+    for (int i = 0; i < PER_BATCH; i++)
+        specs[i] = (chute_job_spec){.type = "big", .variables = vars};
+    long max_wal = 0;
+    for (int b = 0; b < BATCHES; b++) {
+        int rc = chute_engine_create_batch(f->e, specs, PER_BATCH, keys, NULL, &f->err);
+        if (rc != 0)
+            fail_msg("create_batch: %s %s", chute_err_name(rc), f->err.message);
+        fx_commit(f);
+        long w = file_size(wal);
+        if (w > max_wal)
+            max_wal = w;
+    }
+    /* 12 000 jobs of ~2 KiB, one per page: about 50 MB went through the log, less than
+     * the bound at which the writer checkpoints by itself; so only the
+     * checkpoint thread can have copied it into the database file while
+     * the engine is open (all but the last CKPT_PAGES at most). */
+    char db_path[512];
+    snprintf(db_path, sizeof db_path, "%s", chute_engine_db_path(f->e));
+    long db_size = 0;
+    for (int i = 0; i < 100 && (db_size = file_size(db_path)) < 30L * 1000 * 1000; i++)
+        usleep(50 * 1000);
+    if (db_size < 30L * 1000 * 1000)
+        fail_msg("the database file holds %ld bytes: the log was not checkpointed (WAL reached "
+                 "%ld bytes)",
+                 db_size, max_wal);
+    /* A reader in another connection sees every committed row. */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(chute_engine_db_path(f->e), &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM jobs", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), BATCHES * PER_BATCH);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    /* Everything is still there after a reopen. */
+    fx_reopen(f);
+    chute_engine_stats stats;
+    chute_engine_get_stats(f->e, &stats);
+    assert_int_equal(stats.activatable, BATCHES * PER_BATCH);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -600,6 +686,8 @@ int main(void)
         FX_TEST(test_keys_unique_across_reopen_incidents),
         FX_TEST(test_durability_normal),
         FX_TEST(test_db_path_in_data_dir),
+        FX_TEST(test_second_open_refused),
+        FX_TEST(test_wal_checkpointed_and_readable),
         FX_TEST(test_open_bad_options),
         FX_TEST(test_open_creates_one_level),
         FX_TEST_CLOSED(test_open_data_dir_is_file),
