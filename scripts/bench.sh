@@ -180,27 +180,30 @@ peer_of() { # the backend name loadgen knows for a config
 
 lg() { "$loadgen" "$@" | tee -a "$out"; }
 
+# Section headers carry the time since the start, so a slow part shows.
+mark() { echo "$* [t+$(( $(date +%s) - t_start )) s]"; }
+
 configs=(chute_sync beanstalkd_sync redis_sync pg_sync chute_relaxed beanstalkd_relaxed redis_relaxed pg_relaxed)
 
 # ---- 1. engine -----------------------------------------------------------
-echo "== engine, in-process (no network); generator and engine share the 2 cores"
+mark "== engine, in-process (no network); generator and engine share the 2 cores"
 mkdir -p "$data/engine"
 "$build/bench/bench_engine" "$data/engine" "$mode" | tee -a "$out"
 rm -rf "$data/engine"
 
 # ---- 1b. REST lifecycle over HTTP/1.1 keep-alive (wrk) ----------------------
-echo "== REST create + activate + complete with wrk, one job at a time per connection"
+mark "== REST create + activate + complete with wrk, one job at a time per connection"
 for d in full normal; do
   "$root/bench/wrk/run.sh" "$chuted" "$WRK_SECS" "$d" | tee -a "$out"
 done
 
 # ---- 2. throughput and latency, every broker -------------------------------
-echo "== burn-down, lifecycle, open-loop latency: chute vs peers (payload 128 B, 127.0.0.1)"
+mark "== burn-down, lifecycle, open-loop latency: chute vs peers (payload 128 B, 127.0.0.1)"
 for cfg in "${configs[@]}"; do
   be=$(peer_of "$cfg"); dir="$data/$cfg"; PORT=
   reps=$REPS
   [ "$cfg" = beanstalkd_sync ] && reps=$SLOW_REPS
-  echo "-- $cfg"
+  mark "-- $cfg"
   start_broker "$cfg" "$dir"
   lg "$be" "$ADDR" burn name="${cfg}_burn_w1" n=$BURN_N workers=1 batch=1000 reps=$reps
   lg "$be" "$ADDR" burn name="${cfg}_burn_w8" n=$BURN_N workers=8 batch=1000 reps=$reps
@@ -210,7 +213,7 @@ for cfg in "${configs[@]}"; do
   lg "$be" "$ADDR" search name="${cfg}_maxrate_p99_10ms" start=500 max=256000 \
     secs=$SEARCH_SECS workers=2
   if [ "$cfg" = chute_sync ]; then
-    echo "-- the C client's job worker, chute durability full"
+    mark "-- the C client's job worker, chute durability full"
     "$build/bench/bench_worker" "$ADDR" "$WORKER_N" | tee -a "$out"
   fi
   stop_broker "$cfg" "$dir"
@@ -219,10 +222,10 @@ done
 
 # ---- 3. depth and recovery ---------------------------------------------------
 # Memory does not depend on the fsync policy: the relaxed configs fill faster.
-echo "== depth: $DEPTH_N queued jobs, restart after kill -9"
+mark "== depth: $DEPTH_N queued jobs, restart after kill -9"
 for cfg in chute_relaxed beanstalkd_relaxed redis_relaxed pg_relaxed; do
   be=$(peer_of "$cfg"); dir="$data/depth-$cfg"; PORT=
-  echo "-- $cfg"
+  mark "-- $cfg"
   start_broker "$cfg" "$dir"
   if [ "$be" = postgres ]; then
     lg "$be" "$ADDR" fill name="${cfg}_depth" n=$DEPTH_N
@@ -249,7 +252,7 @@ for cfg in chute_relaxed beanstalkd_relaxed redis_relaxed pg_relaxed; do
 done
 
 # ---- 4. idle ---------------------------------------------------------------
-echo "== idle: $IDLE_CONNS connected workers long polling an empty queue, ${IDLE_SECS} s"
+mark "== idle: $IDLE_CONNS connected workers long polling an empty queue, ${IDLE_SECS} s"
 for cfg in chute_relaxed beanstalkd_relaxed redis_relaxed pg_relaxed; do
   be=$(peer_of "$cfg"); dir="$data/idle-$cfg"; PORT=
   start_broker "$cfg" "$dir"
@@ -263,7 +266,7 @@ alias_fig() { # NEW OLD
   local line; line=$(grep "^bench: $2 " "$out" | tail -1) || return 0
   echo "bench: $1 ${line#bench: $2 }" | tee -a "$out"
 }
-echo "== gRPC gateway figures (chute durability full)"
+mark "== gRPC gateway figures (chute durability full)"
 alias_fig grpc_lifecycle_conn1 chute_sync_lifecycle_c1
 alias_fig grpc_lifecycle_conn8 chute_sync_lifecycle_c8
 for q in p50 p99; do for r in 1k 10k; do
@@ -271,7 +274,7 @@ for q in p50 p99; do for r in 1k 10k; do
 done; done
 
 elapsed=$(( $(date +%s) - t_start ))
-echo "== summary (generator and brokers share the $(nproc) cores; ${elapsed} s)"
+mark "== summary (generator and brokers share the $(nproc) cores; ${elapsed} s)"
 target=bench; [ "$mode" = full ] && target=bench-full || true
 cmd="make $target (scripts/bench.sh BUILD $mode)"
 "$root/bench/summary.sh" "$out" "$mode" "$cmd" "$started" "$elapsed" "$results_md"

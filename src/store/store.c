@@ -251,7 +251,7 @@ static void *ckpt_main(void *arg)
             pthread_cond_wait(&s->ckpt_cv, &s->ckpt_mu);
         if (s->ckpt_stop)
             break;
-        s->ckpt_wanted = 1;
+        s->ckpt_wanted = 0;
         pthread_mutex_unlock(&s->ckpt_mu);
         /* PASSIVE: copies what it can without blocking the writer; frames
          * committed meanwhile wait for the next round. */
