@@ -781,6 +781,29 @@ static void conn_flush(cconn *conn)
             break;
     }
     if (len > 0) {
+        /* Most batches fit the socket's buffer: written at once they need no
+         * write request and no poll for writability (libuv returns EAGAIN
+         * while earlier writes are queued, so order is kept). What is left
+         * goes through uv_write. */
+        uv_buf_t b = uv_buf_init((char *)out, (unsigned)len);
+        int t = uv_try_write((uv_stream_t *)&conn->tcp, &b, 1);
+        if (t == (int)len) {
+            free(out);
+            if (len >= 1024 * 1024) { /* stopped at the bound: there may be more */
+                conn_flush(conn);
+                return;
+            }
+            len = 0;
+        } else if (t > 0) {
+            memmove(out, out + t, len - (size_t)t);
+            len -= (size_t)t;
+        } else if (t != UV_EAGAIN) {
+            free(out);
+            conn_fail(conn, CHUTE_EUNAVAIL, "write failed: %s", uv_strerror(t));
+            return;
+        }
+    }
+    if (len > 0) {
         wreq *w = malloc(sizeof *w);
         if (!w) {
             free(out);

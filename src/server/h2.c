@@ -1206,6 +1206,26 @@ static int write_batch(h2_conn *c)
     h2_wreq *w = c->wreq;
     if (!w || w->len == 0)
         return 0;
+    /* Most batches fit the socket's buffer: written at once they cost no
+     * write request, no poll for writability and no callback an iteration
+     * later (libuv toggles the poll with one epoll_ctl each way). Only when
+     * nothing is queued, so bytes stay in order; a rejected HTTP/1.1
+     * connection goes through on_write, which ends it. */
+    if (c->out_pending == 0 && c->state != CONN_REJECTING) {
+        uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n == (int)w->len) {
+            c->wreq = NULL; /* not kept: idle connections hold no buffer */
+            free(w);
+            return 0;
+        }
+        if (n < 0 && n != UV_EAGAIN)
+            return n;
+        if (n > 0) {
+            memmove(w->data, w->data + n, w->len - (size_t)n);
+            w->len -= (size_t)n;
+        }
+    }
     c->wreq = NULL;
     uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)w->len);
     w->req.data = c;
