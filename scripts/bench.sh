@@ -222,7 +222,9 @@ done
 
 # ---- 3. depth and recovery ---------------------------------------------------
 # Memory does not depend on the fsync policy: the relaxed configs fill faster.
+# chuted's --max-jobs is off here: the figure is the depth, not the limit.
 mark "== depth: $DEPTH_N queued jobs, restart after kill -9"
+export CHUTE_MAX_JOBS=0
 for cfg in chute_relaxed beanstalkd_relaxed redis_relaxed pg_relaxed; do
   be=$(peer_of "$cfg"); dir="$data/depth-$cfg"; PORT=
   mark "-- $cfg"
@@ -250,6 +252,7 @@ for cfg in chute_relaxed beanstalkd_relaxed redis_relaxed pg_relaxed; do
   PORT=
   rm -rf "$dir"
 done
+unset CHUTE_MAX_JOBS
 
 # ---- 4. idle ---------------------------------------------------------------
 mark "== idle: $IDLE_CONNS connected workers long polling an empty queue, ${IDLE_SECS} s"

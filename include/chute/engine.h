@@ -145,6 +145,8 @@ typedef struct chute_engine_options {
     int64_t retention_ms;       /* how long completed standalone jobs keep their result;
                                    0 means 24 h, < 0 means not at all */
     size_t max_variables_size;  /* bound on one variables document; 0 means 4 MiB */
+    uint64_t max_jobs;          /* jobs the engine holds at most; 0 means no limit. See
+                                   "Queue depth limit" below. */
     chute_clock_fn clock;       /* NULL means the system clock */
     void *clock_ctx;
 } chute_engine_options;
@@ -182,7 +184,21 @@ int64_t chute_engine_now(const chute_engine *e);
  * engine is unchanged and |err| says why. Codes: CHUTE_EINVAL (bad argument),
  * CHUTE_ENOTFOUND (no such job or incident), CHUTE_ESTATE (the job's state
  * forbids it), CHUTE_ETOOBIG (a document over the configured bound),
- * CHUTE_ENOMEM.
+ * CHUTE_EBUSY (creates only: the queue depth limit), CHUTE_ENOMEM.
+ *
+ * Queue depth limit
+ * -----------------
+ * With |max_jobs| > 0 in the options, the engine holds at most that many
+ * jobs: every job that is not completed or cancelled counts, whatever its
+ * state (activatable, activated, failed, delayed, with an incident); a
+ * completed job kept only for its result (retention) does not. A create
+ * that would go past the limit is rejected with CHUTE_EBUSY, as a whole for
+ * a batch, before anything else is checked, so a full broker answers at
+ * once. Jobs already held are never touched: a limit below what a restart
+ * recovers only stops creates until enough jobs are completed or cancelled,
+ * and each one that leaves makes room for one new job. The limit bounds
+ * memory (every held job lives in memory, about 256 bytes plus its
+ * documents), not throughput.
  */
 
 typedef struct chute_job_spec {
@@ -203,7 +219,8 @@ typedef struct chute_job_spec {
 #define CHUTE_ERROR_MESSAGE_LEN_MAX 65536
 #define CHUTE_DEFAULT_RETRIES 3
 
-/* Creates a job. Sets |*key| to its key. */
+/* Creates a job. Sets |*key| to its key. CHUTE_EBUSY when the engine
+ * already holds |max_jobs| jobs. */
 int chute_engine_create(chute_engine *e, const chute_job_spec *spec, int64_t *key,
                         chute_error *err);
 
@@ -211,7 +228,9 @@ int chute_engine_create(chute_engine *e, const chute_job_spec *spec, int64_t *ke
  * Creates |count| jobs, all or nothing: every spec is checked before any
  * job is created. If spec |i| is rejected nothing is created, |*failed| (if
  * not NULL) is set to |i| and |err| says why. On success |keys| holds the
- * |count| keys in order. Same codes as chute_engine_create.
+ * |count| keys in order. Same codes as chute_engine_create; when the
+ * batch does not fit under |max_jobs| it is rejected with CHUTE_EBUSY and
+ * |*failed| is the first job that does not fit.
  */
 int chute_engine_create_batch(chute_engine *e, const chute_job_spec *specs, size_t count,
                               int64_t *keys, size_t *failed, chute_error *err);
@@ -262,10 +281,31 @@ int chute_engine_fail(chute_engine *e, int64_t key, int32_t retries, const char 
 int chute_engine_throw_error(chute_engine *e, int64_t key, const char *code, const char *message,
                              const char *variables, size_t variables_len, chute_error *err);
 
-/* Sets the retries of a job that is not completed (retries >= 1). */
+/* A change of a job's retries, its lease, or both. */
+typedef struct chute_job_update {
+    int has_retries;
+    int32_t retries;    /* >= 1; any state the job can be in while not completed */
+    int has_timeout;
+    int64_t timeout_ms; /* >= 1: the lease ends at now + timeout_ms; the job must be ACTIVATED */
+} chute_job_update;
+
+/*
+ * Applies |u| to the job, all or nothing: every check (the job exists, at
+ * least one field is set, each value is in range, an ACTIVATED job for a
+ * timeout) runs before anything changes, so a rejected update leaves both
+ * the retries and the lease as they were. CHUTE_ENOTFOUND, CHUTE_EINVAL
+ * (nothing to change, or a value out of range), CHUTE_ESTATE (a timeout for
+ * a job that is not ACTIVATED).
+ */
+int chute_engine_update(chute_engine *e, int64_t key, const chute_job_update *u,
+                        chute_error *err);
+
+/* chute_engine_update with retries only: sets the retries of a job that is
+ * not completed (retries >= 1). */
 int chute_engine_update_retries(chute_engine *e, int64_t key, int32_t retries, chute_error *err);
 
-/* Sets the lease of an ACTIVATED job to end at now + timeout_ms (>= 1). */
+/* chute_engine_update with a timeout only: sets the lease of an ACTIVATED
+ * job to end at now + timeout_ms (>= 1). */
 int chute_engine_update_timeout(chute_engine *e, int64_t key, int64_t timeout_ms,
                                 chute_error *err);
 
@@ -382,6 +422,7 @@ typedef struct chute_engine_stats {
     uint64_t commits;
     uint64_t created_total, activated_total, completed_total, failed_total, timed_out_total,
         incidents_total;
+    uint64_t rejected_max_jobs_total; /* create calls rejected by the max_jobs limit */
 } chute_engine_stats;
 
 void chute_engine_get_stats(const chute_engine *e, chute_engine_stats *out);

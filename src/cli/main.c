@@ -196,6 +196,9 @@ static int parse_duration(const char *s, int64_t *out)
 
 static int parse_key(const char *cmd, const char *s, int64_t *key)
 {
+    /* Set on every path: callers only read it on success, which GCC at -O3
+     * cannot see through usage_error(). */
+    *key = 0;
     if (!s)
         return usage_error(cmd, "missing KEY");
     if (parse_i64(s, key) < 0 || *key <= 0)

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -791,21 +792,55 @@ static int check_spec(chute_engine *e, const chute_job_spec *spec, chute_error *
     return rc;
 }
 
+/*
+ * The queue depth limit (see engine.h): |count| more jobs must fit under
+ * max_jobs. It is checked before the specs, in O(1), so that a full engine
+ * rejects a burst of creates without parsing their documents. |*fit| is set
+ * to how many of them would fit (the index of the first one that does not).
+ */
+static int check_room(chute_engine *e, size_t count, size_t *fit, chute_error *err)
+{
+    uint64_t max = e->opts.max_jobs;
+    uint64_t held = e->jobs.count;
+    if (max == 0 || (held <= max && count <= max - held))
+        return 0;
+    *fit = held < max ? (size_t)(max - held) : 0;
+    e->stats.rejected_max_jobs_total++;
+    /* The engine does not know how its limit was configured (a flag of
+     * chuted, an option of an embedding program), so the message names the
+     * figures and the remedy, not a flag. */
+    return chute_error_set(err, CHUTE_EBUSY,
+                           "Expected to create %zu job%s, but the broker holds %" PRIu64
+                           " job%s and its limit is %" PRIu64
+                           "; complete or cancel jobs, or raise the limit",
+                           count, count == 1 ? "" : "s", held, held == 1 ? "" : "s", max);
+}
+
 static int create_checked(chute_engine *e, const chute_job_spec *spec, int64_t *key,
                           chute_error *err);
 
 int chute_engine_create(chute_engine *e, const chute_job_spec *spec, int64_t *key,
                         chute_error *err)
 {
-    int rc = check_spec(e, spec, err);
+    size_t fit;
+    int rc = check_room(e, 1, &fit, err);
+    if (rc == 0)
+        rc = check_spec(e, spec, err);
     return rc ? rc : create_checked(e, spec, key, err);
 }
 
 int chute_engine_create_batch(chute_engine *e, const chute_job_spec *specs, size_t count,
                               int64_t *keys, size_t *failed, chute_error *err)
 {
+    size_t fit = 0;
+    int rc = check_room(e, count, &fit, err);
+    if (rc != 0) {
+        if (failed)
+            *failed = fit;
+        return rc;
+    }
     for (size_t i = 0; i < count; i++) {
-        int rc = check_spec(e, &specs[i], err);
+        rc = check_spec(e, &specs[i], err);
         if (rc != 0) {
             if (failed)
                 *failed = i;
@@ -813,7 +848,7 @@ int chute_engine_create_batch(chute_engine *e, const chute_job_spec *specs, size
         }
     }
     for (size_t i = 0; i < count; i++) {
-        int rc = create_checked(e, &specs[i], &keys[i], err);
+        rc = create_checked(e, &specs[i], &keys[i], err);
         if (rc != 0) {
             /* Out of memory half-way: the jobs created so far are in the
              * open batch, so cancelling them leaves no row behind. */
@@ -1032,7 +1067,7 @@ static void remove_job(chute_engine *e, job *j)
 int chute_engine_complete(chute_engine *e, int64_t key, const char *variables,
                           size_t variables_len, chute_error *err)
 {
-    job *j;
+    job *j = NULL; /* set by settle_lookup on success */
     int rc = settle_lookup(e, key, "COMPLETE", "complete", &j, err);
     if (rc != 0)
         return rc;
@@ -1075,7 +1110,7 @@ int chute_engine_fail(chute_engine *e, int64_t key, int32_t retries, const char 
                       int64_t backoff_ms, const char *variables, size_t variables_len,
                       chute_error *err)
 {
-    job *j;
+    job *j = NULL; /* set by settle_lookup on success */
     int rc = settle_lookup(e, key, "FAIL", "fail", &j, err);
     if (rc != 0)
         return rc;
@@ -1122,7 +1157,7 @@ int chute_engine_fail(chute_engine *e, int64_t key, int32_t retries, const char 
 int chute_engine_throw_error(chute_engine *e, int64_t key, const char *code, const char *message,
                              const char *variables, size_t variables_len, chute_error *err)
 {
-    job *j;
+    job *j = NULL; /* set by settle_lookup on success */
     int rc = settle_lookup(e, key, "THROW_ERROR", "throw an error for", &j, err);
     if (rc != 0)
         return rc;
@@ -1161,38 +1196,62 @@ int chute_engine_throw_error(chute_engine *e, int64_t key, const char *code, con
     return 0;
 }
 
-int chute_engine_update_retries(chute_engine *e, int64_t key, int32_t retries, chute_error *err)
+int chute_engine_update(chute_engine *e, int64_t key, const chute_job_update *u,
+                        chute_error *err)
 {
+    /* Zeebe names the command after what it changes; a changeset with both
+     * (REST PATCH) is Camunda's UPDATE. */
+    const char *cmd = "UPDATE", *verb = "update";
+    if (u->has_retries && !u->has_timeout) {
+        cmd = "UPDATE_RETRIES";
+        verb = "update retries of";
+    } else if (u->has_timeout && !u->has_retries) {
+        cmd = "UPDATE_TIMEOUT";
+        verb = "update the timeout of";
+    }
     job *j = hmap_get(&e->jobs, key);
     if (!j)
-        return not_found(err, "UPDATE_RETRIES", "update retries of", key);
-    if (retries < 1)
+        return not_found(err, cmd, verb, key);
+    /* Every check first, arguments before state, so that nothing changes
+     * unless everything can: the update is one change of the job. */
+    if (!u->has_retries && !u->has_timeout)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to update the retries or the timeout of job with key "
+                               "'%lld', but the update sets neither",
+                               (long long)key);
+    if (u->has_retries && u->retries < 1)
         return chute_error_set(err, CHUTE_EINVAL,
                                "Expected to update retries of job with key '%lld' to a value "
                                "of at least 1, but it is %d",
-                               (long long)key, retries);
-    j->retries = retries;
+                               (long long)key, u->retries);
+    if (u->has_timeout && u->timeout_ms < 1)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to update the timeout of job with key '%lld' to at "
+                               "least 1 ms, but it is %lld",
+                               (long long)key, (long long)u->timeout_ms);
+    if (u->has_timeout && j->state != CHUTE_JOB_ACTIVATED)
+        return bad_state(err, cmd, "update the timeout of", j);
+    if (u->has_retries)
+        j->retries = u->retries;
+    if (u->has_timeout) {
+        j->deadline = engine_now(e) + u->timeout_ms;
+        heap_update(&e->timers, j);
+    }
     persist(e, j, OP_UPDATE, 0);
     return 0;
+}
+
+int chute_engine_update_retries(chute_engine *e, int64_t key, int32_t retries, chute_error *err)
+{
+    chute_job_update u = {.has_retries = 1, .retries = retries};
+    return chute_engine_update(e, key, &u, err);
 }
 
 int chute_engine_update_timeout(chute_engine *e, int64_t key, int64_t timeout_ms,
                                 chute_error *err)
 {
-    job *j = hmap_get(&e->jobs, key);
-    if (!j)
-        return not_found(err, "UPDATE_TIMEOUT", "update the timeout of", key);
-    if (timeout_ms < 1)
-        return chute_error_set(err, CHUTE_EINVAL,
-                               "Expected to update the timeout of job with key '%lld' to at "
-                               "least 1 ms, but it is %lld",
-                               (long long)key, (long long)timeout_ms);
-    if (j->state != CHUTE_JOB_ACTIVATED)
-        return bad_state(err, "UPDATE_TIMEOUT", "update the timeout of", j);
-    j->deadline = engine_now(e) + timeout_ms;
-    heap_update(&e->timers, j);
-    persist(e, j, OP_UPDATE, 0);
-    return 0;
+    chute_job_update u = {.has_timeout = 1, .timeout_ms = timeout_ms};
+    return chute_engine_update(e, key, &u, err);
 }
 
 int chute_engine_resolve_incident(chute_engine *e, int64_t incident_key, chute_error *err)

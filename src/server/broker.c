@@ -18,6 +18,9 @@ struct broker {
     uv_timer_t poll_timer;
     heap polls; /* waiting long polls by expiry */
     broker_pending *pending_head, *pending_tail;
+    size_t npending;     /* length of the pending list */
+    size_t max_inflight; /* 0: no limit */
+    uint64_t rejected_inflight;
     int commit_failed; /* the last commit failed */
     int closing;
     int handles_closed; /* the loop handles are closing or closed */
@@ -55,7 +58,33 @@ void broker_after_commit(broker *b, broker_pending *p, broker_commit_fn fn)
     else
         b->pending_head = p;
     b->pending_tail = p;
+    b->npending++;
     broker_kick(b);
+}
+
+/* ---- admission ------------------------------------------------------------ */
+
+int broker_admit(broker *b, broker_load load, chute_error *err)
+{
+    if (load == BROKER_LOAD_DRAINS || b->max_inflight == 0 || b->npending < b->max_inflight)
+        return 0;
+    b->rejected_inflight++;
+    return chute_error_set(err, CHUTE_EBUSY,
+                           "Expected to accept the command, but %zu command%s already wait%s for "
+                           "the commit, the limit (--max-inflight); retry with back-off",
+                           b->npending, b->npending == 1 ? "" : "s", b->npending == 1 ? "s" : "");
+}
+
+void broker_set_max_inflight(broker *b, size_t max)
+{
+    b->max_inflight = max;
+}
+
+void broker_get_stats(const broker *b, broker_stats *out)
+{
+    out->inflight = b->npending;
+    out->max_inflight = b->max_inflight;
+    out->rejected_inflight = b->rejected_inflight;
 }
 
 /* ---- timers ---------------------------------------------------------------- */
@@ -195,6 +224,7 @@ void broker_flush(broker *b)
     /* Releasing can queue more (returned jobs): take the list first. */
     broker_pending *p = b->pending_head;
     b->pending_head = b->pending_tail = NULL;
+    b->npending = 0;
     while (p) {
         broker_pending *next = p->next;
         p->fn(p, rc == 0, &err);
@@ -221,6 +251,7 @@ int broker_open(broker **out, uv_loop_t *loop, chute_engine *e, chute_error *err
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
     b->loop = loop;
     b->e = e;
+    b->max_inflight = BROKER_DEFAULT_MAX_INFLIGHT;
     heap_init(&b->polls, poll_before, poll_pos);
     uv_check_init(loop, &b->check);
     uv_idle_init(loop, &b->kick);

@@ -13,6 +13,13 @@
  * (the commit failed: answer with the error). Completions queued while the
  * list is being released (a returned job, say) wait for the next flush.
  *
+ * The broker is also where load is refused (broker_admit): the queued
+ * completions are the commands waiting for the open batch's commit, and a
+ * command that would make them more than max_inflight is answered
+ * RESOURCE_EXHAUSTED at once, before it touches the engine, by gRPC and
+ * REST alike. (The other limit, the number of jobs held, is a job rule and
+ * lives in the engine: chute_engine_options.max_jobs.)
+ *
  * The broker also owns what every front end needs around the engine's
  * clock: the engine timer (leases, back-offs, delays) and the long polls
  * (broker_poll): an engine waiter plus an entry in one timer heap, so that a
@@ -57,6 +64,51 @@ void broker_kick(broker *b);
 
 /* Dispatches, commits and releases the queued completions now. */
 void broker_flush(broker *b);
+
+/* ---- admission (load rejection) ---------------------------------------------------- */
+
+/* The default of max_inflight: see broker_set_max_inflight. */
+#define BROKER_DEFAULT_MAX_INFLIGHT 10000
+
+/*
+ * What a command does to the broker's load. Only commands that bring work
+ * are refused: a worker taking or settling jobs makes room, and refusing it
+ * would only turn finished work into lease time-outs and redeliveries
+ * (Zeebe never rejects Complete or Fail for load either).
+ */
+typedef enum broker_load {
+    /* Creates, updates, resolves, cancels or reads jobs: refused while
+     * max_inflight commands wait for the commit. */
+    BROKER_LOAD_ADDS,
+    /* Activates (polls and streams), completes, fails or throws an error:
+     * always admitted; it still counts as waiting once queued. */
+    BROKER_LOAD_DRAINS,
+} broker_load;
+
+/*
+ * Decides, before a front end runs a command on the engine, whether it may
+ * run: returns 0, or CHUTE_EBUSY with a message for the client when |load|
+ * is BROKER_LOAD_ADDS and max_inflight completions are already queued (the
+ * rejection is counted). A rejected command must be answered at once, not
+ * through broker_after_commit (its answer depends on no commit, and queueing
+ * it would add to the very list that is full). Long polls and streams that
+ * wait for jobs are not queued completions and do not count; only their
+ * answers do, once they have jobs.
+ */
+int broker_admit(broker *b, broker_load load, chute_error *err);
+
+/* Sets how many completions may wait for one commit before commands that
+ * add load are refused; 0 means no limit. Default
+ * BROKER_DEFAULT_MAX_INFLIGHT. */
+void broker_set_max_inflight(broker *b, size_t max);
+
+typedef struct broker_stats {
+    size_t inflight;            /* completions waiting for the commit now */
+    size_t max_inflight;        /* 0: no limit */
+    uint64_t rejected_inflight; /* commands refused by broker_admit */
+} broker_stats;
+
+void broker_get_stats(const broker *b, broker_stats *out);
 
 /* ---- long polls ---------------------------------------------------------------- */
 

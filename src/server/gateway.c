@@ -17,6 +17,11 @@
  * A call whose client went away before its reply was released is marked
  * closed by the transport's on_close; the pending reply then only returns
  * its jobs.
+ *
+ * Before a command runs on the engine the broker admits it (broker_admit,
+ * the load rule shared with the HTTP API); a refused call ends at once with
+ * RESOURCE_EXHAUSTED and nothing queued. Topology and unknown methods touch
+ * no job and are not asked.
  */
 #include "server/gateway.h"
 
@@ -159,6 +164,20 @@ static void reply_message(gateway *g, h2_call *call, callctx *ctx, uint8_t *msg,
     r->tag = tag;
     r->finish = finish;
     queue_reply(g, r);
+}
+
+/*
+ * Asks the broker whether a command of |load| may run now; if not, ends the
+ * call at once with RESOURCE_EXHAUSTED (not queued: its answer waits for no
+ * commit) and returns 0.
+ */
+static int admit(gateway *g, h2_call *call, broker_load load)
+{
+    chute_error err;
+    if (broker_admit(g->b, load, &err) == 0)
+        return 1;
+    h2_call_finish(call, chute_err_grpc_status(err.code), err.message);
+    return 0;
 }
 
 static void ctx_release(callctx *c);
@@ -400,6 +419,10 @@ static void handle_activate(gateway *g, h2_call *call, const uint8_t *msg, size_
         codec_activate_free(&a);
         return;
     }
+    if (!admit(g, call, BROKER_LOAD_DRAINS)) {
+        codec_activate_free(&a);
+        return;
+    }
     poll *p = calloc(1, sizeof *p);
     if (!p || ctx_attach(g, &p->c, CALL_POLL, call) != 0) {
         free(p);
@@ -438,6 +461,10 @@ static void handle_stream(gateway *g, h2_call *call, const uint8_t *msg, size_t 
     }
     if (chute_engine_check_activate(&a.req, 1, &err) != 0) {
         reply_error(g, call, NULL, &err);
+        codec_activate_free(&a);
+        return;
+    }
+    if (!admit(g, call, BROKER_LOAD_DRAINS)) {
         codec_activate_free(&a);
         return;
     }
@@ -493,6 +520,12 @@ static void handle_job_command(gateway *g, h2_call *call, const char *rpc, const
         reply_error(g, call, NULL, &err);
         return;
     }
+    int settles = decode == codec_decode_complete_job || decode == codec_decode_fail_job ||
+                  decode == codec_decode_throw_error;
+    if (!admit(g, call, settles ? BROKER_LOAD_DRAINS : BROKER_LOAD_ADDS)) {
+        codec_job_command_free(&c);
+        return;
+    }
     if (decode == codec_decode_complete_job)
         rc = chute_engine_complete(g->e, c.key, c.variables, c.variables_len, &err);
     else if (decode == codec_decode_fail_job)
@@ -537,6 +570,10 @@ static void handle_create(gateway *g, h2_call *call, int batch, const uint8_t *m
         reply_error(g, call, NULL, &err);
         return;
     }
+    if (!admit(g, call, BROKER_LOAD_ADDS)) {
+        codec_create_free(&c);
+        return;
+    }
     int64_t *keys = calloc(c.count ? c.count : 1, sizeof *keys);
     if (!keys) {
         codec_create_free(&c);
@@ -578,6 +615,10 @@ static void handle_get(gateway *g, h2_call *call, const uint8_t *msg, size_t len
         reply_error(g, call, NULL, &err);
         return;
     }
+    if (!admit(g, call, BROKER_LOAD_ADDS)) {
+        codec_job_command_free(&c);
+        return;
+    }
     int rc = chute_engine_get(g->e, c.key, &v, &err);
     codec_job_command_free(&c);
     if (rc == 0)
@@ -595,6 +636,10 @@ static void handle_cancel(gateway *g, h2_call *call, const uint8_t *msg, size_t 
     chute_error err;
     if (codec_decode_cancel_job(msg, len, &c, &err) != 0) {
         reply_error(g, call, NULL, &err);
+        return;
+    }
+    if (!admit(g, call, BROKER_LOAD_ADDS)) {
+        codec_job_command_free(&c);
         return;
     }
     int rc = chute_engine_cancel(g->e, c.key, &err);
@@ -634,6 +679,10 @@ static void handle_list_incidents(gateway *g, h2_call *call, const uint8_t *msg,
     chute_error err;
     if (codec_decode_list_incidents(msg, len, &l, &err) != 0) {
         reply_error(g, call, NULL, &err);
+        return;
+    }
+    if (!admit(g, call, BROKER_LOAD_ADDS)) {
+        codec_list_incidents_free(&l);
         return;
     }
     incident_walk w = {.type = l.type, .limit = l.limit};

@@ -148,8 +148,17 @@ static void on_abort(void *ud, http_request *req)
         call_free(c);
 }
 
-static call *call_new(http_api *a, http_request *req)
+/* A call for a command of |load|, or NULL when the request was answered
+ * already: refused by the broker's admission (503 at once: the answer waits
+ * for no commit, and queueing it would add to the list that is full) or out
+ * of memory. */
+static call *call_new(http_api *a, http_request *req, broker_load load)
 {
+    chute_error err;
+    if (broker_admit(a->b, load, &err) != 0) {
+        respond_error(a, req, &err);
+        return NULL;
+    }
     call *c = calloc(1, sizeof *c);
     if (!c) {
         respond_problem(a, req, 503, "RESOURCE_EXHAUSTED", "out of memory", NULL);
@@ -340,7 +349,7 @@ static void handle_activate(http_api *a, http_request *req)
         rest_activate_free(&ra);
         return;
     }
-    call *c = call_new(a, req);
+    call *c = call_new(a, req, BROKER_LOAD_DRAINS);
     if (!c) {
         rest_activate_free(&ra);
         return;
@@ -399,7 +408,8 @@ static void handle_job_command(http_api *a, http_request *req, int64_t key, job_
         respond_error(a, req, &err);
         return;
     }
-    call *c = call_new(a, req);
+    /* Settling a job makes room: only the update can be refused for load. */
+    call *c = call_new(a, req, cmd == CMD_UPDATE ? BROKER_LOAD_ADDS : BROKER_LOAD_DRAINS);
     if (!c) {
         rest_command_free(&rc_);
         return;
@@ -417,25 +427,13 @@ static void handle_job_command(http_api *a, http_request *req, int64_t key, job_
                                       rc_.variables_len, &err);
         break;
     default: {
-        /* One changeset, all or nothing: the timeout first (it has the most
-         * reasons to be rejected), then the retries; if those are rejected
-         * the old lease end is put back. */
-        int64_t old_deadline = 0;
-        chute_job_view v;
-        chute_error ignore;
-        rc = 0;
-        if (rc_.has_timeout) {
-            if (chute_engine_get(a->e, key, &v, &ignore) == 0 && v.state == CHUTE_JOB_ACTIVATED)
-                old_deadline = v.deadline;
-            rc = chute_engine_update_timeout(a->e, key, rc_.timeout_ms, &err);
-        }
-        if (rc == 0 && rc_.has_retries) {
-            rc = chute_engine_update_retries(a->e, key, rc_.retries, &err);
-            if (rc != 0 && rc_.has_timeout && old_deadline) {
-                int64_t left = old_deadline - chute_engine_now(a->e);
-                chute_engine_update_timeout(a->e, key, left > 0 ? left : 1, &ignore);
-            }
-        }
+        /* One changeset, all or nothing: the engine checks both fields
+         * before it changes either. */
+        chute_job_update u = {.has_retries = rc_.has_retries,
+                              .retries = rc_.retries,
+                              .has_timeout = rc_.has_timeout,
+                              .timeout_ms = rc_.timeout_ms};
+        rc = chute_engine_update(a->e, key, &u, &err);
         break;
     }
     }
@@ -449,7 +447,7 @@ static void handle_job_command(http_api *a, http_request *req, int64_t key, job_
 static void handle_resolve(http_api *a, http_request *req, int64_t key)
 {
     chute_error err;
-    call *c = call_new(a, req);
+    call *c = call_new(a, req, BROKER_LOAD_ADDS);
     if (!c)
         return;
     if (chute_engine_resolve_incident(a->e, key, &err) != 0)
@@ -478,7 +476,7 @@ static void handle_create(http_api *a, http_request *req)
         return;
     }
     int64_t *keys = calloc(rc_.count ? rc_.count : 1, sizeof *keys);
-    call *c = keys ? call_new(a, req) : NULL;
+    call *c = keys ? call_new(a, req, BROKER_LOAD_ADDS) : NULL;
     if (!c) {
         if (!keys)
             respond_problem(a, req, 503, "RESOURCE_EXHAUSTED", "out of memory", NULL);
@@ -517,7 +515,7 @@ static void handle_get_job(http_api *a, http_request *req, int64_t key)
 {
     chute_error err;
     chute_job_view v;
-    call *c = call_new(a, req);
+    call *c = call_new(a, req, BROKER_LOAD_ADDS);
     if (!c)
         return;
     if (chute_engine_get(a->e, key, &v, &err) != 0) {
@@ -533,7 +531,7 @@ static void handle_get_job(http_api *a, http_request *req, int64_t key)
 static void handle_cancel(http_api *a, http_request *req, int64_t key)
 {
     chute_error err;
-    call *c = call_new(a, req);
+    call *c = call_new(a, req, BROKER_LOAD_ADDS);
     if (!c)
         return;
     if (chute_engine_cancel(a->e, key, &err) != 0)
@@ -642,7 +640,7 @@ static void handle_list_jobs(http_api *a, http_request *req)
             return;
         }
     }
-    call *c = call_new(a, req);
+    call *c = call_new(a, req, BROKER_LOAD_ADDS);
     if (!c)
         return;
     rest_buf b;
@@ -671,7 +669,7 @@ static void handle_list_incidents(http_api *a, http_request *req)
     if (query_type(a, req, type, sizeof type, &has_type) != 0 ||
         query_number(a, req, "limit", 1, INCIDENT_MAX_LIMIT, INCIDENT_DEFAULT_LIMIT, &limit) != 0)
         return;
-    call *c = call_new(a, req);
+    call *c = call_new(a, req, BROKER_LOAD_ADDS);
     if (!c)
         return;
     rest_buf b;
@@ -706,7 +704,7 @@ static int visit_type(void *ctx, const chute_type_stats *s)
 
 static void handle_job_types(http_api *a, http_request *req)
 {
-    call *c = call_new(a, req);
+    call *c = call_new(a, req, BROKER_LOAD_ADDS);
     if (!c)
         return;
     rest_buf b;
@@ -741,6 +739,9 @@ static void handle_metrics(http_api *a, http_request *req)
     g.http_connections = st.connections_open;
     g.http_requests = st.requests_in_flight;
     g.long_polls = broker_polls_waiting(a->b);
+    broker_stats bs;
+    broker_get_stats(a->b, &bs);
+    g.rejected_inflight = bs.rejected_inflight;
     g.ready = broker_ready(a->b);
     /* This response is counted before rendering so it shows in itself. */
     metrics_count_http(a->cfg.metrics, 200);

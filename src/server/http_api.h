@@ -24,7 +24,10 @@
  * commit; long polls are broker polls, and a response carrying leased jobs
  * that never reaches the client returns them at once (invariant 4). Errors
  * are application/problem+json with the status the codec maps the engine's
- * code to (404 unknown key, 409 wrong state, 400 invalid argument).
+ * code to (404 unknown key, 409 wrong state, 400 invalid argument, 503
+ * RESOURCE_EXHAUSTED). Every request that queues an answer on the broker is
+ * first admitted by it (broker_admit, the load rule shared with gRPC); a
+ * refused one is answered 503 at once.
  */
 #ifndef CHUTE_SERVER_HTTP_API_H
 #define CHUTE_SERVER_HTTP_API_H

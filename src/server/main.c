@@ -31,6 +31,8 @@ typedef struct config {
     const char *max_message_size;
     const char *idle_timeout;
     const char *stream_credit;
+    const char *max_jobs;
+    const char *max_inflight;
     int allow_remote;
 } config;
 
@@ -63,6 +65,14 @@ static void usage(FILE *f)
           "                           [CHUTE_IDLE_TIMEOUT] (default 5m)\n"
           "  --stream-credit N        jobs a job stream may have queued beyond the client's\n"
           "                           flow-control window [CHUTE_STREAM_CREDIT] (default 32)\n"
+          "  --max-jobs N             jobs held at most (every job not completed or cancelled);\n"
+          "                           creates beyond it get RESOURCE_EXHAUSTED (gRPC 8, HTTP\n"
+          "                           503); 0 means no limit [CHUTE_MAX_JOBS] (default 10000000)\n"
+          "  --max-inflight N         commands waiting for one commit at most; new commands\n"
+          "                           that bring work (create, update, resolve, cancel, reads)\n"
+          "                           get RESOURCE_EXHAUSTED while it is reached; activate,\n"
+          "                           complete, fail and throw error are always taken; 0 means\n"
+          "                           no limit [CHUTE_MAX_INFLIGHT] (default 10000)\n"
           "  --allow-remote           allow a listener on a non-loopback address (Chute has no\n"
           "                           authentication yet) [CHUTE_ALLOW_REMOTE=1]\n"
           "  -h, --help               this text\n"
@@ -134,6 +144,18 @@ static int64_t size_bytes(const char *flag, const char *s)
     return v;
 }
 
+/* Parses a count from 0 to |max| (0 meaning "no limit" for the limits). */
+static uint64_t count_of(const char *flag, const char *s, uint64_t max)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || *end != '\0' || errno != 0 || s[0] == '-' || v > max)
+        die("%s %s: choose a number from 0 (no limit) to %llu", flag, s,
+            (unsigned long long)max);
+    return (uint64_t)v;
+}
+
 /* Splits "host:port" ("[::1]:26500" for IPv6). */
 static void split_listen(const char *flag, const char *s, char *host, size_t hostcap, int *port)
 {
@@ -180,6 +202,8 @@ static void parse_args(int argc, char **argv, config *c)
     c->max_message_size = env_or("CHUTE_MAX_MESSAGE_SIZE", "4MiB");
     c->idle_timeout = env_or("CHUTE_IDLE_TIMEOUT", "5m");
     c->stream_credit = env_or("CHUTE_STREAM_CREDIT", "32");
+    c->max_jobs = env_or("CHUTE_MAX_JOBS", "10000000");
+    c->max_inflight = env_or("CHUTE_MAX_INFLIGHT", "10000");
     c->allow_remote = strcmp(env_or("CHUTE_ALLOW_REMOTE", "0"), "1") == 0;
 
     static const struct {
@@ -194,6 +218,8 @@ static void parse_args(int argc, char **argv, config *c)
         {"--max-message-size", offsetof(config, max_message_size)},
         {"--idle-timeout", offsetof(config, idle_timeout)},
         {"--stream-credit", offsetof(config, stream_credit)},
+        {"--max-jobs", offsetof(config, max_jobs)},
+        {"--max-inflight", offsetof(config, max_inflight)},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -290,6 +316,11 @@ int main(int argc, char **argv)
         die("--durability: '%s' is not a mode; use full or normal", c.durability);
     int64_t retention = duration_ms("--retention", c.retention);
     eo.retention_ms = retention == 0 ? -1 : retention;
+    /* Upper bounds only catch typos: 10^12 jobs is far past what memory
+     * holds (about 256 B each), 10^8 commands per commit gigabytes of
+     * replies. */
+    eo.max_jobs = count_of("--max-jobs", c.max_jobs, 1000000000000ULL);
+    uint64_t max_inflight = count_of("--max-inflight", c.max_inflight, 100000000ULL);
 
     gateway_config gc;
     gateway_config_init(&gc);
@@ -348,6 +379,10 @@ int main(int argc, char **argv)
                     "incidents)\n",
             (unsigned long long)st.jobs, (unsigned long long)st.activatable,
             (unsigned long long)st.activated, (unsigned long long)st.incidents);
+    if (eo.max_jobs && st.jobs >= eo.max_jobs)
+        fprintf(stderr, "chuted: holding %llu jobs, at or over --max-jobs %llu: creates are "
+                        "refused until jobs are completed or cancelled\n",
+                (unsigned long long)st.jobs, (unsigned long long)eo.max_jobs);
 
     daemon_state d = {0};
     d.loop = uv_default_loop();
@@ -356,6 +391,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "chuted: out of memory\n");
         return 1;
     }
+    broker_set_max_inflight(d.b, (size_t)max_inflight);
     metrics_install(m, e);
     gc.metrics = m;
     if (gateway_open(&d.gw, d.loop, d.b, &gc, &err) != 0) {

@@ -381,6 +381,15 @@ int metrics_render(metrics *m, chute_engine *e, const metrics_gauges *g, char **
         chute_engine_get_stats(e, &st);
         family(&b, "chute_commits_total", "counter", "Transactions committed to the store.");
         rest_buf_printf(&b, "chute_commits_total %" PRIu64 "\n", st.commits);
+        /* Both limits in one family, so one query sums all load rejections. */
+        family(&b, "chute_requests_rejected_total", "counter",
+               "Requests refused with RESOURCE_EXHAUSTED (gRPC 8, HTTP 503) by a load limit: "
+               "max_jobs (the broker holds --max-jobs jobs), max_inflight (--max-inflight "
+               "commands wait for the commit).");
+        rest_buf_printf(&b, "chute_requests_rejected_total{reason=\"max_jobs\"} %" PRIu64 "\n",
+                        st.rejected_max_jobs_total);
+        rest_buf_printf(&b, "chute_requests_rejected_total{reason=\"max_inflight\"} %" PRIu64 "\n",
+                        g ? g->rejected_inflight : 0);
     }
     family(&b, "chute_process_resident_memory_bytes", "gauge",
            "Resident set size of chuted (from /proc/self/statm).");

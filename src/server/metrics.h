@@ -48,10 +48,11 @@ void metrics_count_http(metrics *m, int status);
 typedef struct metrics_gauges {
     uint64_t grpc_connections;
     uint64_t http_connections;
-    uint64_t grpc_calls;    /* gRPC calls open now */
-    uint64_t http_requests; /* HTTP requests in flight now */
-    uint64_t long_polls;    /* long polls waiting now (both APIs) */
-    int ready;              /* the store takes commits */
+    uint64_t grpc_calls;        /* gRPC calls open now */
+    uint64_t http_requests;     /* HTTP requests in flight now */
+    uint64_t long_polls;        /* long polls waiting now (both APIs) */
+    uint64_t rejected_inflight; /* commands refused by --max-inflight so far (broker) */
+    int ready;                  /* the store takes commits */
 } metrics_gauges;
 
 /*

@@ -33,8 +33,14 @@ static int spawn(chuted_proc *d, const char *listen)
     if (pid == 0) {
         FILE *f = freopen(d->log, "a", stderr);
         (void)f;
-        execl(bin, bin, "--data-dir", d->dir, "--grpc-listen", listen, "--http-listen", "off",
-              "--durability", "normal", (char *)NULL);
+        const char *argv[32] = {bin,     "--data-dir",    d->dir, "--grpc-listen",
+                                listen,  "--http-listen", "off",  "--durability",
+                                "normal"};
+        size_t n = 9;
+        for (size_t i = 0; d->extra && d->extra[i] && i < 16; i++)
+            argv[n++] = d->extra[i];
+        argv[n] = NULL;
+        execv(bin, (char *const *)argv);
         _exit(127);
     }
     d->pid = pid;
@@ -76,7 +82,13 @@ static int spawn(chuted_proc *d, const char *listen)
 
 int chuted_start(chuted_proc *d)
 {
+    return chuted_start_args(d, NULL);
+}
+
+int chuted_start_args(chuted_proc *d, const char *const *extra)
+{
     memset(d, 0, sizeof *d);
+    d->extra = extra;
     snprintf(d->dir, sizeof d->dir, "/tmp/chute-client-test-XXXXXX");
     if (!mkdtemp(d->dir))
         return -1;

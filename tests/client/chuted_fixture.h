@@ -10,6 +10,7 @@ typedef struct chuted_proc {
     char log[300];    /* chuted's stderr */
     char address[64]; /* 127.0.0.1:PORT */
     int port;
+    const char *const *extra; /* more chuted arguments (NULL-terminated), or NULL */
 } chuted_proc;
 
 /* The chuted binary this test was configured with, or NULL. */
@@ -17,6 +18,10 @@ const char *chuted_path(void);
 
 /* Starts chuted in a new temp dir on an ephemeral port. 0 or -1. */
 int chuted_start(chuted_proc *d);
+
+/* chuted_start with more arguments: |extra| is a NULL-terminated list of at
+ * most 16 (not copied: it must outlive |d|, a restart uses it again). */
+int chuted_start_args(chuted_proc *d, const char *const *extra);
 
 /* Starts it again on the same dir and port (after chuted_stop). 0 or -1. */
 int chuted_restart(chuted_proc *d);

@@ -134,6 +134,7 @@ static void test_render_after_work(void **state)
     chute_engine_options_init(&o);
     o.data_dir = dir;
     o.clock = clock_fn;
+    o.max_jobs = 3;
     chute_engine *e;
     chute_error err;
     assert_int_equal(chute_engine_open(&e, &o, &err), 0);
@@ -145,6 +146,8 @@ static void test_render_after_work(void **state)
     int64_t k;
     for (int i = 0; i < 3; i++)
         assert_int_equal(chute_engine_create(e, &spec, &k, &err), 0);
+    /* The fourth is refused by the queue depth limit. */
+    assert_int_equal(chute_engine_create(e, &spec, &k, &err), CHUTE_EBUSY);
     assert_int_equal(chute_engine_commit(e, &err), 0);
     fake_now += 2500;
     chute_activate_request req = {
@@ -161,7 +164,8 @@ static void test_render_after_work(void **state)
     metrics_count_http(m, 204);
     metrics_count_http(m, 204);
 
-    metrics_gauges g = {.grpc_connections = 2, .http_connections = 1, .ready = 1};
+    metrics_gauges g = {
+        .grpc_connections = 2, .http_connections = 1, .ready = 1, .rejected_inflight = 5};
     char *text;
     size_t len;
     assert_int_equal(metrics_render(m, e, &g, &text, &len), 0);
@@ -196,6 +200,8 @@ static void test_render_after_work(void **state)
     assert_true(sample(text, "chute_http_responses_total{code=\"204\"}") == 2);
     assert_true(sample(text, "chute_connections{protocol=\"grpc\"}") == 2);
     assert_true(sample(text, "chute_ready") == 1);
+    assert_true(sample(text, "chute_requests_rejected_total{reason=\"max_jobs\"}") == 1);
+    assert_true(sample(text, "chute_requests_rejected_total{reason=\"max_inflight\"}") == 5);
     assert_true(sample(text, "chute_process_resident_memory_bytes") > 0);
     free(text);
 

@@ -1,7 +1,8 @@
 /*
  * Engine unit tests: create/get, keys, every rejection, every transition,
- * timers (lease expiry, back-off, delay, retention), ordering, budgets,
- * fetchVariable filtering and statistics. Checked against the contract in
+ * updates (retries and timeout, all or nothing), the queue depth limit
+ * (max_jobs), timers (lease expiry, back-off, delay, retention), ordering,
+ * budgets, fetchVariable filtering and statistics. Checked against the contract in
  * include/chute/engine.h and the Semantics section of the Zeebe gateway
  * reference, with a fake clock.
  */
@@ -568,6 +569,271 @@ static void test_update_retries(void **state)
     assert_int_equal(v.deadline, FX_T0 + 1000);
     assert_rejected(f, chute_engine_update_retries(f->e, k, 0, &f->err), CHUTE_EINVAL);
     assert_int_equal(fx_get(f, k).retries, 1);
+}
+
+/* ---- update: retries and timeout in one change ------------------------------ */
+
+static void test_update_both(void **state)
+{
+    fx *f = *state;
+    int64_t k = fx_create(f, "t", 0, NULL);
+    assert_int_equal(fx_activate_one(f, "t", "w", 1000), k);
+    fx_commit(f);
+    f->now = FX_T0 + 200;
+    chute_job_update u = {.has_retries = 1, .retries = 9, .has_timeout = 1, .timeout_ms = 5000};
+    assert_ok(f, chute_engine_update(f->e, k, &u, &f->err));
+    chute_job_view v = fx_get(f, k);
+    assert_int_equal(v.retries, 9);
+    assert_int_equal(v.deadline, FX_T0 + 5200);
+    assert_int_equal(v.state, CHUTE_JOB_ACTIVATED);
+    assert_string_equal(v.worker, "w");
+    assert_int_equal(chute_engine_next_due(f->e), FX_T0 + 5200);
+    /* Both changes are one durable change of the job. */
+    fx_commit(f);
+    fx_reopen(f);
+    v = fx_get(f, k);
+    assert_int_equal(v.retries, 9);
+    assert_int_equal(v.deadline, FX_T0 + 5200);
+    assert_int_equal(v.state, CHUTE_JOB_ACTIVATED);
+    /* The old deadline passes: still leased; the new one ends the lease. */
+    fx_tick_at(f, FX_T0 + 1000);
+    assert_state(f, k, CHUTE_JOB_ACTIVATED);
+    fx_tick_at(f, FX_T0 + 5200);
+    v = fx_get(f, k);
+    assert_int_equal(v.state, CHUTE_JOB_ACTIVATABLE);
+    assert_int_equal(v.retries, 9);
+}
+
+static void test_update_retries_invalid_keeps_timeout(void **state)
+{
+    fx *f = *state;
+    int64_t k = fx_create(f, "t", 0, NULL);
+    assert_int_equal(fx_activate_one(f, "t", "w", 1000), k);
+    fx_commit(f);
+    chute_job_update u = {.has_retries = 1, .retries = 0, .has_timeout = 1, .timeout_ms = 60000};
+    assert_rejected(f, chute_engine_update(f->e, k, &u, &f->err), CHUTE_EINVAL);
+    assert_contains(f->err.message, "retries");
+    /* Nothing changed, nothing joined the batch. */
+    assert_int_equal(chute_engine_dirty(f->e), 0);
+    chute_job_view v = fx_get(f, k);
+    assert_int_equal(v.deadline, FX_T0 + 1000);
+    assert_int_equal(v.retries, 3);
+    assert_int_equal(chute_engine_next_due(f->e), FX_T0 + 1000);
+    /* A timeout out of range with valid retries: the retries stay too. */
+    u = (chute_job_update){.has_retries = 1, .retries = 7, .has_timeout = 1, .timeout_ms = 0};
+    assert_rejected(f, chute_engine_update(f->e, k, &u, &f->err), CHUTE_EINVAL);
+    assert_contains(f->err.message, "timeout");
+    v = fx_get(f, k);
+    assert_int_equal(v.retries, 3);
+    assert_int_equal(v.deadline, FX_T0 + 1000);
+    assert_int_equal(chute_engine_dirty(f->e), 0);
+    /* The lease still ends at the old deadline. */
+    fx_tick_at(f, FX_T0 + 1000);
+    assert_state(f, k, CHUTE_JOB_ACTIVATABLE);
+}
+
+static void test_update_timeout_rejected_keeps_retries(void **state)
+{
+    fx *f = *state;
+    int64_t k = fx_create(f, "t", 0, NULL);
+    fx_commit(f);
+    /* Not activated: the timeout is rejected, so the retries are not set. */
+    chute_job_update u = {.has_retries = 1, .retries = 7, .has_timeout = 1, .timeout_ms = 5000};
+    assert_rejected(f, chute_engine_update(f->e, k, &u, &f->err), CHUTE_ESTATE);
+    assert_contains(f->err.message, "Command 'UPDATE' rejected with code 'INVALID_STATE'");
+    assert_contains(f->err.message, "ACTIVATABLE");
+    assert_int_equal(chute_engine_dirty(f->e), 0);
+    chute_job_view v = fx_get(f, k);
+    assert_int_equal(v.retries, 3);
+    assert_int_equal(v.state, CHUTE_JOB_ACTIVATABLE);
+    /* The same in an incident: retries alone would be accepted there. */
+    assert_int_equal(fx_activate_one(f, "t", "w", 1000), k);
+    assert_ok(f, chute_engine_fail(f->e, k, 0, "no more", 0, NULL, 0, &f->err));
+    fx_commit(f);
+    assert_rejected(f, chute_engine_update(f->e, k, &u, &f->err), CHUTE_ESTATE);
+    assert_int_equal(chute_engine_dirty(f->e), 0);
+    v = fx_get(f, k);
+    assert_int_equal(v.retries, 0);
+    assert_int_equal(v.state, CHUTE_JOB_INCIDENT);
+    u.has_timeout = 0;
+    assert_ok(f, chute_engine_update(f->e, k, &u, &f->err));
+    assert_int_equal(fx_get(f, k).retries, 7);
+}
+
+static void test_update_not_found_and_empty(void **state)
+{
+    fx *f = *state;
+    int64_t k = fx_create(f, "t", 0, NULL);
+    int64_t unknown = K0 + 999;
+    chute_job_update both = {.has_retries = 1, .retries = 2, .has_timeout = 1, .timeout_ms = 10};
+    assert_rejected(f, chute_engine_update(f->e, unknown, &both, &f->err), CHUTE_ENOTFOUND);
+    assert_string_equal(f->err.message,
+                        "Command 'UPDATE' rejected with code 'NOT_FOUND': Expected to update "
+                        "job with key '2251799813686248', but no such job was found");
+    /* One field: Zeebe's command names, as the wrappers always gave. */
+    chute_job_update r = {.has_retries = 1, .retries = 2};
+    assert_rejected(f, chute_engine_update(f->e, unknown, &r, &f->err), CHUTE_ENOTFOUND);
+    assert_contains(f->err.message, "Command 'UPDATE_RETRIES' rejected with code 'NOT_FOUND'");
+    chute_job_update t = {.has_timeout = 1, .timeout_ms = 10};
+    assert_rejected(f, chute_engine_update(f->e, unknown, &t, &f->err), CHUTE_ENOTFOUND);
+    assert_contains(f->err.message, "Command 'UPDATE_TIMEOUT' rejected with code 'NOT_FOUND'");
+    /* A completed job is not found either. */
+    assert_int_equal(fx_activate_one(f, "t", "w", 1000), k);
+    assert_ok(f, chute_engine_complete(f->e, k, NULL, 0, &f->err));
+    assert_rejected(f, chute_engine_update(f->e, k, &both, &f->err), CHUTE_ENOTFOUND);
+    /* An update that sets nothing is an invalid argument. */
+    int64_t k2 = fx_create(f, "t", 0, NULL);
+    chute_job_update none = {0};
+    assert_rejected(f, chute_engine_update(f->e, k2, &none, &f->err), CHUTE_EINVAL);
+    assert_contains(f->err.message, "sets neither");
+}
+
+/* ---- queue depth limit (max_jobs) ----------------------------------------- */
+
+static void open_with_max_jobs(fx *f, uint64_t max)
+{
+    f->opts.max_jobs = max;
+    fx_open(f);
+}
+
+static int create_rc(fx *f, const char *type, int64_t *key)
+{
+    chute_job_spec s = {.type = type};
+    memset(&f->err, 0, sizeof f->err);
+    return chute_engine_create(f->e, &s, key, &f->err);
+}
+
+static void test_depth_limit_create(void **state)
+{
+    fx *f = *state;
+    open_with_max_jobs(f, 3);
+    int64_t k[3];
+    for (int i = 0; i < 3; i++)
+        k[i] = fx_create(f, "t", 0, NULL);
+    fx_commit(f);
+    int64_t key = 0;
+    assert_rejected(f, create_rc(f, "t", &key), CHUTE_EBUSY);
+    assert_int_equal(key, 0);
+    assert_string_equal(f->err.message, "Expected to create 1 job, but the broker holds 3 jobs "
+                                        "and its limit is 3; complete or cancel jobs, or raise "
+                                        "the limit");
+    /* The limit is checked first: a full broker refuses even a bad spec at once. */
+    chute_job_spec bad = {.type = ""};
+    assert_rejected(f, chute_engine_create(f->e, &bad, &key, &f->err), CHUTE_EBUSY);
+    chute_engine_stats s = fx_stats(f);
+    assert_int_equal(s.jobs, 3);
+    assert_int_equal(s.created_total, 3);
+    assert_int_equal(s.rejected_max_jobs_total, 2);
+    assert_int_equal(chute_engine_dirty(f->e), 0);
+    /* Jobs held are never touched by the limit. */
+    for (int i = 0; i < 3; i++)
+        assert_state(f, k[i], CHUTE_JOB_ACTIVATABLE);
+    /* Completing one makes room for exactly one. */
+    assert_int_equal(fx_activate_one(f, "t", "w", 1000), k[0]);
+    assert_ok(f, chute_engine_complete(f->e, k[0], NULL, 0, &f->err));
+    assert_state(f, k[0], CHUTE_JOB_COMPLETED); /* retained, and not counted */
+    int64_t k3 = fx_create(f, "t", 0, NULL);
+    assert_rejected(f, create_rc(f, "t", &key), CHUTE_EBUSY);
+    /* Cancelling one does too. */
+    assert_ok(f, chute_engine_cancel(f->e, k3, &f->err));
+    fx_create(f, "t", 0, NULL);
+    assert_rejected(f, create_rc(f, "t", &key), CHUTE_EBUSY);
+    assert_int_equal(fx_stats(f).rejected_max_jobs_total, 4);
+}
+
+static void test_depth_limit_counts_every_state(void **state)
+{
+    fx *f = *state;
+    open_with_max_jobs(f, 5);
+    /* One job in each state that is held: activated, failed (back-off),
+     * incident, error thrown, delayed. */
+    int64_t a = fx_create(f, "a", 0, NULL);
+    assert_int_equal(fx_activate_one(f, "a", "w", 60000), a);
+    int64_t b = fx_create(f, "b", 0, NULL);
+    assert_int_equal(fx_activate_one(f, "b", "w", 60000), b);
+    assert_ok(f, chute_engine_fail(f->e, b, 2, "later", 60000, NULL, 0, &f->err));
+    int64_t c = fx_create(f, "c", 0, NULL);
+    assert_int_equal(fx_activate_one(f, "c", "w", 60000), c);
+    assert_ok(f, chute_engine_fail(f->e, c, 0, "no more", 0, NULL, 0, &f->err));
+    int64_t d = fx_create(f, "d", 0, NULL);
+    assert_int_equal(fx_activate_one(f, "d", "w", 60000), d);
+    assert_ok(f, chute_engine_throw_error(f->e, d, "E", "m", NULL, 0, &f->err));
+    fx_create_delayed(f, "e", 60000);
+    int64_t key;
+    assert_rejected(f, create_rc(f, "f", &key), CHUTE_EBUSY);
+    assert_contains(f->err.message, "holds 5 jobs");
+    /* Commands on held jobs still work at the limit. */
+    assert_ok(f, chute_engine_update_retries(f->e, c, 1, &f->err));
+    assert_ok(f, chute_engine_resolve_incident(f->e, fx_get(f, c).incident_key, &f->err));
+    assert_ok(f, chute_engine_update_timeout(f->e, a, 1000, &f->err));
+    assert_ok(f, chute_engine_complete(f->e, a, NULL, 0, &f->err));
+    assert_ok(f, create_rc(f, "f", &key));
+}
+
+static void test_depth_limit_batch_all_or_nothing(void **state)
+{
+    fx *f = *state;
+    open_with_max_jobs(f, 3);
+    int64_t first = fx_create(f, "t", 0, NULL);
+    fx_commit(f);
+    chute_job_spec specs[3] = {{.type = "t"}, {.type = "t"}, {.type = "t"}};
+    int64_t keys[3] = {0, 0, 0};
+    size_t failed = 99;
+    /* 1 held + 3 > 3: the whole batch is refused; job 2 is the first that
+     * does not fit. */
+    assert_rejected(f, chute_engine_create_batch(f->e, specs, 3, keys, &failed, &f->err),
+                    CHUTE_EBUSY);
+    assert_int_equal(failed, 2);
+    assert_string_equal(f->err.message, "Expected to create 3 jobs, but the broker holds 1 job "
+                                        "and its limit is 3; complete or cancel jobs, or raise "
+                                        "the limit");
+    assert_int_equal(keys[0], 0);
+    chute_engine_stats s = fx_stats(f);
+    assert_int_equal(s.jobs, 1);
+    assert_int_equal(s.created_total, 1);
+    assert_int_equal(s.rejected_max_jobs_total, 1);
+    assert_int_equal(chute_engine_dirty(f->e), 0);
+    /* Nothing reached the store either. */
+    fx_reopen(f);
+    assert_int_equal(fx_stats(f).jobs, 1);
+    assert_state(f, first, CHUTE_JOB_ACTIVATABLE);
+    assert_int_equal(fx_activate_keys(f, "t", "w", 1000, 10, NULL), 1);
+    /* A batch that exactly fills the limit is taken. */
+    assert_ok(f, chute_engine_create_batch(f->e, specs, 2, keys, &failed, &f->err));
+    assert_int_equal(fx_stats(f).jobs, 3);
+    /* Full: even one more is refused, index 0. */
+    assert_rejected(f, chute_engine_create_batch(f->e, specs, 1, keys, &failed, &f->err),
+                    CHUTE_EBUSY);
+    assert_int_equal(failed, 0);
+    /* An empty batch adds nothing and is always taken. */
+    assert_ok(f, chute_engine_create_batch(f->e, specs, 0, keys, &failed, &f->err));
+}
+
+static void test_depth_limit_recovered_over_limit(void **state)
+{
+    fx *f = *state;
+    fx_open(f); /* no limit: 0 */
+    assert_int_equal(f->opts.max_jobs, 0);
+    int64_t k[4];
+    for (int i = 0; i < 4; i++)
+        k[i] = fx_create(f, "t", 0, NULL);
+    fx_commit(f);
+    /* Reopened with a limit below what it holds: every job is recovered and
+     * served; only creates are refused until enough jobs leave. */
+    fx_close(f);
+    open_with_max_jobs(f, 2);
+    assert_int_equal(fx_stats(f).jobs, 4);
+    int64_t key;
+    assert_rejected(f, create_rc(f, "t", &key), CHUTE_EBUSY);
+    assert_contains(f->err.message, "holds 4 jobs and its limit is 2");
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(fx_activate_one(f, "t", "w", 1000), k[i]);
+        assert_ok(f, chute_engine_complete(f->e, k[i], NULL, 0, &f->err));
+        assert_rejected(f, create_rc(f, "t", &key), CHUTE_EBUSY);
+    }
+    assert_int_equal(fx_activate_one(f, "t", "w", 1000), k[2]);
+    assert_ok(f, chute_engine_complete(f->e, k[2], NULL, 0, &f->err));
+    assert_ok(f, create_rc(f, "t", &key));
 }
 
 static void test_resolve_rejections(void **state)
@@ -1509,6 +1775,8 @@ static void test_options_init(void **state)
     assert_true(o.partition == 1 || o.partition == 0);
     assert_true(o.retention_ms == 0 || o.retention_ms == 24 * 3600 * 1000LL);
     assert_true(o.max_variables_size == 0 || o.max_variables_size == 4u * 1024 * 1024);
+    /* No queue depth limit unless the embedding program asks for one. */
+    assert_int_equal(o.max_jobs, 0);
 }
 
 int main(void)
@@ -1532,6 +1800,14 @@ int main(void)
         FX_TEST(test_estate_settle_in_wrong_state),
         FX_TEST(test_estate_update_timeout_not_activated),
         FX_TEST(test_update_retries),
+        FX_TEST(test_update_both),
+        FX_TEST(test_update_retries_invalid_keeps_timeout),
+        FX_TEST(test_update_timeout_rejected_keeps_retries),
+        FX_TEST(test_update_not_found_and_empty),
+        FX_TEST_CLOSED(test_depth_limit_create),
+        FX_TEST_CLOSED(test_depth_limit_counts_every_state),
+        FX_TEST_CLOSED(test_depth_limit_batch_all_or_nothing),
+        FX_TEST_CLOSED(test_depth_limit_recovered_over_limit),
         FX_TEST(test_resolve_rejections),
         FX_TEST(test_throw_error_blank_code),
         FX_TEST(test_settle_variables_rejected),
