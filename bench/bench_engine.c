@@ -4,15 +4,20 @@
  *   lifecycle: create + activate + complete throughput for durability full
  *              and normal, with 1, 100 and 1000 commands per commit;
  *   depth:     the cost of one activation with 1 000 and 1 000 000 jobs
- *              queued (it should not grow with the depth).
+ *              queued (it should not grow with the depth);
+ *   memory:    the broker's memory per queued job beyond its payload
+ *              (bench_engine DATA_DIR memory [N], N jobs, default 1 000 000).
  *
- *   bench_engine DATA_DIR [short|full|profile]
+ *   bench_engine DATA_DIR [short|full|profile|memory [N]]
  *
  * Prints `bench: <name> <value> <unit>` lines. Each lifecycle figure is the
  * median of several runs; every run opens a fresh database under DATA_DIR.
  */
 #include <chute/engine.h>
 
+#include <malloc.h>
+#include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,10 +169,120 @@ static double activation_cost_us(const char *base, int depth, int samples)
     return spent / samples * 1e6;
 }
 
+/* ---- memory per queued job ------------------------------------------------ */
+
+#define MEM_PAYLOAD 128
+#define MEM_BATCH 1000
+
+/* Heap bytes in use: chunks handed out from the arenas plus the large
+ * chunks glibc serves with mmap (the job table and the ready heap are such
+ * chunks at this size, and uordblks alone would miss them). */
+static long long heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return (long long)mi.uordblks + (long long)mi.hblkhd;
+}
+
+/* VmRSS of this process in bytes, or -1. */
+static long long rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long long kb = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            kb = strtoll(line + 6, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return kb < 0 ? -1 : kb * 1024;
+}
+
+/*
+ * Creates |n| ACTIVATABLE jobs with a MEM_PAYLOAD-byte variables document
+ * each (batches of MEM_BATCH through chute_engine_create_batch, one commit
+ * per batch, durability normal) and prints what each costs in memory beyond
+ * its payload.
+ *
+ * SQLite allocates its page cache (64 MiB, see store.c) and, in exclusive
+ * WAL mode, its WAL index from the same glibc heap, so the growth of
+ * sqlite3_memory_used() is subtracted from both figures: what is left is the
+ * engine's own memory (job records, job table, ready heap). Memory status
+ * is switched on before SQLite initialises so that the count is kept
+ * whatever the library's compile-time default.
+ */
+static void memory(const char *base, long n)
+{
+    if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 1) != SQLITE_OK) {
+        fprintf(stderr, "bench_engine: cannot switch on SQLite memory status\n");
+        exit(1);
+    }
+    chute_engine *e = open_fresh(base, "memory", CHUTE_DURABILITY_NORMAL);
+    chute_error err;
+    chute_job_spec *specs = calloc(MEM_BATCH, sizeof *specs);
+    char(*docs)[MEM_PAYLOAD + 1] = malloc(MEM_BATCH * sizeof *docs);
+    int64_t *keys = malloc(MEM_BATCH * sizeof *keys);
+    if (!specs || !docs || !keys)
+        exit(1);
+    for (int i = 0; i < MEM_BATCH; i++) {
+        specs[i].type = "memory";
+        specs[i].variables = docs[i];
+        specs[i].variables_len = MEM_PAYLOAD;
+    }
+    long long heap0 = heap_in_use(), rss0 = rss_bytes();
+    long long sql0 = sqlite3_memory_used();
+    double t0 = now_s();
+    for (long done = 0; done < n;) {
+        size_t batch = n - done < MEM_BATCH ? (size_t)(n - done) : MEM_BATCH;
+        for (size_t i = 0; i < batch; i++) {
+            /* A 128-byte object whose values differ from job to job. */
+            int len = snprintf(docs[i], sizeof docs[i],
+                               "{\"orderId\":\"A-%010ld\",\"customer\":\"c-%08ld\","
+                               "\"amount\":129.5,\"items\":3,\"note\":\"",
+                               done + (long)i, (done + (long)i) % 99991);
+            while (len < MEM_PAYLOAD - 2)
+                docs[i][len++] = 'x';
+            docs[i][len++] = '"';
+            docs[i][len++] = '}';
+            docs[i][len] = '\0';
+        }
+        size_t failed;
+        check(chute_engine_create_batch(e, specs, batch, keys, &failed, &err), &err, "create");
+        check(chute_engine_commit(e, &err), &err, "commit");
+        done += (long)batch;
+    }
+    double dt = now_s() - t0;
+    long long heap1 = heap_in_use(), rss1 = rss_bytes();
+    long long sql1 = sqlite3_memory_used();
+    chute_engine_stats st;
+    chute_engine_get_stats(e, &st);
+    if (st.activatable != (uint64_t)n) {
+        fprintf(stderr, "bench_engine: %llu jobs queued, expected %ld\n",
+                (unsigned long long)st.activatable, n);
+        exit(1);
+    }
+    double sqlite_growth = (double)(sql1 - sql0);
+    printf("bench: engine_memory_jobs %ld jobs\n", n);
+    printf("bench: engine_memory_create_rate %.0f jobs/s\n", n / dt);
+    printf("bench: engine_memory_sqlite_heap_growth %.1f MiB\n", sqlite_growth / 1048576.0);
+    printf("bench: engine_memory_per_job %.1f B\n",
+           ((double)(heap1 - heap0) - sqlite_growth) / (double)n - MEM_PAYLOAD);
+    printf("bench: engine_rss_per_job %.1f B\n",
+           ((double)(rss1 - rss0) - sqlite_growth) / (double)n - MEM_PAYLOAD);
+    fflush(stdout);
+    free(specs);
+    free(docs);
+    free(keys);
+    chute_engine_close(e);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_engine DATA_DIR [short|full]\n");
+        fprintf(stderr, "usage: bench_engine DATA_DIR [short|full|profile|memory [N]]\n");
         return 2;
     }
     const char *base = argv[1];
@@ -176,6 +291,15 @@ int main(int argc, char **argv)
          * disk out of the picture. */
         printf("bench: engine_lifecycle_profile %.0f jobs/s\n",
                lifecycle_run(base, CHUTE_DURABILITY_NORMAL, 1000, 20000));
+        return 0;
+    }
+    if (argc > 2 && strcmp(argv[2], "memory") == 0) {
+        long n = argc > 3 ? strtol(argv[3], NULL, 10) : 1000000;
+        if (n < 1) {
+            fprintf(stderr, "bench_engine: N must be at least 1\n");
+            return 2;
+        }
+        memory(base, n);
         return 0;
     }
     int full_run = argc > 2 && strcmp(argv[2], "full") == 0;

@@ -91,6 +91,11 @@ static int blank(const char *s)
     return 1;
 }
 
+static int empty(const char *s)
+{
+    return !s || !*s;
+}
+
 /* strdup that maps "" to NULL, so empty strings cost nothing per job. */
 static int dup_opt(const char *s, size_t len, char **out)
 {
@@ -122,19 +127,93 @@ static void scratch_add(chute_engine *e, void *p)
     e->scratch[e->nscratch++] = p;
 }
 
+/* Allocates a zeroed job that holds a copy of the |vlen| bytes of |vars|
+ * (none when |vlen| is 0) in its own allocation. */
+static job *job_alloc(const char *vars, size_t vlen)
+{
+    size_t size = offsetof(job, inline_vars) + (vlen ? vlen + 1 : 0);
+    if (size < sizeof(job))
+        size = sizeof(job);
+    job *j = calloc(1, size);
+    if (!j)
+        return NULL;
+    j->heap_pos = HEAP_NONE;
+    if (vlen) {
+        memcpy(j->inline_vars, vars, vlen);
+        j->inline_vars[vlen] = '\0';
+        j->variables = j->inline_vars;
+        j->variables_len = (uint32_t)vlen;
+    }
+    return j;
+}
+
+/* Size of an ext holding a worker name of |worker_len| bytes. */
+static size_t ext_size(size_t worker_len)
+{
+    size_t size = offsetof(job_ext, worker) + worker_len + 1;
+    return size < sizeof(job_ext) ? sizeof(job_ext) : size;
+}
+
+/* Returns the job's rare fields, allocating them (all empty) on first
+ * need; NULL when out of memory. */
+static job_ext *ext_need(job *j)
+{
+    if (!j->ext)
+        j->ext = calloc(1, ext_size(0));
+    return j->ext;
+}
+
+/* Records |worker| (NULL or "" for none) as the job's worker. */
+static int set_worker(job *j, const char *worker)
+{
+    if (!worker)
+        worker = "";
+    job_ext *x = j->ext;
+    if (x ? strcmp(x->worker, worker) == 0 : *worker == '\0')
+        return 0;
+    size_t len = strlen(worker);
+    job_ext *n = realloc(x, ext_size(len));
+    if (!n)
+        return CHUTE_ENOMEM;
+    if (!x)
+        memset(n, 0, offsetof(job_ext, worker));
+    memcpy(n->worker, worker, len + 1);
+    j->ext = n;
+    return 0;
+}
+
+static const char *job_worker(const job *j)
+{
+    return j->ext && j->ext->worker[0] ? j->ext->worker : NULL;
+}
+
+static int64_t job_incident_key(const job *j)
+{
+    return j->ext ? j->ext->incident_key : 0;
+}
+
+static job_process *job_process_of(const job *j)
+{
+    return j->ext ? j->ext->process : NULL;
+}
+
 static void job_free(job *j)
 {
     if (!j)
         return;
-    free(j->variables);
-    free(j->headers);
-    free(j->worker);
-    free(j->error_code);
-    free(j->error_message);
-    if (j->process) {
-        free((char *)j->process->ref.bpmn_process_id);
-        free((char *)j->process->ref.element_id);
-        free(j->process);
+    if (j->variables != j->inline_vars)
+        free(j->variables);
+    job_ext *x = j->ext;
+    if (x) {
+        free(x->headers);
+        free(x->error_code);
+        free(x->error_message);
+        if (x->process) {
+            free((char *)x->process->ref.bpmn_process_id);
+            free((char *)x->process->ref.element_id);
+            free(x->process);
+        }
+        free(x);
     }
     free(j);
 }
@@ -176,9 +255,11 @@ static int ready_before(const void *a, const void *b)
     return x->key < y->key;
 }
 
-static uint32_t *ready_pos(void *item)
+/* Both heaps keep a job's position in the same field: a job is in at most
+ * one of them (see engine_int.h). */
+static uint32_t *heap_pos(void *item)
 {
-    return &((job *)item)->ready_pos;
+    return &((job *)item)->heap_pos;
 }
 
 static int timer_before(const void *a, const void *b)
@@ -187,11 +268,6 @@ static int timer_before(const void *a, const void *b)
     if (x->deadline != y->deadline)
         return x->deadline < y->deadline;
     return x->key < y->key;
-}
-
-static uint32_t *timer_pos(void *item)
-{
-    return &((job *)item)->timer_pos;
 }
 
 /* ---- types -------------------------------------------------------------- */
@@ -244,7 +320,7 @@ jtype *engine_type_get(chute_engine *e, const char *name, int create)
         free(t);
         return NULL;
     }
-    heap_init(&t->ready, ready_before, ready_pos);
+    heap_init(&t->ready, ready_before, heap_pos);
     size_t b = h & (e->types_cap - 1);
     t->hnext = e->types[b];
     e->types[b] = t;
@@ -283,13 +359,13 @@ static uint64_t *state_counter(chute_engine *e, int state)
     return NULL;
 }
 
-/* Takes |j| out of whatever heap its state put it in. */
+/* Takes |j| out of whatever heap its state put it in. A job that is in no
+ * heap although its state wants one (its attach ran out of memory) has
+ * HEAP_NONE there. */
 static void detach(chute_engine *e, job *j)
 {
-    if (j->ready_pos != HEAP_NONE)
-        heap_remove(&j->type->ready, j);
-    if (j->timer_pos != HEAP_NONE)
-        heap_remove(&e->timers, j);
+    if (j->heap_pos != HEAP_NONE)
+        heap_remove(j->state == CHUTE_JOB_ACTIVATABLE ? &j->type->ready : &e->timers, j);
     uint64_t *c = state_counter(e, j->state);
     if (c)
         (*c)--;
@@ -343,17 +419,20 @@ static void to_row(const job *j, store_job *r)
     r->priority = j->priority;
     r->created_at = j->created_at;
     r->deadline = j->deadline;
-    r->worker = j->worker;
-    r->headers = j->headers;
-    r->headers_len = j->headers_len;
     r->variables = j->variables;
     r->variables_len = j->variables_len;
-    r->error_code = j->error_code;
-    r->error_message = j->error_message;
-    r->incident_key = j->incident_key;
-    r->incident_type = j->incident_type;
-    if (j->process)
-        r->process = j->process->ref;
+    const job_ext *x = j->ext;
+    if (x) {
+        r->worker = job_worker(j);
+        r->headers = x->headers;
+        r->headers_len = x->headers_len;
+        r->error_code = x->error_code;
+        r->error_message = x->error_message;
+        r->incident_key = x->incident_key;
+        r->incident_type = x->incident_type;
+        if (x->process)
+            r->process = x->process->ref;
+    }
 }
 
 static void batch_fail(chute_engine *e, const chute_error *why)
@@ -434,56 +513,57 @@ static job *job_from_row(chute_engine *e, const store_job *r, int *rc)
 {
     *rc = CHUTE_ENOMEM;
     jtype *t = engine_type_get(e, r->type, 1);
-    job *j = calloc(1, sizeof *j);
-    if (!t || !j) {
-        free(j);
+    job *j = t ? job_alloc(r->variables, r->variables ? r->variables_len : 0) : NULL;
+    if (!j)
         return NULL;
-    }
     j->key = r->key;
     j->type = t;
-    j->ready_pos = j->timer_pos = HEAP_NONE;
     j->retries = r->retries;
     j->priority = r->priority;
     j->created_at = r->created_at;
     j->deadline = r->deadline;
-    j->incident_key = r->incident_key;
-    j->incident_type = (uint8_t)r->incident_type;
-    j->variables_len = (uint32_t)r->variables_len;
-    j->headers_len = (uint32_t)r->headers_len;
-    if (dup_opt(r->variables, r->variables_len, &j->variables) ||
-        dup_opt(r->headers, r->headers_len, &j->headers) ||
-        dup_opt(r->worker, r->worker ? strlen(r->worker) : 0, &j->worker) ||
-        dup_opt(r->error_code, r->error_code ? strlen(r->error_code) : 0, &j->error_code) ||
-        dup_opt(r->error_message, r->error_message ? strlen(r->error_message) : 0,
-                &j->error_message)) {
-        job_free(j);
-        return NULL;
-    }
-    if (!j->variables)
-        j->variables_len = 0;
-    if (!j->headers)
-        j->headers_len = 0;
     const chute_process_ref *p = &r->process;
-    if (p->process_instance_key || p->process_definition_key || p->element_instance_key ||
-        p->bpmn_process_id || p->element_id || p->process_definition_version) {
-        j->process = calloc(1, sizeof *j->process);
-        if (!j->process) {
-            job_free(j);
-            return NULL;
-        }
-        j->process->ref = *p;
-        j->process->ref.bpmn_process_id = NULL;
-        j->process->ref.element_id = NULL;
+    int has_process = p->process_instance_key || p->process_definition_key ||
+                      p->element_instance_key || p->bpmn_process_id || p->element_id ||
+                      p->process_definition_version;
+    int has_headers = r->headers && r->headers_len;
+    if (!has_headers && !has_process && empty(r->worker) && empty(r->error_code) &&
+        empty(r->error_message) && !r->incident_key) {
+        *rc = 0;
+        return j; /* the common case: nothing rare to keep */
+    }
+    if (set_worker(j, r->worker) != 0 || !ext_need(j))
+        goto oom;
+    job_ext *x = j->ext;
+    x->incident_key = r->incident_key;
+    x->incident_type = (uint8_t)r->incident_type;
+    if (has_headers) {
+        if (dup_opt(r->headers, r->headers_len, &x->headers))
+            goto oom;
+        x->headers_len = (uint32_t)r->headers_len;
+    }
+    if (dup_opt(r->error_code, r->error_code ? strlen(r->error_code) : 0, &x->error_code) ||
+        dup_opt(r->error_message, r->error_message ? strlen(r->error_message) : 0,
+                &x->error_message))
+        goto oom;
+    if (has_process) {
+        x->process = calloc(1, sizeof *x->process);
+        if (!x->process)
+            goto oom;
+        x->process->ref = *p;
+        x->process->ref.bpmn_process_id = NULL;
+        x->process->ref.element_id = NULL;
         if (dup_opt(p->bpmn_process_id, p->bpmn_process_id ? strlen(p->bpmn_process_id) : 0,
-                    (char **)&j->process->ref.bpmn_process_id) ||
+                    (char **)&x->process->ref.bpmn_process_id) ||
             dup_opt(p->element_id, p->element_id ? strlen(p->element_id) : 0,
-                    (char **)&j->process->ref.element_id)) {
-            job_free(j);
-            return NULL;
-        }
+                    (char **)&x->process->ref.element_id))
+            goto oom;
     }
     *rc = 0;
     return j;
+oom:
+    job_free(j);
+    return NULL;
 }
 
 static int load_row(void *ctx, const store_job *r)
@@ -506,7 +586,7 @@ static int load_row(void *ctx, const store_job *r)
         return CHUTE_ENOMEM;
     if (r->state == CHUTE_JOB_ACTIVATABLE && r->deadline > 0)
         j->deadline = r->deadline; /* ready since, as stored */
-    if (j->incident_key && hmap_put(&e->incidents, j->incident_key, j) != 0)
+    if (job_incident_key(j) && hmap_put(&e->incidents, job_incident_key(j), j) != 0)
         return CHUTE_ENOMEM;
     return 0;
 }
@@ -553,8 +633,9 @@ static int load_all(chute_engine *e, chute_error *err)
             int64_t c = j->key - e->partition_base;
             if (c > max_seen)
                 max_seen = c;
-            if (j->incident_key && j->incident_key - e->partition_base > max_seen)
-                max_seen = j->incident_key - e->partition_base;
+            int64_t ik = job_incident_key(j);
+            if (ik && ik - e->partition_base > max_seen)
+                max_seen = ik - e->partition_base;
         }
     }
     e->counter = e->saved_counter = max_seen;
@@ -603,7 +684,7 @@ int chute_engine_open(chute_engine **out, const chute_engine_options *opts, chut
     e->partition_base = (int64_t)e->opts.partition << 51;
     hmap_init(&e->jobs);
     hmap_init(&e->incidents);
-    heap_init(&e->timers, timer_before, timer_pos);
+    heap_init(&e->timers, timer_before, heap_pos);
     e->next_sweep = INT64_MAX;
 
     size_t n = strlen(opts->data_dir) + 32;
@@ -752,7 +833,8 @@ static int merge_variables(job *j, const char *add, size_t add_len)
     }
     if (rc != 0)
         return rc;
-    free(j->variables);
+    if (j->variables != j->inline_vars)
+        free(j->variables);
     j->variables = merged;
     j->variables_len = (uint32_t)merged_len;
     return 0;
@@ -870,36 +952,38 @@ static int create_checked(chute_engine *e, const chute_job_spec *spec, int64_t *
     size_t hlen = len_or_strlen(spec->headers, spec->headers_len);
     int rc;
     jtype *t = engine_type_get(e, spec->type, 1);
-    job *j = t ? calloc(1, sizeof *j) : NULL;
+    job *j = t ? job_alloc(spec->variables, cjson_blank(spec->variables, vlen) ? 0 : vlen) : NULL;
     if (!j)
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a job");
     j->type = t;
-    j->ready_pos = j->timer_pos = HEAP_NONE;
     j->retries = spec->retries ? spec->retries : CHUTE_DEFAULT_RETRIES;
     j->priority = spec->priority;
     j->created_at = engine_now(e);
-    if (!cjson_blank(spec->variables, vlen)) {
-        if (dup_opt(spec->variables, vlen, &j->variables) != 0)
-            goto oom;
-        j->variables_len = (uint32_t)vlen;
-    }
-    if (!cjson_blank(spec->headers, hlen)) {
-        if (dup_opt(spec->headers, hlen, &j->headers) != 0)
-            goto oom;
-        j->headers_len = (uint32_t)hlen;
-    }
     const chute_process_ref *p = &spec->process;
-    if (p->process_instance_key || p->process_definition_key || p->element_instance_key ||
-        !blank(p->bpmn_process_id) || !blank(p->element_id) || p->process_definition_version) {
-        j->process = calloc(1, sizeof *j->process);
-        if (!j->process)
+    int has_process = p->process_instance_key || p->process_definition_key ||
+                      p->element_instance_key || !blank(p->bpmn_process_id) ||
+                      !blank(p->element_id) || p->process_definition_version;
+    int has_headers = !cjson_blank(spec->headers, hlen);
+    if (has_headers || has_process) {
+        job_ext *x = ext_need(j);
+        if (!x)
             goto oom;
-        j->process->ref = *p;
-        j->process->ref.bpmn_process_id = NULL;
-        j->process->ref.element_id = NULL;
-        if (set_str((char **)&j->process->ref.bpmn_process_id, p->bpmn_process_id) ||
-            set_str((char **)&j->process->ref.element_id, p->element_id))
-            goto oom;
+        if (has_headers) {
+            if (dup_opt(spec->headers, hlen, &x->headers) != 0)
+                goto oom;
+            x->headers_len = (uint32_t)hlen;
+        }
+        if (has_process) {
+            x->process = calloc(1, sizeof *x->process);
+            if (!x->process)
+                goto oom;
+            x->process->ref = *p;
+            x->process->ref.bpmn_process_id = NULL;
+            x->process->ref.element_id = NULL;
+            if (set_str((char **)&x->process->ref.bpmn_process_id, p->bpmn_process_id) ||
+                set_str((char **)&x->process->ref.element_id, p->element_id))
+                goto oom;
+        }
     }
     j->key = next_key(e);
     if (hmap_put(&e->jobs, j->key, j) != 0)
@@ -972,10 +1056,8 @@ static void lease(chute_engine *e, job *j, const char *worker, int64_t timeout_m
         e->hooks.on_activate(e->hooks.ctx, j->type->name, now - j->deadline);
     detach(e, j);
     j->deadline = now + timeout_ms;
-    if (!j->worker || !worker || strcmp(j->worker, worker) != 0) {
-        if (set_str(&j->worker, worker) != 0)
-            batch_fail(e, NULL);
-    }
+    if (set_worker(j, worker) != 0)
+        batch_fail(e, NULL);
     if (attach(e, j, CHUTE_JOB_ACTIVATED) != 0)
         batch_fail(e, NULL);
     persist(e, j, OP_UPDATE, 0);
@@ -998,7 +1080,7 @@ int engine_activate_into(chute_engine *e, jtype *t, const char *worker, int64_t 
                                        (const char *const *)fetch, nfetch, &filtered,
                                        &flen) != 0)
             return chute_error_set(err, CHUTE_ENOMEM, "out of memory activating jobs");
-        size_t size = (filtered ? flen : j->variables_len) + j->headers_len;
+        size_t size = (filtered ? flen : j->variables_len) + (j->ext ? j->ext->headers_len : 0);
         if ((max_bytes && n > 0 && bytes + size > max_bytes) ||
             ensure_views(e, first_view + n + 1) != 0) {
             free(filtered);
@@ -1059,8 +1141,8 @@ static int settle_lookup(chute_engine *e, int64_t key, const char *cmd, const ch
 static void remove_job(chute_engine *e, job *j)
 {
     hmap_del(&e->jobs, j->key);
-    if (j->incident_key)
-        hmap_del(&e->incidents, j->incident_key);
+    if (job_incident_key(j))
+        hmap_del(&e->incidents, job_incident_key(j));
     bury(e, j);
 }
 
@@ -1076,7 +1158,7 @@ int chute_engine_complete(chute_engine *e, int64_t key, const char *variables,
         return rc;
     detach(e, j);
     j->state = CHUTE_JOB_COMPLETED;
-    if (!j->process && e->opts.retention_ms > 0) {
+    if (!job_process_of(j) && e->opts.retention_ms > 0) {
         /* The result is kept as sent and merged into the variables only when
          * someone reads the job: completing stays cheap, reading is rare. */
         int64_t now = engine_now(e);
@@ -1095,11 +1177,13 @@ int chute_engine_complete(chute_engine *e, int64_t key, const char *variables,
     return 0;
 }
 
+/* The job's ext exists (its fail or throw set an error message). */
 static int open_incident(chute_engine *e, job *j, int type)
 {
-    j->incident_key = next_key(e);
-    j->incident_type = (uint8_t)type;
-    if (hmap_put(&e->incidents, j->incident_key, j) != 0)
+    job_ext *x = j->ext;
+    x->incident_key = next_key(e);
+    x->incident_type = (uint8_t)type;
+    if (hmap_put(&e->incidents, x->incident_key, j) != 0)
         return CHUTE_ENOMEM;
     e->stats.incidents_total++;
     j->type->incidents_total++;
@@ -1127,8 +1211,8 @@ int chute_engine_fail(chute_engine *e, int64_t key, int32_t retries, const char 
     variables_len = len_or_strlen(variables, variables_len);
     if ((rc = check_document(e, variables, variables_len, 0, "variables", err)) != 0)
         return rc;
-    if (merge_variables(j, variables, variables_len) != 0 ||
-        set_str(&j->error_message,
+    if (!ext_need(j) || merge_variables(j, variables, variables_len) != 0 ||
+        set_str(&j->ext->error_message,
                 (retries <= 0 && blank(message)) ? "No more retries left." : message) != 0)
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory failing a job");
     detach(e, j);
@@ -1184,8 +1268,9 @@ int chute_engine_throw_error(chute_engine *e, int64_t key, const char *code, con
     snprintf(buf, sizeof buf,
              "An error with code '%s' was thrown (message: '%s'), but nothing caught it",
              code, message ? message : "");
-    if (merge_variables(j, variables, variables_len) != 0 || set_str(&j->error_code, code) != 0 ||
-        set_str(&j->error_message, blank(message) ? buf : message) != 0)
+    if (!ext_need(j) || merge_variables(j, variables, variables_len) != 0 ||
+        set_str(&j->ext->error_code, code) != 0 ||
+        set_str(&j->ext->error_message, blank(message) ? buf : message) != 0)
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory throwing an error");
     detach(e, j);
     j->deadline = 0;
@@ -1270,8 +1355,8 @@ int chute_engine_resolve_incident(chute_engine *e, int64_t incident_key, chute_e
                                (long long)incident_key, (long long)j->key);
     hmap_del(&e->incidents, incident_key);
     detach(e, j);
-    j->incident_key = 0;
-    j->incident_type = CHUTE_INCIDENT_NONE;
+    j->ext->incident_key = 0; /* a job with an incident has its ext */
+    j->ext->incident_type = CHUTE_INCIDENT_NONE;
     j->deadline = 0;
     if (attach(e, j, CHUTE_JOB_ACTIVATABLE) != 0)
         batch_fail(e, NULL);
@@ -1485,8 +1570,8 @@ int chute_engine_get(chute_engine *e, int64_t key, chute_job_view *out, chute_er
 
 static int by_incident_key(const void *a, const void *b)
 {
-    const job *x = *(job *const *)a, *y = *(job *const *)b;
-    return x->incident_key < y->incident_key ? -1 : x->incident_key > y->incident_key;
+    int64_t x = job_incident_key(*(job *const *)a), y = job_incident_key(*(job *const *)b);
+    return x < y ? -1 : x > y;
 }
 
 int chute_engine_list_incidents(chute_engine *e, chute_job_visit_fn fn, void *ctx)

@@ -9,12 +9,15 @@
  *     `timers` heap, ordered by `deadline`: the lease end, or the time it
  *     becomes activatable again;
  *   - if it has an open incident, `incidents` maps the incident key to it.
- * A job is in at most one heap at a time, so one position field per heap is
- * enough. Completed jobs leave memory; standalone ones stay as rows in the
- * store until their retention ends.
+ * A job is in at most one heap at a time, and which one follows from its
+ * state (ACTIVATABLE: ready; ACTIVATED, FAILED, DELAYED: timers), so one
+ * position field serves both heaps. Completed jobs leave memory; standalone
+ * ones stay as rows in the store until their retention ends.
  */
 #ifndef CHUTE_ENGINE_INT_H
 #define CHUTE_ENGINE_INT_H
+
+#include <stddef.h>
 
 #include <chute/engine.h>
 
@@ -29,24 +32,46 @@ typedef struct job_process {
     chute_process_ref ref; /* strings owned (malloc'd) */
 } job_process;
 
+/*
+ * What most jobs never need: a job queued since its creation, with no
+ * custom headers and no process, has none of this. It is allocated on first
+ * need (creation with headers or a process, the first lease, a fail or a
+ * thrown error) and freed with the job. The worker's name is kept in the
+ * same allocation, so a first lease costs one allocation as the separate
+ * name did before; a lease by another worker reallocates it.
+ */
+typedef struct job_ext {
+    char *headers;          /* JSON object of strings, NULL for none */
+    char *error_code;       /* of a thrown error, NULL for none */
+    char *error_message;    /* of the last fail or throw, NULL for none */
+    job_process *process;   /* NULL for standalone jobs */
+    int64_t incident_key;   /* 0 when no incident is open */
+    uint32_t headers_len;
+    uint8_t incident_type;  /* chute_incident_type */
+    char worker[];          /* of the current or last lease, "" if never leased */
+} job_ext;
+
+/*
+ * A job in memory. The hot part (what queuing, leasing and settling touch)
+ * and the variables share one allocation: |variables| points at
+ * |inline_vars| from creation or load until a fail or a thrown error
+ * merges new variables in (or a read of a retained result merges the
+ * result); the merged text is then a separate allocation, and the inline
+ * text stays unused until the job is freed (free |variables| only when it
+ * is not |inline_vars|).
+ */
 typedef struct job {
     int64_t key;
     struct jtype *type;
     char *variables;        /* JSON object text, NULL for none ("{}") */
-    char *headers;          /* JSON object of strings, NULL for none */
-    char *worker;           /* of the current or last lease, NULL if never leased */
-    char *error_code;       /* of a thrown error */
-    char *error_message;    /* of the last fail or throw */
-    job_process *process;   /* NULL for standalone jobs */
+    job_ext *ext;           /* NULL until one of its fields is needed */
     int64_t created_at;     /* epoch ms */
     int64_t deadline;       /* epoch ms; meaning depends on state (see engine.h) */
-    int64_t incident_key;   /* 0 when no incident is open */
-    uint32_t variables_len, headers_len;
+    uint32_t variables_len;
     int32_t retries, priority;
-    uint32_t ready_pos;     /* position in type->ready, HEAP_NONE if not there */
-    uint32_t timer_pos;     /* position in engine->timers, HEAP_NONE if not there */
+    uint32_t heap_pos;      /* in type->ready or engine->timers (by state), or HEAP_NONE */
     uint8_t state;          /* chute_job_state */
-    uint8_t incident_type;  /* chute_incident_type */
+    char inline_vars[];     /* the variables as created or loaded, NUL-terminated */
 } job;
 
 typedef enum taker_kind { TAKER_WAITER, TAKER_STREAM } taker_kind;
