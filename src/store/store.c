@@ -1,6 +1,8 @@
 /* SQLite persistence of one partition; see store.h. */
 #include "store/store.h"
 
+#include "store/walvfs.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -341,9 +343,12 @@ int store_open(store **out, const char *path, chute_durability durability, chute
         store_close(s);
         return ret;
     }
+    /* The writer's log goes through walvfs (one write per commit); if it
+     * cannot be registered the default VFS does the same job, slower. */
+    const char *vfs = walvfs_register() == SQLITE_OK ? WALVFS_NAME : NULL;
     int rc = sqlite3_open_v2(path, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+                             vfs);
     if (rc != SQLITE_OK) {
         ret = chute_error_set(err, CHUTE_ESTORE, "%s: cannot open the database: %s", path,
                               s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
