@@ -317,7 +317,7 @@ int main(int argc, char **argv)
     int64_t retention = duration_ms("--retention", c.retention);
     eo.retention_ms = retention == 0 ? -1 : retention;
     /* Upper bounds only catch typos: 10^12 jobs is far past what memory
-     * holds (about 256 B each), 10^8 commands per commit gigabytes of
+     * holds (over 100 B each), 10^8 commands per commit gigabytes of
      * replies. */
     eo.max_jobs = count_of("--max-jobs", c.max_jobs, 1000000000000ULL);
     uint64_t max_inflight = count_of("--max-inflight", c.max_inflight, 100000000ULL);
