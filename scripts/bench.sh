@@ -178,7 +178,15 @@ peer_of() { # the backend name loadgen knows for a config
                pg_*) echo postgres ;; esac
 }
 
-lg() { "$loadgen" "$@" | tee -a "$out"; }
+# A load generator that fails (or crashes) loses its figures, not the run:
+# the failure is printed and listed at the end of bench/results.md.
+failures="$data/failures.txt"
+lg() {
+  "$loadgen" "$@" | tee -a "$out" || {
+    local rc=$?
+    echo "bench: FAILED (exit $rc): loadgen $*" | tee -a "$failures" >&2
+  }
+}
 
 # Section headers carry the time since the start, so a slow part shows.
 mark() { echo "$* [t+$(( $(date +%s) - t_start )) s]"; }
@@ -285,4 +293,8 @@ mark "== summary (generator and brokers share the $(nproc) cores; ${elapsed} s)"
 target=bench; [ "$mode" = full ] && target=bench-full || true
 cmd="make $target (scripts/bench.sh BUILD $mode)"
 "$root/bench/summary.sh" "$out" "$mode" "$cmd" "$started" "$elapsed" "$results_md"
+if [ -s "$failures" ]; then
+  { echo; echo "## Runs that failed (their figures are missing above)"; echo
+    sed 's/^bench: FAILED/-/' "$failures"; } >>"$results_md"
+fi
 echo "bench: results written to bench/results.md"
