@@ -147,6 +147,33 @@ static job *job_alloc(const char *vars, size_t vlen)
     return j;
 }
 
+/* Replaces |*field| with a copy of |s| ("" and NULL become NULL). */
+static int set_str(char **field, const char *s)
+{
+    char *n = NULL;
+    if (dup_opt(s, s ? strlen(s) : 0, &n) != 0)
+        return CHUTE_ENOMEM;
+    free(*field);
+    *field = n;
+    return 0;
+}
+
+/* Gives |x| its own copy of the process fields |p| (ext fields are empty
+ * until set). */
+static int ext_set_process(job_ext *x, const chute_process_ref *p)
+{
+    x->process = calloc(1, sizeof *x->process);
+    if (!x->process)
+        return CHUTE_ENOMEM;
+    x->process->ref = *p;
+    x->process->ref.bpmn_process_id = NULL;
+    x->process->ref.element_id = NULL;
+    if (set_str((char **)&x->process->ref.bpmn_process_id, p->bpmn_process_id) ||
+        set_str((char **)&x->process->ref.element_id, p->element_id))
+        return CHUTE_ENOMEM;
+    return 0;
+}
+
 /* Size of an ext holding a worker name of |worker_len| bytes. */
 static size_t ext_size(size_t worker_len)
 {
@@ -542,23 +569,9 @@ static job *job_from_row(chute_engine *e, const store_job *r, int *rc)
             goto oom;
         x->headers_len = (uint32_t)r->headers_len;
     }
-    if (dup_opt(r->error_code, r->error_code ? strlen(r->error_code) : 0, &x->error_code) ||
-        dup_opt(r->error_message, r->error_message ? strlen(r->error_message) : 0,
-                &x->error_message))
+    if (set_str(&x->error_code, r->error_code) || set_str(&x->error_message, r->error_message) ||
+        (has_process && ext_set_process(x, p) != 0))
         goto oom;
-    if (has_process) {
-        x->process = calloc(1, sizeof *x->process);
-        if (!x->process)
-            goto oom;
-        x->process->ref = *p;
-        x->process->ref.bpmn_process_id = NULL;
-        x->process->ref.element_id = NULL;
-        if (dup_opt(p->bpmn_process_id, p->bpmn_process_id ? strlen(p->bpmn_process_id) : 0,
-                    (char **)&x->process->ref.bpmn_process_id) ||
-            dup_opt(p->element_id, p->element_id ? strlen(p->element_id) : 0,
-                    (char **)&x->process->ref.element_id))
-            goto oom;
-    }
     *rc = 0;
     return j;
 oom:
@@ -806,16 +819,6 @@ static size_t len_or_strlen(const char *s, size_t len)
     return s && len == 0 ? strlen(s) : len;
 }
 
-/* Replaces |*field| with a copy of |s| ("" and NULL become NULL). */
-static int set_str(char **field, const char *s)
-{
-    char *n = NULL;
-    if (dup_opt(s, s ? strlen(s) : 0, &n) != 0)
-        return CHUTE_ENOMEM;
-    free(*field);
-    *field = n;
-    return 0;
-}
 
 /* Merges |add| into the job's variables. */
 static int merge_variables(job *j, const char *add, size_t add_len)
@@ -973,17 +976,8 @@ static int create_checked(chute_engine *e, const chute_job_spec *spec, int64_t *
                 goto oom;
             x->headers_len = (uint32_t)hlen;
         }
-        if (has_process) {
-            x->process = calloc(1, sizeof *x->process);
-            if (!x->process)
-                goto oom;
-            x->process->ref = *p;
-            x->process->ref.bpmn_process_id = NULL;
-            x->process->ref.element_id = NULL;
-            if (set_str((char **)&x->process->ref.bpmn_process_id, p->bpmn_process_id) ||
-                set_str((char **)&x->process->ref.element_id, p->element_id))
-                goto oom;
-        }
+        if (has_process && ext_set_process(x, p) != 0)
+            goto oom;
     }
     j->key = next_key(e);
     if (hmap_put(&e->jobs, j->key, j) != 0)

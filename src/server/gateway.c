@@ -18,10 +18,10 @@
  * closed by the transport's on_close; the pending reply then only returns
  * its jobs.
  *
- * Before a command runs on the engine the broker admits it (broker_admit,
- * the load rule shared with the HTTP API); a refused call ends at once with
- * RESOURCE_EXHAUSTED and nothing queued. Topology and unknown methods touch
- * no job and are not asked.
+ * Before a method is decoded the broker admits it (broker_admit, the load
+ * rule shared with the HTTP API) by the load class of its route; a refused
+ * call ends at once with RESOURCE_EXHAUSTED and nothing queued. Unknown
+ * methods are not asked.
  */
 #include "server/gateway.h"
 
@@ -406,8 +406,10 @@ static void stream_deliver(void *ctx, chute_taker *taker, const chute_job_view *
 
 /* ---- handlers ---------------------------------------------------------------- */
 
-static void handle_activate(gateway *g, h2_call *call, const uint8_t *msg, size_t len)
+static void handle_activate(gateway *g, h2_call *call, const char *rpc, const uint8_t *msg,
+                            size_t len)
 {
+    (void)rpc;
     codec_activate a;
     chute_error err;
     if (codec_decode_activate_jobs(msg, len, &a, &err) != 0) {
@@ -416,10 +418,6 @@ static void handle_activate(gateway *g, h2_call *call, const uint8_t *msg, size_
     }
     if (chute_engine_check_activate(&a.req, 0, &err) != 0) {
         reply_error(g, call, NULL, &err);
-        codec_activate_free(&a);
-        return;
-    }
-    if (!admit(g, call, BROKER_LOAD_DRAINS)) {
         codec_activate_free(&a);
         return;
     }
@@ -451,8 +449,10 @@ static void handle_activate(gateway *g, h2_call *call, const uint8_t *msg, size_
     codec_activate_free(&a);
 }
 
-static void handle_stream(gateway *g, h2_call *call, const uint8_t *msg, size_t len)
+static void handle_stream(gateway *g, h2_call *call, const char *rpc, const uint8_t *msg,
+                          size_t len)
 {
+    (void)rpc;
     codec_activate a;
     chute_error err;
     if (codec_decode_stream_activated_jobs(msg, len, &a, &err) != 0) {
@@ -461,10 +461,6 @@ static void handle_stream(gateway *g, h2_call *call, const uint8_t *msg, size_t 
     }
     if (chute_engine_check_activate(&a.req, 1, &err) != 0) {
         reply_error(g, call, NULL, &err);
-        codec_activate_free(&a);
-        return;
-    }
-    if (!admit(g, call, BROKER_LOAD_DRAINS)) {
         codec_activate_free(&a);
         return;
     }
@@ -520,12 +516,6 @@ static void handle_job_command(gateway *g, h2_call *call, const char *rpc, const
         reply_error(g, call, NULL, &err);
         return;
     }
-    int settles = decode == codec_decode_complete_job || decode == codec_decode_fail_job ||
-                  decode == codec_decode_throw_error;
-    if (!admit(g, call, settles ? BROKER_LOAD_DRAINS : BROKER_LOAD_ADDS)) {
-        codec_job_command_free(&c);
-        return;
-    }
     if (decode == codec_decode_complete_job)
         rc = chute_engine_complete(g->e, c.key, c.variables, c.variables_len, &err);
     else if (decode == codec_decode_fail_job)
@@ -547,8 +537,10 @@ static void handle_job_command(gateway *g, h2_call *call, const char *rpc, const
         reply_empty(g, call);
 }
 
-static void handle_topology(gateway *g, h2_call *call, const uint8_t *msg, size_t len)
+static void handle_topology(gateway *g, h2_call *call, const char *rpc, const uint8_t *msg,
+                            size_t len)
 {
+    (void)rpc;
     chute_error err;
     uint8_t *out;
     size_t out_len;
@@ -560,18 +552,16 @@ static void handle_topology(gateway *g, h2_call *call, const uint8_t *msg, size_
     reply_message(g, call, NULL, out, out_len, NULL, 1);
 }
 
-static void handle_create(gateway *g, h2_call *call, int batch, const uint8_t *msg, size_t len)
+static void handle_create(gateway *g, h2_call *call, const char *rpc, const uint8_t *msg,
+                          size_t len)
 {
+    int batch = strcmp(rpc, "CreateJobs") == 0;
     codec_create c;
     chute_error err;
     int rc = batch ? codec_decode_create_jobs(msg, len, &c, &err)
                    : codec_decode_create_job(msg, len, &c, &err);
     if (rc != 0) {
         reply_error(g, call, NULL, &err);
-        return;
-    }
-    if (!admit(g, call, BROKER_LOAD_ADDS)) {
-        codec_create_free(&c);
         return;
     }
     int64_t *keys = calloc(c.count ? c.count : 1, sizeof *keys);
@@ -604,8 +594,10 @@ static void handle_create(gateway *g, h2_call *call, int batch, const uint8_t *m
     codec_create_free(&c);
 }
 
-static void handle_get(gateway *g, h2_call *call, const uint8_t *msg, size_t len)
+static void handle_get(gateway *g, h2_call *call, const char *rpc, const uint8_t *msg,
+                       size_t len)
 {
+    (void)rpc;
     codec_job_command c;
     chute_error err;
     chute_job_view v;
@@ -613,10 +605,6 @@ static void handle_get(gateway *g, h2_call *call, const uint8_t *msg, size_t len
     size_t out_len;
     if (codec_decode_get_job(msg, len, &c, &err) != 0) {
         reply_error(g, call, NULL, &err);
-        return;
-    }
-    if (!admit(g, call, BROKER_LOAD_ADDS)) {
-        codec_job_command_free(&c);
         return;
     }
     int rc = chute_engine_get(g->e, c.key, &v, &err);
@@ -630,16 +618,14 @@ static void handle_get(gateway *g, h2_call *call, const uint8_t *msg, size_t len
         reply_message(g, call, NULL, out, out_len, NULL, 1);
 }
 
-static void handle_cancel(gateway *g, h2_call *call, const uint8_t *msg, size_t len)
+static void handle_cancel(gateway *g, h2_call *call, const char *rpc, const uint8_t *msg,
+                          size_t len)
 {
+    (void)rpc;
     codec_job_command c;
     chute_error err;
     if (codec_decode_cancel_job(msg, len, &c, &err) != 0) {
         reply_error(g, call, NULL, &err);
-        return;
-    }
-    if (!admit(g, call, BROKER_LOAD_ADDS)) {
-        codec_job_command_free(&c);
         return;
     }
     int rc = chute_engine_cancel(g->e, c.key, &err);
@@ -673,16 +659,14 @@ static int visit_incident(void *ctx, const chute_job_view *job)
     return w->list.count >= w->limit;
 }
 
-static void handle_list_incidents(gateway *g, h2_call *call, const uint8_t *msg, size_t len)
+static void handle_list_incidents(gateway *g, h2_call *call, const char *rpc, const uint8_t *msg,
+                                  size_t len)
 {
+    (void)rpc;
     codec_list_incidents l;
     chute_error err;
     if (codec_decode_list_incidents(msg, len, &l, &err) != 0) {
         reply_error(g, call, NULL, &err);
-        return;
-    }
-    if (!admit(g, call, BROKER_LOAD_ADDS)) {
-        codec_list_incidents_free(&l);
         return;
     }
     incident_walk w = {.type = l.type, .limit = l.limit};
@@ -715,41 +699,52 @@ static void unimplemented(gateway *g, h2_call *call, const char *path)
     reply_status(g, call, NULL, H2_GRPC_UNIMPLEMENTED, m);
 }
 
+/*
+ * Every method served: its service, its name, its handler and its load class
+ * for the broker's admission. Settling a job (complete, fail, throw error),
+ * taking jobs and the topology are never refused for load; everything else
+ * brings work and is refused while the commit is full.
+ */
+typedef void (*handler_fn)(gateway *g, h2_call *call, const char *rpc, const uint8_t *msg,
+                           size_t len);
+
+static const struct route {
+    const char *service;
+    const char *rpc;
+    handler_fn fn;
+    broker_load load;
+} routes[] = {
+    {PATH_GATEWAY, "ActivateJobs", handle_activate, BROKER_LOAD_DRAINS},
+    {PATH_GATEWAY, "StreamActivatedJobs", handle_stream, BROKER_LOAD_DRAINS},
+    {PATH_GATEWAY, "Topology", handle_topology, BROKER_LOAD_DRAINS},
+    {PATH_GATEWAY, "CompleteJob", handle_job_command, BROKER_LOAD_DRAINS},
+    {PATH_GATEWAY, "FailJob", handle_job_command, BROKER_LOAD_DRAINS},
+    {PATH_GATEWAY, "ThrowError", handle_job_command, BROKER_LOAD_DRAINS},
+    {PATH_GATEWAY, "UpdateJobRetries", handle_job_command, BROKER_LOAD_ADDS},
+    {PATH_GATEWAY, "UpdateJobTimeout", handle_job_command, BROKER_LOAD_ADDS},
+    {PATH_GATEWAY, "ResolveIncident", handle_job_command, BROKER_LOAD_ADDS},
+    {PATH_CHUTE, "CreateJob", handle_create, BROKER_LOAD_ADDS},
+    {PATH_CHUTE, "CreateJobs", handle_create, BROKER_LOAD_ADDS},
+    {PATH_CHUTE, "GetJob", handle_get, BROKER_LOAD_ADDS},
+    {PATH_CHUTE, "ListIncidents", handle_list_incidents, BROKER_LOAD_ADDS},
+    {PATH_CHUTE, "CancelJob", handle_cancel, BROKER_LOAD_ADDS},
+};
+
 static void on_request(void *ctx, h2_call *call, const char *path, const uint8_t *msg,
                        size_t len)
 {
     gateway *g = ctx;
-    if (strncmp(path, PATH_GATEWAY, strlen(PATH_GATEWAY)) == 0) {
-        const char *rpc = path + strlen(PATH_GATEWAY);
-        if (strcmp(rpc, "ActivateJobs") == 0)
-            handle_activate(g, call, msg, len);
-        else if (strcmp(rpc, "StreamActivatedJobs") == 0)
-            handle_stream(g, call, msg, len);
-        else if (strcmp(rpc, "Topology") == 0)
-            handle_topology(g, call, msg, len);
-        else if (strcmp(rpc, "CompleteJob") == 0 || strcmp(rpc, "FailJob") == 0 ||
-                 strcmp(rpc, "ThrowError") == 0 || strcmp(rpc, "UpdateJobRetries") == 0 ||
-                 strcmp(rpc, "UpdateJobTimeout") == 0 || strcmp(rpc, "ResolveIncident") == 0)
-            handle_job_command(g, call, rpc, msg, len);
-        else
-            unimplemented(g, call, path);
-    } else if (strncmp(path, PATH_CHUTE, strlen(PATH_CHUTE)) == 0) {
-        const char *rpc = path + strlen(PATH_CHUTE);
-        if (strcmp(rpc, "CreateJob") == 0)
-            handle_create(g, call, 0, msg, len);
-        else if (strcmp(rpc, "CreateJobs") == 0)
-            handle_create(g, call, 1, msg, len);
-        else if (strcmp(rpc, "GetJob") == 0)
-            handle_get(g, call, msg, len);
-        else if (strcmp(rpc, "ListIncidents") == 0)
-            handle_list_incidents(g, call, msg, len);
-        else if (strcmp(rpc, "CancelJob") == 0)
-            handle_cancel(g, call, msg, len);
-        else
-            unimplemented(g, call, path);
-    } else {
-        unimplemented(g, call, path);
+    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+        const struct route *r = &routes[i];
+        size_t n = strlen(r->service);
+        if (strncmp(path, r->service, n) != 0 || strcmp(path + n, r->rpc) != 0)
+            continue;
+        /* Admitted before decoding: under load a refusal costs nothing. */
+        if (admit(g, call, r->load))
+            r->fn(g, call, r->rpc, msg, len);
+        return;
     }
+    unimplemented(g, call, path);
 }
 
 /* ---- life cycle ---------------------------------------------------------------- */
