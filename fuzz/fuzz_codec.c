@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         }                                                                                          \
     } while (0)
 
-typedef int (*command_fn)(const uint8_t *, size_t, codec_job_command *, chute_error *);
+typedef int (*command_fn)(const uint8_t *, size_t, command *, chute_error *);
 
 static void decoders(const uint8_t *data, size_t size)
 {
@@ -47,14 +47,14 @@ static void decoders(const uint8_t *data, size_t size)
     chute_error err;
 
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        codec_job_command c;
+        command c;
         int rc = commands[i](data, size, &c, &err);
         CHECK(rc == 0 || rc == CHUTE_EINVAL);
         CHECK(rc != 0 || c.msg != NULL);
-        codec_job_command_free(&c);
+        command_free(&c);
     }
 
-    codec_activate a;
+    command a;
     if (codec_decode_activate_jobs(data, size, &a, &err) == 0) {
         CHECK(a.req.fetch_variables_count <= CODEC_MAX_FETCH_VARIABLES);
         /* Encode a job with the decoded strings and read it back. */
@@ -80,26 +80,26 @@ static void decoders(const uint8_t *data, size_t size)
             gateway_protocol__activate_jobs_response__free_unpacked(r, NULL);
             free(out);
         }
-        codec_activate_free(&a);
+        command_free(&a);
     }
     if (codec_decode_stream_activated_jobs(data, size, &a, &err) == 0)
-        codec_activate_free(&a);
+        command_free(&a);
 
-    codec_create cr;
+    command cr;
     if (codec_decode_create_job(data, size, &cr, &err) == 0) {
         CHECK(cr.count == 1);
-        codec_create_free(&cr);
+        command_free(&cr);
     }
     if (codec_decode_create_jobs(data, size, &cr, &err) == 0) {
         CHECK(cr.count <= CODEC_MAX_CREATE_JOBS);
         for (size_t i = 0; i < cr.count; i++)
             CHECK(cr.specs[i].type != NULL);
-        codec_create_free(&cr);
+        command_free(&cr);
     }
-    codec_list_incidents li;
+    command li;
     if (codec_decode_list_incidents(data, size, &li, &err) == 0) {
         CHECK(li.limit >= 1 && li.limit <= CODEC_MAX_INCIDENT_LIMIT);
-        codec_list_incidents_free(&li);
+        command_free(&li);
     }
     (void)codec_decode_topology(data, size, &err);
 }

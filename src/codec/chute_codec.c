@@ -22,7 +22,7 @@ static void spec_from_request(chute_job_spec *s, const Chute__V1__CreateJobReque
     s->delay_ms = r->delay;
 }
 
-int codec_decode_create_job(const uint8_t *buf, size_t len, codec_create *out, chute_error *err)
+int codec_decode_create_job(const uint8_t *buf, size_t len, command *out, chute_error *err)
 {
     ProtobufCMessage *m = NULL;
     int rc;
@@ -37,13 +37,14 @@ int codec_decode_create_job(const uint8_t *buf, size_t len, codec_create *out, c
         return chute_error_set(err, CHUTE_ENOMEM, "Out of memory for a job");
     }
     spec_from_request(&specs[0], (Chute__V1__CreateJobRequest *)m);
+    out->kind = COMMAND_CREATE;
     out->msg = m;
     out->specs = specs;
     out->count = 1;
     return 0;
 }
 
-int codec_decode_create_jobs(const uint8_t *buf, size_t len, codec_create *out, chute_error *err)
+int codec_decode_create_jobs(const uint8_t *buf, size_t len, command *out, chute_error *err)
 {
     const ProtobufCMessageDescriptor *desc = &chute__v1__create_jobs_request__descriptor;
     const uint32_t field = CREATE_JOBS_JOBS;
@@ -73,49 +74,44 @@ int codec_decode_create_jobs(const uint8_t *buf, size_t len, codec_create *out, 
     }
     for (size_t i = 0; i < r->n_jobs; i++)
         spec_from_request(&specs[i], r->jobs[i]);
+    out->kind = COMMAND_CREATE;
     out->msg = m;
     out->specs = specs;
     out->count = r->n_jobs;
+    out->is_array = 1;
     return 0;
 }
 
-void codec_create_free(codec_create *c)
-{
-    if (!c)
-        return;
-    if (c->msg)
-        protobuf_c_message_free_unpacked(c->msg, NULL);
-    free(c->specs);
-    memset(c, 0, sizeof(*c));
-}
-
 static int decode_key(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
-                      codec_job_command *out, chute_error *err)
+                      command *out, chute_error *err)
 {
     memset(out, 0, sizeof(*out));
     int rc = codec_unpack(desc, buf, len, &out->msg, err);
     if (rc)
         return rc;
     /* Both requests are { int64 key = 1; }. */
-    if (desc == &chute__v1__get_job_request__descriptor)
+    if (desc == &chute__v1__get_job_request__descriptor) {
+        out->kind = COMMAND_GET_JOB;
         out->key = ((Chute__V1__GetJobRequest *)out->msg)->key;
-    else
+    } else {
+        out->kind = COMMAND_CANCEL_JOB;
         out->key = ((Chute__V1__CancelJobRequest *)out->msg)->key;
+    }
     return 0;
 }
 
-int codec_decode_get_job(const uint8_t *buf, size_t len, codec_job_command *out, chute_error *err)
+int codec_decode_get_job(const uint8_t *buf, size_t len, command *out, chute_error *err)
 {
     return decode_key(&chute__v1__get_job_request__descriptor, buf, len, out, err);
 }
 
-int codec_decode_cancel_job(const uint8_t *buf, size_t len, codec_job_command *out,
+int codec_decode_cancel_job(const uint8_t *buf, size_t len, command *out,
                             chute_error *err)
 {
     return decode_key(&chute__v1__cancel_job_request__descriptor, buf, len, out, err);
 }
 
-int codec_decode_list_incidents(const uint8_t *buf, size_t len, codec_list_incidents *out,
+int codec_decode_list_incidents(const uint8_t *buf, size_t len, command *out,
                                 chute_error *err)
 {
     ProtobufCMessage *m = NULL;
@@ -134,19 +130,11 @@ int codec_decode_list_incidents(const uint8_t *buf, size_t len, codec_list_incid
         protobuf_c_message_free_unpacked(m, NULL);
         return rc;
     }
+    out->kind = COMMAND_LIST_INCIDENTS;
     out->msg = m;
     out->type = r->type[0] ? r->type : NULL;
     out->limit = r->limit ? (size_t)r->limit : CODEC_DEFAULT_INCIDENT_LIMIT;
     return 0;
-}
-
-void codec_list_incidents_free(codec_list_incidents *l)
-{
-    if (!l)
-        return;
-    if (l->msg)
-        protobuf_c_message_free_unpacked(l->msg, NULL);
-    memset(l, 0, sizeof(*l));
 }
 
 /* ---- encoding ------------------------------------------------------------------ */

@@ -26,47 +26,29 @@
 #define CODEC_DEFAULT_INCIDENT_LIMIT 1000
 #define CODEC_MAX_INCIDENT_LIMIT 10000
 
-/* A decoded CreateJobRequest (count 1) or CreateJobsRequest (count 0..max). */
-typedef struct codec_create {
-    ProtobufCMessage *msg; /* owned: the unpacked request */
-    chute_job_spec *specs; /* owned array of |count| specs pointing into msg */
-    size_t count;
-} codec_create;
-
 /*
  * Decodes a CreateJobRequest into one chute_job_spec: type, variables,
  * customHeaders (blank = none), retries (0 = default), priority, delay
  * (ms). Process fields are zero. The engine validates the values. Returns 0,
  * CHUTE_EINVAL or CHUTE_ENOMEM.
  */
-int codec_decode_create_job(const uint8_t *buf, size_t len, codec_create *out, chute_error *err);
+int codec_decode_create_job(const uint8_t *buf, size_t len, command *out, chute_error *err);
 
 /* Decodes a CreateJobsRequest: at most CODEC_MAX_CREATE_JOBS jobs ("Expected
  * at most 10000 jobs in CreateJobsRequest, but got N"); an empty list is
  * valid and creates nothing. */
-int codec_decode_create_jobs(const uint8_t *buf, size_t len, codec_create *out, chute_error *err);
-
-void codec_create_free(codec_create *c);
+int codec_decode_create_jobs(const uint8_t *buf, size_t len, command *out, chute_error *err);
 
 /* GetJobRequest and CancelJobRequest: only |key| is set. Free with
- * codec_job_command_free(). */
-int codec_decode_get_job(const uint8_t *buf, size_t len, codec_job_command *out, chute_error *err);
-int codec_decode_cancel_job(const uint8_t *buf, size_t len, codec_job_command *out,
+ * command_free(). */
+int codec_decode_get_job(const uint8_t *buf, size_t len, command *out, chute_error *err);
+int codec_decode_cancel_job(const uint8_t *buf, size_t len, command *out,
                             chute_error *err);
-
-/* A decoded ListIncidentsRequest. */
-typedef struct codec_list_incidents {
-    ProtobufCMessage *msg; /* owned */
-    const char *type;      /* job type filter; NULL for all types */
-    size_t limit;          /* 1..CODEC_MAX_INCIDENT_LIMIT (0 in the request means 1000) */
-} codec_list_incidents;
 
 /* Decodes a ListIncidentsRequest. A limit < 0 or over the maximum is
  * CHUTE_EINVAL. */
-int codec_decode_list_incidents(const uint8_t *buf, size_t len, codec_list_incidents *out,
+int codec_decode_list_incidents(const uint8_t *buf, size_t len, command *out,
                                 chute_error *err);
-
-void codec_list_incidents_free(codec_list_incidents *l);
 
 /* ---- encoding ------------------------------------------------------------------ */
 

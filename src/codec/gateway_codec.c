@@ -63,7 +63,7 @@ static int prescan_activation(const ProtobufCMessageDescriptor *desc, const char
     return 0;
 }
 
-int codec_decode_activate_jobs(const uint8_t *buf, size_t len, codec_activate *out,
+int codec_decode_activate_jobs(const uint8_t *buf, size_t len, command *out,
                                chute_error *err)
 {
     const ProtobufCMessageDescriptor *desc = &gateway_protocol__activate_jobs_request__descriptor;
@@ -85,6 +85,7 @@ int codec_decode_activate_jobs(const uint8_t *buf, size_t len, codec_activate *o
         protobuf_c_message_free_unpacked(m, NULL);
         return rc;
     }
+    out->kind = COMMAND_ACTIVATE;
     out->msg = m;
     out->req.type = r->type;
     out->req.worker = r->worker;
@@ -96,7 +97,7 @@ int codec_decode_activate_jobs(const uint8_t *buf, size_t len, codec_activate *o
     return 0;
 }
 
-int codec_decode_stream_activated_jobs(const uint8_t *buf, size_t len, codec_activate *out,
+int codec_decode_stream_activated_jobs(const uint8_t *buf, size_t len, command *out,
                                        chute_error *err)
 {
     const ProtobufCMessageDescriptor *desc =
@@ -119,6 +120,7 @@ int codec_decode_stream_activated_jobs(const uint8_t *buf, size_t len, codec_act
         protobuf_c_message_free_unpacked(m, NULL);
         return rc;
     }
+    out->kind = COMMAND_STREAM;
     out->msg = m;
     out->req.type = r->type;
     out->req.worker = r->worker;
@@ -129,35 +131,29 @@ int codec_decode_stream_activated_jobs(const uint8_t *buf, size_t len, codec_act
     return 0;
 }
 
-void codec_activate_free(codec_activate *a)
-{
-    if (!a)
-        return;
-    if (a->msg)
-        protobuf_c_message_free_unpacked(a->msg, NULL);
-    memset(a, 0, sizeof(*a));
-}
-
 /* ---- job commands ------------------------------------------------------------ */
 
-static int unpack_command(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
-                          codec_job_command *out, chute_error *err)
+static int unpack_command(command_kind kind, const ProtobufCMessageDescriptor *desc,
+                          const uint8_t *buf, size_t len, command *out, chute_error *err)
 {
     memset(out, 0, sizeof(*out));
-    return codec_unpack(desc, buf, len, &out->msg, err);
+    int rc = codec_unpack(desc, buf, len, &out->msg, err);
+    if (rc == 0)
+        out->kind = kind;
+    return rc;
 }
 
-static void set_variables(codec_job_command *c, const char *variables)
+static void set_variables(command *c, const char *variables)
 {
     c->variables = variables;
     c->variables_len = strlen(variables);
 }
 
-int codec_decode_complete_job(const uint8_t *buf, size_t len, codec_job_command *out,
+int codec_decode_complete_job(const uint8_t *buf, size_t len, command *out,
                               chute_error *err)
 {
     int rc =
-        unpack_command(&gateway_protocol__complete_job_request__descriptor, buf, len, out, err);
+        unpack_command(COMMAND_COMPLETE, &gateway_protocol__complete_job_request__descriptor, buf, len, out, err);
     if (rc)
         return rc;
     GatewayProtocol__CompleteJobRequest *r = (GatewayProtocol__CompleteJobRequest *)out->msg;
@@ -166,9 +162,9 @@ int codec_decode_complete_job(const uint8_t *buf, size_t len, codec_job_command 
     return 0;
 }
 
-int codec_decode_fail_job(const uint8_t *buf, size_t len, codec_job_command *out, chute_error *err)
+int codec_decode_fail_job(const uint8_t *buf, size_t len, command *out, chute_error *err)
 {
-    int rc = unpack_command(&gateway_protocol__fail_job_request__descriptor, buf, len, out, err);
+    int rc = unpack_command(COMMAND_FAIL, &gateway_protocol__fail_job_request__descriptor, buf, len, out, err);
     if (rc)
         return rc;
     GatewayProtocol__FailJobRequest *r = (GatewayProtocol__FailJobRequest *)out->msg;
@@ -180,10 +176,10 @@ int codec_decode_fail_job(const uint8_t *buf, size_t len, codec_job_command *out
     return 0;
 }
 
-int codec_decode_throw_error(const uint8_t *buf, size_t len, codec_job_command *out,
+int codec_decode_throw_error(const uint8_t *buf, size_t len, command *out,
                              chute_error *err)
 {
-    int rc = unpack_command(&gateway_protocol__throw_error_request__descriptor, buf, len, out, err);
+    int rc = unpack_command(COMMAND_THROW_ERROR, &gateway_protocol__throw_error_request__descriptor, buf, len, out, err);
     if (rc)
         return rc;
     GatewayProtocol__ThrowErrorRequest *r = (GatewayProtocol__ThrowErrorRequest *)out->msg;
@@ -194,10 +190,10 @@ int codec_decode_throw_error(const uint8_t *buf, size_t len, codec_job_command *
     return 0;
 }
 
-int codec_decode_update_job_retries(const uint8_t *buf, size_t len, codec_job_command *out,
+int codec_decode_update_job_retries(const uint8_t *buf, size_t len, command *out,
                                     chute_error *err)
 {
-    int rc = unpack_command(&gateway_protocol__update_job_retries_request__descriptor, buf, len,
+    int rc = unpack_command(COMMAND_UPDATE, &gateway_protocol__update_job_retries_request__descriptor, buf, len,
                             out, err);
     if (rc)
         return rc;
@@ -205,13 +201,14 @@ int codec_decode_update_job_retries(const uint8_t *buf, size_t len, codec_job_co
         (GatewayProtocol__UpdateJobRetriesRequest *)out->msg;
     out->key = r->jobkey;
     out->retries = r->retries;
+    out->has_retries = 1;
     return 0;
 }
 
-int codec_decode_update_job_timeout(const uint8_t *buf, size_t len, codec_job_command *out,
+int codec_decode_update_job_timeout(const uint8_t *buf, size_t len, command *out,
                                     chute_error *err)
 {
-    int rc = unpack_command(&gateway_protocol__update_job_timeout_request__descriptor, buf, len,
+    int rc = unpack_command(COMMAND_UPDATE, &gateway_protocol__update_job_timeout_request__descriptor, buf, len,
                             out, err);
     if (rc)
         return rc;
@@ -219,27 +216,19 @@ int codec_decode_update_job_timeout(const uint8_t *buf, size_t len, codec_job_co
         (GatewayProtocol__UpdateJobTimeoutRequest *)out->msg;
     out->key = r->jobkey;
     out->timeout_ms = r->timeout;
+    out->has_timeout = 1;
     return 0;
 }
 
-int codec_decode_resolve_incident(const uint8_t *buf, size_t len, codec_job_command *out,
+int codec_decode_resolve_incident(const uint8_t *buf, size_t len, command *out,
                                   chute_error *err)
 {
     int rc =
-        unpack_command(&gateway_protocol__resolve_incident_request__descriptor, buf, len, out, err);
+        unpack_command(COMMAND_RESOLVE_INCIDENT, &gateway_protocol__resolve_incident_request__descriptor, buf, len, out, err);
     if (rc)
         return rc;
     out->key = ((GatewayProtocol__ResolveIncidentRequest *)out->msg)->incidentkey;
     return 0;
-}
-
-void codec_job_command_free(codec_job_command *c)
-{
-    if (!c)
-        return;
-    if (c->msg)
-        protobuf_c_message_free_unpacked(c->msg, NULL);
-    memset(c, 0, sizeof(*c));
 }
 
 int codec_decode_topology(const uint8_t *buf, size_t len, chute_error *err)

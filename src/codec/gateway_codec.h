@@ -9,9 +9,10 @@
  * Every decoder takes the bytes of one message (without the gRPC prefix;
  * see grpc_frame.h), unpacks it with protobuf-c (unknown fields are
  * skipped, so newer clients work) and fills a small struct whose engine
- * fields point into the unpacked message. The caller owns that struct's
- * message and releases it with the matching _free function once the engine
- * call is done (the engine copies what it keeps). On failure nothing is
+ * fields point into the unpacked message: a struct command (command.h),
+ * the same a REST body decodes into. The caller releases it with
+ * command_free() once the engine call is done (the engine copies what it
+ * keeps). On failure nothing is
  * left to free, the struct is zeroed, and |err| holds a message in the
  * Zeebe gateway's style; the code is CHUTE_EINVAL (gRPC INVALID_ARGUMENT):
  *   - bytes that are not the message: "Expected a valid ActivateJobsRequest
@@ -40,6 +41,7 @@
 
 #include <chute/engine.h>
 
+#include "command.h"
 #include "gateway.pb-c.h"
 #include "grpc_frame.h"
 
@@ -55,14 +57,6 @@
 
 /* ---- activation ------------------------------------------------------------ */
 
-/* A decoded ActivateJobsRequest or StreamActivatedJobsRequest. */
-typedef struct codec_activate {
-    ProtobufCMessage *msg;      /* owned: the unpacked request */
-    chute_activate_request req; /* points into msg; max_jobs is 0 for streams */
-    int64_t request_timeout_ms; /* ActivateJobs: as sent (> 0 wait that long, 0 the server
-                                   default, < 0 answer at once); 0 for streams */
-} codec_activate;
-
 /*
  * Decodes an ActivateJobsRequest and checks what the protocol layer owns:
  * at most CODEC_MAX_FETCH_VARIABLES fetchVariable names, tenantIds empty or
@@ -72,52 +66,27 @@ typedef struct codec_activate {
  * next, before registering a waiter. A worker not sent is "". Returns 0 or
  * CHUTE_EINVAL.
  */
-int codec_decode_activate_jobs(const uint8_t *buf, size_t len, codec_activate *out,
+int codec_decode_activate_jobs(const uint8_t *buf, size_t len, command *out,
                                chute_error *err);
 
 /* The same for a StreamActivatedJobsRequest (no maxJobsToActivate, no
  * requestTimeout): then chute_engine_check_activate(&out->req, 1, err). */
-int codec_decode_stream_activated_jobs(const uint8_t *buf, size_t len, codec_activate *out,
+int codec_decode_stream_activated_jobs(const uint8_t *buf, size_t len, command *out,
                                        chute_error *err);
-
-/* Frees the message of |a| and zeroes it. NULL and a zeroed struct are fine. */
-void codec_activate_free(codec_activate *a);
 
 /* ---- job commands ------------------------------------------------------------ */
 
-/*
- * A decoded command on one job or incident: CompleteJob, FailJob,
- * ThrowError, UpdateJobRetries, UpdateJobTimeout, ResolveIncident (and, in
- * chute_codec.h, GetJob and CancelJob). Fields a command does not carry are
- * 0 / NULL; strings point into msg and are never NULL for the commands that
- * carry them ("" when not sent).
- */
-typedef struct codec_job_command {
-    ProtobufCMessage *msg;     /* owned: the unpacked request */
-    int64_t key;               /* jobKey; incidentKey for ResolveIncident */
-    int32_t retries;           /* FailJob, UpdateJobRetries */
-    int64_t backoff_ms;        /* FailJob retryBackOff */
-    int64_t timeout_ms;        /* UpdateJobTimeout */
-    const char *error_code;    /* ThrowError */
-    const char *error_message; /* FailJob, ThrowError */
-    const char *variables;     /* CompleteJob, FailJob, ThrowError */
-    size_t variables_len;
-} codec_job_command;
-
-int codec_decode_complete_job(const uint8_t *buf, size_t len, codec_job_command *out,
+int codec_decode_complete_job(const uint8_t *buf, size_t len, command *out,
                               chute_error *err);
-int codec_decode_fail_job(const uint8_t *buf, size_t len, codec_job_command *out, chute_error *err);
-int codec_decode_throw_error(const uint8_t *buf, size_t len, codec_job_command *out,
+int codec_decode_fail_job(const uint8_t *buf, size_t len, command *out, chute_error *err);
+int codec_decode_throw_error(const uint8_t *buf, size_t len, command *out,
                              chute_error *err);
-int codec_decode_update_job_retries(const uint8_t *buf, size_t len, codec_job_command *out,
+int codec_decode_update_job_retries(const uint8_t *buf, size_t len, command *out,
                                     chute_error *err);
-int codec_decode_update_job_timeout(const uint8_t *buf, size_t len, codec_job_command *out,
+int codec_decode_update_job_timeout(const uint8_t *buf, size_t len, command *out,
                                     chute_error *err);
-int codec_decode_resolve_incident(const uint8_t *buf, size_t len, codec_job_command *out,
+int codec_decode_resolve_incident(const uint8_t *buf, size_t len, command *out,
                                   chute_error *err);
-
-/* Frees the message of |c| and zeroes it. NULL and a zeroed struct are fine. */
-void codec_job_command_free(codec_job_command *c);
 
 /* Checks that |buf| is a TopologyRequest (it has no fields; unknown ones are
  * skipped). Returns 0 or CHUTE_EINVAL. */

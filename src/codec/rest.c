@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define REST_BUF_DEFAULT_MAX ((size_t)64 << 20)
 
@@ -504,13 +505,13 @@ static int get_document(json_t *o, const char *name, char **out, size_t *len, ch
 
 /* ---- activation -------------------------------------------------------------------- */
 
-int rest_decode_activate(const char *body, size_t len, rest_activate *out, chute_error *err)
+int rest_decode_activate(const char *body, size_t len, command *out, chute_error *err)
 {
     memset(out, 0, sizeof *out);
     json_t *doc = parse_body(body, len, 0, 0, err);
     if (!doc)
         return err ? err->code : CHUTE_EINVAL;
-    rest_activate a = {.doc = doc};
+    command a = {.kind = COMMAND_ACTIVATE, .doc = doc};
     int rc;
     int64_t v;
     int has;
@@ -591,24 +592,17 @@ int rest_decode_activate(const char *body, size_t len, rest_activate *out, chute
     *out = a;
     return 0;
 fail:
-    rest_activate_free(&a);
+    command_free(&a);
     return rc;
-}
-
-void rest_activate_free(rest_activate *a)
-{
-    if (!a)
-        return;
-    free(a->fetch);
-    json_decref(a->doc);
-    memset(a, 0, sizeof *a);
 }
 
 /* ---- job commands -------------------------------------------------------------------- */
 
-static int command_start(const char *body, size_t len, rest_command *out, chute_error *err)
+static int command_start(command_kind kind, const char *body, size_t len, command *out,
+                         chute_error *err)
 {
     memset(out, 0, sizeof *out);
+    out->kind = kind;
     out->error_code = "";
     out->error_message = "";
     json_t *doc = parse_body(body, len, 1, 0, err);
@@ -618,22 +612,34 @@ static int command_start(const char *body, size_t len, rest_command *out, chute_
     return 0;
 }
 
-static int command_variables(rest_command *c, chute_error *err)
+/* The variables document, kept in c->texts (room for one made there). */
+static int command_variables(command *c, chute_error *err)
 {
-    return get_document(c->doc, "variables", &c->variables, &c->variables_len, err);
+    char *text = NULL;
+    int rc = get_document(c->doc, "variables", &text, &c->variables_len, err);
+    if (rc != 0 || !text)
+        return rc;
+    c->texts = malloc(sizeof *c->texts);
+    if (!c->texts) {
+        free(text);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    }
+    c->texts[c->ntexts++] = text;
+    c->variables = text;
+    return 0;
 }
 
-int rest_decode_completion(const char *body, size_t len, rest_command *out, chute_error *err)
+int rest_decode_completion(const char *body, size_t len, command *out, chute_error *err)
 {
-    int rc = command_start(body, len, out, err);
+    int rc = command_start(COMMAND_COMPLETE, body, len, out, err);
     if (rc == 0 && (rc = command_variables(out, err)) != 0)
-        rest_command_free(out);
+        command_free(out);
     return rc;
 }
 
-int rest_decode_failure(const char *body, size_t len, rest_command *out, chute_error *err)
+int rest_decode_failure(const char *body, size_t len, command *out, chute_error *err)
 {
-    int rc = command_start(body, len, out, err);
+    int rc = command_start(COMMAND_FAIL, body, len, out, err);
     if (rc != 0)
         return rc;
     int64_t v;
@@ -653,13 +659,13 @@ int rest_decode_failure(const char *body, size_t len, rest_command *out, chute_e
         goto fail;
     return 0;
 fail:
-    rest_command_free(out);
+    command_free(out);
     return rc;
 }
 
-int rest_decode_error(const char *body, size_t len, rest_command *out, chute_error *err)
+int rest_decode_error(const char *body, size_t len, command *out, chute_error *err)
 {
-    int rc = command_start(body, len, out, err);
+    int rc = command_start(COMMAND_THROW_ERROR, body, len, out, err);
     if (rc != 0)
         return rc;
     const char *s;
@@ -673,13 +679,13 @@ int rest_decode_error(const char *body, size_t len, rest_command *out, chute_err
         goto fail;
     return 0;
 fail:
-    rest_command_free(out);
+    command_free(out);
     return rc;
 }
 
-int rest_decode_job_update(const char *body, size_t len, rest_command *out, chute_error *err)
+int rest_decode_job_update(const char *body, size_t len, command *out, chute_error *err)
 {
-    int rc = command_start(body, len, out, err);
+    int rc = command_start(COMMAND_UPDATE, body, len, out, err);
     if (rc != 0)
         return rc;
     json_t *cs = member(out->doc, "changeset");
@@ -704,22 +710,13 @@ int rest_decode_job_update(const char *body, size_t len, rest_command *out, chut
     }
     return 0;
 fail:
-    rest_command_free(out);
+    command_free(out);
     return rc;
-}
-
-void rest_command_free(rest_command *c)
-{
-    if (!c)
-        return;
-    free(c->variables);
-    json_decref(c->doc);
-    memset(c, 0, sizeof *c);
 }
 
 /* ---- create ------------------------------------------------------------------------ */
 
-static int decode_spec(rest_create *c, json_t *o, size_t index, chute_job_spec *spec,
+static int decode_spec(command *c, json_t *o, size_t index, chute_job_spec *spec,
                        chute_error *err)
 {
     chute_error inner;
@@ -770,13 +767,13 @@ fail:
     return rc;
 }
 
-int rest_decode_create(const char *body, size_t len, rest_create *out, chute_error *err)
+int rest_decode_create(const char *body, size_t len, command *out, chute_error *err)
 {
     memset(out, 0, sizeof *out);
     json_t *doc = parse_body(body, len, 0, 1, err);
     if (!doc)
         return err ? err->code : CHUTE_EINVAL;
-    rest_create c = {.doc = doc, .is_array = json_is_array(doc)};
+    command c = {.kind = COMMAND_CREATE, .doc = doc, .is_array = json_is_array(doc)};
     size_t n = c.is_array ? json_array_size(doc) : 1;
     int rc;
     if (n > REST_MAX_CREATE_JOBS) {
@@ -800,20 +797,8 @@ int rest_decode_create(const char *body, size_t len, rest_create *out, chute_err
     *out = c;
     return 0;
 fail:
-    rest_create_free(&c);
+    command_free(&c);
     return rc;
-}
-
-void rest_create_free(rest_create *c)
-{
-    if (!c)
-        return;
-    for (size_t i = 0; i < c->ntexts; i++)
-        free(c->texts[i]);
-    free(c->texts);
-    free(c->specs);
-    json_decref(c->doc);
-    memset(c, 0, sizeof *c);
 }
 
 /* ---- encoding -------------------------------------------------------------------------- */
@@ -972,4 +957,99 @@ void rest_encode_topology(rest_buf *b, const char *host, int port)
                     "\"partitionsCount\":1,\"replicationFactor\":1,\"gatewayVersion\":\"%s\","
                     "\"lastCompletedChangeId\":\"-1\"}",
                     port, CHUTE_VERSION, CHUTE_VERSION);
+}
+
+/* ---- query strings of the list endpoints ------------------------------------------------ */
+
+/* An integer query parameter from |lo| to |hi|, |dflt| when absent or
+ * empty. */
+static int query_number(const char *query, const char *name, long long lo, long long hi,
+                        long long dflt, long long *out, chute_error *err)
+{
+    char v[32];
+    int rc = rest_query_get(query, name, v, sizeof v, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 0 || v[0] == '\0') {
+        *out = dflt;
+        return 0;
+    }
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (*end != '\0' || x < lo || x > hi)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected the query parameter '%s' to be an integer from %lld to "
+                               "%lld, but got '%s'",
+                               name, lo, hi, v);
+    *out = x;
+    return 0;
+}
+
+/* The type filter: out->type stays NULL when absent or empty. */
+static int query_type(const char *query, command *out, chute_error *err)
+{
+    char *type = malloc(CHUTE_TYPE_MAX + 1);
+    if (!type)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    int rc = rest_query_get(query, "type", type, CHUTE_TYPE_MAX + 1, err);
+    if (rc < 0) {
+        free(type);
+        return rc;
+    }
+    if (rc == 1 && type[0] != '\0') {
+        out->type_buf = type;
+        out->type = type;
+    } else {
+        free(type);
+    }
+    return 0;
+}
+
+int rest_decode_list_jobs(const char *query, command *out, chute_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = COMMAND_LIST_JOBS;
+    char state_s[32];
+    int rc;
+    if ((rc = query_type(query, out, err)) != 0 ||
+        (rc = query_number(query, "page", 1, 1000000000, 1, &out->page, err)) != 0 ||
+        (rc = query_number(query, "size", 1, REST_LIST_MAX_SIZE, REST_LIST_DEFAULT_SIZE,
+                           &out->size, err)) != 0)
+        goto fail;
+    rc = rest_query_get(query, "state", state_s, sizeof state_s, err);
+    if (rc < 0)
+        goto fail;
+    if (rc == 1 && state_s[0]) {
+        for (int s = CHUTE_JOB_ACTIVATABLE; s <= CHUTE_JOB_COMPLETED; s++) {
+            if (strcasecmp(state_s, chute_job_state_name((chute_job_state)s)) == 0)
+                out->state = (chute_job_state)s;
+        }
+        if (!out->state) {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected state to be one of ACTIVATABLE, ACTIVATED, FAILED, "
+                                 "INCIDENT, ERROR_THROWN, DELAYED, COMPLETED, but got '%.31s'",
+                                 state_s);
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    command_free(out);
+    return rc;
+}
+
+int rest_decode_list_incidents(const char *query, command *out, chute_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = COMMAND_LIST_INCIDENTS;
+    long long limit;
+    int rc;
+    if ((rc = query_type(query, out, err)) != 0 ||
+        (rc = query_number(query, "limit", 1, REST_INCIDENT_MAX_LIMIT,
+                           REST_INCIDENT_DEFAULT_LIMIT, &limit, err)) != 0) {
+        command_free(out);
+        return rc;
+    }
+    out->limit = (size_t)limit;
+    return 0;
 }

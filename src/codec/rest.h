@@ -19,8 +19,9 @@
  * has one place and one wording for gRPC and REST alike: variables and
  * custom headers are handed on as JSON text whatever their JSON type, and
  * the engine rejects a non-object with the same message as over gRPC.
- * Decoded structs point into a parsed document they own; free them with
- * their _free function (a zeroed struct is fine). On failure nothing is
+ * Decoders fill a struct command (command.h), the same the gRPC codec
+ * fills, pointing into a parsed document it owns; free it with
+ * command_free() (a zeroed struct is fine). On failure nothing is
  * left to free and |err| holds CHUTE_EINVAL with a message that names the
  * member, or CHUTE_ENOMEM.
  *
@@ -37,6 +38,8 @@
 #include <chute/engine.h>
 
 #include <stdarg.h>
+
+#include "command.h"
 
 /* ---- buffer ------------------------------------------------------------------ */
 
@@ -99,59 +102,42 @@ int rest_query_get(const char *query, const char *name, char *out, size_t cap, c
 /* ---- decoding -------------------------------------------------------------------- */
 
 /* POST /v2/jobs/activation. */
-typedef struct rest_activate {
-    void *doc;                  /* owned: the parsed body */
-    const char **fetch;         /* owned array; strings point into doc */
-    chute_activate_request req; /* points into doc and fetch */
-    int64_t request_timeout_ms; /* as sent: > 0 wait, 0 the server default, < 0 at once */
-} rest_activate;
 
 /* Bound on fetchVariable names. */
 #define REST_MAX_FETCH_VARIABLES 1000
 
-int rest_decode_activate(const char *body, size_t len, rest_activate *out, chute_error *err);
-void rest_activate_free(rest_activate *a);
+int rest_decode_activate(const char *body, size_t len, command *out, chute_error *err);
 
-/* The body of a command on one job: completion, failure, error, update. */
-typedef struct rest_command {
-    void *doc;       /* owned */
-    char *variables; /* owned JSON text, NULL when not sent */
-    size_t variables_len;
-    int32_t retries; /* failure (default 0); update when has_retries */
-    int has_retries;
-    int64_t backoff_ms; /* failure retryBackOff */
-    int64_t timeout_ms; /* update when has_timeout */
-    int has_timeout;
-    const char *error_code;    /* error; "" when not sent */
-    const char *error_message; /* failure, error; "" when not sent */
-} rest_command;
-
+/* The body of a command on one job: completion, failure, error, update.
+ * The key comes from the path (rest_parse_key); the caller sets it. */
 /* POST /v2/jobs/{key}/completion: {variables?}. An empty body is {}. */
-int rest_decode_completion(const char *body, size_t len, rest_command *out, chute_error *err);
+int rest_decode_completion(const char *body, size_t len, command *out, chute_error *err);
 /* POST /v2/jobs/{key}/failure: {retries?, errorMessage?, retryBackOff?, variables?}. */
-int rest_decode_failure(const char *body, size_t len, rest_command *out, chute_error *err);
+int rest_decode_failure(const char *body, size_t len, command *out, chute_error *err);
 /* POST /v2/jobs/{key}/error: {errorCode, errorMessage?, variables?}. */
-int rest_decode_error(const char *body, size_t len, rest_command *out, chute_error *err);
+int rest_decode_error(const char *body, size_t len, command *out, chute_error *err);
 /* PATCH /v2/jobs/{key}: {changeset: {retries?, timeout?}}, at least one of them. */
-int rest_decode_job_update(const char *body, size_t len, rest_command *out, chute_error *err);
-void rest_command_free(rest_command *c);
+int rest_decode_job_update(const char *body, size_t len, command *out, chute_error *err);
 
-/* POST /v1/jobs: one job object or an array of them. */
-typedef struct rest_create {
-    void *doc;             /* owned */
-    chute_job_spec *specs; /* owned array of |count| */
-    char **texts;          /* owned: the JSON texts the specs point to */
-    size_t ntexts;
-    size_t count;
-    int is_array; /* the body was an array: answer with an array of keys */
-} rest_create;
-
+/* POST /v1/jobs: one job object or an array of them (is_array). */
 /* Bound on the jobs of one POST /v1/jobs (as CreateJobs over gRPC). */
 #define REST_MAX_CREATE_JOBS 10000
 
 /* Each job: {type, variables?, customHeaders?, retries?, priority?, delay? (ms)}. */
-int rest_decode_create(const char *body, size_t len, rest_create *out, chute_error *err);
-void rest_create_free(rest_create *c);
+int rest_decode_create(const char *body, size_t len, command *out, chute_error *err);
+
+/* GET /v1/jobs?type=&state=&page=&size=: page from 1, size from 1 to
+ * REST_LIST_MAX_SIZE (default REST_LIST_DEFAULT_SIZE), state one of the job
+ * states by name (any case). */
+#define REST_LIST_DEFAULT_SIZE 100
+#define REST_LIST_MAX_SIZE 1000
+int rest_decode_list_jobs(const char *query, command *out, chute_error *err);
+
+/* GET /v1/incidents?type=&limit=: limit from 1 to REST_INCIDENT_MAX_LIMIT
+ * (default REST_INCIDENT_DEFAULT_LIMIT). */
+#define REST_INCIDENT_DEFAULT_LIMIT 1000
+#define REST_INCIDENT_MAX_LIMIT 10000
+int rest_decode_list_incidents(const char *query, command *out, chute_error *err);
 
 /* ---- encoding -------------------------------------------------------------------- */
 

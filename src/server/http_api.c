@@ -1,11 +1,17 @@
 /*
- * The HTTP API: routes, engine calls, answers after commit; see http_api.h.
+ * The HTTP API: routes, answers after commit; see http_api.h.
  *
- * Every request that reads or changes the engine gets a struct call. Its
- * answer (status and body) is prepared at once, or when its long poll ends,
- * and queued on the broker; after the commit it is handed to the transport.
- * A call whose connection went away (on_abort) keeps existing until the
- * broker released it, and then only returns the jobs its answer carried.
+ * A request's method and path name a row of the command table
+ * (commands.h); the routes are that table's data, plus the operational
+ * endpoints below (/metrics, /healthz, /readyz). The row's command is
+ * admitted, decoded into a struct command and run by command_run, whose
+ * answer this file encodes as JSON or problem+json.
+ *
+ * Every command gets a struct call. Its answer (status and body) is
+ * prepared at once, or when its long poll ends, and queued on the broker;
+ * after the commit it is handed to the transport. A call whose connection
+ * went away (on_abort) keeps existing until the broker released it, and
+ * then only returns the jobs its answer carried.
  */
 #include "server/http_api.h"
 
@@ -20,37 +26,26 @@
 #include <unistd.h>
 
 #include "rest.h"
+#include "server/commands.h"
 
 #define CT_JSON "application/json"
 #define CT_PROBLEM "application/problem+json"
 #define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
 
-#define LIST_DEFAULT_SIZE 100
-#define LIST_MAX_SIZE 1000
-#define INCIDENT_DEFAULT_LIMIT 1000
-#define INCIDENT_MAX_LIMIT 10000
-#define DEFAULT_REQUEST_TIMEOUT_MS 10000
-
-typedef struct job_ref {
-    int64_t key;
-    int64_t deadline;
-} job_ref;
-
 typedef struct call {
     broker_pending pend; /* first: the broker hands it back */
+    command_call cc;     /* the command layer's poll */
     http_api *api;
     http_request *req; /* NULL once the connection went away */
-    broker_poll bp;
-    int polling;
+    const command_def *def;
     int queued;
     struct call *prev, *next; /* in api->polls while polling */
     uint64_t started;         /* uv_hrtime(), activation only */
-    int activation;
     int status;
     char *body;
     size_t len;
     const char *ctype;
-    job_ref *jobs; /* leases the answer carries */
+    command_lease *jobs; /* leases the answer carries */
     size_t njobs;
 } call;
 
@@ -91,20 +86,6 @@ static void respond_error(http_api *a, http_request *req, const chute_error *err
                     err->message, NULL);
 }
 
-static void respond_json(http_api *a, http_request *req, int status, rest_buf *b)
-{
-    char *body;
-    size_t len;
-    int rc = rest_buf_finish(b, &body, &len);
-    if (rc != 0) {
-        chute_error err;
-        chute_error_set(&err, rc, "the response does not fit: %s", chute_strerror(rc));
-        respond_error(a, req, &err);
-        return;
-    }
-    respond(a, req, status, CT_JSON, NULL, body, len, NULL, NULL);
-}
-
 /* ---- calls ----------------------------------------------------------------------- */
 
 static void call_free(call *c)
@@ -116,19 +97,15 @@ static void call_free(call *c)
 
 static void return_jobs(http_api *a, call *c)
 {
-    chute_error err;
-    for (size_t i = 0; i < c->njobs; i++)
-        chute_engine_return(a->e, c->jobs[i].key, c->jobs[i].deadline, &err);
+    command_return_jobs(a->b, c->jobs, c->njobs);
     c->njobs = 0;
-    broker_kick(a->b);
 }
 
 static void unlink_poll(call *c)
 {
-    c->polling = 0;
     if (c->prev)
         c->prev->next = c->next;
-    else
+    else if (c->api->polls == c)
         c->api->polls = c->next;
     if (c->next)
         c->next->prev = c->prev;
@@ -140,34 +117,12 @@ static void on_abort(void *ud, http_request *req)
     call *c = ud;
     (void)req;
     c->req = NULL;
-    if (c->polling) {
-        broker_poll_cancel(c->api->b, &c->bp);
+    if (command_call_waiting(&c->cc)) {
+        command_call_cancel(&c->cc);
         unlink_poll(c);
     }
     if (!c->queued)
         call_free(c);
-}
-
-/* A call for a command of |load|, or NULL when the request was answered
- * already: refused by the broker's admission (503 at once: the answer waits
- * for no commit, and queueing it would add to the list that is full) or out
- * of memory. */
-static call *call_new(http_api *a, http_request *req, broker_load load)
-{
-    chute_error err;
-    if (broker_admit(a->b, load, &err) != 0) {
-        respond_error(a, req, &err);
-        return NULL;
-    }
-    call *c = calloc(1, sizeof *c);
-    if (!c) {
-        respond_problem(a, req, 503, "RESOURCE_EXHAUSTED", "out of memory", NULL);
-        return NULL;
-    }
-    c->api = a;
-    c->req = req;
-    http_request_on_abort(req, on_abort, c);
-    return c;
 }
 
 /* A response with leased jobs was written (ok) or dropped. */
@@ -197,7 +152,7 @@ static void on_committed(broker_pending *p, int ok, const chute_error *err)
         call_free(c);
         return;
     }
-    if (c->activation)
+    if (c->def->kind == COMMAND_ACTIVATE)
         metrics_observe_activation(a->cfg.metrics, METRICS_API_REST,
                                    (double)(uv_hrtime() - c->started) / 1e9);
     char *body = c->body;
@@ -213,20 +168,15 @@ static void on_committed(broker_pending *p, int ok, const chute_error *err)
     call_free(c);
 }
 
-static void queue(call *c)
-{
-    c->queued = 1;
-    broker_after_commit(c->api->b, &c->pend, on_committed);
-}
-
-/* Prepares the answer (takes |body|) and queues it. */
+/* Prepares the answer (takes |body|) and queues it after the commit. */
 static void queue_answer(call *c, int status, const char *ctype, char *body, size_t len)
 {
     c->status = status;
     c->ctype = ctype;
     c->body = body;
     c->len = len;
-    queue(c);
+    c->queued = 1;
+    broker_after_commit(c->api->b, &c->pend, on_committed);
 }
 
 static void queue_error(call *c, const chute_error *err)
@@ -253,24 +203,11 @@ static void queue_json(call *c, int status, rest_buf *b)
     queue_answer(c, status, CT_JSON, body, len);
 }
 
-static void queue_empty(call *c)
-{
-    queue_answer(c, 204, NULL, NULL, 0);
-}
-
-/* ---- activation ------------------------------------------------------------------------ */
+/* ---- encoding the answers ------------------------------------------------------------ */
 
 static size_t response_bound(const http_api *a)
 {
     return a->cfg.limits.max_body_size;
-}
-
-static size_t activation_budget(const http_api *a, const chute_activate_request *req)
-{
-    size_t per_job = 512 + 6 * (strlen(req->type) + (req->worker ? strlen(req->worker) : 0));
-    size_t max = response_bound(a);
-    size_t reserve = per_job * (size_t)(req->max_jobs > 0 ? req->max_jobs : 1);
-    return reserve < max / 2 ? max - reserve : max / 2;
 }
 
 static void answer_jobs(call *c, const chute_job_view *jobs, size_t n)
@@ -284,10 +221,7 @@ static void answer_jobs(call *c, const chute_job_view *jobs, size_t n)
         queue_error(c, &err);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        c->jobs[i].key = jobs[i].key;
-        c->jobs[i].deadline = jobs[i].deadline;
-    }
+    command_leases_of(jobs, n, c->jobs);
     c->njobs = n;
     rest_buf b;
     /* The budget bounds variables and headers; the rest is bounded per job. */
@@ -314,238 +248,10 @@ static void answer_jobs(call *c, const chute_job_view *jobs, size_t n)
     queue_answer(c, 200, CT_JSON, body, len);
 }
 
-#define CALL_OF(p) ((call *)((char *)(p)-offsetof(call, bp)))
-
-static void poll_jobs(broker_poll *bp, const chute_job_view *jobs, size_t n)
-{
-    call *c = CALL_OF(bp);
-    unlink_poll(c);
-    answer_jobs(c, jobs, n);
-}
-
-static void answer_no_jobs(call *c)
-{
-    char *body = strdup("{\"jobs\":[]}");
-    queue_answer(c, 200, CT_JSON, body, body ? strlen(body) : 0);
-}
-
-static void poll_expired(broker_poll *bp)
-{
-    call *c = CALL_OF(bp);
-    unlink_poll(c);
-    answer_no_jobs(c);
-}
-
-static void handle_activate(http_api *a, http_request *req)
-{
-    rest_activate ra;
-    chute_error err;
-    if (rest_decode_activate(req->body, req->body_len, &ra, &err) != 0) {
-        respond_error(a, req, &err);
-        return;
-    }
-    if (chute_engine_check_activate(&ra.req, 0, &err) != 0) {
-        respond_error(a, req, &err);
-        rest_activate_free(&ra);
-        return;
-    }
-    call *c = call_new(a, req, BROKER_LOAD_DRAINS);
-    if (!c) {
-        rest_activate_free(&ra);
-        return;
-    }
-    c->activation = 1;
-    c->started = uv_hrtime();
-    size_t budget = activation_budget(a, &ra.req);
-    const chute_job_view *jobs;
-    size_t n = 0;
-    if (chute_engine_activate(a->e, &ra.req, budget, &jobs, &n, &err) != 0) {
-        queue_error(c, &err);
-    } else if (n > 0) {
-        answer_jobs(c, jobs, n);
-    } else if (ra.request_timeout_ms < 0 || a->closing) {
-        answer_no_jobs(c);
-    } else {
-        int64_t wait = ra.request_timeout_ms ? ra.request_timeout_ms : DEFAULT_REQUEST_TIMEOUT_MS;
-        if (broker_poll_start(a->b, &c->bp, &ra.req, budget, wait, poll_jobs, poll_expired, &err) !=
-            0) {
-            queue_error(c, &err);
-        } else {
-            c->polling = 1;
-            c->next = a->polls;
-            if (a->polls)
-                a->polls->prev = c;
-            a->polls = c;
-        }
-    }
-    rest_activate_free(&ra);
-}
-
-/* ---- job commands --------------------------------------------------------------------- */
-
-typedef enum job_cmd { CMD_COMPLETE, CMD_FAIL, CMD_ERROR, CMD_UPDATE } job_cmd;
-
-static void handle_job_command(http_api *a, http_request *req, int64_t key, job_cmd cmd)
-{
-    rest_command rc_;
-    chute_error err;
-    int rc;
-    switch (cmd) {
-    case CMD_COMPLETE:
-        rc = rest_decode_completion(req->body, req->body_len, &rc_, &err);
-        break;
-    case CMD_FAIL:
-        rc = rest_decode_failure(req->body, req->body_len, &rc_, &err);
-        break;
-    case CMD_ERROR:
-        rc = rest_decode_error(req->body, req->body_len, &rc_, &err);
-        break;
-    default:
-        rc = rest_decode_job_update(req->body, req->body_len, &rc_, &err);
-        break;
-    }
-    if (rc != 0) {
-        respond_error(a, req, &err);
-        return;
-    }
-    /* Settling a job makes room: only the update can be refused for load. */
-    call *c = call_new(a, req, cmd == CMD_UPDATE ? BROKER_LOAD_ADDS : BROKER_LOAD_DRAINS);
-    if (!c) {
-        rest_command_free(&rc_);
-        return;
-    }
-    switch (cmd) {
-    case CMD_COMPLETE:
-        rc = chute_engine_complete(a->e, key, rc_.variables, rc_.variables_len, &err);
-        break;
-    case CMD_FAIL:
-        rc = chute_engine_fail(a->e, key, rc_.retries, rc_.error_message, rc_.backoff_ms,
-                               rc_.variables, rc_.variables_len, &err);
-        break;
-    case CMD_ERROR:
-        rc = chute_engine_throw_error(a->e, key, rc_.error_code, rc_.error_message, rc_.variables,
-                                      rc_.variables_len, &err);
-        break;
-    default: {
-        /* One changeset, all or nothing: the engine checks both fields
-         * before it changes either. */
-        chute_job_update u = {.has_retries = rc_.has_retries,
-                              .retries = rc_.retries,
-                              .has_timeout = rc_.has_timeout,
-                              .timeout_ms = rc_.timeout_ms};
-        rc = chute_engine_update(a->e, key, &u, &err);
-        break;
-    }
-    }
-    rest_command_free(&rc_);
-    if (rc != 0)
-        queue_error(c, &err);
-    else
-        queue_empty(c);
-}
-
-static void handle_resolve(http_api *a, http_request *req, int64_t key)
-{
-    chute_error err;
-    call *c = call_new(a, req, BROKER_LOAD_ADDS);
-    if (!c)
-        return;
-    if (chute_engine_resolve_incident(a->e, key, &err) != 0)
-        queue_error(c, &err);
-    else
-        queue_empty(c);
-}
-
-static void handle_topology(http_api *a, http_request *req)
-{
-    rest_buf b;
-    rest_buf_init(&b, 0);
-    int port = a->cfg.gateway ? gateway_port(a->cfg.gateway) : http_server_port(a->http);
-    rest_encode_topology(&b, a->grpc_host, port);
-    respond_json(a, req, 200, &b);
-}
-
-/* ---- Chute's own endpoints ----------------------------------------------------------- */
-
-static void handle_create(http_api *a, http_request *req)
-{
-    rest_create rc_;
-    chute_error err;
-    if (rest_decode_create(req->body, req->body_len, &rc_, &err) != 0) {
-        respond_error(a, req, &err);
-        return;
-    }
-    int64_t *keys = calloc(rc_.count ? rc_.count : 1, sizeof *keys);
-    call *c = keys ? call_new(a, req, BROKER_LOAD_ADDS) : NULL;
-    if (!c) {
-        if (!keys)
-            respond_problem(a, req, 503, "RESOURCE_EXHAUSTED", "out of memory", NULL);
-        free(keys);
-        rest_create_free(&rc_);
-        return;
-    }
-    size_t i = 0;
-    int rc = chute_engine_create_batch(a->e, rc_.specs, rc_.count, keys, &i, &err);
-    if (rc != 0) {
-        if (rc_.is_array) {
-            chute_error wrapped;
-            chute_error_set(&wrapped, err.code, "job %zu of the batch: %s", i, err.message);
-            queue_error(c, &wrapped);
-        } else {
-            queue_error(c, &err);
-        }
-    } else {
-        rest_buf b;
-        rest_buf_init(&b, 0);
-        if (rc_.is_array) {
-            rest_buf_puts(&b, "{\"keys\":[");
-            for (size_t k = 0; k < rc_.count; k++)
-                rest_buf_printf(&b, "%s\"%" PRId64 "\"", k ? "," : "", keys[k]);
-            rest_buf_puts(&b, "]}");
-        } else {
-            rest_buf_printf(&b, "{\"key\":\"%" PRId64 "\"}", keys[0]);
-        }
-        queue_json(c, 201, &b);
-    }
-    free(keys);
-    rest_create_free(&rc_);
-}
-
-static void handle_get_job(http_api *a, http_request *req, int64_t key)
-{
-    chute_error err;
-    chute_job_view v;
-    call *c = call_new(a, req, BROKER_LOAD_ADDS);
-    if (!c)
-        return;
-    if (chute_engine_get(a->e, key, &v, &err) != 0) {
-        queue_error(c, &err);
-        return;
-    }
-    rest_buf b;
-    rest_buf_init(&b, response_bound(a) * 2 + 4096);
-    rest_encode_job(&b, &v);
-    queue_json(c, 200, &b);
-}
-
-static void handle_cancel(http_api *a, http_request *req, int64_t key)
-{
-    chute_error err;
-    call *c = call_new(a, req, BROKER_LOAD_ADDS);
-    if (!c)
-        return;
-    if (chute_engine_cancel(a->e, key, &err) != 0)
-        queue_error(c, &err);
-    else
-        queue_empty(c);
-}
-
 typedef struct list_walk {
     rest_buf *b;
     size_t soft_max; /* stop before the body would grow past this */
     size_t count;
-    size_t limit;
-    const char *type;
     int truncated;
     int incidents;
 } list_walk;
@@ -553,8 +259,6 @@ typedef struct list_walk {
 static int visit_job(void *ctx, const chute_job_view *job)
 {
     list_walk *w = ctx;
-    if (w->type && strcmp(w->type, job->type) != 0)
-        return 0;
     size_t need = job->variables_len + job->headers_len + strlen(job->error_message) * 6 + 1024;
     if (w->count > 0 && w->b->len + need > w->soft_max) {
         w->truncated = 1;
@@ -567,124 +271,7 @@ static int visit_job(void *ctx, const chute_job_view *job)
     else
         rest_encode_job(w->b, job);
     w->count++;
-    return w->b->failed || (w->limit && w->count >= w->limit);
-}
-
-static int query_number(http_api *a, http_request *req, const char *name, long long lo,
-                        long long hi, long long dflt, long long *out)
-{
-    char v[32];
-    chute_error err;
-    int rc = rest_query_get(req->query, name, v, sizeof v, &err);
-    if (rc < 0) {
-        respond_error(a, req, &err);
-        return -1;
-    }
-    if (rc == 0 || v[0] == '\0') {
-        *out = dflt;
-        return 0;
-    }
-    char *end;
-    long long x = strtoll(v, &end, 10);
-    if (*end != '\0' || x < lo || x > hi) {
-        chute_error_set(&err, CHUTE_EINVAL,
-                        "Expected the query parameter '%s' to be an integer from %lld to %lld, "
-                        "but got '%s'",
-                        name, lo, hi, v);
-        respond_error(a, req, &err);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
-static int query_type(http_api *a, http_request *req, char *type, size_t cap, int *has)
-{
-    chute_error err;
-    int rc = rest_query_get(req->query, "type", type, cap, &err);
-    if (rc < 0) {
-        respond_error(a, req, &err);
-        return -1;
-    }
-    *has = rc == 1 && type[0] != '\0';
-    return 0;
-}
-
-static void handle_list_jobs(http_api *a, http_request *req)
-{
-    char type[CHUTE_TYPE_MAX + 1], state_s[32];
-    int has_type;
-    long long page, size;
-    chute_error err;
-    if (query_type(a, req, type, sizeof type, &has_type) != 0 ||
-        query_number(a, req, "page", 1, 1000000000, 1, &page) != 0 ||
-        query_number(a, req, "size", 1, LIST_MAX_SIZE, LIST_DEFAULT_SIZE, &size) != 0)
-        return;
-    chute_job_state state = 0;
-    int rc = rest_query_get(req->query, "state", state_s, sizeof state_s, &err);
-    if (rc < 0) {
-        respond_error(a, req, &err);
-        return;
-    }
-    if (rc == 1 && state_s[0]) {
-        for (int s = CHUTE_JOB_ACTIVATABLE; s <= CHUTE_JOB_COMPLETED; s++) {
-            if (strcasecmp(state_s, chute_job_state_name((chute_job_state)s)) == 0)
-                state = (chute_job_state)s;
-        }
-        if (!state) {
-            chute_error_set(&err, CHUTE_EINVAL,
-                            "Expected state to be one of ACTIVATABLE, ACTIVATED, FAILED, "
-                            "INCIDENT, ERROR_THROWN, DELAYED, COMPLETED, but got '%.31s'",
-                            state_s);
-            respond_error(a, req, &err);
-            return;
-        }
-    }
-    call *c = call_new(a, req, BROKER_LOAD_ADDS);
-    if (!c)
-        return;
-    rest_buf b;
-    size_t bound = response_bound(a);
-    rest_buf_init(&b, bound * 2 + 65536);
-    rest_buf_puts(&b, "{\"jobs\":[");
-    list_walk w = {.b = &b, .soft_max = bound};
-    rc = chute_engine_list_jobs(a->e, has_type ? type : NULL, state,
-                                (size_t)(page - 1) * (size_t)size, (size_t)size, visit_job, &w);
-    if (rc != 0) {
-        rest_buf_free(&b);
-        chute_error_set(&err, rc, "cannot list jobs: %s", chute_strerror(rc));
-        queue_error(c, &err);
-        return;
-    }
-    rest_buf_printf(&b, "],\"page\":%lld,\"size\":%lld,\"count\":%zu,\"truncated\":%s}", page, size,
-                    w.count, w.truncated ? "true" : "false");
-    queue_json(c, 200, &b);
-}
-
-static void handle_list_incidents(http_api *a, http_request *req)
-{
-    char type[CHUTE_TYPE_MAX + 1];
-    int has_type;
-    long long limit;
-    if (query_type(a, req, type, sizeof type, &has_type) != 0 ||
-        query_number(a, req, "limit", 1, INCIDENT_MAX_LIMIT, INCIDENT_DEFAULT_LIMIT, &limit) != 0)
-        return;
-    call *c = call_new(a, req, BROKER_LOAD_ADDS);
-    if (!c)
-        return;
-    rest_buf b;
-    size_t bound = response_bound(a);
-    rest_buf_init(&b, bound * 2 + 65536);
-    rest_buf_puts(&b, "{\"incidents\":[");
-    list_walk w = {.b = &b,
-                   .soft_max = bound,
-                   .limit = (size_t)limit,
-                   .type = has_type ? type : NULL,
-                   .incidents = 1};
-    chute_engine_list_incidents(a->e, visit_job, &w);
-    rest_buf_printf(&b, "],\"count\":%zu,\"truncated\":%s}", w.count,
-                    w.truncated ? "true" : "false");
-    queue_json(c, 200, &b);
+    return w->b->failed;
 }
 
 typedef struct types_walk {
@@ -702,16 +289,38 @@ static int visit_type(void *ctx, const chute_type_stats *s)
     return w->b->failed;
 }
 
-static void handle_job_types(http_api *a, http_request *req)
+static void answer_list(call *c, const command_result *res)
 {
-    call *c = call_new(a, req, BROKER_LOAD_ADDS);
-    if (!c)
+    rest_buf b;
+    size_t bound = response_bound(c->api);
+    int incidents = res->kind == COMMAND_LIST_INCIDENTS;
+    rest_buf_init(&b, bound * 2 + 65536);
+    rest_buf_puts(&b, incidents ? "{\"incidents\":[" : "{\"jobs\":[");
+    list_walk w = {.b = &b, .soft_max = bound, .incidents = incidents};
+    int rc = command_result_walk(res, visit_job, &w);
+    if (rc != 0) {
+        chute_error err;
+        rest_buf_free(&b);
+        chute_error_set(&err, rc, "cannot list jobs: %s", chute_strerror(rc));
+        queue_error(c, &err);
         return;
+    }
+    if (incidents)
+        rest_buf_printf(&b, "],\"count\":%zu,\"truncated\":%s}", w.count,
+                        w.truncated ? "true" : "false");
+    else
+        rest_buf_printf(&b, "],\"page\":%lld,\"size\":%lld,\"count\":%zu,\"truncated\":%s}",
+                        res->cmd->page, res->cmd->size, w.count, w.truncated ? "true" : "false");
+    queue_json(c, 200, &b);
+}
+
+static void answer_types(call *c, const command_result *res)
+{
     rest_buf b;
     rest_buf_init(&b, 0);
     rest_buf_puts(&b, "{\"types\":[");
-    types_walk w = {.b = &b, .now = chute_engine_now(a->e)};
-    int rc = chute_engine_list_types(a->e, visit_type, &w);
+    types_walk w = {.b = &b, .now = chute_engine_now(res->engine)};
+    int rc = command_result_walk_types(res, visit_type, &w);
     if (rc != 0) {
         chute_error err;
         rest_buf_free(&b);
@@ -721,6 +330,113 @@ static void handle_job_types(http_api *a, http_request *req)
     }
     rest_buf_puts(&b, "]}");
     queue_json(c, 200, &b);
+}
+
+/* Encodes a command's result as its REST answer and queues it. */
+static void answer(command_call *cc, const command_result *res)
+{
+    call *c = (call *)((char *)cc - offsetof(call, cc));
+    int status = c->def->rest_status;
+    rest_buf b;
+    if (c->prev || c->next || c->api->polls == c)
+        unlink_poll(c); /* a long poll that ended */
+    if (res->rc != 0) {
+        queue_error(c, &res->err);
+        return;
+    }
+    switch (res->kind) {
+    case COMMAND_ACTIVATE:
+        answer_jobs(c, res->jobs, res->njobs);
+        return;
+    case COMMAND_LIST_JOBS:
+    case COMMAND_LIST_INCIDENTS:
+        answer_list(c, res);
+        return;
+    case COMMAND_JOB_TYPES:
+        answer_types(c, res);
+        return;
+    case COMMAND_TOPOLOGY:
+        rest_buf_init(&b, 0);
+        rest_encode_topology(&b, res->host, res->port);
+        break;
+    case COMMAND_CREATE:
+        rest_buf_init(&b, 0);
+        if (res->cmd->is_array) {
+            rest_buf_puts(&b, "{\"keys\":[");
+            for (size_t k = 0; k < res->nkeys; k++)
+                rest_buf_printf(&b, "%s\"%" PRId64 "\"", k ? "," : "", res->keys[k]);
+            rest_buf_puts(&b, "]}");
+        } else {
+            rest_buf_printf(&b, "{\"key\":\"%" PRId64 "\"}", res->keys[0]);
+        }
+        break;
+    case COMMAND_GET_JOB:
+        rest_buf_init(&b, response_bound(c->api) * 2 + 4096);
+        rest_encode_job(&b, &res->job);
+        break;
+    default: /* settled, updated, resolved, cancelled */
+        queue_answer(c, status, NULL, NULL, 0);
+        return;
+    }
+    queue_json(c, status, &b);
+}
+
+static void push_none(command_call *cc, const chute_job_view *jobs, size_t n)
+{
+    /* REST has no streams: no row of the table makes one. */
+    (void)cc;
+    (void)jobs;
+    (void)n;
+}
+
+static const command_call_ops call_ops = {answer, push_none};
+
+/* Runs the command of |def| for |req|, whose path held |key| (0: none). */
+static void run(http_api *a, http_request *req, const command_def *def, int64_t key)
+{
+    chute_error err;
+    command cmd;
+    /* Admitted before decoding: under load a refusal costs nothing, and it
+     * is answered at once (queueing it would add to the list that is
+     * full). */
+    if (command_admit(a->b, def, &err) != 0) {
+        respond_error(a, req, &err);
+        return;
+    }
+    if (def->rest_decode) {
+        command_rest_in in = {.body = req->body, .len = req->body_len, .query = req->query};
+        if (def->rest_decode(&in, &cmd, &err) != 0) {
+            respond_error(a, req, &err);
+            return;
+        }
+    } else {
+        memset(&cmd, 0, sizeof cmd);
+        cmd.kind = def->kind;
+    }
+    cmd.key = key;
+    call *c = calloc(1, sizeof *c);
+    if (!c) {
+        respond_problem(a, req, 503, "RESOURCE_EXHAUSTED", "out of memory", NULL);
+        command_free(&cmd);
+        return;
+    }
+    c->api = a;
+    c->req = req;
+    c->def = def;
+    c->started = uv_hrtime();
+    http_request_on_abort(req, on_abort, c);
+    command_call_init(&c->cc, &call_ops, a->b, response_bound(a));
+    c->cc.host = a->grpc_host;
+    c->cc.port = a->cfg.gateway ? gateway_port(a->cfg.gateway) : http_server_port(a->http);
+    c->cc.no_wait = a->closing;
+    command_run(&c->cc, &cmd);
+    if (command_call_waiting(&c->cc)) {
+        c->next = a->polls;
+        if (a->polls)
+            a->polls->prev = c;
+        a->polls = c;
+    }
+    command_free(&cmd);
 }
 
 /* ---- operations ---------------------------------------------------------------------- */
@@ -779,7 +495,30 @@ static void handle_health(http_api *a, http_request *req, int ready)
 
 /* ---- routing ---------------------------------------------------------------------------- */
 
-/* Splits |path| into at most |max| segments after the leading '/'. */
+/*
+ * The routes: every row of the command table served over REST, and the
+ * operational endpoints. A route is a method and a path pattern whose
+ * "{name}" segments are keys. A path that matches routes only by another
+ * method is 405 with those methods in Allow; a literal segment is more
+ * specific than a key, so /v2/jobs/activation is never a job key.
+ */
+typedef enum op_kind { OP_NONE, OP_METRICS, OP_HEALTH, OP_READY } op_kind;
+
+static const struct op_route {
+    const char *method;
+    const char *route;
+    op_kind op;
+} op_routes[] = {
+    {"GET", "/metrics", OP_METRICS},
+    {"GET", "/healthz", OP_HEALTH},
+    {"GET", "/readyz", OP_READY},
+};
+
+#define MAX_SEGMENTS 5
+
+/* Splits |path| into at most |max| segments after the leading '/'; returns
+ * how many there are (more than |max| when it is longer). A trailing slash
+ * makes an empty last segment. */
 static size_t split_path(const char *path, const char **seg, size_t *len, size_t max)
 {
     size_t n = 0;
@@ -798,7 +537,6 @@ static size_t split_path(const char *path, const char **seg, size_t *len, size_t
             break;
         p = e + 1;
         if (!*p) {
-            /* A trailing slash: an empty last segment. */
             if (n < max) {
                 seg[n] = p;
                 len[n] = 0;
@@ -810,39 +548,60 @@ static size_t split_path(const char *path, const char **seg, size_t *len, size_t
     return n;
 }
 
-static int seg_is(const char *s, size_t n, const char *lit)
+typedef struct path_parts {
+    size_t n;
+    const char *seg[MAX_SEGMENTS];
+    size_t len[MAX_SEGMENTS];
+} path_parts;
+
+/*
+ * Matches |route| against the split path: returns -1 when it does not
+ * match, else the number of literal segments (its specificity), with the
+ * key segment (if any) in |*key_seg| and its name in |name|.
+ */
+static int route_match(const char *route, const path_parts *pp, int *key_seg, char *name,
+                       size_t name_cap)
 {
-    return strlen(lit) == n && memcmp(s, lit, n) == 0;
+    const char *seg[MAX_SEGMENTS];
+    size_t len[MAX_SEGMENTS];
+    size_t n = split_path(route, seg, len, MAX_SEGMENTS);
+    int literal = 0;
+    if (n != pp->n)
+        return -1;
+    *key_seg = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (len[i] >= 2 && seg[i][0] == '{' && seg[i][len[i] - 1] == '}') {
+            *key_seg = (int)i;
+            snprintf(name, name_cap, "%.*s", (int)(len[i] - 2), seg[i] + 1);
+            continue;
+        }
+        if (len[i] != pp->len[i] || memcmp(seg[i], pp->seg[i], len[i]) != 0)
+            return -1;
+        literal++;
+    }
+    return literal;
 }
 
-static int allowed(http_request *req, const char *methods)
+static int method_is(const http_request *req, const char *method)
 {
-    /* |methods| like "GET,HEAD" or "POST". */
-    const char *m = req->method_name;
-    size_t ml = strlen(m);
-    const char *p = methods;
-    while (*p) {
-        const char *e = strchr(p, ',');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        if (l == ml && memcmp(p, m, l) == 0)
-            return 1;
-        if (!e)
-            break;
-        p = e + 1;
-    }
-    return 0;
+    /* A route that serves GET serves HEAD too. */
+    return strcmp(req->method_name, method) == 0 ||
+           (req->method == HTTP_HEAD && strcmp(method, "GET") == 0);
 }
 
-static void method_not_allowed(http_api *a, http_request *req, const char *methods)
+static void allow_add(char *list, size_t cap, const char *method)
 {
-    char extra[96], detail[256], list[64];
-    size_t k = 0;
-    for (const char *p = methods; *p && k + 3 < sizeof list; p++) {
-        list[k++] = *p;
-        if (*p == ',')
-            list[k++] = ' ';
-    }
-    list[k] = '\0';
+    size_t w = strlen(list);
+    if (strstr(list, method))
+        return;
+    snprintf(list + w, cap - w, "%s%s", w ? ", " : "", method);
+    if (strcmp(method, "GET") == 0)
+        allow_add(list, cap, "HEAD");
+}
+
+static void method_not_allowed(http_api *a, http_request *req, const char *list)
+{
+    char extra[96], detail[256];
     snprintf(extra, sizeof extra, "Allow: %s\r\n", list);
     snprintf(detail, sizeof detail, "%s is not allowed on %.80s; use %s", req->method_name,
              req->path, list);
@@ -856,121 +615,87 @@ static void not_found(http_api *a, http_request *req)
     respond_problem(a, req, 404, "NOT_FOUND", detail, NULL);
 }
 
-/* Returns non-zero when |req| may go on (method allowed); else answered 405. */
-static int check_method(http_api *a, http_request *req, const char *methods)
+static void run_op(http_api *a, http_request *req, op_kind op)
 {
-    if (allowed(req, methods))
-        return 1;
-    method_not_allowed(a, req, methods);
-    return 0;
-}
-
-static int parse_key(http_api *a, http_request *req, const char *s, size_t n, const char *what,
-                     int64_t *key)
-{
-    chute_error err;
-    if (rest_parse_key(s, n, what, key, &err) != 0) {
-        respond_error(a, req, &err);
-        return -1;
-    }
-    return 0;
+    if (op == OP_METRICS)
+        handle_metrics(a, req);
+    else
+        handle_health(a, req, op == OP_READY);
 }
 
 static void on_request(void *ctx, http_request *req)
 {
     http_api *a = ctx;
-    const char *seg[5];
-    size_t len[5];
-    size_t n = split_path(req->path, seg, len, 5);
-    int64_t key;
-    if (n > 5) {
+    path_parts pp;
+    pp.n = split_path(req->path, pp.seg, pp.len, MAX_SEGMENTS);
+    if (pp.n > MAX_SEGMENTS) {
         not_found(a, req);
         return;
     }
-    if (n >= 1 && seg_is(seg[0], len[0], "v2")) {
-        if (n == 3 && seg_is(seg[1], len[1], "jobs") && seg_is(seg[2], len[2], "activation")) {
-            if (check_method(a, req, "POST"))
-                handle_activate(a, req);
-            return;
-        }
-        if (n == 2 && seg_is(seg[1], len[1], "topology")) {
-            if (check_method(a, req, "GET,HEAD"))
-                handle_topology(a, req);
-            return;
-        }
-        if (n == 4 && seg_is(seg[1], len[1], "jobs")) {
-            job_cmd cmd;
-            if (seg_is(seg[3], len[3], "completion"))
-                cmd = CMD_COMPLETE;
-            else if (seg_is(seg[3], len[3], "failure"))
-                cmd = CMD_FAIL;
-            else if (seg_is(seg[3], len[3], "error"))
-                cmd = CMD_ERROR;
-            else {
-                not_found(a, req);
-                return;
+    /* The most specific pattern that matches the path decides; among its
+     * routes, the one of the request's method. */
+    int best = -1, key_seg = -1;
+    const command_def *def = NULL;
+    op_kind op = OP_NONE;
+    char key_name[32] = "", allow[64] = "";
+    for (size_t pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < command_table_len + sizeof op_routes / sizeof *op_routes; i++) {
+            const char *method, *route;
+            if (i < command_table_len) {
+                method = command_table[i].rest_method;
+                route = command_table[i].rest_route;
+            } else {
+                method = op_routes[i - command_table_len].method;
+                route = op_routes[i - command_table_len].route;
             }
-            if (check_method(a, req, "POST") &&
-                parse_key(a, req, seg[2], len[2], "jobKey", &key) == 0)
-                handle_job_command(a, req, key, cmd);
-            return;
+            if (!route)
+                continue;
+            int ks;
+            char name[32];
+            int spec = route_match(route, &pp, &ks, name, sizeof name);
+            if (spec < 0)
+                continue;
+            if (pass == 0) {
+                if (spec > best)
+                    best = spec;
+                continue;
+            }
+            if (spec != best)
+                continue;
+            allow_add(allow, sizeof allow, method);
+            if (!def && op == OP_NONE && method_is(req, method)) {
+                key_seg = ks;
+                snprintf(key_name, sizeof key_name, "%s", name);
+                if (i < command_table_len)
+                    def = &command_table[i];
+                else
+                    op = op_routes[i - command_table_len].op;
+            }
         }
-        if (n == 3 && seg_is(seg[1], len[1], "jobs")) {
-            if (check_method(a, req, "PATCH") &&
-                parse_key(a, req, seg[2], len[2], "jobKey", &key) == 0)
-                handle_job_command(a, req, key, CMD_UPDATE);
-            return;
-        }
-        if (n == 4 && seg_is(seg[1], len[1], "incidents") && seg_is(seg[3], len[3], "resolution")) {
-            if (check_method(a, req, "POST") &&
-                parse_key(a, req, seg[2], len[2], "incidentKey", &key) == 0)
-                handle_resolve(a, req, key);
-            return;
-        }
-    } else if (n >= 1 && seg_is(seg[0], len[0], "v1")) {
-        if (n == 2 && seg_is(seg[1], len[1], "jobs")) {
-            if (!check_method(a, req, "GET,HEAD,POST"))
-                return;
-            if (req->method == HTTP_POST)
-                handle_create(a, req);
-            else
-                handle_list_jobs(a, req);
-            return;
-        }
-        if (n == 3 && seg_is(seg[1], len[1], "jobs")) {
-            if (!check_method(a, req, "GET,HEAD,DELETE") ||
-                parse_key(a, req, seg[2], len[2], "key", &key) != 0)
-                return;
-            if (req->method == HTTP_DELETE)
-                handle_cancel(a, req, key);
-            else
-                handle_get_job(a, req, key);
-            return;
-        }
-        if (n == 2 && seg_is(seg[1], len[1], "incidents")) {
-            if (check_method(a, req, "GET,HEAD"))
-                handle_list_incidents(a, req);
-            return;
-        }
-        if (n == 2 && seg_is(seg[1], len[1], "job-types")) {
-            if (check_method(a, req, "GET,HEAD"))
-                handle_job_types(a, req);
-            return;
-        }
-    } else if (n == 1 && seg_is(seg[0], len[0], "metrics")) {
-        if (check_method(a, req, "GET,HEAD"))
-            handle_metrics(a, req);
-        return;
-    } else if (n == 1 && seg_is(seg[0], len[0], "healthz")) {
-        if (check_method(a, req, "GET,HEAD"))
-            handle_health(a, req, 0);
-        return;
-    } else if (n == 1 && seg_is(seg[0], len[0], "readyz")) {
-        if (check_method(a, req, "GET,HEAD"))
-            handle_health(a, req, 1);
+        if (best < 0)
+            break;
+    }
+    if (best < 0) {
+        not_found(a, req);
         return;
     }
-    not_found(a, req);
+    if (!def && op == OP_NONE) {
+        method_not_allowed(a, req, allow);
+        return;
+    }
+    if (op != OP_NONE) {
+        run_op(a, req, op);
+        return;
+    }
+    int64_t key = 0;
+    if (key_seg >= 0) {
+        chute_error err;
+        if (rest_parse_key(pp.seg[key_seg], pp.len[key_seg], key_name, &key, &err) != 0) {
+            respond_error(a, req, &err);
+            return;
+        }
+    }
+    run(a, req, def, key);
 }
 
 /* ---- life cycle ------------------------------------------------------------------------- */
@@ -1019,12 +744,8 @@ void http_api_shutdown(http_api *a, void (*done)(void *), void *ctx)
         return;
     a->closing = 1;
     /* Long polls end now with no jobs, as at their expiry. */
-    while (a->polls) {
-        call *c = a->polls;
-        broker_poll_cancel(a->b, &c->bp);
-        unlink_poll(c);
-        answer_no_jobs(c);
-    }
+    while (a->polls)
+        command_call_expire(&a->polls->cc);
     broker_flush(a->b);
     http_server_shutdown(a->http, done, ctx);
 }

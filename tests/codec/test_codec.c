@@ -407,7 +407,7 @@ static void test_activate_round_trip(void **state)
     char *fetch[] = {(char *)"a", (char *)"b\xc3\xa9"};
     char *tenants[] = {(char *)"<default>"};
     bytes b = activate_request("payment", 300000, 32, fetch, 2, tenants, 1);
-    codec_activate a;
+    command a;
     chute_error err;
 
     assert_int_equal(codec_decode_activate_jobs(b.p, b.n, &a, &err), 0);
@@ -419,10 +419,10 @@ static void test_activate_round_trip(void **state)
     assert_string_equal(a.req.fetch_variables[0], "a");
     assert_string_equal(a.req.fetch_variables[1], "b\xc3\xa9");
     assert_int_equal(a.request_timeout_ms, -1);
-    codec_activate_free(&a);
+    command_free(&a);
     assert_null(a.msg);
-    codec_activate_free(&a); /* twice is fine */
-    codec_activate_free(NULL);
+    command_free(&a); /* twice is fine */
+    command_free(NULL);
     free(b.p);
 
     /* No tenants, no fetchVariable; requestTimeout 0 stays 0. */
@@ -435,13 +435,13 @@ static void test_activate_round_trip(void **state)
     assert_string_equal(a.req.worker, "");
     assert_int_equal(a.req.fetch_variables_count, 0);
     assert_int_equal(a.request_timeout_ms, 0);
-    codec_activate_free(&a);
+    command_free(&a);
     free(b.p);
 }
 
 static void expect_activate_error(bytes b, const char *needle)
 {
-    codec_activate a;
+    command a;
     chute_error err;
     assert_int_equal(codec_decode_activate_jobs(b.p, b.n, &a, &err), CHUTE_EINVAL);
     assert_int_equal(err.code, CHUTE_EINVAL);
@@ -457,12 +457,12 @@ static void test_activate_engine_rules_left_to_engine(void **state)
      * to reject (chute_engine_check_activate); the codec passes them on
      * unchanged. */
     bytes b = activate_request(" ", 0, -1, NULL, 0, NULL, 0);
-    codec_activate a;
+    command a;
     assert_int_equal(codec_decode_activate_jobs(b.p, b.n, &a, NULL), 0);
     assert_string_equal(a.req.type, " ");
     assert_int_equal(a.req.timeout_ms, 0);
     assert_int_equal(a.req.max_jobs, -1);
-    codec_activate_free(&a);
+    command_free(&a);
     free(b.p);
 }
 
@@ -499,10 +499,10 @@ static void test_activate_fetch_bound(void **state)
     for (size_t i = 0; i <= CODEC_MAX_FETCH_VARIABLES; i++)
         names[i] = (char *)"v";
     bytes b = activate_request("t", 1000, 1, names, CODEC_MAX_FETCH_VARIABLES, NULL, 0);
-    codec_activate a;
+    command a;
     assert_int_equal(codec_decode_activate_jobs(b.p, b.n, &a, NULL), 0);
     assert_int_equal(a.req.fetch_variables_count, CODEC_MAX_FETCH_VARIABLES);
-    codec_activate_free(&a);
+    command_free(&a);
     free(b.p);
     expect_activate_error(
         activate_request("t", 1000, 1, names, CODEC_MAX_FETCH_VARIABLES + 1, NULL, 0),
@@ -517,7 +517,7 @@ static void test_stream_round_trip(void **state)
         GATEWAY_PROTOCOL__STREAM_ACTIVATED_JOBS_REQUEST__INIT;
     char *fetch[] = {(char *)"x"};
     char *tenants[] = {(char *)"<default>"};
-    codec_activate a;
+    command a;
     chute_error err;
 
     r.type = (char *)"email";
@@ -536,14 +536,14 @@ static void test_stream_round_trip(void **state)
     assert_int_equal(a.req.fetch_variables_count, 1);
     assert_string_equal(a.req.fetch_variables[0], "x");
     assert_int_equal(a.request_timeout_ms, 0);
-    codec_activate_free(&a);
+    command_free(&a);
 
     /* A field newer clients may send (number 4 is unused here; 7+ too). */
     const uint8_t extra[] = {0x20, 0x05, 0x38, 0x01};
     append(&b, extra, sizeof(extra));
     assert_int_equal(codec_decode_stream_activated_jobs(b.p, b.n, &a, &err), 0);
     assert_string_equal(a.req.type, "email");
-    codec_activate_free(&a);
+    command_free(&a);
     free(b.p);
 
     tenants[0] = (char *)"other";
@@ -569,24 +569,24 @@ static void test_complete_round_trip(void **state)
         bytes b = pack(&r.base);
         if (keys[i] < 0)
             assert_int_equal(b.n, 1 + 10 + 2 + strlen(r.variables)); /* 10-byte varint */
-        codec_job_command c;
+        command c;
         assert_int_equal(codec_decode_complete_job(b.p, b.n, &c, NULL), 0);
         assert_true(c.key == keys[i]);
         assert_string_equal(c.variables, "{\"ok\":true}");
         assert_int_equal(c.variables_len, strlen(r.variables));
-        codec_job_command_free(&c);
+        command_free(&c);
         free(b.p);
     }
     /* Variables not sent: "" with length 0. */
     GatewayProtocol__CompleteJobRequest r = GATEWAY_PROTOCOL__COMPLETE_JOB_REQUEST__INIT;
     r.jobkey = 7;
     bytes b = pack(&r.base);
-    codec_job_command c;
+    command c;
     assert_int_equal(codec_decode_complete_job(b.p, b.n, &c, NULL), 0);
     assert_string_equal(c.variables, "");
     assert_int_equal(c.variables_len, 0);
-    codec_job_command_free(&c);
-    codec_job_command_free(NULL);
+    command_free(&c);
+    command_free(NULL);
     free(b.p);
 }
 
@@ -600,7 +600,7 @@ static void test_fail_round_trip(void **state)
     r.retrybackoff = 1500;
     r.variables = (char *)"{\"n\":1}";
     bytes b = pack(&r.base);
-    codec_job_command c;
+    command c;
     assert_int_equal(codec_decode_fail_job(b.p, b.n, &c, NULL), 0);
     assert_int_equal(c.key, -42);
     assert_int_equal(c.retries, -3);
@@ -608,7 +608,7 @@ static void test_fail_round_trip(void **state)
     assert_int_equal(c.backoff_ms, 1500);
     assert_string_equal(c.variables, "{\"n\":1}");
     assert_int_equal(c.variables_len, 7);
-    codec_job_command_free(&c);
+    command_free(&c);
     free(b.p);
 }
 
@@ -621,20 +621,20 @@ static void test_throw_error_round_trip(void **state)
     r.errormessage = (char *)"card declined";
     r.variables = (char *)"{}";
     bytes b = pack(&r.base);
-    codec_job_command c;
+    command c;
     assert_int_equal(codec_decode_throw_error(b.p, b.n, &c, NULL), 0);
     assert_true(c.key == INT64_MIN);
     assert_string_equal(c.error_code, "NOT_PAID");
     assert_string_equal(c.error_message, "card declined");
     assert_string_equal(c.variables, "{}");
-    codec_job_command_free(&c);
+    command_free(&c);
     free(b.p);
 }
 
 static void test_update_and_resolve_round_trip(void **state)
 {
     (void)state;
-    codec_job_command c;
+    command c;
 
     GatewayProtocol__UpdateJobRetriesRequest ur =
         GATEWAY_PROTOCOL__UPDATE_JOB_RETRIES_REQUEST__INIT;
@@ -645,7 +645,7 @@ static void test_update_and_resolve_round_trip(void **state)
     assert_int_equal(codec_decode_update_job_retries(b.p, b.n, &c, NULL), 0);
     assert_int_equal(c.key, 2251799813685250);
     assert_int_equal(c.retries, 5);
-    codec_job_command_free(&c);
+    command_free(&c);
     free(b.p);
 
     GatewayProtocol__UpdateJobTimeoutRequest tr =
@@ -656,7 +656,7 @@ static void test_update_and_resolve_round_trip(void **state)
     assert_int_equal(codec_decode_update_job_timeout(b.p, b.n, &c, NULL), 0);
     assert_int_equal(c.key, -9);
     assert_int_equal(c.timeout_ms, 60000);
-    codec_job_command_free(&c);
+    command_free(&c);
     free(b.p);
 
     GatewayProtocol__ResolveIncidentRequest rr = GATEWAY_PROTOCOL__RESOLVE_INCIDENT_REQUEST__INIT;
@@ -665,7 +665,7 @@ static void test_update_and_resolve_round_trip(void **state)
     b = pack(&rr.base);
     assert_int_equal(codec_decode_resolve_incident(b.p, b.n, &c, NULL), 0);
     assert_int_equal(c.key, 2251799813685300);
-    codec_job_command_free(&c);
+    command_free(&c);
     free(b.p);
 
     /* Topology: empty, and with unknown fields. */
@@ -695,11 +695,11 @@ static void test_unknown_fields_skipped(void **state)
                              0xb5, 0x06, 1,    2,    3,    4,               /* 102 */
                              0xf8, 0xff, 0xff, 0xff, 0x0f, 0x01};           /* max */
     append(&b, extra, sizeof(extra));
-    codec_job_command c;
+    command c;
     assert_int_equal(codec_decode_complete_job(b.p, b.n, &c, NULL), 0);
     assert_int_equal(c.key, -1);
     assert_string_equal(c.variables, "{\"a\":1}");
-    codec_job_command_free(&c);
+    command_free(&c);
 
     /* Unknown fields in front of the known ones, in an activation (without
      * field 3, which is timeout there). */
@@ -710,19 +710,19 @@ static void test_unknown_fields_skipped(void **state)
     bytes a = activate_request("t", 10, 2, NULL, 0, NULL, 0);
     append(&b, a.p, a.n);
     free(a.p);
-    codec_activate act;
+    command act;
     assert_int_equal(codec_decode_activate_jobs(b.p, b.n, &act, NULL), 0);
     assert_string_equal(act.req.type, "t");
     assert_int_equal(act.req.max_jobs, 2);
-    codec_activate_free(&act);
+    command_free(&act);
     free(b.p);
 }
 
-typedef int (*decode_fn)(const uint8_t *, size_t, codec_job_command *, chute_error *);
+typedef int (*decode_fn)(const uint8_t *, size_t, command *, chute_error *);
 
 static void expect_malformed(decode_fn fn, const char *type, const uint8_t *p, size_t n)
 {
-    codec_job_command c;
+    command c;
     chute_error err;
     char want[128];
     assert_int_equal(fn(p, n, &c, &err), CHUTE_EINVAL);
@@ -771,7 +771,7 @@ static void test_malformed(void **state)
     expect_malformed(codec_decode_cancel_job, "CancelJobRequest", trunc_varint,
                      sizeof(trunc_varint));
 
-    codec_activate a;
+    command a;
     chute_error err;
     /* type (field 1) with a length past the end */
     assert_int_equal(codec_decode_activate_jobs((const uint8_t *)"\x0a\x05"
@@ -788,7 +788,7 @@ static void test_malformed(void **state)
     assert_int_equal(codec_decode_activate_jobs((const uint8_t *)"\x28\x01", 2, &a, &err),
                      CHUTE_EINVAL);
 
-    codec_create cr;
+    command cr;
     assert_int_equal(codec_decode_create_job(past_end, sizeof(past_end), &cr, &err), CHUTE_EINVAL);
     assert_contains(err.message, "CreateJobRequest");
     assert_int_equal(codec_decode_create_jobs(trunc_varint, sizeof(trunc_varint), &cr, &err),
@@ -798,7 +798,7 @@ static void test_malformed(void **state)
     const uint8_t bad_inner[] = {0x0a, 0x03, 0x0a, 0x05, 'a'};
     assert_int_equal(codec_decode_create_jobs(bad_inner, sizeof(bad_inner), &cr, &err),
                      CHUTE_EINVAL);
-    codec_list_incidents li;
+    command li;
     /* limit (field 2, int32) sent length-delimited */
     const uint8_t limit_wrong_type[] = {0x12, 0x01, 0x00};
     assert_int_equal(
@@ -998,7 +998,7 @@ static void test_create_job_round_trip(void **state)
     r.priority = -2;
     r.delay = 60000;
     bytes b = pack(&r.base);
-    codec_create c;
+    command c;
     assert_int_equal(codec_decode_create_job(b.p, b.n, &c, NULL), 0);
     assert_int_equal(c.count, 1);
     assert_string_equal(c.specs[0].type, "report");
@@ -1011,9 +1011,9 @@ static void test_create_job_round_trip(void **state)
     assert_int_equal(c.specs[0].delay_ms, 60000);
     assert_int_equal(c.specs[0].process.process_instance_key, 0);
     assert_null(c.specs[0].process.bpmn_process_id);
-    codec_create_free(&c);
-    codec_create_free(&c);
-    codec_create_free(NULL);
+    command_free(&c);
+    command_free(&c);
+    command_free(NULL);
     free(b.p);
 }
 
@@ -1035,7 +1035,7 @@ static void test_create_jobs_round_trip(void **state)
     r.jobs = ptrs;
     r.n_jobs = 3;
     bytes b = pack(&r.base);
-    codec_create c;
+    command c;
     assert_int_equal(codec_decode_create_jobs(b.p, b.n, &c, NULL), 0);
     assert_int_equal(c.count, 3);
     for (int i = 0; i < 3; i++) {
@@ -1045,13 +1045,13 @@ static void test_create_jobs_round_trip(void **state)
         assert_string_equal(c.specs[i].variables, "");
         assert_int_equal(c.specs[i].variables_len, 0);
     }
-    codec_create_free(&c);
+    command_free(&c);
     free(b.p);
 
     /* Empty: valid, nothing to create. */
     assert_int_equal(codec_decode_create_jobs(NULL, 0, &c, NULL), 0);
     assert_int_equal(c.count, 0);
-    codec_create_free(&c);
+    command_free(&c);
 }
 
 static void test_create_jobs_bound(void **state)
@@ -1064,7 +1064,7 @@ static void test_create_jobs_bound(void **state)
         p[2 * i] = 0x0a;
         p[2 * i + 1] = 0x00;
     }
-    codec_create c;
+    command c;
     chute_error err;
     assert_int_equal(codec_decode_create_jobs(p, 2 * n, &c, &err), CHUTE_EINVAL);
     assert_string_equal(err.message,
@@ -1072,14 +1072,14 @@ static void test_create_jobs_bound(void **state)
     assert_null(c.msg);
     assert_int_equal(codec_decode_create_jobs(p, 2 * (n - 1), &c, &err), 0);
     assert_int_equal(c.count, CODEC_MAX_CREATE_JOBS);
-    codec_create_free(&c);
+    command_free(&c);
     free(p);
 }
 
 static void test_get_cancel_list_round_trip(void **state)
 {
     (void)state;
-    codec_job_command c;
+    command c;
     chute_error err;
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         Chute__V1__GetJobRequest g = CHUTE__V1__GET_JOB_REQUEST__INIT;
@@ -1087,7 +1087,7 @@ static void test_get_cancel_list_round_trip(void **state)
         bytes b = pack(&g.base);
         assert_int_equal(codec_decode_get_job(b.p, b.n, &c, NULL), 0);
         assert_true(c.key == keys[i]);
-        codec_job_command_free(&c);
+        command_free(&c);
         free(b.p);
 
         Chute__V1__CancelJobRequest x = CHUTE__V1__CANCEL_JOB_REQUEST__INIT;
@@ -1095,18 +1095,18 @@ static void test_get_cancel_list_round_trip(void **state)
         b = pack(&x.base);
         assert_int_equal(codec_decode_cancel_job(b.p, b.n, &c, NULL), 0);
         assert_true(c.key == keys[i]);
-        codec_job_command_free(&c);
+        command_free(&c);
         free(b.p);
     }
 
     Chute__V1__ListIncidentsRequest l = CHUTE__V1__LIST_INCIDENTS_REQUEST__INIT;
-    codec_list_incidents li;
+    command li;
     bytes b = pack(&l.base);
     assert_int_equal(codec_decode_list_incidents(b.p, b.n, &li, NULL), 0);
     assert_null(li.type);
     assert_int_equal(li.limit, CODEC_DEFAULT_INCIDENT_LIMIT);
-    codec_list_incidents_free(&li);
-    codec_list_incidents_free(NULL);
+    command_free(&li);
+    command_free(NULL);
     free(b.p);
 
     l.type = (char *)"payment";
@@ -1115,7 +1115,7 @@ static void test_get_cancel_list_round_trip(void **state)
     assert_int_equal(codec_decode_list_incidents(b.p, b.n, &li, NULL), 0);
     assert_string_equal(li.type, "payment");
     assert_int_equal(li.limit, 20);
-    codec_list_incidents_free(&li);
+    command_free(&li);
     free(b.p);
 
     l.limit = -1;

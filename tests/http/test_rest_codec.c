@@ -147,7 +147,7 @@ static void test_query(void **state)
 static void test_decode_activate(void **state)
 {
     (void)state;
-    rest_activate a;
+    command a;
     chute_error err;
     assert_int_equal(rest_decode_activate(S("{\"type\":\"pay\",\"worker\":\"w1\",\"timeout\":30000,"
                                             "\"maxJobsToActivate\":5,\"fetchVariable\":[\"a\","
@@ -162,19 +162,19 @@ static void test_decode_activate(void **state)
     assert_int_equal(a.req.fetch_variables_count, 2);
     assert_string_equal(a.req.fetch_variables[1], "b");
     assert_true(a.request_timeout_ms == -1);
-    rest_activate_free(&a);
+    command_free(&a);
 
     /* Missing fields are zero / "": the engine rejects them with its own words. */
     assert_int_equal(rest_decode_activate(S("{}"), &a, &err), 0);
     assert_string_equal(a.req.type, "");
     assert_true(a.req.timeout_ms == 0 && a.req.max_jobs == 0 && a.request_timeout_ms == 0);
-    rest_activate_free(&a);
+    command_free(&a);
 
     /* int64 written as a string (lossless clients) is taken. */
     assert_int_equal(rest_decode_activate(S("{\"type\":\"t\",\"timeout\":\"60000\"}"), &a, &err),
                      0);
     assert_true(a.req.timeout_ms == 60000);
-    rest_activate_free(&a);
+    command_free(&a);
 
     static const char *bad[] = {
         "",
@@ -205,25 +205,25 @@ static void test_decode_activate(void **state)
 static void test_decode_commands(void **state)
 {
     (void)state;
-    rest_command c;
+    command c;
     chute_error err;
     /* Completion: empty body and {} are fine; variables become text. */
     assert_int_equal(rest_decode_completion(S(""), &c, &err), 0);
     assert_null(c.variables);
-    rest_command_free(&c);
+    command_free(&c);
     assert_int_equal(rest_decode_completion(S("{\"variables\":{\"x\":[1,2],\"big\":"
                                               "9007199254740993}}"),
                                             &c, &err),
                      0);
     assert_string_equal(c.variables, "{\"x\":[1,2],\"big\":9007199254740993}");
-    rest_command_free(&c);
+    command_free(&c);
     assert_int_equal(rest_decode_completion(S("{\"variables\":null}"), &c, &err), 0);
     assert_null(c.variables);
-    rest_command_free(&c);
+    command_free(&c);
     /* A non-object goes on as text: the engine says it is not an object. */
     assert_int_equal(rest_decode_completion(S("{\"variables\":[1]}"), &c, &err), 0);
     assert_string_equal(c.variables, "[1]");
-    rest_command_free(&c);
+    command_free(&c);
     assert_int_equal(rest_decode_completion(S("{\"variables\":"), &c, &err), CHUTE_EINVAL);
     assert_int_equal(rest_decode_completion(S("[]"), &c, &err), CHUTE_EINVAL);
 
@@ -234,11 +234,11 @@ static void test_decode_commands(void **state)
     assert_int_equal(c.retries, 2);
     assert_true(c.backoff_ms == 1500);
     assert_string_equal(c.error_message, "boom");
-    rest_command_free(&c);
+    command_free(&c);
     assert_int_equal(rest_decode_failure(S("{}"), &c, &err), 0);
     assert_int_equal(c.retries, 0); /* Camunda's default */
     assert_string_equal(c.error_message, "");
-    rest_command_free(&c);
+    command_free(&c);
     assert_int_equal(rest_decode_failure(S("{\"retries\":true}"), &c, &err), CHUTE_EINVAL);
     assert_int_equal(rest_decode_failure(S("{\"errorMessage\":5}"), &c, &err), CHUTE_EINVAL);
 
@@ -248,17 +248,17 @@ static void test_decode_commands(void **state)
                      0);
     assert_string_equal(c.error_code, "E1");
     assert_string_equal(c.variables, "{}");
-    rest_command_free(&c);
+    command_free(&c);
 
     assert_int_equal(rest_decode_job_update(S("{\"changeset\":{\"retries\":3}}"), &c, &err), 0);
     assert_true(c.has_retries && !c.has_timeout && c.retries == 3);
-    rest_command_free(&c);
+    command_free(&c);
     assert_int_equal(rest_decode_job_update(S("{\"changeset\":{\"timeout\":5000,\"retries\":"
                                               "null}}"),
                                             &c, &err),
                      0);
     assert_true(!c.has_retries && c.has_timeout && c.timeout_ms == 5000);
-    rest_command_free(&c);
+    command_free(&c);
     assert_int_equal(rest_decode_job_update(S("{\"changeset\":{}}"), &c, &err), CHUTE_EINVAL);
     assert_int_equal(rest_decode_job_update(S("{\"retries\":1}"), &c, &err), CHUTE_EINVAL);
     assert_int_equal(rest_decode_job_update(S("{\"changeset\":[]}"), &c, &err), CHUTE_EINVAL);
@@ -267,7 +267,7 @@ static void test_decode_commands(void **state)
 static void test_decode_create(void **state)
 {
     (void)state;
-    rest_create c;
+    command c;
     chute_error err;
     assert_int_equal(rest_decode_create(S("{\"type\":\"t\",\"variables\":{\"a\":1},"
                                           "\"customHeaders\":{\"h\":\"v\"},\"retries\":5,"
@@ -282,7 +282,7 @@ static void test_decode_create(void **state)
     assert_int_equal(c.specs[0].retries, 5);
     assert_int_equal(c.specs[0].priority, -2);
     assert_true(c.specs[0].delay_ms == 100);
-    rest_create_free(&c);
+    command_free(&c);
 
     assert_int_equal(rest_decode_create(S("[{\"type\":\"a\"},{\"type\":\"b\",\"variables\":"
                                           "{}}]"),
@@ -292,17 +292,17 @@ static void test_decode_create(void **state)
     assert_true(c.is_array);
     assert_null(c.specs[0].variables);
     assert_string_equal(c.specs[1].type, "b");
-    rest_create_free(&c);
+    command_free(&c);
 
     assert_int_equal(rest_decode_create(S("[]"), &c, &err), 0);
     assert_int_equal(c.count, 0);
-    rest_create_free(&c);
+    command_free(&c);
 
     assert_int_equal(rest_decode_create(S("[{\"type\":\"a\"},5]"), &c, &err), CHUTE_EINVAL);
     assert_non_null(strstr(err.message, "job 1 of the batch"));
     assert_int_equal(rest_decode_create(S("{\"type\":\"a\",\"retries\":1e3}"), &c, &err), 0);
     assert_int_equal(c.specs[0].retries, 1000);
-    rest_create_free(&c);
+    command_free(&c);
     assert_int_equal(rest_decode_create(S(""), &c, &err), CHUTE_EINVAL);
     assert_int_equal(rest_decode_create(S("\"x\""), &c, &err), CHUTE_EINVAL);
 

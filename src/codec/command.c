@@ -1,0 +1,33 @@
+/* A command as decoded; see command.h. */
+#include "command.h"
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *command_kind_words(command_kind kind)
+{
+    static const char *const words[] = {
+#define COMMAND_KIND_WORDS(name, w) w,
+        COMMAND_KIND_MAP(COMMAND_KIND_WORDS)
+#undef COMMAND_KIND_WORDS
+    };
+    return (unsigned)kind < COMMAND_KIND_COUNT ? words[kind] : "unknown command";
+}
+
+void command_free(command *c)
+{
+    if (!c)
+        return;
+    if (c->msg)
+        protobuf_c_message_free_unpacked(c->msg, NULL);
+    json_decref((json_t *)c->doc);
+    free(c->fetch);
+    for (size_t i = 0; i < c->ntexts; i++)
+        free(c->texts[i]);
+    free(c->texts);
+    free(c->specs);
+    free(c->type_buf);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,110 @@
+/*
+ * A command as decoded: what a client asked for, in one struct that does
+ * not know the protocol it came in.
+ *
+ * Both front ends decode into this struct: the gRPC codec
+ * (gateway_codec.h, chute_codec.h) from protobuf messages, the REST codec
+ * (rest.h) from JSON bodies, path keys and query strings. The server's
+ * command layer (src/server/commands.h) then runs it on the engine, the
+ * same way whichever door it came through. So a rule on a value lives in
+ * the engine or in the command layer, once, and a decoder checks only what
+ * its wire format owns (see the codec headers).
+ *
+ * Fields a command does not carry are 0 / NULL. Strings the engine reads
+ * are never NULL for the commands that carry them ("" when not sent).
+ * Everything points into memory the struct owns (the unpacked protobuf
+ * message, the parsed JSON document, a few texts made while decoding),
+ * released together by command_free(). A decoder that fails leaves nothing
+ * to free and a zeroed struct.
+ */
+#ifndef CHUTE_CODEC_COMMAND_H
+#define CHUTE_CODEC_COMMAND_H
+
+#include <chute/engine.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ProtobufCMessage;
+
+/*
+ * The kinds of command: each is one engine operation (or one read) and one
+ * shape of answer. Several entry points may share a kind: UpdateJobRetries,
+ * UpdateJobTimeout and REST's PATCH are all an UPDATE with a changeset;
+ * CreateJob, CreateJobs and POST /v1/jobs are all a CREATE.
+ */
+#define COMMAND_KIND_MAP(X)                                                                        \
+    X(ACTIVATE, "activate jobs")                                                                   \
+    X(STREAM, "stream activated jobs")                                                             \
+    X(TOPOLOGY, "topology")                                                                        \
+    X(COMPLETE, "complete job")                                                                    \
+    X(FAIL, "fail job")                                                                            \
+    X(THROW_ERROR, "throw error")                                                                  \
+    X(UPDATE, "update job")                                                                        \
+    X(RESOLVE_INCIDENT, "resolve incident")                                                        \
+    X(CREATE, "create jobs")                                                                       \
+    X(GET_JOB, "get job")                                                                          \
+    X(CANCEL_JOB, "cancel job")                                                                    \
+    X(LIST_JOBS, "list jobs")                                                                      \
+    X(LIST_INCIDENTS, "list incidents")                                                            \
+    X(JOB_TYPES, "list job types")
+
+typedef enum command_kind {
+#define COMMAND_KIND_ENUM(name, words) COMMAND_##name,
+    COMMAND_KIND_MAP(COMMAND_KIND_ENUM)
+#undef COMMAND_KIND_ENUM
+        COMMAND_KIND_COUNT
+} command_kind;
+
+/* "complete job" for COMMAND_COMPLETE: for logs and messages. */
+const char *command_kind_words(command_kind kind);
+
+typedef struct command {
+    command_kind kind;
+
+    /* The job it acts on; the incident for RESOLVE_INCIDENT. */
+    int64_t key;
+
+    /* ACTIVATE, STREAM (max_jobs is 0 for a stream). */
+    chute_activate_request req;
+    /* ACTIVATE: > 0 wait that long for jobs, 0 the server's default, < 0
+     * answer at once. */
+    int64_t request_timeout_ms;
+
+    /* COMPLETE, FAIL, THROW_ERROR: JSON text, NULL when not sent. */
+    const char *variables;
+    size_t variables_len;
+    int32_t retries; /* FAIL; UPDATE when has_retries */
+    int has_retries;
+    int64_t backoff_ms; /* FAIL */
+    int64_t timeout_ms; /* UPDATE when has_timeout */
+    int has_timeout;
+    const char *error_code;    /* THROW_ERROR */
+    const char *error_message; /* FAIL, THROW_ERROR */
+
+    /* CREATE: |count| jobs. |is_array|: the client sent a batch (answer
+     * with every key; an error names the job of the batch). */
+    chute_job_spec *specs;
+    size_t count;
+    int is_array;
+
+    /* LIST_JOBS, LIST_INCIDENTS: filters and paging. */
+    const char *type;        /* NULL: every type */
+    chute_job_state state;   /* LIST_JOBS; 0: every state */
+    long long page;          /* LIST_JOBS: 1-based */
+    long long size;          /* LIST_JOBS: entries per page */
+    size_t limit;            /* LIST_INCIDENTS: at most this many */
+
+    /* What the fields point into; released by command_free. */
+    struct ProtobufCMessage *msg;
+    void *doc;           /* a parsed JSON document (jansson) */
+    const char **fetch;  /* fetchVariable names, pointing into doc */
+    char **texts;        /* JSON texts made while decoding */
+    size_t ntexts;
+    char *type_buf;      /* a type taken from a query string */
+} command;
+
+/* Releases what |c| owns and zeroes it. NULL and a zeroed struct are fine. */
+void command_free(command *c);
+
+#endif /* CHUTE_CODEC_COMMAND_H */

@@ -1,0 +1,192 @@
+/*
+ * The command layer: every command chuted serves, once, for gRPC and REST.
+ *
+ * A client names a command by a gRPC method ("/gateway_protocol.Gateway/
+ * CompleteJob") or by a REST method and route ("POST /v2/jobs/{jobKey}/
+ * completion"). command_table has one row per command with both names, its
+ * load class and its two decoders; the front ends (gateway.c, http_api.c)
+ * only find the row, decode into a struct command (src/codec/command.h)
+ * and call command_run(). command_run() owns every rule the two front ends
+ * share, so that none of them can drift apart again:
+ *
+ *   - admission: command_admit() asks the broker by the row's load class,
+ *     before the request is decoded, so a refusal under load costs nothing;
+ *   - the engine call and its arguments (a changeset for the updates, a
+ *     batch for creates, the activation checks);
+ *   - the error of a batch names the job that failed ("job 3 of the
+ *     batch: ...");
+ *   - the response budget of an activation (command_activation_budget) and
+ *     the default wait of a long poll (COMMAND_DEFAULT_REQUEST_TIMEOUT_MS);
+ *   - what a reply contains: a command_result, the same for both
+ *     protocols, that the front end only encodes.
+ *
+ * The front end embeds a command_call in its own per-call struct and gives
+ * it two callbacks: answer (encode a result and queue it after the commit)
+ * and, for streams, push. Protocol matters stay in the front ends: gRPC
+ * framing, HTTP/2 calls and streams in gateway.c; routing, HTTP statuses
+ * and problem+json in http_api.c.
+ *
+ * Adding a command: a kind in COMMAND_KIND_MAP (if no existing kind fits),
+ * its case in command_run, a row in command_table with its gRPC and REST
+ * decoders, and its encoding in each front end's answer.
+ *
+ * Everything runs on the loop thread, like the broker.
+ */
+#ifndef CHUTE_SERVER_COMMANDS_H
+#define CHUTE_SERVER_COMMANDS_H
+
+#include <chute/engine.h>
+
+#include "command.h"
+#include "server/broker.h"
+
+/* The wait of a long poll that sends requestTimeout 0. */
+#define COMMAND_DEFAULT_REQUEST_TIMEOUT_MS 10000
+
+/* What a REST decoder reads: the body and the query string (no '?'). */
+typedef struct command_rest_in {
+    const char *body;
+    size_t len;
+    const char *query;
+} command_rest_in;
+
+typedef int (*command_grpc_decode_fn)(const uint8_t *msg, size_t len, command *out,
+                                      chute_error *err);
+typedef int (*command_rest_decode_fn)(const command_rest_in *in, command *out, chute_error *err);
+
+/* One command as clients name it. */
+typedef struct command_def {
+    const char *name;  /* the gRPC method, or the REST operation's name */
+    command_kind kind; /* what command_run does with it */
+    broker_load load;  /* for command_admit */
+    /* gRPC: "/gateway_protocol.Gateway/" or "/chute.v1.Chute/" and the
+     * method; NULL when not served over gRPC. */
+    const char *grpc_service;
+    command_grpc_decode_fn grpc_decode;
+    /* REST: method and route; a segment "{name}" is a key, parsed from the
+     * path and named so in errors. NULL when not served over REST. A NULL
+     * decoder means the command carries nothing but its key. */
+    const char *rest_method;
+    const char *rest_route;
+    command_rest_decode_fn rest_decode;
+    int rest_status; /* of a success */
+} command_def;
+
+extern const command_def command_table[];
+extern const size_t command_table_len;
+
+/* The row of a gRPC path ("/gateway_protocol.Gateway/CompleteJob"), or
+ * NULL. */
+const command_def *command_find_grpc(const char *path);
+
+/* The methods the gRPC services serve, for UNIMPLEMENTED messages:
+ * "Topology, ActivateJobs, ..." of |service|, into |buf|. */
+void command_grpc_methods(const char *service, char *buf, size_t cap);
+
+/* Asks the broker whether a command of |d| may run now: 0, or CHUTE_EBUSY
+ * with the message for the client (answer it at once, not after a commit:
+ * see broker_admit). */
+int command_admit(broker *b, const command_def *d, chute_error *err);
+
+/* How many bytes of variables and headers the jobs of one activation may
+ * carry in an answer bounded by |max_response|: room is kept per job for
+ * the rest of its encoding (JSON may escape its type and worker 6 times). */
+size_t command_activation_budget(size_t max_response, const chute_activate_request *req);
+
+/* ---- running a command ---------------------------------------------------- */
+
+typedef struct command_call command_call;
+
+/* What a command answers, the same for both protocols. Views and keys are
+ * valid only while the answer callback runs: encode them there. */
+typedef struct command_result {
+    command_kind kind;
+    int rc; /* 0, or the error to answer with, in err */
+    chute_error err;
+    const command *cmd; /* the command; NULL for the end of a long poll */
+    /* ACTIVATE: the jobs activated (0 when a poll found none); their leases
+     * go back to the queue if the answer never reaches the client. */
+    const chute_job_view *jobs;
+    size_t njobs;
+    /* CREATE: the keys, in request order. */
+    const int64_t *keys;
+    size_t nkeys;
+    /* GET_JOB */
+    chute_job_view job;
+    /* TOPOLOGY: the gRPC address clients should use. */
+    const char *host;
+    int port;
+    /* LIST_JOBS, LIST_INCIDENTS, JOB_TYPES: walked by the encoder with
+     * command_result_walk / command_result_walk_types. */
+    chute_engine *engine;
+} command_result;
+
+typedef struct command_call_ops {
+    /* Encodes |res| and queues the answer (broker_after_commit). Runs once
+     * per command_run: inside it, or later for a long poll (its jobs or its
+     * expiry). For a stream it runs only for an error. */
+    void (*answer)(command_call *call, const command_result *res);
+    /* STREAM: jobs activated for the stream (queue one message each). Runs
+     * inside the engine's dispatch: it must not call into the engine. */
+    void (*push)(command_call *call, const chute_job_view *jobs, size_t n);
+} command_call_ops;
+
+/* Embedded in the front end's per-call struct; set the public part with
+ * command_call_init before command_run. */
+struct command_call {
+    const command_call_ops *ops;
+    broker *b;
+    size_t max_response; /* bound on one answer, for the activation budget */
+    const char *host;    /* TOPOLOGY's answer */
+    int port;
+    uint32_t stream_credit; /* STREAM: jobs it may hold beyond its window */
+    int no_wait;            /* the front end is closing: polls answer at once */
+    /* The command layer's own. */
+    broker_poll bp;      /* a long poll, while it waits */
+    chute_taker *taker;  /* a stream's */
+};
+
+void command_call_init(command_call *c, const command_call_ops *ops, broker *b,
+                       size_t max_response);
+
+/* Runs |cmd| (decoded, still owned by the caller, who frees it after) on
+ * the engine and answers through |call|'s ops. */
+void command_run(command_call *call, const command *cmd);
+
+/* Non-zero while |call| is a long poll waiting for jobs. */
+int command_call_waiting(const command_call *call);
+
+/* The client went away: a waiting poll ends without an answer, a stream
+ * leaves the engine. Anything else is left alone. */
+void command_call_cancel(command_call *call);
+
+/* Ends a waiting poll now, answered with no jobs, as at its expiry. */
+void command_call_expire(command_call *call);
+
+/* A stream takes |n| more jobs (its messages went out). */
+void command_call_credit(command_call *call, uint32_t n);
+
+/* Visits the entries of a LIST_JOBS or LIST_INCIDENTS result, filtered and
+ * limited as the command asked; |fn| returns non-zero to stop (the answer
+ * is full). Returns 0 or the engine's error code. */
+int command_result_walk(const command_result *res, chute_job_visit_fn fn, void *ctx);
+
+/* Visits the job types of a JOB_TYPES result. */
+int command_result_walk_types(const command_result *res,
+                              int (*fn)(void *ctx, const chute_type_stats *s), void *ctx);
+
+/* A lease an answer carries: given back if the answer never reaches the
+ * client (invariant 4). */
+typedef struct command_lease {
+    int64_t key;
+    int64_t deadline;
+} command_lease;
+
+/* Copies the leases of |n| views into |out|. */
+void command_leases_of(const chute_job_view *jobs, size_t n, command_lease *out);
+
+/* Gives leased jobs back to the queue (their answer never reached the
+ * client) and makes the broker flush. */
+void command_return_jobs(broker *b, const command_lease *jobs, size_t n);
+
+#endif
