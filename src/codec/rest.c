@@ -403,7 +403,10 @@ static json_t *parse_body(const char *body, size_t len, int blank_ok, int array_
         return NULL;
     }
     json_error_t jerr;
-    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* NUL characters (\u0000) are fine inside variables, as over gRPC (the
+     * engine's rule); get_string refuses them in the strings a command
+     * names things with. */
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!doc) {
         /* JSON_DECODE_ANY is off: top-level scalars fail here too. */
         chute_error_set(err, CHUTE_EINVAL,

@@ -64,6 +64,123 @@ int codec_wire_count(const uint8_t *buf, size_t len, const uint32_t *fields, siz
     return 0;
 }
 
+/*
+ * Length of the UTF-8 sequence that starts |s| (|n| bytes left), or 0 when
+ * it is not well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates,
+ * nothing past U+10FFFF) or is a NUL byte.
+ */
+static size_t utf8_char(const uint8_t *s, size_t n)
+{
+    uint8_t c = s[0];
+    if (c == 0)
+        return 0;
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    uint32_t min, cp;
+    if ((c & 0xe0) == 0xc0) {
+        len = 2, min = 0x80, cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+        len = 3, min = 0x800, cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+        len = 4, min = 0x10000, cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* Offset of the first byte of |s| that is not well-formed UTF-8 or is NUL,
+ * or |n| when there is none. */
+static size_t utf8_bad_at(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] >= 0x01 && s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = utf8_char(s + i, n - i);
+        if (k == 0)
+            return i;
+        i += k;
+    }
+    return n;
+}
+
+/* Nested messages deeper than this are not walked (none of the served
+ * messages nests more than twice). */
+#define STRING_CHECK_DEPTH 8
+
+static int check_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
+                         unsigned depth, chute_error *err)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        uint64_t tag, v;
+        if (read_varint(buf, len, &pos, &tag))
+            return codec_decode_error(desc, err);
+        switch (tag & 7) {
+        case 0:
+            if (read_varint(buf, len, &pos, &v))
+                return codec_decode_error(desc, err);
+            continue;
+        case 1:
+            if (len - pos < 8)
+                return codec_decode_error(desc, err);
+            pos += 8;
+            continue;
+        case 5:
+            if (len - pos < 4)
+                return codec_decode_error(desc, err);
+            pos += 4;
+            continue;
+        case 2:
+            break;
+        default:
+            return codec_decode_error(desc, err);
+        }
+        if (read_varint(buf, len, &pos, &v) || v > len - pos)
+            return codec_decode_error(desc, err);
+        const uint8_t *field = buf + pos;
+        size_t flen = (size_t)v;
+        pos += flen;
+        const ProtobufCFieldDescriptor *fd =
+            protobuf_c_message_descriptor_get_field(desc, (unsigned)(tag >> 3));
+        if (!fd)
+            continue; /* unknown fields are skipped, as protobuf-c does */
+        if (fd->type == PROTOBUF_C_TYPE_STRING) {
+            size_t bad = utf8_bad_at(field, flen);
+            if (bad < flen)
+                return chute_error_set(
+                    err, CHUTE_EINVAL,
+                    "Expected %s of %s to be a valid UTF-8 string without NUL characters, but "
+                    "byte %zu is 0x%02x",
+                    fd->name, desc->short_name, bad, field[bad]);
+        } else if (fd->type == PROTOBUF_C_TYPE_MESSAGE && depth < STRING_CHECK_DEPTH) {
+            int rc = check_strings(fd->descriptor, field, flen, depth + 1, err);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int codec_wire_check_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
+                             size_t len, chute_error *err)
+{
+    return check_strings(desc, buf ? buf : no_bytes, len, 0, err);
+}
+
 int codec_decode_error(const ProtobufCMessageDescriptor *desc, chute_error *err)
 {
     return chute_error_set(err, CHUTE_EINVAL,
@@ -74,6 +191,11 @@ int codec_decode_error(const ProtobufCMessageDescriptor *desc, chute_error *err)
 int codec_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
                  ProtobufCMessage **out, chute_error *err)
 {
+    /* Strings first: protobuf-c copies them as they are, and a NUL inside
+     * one would silently cut it short. */
+    int rc = codec_wire_check_strings(desc, buf, len, err);
+    if (rc)
+        return rc;
     /* protobuf-c also returns NULL when it runs out of memory; that cannot
      * be told apart, and is rare enough to report as bad input. */
     ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, len, buf ? buf : no_bytes);

@@ -29,7 +29,17 @@ int codec_wire_count(const uint8_t *buf, size_t len, const uint32_t *fields, siz
                      size_t n);
 
 /*
- * Unpacks |buf| as a message of |desc| into |*out| (free it with
+ * Checks every string field of the message in |buf|, nested messages
+ * included, as protobuf requires and C needs: valid UTF-8 and no NUL
+ * character. Returns 0, or CHUTE_EINVAL naming the field and the first bad
+ * byte (or the "could not be decoded" error for malformed bytes).
+ */
+int codec_wire_check_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
+                             size_t len, chute_error *err);
+
+/*
+ * Unpacks |buf| as a message of |desc| (its strings checked first with
+ * codec_wire_check_strings) into |*out| (free it with
  * protobuf_c_message_free_unpacked(*out, NULL)). On malformed bytes returns
  * CHUTE_EINVAL with "Expected a valid <Type> message, but it could not be
  * decoded". |buf| may be NULL when |len| is 0.

@@ -1017,6 +1017,50 @@ static void test_create_job_round_trip(void **state)
     free(b.p);
 }
 
+/* Strings are valid UTF-8 without NUL, in every message and nested ones:
+ * a NUL would cut a C string short, invalid UTF-8 would reach JSON and
+ * metrics as it is. */
+static void test_strings_utf8_without_nul(void **state)
+{
+    (void)state;
+    command c;
+    chute_error err;
+    /* CreateJobRequest { type = "u8\0evil" } */
+    static const uint8_t nul[] = {0x0a, 7, 'u', '8', 0, 'e', 'v', 'i', 'l'};
+    assert_int_equal(codec_decode_create_job(nul, sizeof nul, &c, &err), CHUTE_EINVAL);
+    assert_string_equal(err.message, "Expected type of CreateJobRequest to be a valid UTF-8 "
+                                     "string without NUL characters, but byte 2 is 0x00");
+    /* ActivateJobsRequest { type = "t", worker = "\xff" } */
+    static const uint8_t ff[] = {0x0a, 1, 't', 0x12, 1, 0xff};
+    assert_int_equal(codec_decode_activate_jobs(ff, sizeof ff, &c, &err), CHUTE_EINVAL);
+    assert_non_null(strstr(err.message, "worker of ActivateJobsRequest"));
+    /* Overlong "/" (0xc0 0xaf) and a surrogate (0xed 0xa0 0x80). */
+    static const uint8_t overlong[] = {0x0a, 2, 0xc0, 0xaf};
+    assert_int_equal(codec_decode_create_job(overlong, sizeof overlong, &c, &err), CHUTE_EINVAL);
+    static const uint8_t surrogate[] = {0x0a, 3, 0xed, 0xa0, 0x80};
+    assert_int_equal(codec_decode_create_job(surrogate, sizeof surrogate, &c, &err),
+                     CHUTE_EINVAL);
+    /* CreateJobsRequest { jobs = [{ type = "a\xfe" }] }: nested. */
+    static const uint8_t nested[] = {0x0a, 4, 0x0a, 2, 'a', 0xfe};
+    assert_int_equal(codec_decode_create_jobs(nested, sizeof nested, &c, &err), CHUTE_EINVAL);
+    assert_non_null(strstr(err.message, "type of CreateJobRequest"));
+    /* Multi-byte text is fine: "zahlung-\u00fc-\u2713-\U0001F600". */
+    static const uint8_t good[] = {0x0a, 17, 'z', 'a', 'h', 'l', 'u', 'n', 'g', '-', 0xc3, 0xbc,
+                                   '-', 0xe2, 0x9c, 0x93, 0xf0, 0x9f, 0x98};
+    uint8_t ok[sizeof good + 1];
+    memcpy(ok, good, sizeof good);
+    ok[sizeof good] = 0x80;
+    ok[1] = 18;
+    assert_int_equal(codec_decode_create_job(ok, sizeof ok, &c, &err), 0);
+    assert_int_equal(strlen(c.specs[0].type), 18);
+    command_free(&c);
+    /* The truncated emoji (its last byte cut) is refused. */
+    uint8_t cut[sizeof good];
+    memcpy(cut, good, sizeof good);
+    cut[1] = 17;
+    assert_int_equal(codec_decode_create_job(cut, sizeof cut, &c, &err), CHUTE_EINVAL);
+}
+
 static void test_create_jobs_round_trip(void **state)
 {
     (void)state;
@@ -1543,6 +1587,7 @@ int main(void)
         cmocka_unit_test(test_encode_topology),
         cmocka_unit_test(test_create_job_round_trip),
         cmocka_unit_test(test_create_jobs_round_trip),
+        cmocka_unit_test(test_strings_utf8_without_nul),
         cmocka_unit_test(test_create_jobs_bound),
         cmocka_unit_test(test_get_cancel_list_round_trip),
         cmocka_unit_test(test_encode_chute_responses),

@@ -207,6 +207,14 @@ static void test_decode_commands(void **state)
     (void)state;
     command c;
     chute_error err;
+    /* A NUL character inside variables is JSON like any other, as over
+     * gRPC; in a string that names something it is refused. */
+    assert_int_equal(rest_decode_completion(S("{\"variables\":{\"s\":\"a\\u0000b\"}}"), &c, &err),
+                     0);
+    assert_string_equal(c.variables, "{\"s\":\"a\\u0000b\"}");
+    command_free(&c);
+    assert_int_equal(rest_decode_error(S("{\"errorCode\":\"E\\u0000x\"}"), &c, &err), CHUTE_EINVAL);
+    assert_string_equal(err.message, "Expected errorCode to contain no NUL character");
     /* Completion: empty body and {} are fine; variables become text. */
     assert_int_equal(rest_decode_completion(S(""), &c, &err), 0);
     assert_null(c.variables);
