@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/heap.h"
+#include "server/log.h"
 
 struct broker {
     uv_loop_t *loop;
@@ -22,6 +23,7 @@ struct broker {
     size_t max_inflight; /* 0: no limit */
     uint64_t rejected_inflight;
     int commit_failed; /* the last commit failed */
+    log_limit commit_log; /* a full disk fails every commit: a few lines a window */
     int closing;
     int handles_closed; /* the loop handles are closing or closed */
     int handles_open;
@@ -218,8 +220,8 @@ void broker_flush(broker *b)
     chute_error err = {0};
     int rc = chute_engine_commit(b->e, &err);
     if (rc != 0)
-        fprintf(stderr, "chuted: commit failed, answering the batch with an error: %s\n",
-                err.message);
+        chuted_log_limited(&b->commit_log, uv_now(b->loop),
+                           "commit failed, answering the batch with an error: %s", err.message);
     b->commit_failed = rc != 0;
     /* Releasing can queue more (returned jobs): take the list first. */
     broker_pending *p = b->pending_head;
