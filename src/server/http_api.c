@@ -463,8 +463,15 @@ static void handle_metrics(http_api *a, http_request *req)
     metrics_count_http(a->cfg.metrics, 200);
     char *body;
     size_t len;
-    if (metrics_render(a->cfg.metrics, a->e, &g, &body, &len) != 0) {
-        respond_problem(a, req, 503, "RESOURCE_EXHAUSTED", "out of memory", NULL);
+    int rc = metrics_render(a->cfg.metrics, a->e, &g, &body, &len);
+    if (rc != 0) {
+        char detail[160];
+        if (rc == CHUTE_ETOOBIG)
+            snprintf(detail, sizeof detail,
+                     "the metrics answer passed its bound of %u MiB", METRICS_MAX_ANSWER >> 20);
+        else
+            snprintf(detail, sizeof detail, "out of memory rendering the metrics");
+        respond_problem(a, req, 503, "RESOURCE_EXHAUSTED", detail, NULL);
         return;
     }
     http_respond(req, 200, CT_METRICS, NULL, body, len, NULL, NULL);

@@ -213,31 +213,85 @@ typedef struct type_rows {
     type_row *rows;
     size_t n, cap;
     int failed;
+    uint64_t idle;   /* types that hold no job and no taker: left out */
+    uint64_t folded; /* live types past METRICS_MAX_TYPES, summed into |other| */
+    chute_type_stats other;
 } type_rows;
 
-static int collect_type(void *ctx, const chute_type_stats *s)
+/* Adds the figures of |s| into |sum|. */
+static void fold(chute_type_stats *sum, const chute_type_stats *s)
 {
-    type_rows *t = ctx;
+    sum->activatable += s->activatable;
+    sum->activated += s->activated;
+    sum->failed += s->failed;
+    sum->delayed += s->delayed;
+    sum->incidents += s->incidents;
+    sum->waiters += s->waiters;
+    sum->streams += s->streams;
+    if (s->oldest_activatable_since &&
+        (!sum->oldest_activatable_since ||
+         s->oldest_activatable_since < sum->oldest_activatable_since))
+        sum->oldest_activatable_since = s->oldest_activatable_since;
+    sum->created_total += s->created_total;
+    sum->activated_total += s->activated_total;
+    sum->completed_total += s->completed_total;
+    sum->failed_total += s->failed_total;
+    sum->timed_out_total += s->timed_out_total;
+    sum->incidents_total += s->incidents_total;
+}
+
+static int add_row(type_rows *t, const char *type, const chute_type_stats *s)
+{
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 16;
         type_row *r = realloc(t->rows, cap * sizeof *r);
-        if (!r) {
-            t->failed = 1;
-            return 1;
-        }
+        if (!r)
+            return -1;
         t->rows = r;
         t->cap = cap;
     }
-    char *name = strdup(s->type);
-    if (!name) {
-        t->failed = 1;
-        return 1;
-    }
+    char *name = strdup(type);
+    if (!name)
+        return -1;
     t->rows[t->n].type = name;
     t->rows[t->n].s = *s;
     t->rows[t->n].s.type = name;
     t->n++;
     return 0;
+}
+
+/*
+ * A type that holds no job and has no taker has nothing to show: its
+ * series are left out, so that a scrape after a burst of one-off types is
+ * as small as before it. Past METRICS_MAX_TYPES live types the rest are
+ * summed into one row, so the answer stays bounded whatever clients name.
+ */
+static int collect_type(void *ctx, const chute_type_stats *s)
+{
+    type_rows *t = ctx;
+    uint64_t held = s->activatable + s->activated + s->failed + s->delayed + s->incidents +
+                    s->waiters + s->streams;
+    if (held == 0) {
+        t->idle++;
+        return 0;
+    }
+    if (t->n >= METRICS_MAX_TYPES) {
+        fold(&t->other, s);
+        t->folded++;
+        return 0;
+    }
+    if (add_row(t, s->type, s) != 0) {
+        t->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void rows_free(type_rows *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->rows[i].type);
+    free(t->rows);
 }
 
 typedef struct type_field {
@@ -262,19 +316,20 @@ int metrics_render(metrics *m, chute_engine *e, const metrics_gauges *g, char **
                    size_t *out_len)
 {
     rest_buf b;
-    rest_buf_init(&b, 0);
+    rest_buf_init(&b, METRICS_MAX_ANSWER);
     type_rows t = {0};
     int64_t now = 0;
+    size_t shown = 0;
     if (e) {
-        if (chute_engine_list_types(e, collect_type, &t) != 0 || t.failed) {
-            for (size_t i = 0; i < t.n; i++)
-                free(t.rows[i].type);
-            free(t.rows);
+        if (chute_engine_list_types(e, collect_type, &t) != 0 || t.failed ||
+            (t.folded && add_row(&t, METRICS_OTHER_TYPES, &t.other) != 0)) {
+            rows_free(&t);
+            rest_buf_free(&b);
             return CHUTE_ENOMEM;
         }
+        shown = t.folded ? t.n - 1 : t.n;
         now = chute_engine_now(e);
     }
-
     static const struct {
         const char *state;
         size_t offset;
@@ -332,9 +387,17 @@ int metrics_render(metrics *m, chute_engine *e, const metrics_gauges *g, char **
         label_value(&b, t.rows[i].type);
         rest_buf_printf(&b, "\"} %s\n", num);
     }
-    for (size_t i = 0; i < t.n; i++)
-        free(t.rows[i].type);
-    free(t.rows);
+    rows_free(&t);
+    if (e) {
+        family(&b, "chute_metrics_job_types", "gauge",
+               "Job types in this answer: shown with series of their own, folded into the type "
+               "\"" METRICS_OTHER_TYPES "\" (past the first " METRICS_MAX_TYPES_TEXT
+               " that hold jobs, by name), or idle (they hold no job and no worker waits "
+               "for them: left out).");
+        rest_buf_printf(&b, "chute_metrics_job_types{series=\"shown\"} %zu\n", shown);
+        rest_buf_printf(&b, "chute_metrics_job_types{series=\"folded\"} %" PRIu64 "\n", t.folded);
+        rest_buf_printf(&b, "chute_metrics_job_types{series=\"idle\"} %" PRIu64 "\n", t.idle);
+    }
 
     if (m) {
         family(&b, "chute_activation_request_duration_seconds", "histogram",

@@ -60,6 +60,16 @@ typedef struct metrics_gauges {
  * frees it; length in |*out_len|). |e| may be NULL (no engine figures).
  * Returns 0 or CHUTE_ENOMEM.
  */
+/* Job types with series of their own in one answer; the rest, by name, are
+ * summed under the type METRICS_OTHER_TYPES. Types that hold no job and
+ * no taker are left out. */
+#define METRICS_MAX_TYPES 1000
+#define METRICS_MAX_TYPES_TEXT "1000"
+#define METRICS_OTHER_TYPES "(other types)"
+
+/* The bound on one answer (the rest_buf default). */
+#define METRICS_MAX_ANSWER (64u << 20)
+
 int metrics_render(metrics *m, chute_engine *e, const metrics_gauges *g, char **out,
                    size_t *out_len);
 

@@ -218,10 +218,66 @@ static void test_render_after_work(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* 3 000 job types (an attacker naming a new type per job): the answer
+ * shows the first METRICS_MAX_TYPES by name and sums the rest; once the
+ * jobs are gone the types' series are gone too. */
+static void test_many_types_bounded_then_healed(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/chute-metrics-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    chute_engine_options o;
+    chute_engine_options_init(&o);
+    o.data_dir = dir;
+    o.clock = clock_fn;
+    chute_engine *e;
+    chute_error err;
+    assert_int_equal(chute_engine_open(&e, &o, &err), 0);
+    enum { N = 3000 };
+    static int64_t keys[N];
+    for (int i = 0; i < N; i++) {
+        char type[32];
+        snprintf(type, sizeof type, "t%05d", i);
+        chute_job_spec spec = {.type = type};
+        assert_int_equal(chute_engine_create(e, &spec, &keys[i], &err), 0);
+    }
+    assert_int_equal(chute_engine_commit(e, &err), 0);
+    char *text;
+    size_t len;
+    assert_int_equal(metrics_render(NULL, e, NULL, &text, &len), 0);
+    check_format(text);
+    assert_true(sample(text, "chute_metrics_job_types{series=\"shown\"}") == METRICS_MAX_TYPES);
+    assert_true(sample(text, "chute_metrics_job_types{series=\"folded\"}") == N - METRICS_MAX_TYPES);
+    assert_true(sample(text, "chute_jobs{type=\"t00000\",state=\"activatable\"}") == 1);
+    assert_true(sample(text, "chute_jobs{type=\"t00999\",state=\"activatable\"}") == 1);
+    assert_null(strstr(text, "type=\"t01000\""));
+    assert_true(sample(text, "chute_jobs{type=\"" METRICS_OTHER_TYPES "\",state=\"activatable\"}") ==
+                N - METRICS_MAX_TYPES);
+    assert_true(sample(text, "chute_jobs_created_total{type=\"" METRICS_OTHER_TYPES "\"}") ==
+                N - METRICS_MAX_TYPES);
+    free(text);
+
+    for (int i = 0; i < N; i++)
+        assert_int_equal(chute_engine_cancel(e, keys[i], &err), 0);
+    assert_int_equal(chute_engine_commit(e, &err), 0);
+    assert_int_equal(metrics_render(NULL, e, NULL, &text, &len), 0);
+    check_format(text);
+    assert_true(sample(text, "chute_metrics_job_types{series=\"shown\"}") == 0);
+    assert_true(sample(text, "chute_metrics_job_types{series=\"folded\"}") == 0);
+    assert_null(strstr(text, "{type=\""));
+    free(text);
+
+    chute_engine_close(e);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_after_work),
+        cmocka_unit_test(test_many_types_bounded_then_healed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
