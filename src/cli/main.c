@@ -35,77 +35,9 @@ static const char *prog = "chute";
 
 /* ---- usage ---------------------------------------------------------------- */
 
-static const char usage_main[] =
-    "Usage: chute [--address HOST:PORT] [--json] COMMAND ...\n"
-    "\n"
-    "Commands:\n"
-    "  status                              the broker's topology\n"
-    "  job create TYPE [options]           create a standalone job; prints its key\n"
-    "  job get KEY                         show a job (with its result once completed)\n"
-    "  job activate TYPE [options]         activate jobs and print them\n"
-    "  job complete KEY [--variables JSON]\n"
-    "  job fail KEY --retries N [--backoff D] [--message M]\n"
-    "  job throw-error KEY --code C [--message M]\n"
-    "  job update-retries KEY --retries N\n"
-    "  job update-timeout KEY --timeout D\n"
-    "  job cancel KEY\n"
-    "  incident list [--type TYPE] [--limit N]\n"
-    "  incident resolve KEY\n"
-    "  worker TYPE [options] -- COMMAND [ARGS...]\n"
-    "                                      run COMMAND for each job\n"
-    "\n"
-    "Global options:\n"
-    "  --address HOST:PORT   the broker (default $CHUTE_ADDRESS or 127.0.0.1:26500)\n"
-    "  --json                print JSON instead of text\n"
-    "  --help                help for any command (chute job create --help)\n"
-    "\n"
-    "Durations (D) are like 500ms, 10s, 5m, 1h or 1m30s; a bare number means ms.\n";
-
-typedef struct cmd_help {
-    const char *name;
-    const char *text;
-} cmd_help;
-
-static const cmd_help helps[] = {
-    {"status", "Usage: chute status\n\nPrints the gateway version, brokers and partitions.\n"},
-    {"job create",
-     "Usage: chute job create TYPE [--variables JSON] [--headers JSON] [--retries N]\n"
-     "                        [--priority N] [--delay D] [--wait] [--wait-timeout D]\n\n"
-     "Creates a standalone job and prints its key. With --wait, waits until the job\n"
-     "is completed and prints its result variables (exit 1 if it gets an incident).\n"
-     "  --variables JSON  a JSON object (default none)\n"
-     "  --headers JSON    custom headers: a JSON object of strings\n"
-     "  --retries N       >= 1 (default 3)\n"
-     "  --priority N      higher is handed out first (default 0)\n"
-     "  --delay D         activatable only after D\n"},
-    {"job get", "Usage: chute job get KEY\n\nShows the job with KEY, its state and, once "
-                "completed, its result.\n"},
-    {"job activate", "Usage: chute job activate TYPE [--max N] [--timeout D] [--worker NAME]\n"
-                     "                          [--request-timeout D]\n\n"
-                     "Activates up to N jobs (default 1) for D (default 5m) and prints them.\n"
-                     "  --request-timeout D  long polling (default 0: answer at once)\n"},
-    {"job complete", "Usage: chute job complete KEY [--variables JSON]\n"},
-    {"job fail", "Usage: chute job fail KEY --retries N [--backoff D] [--message M]\n\n"
-                 "Fails the job, leaving it N retries (N <= 0 raises an incident).\n"},
-    {"job throw-error", "Usage: chute job throw-error KEY --code C [--message M]\n"},
-    {"job update-retries", "Usage: chute job update-retries KEY --retries N   (N >= 1)\n"},
-    {"job update-timeout",
-     "Usage: chute job update-timeout KEY --timeout D\n\nThe lease of an activated job "
-     "now ends D from now.\n"},
-    {"job cancel", "Usage: chute job cancel KEY\n"},
-    {"incident list", "Usage: chute incident list [--type TYPE] [--limit N]\n"},
-    {"incident resolve",
-     "Usage: chute incident resolve KEY\n\nUpdate the job's retries first (chute job "
-     "update-retries).\n"},
-    {"worker", "Usage: chute worker TYPE [--name NAME] [--concurrency N] [--max-jobs N]\n"
-               "                    [--timeout D] [--stream] -- COMMAND [ARGS...]\n\n"
-               "Runs COMMAND for every job of TYPE, with the job's variables (a JSON object)\n"
-               "on its standard input. Exit status 0 completes the job with the JSON object\n"
-               "COMMAND printed (empty output: no variables); any other exit fails it with\n"
-               "retries - 1 and the end of its standard error as the message. The job's key\n"
-               "and retries are in $CHUTE_JOB_KEY and $CHUTE_JOB_RETRIES. Runs until\n"
-               "interrupted (Ctrl-C), then hands unstarted jobs back.\n"},
-};
+/* Prints `chute CMD --help` (|cmd| is "job create", "status", ...); the
+ * usage of every command is in the command table at the end of this file. */
+static int print_help(const char *cmd);
 
 static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int usage_error(const char *cmd, const char *fmt, ...)
@@ -121,17 +53,6 @@ static int usage_error(const char *cmd, const char *fmt, ...)
     else
         fprintf(stderr, "Run 'chute --help' for the usage.\n");
     return EXIT_USAGE;
-}
-
-static int print_help(const char *cmd)
-{
-    for (size_t i = 0; i < sizeof helps / sizeof *helps; i++)
-        if (strcmp(helps[i].name, cmd) == 0) {
-            fputs(helps[i].text, stdout);
-            return 0;
-        }
-    fputs(usage_main, stdout);
-    return 0;
 }
 
 /* ---- parsing ---------------------------------------------------------------- */
@@ -795,43 +716,42 @@ typedef struct proc_worker {
     char **argv;
 } proc_worker;
 
+/* Closes the first |n| of |fd|, keeping errno: the caller reports why it
+ * gave up (proc_handler prints strerror(errno)). */
+static void close_fds(const int *fd, int n)
+{
+    int saved = errno;
+    for (int i = 0; i < n; i++)
+        close(fd[i]);
+    errno = saved;
+}
+
 /* Runs the command with |input| on stdin; collects stdout (bounded) and the
  * tail of stderr. Returns the exit status (128 + signal when killed), or -1
  * when it could not be started. */
 static int run_command(char **cmd, const chute_job *job, const char *input, char **out,
                        size_t *out_len, char *tail, size_t tail_cap)
 {
-    /* O_CLOEXEC: a command started by another handler thread at the same
-     * time must not inherit these ends, or this command never sees EOF. */
-    int in_p[2], out_p[2], err_p[2];
-    if (pipe2(in_p, O_CLOEXEC) < 0)
-        return -1;
-    if (pipe2(out_p, O_CLOEXEC) < 0) {
-        close(in_p[0]);
-        close(in_p[1]);
-        return -1;
-    }
-    if (pipe2(err_p, O_CLOEXEC) < 0) {
-        close(in_p[0]);
-        close(in_p[1]);
-        close(out_p[0]);
-        close(out_p[1]);
-        return -1;
-    }
+    /* Three pipes, read end then write end: the command's stdin, stdout and
+     * stderr. O_CLOEXEC: a command started by another handler thread at the
+     * same time must not inherit these ends, or this command never sees EOF. */
+    int fds[6];
+    for (int made = 0; made < 6; made += 2)
+        if (pipe2(fds + made, O_CLOEXEC) < 0) {
+            close_fds(fds, made);
+            return -1;
+        }
     pid_t pid = fork();
-    if (pid < 0)
+    if (pid < 0) {
+        close_fds(fds, 6);
         return -1;
+    }
     if (pid == 0) {
         char b[32];
-        dup2(in_p[0], 0);
-        dup2(out_p[1], 1);
-        dup2(err_p[1], 2);
-        close(in_p[0]);
-        close(in_p[1]);
-        close(out_p[0]);
-        close(out_p[1]);
-        close(err_p[0]);
-        close(err_p[1]);
+        dup2(fds[0], 0);
+        dup2(fds[3], 1);
+        dup2(fds[5], 2);
+        close_fds(fds, 6);
         snprintf(b, sizeof b, "%" PRId64, job->key);
         setenv("CHUTE_JOB_KEY", b, 1);
         snprintf(b, sizeof b, "%d", job->retries);
@@ -843,14 +763,14 @@ static int run_command(char **cmd, const chute_job *job, const char *input, char
         fprintf(stderr, "cannot run '%s': %s\n", cmd[0], strerror(errno));
         _exit(127);
     }
-    close(in_p[0]);
-    close(out_p[1]);
-    close(err_p[1]);
+    close(fds[0]);
+    close(fds[3]);
+    close(fds[5]);
     size_t in_len = strlen(input), in_off = 0;
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);
     size_t tlen = 0;
-    int in_fd = in_p[1], o_fd = out_p[0], e_fd = err_p[0];
+    int in_fd = fds[1], o_fd = fds[2], e_fd = fds[4];
     while (o_fd >= 0 || e_fd >= 0) {
         struct pollfd p[3];
         int n = 0, ii = -1, oi = -1, ei = -1;
@@ -1048,26 +968,120 @@ static int cmd_worker(chute_client *c, int argc, char **argv)
 
 typedef int (*cmd_fn)(chute_client *c, int argc, char **argv);
 
+/* One row per command: what runs it and all its usage says, so that
+ * `chute --help`, `chute` alone and `chute CMD --help` print from here. */
 typedef struct command {
-    const char *group, *name;
+    const char *group, *name; /* "job", "create"; |name| NULL for "status", "worker" */
     cmd_fn fn;
+    const char *synopsis; /* its arguments in `chute CMD --help` */
+    const char *brief;    /* its arguments in the command list; NULL: |synopsis| */
+    const char *summary;  /* what it does, in the command list; NULL: nothing */
+    const char *details;  /* what `--help` prints after the synopsis, from that
+                           * line's end; NULL: just the line end */
 } command;
 
 static const command commands[] = {
-    {"status", NULL, cmd_status},
-    {"job", "create", cmd_job_create},
-    {"job", "get", cmd_job_get},
-    {"job", "activate", cmd_job_activate},
-    {"job", "complete", cmd_job_complete},
-    {"job", "fail", cmd_job_fail},
-    {"job", "throw-error", cmd_job_throw},
-    {"job", "update-retries", cmd_job_update_retries},
-    {"job", "update-timeout", cmd_job_update_timeout},
-    {"job", "cancel", cmd_job_cancel},
-    {"incident", "list", cmd_incident_list},
-    {"incident", "resolve", cmd_incident_resolve},
-    {"worker", NULL, cmd_worker},
+    {"status", NULL, cmd_status, "", NULL, "the broker's topology",
+     "\n\nPrints the gateway version, brokers and partitions.\n"},
+    {"job", "create", cmd_job_create,
+     "TYPE [--variables JSON] [--headers JSON] [--retries N]\n"
+     "                        [--priority N] [--delay D] [--wait] [--wait-timeout D]",
+     "TYPE [options]", "create a standalone job; prints its key",
+     "\n\n"
+     "Creates a standalone job and prints its key. With --wait, waits until the job\n"
+     "is completed and prints its result variables (exit 1 if it gets an incident).\n"
+     "  --variables JSON  a JSON object (default none)\n"
+     "  --headers JSON    custom headers: a JSON object of strings\n"
+     "  --retries N       >= 1 (default 3)\n"
+     "  --priority N      higher is handed out first (default 0)\n"
+     "  --delay D         activatable only after D\n"},
+    {"job", "get", cmd_job_get, "KEY", NULL, "show a job (with its result once completed)",
+     "\n\nShows the job with KEY, its state and, once completed, its result.\n"},
+    {"job", "activate", cmd_job_activate,
+     "TYPE [--max N] [--timeout D] [--worker NAME]\n"
+     "                          [--request-timeout D]",
+     "TYPE [options]", "activate jobs and print them",
+     "\n\n"
+     "Activates up to N jobs (default 1) for D (default 5m) and prints them.\n"
+     "  --request-timeout D  long polling (default 0: answer at once)\n"},
+    {"job", "complete", cmd_job_complete, "KEY [--variables JSON]", NULL, NULL, NULL},
+    {"job", "fail", cmd_job_fail, "KEY --retries N [--backoff D] [--message M]", NULL, NULL,
+     "\n\nFails the job, leaving it N retries (N <= 0 raises an incident).\n"},
+    {"job", "throw-error", cmd_job_throw, "KEY --code C [--message M]", NULL, NULL, NULL},
+    {"job", "update-retries", cmd_job_update_retries, "KEY --retries N", NULL, NULL,
+     "   (N >= 1)\n"},
+    {"job", "update-timeout", cmd_job_update_timeout, "KEY --timeout D", NULL, NULL,
+     "\n\nThe lease of an activated job now ends D from now.\n"},
+    {"job", "cancel", cmd_job_cancel, "KEY", NULL, NULL, NULL},
+    {"incident", "list", cmd_incident_list, "[--type TYPE] [--limit N]", NULL, NULL, NULL},
+    {"incident", "resolve", cmd_incident_resolve, "KEY", NULL, NULL,
+     "\n\nUpdate the job's retries first (chute job update-retries).\n"},
+    {"worker", NULL, cmd_worker,
+     "TYPE [--name NAME] [--concurrency N] [--max-jobs N]\n"
+     "                    [--timeout D] [--stream] -- COMMAND [ARGS...]",
+     "TYPE [options] -- COMMAND [ARGS...]", "run COMMAND for each job",
+     "\n\n"
+     "Runs COMMAND for every job of TYPE, with the job's variables (a JSON object)\n"
+     "on its standard input. Exit status 0 completes the job with the JSON object\n"
+     "COMMAND printed (empty output: no variables); any other exit fails it with\n"
+     "retries - 1 and the end of its standard error as the message. The job's key\n"
+     "and retries are in $CHUTE_JOB_KEY and $CHUTE_JOB_RETRIES. Runs until\n"
+     "interrupted (Ctrl-C), then hands unstarted jobs back.\n"},
 };
+
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+/* "job create", "status": the words a user types. */
+static void command_name(const command *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s%s%s", c->group, c->name ? " " : "", c->name ? c->name : "");
+}
+
+/* `chute --help`, `chute help`, and `chute` alone (on stderr). */
+static void print_usage(FILE *f)
+{
+    fputs("Usage: chute [--address HOST:PORT] [--json] COMMAND ...\n"
+          "\n"
+          "Commands:\n",
+          f);
+    for (size_t k = 0; k < NCOMMANDS; k++) {
+        const command *c = &commands[k];
+        char line[128];
+        command_name(c, line, sizeof line);
+        size_t n = strlen(line);
+        snprintf(line + n, sizeof line - n, " %s", c->brief ? c->brief : c->synopsis);
+        if (!c->summary)
+            fprintf(f, "  %s\n", line);
+        else if (strlen(line) <= 35)
+            fprintf(f, "  %-35s %s\n", line, c->summary);
+        else
+            fprintf(f, "  %s\n%38s%s\n", line, "", c->summary);
+    }
+    fputs("\n"
+          "Global options:\n"
+          "  --address HOST:PORT   the broker (default $CHUTE_ADDRESS or 127.0.0.1:26500)\n"
+          "  --json                print JSON instead of text\n"
+          "  --help                help for any command (chute job create --help)\n"
+          "\n"
+          "Durations (D) are like 500ms, 10s, 5m, 1h or 1m30s; a bare number means ms.\n",
+          f);
+}
+
+static int print_help(const char *cmd)
+{
+    for (size_t k = 0; k < NCOMMANDS; k++) {
+        const command *c = &commands[k];
+        char name[64];
+        command_name(c, name, sizeof name);
+        if (strcmp(name, cmd) == 0) {
+            printf("Usage: chute %s%s%s%s", name, *c->synopsis ? " " : "", c->synopsis,
+                   c->details ? c->details : "\n");
+            return 0;
+        }
+    }
+    print_usage(stdout);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -1084,7 +1098,7 @@ int main(int argc, char **argv)
         } else if (strncmp(argv[i], "--address=", 10) == 0) {
             address = argv[i] + 10;
         } else if (strcmp(argv[i], "--help") == 0) {
-            fputs(usage_main, stdout);
+            print_usage(stdout);
             return 0;
         } else if (strcmp(argv[i], "--version") == 0) {
             printf("chute %s\n", CHUTE_VERSION);
@@ -1094,13 +1108,13 @@ int main(int argc, char **argv)
         }
     }
     if (i >= argc || strcmp(argv[i], "help") == 0) {
-        fputs(usage_main, i >= argc ? stderr : stdout);
+        print_usage(i >= argc ? stderr : stdout);
         return i >= argc ? EXIT_USAGE : 0;
     }
     const char *group = argv[i++];
     const command *cmd = NULL;
     int group_known = 0;
-    for (size_t k = 0; k < sizeof commands / sizeof *commands; k++) {
+    for (size_t k = 0; k < NCOMMANDS; k++) {
         if (strcmp(commands[k].group, group) != 0)
             continue;
         group_known = 1;
@@ -1119,7 +1133,7 @@ int main(int argc, char **argv)
             return usage_error(NULL, "unknown command '%s'", group);
         if (i < argc && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
             printf("Usage: chute %s SUBCOMMAND ...\n\nSubcommands:", group);
-            for (size_t k = 0; k < sizeof commands / sizeof *commands; k++)
+            for (size_t k = 0; k < NCOMMANDS; k++)
                 if (strcmp(commands[k].group, group) == 0)
                     printf(" %s", commands[k].name);
             printf("\n");
@@ -1153,8 +1167,7 @@ int main(int argc, char **argv)
             break;
         else if (strcmp(rest[k], "--help") == 0 || strcmp(rest[k], "-h") == 0) {
             char name[64];
-            snprintf(name, sizeof name, "%s%s%s", cmd->group, cmd->name ? " " : "",
-                     cmd->name ? cmd->name : "");
+            command_name(cmd, name, sizeof name);
             return print_help(name);
         }
     chute_client *c;

@@ -1,8 +1,8 @@
 /*
  * Tests of the gRPC-over-h2c transport: a real h2_server listening on
- * 127.0.0.1 (ephemeral port) and a real HTTP/2 client (an nghttp2 client
- * session written here) on the same libuv loop. A test "gateway" answers
- * by path:
+ * 127.0.0.1 (ephemeral port) and a real HTTP/2 client (the shared test
+ * client, tests/support/h2_test_client.h) on the same libuv loop. A test
+ * "gateway" answers by path:
  *
  *   /t.T/Echo        echoes the message, OK
  *   /t.T/Empty       OK without a message (Trailers-Only)
@@ -18,6 +18,8 @@
  * (uv_loop_close() == 0) so ASan sees no leak.
  */
 #include "server/h2.h"
+
+#include "h2_test_client.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -286,58 +288,18 @@ static void t_stop(T *t)
 
 /* ---- the test client ------------------------------------------------------------ */
 
-typedef struct tstream {
-    int32_t id;
-    int http_status;
-    char content_type[64];
-    int grpc_status; /* -1: none */
-    char grpc_message[1024];
-    char accept_encoding[64]; /* grpc-accept-encoding */
-    char encoding[64];        /* grpc-encoding */
-    uint8_t *data;
-    size_t len, cap;
-    int end_stream;
-    int closed;
-    uint32_t close_code;
-    int headers_frames;
-    /* request body */
-    uint8_t *body;
-    size_t body_len, body_off;
-    int body_hold; /* never end the request */
-} tstream;
-
-typedef struct tclient_opts {
-    uint32_t initial_window; /* 0: the default */
-    uint32_t conn_window;    /* 0: the default */
-    int manual_window;       /* never return window unless tc_consume */
-    int rcvbuf;              /* SO_RCVBUF, 0: the default */
-    int raw;                 /* no HTTP/2: raw bytes */
-} tclient_opts;
-
+/* The shared HTTP/2 test client (tests/support) over a libuv connection on
+ * the server's own loop, so that both make progress while a test waits in
+ * RUN_UNTIL. */
 typedef struct tclient {
     T *t;
     uv_tcp_t tcp;
     uv_connect_t creq;
-    nghttp2_session *sess;
-    tclient_opts o;
+    h2tc_client h;
     int connected, connect_status;
     int eof;
     int closed;
-    int goaway;
-    uint32_t goaway_code;
-    tstream *streams[1024];
-    int nstreams;
-    char raw[8192];
-    size_t rawlen;
 } tclient;
-
-static tstream *find_stream(tclient *c, int32_t id)
-{
-    for (int i = 0; i < c->nstreams; i++)
-        if (c->streams[i]->id == id)
-            return c->streams[i];
-    return NULL;
-}
 
 static void tc_write_cb(uv_write_t *req, int status)
 {
@@ -345,103 +307,31 @@ static void tc_write_cb(uv_write_t *req, int status)
     free(req);
 }
 
+static int tc_write(void *ud, const uint8_t *data, size_t len)
+{
+    tclient *c = ud;
+    if (c->closed)
+        return 0;
+    uv_write_t *req = malloc(sizeof *req + len);
+    memcpy(req + 1, data, len);
+    uv_buf_t b = uv_buf_init((char *)(req + 1), (unsigned)len);
+    if (uv_write(req, (uv_stream_t *)&c->tcp, &b, 1, tc_write_cb) != 0) {
+        free(req);
+        return -1;
+    }
+    return 0;
+}
+
+/* A write that fails (the connection is going) is dropped, as a client's
+ * would be: the tests look at what the server did with the rest. */
 static void tc_flush(tclient *c)
 {
-    if (c->closed || !c->sess)
-        return;
-    for (;;) {
-        const uint8_t *data;
-        ssize_t n = nghttp2_session_mem_send(c->sess, &data);
-        assert_true(n >= 0);
-        if (n == 0)
-            break;
-        uv_write_t *req = malloc(sizeof *req + (size_t)n);
-        memcpy(req + 1, data, (size_t)n);
-        uv_buf_t b = uv_buf_init((char *)(req + 1), (unsigned)n);
-        if (uv_write(req, (uv_stream_t *)&c->tcp, &b, 1, tc_write_cb) != 0)
-            free(req);
-    }
+    (void)h2tc_flush(&c->h);
 }
 
 static void tc_raw_write(tclient *c, const char *s)
 {
-    size_t n = strlen(s);
-    uv_write_t *req = malloc(sizeof *req + n);
-    memcpy(req + 1, s, n);
-    uv_buf_t b = uv_buf_init((char *)(req + 1), (unsigned)n);
-    assert_int_equal(uv_write(req, (uv_stream_t *)&c->tcp, &b, 1, tc_write_cb), 0);
-}
-
-static int c_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
-                       size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-                       void *ud)
-{
-    (void)s;
-    (void)flags;
-    tstream *st = find_stream(ud, f->hd.stream_id);
-    if (!st)
-        return 0;
-    char v[1024];
-    snprintf(v, sizeof v, "%.*s", (int)valuelen, (const char *)value);
-    if (namelen == 7 && memcmp(name, ":status", 7) == 0)
-        st->http_status = atoi(v);
-    else if (namelen == 12 && memcmp(name, "content-type", 12) == 0)
-        snprintf(st->content_type, sizeof st->content_type, "%.*s", 60, v);
-    else if (namelen == 11 && memcmp(name, "grpc-status", 11) == 0)
-        st->grpc_status = atoi(v);
-    else if (namelen == 12 && memcmp(name, "grpc-message", 12) == 0)
-        snprintf(st->grpc_message, sizeof st->grpc_message, "%s", v);
-    else if (namelen == 20 && memcmp(name, "grpc-accept-encoding", 20) == 0)
-        snprintf(st->accept_encoding, sizeof st->accept_encoding, "%.*s", 60, v);
-    else if (namelen == 13 && memcmp(name, "grpc-encoding", 13) == 0)
-        snprintf(st->encoding, sizeof st->encoding, "%.*s", 60, v);
-    return 0;
-}
-
-static int c_on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
-{
-    (void)s;
-    tclient *c = ud;
-    if (f->hd.type == NGHTTP2_GOAWAY) {
-        c->goaway = 1;
-        c->goaway_code = f->goaway.error_code;
-    }
-    tstream *st = find_stream(c, f->hd.stream_id);
-    if (!st)
-        return 0;
-    if (f->hd.type == NGHTTP2_HEADERS)
-        st->headers_frames++;
-    if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
-        st->end_stream = 1;
-    return 0;
-}
-
-static int c_on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
-                     void *ud)
-{
-    (void)s;
-    (void)flags;
-    tstream *st = find_stream(ud, id);
-    if (!st)
-        return 0;
-    if (st->len + len > st->cap) {
-        st->cap = (st->len + len) * 2;
-        st->data = realloc(st->data, st->cap);
-    }
-    memcpy(st->data + st->len, data, len);
-    st->len += len;
-    return 0;
-}
-
-static int c_on_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
-{
-    (void)s;
-    tstream *st = find_stream(ud, id);
-    if (st) {
-        st->closed = 1;
-        st->close_code = code;
-    }
-    return 0;
+    assert_int_equal(h2tc_write_raw(&c->h, s, strlen(s)), 0);
 }
 
 static void tc_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
@@ -456,16 +346,8 @@ static void tc_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
     if (n < 0) {
         c->eof = 1;
         uv_read_stop(st);
-    } else if (n > 0 && c->o.raw) {
-        size_t k = (size_t)n;
-        if (k > sizeof c->raw - 1 - c->rawlen)
-            k = sizeof c->raw - 1 - c->rawlen;
-        memcpy(c->raw + c->rawlen, b->base, k);
-        c->rawlen += k;
-        c->raw[c->rawlen] = 0;
     } else if (n > 0) {
-        ssize_t r = nghttp2_session_mem_recv(c->sess, (const uint8_t *)b->base, (size_t)n);
-        assert_true(r == n);
+        assert_int_equal(h2tc_recv(&c->h, (const uint8_t *)b->base, (size_t)n), 0);
         tc_flush(c);
     }
     free(b->base);
@@ -478,18 +360,17 @@ static void tc_connected(uv_connect_t *req, int status)
     c->connected = 1;
 }
 
-static void tc_connect(T *t, tclient *c, const tclient_opts *o)
+static void tc_connect(T *t, tclient *c, const h2tc_options *o)
 {
     memset(c, 0, sizeof *c);
     c->t = t;
-    if (o)
-        c->o = *o;
+    assert_int_equal(h2tc_init(&c->h, o, tc_write, c), 0);
     uv_tcp_init(&t->loop, &c->tcp);
     c->tcp.data = c;
-    if (c->o.rcvbuf) {
+    if (c->h.o.rcvbuf) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         assert_true(fd >= 0);
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &c->o.rcvbuf, sizeof c->o.rcvbuf);
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &c->h.o.rcvbuf, sizeof c->h.o.rcvbuf);
         assert_int_equal(uv_tcp_open(&c->tcp, fd), 0);
     }
     struct sockaddr_in addr;
@@ -499,33 +380,6 @@ static void tc_connect(T *t, tclient *c, const tclient_opts *o)
     assert_true(RUN_UNTIL(t, c->connected, 2000));
     assert_int_equal(c->connect_status, 0);
     uv_read_start((uv_stream_t *)&c->tcp, tc_alloc, tc_read);
-    if (c->o.raw)
-        return;
-
-    nghttp2_session_callbacks *cb;
-    nghttp2_session_callbacks_new(&cb);
-    nghttp2_session_callbacks_set_on_header_callback(cb, c_on_header);
-    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, c_on_frame_recv);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, c_on_data);
-    nghttp2_session_callbacks_set_on_stream_close_callback(cb, c_on_close);
-    nghttp2_option *opt;
-    nghttp2_option_new(&opt);
-    if (c->o.manual_window)
-        nghttp2_option_set_no_auto_window_update(opt, 1);
-    assert_int_equal(nghttp2_session_client_new2(&c->sess, cb, c, opt), 0);
-    nghttp2_session_callbacks_del(cb);
-    nghttp2_option_del(opt);
-    nghttp2_settings_entry iv[2];
-    size_t niv = 0;
-    iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
-    if (c->o.initial_window || c->o.manual_window)
-        iv[niv++] =
-            (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, c->o.initial_window};
-    assert_int_equal(nghttp2_submit_settings(c->sess, NGHTTP2_FLAG_NONE, iv, niv), 0);
-    if (c->o.conn_window)
-        assert_int_equal(nghttp2_session_set_local_window_size(c->sess, NGHTTP2_FLAG_NONE, 0,
-                                                               (int32_t)c->o.conn_window),
-                         0);
     tc_flush(c);
 }
 
@@ -543,99 +397,26 @@ static void tc_close(tclient *c)
         uv_close((uv_handle_t *)&c->tcp, tc_closed_cb);
     }
     assert_true(RUN_UNTIL(c->t, c->closed == 2, 1000));
-    nghttp2_session_del(c->sess);
-    c->sess = NULL;
-    for (int i = 0; i < c->nstreams; i++) {
-        free(c->streams[i]->data);
-        free(c->streams[i]->body);
-        free(c->streams[i]);
-    }
-    c->nstreams = 0;
+    h2tc_free(&c->h);
 }
 
-static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length,
-                         uint32_t *flags, nghttp2_data_source *src, void *ud)
+/* Starts a request with a raw body (the caller frames it) and sends it. */
+static h2tc_call *tc_request_raw(tclient *c, const char *path, const uint8_t *body, size_t len,
+                                 const h2tc_request *r)
 {
-    (void)s;
-    (void)id;
-    (void)ud;
-    tstream *st = src->ptr;
-    size_t n = st->body_len - st->body_off;
-    if (n > length)
-        n = length;
-    memcpy(buf, st->body + st->body_off, n);
-    st->body_off += n;
-    if (st->body_off == st->body_len) {
-        if (st->body_hold && n == 0)
-            return NGHTTP2_ERR_DEFERRED;
-        if (!st->body_hold)
-            *flags |= NGHTTP2_DATA_FLAG_EOF;
-    }
-    return (ssize_t)n;
-}
-
-typedef struct treq {
-    const char *method;         /* default POST */
-    const char *content_type;   /* default application/grpc */
-    const char *hname, *hvalue; /* one extra header */
-    int hold;                   /* keep the request open after the body */
-    int no_body;                /* no DATA at all (END_STREAM on HEADERS) */
-} treq;
-
-/* Starts a request with a raw body (the caller frames it). */
-static tstream *tc_request_raw(tclient *c, const char *path, const uint8_t *body, size_t len,
-                               const treq *r)
-{
-    treq def = {0};
-    if (!r)
-        r = &def;
-    tstream *st = calloc(1, sizeof *st);
-    st->grpc_status = -1;
-    st->body = malloc(len ? len : 1);
-    if (len)
-        memcpy(st->body, body, len);
-    st->body_len = len;
-    st->body_hold = r->hold;
-    const char *method = r->method ? r->method : "POST";
-    const char *ct = r->content_type ? r->content_type : "application/grpc";
-    nghttp2_nv nva[7];
-    size_t n = 0;
-#define NV(a, b)                                                                                   \
-    nva[n++] =                                                                                     \
-        (nghttp2_nv){(uint8_t *)(a), (uint8_t *)(b), strlen(a), strlen(b), NGHTTP2_NV_FLAG_NONE}
-    NV(":method", method);
-    NV(":scheme", "http");
-    NV(":authority", "127.0.0.1");
-    NV(":path", path);
-    NV("content-type", ct);
-    NV("te", "trailers");
-    if (r->hname)
-        NV(r->hname, r->hvalue);
-#undef NV
-    nghttp2_data_provider prd = {.source.ptr = st, .read_callback = body_read};
-    st->id = nghttp2_submit_request(c->sess, NULL, nva, n, r->no_body ? NULL : &prd, st);
-    assert_true(st->id > 0);
-    assert_true(c->nstreams < 1024);
-    c->streams[c->nstreams++] = st;
+    h2tc_call *st = h2tc_start_raw(&c->h, path, body, len, r);
+    assert_non_null(st);
     tc_flush(c);
     return st;
 }
 
-static void frame_msg(uint8_t *out, uint8_t flag, uint32_t len)
+/* Starts a request carrying one gRPC message and sends it. */
+static h2tc_call *tc_request(tclient *c, const char *path, const void *msg, size_t len,
+                             const h2tc_request *r)
 {
-    out[0] = flag;
-    put_u32(out + 1, len);
-}
-
-/* Starts a request carrying one gRPC message. */
-static tstream *tc_request(tclient *c, const char *path, const void *msg, size_t len, const treq *r)
-{
-    uint8_t *b = malloc(len + 5);
-    frame_msg(b, 0, (uint32_t)len);
-    if (len)
-        memcpy(b + 5, msg, len);
-    tstream *st = tc_request_raw(c, path, b, len + 5, r);
-    free(b);
+    h2tc_call *st = h2tc_start(&c->h, path, msg, len, r);
+    assert_non_null(st);
+    tc_flush(c);
     return st;
 }
 
@@ -656,7 +437,7 @@ static uint8_t *zframe(const void *in, size_t n, int gzip, size_t *framed)
     zs.next_out = b + 5;
     zs.avail_out = (uInt)cap;
     assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
-    frame_msg(b, 1, (uint32_t)zs.total_out);
+    h2tc_frame_prefix(b, 1, (uint32_t)zs.total_out);
     *framed = 5 + zs.total_out;
     deflateEnd(&zs);
     return b;
@@ -664,45 +445,24 @@ static uint8_t *zframe(const void *in, size_t n, int gzip, size_t *framed)
 
 /* Starts a request carrying one message compressed with |enc| ("gzip" or
  * "deflate"), with grpc-encoding: |enc|. */
-static tstream *tc_request_z(tclient *c, const char *path, const void *msg, size_t len,
-                             const char *enc)
+static h2tc_call *tc_request_z(tclient *c, const char *path, const void *msg, size_t len,
+                               const char *enc)
 {
     size_t n;
     uint8_t *b = zframe(msg, len, strcasecmp(enc, "gzip") == 0, &n);
-    treq r = {.hname = "grpc-encoding", .hvalue = enc};
-    tstream *st = tc_request_raw(c, path, b, n, &r);
+    h2tc_request r = {.hname = "grpc-encoding", .hvalue = enc};
+    h2tc_call *st = tc_request_raw(c, path, b, n, &r);
     free(b);
     return st;
 }
 
-static void tc_reset(tclient *c, tstream *st)
+static void tc_reset(tclient *c, h2tc_call *st)
 {
-    assert_int_equal(nghttp2_submit_rst_stream(c->sess, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL),
-                     0);
+    assert_int_equal(h2tc_reset(&c->h, st), 0);
     tc_flush(c);
 }
 
-/* Number of complete gRPC messages in |st|'s response data; the payload of
- * message |idx| in |*p|/|*n| when asked. */
-static int tc_message(const tstream *st, int idx, const uint8_t **p, size_t *n)
-{
-    size_t off = 0;
-    int i = 0;
-    while (off + 5 <= st->len) {
-        uint32_t len = get_u32(st->data + off + 1);
-        if (off + 5 + len > st->len)
-            break;
-        if (i == idx && p) {
-            *p = st->data + off + 5;
-            *n = len;
-        }
-        off += 5 + len;
-        i++;
-    }
-    return i;
-}
-
-static void expect_status(T *t, tstream *st, int http, int grpc)
+static void expect_status(T *t, h2tc_call *st, int http, int grpc)
 {
     assert_true(RUN_UNTIL(t, st->closed, 3000));
     assert_int_equal(st->http_status, http);
@@ -735,8 +495,8 @@ static void test_unary_echo(void **state)
     tclient c;
     tc_connect(&t, &c, NULL);
 
-    treq r = {.hname = "grpc-timeout", .hvalue = "1500m"};
-    tstream *st = tc_request(&c, "/t.T/Echo", "hello", 5, &r);
+    h2tc_request r = {.hname = "grpc-timeout", .hvalue = "1500m"};
+    h2tc_call *st = tc_request(&c, "/t.T/Echo", "hello", 5, &r);
     expect_status(&t, st, 200, 0);
     assert_string_equal(st->content_type, "application/grpc");
     assert_int_equal(st->headers_frames, 2); /* headers, trailers */
@@ -744,17 +504,17 @@ static void test_unary_echo(void **state)
     assert_string_equal(st->encoding, ""); /* responses are not compressed */
     const uint8_t *p = NULL;
     size_t n = 0;
-    assert_int_equal(tc_message(st, 0, &p, &n), 1);
+    assert_int_equal(h2tc_message(st, 0, &p, &n), 1);
     assert_int_equal(n, 5);
     assert_memory_equal(p, "hello", 5);
     assert_int_equal(g.last_timeout, 1500);
     assert_string_equal(g.last_path, "/t.T/Echo");
 
     /* An empty message and an application/grpc+proto content type. */
-    r = (treq){.content_type = "application/grpc+proto"};
+    r = (h2tc_request){.content_type = "application/grpc+proto"};
     st = tc_request(&c, "/t.T/Echo", "", 0, &r);
     expect_status(&t, st, 200, 0);
-    assert_int_equal(tc_message(st, 0, &p, &n), 1);
+    assert_int_equal(h2tc_message(st, 0, &p, &n), 1);
     assert_int_equal(n, 0);
     assert_int_equal(g.last_timeout, -1);
 
@@ -765,7 +525,7 @@ static void test_unary_echo(void **state)
         buf[i] = (uint8_t)(i * 7);
     st = tc_request(&c, "/t.T/Echo", buf, big, NULL);
     expect_status(&t, st, 200, 0);
-    assert_int_equal(tc_message(st, 0, &p, &n), 1);
+    assert_int_equal(h2tc_message(st, 0, &p, &n), 1);
     assert_int_equal(n, big);
     assert_memory_equal(p, buf, big);
     free(buf);
@@ -785,7 +545,7 @@ static void test_unary_echo(void **state)
     assert_int_equal(g.requests, 6);
 
     /* Replies long after the request, 20 calls in flight on one connection. */
-    tstream *ls[20];
+    h2tc_call *ls[20];
     for (int i = 0; i < 20; i++) {
         char m[8];
         snprintf(m, sizeof m, "m%d", i);
@@ -795,7 +555,7 @@ static void test_unary_echo(void **state)
         expect_status(&t, ls[i], 200, 0);
         char m[8];
         snprintf(m, sizeof m, "m%d", i);
-        assert_int_equal(tc_message(ls[i], 0, &p, &n), 1);
+        assert_int_equal(h2tc_message(ls[i], 0, &p, &n), 1);
         assert_int_equal(n, strlen(m));
         assert_memory_equal(p, m, n);
     }
@@ -818,13 +578,13 @@ static void test_server_streaming(void **state)
     uint8_t req[8];
     put_u32(req, 5000);
     put_u32(req + 4, 300);
-    tstream *st = tc_request(&c, "/t.T/Stream", req, 8, NULL);
+    h2tc_call *st = tc_request(&c, "/t.T/Stream", req, 8, NULL);
     expect_status(&t, st, 200, 0);
-    assert_int_equal(tc_message(st, 0, NULL, NULL), 5000);
+    assert_int_equal(h2tc_message(st, 0, NULL, NULL), 5000);
     for (int i = 0; i < 5000; i++) {
         const uint8_t *p = NULL;
         size_t n = 0;
-        tc_message(st, i, &p, &n);
+        h2tc_message(st, i, &p, &n);
         assert_int_equal(n, 4 + i % 300);
         assert_int_equal(get_u32(p), i);
         for (size_t k = 4; k < n; k++)
@@ -850,9 +610,9 @@ static void test_flow_control_tiny_window(void **state)
     gw g;
     t_start(&t, &g, NULL);
     tclient c;
-    tclient_opts o = {.initial_window = 4096, .manual_window = 1};
+    h2tc_options o = {.initial_window = 4096, .manual_window = 1};
     tc_connect(&t, &c, &o);
-    tstream *st = tc_request(&c, "/t.T/Hold", "x", 1, NULL);
+    h2tc_call *st = tc_request(&c, "/t.T/Hold", "x", 1, NULL);
     assert_true(RUN_UNTIL(&t, g.nheld == 1, 2000));
     h2_call *call = g.held[0];
     uint8_t msg[1000];
@@ -866,7 +626,7 @@ static void test_flow_control_tiny_window(void **state)
     assert_int_equal(h2_call_queued_bytes(call), 20 * 1005 - 4096);
 
     /* The client reads what it got: four more fit in the next 4 KiB. */
-    nghttp2_session_consume(c.sess, st->id, st->len);
+    h2tc_consume(&c.h, st, st->len);
     tc_flush(&c);
     assert_true(RUN_UNTIL(&t, g.sent == 8, 2000));
     RUN_FOR(&t, 100);
@@ -897,9 +657,9 @@ static void test_stopped_reader_bounded(void **state)
     lim.max_output_buffer = 256 * 1024;
     t_start(&t, &g, &lim);
     tclient c;
-    tclient_opts o = {.initial_window = 0x7fffffff, .conn_window = 0x7fffffff, .rcvbuf = 64 * 1024};
+    h2tc_options o = {.initial_window = 0x7fffffff, .conn_window = 0x7fffffff, .rcvbuf = 64 * 1024};
     tc_connect(&t, &c, &o);
-    tstream *st = tc_request(&c, "/t.T/Feed", "x", 1, NULL);
+    h2tc_call *st = tc_request(&c, "/t.T/Feed", "x", 1, NULL);
     assert_true(RUN_UNTIL(&t, st->http_status == 200, 2000));
     uv_read_stop((uv_stream_t *)&c.tcp);
 
@@ -945,11 +705,11 @@ static void test_client_reset(void **state)
     gw g;
     t_start(&t, &g, NULL);
     tclient c;
-    tclient_opts o = {.initial_window = 0, .manual_window = 1}; /* nothing can be sent */
+    h2tc_options o = {.initial_window = 0, .manual_window = 1}; /* nothing can be sent */
     tc_connect(&t, &c, &o);
-    tstream *a = tc_request(&c, "/t.T/Hold", "a", 1, NULL);
-    tstream *b = tc_request(&c, "/t.T/Hold", "b", 1, NULL);
-    tstream *d = tc_request(&c, "/t.T/HoldNoObs", "d", 1, NULL);
+    h2tc_call *a = tc_request(&c, "/t.T/Hold", "a", 1, NULL);
+    h2tc_call *b = tc_request(&c, "/t.T/Hold", "b", 1, NULL);
+    h2tc_call *d = tc_request(&c, "/t.T/HoldNoObs", "d", 1, NULL);
     assert_true(RUN_UNTIL(&t, g.nheld == 2 && g.held_noobs, 2000));
     for (int i = 1; i <= 10; i++)
         assert_int_equal(h2_call_send(g.held[0], (const uint8_t *)"job", 3, (void *)(uintptr_t)i),
@@ -991,7 +751,7 @@ static void test_client_reset(void **state)
     /* The connection still serves. */
     tc_close(&c);
     tc_connect(&t, &c, NULL);
-    tstream *e = tc_request(&c, "/t.T/Echo", "ok", 2, NULL);
+    h2tc_call *e = tc_request(&c, "/t.T/Echo", "ok", 2, NULL);
     expect_status(&t, e, 200, 0);
     tc_close(&c);
     t_stop(&t);
@@ -1004,7 +764,7 @@ static void test_connection_drop(void **state)
     gw g;
     t_start(&t, &g, NULL);
     tclient c;
-    tclient_opts o = {.initial_window = 0, .manual_window = 1};
+    h2tc_options o = {.initial_window = 0, .manual_window = 1};
     tc_connect(&t, &c, &o);
     tc_request(&c, "/t.T/Hold", "a", 1, NULL);
     tc_request(&c, "/t.T/Hold", "b", 1, NULL);
@@ -1040,7 +800,7 @@ static void test_oversize_message(void **state)
     tc_connect(&t, &c, NULL);
 
     uint8_t *big = calloc(1, 2048);
-    tstream *st = tc_request(&c, "/t.T/Echo", big, 2048, NULL);
+    h2tc_call *st = tc_request(&c, "/t.T/Echo", big, 2048, NULL);
     expect_status(&t, st, 200, H2_GRPC_RESOURCE_EXHAUSTED);
     assert_non_null(strstr(st->grpc_message, "2048"));
     assert_non_null(strstr(st->grpc_message, "1024"));
@@ -1049,15 +809,15 @@ static void test_oversize_message(void **state)
     /* A prefix announcing ~4 GiB, with the request left open: the answer
      * comes at once (nothing is buffered), then RST_STREAM(NO_ERROR). */
     uint8_t pre[5];
-    frame_msg(pre, 0, 0xfffffff0u);
-    treq hold = {.hold = 1};
+    h2tc_frame_prefix(pre, 0, 0xfffffff0u);
+    h2tc_request hold = {.hold = 1};
     st = tc_request_raw(&c, "/t.T/Echo", pre, 5, &hold);
     expect_status(&t, st, 200, H2_GRPC_RESOURCE_EXHAUSTED);
     assert_non_null(strstr(st->grpc_message, "4294967280"));
     assert_int_equal(st->close_code, NGHTTP2_NO_ERROR);
 
     /* The gateway's outgoing limit too. */
-    tstream *h = tc_request(&c, "/t.T/Hold", "x", 1, NULL);
+    h2tc_call *h = tc_request(&c, "/t.T/Hold", "x", 1, NULL);
     assert_true(RUN_UNTIL(&t, g.nheld == 1, 2000));
     uint8_t m[1025] = {0};
     assert_int_equal(h2_call_send(g.held[0], m, sizeof m, NULL), CHUTE_ETOOBIG);
@@ -1083,23 +843,23 @@ static void test_request_buffer_bound(void **state)
     lim.max_request_buffer = 100 * 1024;
     t_start(&t, &g, &lim);
     tclient c;
-    tclient_opts o = {.initial_window = 0x7fffffff, .conn_window = 0x7fffffff};
+    h2tc_options o = {.initial_window = 0x7fffffff, .conn_window = 0x7fffffff};
     tc_connect(&t, &c, &o);
     size_t n = 64 * 1024;
     uint8_t *b = calloc(1, n + 5);
-    frame_msg(b, 0, (uint32_t)n);
-    treq hold = {.hold = 1};
-    tstream *s1 = tc_request_raw(&c, "/t.T/Echo", b, n + 5 - 10, &hold); /* 10 bytes short */
+    h2tc_frame_prefix(b, 0, (uint32_t)n);
+    h2tc_request hold = {.hold = 1};
+    h2tc_call *s1 = tc_request_raw(&c, "/t.T/Echo", b, n + 5 - 10, &hold); /* 10 bytes short */
     RUN_FOR(&t, 100);
-    tstream *s2 = tc_request_raw(&c, "/t.T/Echo", b, n + 5, NULL);
+    h2tc_call *s2 = tc_request_raw(&c, "/t.T/Echo", b, n + 5, NULL);
     expect_status(&t, s2, 200, H2_GRPC_RESOURCE_EXHAUSTED);
     assert_non_null(strstr(s2->grpc_message, "in flight"));
     assert_false(s1->closed);
     tc_reset(&c, s1);
     assert_true(RUN_UNTIL(&t, s1->closed, 1000));
-    tstream *s3 = tc_request_raw(&c, "/t.T/Echo", b, n + 5, NULL);
+    h2tc_call *s3 = tc_request_raw(&c, "/t.T/Echo", b, n + 5, NULL);
     expect_status(&t, s3, 200, 0);
-    assert_int_equal(tc_message(s3, 0, NULL, NULL), 1);
+    assert_int_equal(h2tc_message(s3, 0, NULL, NULL), 1);
     free(b);
     tc_close(&c);
     t_stop(&t);
@@ -1116,18 +876,18 @@ static void test_compressed_and_malformed(void **state)
     uint8_t b[32];
 
     /* Compressed flag without a grpc-encoding: INTERNAL (gRPC spec). */
-    frame_msg(b, 1, 3);
+    h2tc_frame_prefix(b, 1, 3);
     memcpy(b + 5, "abc", 3);
-    tstream *st = tc_request_raw(&c, "/t.T/Echo", b, 8, NULL);
+    h2tc_call *st = tc_request_raw(&c, "/t.T/Echo", b, 8, NULL);
     expect_status(&t, st, 200, H2_GRPC_INTERNAL);
     assert_non_null(strstr(st->grpc_message, "marked compressed"));
     assert_non_null(strstr(st->grpc_message, "no grpc-encoding"));
     assert_string_equal(st->accept_encoding, "identity,deflate,gzip");
-    treq ident = {.hname = "grpc-encoding", .hvalue = "identity"};
+    h2tc_request ident = {.hname = "grpc-encoding", .hvalue = "identity"};
     st = tc_request_raw(&c, "/t.T/Echo", b, 8, &ident);
     expect_status(&t, st, 200, H2_GRPC_INTERNAL);
 
-    frame_msg(b, 0, 10); /* ends after 3 of 10 bytes */
+    h2tc_frame_prefix(b, 0, 10); /* ends after 3 of 10 bytes */
     st = tc_request_raw(&c, "/t.T/Echo", b, 8, NULL);
     expect_status(&t, st, 200, H2_GRPC_INTERNAL);
     assert_non_null(strstr(st->grpc_message, "3 of 10"));
@@ -1135,38 +895,38 @@ static void test_compressed_and_malformed(void **state)
     st = tc_request_raw(&c, "/t.T/Echo", b, 3, NULL); /* ends inside the prefix */
     expect_status(&t, st, 200, H2_GRPC_INTERNAL);
 
-    frame_msg(b, 0, 1); /* two messages */
+    h2tc_frame_prefix(b, 0, 1); /* two messages */
     b[5] = 'a';
-    frame_msg(b + 6, 0, 1);
+    h2tc_frame_prefix(b + 6, 0, 1);
     b[11] = 'b';
     st = tc_request_raw(&c, "/t.T/Echo", b, 12, NULL);
     expect_status(&t, st, 200, H2_GRPC_INTERNAL);
     assert_non_null(strstr(st->grpc_message, "more than one"));
 
-    treq nobody = {.no_body = 1};
+    h2tc_request nobody = {.no_body = 1};
     st = tc_request_raw(&c, "/t.T/Echo", NULL, 0, &nobody);
     expect_status(&t, st, 200, H2_GRPC_INTERNAL);
     assert_non_null(strstr(st->grpc_message, "without a request message"));
 
-    frame_msg(b, 2, 1); /* unknown flag bits */
+    h2tc_frame_prefix(b, 2, 1); /* unknown flag bits */
     st = tc_request_raw(&c, "/t.T/Echo", b, 6, NULL);
     expect_status(&t, st, 200, H2_GRPC_INTERNAL);
 
-    treq ct = {.content_type = "application/json"};
+    h2tc_request ct = {.content_type = "application/json"};
     st = tc_request(&c, "/t.T/Echo", "{}", 2, &ct);
     expect_status(&t, st, 415, H2_GRPC_INVALID_ARGUMENT);
-    treq ct2 = {.content_type = "application/grpcx"};
+    h2tc_request ct2 = {.content_type = "application/grpcx"};
     st = tc_request(&c, "/t.T/Echo", "{}", 2, &ct2);
     expect_status(&t, st, 415, H2_GRPC_INVALID_ARGUMENT);
 
-    treq get = {.method = "GET", .no_body = 1};
+    h2tc_request get = {.method = "GET", .no_body = 1};
     st = tc_request_raw(&c, "/t.T/Echo", NULL, 0, &get);
     expect_status(&t, st, 405, H2_GRPC_UNIMPLEMENTED);
 
     char *huge = malloc(20000);
     memset(huge, 'h', 19999);
     huge[19999] = 0;
-    treq hdr = {.hname = "x-big", .hvalue = huge};
+    h2tc_request hdr = {.hname = "x-big", .hvalue = huge};
     st = tc_request(&c, "/t.T/Echo", "x", 1, &hdr);
     expect_status(&t, st, 200, H2_GRPC_RESOURCE_EXHAUSTED);
     free(huge);
@@ -1191,28 +951,28 @@ static void test_http1_gets_400(void **state)
     h2_limits_init(&lim);
     lim.drain_timeout_ms = 500;
     t_start(&t, &g, &lim);
-    tclient_opts raw = {.raw = 1};
+    h2tc_options raw = {.raw = 1};
     tclient r;
     tc_connect(&t, &r, &raw);
     tc_raw_write(&r, "GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: test\r\n\r\n");
     assert_true(RUN_UNTIL(&t, r.eof, 2000));
-    assert_true(strncmp(r.raw, "HTTP/1.1 400 Bad Request\r\n", 26) == 0);
-    assert_non_null(strstr(r.raw, "gRPC over HTTP/2"));
+    assert_true(strncmp(r.h.raw, "HTTP/1.1 400 Bad Request\r\n", 26) == 0);
+    assert_non_null(strstr(r.h.raw, "gRPC over HTTP/2"));
     /* The declared length is right. */
-    const char *body = strstr(r.raw, "\r\n\r\n") + 4;
-    assert_int_equal(strlen(body), atoi(strstr(r.raw, "Content-Length: ") + 16));
+    const char *body = strstr(r.h.raw, "\r\n\r\n") + 4;
+    assert_int_equal(strlen(body), atoi(strstr(r.h.raw, "Content-Length: ") + 16));
     tc_close(&r);
 
     /* A client that upgrades ("h2c" via HTTP/1.1) gets the same answer. */
     tc_connect(&t, &r, &raw);
     tc_raw_write(&r, "POST /t.T/Echo HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\n");
     assert_true(RUN_UNTIL(&t, r.eof, 2000));
-    assert_true(strncmp(r.raw, "HTTP/1.1 400", 12) == 0);
+    assert_true(strncmp(r.h.raw, "HTTP/1.1 400", 12) == 0);
     tc_close(&r);
 
     tclient c;
     tc_connect(&t, &c, NULL);
-    tstream *st = tc_request(&c, "/t.T/Echo", "still here", 10, NULL);
+    h2tc_call *st = tc_request(&c, "/t.T/Echo", "still here", 10, NULL);
     expect_status(&t, st, 200, 0);
     tc_close(&c);
     h2_server_stats stats;
@@ -1231,29 +991,29 @@ static void test_reset_burst(void **state)
     t_start(&t, &g, NULL);
     tclient c;
     tc_connect(&t, &c, NULL);
-    tstream *s[200];
+    h2tc_call *s[200];
     for (int i = 0; i < 200; i++)
         s[i] = tc_request(&c, "/t.T/Hold", "x", 1, NULL);
     assert_true(RUN_UNTIL(&t, g.nheld == 200, 3000));
     for (int i = 0; i < 200; i++)
         assert_int_equal(h2_call_send(g.held[i], (const uint8_t *)"j", 1, NULL), 0);
     for (int i = 0; i < 200; i++)
-        nghttp2_submit_rst_stream(c.sess, NGHTTP2_FLAG_NONE, s[i]->id, NGHTTP2_CANCEL);
+        h2tc_reset(&c.h, s[i]);
     tc_flush(&c);
     assert_true(RUN_UNTIL(&t, g.closed == 200, 3000));
     assert_int_equal(g.sent + g.unsent, 200);
 
     /* Open-and-reset in the same write. */
     for (int i = 0; i < 200; i++) {
-        tstream *x = tc_request(&c, "/t.T/Hold", "y", 1, NULL);
-        nghttp2_submit_rst_stream(c.sess, NGHTTP2_FLAG_NONE, x->id, NGHTTP2_CANCEL);
+        h2tc_call *x = tc_request(&c, "/t.T/Hold", "y", 1, NULL);
+        h2tc_reset(&c.h, x);
     }
     tc_flush(&c);
     RUN_FOR(&t, 200);
 
-    tstream *st = tc_request(&c, "/t.T/Echo", "alive", 5, NULL);
+    h2tc_call *st = tc_request(&c, "/t.T/Echo", "alive", 5, NULL);
     expect_status(&t, st, 200, 0);
-    assert_false(c.goaway);
+    assert_false(c.h.goaway);
     tclient c2;
     tc_connect(&t, &c2, NULL);
     st = tc_request(&c2, "/t.T/Echo", "alive", 5, NULL);
@@ -1280,9 +1040,9 @@ static void test_idle_timeout(void **state)
     /* A connection with an open (held) stream is not idle. */
     tclient c;
     tc_connect(&t, &c, NULL);
-    tstream *h = tc_request(&c, "/t.T/Hold", "x", 1, NULL);
+    h2tc_call *h = tc_request(&c, "/t.T/Hold", "x", 1, NULL);
     RUN_FOR(&t, 500);
-    assert_false(c.goaway);
+    assert_false(c.h.goaway);
     assert_false(c.eof);
     assert_int_equal(h2_call_finish(g.held[0], 0, NULL), 0);
     expect_status(&t, h, 200, 0);
@@ -1291,16 +1051,16 @@ static void test_idle_timeout(void **state)
     uint64_t t0 = uv_now(&t.loop);
     assert_true(RUN_UNTIL(&t, c.eof, 2000));
     assert_true(uv_now(&t.loop) - t0 >= 150);
-    assert_true(c.goaway);
-    assert_int_equal(c.goaway_code, NGHTTP2_NO_ERROR);
+    assert_true(c.h.goaway);
+    assert_int_equal(c.h.goaway_code, NGHTTP2_NO_ERROR);
     tc_close(&c);
 
     /* A connection that never says anything is closed too. */
-    tclient_opts raw = {.raw = 1};
+    h2tc_options raw = {.raw = 1};
     tclient r;
     tc_connect(&t, &r, &raw);
     assert_true(RUN_UNTIL(&t, r.eof, 2000));
-    assert_int_equal(r.rawlen, 0);
+    assert_int_equal(r.h.rawlen, 0);
     tc_close(&r);
     t_stop(&t);
 }
@@ -1317,18 +1077,18 @@ static void test_shutdown(void **state)
     lim.drain_timeout_ms = 1000;
     t_start(&t, &g, &lim);
     tclient a, b, idle;
-    tclient_opts zero = {.initial_window = 0, .manual_window = 1};
+    h2tc_options zero = {.initial_window = 0, .manual_window = 1};
     tc_connect(&t, &a, &zero);
     tc_connect(&t, &b, NULL);
     tc_connect(&t, &idle, NULL);
-    tstream *a1 = tc_request(&a, "/t.T/Hold", "a1", 2, NULL);
+    h2tc_call *a1 = tc_request(&a, "/t.T/Hold", "a1", 2, NULL);
     assert_true(RUN_UNTIL(&t, g.nheld == 1, 2000)); /* so held[0] is a1 */
-    tstream *a2 = tc_request(&a, "/t.T/HoldNoObs", "a2", 2, NULL);
-    tstream *b1 = tc_request(&b, "/t.T/Hold", "b1", 2, NULL);
+    h2tc_call *a2 = tc_request(&a, "/t.T/HoldNoObs", "a2", 2, NULL);
+    h2tc_call *b1 = tc_request(&b, "/t.T/Hold", "b1", 2, NULL);
     uint8_t pre[5];
-    frame_msg(pre, 0, 100);
-    treq hold = {.hold = 1};
-    tstream *b2 = tc_request_raw(&b, "/t.T/Echo", pre, 5, &hold); /* still uploading */
+    h2tc_frame_prefix(pre, 0, 100);
+    h2tc_request hold = {.hold = 1};
+    h2tc_call *b2 = tc_request_raw(&b, "/t.T/Echo", pre, 5, &hold); /* still uploading */
     assert_true(RUN_UNTIL(&t, g.nheld == 2 && g.held_noobs, 2000));
     h2_call *ca = g.held[0], *cb = g.held[1];
     for (int i = 1; i <= 5; i++)
@@ -1346,14 +1106,14 @@ static void test_shutdown(void **state)
     assert_string_equal(a1->grpc_message, "server is shutting down");
     expect_status(&t, a2, 200, H2_GRPC_UNAVAILABLE);
     expect_status(&t, b1, 200, H2_GRPC_UNAVAILABLE);
-    assert_int_equal(tc_message(b1, 0, NULL, NULL), 1);
+    assert_int_equal(h2tc_message(b1, 0, NULL, NULL), 1);
     expect_status(&t, b2, 200, H2_GRPC_UNAVAILABLE);
     assert_true(RUN_UNTIL(&t, g.closed == 2, 2000));
     assert_int_equal(g.reasons[H2_CLOSE_SHUTDOWN], 2);
     assert_int_equal(g.unsent, 5);
     assert_int_equal(h2_call_finish(g.held_noobs, 0, NULL), CHUTE_ECLOSED);
     assert_true(RUN_UNTIL(&t, a.eof && b.eof && idle.eof, 2000));
-    assert_true(a.goaway && b.goaway && idle.goaway);
+    assert_true(a.h.goaway && b.h.goaway && idle.h.goaway);
     assert_true(RUN_UNTIL(&t, t.done == 1, 2000));
     h2_server_stats stats;
     h2_server_get_stats(t.server, &stats);
@@ -1376,7 +1136,7 @@ static void test_shutdown_from_callback(void **state)
     t_start(&t, &g, NULL);
     tclient c;
     tc_connect(&t, &c, NULL);
-    tstream *st = tc_request(&c, "/t.T/Shutdown", "x", 1, NULL);
+    h2tc_call *st = tc_request(&c, "/t.T/Shutdown", "x", 1, NULL);
     expect_status(&t, st, 200, H2_GRPC_UNAVAILABLE);
     assert_string_equal(st->grpc_message, "stopping");
     assert_true(RUN_UNTIL(&t, t.done == 1, 3000));
@@ -1400,9 +1160,9 @@ static void test_shutdown_with_stuck_client(void **state)
     lim.max_output_buffer = 64 * 1024;
     t_start(&t, &g, &lim);
     tclient c;
-    tclient_opts o = {.initial_window = 0x7fffffff, .conn_window = 0x7fffffff, .rcvbuf = 16 * 1024};
+    h2tc_options o = {.initial_window = 0x7fffffff, .conn_window = 0x7fffffff, .rcvbuf = 16 * 1024};
     tc_connect(&t, &c, &o);
-    tstream *st = tc_request(&c, "/t.T/Feed", "x", 1, NULL);
+    h2tc_call *st = tc_request(&c, "/t.T/Feed", "x", 1, NULL);
     assert_true(RUN_UNTIL(&t, st->http_status == 200, 2000));
     uv_read_stop((uv_stream_t *)&c.tcp);
     RUN_FOR(&t, 300);
@@ -1562,43 +1322,43 @@ static void test_compressed_requests(void **state)
         plain[i] = (uint8_t)("variables "[i % 10] + (i / 5000));
     static const char *const encs[] = {"gzip", "deflate", "GZIP"};
     for (int e = 0; e < 3; e++) {
-        tstream *st = tc_request_z(&c, "/t.T/Echo", plain, n, encs[e]);
+        h2tc_call *st = tc_request_z(&c, "/t.T/Echo", plain, n, encs[e]);
         assert_true(st->body_len < n / 10);
         expect_status(&t, st, 200, 0);
         assert_string_equal(st->accept_encoding, "identity,deflate,gzip");
         assert_string_equal(st->encoding, "");
         const uint8_t *p = NULL;
         size_t pn = 0;
-        assert_int_equal(tc_message(st, 0, &p, &pn), 1);
+        assert_int_equal(h2tc_message(st, 0, &p, &pn), 1);
         assert_int_equal(pn, n);
         assert_memory_equal(p, plain, n);
         assert_int_equal(st->data[0], 0); /* not compressed */
     }
     /* Under gzip a message may still go uncompressed (flag 0). */
-    treq gz = {.hname = "grpc-encoding", .hvalue = "gzip"};
-    tstream *st = tc_request(&c, "/t.T/Echo", "plain", 5, &gz);
+    h2tc_request gz = {.hname = "grpc-encoding", .hvalue = "gzip"};
+    h2tc_call *st = tc_request(&c, "/t.T/Echo", "plain", 5, &gz);
     expect_status(&t, st, 200, 0);
     const uint8_t *p = NULL;
     size_t pn = 0;
-    assert_int_equal(tc_message(st, 0, &p, &pn), 1);
+    assert_int_equal(h2tc_message(st, 0, &p, &pn), 1);
     assert_int_equal(pn, 5);
     assert_memory_equal(p, "plain", 5);
     /* An empty message: zero compressed bytes, and gzip's form of nothing. */
     uint8_t empty[5];
-    frame_msg(empty, 1, 0);
+    h2tc_frame_prefix(empty, 1, 0);
     st = tc_request_raw(&c, "/t.T/Len", empty, 5, &gz);
     expect_status(&t, st, 200, 0);
-    assert_int_equal(tc_message(st, 0, &p, &pn), 1);
+    assert_int_equal(h2tc_message(st, 0, &p, &pn), 1);
     assert_int_equal(get_u32(p), 0);
     st = tc_request_z(&c, "/t.T/Len", "", 0, "gzip");
     expect_status(&t, st, 200, 0);
-    assert_int_equal(tc_message(st, 0, &p, &pn), 1);
+    assert_int_equal(h2tc_message(st, 0, &p, &pn), 1);
     assert_int_equal(get_u32(p), 0);
     int dispatched = g.requests;
 
     /* An encoding we do not read: UNIMPLEMENTED, naming it and what we
      * support, with grpc-accept-encoding so the client can fall back. */
-    treq snappy = {.hname = "grpc-encoding", .hvalue = "snappy"};
+    h2tc_request snappy = {.hname = "grpc-encoding", .hvalue = "snappy"};
     st = tc_request(&c, "/t.T/Echo", "x", 1, &snappy);
     expect_status(&t, st, 200, H2_GRPC_UNIMPLEMENTED);
     assert_non_null(strstr(st->grpc_message, "\"snappy\""));
@@ -1614,7 +1374,7 @@ static void test_compressed_requests(void **state)
     assert_non_null(
         strstr(st->grpc_message, "the gzip-compressed message could not be decompressed"));
     z[5] ^= 0xff;
-    frame_msg(z, 1, (uint32_t)(zn - 5 - 4)); /* the CRC's first half only */
+    h2tc_frame_prefix(z, 1, (uint32_t)(zn - 5 - 4)); /* the CRC's first half only */
     st = tc_request_raw(&c, "/t.T/Echo", z, zn - 4, &gz);
     expect_status(&t, st, 200, H2_GRPC_INTERNAL);
     assert_non_null(strstr(st->grpc_message, "truncated"));
@@ -1633,10 +1393,10 @@ static void test_compressed_requests(void **state)
     assert_int_equal(g.requests, dispatched);
     st = tc_request_z(&c, "/t.T/Echo", "still here", 10, "gzip");
     expect_status(&t, st, 200, 0);
-    assert_int_equal(tc_message(st, 0, &p, &pn), 1);
+    assert_int_equal(h2tc_message(st, 0, &p, &pn), 1);
     assert_int_equal(pn, 10);
     assert_memory_equal(p, "still here", 10);
-    assert_false(c.goaway);
+    assert_false(c.h.goaway);
 
     h2_server_stats stats;
     h2_server_get_stats(t.server, &stats);
@@ -1659,16 +1419,16 @@ static void test_compressed_bounds(void **state)
     lim.max_request_buffer = 100 * 1024;
     t_start(&t, &g, &lim);
     tclient c;
-    tclient_opts o = {.initial_window = 0x7fffffff, .conn_window = 0x7fffffff};
+    h2tc_options o = {.initial_window = 0x7fffffff, .conn_window = 0x7fffffff};
     tc_connect(&t, &c, &o);
 
     size_t max = lim.max_message_size;
     uint8_t *buf = calloc(1, max + 1);
-    tstream *st = tc_request_z(&c, "/t.T/Len", buf, max, "gzip");
+    h2tc_call *st = tc_request_z(&c, "/t.T/Len", buf, max, "gzip");
     expect_status(&t, st, 200, 0);
     const uint8_t *p = NULL;
     size_t pn = 0;
-    assert_int_equal(tc_message(st, 0, &p, &pn), 1);
+    assert_int_equal(h2tc_message(st, 0, &p, &pn), 1);
     assert_int_equal(get_u32(p), max);
     st = tc_request_z(&c, "/t.T/Len", buf, max + 1, "gzip");
     expect_status(&t, st, 200, H2_GRPC_RESOURCE_EXHAUSTED);
@@ -1678,9 +1438,9 @@ static void test_compressed_bounds(void **state)
      * message that inflates to 64 KiB no longer fits in the 100 KiB. */
     size_t hn = 60 * 1024;
     uint8_t *hb = calloc(1, hn + 5);
-    frame_msg(hb, 0, (uint32_t)hn);
-    treq hold = {.hold = 1};
-    tstream *held = tc_request_raw(&c, "/t.T/Echo", hb, hn + 5 - 1, &hold); /* 1 byte short */
+    h2tc_frame_prefix(hb, 0, (uint32_t)hn);
+    h2tc_request hold = {.hold = 1};
+    h2tc_call *held = tc_request_raw(&c, "/t.T/Echo", hb, hn + 5 - 1, &hold); /* 1 byte short */
     RUN_FOR(&t, 100);
     st = tc_request_z(&c, "/t.T/Len", buf, max, "gzip");
     expect_status(&t, st, 200, H2_GRPC_RESOURCE_EXHAUSTED);
@@ -1692,7 +1452,7 @@ static void test_compressed_bounds(void **state)
     assert_true(RUN_UNTIL(&t, held->closed, 1000));
     st = tc_request_z(&c, "/t.T/Len", buf, max, "gzip");
     expect_status(&t, st, 200, 0);
-    assert_int_equal(tc_message(st, 0, &p, &pn), 1);
+    assert_int_equal(h2tc_message(st, 0, &p, &pn), 1);
     assert_int_equal(get_u32(p), max);
     free(hb);
     free(buf);

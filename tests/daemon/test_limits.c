@@ -6,22 +6,20 @@
  *     RESOURCE_EXHAUSTED (CHUTE_EBUSY) with the server's message, a refused
  *     batch creates nothing, and a completed job makes room again.
  *   --max-inflight 4: 200 CreateJob calls and 20 CompleteJob calls go out in
- *     one write on one HTTP/2 connection (a raw nghttp2 client, so that they
- *     arrive in one read and wait for one commit): some creates are refused
- *     with gRPC status 8, the others succeed, every complete succeeds (a
+ *     one write on one HTTP/2 connection (the raw test client of
+ *     tests/support, so that they arrive in one read and wait for one
+ *     commit): some creates are refused with gRPC status 8, the others
+ *     succeed, every complete succeeds (a
  *     worker settling jobs is never refused for load), and the jobs that
  *     exist afterwards are exactly those whose creates were answered OK.
  *
  * When this tree has no chuted the test SKIPs (exit 77).
  */
 #include "chuted_fixture.h"
+#include "h2_test_client.h"
 
 #include <chute/client.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <nghttp2/nghttp2.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,9 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -157,92 +152,6 @@ static void test_max_jobs(void **state)
 #define BURST_COMPLETES 20
 #define BURST_CALLS (BURST_CREATES + BURST_COMPLETES)
 
-typedef struct rcall {
-    int32_t id;
-    uint8_t body[32];
-    size_t body_len, body_off;
-    int grpc_status; /* -1 until seen */
-    char grpc_message[512];
-    uint8_t data[64]; /* the response message (small: a key or nothing) */
-    size_t data_len;
-    int closed;
-} rcall;
-
-typedef struct rclient {
-    nghttp2_session *sess;
-    int fd;
-    rcall calls[BURST_CALLS];
-    int ncalls, nclosed;
-} rclient;
-
-static rcall *call_of(rclient *c, int32_t id)
-{
-    for (int i = 0; i < c->ncalls; i++)
-        if (c->calls[i].id == id)
-            return &c->calls[i];
-    return NULL;
-}
-
-static int rc_on_header(nghttp2_session *s, const nghttp2_frame *fr, const uint8_t *name,
-                        size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-                        void *ud)
-{
-    (void)s;
-    (void)flags;
-    rcall *call = call_of(ud, fr->hd.stream_id);
-    if (!call)
-        return 0;
-    if (namelen == 11 && memcmp(name, "grpc-status", 11) == 0)
-        call->grpc_status = atoi((const char *)value);
-    else if (namelen == 12 && memcmp(name, "grpc-message", 12) == 0)
-        snprintf(call->grpc_message, sizeof call->grpc_message, "%.*s", (int)valuelen,
-                 (const char *)value);
-    return 0;
-}
-
-static int rc_on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
-                      size_t len, void *ud)
-{
-    (void)s;
-    (void)flags;
-    rcall *call = call_of(ud, id);
-    if (call && call->data_len + len <= sizeof call->data) {
-        memcpy(call->data + call->data_len, data, len);
-        call->data_len += len;
-    }
-    return 0;
-}
-
-static int rc_on_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
-{
-    (void)s;
-    (void)code;
-    rclient *c = ud;
-    rcall *call = call_of(c, id);
-    if (call && !call->closed) {
-        call->closed = 1;
-        c->nclosed++;
-    }
-    return 0;
-}
-
-static ssize_t rc_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
-                       nghttp2_data_source *src, void *ud)
-{
-    (void)s;
-    (void)id;
-    (void)ud;
-    rcall *call = src->ptr;
-    size_t n = call->body_len - call->body_off;
-    if (n > length)
-        n = length;
-    memcpy(buf, call->body + call->body_off, n);
-    call->body_off += n;
-    if (call->body_off == call->body_len)
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-    return (ssize_t)n;
-}
-
 static void put_varint(uint8_t *p, size_t *len, uint64_t v)
 {
     while (v >= 0x80) {
@@ -252,111 +161,12 @@ static void put_varint(uint8_t *p, size_t *len, uint64_t v)
     p[(*len)++] = (uint8_t)v;
 }
 
-/* Queues one unary call carrying |msg| (protobuf), framed for gRPC. */
-static void rc_submit(rclient *c, const char *path, const uint8_t *msg, size_t len)
-{
-    assert_true(c->ncalls < BURST_CALLS && len + 5 <= sizeof c->calls[0].body);
-    rcall *call = &c->calls[c->ncalls++];
-    memset(call, 0, sizeof *call);
-    call->grpc_status = -1;
-    call->body[0] = 0;
-    call->body[1] = call->body[2] = call->body[3] = 0;
-    call->body[4] = (uint8_t)len;
-    memcpy(call->body + 5, msg, len);
-    call->body_len = len + 5;
-    nghttp2_nv nva[6];
-    size_t n = 0;
-#define NV(a, b)                                                                                   \
-    nva[n++] =                                                                                     \
-        (nghttp2_nv){(uint8_t *)(a), (uint8_t *)(b), strlen(a), strlen(b), NGHTTP2_NV_FLAG_NONE}
-    NV(":method", "POST");
-    NV(":scheme", "http");
-    NV(":authority", "127.0.0.1");
-    NV(":path", path);
-    NV("content-type", "application/grpc");
-    NV("te", "trailers");
-#undef NV
-    nghttp2_data_provider dp = {.source.ptr = call, .read_callback = rc_body};
-    call->id = nghttp2_submit_request(c->sess, NULL, nva, n, &dp, call);
-    assert_true(call->id > 0);
-}
-
-/* Everything nghttp2 has to send, in one write. */
-static void rc_send_all(rclient *c)
-{
-    size_t cap = 1 << 20, len = 0;
-    uint8_t *out = malloc(cap);
-    assert_non_null(out);
-    for (;;) {
-        const uint8_t *data;
-        ssize_t n = nghttp2_session_mem_send(c->sess, &data);
-        assert_true(n >= 0);
-        if (n == 0)
-            break;
-        assert_true(len + (size_t)n <= cap);
-        memcpy(out + len, data, (size_t)n);
-        len += (size_t)n;
-    }
-    for (size_t off = 0; off < len;) {
-        ssize_t w = write(c->fd, out + off, len - off);
-        assert_true(w > 0);
-        off += (size_t)w;
-    }
-    free(out);
-}
-
-static void rc_open(rclient *c, int port)
-{
-    memset(c, 0, sizeof *c);
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(c->fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
-    nghttp2_session_callbacks *cb;
-    assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
-    nghttp2_session_callbacks_set_on_header_callback(cb, rc_on_header);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, rc_on_data);
-    nghttp2_session_callbacks_set_on_stream_close_callback(cb, rc_on_close);
-    assert_int_equal(nghttp2_session_client_new(&c->sess, cb, c), 0);
-    nghttp2_session_callbacks_del(cb);
-    nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20}};
-    assert_int_equal(nghttp2_submit_settings(c->sess, NGHTTP2_FLAG_NONE, iv, 1), 0);
-}
-
-/* Reads and answers (SETTINGS ack, window updates) until every call closed
- * or 20 s passed. */
-static void rc_run(rclient *c)
-{
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    uint8_t buf[65536];
-    while (c->nclosed < c->ncalls) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if (t.tv_sec - t0.tv_sec > 20)
-            fail_msg("only %d of %d calls ended within 20 s", c->nclosed, c->ncalls);
-        struct pollfd p = {.fd = c->fd, .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        ssize_t n = read(c->fd, buf, sizeof buf);
-        assert_true(n > 0);
-        assert_int_equal(nghttp2_session_mem_recv(c->sess, buf, (size_t)n), n);
-        rc_send_all(c);
-    }
-}
-
-static void rc_close(rclient *c)
-{
-    nghttp2_session_del(c->sess);
-    close(c->fd);
-}
-
 /* The key in a framed CreateJobResponse (field 1, varint). */
-static int64_t response_key(const rcall *call)
+static int64_t response_key(const h2tc_call *call)
 {
-    assert_true(call->data_len >= 7 && call->data[5] == 0x08);
+    assert_true(call->len >= 7 && call->data[5] == 0x08);
     uint64_t v = 0;
-    for (size_t i = 6, shift = 0; i < call->data_len && shift < 64; i++, shift += 7) {
+    for (size_t i = 6, shift = 0; i < call->len && shift < 64; i++, shift += 7) {
         v |= (uint64_t)(call->data[i] & 0x7f) << shift;
         if (!(call->data[i] & 0x80))
             break;
@@ -386,25 +196,29 @@ static void test_max_inflight_burst(void **state)
                      0);
     assert_int_equal(take_all(f->client, "held", 100, 0, NULL), BURST_COMPLETES);
 
-    rclient c;
-    rc_open(&c, f->d.port);
+    h2tc_client c;
+    h2tc_options big_window = {.initial_window = 1 << 20};
+    assert_int_equal(h2tc_connect(&c, f->d.port, &big_window), 0);
     static const uint8_t create[] = {0x0a, 5, 'b', 'u', 'r', 's', 't'};
     for (int i = 0; i < BURST_CREATES; i++)
-        rc_submit(&c, "/chute.v1.Chute/CreateJob", create, sizeof create);
+        assert_non_null(h2tc_start(&c, "/chute.v1.Chute/CreateJob", create, sizeof create, NULL));
     /* The completes come last, when the commit's list is long full. */
     for (int i = 0; i < BURST_COMPLETES; i++) {
         uint8_t m[16] = {0x08};
         size_t len = 1;
         put_varint(m, &len, (uint64_t)held[i]);
-        rc_submit(&c, "/gateway_protocol.Gateway/CompleteJob", m, len);
+        assert_non_null(h2tc_start(&c, "/gateway_protocol.Gateway/CompleteJob", m, len, NULL));
     }
-    rc_send_all(&c);
-    rc_run(&c);
+    /* All of it in one write, then read until every call ended. */
+    int run = h2tc_run(&c, 20000);
+    if (run == -1)
+        fail_msg("only %d of %d calls ended within 20 s", c.nclosed, c.ncalls);
+    assert_int_equal(run, 0);
 
     int ok = 0, exhausted = 0;
     int64_t ok_keys[BURST_CREATES];
     for (int i = 0; i < BURST_CREATES; i++) {
-        rcall *call = &c.calls[i];
+        h2tc_call *call = c.calls[i];
         if (call->grpc_status == 0) {
             ok_keys[ok++] = response_key(call);
         } else if (call->grpc_status == 8) {
@@ -418,11 +232,11 @@ static void test_max_inflight_burst(void **state)
         }
     }
     for (int i = BURST_CREATES; i < BURST_CALLS; i++) {
-        if (c.calls[i].grpc_status != 0)
+        if (c.calls[i]->grpc_status != 0)
             fail_msg("CompleteJob %d was refused: grpc-status %d (%s)", i - BURST_CREATES,
-                     c.calls[i].grpc_status, c.calls[i].grpc_message);
+                     c.calls[i]->grpc_status, c.calls[i]->grpc_message);
     }
-    rc_close(&c);
+    h2tc_free(&c);
     printf("# burst of %d CreateJob with --max-inflight 4: %d OK, %d RESOURCE_EXHAUSTED\n",
            BURST_CREATES, ok, exhausted);
     assert_true(exhausted > 0);

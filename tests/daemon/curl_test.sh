@@ -6,7 +6,7 @@
 # every documented path and method answered something other than 404/405, and
 # every documented response status was seen in this run.
 #
-#   tests/http/curl_test.sh <path-to-chuted> <path-to-docs/openapi.yaml>
+#   tests/daemon/curl_test.sh <path-to-chuted> <path-to-docs/openapi.yaml>
 #
 # Needs curl, jq and python3 with PyYAML (Debian: curl jq python3-yaml).
 set -euo pipefail
