@@ -25,44 +25,6 @@
 #define DEFAULT_MAX_VARIABLES (4u << 20)
 #define SWEEP_LIMIT 10000
 
-/* ---- names ---------------------------------------------------------------- */
-
-const char *chute_job_state_name(chute_job_state state)
-{
-    switch (state) {
-    case CHUTE_JOB_ACTIVATABLE:
-        return "ACTIVATABLE";
-    case CHUTE_JOB_ACTIVATED:
-        return "ACTIVATED";
-    case CHUTE_JOB_FAILED:
-        return "FAILED";
-    case CHUTE_JOB_INCIDENT:
-        return "INCIDENT";
-    case CHUTE_JOB_ERROR_THROWN:
-        return "ERROR_THROWN";
-    case CHUTE_JOB_DELAYED:
-        return "DELAYED";
-    case CHUTE_JOB_COMPLETED:
-        return "COMPLETED";
-    case CHUTE_JOB_CANCELED:
-        return "CANCELED";
-    }
-    return "UNKNOWN";
-}
-
-const char *chute_incident_type_name(chute_incident_type type)
-{
-    switch (type) {
-    case CHUTE_INCIDENT_NONE:
-        return "";
-    case CHUTE_INCIDENT_JOB_NO_RETRIES:
-        return "JOB_NO_RETRIES";
-    case CHUTE_INCIDENT_UNHANDLED_ERROR_EVENT:
-        return "UNHANDLED_ERROR_EVENT";
-    }
-    return "UNKNOWN";
-}
-
 const char *chute_durability_name(chute_durability d)
 {
     return d == CHUTE_DURABILITY_NORMAL ? "normal" : "full";
