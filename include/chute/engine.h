@@ -161,6 +161,30 @@ const char *chute_durability_name(chute_durability d);
 /* Returns the current time in epoch milliseconds. */
 typedef int64_t (*chute_clock_fn)(void *ctx);
 
+/* How much a log message of the engine matters. */
+typedef enum chute_log_level {
+    CHUTE_LOG_ERROR = 0, /* work was lost or left out (a batch rolled back, a row skipped) */
+    CHUTE_LOG_WARN = 1,  /* something runs degraded, and the engine carries on */
+    CHUTE_LOG_INFO = 2,  /* for a person reading along; nothing is wrong */
+} chute_log_level;
+
+/*
+ * Receives one message of the engine or of its store: a line without a
+ * prefix and without a trailing newline ("store write failed, the batch
+ * will be rolled back: disk I/O error"). |message| lives until the call
+ * returns. The hook must not call into the engine.
+ *
+ * Threads: the hook is called on the thread that calls into the engine, and
+ * also on the store's checkpoint thread, a thread the engine starts to copy
+ * its write-ahead log into the database and that reports a checkpoint that
+ * failed or could not start. So it can run concurrently with itself and with
+ * the engine's thread, and must be thread-safe: writing each message with
+ * one stdio call, as the default does, is. It is called from
+ * chute_engine_open on (open reports rows it leaves out) until
+ * chute_engine_close returns, so |ctx| must live that long.
+ */
+typedef void (*chute_log_fn)(void *ctx, chute_log_level level, const char *message);
+
 typedef struct chute_engine_options {
     const char *data_dir;       /* created if missing (one level); required */
     chute_durability durability;
@@ -172,6 +196,9 @@ typedef struct chute_engine_options {
                                    "Queue depth limit" below. */
     chute_clock_fn clock;       /* NULL means the system clock */
     void *clock_ctx;
+    chute_log_fn log;           /* where the engine's messages go (see chute_log_fn); NULL
+                                   means stderr, one line "chute: <message>" each */
+    void *log_ctx;
 } chute_engine_options;
 
 /* Fills |opts| with the defaults (durability full, partition 1, ...). */

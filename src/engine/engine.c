@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "common/json.h"
+#include "common/log.h"
 
 #define DEFAULT_RETENTION_MS (24LL * 3600 * 1000)
 #define DEFAULT_MAX_VARIABLES (4u << 20)
@@ -51,6 +52,13 @@ static int blank(const char *s)
             return 0;
     }
     return 1;
+}
+
+/* The log hook when the embedding program sets none: a line on stderr, as
+ * the engine printed its messages before it had a hook. */
+static void log_stderr(void *ctx, chute_log_level level, const char *message)
+{
+    fprintf(stderr, "chute: %s\n", message);
 }
 
 static int empty(const char *s)
@@ -428,8 +436,9 @@ static void batch_fail(chute_engine *e, const chute_error *why)
 {
     if (!e->batch_failed) {
         e->batch_failed = 1;
-        fprintf(stderr, "chute: store write failed, the batch will be rolled back: %s\n",
-                why ? why->message : "out of memory");
+        chute_log_emit(e->opts.log, e->opts.log_ctx, CHUTE_LOG_ERROR,
+                       "store write failed, the batch will be rolled back: %s",
+                       why ? why->message : "out of memory");
     }
 }
 
@@ -546,8 +555,9 @@ static int load_row(void *ctx, const store_job *r)
     chute_engine *e = ctx;
     int rc;
     if (r->state < CHUTE_JOB_ACTIVATABLE || r->state > CHUTE_JOB_DELAYED) {
-        fprintf(stderr, "chute: %s: job %lld has an unknown state %d; left out\n", e->db_path,
-                (long long)r->key, r->state);
+        chute_log_emit(e->opts.log, e->opts.log_ctx, CHUTE_LOG_ERROR,
+                       "%s: job %lld has an unknown state %d; left out", e->db_path,
+                       (long long)r->key, r->state);
         return 0;
     }
     job *j = job_from_row(e, r, &rc);
@@ -656,6 +666,10 @@ int chute_engine_open(chute_engine **out, const chute_engine_options *opts, chut
         e->opts.max_variables_size = DEFAULT_MAX_VARIABLES;
     if (!e->opts.clock)
         e->opts.clock = chute_clock_realtime_ms;
+    if (!e->opts.log) {
+        e->opts.log = log_stderr;
+        e->opts.log_ctx = NULL;
+    }
     e->partition_base = (int64_t)e->opts.partition << 51;
     hmap_init(&e->jobs);
     hmap_init(&e->incidents);
@@ -672,7 +686,8 @@ int chute_engine_open(chute_engine **out, const chute_engine_options *opts, chut
     snprintf(e->db_path, n, "%s/partition-%d.db", opts->data_dir, (int)e->opts.partition);
     e->opts.data_dir = e->data_dir;
 
-    int rc = store_open(&e->st, e->db_path, e->opts.durability, err);
+    int rc = store_open(&e->st, e->db_path, e->opts.durability, e->opts.log, e->opts.log_ctx,
+                        err);
     if (rc == 0)
         rc = load_all(e, err);
     if (rc != 0) {
@@ -1587,7 +1602,8 @@ int chute_engine_commit(chute_engine *e, chute_error *err)
         chute_error lerr;
         int lrc = load_all(e, &lerr);
         if (lrc != 0)
-            fprintf(stderr, "chute: reloading after a failed commit failed: %s\n", lerr.message);
+            chute_log_emit(e->opts.log, e->opts.log_ctx, CHUTE_LOG_ERROR,
+                           "reloading after a failed commit failed: %s", lerr.message);
         for (size_t i = 0; i < e->types_cap; i++) {
             for (jtype *t = e->types[i]; t; t = t->hnext)
                 queue_dispatch(e, t);

@@ -111,7 +111,7 @@ typedef struct jtype {
 } jtype;
 
 struct chute_engine {
-    chute_engine_options opts;
+    chute_engine_options opts; /* clock and log always set (defaults filled in at open) */
     char *data_dir;
     char *db_path;
     store *st;
