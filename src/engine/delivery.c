@@ -8,6 +8,7 @@
  */
 #include "engine/engine_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,6 +144,7 @@ int chute_engine_stream_add(chute_engine *e, const chute_activate_request *req, 
 
 void chute_engine_stream_credit(chute_engine *e, chute_taker *stream, uint32_t n)
 {
+    assert(stream->kind == TAKER_STREAM);
     uint64_t c = (uint64_t)stream->credit + n;
     stream->credit = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
     if (n)
@@ -153,6 +155,7 @@ static void unlink_taker(chute_engine *e, chute_taker *tk)
 {
     jtype *t = tk->type;
     if (tk->kind == TAKER_WAITER) {
+        assert(e->stats.waiters > 0);
         if (tk->prev)
             tk->prev->next = tk->next;
         else
@@ -163,6 +166,7 @@ static void unlink_taker(chute_engine *e, chute_taker *tk)
             t->waiters_tail = tk->prev;
         e->stats.waiters--;
     } else {
+        assert(t->nstreams > 0 && e->stats.streams > 0);
         if (tk->next == tk) {
             t->streams = NULL;
         } else {
@@ -217,6 +221,9 @@ static size_t serve_streams(chute_engine *e, jtype *t)
                                      s->nfetch, 0, &n, &err) != 0 ||
                 n == 0)
                 return total;
+            /* Each delivered job uses one credit: a stream never gets more
+             * than it has. */
+            assert(n <= want);
             s->credit -= (uint32_t)n;
             total += n;
             s->deliver(s->ctx, s, e->views, n);
@@ -236,6 +243,9 @@ static size_t serve_waiters(chute_engine *e, jtype *t)
                                  w->max_bytes, w->fetch, w->nfetch, 0, &n, &err) != 0 ||
             n == 0)
             break;
+        assert(n <= (size_t)w->max_jobs);
+        /* A waiter is served once: it leaves before its callback runs, and
+         * the callback is its last call. */
         unlink_taker(e, w);
         total += n;
         w->deliver(w->ctx, w, e->views, n);
@@ -250,6 +260,7 @@ size_t chute_engine_dispatch(chute_engine *e)
     size_t total = 0;
     while (e->dispatch_head) {
         jtype *t = e->dispatch_head;
+        assert(t->dispatch_queued);
         e->dispatch_head = t->dispatch_next;
         t->dispatch_queued = 0;
         t->dispatch_next = NULL;

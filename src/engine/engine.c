@@ -11,6 +11,7 @@
  */
 #include "engine/engine_int.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -533,9 +534,11 @@ static int ensure_views(chute_engine *e, size_t n)
     return 0;
 }
 
-/* Leases |j| to |worker| for |timeout_ms|. */
+/* Leases |j|, the top of its type's ready heap, to |worker| for
+ * |timeout_ms|. */
 static void lease(chute_engine *e, job *j, const char *worker, int64_t timeout_ms)
 {
+    assert(j->state == CHUTE_JOB_ACTIVATABLE && j->heap_pos != HEAP_NONE);
     int64_t now = engine_now(e);
     if (e->hooks.on_activate)
         e->hooks.on_activate(e->hooks.ctx, j->type->name, now - j->deadline);
@@ -662,10 +665,12 @@ int chute_engine_complete(chute_engine *e, int64_t key, const char *variables,
     return 0;
 }
 
-/* The job's ext exists (its fail or throw set an error message). */
+/* Called by fail and throw error, which allocated the job's ext for the
+ * error message they set. */
 static int open_incident(chute_engine *e, job *j, int type)
 {
     job_ext *x = j->ext;
+    assert(x != NULL);
     x->incident_key = next_key(e);
     x->incident_type = (uint8_t)type;
     if (hmap_put(&e->incidents, x->incident_key, j) != 0)
@@ -838,9 +843,11 @@ int chute_engine_resolve_incident(chute_engine *e, int64_t incident_key, chute_e
                                "to resolve incident with key '%lld', but job with key '%lld' has "
                                "no retries left; update its retries first",
                                (long long)incident_key, (long long)j->key);
+    /* A job with an incident has its ext, which holds the incident's key. */
+    assert(j->ext && j->ext->incident_key == incident_key);
     hmap_del(&e->incidents, incident_key);
     queue_detach(e, j);
-    j->ext->incident_key = 0; /* a job with an incident has its ext */
+    j->ext->incident_key = 0;
     j->ext->incident_type = CHUTE_INCIDENT_NONE;
     j->deadline = 0;
     if (queue_attach(e, j, CHUTE_JOB_ACTIVATABLE) != 0)
@@ -892,6 +899,8 @@ int chute_engine_commit(chute_engine *e, chute_error *err)
 {
     if (!chute_engine_dirty(e))
         return 0;
+    /* Keys are only ever handed out, never given back. */
+    assert(e->counter >= e->saved_counter);
     chute_error serr;
     int rc = 0;
     uint64_t t0 = chute_clock_mono_ns();
@@ -949,6 +958,8 @@ int64_t chute_engine_tick(chute_engine *e)
     int64_t now = engine_now(e);
     job *j;
     while ((j = heap_top(&e->timers)) && j->deadline <= now) {
+        assert(j->state == CHUTE_JOB_ACTIVATED || j->state == CHUTE_JOB_FAILED ||
+               j->state == CHUTE_JOB_DELAYED);
         if (j->state == CHUTE_JOB_ACTIVATED) {
             e->stats.timed_out_total++;
             j->type->timed_out_total++;

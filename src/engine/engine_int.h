@@ -32,8 +32,9 @@
  * position field serves both heaps. The one exception is a job whose attach
  * ran out of memory: it is in no heap (HEAP_NONE) although its state wants
  * one, and the batch is marked failed, so the commit reloads consistent
- * state. Completed jobs leave memory; standalone ones stay as rows in the
- * store until their retention ends.
+ * state. The asserts in queue.c hold the rule with that exception. Completed
+ * jobs leave memory; standalone ones stay as rows in the store until their
+ * retention ends.
  *
  * A job has an open incident exactly when it is INCIDENT or ERROR_THROWN;
  * its ext then holds the incident's key and type (the fail or throw that

@@ -8,6 +8,7 @@
  */
 #include "engine/engine_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,6 +172,8 @@ void job_scratch_add(chute_engine *e, void *p)
 
 void job_retire(chute_engine *e, job *j)
 {
+    /* A job leaves memory detached: no heap may keep a pointer to it. */
+    assert(j->heap_pos == HEAP_NONE);
     if (e->nretired == e->retired_cap) {
         size_t cap = e->retired_cap ? e->retired_cap * 2 : 64;
         job **n = realloc(e->retired, cap * sizeof *n);
@@ -376,6 +379,7 @@ int chute_engine_list_incidents(chute_engine *e, chute_job_visit_fn fn, void *ct
         if (e->incidents.slots[i].key)
             list[k++] = e->incidents.slots[i].value;
     }
+    assert(k == n);
     qsort(list, k, sizeof *list, by_incident_key);
     int rc = 0;
     for (size_t i = 0; i < k && rc == 0; i++) {

@@ -7,6 +7,7 @@
  */
 #include "engine/engine_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,10 +156,18 @@ static uint64_t *state_counter(chute_engine *e, int state)
  * of memory) has HEAP_NONE there. */
 void queue_detach(chute_engine *e, job *j)
 {
+    /* Memory holds jobs in these states only: a completed or cancelled job
+     * has left it (load skips rows in any other state). */
+    assert(j->state >= CHUTE_JOB_ACTIVATABLE && j->state <= CHUTE_JOB_DELAYED);
     heap *h = heap_for(e, j, j->state);
+    /* Which heap a job is in follows from its state; heap_remove checks the
+     * job is where its position says. */
+    assert(j->heap_pos == HEAP_NONE || h != NULL);
     if (j->heap_pos != HEAP_NONE)
         heap_remove(h, j);
     uint64_t *c = state_counter(e, j->state);
+    assert(!c || *c > 0);
+    assert(j->type->count[j->state] > 0);
     if (c)
         (*c)--;
     j->type->count[j->state]--;
@@ -166,6 +175,9 @@ void queue_detach(chute_engine *e, job *j)
 
 int queue_attach(chute_engine *e, job *j, int state)
 {
+    assert(state >= CHUTE_JOB_ACTIVATABLE && state <= CHUTE_JOB_DELAYED);
+    /* A job is in at most one heap: it comes here detached (or new). */
+    assert(j->heap_pos == HEAP_NONE);
     j->state = (uint8_t)state;
     uint64_t *c = state_counter(e, state);
     if (c)
@@ -217,6 +229,7 @@ int chute_engine_list_types(chute_engine *e,
         for (jtype *t = e->types[i]; t; t = t->hnext)
             all[n++] = t;
     }
+    assert(n == e->ntypes);
     qsort(all, n, sizeof *all, by_name);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
