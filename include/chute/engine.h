@@ -62,28 +62,51 @@ extern "C" {
 
 typedef struct chute_engine chute_engine;
 
-/* The state of a job. The numbers are stored on disk: never renumber. */
+/*
+ * X(name, value): the states of a job. It generates chute_job_state
+ * (CHUTE_JOB_<name>) and chute_job_state_name(). The numbers are stored on
+ * disk: never renumber.
+ */
+#define CHUTE_JOB_STATE_MAP(X)                                                                     \
+    X(ACTIVATABLE, 1)  /* in its type's ready queue */                                             \
+    X(ACTIVATED, 2)    /* leased to a worker until `deadline` */                                   \
+    X(FAILED, 3)       /* failed with retries left; back in the queue at `deadline` */             \
+    X(INCIDENT, 4)     /* failed with no retries left; has an open incident */                     \
+    X(ERROR_THROWN, 5) /* a worker threw an error nobody caught; has an open incident */           \
+    X(DELAYED, 6)      /* created with a delay; activatable from `deadline` on */                  \
+    X(COMPLETED, 7)    /* done; kept only for the retention time (standalone jobs) */              \
+    X(CANCELED, 8)     /* removed by cancel; never visible (only used in transit) */
+
 typedef enum chute_job_state {
-    CHUTE_JOB_ACTIVATABLE = 1,  /* in its type's ready queue */
-    CHUTE_JOB_ACTIVATED = 2,    /* leased to a worker until `deadline` */
-    CHUTE_JOB_FAILED = 3,       /* failed with retries left; back in the queue at `deadline` */
-    CHUTE_JOB_INCIDENT = 4,     /* failed with no retries left; has an open incident */
-    CHUTE_JOB_ERROR_THROWN = 5, /* a worker threw an error nobody caught; has an open incident */
-    CHUTE_JOB_DELAYED = 6,      /* created with a delay; activatable from `deadline` on */
-    CHUTE_JOB_COMPLETED = 7,    /* done; kept only for the retention time (standalone jobs) */
-    CHUTE_JOB_CANCELED = 8,     /* removed by cancel; never visible (only used in transit) */
+#define CHUTE_JOB_STATE_ENUM_(name, value) CHUTE_JOB_##name = value,
+    CHUTE_JOB_STATE_MAP(CHUTE_JOB_STATE_ENUM_)
+#undef CHUTE_JOB_STATE_ENUM_
 } chute_job_state;
 
-/* The name of a state as the APIs print it ("ACTIVATABLE"). */
+/* The name of a state as the APIs print it ("ACTIVATABLE"), "UNKNOWN" for a
+ * value that is not a state. Lives in chute_common (src/common/names.c), so
+ * a codec can name states without linking the engine. */
 const char *chute_job_state_name(chute_job_state state);
 
-/* Why an incident was raised. Stored on disk: never renumber. */
+/*
+ * X(name, value, printed): why an incident was raised. It generates
+ * chute_incident_type (CHUTE_INCIDENT_<name>) and chute_incident_type_name(),
+ * which returns |printed|. Stored on disk: never renumber.
+ */
+#define CHUTE_INCIDENT_TYPE_MAP(X)                                                                 \
+    X(NONE, 0, "")                                                                                 \
+    X(JOB_NO_RETRIES, 1, "JOB_NO_RETRIES")               /* failed with retries <= 0 */            \
+    X(UNHANDLED_ERROR_EVENT, 2, "UNHANDLED_ERROR_EVENT") /* threw an error nothing caught */
+
 typedef enum chute_incident_type {
-    CHUTE_INCIDENT_NONE = 0,
-    CHUTE_INCIDENT_JOB_NO_RETRIES = 1,        /* failed with retries <= 0 */
-    CHUTE_INCIDENT_UNHANDLED_ERROR_EVENT = 2, /* threw an error nothing caught */
+#define CHUTE_INCIDENT_TYPE_ENUM_(name, value, printed) CHUTE_INCIDENT_##name = value,
+    CHUTE_INCIDENT_TYPE_MAP(CHUTE_INCIDENT_TYPE_ENUM_)
+#undef CHUTE_INCIDENT_TYPE_ENUM_
 } chute_incident_type;
 
+/* The name of an incident type as the APIs print it ("JOB_NO_RETRIES"; ""
+ * for CHUTE_INCIDENT_NONE, "UNKNOWN" for a value that is not a type). Lives
+ * in chute_common, like chute_job_state_name(). */
 const char *chute_incident_type_name(chute_incident_type type);
 
 /*
@@ -138,6 +161,30 @@ const char *chute_durability_name(chute_durability d);
 /* Returns the current time in epoch milliseconds. */
 typedef int64_t (*chute_clock_fn)(void *ctx);
 
+/* How much a log message of the engine matters. */
+typedef enum chute_log_level {
+    CHUTE_LOG_ERROR = 0, /* work was lost or left out (a batch rolled back, a row skipped) */
+    CHUTE_LOG_WARN = 1,  /* something runs degraded, and the engine carries on */
+    CHUTE_LOG_INFO = 2,  /* for a person reading along; nothing is wrong */
+} chute_log_level;
+
+/*
+ * Receives one message of the engine or of its store: a line without a
+ * prefix and without a trailing newline ("store write failed, the batch
+ * will be rolled back: disk I/O error"). |message| lives until the call
+ * returns. The hook must not call into the engine.
+ *
+ * Threads: the hook is called on the thread that calls into the engine, and
+ * also on the store's checkpoint thread, a thread the engine starts to copy
+ * its write-ahead log into the database and that reports a checkpoint that
+ * failed or could not start. So it can run concurrently with itself and with
+ * the engine's thread, and must be thread-safe: writing each message with
+ * one stdio call, as the default does, is. It is called from
+ * chute_engine_open on (open reports rows it leaves out) until
+ * chute_engine_close returns, so |ctx| must live that long.
+ */
+typedef void (*chute_log_fn)(void *ctx, chute_log_level level, const char *message);
+
 typedef struct chute_engine_options {
     const char *data_dir;       /* created if missing (one level); required */
     chute_durability durability;
@@ -149,6 +196,9 @@ typedef struct chute_engine_options {
                                    "Queue depth limit" below. */
     chute_clock_fn clock;       /* NULL means the system clock */
     void *clock_ctx;
+    chute_log_fn log;           /* where the engine's messages go (see chute_log_fn); NULL
+                                   means stderr, one line "chute: <message>" each */
+    void *log_ctx;
 } chute_engine_options;
 
 /* Fills |opts| with the defaults (durability full, partition 1, ...). */

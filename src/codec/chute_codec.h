@@ -1,14 +1,12 @@
 /*
  * Chute's own service (chute.v1.Chute, proto/chute.proto): standalone jobs.
- * Same conventions as gateway_codec.h: decoders fill structs that point into
- * the unpacked message the caller frees; encoders return framed, malloc'd
- * buffers. CancelJobResponse is empty: codec_frame_empty().
- *
- * Link note: the encoders of Job and Incident name states and incident
- * types with chute_job_state_name() and chute_incident_type_name(), which
- * live in the engine (chute_engine). chuted links it; a program that links
- * chute_codec without the engine must not pull in this file's object (the
- * framing and the gateway codec do not need it).
+ * Same conventions as gateway_codec.h: decoders fill a struct command
+ * (command.h) that points into the unpacked message, freed with
+ * command_free(); encoders return framed, malloc'd buffers.
+ * CancelJobResponse is empty: codec_frame_empty(). The encoders of Job and
+ * Incident name states and incident types with chute_job_state_name() and
+ * chute_incident_type_name(), generated in chute_common from the engine
+ * header's X-macros.
  */
 #ifndef CHUTE_CODEC_CHUTE_CODEC_H
 #define CHUTE_CODEC_CHUTE_CODEC_H

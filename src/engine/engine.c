@@ -1,6 +1,8 @@
 /*
  * The job state machine of one partition; see include/chute/engine.h for the
- * contract and engine_int.h for the in-memory model.
+ * contract and engine_int.h for the in-memory model and for what the other
+ * files of src/engine/ hold. This file has opening, loading and closing, the
+ * commands, persistence and the batch (commit and rollback), and timers.
  *
  * Write path: a command validates, changes memory, and writes the changed row
  * through the store inside the open transaction. A failed write marks the
@@ -9,6 +11,7 @@
  */
 #include "engine/engine_int.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -20,48 +23,11 @@
 
 #include "common/clock.h"
 #include "common/json.h"
+#include "common/log.h"
 
 #define DEFAULT_RETENTION_MS (24LL * 3600 * 1000)
 #define DEFAULT_MAX_VARIABLES (4u << 20)
 #define SWEEP_LIMIT 10000
-
-/* ---- names ---------------------------------------------------------------- */
-
-const char *chute_job_state_name(chute_job_state state)
-{
-    switch (state) {
-    case CHUTE_JOB_ACTIVATABLE:
-        return "ACTIVATABLE";
-    case CHUTE_JOB_ACTIVATED:
-        return "ACTIVATED";
-    case CHUTE_JOB_FAILED:
-        return "FAILED";
-    case CHUTE_JOB_INCIDENT:
-        return "INCIDENT";
-    case CHUTE_JOB_ERROR_THROWN:
-        return "ERROR_THROWN";
-    case CHUTE_JOB_DELAYED:
-        return "DELAYED";
-    case CHUTE_JOB_COMPLETED:
-        return "COMPLETED";
-    case CHUTE_JOB_CANCELED:
-        return "CANCELED";
-    }
-    return "UNKNOWN";
-}
-
-const char *chute_incident_type_name(chute_incident_type type)
-{
-    switch (type) {
-    case CHUTE_INCIDENT_NONE:
-        return "";
-    case CHUTE_INCIDENT_JOB_NO_RETRIES:
-        return "JOB_NO_RETRIES";
-    case CHUTE_INCIDENT_UNHANDLED_ERROR_EVENT:
-        return "UNHANDLED_ERROR_EVENT";
-    }
-    return "UNKNOWN";
-}
 
 const char *chute_durability_name(chute_durability d)
 {
@@ -91,383 +57,24 @@ static int blank(const char *s)
     return 1;
 }
 
-static int empty(const char *s)
+/* The log hook when the embedding program sets none: a line on stderr, as
+ * the engine printed its messages before it had a hook. */
+static void log_stderr(void *ctx, chute_log_level level, const char *message)
 {
-    return !s || !*s;
-}
-
-/* strdup that maps "" to NULL, so empty strings cost nothing per job. */
-static int dup_opt(const char *s, size_t len, char **out)
-{
-    *out = NULL;
-    if (!s || len == 0)
-        return 0;
-    char *p = malloc(len + 1);
-    if (!p)
-        return CHUTE_ENOMEM;
-    memcpy(p, s, len);
-    p[len] = '\0';
-    *out = p;
-    return 0;
-}
-
-static void scratch_add(chute_engine *e, void *p)
-{
-    if (e->nscratch == e->scratch_cap) {
-        size_t cap = e->scratch_cap ? e->scratch_cap * 2 : 64;
-        void **n = realloc(e->scratch, cap * sizeof *n);
-        if (!n) {
-            /* Cannot track it: free now is wrong (a view points to it), so
-             * keep it alive for good. Only reachable when out of memory. */
-            return;
-        }
-        e->scratch = n;
-        e->scratch_cap = cap;
-    }
-    e->scratch[e->nscratch++] = p;
-}
-
-/* Allocates a zeroed job that holds a copy of the |vlen| bytes of |vars|
- * (none when |vlen| is 0) in its own allocation. */
-static job *job_alloc(const char *vars, size_t vlen)
-{
-    size_t size = offsetof(job, inline_vars) + (vlen ? vlen + 1 : 0);
-    if (size < sizeof(job))
-        size = sizeof(job);
-    job *j = calloc(1, size);
-    if (!j)
-        return NULL;
-    j->heap_pos = HEAP_NONE;
-    if (vlen) {
-        memcpy(j->inline_vars, vars, vlen);
-        j->inline_vars[vlen] = '\0';
-        j->variables = j->inline_vars;
-        j->variables_len = (uint32_t)vlen;
-    }
-    return j;
-}
-
-/* Replaces |*field| with a copy of |s| ("" and NULL become NULL). */
-static int set_str(char **field, const char *s)
-{
-    char *n = NULL;
-    if (dup_opt(s, s ? strlen(s) : 0, &n) != 0)
-        return CHUTE_ENOMEM;
-    free(*field);
-    *field = n;
-    return 0;
-}
-
-/* Gives |x| its own copy of the process fields |p| (ext fields are empty
- * until set). */
-static int ext_set_process(job_ext *x, const chute_process_ref *p)
-{
-    x->process = calloc(1, sizeof *x->process);
-    if (!x->process)
-        return CHUTE_ENOMEM;
-    x->process->ref = *p;
-    x->process->ref.bpmn_process_id = NULL;
-    x->process->ref.element_id = NULL;
-    if (set_str((char **)&x->process->ref.bpmn_process_id, p->bpmn_process_id) ||
-        set_str((char **)&x->process->ref.element_id, p->element_id))
-        return CHUTE_ENOMEM;
-    return 0;
-}
-
-/* Size of an ext holding a worker name of |worker_len| bytes. */
-static size_t ext_size(size_t worker_len)
-{
-    size_t size = offsetof(job_ext, worker) + worker_len + 1;
-    return size < sizeof(job_ext) ? sizeof(job_ext) : size;
-}
-
-/* Returns the job's rare fields, allocating them (all empty) on first
- * need; NULL when out of memory. */
-static job_ext *ext_need(job *j)
-{
-    if (!j->ext)
-        j->ext = calloc(1, ext_size(0));
-    return j->ext;
-}
-
-/* Records |worker| (NULL or "" for none) as the job's worker. */
-static int set_worker(job *j, const char *worker)
-{
-    if (!worker)
-        worker = "";
-    job_ext *x = j->ext;
-    if (x ? strcmp(x->worker, worker) == 0 : *worker == '\0')
-        return 0;
-    size_t len = strlen(worker);
-    job_ext *n = realloc(x, ext_size(len));
-    if (!n)
-        return CHUTE_ENOMEM;
-    if (!x)
-        memset(n, 0, offsetof(job_ext, worker));
-    memcpy(n->worker, worker, len + 1);
-    j->ext = n;
-    return 0;
-}
-
-static const char *job_worker(const job *j)
-{
-    return j->ext && j->ext->worker[0] ? j->ext->worker : NULL;
-}
-
-static int64_t job_incident_key(const job *j)
-{
-    return j->ext ? j->ext->incident_key : 0;
-}
-
-static job_process *job_process_of(const job *j)
-{
-    return j->ext ? j->ext->process : NULL;
-}
-
-static void job_free(job *j)
-{
-    if (!j)
-        return;
-    if (j->variables != j->inline_vars)
-        free(j->variables);
-    job_ext *x = j->ext;
-    if (x) {
-        free(x->headers);
-        free(x->error_code);
-        free(x->error_message);
-        if (x->process) {
-            free((char *)x->process->ref.bpmn_process_id);
-            free((char *)x->process->ref.element_id);
-            free(x->process);
-        }
-        free(x);
-    }
-    free(j);
-}
-
-/* Removed jobs are freed with the scratch, so that views of them stay valid
- * until the next call that hands out views. */
-static void bury(chute_engine *e, job *j)
-{
-    if (e->ngrave == e->grave_cap) {
-        size_t cap = e->grave_cap ? e->grave_cap * 2 : 64;
-        job **n = realloc(e->graveyard, cap * sizeof *n);
-        if (!n) {
-            job_free(j); /* out of memory: give up the grace period */
-            return;
-        }
-        e->graveyard = n;
-        e->grave_cap = cap;
-    }
-    e->graveyard[e->ngrave++] = j;
-}
-
-void engine_release_scratch(chute_engine *e)
-{
-    for (size_t i = 0; i < e->nscratch; i++)
-        free(e->scratch[i]);
-    e->nscratch = 0;
-    for (size_t i = 0; i < e->ngrave; i++)
-        job_free(e->graveyard[i]);
-    e->ngrave = 0;
-}
-
-/* ---- heaps -------------------------------------------------------------- */
-
-static int ready_before(const void *a, const void *b)
-{
-    const job *x = a, *y = b;
-    if (x->priority != y->priority)
-        return x->priority > y->priority;
-    return x->key < y->key;
-}
-
-/* Both heaps keep a job's position in the same field: a job is in at most
- * one of them (see engine_int.h). */
-static uint32_t *heap_pos(void *item)
-{
-    return &((job *)item)->heap_pos;
-}
-
-static int timer_before(const void *a, const void *b)
-{
-    const job *x = a, *y = b;
-    if (x->deadline != y->deadline)
-        return x->deadline < y->deadline;
-    return x->key < y->key;
-}
-
-/* ---- types -------------------------------------------------------------- */
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-jtype *engine_type_get(chute_engine *e, const char *name, int create)
-{
-    uint64_t h = hash_str(name);
-    if (e->types_cap) {
-        for (jtype *t = e->types[h & (e->types_cap - 1)]; t; t = t->hnext) {
-            if (strcmp(t->name, name) == 0)
-                return t;
-        }
-    }
-    if (!create)
-        return NULL;
-    if (e->ntypes + 1 > e->types_cap / 2) {
-        size_t cap = e->types_cap ? e->types_cap * 2 : 16;
-        jtype **n = calloc(cap, sizeof *n);
-        if (!n)
-            return NULL;
-        for (size_t i = 0; i < e->types_cap; i++) {
-            jtype *t = e->types[i];
-            while (t) {
-                jtype *next = t->hnext;
-                size_t b = hash_str(t->name) & (cap - 1);
-                t->hnext = n[b];
-                n[b] = t;
-                t = next;
-            }
-        }
-        free(e->types);
-        e->types = n;
-        e->types_cap = cap;
-    }
-    jtype *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    t->name = strdup(name);
-    if (!t->name) {
-        free(t);
-        return NULL;
-    }
-    heap_init(&t->ready, ready_before, heap_pos);
-    size_t b = h & (e->types_cap - 1);
-    t->hnext = e->types[b];
-    e->types[b] = t;
-    e->ntypes++;
-    return t;
-}
-
-static void queue_dispatch(chute_engine *e, jtype *t)
-{
-    if (t->dispatch_queued)
-        return;
-    if (!t->waiters_head && !t->streams)
-        return;
-    t->dispatch_queued = 1;
-    t->dispatch_next = e->dispatch_head;
-    e->dispatch_head = t;
-}
-
-/* ---- state bookkeeping --------------------------------------------------- */
-
-static uint64_t *state_counter(chute_engine *e, int state)
-{
-    switch (state) {
-    case CHUTE_JOB_ACTIVATABLE:
-        return &e->stats.activatable;
-    case CHUTE_JOB_ACTIVATED:
-        return &e->stats.activated;
-    case CHUTE_JOB_FAILED:
-        return &e->stats.failed;
-    case CHUTE_JOB_DELAYED:
-        return &e->stats.delayed;
-    case CHUTE_JOB_INCIDENT:
-    case CHUTE_JOB_ERROR_THROWN:
-        return &e->stats.incidents;
-    }
-    return NULL;
-}
-
-/* Takes |j| out of whatever heap its state put it in. A job that is in no
- * heap although its state wants one (its attach ran out of memory) has
- * HEAP_NONE there. */
-static void detach(chute_engine *e, job *j)
-{
-    if (j->heap_pos != HEAP_NONE)
-        heap_remove(j->state == CHUTE_JOB_ACTIVATABLE ? &j->type->ready : &e->timers, j);
-    uint64_t *c = state_counter(e, j->state);
-    if (c)
-        (*c)--;
-    j->type->count[j->state]--;
-}
-
-/* Puts |j| (detached) into |state| and the heap that state needs. Returns
- * CHUTE_ENOMEM if the heap cannot grow (the caller marks the batch failed,
- * which reloads consistent state). */
-static int attach(chute_engine *e, job *j, int state)
-{
-    j->state = (uint8_t)state;
-    uint64_t *c = state_counter(e, state);
-    if (c)
-        (*c)++;
-    j->type->count[state]++;
-    int rc = 0;
-    switch (state) {
-    case CHUTE_JOB_ACTIVATABLE:
-        /* While a job is ready its deadline field holds when it became
-         * ready (views show 0): the time in queue, and the oldest waiting
-         * job per type, come from it. */
-        j->deadline = engine_now(e);
-        rc = heap_push(&j->type->ready, j);
-        queue_dispatch(e, j->type);
-        break;
-    case CHUTE_JOB_ACTIVATED:
-        rc = heap_push(&e->timers, j);
-        break;
-    case CHUTE_JOB_FAILED:
-    case CHUTE_JOB_DELAYED:
-        rc = heap_push(&e->timers, j);
-        break;
-    default:
-        break;
-    }
-    return rc ? CHUTE_ENOMEM : 0;
+    fprintf(stderr, "chute: %s\n", message);
 }
 
 /* ---- persistence -------------------------------------------------------- */
 
 enum { OP_INSERT, OP_UPDATE, OP_DELETE };
 
-static void to_row(const job *j, store_job *r)
-{
-    memset(r, 0, sizeof *r);
-    r->key = j->key;
-    r->type = j->type->name;
-    r->state = j->state;
-    r->retries = j->retries;
-    r->priority = j->priority;
-    r->created_at = j->created_at;
-    r->deadline = j->deadline;
-    r->variables = j->variables;
-    r->variables_len = j->variables_len;
-    const job_ext *x = j->ext;
-    if (x) {
-        r->worker = job_worker(j);
-        r->headers = x->headers;
-        r->headers_len = x->headers_len;
-        r->error_code = x->error_code;
-        r->error_message = x->error_message;
-        r->incident_key = x->incident_key;
-        r->incident_type = x->incident_type;
-        if (x->process)
-            r->process = x->process->ref;
-    }
-}
-
 static void batch_fail(chute_engine *e, const chute_error *why)
 {
     if (!e->batch_failed) {
         e->batch_failed = 1;
-        fprintf(stderr, "chute: store write failed, the batch will be rolled back: %s\n",
-                why ? why->message : "out of memory");
+        chute_log_emit(e->opts.log, e->opts.log_ctx, CHUTE_LOG_ERROR,
+                       "store write failed, the batch will be rolled back: %s",
+                       why ? why->message : "out of memory");
     }
 }
 
@@ -497,7 +104,7 @@ static void persist_result(chute_engine *e, const job *j, int op, int64_t comple
         rc = store_delete(e->st, j->key, &err);
     } else {
         store_job r;
-        to_row(j, &r);
+        job_to_row(j, &r);
         r.completed_at = completed_at;
         r.result = result;
         r.result_len = result_len;
@@ -513,20 +120,6 @@ static void persist(chute_engine *e, const job *j, int op, int64_t completed_at)
     persist_result(e, j, op, completed_at, NULL, 0);
 }
 
-/* ---- views --------------------------------------------------------------- */
-
-static void view_of_row(const store_job *r, chute_job_view *v);
-
-/* A job in memory is shown exactly as its store row would be: one set of
- * rules for views ("" and "{}" for missing strings, which deadline shows). */
-void engine_view_of(chute_engine *e, const job *j, chute_job_view *v)
-{
-    (void)e;
-    store_job r;
-    to_row(j, &r);
-    view_of_row(&r, v);
-}
-
 /* ---- open / close / load ------------------------------------------------- */
 
 void chute_engine_options_init(chute_engine_options *opts)
@@ -536,56 +129,14 @@ void chute_engine_options_init(chute_engine_options *opts)
     opts->partition = 1;
 }
 
-static job *job_from_row(chute_engine *e, const store_job *r, int *rc)
-{
-    *rc = CHUTE_ENOMEM;
-    jtype *t = engine_type_get(e, r->type, 1);
-    job *j = t ? job_alloc(r->variables, r->variables ? r->variables_len : 0) : NULL;
-    if (!j)
-        return NULL;
-    j->key = r->key;
-    j->type = t;
-    j->retries = r->retries;
-    j->priority = r->priority;
-    j->created_at = r->created_at;
-    j->deadline = r->deadline;
-    const chute_process_ref *p = &r->process;
-    int has_process = p->process_instance_key || p->process_definition_key ||
-                      p->element_instance_key || p->bpmn_process_id || p->element_id ||
-                      p->process_definition_version;
-    int has_headers = r->headers && r->headers_len;
-    if (!has_headers && !has_process && empty(r->worker) && empty(r->error_code) &&
-        empty(r->error_message) && !r->incident_key) {
-        *rc = 0;
-        return j; /* the common case: nothing rare to keep */
-    }
-    if (set_worker(j, r->worker) != 0 || !ext_need(j))
-        goto oom;
-    job_ext *x = j->ext;
-    x->incident_key = r->incident_key;
-    x->incident_type = (uint8_t)r->incident_type;
-    if (has_headers) {
-        if (dup_opt(r->headers, r->headers_len, &x->headers))
-            goto oom;
-        x->headers_len = (uint32_t)r->headers_len;
-    }
-    if (set_str(&x->error_code, r->error_code) || set_str(&x->error_message, r->error_message) ||
-        (has_process && ext_set_process(x, p) != 0))
-        goto oom;
-    *rc = 0;
-    return j;
-oom:
-    job_free(j);
-    return NULL;
-}
-
 static int load_row(void *ctx, const store_job *r)
 {
     chute_engine *e = ctx;
     int rc;
     if (r->state < CHUTE_JOB_ACTIVATABLE || r->state > CHUTE_JOB_DELAYED) {
-        fprintf(stderr, "chute: %s: job %lld has an unknown state %d; left out\n", e->db_path,
-                (long long)r->key, r->state);
+        chute_log_emit(e->opts.log, e->opts.log_ctx, CHUTE_LOG_ERROR,
+                       "%s: job %lld has an unknown state %d; left out", e->db_path,
+                       (long long)r->key, r->state);
         return 0;
     }
     job *j = job_from_row(e, r, &rc);
@@ -595,7 +146,7 @@ static int load_row(void *ctx, const store_job *r)
         job_free(j);
         return CHUTE_ENOMEM;
     }
-    if (attach(e, j, r->state) != 0)
+    if (queue_attach(e, j, r->state) != 0)
         return CHUTE_ENOMEM;
     if (r->state == CHUTE_JOB_ACTIVATABLE && r->deadline > 0)
         j->deadline = r->deadline; /* ready since, as stored */
@@ -607,7 +158,7 @@ static int load_row(void *ctx, const store_job *r)
 /* Drops every job from memory (takers stay registered). */
 static void clear_jobs(chute_engine *e)
 {
-    engine_release_scratch(e);
+    job_scratch_release(e);
     if (e->jobs.slots) {
         for (size_t i = 0; i <= e->jobs.mask; i++) {
             if (e->jobs.slots[i].key)
@@ -616,15 +167,7 @@ static void clear_jobs(chute_engine *e)
     }
     hmap_free(&e->jobs);
     hmap_free(&e->incidents);
-    e->timers.count = 0;
-    for (size_t i = 0; i < e->types_cap; i++) {
-        for (jtype *t = e->types[i]; t; t = t->hnext) {
-            t->ready.count = 0;
-            memset(t->count, 0, sizeof t->count);
-        }
-    }
-    e->stats.activatable = e->stats.activated = e->stats.failed = e->stats.delayed =
-        e->stats.incidents = 0;
+    queue_clear(e);
 }
 
 static int load_all(chute_engine *e, chute_error *err)
@@ -694,10 +237,14 @@ int chute_engine_open(chute_engine **out, const chute_engine_options *opts, chut
         e->opts.max_variables_size = DEFAULT_MAX_VARIABLES;
     if (!e->opts.clock)
         e->opts.clock = chute_clock_realtime_ms;
+    if (!e->opts.log) {
+        e->opts.log = log_stderr;
+        e->opts.log_ctx = NULL;
+    }
     e->partition_base = (int64_t)e->opts.partition << 51;
     hmap_init(&e->jobs);
     hmap_init(&e->incidents);
-    heap_init(&e->timers, timer_before, heap_pos);
+    queue_init_timers(e);
     e->next_sweep = INT64_MAX;
 
     size_t n = strlen(opts->data_dir) + 32;
@@ -710,7 +257,8 @@ int chute_engine_open(chute_engine **out, const chute_engine_options *opts, chut
     snprintf(e->db_path, n, "%s/partition-%d.db", opts->data_dir, (int)e->opts.partition);
     e->opts.data_dir = e->data_dir;
 
-    int rc = store_open(&e->st, e->db_path, e->opts.durability, err);
+    int rc = store_open(&e->st, e->db_path, e->opts.durability, e->opts.log, e->opts.log_ctx,
+                        err);
     if (rc == 0)
         rc = load_all(e, err);
     if (rc != 0) {
@@ -719,15 +267,6 @@ int chute_engine_open(chute_engine **out, const chute_engine_options *opts, chut
     }
     *out = e;
     return 0;
-}
-
-static void taker_free(chute_taker *tk)
-{
-    for (size_t i = 0; i < tk->nfetch; i++)
-        free(tk->fetch[i]);
-    free(tk->fetch);
-    free(tk->worker);
-    free(tk);
 }
 
 void chute_engine_close(chute_engine *e)
@@ -740,34 +279,10 @@ void chute_engine_close(chute_engine *e)
     }
     clear_jobs(e);
     free(e->scratch);
-    free(e->graveyard);
+    free(e->retired);
     free(e->views);
     heap_free(&e->timers);
-    for (size_t i = 0; i < e->types_cap; i++) {
-        jtype *t = e->types[i];
-        while (t) {
-            jtype *next = t->hnext;
-            while (t->waiters_head) {
-                chute_taker *w = t->waiters_head;
-                t->waiters_head = w->next;
-                taker_free(w);
-            }
-            if (t->streams) {
-                chute_taker *s = t->streams;
-                do {
-                    chute_taker *nx = s->next;
-                    taker_free(s);
-                    s = nx;
-                } while (s != t->streams);
-            }
-            heap_free(&t->ready);
-            free((char *)t->handler_opts.worker);
-            free(t->name);
-            free(t);
-            t = next;
-        }
-    }
-    free(e->types);
+    queue_free_types(e);
     free(e->data_dir);
     free(e->db_path);
     free(e);
@@ -819,29 +334,6 @@ static size_t len_or_strlen(const char *s, size_t len)
     return s && len == 0 ? strlen(s) : len;
 }
 
-
-/* Merges |add| into the job's variables. */
-static int merge_variables(job *j, const char *add, size_t add_len)
-{
-    if (cjson_blank(add, add_len))
-        return 0;
-    char *merged;
-    size_t merged_len;
-    int rc;
-    if (!j->variables) {
-        rc = dup_opt(add, add_len, &merged);
-        merged_len = add_len;
-    } else {
-        rc = cjson_merge(j->variables, j->variables_len, add, add_len, &merged, &merged_len);
-    }
-    if (rc != 0)
-        return rc;
-    if (j->variables != j->inline_vars)
-        free(j->variables);
-    j->variables = merged;
-    j->variables_len = (uint32_t)merged_len;
-    return 0;
-}
 
 static int64_t next_key(chute_engine *e)
 {
@@ -954,7 +446,7 @@ static int create_checked(chute_engine *e, const chute_job_spec *spec, int64_t *
     size_t vlen = len_or_strlen(spec->variables, spec->variables_len);
     size_t hlen = len_or_strlen(spec->headers, spec->headers_len);
     int rc;
-    jtype *t = engine_type_get(e, spec->type, 1);
+    jtype *t = queue_type_get(e, spec->type, 1);
     job *j = t ? job_alloc(spec->variables, cjson_blank(spec->variables, vlen) ? 0 : vlen) : NULL;
     if (!j)
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a job");
@@ -968,15 +460,15 @@ static int create_checked(chute_engine *e, const chute_job_spec *spec, int64_t *
                       !blank(p->element_id) || p->process_definition_version;
     int has_headers = !cjson_blank(spec->headers, hlen);
     if (has_headers || has_process) {
-        job_ext *x = ext_need(j);
+        job_ext *x = job_ext_need(j);
         if (!x)
             goto oom;
         if (has_headers) {
-            if (dup_opt(spec->headers, hlen, &x->headers) != 0)
+            if (job_dup_opt(spec->headers, hlen, &x->headers) != 0)
                 goto oom;
             x->headers_len = (uint32_t)hlen;
         }
-        if (has_process && ext_set_process(x, p) != 0)
+        if (has_process && job_ext_set_process(x, p) != 0)
             goto oom;
     }
     j->key = next_key(e);
@@ -984,9 +476,9 @@ static int create_checked(chute_engine *e, const chute_job_spec *spec, int64_t *
         goto oom;
     if (spec->delay_ms > 0) {
         j->deadline = j->created_at + spec->delay_ms;
-        rc = attach(e, j, CHUTE_JOB_DELAYED);
+        rc = queue_attach(e, j, CHUTE_JOB_DELAYED);
     } else {
-        rc = attach(e, j, CHUTE_JOB_ACTIVATABLE);
+        rc = queue_attach(e, j, CHUTE_JOB_ACTIVATABLE);
     }
     if (rc != 0)
         batch_fail(e, NULL);
@@ -1042,17 +534,19 @@ static int ensure_views(chute_engine *e, size_t n)
     return 0;
 }
 
-/* Leases |j| to |worker| for |timeout_ms|. */
+/* Leases |j|, the top of its type's ready heap, to |worker| for
+ * |timeout_ms|. */
 static void lease(chute_engine *e, job *j, const char *worker, int64_t timeout_ms)
 {
+    assert(j->state == CHUTE_JOB_ACTIVATABLE && j->heap_pos != HEAP_NONE);
     int64_t now = engine_now(e);
     if (e->hooks.on_activate)
         e->hooks.on_activate(e->hooks.ctx, j->type->name, now - j->deadline);
-    detach(e, j);
+    queue_detach(e, j);
     j->deadline = now + timeout_ms;
-    if (set_worker(j, worker) != 0)
+    if (job_set_worker(j, worker) != 0)
         batch_fail(e, NULL);
-    if (attach(e, j, CHUTE_JOB_ACTIVATED) != 0)
+    if (queue_attach(e, j, CHUTE_JOB_ACTIVATED) != 0)
         batch_fail(e, NULL);
     persist(e, j, OP_UPDATE, 0);
     e->stats.activated_total++;
@@ -1084,9 +578,9 @@ int engine_activate_into(chute_engine *e, jtype *t, const char *worker, int64_t 
         }
         lease(e, j, worker, timeout_ms);
         chute_job_view *v = &e->views[first_view + n];
-        engine_view_of(e, j, v);
+        job_view(j, v);
         if (filtered) {
-            scratch_add(e, filtered);
+            job_scratch_add(e, filtered);
             v->variables = filtered;
             v->variables_len = flen;
         }
@@ -1103,12 +597,12 @@ int chute_engine_activate(chute_engine *e, const chute_activate_request *req, si
     int rc = chute_engine_check_activate(req, 0, err);
     if (rc != 0)
         return rc;
-    engine_release_scratch(e);
+    job_scratch_release(e);
     *jobs = e->views;
     *count = 0;
     /* Do not create a type for a poll: a client asking for random types
      * must not grow the type table. */
-    jtype *t = engine_type_get(e, req->type, 0);
+    jtype *t = queue_type_get(e, req->type, 0);
     if (!t)
         return 0;
     rc = engine_activate_into(e, t, req->worker, req->timeout_ms, (uint32_t)req->max_jobs,
@@ -1137,7 +631,7 @@ static void remove_job(chute_engine *e, job *j)
     hmap_del(&e->jobs, j->key);
     if (job_incident_key(j))
         hmap_del(&e->incidents, job_incident_key(j));
-    bury(e, j);
+    job_retire(e, j);
 }
 
 int chute_engine_complete(chute_engine *e, int64_t key, const char *variables,
@@ -1150,7 +644,7 @@ int chute_engine_complete(chute_engine *e, int64_t key, const char *variables,
     variables_len = len_or_strlen(variables, variables_len);
     if ((rc = check_document(e, variables, variables_len, 0, "variables", err)) != 0)
         return rc;
-    detach(e, j);
+    queue_detach(e, j);
     j->state = CHUTE_JOB_COMPLETED;
     if (!job_process_of(j) && e->opts.retention_ms > 0) {
         /* The result is kept as sent and merged into the variables only when
@@ -1171,10 +665,12 @@ int chute_engine_complete(chute_engine *e, int64_t key, const char *variables,
     return 0;
 }
 
-/* The job's ext exists (its fail or throw set an error message). */
+/* Called by fail and throw error, which allocated the job's ext for the
+ * error message they set. */
 static int open_incident(chute_engine *e, job *j, int type)
 {
     job_ext *x = j->ext;
+    assert(x != NULL);
     x->incident_key = next_key(e);
     x->incident_type = (uint8_t)type;
     if (hmap_put(&e->incidents, x->incident_key, j) != 0)
@@ -1205,11 +701,11 @@ int chute_engine_fail(chute_engine *e, int64_t key, int32_t retries, const char 
     variables_len = len_or_strlen(variables, variables_len);
     if ((rc = check_document(e, variables, variables_len, 0, "variables", err)) != 0)
         return rc;
-    if (!ext_need(j) || merge_variables(j, variables, variables_len) != 0 ||
-        set_str(&j->ext->error_message,
+    if (!job_ext_need(j) || job_merge_variables(j, variables, variables_len) != 0 ||
+        job_set_str(&j->ext->error_message,
                 (retries <= 0 && blank(message)) ? "No more retries left." : message) != 0)
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory failing a job");
-    detach(e, j);
+    queue_detach(e, j);
     j->retries = retries;
     int state;
     if (retries > 0 && backoff_ms > 0) {
@@ -1224,7 +720,7 @@ int chute_engine_fail(chute_engine *e, int64_t key, int32_t retries, const char 
         if (open_incident(e, j, CHUTE_INCIDENT_JOB_NO_RETRIES) != 0)
             batch_fail(e, NULL);
     }
-    if (attach(e, j, state) != 0)
+    if (queue_attach(e, j, state) != 0)
         batch_fail(e, NULL);
     persist(e, j, OP_UPDATE, 0);
     e->stats.failed_total++;
@@ -1262,15 +758,15 @@ int chute_engine_throw_error(chute_engine *e, int64_t key, const char *code, con
     snprintf(buf, sizeof buf,
              "An error with code '%s' was thrown (message: '%s'), but nothing caught it",
              code, message ? message : "");
-    if (!ext_need(j) || merge_variables(j, variables, variables_len) != 0 ||
-        set_str(&j->ext->error_code, code) != 0 ||
-        set_str(&j->ext->error_message, blank(message) ? buf : message) != 0)
+    if (!job_ext_need(j) || job_merge_variables(j, variables, variables_len) != 0 ||
+        job_set_str(&j->ext->error_code, code) != 0 ||
+        job_set_str(&j->ext->error_message, blank(message) ? buf : message) != 0)
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory throwing an error");
-    detach(e, j);
+    queue_detach(e, j);
     j->deadline = 0;
     if (open_incident(e, j, CHUTE_INCIDENT_UNHANDLED_ERROR_EVENT) != 0)
         batch_fail(e, NULL);
-    attach(e, j, CHUTE_JOB_ERROR_THROWN);
+    queue_attach(e, j, CHUTE_JOB_ERROR_THROWN);
     persist(e, j, OP_UPDATE, 0);
     return 0;
 }
@@ -1347,12 +843,14 @@ int chute_engine_resolve_incident(chute_engine *e, int64_t incident_key, chute_e
                                "to resolve incident with key '%lld', but job with key '%lld' has "
                                "no retries left; update its retries first",
                                (long long)incident_key, (long long)j->key);
+    /* A job with an incident has its ext, which holds the incident's key. */
+    assert(j->ext && j->ext->incident_key == incident_key);
     hmap_del(&e->incidents, incident_key);
-    detach(e, j);
-    j->ext->incident_key = 0; /* a job with an incident has its ext */
+    queue_detach(e, j);
+    j->ext->incident_key = 0;
     j->ext->incident_type = CHUTE_INCIDENT_NONE;
     j->deadline = 0;
-    if (attach(e, j, CHUTE_JOB_ACTIVATABLE) != 0)
+    if (queue_attach(e, j, CHUTE_JOB_ACTIVATABLE) != 0)
         batch_fail(e, NULL);
     persist(e, j, OP_UPDATE, 0);
     return 0;
@@ -1363,7 +861,7 @@ int chute_engine_cancel(chute_engine *e, int64_t key, chute_error *err)
     job *j = hmap_get(&e->jobs, key);
     if (!j)
         return not_found(err, "CANCEL", "cancel", key);
-    detach(e, j);
+    queue_detach(e, j);
     j->state = CHUTE_JOB_CANCELED;
     persist(e, j, OP_DELETE, 0);
     remove_job(e, j);
@@ -1382,214 +880,12 @@ int chute_engine_return(chute_engine *e, int64_t key, int64_t deadline, chute_er
     }
     if (j->state != CHUTE_JOB_ACTIVATED || (deadline != 0 && j->deadline != deadline))
         return 0;
-    detach(e, j);
+    queue_detach(e, j);
     j->deadline = 0;
-    if (attach(e, j, CHUTE_JOB_ACTIVATABLE) != 0)
+    if (queue_attach(e, j, CHUTE_JOB_ACTIVATABLE) != 0)
         batch_fail(e, NULL);
     persist(e, j, OP_UPDATE, 0);
     return 0;
-}
-
-/* A view of a store row; its strings live as long as the row. */
-static void view_of_row(const store_job *r, chute_job_view *v)
-{
-    memset(v, 0, sizeof *v);
-    v->key = r->key;
-    v->type = r->type;
-    v->state = (chute_job_state)r->state;
-    v->retries = r->retries;
-    v->priority = r->priority;
-    v->created_at = r->created_at;
-    v->deadline = (r->state == CHUTE_JOB_ACTIVATED || r->state == CHUTE_JOB_FAILED ||
-                   r->state == CHUTE_JOB_DELAYED)
-                      ? r->deadline
-                      : 0;
-    v->worker = r->worker ? r->worker : "";
-    v->headers = r->headers ? r->headers : "{}";
-    v->headers_len = r->headers ? r->headers_len : 2;
-    v->variables = r->variables ? r->variables : "{}";
-    v->variables_len = r->variables ? r->variables_len : 2;
-    v->error_code = r->error_code ? r->error_code : "";
-    v->error_message = r->error_message ? r->error_message : "";
-    v->incident_key = r->incident_key;
-    v->incident_type = (chute_incident_type)r->incident_type;
-    v->completed_at = r->state == CHUTE_JOB_COMPLETED ? r->completed_at : 0;
-    v->process = r->process;
-    if (!v->process.bpmn_process_id)
-        v->process.bpmn_process_id = "";
-    if (!v->process.element_id)
-        v->process.element_id = "";
-}
-
-/* Copies a completed row into scratch memory and a view: the row's strings
- * die with the statement, the view must outlive it. */
-static int get_row(void *ctx, const store_job *r)
-{
-    void **args = ctx;
-    chute_engine *e = args[0];
-    chute_job_view *v = args[1];
-    if (r->state != CHUTE_JOB_COMPLETED)
-        return CHUTE_ENOTFOUND; /* a row in flux; memory is the truth */
-    if (e->opts.retention_ms <= 0 || r->completed_at + e->opts.retention_ms <= engine_now(e))
-        return CHUTE_ENOTFOUND;
-    int rc;
-    job *j = job_from_row(e, r, &rc);
-    if (!j)
-        return rc;
-    j->state = CHUTE_JOB_COMPLETED;
-    if (!cjson_blank(r->result, r->result_len) &&
-        merge_variables(j, r->result, r->result_len) != 0) {
-        job_free(j);
-        return CHUTE_ENOMEM;
-    }
-    engine_view_of(e, j, v);
-    v->completed_at = r->completed_at;
-    v->deadline = 0;
-    bury(e, j);
-    return 0;
-}
-
-typedef struct list_ctx {
-    chute_engine *e;
-    chute_job_visit_fn fn;
-    void *ctx;
-} list_ctx;
-
-static int list_row(void *ctx, const store_job *r)
-{
-    list_ctx *l = ctx;
-    if (r->state == CHUTE_JOB_COMPLETED &&
-        (l->e->opts.retention_ms <= 0 ||
-         r->completed_at + l->e->opts.retention_ms <= engine_now(l->e)))
-        return 0; /* expired, awaiting the sweep */
-    chute_job_view v;
-    view_of_row(r, &v);
-    char *merged = NULL;
-    if (r->state == CHUTE_JOB_COMPLETED && !cjson_blank(r->result, r->result_len)) {
-        size_t merged_len;
-        if (cjson_merge(r->variables, r->variables_len, r->result, r->result_len, &merged,
-                        &merged_len) != 0)
-            return CHUTE_ENOMEM;
-        v.variables = merged;
-        v.variables_len = merged_len;
-    }
-    int rc = l->fn(l->ctx, &v);
-    free(merged);
-    return rc;
-}
-
-int chute_engine_list_jobs(chute_engine *e, const char *type, chute_job_state state,
-                           size_t offset, size_t limit, chute_job_visit_fn fn, void *ctx)
-{
-    engine_release_scratch(e);
-    list_ctx l = {e, fn, ctx};
-    chute_error err;
-    return store_list(e->st, type, (int)state, offset, limit, list_row, &l, &err);
-}
-
-static int by_name(const void *a, const void *b)
-{
-    return strcmp((*(jtype *const *)a)->name, (*(jtype *const *)b)->name);
-}
-
-int chute_engine_list_types(chute_engine *e,
-                            int (*fn)(void *ctx, const chute_type_stats *s), void *ctx)
-{
-    if (e->ntypes == 0)
-        return 0;
-    jtype **all = malloc(e->ntypes * sizeof *all);
-    if (!all)
-        return CHUTE_ENOMEM;
-    size_t n = 0;
-    for (size_t i = 0; i < e->types_cap; i++) {
-        for (jtype *t = e->types[i]; t; t = t->hnext)
-            all[n++] = t;
-    }
-    qsort(all, n, sizeof *all, by_name);
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        jtype *t = all[i];
-        chute_type_stats s = {.type = t->name};
-        s.activatable = t->count[CHUTE_JOB_ACTIVATABLE];
-        s.activated = t->count[CHUTE_JOB_ACTIVATED];
-        s.failed = t->count[CHUTE_JOB_FAILED];
-        s.delayed = t->count[CHUTE_JOB_DELAYED];
-        s.incidents = t->count[CHUTE_JOB_INCIDENT] + t->count[CHUTE_JOB_ERROR_THROWN];
-        for (chute_taker *w = t->waiters_head; w; w = w->next)
-            s.waiters++;
-        s.streams = t->nstreams;
-        for (uint32_t k = 0; k < t->ready.count; k++) {
-            const job *j = t->ready.items[k];
-            if (s.oldest_activatable_since == 0 || j->deadline < s.oldest_activatable_since)
-                s.oldest_activatable_since = j->deadline;
-        }
-        s.created_total = t->created_total;
-        s.activated_total = t->activated_total;
-        s.completed_total = t->completed_total;
-        s.failed_total = t->failed_total;
-        s.timed_out_total = t->timed_out_total;
-        s.incidents_total = t->incidents_total;
-        rc = fn(ctx, &s);
-    }
-    free(all);
-    return 0;
-}
-
-void chute_engine_set_hooks(chute_engine *e, const chute_engine_hooks *hooks)
-{
-    if (hooks)
-        e->hooks = *hooks;
-    else
-        memset(&e->hooks, 0, sizeof e->hooks);
-}
-
-int chute_engine_get(chute_engine *e, int64_t key, chute_job_view *out, chute_error *err)
-{
-    engine_release_scratch(e);
-    job *j = hmap_get(&e->jobs, key);
-    if (j) {
-        engine_view_of(e, j, out);
-        return 0;
-    }
-    void *args[2] = {e, out};
-    int rc = store_get(e->st, key, get_row, args, err);
-    if (rc == CHUTE_ENOTFOUND)
-        return chute_error_set(err, CHUTE_ENOTFOUND,
-                               "Expected to get job with key '%lld', but no such job was found",
-                               (long long)key);
-    if (rc == CHUTE_ENOMEM)
-        return chute_error_set(err, rc, "out of memory reading a job");
-    return rc;
-}
-
-static int by_incident_key(const void *a, const void *b)
-{
-    int64_t x = job_incident_key(*(job *const *)a), y = job_incident_key(*(job *const *)b);
-    return x < y ? -1 : x > y;
-}
-
-int chute_engine_list_incidents(chute_engine *e, chute_job_visit_fn fn, void *ctx)
-{
-    engine_release_scratch(e);
-    size_t n = e->incidents.count, k = 0;
-    if (n == 0)
-        return 0;
-    job **list = malloc(n * sizeof *list);
-    if (!list)
-        return CHUTE_ENOMEM;
-    for (size_t i = 0; i <= e->incidents.mask; i++) {
-        if (e->incidents.slots[i].key)
-            list[k++] = e->incidents.slots[i].value;
-    }
-    qsort(list, k, sizeof *list, by_incident_key);
-    int rc = 0;
-    for (size_t i = 0; i < k && rc == 0; i++) {
-        chute_job_view v;
-        engine_view_of(e, list[i], &v);
-        rc = fn(ctx, &v);
-    }
-    free(list);
-    return rc > 0 ? 0 : rc;
 }
 
 /* ---- batches -------------------------------------------------------------- */
@@ -1603,6 +899,8 @@ int chute_engine_commit(chute_engine *e, chute_error *err)
 {
     if (!chute_engine_dirty(e))
         return 0;
+    /* Keys are only ever handed out, never given back. */
+    assert(e->counter >= e->saved_counter);
     chute_error serr;
     int rc = 0;
     uint64_t t0 = chute_clock_mono_ns();
@@ -1625,10 +923,11 @@ int chute_engine_commit(chute_engine *e, chute_error *err)
         chute_error lerr;
         int lrc = load_all(e, &lerr);
         if (lrc != 0)
-            fprintf(stderr, "chute: reloading after a failed commit failed: %s\n", lerr.message);
+            chute_log_emit(e->opts.log, e->opts.log_ctx, CHUTE_LOG_ERROR,
+                           "reloading after a failed commit failed: %s", lerr.message);
         for (size_t i = 0; i < e->types_cap; i++) {
             for (jtype *t = e->types[i]; t; t = t->hnext)
-                queue_dispatch(e, t);
+                delivery_schedule(e, t);
         }
         return chute_error_set(err, CHUTE_ESTORE,
                                "the batch could not be written to %s and was rolled back",
@@ -1659,14 +958,16 @@ int64_t chute_engine_tick(chute_engine *e)
     int64_t now = engine_now(e);
     job *j;
     while ((j = heap_top(&e->timers)) && j->deadline <= now) {
+        assert(j->state == CHUTE_JOB_ACTIVATED || j->state == CHUTE_JOB_FAILED ||
+               j->state == CHUTE_JOB_DELAYED);
         if (j->state == CHUTE_JOB_ACTIVATED) {
             e->stats.timed_out_total++;
             j->type->timed_out_total++;
         }
-        detach(e, j);
+        queue_detach(e, j);
         /* Lease expiry keeps the retries: the worker did not fail the job,
          * it only ran out of time. The last worker stays on record. */
-        if (attach(e, j, CHUTE_JOB_ACTIVATABLE) != 0)
+        if (queue_attach(e, j, CHUTE_JOB_ACTIVATABLE) != 0)
             batch_fail(e, NULL);
         persist(e, j, OP_UPDATE, 0);
     }
@@ -1687,214 +988,3 @@ int64_t chute_engine_tick(chute_engine *e)
     return chute_engine_next_due(e);
 }
 
-/* ---- takers ------------------------------------------------------------------ */
-
-static int taker_new(chute_engine *e, const chute_activate_request *req, int for_stream,
-                     size_t max_bytes, chute_deliver_fn deliver, void *ctx, chute_taker **out,
-                     chute_error *err)
-{
-    int rc = chute_engine_check_activate(req, for_stream, err);
-    if (rc != 0)
-        return rc;
-    chute_taker *tk = calloc(1, sizeof *tk);
-    if (!tk)
-        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
-    tk->kind = for_stream ? TAKER_STREAM : TAKER_WAITER;
-    tk->timeout_ms = req->timeout_ms;
-    tk->max_jobs = req->max_jobs;
-    tk->max_bytes = max_bytes;
-    tk->deliver = deliver;
-    tk->ctx = ctx;
-    if (set_str(&tk->worker, req->worker) != 0)
-        goto oom;
-    if (req->fetch_variables_count) {
-        tk->fetch = calloc(req->fetch_variables_count, sizeof *tk->fetch);
-        if (!tk->fetch)
-            goto oom;
-        for (size_t i = 0; i < req->fetch_variables_count; i++) {
-            tk->fetch[i] = strdup(req->fetch_variables[i] ? req->fetch_variables[i] : "");
-            if (!tk->fetch[i])
-                goto oom;
-            tk->nfetch++;
-        }
-    }
-    tk->type = engine_type_get(e, req->type, 1);
-    if (!tk->type)
-        goto oom;
-    *out = tk;
-    return 0;
-oom:
-    taker_free(tk);
-    return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
-}
-
-int chute_engine_waiter_add(chute_engine *e, const chute_activate_request *req,
-                            size_t max_bytes, chute_deliver_fn deliver, void *ctx,
-                            chute_taker **out, chute_error *err)
-{
-    chute_taker *w;
-    int rc = taker_new(e, req, 0, max_bytes, deliver, ctx, &w, err);
-    if (rc != 0)
-        return rc;
-    jtype *t = w->type;
-    w->prev = t->waiters_tail;
-    if (t->waiters_tail)
-        t->waiters_tail->next = w;
-    else
-        t->waiters_head = w;
-    t->waiters_tail = w;
-    e->stats.waiters++;
-    queue_dispatch(e, t);
-    *out = w;
-    return 0;
-}
-
-int chute_engine_stream_add(chute_engine *e, const chute_activate_request *req, uint32_t credit,
-                            size_t max_bytes, chute_deliver_fn deliver, void *ctx,
-                            chute_taker **out, chute_error *err)
-{
-    chute_taker *s;
-    int rc = taker_new(e, req, 1, max_bytes, deliver, ctx, &s, err);
-    if (rc != 0)
-        return rc;
-    s->credit = credit;
-    jtype *t = s->type;
-    if (!t->streams) {
-        s->next = s->prev = s;
-        t->streams = s;
-    } else {
-        /* Insert just before the cursor: the newest stream is served last in
-         * the current round. */
-        s->next = t->streams;
-        s->prev = t->streams->prev;
-        s->prev->next = s;
-        t->streams->prev = s;
-    }
-    t->nstreams++;
-    e->stats.streams++;
-    queue_dispatch(e, t);
-    *out = s;
-    return 0;
-}
-
-void chute_engine_stream_credit(chute_engine *e, chute_taker *stream, uint32_t n)
-{
-    uint64_t c = (uint64_t)stream->credit + n;
-    stream->credit = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
-    if (n)
-        queue_dispatch(e, stream->type);
-}
-
-static void unlink_taker(chute_engine *e, chute_taker *tk)
-{
-    jtype *t = tk->type;
-    if (tk->kind == TAKER_WAITER) {
-        if (tk->prev)
-            tk->prev->next = tk->next;
-        else
-            t->waiters_head = tk->next;
-        if (tk->next)
-            tk->next->prev = tk->prev;
-        else
-            t->waiters_tail = tk->prev;
-        e->stats.waiters--;
-    } else {
-        if (tk->next == tk) {
-            t->streams = NULL;
-        } else {
-            tk->prev->next = tk->next;
-            tk->next->prev = tk->prev;
-            if (t->streams == tk)
-                t->streams = tk->next;
-        }
-        t->nstreams--;
-        e->stats.streams--;
-    }
-}
-
-void chute_engine_taker_remove(chute_engine *e, chute_taker *taker)
-{
-    if (!taker)
-        return;
-    unlink_taker(e, taker);
-    taker_free(taker);
-}
-
-/* Serves the streams of |t| round robin, each taking a fair share of what is
- * ready (bounded by its credit) per turn. */
-static size_t serve_streams(chute_engine *e, jtype *t)
-{
-    size_t total = 0;
-    while (t->ready.count > 0 && t->streams) {
-        uint32_t with_credit = 0;
-        chute_taker *s = t->streams;
-        do {
-            if (s->credit > 0)
-                with_credit++;
-            s = s->next;
-        } while (s != t->streams);
-        if (with_credit == 0)
-            break;
-        uint32_t share = t->ready.count / with_credit;
-        if (share == 0)
-            share = 1;
-        uint32_t turns = t->nstreams;
-        for (uint32_t i = 0; i < turns && t->ready.count > 0 && t->streams; i++) {
-            s = t->streams;
-            t->streams = s->next; /* advance the cursor before delivering */
-            if (s->credit == 0)
-                continue;
-            uint32_t want = share < s->credit ? share : s->credit;
-            size_t n = 0;
-            chute_error err;
-            if (engine_activate_into(e, t, s->worker, s->timeout_ms, want, s->max_bytes, s->fetch,
-                                     s->nfetch, 0, &n, &err) != 0 ||
-                n == 0)
-                return total;
-            s->credit -= (uint32_t)n;
-            total += n;
-            s->deliver(s->ctx, s, e->views, n);
-        }
-    }
-    return total;
-}
-
-static size_t serve_waiters(chute_engine *e, jtype *t)
-{
-    size_t total = 0;
-    while (t->ready.count > 0 && t->waiters_head) {
-        chute_taker *w = t->waiters_head;
-        size_t n = 0;
-        chute_error err;
-        if (engine_activate_into(e, t, w->worker, w->timeout_ms, (uint32_t)w->max_jobs,
-                                 w->max_bytes, w->fetch, w->nfetch, 0, &n, &err) != 0 ||
-            n == 0)
-            break;
-        unlink_taker(e, w);
-        total += n;
-        w->deliver(w->ctx, w, e->views, n);
-        taker_free(w);
-    }
-    return total;
-}
-
-size_t chute_engine_dispatch(chute_engine *e)
-{
-    engine_release_scratch(e);
-    size_t total = 0;
-    while (e->dispatch_head) {
-        jtype *t = e->dispatch_head;
-        e->dispatch_head = t->dispatch_next;
-        t->dispatch_queued = 0;
-        t->dispatch_next = NULL;
-        total += serve_streams(e, t);
-        total += serve_waiters(e, t);
-    }
-    return total;
-}
-
-void chute_engine_get_stats(const chute_engine *e, chute_engine_stats *out)
-{
-    *out = e->stats;
-    out->jobs = e->jobs.count;
-}

@@ -1,6 +1,24 @@
 /*
- * The engine's in-memory model, shared by engine.c (commands, queues,
- * timers, takers) and handler.c (in-process handlers and the run loop).
+ * The engine's in-memory model, shared by the files of src/engine/:
+ *
+ *   job.c       the job record: its allocation, its rare fields (job_ext),
+ *               its variables, its store row (both ways) and its views
+ *               (chute_job_view), with the scratch memory that keeps views
+ *               valid; and the reads that hand out views (get,
+ *               list_incidents, list_jobs).
+ *   queue.c     the type table, the ready heaps and the order of the timer
+ *               heap; attach and detach, which put a job in the heap its
+ *               state calls for and keep the counters by state; per-type
+ *               statistics and the metrics hooks.
+ *   delivery.c  takers (long-poll waiters and streams) and dispatch, which
+ *               hands ready jobs to them.
+ *   engine.c    open, load and close; the commands (create, activate,
+ *               complete, fail, throw error, update, resolve, cancel,
+ *               return); persistence, the batch and its commit or rollback;
+ *               timers (tick) and the sweep of retained results.
+ *   handler.c   in-process handlers and chute_engine_run.
+ * A function one file offers the others is declared below under its file,
+ * with that file's name as its prefix (job_, queue_, delivery_, engine_).
  *
  * Every job that is not completed lives in memory:
  *   - `jobs` maps its key to it;
@@ -11,8 +29,16 @@
  *   - if it has an open incident, `incidents` maps the incident key to it.
  * A job is in at most one heap at a time, and which one follows from its
  * state (ACTIVATABLE: ready; ACTIVATED, FAILED, DELAYED: timers), so one
- * position field serves both heaps. Completed jobs leave memory; standalone
- * ones stay as rows in the store until their retention ends.
+ * position field serves both heaps. The one exception is a job whose attach
+ * ran out of memory: it is in no heap (HEAP_NONE) although its state wants
+ * one, and the batch is marked failed, so the commit reloads consistent
+ * state. The asserts in queue.c hold the rule with that exception. Completed
+ * jobs leave memory; standalone ones stay as rows in the store until their
+ * retention ends.
+ *
+ * A job has an open incident exactly when it is INCIDENT or ERROR_THROWN;
+ * its ext then holds the incident's key and type (the fail or throw that
+ * opened it allocated the ext).
  */
 #ifndef CHUTE_ENGINE_INT_H
 #define CHUTE_ENGINE_INT_H
@@ -66,7 +92,8 @@ typedef struct job {
     char *variables;        /* JSON object text, NULL for none ("{}") */
     job_ext *ext;           /* NULL until one of its fields is needed */
     int64_t created_at;     /* epoch ms */
-    int64_t deadline;       /* epoch ms; meaning depends on state (see engine.h) */
+    int64_t deadline;       /* epoch ms; meaning depends on state (see engine.h); while
+                               ACTIVATABLE, when it became activatable */
     uint32_t variables_len;
     int32_t retries, priority;
     uint32_t heap_pos;      /* in type->ready or engine->timers (by state), or HEAP_NONE */
@@ -111,7 +138,7 @@ typedef struct jtype {
 } jtype;
 
 struct chute_engine {
-    chute_engine_options opts;
+    chute_engine_options opts; /* clock and log always set (defaults filled in at open) */
     char *data_dir;
     char *db_path;
     store *st;
@@ -131,11 +158,12 @@ struct chute_engine {
     int64_t next_sweep;     /* when the oldest retained result expires */
 
     /* Memory handed out in views: freed at the next call that hands out
-     * views, so a view stays valid while its holder settles other jobs. */
+     * views (job_scratch_release), so a view stays valid while its holder
+     * settles other jobs. */
     void **scratch;
     size_t nscratch, scratch_cap;
-    job **graveyard;        /* jobs removed from memory, freed with the scratch */
-    size_t ngrave, grave_cap;
+    job **retired;          /* jobs removed from memory, freed with the scratch */
+    size_t nretired, retired_cap;
     chute_job_view *views;  /* activation results */
     size_t views_cap;
 
@@ -145,13 +173,121 @@ struct chute_engine {
     volatile int stop;
 };
 
-/* Internals used by handler.c. */
+/* ---- job.c: the job record and its views ---------------------------------- */
+
+/* Allocates a zeroed job (in no heap) that holds a copy of the |vlen| bytes
+ * of |vars| (none when |vlen| is 0) in its own allocation; NULL when out of
+ * memory. */
+job *job_alloc(const char *vars, size_t vlen);
+
+/* Frees |j| and all it owns, at once. NULL is a no-op. A job that left
+ * memory while views may point into it goes to job_retire instead. */
+void job_free(job *j);
+
+/* A job of |e| rebuilt from the store row |r| (its type is created if
+ * needed; the state is left to the caller). NULL with |*rc| set when out of
+ * memory. */
+job *job_from_row(chute_engine *e, const store_job *r, int *rc);
+
+/* The store row of |j|; its strings point into |j|. */
+void job_to_row(const job *j, store_job *r);
+
+/* The view of |j|, with the same rules as a view of its store row ("" and
+ * "{}" for missing strings, which deadline shows); its strings point into
+ * |j|. */
+void job_view(const job *j, chute_job_view *v);
+
+/* Copies |len| bytes of |s| into |*out|, or sets it to NULL when |len| is
+ * 0: empty strings cost nothing per job. 0 or CHUTE_ENOMEM. */
+int job_dup_opt(const char *s, size_t len, char **out);
+
+/* Replaces |*field| with a copy of |s| ("" and NULL become NULL). */
+int job_set_str(char **field, const char *s);
+
+/* The job's rare fields, allocated (all empty) on first need; NULL when out
+ * of memory. */
+job_ext *job_ext_need(job *j);
+
+/* Gives |x| its own copy of the process fields |p|. */
+int job_ext_set_process(job_ext *x, const chute_process_ref *p);
+
+/* Records |worker| (NULL or "" for none) as the job's worker. */
+int job_set_worker(job *j, const char *worker);
+
+/* Merges the JSON object |add| into the job's variables (top level, |add|
+ * wins); a blank |add| changes nothing. */
+int job_merge_variables(job *j, const char *add, size_t add_len);
+
+/* Keeps |p| (malloc'd, pointed to by a view) until job_scratch_release. */
+void job_scratch_add(chute_engine *e, void *p);
+
+/* Frees |j|, a job removed from memory, at the next job_scratch_release, so
+ * that views of it stay valid until the next call that hands out views. */
+void job_retire(chute_engine *e, job *j);
+
+/* Frees the scratch and the retired jobs: every view handed out so far
+ * ends. Called first by each function that hands out views. */
+void job_scratch_release(chute_engine *e);
+
+static inline const char *job_worker(const job *j)
+{
+    return j->ext && j->ext->worker[0] ? j->ext->worker : NULL;
+}
+
+static inline int64_t job_incident_key(const job *j)
+{
+    return j->ext ? j->ext->incident_key : 0;
+}
+
+static inline job_process *job_process_of(const job *j)
+{
+    return j->ext ? j->ext->process : NULL;
+}
+
+/* ---- queue.c: types, ready heaps, counters --------------------------------- */
+
+/* The type called |name|, created (with an empty ready heap) when |create|
+ * is non-zero and it is unknown; NULL when unknown, or out of memory. */
+jtype *queue_type_get(chute_engine *e, const char *name, int create);
+
+/* Sets up the engine's timer heap (ordered by deadline, then key). */
+void queue_init_timers(chute_engine *e);
+
+/* Takes |j| out of the heap its state put it in and out of the counters of
+ * that state. */
+void queue_detach(chute_engine *e, job *j);
+
+/* Puts |j| (detached) into |state|, its counters and the heap that state
+ * needs; a job that becomes ACTIVATABLE gets deadline = now (ready since)
+ * and wakes its type's takers. CHUTE_ENOMEM if the heap cannot grow (the
+ * caller marks the batch failed, which reloads consistent state). */
+int queue_attach(chute_engine *e, job *j, int state);
+
+/* Empties every heap and the counters by state (the jobs are freed by the
+ * caller). Types, their totals and their takers stay. */
+void queue_clear(chute_engine *e);
+
+/* Frees every type, with its takers (without calling them), at close. */
+void queue_free_types(chute_engine *e);
+
+/* ---- delivery.c: takers and dispatch --------------------------------------- */
+
+/* Puts |t| on the dispatch list if it has takers: the next
+ * chute_engine_dispatch looks at it. */
+void delivery_schedule(chute_engine *e, jtype *t);
+
+/* Frees the takers of |t| without calling them. */
+void delivery_free_takers(jtype *t);
+
+/* ---- engine.c: commands, commit, timers ------------------------------------- */
+
 int64_t engine_now(const chute_engine *e);
-void engine_release_scratch(chute_engine *e);
+
+/* Leases up to |max| ready jobs of |t| to |worker| and writes their views
+ * into e->views from index |first_view| on (|*count| of them); |max_bytes|
+ * and |fetch| as for chute_engine_activate. */
 int engine_activate_into(chute_engine *e, jtype *t, const char *worker, int64_t timeout_ms,
                          uint32_t max, size_t max_bytes, char *const *fetch, size_t nfetch,
                          size_t first_view, size_t *count, chute_error *err);
-jtype *engine_type_get(chute_engine *e, const char *name, int create);
-void engine_view_of(chute_engine *e, const job *j, chute_job_view *v);
 
 #endif

@@ -26,7 +26,7 @@ int chute_engine_register_handler(chute_engine *e, const char *type, chute_handl
                                CHUTE_TYPE_MAX);
     if (!fn)
         return chute_error_set(err, CHUTE_EINVAL, "a handler needs a function");
-    jtype *t = engine_type_get(e, type, 1);
+    jtype *t = queue_type_get(e, type, 1);
     if (!t)
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
     if (t->handler)
@@ -89,7 +89,7 @@ int chute_engine_run(chute_engine *e, int64_t until_ms, chute_error *err)
     for (;;) {
         if (e->stop)
             return 0;
-        engine_release_scratch(e);
+        job_scratch_release(e);
         chute_engine_tick(e);
         size_t n = 0;
         int rc = lease_for_handlers(e, &n, err);
@@ -99,14 +99,14 @@ int chute_engine_run(chute_engine *e, int64_t until_ms, chute_error *err)
             return rc;
         if (n > 0) {
             /* Handlers may call into the engine, which reuses e->views, so
-             * they run from a copy. The strings stay valid: settling a job
-             * only buries it until the next round. */
+             * they run from a copy. The strings stay valid: a settled job
+             * is only retired, and freed in the next round. */
             chute_job_view *views = malloc(n * sizeof *views);
             if (!views)
                 return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
             memcpy(views, e->views, n * sizeof *views);
             for (size_t i = 0; i < n; i++) {
-                jtype *t = engine_type_get(e, views[i].type, 0);
+                jtype *t = queue_type_get(e, views[i].type, 0);
                 if (t && t->handler)
                     t->handler(t->handler_ctx, e, &views[i]);
             }

@@ -97,6 +97,14 @@ static void die(const char *fmt, ...)
     exit(2);
 }
 
+/* The engine's log hook: its messages (and its store's) become chuted's own
+ * log lines. One fprintf per message, so a line written from the store's
+ * checkpoint thread never interleaves with the loop's lines. */
+static void engine_log(void *ctx, chute_log_level level, const char *message)
+{
+    fprintf(stderr, "chuted: %s\n", message);
+}
+
 /* Parses "<digits><unit>" with |units| (name, multiplier) pairs. */
 typedef struct unit {
     const char *name;
@@ -308,6 +316,7 @@ int main(int argc, char **argv)
     chute_engine_options eo;
     chute_engine_options_init(&eo);
     eo.data_dir = c.data_dir;
+    eo.log = engine_log;
     if (strcmp(c.durability, "full") == 0)
         eo.durability = CHUTE_DURABILITY_FULL;
     else if (strcmp(c.durability, "normal") == 0)

@@ -3,6 +3,8 @@
 
 #include "store/walvfs.h"
 
+#include "common/log.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -58,6 +60,10 @@ struct store {
     int in_tx;
     int lock_fd; /* the .lock file, held (flock) while the store is open */
     chute_durability durability;
+    /* Where messages go (the engine's hook). Called from the checkpoint
+     * thread too, which the hook's contract allows (chute_log_fn). */
+    chute_log_fn log;
+    void *log_ctx;
     /* the checkpoint thread */
     pthread_t ckpt_thread;
     int ckpt_started;
@@ -244,9 +250,10 @@ static void *ckpt_main(void *arg)
      * the database after, whatever the connection's synchronous level. */
     if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
-        fprintf(stderr, "chute: %s: the checkpoint thread cannot open the database: %s; the "
-                        "writer checkpoints instead\n",
-                s->path, db ? sqlite3_errmsg(db) : "out of memory");
+        chute_log_emit(s->log, s->log_ctx, CHUTE_LOG_WARN,
+                       "%s: the checkpoint thread cannot open the database: %s; the writer "
+                       "checkpoints instead",
+                       s->path, db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
         return NULL;
     }
@@ -269,7 +276,8 @@ static void *ckpt_main(void *arg)
          * committed meanwhile wait for the next round. */
         int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-            fprintf(stderr, "chute: %s: checkpoint: %s\n", s->path, sqlite3_errmsg(db));
+            chute_log_emit(s->log, s->log_ctx, CHUTE_LOG_WARN, "%s: checkpoint: %s", s->path,
+                           sqlite3_errmsg(db));
         pthread_mutex_lock(&s->ckpt_mu);
     }
     pthread_mutex_unlock(&s->ckpt_mu);
@@ -334,7 +342,8 @@ static int take_lock(store *s, chute_error *err)
     return ret;
 }
 
-int store_open(store **out, const char *path, chute_durability durability, chute_error *err)
+int store_open(store **out, const char *path, chute_durability durability, chute_log_fn log,
+               void *log_ctx, chute_error *err)
 {
     store *s = calloc(1, sizeof *s);
     if (!s)
@@ -346,6 +355,8 @@ int store_open(store **out, const char *path, chute_durability durability, chute
     }
     s->lock_fd = -1;
     s->durability = durability;
+    s->log = log;
+    s->log_ctx = log_ctx;
     s->ckpt_max =
         durability == CHUTE_DURABILITY_FULL ? CKPT_PAGES_MAX_FULL : CKPT_PAGES_MAX_NORMAL;
     pthread_mutex_init(&s->ckpt_mu, NULL);
@@ -430,8 +441,9 @@ int store_open(store **out, const char *path, chute_durability durability, chute
     if (prc == 0)
         s->ckpt_started = 1;
     else /* on_wal falls back to checkpointing in the writer */
-        fprintf(stderr, "chute: %s: no checkpoint thread: %s; the writer checkpoints instead\n",
-                s->path, strerror(prc));
+        chute_log_emit(s->log, s->log_ctx, CHUTE_LOG_WARN,
+                       "%s: no checkpoint thread: %s; the writer checkpoints instead", s->path,
+                       strerror(prc));
 
 out:
     if (ret != 0) {

@@ -52,8 +52,15 @@ typedef struct store_job {
  * file) and starts the thread that checkpoints the WAL (store.c). Errors:
  * CHUTE_ESTORE (cannot open/create, or another process owns the file),
  * CHUTE_ECORRUPT (not a database, fails the check, or a newer schema); the
- * message names |path|. */
-int store_open(store **out, const char *path, chute_durability durability, chute_error *err);
+ * message names |path|.
+ *
+ * The store's messages (a checkpoint that failed, a checkpoint thread that
+ * could not start) go to |log| with |log_ctx| (none when |log| is NULL),
+ * from store_open on until store_close returns. The checkpoint thread calls
+ * it too, so |log| must be safe to call from another thread, as
+ * chute_log_fn promises (include/chute/engine.h). */
+int store_open(store **out, const char *path, chute_durability durability, chute_log_fn log,
+               void *log_ctx, chute_error *err);
 void store_close(store *s);
 
 int store_begin(store *s, chute_error *err);
