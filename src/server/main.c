@@ -20,6 +20,7 @@
 #include "server/broker.h"
 #include "server/gateway.h"
 #include "server/http_api.h"
+#include "server/log.h"
 #include "server/metrics.h"
 
 typedef struct config {
@@ -98,11 +99,13 @@ static void die(const char *fmt, ...)
 }
 
 /* The engine's log hook: its messages (and its store's) become chuted's own
- * log lines. One fprintf per message, so a line written from the store's
- * checkpoint thread never interleaves with the loop's lines. */
+ * log lines (chuted_log writes each in one call, so a line written from the
+ * store's checkpoint thread never interleaves with the loop's lines). */
 static void engine_log(void *ctx, chute_log_level level, const char *message)
 {
-    fprintf(stderr, "chuted: %s\n", message);
+    (void)ctx;
+    (void)level;
+    chuted_log("%s", message);
 }
 
 /* Parses "<digits><unit>" with |units| (name, multiplier) pairs. */
