@@ -194,6 +194,9 @@ typedef struct chute_engine_options {
     size_t max_variables_size;  /* bound on one variables document; 0 means 4 MiB */
     uint64_t max_jobs;          /* jobs the engine holds at most; 0 means no limit. See
                                    "Queue depth limit" below. */
+    int64_t max_job_timeout_ms; /* the longest lease a worker may ask for (activation and
+                                   UpdateJobTimeout); 0 means CHUTE_DURATION_MAX_MS. A worker
+                                   that takes jobs and never reads keeps them this long. */
     chute_clock_fn clock;       /* NULL means the system clock */
     void *clock_ctx;
     chute_log_fn log;           /* where the engine's messages go (see chute_log_fn); NULL
@@ -268,6 +271,16 @@ typedef struct chute_job_spec {
 #define CHUTE_ERROR_CODE_MAX 1024
 #define CHUTE_ERROR_MESSAGE_LEN_MAX 65536
 #define CHUTE_DEFAULT_RETRIES 3
+
+/*
+ * The longest duration the engine takes: a job's lease (timeout), a
+ * create's delay, a fail's retry back-off, a long poll's wait. Ten years:
+ * far beyond any real use, and far enough from INT64_MAX that now + any
+ * duration never overflows. A longer one is CHUTE_EINVAL naming the field
+ * and this maximum. chute_engine_options.max_job_timeout_ms lowers the
+ * bound for leases.
+ */
+#define CHUTE_DURATION_MAX_MS INT64_C(315360000000)
 
 /* Creates a job. Sets |*key| to its key. CHUTE_EBUSY when the engine
  * already holds |max_jobs| jobs. */

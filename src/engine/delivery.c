@@ -58,7 +58,7 @@ static int taker_new(chute_engine *e, const chute_activate_request *req, int for
                      size_t max_bytes, chute_deliver_fn deliver, void *ctx, chute_taker **out,
                      chute_error *err)
 {
-    int rc = chute_engine_check_activate(req, for_stream, err);
+    int rc = engine_check_lease(e, req, for_stream, err);
     if (rc != 0)
         return rc;
     chute_taker *tk = calloc(1, sizeof *tk);

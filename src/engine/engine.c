@@ -361,6 +361,10 @@ static int check_spec(chute_engine *e, const chute_job_spec *spec, chute_error *
         return chute_error_set(err, CHUTE_EINVAL,
                                "Expected a delay of zero or more milliseconds, but it is %lld",
                                (long long)spec->delay_ms);
+    if (spec->delay_ms > CHUTE_DURATION_MAX_MS)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected a delay of at most %lld ms (10 years), but it is %lld",
+                               (long long)CHUTE_DURATION_MAX_MS, (long long)spec->delay_ms);
     size_t vlen = len_or_strlen(spec->variables, spec->variables_len);
     size_t hlen = len_or_strlen(spec->headers, spec->headers_len);
     int rc = check_document(e, spec->variables, vlen, 0, "variables", err);
@@ -511,6 +515,11 @@ int chute_engine_check_activate(const chute_activate_request *req, int for_strea
                                "Expected to activate jobs with a timeout of at least 1 ms, but "
                                "the timeout is %lld",
                                (long long)req->timeout_ms);
+    if (req->timeout_ms > CHUTE_DURATION_MAX_MS)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to activate jobs with a timeout of at most %lld ms (10 "
+                               "years), but the timeout is %lld",
+                               (long long)CHUTE_DURATION_MAX_MS, (long long)req->timeout_ms);
     if (!for_stream && req->max_jobs < 1)
         return chute_error_set(err, CHUTE_EINVAL,
                                "Expected to activate at least 1 job (maxJobsToActivate), but it "
@@ -591,10 +600,35 @@ int engine_activate_into(chute_engine *e, jtype *t, const char *worker, int64_t 
     return 0;
 }
 
+int64_t engine_max_lease(const chute_engine *e)
+{
+    int64_t m = e->opts.max_job_timeout_ms;
+    return m > 0 && m < CHUTE_DURATION_MAX_MS ? m : CHUTE_DURATION_MAX_MS;
+}
+
+const char *engine_max_lease_why(const chute_engine *e)
+{
+    return engine_max_lease(e) < CHUTE_DURATION_MAX_MS ? " (the broker's maximum job timeout)"
+                                                         : " (10 years)";
+}
+
+int engine_check_lease(const chute_engine *e, const chute_activate_request *req, int for_stream,
+                       chute_error *err)
+{
+    int rc = chute_engine_check_activate(req, for_stream, err);
+    if (rc == 0 && req->timeout_ms > engine_max_lease(e))
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "Expected to activate jobs with a timeout of at most %lld ms%s, but "
+                             "the timeout is %lld",
+                             (long long)engine_max_lease(e), engine_max_lease_why(e),
+                             (long long)req->timeout_ms);
+    return rc;
+}
+
 int chute_engine_activate(chute_engine *e, const chute_activate_request *req, size_t max_bytes,
                           const chute_job_view **jobs, size_t *count, chute_error *err)
 {
-    int rc = chute_engine_check_activate(req, 0, err);
+    int rc = engine_check_lease(e, req, 0, err);
     if (rc != 0)
         return rc;
     job_scratch_release(e);
@@ -693,6 +727,11 @@ int chute_engine_fail(chute_engine *e, int64_t key, int32_t retries, const char 
                                "Expected a retry back-off of zero or more milliseconds, but it "
                                "is %lld",
                                (long long)backoff_ms);
+    if (backoff_ms > CHUTE_DURATION_MAX_MS)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected a retry back-off of at most %lld ms (10 years), but it "
+                               "is %lld",
+                               (long long)CHUTE_DURATION_MAX_MS, (long long)backoff_ms);
     if (message && strlen(message) > CHUTE_ERROR_MESSAGE_LEN_MAX)
         return chute_error_set(err, CHUTE_EINVAL,
                                "Expected an error message of at most %d bytes, but it is %zu "
@@ -804,6 +843,12 @@ int chute_engine_update(chute_engine *e, int64_t key, const chute_job_update *u,
                                "Expected to update the timeout of job with key '%lld' to at "
                                "least 1 ms, but it is %lld",
                                (long long)key, (long long)u->timeout_ms);
+    if (u->has_timeout && u->timeout_ms > engine_max_lease(e))
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to update the timeout of job with key '%lld' to at "
+                               "most %lld ms%s, but it is %lld",
+                               (long long)key, (long long)engine_max_lease(e),
+                               engine_max_lease_why(e), (long long)u->timeout_ms);
     if (u->has_timeout && j->state != CHUTE_JOB_ACTIVATED)
         return bad_state(err, cmd, "update the timeout of", j);
     if (u->has_retries)

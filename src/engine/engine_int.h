@@ -283,6 +283,17 @@ void delivery_free_takers(jtype *t);
 
 int64_t engine_now(const chute_engine *e);
 
+/* The longest lease a worker may ask for: the option max_job_timeout_ms,
+ * or CHUTE_DURATION_MAX_MS; and the words that say where the bound comes
+ * from, for messages. */
+int64_t engine_max_lease(const chute_engine *e);
+const char *engine_max_lease_why(const chute_engine *e);
+
+/* chute_engine_check_activate plus the engine's lease bound: every way of
+ * taking jobs (activation, waiters, streams) checks with this. */
+int engine_check_lease(const chute_engine *e, const chute_activate_request *req, int for_stream,
+                       chute_error *err);
+
 /* Leases up to |max| ready jobs of |t| to |worker| and writes their views
  * into e->views from index |first_view| on (|*count| of them); |max_bytes|
  * and |fetch| as for chute_engine_activate. */

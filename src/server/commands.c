@@ -209,6 +209,14 @@ static void run_activate(command_call *call, const command *cmd)
         answer_error(call, cmd, &err);
         return;
     }
+    if (cmd->request_timeout_ms > CHUTE_DURATION_MAX_MS) {
+        chute_error_set(&err, CHUTE_EINVAL,
+                        "Expected to activate jobs with a requestTimeout of at most %lld ms (10 "
+                        "years), but it is %lld",
+                        (long long)CHUTE_DURATION_MAX_MS, (long long)cmd->request_timeout_ms);
+        answer_error(call, cmd, &err);
+        return;
+    }
     size_t budget = command_activation_budget(call->max_response, &cmd->req);
     command_result res = {0};
     if (chute_engine_activate(e, &cmd->req, budget, &res.jobs, &res.njobs, &err) != 0) {

@@ -34,6 +34,7 @@ typedef struct config {
     const char *stream_credit;
     const char *max_jobs;
     const char *max_inflight;
+    const char *max_job_timeout;
     int allow_remote;
 } config;
 
@@ -74,6 +75,10 @@ static void usage(FILE *f)
           "                           get RESOURCE_EXHAUSTED while it is reached; activate,\n"
           "                           complete, fail and throw error are always taken; 0 means\n"
           "                           no limit [CHUTE_MAX_INFLIGHT] (default 10000)\n"
+          "  --max-job-timeout DURATION  the longest lease a worker may ask for (activation\n"
+          "                           timeout, UpdateJobTimeout); longer is INVALID_ARGUMENT\n"
+          "                           (HTTP 400); 0 means the engine's bound, 10 years\n"
+          "                           [CHUTE_MAX_JOB_TIMEOUT] (default 0)\n"
           "  --allow-remote           allow a listener on a non-loopback address (Chute has no\n"
           "                           authentication yet) [CHUTE_ALLOW_REMOTE=1]\n"
           "  -h, --help               this text\n"
@@ -215,6 +220,7 @@ static void parse_args(int argc, char **argv, config *c)
     c->stream_credit = env_or("CHUTE_STREAM_CREDIT", "32");
     c->max_jobs = env_or("CHUTE_MAX_JOBS", "10000000");
     c->max_inflight = env_or("CHUTE_MAX_INFLIGHT", "10000");
+    c->max_job_timeout = env_or("CHUTE_MAX_JOB_TIMEOUT", "0");
     c->allow_remote = strcmp(env_or("CHUTE_ALLOW_REMOTE", "0"), "1") == 0;
 
     static const struct {
@@ -231,6 +237,7 @@ static void parse_args(int argc, char **argv, config *c)
         {"--stream-credit", offsetof(config, stream_credit)},
         {"--max-jobs", offsetof(config, max_jobs)},
         {"--max-inflight", offsetof(config, max_inflight)},
+        {"--max-job-timeout", offsetof(config, max_job_timeout)},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -333,6 +340,10 @@ int main(int argc, char **argv)
      * replies. */
     eo.max_jobs = count_of("--max-jobs", c.max_jobs, 1000000000000ULL);
     uint64_t max_inflight = count_of("--max-inflight", c.max_inflight, 100000000ULL);
+    eo.max_job_timeout_ms = duration_ms("--max-job-timeout", c.max_job_timeout);
+    if (eo.max_job_timeout_ms > CHUTE_DURATION_MAX_MS)
+        die("--max-job-timeout %s: choose at most 3650d (10 years), or 0 for that bound",
+            c.max_job_timeout);
 
     gateway_config gc;
     gateway_config_init(&gc);

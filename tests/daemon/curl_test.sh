@@ -277,6 +277,14 @@ expect 404 POST /v2/jobs/{jobKey}/error /v2/jobs/2251799813999999/error '{"error
 expect 400 POST /v2/jobs/{jobKey}/error "/v2/jobs/$k3/error" '{"errorMessage":"no code"}'
 expect 400 POST /v2/jobs/{jobKey}/error "/v2/jobs/$k3/error" '{"errorCode":"E","variables":5}'
 
+# ---- durations past the maximum (overflowing deadlines) ------------------------------
+expect 400 POST /v1/jobs /v1/jobs "{\"type\":\"$T-d\",\"delay\":9223372036854775807}"
+grep -q 'delay of at most 315360000000 ms' <<<"$out" || fail "huge delay: $out"
+expect 400 POST /v2/jobs/activation /v2/jobs/activation "{\"type\":\"$T\",\"maxJobsToActivate\":1,\"timeout\":9223372036854775807,\"requestTimeout\":-1}"
+grep -q 'timeout of at most 315360000000 ms' <<<"$out" || fail "huge lease: $out"
+expect 400 POST /v2/jobs/activation /v2/jobs/activation "{\"type\":\"$T\",\"maxJobsToActivate\":1,\"timeout\":1000,\"requestTimeout\":9223372036854775807}"
+grep -q 'requestTimeout of at most 315360000000 ms' <<<"$out" || fail "huge long poll: $out"
+
 # ---- job types -----------------------------------------------------------------------------
 expect 200 GET /v1/job-types /v1/job-types
 [ "$(jq -r ".types[] | select(.type==\"$T\") | .completedTotal" <<<"$out")" = 1 ] || fail "job-types completedTotal: $out"

@@ -306,6 +306,59 @@ static void test_reject_too_big(void **state)
     assert_state(f, k, CHUTE_JOB_ACTIVATED);
 }
 
+/* Durations whose deadline would overflow int64 (2^63-1 ms) were taken:
+ * the job stayed ACTIVATED or DELAYED forever. Every duration is bounded by
+ * CHUTE_DURATION_MAX_MS, named in the message; max_job_timeout_ms lowers
+ * the bound for leases. */
+static void test_reject_durations_past_the_maximum(void **state)
+{
+    fx *f = *state;
+    const int64_t huge = INT64_MAX;
+    chute_job_spec spec = {.type = "d", .delay_ms = huge};
+    int64_t key;
+    assert_rejected(f, chute_engine_create(f->e, &spec, &key, &f->err), CHUTE_EINVAL);
+    assert_contains(f->err.message, "delay of at most 315360000000 ms");
+    spec.delay_ms = CHUTE_DURATION_MAX_MS;
+    assert_ok(f, chute_engine_create(f->e, &spec, &key, &f->err));
+    assert_int_equal(fx_state(f, key), CHUTE_JOB_DELAYED);
+
+    fx_create(f, "t", 0, NULL);
+    chute_activate_request r = {.type = "t", .worker = "w", .max_jobs = 1, .timeout_ms = huge};
+    const chute_job_view *jobs;
+    size_t n;
+    assert_rejected(f, chute_engine_activate(f->e, &r, 0, &jobs, &n, &f->err), CHUTE_EINVAL);
+    assert_contains(f->err.message, "timeout of at most 315360000000 ms");
+    assert_rejected(f, chute_engine_check_activate(&r, 1, &f->err), CHUTE_EINVAL);
+    chute_taker *tk;
+    assert_rejected(f,
+                    chute_engine_stream_add(f->e, &r, 1, 0, NULL, NULL, &tk, &f->err),
+                    CHUTE_EINVAL);
+    r.timeout_ms = 60000;
+    assert_ok(f, chute_engine_activate(f->e, &r, 0, &jobs, &n, &f->err));
+    assert_int_equal(n, 1);
+    key = jobs[0].key;
+    chute_job_update u = {.has_timeout = 1, .timeout_ms = huge};
+    assert_rejected(f, chute_engine_update(f->e, key, &u, &f->err), CHUTE_EINVAL);
+    assert_contains(f->err.message, "at most 315360000000 ms (10 years)");
+    assert_rejected(f, chute_engine_fail(f->e, key, 2, "x", huge, NULL, 0, &f->err),
+                    CHUTE_EINVAL);
+    assert_contains(f->err.message, "retry back-off of at most 315360000000 ms");
+    assert_int_equal(fx_state(f, key), CHUTE_JOB_ACTIVATED);
+
+    /* The operator's cap on leases. */
+    f->opts.max_job_timeout_ms = 600000;
+    fx_reopen(f);
+    fx_create(f, "c", 0, NULL);
+    chute_activate_request c = {.type = "c", .worker = "w", .max_jobs = 1, .timeout_ms = 3600000};
+    assert_rejected(f, chute_engine_activate(f->e, &c, 0, &jobs, &n, &f->err), CHUTE_EINVAL);
+    assert_contains(f->err.message, "at most 600000 ms (the broker's maximum job timeout)");
+    c.timeout_ms = 600000;
+    assert_ok(f, chute_engine_activate(f->e, &c, 0, &jobs, &n, &f->err));
+    assert_int_equal(n, 1);
+    u.timeout_ms = 600001;
+    assert_rejected(f, chute_engine_update(f->e, jobs[0].key, &u, &f->err), CHUTE_EINVAL);
+}
+
 static void test_reject_activate_arguments(void **state)
 {
     fx *f = *state;
@@ -1794,6 +1847,7 @@ int main(void)
         FX_TEST(test_reject_headers),
         FX_TEST(test_reject_too_big),
         FX_TEST(test_reject_activate_arguments),
+        FX_TEST(test_reject_durations_past_the_maximum),
         FX_TEST(test_reject_limits),
         FX_TEST(test_not_found_unknown),
         FX_TEST(test_not_found_completed_and_canceled),
