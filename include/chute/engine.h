@@ -194,6 +194,10 @@ typedef struct chute_engine_options {
     size_t max_variables_size;  /* bound on one variables document; 0 means 4 MiB */
     uint64_t max_jobs;          /* jobs the engine holds at most; 0 means no limit. See
                                    "Queue depth limit" below. */
+    int accept_wal_loss;        /* open a database whose write-ahead log is damaged, losing
+                                   the committed transactions after the damage; without it
+                                   such an open fails with CHUTE_ECORRUPT (a copy of the log is
+                                   kept either way) */
     int64_t max_job_timeout_ms; /* the longest lease a worker may ask for (activation and
                                    UpdateJobTimeout); 0 means CHUTE_DURATION_MAX_MS. A worker
                                    that takes jobs and never reads keeps them this long. */

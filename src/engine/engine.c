@@ -258,6 +258,7 @@ int chute_engine_open(chute_engine **out, const chute_engine_options *opts, chut
     e->opts.data_dir = e->data_dir;
 
     int rc = store_open(&e->st, e->db_path, e->opts.durability, e->opts.log, e->opts.log_ctx,
+                        e->opts.accept_wal_loss,
                         err);
     if (rc == 0)
         rc = load_all(e, err);

@@ -36,6 +36,7 @@ typedef struct config {
     const char *max_inflight;
     const char *max_job_timeout;
     int allow_remote;
+    int accept_wal_loss;
 } config;
 
 static void usage(FILE *f)
@@ -79,6 +80,11 @@ static void usage(FILE *f)
           "                           timeout, UpdateJobTimeout); longer is INVALID_ARGUMENT\n"
           "                           (HTTP 400); 0 means the engine's bound, 10 years\n"
           "                           [CHUTE_MAX_JOB_TIMEOUT] (default 0)\n"
+          "  --accept-wal-loss        open the database even when its write-ahead log is\n"
+          "                           damaged, dropping the committed transactions after the\n"
+          "                           damage (without it chuted refuses to start and says\n"
+          "                           how many; a copy of the log is kept either way)\n"
+          "                           [CHUTE_ACCEPT_WAL_LOSS=1]\n"
           "  --allow-remote           allow a listener on a non-loopback address (Chute has no\n"
           "                           authentication yet) [CHUTE_ALLOW_REMOTE=1]\n"
           "  -h, --help               this text\n"
@@ -222,6 +228,7 @@ static void parse_args(int argc, char **argv, config *c)
     c->max_inflight = env_or("CHUTE_MAX_INFLIGHT", "10000");
     c->max_job_timeout = env_or("CHUTE_MAX_JOB_TIMEOUT", "0");
     c->allow_remote = strcmp(env_or("CHUTE_ALLOW_REMOTE", "0"), "1") == 0;
+    c->accept_wal_loss = strcmp(env_or("CHUTE_ACCEPT_WAL_LOSS", "0"), "1") == 0;
 
     static const struct {
         const char *name;
@@ -251,6 +258,10 @@ static void parse_args(int argc, char **argv, config *c)
         }
         if (strcmp(a, "--allow-remote") == 0) {
             c->allow_remote = 1;
+            continue;
+        }
+        if (strcmp(a, "--accept-wal-loss") == 0) {
+            c->accept_wal_loss = 1;
             continue;
         }
         size_t k;
@@ -341,6 +352,7 @@ int main(int argc, char **argv)
     eo.max_jobs = count_of("--max-jobs", c.max_jobs, 1000000000000ULL);
     uint64_t max_inflight = count_of("--max-inflight", c.max_inflight, 100000000ULL);
     eo.max_job_timeout_ms = duration_ms("--max-job-timeout", c.max_job_timeout);
+    eo.accept_wal_loss = c.accept_wal_loss;
     if (eo.max_job_timeout_ms > CHUTE_DURATION_MAX_MS)
         die("--max-job-timeout %s: choose at most 3650d (10 years), or 0 for that bound",
             c.max_job_timeout);

@@ -1,6 +1,7 @@
 /* SQLite persistence of one partition; see store.h. */
 #include "store/store.h"
 
+#include "store/walcheck.h"
 #include "store/walvfs.h"
 
 #include "common/log.h"
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SCHEMA_VERSION 1
@@ -342,8 +344,94 @@ static int take_lock(store *s, chute_error *err)
     return ret;
 }
 
+/* Copies |from| to |to| (the damaged log, kept for the operator). */
+static int copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0) {
+        close(in);
+        return -1;
+    }
+    char buf[65536];
+    ssize_t n;
+    int rc = 0;
+    while ((n = read(in, buf, sizeof buf)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -1;
+            break;
+        }
+        for (ssize_t w = 0; w < n;) {
+            ssize_t k = write(out, buf + w, (size_t)(n - w));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0) {
+                rc = -1;
+                break;
+            }
+            w += k;
+        }
+        if (rc)
+            break;
+    }
+    if (rc == 0 && fsync(out) != 0)
+        rc = -1;
+    close(in);
+    close(out);
+    return rc;
+}
+
+/*
+ * Refuses a log whose committed transactions SQLite would drop (see
+ * store.h), after keeping a copy of it. Runs with the lock held, before
+ * SQLite opens the file.
+ */
+static int check_wal(store *s, int accept_loss, chute_error *err)
+{
+    char wal[4096], copy[4200];
+    snprintf(wal, sizeof wal, "%s-wal", s->path);
+    wal_check c;
+    int rc = wal_check_file(wal, &c, err);
+    if (rc != 0 || !wal_check_damaged(&c))
+        return rc;
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", gmtime_r(&now, &tm));
+    snprintf(copy, sizeof copy, "%s.damaged-%s", wal, when);
+    int kept = copy_file(wal, copy) == 0;
+    char what[512];
+    if (c.header_damaged)
+        snprintf(what, sizeof what,
+                 "its header fails its checksum, so SQLite would ignore every transaction in it");
+    else
+        snprintf(what, sizeof what,
+                 "frame %llu fails its checksum, and %llu committed transaction%s after it "
+                 "(%llu frames) would be dropped by SQLite's recovery",
+                 (unsigned long long)c.bad_frame, (unsigned long long)c.commits_lost,
+                 c.commits_lost == 1 ? "" : "s", (unsigned long long)c.frames_lost);
+    if (accept_loss) {
+        chute_log_emit(s->log, s->log_ctx, CHUTE_LOG_ERROR,
+                       "%s: the write-ahead log is damaged: %s; opening it anyway as asked "
+                       "(--accept-wal-loss)%s%s",
+                       wal, what, kept ? "; a copy is kept at " : "; no copy could be kept",
+                       kept ? copy : "");
+        return 0;
+    }
+    return chute_error_set(err, CHUTE_ECORRUPT,
+                           "%s: the write-ahead log is damaged: %s. %s%s. Restore the data "
+                           "directory from a backup, or start with --accept-wal-loss to open it "
+                           "without them",
+                           wal, what, kept ? "A copy is kept at " : "No copy could be kept",
+                           kept ? copy : "");
+}
+
 int store_open(store **out, const char *path, chute_durability durability, chute_log_fn log,
-               void *log_ctx, chute_error *err)
+               void *log_ctx, int accept_wal_loss, chute_error *err)
 {
     store *s = calloc(1, sizeof *s);
     if (!s)
@@ -362,6 +450,8 @@ int store_open(store **out, const char *path, chute_durability durability, chute
     pthread_mutex_init(&s->ckpt_mu, NULL);
     pthread_cond_init(&s->ckpt_cv, NULL);
     int ret = take_lock(s, err);
+    if (ret == 0)
+        ret = check_wal(s, accept_wal_loss, err);
     if (ret != 0) {
         store_close(s);
         return ret;

@@ -58,9 +58,17 @@ typedef struct store_job {
  * could not start) go to |log| with |log_ctx| (none when |log| is NULL),
  * from store_open on until store_close returns. The checkpoint thread calls
  * it too, so |log| must be safe to call from another thread, as
- * chute_log_fn promises (include/chute/engine.h). */
+ * chute_log_fn promises (include/chute/engine.h).
+ *
+ * Before SQLite reads the database, the write-ahead log is checked
+ * (walcheck.h): when it holds committed transactions past a damaged frame,
+ * which SQLite's recovery would drop without a word, the log is copied to
+ * |path|-wal.damaged-<UTC time> and the open fails with CHUTE_ECORRUPT
+ * naming the file, the frame and the transactions lost, unless
+ * |accept_wal_loss| is set (then the loss is logged and the open goes on).
+ * A torn last write is not damage. */
 int store_open(store **out, const char *path, chute_durability durability, chute_log_fn log,
-               void *log_ctx, chute_error *err);
+               void *log_ctx, int accept_wal_loss, chute_error *err);
 void store_close(store *s);
 
 int store_begin(store *s, chute_error *err);
