@@ -36,6 +36,29 @@ async function activatedJob(type) {
   return key;
 }
 
+test('strings that are not UTF-8, or hold a NUL, get INVALID_ARGUMENT and create nothing', { timeout: 60000 }, async () => {
+  // CreateJobRequest { type = 1 }: "u8\0evil" was cut to "u8"; 0xFF reached JSON and /metrics.
+  const cases = {
+    'NUL inside the type': Buffer.from([0x0a, 7, 0x75, 0x38, 0x00, 0x65, 0x76, 0x69, 0x6c]),
+    '0xFF in the type': Buffer.from([0x0a, 2, 0x75, 0xff]),
+    'a lone continuation byte': Buffer.from([0x0a, 2, 0x75, 0x80]),
+  };
+  for (const [name, bytes] of Object.entries(cases)) {
+    const { err } = await rawCall(raw, '/chute.v1.Chute/CreateJob', bytes);
+    h.assertCode(err, S.INVALID_ARGUMENT, name);
+    assert.match(err.details, /Expected type of CreateJobRequest to be a valid UTF-8 string without NUL characters/, name);
+  }
+  // ActivateJobsRequest { type = "t", worker = "w\xfe" }
+  const { err } = await rawCall(raw, '/gateway_protocol.Gateway/ActivateJobs',
+    Buffer.from([0x0a, 1, 0x74, 0x12, 2, 0x77, 0xfe, 0x18, 1, 0x20, 0xe8, 0x07]));
+  h.assertCode(err, S.INVALID_ARGUMENT, 'worker with 0xFE');
+  assert.match(err.details, /worker of ActivateJobsRequest/);
+  // Multi-byte UTF-8 is a type like any other.
+  const type = `${h.uniqueType('utf8')}-zahlung-\u00fc-\u2713-\u{1F600}`;
+  const key = await h.createJob(chute, { type });
+  assert.equal((await h.getJob(chute, key)).type, type);
+});
+
 test('malformed protobuf bytes to CompleteJob get INVALID_ARGUMENT', { timeout: 60000 }, async () => {
   const cases = {
     'truncated varint': Buffer.from([0x08, 0xff, 0xff]),
@@ -337,3 +360,4 @@ test('1000 idle long polls cost (almost) no CPU, then are cancelled', { timeout:
 test('bad-input: chuted stops on SIGTERM and exits 0 within 5 s', { timeout: 15000 }, async () => {
   await h.assertStops(daemon());
 });
+
