@@ -254,8 +254,9 @@ int64_t chute_engine_now(const chute_engine *e);
  * once. Jobs already held are never touched: a limit below what a restart
  * recovers only stops creates until enough jobs are completed or cancelled,
  * and each one that leaves makes room for one new job. The limit bounds
- * memory (every held job lives in memory, about 256 bytes plus its
- * documents), not throughput.
+ * memory (every held job lives in memory: its documents plus a fixed cost
+ * per job, measured by `bench_engine DIR memory` and quoted in the README's
+ * figures), not throughput.
  */
 
 typedef struct chute_job_spec {

@@ -347,8 +347,8 @@ int main(int argc, char **argv)
     int64_t retention = duration_ms("--retention", c.retention);
     eo.retention_ms = retention == 0 ? -1 : retention;
     /* Upper bounds only catch typos: 10^12 jobs is far past what memory
-     * holds (over 100 B each), 10^8 commands per commit gigabytes of
-     * replies. */
+     * holds (see the memory per job in the README's figures), 10^8
+     * commands per commit gigabytes of replies. */
     eo.max_jobs = count_of("--max-jobs", c.max_jobs, 1000000000000ULL);
     uint64_t max_inflight = count_of("--max-inflight", c.max_inflight, 100000000ULL);
     eo.max_job_timeout_ms = duration_ms("--max-job-timeout", c.max_job_timeout);
