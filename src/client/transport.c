@@ -215,55 +215,34 @@ void ccall_release(ccall *call)
 int ctransport_grpc_to_chute(int s)
 {
     switch (s) {
-    case 0:
-        return 0;
-    case 3:  /* INVALID_ARGUMENT */
-    case 11: /* OUT_OF_RANGE */
-        return CHUTE_EINVAL;
-    case 4:
-        return CHUTE_ETIMEDOUT;
-    case 5:
-        return CHUTE_ENOTFOUND;
-    case 6:
-        return CHUTE_EEXIST;
-    case 7:  /* PERMISSION_DENIED */
-    case 16: /* UNAUTHENTICATED */
-        return CHUTE_EPERM;
-    case 8:
-        return CHUTE_EBUSY;
-    case 9:  /* FAILED_PRECONDITION */
-    case 10: /* ABORTED */
-        return CHUTE_ESTATE;
-    case 12:
-        return CHUTE_EUNIMPL;
-    case 1:  /* CANCELLED */
-    case 14: /* UNAVAILABLE */
-        return CHUTE_EUNAVAIL;
-    case 15:
-        return CHUTE_ECORRUPT;
-    default: /* UNKNOWN, INTERNAL, anything new */
-        return CHUTE_EINTERNAL;
+#define X(name, value, client)                                                                     \
+    case value:                                                                                    \
+        return client;
+        CHUTE_GRPC_STATUS_MAP(X)
+#undef X
     }
+    /* A status newer than the list counts as UNKNOWN. */
+    return ctransport_grpc_to_chute(CHUTE_GRPC_UNKNOWN);
 }
 
 int ctransport_http_to_grpc(int http)
 {
     switch (http) {
     case 400:
-        return 13;
+        return CHUTE_GRPC_INTERNAL;
     case 401:
-        return 16;
+        return CHUTE_GRPC_UNAUTHENTICATED;
     case 403:
-        return 7;
+        return CHUTE_GRPC_PERMISSION_DENIED;
     case 404:
-        return 12;
+        return CHUTE_GRPC_UNIMPLEMENTED;
     case 429:
     case 502:
     case 503:
     case 504:
-        return 14;
+        return CHUTE_GRPC_UNAVAILABLE;
     default:
-        return 2;
+        return CHUTE_GRPC_UNKNOWN;
     }
 }
 
