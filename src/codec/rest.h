@@ -73,7 +73,8 @@ int rest_http_status(int code);
  * ...); INTERNAL_ERROR for 0 and for a code not in the list. */
 const char *rest_problem_title(int code);
 
-/* The reason phrase of an HTTP status ("Not Found"); "Unknown" otherwise. */
+/* The reason phrase of an HTTP status ("Not Found"); "Unknown" otherwise.
+ * The same as codec_http_reason() (http_reason.h). */
 const char *rest_reason(int status);
 
 /*
