@@ -23,8 +23,9 @@
  *
  * Errors
  * ------
- * The gRPC status of a failed call is mapped to a CHUTE_E* code and the
- * server's grpc-message (percent-decoded) is copied into the chute_error:
+ * The gRPC status of a failed call is mapped to a CHUTE_E* code (the client
+ * column of CHUTE_GRPC_STATUS_MAP in <chute/chute.h>) and the server's
+ * grpc-message (percent-decoded) is copied into the chute_error:
  *   INVALID_ARGUMENT, OUT_OF_RANGE -> CHUTE_EINVAL     NOT_FOUND -> CHUTE_ENOTFOUND
  *   FAILED_PRECONDITION, ABORTED -> CHUTE_ESTATE       ALREADY_EXISTS -> CHUTE_EEXIST
  *   RESOURCE_EXHAUSTED -> CHUTE_EBUSY                   DEADLINE_EXCEEDED -> CHUTE_ETIMEDOUT

@@ -75,13 +75,10 @@ struct ccall {
     int retried;
     int headers_sent;
     char *grpc_message;
-    /* flow-controlled calls: bytes granted and received, and where the
-     * message boundary is (to let a started message through whole) */
+    /* flow-controlled calls: bytes granted and received; where the message
+     * boundary is (to let a started message through whole) is the reader's */
     uint64_t fc_granted;
     uint64_t fc_received;
-    uint8_t fc_prefix[CODEC_FRAME_PREFIX];
-    size_t fc_prefix_have;
-    size_t fc_body_need;
     uint64_t fc_completed; /* messages whose last byte arrived */
 };
 
@@ -215,55 +212,34 @@ void ccall_release(ccall *call)
 int ctransport_grpc_to_chute(int s)
 {
     switch (s) {
-    case 0:
-        return 0;
-    case 3:  /* INVALID_ARGUMENT */
-    case 11: /* OUT_OF_RANGE */
-        return CHUTE_EINVAL;
-    case 4:
-        return CHUTE_ETIMEDOUT;
-    case 5:
-        return CHUTE_ENOTFOUND;
-    case 6:
-        return CHUTE_EEXIST;
-    case 7:  /* PERMISSION_DENIED */
-    case 16: /* UNAUTHENTICATED */
-        return CHUTE_EPERM;
-    case 8:
-        return CHUTE_EBUSY;
-    case 9:  /* FAILED_PRECONDITION */
-    case 10: /* ABORTED */
-        return CHUTE_ESTATE;
-    case 12:
-        return CHUTE_EUNIMPL;
-    case 1:  /* CANCELLED */
-    case 14: /* UNAVAILABLE */
-        return CHUTE_EUNAVAIL;
-    case 15:
-        return CHUTE_ECORRUPT;
-    default: /* UNKNOWN, INTERNAL, anything new */
-        return CHUTE_EINTERNAL;
+#define X(name, value, client)                                                                     \
+    case value:                                                                                    \
+        return client;
+        CHUTE_GRPC_STATUS_MAP(X)
+#undef X
     }
+    /* A status newer than the list counts as UNKNOWN. */
+    return ctransport_grpc_to_chute(CHUTE_GRPC_UNKNOWN);
 }
 
 int ctransport_http_to_grpc(int http)
 {
     switch (http) {
     case 400:
-        return 13;
+        return CHUTE_GRPC_INTERNAL;
     case 401:
-        return 16;
+        return CHUTE_GRPC_UNAUTHENTICATED;
     case 403:
-        return 7;
+        return CHUTE_GRPC_PERMISSION_DENIED;
     case 404:
-        return 12;
+        return CHUTE_GRPC_UNIMPLEMENTED;
     case 429:
     case 502:
     case 503:
     case 504:
-        return 14;
+        return CHUTE_GRPC_UNAVAILABLE;
     default:
-        return 2;
+        return CHUTE_GRPC_UNKNOWN;
     }
 }
 
@@ -392,40 +368,6 @@ static void call_detach(ccall *call)
 
 /* ---- flow control of flow-controlled calls ------------------------------- */
 
-/* Follows message boundaries in the bytes of a flow-controlled stream. */
-static void fc_track(ccall *call, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        if (call->fc_prefix_have < CODEC_FRAME_PREFIX) {
-            size_t take = CODEC_FRAME_PREFIX - call->fc_prefix_have;
-            if (take > len)
-                take = len;
-            memcpy(call->fc_prefix + call->fc_prefix_have, p, take);
-            call->fc_prefix_have += take;
-            p += take;
-            len -= take;
-            if (call->fc_prefix_have == CODEC_FRAME_PREFIX) {
-                const uint8_t *b = call->fc_prefix;
-                call->fc_body_need = ((size_t)b[1] << 24) | ((size_t)b[2] << 16) |
-                                     ((size_t)b[3] << 8) | (size_t)b[4];
-                if (call->fc_body_need == 0) {
-                    call->fc_prefix_have = 0;
-                    call->fc_completed++;
-                }
-            }
-        } else {
-            size_t take = call->fc_body_need < len ? call->fc_body_need : len;
-            call->fc_body_need -= take;
-            p += take;
-            len -= take;
-            if (call->fc_body_need == 0) {
-                call->fc_prefix_have = 0;
-                call->fc_completed++;
-            }
-        }
-    }
-}
-
 /* Grants the server what the owner asked for, if that is more than it has. */
 static void fc_apply(ccall *call)
 {
@@ -444,12 +386,13 @@ static void fc_apply(ccall *call)
         messages -= (int64_t)(call->fc_completed - seen);
 
     uint64_t need = 0; /* to finish a message that has begun */
-    int partial = call->fc_prefix_have > 0;
-    if (partial) {
-        need = call->fc_prefix_have < CODEC_FRAME_PREFIX
-                   ? (CODEC_FRAME_PREFIX - call->fc_prefix_have) +
+    size_t prefix_have, have, length;
+    codec_frame_reader_progress(&call->reader, &prefix_have, &have, &length);
+    if (prefix_have > 0) {
+        need = prefix_have < CODEC_FRAME_PREFIX
+                   ? (CODEC_FRAME_PREFIX - prefix_have) +
                          (mn > CODEC_FRAME_PREFIX ? mn - CODEC_FRAME_PREFIX : 0)
-                   : call->fc_body_need;
+                   : length - have;
         messages--;
     }
     uint64_t target = need;
@@ -515,12 +458,10 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
     ccall *call = stream_call(s, id);
     if (!call)
         return 0;
-    if (call->flags & CCALL_FLOW_CONTROLLED) {
+    if (call->flags & CCALL_FLOW_CONTROLLED)
         call->fc_received += len;
-        fc_track(call, data, len);
-    } else {
+    else
         nghttp2_session_consume_stream(s, id, len);
-    }
     while (len > 0 && call->state == CALL_ACTIVE) {
         size_t used = 0;
         codec_frame m;
@@ -534,6 +475,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
         len -= used;
         if (r == 0)
             break;
+        call->fc_completed++;
         if (m.compressed) {
             chute_error_set(&e, CHUTE_EINTERNAL,
                             "the server sent a compressed message; this client does not "

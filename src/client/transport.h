@@ -92,7 +92,9 @@ size_t ctransport_max_message(const chute_client *client);
 /* The client's default deadline, for calls that pass no options. */
 int64_t ctransport_default_deadline(const chute_client *client);
 
-/* Maps a gRPC status (1..16) to a CHUTE_E* code; 0 stays 0. */
+/* Maps a gRPC status to a CHUTE_E* code: the client column of
+ * CHUTE_GRPC_STATUS_MAP in <chute/chute.h>; 0 stays 0, and a status not in
+ * the list counts as UNKNOWN (CHUTE_EINTERNAL). */
 int ctransport_grpc_to_chute(int grpc_status);
 
 /* Maps an HTTP status of a response that is not gRPC to the gRPC status the

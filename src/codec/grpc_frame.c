@@ -15,6 +15,13 @@
 
 static const uint8_t empty_message[1];
 
+/* The one place that reads a prefix's length. */
+static uint32_t prefix_length(const uint8_t prefix[CODEC_FRAME_PREFIX])
+{
+    return (uint32_t)prefix[1] << 24 | (uint32_t)prefix[2] << 16 | (uint32_t)prefix[3] << 8 |
+           (uint32_t)prefix[4];
+}
+
 int codec_frame_parse_prefix(const uint8_t prefix[CODEC_FRAME_PREFIX], int *compressed,
                              uint32_t *length, chute_error *err)
 {
@@ -23,8 +30,7 @@ int codec_frame_parse_prefix(const uint8_t prefix[CODEC_FRAME_PREFIX], int *comp
                                "Expected a gRPC message with compressed flag 0 or 1, but it was %u",
                                (unsigned)prefix[0]);
     *compressed = prefix[0];
-    *length = (uint32_t)prefix[1] << 24 | (uint32_t)prefix[2] << 16 | (uint32_t)prefix[3] << 8 |
-              (uint32_t)prefix[4];
+    *length = prefix_length(prefix);
     return 0;
 }
 
@@ -39,14 +45,27 @@ void codec_frame_write_prefix(uint8_t prefix[CODEC_FRAME_PREFIX], int compressed
 
 void codec_frame_reader_init(codec_frame_reader *r, size_t max_message)
 {
+    codec_frame_reader_opts o = {.max_message = max_message};
+    codec_frame_reader_init_opts(r, &o);
+}
+
+void codec_frame_reader_init_opts(codec_frame_reader *r, const codec_frame_reader_opts *opts)
+{
     memset(r, 0, sizeof(*r));
-    r->max_message = max_message ? max_message : CODEC_MAX_MESSAGE;
+    r->max_message = opts->max_message ? opts->max_message : CODEC_MAX_MESSAGE;
+    r->hold = opts->hold;
+    r->first_alloc = opts->first_alloc ? opts->first_alloc : READER_MIN_ALLOC;
+    r->budget = opts->budget;
+    r->on_prefix = opts->on_prefix;
+    r->ud = opts->ud;
 }
 
 void codec_frame_reader_free(codec_frame_reader *r)
 {
     if (!r)
         return;
+    if (r->budget && r->cap) /* a reader without a buffer never touches its budget */
+        r->budget->used -= r->cap;
     free(r->buf);
     r->buf = NULL;
     r->cap = 0;
@@ -58,21 +77,37 @@ int codec_frame_reader_pending(const codec_frame_reader *r)
     return r->prefix_len > 0;
 }
 
+void codec_frame_reader_progress(const codec_frame_reader *r, size_t *prefix_have, size_t *have,
+                                 size_t *length)
+{
+    int whole = r->prefix_len == CODEC_FRAME_PREFIX;
+    if (prefix_have)
+        *prefix_have = r->prefix_len;
+    if (have)
+        *have = whole ? r->have : 0;
+    if (length)
+        *length = whole ? r->length : 0;
+}
+
 /* Makes room for |want| bytes (want <= r->length), growing geometrically so
  * that a message arriving in many small chunks costs O(n) copies, but never
- * beyond the announced length. */
+ * beyond the announced length, nor past the budget. */
 static int reserve(codec_frame_reader *r, size_t want)
 {
     if (want <= r->cap)
         return 0;
-    size_t cap = r->cap ? r->cap * 2 : READER_MIN_ALLOC;
+    size_t cap = r->cap ? r->cap * 2 : r->first_alloc;
     if (cap < want)
         cap = want;
     if (cap > r->length)
         cap = r->length;
+    if (r->budget && r->budget->used - r->cap + cap > r->budget->max)
+        return CHUTE_EBUSY;
     uint8_t *b = realloc(r->buf, cap);
     if (!b)
         return CHUTE_ENOMEM;
+    if (r->budget)
+        r->budget->used += cap - r->cap;
     r->buf = b;
     r->cap = cap;
     return 0;
@@ -109,6 +144,13 @@ int codec_frame_reader_feed(codec_frame_reader *r, const uint8_t *data, size_t l
             *consumed = pos;
             return 0;
         }
+        r->length = prefix_length(r->prefix);
+        r->have = 0;
+        if (r->on_prefix) {
+            int rc = r->on_prefix(r->ud, r->prefix[0], r->length, err);
+            if (rc)
+                return fail(r, rc);
+        }
         int rc = codec_frame_parse_prefix(r->prefix, &r->compressed, &r->length, err);
         if (rc)
             return fail(r, rc);
@@ -118,11 +160,10 @@ int codec_frame_reader_feed(codec_frame_reader *r, const uint8_t *data, size_t l
                             (unsigned long)r->length, (unsigned long)r->max_message);
             return fail(r, CHUTE_ETOOBIG);
         }
-        r->have = 0;
     }
 
     size_t avail = len - pos;
-    if (r->have == 0 && avail >= r->length) {
+    if (r->have == 0 && (r->length == 0 || (!r->hold && avail >= r->length))) {
         /* The whole message is in this chunk: hand it out without copying. */
         msg->data = r->length ? data + pos : empty_message;
         msg->len = r->length;
@@ -140,7 +181,15 @@ int codec_frame_reader_feed(codec_frame_reader *r, const uint8_t *data, size_t l
         *consumed = pos;
         return 0;
     }
-    if (reserve(r, r->have + take)) {
+    int rc = reserve(r, r->have + take);
+    if (rc == CHUTE_EBUSY) {
+        chute_error_set(err, CHUTE_EBUSY,
+                        "Expected the buffered gRPC messages to stay within %zu bytes, but a "
+                        "message of %lu bytes does not fit",
+                        r->budget->max, (unsigned long)r->length);
+        return fail(r, CHUTE_EBUSY);
+    }
+    if (rc) {
         chute_error_set(err, CHUTE_ENOMEM, "Out of memory for a gRPC message of %lu bytes",
                         (unsigned long)r->length);
         return fail(r, CHUTE_ENOMEM);

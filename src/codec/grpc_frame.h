@@ -11,7 +11,9 @@
  * grows its buffer only as the message's bytes actually arrive, so a peer
  * that announces a large message and sends nothing costs nothing.
  *
- * The gateway (chuted) and the C client's transport both use this file.
+ * The gRPC transport of chuted (src/server/h2.c) and the C client's
+ * transport (src/client/transport.c) both read messages with it, and the
+ * grpc-message escape is this file's too: nothing else parses the prefix.
  */
 #ifndef CHUTE_CODEC_GRPC_FRAME_H
 #define CHUTE_CODEC_GRPC_FRAME_H
@@ -48,11 +50,58 @@ typedef struct codec_frame {
 } codec_frame;
 
 /*
+ * A bound on the bytes that several readers buffer together (the streams of
+ * one connection). A reader given a budget counts the capacity of its
+ * buffer in |used| and refuses to grow it past |max| (CHUTE_EBUSY); the
+ * owner may count other memory of its own in |used| too.
+ */
+typedef struct codec_frame_budget {
+    size_t used;
+    size_t max;
+} codec_frame_budget;
+
+/*
+ * Called once a message's prefix is complete, before the reader checks it
+ * and before any byte of the message is buffered: |flags| is the prefix's
+ * flag byte as sent, |length| the length it announces. Returns 0 to go on,
+ * or fills |err| and returns a negative code, which the feed then returns
+ * (the reader stays failed, as after any error).
+ */
+typedef int (*codec_frame_prefix_fn)(void *ud, unsigned flags, uint32_t length, chute_error *err);
+
+/* How a reader works; zero-initialise and set what you need. */
+typedef struct codec_frame_reader_opts {
+    /* The bound on one message; 0 means CODEC_MAX_MESSAGE. */
+    size_t max_message;
+    /* Keep every message in the reader's own buffer instead of pointing into
+     * the input when it arrives whole in one chunk, so that it stays valid
+     * after the input is gone, until the next feed or free (a server that
+     * dispatches a request after its receive callback returned needs
+     * this). The buffer of a whole message is exactly as large as the
+     * message. */
+    int hold;
+    /* The size of the buffer's first allocation (never more than the
+     * message); 0 means 4096. It doubles from there. */
+    size_t first_alloc;
+    /* Counts the buffer in a shared budget; NULL: none. */
+    codec_frame_budget *budget;
+    /* Judges each prefix first; NULL: none. */
+    codec_frame_prefix_fn on_prefix;
+    void *ud;
+} codec_frame_reader_opts;
+
+/*
  * The streaming parser. Zero-initialise it with codec_frame_reader_init()
- * and release it with codec_frame_reader_free(). All fields are private.
+ * or codec_frame_reader_init_opts() and release it with
+ * codec_frame_reader_free(). All fields are private.
  */
 typedef struct codec_frame_reader {
     size_t max_message;
+    int hold;
+    size_t first_alloc;
+    codec_frame_budget *budget;
+    codec_frame_prefix_fn on_prefix;
+    void *ud;
     uint8_t prefix[CODEC_FRAME_PREFIX];
     size_t prefix_len; /* bytes of the current prefix seen so far */
     uint32_t length;   /* of the current message, once the prefix is whole */
@@ -67,8 +116,13 @@ typedef struct codec_frame_reader {
  * CODEC_MAX_MESSAGE). Allocates nothing. */
 void codec_frame_reader_init(codec_frame_reader *r, size_t max_message);
 
-/* Frees the reader's buffer. |r| may be used again after
- * codec_frame_reader_init(). NULL is a no-op. */
+/* Prepares |r| for a stream as |opts| says (copied; the budget and |ud| it
+ * names must outlive the reader). Allocates nothing. */
+void codec_frame_reader_init_opts(codec_frame_reader *r, const codec_frame_reader_opts *opts);
+
+/* Frees the reader's buffer (and gives it back to its budget; a reader
+ * that holds no buffer does not touch its budget, which may then be gone).
+ * |r| may be used again after codec_frame_reader_init(). NULL is a no-op. */
 void codec_frame_reader_free(codec_frame_reader *r);
 
 /*
@@ -80,12 +134,16 @@ void codec_frame_reader_free(codec_frame_reader *r);
  *   CHUTE_ETOOBIG  the prefix announced a message over the bound ("Received
  *      message larger than max (N vs. M)"; gRPC answers RESOURCE_EXHAUSTED);
  *   CHUTE_EINVAL   the flag byte was neither 0 nor 1;
- *   CHUTE_ENOMEM.
+ *   CHUTE_EBUSY    the message does not fit in the reader's budget;
+ *   CHUTE_ENOMEM;
+ *   or what the reader's on_prefix returned.
  * After an error every later call returns the same error. |msg->data|
- * points into |data| (when the whole message was in this chunk) or into the
- * reader's buffer; it stays valid until the next call with |r| or until
- * |data| goes away, whichever comes first. Nothing is copied when a whole
- * message arrives in one chunk.
+ * points into |data| (when the whole message was in this chunk, unless the
+ * reader holds its messages) or into the reader's buffer; it stays valid
+ * until the next call with |r| or until |data| goes away, whichever comes
+ * first (a holding reader's: until the next call or free). Nothing is
+ * copied when a whole message arrives in one chunk, unless the reader
+ * holds its messages.
  */
 int codec_frame_reader_feed(codec_frame_reader *r, const uint8_t *data, size_t len,
                             size_t *consumed, codec_frame *msg, chute_error *err);
@@ -93,6 +151,16 @@ int codec_frame_reader_feed(codec_frame_reader *r, const uint8_t *data, size_t l
 /* Non-zero when the reader is in the middle of a message: at the end of a
  * stream this means the peer sent a truncated message. */
 int codec_frame_reader_pending(const codec_frame_reader *r);
+
+/*
+ * Where |r| is in its stream: |*prefix_have| bytes of the current message's
+ * prefix have arrived (0 between messages, CODEC_FRAME_PREFIX once it is
+ * whole); once it is whole, |*length| is the length it announced and
+ * |*have| how many of those bytes arrived so far (both 0 before). Any
+ * pointer may be NULL.
+ */
+void codec_frame_reader_progress(const codec_frame_reader *r, size_t *prefix_have, size_t *have,
+                                 size_t *length);
 
 /*
  * Packs |m| behind a prefix into a new buffer (malloc'd, the caller frees

@@ -4,6 +4,7 @@
 #include "rest.h"
 
 #include "common/json.h"
+#include "http_reason.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -159,116 +160,37 @@ void rest_buf_free(rest_buf *b)
 
 /* ---- errors -------------------------------------------------------------------- */
 
+/* Both come from CHUTE_ERRNO_MAP in <chute/chute.h>; a code not in it is an
+ * internal error. */
 int rest_http_status(int code)
 {
     switch (code) {
     case 0:
         return 200;
-    case CHUTE_EINVAL:
-        return 400;
-    case CHUTE_EPERM:
-        return 403;
-    case CHUTE_ENOTFOUND:
-        return 404;
-    case CHUTE_ESTATE:
-    case CHUTE_EEXIST:
-        return 409;
-    case CHUTE_ETOOBIG:
-        return 413;
-    case CHUTE_ETIMEDOUT:
-        return 504;
-    case CHUTE_EUNIMPL:
-        return 501;
-    case CHUTE_ENOMEM:
-    case CHUTE_EBUSY:
-    case CHUTE_ESTORE:
-    case CHUTE_EIO:
-    case CHUTE_ECLOSED:
-    case CHUTE_EUNAVAIL:
-        return 503;
-    default:
-        return 500;
+#define X(name, value, grpc, http, title, desc)                                                    \
+    case value:                                                                                    \
+        return http;
+        CHUTE_ERRNO_MAP(X)
+#undef X
     }
+    return 500;
 }
 
 const char *rest_problem_title(int code)
 {
     switch (code) {
-    case CHUTE_EINVAL:
-        return "INVALID_ARGUMENT";
-    case CHUTE_EPERM:
-        return "FORBIDDEN";
-    case CHUTE_ENOTFOUND:
-        return "NOT_FOUND";
-    case CHUTE_ESTATE:
-        return "INVALID_STATE";
-    case CHUTE_EEXIST:
-        return "ALREADY_EXISTS";
-    case CHUTE_ETOOBIG:
-        return "PAYLOAD_TOO_LARGE";
-    case CHUTE_ETIMEDOUT:
-        return "DEADLINE_EXCEEDED";
-    case CHUTE_EUNIMPL:
-        return "NOT_IMPLEMENTED";
-    case CHUTE_ENOMEM:
-    case CHUTE_EBUSY:
-        return "RESOURCE_EXHAUSTED";
-    case CHUTE_ESTORE:
-    case CHUTE_EIO:
-    case CHUTE_ECLOSED:
-    case CHUTE_EUNAVAIL:
-        return "UNAVAILABLE";
-    default:
-        return "INTERNAL_ERROR";
+#define X(name, value, grpc, http, title, desc)                                                    \
+    case value:                                                                                    \
+        return title;
+        CHUTE_ERRNO_MAP(X)
+#undef X
     }
+    return "INTERNAL_ERROR";
 }
 
 const char *rest_reason(int status)
 {
-    switch (status) {
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 411:
-        return "Length Required";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 415:
-        return "Unsupported Media Type";
-    case 417:
-        return "Expectation Failed";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Unknown";
-    }
+    return codec_http_reason(status);
 }
 
 int rest_problem(int status, const char *title, const char *detail, const char *instance,

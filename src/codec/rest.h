@@ -65,17 +65,19 @@ void rest_buf_free(rest_buf *b);
 
 /* ---- errors -------------------------------------------------------------------- */
 
-/* The HTTP status for a Chute error code: EINVAL 400, ENOTFOUND 404, ESTATE
- * and EEXIST 409, ETOOBIG 413, ENOMEM and EBUSY 503, ESTORE, EIO, EUNAVAIL
- * and ECLOSED 503, EUNIMPL 501, everything else 500. */
+/* The HTTP status for a Chute error code: the http column of
+ * CHUTE_ERRNO_MAP in <chute/chute.h> (EINVAL 400, ENOTFOUND 404, ESTATE and
+ * EEXIST 409, ETOOBIG 413, EBUSY 503, ...); 200 for 0, 500 for a code not in
+ * the list. */
 int rest_http_status(int code);
 
-/* The problem title for a Chute error code, in Camunda's words:
- * INVALID_ARGUMENT, NOT_FOUND, INVALID_STATE, ALREADY_EXISTS,
- * PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL_ERROR. */
+/* The problem title for a Chute error code, in Camunda's words: the title
+ * column of CHUTE_ERRNO_MAP (INVALID_ARGUMENT, NOT_FOUND, INVALID_STATE,
+ * ...); INTERNAL_ERROR for 0 and for a code not in the list. */
 const char *rest_problem_title(int code);
 
-/* The reason phrase of an HTTP status ("Not Found"); "Unknown" otherwise. */
+/* The reason phrase of an HTTP status ("Not Found"); "Unknown" otherwise.
+ * The same as codec_http_reason() (http_reason.h). */
 const char *rest_reason(int status);
 
 /*

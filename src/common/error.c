@@ -9,7 +9,7 @@ const char *chute_strerror(int code)
     switch (code) {
     case 0:
         return "success";
-#define X(name, value, grpc, desc)                                                                 \
+#define X(name, value, grpc, http, title, desc)                                                    \
     case value:                                                                                    \
         return desc;
         CHUTE_ERRNO_MAP(X)
@@ -23,7 +23,7 @@ const char *chute_err_name(int code)
     switch (code) {
     case 0:
         return "OK";
-#define X(name, value, grpc, desc)                                                                 \
+#define X(name, value, grpc, http, title, desc)                                                    \
     case value:                                                                                    \
         return #name;
         CHUTE_ERRNO_MAP(X)
@@ -36,14 +36,14 @@ int chute_err_grpc_status(int code)
 {
     switch (code) {
     case 0:
-        return 0;
-#define X(name, value, grpc, desc)                                                                 \
+        return CHUTE_GRPC_OK;
+#define X(name, value, grpc, http, title, desc)                                                    \
     case value:                                                                                    \
-        return grpc;
+        return CHUTE_GRPC_##grpc;
         CHUTE_ERRNO_MAP(X)
 #undef X
     }
-    return 2;
+    return CHUTE_GRPC_UNKNOWN;
 }
 
 int chute_error_set(chute_error *err, int code, const char *fmt, ...)

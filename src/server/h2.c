@@ -31,7 +31,7 @@
  */
 #include "server/h2.h"
 
-#include "codec/grpc_frame.h" /* codec_inflate, codec_encoding */
+#include "codec/grpc_frame.h" /* the message reader, codec_inflate, the grpc-message escape */
 
 #include <assert.h>
 #include <errno.h>
@@ -95,33 +95,61 @@ typedef struct h2_msgq {
     h2_msg *head, *tail;
 } h2_msgq;
 
-/* Call flags. */
-enum {
-    CALL_HEADERS_DONE = 1u << 0, /* the request header block was processed */
-    CALL_METHOD_POST = 1u << 1,  /* :method was POST */
-    CALL_CT_GRPC = 1u << 2,      /* content-type is application/grpc[+-;...] */
-    CALL_HDR_TOO_BIG = 1u << 3,  /* the header list exceeded the limit */
-    CALL_REMOTE_ENDED = 1u << 4, /* END_STREAM received */
-    CALL_REJECTED = 1u << 5,     /* the transport answers this request itself */
-    CALL_REJECT_PENDING = 1u << 6,
-    CALL_DISPATCH_PENDING = 1u << 7,
-    CALL_DISPATCHED = 1u << 8,        /* on_request ran */
-    CALL_GW_OWNED = 1u << 9,          /* dispatched and not yet given back by h2_call_finish */
-    CALL_RESPONSE_STARTED = 1u << 10, /* response HEADERS submitted */
-    CALL_DEFERRED = 1u << 11,         /* the data provider returned NGHTTP2_ERR_DEFERRED */
-    CALL_FINISH_PENDING = 1u << 12,   /* trailers go out when the queue is empty */
-    CALL_FINISHED = 1u << 13,         /* trailers decided (gateway, shutdown or reject) */
-    CALL_END_SENT = 1u << 14,         /* our END_STREAM frame went out */
-    CALL_RST_PENDING = 1u << 15, /* send RST_STREAM(NO_ERROR): answered before the request ended */
-    CALL_STREAM_CLOSED = 1u << 16,
-    CALL_CONN_LOST = 1u << 17,
-    CALL_SHUTDOWN_ENDED = 1u << 18, /* h2_server_shutdown ended it */
-    CALL_CLOSE_NOTIFIED = 1u << 19,
-    CALL_TRAILERS_SUBMITTED = 1u << 20, /* submitted outside the data provider */
-};
+/*
+ * The state of a call is two small state machines, one per direction, and a
+ * few facts that are independent of them.
+ *
+ * The request, as the transport sees it:
+ *
+ *   HEADERS --(accepted)--> BODY --(one whole message)--> MESSAGE --(END_STREAM)--> DISPATCH
+ *                                                                                      |
+ *                                                               (call_process: on_request)
+ *                                                                                      v
+ *                                                RELEASED <--(h2_call_finish)-- GATEWAY
+ *
+ * A request not yet dispatched (HEADERS to DISPATCH) may become REJECTED:
+ * the transport answers it itself (malformed, too large, shutdown) and the
+ * gateway never sees it. A DISPATCH call whose stream went away is freed
+ * without dispatch.
+ */
+typedef enum req_state {
+    REQ_HEADERS = 0, /* the request header block is arriving */
+    REQ_BODY,        /* the headers were accepted; the request message is arriving */
+    REQ_MESSAGE,     /* one whole message arrived; END_STREAM should follow */
+    REQ_DISPATCH,    /* the request ended after its message: on_request is due */
+    REQ_GATEWAY,     /* on_request ran: the gateway owns the call until h2_call_finish */
+    REQ_RELEASED,    /* the gateway gave the call back with h2_call_finish */
+    REQ_REJECTED,    /* the transport answers the request itself */
+} req_state;
 
-/* States of the body parser. */
-enum { BODY_PREFIX = 0, BODY_PAYLOAD = 1, BODY_DONE = 2 };
+/*
+ * The response:
+ *
+ *   NONE --(h2_call_send)--> MESSAGES --(finish, messages queued)--> TRAILERS_DUE
+ *    |  \                       |                                      |
+ *    |   (reject)               (finish, nothing queued)      (the data provider, after
+ *    |    v                      |                             the last message)
+ *    |   REJECT_DUE --------+    |                                      |
+ *    |                      v    v                                      |
+ *    +--(finish: Trailers-Only)--> ENDED <-------------------------------+
+ *                                    |
+ *                        (our END_STREAM went out)
+ *                                    v
+ *                       END_SENT, or RST_DUE --(RST_STREAM submitted)--> END_SENT
+ *
+ * ENDED means the end of the response is submitted to nghttp2: trailers, a
+ * HEADERS frame with END_STREAM, or a reset. RST_DUE is END_SENT while the
+ * request had not ended yet: RST_STREAM(NO_ERROR) is owed (RFC 9113 8.1).
+ */
+typedef enum resp_state {
+    RESP_NONE = 0,     /* nothing submitted */
+    RESP_REJECT_DUE,   /* the transport's own answer waits for call_process */
+    RESP_MESSAGES,     /* HEADERS submitted with the data provider; messages flow */
+    RESP_TRAILERS_DUE, /* finished: the data provider submits the trailers after the last message */
+    RESP_ENDED,        /* the end of the response is submitted */
+    RESP_END_SENT,     /* our END_STREAM went out */
+    RESP_RST_DUE,      /* our END_STREAM went out before the request ended: RST_STREAM is due */
+} resp_state;
 
 typedef struct h2_conn h2_conn;
 
@@ -129,22 +157,33 @@ struct h2_call {
     h2_server *server;
     h2_conn *conn; /* NULL once the call is a stub (see h2.h) */
     int32_t stream_id;
-    uint32_t flags;
+    req_state req;
+    resp_state resp;
     h2_link link;       /* in conn->calls, or server->stubs */
     h2_link dirty_link; /* in conn->dirty while it has work */
+
+    /* What the request headers said, judged when the header block ends. */
+    unsigned method_post : 1;     /* :method was POST */
+    unsigned content_type_ok : 1; /* content-type is application/grpc[+-;...] */
+    unsigned headers_too_big : 1; /* the header list (or the trailers) exceeded the limit */
+    /* Independent of the two states. */
+    unsigned remote_ended : 1;   /* END_STREAM received */
+    unsigned deferred : 1;       /* the data provider returned NGHTTP2_ERR_DEFERRED */
+    unsigned stream_closed : 1;  /* the stream is gone (closed, reset or connection lost) */
+    unsigned conn_lost : 1;      /* ... because its connection was lost */
+    unsigned shutdown_ended : 1; /* h2_server_shutdown ended the response */
+    unsigned close_notified : 1; /* on_close ran */
 
     /* Request. */
     char *path;
     int64_t timeout_ms;
     size_t header_bytes;
-    int body_state;
-    uint8_t prefix[5];
-    size_t prefix_got;
-    uint8_t *body;
-    size_t body_len, body_got, body_cap;
+    codec_frame_reader reader; /* the request message, counted in conn->body_budget */
+    const uint8_t *msg;        /* the whole message from REQ_MESSAGE on: in the reader or |plain| */
+    size_t msg_len;
+    uint8_t *plain;          /* the inflated message of a compressed request */
     codec_encoding encoding; /* the request's grpc-encoding */
     char encoding_name[65];  /* its value when unknown (for the error) */
-    int compressed;          /* the message's compressed flag was 1 */
 
     /* Transport's own answer. */
     int reject_http;
@@ -197,9 +236,9 @@ struct h2_conn {
     int fin_sent; /* CONN_REJECTING: our FIN went out */
     int peer_eof; /* CONN_REJECTING: the peer closed its side */
     uv_shutdown_t shutdown_req;
-    h2_wreq *wreq;      /* batch being filled */
-    size_t out_pending; /* bytes in uv_write not completed */
-    size_t body_bytes;  /* request bodies buffered (capacity), see max_request_buffer */
+    h2_wreq *wreq;                  /* batch being filled */
+    size_t out_pending;             /* bytes in uv_write not completed */
+    codec_frame_budget body_budget; /* request messages held (capacity), max_request_buffer */
 };
 
 struct h2_server {
@@ -267,33 +306,12 @@ void h2_limits_init(h2_limits *l)
 
 /* ---- grpc-message encoding ------------------------------------------------- */
 
-static size_t encode_n(char *out, size_t cap, const char *msg, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    if (cap == 0)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)msg[i];
-        if (ch >= 0x20 && ch <= 0x7e && ch != '%') {
-            if (o + 1 >= cap)
-                break;
-            out[o++] = (char)ch;
-        } else {
-            if (o + 3 >= cap)
-                break;
-            out[o++] = '%';
-            out[o++] = hex[ch >> 4];
-            out[o++] = hex[ch & 15];
-        }
-    }
-    out[o] = '\0';
-    return o;
-}
-
 size_t h2_grpc_message_encode(char *out, size_t cap, const char *msg)
 {
-    return encode_n(out, cap, msg ? msg : "", msg ? strlen(msg) : 0);
+    if (cap == 0)
+        return 0;
+    size_t n = codec_pct_encode(msg ? msg : "", msg ? strlen(msg) : 0, out, cap);
+    return n < cap ? n : strlen(out); /* what was written: a cut leaves out whole escapes */
 }
 
 /* Encodes |msg| truncated to H2_GRPC_MESSAGE_MAX bytes on a UTF-8 boundary.
@@ -314,7 +332,7 @@ static char *encode_message(const char *msg, int *oom)
         *oom = 1;
         return NULL;
     }
-    encode_n(out, 3 * n + 1, msg, n);
+    codec_pct_encode(msg, n, out, 3 * n + 1);
     return out;
 }
 
@@ -392,14 +410,17 @@ static void call_mark_dirty(h2_call *call)
         list_push_back(&c->dirty, &call->dirty_link);
 }
 
-/* Releases the request body and its share of the connection's budget. */
+/* Releases the request message and its share of the connection's budget. */
 static void call_free_body(h2_call *call)
 {
-    if (call->conn)
-        call->conn->body_bytes -= call->body_cap;
-    free(call->body);
-    call->body = NULL;
-    call->body_cap = 0;
+    codec_frame_reader_free(&call->reader);
+    if (call->plain) {
+        if (call->conn)
+            call->conn->body_budget.used -= call->msg_len;
+        free(call->plain);
+        call->plain = NULL;
+    }
+    call->msg = NULL;
 }
 
 static void call_free(h2_call *call)
@@ -417,6 +438,19 @@ static void call_free(h2_call *call)
     free(call);
 }
 
+/* The request is not dispatched yet, so the transport may still answer it. */
+static int call_can_reject(const h2_call *call)
+{
+    return call->req == REQ_HEADERS || call->req == REQ_BODY || call->req == REQ_MESSAGE;
+}
+
+/* The response is ended or about to be: no more messages, no other status. */
+static int call_finished(const h2_call *call)
+{
+    return call->resp == RESP_TRAILERS_DUE || call->resp == RESP_ENDED ||
+           call->resp == RESP_END_SENT || call->resp == RESP_RST_DUE;
+}
+
 /* Records that the transport answers this request itself with |grpc| (and
  * HTTP |http|, 200 for a gRPC status) and a printf message. */
 static void call_reject(h2_call *call, int http, int grpc, const char *fmt, ...)
@@ -424,14 +458,15 @@ static void call_reject(h2_call *call, int http, int grpc, const char *fmt, ...)
 
 static void call_reject(h2_call *call, int http, int grpc, const char *fmt, ...)
 {
-    if (call->flags & (CALL_REJECTED | CALL_DISPATCH_PENDING | CALL_DISPATCHED))
+    if (!call_can_reject(call))
         return;
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    call->flags |= CALL_REJECTED | CALL_REJECT_PENDING;
+    call->req = REQ_REJECTED;
+    call->resp = RESP_REJECT_DUE;
     call->reject_http = http;
     call->reject_grpc = grpc;
     call->reject_msg = strdup(buf); /* NULL on ENOMEM: the status alone still goes out */
@@ -464,7 +499,7 @@ static int submit_headers_only(h2_call *call, int http, int grpc, const char *en
         nghttp2_nv gm = MAKE_NV("grpc-message", encoded_msg, strlen(encoded_msg));
         nva[n++] = gm;
     }
-    call->flags |= CALL_RESPONSE_STARTED | CALL_FINISHED;
+    call->resp = RESP_ENDED;
     return nghttp2_submit_response(call->conn->session, call->stream_id, nva, n, NULL);
 }
 
@@ -491,8 +526,8 @@ static ssize_t read_data_cb(nghttp2_session *session, int32_t stream_id, uint8_t
     (void)stream_id;
     (void)user_data;
     h2_call *call = source->ptr;
-    if (call->flags & CALL_TRAILERS_SUBMITTED)
-        return NGHTTP2_ERR_DEFERRED; /* the trailers end the stream */
+    if (call->resp != RESP_MESSAGES && call->resp != RESP_TRAILERS_DUE)
+        return NGHTTP2_ERR_DEFERRED; /* the trailers (submitted directly) end the stream */
     size_t n = 0;
     while (n < length && call->queue.head) {
         h2_msg *m = call->queue.head;
@@ -508,15 +543,15 @@ static ssize_t read_data_cb(nghttp2_session *session, int32_t stream_id, uint8_t
             call_mark_dirty(call);
         }
     }
-    if (!call->queue.head && (call->flags & CALL_FINISH_PENDING)) {
-        call->flags &= ~CALL_FINISH_PENDING;
+    if (!call->queue.head && call->resp == RESP_TRAILERS_DUE) {
+        call->resp = RESP_ENDED;
         if (submit_trailers(call) != 0)
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
         *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
         return (ssize_t)n;
     }
     if (n == 0) {
-        call->flags |= CALL_DEFERRED;
+        call->deferred = 1;
         return NGHTTP2_ERR_DEFERRED;
     }
     return (ssize_t)n;
@@ -536,25 +571,25 @@ static int start_response(h2_call *call)
     int rv = nghttp2_submit_response(call->conn->session, call->stream_id, nva,
                                      sizeof nva / sizeof nva[0], &prd);
     if (rv == 0)
-        call->flags |= CALL_RESPONSE_STARTED;
+        call->resp = RESP_MESSAGES;
     return rv;
 }
 
 static void resume(h2_call *call)
 {
-    if (call->flags & CALL_DEFERRED) {
-        call->flags &= ~CALL_DEFERRED;
+    if (call->deferred) {
+        call->deferred = 0;
         nghttp2_session_resume_data(call->conn->session, call->stream_id);
     }
 }
 
-/* Ends the response of a live call with |grpc_status| and the already
- * encoded |encoded| (ownership taken). Returns 0 or an nghttp2 error. */
+/* Ends the response of a live call that is not finished with |grpc_status|
+ * and the already encoded |encoded| (ownership taken). Returns 0 or an
+ * nghttp2 error. */
 static int call_end(h2_call *call, int grpc_status, char *encoded)
 {
     int rv = 0;
-    call->flags |= CALL_FINISHED;
-    if (!(call->flags & CALL_RESPONSE_STARTED)) {
+    if (call->resp == RESP_NONE) {
         rv = submit_headers_only(call, 200, grpc_status, encoded);
         free(encoded);
     } else {
@@ -563,14 +598,14 @@ static int call_end(h2_call *call, int grpc_status, char *encoded)
         call->trailer_msg = encoded;
         if (call->queue.head) {
             /* After the last message: the data provider submits them. */
-            call->flags |= CALL_FINISH_PENDING;
+            call->resp = RESP_TRAILERS_DUE;
             resume(call);
         } else {
             /* Nothing queued: submit now. Trailers are not flow controlled,
              * and nghttp2 does not call the data provider of a stream whose
              * window is 0, so waiting for it could wait forever. The
              * trailers' END_STREAM retires the (deferred) data provider. */
-            call->flags |= CALL_TRAILERS_SUBMITTED;
+            call->resp = RESP_ENDED;
             rv = submit_trailers(call);
         }
     }
@@ -582,11 +617,11 @@ static int call_end(h2_call *call, int grpc_status, char *encoded)
 
 static h2_close_reason close_reason(const h2_call *call)
 {
-    if (call->flags & CALL_SHUTDOWN_ENDED)
+    if (call->shutdown_ended)
         return H2_CLOSE_SHUTDOWN;
-    if ((call->flags & CALL_END_SENT) && !(call->flags & CALL_GW_OWNED))
+    if ((call->resp == RESP_END_SENT || call->resp == RESP_RST_DUE) && call->req != REQ_GATEWAY)
         return H2_CLOSE_DONE;
-    if (call->flags & CALL_CONN_LOST)
+    if (call->conn_lost)
         return H2_CLOSE_CONN_LOST;
     return H2_CLOSE_CANCELLED;
 }
@@ -597,10 +632,12 @@ static void call_process(h2_call *call)
 {
     h2_conn *c = call->conn;
     h2_server *s = call->server;
-    int live = c->state != CONN_CLOSING && !(call->flags & CALL_STREAM_CLOSED);
+    /* Work for the stream is only done while it lives: a call whose stream
+     * went away keeps its REJECT_DUE, RST_DUE or DISPATCH and is freed (or
+     * told) below. */
+    int live = c->state != CONN_CLOSING && !call->stream_closed;
 
-    if ((call->flags & CALL_REJECT_PENDING) && live) {
-        call->flags &= ~CALL_REJECT_PENDING;
+    if (call->resp == RESP_REJECT_DUE && live) {
         s->stats.requests_rejected++;
         int oom;
         char *enc = encode_message(call->reject_msg, &oom);
@@ -609,14 +646,13 @@ static void call_process(h2_call *call)
                                       NGHTTP2_INTERNAL_ERROR);
         free(enc);
     }
-    if ((call->flags & CALL_RST_PENDING) && live) {
-        call->flags &= ~CALL_RST_PENDING;
+    if (call->resp == RESP_RST_DUE && live) {
+        call->resp = RESP_END_SENT;
         nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, call->stream_id, NGHTTP2_NO_ERROR);
     }
-    if (call->flags & CALL_DISPATCH_PENDING) {
-        call->flags &= ~CALL_DISPATCH_PENDING;
-        if (live && s->shutting_down) {
-            call->flags |= CALL_REJECTED;
+    if (call->req == REQ_DISPATCH && live) {
+        if (s->shutting_down) {
+            call->req = REQ_REJECTED;
             s->stats.requests_rejected++;
             int oom;
             char *enc = encode_message(s->shut_msg, &oom);
@@ -624,12 +660,11 @@ static void call_process(h2_call *call)
                 nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, call->stream_id,
                                           NGHTTP2_INTERNAL_ERROR);
             free(enc);
-        } else if (live) {
-            call->flags |= CALL_DISPATCHED | CALL_GW_OWNED;
+        } else {
+            call->req = REQ_GATEWAY;
             s->stats.requests_dispatched++;
             static const uint8_t empty[1];
-            s->on_request(s->ctx, call, call->path, call->body ? call->body : empty,
-                          call->body_len);
+            s->on_request(s->ctx, call, call->path, call->msg ? call->msg : empty, call->msg_len);
             /* The call cannot have been freed: only this function frees a
              * call with a live connection, and pumps do not nest. */
         }
@@ -639,16 +674,16 @@ static void call_process(h2_call *call)
     while ((m = msgq_pop(&call->taken))) {
         void *tag = m->tag;
         free(m);
-        if (call->obs && call->obs->on_sent && !(call->flags & CALL_CLOSE_NOTIFIED))
+        if (call->obs && call->obs->on_sent && !call->close_notified)
             call->obs->on_sent(call->ud, call, tag);
     }
     while ((m = msgq_pop(&call->dropped))) {
         void *tag = m->tag;
         free(m);
-        if (call->obs && call->obs->on_unsent && !(call->flags & CALL_CLOSE_NOTIFIED))
+        if (call->obs && call->obs->on_unsent && !call->close_notified)
             call->obs->on_unsent(call->ud, call, tag);
     }
-    if (!(call->flags & CALL_STREAM_CLOSED) || (call->flags & CALL_CLOSE_NOTIFIED))
+    if (!call->stream_closed || call->close_notified)
         return;
 
     /* The stream is gone: what is still queued will never be sent. */
@@ -662,15 +697,19 @@ static void call_process(h2_call *call)
     /* The callbacks above cannot have added to any queue: sends on a closed
      * stream are refused. So on_close really is the last callback. */
     if (call->obs) {
-        call->flags |= CALL_CLOSE_NOTIFIED;
+        call->close_notified = 1;
         if (call->obs->on_close)
             call->obs->on_close(call->ud, call, close_reason(call));
         call_free(call);
         return;
     }
-    if (call->flags & CALL_GW_OWNED) {
+    if (call->req == REQ_GATEWAY) {
         /* The gateway still holds the pointer and has no observer to learn
-         * that the stream is gone: keep a stub until it finishes the call. */
+         * that the stream is gone: keep a stub until it finishes the call.
+         * Its message went with the dispatch, so nothing of it counts in
+         * the connection's budget any more (and the reader, holding no
+         * buffer, never touches that budget again). */
+        call_free_body(call);
         list_remove(&call->link);
         list_remove(&call->dirty_link);
         call->conn = NULL;
@@ -694,26 +733,21 @@ static void process_dirty(h2_conn *c)
 int h2_call_send(h2_call *call, const uint8_t *msg, size_t len, void *tag)
 {
     h2_conn *c = call->conn;
-    if (!c || c->state == CONN_CLOSING || call->server->shutting_down ||
-        (call->flags & (CALL_STREAM_CLOSED | CALL_FINISHED | CALL_SHUTDOWN_ENDED)) ||
-        !(call->flags & CALL_GW_OWNED))
+    if (!c || c->state == CONN_CLOSING || call->server->shutting_down || call->stream_closed ||
+        call->shutdown_ended || call->req != REQ_GATEWAY || call_finished(call))
         return CHUTE_ECLOSED;
     if (len > call->server->lim.max_message_size || len > UINT32_MAX)
         return CHUTE_ETOOBIG;
-    h2_msg *m = malloc(sizeof *m + 5 + len);
+    h2_msg *m = malloc(sizeof *m + CODEC_FRAME_PREFIX + len);
     if (!m)
         return CHUTE_ENOMEM;
     m->tag = tag;
-    m->len = 5 + len;
+    m->len = CODEC_FRAME_PREFIX + len;
     m->off = 0;
-    m->data[0] = 0;
-    m->data[1] = (uint8_t)(len >> 24);
-    m->data[2] = (uint8_t)(len >> 16);
-    m->data[3] = (uint8_t)(len >> 8);
-    m->data[4] = (uint8_t)len;
+    codec_frame_write_prefix(m->data, 0, (uint32_t)len);
     if (len)
-        memcpy(m->data + 5, msg, len);
-    if (!(call->flags & CALL_RESPONSE_STARTED)) {
+        memcpy(m->data + CODEC_FRAME_PREFIX, msg, len);
+    if (call->resp == RESP_NONE) {
         int rv = start_response(call);
         if (rv != 0) {
             free(m);
@@ -734,10 +768,10 @@ int h2_call_finish(h2_call *call, int grpc_status, const char *message)
         call_free(call);
         return CHUTE_ECLOSED;
     }
-    assert(call->flags & CALL_GW_OWNED);
-    call->flags &= ~CALL_GW_OWNED;
-    if (c->state == CONN_CLOSING ||
-        (call->flags & (CALL_STREAM_CLOSED | CALL_FINISHED | CALL_SHUTDOWN_ENDED))) {
+    assert(call->req == REQ_GATEWAY);
+    call->req = REQ_RELEASED;
+    if (c->state == CONN_CLOSING || call->stream_closed || call_finished(call) ||
+        call->shutdown_ended) {
         /* Released: call_process frees it (or tells the observer) when it
          * handles the close. */
         call_mark_dirty(call);
@@ -748,7 +782,7 @@ int h2_call_finish(h2_call *call, int grpc_status, const char *message)
     char *enc = encode_message(message, &oom);
     int rv = oom ? CHUTE_ENOMEM : 0;
     if (oom) {
-        call->flags |= CALL_FINISHED;
+        call->resp = RESP_ENDED; /* by a reset */
         nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, call->stream_id,
                                   NGHTTP2_INTERNAL_ERROR);
     } else if (call_end(call, grpc_status, enc) != 0) {
@@ -760,7 +794,7 @@ int h2_call_finish(h2_call *call, int grpc_status, const char *message)
 
 int h2_call_set_observer(h2_call *call, const h2_call_observer *obs, void *ud)
 {
-    if (!call->conn || (call->flags & CALL_CLOSE_NOTIFIED))
+    if (!call->conn || call->close_notified)
         return CHUTE_ECLOSED;
     call->obs = obs;
     call->ud = ud;
@@ -789,6 +823,8 @@ static h2_call *stream_call(nghttp2_session *session, int32_t stream_id)
     return nghttp2_session_get_stream_user_data(session, stream_id);
 }
 
+static int check_prefix(void *ud, unsigned flags, uint32_t length, chute_error *err);
+
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     h2_conn *c = user_data;
@@ -801,6 +837,19 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     call->conn = c;
     call->stream_id = frame->hd.stream_id;
     call->timeout_ms = -1;
+    /* The request's one message is held until dispatch (it is dispatched
+     * after nghttp2 returned), judged by check_prefix before any of it is
+     * buffered, and its buffer grows with what arrives (16 KiB first, never
+     * past the announced length) within the connection's budget. */
+    codec_frame_reader_opts ro = {
+        .max_message = c->server->lim.max_message_size,
+        .hold = 1,
+        .first_alloc = H2_BODY_INITIAL,
+        .budget = &c->body_budget,
+        .on_prefix = check_prefix,
+        .ud = call,
+    };
+    codec_frame_reader_init_opts(&call->reader, &ro);
     list_init(&call->dirty_link);
     list_push_back(&c->calls, &call->link);
     c->server->stats.calls_open++;
@@ -828,14 +877,14 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
         return 0;
     call->header_bytes += namelen + valuelen + 32;
     if (call->header_bytes > c->server->lim.max_header_list_size) {
-        call->flags |= CALL_HDR_TOO_BIG;
+        call->headers_too_big = 1;
         return 0;
     }
-    if (call->flags & (CALL_HEADERS_DONE | CALL_HDR_TOO_BIG))
-        return 0; /* request trailers: counted, not used */
+    if (call->req != REQ_HEADERS || call->headers_too_big)
+        return 0; /* request trailers (or a request already refused): counted, not used */
     if (header_is(name, namelen, ":method")) {
         if (valuelen == 4 && memcmp(value, "POST", 4) == 0)
-            call->flags |= CALL_METHOD_POST;
+            call->method_post = 1;
     } else if (header_is(name, namelen, ":path")) {
         free(call->path);
         call->path = strndup((const char *)value, valuelen);
@@ -844,11 +893,8 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     } else if (header_is(name, namelen, "content-type")) {
         static const char ct[] = "application/grpc";
         size_t n = sizeof ct - 1;
-        if (valuelen >= n && memcmp(value, ct, n) == 0 &&
-            (valuelen == n || value[n] == '+' || value[n] == ';'))
-            call->flags |= CALL_CT_GRPC;
-        else
-            call->flags &= ~CALL_CT_GRPC;
+        call->content_type_ok = valuelen >= n && memcmp(value, ct, n) == 0 &&
+                                (valuelen == n || value[n] == '+' || value[n] == ';');
     } else if (header_is(name, namelen, "grpc-timeout")) {
         call->timeout_ms = parse_timeout(value, valuelen);
     } else if (header_is(name, namelen, "grpc-encoding")) {
@@ -866,38 +912,42 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
 /* The request stream ended: decide between dispatch and an error. */
 static void request_ended(h2_call *call)
 {
-    if (call->flags & CALL_REJECTED)
-        return;
-    if (call->body_state == BODY_DONE) {
-        call->flags |= CALL_DISPATCH_PENDING;
+    if (call->req == REQ_MESSAGE) {
+        call->req = REQ_DISPATCH;
         call_mark_dirty(call);
-    } else if (call->body_state == BODY_PREFIX && call->prefix_got == 0) {
+        return;
+    }
+    if (call->req != REQ_BODY)
+        return; /* rejected */
+    size_t prefix_have, have, length;
+    codec_frame_reader_progress(&call->reader, &prefix_have, &have, &length);
+    if (prefix_have == 0)
         call_reject(call, 200, H2_GRPC_INTERNAL,
                     "the request stream ended without a request message");
-    } else if (call->body_state == BODY_PREFIX) {
+    else if (prefix_have < CODEC_FRAME_PREFIX)
         call_reject(call, 200, H2_GRPC_INTERNAL,
                     "the request stream ended inside a gRPC message prefix (%zu of 5 bytes)",
-                    call->prefix_got);
-    } else {
+                    prefix_have);
+    else
         call_reject(call, 200, H2_GRPC_INTERNAL,
-                    "the request stream ended inside a gRPC message (%zu of %zu bytes)",
-                    call->body_got, call->body_len);
-    }
+                    "the request stream ended inside a gRPC message (%zu of %zu bytes)", have,
+                    length);
 }
 
 static void headers_ended(h2_call *call)
 {
     h2_server *s = call->server;
-    call->flags |= CALL_HEADERS_DONE;
-    if (call->flags & CALL_HDR_TOO_BIG)
+    if (call->req == REQ_HEADERS)
+        call->req = REQ_BODY;
+    if (call->headers_too_big)
         call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED,
                     "request header list of more than %" PRIu32 " bytes exceeds the limit",
                     s->lim.max_header_list_size);
     else if (s->shutting_down)
         call_reject(call, 200, s->shut_status, "%s", s->shut_msg ? s->shut_msg : "");
-    else if (!(call->flags & CALL_METHOD_POST))
+    else if (!call->method_post)
         call_reject(call, 405, H2_GRPC_UNIMPLEMENTED, "gRPC requires the POST method");
-    else if (!(call->flags & CALL_CT_GRPC))
+    else if (!call->content_type_ok)
         call_reject(call, 415, H2_GRPC_INVALID_ARGUMENT,
                     "gRPC requires content-type application/grpc");
     else if (!call->path)
@@ -916,37 +966,86 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
     h2_call *call = stream_call(session, frame->hd.stream_id);
     if (!call)
         return 0;
-    if (frame->hd.type == NGHTTP2_HEADERS && !(call->flags & CALL_HEADERS_DONE))
+    if (frame->hd.type == NGHTTP2_HEADERS && call->req == REQ_HEADERS)
         headers_ended(call);
-    else if (frame->hd.type == NGHTTP2_HEADERS && (call->flags & CALL_HDR_TOO_BIG))
+    else if (frame->hd.type == NGHTTP2_HEADERS && call->headers_too_big)
         call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED,
                     "request trailers exceed the header list limit");
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
-        call->flags |= CALL_REMOTE_ENDED;
+        call->remote_ended = 1;
         request_ended(call);
     }
     return 0;
 }
 
-/* Replaces the complete compressed message in call->body by its
- * decompressed bytes, so the gateway only ever sees plain messages. The
- * inflated size is bounded by max_message_size and by what is left of the
- * connection's max_request_buffer (the compressed bytes still count while
- * inflating); the output grows with what the data really inflates to, so a
- * "zip bomb" is refused at the bound without allocating beyond it. Returns
- * 0, or -1 after rejecting the call. */
+/* The reader's on_prefix: judges the request message's prefix before any
+ * of its bytes are buffered. The messages are the transport's own (the
+ * reader's checks, which come after, then never fail). */
+static int check_prefix(void *ud, unsigned flags, uint32_t length, chute_error *err)
+{
+    h2_call *call = ud;
+    size_t max = call->server->lim.max_message_size;
+    if (flags == 1 && call->encoding == CODEC_ENC_IDENTITY)
+        /* The gRPC spec: a compressed message without a grpc-encoding to
+         * decompress it with is a protocol error. */
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "the request message is marked compressed, but the request has no "
+                               "grpc-encoding (supported: %s)",
+                               CODEC_ACCEPT_ENCODING);
+    if (flags > 1)
+        return chute_error_set(err, CHUTE_EINVAL, "invalid gRPC message flags 0x%02x", flags);
+    if (length > max)
+        return chute_error_set(err, CHUTE_ETOOBIG,
+                               "request message of %" PRIu32
+                               " bytes exceeds the maximum message size of %zu bytes",
+                               length, max);
+    return 0;
+}
+
+/* Rejects a call whose message the reader refused with |rc|. */
+static void reject_message(h2_call *call, int rc, const chute_error *err)
+{
+    size_t length;
+    switch (rc) {
+    case CHUTE_EBUSY:
+        call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED,
+                    "too many request bytes in flight on this connection (limit %zu "
+                    "bytes); retry the request",
+                    call->server->lim.max_request_buffer);
+        break;
+    case CHUTE_ENOMEM:
+        codec_frame_reader_progress(&call->reader, NULL, NULL, &length);
+        call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED,
+                    "out of memory for a request message of %zu bytes", length);
+        break;
+    case CHUTE_ETOOBIG:
+        call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED, "%s", err->message);
+        break;
+    default:
+        call_reject(call, 200, H2_GRPC_INTERNAL, "%s", err->message);
+        break;
+    }
+}
+
+/* Replaces the complete compressed message by its decompressed bytes, so
+ * the gateway only ever sees plain messages. The inflated size is bounded
+ * by max_message_size and by what is left of the connection's
+ * max_request_buffer (the compressed bytes still count while inflating);
+ * the output grows with what the data really inflates to, so a "zip bomb"
+ * is refused at the bound without allocating beyond it. Returns 0, or -1
+ * after rejecting the call. */
 static int call_inflate_body(h2_call *call)
 {
     h2_conn *c = call->conn;
     const h2_limits *lim = &call->server->lim;
     size_t max = lim->max_message_size;
-    size_t room =
-        lim->max_request_buffer > c->body_bytes ? lim->max_request_buffer - c->body_bytes : 0;
+    size_t used = c->body_budget.used;
+    size_t room = lim->max_request_buffer > used ? lim->max_request_buffer - used : 0;
     size_t bound = max < room ? max : room;
     uint8_t *plain = NULL;
     size_t plain_len = 0;
     chute_error err = {0, ""};
-    int rc = bound ? codec_inflate(call->encoding, call->body, call->body_len, bound, &plain,
+    int rc = bound ? codec_inflate(call->encoding, call->msg, call->msg_len, bound, &plain,
                                    &plain_len, &err)
                    : CHUTE_ETOOBIG;
     if (rc == CHUTE_ETOOBIG && bound == max) {
@@ -962,7 +1061,7 @@ static int call_inflate_body(h2_call *call)
     }
     if (rc == CHUTE_ENOMEM) {
         call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED,
-                    "out of memory decompressing a request message of %zu bytes", call->body_len);
+                    "out of memory decompressing a request message of %zu bytes", call->msg_len);
         return -1;
     }
     if (rc != 0) {
@@ -970,107 +1069,45 @@ static int call_inflate_body(h2_call *call)
         return -1;
     }
     call_free_body(call);
-    call->body = plain;
-    call->body_cap = plain_len;
-    call->body_len = plain_len;
-    call->body_got = plain_len;
-    c->body_bytes += plain_len;
+    call->plain = plain;
+    call->msg = plain;
+    call->msg_len = plain_len;
+    c->body_budget.used += plain_len;
     return 0;
 }
 
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
                          const uint8_t *data, size_t len, void *user_data)
 {
-    h2_conn *c = user_data;
+    (void)user_data;
     (void)flags;
     h2_call *call = stream_call(session, stream_id);
-    if (!call || (call->flags & CALL_REJECTED))
+    if (!call || call->req == REQ_REJECTED)
         return 0; /* discarded; nghttp2 still returns the flow-control window */
-    size_t max = c->server->lim.max_message_size;
     while (len > 0) {
-        if (call->body_state == BODY_DONE) {
+        if (call->req != REQ_BODY) {
             call_reject(call, 200, H2_GRPC_INTERNAL,
                         "more than one request message on a unary or server-streaming call");
             return 0;
         }
-        if (call->body_state == BODY_PREFIX) {
-            size_t take = 5 - call->prefix_got;
-            if (take > len)
-                take = len;
-            memcpy(call->prefix + call->prefix_got, data, take);
-            call->prefix_got += take;
-            data += take;
-            len -= take;
-            if (call->prefix_got < 5)
-                return 0;
-            uint8_t flag = call->prefix[0];
-            uint64_t mlen = ((uint64_t)call->prefix[1] << 24) | ((uint64_t)call->prefix[2] << 16) |
-                            ((uint64_t)call->prefix[3] << 8) | call->prefix[4];
-            if (flag == 1 && call->encoding == CODEC_ENC_IDENTITY) {
-                /* The gRPC spec: a compressed message without a
-                 * grpc-encoding to decompress it with is a protocol error. */
-                call_reject(call, 200, H2_GRPC_INTERNAL,
-                            "the request message is marked compressed, but the request has no "
-                            "grpc-encoding (supported: %s)",
-                            CODEC_ACCEPT_ENCODING);
-                return 0;
-            }
-            if (flag > 1) {
-                call_reject(call, 200, H2_GRPC_INTERNAL, "invalid gRPC message flags 0x%02x",
-                            (unsigned)flag);
-                return 0;
-            }
-            if (mlen > max) {
-                call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED,
-                            "request message of %" PRIu64
-                            " bytes exceeds the maximum message size of %zu bytes",
-                            mlen, max);
-                return 0;
-            }
-            call->body_len = (size_t)mlen;
-            call->body_got = 0;
-            call->compressed = flag == 1;
-            /* An empty message is empty in any encoding. */
-            call->body_state = mlen ? BODY_PAYLOAD : BODY_DONE;
-            continue;
+        size_t used = 0;
+        codec_frame m;
+        chute_error err = {0, ""};
+        int rc = codec_frame_reader_feed(&call->reader, data, len, &used, &m, &err);
+        if (rc < 0) {
+            reject_message(call, rc, &err);
+            return 0;
         }
-        /* BODY_PAYLOAD: grow with what arrives (never past body_len), so
-         * memory follows the bytes actually received, not the prefix. */
-        size_t take = call->body_len - call->body_got;
-        if (take > len)
-            take = len;
-        if (call->body_got + take > call->body_cap) {
-            size_t cap = call->body_cap ? call->body_cap * 2 : H2_BODY_INITIAL;
-            if (cap < call->body_got + take)
-                cap = call->body_got + take;
-            if (cap > call->body_len)
-                cap = call->body_len;
-            if (c->body_bytes - call->body_cap + cap > c->server->lim.max_request_buffer) {
-                call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED,
-                            "too many request bytes in flight on this connection (limit %zu "
-                            "bytes); retry the request",
-                            c->server->lim.max_request_buffer);
-                return 0;
-            }
-            uint8_t *nb = realloc(call->body, cap);
-            if (!nb) {
-                call_reject(call, 200, H2_GRPC_RESOURCE_EXHAUSTED,
-                            "out of memory for a request message of %zu bytes", call->body_len);
-                return 0;
-            }
-            c->body_bytes += cap - call->body_cap;
-            call->body = nb;
-            call->body_cap = cap;
-        }
-        memcpy(call->body + call->body_got, data, take);
-        call->body_got += take;
-        data += take;
-        len -= take;
-        if (call->body_got == call->body_len) {
-            call->body_state = BODY_DONE;
-            if (call->compressed && call_inflate_body(call) != 0)
-                return 0; /* rejected */
-        }
+        data += used;
+        len -= used;
+        if (rc == 0)
+            return 0; /* every byte is in the reader */
+        call->req = REQ_MESSAGE;
+        call->msg = m.data;
+        call->msg_len = m.len;
+        /* An empty message is empty in any encoding. */
+        if (m.compressed && m.len > 0 && call_inflate_body(call) != 0)
+            return 0; /* rejected */
     }
     return 0;
 }
@@ -1084,11 +1121,12 @@ static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, v
     h2_call *call = stream_call(session, frame->hd.stream_id);
     if (!call)
         return 0;
-    call->flags |= CALL_END_SENT;
-    if (!(call->flags & CALL_REMOTE_ENDED)) {
+    if (call->remote_ended) {
+        call->resp = RESP_END_SENT;
+    } else {
         /* Answered before the request ended (an error): ask the client to
          * stop sending, as RFC 9113 8.1 allows. */
-        call->flags |= CALL_RST_PENDING;
+        call->resp = RESP_RST_DUE;
         call_mark_dirty(call);
     }
     return 0;
@@ -1103,8 +1141,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     if (!call)
         return 0;
     nghttp2_session_set_stream_user_data(session, stream_id, NULL);
-    call->flags |= CALL_STREAM_CLOSED;
-    call->flags &= ~(CALL_RST_PENDING | CALL_REJECT_PENDING);
+    call->stream_closed = 1;
     if (c->open_streams > 0)
         c->open_streams--;
     call_mark_dirty(call);
@@ -1153,8 +1190,9 @@ static void conn_fail(h2_conn *c)
      * of them closed. */
     for (h2_link *l = c->calls.next; l != &c->calls; l = l->next) {
         h2_call *call = CONTAINER_OF(l, h2_call, link);
-        if (!(call->flags & CALL_STREAM_CLOSED)) {
-            call->flags |= CALL_STREAM_CLOSED | CALL_CONN_LOST;
+        if (!call->stream_closed) {
+            call->stream_closed = 1;
+            call->conn_lost = 1;
             call_mark_dirty(call);
         }
     }
@@ -1325,10 +1363,10 @@ static void conn_apply_shutdown(h2_conn *c)
     }
     for (h2_link *l = c->calls.next; l != &c->calls; l = l->next) {
         h2_call *call = CONTAINER_OF(l, h2_call, link);
-        if (call->flags & CALL_STREAM_CLOSED)
+        if (call->stream_closed)
             continue;
-        if ((call->flags & CALL_GW_OWNED) && !(call->flags & CALL_FINISHED)) {
-            call->flags |= CALL_SHUTDOWN_ENDED;
+        if (call->req == REQ_GATEWAY && !call_finished(call)) {
+            call->shutdown_ended = 1;
             /* Drop what nghttp2 has not started on; a message it has begun
              * must be completed or the stream would carry a torn message. */
             h2_msgq keep = {NULL, NULL};
@@ -1346,8 +1384,9 @@ static void conn_apply_shutdown(h2_conn *c)
             char *enc = encode_message(s->shut_msg, &oom);
             call_end(call, s->shut_status, enc);
             call_mark_dirty(call);
-        } else if (!(call->flags & (CALL_DISPATCHED | CALL_REJECTED))) {
-            call->flags &= ~CALL_DISPATCH_PENDING;
+        } else if (call_can_reject(call) || call->req == REQ_DISPATCH) {
+            if (call->req == REQ_DISPATCH)
+                call->req = REQ_MESSAGE; /* not dispatched after all */
             call_reject(call, 200, s->shut_status, "%s", s->shut_msg ? s->shut_msg : "");
         }
     }
@@ -1499,6 +1538,7 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     c->server = s;
+    c->body_budget.max = s->lim.max_request_buffer;
     list_init(&c->calls);
     list_init(&c->dirty);
     list_init(&c->sched_link);

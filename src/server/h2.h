@@ -85,19 +85,12 @@
 typedef struct h2_server h2_server;
 typedef struct h2_call h2_call;
 
-/* gRPC status codes used by the transport (the full list is in the gRPC spec). */
+/* The gRPC status codes, H2_GRPC_OK ... H2_GRPC_UNAUTHENTICATED, from
+ * CHUTE_GRPC_STATUS_MAP in <chute/chute.h> (the gRPC spec's numbers). */
 enum h2_grpc_status {
-    H2_GRPC_OK = 0,
-    H2_GRPC_CANCELLED = 1,
-    H2_GRPC_UNKNOWN = 2,
-    H2_GRPC_INVALID_ARGUMENT = 3,
-    H2_GRPC_DEADLINE_EXCEEDED = 4,
-    H2_GRPC_NOT_FOUND = 5,
-    H2_GRPC_RESOURCE_EXHAUSTED = 8,
-    H2_GRPC_FAILED_PRECONDITION = 9,
-    H2_GRPC_UNIMPLEMENTED = 12,
-    H2_GRPC_INTERNAL = 13,
-    H2_GRPC_UNAVAILABLE = 14,
+#define H2_GRPC_STATUS_(name, value, client) H2_GRPC_##name = CHUTE_GRPC_##name,
+    CHUTE_GRPC_STATUS_MAP(H2_GRPC_STATUS_)
+#undef H2_GRPC_STATUS_
 };
 
 /*

@@ -20,13 +20,13 @@
  */
 #include "server/http.h"
 
+#include "codec/http_reason.h"
+
 #include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include "rest.h"
 
 #define READ_BUF_SIZE 65536
 #define LINGER_MS 2000
@@ -100,6 +100,8 @@ struct http_server {
     http_limits lim;
     http_request_fn on_request;
     void *ctx;
+    http_error_body_fn error_body; /* NULL: text/plain */
+    const char *error_type;
     conn *conns;
     http_server_stats st;
     int closing;
@@ -297,9 +299,9 @@ static int build_head(req *r, int status, const char *ctype, const char *extra, 
     char clen[48] = "";
     if (status != 204)
         snprintf(clen, sizeof clen, "Content-Length: %zu\r\n", len);
-    int n = snprintf(h, cap, "HTTP/1.1 %d %s\r\n%s%s%s%s%s%s\r\n", status, rest_reason(status),
-                     ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "", clen,
-                     extra ? extra : "", conn_hdr);
+    int n = snprintf(h, cap, "HTTP/1.1 %d %s\r\n%s%s%s%s%s%s\r\n", status,
+                     codec_http_reason(status), ctype ? "Content-Type: " : "", ctype ? ctype : "",
+                     ctype ? "\r\n" : "", clen, extra ? extra : "", conn_hdr);
     if (n < 0 || (size_t)n >= cap) {
         free(h);
         return CHUTE_ENOMEM;
@@ -418,6 +420,29 @@ static void pump(conn *c)
     update_timer(c);
 }
 
+/* The body of an answer of the transport's own, and its content type: the
+ * API's words when it set them, else the detail as plain text. Returns 0 or
+ * CHUTE_ENOMEM. */
+static int error_body(http_server *s, int status, const char *title, const char *detail,
+                      const char *instance, char **out, size_t *len, const char **ctype)
+{
+    if (s->error_body) {
+        *ctype = s->error_type;
+        return s->error_body(status, title, detail, instance, out, len);
+    }
+    *ctype = "text/plain; charset=utf-8";
+    size_t n = strlen(detail);
+    char *b = malloc(n + 2);
+    if (!b)
+        return CHUTE_ENOMEM;
+    memcpy(b, detail, n);
+    b[n] = '\n';
+    b[n + 1] = '\0';
+    *out = b;
+    *len = n + 1;
+    return 0;
+}
+
 /* Queues an answer of the transport's own (after what is already queued),
  * and stops parsing: the connection closes once it is written. */
 static void reject(conn *c, int status, const char *detail, const char *extra)
@@ -432,7 +457,8 @@ static void reject(conn *c, int status, const char *detail, const char *extra)
     req *r = calloc(1, sizeof *r);
     char *body = NULL;
     size_t len = 0;
-    if (!r || rest_problem(status, NULL, detail, "", &body, &len) != 0) {
+    const char *ctype;
+    if (!r || error_body(s, status, NULL, detail, "", &body, &len, &ctype) != 0) {
         free(r);
         conn_close(c);
         return;
@@ -441,7 +467,7 @@ static void reject(conn *c, int status, const char *detail, const char *extra)
     r->close_after = 1;
     fifo_push(c, r);
     s->st.requests_rejected++;
-    answer(r, status, "application/problem+json", extra, body, len, NULL, NULL);
+    answer(r, status, ctype, extra, body, len, NULL, NULL);
 }
 
 /* ---- timers ------------------------------------------------------------------------ */
@@ -683,13 +709,14 @@ static int on_message_complete(http_parser *p)
     if (s->closing) {
         char *body = NULL;
         size_t len = 0;
+        const char *ctype;
         s->st.requests_rejected++;
-        if (rest_problem(503, "UNAVAILABLE", "chuted is shutting down", r->pathq, &body, &len) !=
-            0) {
+        if (error_body(s, 503, "UNAVAILABLE", "chuted is shutting down", r->pathq, &body, &len,
+                       &ctype) != 0) {
             body = NULL;
             len = 0;
         }
-        answer(r, 503, "application/problem+json", NULL, body, len, NULL, NULL);
+        answer(r, 503, ctype, NULL, body, len, NULL, NULL);
     } else {
         s->st.requests_dispatched++;
         s->on_request(s->ctx, &r->pub);
@@ -899,6 +926,12 @@ int http_server_open(http_server **out, uv_loop_t *loop, const char *host, int p
     s->drain.data = s;
     *out = s;
     return 0;
+}
+
+void http_server_set_error_body(http_server *s, const char *content_type, http_error_body_fn fn)
+{
+    s->error_body = fn;
+    s->error_type = content_type;
 }
 
 int http_server_port(const http_server *s)

@@ -7,7 +7,8 @@
  * and hands every complete request (method, path, query, body) to one
  * callback. It knows no routes and no JSON; the HTTP API (http_api.c)
  * answers with http_respond(), at once or much later (after a commit, after
- * a long poll).
+ * a long poll), and says how the transport's own error answers are worded
+ * (http_server_set_error_body: problem+json in chuted).
  *
  * Bounds (invariant 6: bad input gets an error, never a crash or a hang;
  * every length is checked before allocating):
@@ -122,6 +123,26 @@ int http_respond(http_request *req, int status, const char *content_type, const 
  * the server. Only the first call has an effect.
  */
 void http_server_shutdown(http_server *s, void (*done)(void *), void *ctx);
+
+/*
+ * Writes the body of an answer the transport gives on its own: to a request
+ * it refuses (400, 408, 413, 414, 431, 505, ...) or one that arrives while
+ * the server shuts down (503). |title| is NULL (the reason phrase) or a
+ * short name ("UNAVAILABLE"), |detail| a sentence for a person, |instance|
+ * the request's path and query ("" when there is no request yet). Stores a
+ * malloc'd body in |*out| (|*out_len| bytes) and returns 0, or returns
+ * CHUTE_ENOMEM. The REST codec's rest_problem() is one (problem+json).
+ */
+typedef int (*http_error_body_fn)(int status, const char *title, const char *detail,
+                                  const char *instance, char **out, size_t *out_len);
+
+/*
+ * Sets how the transport words its own answers: bodies written by |fn|, of
+ * type |content_type| (not copied: a literal). Until it is set (or with |fn|
+ * NULL) they are text/plain: the detail and a newline. Set it right after
+ * http_server_open(), before the loop runs.
+ */
+void http_server_set_error_body(http_server *s, const char *content_type, http_error_body_fn fn);
 
 /* After the shutdown's done callback. NULL is a no-op. */
 void http_server_free(http_server *s);

@@ -736,6 +736,7 @@ int http_api_open(http_api **out, uv_loop_t *loop, broker *b, const http_api_con
         free(a);
         return rc;
     }
+    http_server_set_error_body(a->http, "application/problem+json", rest_problem);
     *out = a;
     return 0;
 }

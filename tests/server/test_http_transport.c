@@ -27,6 +27,8 @@
 
 #include "server/http.h"
 
+#include "rest.h" /* rest_problem, the error bodies chuted gives the transport */
+
 typedef struct fixture {
     uv_loop_t loop;
     uv_async_t stop;
@@ -128,6 +130,7 @@ static fixture *start(const http_limits *lim)
     chute_error err;
     assert_int_equal(http_server_open(&f->s, &f->loop, "127.0.0.1", 0, lim, on_request, f, &err),
                      0);
+    http_server_set_error_body(f->s, "application/problem+json", rest_problem); /* as chuted */
     f->port = http_server_port(f->s);
     uv_async_init(&f->loop, &f->stop, on_stop);
     f->stop.data = f;
