@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the JSON validator (src/common/jsonscan.c): a
  * differential check against jansson, the parser it replaces. For every
- * input, in both modes (any object / object of strings), cjson_scan must
+ * input, in both modes (any object / object of strings), jdoc_scan must
  * give jansson's verdict: the same reason, line and column for a syntax
  * error, the same kind for a non-object, the same member name and kind for
  * a non-string member. A disagreement prints the input in hex and aborts.
@@ -42,8 +42,8 @@ static const char *kind_name(const json_t *v)
     return "something else";
 }
 
-/* jansson's verdict, in cjson_scan's terms (names shortened the same way). */
-static void oracle(const char *s, size_t len, int strings_only, cjson_scan_result *o)
+/* jansson's verdict, in jdoc_scan's terms (names shortened the same way). */
+static void oracle(const char *s, size_t len, int strings_only, jdoc_scan_result *o)
 {
     memset(o, 0, sizeof *o);
     json_error_t e;
@@ -81,7 +81,7 @@ static void oracle(const char *s, size_t len, int strings_only, cjson_scan_resul
     json_decref(doc);
 }
 
-static int same(const cjson_scan_result *a, const cjson_scan_result *b)
+static int same(const jdoc_scan_result *a, const jdoc_scan_result *b)
 {
     if (a->status != b->status)
         return 0;
@@ -97,7 +97,7 @@ static int same(const cjson_scan_result *a, const cjson_scan_result *b)
     }
 }
 
-static void describe(const char *who, const cjson_scan_result *r)
+static void describe(const char *who, const jdoc_scan_result *r)
 {
     fprintf(stderr, "  %-8s status %d", who, r->status);
     if (r->status == CJSON_SCAN_SYNTAX)
@@ -111,13 +111,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
     for (int strings_only = 0; strings_only <= 1; strings_only++) {
-        cjson_scan_result got, want;
-        cjson_scan(s, size, strings_only, &got);
+        jdoc_scan_result got, want;
+        jdoc_scan(s, size, strings_only, &got);
         if (got.status == CJSON_SCAN_UNDECIDED)
-            continue; /* cjson_check_object asks jansson itself */
+            continue; /* jdoc_check_object asks jansson itself */
         oracle(s, size, strings_only, &want);
         if (!same(&got, &want)) {
-            fprintf(stderr, "cjson_scan disagrees with jansson (strings_only=%d) on %zu bytes:\n",
+            fprintf(stderr, "jdoc_scan disagrees with jansson (strings_only=%d) on %zu bytes:\n",
                     strings_only, size);
             for (size_t i = 0; i < size; i++)
                 fprintf(stderr, "%s%02x", i % 32 ? " " : "\n    ", data[i]);

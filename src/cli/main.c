@@ -132,7 +132,7 @@ static int check_json(const char *cmd, const char *what, const char *s, int stri
     chute_error err;
     if (!s)
         return 0;
-    if (cjson_check_object(s, strlen(s), strings_only, what, &err) < 0) {
+    if (jdoc_check_object(s, strlen(s), strings_only, what, &err) < 0) {
         fprintf(stderr, "%s: %s\n", prog, err.message);
         fprintf(stderr, "Pass a JSON object, for example --%s '{\"a\":1}'.\n",
                 strcmp(what, "variables") == 0 ? "variables" : "headers");
@@ -867,8 +867,8 @@ static void proc_handler(chute_job_client *jc, const chute_job *job, void *ud)
     int st = run_command(pw->argv, job, job->variables, &out, &out_len, tail, sizeof tail);
     int r;
     if (st == 0) {
-        const char *vars = out && !cjson_blank(out, out_len) ? out : NULL;
-        if (vars && cjson_check_object(vars, out_len, 0, "the command's output", &err) < 0) {
+        const char *vars = out && !jdoc_blank(out, out_len) ? out : NULL;
+        if (vars && jdoc_check_object(vars, out_len, 0, "the command's output", &err) < 0) {
             char msg[CHUTE_ERROR_MESSAGE_MAX + 64];
             snprintf(msg, sizeof msg, "exit 0 but %s", err.message);
             r = chute_job_fail(jc, job->retries - 1, msg, 0, NULL, &err);

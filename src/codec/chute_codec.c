@@ -146,7 +146,7 @@ static char *str(const char *s)
 
 static char *doc(const char *s, size_t len)
 {
-    if (!s || cjson_blank(s, len ? len : strlen(s)))
+    if (!s || jdoc_blank(s, len ? len : strlen(s)))
         return (char *)"{}";
     return (char *)s;
 }

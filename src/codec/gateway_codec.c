@@ -254,7 +254,7 @@ static char *str(const char *s)
  * means the length was not filled in. */
 static char *doc(const char *s, size_t len)
 {
-    if (!s || cjson_blank(s, len ? len : strlen(s)))
+    if (!s || jdoc_blank(s, len ? len : strlen(s)))
         return (char *)"{}";
     return (char *)s;
 }

@@ -340,7 +340,7 @@ static json_t *parse_body(const char *body, size_t len, int blank_ok, int array_
     if (!json_is_object(doc) && !(array_ok && json_is_array(doc))) {
         chute_error_set(err, CHUTE_EINVAL,
                         "Expected the request body to be a JSON object, but got %s",
-                        cjson_kind_name(doc));
+                        jdoc_kind_name(doc));
         json_decref(doc);
         return NULL;
     }
@@ -363,7 +363,7 @@ static int get_string(json_t *o, const char *name, const char **out, chute_error
     }
     if (!json_is_string(v))
         return chute_error_set(err, CHUTE_EINVAL, "Expected %s to be a string, but got %s", name,
-                               cjson_kind_name(v));
+                               jdoc_kind_name(v));
     if (memchr(json_string_value(v), '\0', json_string_length(v)))
         return chute_error_set(err, CHUTE_EINVAL, "Expected %s to contain no NUL character", name);
     *out = json_string_value(v);
@@ -398,7 +398,7 @@ static int get_int(json_t *o, const char *name, int64_t lo, int64_t hi, int64_t 
         x = ll;
     } else {
         return chute_error_set(err, CHUTE_EINVAL, "Expected %s to be an integer, but got %s", name,
-                               json_is_real(v) ? "a fraction" : cjson_kind_name(v));
+                               json_is_real(v) ? "a fraction" : jdoc_kind_name(v));
     }
     if (x < lo || x > hi)
         return chute_error_set(err, CHUTE_EINVAL,
@@ -461,7 +461,7 @@ int rest_decode_activate(const char *body, size_t len, command *out, chute_error
         if (!json_is_array(fv)) {
             rc = chute_error_set(err, CHUTE_EINVAL,
                                  "Expected fetchVariable to be an array of strings, but got %s",
-                                 cjson_kind_name(fv));
+                                 jdoc_kind_name(fv));
             goto fail;
         }
         size_t n = json_array_size(fv);
@@ -482,7 +482,7 @@ int rest_decode_activate(const char *body, size_t len, command *out, chute_error
                 if (!json_is_string(s)) {
                     rc = chute_error_set(err, CHUTE_EINVAL,
                                          "Expected fetchVariable[%zu] to be a string, but got %s",
-                                         i, cjson_kind_name(s));
+                                         i, jdoc_kind_name(s));
                     goto fail;
                 }
                 a.fetch[i] = json_string_value(s);
@@ -496,7 +496,7 @@ int rest_decode_activate(const char *body, size_t len, command *out, chute_error
         if (!json_is_array(tids)) {
             rc = chute_error_set(err, CHUTE_EINVAL,
                                  "Expected tenantIds to be an array of strings, but got %s",
-                                 cjson_kind_name(tids));
+                                 jdoc_kind_name(tids));
             goto fail;
         }
         size_t n = json_array_size(tids);
@@ -619,7 +619,7 @@ int rest_decode_job_update(const char *body, size_t len, command *out, chute_err
         rc = chute_error_set(err, CHUTE_EINVAL,
                              "Expected changeset to be an object with retries or timeout, but "
                              "got %s",
-                             cs ? cjson_kind_name(cs) : "none");
+                             cs ? jdoc_kind_name(cs) : "none");
         goto fail;
     }
     if ((rc = get_int(cs, "retries", INT32_MIN, INT32_MAX, &v, &out->has_retries, err)) != 0)
@@ -651,7 +651,7 @@ static int decode_spec(command *c, json_t *o, size_t index, chute_job_spec *spec
     memset(spec, 0, sizeof *spec);
     if (!json_is_object(o)) {
         rc = chute_error_set(&inner, CHUTE_EINVAL, "Expected a job object, but got %s",
-                             cjson_kind_name(o));
+                             jdoc_kind_name(o));
         goto fail;
     }
     if ((rc = get_string(o, "type", &spec->type, &inner)) != 0)

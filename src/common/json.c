@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cjson_blank(const char *s, size_t len)
+int jdoc_blank(const char *s, size_t len)
 {
     if (!s)
         return 1;
@@ -16,7 +16,7 @@ int cjson_blank(const char *s, size_t len)
     return 1;
 }
 
-const char *cjson_kind_name(const json_t *v)
+const char *jdoc_kind_name(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -38,7 +38,7 @@ const char *cjson_kind_name(const json_t *v)
 }
 
 /* A member name as the messages quote it: at most about 100 bytes, cut on a
- * UTF-8 character boundary, with "..." when shortened (as cjson_scan does). */
+ * UTF-8 character boundary, with "..." when shortened (as jdoc_scan does). */
 static void name_excerpt(const char *name, char *out, size_t size)
 {
     size_t n = strlen(name), keep = n;
@@ -67,7 +67,7 @@ static int check_object_dom(const char *s, size_t len, int strings_only, const c
     int rc = 0;
     if (!json_is_object(doc)) {
         rc = chute_error_set(err, CHUTE_EINVAL, "Expected %s to be a JSON object, but got %s", what,
-                             cjson_kind_name(doc));
+                             jdoc_kind_name(doc));
     } else if (strings_only) {
         const char *name;
         json_t *value;
@@ -78,7 +78,7 @@ static int check_object_dom(const char *s, size_t len, int strings_only, const c
                 name_excerpt(name, shown, sizeof shown);
                 rc = chute_error_set(err, CHUTE_EINVAL,
                                      "Expected %s to be a JSON object of strings, but '%s' is %s",
-                                     what, shown, cjson_kind_name(value));
+                                     what, shown, jdoc_kind_name(value));
                 break;
             }
         }
@@ -87,13 +87,13 @@ static int check_object_dom(const char *s, size_t len, int strings_only, const c
     return rc;
 }
 
-int cjson_check_object(const char *s, size_t len, int strings_only, const char *what,
+int jdoc_check_object(const char *s, size_t len, int strings_only, const char *what,
                        chute_error *err)
 {
-    if (cjson_blank(s, len))
+    if (jdoc_blank(s, len))
         return 0;
-    cjson_scan_result r;
-    switch (cjson_scan(s, len, strings_only, &r)) {
+    jdoc_scan_result r;
+    switch (jdoc_scan(s, len, strings_only, &r)) {
     case CJSON_SCAN_OK:
         return 0;
     case CJSON_SCAN_SYNTAX:
@@ -115,7 +115,7 @@ int cjson_check_object(const char *s, size_t len, int strings_only, const char *
 
 static json_t *load_object(const char *s, size_t len)
 {
-    if (cjson_blank(s, len))
+    if (jdoc_blank(s, len))
         return json_object();
     json_t *doc = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (doc && !json_is_object(doc)) {
@@ -135,7 +135,7 @@ static int dump(json_t *doc, char **out, size_t *out_len)
     return 0;
 }
 
-int cjson_merge(const char *base, size_t base_len, const char *add, size_t add_len, char **out,
+int jdoc_merge(const char *base, size_t base_len, const char *add, size_t add_len, char **out,
                 size_t *out_len)
 {
     json_t *a = load_object(base, base_len);
@@ -148,7 +148,7 @@ int cjson_merge(const char *base, size_t base_len, const char *add, size_t add_l
     return rc;
 }
 
-int cjson_filter(const char *doc, size_t len, const char *const *names, size_t n, char **out,
+int jdoc_filter(const char *doc, size_t len, const char *const *names, size_t n, char **out,
                  size_t *out_len)
 {
     json_t *src = load_object(doc, len);

@@ -3,7 +3,8 @@
  * headers (a JSON object whose values are strings), stored as text. These
  * helpers check such documents with a non-allocating validator that gives
  * jansson's verdicts (its errors carry a line and column), and merge and
- * filter them with jansson.
+ * filter them with jansson. The prefix jdoc_ names them: JSON documents,
+ * not a JSON library of their own.
  */
 #ifndef CHUTE_JSON_H
 #define CHUTE_JSON_H
@@ -13,10 +14,10 @@
 /* "an object", "an array", "a string", "a number", "a boolean" or "null":
  * how error messages name the kind of a JSON value. */
 struct json_t;
-const char *cjson_kind_name(const struct json_t *v);
+const char *jdoc_kind_name(const struct json_t *v);
 
 /* Non-zero when |s| (|len| bytes) is empty or only whitespace: "no document". */
-int cjson_blank(const char *s, size_t len);
+int jdoc_blank(const char *s, size_t len);
 
 /*
  * Checks that |s| is a JSON object (strings-only values when |strings_only|).
@@ -24,13 +25,13 @@ int cjson_blank(const char *s, size_t len);
  * Returns 0 or CHUTE_EINVAL with a message like "Expected variables to be a
  * JSON object, but got an array" or "Expected variables to be valid JSON, but
  * it is not: '}' expected near ']' at line 1, column 5". Validates without
- * building a document (cjson_scan); the verdict and the reason are jansson's.
+ * building a document (jdoc_scan); the verdict and the reason are jansson's.
  */
-int cjson_check_object(const char *s, size_t len, int strings_only, const char *what,
+int jdoc_check_object(const char *s, size_t len, int strings_only, const char *what,
                        chute_error *err);
 
 /*
- * The validator behind cjson_check_object: accepts exactly what jansson's
+ * The validator behind jdoc_check_object: accepts exactly what jansson's
  * json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL) accepts (RFC 8259,
  * strict UTF-8, integers within long long, reals that do not overflow,
  * nesting up to 2048, duplicate keys allowed) and then checks the value is
@@ -48,7 +49,7 @@ int cjson_check_object(const char *s, size_t len, int strings_only, const char *
  *  CJSON_SCAN_UNDECIDED    only with |strings_only|, for an object with a
  *                          non-string member, more than 256 members and
  *                          possibly repeated keys: ask jansson
- * A blank document is a syntax error here; cjson_check_object accepts it.
+ * A blank document is a syntax error here; jdoc_check_object accepts it.
  */
 enum {
     CJSON_SCAN_OK = 0,
@@ -61,15 +62,15 @@ enum {
 #define CJSON_SCAN_TEXT_MAX 160 /* jansson's JSON_ERROR_TEXT_LENGTH */
 #define CJSON_SCAN_NAME_MAX 128
 
-typedef struct cjson_scan_result {
+typedef struct jdoc_scan_result {
     int status;
     int line, column;
     const char *kind;
     char text[CJSON_SCAN_TEXT_MAX];
     char name[CJSON_SCAN_NAME_MAX];
-} cjson_scan_result;
+} jdoc_scan_result;
 
-int cjson_scan(const char *s, size_t len, int strings_only, cjson_scan_result *r);
+int jdoc_scan(const char *s, size_t len, int strings_only, jdoc_scan_result *r);
 
 /*
  * Merges the top-level members of |add| into |base| (members of |add| win)
@@ -77,14 +78,14 @@ int cjson_scan(const char *s, size_t len, int strings_only, cjson_scan_result *r
  * length in |*out_len|). Either input may be blank. Inputs must already be
  * checked objects. Returns 0 or CHUTE_ENOMEM.
  */
-int cjson_merge(const char *base, size_t base_len, const char *add, size_t add_len, char **out,
+int jdoc_merge(const char *base, size_t base_len, const char *add, size_t add_len, char **out,
                 size_t *out_len);
 
 /*
  * Keeps only the top-level members named in |names| (|n| of them). Returns a
  * new compact document in |*out| (malloc'd) or CHUTE_ENOMEM.
  */
-int cjson_filter(const char *doc, size_t len, const char *const *names, size_t n, char **out,
+int jdoc_filter(const char *doc, size_t len, const char *const *names, size_t n, char **out,
                  size_t *out_len);
 
 #endif

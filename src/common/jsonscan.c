@@ -62,7 +62,7 @@ typedef struct lexer {
     size_t tok; /* current token's text: [tok, tok_end) */
     size_t tok_end;
     int has_nul; /* the current string token decodes to a NUL somewhere */
-    cjson_scan_result *r;
+    jdoc_scan_result *r;
 } lexer;
 
 /* ---- character classes ------------------------------------------------------ */
@@ -176,7 +176,7 @@ enum {
 __attribute__((format(printf, 6, 7))) static int
 fail(lexer *lx, size_t pos, size_t ctx, size_t ctx_end, int flags, const char *fmt, ...)
 {
-    cjson_scan_result *r = lx->r;
+    jdoc_scan_result *r = lx->r;
     char reason[100]; /* the longest is 50-odd bytes */
     va_list ap;
     va_start(ap, fmt);
@@ -700,7 +700,7 @@ static size_t utf8_encode(int32_t cp, char *out)
 
 /* The decoded name of the key whose opening quote is at |q|, shortened to
  * NAME_MAX_BYTES (on a character boundary) with "..." when longer. */
-static void copy_name(const unsigned char *s, size_t q, cjson_scan_result *r)
+static void copy_name(const unsigned char *s, size_t q, jdoc_scan_result *r)
 {
     size_t i = q + 1, n = 0;
     int32_t cp;
@@ -802,7 +802,7 @@ static size_t skip_value(const unsigned char *s, size_t len, size_t i)
  */
 __attribute__((noinline)) static int resolve_members(const unsigned char *s, size_t len,
                                                      size_t first_bad, const char *bad_kind,
-                                                     cjson_scan_result *r)
+                                                     jdoc_scan_result *r)
 {
     uint32_t key_at[MEMBERS_MAX];
     uint32_t hash[MEMBERS_MAX];
@@ -904,7 +904,7 @@ __attribute__((noinline)) static int resolve_members(const unsigned char *s, siz
         open++;                                                                                    \
     } while (0)
 
-int cjson_scan(const char *doc, size_t len, int strings_only, cjson_scan_result *r)
+int jdoc_scan(const char *doc, size_t len, int strings_only, jdoc_scan_result *r)
 {
     lexer lx;
     lx.s = (const unsigned char *)doc;

@@ -311,7 +311,7 @@ static int check_document(chute_engine *e, const char *doc, size_t len, int stri
                                "Expected %s to be at most %zu bytes, but it is %zu bytes", what,
                                e->opts.max_variables_size, len);
     }
-    return cjson_check_object(doc, len, strings_only, what, err);
+    return jdoc_check_object(doc, len, strings_only, what, err);
 }
 
 static int not_found(chute_error *err, const char *cmd, const char *verb, int64_t key)
@@ -452,7 +452,7 @@ static int create_checked(chute_engine *e, const chute_job_spec *spec, int64_t *
     size_t hlen = len_or_strlen(spec->headers, spec->headers_len);
     int rc;
     jtype *t = queue_type_get(e, spec->type, 1);
-    job *j = t ? job_alloc(spec->variables, cjson_blank(spec->variables, vlen) ? 0 : vlen) : NULL;
+    job *j = t ? job_alloc(spec->variables, jdoc_blank(spec->variables, vlen) ? 0 : vlen) : NULL;
     if (!j)
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a job");
     j->type = t;
@@ -463,7 +463,7 @@ static int create_checked(chute_engine *e, const chute_job_spec *spec, int64_t *
     int has_process = p->process_instance_key || p->process_definition_key ||
                       p->element_instance_key || !blank(p->bpmn_process_id) ||
                       !blank(p->element_id) || p->process_definition_version;
-    int has_headers = !cjson_blank(spec->headers, hlen);
+    int has_headers = !jdoc_blank(spec->headers, hlen);
     if (has_headers || has_process) {
         job_ext *x = job_ext_need(j);
         if (!x)
@@ -574,7 +574,7 @@ int engine_activate_into(chute_engine *e, jtype *t, const char *worker, int64_t 
          * the taker asked for some names only. */
         char *filtered = NULL;
         size_t flen = 0;
-        if (nfetch > 0 && cjson_filter(j->variables, j->variables_len,
+        if (nfetch > 0 && jdoc_filter(j->variables, j->variables_len,
                                        (const char *const *)fetch, nfetch, &filtered,
                                        &flen) != 0)
             return chute_error_set(err, CHUTE_ENOMEM, "out of memory activating jobs");
@@ -686,7 +686,7 @@ int chute_engine_complete(chute_engine *e, int64_t key, const char *variables,
          * someone reads the job: completing stays cheap, reading is rare. */
         int64_t now = engine_now(e);
         j->deadline = 0;
-        int blank_result = cjson_blank(variables, variables_len);
+        int blank_result = jdoc_blank(variables, variables_len);
         persist_result(e, j, OP_UPDATE, now, blank_result ? NULL : variables,
                        blank_result ? 0 : variables_len);
         if (now + e->opts.retention_ms < e->next_sweep)

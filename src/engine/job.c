@@ -132,7 +132,7 @@ void job_free(job *j)
 
 int job_merge_variables(job *j, const char *add, size_t add_len)
 {
-    if (cjson_blank(add, add_len))
+    if (jdoc_blank(add, add_len))
         return 0;
     char *merged;
     size_t merged_len;
@@ -141,7 +141,7 @@ int job_merge_variables(job *j, const char *add, size_t add_len)
         rc = job_dup_opt(add, add_len, &merged);
         merged_len = add_len;
     } else {
-        rc = cjson_merge(j->variables, j->variables_len, add, add_len, &merged, &merged_len);
+        rc = jdoc_merge(j->variables, j->variables_len, add, add_len, &merged, &merged_len);
     }
     if (rc != 0)
         return rc;
@@ -329,7 +329,7 @@ static int get_row(void *ctx, const store_job *r)
     if (!j)
         return rc;
     j->state = CHUTE_JOB_COMPLETED;
-    if (!cjson_blank(r->result, r->result_len) &&
+    if (!jdoc_blank(r->result, r->result_len) &&
         job_merge_variables(j, r->result, r->result_len) != 0) {
         job_free(j);
         return CHUTE_ENOMEM;
@@ -407,9 +407,9 @@ static int list_row(void *ctx, const store_job *r)
     chute_job_view v;
     view_of_row(r, &v);
     char *merged = NULL;
-    if (r->state == CHUTE_JOB_COMPLETED && !cjson_blank(r->result, r->result_len)) {
+    if (r->state == CHUTE_JOB_COMPLETED && !jdoc_blank(r->result, r->result_len)) {
         size_t merged_len;
-        if (cjson_merge(r->variables, r->variables_len, r->result, r->result_len, &merged,
+        if (jdoc_merge(r->variables, r->variables_len, r->result, r->result_len, &merged,
                         &merged_len) != 0)
             return CHUTE_ENOMEM;
         v.variables = merged;

@@ -37,17 +37,17 @@ static int json_same(const char *a, const char *b)
 static int check(const char *s, int strings_only, chute_error *err)
 {
     memset(err, 0, sizeof *err);
-    return cjson_check_object(s, s ? strlen(s) : 0, strings_only, "variables", err);
+    return jdoc_check_object(s, s ? strlen(s) : 0, strings_only, "variables", err);
 }
 
 static void test_blank(void **state)
 {
     (void)state;
-    assert_true(cjson_blank(NULL, 0));
-    assert_true(cjson_blank("", 0));
-    assert_true(cjson_blank(" \t\r\n", 4));
-    assert_false(cjson_blank(" {} ", 4));
-    assert_true(cjson_blank("  x", 2)); /* only |len| bytes count */
+    assert_true(jdoc_blank(NULL, 0));
+    assert_true(jdoc_blank("", 0));
+    assert_true(jdoc_blank(" \t\r\n", 4));
+    assert_false(jdoc_blank(" {} ", 4));
+    assert_true(jdoc_blank("  x", 2)); /* only |len| bytes count */
 }
 
 static void test_check_object_ok(void **state)
@@ -61,7 +61,7 @@ static void test_check_object_ok(void **state)
     assert_int_equal(check(NULL, 0, &err), 0);
     assert_int_equal(check("{\"a\":\"b\",\"c\":\"\"}", 1, &err), 0);
     /* Only the first |len| bytes. */
-    assert_int_equal(cjson_check_object("{}garbage", 2, 0, "variables", &err), 0);
+    assert_int_equal(jdoc_check_object("{}garbage", 2, 0, "variables", &err), 0);
 }
 
 static void test_check_object_kinds(void **state)
@@ -106,18 +106,18 @@ static void test_check_object_strings_only(void **state)
                          "{\"a\":true}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&err, 0, sizeof err);
-        assert_int_equal(cjson_check_object(bad[i], strlen(bad[i]), 1, "custom headers", &err),
+        assert_int_equal(jdoc_check_object(bad[i], strlen(bad[i]), 1, "custom headers", &err),
                          CHUTE_EINVAL);
         assert_has(err.message, "custom headers");
     }
     assert_int_equal(check("{\"a\":1}", 0, &err), 0); /* fine as variables */
     memset(&err, 0, sizeof err);
     const char *mixed = "{\"ok\":\"s\",\"num\":1}";
-    assert_int_equal(cjson_check_object(mixed, strlen(mixed), 1, "custom headers", &err),
+    assert_int_equal(jdoc_check_object(mixed, strlen(mixed), 1, "custom headers", &err),
                      CHUTE_EINVAL);
     assert_has(err.message, "'num'");
     /* NULL err is allowed. */
-    assert_int_equal(cjson_check_object("[", 1, 0, "x", NULL), CHUTE_EINVAL);
+    assert_int_equal(jdoc_check_object("[", 1, 0, "x", NULL), CHUTE_EINVAL);
 }
 
 /* The messages are the same ones jansson's parser gave, word for word. */
@@ -182,22 +182,22 @@ static void test_check_object_many_headers(void **state)
     for (int i = 0; i < 300; i++)
         n += (size_t)snprintf(doc + n, sizeof doc - n, "%s\"h%d\":\"v\"", i ? "," : "", i % 280);
     n += (size_t)snprintf(doc + n, sizeof doc - n, ",\"h7\":7,\"h9\":9,\"h9\":\"s\"}");
-    cjson_scan_result r;
-    assert_int_equal(cjson_scan(doc, n, 1, &r), CJSON_SCAN_UNDECIDED);
+    jdoc_scan_result r;
+    assert_int_equal(jdoc_scan(doc, n, 1, &r), CJSON_SCAN_UNDECIDED);
     chute_error err;
     memset(&err, 0, sizeof err);
-    assert_int_equal(cjson_check_object(doc, n, 1, "custom headers", &err), CHUTE_EINVAL);
+    assert_int_equal(jdoc_check_object(doc, n, 1, "custom headers", &err), CHUTE_EINVAL);
     assert_string_equal(err.message,
                         "Expected custom headers to be a JSON object of strings, but 'h7' is a "
                         "number");
-    assert_int_equal(cjson_check_object(doc, n, 0, "variables", &err), 0);
+    assert_int_equal(jdoc_check_object(doc, n, 0, "variables", &err), 0);
 }
 
 static void merge(const char *a, const char *b, const char *expect)
 {
     char *out = NULL;
     size_t len = 0;
-    assert_int_equal(cjson_merge(a, a ? strlen(a) : 0, b, b ? strlen(b) : 0, &out, &len), 0);
+    assert_int_equal(jdoc_merge(a, a ? strlen(a) : 0, b, b ? strlen(b) : 0, &out, &len), 0);
     assert_non_null(out);
     assert_int_equal(len, strlen(out));
     assert_json(out, expect);
@@ -217,7 +217,7 @@ static void test_merge(void **state)
     /* Compact output. */
     char *out = NULL;
     size_t len = 0;
-    assert_int_equal(cjson_merge("{ \"a\" : 1 }", 11, "{ \"b\" : [ 1 , 2 ] }", 19, &out, &len), 0);
+    assert_int_equal(jdoc_merge("{ \"a\" : 1 }", 11, "{ \"b\" : [ 1 , 2 ] }", 19, &out, &len), 0);
     assert_null(strchr(out, ' '));
     free(out);
 }
@@ -226,7 +226,7 @@ static void filter(const char *doc, const char *const *names, size_t n, const ch
 {
     char *out = NULL;
     size_t len = 0;
-    assert_int_equal(cjson_filter(doc, doc ? strlen(doc) : 0, names, n, &out, &len), 0);
+    assert_int_equal(jdoc_filter(doc, doc ? strlen(doc) : 0, names, n, &out, &len), 0);
     assert_non_null(out);
     assert_int_equal(len, strlen(out));
     assert_json(out, expect);

@@ -1,6 +1,6 @@
 /*
- * Unit and differential tests for cjson_scan (src/common/jsonscan.c), the
- * non-allocating validator behind cjson_check_object. jansson 2.14 is the
+ * Unit and differential tests for jdoc_scan (src/common/jsonscan.c), the
+ * non-allocating validator behind jdoc_check_object. jansson 2.14 is the
  * oracle: every case is checked both against a written expectation and
  * against json_loadb(JSON_DECODE_ANY | JSON_ALLOW_NUL), and the differential
  * test feeds both a few hundred thousand generated and mutated documents.
@@ -41,7 +41,7 @@ static const char *kind_name(const json_t *v)
     return "something else";
 }
 
-/* The name as cjson_scan quotes it: at most 100 bytes, on a character
+/* The name as jdoc_scan quotes it: at most 100 bytes, on a character
  * boundary, then "...". */
 static void shorten(const char *name, char *out)
 {
@@ -55,8 +55,8 @@ static void shorten(const char *name, char *out)
     strcpy(out + keep, keep < n ? "..." : "");
 }
 
-/* What jansson says about |s|, in cjson_scan's terms. */
-static void oracle(const char *s, size_t len, int strings_only, cjson_scan_result *o)
+/* What jansson says about |s|, in jdoc_scan's terms. */
+static void oracle(const char *s, size_t len, int strings_only, jdoc_scan_result *o)
 {
     memset(o, 0, sizeof *o);
     json_error_t e;
@@ -87,7 +87,7 @@ static void oracle(const char *s, size_t len, int strings_only, cjson_scan_resul
     json_decref(doc);
 }
 
-static int same(const cjson_scan_result *a, const cjson_scan_result *b)
+static int same(const jdoc_scan_result *a, const jdoc_scan_result *b)
 {
     if (a->status != b->status)
         return 0;
@@ -103,7 +103,7 @@ static int same(const cjson_scan_result *a, const cjson_scan_result *b)
     }
 }
 
-static void describe(const char *who, const cjson_scan_result *r)
+static void describe(const char *who, const jdoc_scan_result *r)
 {
     static const char *const names[] = {"OK", "SYNTAX", "NOT_OBJECT", "NOT_STRINGS", "UNDECIDED"};
     fprintf(stderr, "  %-8s %s", who, names[r->status]);
@@ -129,17 +129,17 @@ static struct {
     size_t docs, accepted, syntax, not_object, not_strings, undecided;
 } tally;
 
-/* cjson_scan and cjson_check_object against jansson; 0 when they agree. */
+/* jdoc_scan and jdoc_check_object against jansson; 0 when they agree. */
 static int differ(const char *s, size_t len, int strings_only)
 {
-    cjson_scan_result got, want;
-    cjson_scan(s, len, strings_only, &got);
+    jdoc_scan_result got, want;
+    jdoc_scan(s, len, strings_only, &got);
     oracle(s, len, strings_only, &want);
     tally.docs++;
     if (got.status == CJSON_SCAN_UNDECIDED) {
         tally.undecided++;
     } else if (!same(&got, &want)) {
-        fprintf(stderr, "cjson_scan disagrees with jansson (strings_only=%d):\n", strings_only);
+        fprintf(stderr, "jdoc_scan disagrees with jansson (strings_only=%d):\n", strings_only);
         dump_hex(s, len);
         describe("jansson", &want);
         describe("scan", &got);
@@ -159,13 +159,13 @@ static int differ(const char *s, size_t len, int strings_only)
         tally.not_strings++;
         break;
     }
-    /* The message cjson_check_object builds from it (blank documents are
+    /* The message jdoc_check_object builds from it (blank documents are
      * accepted before any parsing). */
     chute_error err;
     memset(&err, 0, sizeof err);
-    int rc = cjson_check_object(s, len, strings_only, "doc", &err);
+    int rc = jdoc_check_object(s, len, strings_only, "doc", &err);
     char expect[CHUTE_ERROR_MESSAGE_MAX] = "";
-    int blank = cjson_blank(s, len);
+    int blank = jdoc_blank(s, len);
     if (!blank && want.status == CJSON_SCAN_SYNTAX)
         snprintf(expect, sizeof expect,
                  "Expected doc to be valid JSON, but it is not: %s at line %d, column %d",
@@ -177,7 +177,7 @@ static int differ(const char *s, size_t len, int strings_only)
                  "Expected doc to be a JSON object of strings, but '%s' is %s", want.name,
                  want.kind);
     if ((rc == 0) != (expect[0] == '\0') || (rc != 0 && strcmp(err.message, expect) != 0)) {
-        fprintf(stderr, "cjson_check_object disagrees (strings_only=%d):\n", strings_only);
+        fprintf(stderr, "jdoc_check_object disagrees (strings_only=%d):\n", strings_only);
         dump_hex(s, len);
         fprintf(stderr, "  want rc %d \"%s\"\n  got  rc %d \"%s\"\n", expect[0] ? CHUTE_EINVAL : 0,
                 expect, rc, rc ? err.message : "");
@@ -241,7 +241,7 @@ static void check_corners(const corner *cases, size_t n)
     for (size_t i = 0; i < n; i++) {
         const corner *c = &cases[i];
         size_t len = c->len ? c->len : strlen(c->doc);
-        cjson_scan_result got, want;
+        jdoc_scan_result got, want;
         memset(&want, 0, sizeof want);
         want.status = c->status;
         if (c->status == CJSON_SCAN_SYNTAX) {
@@ -255,8 +255,8 @@ static void check_corners(const corner *cases, size_t n)
             snprintf(want.name, sizeof want.name, "%.*s", (int)(bar - c->text), c->text);
             want.kind = bar + 1;
         }
-        cjson_scan(c->doc, len, c->strings_only, &got);
-        cjson_scan_result o; /* the written expectation must be jansson's too */
+        jdoc_scan(c->doc, len, c->strings_only, &got);
+        jdoc_scan_result o; /* the written expectation must be jansson's too */
         oracle(c->doc, len, c->strings_only, &o);
         if (!same(&got, &want) || !same(&o, &want)) {
             fprintf(stderr, "case %zu is not as expected:\n", i);
@@ -496,8 +496,8 @@ static void test_depth(void **state)
         memset(doc + n, ']', depth - 1);
         n += depth - 1;
         doc[n++] = '}';
-        cjson_scan_result r;
-        cjson_scan(doc, n, 0, &r);
+        jdoc_scan_result r;
+        jdoc_scan(doc, n, 0, &r);
         if (depth <= 2048) {
             assert_int_equal(r.status, CJSON_SCAN_OK);
         } else {
@@ -558,8 +558,8 @@ static void test_strings_only(void **state)
     }
     memcpy(doc + n, "\":1}", 4);
     n += 4;
-    cjson_scan_result r;
-    assert_int_equal(cjson_scan(doc, n, 1, &r), CJSON_SCAN_NOT_STRINGS);
+    jdoc_scan_result r;
+    assert_int_equal(jdoc_scan(doc, n, 1, &r), CJSON_SCAN_NOT_STRINGS);
     assert_int_equal(strlen(r.name), 100 + 3);
     assert_memory_equal(r.name + 100, "...", 4);
     assert_int_equal(differ(doc, n, 1), 0);
@@ -585,7 +585,7 @@ static void test_many_members(void **state)
             doc[n++] = '}';
             assert_int_equal(differ(doc, n, 1), 0);
             chute_error err;
-            int rc = cjson_check_object(doc, n, 1, "custom headers", &err);
+            int rc = jdoc_check_object(doc, n, 1, "custom headers", &err);
             assert_int_equal(rc, (variant == 2) ? CHUTE_EINVAL : 0);
         }
     }
