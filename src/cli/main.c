@@ -211,11 +211,39 @@ static opt_spec *opt(opt_spec *specs, size_t n, const char *name)
 
 /* ---- output --------------------------------------------------------------------- */
 
+/* The open connection, so that fail_call can tell a broker that is not
+ * there from one that answered UNAVAILABLE itself (a failed commit on a
+ * full disk, a shutdown). */
+static chute_client *cli_client;
+
+/* Non-zero when the broker answers a Topology call now. */
+static int broker_answers(void)
+{
+    if (!cli_client)
+        return 0;
+    chute_call_options co;
+    chute_call_options_init(&co);
+    co.deadline_ms = 2000;
+    chute_topology *t = NULL;
+    chute_error err;
+    if (chute_client_topology(cli_client, &t, &co, &err) != 0)
+        return 0;
+    chute_topology_free(t);
+    return 1;
+}
+
 static int fail_call(int rc, const chute_error *err)
 {
     fprintf(stderr, "%s: %s: %s\n", prog, chute_err_name(rc), err->message);
-    if (rc == CHUTE_EUNAVAIL)
-        fprintf(stderr, "Is chuted running at %s? Set --address or CHUTE_ADDRESS.\n", address);
+    if (rc == CHUTE_EUNAVAIL) {
+        if (broker_answers())
+            fprintf(stderr,
+                    "chuted at %s is running and refused this itself; its log says why.\n",
+                    address);
+        else
+            fprintf(stderr, "Is chuted running at %s? Set --address or CHUTE_ADDRESS.\n",
+                    address);
+    }
     return EXIT_REFUSED;
 }
 
@@ -1179,7 +1207,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", prog, err.message);
         return EXIT_USAGE;
     }
+    cli_client = c;
     int r = cmd->fn(c, n, rest);
+    cli_client = NULL;
     chute_client_close(c);
     return r;
 }

@@ -573,9 +573,11 @@ static int route_match(const char *route, const path_parts *pp, int *key_seg, ch
     size_t len[MAX_SEGMENTS];
     size_t n = split_path(route, seg, len, MAX_SEGMENTS);
     int literal = 0;
+    *key_seg = -1;
+    if (name_cap)
+        name[0] = '\0';
     if (n != pp->n)
         return -1;
-    *key_seg = -1;
     for (size_t i = 0; i < n; i++) {
         if (len[i] >= 2 && seg[i][0] == '{' && seg[i][len[i] - 1] == '}') {
             *key_seg = (int)i;
