@@ -505,6 +505,8 @@ typedef struct chute_type_stats {
                                          activatable; 0 if none */
     uint64_t created_total, activated_total, completed_total, failed_total, timed_out_total,
         incidents_total;
+    int64_t idle_since; /* epoch ms since the type holds no job and no worker waits for it;
+                           0 while it holds or has any */
 } chute_type_stats;
 
 /* Calls |fn| for every known job type, sorted by name, until it returns

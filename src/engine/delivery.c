@@ -178,6 +178,7 @@ static void unlink_taker(chute_engine *e, chute_taker *tk)
         t->nstreams--;
         e->stats.streams--;
     }
+    queue_note_if_empty(e, t);
 }
 
 void chute_engine_taker_remove(chute_engine *e, chute_taker *taker)

@@ -135,6 +135,8 @@ typedef struct jtype {
     uint64_t count[CHUTE_JOB_CANCELED + 1]; /* jobs in memory by state */
     uint64_t created_total, activated_total, completed_total, failed_total, timed_out_total,
         incidents_total;
+    int64_t emptied_at; /* epoch ms it last came to hold no job and no taker; meaningful
+                           only while it holds none (metrics drop types idle for long) */
 } jtype;
 
 struct chute_engine {
@@ -256,6 +258,9 @@ void queue_init_timers(chute_engine *e);
 /* Takes |j| out of the heap its state put it in and out of the counters of
  * that state. */
 void queue_detach(chute_engine *e, job *j);
+
+/* Notes the time when |t| comes to hold no job and no taker. */
+void queue_note_if_empty(chute_engine *e, jtype *t);
 
 /* Puts |j| (detached) into |state|, its counters and the heap that state
  * needs; a job that becomes ACTIVATABLE gets deadline = now (ready since)

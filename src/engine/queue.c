@@ -106,6 +106,7 @@ jtype *queue_type_get(chute_engine *e, const char *name, int create)
         return NULL;
     }
     heap_init(&t->ready, ready_before, heap_pos);
+    t->emptied_at = engine_now(e);
     size_t b = h & (e->types_cap - 1);
     t->hnext = e->types[b];
     e->types[b] = t;
@@ -170,7 +171,22 @@ void queue_detach(chute_engine *e, job *j)
     assert(j->type->count[j->state] > 0);
     if (c)
         (*c)--;
-    j->type->count[j->state]--;
+    if (--j->type->count[j->state] == 0)
+        queue_note_if_empty(e, j->type);
+}
+
+static int type_empty(const jtype *t)
+{
+    for (int s = CHUTE_JOB_ACTIVATABLE; s <= CHUTE_JOB_DELAYED; s++)
+        if (t->count[s])
+            return 0;
+    return !t->waiters_head && t->nstreams == 0;
+}
+
+void queue_note_if_empty(chute_engine *e, jtype *t)
+{
+    if (type_empty(t))
+        t->emptied_at = engine_now(e);
 }
 
 int queue_attach(chute_engine *e, job *j, int state)
@@ -254,6 +270,7 @@ int chute_engine_list_types(chute_engine *e,
         s.failed_total = t->failed_total;
         s.timed_out_total = t->timed_out_total;
         s.incidents_total = t->incidents_total;
+        s.idle_since = type_empty(t) ? t->emptied_at : 0;
         rc = fn(ctx, &s);
     }
     free(all);

@@ -36,6 +36,7 @@
 #include "chute_codec.h"
 #include "gateway_codec.h"
 #include "server/commands.h"
+#include "server/log.h"
 #include "server/metrics.h"
 
 #define PATH_GATEWAY "/gateway_protocol.Gateway/"
@@ -88,6 +89,8 @@ struct gateway {
     gateway_config cfg;
     h2_server *h2;
     int closing;
+    uv_loop_t *loop;
+    log_limit push_log; /* jobs too large for a stream message: a few lines a window */
     void (*done)(void *);
     void *done_ctx;
     char host[256];
@@ -437,8 +440,9 @@ static void push(command_call *cc, const chute_job_view *jobs, size_t n)
         }
         if (codec_encode_activated_job(&jobs[i], g->cfg.limits.max_message_size, &msg, &len,
                                        &err) != 0) {
-            fprintf(stderr, "chuted: job %lld cannot be pushed to a stream: %s\n",
-                    (long long)jobs[i].key, err.message);
+            chuted_log_limited(&g->push_log, uv_now(g->loop),
+                               "job %lld cannot be pushed to a stream: %s",
+                               (long long)jobs[i].key, err.message);
             msg = NULL;
         }
         reply_message(g, c->c.call, &c->c, msg, len, tag, 0);
@@ -532,6 +536,7 @@ int gateway_open(gateway **out, uv_loop_t *loop, broker *b, const gateway_config
     if (!g)
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
     g->b = b;
+    g->loop = loop;
     g->e = broker_engine(b);
     g->cfg = *cfg;
     snprintf(g->host, sizeof g->host, "%s", cfg->host);

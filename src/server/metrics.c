@@ -213,7 +213,8 @@ typedef struct type_rows {
     type_row *rows;
     size_t n, cap;
     int failed;
-    uint64_t idle;   /* types that hold no job and no taker: left out */
+    int64_t now;     /* the engine's clock */
+    uint64_t idle;   /* types idle past METRICS_IDLE_GRACE_MS: left out */
     uint64_t folded; /* live types past METRICS_MAX_TYPES, summed into |other| */
     chute_type_stats other;
 } type_rows;
@@ -261,17 +262,16 @@ static int add_row(type_rows *t, const char *type, const chute_type_stats *s)
 }
 
 /*
- * A type that holds no job and has no taker has nothing to show: its
- * series are left out, so that a scrape after a burst of one-off types is
- * as small as before it. Past METRICS_MAX_TYPES live types the rest are
+ * A type that has held no job and had no taker for METRICS_IDLE_GRACE_MS
+ * has nothing more to show: its series are left out, so that a scrape
+ * after a burst of one-off types is soon as small as before it. (Within
+ * the grace, scrapes still see its counters' last values.) Past METRICS_MAX_TYPES live types the rest are
  * summed into one row, so the answer stays bounded whatever clients name.
  */
 static int collect_type(void *ctx, const chute_type_stats *s)
 {
     type_rows *t = ctx;
-    uint64_t held = s->activatable + s->activated + s->failed + s->delayed + s->incidents +
-                    s->waiters + s->streams;
-    if (held == 0) {
+    if (s->idle_since && t->now - s->idle_since >= METRICS_IDLE_GRACE_MS) {
         t->idle++;
         return 0;
     }
@@ -321,6 +321,7 @@ int metrics_render(metrics *m, chute_engine *e, const metrics_gauges *g, char **
     int64_t now = 0;
     size_t shown = 0;
     if (e) {
+        t.now = chute_engine_now(e);
         if (chute_engine_list_types(e, collect_type, &t) != 0 || t.failed ||
             (t.folded && add_row(&t, METRICS_OTHER_TYPES, &t.other) != 0)) {
             rows_free(&t);
@@ -392,8 +393,8 @@ int metrics_render(metrics *m, chute_engine *e, const metrics_gauges *g, char **
         family(&b, "chute_metrics_job_types", "gauge",
                "Job types in this answer: shown with series of their own, folded into the type "
                "\"" METRICS_OTHER_TYPES "\" (past the first " METRICS_MAX_TYPES_TEXT
-               " that hold jobs, by name), or idle (they hold no job and no worker waits "
-               "for them: left out).");
+               " live types, by name), or idle (no job and no worker waiting for "
+               METRICS_IDLE_GRACE_TEXT ": left out).");
         rest_buf_printf(&b, "chute_metrics_job_types{series=\"shown\"} %zu\n", shown);
         rest_buf_printf(&b, "chute_metrics_job_types{series=\"folded\"} %" PRIu64 "\n", t.folded);
         rest_buf_printf(&b, "chute_metrics_job_types{series=\"idle\"} %" PRIu64 "\n", t.idle);

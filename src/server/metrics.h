@@ -61,8 +61,10 @@ typedef struct metrics_gauges {
  * Returns 0 or CHUTE_ENOMEM.
  */
 /* Job types with series of their own in one answer; the rest, by name, are
- * summed under the type METRICS_OTHER_TYPES. Types that hold no job and
- * no taker are left out. */
+ * summed under the type METRICS_OTHER_TYPES. Types that have held no job
+ * and had no taker for METRICS_IDLE_GRACE_MS are left out. */
+#define METRICS_IDLE_GRACE_MS (5 * 60 * 1000)
+#define METRICS_IDLE_GRACE_TEXT "5 minutes"
 #define METRICS_MAX_TYPES 1000
 #define METRICS_MAX_TYPES_TEXT "1000"
 #define METRICS_OTHER_TYPES "(other types)"

@@ -260,11 +260,18 @@ static void test_many_types_bounded_then_healed(void **state)
     for (int i = 0; i < N; i++)
         assert_int_equal(chute_engine_cancel(e, keys[i], &err), 0);
     assert_int_equal(chute_engine_commit(e, &err), 0);
+    /* Just emptied: scrapes still see the final counters for a while. */
+    assert_int_equal(metrics_render(NULL, e, NULL, &text, &len), 0);
+    assert_true(sample(text, "chute_jobs_created_total{type=\"t00000\"}") == 1);
+    assert_true(sample(text, "chute_metrics_job_types{series=\"idle\"}") == 0);
+    free(text);
+    fake_now += METRICS_IDLE_GRACE_MS;
     assert_int_equal(metrics_render(NULL, e, NULL, &text, &len), 0);
     check_format(text);
     assert_true(sample(text, "chute_metrics_job_types{series=\"shown\"}") == 0);
     assert_true(sample(text, "chute_metrics_job_types{series=\"folded\"}") == 0);
     assert_null(strstr(text, "{type=\""));
+    assert_true(sample(text, "chute_metrics_job_types{series=\"idle\"}") == N);
     free(text);
 
     chute_engine_close(e);
