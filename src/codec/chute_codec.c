@@ -139,18 +139,6 @@ int codec_decode_list_incidents(const uint8_t *buf, size_t len, command *out,
 
 /* ---- encoding ------------------------------------------------------------------ */
 
-static char *str(const char *s)
-{
-    return (char *)(s ? s : "");
-}
-
-static char *doc(const char *s, size_t len)
-{
-    if (!s || jdoc_blank(s, len ? len : strlen(s)))
-        return (char *)"{}";
-    return (char *)s;
-}
-
 int codec_encode_create_job_response(int64_t key, uint8_t **out, size_t *out_len, chute_error *err)
 {
     Chute__V1__CreateJobResponse resp = CHUTE__V1__CREATE_JOB_RESPONSE__INIT;
@@ -171,16 +159,16 @@ void codec_job_from_view(Chute__V1__Job *out, const chute_job_view *job)
 {
     chute__v1__job__init(out);
     out->key = job->key;
-    out->type = str(job->type);
-    out->state = str(chute_job_state_name(job->state));
+    out->type = codec_pb_str(job->type);
+    out->state = codec_pb_str(chute_job_state_name(job->state));
     out->retries = job->retries;
     out->priority = job->priority;
-    out->worker = str(job->worker);
+    out->worker = codec_pb_str(job->worker);
     out->deadline = job->deadline;
-    out->variables = doc(job->variables, job->variables_len);
-    out->customheaders = doc(job->headers, job->headers_len);
-    out->errorcode = str(job->error_code);
-    out->errormessage = str(job->error_message);
+    out->variables = codec_pb_doc(job->variables, job->variables_len);
+    out->customheaders = codec_pb_doc(job->headers, job->headers_len);
+    out->errorcode = codec_pb_str(job->error_code);
+    out->errormessage = codec_pb_str(job->error_message);
     out->incidentkey = job->incident_key;
     out->createdat = job->created_at;
     out->completedat = job->completed_at;
@@ -201,10 +189,10 @@ void codec_incident_from_view(Chute__V1__Incident *out, const chute_job_view *jo
     chute__v1__incident__init(out);
     out->key = job->incident_key;
     out->jobkey = job->key;
-    out->type = str(chute_incident_type_name(job->incident_type));
-    out->jobtype = str(job->type);
-    out->errormessage = str(job->error_message);
-    out->errorcode = str(job->error_code);
+    out->type = codec_pb_str(chute_incident_type_name(job->incident_type));
+    out->jobtype = codec_pb_str(job->type);
+    out->errormessage = codec_pb_str(job->error_message);
+    out->errorcode = codec_pb_str(job->error_code);
     out->retries = job->retries;
 }
 

@@ -243,38 +243,22 @@ int codec_decode_topology(const uint8_t *buf, size_t len, chute_error *err)
 
 /* ---- encoding -------------------------------------------------------------------- */
 
-/* protobuf-c's structs hold char *, but packing never writes through them. */
-static char *str(const char *s)
-{
-    return (char *)(s ? s : "");
-}
-
-/* A JSON document field: "{}" when there is none, because some clients
- * parse these fields without a guard. A length of 0 with a non-empty string
- * means the length was not filled in. */
-static char *doc(const char *s, size_t len)
-{
-    if (!s || jdoc_blank(s, len ? len : strlen(s)))
-        return (char *)"{}";
-    return (char *)s;
-}
-
 void codec_activated_job_from_view(GatewayProtocol__ActivatedJob *out, const chute_job_view *job)
 {
     gateway_protocol__activated_job__init(out);
     out->key = job->key;
-    out->type = str(job->type);
+    out->type = codec_pb_str(job->type);
     out->processinstancekey = job->process.process_instance_key;
-    out->bpmnprocessid = str(job->process.bpmn_process_id);
+    out->bpmnprocessid = codec_pb_str(job->process.bpmn_process_id);
     out->processdefinitionversion = job->process.process_definition_version;
     out->processdefinitionkey = job->process.process_definition_key;
-    out->elementid = str(job->process.element_id);
+    out->elementid = codec_pb_str(job->process.element_id);
     out->elementinstancekey = job->process.element_instance_key;
-    out->customheaders = doc(job->headers, job->headers_len);
-    out->worker = str(job->worker);
+    out->customheaders = codec_pb_doc(job->headers, job->headers_len);
+    out->worker = codec_pb_str(job->worker);
     out->retries = job->retries;
     out->deadline = job->deadline;
-    out->variables = doc(job->variables, job->variables_len);
+    out->variables = codec_pb_doc(job->variables, job->variables_len);
     out->tenantid = (char *)CODEC_DEFAULT_TENANT;
     out->kind = GATEWAY_PROTOCOL__ACTIVATED_JOB__JOB_KIND__BPMN_ELEMENT;
     out->listenereventtype = GATEWAY_PROTOCOL__ACTIVATED_JOB__LISTENER_EVENT_TYPE__UNSPECIFIED;
@@ -359,7 +343,7 @@ int codec_encode_topology(const char *host, int32_t port, int32_t partition_id, 
     partition.role = GATEWAY_PROTOCOL__PARTITION__PARTITION_BROKER_ROLE__LEADER;
     partition.health = GATEWAY_PROTOCOL__PARTITION__PARTITION_BROKER_HEALTH__HEALTHY;
     broker.nodeid = 0;
-    broker.host = str(host);
+    broker.host = codec_pb_str(host);
     broker.port = port;
     broker.n_partitions = 1;
     broker.partitions = partitions;

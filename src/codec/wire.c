@@ -1,6 +1,10 @@
 /* Protobuf wire pre-scan and unpacking; see wire.h. */
 #include "wire.h"
 
+#include <string.h>
+
+#include "common/json.h"
+
 static const uint8_t no_bytes[1];
 
 /* Reads a varint of at most 10 bytes. Returns 0 or -1 (truncated or too long). */
@@ -179,6 +183,18 @@ int codec_wire_check_strings(const ProtobufCMessageDescriptor *desc, const uint8
                              size_t len, chute_error *err)
 {
     return check_strings(desc, buf ? buf : no_bytes, len, 0, err);
+}
+
+char *codec_pb_str(const char *s)
+{
+    return (char *)(s ? s : "");
+}
+
+char *codec_pb_doc(const char *s, size_t len)
+{
+    if (!s || jdoc_blank(s, len ? len : strlen(s)))
+        return (char *)"{}";
+    return (char *)s;
 }
 
 int codec_decode_error(const ProtobufCMessageDescriptor *desc, chute_error *err)

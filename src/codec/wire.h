@@ -47,6 +47,15 @@ int codec_wire_check_strings(const ProtobufCMessageDescriptor *desc, const uint8
 int codec_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
                  ProtobufCMessage **out, chute_error *err);
 
+/* A string for a protobuf-c struct field: "" for NULL. protobuf-c's
+ * structs hold char *, but packing never writes through them. */
+char *codec_pb_str(const char *s);
+
+/* A JSON document field: "{}" when there is none, because some clients
+ * parse these fields without a guard. A length of 0 with a non-empty
+ * string means the length was not filled in. */
+char *codec_pb_doc(const char *s, size_t len);
+
 /* The "could not be decoded" error for |desc|. */
 int codec_decode_error(const ProtobufCMessageDescriptor *desc, chute_error *err);
 
