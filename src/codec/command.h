@@ -89,19 +89,19 @@ typedef struct command {
     int is_array;
 
     /* LIST_JOBS, LIST_INCIDENTS: filters and paging. */
-    const char *type;        /* NULL: every type */
-    chute_job_state state;   /* LIST_JOBS; 0: every state */
-    long long page;          /* LIST_JOBS: 1-based */
-    long long size;          /* LIST_JOBS: entries per page */
-    size_t limit;            /* LIST_INCIDENTS: at most this many */
+    const char *type;      /* NULL: every type */
+    chute_job_state state; /* LIST_JOBS; 0: every state */
+    long long page;        /* LIST_JOBS: 1-based */
+    long long size;        /* LIST_JOBS: entries per page */
+    size_t limit;          /* LIST_INCIDENTS: at most this many */
 
     /* What the fields point into; released by command_free. */
     struct ProtobufCMessage *msg;
-    void *doc;           /* a parsed JSON document (jansson) */
-    const char **fetch;  /* fetchVariable names, pointing into doc */
-    char **texts;        /* JSON texts made while decoding */
+    void *doc;          /* a parsed JSON document (jansson) */
+    const char **fetch; /* fetchVariable names, pointing into doc */
+    char **texts;       /* JSON texts made while decoding */
     size_t ntexts;
-    char *type_buf;      /* a type taken from a query string */
+    char *type_buf; /* a type taken from a query string */
 } command;
 
 /* Releases what |c| owns and zeroes it. NULL and a zeroed struct are fine. */

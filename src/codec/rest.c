@@ -641,8 +641,7 @@ fail:
 
 /* ---- create ------------------------------------------------------------------------ */
 
-static int decode_spec(command *c, json_t *o, size_t index, chute_job_spec *spec,
-                       chute_error *err)
+static int decode_spec(command *c, json_t *o, size_t index, chute_job_spec *spec, chute_error *err)
 {
     chute_error inner;
     int rc;
@@ -938,8 +937,8 @@ int rest_decode_list_jobs(const char *query, command *out, chute_error *err)
     int rc;
     if ((rc = query_type(query, out, err)) != 0 ||
         (rc = query_number(query, "page", 1, 1000000000, 1, &out->page, err)) != 0 ||
-        (rc = query_number(query, "size", 1, REST_LIST_MAX_SIZE, REST_LIST_DEFAULT_SIZE,
-                           &out->size, err)) != 0)
+        (rc = query_number(query, "size", 1, REST_LIST_MAX_SIZE, REST_LIST_DEFAULT_SIZE, &out->size,
+                           err)) != 0)
         goto fail;
     rc = rest_query_get(query, "state", state_s, sizeof state_s, err);
     if (rc < 0)
@@ -970,8 +969,8 @@ int rest_decode_list_incidents(const char *query, command *out, chute_error *err
     long long limit;
     int rc;
     if ((rc = query_type(query, out, err)) != 0 ||
-        (rc = query_number(query, "limit", 1, REST_INCIDENT_MAX_LIMIT,
-                           REST_INCIDENT_DEFAULT_LIMIT, &limit, err)) != 0) {
+        (rc = query_number(query, "limit", 1, REST_INCIDENT_MAX_LIMIT, REST_INCIDENT_DEFAULT_LIMIT,
+                           &limit, err)) != 0) {
         command_free(out);
         return rc;
     }

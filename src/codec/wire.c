@@ -179,8 +179,8 @@ static int check_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *
     return 0;
 }
 
-int codec_wire_check_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
-                             size_t len, chute_error *err)
+int codec_wire_check_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
+                             chute_error *err)
 {
     return check_strings(desc, buf ? buf : no_bytes, len, 0, err);
 }

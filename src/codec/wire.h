@@ -34,8 +34,8 @@ int codec_wire_count(const uint8_t *buf, size_t len, const uint32_t *fields, siz
  * character. Returns 0, or CHUTE_EINVAL naming the field and the first bad
  * byte (or the "could not be decoded" error for malformed bytes).
  */
-int codec_wire_check_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
-                             size_t len, chute_error *err);
+int codec_wire_check_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
+                             chute_error *err);
 
 /*
  * Unpacks |buf| as a message of |desc| (its strings checked first with

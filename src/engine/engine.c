@@ -258,8 +258,7 @@ int chute_engine_open(chute_engine **out, const chute_engine_options *opts, chut
     e->opts.data_dir = e->data_dir;
 
     int rc = store_open(&e->st, e->db_path, e->opts.durability, e->opts.log, e->opts.log_ctx,
-                        e->opts.accept_wal_loss,
-                        err);
+                        e->opts.accept_wal_loss, err);
     if (rc == 0)
         rc = load_all(e, err);
     if (rc != 0) {
@@ -335,7 +334,6 @@ static size_t len_or_strlen(const char *s, size_t len)
     return s && len == 0 ? strlen(s) : len;
 }
 
-
 static int64_t next_key(chute_engine *e)
 {
     return e->partition_base + ++e->counter;
@@ -401,8 +399,7 @@ static int check_room(chute_engine *e, size_t count, size_t *fit, chute_error *e
 static int create_checked(chute_engine *e, const chute_job_spec *spec, int64_t *key,
                           chute_error *err);
 
-int chute_engine_create(chute_engine *e, const chute_job_spec *spec, int64_t *key,
-                        chute_error *err)
+int chute_engine_create(chute_engine *e, const chute_job_spec *spec, int64_t *key, chute_error *err)
 {
     size_t fit;
     int rc = check_room(e, 1, &fit, err);
@@ -497,8 +494,7 @@ oom:
     return chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a job");
 }
 
-int chute_engine_check_activate(const chute_activate_request *req, int for_stream,
-                                chute_error *err)
+int chute_engine_check_activate(const chute_activate_request *req, int for_stream, chute_error *err)
 {
     if (blank(req->type))
         return chute_error_set(err, CHUTE_EINVAL,
@@ -574,9 +570,8 @@ int engine_activate_into(chute_engine *e, jtype *t, const char *worker, int64_t 
          * the taker asked for some names only. */
         char *filtered = NULL;
         size_t flen = 0;
-        if (nfetch > 0 && jdoc_filter(j->variables, j->variables_len,
-                                       (const char *const *)fetch, nfetch, &filtered,
-                                       &flen) != 0)
+        if (nfetch > 0 && jdoc_filter(j->variables, j->variables_len, (const char *const *)fetch,
+                                      nfetch, &filtered, &flen) != 0)
             return chute_error_set(err, CHUTE_ENOMEM, "out of memory activating jobs");
         size_t size = (filtered ? flen : j->variables_len) + (j->ext ? j->ext->headers_len : 0);
         if ((max_bytes && n > 0 && bytes + size > max_bytes) ||
@@ -610,7 +605,7 @@ int64_t engine_max_lease(const chute_engine *e)
 const char *engine_max_lease_why(const chute_engine *e)
 {
     return engine_max_lease(e) < CHUTE_DURATION_MAX_MS ? " (the broker's maximum job timeout)"
-                                                         : " (10 years)";
+                                                       : " (10 years)";
 }
 
 int engine_check_lease(const chute_engine *e, const chute_activate_request *req, int for_stream,
@@ -649,8 +644,8 @@ int chute_engine_activate(chute_engine *e, const chute_activate_request *req, si
 
 /* Shared checks of complete, fail and throw error: the job must exist and
  * be ACTIVATABLE or ACTIVATED. */
-static int settle_lookup(chute_engine *e, int64_t key, const char *cmd, const char *verb,
-                         job **out, chute_error *err)
+static int settle_lookup(chute_engine *e, int64_t key, const char *cmd, const char *verb, job **out,
+                         chute_error *err)
 {
     job *j = hmap_get(&e->jobs, key);
     if (!j)
@@ -669,8 +664,8 @@ static void remove_job(chute_engine *e, job *j)
     job_retire(e, j);
 }
 
-int chute_engine_complete(chute_engine *e, int64_t key, const char *variables,
-                          size_t variables_len, chute_error *err)
+int chute_engine_complete(chute_engine *e, int64_t key, const char *variables, size_t variables_len,
+                          chute_error *err)
 {
     job *j = NULL; /* set by settle_lookup on success */
     int rc = settle_lookup(e, key, "COMPLETE", "complete", &j, err);
@@ -743,7 +738,7 @@ int chute_engine_fail(chute_engine *e, int64_t key, int32_t retries, const char 
         return rc;
     if (!job_ext_need(j) || job_merge_variables(j, variables, variables_len) != 0 ||
         job_set_str(&j->ext->error_message,
-                (retries <= 0 && blank(message)) ? "No more retries left." : message) != 0)
+                    (retries <= 0 && blank(message)) ? "No more retries left." : message) != 0)
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory failing a job");
     queue_detach(e, j);
     j->retries = retries;
@@ -796,8 +791,8 @@ int chute_engine_throw_error(chute_engine *e, int64_t key, const char *code, con
      * matching boundary event would. */
     char buf[CHUTE_ERROR_MESSAGE_MAX * 2];
     snprintf(buf, sizeof buf,
-             "An error with code '%s' was thrown (message: '%s'), but nothing caught it",
-             code, message ? message : "");
+             "An error with code '%s' was thrown (message: '%s'), but nothing caught it", code,
+             message ? message : "");
     if (!job_ext_need(j) || job_merge_variables(j, variables, variables_len) != 0 ||
         job_set_str(&j->ext->error_code, code) != 0 ||
         job_set_str(&j->ext->error_message, blank(message) ? buf : message) != 0)
@@ -811,8 +806,7 @@ int chute_engine_throw_error(chute_engine *e, int64_t key, const char *code, con
     return 0;
 }
 
-int chute_engine_update(chute_engine *e, int64_t key, const chute_job_update *u,
-                        chute_error *err)
+int chute_engine_update(chute_engine *e, int64_t key, const chute_job_update *u, chute_error *err)
 {
     /* Zeebe names the command after what it changes; a changeset with both
      * (REST PATCH) is Camunda's UPDATE. */
@@ -868,8 +862,7 @@ int chute_engine_update_retries(chute_engine *e, int64_t key, int32_t retries, c
     return chute_engine_update(e, key, &u, err);
 }
 
-int chute_engine_update_timeout(chute_engine *e, int64_t key, int64_t timeout_ms,
-                                chute_error *err)
+int chute_engine_update_timeout(chute_engine *e, int64_t key, int64_t timeout_ms, chute_error *err)
 {
     chute_job_update u = {.has_timeout = 1, .timeout_ms = timeout_ms};
     return chute_engine_update(e, key, &u, err);
@@ -1020,8 +1013,8 @@ int64_t chute_engine_tick(chute_engine *e)
     if (e->next_sweep <= now && !e->batch_failed && batch_open(e) == 0) {
         int deleted = 0;
         chute_error err;
-        if (store_sweep_completed(e->st, now - e->opts.retention_ms, SWEEP_LIMIT, &deleted,
-                                  &err) != 0) {
+        if (store_sweep_completed(e->st, now - e->opts.retention_ms, SWEEP_LIMIT, &deleted, &err) !=
+            0) {
             batch_fail(e, &err);
         } else {
             int64_t oldest = store_oldest_completed(e->st);
@@ -1033,4 +1026,3 @@ int64_t chute_engine_tick(chute_engine *e)
     }
     return chute_engine_next_due(e);
 }
-

@@ -142,8 +142,8 @@ struct command_call {
     uint32_t stream_credit; /* STREAM: jobs it may hold beyond its window */
     int no_wait;            /* the front end is closing: polls answer at once */
     /* The command layer's own. */
-    broker_poll bp;      /* a long poll, while it waits */
-    chute_taker *taker;  /* a stream's */
+    broker_poll bp;     /* a long poll, while it waits */
+    chute_taker *taker; /* a stream's */
 };
 
 void command_call_init(command_call *c, const command_call_ops *ops, broker *b,

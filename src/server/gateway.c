@@ -56,9 +56,9 @@ typedef struct callctx {
     call_kind kind;
     gateway *g;
     h2_call *call;
-    int closed;        /* the transport's on_close ran: call is gone */
-    int finished;      /* h2_call_finish was called */
-    unsigned refs;     /* pending replies pointing here */
+    int closed;    /* the transport's on_close ran: call is gone */
+    int finished;  /* h2_call_finish was called */
+    unsigned refs; /* pending replies pointing here */
 } callctx;
 
 /* A call and its command: a long poll or a stream lives on the heap until
@@ -74,13 +74,13 @@ typedef struct reply {
     broker_pending pend; /* first: the broker hands it back */
     gateway *g;
     h2_call *call;
-    callctx *ctx;    /* NULL for unary calls */
-    uint8_t *msg;    /* framed message (5-byte prefix included), or NULL */
+    callctx *ctx; /* NULL for unary calls */
+    uint8_t *msg; /* framed message (5-byte prefix included), or NULL */
     size_t len;
-    job_tag *tag;    /* jobs the message carries, or NULL */
-    int finish;      /* finish the call after the message */
+    job_tag *tag; /* jobs the message carries, or NULL */
+    int finish;   /* finish the call after the message */
     int status;
-    char *message;   /* grpc-message for a non-OK status */
+    char *message; /* grpc-message for a non-OK status */
 } reply;
 
 struct gateway {
@@ -214,9 +214,8 @@ static void release(gateway *g, reply *r, int ok, const chute_error *cerr)
             if (c)
                 c->finished = 1;
             if (c && c->kind == CALL_POLL)
-                metrics_observe_activation(
-                    g->cfg.metrics, METRICS_API_GRPC,
-                    (double)(uv_hrtime() - ((gcall *)c)->started) / 1e9);
+                metrics_observe_activation(g->cfg.metrics, METRICS_API_GRPC,
+                                           (double)(uv_hrtime() - ((gcall *)c)->started) / 1e9);
         }
     }
     free(r->msg);
@@ -309,8 +308,8 @@ static void reply_jobs(gateway *g, callctx *c, const chute_job_view *jobs, size_
     uint8_t *msg = NULL;
     size_t len = 0;
     chute_error err;
-    if (!tag || codec_encode_activate_jobs_response(jobs, n, g->cfg.limits.max_message_size,
-                                                    &msg, &len, &err) != 0) {
+    if (!tag || codec_encode_activate_jobs_response(jobs, n, g->cfg.limits.max_message_size, &msg,
+                                                    &len, &err) != 0) {
         /* Queue the jobs for return after the commit, then the error. */
         if (tag)
             reply_message(g, c->call, c, NULL, 0, tag, 0);
@@ -441,8 +440,8 @@ static void push(command_call *cc, const chute_job_view *jobs, size_t n)
         if (codec_encode_activated_job(&jobs[i], g->cfg.limits.max_message_size, &msg, &len,
                                        &err) != 0) {
             chuted_log_limited(&g->push_log, uv_now(g->loop),
-                               "job %lld cannot be pushed to a stream: %s",
-                               (long long)jobs[i].key, err.message);
+                               "job %lld cannot be pushed to a stream: %s", (long long)jobs[i].key,
+                               err.message);
             msg = NULL;
         }
         reply_message(g, c->c.call, &c->c, msg, len, tag, 0);
@@ -468,8 +467,7 @@ static void unimplemented(gateway *g, h2_call *call, const char *path)
     reply_status(g, call, NULL, H2_GRPC_UNIMPLEMENTED, m);
 }
 
-static void on_request(void *ctx, h2_call *call, const char *path, const uint8_t *msg,
-                       size_t len)
+static void on_request(void *ctx, h2_call *call, const char *path, const uint8_t *msg, size_t len)
 {
     gateway *g = ctx;
     const command_def *d = command_find_grpc(path);

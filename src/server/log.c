@@ -33,10 +33,9 @@ int chuted_log_limited(log_limit *l, uint64_t now_ms, const char *fmt, ...)
 {
     if (l->lines == 0 || now_ms - l->window_start >= LOG_LIMIT_WINDOW_MS) {
         if (l->suppressed)
-            chuted_log("(%" PRIu64 " more line%s like the next one left out in the last %" PRIu64
-                       " s)",
-                       l->suppressed, l->suppressed == 1 ? "" : "s",
-                       (now_ms - l->window_start) / 1000);
+            chuted_log(
+                "(%" PRIu64 " more line%s like the next one left out in the last %" PRIu64 " s)",
+                l->suppressed, l->suppressed == 1 ? "" : "s", (now_ms - l->window_start) / 1000);
         l->window_start = now_ms;
         l->lines = 0;
         l->suppressed = 0;

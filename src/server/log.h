@@ -24,7 +24,10 @@ typedef struct log_limit {
     uint64_t suppressed;   /* left out since the last line written */
 } log_limit;
 
-#define LOG_LIMIT_INIT {0, 0, 0}
+#define LOG_LIMIT_INIT                                                                             \
+    {                                                                                              \
+        0, 0, 0                                                                                    \
+    }
 
 /* Writes one line. */
 void chuted_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -27,9 +27,31 @@
     "process_instance_key, process_definition_key, process_definition_version, "                   \
     "element_instance_key, bpmn_process_id, element_id, result"
 
-enum { C_KEY, C_TYPE, C_STATE, C_RETRIES, C_PRIORITY, C_CREATED, C_DEADLINE, C_WORKER, C_HEADERS,
-       C_VARIABLES, C_ERROR_CODE, C_ERROR_MESSAGE, C_INCIDENT_KEY, C_INCIDENT_TYPE, C_COMPLETED,
-       C_PI_KEY, C_PD_KEY, C_PD_VERSION, C_EI_KEY, C_BPMN_ID, C_ELEMENT_ID, C_RESULT, C_COUNT };
+enum {
+    C_KEY,
+    C_TYPE,
+    C_STATE,
+    C_RETRIES,
+    C_PRIORITY,
+    C_CREATED,
+    C_DEADLINE,
+    C_WORKER,
+    C_HEADERS,
+    C_VARIABLES,
+    C_ERROR_CODE,
+    C_ERROR_MESSAGE,
+    C_INCIDENT_KEY,
+    C_INCIDENT_TYPE,
+    C_COMPLETED,
+    C_PI_KEY,
+    C_PD_KEY,
+    C_PD_VERSION,
+    C_EI_KEY,
+    C_BPMN_ID,
+    C_ELEMENT_ID,
+    C_RESULT,
+    C_COUNT
+};
 
 /*
  * Checkpoints: SQLite's automatic checkpoint runs inside the COMMIT that
@@ -228,7 +250,7 @@ void store_close(store *s)
     if (!s)
         return;
     ckpt_stop(s);
-    sqlite3_stmt *all[] = {s->begin, s->commit,      s->rollback, s->insert, s->update,
+    sqlite3_stmt *all[] = {s->begin,   s->commit,      s->rollback, s->insert, s->update,
                            s->delete_, s->set_counter, s->get,      s->sweep,  s->oldest};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(all[i]);
@@ -445,8 +467,7 @@ int store_open(store **out, const char *path, chute_durability durability, chute
     s->durability = durability;
     s->log = log;
     s->log_ctx = log_ctx;
-    s->ckpt_max =
-        durability == CHUTE_DURABILITY_FULL ? CKPT_PAGES_MAX_FULL : CKPT_PAGES_MAX_NORMAL;
+    s->ckpt_max = durability == CHUTE_DURABILITY_FULL ? CKPT_PAGES_MAX_FULL : CKPT_PAGES_MAX_NORMAL;
     pthread_mutex_init(&s->ckpt_mu, NULL);
     pthread_cond_init(&s->ckpt_cv, NULL);
     int ret = take_lock(s, err);
@@ -460,8 +481,7 @@ int store_open(store **out, const char *path, chute_durability durability, chute
      * cannot be registered the default VFS does the same job, slower. */
     const char *vfs = walvfs_register() == SQLITE_OK ? WALVFS_NAME : NULL;
     int rc = sqlite3_open_v2(path, &s->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             vfs);
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs);
     if (rc != SQLITE_OK) {
         ret = chute_error_set(err, CHUTE_ESTORE, "%s: cannot open the database: %s", path,
                               s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
@@ -506,10 +526,11 @@ int store_open(store **out, const char *path, chute_durability durability, chute
     if ((ret = prepare(s, &s->begin, "BEGIN IMMEDIATE", err)) != 0 ||
         (ret = prepare(s, &s->commit, "COMMIT", err)) != 0 ||
         (ret = prepare(s, &s->rollback, "ROLLBACK", err)) != 0 ||
-        (ret = prepare(s, &s->insert,
-                       "INSERT INTO jobs(" JOB_COLUMNS ") VALUES "
-                       "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)",
-                       err)) != 0 ||
+        (ret = prepare(
+             s, &s->insert,
+             "INSERT INTO jobs(" JOB_COLUMNS ") VALUES "
+             "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)",
+             err)) != 0 ||
         (ret = prepare(s, &s->update,
                        "UPDATE jobs SET state=?3, retries=?4, priority=?5, deadline=?7, worker=?8,"
                        " variables=?10, error_code=?11, error_message=?12, incident_key=?13,"
@@ -523,8 +544,8 @@ int store_open(store **out, const char *path, chute_durability durability, chute
                        "DELETE FROM jobs WHERE key IN (SELECT key FROM jobs WHERE state = 7 AND "
                        "completed_at <= ?1 ORDER BY completed_at LIMIT ?2)",
                        err)) != 0 ||
-        (ret = prepare(s, &s->oldest, "SELECT min(completed_at) FROM jobs WHERE state = 7",
-                       err)) != 0)
+        (ret = prepare(s, &s->oldest, "SELECT min(completed_at) FROM jobs WHERE state = 7", err)) !=
+            0)
         goto out;
     sqlite3_wal_hook(s->db, on_wal, s);
     int prc = pthread_create(&s->ckpt_thread, NULL, ckpt_main, s);
@@ -726,12 +747,13 @@ int store_sweep_completed(store *s, int64_t before, int limit, int *deleted, chu
     return ret;
 }
 
-int store_list(store *s, const char *type, int state, size_t offset, size_t limit,
-               store_row_fn fn, void *ctx, chute_error *err)
+int store_list(store *s, const char *type, int state, size_t offset, size_t limit, store_row_fn fn,
+               void *ctx, chute_error *err)
 {
     char sql[512];
     snprintf(sql, sizeof sql,
-             "SELECT " JOB_COLUMNS " FROM jobs WHERE %s AND %s ORDER BY key DESC LIMIT ?3 OFFSET ?4",
+             "SELECT " JOB_COLUMNS
+             " FROM jobs WHERE %s AND %s ORDER BY key DESC LIMIT ?3 OFFSET ?4",
              type ? "type = ?1" : "?1 IS NULL", state ? "state = ?2" : "state != 7 AND ?2 = 0");
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);

@@ -97,8 +97,8 @@ int wal_check_file(const char *path, wal_check *out, chute_error *err)
     if (page_size == 1)
         page_size = 65536;
     int be = magic == MAGIC_BE;
-    int sane = (magic == MAGIC_LE || magic == MAGIC_BE) && page_size >= 512 &&
-               page_size <= 65536 && (page_size & (page_size - 1)) == 0;
+    int sane = (magic == MAGIC_LE || magic == MAGIC_BE) && page_size >= 512 && page_size <= 65536 &&
+               (page_size & (page_size - 1)) == 0;
     uint32_t seed[2] = {0, 0};
     if (sane)
         checksum(be, hdr, 24, seed);
@@ -120,8 +120,8 @@ int wal_check_file(const char *path, wal_check *out, chute_error *err)
     int past_bad_txn = 0; /* after the bad frame, its transaction has ended */
     for (off_t at = WAL_HEADER;; at += (off_t)frame_size) {
         if (read_full(fd, frame, frame_size, at, &got) != 0) {
-            ret = chute_error_set(err, CHUTE_EIO, "%s: cannot read the write-ahead log: %s",
-                                  path, strerror(errno));
+            ret = chute_error_set(err, CHUTE_EIO, "%s: cannot read the write-ahead log: %s", path,
+                                  strerror(errno));
             goto done;
         }
         if (got < frame_size)

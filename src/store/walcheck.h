@@ -27,11 +27,11 @@
 #include <stdint.h>
 
 typedef struct wal_check {
-    uint32_t page_size;      /* from the header; 0 when there is no header */
-    uint64_t frames;         /* frames SQLite will read before it stops */
-    uint64_t commits;        /* commit frames among them */
-    uint64_t bad_frame;      /* 1-based frame where SQLite stops on a checksum; 0: none */
-    int header_damaged;      /* the header fails its checksum with frames behind it */
+    uint32_t page_size; /* from the header; 0 when there is no header */
+    uint64_t frames;    /* frames SQLite will read before it stops */
+    uint64_t commits;   /* commit frames among them */
+    uint64_t bad_frame; /* 1-based frame where SQLite stops on a checksum; 0: none */
+    int header_damaged; /* the header fails its checksum with frames behind it */
     /* Commits of the current generation after the bad frame's own
      * transaction whose frames check out: what SQLite would drop. Non-zero
      * means damage, not a torn write. */

@@ -373,8 +373,8 @@ static void test_complete_fail_throw(void **state)
     fx *f = *state;
     create(f, "j");
     int64_t key = activate_one(f, "j");
-    command done = {.kind = COMMAND_COMPLETE, .key = key, .variables = "{\"x\":1}",
-                    .variables_len = 7};
+    command done = {
+        .kind = COMMAND_COMPLETE, .key = key, .variables = "{\"x\":1}", .variables_len = 7};
     seen *s = run(f, &done);
     assert_int_equal(s->rc, 0);
     s = run(f, &done); /* completed: gone */
@@ -391,12 +391,12 @@ static void test_complete_fail_throw(void **state)
 
     create(f, "k");
     key = activate_one(f, "k");
-    command thrown = {.kind = COMMAND_THROW_ERROR, .key = key, .error_code = "E1",
-                      .error_message = "no"};
+    command thrown = {
+        .kind = COMMAND_THROW_ERROR, .key = key, .error_code = "E1", .error_message = "no"};
     s = run(f, &thrown);
     assert_int_equal(s->rc, 0);
-    command thrown_bad = {.kind = COMMAND_THROW_ERROR, .key = key + 1000, .error_code = "E1",
-                          .error_message = ""};
+    command thrown_bad = {
+        .kind = COMMAND_THROW_ERROR, .key = key + 1000, .error_code = "E1", .error_message = ""};
     s = run(f, &thrown_bad);
     assert_int_equal(s->rc, CHUTE_ENOTFOUND);
 
@@ -430,8 +430,12 @@ static void test_update_resolve(void **state)
     command resolve = {.kind = COMMAND_RESOLVE_INCIDENT, .key = incident};
     assert_int_equal(run(f, &resolve)->rc, CHUTE_ESTATE);
     /* A changeset is all or nothing: a bad timeout keeps the retries. */
-    command both_bad = {.kind = COMMAND_UPDATE, .key = key, .has_retries = 1, .retries = 3,
-                        .has_timeout = 1, .timeout_ms = 0};
+    command both_bad = {.kind = COMMAND_UPDATE,
+                        .key = key,
+                        .has_retries = 1,
+                        .retries = 3,
+                        .has_timeout = 1,
+                        .timeout_ms = 0};
     assert_int_equal(run(f, &both_bad)->rc, CHUTE_EINVAL);
     assert_int_equal(chute_engine_get(f->e, key, &v, &err), 0);
     assert_int_equal(v.retries, 0);

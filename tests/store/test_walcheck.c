@@ -25,8 +25,8 @@
 typedef struct fx {
     char dir[64];
     char db[96];
-    char wal[128];  /* the copy the tests damage */
-    sqlite3 *conn;  /* kept open so the log is neither checkpointed nor removed */
+    char wal[128]; /* the copy the tests damage */
+    sqlite3 *conn; /* kept open so the log is neither checkpointed nor removed */
     size_t wal_size;
     uint32_t page_size;
 } fx;
@@ -199,8 +199,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flipped_bytes_in_the_middle_are_damage, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_torn_last_write_is_accepted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_damage_in_the_last_transaction_is_a_torn_write,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damage_in_the_last_transaction_is_a_torn_write, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_damaged_header, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
