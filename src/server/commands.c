@@ -58,40 +58,47 @@ static int rest_list_incidents(const command_rest_in *in, command *out, chute_er
 #define DRAINS BROKER_LOAD_DRAINS
 #define ADDS BROKER_LOAD_ADDS
 
+/* clang-format off: one row a command, its gRPC side, then its REST side */
 const command_def command_table[] = {
-    /* name                kind                      load    gRPC service and decoder
-                           REST method, route, decoder, status */
-    {"ActivateJobs", COMMAND_ACTIVATE, DRAINS, GW, codec_decode_activate_jobs, "POST",
-     "/v2/jobs/activation", rest_activate, 200},
-    {"StreamActivatedJobs", COMMAND_STREAM, DRAINS, GW, codec_decode_stream_activated_jobs, NULL,
-     NULL, NULL, 0},
-    {"Topology", COMMAND_TOPOLOGY, DRAINS, GW, grpc_topology, "GET", "/v2/topology", NULL, 200},
-    {"CompleteJob", COMMAND_COMPLETE, DRAINS, GW, codec_decode_complete_job, "POST",
-     "/v2/jobs/{jobKey}/completion", rest_completion, 204},
-    {"FailJob", COMMAND_FAIL, DRAINS, GW, codec_decode_fail_job, "POST",
-     "/v2/jobs/{jobKey}/failure", rest_failure, 204},
-    {"ThrowError", COMMAND_THROW_ERROR, DRAINS, GW, codec_decode_throw_error, "POST",
-     "/v2/jobs/{jobKey}/error", rest_error, 204},
-    {"UpdateJobRetries", COMMAND_UPDATE, ADDS, GW, codec_decode_update_job_retries, NULL, NULL,
-     NULL, 0},
-    {"UpdateJobTimeout", COMMAND_UPDATE, ADDS, GW, codec_decode_update_job_timeout, NULL, NULL,
-     NULL, 0},
-    {"UpdateJob", COMMAND_UPDATE, ADDS, NULL, NULL, "PATCH", "/v2/jobs/{jobKey}", rest_job_update,
-     204},
-    {"ResolveIncident", COMMAND_RESOLVE_INCIDENT, ADDS, GW, codec_decode_resolve_incident, "POST",
-     "/v2/incidents/{incidentKey}/resolution", NULL, 204},
-    {"ListJobs", COMMAND_LIST_JOBS, ADDS, NULL, NULL, "GET", "/v1/jobs", rest_list_jobs, 200},
+    /* name, kind, load,
+     *     gRPC service, gRPC decoder,     REST method, route, decoder, status */
+    {"ActivateJobs", COMMAND_ACTIVATE, DRAINS,
+        GW, codec_decode_activate_jobs,          "POST", "/v2/jobs/activation", rest_activate, 200},
+    {"StreamActivatedJobs", COMMAND_STREAM, DRAINS,
+        GW, codec_decode_stream_activated_jobs,  NULL, NULL, NULL, 0},
+    {"Topology", COMMAND_TOPOLOGY, DRAINS,
+        GW, grpc_topology,                       "GET", "/v2/topology", NULL, 200},
+    {"CompleteJob", COMMAND_COMPLETE, DRAINS,
+        GW, codec_decode_complete_job,           "POST", "/v2/jobs/{jobKey}/completion", rest_completion, 204},
+    {"FailJob", COMMAND_FAIL, DRAINS,
+        GW, codec_decode_fail_job,               "POST", "/v2/jobs/{jobKey}/failure", rest_failure, 204},
+    {"ThrowError", COMMAND_THROW_ERROR, DRAINS,
+        GW, codec_decode_throw_error,            "POST", "/v2/jobs/{jobKey}/error", rest_error, 204},
+    {"UpdateJobRetries", COMMAND_UPDATE, ADDS,
+        GW, codec_decode_update_job_retries,     NULL, NULL, NULL, 0},
+    {"UpdateJobTimeout", COMMAND_UPDATE, ADDS,
+        GW, codec_decode_update_job_timeout,     NULL, NULL, NULL, 0},
+    {"UpdateJob", COMMAND_UPDATE, ADDS,
+        NULL, NULL,                              "PATCH", "/v2/jobs/{jobKey}", rest_job_update, 204},
+    {"ResolveIncident", COMMAND_RESOLVE_INCIDENT, ADDS,
+        GW, codec_decode_resolve_incident,       "POST", "/v2/incidents/{incidentKey}/resolution", NULL, 204},
+    {"ListJobs", COMMAND_LIST_JOBS, ADDS,
+        NULL, NULL,                              "GET", "/v1/jobs", rest_list_jobs, 200},
     /* POST /v1/jobs takes one job or an array: both are this row. */
-    {"CreateJob", COMMAND_CREATE, ADDS, CH, codec_decode_create_job, "POST", "/v1/jobs",
-     rest_create, 201},
-    {"CreateJobs", COMMAND_CREATE, ADDS, CH, codec_decode_create_jobs, NULL, NULL, NULL, 0},
-    {"GetJob", COMMAND_GET_JOB, ADDS, CH, codec_decode_get_job, "GET", "/v1/jobs/{key}", NULL, 200},
-    {"CancelJob", COMMAND_CANCEL_JOB, ADDS, CH, codec_decode_cancel_job, "DELETE", "/v1/jobs/{key}",
-     NULL, 204},
-    {"ListIncidents", COMMAND_LIST_INCIDENTS, ADDS, CH, codec_decode_list_incidents, "GET",
-     "/v1/incidents", rest_list_incidents, 200},
-    {"ListJobTypes", COMMAND_JOB_TYPES, ADDS, NULL, NULL, "GET", "/v1/job-types", NULL, 200},
+    {"CreateJob", COMMAND_CREATE, ADDS,
+        CH, codec_decode_create_job,             "POST", "/v1/jobs", rest_create, 201},
+    {"CreateJobs", COMMAND_CREATE, ADDS,
+        CH, codec_decode_create_jobs,            NULL, NULL, NULL, 0},
+    {"GetJob", COMMAND_GET_JOB, ADDS,
+        CH, codec_decode_get_job,                "GET", "/v1/jobs/{key}", NULL, 200},
+    {"CancelJob", COMMAND_CANCEL_JOB, ADDS,
+        CH, codec_decode_cancel_job,             "DELETE", "/v1/jobs/{key}", NULL, 204},
+    {"ListIncidents", COMMAND_LIST_INCIDENTS, ADDS,
+        CH, codec_decode_list_incidents,         "GET", "/v1/incidents", rest_list_incidents, 200},
+    {"ListJobTypes", COMMAND_JOB_TYPES, ADDS,
+        NULL, NULL,                              "GET", "/v1/job-types", NULL, 200},
 };
+/* clang-format on */
 
 const size_t command_table_len = sizeof command_table / sizeof command_table[0];
 
