@@ -104,7 +104,7 @@ int chute_err_grpc_status(int code);
  * job was found"). Functions that take a chute_error * fill it on failure
  * and leave it untouched on success; passing NULL is allowed.
  */
-#define CHUTE_ERROR_MESSAGE_MAX 512
+#define CHUTE_ERROR_MESSAGE_MAX 4096
 typedef struct chute_error {
     int code;
     char message[CHUTE_ERROR_MESSAGE_MAX];

@@ -362,6 +362,39 @@ int chute_client_list_incidents(chute_client *client, const char *job_type, int3
 int chute_client_cancel_job(chute_client *client, int64_t key, const chute_call_options *co,
                             chute_error *err);
 
+/* ---- deployment ------------------------------------------------------------ */
+
+typedef struct chute_client_resource {
+    const char *name;       /* the resource name, e.g. "order-process.bpmn" */
+    const uint8_t *content; /* its bytes (copied into the request) */
+    size_t len;
+} chute_client_resource;
+
+typedef struct chute_deployed_process {
+    char *bpmn_process_id;
+    char *resource_name;
+    int32_t version;
+    int64_t key; /* processDefinitionKey */
+} chute_deployed_process;
+
+typedef struct chute_deployment {
+    int64_t key;
+    chute_deployed_process *processes;
+    size_t nprocesses;
+} chute_deployment;
+
+/*
+ * DeployResource: deploys |n| resources (BPMN documents) all or nothing.
+ * On success |*out| is a new chute_deployment (free it with
+ * chute_deployment_free) listing each process with its version and key. A
+ * rejected deployment is CHUTE_EINVAL with the broker's message, which
+ * names every element and what is wrong.
+ */
+int chute_client_deploy(chute_client *client, const chute_client_resource *res, size_t n,
+                        chute_deployment **out, const chute_call_options *co, chute_error *err);
+
+void chute_deployment_free(chute_deployment *d);
+
 #ifdef __cplusplus
 }
 #endif

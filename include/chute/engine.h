@@ -540,6 +540,63 @@ void chute_engine_set_hooks(chute_engine *e, const chute_engine_hooks *hooks);
 int chute_engine_list_jobs(chute_engine *e, const char *type, chute_job_state state,
                            size_t offset, size_t limit, chute_job_visit_fn fn, void *ctx);
 
+/* ---- processes: deployment ------------------------------------------------ */
+
+/*
+ * A deployment is a set of resources (BPMN 2.0 XML documents), all or
+ * nothing: every resource is parsed into an executable model first, and a
+ * single error anywhere rejects the whole deployment with CHUTE_EINVAL and
+ * a message in Zeebe's words ("Expected to deploy new resources, but
+ * encountered the following errors:" and, per resource, the element, the
+ * attribute and what is wrong). Each executable process of a resource
+ * becomes a process definition with a key from the job key space and a
+ * version per bpmnProcessId, starting at 1. A process whose resource name
+ * and content equal those of its latest version keeps that version and key
+ * (nothing new is stored). Definitions are durable in the open batch and
+ * survive restarts.
+ */
+#define CHUTE_MAX_RESOURCES 100          /* resources in one deployment */
+#define CHUTE_RESOURCE_NAME_MAX 1024     /* bytes of a resource name */
+
+typedef struct chute_resource {
+    const char *name;       /* e.g. "order-process.bpmn"; not blank */
+    const uint8_t *content; /* the document's bytes */
+    size_t len;
+} chute_resource;
+
+/* A deployed process definition. Strings are the engine's: valid until the
+ * next engine call. */
+typedef struct chute_process_view {
+    int64_t key;             /* processDefinitionKey */
+    const char *bpmn_process_id;
+    int32_t version;
+    const char *resource_name;
+    int64_t deployment_key;  /* the deployment that stored this version */
+} chute_process_view;
+
+/*
+ * Deploys |n| resources (1..CHUTE_MAX_RESOURCES; contents are copied).
+ * Sets |*deployment_key| (a new key, also when every process was
+ * unchanged) and |*procs|/|*nprocs| to the processes of the deployment, in
+ * resource order (views valid until the next engine call). Returns 0,
+ * CHUTE_EINVAL (the deployment is rejected; nothing changed), CHUTE_ENOMEM
+ * or CHUTE_ESTORE.
+ */
+int chute_engine_deploy(chute_engine *e, const chute_resource *res, size_t n,
+                        int64_t *deployment_key, const chute_process_view **procs, size_t *nprocs,
+                        chute_error *err);
+
+/* The definition of |key|, with its resource's XML in |*xml|/|*xml_len|
+ * (the engine's, valid until the next engine call; NULL not wanted).
+ * CHUTE_ENOTFOUND when there is none. */
+int chute_engine_get_process(chute_engine *e, int64_t key, chute_process_view *out,
+                             const uint8_t **xml, size_t *xml_len, chute_error *err);
+
+/* The latest version of |bpmn_process_id|, or of |version| when >= 0.
+ * CHUTE_ENOTFOUND when there is none. */
+int chute_engine_find_process(chute_engine *e, const char *bpmn_process_id, int32_t version,
+                              chute_process_view *out, chute_error *err);
+
 /* ---- in-process handlers (embedding) ------------------------------------- */
 
 /*

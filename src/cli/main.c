@@ -992,6 +992,92 @@ static int cmd_worker(chute_client *c, int argc, char **argv)
     return 0;
 }
 
+/* ---- deploy ---------------------------------------------------------------------- */
+
+#define DEPLOY_FILE_MAX (4u << 20) /* the broker's default message bound */
+
+/* Reads |path| whole, at most DEPLOY_FILE_MAX bytes. */
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "%s: deploy: cannot open %s: %s\n", prog, path, strerror(errno));
+        return NULL;
+    }
+    uint8_t *buf = malloc(DEPLOY_FILE_MAX + 1);
+    size_t n = buf ? fread(buf, 1, DEPLOY_FILE_MAX + 1, f) : 0;
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad || n > DEPLOY_FILE_MAX) {
+        fprintf(stderr, "%s: deploy: %s: %s\n", prog, path,
+                !buf  ? "out of memory"
+                : bad ? "read error"
+                      : "larger than 4 MiB, the broker's message bound");
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+static int cmd_deploy(chute_client *c, int argc, char **argv)
+{
+    opt_spec specs[] = {{"_", 0, NULL, 0}};
+    PARSE("deploy", 8);
+    if (npos == 0) {
+        fprintf(stderr, "%s: deploy: name at least one BPMN file (see chute deploy --help)\n",
+                prog);
+        return EXIT_USAGE;
+    }
+    chute_client_resource res[8];
+    uint8_t *bufs[8] = {0};
+    int r = 0;
+    for (int i = 0; i < npos; i++) {
+        bufs[i] = read_file(pos[i], &res[i].len);
+        if (!bufs[i]) {
+            r = EXIT_USAGE;
+            break;
+        }
+        const char *slash = strrchr(pos[i], '/');
+        res[i].name = slash ? slash + 1 : pos[i];
+        res[i].content = bufs[i];
+    }
+    chute_deployment *d = NULL;
+    chute_error err;
+    if (r == 0) {
+        int rc = chute_client_deploy(c, res, (size_t)npos, &d, NULL, &err);
+        if (rc < 0)
+            r = fail_call(rc, &err);
+    }
+    for (int i = 0; i < npos; i++)
+        free(bufs[i]);
+    if (r != 0)
+        return r;
+    if (as_json) {
+        json_t *o = json_object(), *ps = json_array();
+        json_object_set_new(o, "key", key_json(d->key));
+        for (size_t i = 0; i < d->nprocesses; i++) {
+            json_t *p = json_pack("{s:s,s:i,s:s}", "bpmnProcessId",
+                                  d->processes[i].bpmn_process_id, "version",
+                                  (int)d->processes[i].version, "resourceName",
+                                  d->processes[i].resource_name);
+            json_object_set_new(p, "processDefinitionKey", key_json(d->processes[i].key));
+            json_array_append_new(ps, p);
+        }
+        json_object_set_new(o, "processes", ps);
+        print_json(o);
+    } else {
+        printf("Deployment %lld\n", (long long)d->key);
+        printf("%-24s %7s %-20s %s\n", "BPMN PROCESS ID", "VERSION", "KEY", "RESOURCE");
+        for (size_t i = 0; i < d->nprocesses; i++)
+            printf("%-24s %7d %-20lld %s\n", d->processes[i].bpmn_process_id,
+                   (int)d->processes[i].version, (long long)d->processes[i].key,
+                   d->processes[i].resource_name);
+    }
+    chute_deployment_free(d);
+    return 0;
+}
+
 /* ---- main -------------------------------------------------------------------- */
 
 typedef int (*cmd_fn)(chute_client *c, int argc, char **argv);
@@ -1011,6 +1097,12 @@ typedef struct command {
 static const command commands[] = {
     {"status", NULL, cmd_status, "", NULL, "the broker's topology",
      "\n\nPrints the gateway version, brokers and partitions.\n"},
+    {"deploy", NULL, cmd_deploy, "FILE...", NULL, "deploy BPMN processes",
+     "\n\n"
+     "Deploys the BPMN files (at most 8, 4 MiB each) in one deployment, all or nothing,\n"
+     "and prints each process with its version and key. A file that is unchanged since\n"
+     "its last deployment keeps its version. A rejected deployment prints the broker's\n"
+     "message, which names every element and what is wrong.\n"},
     {"job", "create", cmd_job_create,
      "TYPE [--variables JSON] [--headers JSON] [--retries N]\n"
      "                        [--priority N] [--delay D] [--wait] [--wait-timeout D]",

@@ -996,3 +996,80 @@ int chute_client_cancel_job(chute_client *c, int64_t key, const chute_call_optio
     return empty_call(c, CH "CancelJob", &m.base, &chute__v1__cancel_job_response__descriptor, co,
                       err);
 }
+
+/* ---- deployment ------------------------------------------------------------------ */
+
+int chute_client_deploy(chute_client *c, const chute_client_resource *res, size_t n,
+                        chute_deployment **out, const chute_call_options *co, chute_error *err)
+{
+    GatewayProtocol__DeployResourceRequest m;
+    gateway_protocol__deploy_resource_request__init(&m);
+    GatewayProtocol__Resource *items = calloc(n ? n : 1, sizeof *items);
+    GatewayProtocol__Resource **ptrs = calloc(n ? n : 1, sizeof *ptrs);
+    if (!items || !ptrs) {
+        free(items);
+        free(ptrs);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        gateway_protocol__resource__init(&items[i]);
+        items[i].name = (char *)res[i].name;
+        items[i].content.data = (uint8_t *)res[i].content;
+        items[i].content.len = res[i].len;
+        ptrs[i] = &items[i];
+    }
+    m.n_resources = n;
+    m.resources = ptrs;
+    ProtobufCMessage *resp = NULL;
+    int r = rpc_unary(c, GW "DeployResource", &m.base,
+                      &gateway_protocol__deploy_resource_response__descriptor, &resp,
+                      deadline_of(c, co, 0), err);
+    free(items);
+    free(ptrs);
+    if (r < 0)
+        return r;
+    GatewayProtocol__DeployResourceResponse *d = (GatewayProtocol__DeployResourceResponse *)resp;
+    chute_deployment *dep = calloc(1, sizeof *dep);
+    size_t np = 0;
+    for (size_t i = 0; i < d->n_deployments; i++)
+        np += d->deployments[i]->metadata_case == GATEWAY_PROTOCOL__DEPLOYMENT__METADATA_PROCESS;
+    if (dep)
+        dep->processes = calloc(np ? np : 1, sizeof *dep->processes);
+    if (!dep || !dep->processes) {
+        free(dep);
+        protobuf_c_message_free_unpacked(resp, NULL);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    }
+    dep->key = d->key;
+    for (size_t i = 0; i < d->n_deployments; i++) {
+        const GatewayProtocol__ProcessMetadata *p = d->deployments[i]->process;
+        if (d->deployments[i]->metadata_case != GATEWAY_PROTOCOL__DEPLOYMENT__METADATA_PROCESS)
+            continue;
+        chute_deployed_process *q = &dep->processes[dep->nprocesses];
+        q->bpmn_process_id = strdup(p->bpmnprocessid);
+        q->resource_name = strdup(p->resourcename);
+        q->version = p->version;
+        q->key = p->processdefinitionkey;
+        dep->nprocesses++;
+        if (!q->bpmn_process_id || !q->resource_name) {
+            chute_deployment_free(dep);
+            protobuf_c_message_free_unpacked(resp, NULL);
+            return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+        }
+    }
+    protobuf_c_message_free_unpacked(resp, NULL);
+    *out = dep;
+    return 0;
+}
+
+void chute_deployment_free(chute_deployment *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->nprocesses; i++) {
+        free(d->processes[i].bpmn_process_id);
+        free(d->processes[i].resource_name);
+    }
+    free(d->processes);
+    free(d);
+}

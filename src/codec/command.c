@@ -28,6 +28,7 @@ void command_free(command *c)
         free(c->texts[i]);
     free(c->texts);
     free(c->specs);
+    free(c->resources);
     free(c->type_buf);
     memset(c, 0, sizeof *c);
 }

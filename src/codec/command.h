@@ -47,7 +47,8 @@ struct ProtobufCMessage;
     X(CANCEL_JOB, "cancel job")                                                                    \
     X(LIST_JOBS, "list jobs")                                                                      \
     X(LIST_INCIDENTS, "list incidents")                                                            \
-    X(JOB_TYPES, "list job types")
+    X(JOB_TYPES, "list job types")                                                                 \
+    X(DEPLOY, "deploy resources")
 
 typedef enum command_kind {
 #define COMMAND_KIND_ENUM(name, words) COMMAND_##name,
@@ -94,6 +95,12 @@ typedef struct command {
     long long page;        /* LIST_JOBS: 1-based */
     long long size;        /* LIST_JOBS: entries per page */
     size_t limit;          /* LIST_INCIDENTS: at most this many */
+
+    /* DEPLOY: the resources, in request order, pointing into the request;
+     * |legacy|: DeployProcess (its answer lists processes). */
+    chute_resource *resources;
+    size_t nresources;
+    int legacy;
 
     /* What the fields point into; released by command_free. */
     struct ProtobufCMessage *msg;

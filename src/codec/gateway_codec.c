@@ -356,3 +356,127 @@ int codec_encode_topology(const char *host, int32_t port, int32_t partition_id, 
     resp.gatewayversion = (char *)CHUTE_VERSION;
     return codec_pack_framed(&resp.base, 0, out, out_len, err);
 }
+
+/* ---- deployment -------------------------------------------------------------------- */
+
+enum { DEPLOY_RESOURCE_RESOURCES = 1, DEPLOY_PROCESS_PROCESSES = 1 };
+
+/* Counts the repeated field on the wire before protobuf-c allocates one
+ * block per element. */
+static int prescan_resources(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
+                             size_t len, uint32_t field, chute_error *err)
+{
+    size_t n;
+    if (codec_wire_count(buf, len, &field, &n, 1))
+        return codec_decode_error(desc, err);
+    if (n > CHUTE_MAX_RESOURCES)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to deploy at most %d resources at once, but got %lu",
+                               CHUTE_MAX_RESOURCES, (unsigned long)n);
+    return 0;
+}
+
+int codec_decode_deploy_resource(const uint8_t *buf, size_t len, command *out, chute_error *err)
+{
+    const ProtobufCMessageDescriptor *desc = &gateway_protocol__deploy_resource_request__descriptor;
+    memset(out, 0, sizeof(*out));
+    int rc = prescan_resources(desc, buf, len, DEPLOY_RESOURCE_RESOURCES, err);
+    if (rc == 0)
+        rc = codec_unpack(desc, buf, len, &out->msg, err);
+    if (rc)
+        return rc;
+    GatewayProtocol__DeployResourceRequest *r = (GatewayProtocol__DeployResourceRequest *)out->msg;
+    if (r->tenantid[0] && strcmp(r->tenantid, CODEC_DEFAULT_TENANT) != 0) {
+        char *ids[1] = {r->tenantid};
+        rc = check_tenants("DeployResource", ids, 1, err);
+        command_free(out);
+        return rc;
+    }
+    out->kind = COMMAND_DEPLOY;
+    out->resources = calloc(r->n_resources ? r->n_resources : 1, sizeof *out->resources);
+    if (!out->resources) {
+        command_free(out);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < r->n_resources; i++) {
+        out->resources[i].name = r->resources[i]->name;
+        out->resources[i].content = r->resources[i]->content.data;
+        out->resources[i].len = r->resources[i]->content.len;
+    }
+    out->nresources = r->n_resources;
+    return 0;
+}
+
+int codec_decode_deploy_process(const uint8_t *buf, size_t len, command *out, chute_error *err)
+{
+    const ProtobufCMessageDescriptor *desc = &gateway_protocol__deploy_process_request__descriptor;
+    memset(out, 0, sizeof(*out));
+    int rc = prescan_resources(desc, buf, len, DEPLOY_PROCESS_PROCESSES, err);
+    if (rc == 0)
+        rc = codec_unpack(desc, buf, len, &out->msg, err);
+    if (rc)
+        return rc;
+    GatewayProtocol__DeployProcessRequest *r = (GatewayProtocol__DeployProcessRequest *)out->msg;
+    out->kind = COMMAND_DEPLOY;
+    out->legacy = 1;
+    out->resources = calloc(r->n_processes ? r->n_processes : 1, sizeof *out->resources);
+    if (!out->resources) {
+        command_free(out);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < r->n_processes; i++) {
+        out->resources[i].name = r->processes[i]->name;
+        out->resources[i].content = r->processes[i]->definition.data;
+        out->resources[i].len = r->processes[i]->definition.len;
+    }
+    out->nresources = r->n_processes;
+    return 0;
+}
+
+int codec_encode_deploy_response(int64_t key, const chute_process_view *procs, size_t n,
+                                 int legacy, uint8_t **out, size_t *out_len, chute_error *err)
+{
+    GatewayProtocol__ProcessMetadata *meta = calloc(n ? n : 1, sizeof *meta);
+    GatewayProtocol__ProcessMetadata **metas = calloc(n ? n : 1, sizeof *metas);
+    GatewayProtocol__Deployment *deps = calloc(n ? n : 1, sizeof *deps);
+    GatewayProtocol__Deployment **depps = calloc(n ? n : 1, sizeof *depps);
+    int rc;
+    if (!meta || !metas || !deps || !depps) {
+        rc = chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        gateway_protocol__process_metadata__init(&meta[i]);
+        meta[i].bpmnprocessid = codec_pb_str(procs[i].bpmn_process_id);
+        meta[i].version = procs[i].version;
+        meta[i].processdefinitionkey = procs[i].key;
+        meta[i].resourcename = codec_pb_str(procs[i].resource_name);
+        meta[i].tenantid = (char *)CODEC_DEFAULT_TENANT;
+        metas[i] = &meta[i];
+        gateway_protocol__deployment__init(&deps[i]);
+        deps[i].metadata_case = GATEWAY_PROTOCOL__DEPLOYMENT__METADATA_PROCESS;
+        deps[i].process = &meta[i];
+        depps[i] = &deps[i];
+    }
+    if (legacy) {
+        GatewayProtocol__DeployProcessResponse r = GATEWAY_PROTOCOL__DEPLOY_PROCESS_RESPONSE__INIT;
+        r.key = key;
+        r.n_processes = n;
+        r.processes = metas;
+        rc = codec_pack_framed(&r.base, 0, out, out_len, err);
+    } else {
+        GatewayProtocol__DeployResourceResponse r =
+            GATEWAY_PROTOCOL__DEPLOY_RESOURCE_RESPONSE__INIT;
+        r.key = key;
+        r.n_deployments = n;
+        r.deployments = depps;
+        r.tenantid = (char *)CODEC_DEFAULT_TENANT;
+        rc = codec_pack_framed(&r.base, 0, out, out_len, err);
+    }
+done:
+    free(meta);
+    free(metas);
+    free(deps);
+    free(depps);
+    return rc;
+}

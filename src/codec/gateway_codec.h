@@ -92,6 +92,21 @@ int codec_decode_resolve_incident(const uint8_t *buf, size_t len, command *out,
  * skipped). Returns 0 or CHUTE_EINVAL. */
 int codec_decode_topology(const uint8_t *buf, size_t len, chute_error *err);
 
+/* ---- deployment -------------------------------------------------------------------- */
+
+/* Decodes a DeployResourceRequest into a DEPLOY command: at most
+ * CHUTE_MAX_RESOURCES resources (counted on the wire first), tenantId empty
+ * or "<default>". Resource contents point into the message. */
+int codec_decode_deploy_resource(const uint8_t *buf, size_t len, command *out, chute_error *err);
+
+/* The same for the deprecated DeployProcessRequest (|legacy| set). */
+int codec_decode_deploy_process(const uint8_t *buf, size_t len, command *out, chute_error *err);
+
+/* DeployResourceResponse (or, |legacy|, DeployProcessResponse) for the
+ * deployment |key| and its processes, framed, malloc'd. */
+int codec_encode_deploy_response(int64_t key, const chute_process_view *procs, size_t n,
+                                 int legacy, uint8_t **out, size_t *out_len, chute_error *err);
+
 /* ---- encoding -------------------------------------------------------------------- */
 
 /*

@@ -977,3 +977,206 @@ int rest_decode_list_incidents(const char *query, command *out, chute_error *err
     out->limit = (size_t)limit;
     return 0;
 }
+
+/* ---- deployments: multipart/form-data ---------------------------------------------------- */
+
+/* Bounds of a multipart body beyond the body size itself. */
+#define MULTIPART_MAX_PARTS (CHUTE_MAX_RESOURCES + 8)
+#define MULTIPART_MAX_HEADERS 8192 /* bytes of one part's headers */
+
+/* The value of parameter |name| in a header value like
+ * `form-data; name="resources"; filename="a.bpmn"`, into |out| (|cap|
+ * bytes). 1 when found, 0 when not, -1 when too long. */
+static int header_param(const char *v, size_t vlen, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (size_t i = 0; i + nl + 1 < vlen; i++) {
+        if ((i == 0 || v[i - 1] == ';' || v[i - 1] == ' ' || v[i - 1] == '\t') &&
+            strncasecmp(v + i, name, nl) == 0 && v[i + nl] == '=') {
+            size_t k = i + nl + 1, w = 0;
+            int quoted = k < vlen && v[k] == '"';
+            if (quoted)
+                k++;
+            for (; k < vlen; k++) {
+                char c = v[k];
+                if (quoted ? c == '"' : (c == ';' || c == ' ' || c == '\t'))
+                    break;
+                if (quoted && c == '\\' && k + 1 < vlen)
+                    c = v[++k];
+                if (w + 1 >= cap)
+                    return -1;
+                out[w++] = c;
+            }
+            out[w] = '\0';
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const char *find(const char *hay, size_t hlen, const char *needle, size_t nlen)
+{
+    if (nlen == 0 || hlen < nlen)
+        return NULL;
+    for (size_t i = 0; i + nlen <= hlen; i++)
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, nlen) == 0)
+            return hay + i;
+    return NULL;
+}
+
+int rest_decode_deployment(const char *content_type, const char *body, size_t len, command *out,
+                           chute_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char boundary[80], delim[84];
+    size_t ctl = content_type ? strlen(content_type) : 0;
+    if (ctl < 19 || strncasecmp(content_type, "multipart/form-data", 19) != 0)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected a multipart/form-data body with the resources, but the "
+                               "content type is '%.64s'",
+                               content_type ? content_type : "");
+    int b = header_param(content_type, ctl, "boundary", boundary, sizeof boundary);
+    if (b != 1 || !boundary[0])
+        return chute_error_set(err, CHUTE_EINVAL,
+                               b < 0 ? "Expected a multipart boundary of at most 70 characters"
+                                     : "Expected a boundary parameter in the multipart "
+                                       "content type, but there is none");
+    int dl = snprintf(delim, sizeof delim, "--%s", boundary);
+    out->kind = COMMAND_DEPLOY;
+    out->resources = calloc(CHUTE_MAX_RESOURCES, sizeof *out->resources);
+    if (!out->resources)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    const char *p = find(body, len, delim, (size_t)dl), *end = body + len;
+    size_t parts = 0;
+    int rc = 0;
+    while (p) {
+        p += dl;
+        if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+            break; /* the closing delimiter */
+        if (end - p < 2 || p[0] != '\r' || p[1] != '\n') {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected CRLF after a multipart boundary, but the body is "
+                                 "malformed at byte %zu",
+                                 (size_t)(p - body));
+            break;
+        }
+        p += 2;
+        if (++parts > MULTIPART_MAX_PARTS) {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected at most %d parts in the multipart body",
+                                 MULTIPART_MAX_PARTS);
+            break;
+        }
+        const char *hend = find(p, (size_t)(end - p), "\r\n\r\n", 4);
+        if (!hend || hend - p > MULTIPART_MAX_HEADERS) {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 hend ? "Expected the headers of a multipart part to be at most "
+                                        "8192 bytes"
+                                      : "Expected the headers of a multipart part to end with an "
+                                        "empty line, but the body ends first");
+            break;
+        }
+        char name[64] = "", filename[CHUTE_RESOURCE_NAME_MAX + 1] = "";
+        int has_filename = 0;
+        for (const char *h = p; h < hend;) {
+            const char *eol = find(h, (size_t)(hend - h), "\r\n", 2);
+            size_t hl = eol ? (size_t)(eol - h) : (size_t)(hend - h);
+            if (hl > 20 && strncasecmp(h, "content-disposition:", 20) == 0) {
+                if (header_param(h + 20, hl - 20, "name", name, sizeof name) < 0 ||
+                    (has_filename = header_param(h + 20, hl - 20, "filename", filename,
+                                                 sizeof filename)) < 0) {
+                    rc = chute_error_set(err, CHUTE_EINVAL,
+                                         "Expected a part name of at most 63 bytes and a file "
+                                         "name of at most %d bytes",
+                                         CHUTE_RESOURCE_NAME_MAX);
+                    break;
+                }
+            }
+            h += hl + 2;
+        }
+        if (rc)
+            break;
+        const char *data = hend + 4;
+        const char *next = find(data, (size_t)(end - data), delim, (size_t)dl);
+        if (!next || next - data < 2 || next[-2] != '\r' || next[-1] != '\n') {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected every multipart part to end with a boundary, but the "
+                                 "body ends first");
+            break;
+        }
+        size_t dlen = (size_t)(next - 2 - data);
+        if (strcmp(name, "resources") == 0 || strcmp(name, "resource") == 0) {
+            if (out->nresources == CHUTE_MAX_RESOURCES) {
+                rc = chute_error_set(err, CHUTE_EINVAL,
+                                     "Expected to deploy at most %d resources at once",
+                                     CHUTE_MAX_RESOURCES);
+                break;
+            }
+            if (!has_filename || !filename[0]) {
+                rc = chute_error_set(err, CHUTE_EINVAL,
+                                     "Expected every 'resources' part to have a filename (the "
+                                     "resource name), but part %zu has none",
+                                     parts);
+                break;
+            }
+            char *copy = strdup(filename);
+            char **texts = realloc(out->texts, (out->ntexts + 1) * sizeof *texts);
+            if (!copy || !texts) {
+                free(copy);
+                if (texts)
+                    out->texts = texts;
+                rc = chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+                break;
+            }
+            out->texts = texts;
+            out->texts[out->ntexts++] = copy;
+            chute_resource *r = &out->resources[out->nresources++];
+            r->name = copy;
+            r->content = (const uint8_t *)data;
+            r->len = dlen;
+        } else if (strcmp(name, "tenantId") == 0) {
+            if (dlen && (dlen != strlen(REST_DEFAULT_TENANT) ||
+                         memcmp(data, REST_DEFAULT_TENANT, dlen) != 0)) {
+                rc = chute_error_set(err, CHUTE_EINVAL,
+                                     "Expected to handle request Deploy Resources with tenant "
+                                     "identifier '%.*s', but multi-tenancy is disabled",
+                                     (int)(dlen > 64 ? 64 : dlen), data);
+                break;
+            }
+        } else {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected multipart parts named 'resources' or 'tenantId', but "
+                                 "got '%s'",
+                                 name);
+            break;
+        }
+        p = next;
+    }
+    if (rc == 0 && !p)
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "Expected a multipart body delimited by '--%s', but it holds none",
+                             boundary);
+    if (rc == 0 && out->nresources == 0)
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "Expected at least one 'resources' part, but the body has none");
+    if (rc != 0)
+        command_free(out);
+    return rc;
+}
+
+void rest_encode_deployment(rest_buf *b, int64_t key, const chute_process_view *procs, size_t n)
+{
+    rest_buf_printf(b, "{\"deploymentKey\":\"%" PRId64 "\",\"tenantId\":\"%s\",\"deployments\":[",
+                    key, REST_DEFAULT_TENANT);
+    for (size_t i = 0; i < n; i++) {
+        rest_buf_puts(b, i ? ",{\"processDefinition\":{\"processDefinitionId\":"
+                           : "{\"processDefinition\":{\"processDefinitionId\":");
+        rest_buf_json_string(b, procs[i].bpmn_process_id, strlen(procs[i].bpmn_process_id));
+        rest_buf_printf(b, ",\"processDefinitionVersion\":%d,\"resourceName\":", procs[i].version);
+        rest_buf_json_string(b, procs[i].resource_name, strlen(procs[i].resource_name));
+        rest_buf_printf(b,
+                        ",\"tenantId\":\"%s\",\"processDefinitionKey\":\"%" PRId64 "\"}}",
+                        REST_DEFAULT_TENANT, procs[i].key);
+    }
+    rest_buf_puts(b, "]}");
+}

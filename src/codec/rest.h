@@ -141,6 +141,13 @@ int rest_decode_list_jobs(const char *query, command *out, chute_error *err);
 #define REST_INCIDENT_MAX_LIMIT 10000
 int rest_decode_list_incidents(const char *query, command *out, chute_error *err);
 
+/* POST /v2/deployments: multipart/form-data with one part per resource
+ * (named "resources", its filename the resource name) and an optional
+ * "tenantId" part (empty or "<default>"). Resource contents point into
+ * |body|, which must outlive the command. */
+int rest_decode_deployment(const char *content_type, const char *body, size_t len, command *out,
+                           chute_error *err);
+
 /* ---- encoding -------------------------------------------------------------------- */
 
 /* The tenant of every job while multi-tenancy is off. */
@@ -168,6 +175,9 @@ void rest_encode_incident(rest_buf *b, const chute_job_view *job);
 
 /* One entry of GET /v1/job-types; |now| in epoch ms for the oldest age. */
 void rest_encode_type_stats(rest_buf *b, const chute_type_stats *s, int64_t now);
+
+/* The answer of POST /v2/deployments. */
+void rest_encode_deployment(rest_buf *b, int64_t key, const chute_process_view *procs, size_t n);
 
 /* GET /v2/topology of a one-node cluster with one partition. */
 void rest_encode_topology(rest_buf *b, const char *host, int port);

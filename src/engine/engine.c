@@ -120,6 +120,16 @@ static void persist(chute_engine *e, const job *j, int op, int64_t completed_at)
     persist_result(e, j, op, completed_at, NULL, 0);
 }
 
+void engine_persist_definition(chute_engine *e, const store_definition *d)
+{
+    if (e->batch_failed || batch_open(e) != 0)
+        return;
+    chute_error err;
+    if (store_put_definition(e->st, d, &err) != 0)
+        batch_fail(e, &err);
+    e->batch_changes++;
+}
+
 /* ---- open / close / load ------------------------------------------------- */
 
 void chute_engine_options_init(chute_engine_options *opts)
@@ -194,6 +204,11 @@ static int load_all(chute_engine *e, chute_error *err)
                 max_seen = ik - e->partition_base;
         }
     }
+    rc = deploy_load(e, err);
+    if (rc != 0)
+        return rc;
+    if (deploy_max_counter(e) > max_seen)
+        max_seen = deploy_max_counter(e);
     e->counter = e->saved_counter = max_seen;
     e->next_sweep = INT64_MAX;
     if (e->opts.retention_ms > 0) {
@@ -244,6 +259,7 @@ int chute_engine_open(chute_engine **out, const chute_engine_options *opts, chut
     e->partition_base = (int64_t)e->opts.partition << 51;
     hmap_init(&e->jobs);
     hmap_init(&e->incidents);
+    hmap_init(&e->defs_by_key);
     queue_init_timers(e);
     e->next_sweep = INT64_MAX;
 
@@ -278,6 +294,8 @@ void chute_engine_close(chute_engine *e)
         store_close(e->st);
     }
     clear_jobs(e);
+    deploy_clear(e);
+    free(e->proc_views);
     free(e->scratch);
     free(e->retired);
     free(e->views);
@@ -334,7 +352,7 @@ static size_t len_or_strlen(const char *s, size_t len)
     return s && len == 0 ? strlen(s) : len;
 }
 
-static int64_t next_key(chute_engine *e)
+int64_t engine_next_key(chute_engine *e)
 {
     return e->partition_base + ++e->counter;
 }
@@ -473,7 +491,7 @@ static int create_checked(chute_engine *e, const chute_job_spec *spec, int64_t *
         if (has_process && job_ext_set_process(x, p) != 0)
             goto oom;
     }
-    j->key = next_key(e);
+    j->key = engine_next_key(e);
     if (hmap_put(&e->jobs, j->key, j) != 0)
         goto oom;
     if (spec->delay_ms > 0) {
@@ -701,7 +719,7 @@ static int open_incident(chute_engine *e, job *j, int type)
 {
     job_ext *x = j->ext;
     assert(x != NULL);
-    x->incident_key = next_key(e);
+    x->incident_key = engine_next_key(e);
     x->incident_type = (uint8_t)type;
     if (hmap_put(&e->incidents, x->incident_key, j) != 0)
         return CHUTE_ENOMEM;

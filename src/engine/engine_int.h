@@ -139,6 +139,23 @@ typedef struct jtype {
                            only while it holds none (metrics drop types idle for long) */
 } jtype;
 
+/*
+ * A deployed process definition (deploy.c). |model| is the executable
+ * model parsed from |content| (a restart parses the stored bytes again),
+ * released with deploy_model_free.
+ */
+typedef struct procdef {
+    int64_t key;
+    char *bpmn_process_id;
+    int32_t version;
+    char *resource_name;
+    uint64_t checksum; /* FNV-1a 64 of content */
+    int64_t deployment_key;
+    uint8_t *content;
+    size_t len;
+    void *model;
+} procdef;
+
 struct chute_engine {
     chute_engine_options opts; /* clock and log always set (defaults filled in at open) */
     char *data_dir;
@@ -152,6 +169,11 @@ struct chute_engine {
 
     hmap jobs;
     hmap incidents;
+    procdef **defs; /* every deployed definition, in key order */
+    size_t ndefs, defs_cap;
+    hmap defs_by_key;
+    chute_process_view *proc_views; /* what chute_engine_deploy hands out */
+    size_t proc_views_cap;
     heap timers;
     jtype **types;          /* hash table of types */
     size_t ntypes, types_cap;
@@ -287,6 +309,51 @@ void delivery_free_takers(jtype *t);
 /* ---- engine.c: commands, commit, timers ------------------------------------- */
 
 int64_t engine_now(const chute_engine *e);
+
+/* A new key from the partition's key space. */
+int64_t engine_next_key(chute_engine *e);
+
+/* Writes |d| in the open batch (opening it); a failure fails the batch. */
+void engine_persist_definition(chute_engine *e, const store_definition *d);
+
+/* ---- deploy.c: process definitions ------------------------------------------- */
+
+/* Rebuilds the definitions from the store (at open and after a failed
+ * commit), parsing each resource again. */
+int deploy_load(chute_engine *e, chute_error *err);
+
+/* Frees every definition. */
+void deploy_clear(chute_engine *e);
+
+/* The largest key counter the definitions use (for the key counter's
+ * recovery). */
+int64_t deploy_max_counter(const chute_engine *e);
+
+/* ---- deploy_model.c: the resource parser behind deploy.c -------------------- */
+
+/* The processes a resource defines, parsed. */
+typedef struct parsed_resource {
+    size_t nprocesses;
+    char **ids;   /* bpmnProcessId of each process */
+    void **models; /* the executable model of each (deploy_model_free) */
+} parsed_resource;
+
+struct model_errors;
+struct model_process;
+
+/*
+ * Parses |r| into |out| (BPMN with every FEEL expression parsed). Returns
+ * 0, CHUTE_EINVAL with |errs| saying why (model_errors_format words it),
+ * or CHUTE_ENOMEM. |errs| must be zeroed before its first use and cleared
+ * with model_errors_clear.
+ */
+int deploy_parse(const chute_resource *r, parsed_resource *out, struct model_errors *errs);
+void deploy_parsed_free(parsed_resource *p);
+void deploy_model_free(void *model);
+
+/* The process a definition's model runs (NULL for a definition that no
+ * longer parses). */
+const struct model_process *deploy_process_of(const void *model);
 
 /* The longest lease a worker may ask for: the option max_job_timeout_ms,
  * or CHUTE_DURATION_MAX_MS; and the words that say where the bound comes

@@ -217,7 +217,9 @@ size_t broker_polls_waiting(const broker *b)
 void broker_flush(broker *b)
 {
     chute_engine_dispatch(b->e);
-    chute_error err = {0};
+    chute_error err;
+    err.code = 0;
+    err.message[0] = '\0';
     int rc = chute_engine_commit(b->e, &err);
     if (rc != 0)
         chuted_log_limited(&b->commit_log, uv_now(b->loop),

@@ -38,6 +38,11 @@ REST_BODY(job_update)
 REST_BODY(create)
 #undef REST_BODY
 
+static int rest_deployment(const command_rest_in *in, command *out, chute_error *err)
+{
+    return rest_decode_deployment(in->content_type, in->body, in->len, out, err);
+}
+
 static int rest_list_jobs(const command_rest_in *in, command *out, chute_error *err)
 {
     return rest_decode_list_jobs(in->query, out, err);
@@ -97,6 +102,10 @@ const command_def command_table[] = {
         CH, codec_decode_list_incidents,         "GET", "/v1/incidents", rest_list_incidents, 200},
     {"ListJobTypes", COMMAND_JOB_TYPES, ADDS,
         NULL, NULL,                              "GET", "/v1/job-types", NULL, 200},
+    {"DeployResource", COMMAND_DEPLOY, ADDS,
+        GW, codec_decode_deploy_resource,        "POST", "/v2/deployments", rest_deployment, 200},
+    {"DeployProcess", COMMAND_DEPLOY, ADDS,
+        GW, codec_decode_deploy_process,         NULL, NULL, NULL, 0},
 };
 /* clang-format on */
 
@@ -184,7 +193,7 @@ static void answer(command_call *call, const command *cmd, command_result *res)
 
 static void answer_error(command_call *call, const command *cmd, const chute_error *err)
 {
-    command_result res = {.rc = err->code ? err->code : CHUTE_EINTERNAL, .err = *err};
+    command_result res = {.rc = err->code ? err->code : CHUTE_EINTERNAL, .err = err};
     answer(call, cmd, &res);
 }
 
@@ -327,6 +336,10 @@ void command_run(command_call *call, const command *cmd)
         break;
     case COMMAND_CANCEL_JOB:
         rc = chute_engine_cancel(e, cmd->key, &err);
+        break;
+    case COMMAND_DEPLOY:
+        rc = chute_engine_deploy(e, cmd->resources, cmd->nresources, &res.deployment_key,
+                                 &res.procs, &res.nprocs, &err);
         break;
     case COMMAND_LIST_JOBS:
     case COMMAND_LIST_INCIDENTS:

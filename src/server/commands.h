@@ -48,6 +48,7 @@ typedef struct command_rest_in {
     const char *body;
     size_t len;
     const char *query;
+    const char *content_type; /* "" when not sent */
 } command_rest_in;
 
 typedef int (*command_grpc_decode_fn)(const uint8_t *msg, size_t len, command *out,
@@ -101,8 +102,8 @@ typedef struct command_call command_call;
  * valid only while the answer callback runs: encode them there. */
 typedef struct command_result {
     command_kind kind;
-    int rc; /* 0, or the error to answer with, in err */
-    chute_error err;
+    int rc; /* 0, or the error to answer with, in *err */
+    const chute_error *err;
     const command *cmd; /* the command; NULL for the end of a long poll */
     /* ACTIVATE: the jobs activated (0 when a poll found none); their leases
      * go back to the queue if the answer never reaches the client. */
@@ -113,6 +114,10 @@ typedef struct command_result {
     size_t nkeys;
     /* GET_JOB */
     chute_job_view job;
+    /* DEPLOY: the deployment's key and its processes. */
+    int64_t deployment_key;
+    const chute_process_view *procs;
+    size_t nprocs;
     /* TOPOLOGY: the gRPC address clients should use. */
     const char *host;
     int port;

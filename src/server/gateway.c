@@ -390,7 +390,7 @@ static void answer(command_call *cc, const command_result *res)
     size_t out_len = 0;
     int rc = 0;
     if (res->rc != 0) {
-        reply_error(g, call, reply_ctx(c), &res->err);
+        reply_error(g, call, reply_ctx(c), res->err);
         return;
     }
     switch (res->kind) {
@@ -415,6 +415,10 @@ static void answer(command_call *cc, const command_result *res)
     case COMMAND_LIST_INCIDENTS:
         reply_incidents(g, call, res);
         return;
+    case COMMAND_DEPLOY:
+        rc = codec_encode_deploy_response(res->deployment_key, res->procs, res->nprocs,
+                                          res->cmd->legacy, &out, &out_len, &err);
+        break;
     default: /* settled, updated, resolved, cancelled: an empty response */
         reply_empty(g, call);
         return;
@@ -458,8 +462,8 @@ static void unimplemented(gateway *g, h2_call *call, const char *path)
     if (strncmp(path, PATH_GATEWAY, strlen(PATH_GATEWAY)) == 0) {
         command_grpc_methods(PATH_GATEWAY, methods, sizeof methods);
         snprintf(m, sizeof m,
-                 "Method %s is not implemented: Chute is a job broker and serves the job RPCs of "
-                 "gateway_protocol.Gateway (%s)",
+                 "Method %s is not implemented: Chute serves these RPCs of "
+                 "gateway_protocol.Gateway: %s",
                  path, methods);
     } else {
         snprintf(m, sizeof m, "Method %s is not implemented by Chute", path);

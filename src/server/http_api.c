@@ -341,7 +341,7 @@ static void answer(command_call *cc, const command_result *res)
     if (c->prev || c->next || c->api->polls == c)
         unlink_poll(c); /* a long poll that ended */
     if (res->rc != 0) {
-        queue_error(c, &res->err);
+        queue_error(c, res->err);
         return;
     }
     switch (res->kind) {
@@ -374,6 +374,10 @@ static void answer(command_call *cc, const command_result *res)
         rest_buf_init(&b, response_bound(c->api) * 2 + 4096);
         rest_encode_job(&b, &res->job);
         break;
+    case COMMAND_DEPLOY:
+        rest_buf_init(&b, 0);
+        rest_encode_deployment(&b, res->deployment_key, res->procs, res->nprocs);
+        break;
     default: /* settled, updated, resolved, cancelled */
         queue_answer(c, status, NULL, NULL, 0);
         return;
@@ -404,7 +408,10 @@ static void run(http_api *a, http_request *req, const command_def *def, int64_t 
         return;
     }
     if (def->rest_decode) {
-        command_rest_in in = {.body = req->body, .len = req->body_len, .query = req->query};
+        command_rest_in in = {.body = req->body,
+                              .len = req->body_len,
+                              .query = req->query,
+                              .content_type = req->content_type};
         if (def->rest_decode(&in, &cmd, &err) != 0) {
             respond_error(a, req, &err);
             return;

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 /* Columns in the order every statement below binds and reads them. */
 #define JOB_COLUMNS                                                                                \
@@ -81,6 +81,7 @@ struct store {
     char *path;
     sqlite3_stmt *begin, *commit, *rollback;
     sqlite3_stmt *insert, *update, *delete_, *set_counter, *get, *sweep, *oldest;
+    sqlite3_stmt *put_definition;
     int in_tx;
     int lock_fd; /* the .lock file, held (flock) while the store is open */
     chute_durability durability;
@@ -125,6 +126,23 @@ static const char *const schema_v1[] = {
     "CREATE INDEX jobs_completed ON jobs(completed_at) WHERE state = 7",
     "CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     "INSERT INTO meta(name, value) VALUES ('key_counter', 0)",
+};
+
+/* Version 2: deployed process definitions. A resource with several
+ * processes is stored once per process (its XML is what a restart parses
+ * again). */
+static const char *const schema_v2[] = {
+    "CREATE TABLE process_definitions ("
+    " key INTEGER PRIMARY KEY,"
+    " bpmn_process_id TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " resource_name TEXT NOT NULL,"
+    " checksum INTEGER NOT NULL,"
+    " deployment_key INTEGER NOT NULL,"
+    " deployed_at INTEGER NOT NULL,"
+    " content BLOB NOT NULL)",
+    "CREATE UNIQUE INDEX process_definitions_version ON process_definitions(bpmn_process_id, "
+    "version)",
 };
 
 static int fail(store *s, chute_error *err, int code, const char *doing)
@@ -220,12 +238,19 @@ static int migrate(store *s, chute_error *err)
     if (version == SCHEMA_VERSION)
         return 0;
     /* Version 0 is a new, empty file (or one some other program wrote: then
-     * creating our tables fails and we say so). */
+     * creating our tables fails and we say so); each later version is one
+     * step forward from the one before. */
     int ret = exec(s, "BEGIN IMMEDIATE", err);
-    for (size_t i = 0; ret == 0 && i < sizeof schema_v1 / sizeof *schema_v1; i++)
-        ret = exec(s, schema_v1[i], err);
+    if (version < 1) {
+        for (size_t i = 0; ret == 0 && i < sizeof schema_v1 / sizeof *schema_v1; i++)
+            ret = exec(s, schema_v1[i], err);
+    }
+    if (version < 2) {
+        for (size_t i = 0; ret == 0 && i < sizeof schema_v2 / sizeof *schema_v2; i++)
+            ret = exec(s, schema_v2[i], err);
+    }
     if (ret == 0)
-        ret = exec(s, "PRAGMA user_version = 1", err);
+        ret = exec(s, "PRAGMA user_version = 2", err);
     if (ret == 0)
         ret = exec(s, "COMMIT", err);
     if (ret != 0)
@@ -250,8 +275,9 @@ void store_close(store *s)
     if (!s)
         return;
     ckpt_stop(s);
-    sqlite3_stmt *all[] = {s->begin,   s->commit,      s->rollback, s->insert, s->update,
-                           s->delete_, s->set_counter, s->get,      s->sweep,  s->oldest};
+    sqlite3_stmt *all[] = {s->begin,   s->commit,      s->rollback, s->insert,
+                           s->update,  s->delete_,     s->set_counter, s->get,
+                           s->sweep,   s->oldest,      s->put_definition};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(s->db);
@@ -545,7 +571,12 @@ int store_open(store **out, const char *path, chute_durability durability, chute
                        "completed_at <= ?1 ORDER BY completed_at LIMIT ?2)",
                        err)) != 0 ||
         (ret = prepare(s, &s->oldest, "SELECT min(completed_at) FROM jobs WHERE state = 7", err)) !=
-            0)
+            0 ||
+        (ret = prepare(s, &s->put_definition,
+                       "INSERT INTO process_definitions(key, bpmn_process_id, version, "
+                       "resource_name, checksum, deployment_key, deployed_at, content) VALUES "
+                       "(?1,?2,?3,?4,?5,?6,?7,?8)",
+                       err)) != 0)
         goto out;
     sqlite3_wal_hook(s->db, on_wal, s);
     int prc = pthread_create(&s->ckpt_thread, NULL, ckpt_main, s);
@@ -788,4 +819,57 @@ int64_t store_oldest_completed(store *s)
         v = sqlite3_column_int64(s->oldest, 0);
     sqlite3_reset(s->oldest);
     return v;
+}
+
+/* ---- process definitions ---------------------------------------------------------- */
+
+int store_put_definition(store *s, const store_definition *d, chute_error *err)
+{
+    sqlite3_stmt *st = s->put_definition;
+    sqlite3_bind_int64(st, 1, d->key);
+    sqlite3_bind_text(st, 2, d->bpmn_process_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, d->version);
+    sqlite3_bind_text(st, 4, d->resource_name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)d->checksum);
+    sqlite3_bind_int64(st, 6, d->deployment_key);
+    sqlite3_bind_int64(st, 7, d->deployed_at);
+    sqlite3_bind_blob(st, 8, d->content, (int)d->len, SQLITE_STATIC);
+    return step_done(s, st, err, "storing a process definition");
+}
+
+int store_load_definitions(store *s, store_definition_fn fn, void *ctx, chute_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT key, bpmn_process_id, version, resource_name, checksum, "
+                                "deployment_key, deployed_at, content FROM process_definitions "
+                                "ORDER BY key",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "reading the process definitions");
+    int ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_definition d = {
+            .key = sqlite3_column_int64(st, 0),
+            .bpmn_process_id = (const char *)sqlite3_column_text(st, 1),
+            .version = sqlite3_column_int(st, 2),
+            .resource_name = (const char *)sqlite3_column_text(st, 3),
+            .checksum = (uint64_t)sqlite3_column_int64(st, 4),
+            .deployment_key = sqlite3_column_int64(st, 5),
+            .deployed_at = sqlite3_column_int64(st, 6),
+            .content = sqlite3_column_blob(st, 7),
+            .len = (size_t)sqlite3_column_bytes(st, 7),
+        };
+        if (!d.bpmn_process_id || !d.resource_name) {
+            ret = chute_error_set(err, CHUTE_ECORRUPT, "%s: process definition %lld has no id",
+                                  s->path, (long long)d.key);
+            break;
+        }
+        if ((ret = fn(ctx, &d)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = fail(s, err, code_of(rc), "reading the process definitions");
+    sqlite3_finalize(st);
+    return ret;
 }

@@ -7,11 +7,14 @@
  * back every job that is not completed, from which the engine rebuilds its
  * queues, leases, timers and incidents.
  *
- * Schema (PRAGMA user_version = 1):
+ * Schema (PRAGMA user_version = 2; each version migrates from the one
+ * before):
  *   jobs(key INTEGER PRIMARY KEY, type, state, retries, priority, created_at,
  *        deadline, worker, headers, variables, error_code, error_message,
  *        incident_key, incident_type, completed_at, process fields..., result)
  *   meta(name TEXT PRIMARY KEY, value INTEGER)   -- 'key_counter'
+ *   process_definitions(key, bpmn_process_id, version, resource_name,
+ *        checksum, deployment_key, deployed_at, content)   -- version 2
  * Completed standalone jobs stay as rows (state 7) until their retention
  * ends; a partial index on completed_at finds the expired ones.
  */
@@ -102,5 +105,26 @@ int store_list(store *s, const char *type, int state, size_t offset, size_t limi
 
 /* The smallest completed_at of a completed row, or INT64_MAX. */
 int64_t store_oldest_completed(store *s);
+
+/* One deployed process definition (schema version 2). */
+typedef struct store_definition {
+    int64_t key;
+    const char *bpmn_process_id;
+    int32_t version;
+    const char *resource_name;
+    uint64_t checksum; /* of the resource's bytes */
+    int64_t deployment_key;
+    int64_t deployed_at;
+    const void *content; /* the resource's bytes */
+    size_t len;
+} store_definition;
+
+/* Inserts |d| in the open transaction (strings and content not kept). */
+int store_put_definition(store *s, const store_definition *d, chute_error *err);
+
+/* Calls |fn| for every definition in key order; the row's strings and
+ * content live until |fn| returns. */
+typedef int (*store_definition_fn)(void *ctx, const store_definition *d);
+int store_load_definitions(store *s, store_definition_fn fn, void *ctx, chute_error *err);
 
 #endif

@@ -78,7 +78,7 @@ static void on_answer(command_call *call, const command_result *res)
     s->answered++;
     s->kind = res->kind;
     s->rc = res->rc;
-    snprintf(s->message, sizeof s->message, "%s", res->rc ? res->err.message : "");
+    snprintf(s->message, sizeof s->message, "%s", res->rc ? res->err->message : "");
     s->njobs = res->njobs;
     s->job_key = res->njobs ? res->jobs[0].key : 0;
     s->nkeys = res->nkeys;
