@@ -270,6 +270,8 @@ static char *element_ident(const xtree_node *n)
 }
 
 static void add_error_v(builder *b, const xtree_node *n, uint32_t line, uint32_t col,
+                        const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static void add_error_v(builder *b, const xtree_node *n, uint32_t line, uint32_t col,
                         const char *fmt, va_list ap)
 {
     model_errors *e = b->errs;
@@ -587,7 +589,9 @@ static const model_expr *make_expr(builder *b, const xtree_node *n, const char *
 {
     char pre[96], q[QUOTE_MAX + 8];
     attr_prefix(pre, sizeof pre, attr);
-    int is_expr = len > 0 && s[0] == '=';
+    /* Zeebe's rule: '=' and at least one more character is an
+     * expression; anything else, "=" alone included, is a static value. */
+    int is_expr = len > 1 && s[0] == '=';
     if (!is_expr && non_static) {
         clip(q, sizeof q, s, len);
         add_error(b, n,
@@ -930,9 +934,9 @@ static void make_mapping(builder *b, const xtree_node *m, int output, model_mapp
 {
     char q[QUOTE_MAX + 8];
     const xtree_attr *src = xtree_attr_get(m, "source");
-    if (!src || src->len == 0) {
-        /* An input without a source creates the local variable with null,
-         * as Zeebe does; an output needs one. */
+    if (!src) {
+        /* An input without a source sets its target to null, as Zeebe
+         * does; an output needs one. */
         if (output)
             add_error(b, m, "Attribute 'source': Expected expression but not found.");
     } else {

@@ -165,7 +165,10 @@ const char *model_event_type_name(model_event_type t);
  * static value is refused at deploy time.
  */
 typedef struct model_expr {
-    const char *text; /* NUL-terminated: the static value, or the FEEL source after '=' */
+    /* NUL-terminated: the static value, or the FEEL source after the '='
+     * (leading blanks kept, as Zeebe passes them to FEEL). "=" alone is the
+     * static value "=", as in Zeebe. */
+    const char *text;
     uint32_t len;     /* bytes of |text| */
     uint8_t is_static;
     void *parsed; /* an expression as the parse hook returned it; NULL for a static value
@@ -205,15 +208,20 @@ typedef struct model_script {
 
 /*
  * One zeebe:input or zeebe:output of zeebe:ioMapping. Zeebe's semantics,
- * which the engine implements: inputs are evaluated in order when the
- * element is activated, each creating a local variable of the element
- * (a target "a.b" sets member b of local variable a); outputs are
- * evaluated in order when it completes, with the element's local
- * variables (a completed job's variables among them) visible, and set in
- * the element's flow scope. An element with outputs propagates only them.
+ * which the engine implements: inputs are evaluated one by one in this
+ * order when the element is activated, each seeing the ones before it, and
+ * each sets a local variable of the element (a target "a.b" sets member b
+ * of local variable a); outputs are evaluated in order when it completes,
+ * with the element's local variables (a completed job's variables among
+ * them) visible, and are set in the element's flow scope, a nested target
+ * merging into an existing object. An element with outputs propagates only
+ * them.
  */
 typedef struct model_mapping {
-    const model_expr *source; /* an input's source may be static; an output's is an expression */
+    /* An input's source may be static, and is then a string (source "1" is
+     * the string "1", as in Zeebe), or NULL when the model gives none (the
+     * target is set to null). An output's source is always an expression. */
+    const model_expr *source;
     const char *target;       /* the path as written, matching
                                  [a-zA-Z_][a-zA-Z0-9_]*(\.[a-zA-Z_][a-zA-Z0-9_]*)* */
     uint32_t target_depth;    /* >= 1 */

@@ -445,6 +445,7 @@ static const char full_model[] =
     "     <zeebe:input source=\"=order.total\" target=\"payment.amount\"/>\n"
     "     <zeebe:input source=\"EUR\" target=\"currency\"/>\n"
     "     <zeebe:input target=\"shadow\"/>\n"
+    "     <zeebe:input source=\"\" target=\"blank\"/>\n"
     "     <zeebe:output source=\"=receipt\" target=\"receipt\"/>\n"
     "    </zeebe:ioMapping>\n"
     "    <foo:anything x=\"1\"><foo:deeper/></foo:anything>\n"
@@ -558,7 +559,7 @@ static void test_full_model(void **state)
     assert_string_equal(j->headers_json, "{\"b\":\"2\",\"a\":\"say \\\"hi\\\"\\n\\\\\"}");
     assert_int_equal(j->headers_json_len, strlen(j->headers_json));
     /* Mappings. */
-    assert_int_equal(c->input_count, 3);
+    assert_int_equal(c->input_count, 4);
     assert_string_equal(c->inputs[0].target, "payment.amount");
     assert_int_equal(c->inputs[0].target_depth, 2);
     assert_string_equal(c->inputs[0].target_path[0], "payment");
@@ -571,6 +572,8 @@ static void test_full_model(void **state)
     assert_null(c->inputs[1].source->parsed);
     assert_null(c->inputs[2].source); /* null into "shadow" */
     assert_string_equal(c->inputs[2].target, "shadow");
+    assert_true(c->inputs[3].source->is_static); /* the empty string into "blank" */
+    assert_string_equal(c->inputs[3].source->text, "");
     assert_int_equal(c->output_count, 1);
     assert_string_equal(c->outputs[0].source->text, "receipt");
 
@@ -1107,6 +1110,13 @@ static void test_job_tasks(void **state)
                    REJECT("Task_1 > extensionElements > taskHeaders > header",
                           "Attribute 'key' contains 'io.camunda.zeebe:x', but header keys "
                           "starting with 'io.camunda.zeebe:' are reserved for internal use."));
+    /* "=" alone is a static value, as in Zeebe. */
+    model_definitions *d = deploy(DOC(START "<bpmn:serviceTask id=\"T\"><bpmn:extensionElements>"
+                                            "<zeebe:taskDefinition type=\"=\"/>"
+                                            "</bpmn:extensionElements></bpmn:serviceTask>"));
+    assert_true(d->processes[0].elements[1].job->type->is_static);
+    assert_string_equal(d->processes[0].elements[1].job->type->text, "=");
+    model_definitions_free(d);
     /* A static type longer than a job type may be. */
     char *doc = malloc(4096);
     assert_non_null(doc);
@@ -1275,8 +1285,9 @@ static void test_expressions(void **state)
                    HEAD "- Element: a > conditionExpression\n    - ERROR: failed to parse "
                         "expression 'UNSUPPORTED(x)': the function 'UNSUPPORTED' is not supported "
                         "(column 1)\n"
-                        "- Element: b > conditionExpression\n    - ERROR: failed to parse "
-                        "expression '': the expression is empty\n");
+                        "- Element: b > conditionExpression\n    - ERROR: Expected expression "
+                        "but found static value '='. An expression must start with '=' (e.g. "
+                        "'==').\n");
     assert_refused(DOC(START "<bpmn:task id=\"t\"><bpmn:extensionElements><zeebe:ioMapping>"
                              "<zeebe:input source=\"=UNSUPPORTED()\" target=\"x\"/>"
                              "</zeebe:ioMapping></bpmn:extensionElements></bpmn:task>"),
