@@ -48,7 +48,7 @@ static void release(void *p)
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
         if (!(c)) {                                                                                \
-            fprintf(stderr, "fuzz_bpmn: invariant broken: %s (line %d)\n", #c, __LINE__);         \
+            fprintf(stderr, "fuzz_bpmn: invariant broken: %s (line %d)\n", #c, __LINE__);          \
             abort();                                                                               \
         }                                                                                          \
     } while (0)

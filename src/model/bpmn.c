@@ -86,7 +86,7 @@ const char *model_event_type_name(model_event_type t)
 typedef struct flow_node_kind {
     const char *name;
     model_element_type type;
-    int foreign; /* not in Zeebe either */
+    int foreign;   /* not in Zeebe either */
     int container; /* holds flow elements */
 } flow_node_kind;
 
@@ -148,10 +148,22 @@ static xtree_keep keep(int ns, const char *name, const xtree_node *parent)
     if (ns != NS_BPMN)
         return XTREE_SKIP;
     static const char *const skipped[] = {
-        "documentation",     "textAnnotation",  "association", "text",   "laneSet",
-        "dataObject",        "dataObjectReference", "dataStoreReference", "group",
-        "category",          "dataInputAssociation", "dataOutputAssociation", "ioSpecification",
-        "collaboration",     "incoming",        "outgoing",
+        "documentation",
+        "textAnnotation",
+        "association",
+        "text",
+        "laneSet",
+        "dataObject",
+        "dataObjectReference",
+        "dataStoreReference",
+        "group",
+        "category",
+        "dataInputAssociation",
+        "dataOutputAssociation",
+        "ioSpecification",
+        "collaboration",
+        "incoming",
+        "outgoing",
     };
     for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++)
         if (strcmp(name, skipped[i]) == 0)
@@ -191,7 +203,7 @@ typedef struct proc_ctx {
 } proc_ctx;
 
 typedef struct builder {
-    model_arena tmp; /* the tree and scratch arrays */
+    model_arena tmp;  /* the tree and scratch arrays */
     model_arena *out; /* the model */
     const model_options *opts;
     model_errors *errs;
@@ -353,9 +365,9 @@ static void sort_errors(model_errors *e)
         while (j > 0) {
             const model_error *p = &e->items[j - 1];
             int p_doc = p->element == NULL, t_doc = t.element == NULL;
-            int after = p_doc != t_doc ? (!p_doc && t_doc)
-                                       : (p->line > t.line ||
-                                          (p->line == t.line && p->column > t.column));
+            int after = p_doc != t_doc
+                            ? (!p_doc && t_doc)
+                            : (p->line > t.line || (p->line == t.line && p->column > t.column));
             if (!after)
                 break;
             e->items[j] = e->items[j - 1];
@@ -584,8 +596,8 @@ static void attr_prefix(char *buf, size_t cap, const char *attr)
  * parsed with the hook, else a static value, refused when |non_static|.
  * NULL when it is refused (the error recorded) or memory ran out.
  */
-static const model_expr *make_expr(builder *b, const xtree_node *n, const char *attr,
-                                   const char *s, size_t len, int non_static)
+static const model_expr *make_expr(builder *b, const xtree_node *n, const char *attr, const char *s,
+                                   size_t len, int non_static)
 {
     char pre[96], q[QUOTE_MAX + 8];
     attr_prefix(pre, sizeof pre, attr);
@@ -802,8 +814,8 @@ static void make_headers(builder *b, model_job *job, const xtree_node *th)
                 continue;
             const xtree_attr *key = xtree_attr_get(h, "key");
             const xtree_attr *value = xtree_attr_get(h, "value");
-            if (key && strncmp(key->value, RESERVED_HEADER_PREFIX,
-                               strlen(RESERVED_HEADER_PREFIX)) == 0) {
+            if (key &&
+                strncmp(key->value, RESERVED_HEADER_PREFIX, strlen(RESERVED_HEADER_PREFIX)) == 0) {
                 char q[QUOTE_MAX + 8];
                 add_error(b, h,
                           "Attribute 'key' contains '%s', but header keys starting with '%s' are "
@@ -1007,7 +1019,8 @@ static void make_mappings(builder *b, model_element *el, const extensions *x)
     el->output_count = no;
 }
 
-/* ---- elements ------------------------------------------------------------------------------------- */
+/* ---- elements
+ * ------------------------------------------------------------------------------------- */
 
 static const char *article(const char *word)
 {
@@ -1108,10 +1121,11 @@ static int check_supported(builder *b, const xtree_node *n, const flow_node_kind
                       "(supported: " SUPPORTED_LIST ")",
                       n->name, article(d->first->name), d->first->name);
         else
-            add_error(b, n,
-                      "Elements of type '%s' are not supported by Chute yet (supported: " SUPPORTED_LIST
-                      ")",
-                      n->name);
+            add_error(
+                b, n,
+                "Elements of type '%s' are not supported by Chute yet (supported: " SUPPORTED_LIST
+                ")",
+                n->name);
         return 0;
     }
     if (d->count && is_event(el->type)) {
@@ -1148,8 +1162,8 @@ static void check_loops(builder *b, const xtree_node *n, model_element *el)
             continue;
         if (strcmp(c->name, "multiInstanceLoopCharacteristics") == 0) {
             const char *seq = attr_value(c, "isSequential");
-            el->loop = seq && strcmp(seq, "true") == 0 ? MODEL_LOOP_SEQUENTIAL
-                                                       : MODEL_LOOP_PARALLEL;
+            el->loop =
+                seq && strcmp(seq, "true") == 0 ? MODEL_LOOP_SEQUENTIAL : MODEL_LOOP_PARALLEL;
             add_error(b, c, "Multi-instance activities are not supported by Chute yet");
         } else if (strcmp(c->name, "standardLoopCharacteristics") == 0) {
             add_error(b, c,
@@ -1255,7 +1269,8 @@ static void fill_element(builder *b, proc_ctx *pc, xtree_node *n, const flow_nod
         check_implementation(b, n, el, &x);
 }
 
-/* ---- processes ------------------------------------------------------------------------------------ */
+/* ---- processes
+ * ------------------------------------------------------------------------------------ */
 
 /* Counts (|pc->elements| NULL) or fills the elements and flows below
  * |container|, recursing into sub-processes. */
@@ -1302,8 +1317,8 @@ static uint32_t resolve_element(builder *b, proc_ctx *pc, const xtree_node *n, c
     const xtree_node *t = id_lookup(b, a->value, a->len);
     clip(q, sizeof q, a->value, a->len);
     if (!t) {
-        add_error(b, n, "Attribute '%s' references '%s', but no element with that id exists",
-                  attr, q);
+        add_error(b, n, "Attribute '%s' references '%s', but no element with that id exists", attr,
+                  q);
         return MODEL_NONE;
     }
     if (t->user_kind != KIND_ELEMENT || t->user_scope != pc->number) {

@@ -67,7 +67,7 @@
 
 #define MODEL_MAX_DOCUMENT ((size_t)4 * 1024 * 1024) /* bytes of one resource */
 #define MODEL_MAX_DEPTH 64                           /* nesting of XML elements */
-#define MODEL_MAX_ATTRS 64      /* attributes of one element, xmlns declarations included */
+#define MODEL_MAX_ATTRS 64       /* attributes of one element, xmlns declarations included */
 #define MODEL_MAX_ELEMENTS 10000 /* XML elements of one document, diagram included */
 #define MODEL_MAX_ERRORS 100     /* errors kept per resource; the rest are counted */
 #define MODEL_MAX_JOB_TYPE 1024  /* bytes of a static job type (CHUTE_TYPE_MAX) */
@@ -169,7 +169,7 @@ typedef struct model_expr {
      * (leading blanks kept, as Zeebe passes them to FEEL). "=" alone is the
      * static value "=", as in Zeebe. */
     const char *text;
-    uint32_t len;     /* bytes of |text| */
+    uint32_t len; /* bytes of |text| */
     uint8_t is_static;
     void *parsed; /* an expression as the parse hook returned it; NULL for a static value
                      or when model_options gave no hook */
@@ -222,9 +222,9 @@ typedef struct model_mapping {
      * the string "1", as in Zeebe), or NULL when the model gives none (the
      * target is set to null). An output's source is always an expression. */
     const model_expr *source;
-    const char *target;       /* the path as written, matching
-                                 [a-zA-Z_][a-zA-Z0-9_]*(\.[a-zA-Z_][a-zA-Z0-9_]*)* */
-    uint32_t target_depth;    /* >= 1 */
+    const char *target;             /* the path as written, matching
+                                       [a-zA-Z_][a-zA-Z0-9_]*(\.[a-zA-Z_][a-zA-Z0-9_]*)* */
+    uint32_t target_depth;          /* >= 1 */
     const char *const *target_path; /* |target| split at '.': target_depth names */
 } model_mapping;
 
@@ -250,9 +250,9 @@ typedef struct model_element {
      * true, an inclusive gateway all of them; a flow without a condition
      * out of a gateway with one outgoing flow is always taken. */
     const uint32_t *outgoing;
-    uint32_t default_flow; /* exclusive and inclusive gateways: the flow taken when no
-                              condition is true (its own condition, if any, is never
-                              evaluated); MODEL_NONE when there is none */
+    uint32_t default_flow;      /* exclusive and inclusive gateways: the flow taken when no
+                                   condition is true (its own condition, if any, is never
+                                   evaluated); MODEL_NONE when there is none */
     const model_job *job;       /* job worker tasks; NULL otherwise */
     const model_script *script; /* script tasks with zeebe:script; NULL otherwise */
     uint32_t input_count;
@@ -301,7 +301,7 @@ typedef struct model_error {
      * fault ("Task_1 > extensionElements > taskDefinition"). NULL for an
      * error of the document as a whole (not XML, not BPMN, a bound). */
     char *element;
-    char *message; /* a full sentence naming the attribute where one is involved */
+    char *message;         /* a full sentence naming the attribute where one is involved */
     uint32_t line, column; /* where the element (or the error) is in the XML; 0 if unknown */
 } model_error;
 

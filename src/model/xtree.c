@@ -19,13 +19,13 @@ typedef struct xp {
     model_arena *arena;
     const xtree_options *opt;
     xtree_node *root;
-    xtree_node *cur;       /* the innermost open element that is kept */
-    xtree_node *last;      /* last child of |cur| so far, to append in O(1) */
-    uint32_t depth;        /* open elements, skipped ones included */
-    uint32_t skip_depth;   /* > 0: inside a skipped element opened at this depth */
-    uint32_t elements;     /* elements seen */
-    uint32_t ns_decls;     /* namespace declarations of the start tag being read */
-    char *text;            /* character data of |cur| while it is still a leaf */
+    xtree_node *cur;     /* the innermost open element that is kept */
+    xtree_node *last;    /* last child of |cur| so far, to append in O(1) */
+    uint32_t depth;      /* open elements, skipped ones included */
+    uint32_t skip_depth; /* > 0: inside a skipped element opened at this depth */
+    uint32_t elements;   /* elements seen */
+    uint32_t ns_decls;   /* namespace declarations of the start tag being read */
+    char *text;          /* character data of |cur| while it is still a leaf */
     size_t text_len, text_cap;
     int failed;
     xtree_error *err;
@@ -245,8 +245,8 @@ static void on_text(void *ud, const XML_Char *s, int len)
     x->text_len = need;
 }
 
-static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
-                       const XML_Char *pubid, int has_internal_subset)
+static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
+                       int has_internal_subset)
 {
     (void)sysid;
     (void)pubid;

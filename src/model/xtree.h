@@ -33,9 +33,9 @@ typedef struct xtree_attr {
 } xtree_attr;
 
 typedef struct xtree_node {
-    const char *uri;  /* namespace URI, "" when the element has none */
-    const char *name; /* local name */
-    int ns;           /* the caller's number for |uri| (xtree_options.ns_of) */
+    const char *uri;       /* namespace URI, "" when the element has none */
+    const char *name;      /* local name */
+    int ns;                /* the caller's number for |uri| (xtree_options.ns_of) */
     uint32_t line, column; /* where the start tag begins, 1-based */
     uint32_t attr_count;
     const xtree_attr *attrs;

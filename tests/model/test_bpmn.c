@@ -354,7 +354,7 @@ static void test_corpus(void **state)
             fail_msg("%s is in the corpus but not in this test", names[i]);
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", corpus_dir, names[i]);
-        size_t len;
+        size_t len = 0;
         char *xml = read_file(path, &len);
         assert_non_null(xml);
         model_definitions *defs = NULL;
@@ -365,8 +365,8 @@ static void test_corpus(void **state)
             uint32_t jobs = 0;
             for (uint32_t e = 0; e < p->element_count; e++)
                 jobs += p->elements[e].job != NULL;
-            printf("  %-36s deploys: process '%s', %u elements, %u flows, %u job tasks\n",
-                   names[i], p->id, p->element_count, p->flow_count, jobs);
+            printf("  %-36s deploys: process '%s', %u elements, %u flows, %u job tasks\n", names[i],
+                   p->id, p->element_count, p->flow_count, jobs);
             if (!c->check)
                 fail_msg("%s deployed but should be refused", names[i]);
             c->check(defs);
@@ -402,8 +402,8 @@ static void test_corpus(void **state)
                 else
                     assert_null(it->element);
                 if (!strstr(it->message, c->why[w].says))
-                    fail_msg("%s: '%s' says '%s', expected '%s' in it", names[i],
-                             c->why[w].element, it->message, c->why[w].says);
+                    fail_msg("%s: '%s' says '%s', expected '%s' in it", names[i], c->why[w].element,
+                             it->message, c->why[w].says);
             }
         }
         model_errors_clear(&errs);
@@ -418,8 +418,7 @@ static void test_corpus(void **state)
 
 static const char full_model[] =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-    "<bpmn:definitions " NS_DECL
-    " xmlns:bpmndi=\"http://www.omg.org/spec/BPMN/20100524/DI\""
+    "<bpmn:definitions " NS_DECL " xmlns:bpmndi=\"http://www.omg.org/spec/BPMN/20100524/DI\""
     " xmlns:dc=\"http://www.omg.org/spec/DD/20100524/DC\""
     " xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\""
     " xmlns:camunda=\"http://camunda.org/schema/1.0/bpmn\""
@@ -729,10 +728,9 @@ static void test_spellings(void **state)
         SPELLING("bpmn2:", "zb:",
                  "xmlns:bpmn2=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "
                  "xmlns:zb=\"http://camunda.org/schema/zeebe/1.0\"");
-    static const char dflt[] =
-        SPELLING("", "zeebe:",
-                 "xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "
-                 "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\"");
+    static const char dflt[] = SPELLING("", "zeebe:",
+                                        "xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "
+                                        "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\"");
     model_definitions *a = deploy(bpmn), *b = deploy(bpmn2), *c = deploy(dflt);
     assert_string_equal(a->processes[0].elements[2].id, "t");
     assert_string_equal(a->processes[0].elements[2].job->type->text, "work");
@@ -967,7 +965,8 @@ static void test_wrong_root(void **state)
                    REJECT("definitions", "Must contain at least one executable process"));
 }
 
-/* ---- the process ------------------------------------------------------------------------------ */
+/* ---- the process ------------------------------------------------------------------------------
+ */
 
 static void test_start_events(void **state)
 {
@@ -980,21 +979,24 @@ static void test_start_events(void **state)
                        "messageRef=\"m\"/></bpmn:startEvent>"),
                    REJECT("a", "Start events with a 'messageEventDefinition' are not supported by "
                                "Chute yet (supported: none start events)"));
-    assert_refused(DOC(START "<bpmn:sequenceFlow id=\"f\" sourceRef=\"start\" targetRef=\"start\"/>"),
-                   REJECT("start", "Start events must not have incoming sequence flows"));
+    assert_refused(
+        DOC(START "<bpmn:sequenceFlow id=\"f\" sourceRef=\"start\" targetRef=\"start\"/>"),
+        REJECT("start", "Start events must not have incoming sequence flows"));
     /* Start events in a sub-process do not count for the process. */
-    assert_refused(DOC("<bpmn:subProcess id=\"sub\"><bpmn:startEvent id=\"in\"/></bpmn:subProcess>"),
-                   HEAD "- Element: p\n    - ERROR: Must have at least one start event\n"
-                        "- Element: sub\n    - ERROR: Elements of type 'subProcess' are not "
-                        "supported by Chute yet" SUPPORTED "\n");
+    assert_refused(
+        DOC("<bpmn:subProcess id=\"sub\"><bpmn:startEvent id=\"in\"/></bpmn:subProcess>"),
+        HEAD "- Element: p\n    - ERROR: Must have at least one start event\n"
+             "- Element: sub\n    - ERROR: Elements of type 'subProcess' are not "
+             "supported by Chute yet" SUPPORTED "\n");
 }
 
 static void test_flows(void **state)
 {
     (void)state;
-    assert_refused(DOC(START "<bpmn:sequenceFlow id=\"f\" sourceRef=\"start\" targetRef=\"gone\"/>"),
-                   REJECT("f", "Attribute 'targetRef' references 'gone', but no element with that "
-                               "id exists"));
+    assert_refused(
+        DOC(START "<bpmn:sequenceFlow id=\"f\" sourceRef=\"start\" targetRef=\"gone\"/>"),
+        REJECT("f", "Attribute 'targetRef' references 'gone', but no element with that "
+                    "id exists"));
     assert_refused(DOC(START "<bpmn:sequenceFlow id=\"f\" targetRef=\"start\"/>"),
                    HEAD "- Element: start\n    - ERROR: Start events must not have incoming "
                         "sequence flows\n- Element: f\n    - ERROR: Attribute 'sourceRef' must be "
@@ -1204,20 +1206,21 @@ static void test_ids(void **state)
 static void test_unsupported(void **state)
 {
     (void)state;
-    assert_refused(DOC(START "<bpmn:userTask id=\"u\"/>"),
-                   REJECT("u", "Elements of type 'userTask' are not supported by Chute yet" SUPPORTED));
+    assert_refused(
+        DOC(START "<bpmn:userTask id=\"u\"/>"),
+        REJECT("u", "Elements of type 'userTask' are not supported by Chute yet" SUPPORTED));
     assert_refused(DOC(START "<bpmn:intermediateCatchEvent id=\"timer\"><bpmn:timerEventDefinition>"
                              "<bpmn:timeDuration>PT1M</bpmn:timeDuration>"
                              "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"),
                    REJECT("timer", "Elements of type 'intermediateCatchEvent' with a "
                                    "'timerEventDefinition' are not supported by Chute "
                                    "yet" SUPPORTED));
-    assert_refused(DOC(START "<bpmn:callActivity id=\"call\"/>"),
-                   REJECT("call",
-                          "Elements of type 'callActivity' are not supported by Chute yet" SUPPORTED));
-    assert_refused(DOC(START "<bpmn:receiveTask id=\"r\"/>"),
-                   REJECT("r",
-                          "Elements of type 'receiveTask' are not supported by Chute yet" SUPPORTED));
+    assert_refused(
+        DOC(START "<bpmn:callActivity id=\"call\"/>"),
+        REJECT("call", "Elements of type 'callActivity' are not supported by Chute yet" SUPPORTED));
+    assert_refused(
+        DOC(START "<bpmn:receiveTask id=\"r\"/>"),
+        REJECT("r", "Elements of type 'receiveTask' are not supported by Chute yet" SUPPORTED));
     assert_refused(DOC(START "<bpmn:eventBasedGateway id=\"g\"/>"),
                    REJECT("g", "Elements of type 'eventBasedGateway' are not supported by Chute "
                                "yet" SUPPORTED));
@@ -1257,9 +1260,10 @@ static void test_unsupported(void **state)
     assert_refused(DOC(START "<bpmn:complexGateway id=\"x\"/>"),
                    REJECT("x", "Elements of type 'complexGateway' are not supported (Zeebe does "
                                "not support them either)"));
-    assert_refused(DOC(START "<bpmn:task id=\"t\"><bpmn:extensionElements><zeebe:executionListeners>"
-                             "<zeebe:executionListener eventType=\"start\" type=\"l\"/>"
-                             "</zeebe:executionListeners></bpmn:extensionElements></bpmn:task>"),
+    assert_refused(DOC(START
+                       "<bpmn:task id=\"t\"><bpmn:extensionElements><zeebe:executionListeners>"
+                       "<zeebe:executionListener eventType=\"start\" type=\"l\"/>"
+                       "</zeebe:executionListeners></bpmn:extensionElements></bpmn:task>"),
                    REJECT("t > extensionElements > executionListeners",
                           "Execution listeners ('zeebe:executionListeners') are not supported by "
                           "Chute yet"));
