@@ -125,7 +125,7 @@ static const flow_node_kind *flow_node_kind_of(const xtree_node *n)
     return NULL;
 }
 
-/* ---- reading the XML ------------------------------------------------------------ */
+/* ---- reading the XML --------------------------------------------------------- */
 
 static int ns_of(const char *uri)
 {
@@ -179,7 +179,7 @@ static const xtree_options tree_options = {
     .keep = keep,
 };
 
-/* ---- the builder ------------------------------------------------------------------ */
+/* ---- the builder ------------------------------------------------------------- */
 
 /* A model_expr the definitions owns, linked so that the parsed forms can be
  * freed. */
@@ -241,7 +241,7 @@ static const char *clip(char *buf, size_t cap, const char *s, size_t len)
     return buf;
 }
 
-/* ---- errors ---------------------------------------------------------------------------- */
+/* ---- errors ------------------------------------------------------------------ */
 
 static const char *attr_value(const xtree_node *n, const char *name)
 {
@@ -377,7 +377,7 @@ static void sort_errors(model_errors *e)
     }
 }
 
-/* ---- the rejection message ------------------------------------------------------------- */
+/* ---- the rejection message --------------------------------------------------- */
 
 typedef struct sbuf {
     char *s;
@@ -463,7 +463,7 @@ char *model_errors_format(const model_errors *const *list, size_t count)
     return b.s;
 }
 
-/* ---- ids ----------------------------------------------------------------------------------- */
+/* ---- ids --------------------------------------------------------------------- */
 
 static uint32_t hash_str(const char *s, size_t n)
 {
@@ -565,7 +565,7 @@ static int index_ids(builder *b, xtree_node *root)
     return 0;
 }
 
-/* ---- values and expressions ------------------------------------------------------------- */
+/* ---- values and expressions -------------------------------------------------- */
 
 static char *out_str(builder *b, const char *s, size_t n)
 {
@@ -705,7 +705,7 @@ static int valid_path(const char *s, size_t n)
     }
 }
 
-/* ---- extension elements --------------------------------------------------------------------- */
+/* ---- extension elements ------------------------------------------------------ */
 
 /* The Zeebe extension elements of a BPMN element (children of its
  * extensionElements), the ones the model reads. */
@@ -745,7 +745,7 @@ static void read_extensions(const xtree_node *n, extensions *x)
     }
 }
 
-/* ---- jobs, headers, scripts, mappings ------------------------------------------------------- */
+/* ---- jobs, headers, scripts, mappings ---------------------------------------- */
 
 static void json_string(sbuf *s, const char *v)
 {
@@ -1019,8 +1019,7 @@ static void make_mappings(builder *b, model_element *el, const extensions *x)
     el->output_count = no;
 }
 
-/* ---- elements
- * ------------------------------------------------------------------------------------- */
+/* ---- elements ---------------------------------------------------------------- */
 
 static const char *article(const char *word)
 {
@@ -1218,8 +1217,8 @@ static void check_implementation(builder *b, const xtree_node *n, model_element 
     make_mappings(b, el, x);
 }
 
-static void fill_element(builder *b, proc_ctx *pc, xtree_node *n, const flow_node_kind *k,
-                         uint32_t scope, model_element *el)
+static void fill_element(builder *b, xtree_node *n, const flow_node_kind *k, uint32_t scope,
+                         model_element *el)
 {
     el->id = out_attr(b, n, "id");
     el->name = out_attr(b, n, "name");
@@ -1235,7 +1234,6 @@ static void fill_element(builder *b, proc_ctx *pc, xtree_node *n, const flow_nod
     el->attached_to = MODEL_NONE;
     el->default_flow = MODEL_NONE;
     el->interrupting = 1;
-    (void)pc;
 
     event_defs d;
     read_event_defs(n, &d);
@@ -1269,12 +1267,11 @@ static void fill_element(builder *b, proc_ctx *pc, xtree_node *n, const flow_nod
         check_implementation(b, n, el, &x);
 }
 
-/* ---- processes
- * ------------------------------------------------------------------------------------ */
+/* ---- processes --------------------------------------------------------------- */
 
-/* Counts (|pc->elements| NULL) or fills the elements and flows below
+/* Counts (|fill| 0) or fills the elements and flows below
  * |container|, recursing into sub-processes. */
-static void walk_scope(builder *b, proc_ctx *pc, xtree_node *container, uint32_t scope, int fill)
+static void walk_scope(proc_ctx *pc, xtree_node *container, uint32_t scope, int fill)
 {
     for (xtree_node *n = container->child; n; n = n->next) {
         if (n->ns != NS_BPMN)
@@ -1289,7 +1286,7 @@ static void walk_scope(builder *b, proc_ctx *pc, xtree_node *container, uint32_t
                 n->user_scope = pc->number;
             }
             if (k->container)
-                walk_scope(b, pc, n, idx, fill);
+                walk_scope(pc, n, idx, fill);
         } else if (strcmp(n->name, "sequenceFlow") == 0) {
             uint32_t idx = pc->nf++;
             if (fill) {
@@ -1517,7 +1514,7 @@ static int build_process(builder *b, xtree_node *pnode, uint32_t number, model_p
                   "Execution listeners ('zeebe:executionListeners') are not supported by Chute "
                   "yet");
 
-    walk_scope(b, &pc, pnode, MODEL_NONE, 0);
+    walk_scope(&pc, pnode, MODEL_NONE, 0);
     uint32_t ne = pc.ne, nf = pc.nf;
     pc.element_nodes = arena_array(&b->tmp, ne + 1, sizeof *pc.element_nodes);
     pc.flow_nodes = arena_array(&b->tmp, nf + 1, sizeof *pc.flow_nodes);
@@ -1529,7 +1526,7 @@ static int build_process(builder *b, xtree_node *pnode, uint32_t number, model_p
         !pc.elements || !pc.flows)
         return -1;
     pc.ne = pc.nf = 0;
-    walk_scope(b, &pc, pnode, MODEL_NONE, 1);
+    walk_scope(&pc, pnode, MODEL_NONE, 1);
     pc.element_nodes[ne] = pnode;
 
     /* Scopes first: a flow's endpoints are checked against them. */
@@ -1538,7 +1535,7 @@ static int build_process(builder *b, xtree_node *pnode, uint32_t number, model_p
         uint32_t scope = MODEL_NONE;
         if (n->parent != pnode && n->parent->user_kind == KIND_ELEMENT)
             scope = n->parent->user_index;
-        fill_element(b, &pc, n, flow_node_kind_of(n), scope, &pc.elements[e]);
+        fill_element(b, n, flow_node_kind_of(n), scope, &pc.elements[e]);
     }
     for (uint32_t i = 0; i < nf; i++)
         fill_flow(b, &pc, i);

@@ -25,7 +25,7 @@
 
 static const char *corpus_dir;
 
-/* ---- the test's FEEL hook ------------------------------------------------------ */
+/* ---- the test's FEEL hook ---------------------------------------------------- */
 
 /* Accepts any non-empty expression (its parsed form is a copy of the
  * source) and refuses one that calls UNSUPPORTED(, naming the column, so
@@ -64,7 +64,7 @@ static void hook_free(void *parsed)
 
 static const model_options hook = {hook_parse, hook_free, NULL};
 
-/* ---- helpers --------------------------------------------------------------------- */
+/* ---- helpers ----------------------------------------------------------------- */
 
 #define NS_DECL                                                                                    \
     "xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "                                  \
@@ -163,7 +163,7 @@ static const model_flow *out_flow(const model_process *p, const model_element *e
     return &p->flows[e->outgoing[i]];
 }
 
-/* ---- the corpus ------------------------------------------------------------------------- */
+/* ---- the corpus -------------------------------------------------------------- */
 
 /* What each corpus file should come to. A deployed one is checked in detail
  * by check_<name>; a refused one names these elements, each with a part
@@ -414,7 +414,7 @@ static void test_corpus(void **state)
     printf("  %zu of %zu deploy\n", deployed, n);
 }
 
-/* ---- a model with everything part 1 supports --------------------------------------------- */
+/* ---- a model with everything part 1 supports --------------------------------- */
 
 static const char full_model[] =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -824,7 +824,7 @@ static void test_sha256(void **state)
     assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
-/* ---- hostile and malformed documents ---------------------------------------------------- */
+/* ---- hostile and malformed documents ----------------------------------------- */
 
 static void test_doctype_refused(void **state)
 {
@@ -965,8 +965,7 @@ static void test_wrong_root(void **state)
                    REJECT("definitions", "Must contain at least one executable process"));
 }
 
-/* ---- the process ------------------------------------------------------------------------------
- */
+/* ---- the process ------------------------------------------------------------- */
 
 static void test_start_events(void **state)
 {
