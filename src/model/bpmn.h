@@ -49,6 +49,15 @@
  *   inclusiveGateway; zeebe:taskHeaders and zeebe:ioMapping on any of them;
  *   conditions on the sequence flows out of exclusive and inclusive gateways.
  *
+ * Read as Zeebe reads it: the graph comes from each sequenceFlow's
+ * sourceRef and targetRef (the <incoming>/<outgoing> children are
+ * redundant and ignored); processes without isExecutable="true" are
+ * neither checked nor kept; an element without a path from the start, or
+ * a non-end element without outgoing flows (its token just ends), is
+ * allowed. Chute is stricter than Zeebe in a few places where Zeebe would
+ * fail only at run time: a static retries value must be a whole number, a
+ * static job type must not be blank nor longer than a job type may be.
+ *
  * Ownership: model_parse copies everything it needs from its arguments; a
  * model_definitions owns all its strings, arrays and parsed expressions and
  * releases them in model_definitions_free (which calls the hook's
