@@ -1,0 +1,1758 @@
+/*
+ * BPMN XML to executable process models; see bpmn.h.
+ *
+ * Two steps: xtree reads the document into a small tree of the BPMN and
+ * Zeebe elements (a scratch arena), then the builder walks that tree once
+ * per executable process, making the model in a second arena that the
+ * definitions owns, and recording every error on the way. A resource with
+ * any error is refused as a whole: nothing of it is returned but the
+ * errors.
+ */
+#include "model/bpmn.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/arena.h"
+#include "model/sha256.h"
+#include "model/xtree.h"
+
+/* Memory a document may cost, beyond which it is refused as out of memory:
+ * far above what MODEL_MAX_DOCUMENT bytes of real BPMN need (the tree of a
+ * 4 MiB document of nothing but attributes stays under 40 MiB). */
+#define TREE_MEMORY_MAX ((size_t)96 * 1024 * 1024)
+#define MODEL_MEMORY_MAX ((size_t)64 * 1024 * 1024)
+
+/* How much of a value a message quotes. */
+#define QUOTE_MAX 200
+
+/* The header key prefix Zeebe keeps for itself (Protocol.RESERVED_HEADER_NAME_PREFIX). */
+#define RESERVED_HEADER_PREFIX "io.camunda.zeebe:"
+
+#define PATH_PATTERN "[a-zA-Z_][a-zA-Z0-9_]*(\\.[a-zA-Z_][a-zA-Z0-9_]*)*"
+
+#define SUPPORTED_LIST                                                                             \
+    "startEvent, endEvent, intermediateThrowEvent, task, manualTask, serviceTask, sendTask, "      \
+    "scriptTask, businessRuleTask, exclusiveGateway, parallelGateway, inclusiveGateway"
+
+enum { NS_NONE, NS_BPMN, NS_ZEEBE, NS_OTHER };
+
+/* What a tree node became (xtree_node.user_kind). */
+enum { KIND_NONE, KIND_ELEMENT, KIND_FLOW };
+
+/* ---- names of the kinds ------------------------------------------------------ */
+
+static const char *const element_zeebe_names[] = {
+#define X_(name, bpmn, zeebe) zeebe,
+    MODEL_ELEMENT_TYPE_MAP(X_)
+#undef X_
+};
+static const char *const element_bpmn_names[] = {
+#define X_(name, bpmn, zeebe) bpmn,
+    MODEL_ELEMENT_TYPE_MAP(X_)
+#undef X_
+};
+static const char *const event_zeebe_names[] = {
+#define X_(name, def, zeebe) zeebe,
+    MODEL_EVENT_TYPE_MAP(X_)
+#undef X_
+};
+static const char *const event_definitions[] = {
+#define X_(name, def, zeebe) def,
+    MODEL_EVENT_TYPE_MAP(X_)
+#undef X_
+};
+
+const char *model_element_type_name(model_element_type t)
+{
+    return (unsigned)t < MODEL_ELEMENT_TYPE_COUNT ? element_zeebe_names[t] : "";
+}
+
+const char *model_element_type_bpmn(model_element_type t)
+{
+    return (unsigned)t < MODEL_ELEMENT_TYPE_COUNT ? element_bpmn_names[t] : "";
+}
+
+const char *model_event_type_name(model_event_type t)
+{
+    return (unsigned)t < MODEL_EVENT_TYPE_COUNT ? event_zeebe_names[t] : "";
+}
+
+/* The flow nodes of BPMN by local name. complexGateway and transaction are
+ * BPMN but not Zeebe: they are read (so that what they contain has a
+ * scope) and refused. */
+typedef struct flow_node_kind {
+    const char *name;
+    model_element_type type;
+    int foreign;   /* not in Zeebe either */
+    int container; /* holds flow elements */
+} flow_node_kind;
+
+static const flow_node_kind flow_node_kinds[] = {
+    {"startEvent", MODEL_ELEMENT_START_EVENT, 0, 0},
+    {"endEvent", MODEL_ELEMENT_END_EVENT, 0, 0},
+    {"intermediateCatchEvent", MODEL_ELEMENT_INTERMEDIATE_CATCH_EVENT, 0, 0},
+    {"intermediateThrowEvent", MODEL_ELEMENT_INTERMEDIATE_THROW_EVENT, 0, 0},
+    {"boundaryEvent", MODEL_ELEMENT_BOUNDARY_EVENT, 0, 0},
+    {"task", MODEL_ELEMENT_TASK, 0, 0},
+    {"serviceTask", MODEL_ELEMENT_SERVICE_TASK, 0, 0},
+    {"sendTask", MODEL_ELEMENT_SEND_TASK, 0, 0},
+    {"receiveTask", MODEL_ELEMENT_RECEIVE_TASK, 0, 0},
+    {"scriptTask", MODEL_ELEMENT_SCRIPT_TASK, 0, 0},
+    {"businessRuleTask", MODEL_ELEMENT_BUSINESS_RULE_TASK, 0, 0},
+    {"userTask", MODEL_ELEMENT_USER_TASK, 0, 0},
+    {"manualTask", MODEL_ELEMENT_MANUAL_TASK, 0, 0},
+    {"exclusiveGateway", MODEL_ELEMENT_EXCLUSIVE_GATEWAY, 0, 0},
+    {"parallelGateway", MODEL_ELEMENT_PARALLEL_GATEWAY, 0, 0},
+    {"inclusiveGateway", MODEL_ELEMENT_INCLUSIVE_GATEWAY, 0, 0},
+    {"eventBasedGateway", MODEL_ELEMENT_EVENT_BASED_GATEWAY, 0, 0},
+    {"subProcess", MODEL_ELEMENT_SUB_PROCESS, 0, 1},
+    {"adHocSubProcess", MODEL_ELEMENT_AD_HOC_SUB_PROCESS, 0, 1},
+    {"callActivity", MODEL_ELEMENT_CALL_ACTIVITY, 0, 0},
+    {"complexGateway", MODEL_ELEMENT_EXCLUSIVE_GATEWAY, 1, 0},
+    {"transaction", MODEL_ELEMENT_SUB_PROCESS, 1, 1},
+};
+
+static const flow_node_kind *flow_node_kind_of(const xtree_node *n)
+{
+    if (n->ns != NS_BPMN)
+        return NULL;
+    for (size_t i = 0; i < sizeof flow_node_kinds / sizeof flow_node_kinds[0]; i++)
+        if (strcmp(n->name, flow_node_kinds[i].name) == 0)
+            return &flow_node_kinds[i];
+    return NULL;
+}
+
+/* ---- reading the XML --------------------------------------------------------- */
+
+static int ns_of(const char *uri)
+{
+    if (!uri[0])
+        return NS_NONE;
+    if (strcmp(uri, MODEL_NS_BPMN) == 0)
+        return NS_BPMN;
+    if (strcmp(uri, MODEL_NS_ZEEBE) == 0)
+        return NS_ZEEBE;
+    return NS_OTHER;
+}
+
+/* BPMN elements that say nothing Chute executes are not kept; neither is
+ * anything of another namespace (the diagram above all). */
+static xtree_keep keep(int ns, const char *name, const xtree_node *parent)
+{
+    (void)parent;
+    if (ns == NS_ZEEBE)
+        return XTREE_KEEP;
+    if (ns != NS_BPMN)
+        return XTREE_SKIP;
+    static const char *const skipped[] = {
+        "documentation",
+        "textAnnotation",
+        "association",
+        "text",
+        "laneSet",
+        "dataObject",
+        "dataObjectReference",
+        "dataStoreReference",
+        "group",
+        "category",
+        "dataInputAssociation",
+        "dataOutputAssociation",
+        "ioSpecification",
+        "collaboration",
+        "incoming",
+        "outgoing",
+    };
+    for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++)
+        if (strcmp(name, skipped[i]) == 0)
+            return XTREE_SKIP;
+    return XTREE_KEEP;
+}
+
+static const xtree_options tree_options = {
+    .max_depth = MODEL_MAX_DEPTH,
+    .max_attrs = MODEL_MAX_ATTRS,
+    .max_elements = MODEL_MAX_ELEMENTS,
+    .ns_of = ns_of,
+    .keep = keep,
+};
+
+/* ---- the builder ------------------------------------------------------------- */
+
+/* A model_expr the definitions owns, linked so that the parsed forms can be
+ * freed. */
+typedef struct expr_slot {
+    model_expr e;
+    struct expr_slot *next;
+} expr_slot;
+
+/* One process being built. */
+typedef struct proc_ctx {
+    uint32_t number; /* among the executable processes, from 1 (xtree_node.user_scope) */
+    const char *id;
+    model_process *p;
+    xtree_node **element_nodes; /* the tree node of each element */
+    xtree_node **flow_nodes;    /* the tree node of each flow */
+    uint32_t *flow_scope;       /* the scope each flow is declared in */
+    model_element *elements;
+    model_flow *flows;
+    uint32_t ne, nf;
+    uint8_t *cond_reported; /* per element: "conditional flows only at gateways" said */
+} proc_ctx;
+
+typedef struct builder {
+    model_arena tmp;  /* the tree and scratch arrays */
+    model_arena *out; /* the model */
+    const model_options *opts;
+    model_errors *errs;
+    int oom;
+    expr_slot *exprs;
+    xtree_node **ids; /* open addressing: every node with an id, by id */
+    uint32_t ids_cap;
+} builder;
+
+static char *xstrdup(const char *s)
+{
+    size_t n = strlen(s);
+    char *p = malloc(n + 1);
+    if (p)
+        memcpy(p, s, n + 1);
+    return p;
+}
+
+/* Copies at most QUOTE_MAX bytes of |s| (cut at a UTF-8 character
+ * boundary, "..." marking the cut) into |buf|. */
+static const char *clip(char *buf, size_t cap, const char *s, size_t len)
+{
+    size_t n = len;
+    int cut = 0;
+    if (n > QUOTE_MAX) {
+        n = QUOTE_MAX;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+        cut = 1;
+    }
+    if (n + 4 > cap)
+        n = cap - 4;
+    memcpy(buf, s, n);
+    strcpy(buf + n, cut ? "..." : "");
+    return buf;
+}
+
+/* ---- errors ------------------------------------------------------------------ */
+
+static const char *attr_value(const xtree_node *n, const char *name)
+{
+    const xtree_attr *a = xtree_attr_get(n, name);
+    return a ? a->value : NULL;
+}
+
+/* Zeebe's name for an element in a message: the id of the closest element
+ * that has one, then the local names down to |n|. */
+static char *element_ident(const xtree_node *n)
+{
+    const xtree_node *chain[MODEL_MAX_DEPTH + 1];
+    size_t depth = 0;
+    const xtree_node *c = n;
+    while (c && depth < MODEL_MAX_DEPTH + 1) {
+        chain[depth++] = c;
+        const char *id = attr_value(c, "id");
+        if (id && id[0])
+            break;
+        c = c->parent;
+    }
+    size_t len = 1;
+    for (size_t i = 0; i < depth; i++) {
+        const char *id = attr_value(chain[i], "id");
+        len += strlen(i == depth - 1 && id && id[0] ? id : chain[i]->name) + 3;
+    }
+    char *s = malloc(len);
+    if (!s)
+        return NULL;
+    s[0] = '\0';
+    for (size_t i = depth; i-- > 0;) {
+        const char *id = attr_value(chain[i], "id");
+        strcat(s, i == depth - 1 && id && id[0] ? id : chain[i]->name);
+        if (i > 0)
+            strcat(s, " > ");
+    }
+    return s;
+}
+
+static void add_error_v(builder *b, const xtree_node *n, uint32_t line, uint32_t col,
+                        const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static void add_error_v(builder *b, const xtree_node *n, uint32_t line, uint32_t col,
+                        const char *fmt, va_list ap)
+{
+    model_errors *e = b->errs;
+    if (e->count >= MODEL_MAX_ERRORS) {
+        e->omitted++;
+        return;
+    }
+    if (!e->items) {
+        e->items = calloc(MODEL_MAX_ERRORS, sizeof *e->items);
+        if (!e->items) {
+            b->oom = 1;
+            return;
+        }
+    }
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    model_error *it = &e->items[e->count];
+    it->message = xstrdup(msg);
+    it->element = n ? element_ident(n) : NULL;
+    if (!it->message || (n && !it->element)) {
+        free(it->message);
+        free(it->element);
+        it->message = it->element = NULL;
+        b->oom = 1;
+        return;
+    }
+    it->line = n ? n->line : line;
+    it->column = n ? n->column : col;
+    e->count++;
+}
+
+static void add_error(builder *b, const xtree_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void add_error(builder *b, const xtree_node *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_error_v(b, n, 0, 0, fmt, ap);
+    va_end(ap);
+}
+
+static void add_doc_error(builder *b, uint32_t line, uint32_t col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void add_doc_error(builder *b, uint32_t line, uint32_t col, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_error_v(b, NULL, line, col, fmt, ap);
+    va_end(ap);
+}
+
+static int has_errors(const builder *b)
+{
+    return b->errs->count > 0 || b->errs->omitted > 0;
+}
+
+void model_errors_clear(model_errors *errs)
+{
+    if (!errs)
+        return;
+    if (errs->items)
+        for (uint32_t i = 0; i < errs->count; i++) {
+            free(errs->items[i].element);
+            free(errs->items[i].message);
+        }
+    free(errs->items);
+    free(errs->resource);
+    memset(errs, 0, sizeof *errs);
+}
+
+/* Document order: errors of the document as a whole first, then by the
+ * position of the element they name (stable, so that one element's errors
+ * keep the order they were found in). */
+static void sort_errors(model_errors *e)
+{
+    for (uint32_t i = 1; i < e->count; i++) {
+        model_error t = e->items[i];
+        uint32_t j = i;
+        while (j > 0) {
+            const model_error *p = &e->items[j - 1];
+            int p_doc = p->element == NULL, t_doc = t.element == NULL;
+            int after = p_doc != t_doc
+                            ? (!p_doc && t_doc)
+                            : (p->line > t.line || (p->line == t.line && p->column > t.column));
+            if (!after)
+                break;
+            e->items[j] = e->items[j - 1];
+            j--;
+        }
+        e->items[j] = t;
+    }
+}
+
+/* ---- the rejection message --------------------------------------------------- */
+
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    int failed;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            b->failed = 1;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void sb_puts(sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+char *model_errors_format(const model_errors *const *list, size_t count)
+{
+    sbuf b = {0};
+    sb_puts(&b, "Expected to deploy new resources, but encountered the following errors:");
+    for (size_t r = 0; r < count; r++) {
+        const model_errors *e = list[r];
+        if (!e || (e->count == 0 && e->omitted == 0))
+            continue;
+        sb_puts(&b, "\n'");
+        sb_puts(&b, e->resource ? e->resource : "");
+        sb_puts(&b, "': ");
+        uint32_t i = 0;
+        int first = 1;
+        for (; i < e->count && !e->items[i].element; i++) {
+            if (!first)
+                sb_puts(&b, "\n");
+            sb_puts(&b, e->items[i].message);
+            first = 0;
+        }
+        if (!first && i < e->count)
+            sb_puts(&b, "\n");
+        const char *group = NULL;
+        for (; i < e->count; i++) {
+            const model_error *it = &e->items[i];
+            if (!it->element)
+                continue; /* sorted first; only if a caller filled the list itself */
+            if (!group || strcmp(group, it->element) != 0) {
+                sb_puts(&b, "- Element: ");
+                sb_puts(&b, it->element);
+                sb_puts(&b, "\n");
+                group = it->element;
+            }
+            sb_puts(&b, "    - ERROR: ");
+            sb_puts(&b, it->message);
+            sb_puts(&b, "\n");
+        }
+        if (e->omitted) {
+            char tail[160];
+            snprintf(tail, sizeof tail,
+                     "%s(%u more errors not shown: at most %d are reported per resource)",
+                     e->count && e->items[e->count - 1].element ? "" : "\n", e->omitted,
+                     MODEL_MAX_ERRORS);
+            sb_puts(&b, tail);
+        }
+    }
+    if (b.failed) {
+        free(b.s);
+        return NULL;
+    }
+    return b.s;
+}
+
+/* ---- ids --------------------------------------------------------------------- */
+
+static uint32_t hash_str(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static xtree_node *id_lookup(const builder *b, const char *id, size_t len)
+{
+    if (!b->ids_cap)
+        return NULL;
+    uint32_t mask = b->ids_cap - 1;
+    for (uint32_t i = hash_str(id, len) & mask;; i = (i + 1) & mask) {
+        xtree_node *n = b->ids[i];
+        if (!n)
+            return NULL;
+        const xtree_attr *a = xtree_attr_get(n, "id");
+        if (a->len == len && memcmp(a->value, id, len) == 0)
+            return n;
+    }
+}
+
+/* An XML name as xs:ID wants it, ASCII-strict and lenient beyond ASCII
+ * (any byte of a multi-byte UTF-8 character passes). */
+static int valid_id(const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+        int other = (c >= '0' && c <= '9') || c == '-' || c == '.';
+        if (!(letter || (i > 0 && other)))
+            return 0;
+    }
+    return 1;
+}
+
+static uint32_t count_ids(const xtree_node *n)
+{
+    uint32_t c = 0;
+    for (; n; n = n->next) {
+        if (n->ns == NS_BPMN && xtree_attr_get(n, "id"))
+            c++;
+        c += count_ids(n->child);
+    }
+    return c;
+}
+
+static void index_ids_in(builder *b, xtree_node *n)
+{
+    for (; n; n = n->next) {
+        const xtree_attr *a = n->ns == NS_BPMN ? xtree_attr_get(n, "id") : NULL;
+        if (a && a->len > 0) {
+            char q[QUOTE_MAX + 8];
+            if (!valid_id(a->value, a->len)) {
+                add_error(b, n,
+                          "Attribute 'id' must be a valid XML name (a letter or '_' first, then "
+                          "letters, digits, '_', '-' or '.'), but is '%s'",
+                          clip(q, sizeof q, a->value, a->len));
+            } else {
+                uint32_t mask = b->ids_cap - 1;
+                uint32_t i = hash_str(a->value, a->len) & mask;
+                xtree_node *dup = NULL;
+                for (; b->ids[i]; i = (i + 1) & mask) {
+                    const xtree_attr *o = xtree_attr_get(b->ids[i], "id");
+                    if (o->len == a->len && memcmp(o->value, a->value, a->len) == 0) {
+                        dup = b->ids[i];
+                        break;
+                    }
+                }
+                if (dup)
+                    add_error(b, n,
+                              "The id '%s' is already the id of the '%s' at line %u, column %u; "
+                              "ids must be unique in a resource",
+                              clip(q, sizeof q, a->value, a->len), dup->name, dup->line,
+                              dup->column);
+                else
+                    b->ids[i] = n;
+            }
+        }
+        index_ids_in(b, n->child);
+    }
+}
+
+static int index_ids(builder *b, xtree_node *root)
+{
+    uint32_t n = count_ids(root);
+    uint32_t cap = 16;
+    while (cap < 2 * n + 1)
+        cap *= 2;
+    b->ids = arena_array(&b->tmp, cap, sizeof *b->ids);
+    if (!b->ids)
+        return -1;
+    b->ids_cap = cap;
+    index_ids_in(b, root);
+    return 0;
+}
+
+/* ---- values and expressions -------------------------------------------------- */
+
+static char *out_str(builder *b, const char *s, size_t n)
+{
+    char *p = arena_strndup(b->out, s, n);
+    if (!p)
+        b->oom = 1;
+    return p;
+}
+
+static const char *out_attr(builder *b, const xtree_node *n, const char *name)
+{
+    const xtree_attr *a = xtree_attr_get(n, name);
+    return a ? out_str(b, a->value, a->len) : "";
+}
+
+/* "Attribute 'x': " before a message about the value of attribute x. */
+static void attr_prefix(char *buf, size_t cap, const char *attr)
+{
+    if (attr)
+        snprintf(buf, cap, "Attribute '%s': ", attr);
+    else
+        buf[0] = '\0';
+}
+
+/*
+ * The value |s| (|len| bytes) of attribute |attr| of |n| (|attr| NULL: the
+ * text of |n|) as a model_expr: an expression when it starts with '=',
+ * parsed with the hook, else a static value, refused when |non_static|.
+ * NULL when it is refused (the error recorded) or memory ran out.
+ */
+static const model_expr *make_expr(builder *b, const xtree_node *n, const char *attr, const char *s,
+                                   size_t len, int non_static)
+{
+    char pre[96], q[QUOTE_MAX + 8];
+    attr_prefix(pre, sizeof pre, attr);
+    /* Zeebe's rule: '=' and at least one more character is an
+     * expression; anything else, "=" alone included, is a static value. */
+    int is_expr = len > 1 && s[0] == '=';
+    if (!is_expr && non_static) {
+        clip(q, sizeof q, s, len);
+        add_error(b, n,
+                  "%sExpected expression but found static value '%s'. An expression must start "
+                  "with '=' (e.g. '=%s').",
+                  pre, q, q);
+        return NULL;
+    }
+    const char *src = is_expr ? s + 1 : s;
+    size_t src_len = is_expr ? len - 1 : len;
+    void *parsed = NULL;
+    if (is_expr && b->opts && b->opts->parse_expr) {
+        model_expr_error xe;
+        memset(&xe, 0, sizeof xe);
+        if (b->opts->parse_expr(b->opts->ctx, src, src_len, &parsed, &xe) != 0) {
+            xe.message[sizeof xe.message - 1] = '\0';
+            clip(q, sizeof q, src, src_len);
+            if (xe.column > 0)
+                add_error(b, n, "%sfailed to parse expression '%s': %s (column %d)", pre, q,
+                          xe.message, xe.column);
+            else
+                add_error(b, n, "%sfailed to parse expression '%s': %s", pre, q, xe.message);
+            return NULL;
+        }
+    }
+    expr_slot *slot = arena_alloc(b->out, sizeof *slot);
+    char *text = slot ? arena_strndup(b->out, src, src_len) : NULL;
+    if (!slot || !text) {
+        if (parsed && b->opts->free_expr)
+            b->opts->free_expr(parsed);
+        b->oom = 1;
+        return NULL;
+    }
+    slot->e.text = text;
+    slot->e.len = (uint32_t)src_len;
+    slot->e.is_static = !is_expr;
+    slot->e.parsed = parsed;
+    slot->next = b->exprs;
+    b->exprs = slot;
+    return &slot->e;
+}
+
+static const model_expr *static_expr(builder *b, const char *s)
+{
+    expr_slot *slot = arena_alloc(b->out, sizeof *slot);
+    char *text = slot ? arena_strndup(b->out, s, strlen(s)) : NULL;
+    if (!slot || !text) {
+        b->oom = 1;
+        return NULL;
+    }
+    slot->e.text = text;
+    slot->e.len = (uint32_t)strlen(s);
+    slot->e.is_static = 1;
+    return &slot->e;
+}
+
+static int is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+            return 0;
+    return 1;
+}
+
+/* A whole number 0..INT32_MAX written in decimal digits only, or -1. */
+static int32_t parse_retries(const char *s, size_t n)
+{
+    if (n == 0 || n > 10)
+        return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v <= INT32_MAX ? (int32_t)v : -1;
+}
+
+static int valid_path(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (;;) {
+        if (i >= n)
+            return 0;
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'))
+            return 0;
+        for (i++; i < n; i++) {
+            c = (unsigned char)s[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                  (c >= '0' && c <= '9')))
+                break;
+        }
+        if (i == n)
+            return 1;
+        if (s[i] != '.')
+            return 0;
+        i++;
+    }
+}
+
+/* ---- extension elements ------------------------------------------------------ */
+
+/* The Zeebe extension elements of a BPMN element (children of its
+ * extensionElements), the ones the model reads. */
+typedef struct extensions {
+    xtree_node *task_definition, *task_headers, *io_mapping, *script, *called_decision,
+        *version_tag, *execution_listeners;
+    uint32_t n_task_definition, n_task_headers, n_io_mapping, n_script, n_called_decision;
+} extensions;
+
+static void read_extensions(const xtree_node *n, extensions *x)
+{
+    memset(x, 0, sizeof *x);
+    for (xtree_node *c = n->child; c; c = c->next) {
+        if (c->ns != NS_BPMN || strcmp(c->name, "extensionElements") != 0)
+            continue;
+        for (xtree_node *z = c->child; z; z = z->next) {
+            if (z->ns != NS_ZEEBE)
+                continue;
+#define EXT_(field, counter, nm)                                                                   \
+    if (strcmp(z->name, nm) == 0) {                                                                \
+        if (!x->field)                                                                             \
+            x->field = z;                                                                          \
+        x->counter++;                                                                              \
+        continue;                                                                                  \
+    }
+            EXT_(task_definition, n_task_definition, "taskDefinition")
+            EXT_(task_headers, n_task_headers, "taskHeaders")
+            EXT_(io_mapping, n_io_mapping, "ioMapping")
+            EXT_(script, n_script, "script")
+            EXT_(called_decision, n_called_decision, "calledDecision")
+#undef EXT_
+            if (strcmp(z->name, "versionTag") == 0 && !x->version_tag)
+                x->version_tag = z;
+            else if (strcmp(z->name, "executionListeners") == 0 && !x->execution_listeners)
+                x->execution_listeners = z;
+        }
+    }
+}
+
+/* ---- jobs, headers, scripts, mappings ---------------------------------------- */
+
+static void json_string(sbuf *s, const char *v)
+{
+    static const char hex[] = "0123456789abcdef";
+    sb_put(s, "\"", 1);
+    for (const char *p = v; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        char esc[7];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            sb_put(s, esc, 2);
+        } else if (c < 0x20) {
+            const char *named = c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r" : NULL;
+            if (named) {
+                sb_puts(s, named);
+            } else {
+                memcpy(esc, "\\u00", 4);
+                esc[4] = hex[c >> 4];
+                esc[5] = hex[c & 15];
+                sb_put(s, esc, 6);
+            }
+        } else {
+            sb_put(s, p, 1);
+        }
+    }
+    sb_put(s, "\"", 1);
+}
+
+typedef struct header_ref {
+    const xtree_attr *key, *value;
+    uint32_t order;
+} header_ref;
+
+static int cmp_header(const void *a, const void *b)
+{
+    const header_ref *x = a, *y = b;
+    int c = strcmp(x->key->value, y->key->value);
+    if (c)
+        return c;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int cmp_order(const void *a, const void *b)
+{
+    const header_ref *x = a, *y = b;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static void make_headers(builder *b, model_job *job, const xtree_node *th)
+{
+    uint32_t n = 0;
+    if (th)
+        for (xtree_node *h = th->child; h; h = h->next)
+            if (h->ns == NS_ZEEBE && strcmp(h->name, "header") == 0)
+                n++;
+    header_ref *refs = n ? arena_array(&b->tmp, n, sizeof *refs) : NULL;
+    if (n && !refs) {
+        b->oom = 1;
+        return;
+    }
+    uint32_t k = 0;
+    if (th)
+        for (xtree_node *h = th->child; h; h = h->next) {
+            if (h->ns != NS_ZEEBE || strcmp(h->name, "header") != 0)
+                continue;
+            const xtree_attr *key = xtree_attr_get(h, "key");
+            const xtree_attr *value = xtree_attr_get(h, "value");
+            if (key &&
+                strncmp(key->value, RESERVED_HEADER_PREFIX, strlen(RESERVED_HEADER_PREFIX)) == 0) {
+                char q[QUOTE_MAX + 8];
+                add_error(b, h,
+                          "Attribute 'key' contains '%s', but header keys starting with '%s' are "
+                          "reserved for internal use.",
+                          clip(q, sizeof q, key->value, key->len), RESERVED_HEADER_PREFIX);
+                continue;
+            }
+            /* Zeebe drops a header without a key or a value (the modeler
+             * writes <zeebe:header key="resultVariable" /> for an empty
+             * field). */
+            if (!key || !key->len || !value || !value->len)
+                continue;
+            refs[k].key = key;
+            refs[k].value = value;
+            refs[k].order = k;
+            k++;
+        }
+    /* A key given twice: its first place, its last value. */
+    if (k > 1) {
+        qsort(refs, k, sizeof *refs, cmp_header);
+        uint32_t w = 0;
+        for (uint32_t i = 0; i < k;) {
+            uint32_t j = i;
+            while (j + 1 < k && strcmp(refs[j + 1].key->value, refs[i].key->value) == 0)
+                j++;
+            refs[w] = refs[i];
+            refs[w].value = refs[j].value;
+            w++;
+            i = j + 1;
+        }
+        k = w;
+        qsort(refs, k, sizeof *refs, cmp_order);
+    }
+    model_header *hs = k ? arena_array(b->out, k, sizeof *hs) : NULL;
+    if (k && !hs) {
+        b->oom = 1;
+        return;
+    }
+    sbuf json = {0};
+    sb_puts(&json, "{");
+    for (uint32_t i = 0; i < k; i++) {
+        hs[i].key = out_str(b, refs[i].key->value, refs[i].key->len);
+        hs[i].value = out_str(b, refs[i].value->value, refs[i].value->len);
+        if (i)
+            sb_puts(&json, ",");
+        json_string(&json, refs[i].key->value);
+        sb_puts(&json, ":");
+        json_string(&json, refs[i].value->value);
+    }
+    sb_puts(&json, "}");
+    if (json.failed) {
+        b->oom = 1;
+    } else {
+        job->headers_json = out_str(b, json.s, json.len);
+        job->headers_json_len = (uint32_t)json.len;
+    }
+    free(json.s);
+    job->headers = hs;
+    job->header_count = k;
+}
+
+static const model_job *make_job(builder *b, const extensions *x)
+{
+    const xtree_node *td = x->task_definition;
+    model_job *job = arena_alloc(b->out, sizeof *job);
+    if (!job) {
+        b->oom = 1;
+        return NULL;
+    }
+    char q[QUOTE_MAX + 8];
+    const xtree_attr *type = xtree_attr_get(td, "type");
+    if (!type || type->len == 0) {
+        add_error(b, td, "Attribute 'type' must be present and not empty");
+    } else {
+        job->type = make_expr(b, td, "type", type->value, type->len, 0);
+        if (job->type && job->type->is_static) {
+            if (is_blank(type->value, type->len))
+                add_error(b, td, "Attribute 'type' must not be blank, but is '%s'",
+                          clip(q, sizeof q, type->value, type->len));
+            else if (type->len > MODEL_MAX_JOB_TYPE)
+                add_error(b, td, "Attribute 'type' is %u bytes long; a job type has at most %d",
+                          type->len, MODEL_MAX_JOB_TYPE);
+        }
+    }
+    const xtree_attr *retries = xtree_attr_get(td, "retries");
+    job->static_retries = -1;
+    if (!retries) {
+        job->retries = static_expr(b, "3");
+        job->static_retries = 3;
+    } else if (retries->len == 0) {
+        add_error(b, td, "Attribute 'retries' must be present and not empty");
+    } else {
+        job->retries = make_expr(b, td, "retries", retries->value, retries->len, 0);
+        if (job->retries && job->retries->is_static) {
+            job->static_retries = parse_retries(retries->value, retries->len);
+            if (job->static_retries < 0)
+                add_error(b, td,
+                          "Attribute 'retries': Expected static value to be a whole number from 0 "
+                          "to 2147483647, but found '%s'.",
+                          clip(q, sizeof q, retries->value, retries->len));
+        }
+    }
+    make_headers(b, job, x->task_headers);
+    return job;
+}
+
+static const model_script *make_script(builder *b, const xtree_node *sc)
+{
+    model_script *s = arena_alloc(b->out, sizeof *s);
+    if (!s) {
+        b->oom = 1;
+        return NULL;
+    }
+    const xtree_attr *ex = xtree_attr_get(sc, "expression");
+    if (!ex || ex->len == 0)
+        add_error(b, sc, "Attribute 'expression' must be present and not empty");
+    else
+        s->expression = make_expr(b, sc, "expression", ex->value, ex->len, 1);
+    const xtree_attr *rv = xtree_attr_get(sc, "resultVariable");
+    if (!rv || rv->len == 0)
+        add_error(b, sc, "Attribute 'resultVariable' must be present and not empty");
+    else
+        s->result_variable = out_str(b, rv->value, rv->len);
+    return s;
+}
+
+static void make_mapping(builder *b, const xtree_node *m, int output, model_mapping *out)
+{
+    char q[QUOTE_MAX + 8];
+    const xtree_attr *src = xtree_attr_get(m, "source");
+    if (!src) {
+        /* An input without a source sets its target to null, as Zeebe
+         * does; an output needs one. */
+        if (output)
+            add_error(b, m, "Attribute 'source': Expected expression but not found.");
+    } else {
+        out->source = make_expr(b, m, "source", src->value, src->len, output);
+    }
+    const xtree_attr *tgt = xtree_attr_get(m, "target");
+    if (!tgt || tgt->len == 0) {
+        add_error(b, m, "Attribute 'target': Expected path expression but not found.");
+        return;
+    }
+    if (!valid_path(tgt->value, tgt->len)) {
+        add_error(b, m,
+                  "Attribute 'target': Expected path expression '%s' but doesn't match the "
+                  "pattern '" PATH_PATTERN "'.",
+                  clip(q, sizeof q, tgt->value, tgt->len));
+        return;
+    }
+    out->target = out_str(b, tgt->value, tgt->len);
+    uint32_t depth = 1;
+    for (uint32_t i = 0; i < tgt->len; i++)
+        depth += tgt->value[i] == '.';
+    const char **path = arena_array(b->out, depth, sizeof *path);
+    if (!path || !out->target) {
+        b->oom = 1;
+        return;
+    }
+    const char *p = tgt->value;
+    for (uint32_t i = 0; i < depth; i++) {
+        const char *dot = memchr(p, '.', (size_t)(tgt->value + tgt->len - p));
+        size_t n = dot ? (size_t)(dot - p) : (size_t)(tgt->value + tgt->len - p);
+        path[i] = out_str(b, p, n);
+        p += n + 1;
+    }
+    out->target_path = path;
+    out->target_depth = depth;
+}
+
+static void make_mappings(builder *b, model_element *el, const extensions *x)
+{
+    const xtree_node *io = x->io_mapping;
+    if (!io)
+        return;
+    uint32_t ni = 0, no = 0;
+    for (xtree_node *m = io->child; m; m = m->next) {
+        if (m->ns != NS_ZEEBE)
+            continue;
+        ni += strcmp(m->name, "input") == 0;
+        no += strcmp(m->name, "output") == 0;
+    }
+    model_mapping *in = ni ? arena_array(b->out, ni, sizeof *in) : NULL;
+    model_mapping *out = no ? arena_array(b->out, no, sizeof *out) : NULL;
+    if ((ni && !in) || (no && !out)) {
+        b->oom = 1;
+        return;
+    }
+    uint32_t i = 0, o = 0;
+    for (xtree_node *m = io->child; m; m = m->next) {
+        if (m->ns != NS_ZEEBE)
+            continue;
+        if (strcmp(m->name, "input") == 0)
+            make_mapping(b, m, 0, &in[i++]);
+        else if (strcmp(m->name, "output") == 0)
+            make_mapping(b, m, 1, &out[o++]);
+    }
+    el->inputs = in;
+    el->input_count = ni;
+    el->outputs = out;
+    el->output_count = no;
+}
+
+/* ---- elements ---------------------------------------------------------------- */
+
+static const char *article(const char *word)
+{
+    return strchr("aeiouAEIOU", word[0]) ? "an" : "a";
+}
+
+/* The event definitions of an event. */
+typedef struct event_defs {
+    uint32_t count;
+    const xtree_node *first;
+    model_event_type type; /* of |first|; NONE when it has no model type (cancel, a ref) */
+    int known;             /* |first| is one of MODEL_EVENT_TYPE_MAP */
+} event_defs;
+
+static void read_event_defs(const xtree_node *n, event_defs *d)
+{
+    memset(d, 0, sizeof *d);
+    for (const xtree_node *c = n->child; c; c = c->next) {
+        if (c->ns != NS_BPMN)
+            continue;
+        size_t len = strlen(c->name);
+        int is_def = (len > 15 && strcmp(c->name + len - 15, "EventDefinition") == 0) ||
+                     strcmp(c->name, "eventDefinitionRef") == 0;
+        if (!is_def)
+            continue;
+        if (d->count++ == 0) {
+            d->first = c;
+            for (int t = 1; t < MODEL_EVENT_TYPE_COUNT; t++)
+                if (strcmp(c->name, event_definitions[t]) == 0) {
+                    d->type = (model_event_type)t;
+                    d->known = 1;
+                }
+        }
+    }
+}
+
+static int is_event(model_element_type t)
+{
+    return t == MODEL_ELEMENT_START_EVENT || t == MODEL_ELEMENT_END_EVENT ||
+           t == MODEL_ELEMENT_INTERMEDIATE_CATCH_EVENT ||
+           t == MODEL_ELEMENT_INTERMEDIATE_THROW_EVENT || t == MODEL_ELEMENT_BOUNDARY_EVENT;
+}
+
+static int supported_type(model_element_type t)
+{
+    switch (t) {
+    case MODEL_ELEMENT_START_EVENT:
+    case MODEL_ELEMENT_END_EVENT:
+    case MODEL_ELEMENT_INTERMEDIATE_THROW_EVENT:
+    case MODEL_ELEMENT_TASK:
+    case MODEL_ELEMENT_MANUAL_TASK:
+    case MODEL_ELEMENT_SERVICE_TASK:
+    case MODEL_ELEMENT_SEND_TASK:
+    case MODEL_ELEMENT_SCRIPT_TASK:
+    case MODEL_ELEMENT_BUSINESS_RULE_TASK:
+    case MODEL_ELEMENT_EXCLUSIVE_GATEWAY:
+    case MODEL_ELEMENT_PARALLEL_GATEWAY:
+    case MODEL_ELEMENT_INCLUSIVE_GATEWAY:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Checks that Chute runs what |n| (of kind |k|) asks for; records why not. */
+static int check_supported(builder *b, const xtree_node *n, const flow_node_kind *k,
+                           model_element *el, const event_defs *d)
+{
+    if (k->foreign) {
+        add_error(b, n,
+                  "Elements of type '%s' are not supported (Zeebe does not support them either)",
+                  n->name);
+        return 0;
+    }
+    if (d->count > 1) {
+        add_error(b, n,
+                  "Elements with more than one event definition are not supported (Zeebe does not "
+                  "support them either)");
+        return 0;
+    }
+    if (d->count == 1 && !d->known) {
+        add_error(b, n,
+                  "Event definitions of type '%s' are not supported (Zeebe does not support them "
+                  "either)",
+                  d->first->name);
+        return 0;
+    }
+    if (el->type == MODEL_ELEMENT_EVENT_SUB_PROCESS) {
+        add_error(b, n,
+                  "Elements of type 'subProcess' with triggeredByEvent=\"true\" (event "
+                  "sub-processes) are not supported by Chute yet (supported: " SUPPORTED_LIST ")");
+        return 0;
+    }
+    if (!supported_type(el->type)) {
+        if (d->count)
+            add_error(b, n,
+                      "Elements of type '%s' with %s '%s' are not supported by Chute yet "
+                      "(supported: " SUPPORTED_LIST ")",
+                      n->name, article(d->first->name), d->first->name);
+        else
+            add_error(
+                b, n,
+                "Elements of type '%s' are not supported by Chute yet (supported: " SUPPORTED_LIST
+                ")",
+                n->name);
+        return 0;
+    }
+    if (d->count && is_event(el->type)) {
+        const char *def = d->first->name;
+        if (el->type == MODEL_ELEMENT_START_EVENT) {
+            add_error(b, n,
+                      "Start events with %s '%s' are not supported by Chute yet (supported: none "
+                      "start events)",
+                      article(def), def);
+            return 0;
+        }
+        if (el->type == MODEL_ELEMENT_END_EVENT && el->event != MODEL_EVENT_TERMINATE) {
+            add_error(b, n,
+                      "End events with %s '%s' are not supported by Chute yet (supported: none and "
+                      "terminate end events)",
+                      article(def), def);
+            return 0;
+        }
+        if (el->type == MODEL_ELEMENT_INTERMEDIATE_THROW_EVENT) {
+            add_error(b, n,
+                      "Intermediate throw events with %s '%s' are not supported by Chute yet "
+                      "(supported: none intermediate throw events)",
+                      article(def), def);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void check_loops(builder *b, const xtree_node *n, model_element *el)
+{
+    for (const xtree_node *c = n->child; c; c = c->next) {
+        if (c->ns != NS_BPMN)
+            continue;
+        if (strcmp(c->name, "multiInstanceLoopCharacteristics") == 0) {
+            const char *seq = attr_value(c, "isSequential");
+            el->loop =
+                seq && strcmp(seq, "true") == 0 ? MODEL_LOOP_SEQUENTIAL : MODEL_LOOP_PARALLEL;
+            add_error(b, c, "Multi-instance activities are not supported by Chute yet");
+        } else if (strcmp(c->name, "standardLoopCharacteristics") == 0) {
+            add_error(b, c,
+                      "Loops with 'standardLoopCharacteristics' are not supported (Zeebe supports "
+                      "only multi-instance activities)");
+        }
+    }
+}
+
+/* The job, script and mappings of a supported element. */
+static void check_implementation(builder *b, const xtree_node *n, model_element *el,
+                                 const extensions *x)
+{
+    if (x->n_task_headers > 1)
+        add_error(b, n, "Must not have more than one 'zeebe:taskHeaders' extension element");
+    if (x->n_io_mapping > 1)
+        add_error(b, n, "Must not have more than one 'zeebe:ioMapping' extension element");
+    switch (el->type) {
+    case MODEL_ELEMENT_SERVICE_TASK:
+    case MODEL_ELEMENT_SEND_TASK:
+        if (x->n_task_definition != 1)
+            add_error(b, n, "Must have exactly one 'zeebe:taskDefinition' extension element");
+        else
+            el->job = make_job(b, x);
+        break;
+    case MODEL_ELEMENT_BUSINESS_RULE_TASK:
+        if (x->n_task_definition == 1 && x->n_called_decision == 0)
+            el->job = make_job(b, x);
+        else if (x->n_task_definition == 0 && x->n_called_decision == 1)
+            add_error(b, x->called_decision,
+                      "Business rule tasks that call a DMN decision ('zeebe:calledDecision') are "
+                      "not supported by Chute yet (supported: a job worker, "
+                      "'zeebe:taskDefinition')");
+        else
+            add_error(b, n,
+                      "Must have either one 'zeebe:calledDecision' or one 'zeebe:taskDefinition' "
+                      "extension element");
+        break;
+    case MODEL_ELEMENT_SCRIPT_TASK:
+        if (x->n_task_definition == 1 && x->n_script == 0)
+            el->job = make_job(b, x);
+        else if (x->n_task_definition == 0 && x->n_script == 1)
+            el->script = make_script(b, x->script);
+        else
+            add_error(b, n,
+                      "Must have either one 'zeebe:script' or one 'zeebe:taskDefinition' extension "
+                      "element");
+        break;
+    default:
+        break;
+    }
+    make_mappings(b, el, x);
+}
+
+static void fill_element(builder *b, xtree_node *n, const flow_node_kind *k, uint32_t scope,
+                         model_element *el)
+{
+    el->id = out_attr(b, n, "id");
+    el->name = out_attr(b, n, "name");
+    if (el->id && !el->id[0])
+        add_error(b, n, "Element id must be present and not empty.");
+    el->type = k->type;
+    if (el->type == MODEL_ELEMENT_SUB_PROCESS && !k->foreign) {
+        const char *t = attr_value(n, "triggeredByEvent");
+        if (t && strcmp(t, "true") == 0)
+            el->type = MODEL_ELEMENT_EVENT_SUB_PROCESS;
+    }
+    el->scope = scope;
+    el->attached_to = MODEL_NONE;
+    el->default_flow = MODEL_NONE;
+    el->interrupting = 1;
+
+    event_defs d;
+    read_event_defs(n, &d);
+    el->event = d.type;
+    if (el->type == MODEL_ELEMENT_BOUNDARY_EVENT) {
+        const char *c = attr_value(n, "cancelActivity");
+        el->interrupting = !(c && strcmp(c, "false") == 0);
+    } else if (el->type == MODEL_ELEMENT_START_EVENT) {
+        const char *c = attr_value(n, "isInterrupting");
+        el->interrupting = !(c && strcmp(c, "false") == 0);
+    }
+
+    extensions x;
+    read_extensions(n, &x);
+    int ok = check_supported(b, n, k, el, &d);
+    check_loops(b, n, el);
+    const char *comp = attr_value(n, "isForCompensation");
+    if (comp && strcmp(comp, "true") == 0) {
+        add_error(b, n,
+                  "Compensation handlers (isForCompensation=\"true\") are not supported by Chute "
+                  "yet");
+        ok = 0;
+    }
+    if (x.execution_listeners) {
+        add_error(b, x.execution_listeners,
+                  "Execution listeners ('zeebe:executionListeners') are not supported by Chute "
+                  "yet");
+        ok = 0;
+    }
+    if (ok)
+        check_implementation(b, n, el, &x);
+}
+
+/* ---- processes --------------------------------------------------------------- */
+
+/* Counts (|fill| 0) or fills the elements and flows below
+ * |container|, recursing into sub-processes. */
+static void walk_scope(proc_ctx *pc, xtree_node *container, uint32_t scope, int fill)
+{
+    for (xtree_node *n = container->child; n; n = n->next) {
+        if (n->ns != NS_BPMN)
+            continue;
+        const flow_node_kind *k = flow_node_kind_of(n);
+        if (k) {
+            uint32_t idx = pc->ne++;
+            if (fill) {
+                pc->element_nodes[idx] = n;
+                n->user_kind = KIND_ELEMENT;
+                n->user_index = idx;
+                n->user_scope = pc->number;
+            }
+            if (k->container)
+                walk_scope(pc, n, idx, fill);
+        } else if (strcmp(n->name, "sequenceFlow") == 0) {
+            uint32_t idx = pc->nf++;
+            if (fill) {
+                pc->flow_nodes[idx] = n;
+                pc->flow_scope[idx] = scope;
+                n->user_kind = KIND_FLOW;
+                n->user_index = idx;
+                n->user_scope = pc->number;
+            }
+        }
+    }
+}
+
+/* Resolves attribute |attr| of |n| to an element of the process in scope
+ * |scope| (MODEL_NONE: any scope); MODEL_NONE with the error recorded. */
+static uint32_t resolve_element(builder *b, proc_ctx *pc, const xtree_node *n, const char *attr,
+                                uint32_t scope, int any_scope)
+{
+    char q[QUOTE_MAX + 8];
+    const xtree_attr *a = xtree_attr_get(n, attr);
+    if (!a || a->len == 0) {
+        add_error(b, n, "Attribute '%s' must be present and not empty", attr);
+        return MODEL_NONE;
+    }
+    const xtree_node *t = id_lookup(b, a->value, a->len);
+    clip(q, sizeof q, a->value, a->len);
+    if (!t) {
+        add_error(b, n, "Attribute '%s' references '%s', but no element with that id exists", attr,
+                  q);
+        return MODEL_NONE;
+    }
+    if (t->user_kind != KIND_ELEMENT || t->user_scope != pc->number) {
+        add_error(b, n,
+                  "Attribute '%s' references '%s', which is not a flow node of process '%s' "
+                  "(it is a '%s')",
+                  attr, q, pc->id, t->name);
+        return MODEL_NONE;
+    }
+    uint32_t idx = t->user_index;
+    if (!any_scope && pc->elements[idx].scope != scope) {
+        add_error(b, n,
+                  "Attribute '%s' references '%s', which is not in the same (sub-)process as the "
+                  "sequence flow",
+                  attr, q);
+        return MODEL_NONE;
+    }
+    return idx;
+}
+
+static void trim(const char **s, size_t *n)
+{
+    while (*n && strchr(" \t\r\n", (*s)[0])) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && strchr(" \t\r\n", (*s)[*n - 1]))
+        (*n)--;
+}
+
+static void fill_flow(builder *b, proc_ctx *pc, uint32_t idx)
+{
+    xtree_node *n = pc->flow_nodes[idx];
+    model_flow *f = &pc->flows[idx];
+    f->id = out_attr(b, n, "id");
+    f->name = out_attr(b, n, "name");
+    if (f->id && !f->id[0])
+        add_error(b, n, "Element id must be present and not empty.");
+    f->source = resolve_element(b, pc, n, "sourceRef", pc->flow_scope[idx], 0);
+    f->target = resolve_element(b, pc, n, "targetRef", pc->flow_scope[idx], 0);
+    for (xtree_node *c = n->child; c; c = c->next) {
+        if (c->ns == NS_BPMN && strcmp(c->name, "conditionExpression") == 0) {
+            const char *s = c->text;
+            size_t len = c->text_len;
+            trim(&s, &len);
+            f->condition = make_expr(b, c, NULL, s, len, 1);
+            break;
+        }
+    }
+}
+
+/* The incoming and outgoing flow lists of every element. */
+static int link_flows(builder *b, proc_ctx *pc)
+{
+    uint32_t *nin = arena_array(&b->tmp, pc->ne + 1, sizeof *nin);
+    uint32_t *nout = arena_array(&b->tmp, pc->ne + 1, sizeof *nout);
+    if (!nin || !nout)
+        return -1;
+    for (uint32_t i = 0; i < pc->nf; i++) {
+        if (pc->flows[i].source != MODEL_NONE)
+            nout[pc->flows[i].source]++;
+        if (pc->flows[i].target != MODEL_NONE)
+            nin[pc->flows[i].target]++;
+    }
+    for (uint32_t e = 0; e < pc->ne; e++) {
+        model_element *el = &pc->elements[e];
+        uint32_t *in = nin[e] ? arena_array(b->out, nin[e], sizeof *in) : NULL;
+        uint32_t *out = nout[e] ? arena_array(b->out, nout[e], sizeof *out) : NULL;
+        if ((nin[e] && !in) || (nout[e] && !out))
+            return -1;
+        el->incoming = in;
+        el->outgoing = out;
+    }
+    for (uint32_t i = 0; i < pc->nf; i++) {
+        const model_flow *f = &pc->flows[i];
+        if (f->source != MODEL_NONE) {
+            model_element *s = &pc->elements[f->source];
+            ((uint32_t *)s->outgoing)[s->outgoing_count++] = i;
+        }
+        if (f->target != MODEL_NONE) {
+            model_element *t = &pc->elements[f->target];
+            ((uint32_t *)t->incoming)[t->incoming_count++] = i;
+        }
+    }
+    return 0;
+}
+
+static void check_gateway(builder *b, proc_ctx *pc, uint32_t e)
+{
+    model_element *el = &pc->elements[e];
+    xtree_node *n = pc->element_nodes[e];
+    int excl = el->type == MODEL_ELEMENT_EXCLUSIVE_GATEWAY;
+    const xtree_attr *def = xtree_attr_get(n, "default");
+    if (def && def->len) {
+        char q[QUOTE_MAX + 8];
+        const xtree_node *t = id_lookup(b, def->value, def->len);
+        if (!t || t->user_kind != KIND_FLOW || t->user_scope != pc->number)
+            add_error(b, n,
+                      "Attribute 'default' references '%s', but no sequence flow with that id "
+                      "exists in process '%s'",
+                      clip(q, sizeof q, def->value, def->len), pc->id);
+        else if (pc->flows[t->user_index].source != e)
+            add_error(b, n, "Default flow must start at gateway");
+        else
+            el->default_flow = t->user_index;
+    }
+    if (el->outgoing_count > 1)
+        for (uint32_t i = 0; i < el->outgoing_count; i++) {
+            uint32_t fi = el->outgoing[i];
+            if (fi == el->default_flow || pc->flows[fi].condition)
+                continue;
+            /* A condition that failed to parse has its own error already. */
+            int has_text = 0;
+            for (xtree_node *c = pc->flow_nodes[fi]->child; c; c = c->next)
+                has_text |= c->ns == NS_BPMN && strcmp(c->name, "conditionExpression") == 0;
+            if (!has_text)
+                add_error(b, pc->flow_nodes[fi],
+                          excl ? "Must have a condition or be default flow"
+                               : "Must have a condition");
+        }
+}
+
+static void check_flows(builder *b, proc_ctx *pc)
+{
+    for (uint32_t i = 0; i < pc->nf; i++) {
+        const model_flow *f = &pc->flows[i];
+        if (f->source == MODEL_NONE)
+            continue;
+        int has_condition = 0;
+        for (xtree_node *c = pc->flow_nodes[i]->child; c; c = c->next)
+            has_condition |= c->ns == NS_BPMN && strcmp(c->name, "conditionExpression") == 0;
+        model_element_type st = pc->elements[f->source].type;
+        if (has_condition && st != MODEL_ELEMENT_EXCLUSIVE_GATEWAY &&
+            st != MODEL_ELEMENT_INCLUSIVE_GATEWAY && !pc->cond_reported[f->source]) {
+            pc->cond_reported[f->source] = 1;
+            add_error(b, pc->element_nodes[f->source],
+                      "Conditional sequence flows are only supported at exclusive or inclusive "
+                      "gateway");
+        }
+    }
+    uint32_t starts = 0, none_starts = 0;
+    for (uint32_t e = 0; e < pc->ne; e++) {
+        model_element *el = &pc->elements[e];
+        xtree_node *n = pc->element_nodes[e];
+        if (el->type == MODEL_ELEMENT_EXCLUSIVE_GATEWAY ||
+            el->type == MODEL_ELEMENT_INCLUSIVE_GATEWAY)
+            check_gateway(b, pc, e);
+        if (el->type == MODEL_ELEMENT_END_EVENT && el->outgoing_count)
+            add_error(b, n, "End events must not have outgoing sequence flows to other elements.");
+        if (el->type == MODEL_ELEMENT_START_EVENT && el->incoming_count)
+            add_error(b, n, "Start events must not have incoming sequence flows");
+        if (el->type == MODEL_ELEMENT_BOUNDARY_EVENT)
+            el->attached_to = resolve_element(b, pc, n, "attachedToRef", MODEL_NONE, 1);
+        if (el->type == MODEL_ELEMENT_START_EVENT && el->scope == MODEL_NONE) {
+            starts++;
+            event_defs d;
+            read_event_defs(n, &d);
+            if (d.count == 0 && none_starts++ == 0)
+                pc->p->start = e;
+        }
+    }
+    xtree_node *pn = pc->element_nodes[pc->ne]; /* the process node, stored past the end */
+    if (starts == 0)
+        add_error(b, pn, "Must have at least one start event");
+    else if (none_starts > 1)
+        add_error(b, pn, "Multiple none start events are not allowed");
+}
+
+typedef struct id_ref {
+    const char *id;
+    uint32_t index;
+} id_ref;
+
+static int cmp_id_ref(const void *a, const void *b)
+{
+    return strcmp(((const id_ref *)a)->id, ((const id_ref *)b)->id);
+}
+
+static int build_process(builder *b, xtree_node *pnode, uint32_t number, model_process *p)
+{
+    proc_ctx pc;
+    memset(&pc, 0, sizeof pc);
+    pc.number = number;
+    pc.p = p;
+    p->id = out_attr(b, pnode, "id");
+    p->name = out_attr(b, pnode, "name");
+    p->start = MODEL_NONE;
+    pc.id = p->id ? p->id : "";
+    if (p->id && !p->id[0])
+        add_error(b, pnode, "Element id must be present and not empty.");
+    extensions x;
+    read_extensions(pnode, &x);
+    p->version_tag = x.version_tag ? out_attr(b, x.version_tag, "value") : "";
+    if (x.execution_listeners)
+        add_error(b, x.execution_listeners,
+                  "Execution listeners ('zeebe:executionListeners') are not supported by Chute "
+                  "yet");
+
+    walk_scope(&pc, pnode, MODEL_NONE, 0);
+    uint32_t ne = pc.ne, nf = pc.nf;
+    pc.element_nodes = arena_array(&b->tmp, ne + 1, sizeof *pc.element_nodes);
+    pc.flow_nodes = arena_array(&b->tmp, nf + 1, sizeof *pc.flow_nodes);
+    pc.flow_scope = arena_array(&b->tmp, nf + 1, sizeof *pc.flow_scope);
+    pc.cond_reported = arena_array(&b->tmp, ne + 1, 1);
+    pc.elements = arena_array(b->out, ne + 1, sizeof *pc.elements);
+    pc.flows = arena_array(b->out, nf + 1, sizeof *pc.flows);
+    if (!pc.element_nodes || !pc.flow_nodes || !pc.flow_scope || !pc.cond_reported ||
+        !pc.elements || !pc.flows)
+        return -1;
+    pc.ne = pc.nf = 0;
+    walk_scope(&pc, pnode, MODEL_NONE, 1);
+    pc.element_nodes[ne] = pnode;
+
+    /* Scopes first: a flow's endpoints are checked against them. */
+    for (uint32_t e = 0; e < ne; e++) {
+        xtree_node *n = pc.element_nodes[e];
+        uint32_t scope = MODEL_NONE;
+        if (n->parent != pnode && n->parent->user_kind == KIND_ELEMENT)
+            scope = n->parent->user_index;
+        fill_element(b, n, flow_node_kind_of(n), scope, &pc.elements[e]);
+    }
+    for (uint32_t i = 0; i < nf; i++)
+        fill_flow(b, &pc, i);
+    if (link_flows(b, &pc) != 0)
+        return -1;
+    check_flows(b, &pc);
+
+    id_ref *refs = arena_array(&b->tmp, ne + 1, sizeof *refs);
+    uint32_t *by_id = arena_array(b->out, ne + 1, sizeof *by_id);
+    if (!refs || !by_id)
+        return -1;
+    for (uint32_t e = 0; e < ne; e++) {
+        refs[e].id = pc.elements[e].id ? pc.elements[e].id : "";
+        refs[e].index = e;
+    }
+    qsort(refs, ne, sizeof *refs, cmp_id_ref);
+    for (uint32_t e = 0; e < ne; e++)
+        by_id[e] = refs[e].index;
+    p->elements = pc.elements;
+    p->element_count = ne;
+    p->flows = pc.flows;
+    p->flow_count = nf;
+    p->by_id = by_id;
+    return 0;
+}
+
+static int is_true(const char *v)
+{
+    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+}
+
+/* Checks the root and builds every executable process into |defs|. */
+static int build(builder *b, xtree_node *root, model_definitions *defs)
+{
+    if (root->ns != NS_BPMN || strcmp(root->name, "definitions") != 0) {
+        if (strstr(root->uri, "omg.org/spec/DMN/") && strcmp(root->name, "definitions") == 0)
+            add_doc_error(b, root->line, root->column,
+                          "The resource is a DMN decision model (root element 'definitions' in "
+                          "namespace '%.200s'), not a BPMN process; DMN decisions are not "
+                          "supported by Chute yet",
+                          root->uri);
+        else if (root->uri[0])
+            add_doc_error(b, root->line, root->column,
+                          "The resource is not a BPMN 2.0 model: its root element is '%.100s' in "
+                          "namespace '%.200s', but must be 'definitions' in namespace "
+                          "'" MODEL_NS_BPMN "'",
+                          root->name, root->uri);
+        else
+            add_doc_error(b, root->line, root->column,
+                          "The resource is not a BPMN 2.0 model: its root element is '%.100s' "
+                          "without a namespace, but must be 'definitions' in namespace "
+                          "'" MODEL_NS_BPMN "'",
+                          root->name);
+        return 0;
+    }
+    if (index_ids(b, root) != 0)
+        return -1;
+    defs->id = out_attr(b, root, "id");
+
+    uint32_t np = 0;
+    for (xtree_node *c = root->child; c; c = c->next)
+        if (c->ns == NS_BPMN && strcmp(c->name, "process") == 0 &&
+            is_true(attr_value(c, "isExecutable")))
+            np++;
+    if (np == 0) {
+        add_error(b, root, "Must contain at least one executable process");
+        return 0;
+    }
+    model_process *ps = arena_array(b->out, np, sizeof *ps);
+    if (!ps)
+        return -1;
+    uint32_t k = 0;
+    for (xtree_node *c = root->child; c; c = c->next)
+        if (c->ns == NS_BPMN && strcmp(c->name, "process") == 0 &&
+            is_true(attr_value(c, "isExecutable"))) {
+            if (build_process(b, c, k + 1, &ps[k]) != 0)
+                return -1;
+            k++;
+        }
+    defs->processes = ps;
+    defs->process_count = np;
+    return 0;
+}
+
+static void free_exprs(expr_slot *s, void (*free_expr)(void *))
+{
+    for (; s; s = s->next)
+        if (s->e.parsed && free_expr)
+            free_expr(s->e.parsed);
+}
+
+int model_parse(const char *xml, size_t len, const char *resource_name, const model_options *opts,
+                model_definitions **out, model_errors *errs)
+{
+    model_errors local = {0};
+    if (!errs)
+        errs = &local;
+    model_errors_clear(errs);
+    errs->resource = xstrdup(resource_name ? resource_name : "");
+    if (!errs->resource)
+        return CHUTE_ENOMEM;
+
+    builder b;
+    memset(&b, 0, sizeof b);
+    b.opts = opts;
+    b.errs = errs;
+    int rc = CHUTE_EINVAL;
+    xtree_node *root = NULL;
+    xtree_error xe;
+    model_definitions *defs = NULL;
+
+    if (len > MODEL_MAX_DOCUMENT) {
+        add_doc_error(&b, 0, 0, "The resource has %zu bytes; at most %zu are allowed", len,
+                      MODEL_MAX_DOCUMENT);
+        goto done_errs;
+    }
+    b.out = malloc(sizeof *b.out);
+    if (!b.out) {
+        rc = CHUTE_ENOMEM;
+        goto done_errs;
+    }
+    arena_init(b.out, MODEL_MEMORY_MAX);
+    arena_init(&b.tmp, TREE_MEMORY_MAX);
+
+    if (xtree_parse(&b.tmp, xml, len, &tree_options, &root, &xe) != 0) {
+        if (xe.out_of_memory)
+            rc = CHUTE_ENOMEM;
+        add_doc_error(&b, xe.line, xe.column, "%s", xe.message);
+        goto done;
+    }
+    defs = arena_alloc(b.out, sizeof *defs);
+    if (!defs || build(&b, root, defs) != 0 || b.oom || b.out->failed || b.tmp.failed) {
+        rc = CHUTE_ENOMEM;
+        add_doc_error(&b, 0, 0, "Out of memory while building the model");
+        goto done;
+    }
+    if (has_errors(&b))
+        goto done;
+
+    defs->resource_name = out_str(&b, errs->resource, strlen(errs->resource));
+    if (!defs->resource_name) {
+        rc = CHUTE_ENOMEM;
+        goto done;
+    }
+    sha256(xml, len, defs->checksum);
+    defs->arena_ = b.out;
+    defs->free_expr_ = opts ? opts->free_expr : NULL;
+    defs->exprs_ = b.exprs;
+    arena_free(&b.tmp);
+    model_errors_clear(errs);
+    if (errs == &local)
+        model_errors_clear(&local);
+    *out = defs;
+    return 0;
+
+done:
+    free_exprs(b.exprs, opts ? opts->free_expr : NULL);
+    arena_free(b.out);
+    free(b.out);
+    arena_free(&b.tmp);
+done_errs:
+    sort_errors(errs);
+    if (errs == &local)
+        model_errors_clear(&local);
+    return rc;
+}
+
+void model_definitions_free(model_definitions *defs)
+{
+    if (!defs)
+        return;
+    model_arena *a = defs->arena_;
+    free_exprs(defs->exprs_, defs->free_expr_);
+    arena_free(a); /* |defs| itself lives in the arena */
+    free(a);
+}
+
+void model_checksum(const char *xml, size_t len, uint8_t out[32])
+{
+    sha256(xml, len, out);
+}
+
+/* strcmp(m, id) for an |id| of |len| bytes that need not end in NUL. */
+static int cmp_id(const char *m, const char *id, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (m[i] == '\0')
+            return -1;
+        if (m[i] != id[i])
+            return (unsigned char)m[i] < (unsigned char)id[i] ? -1 : 1;
+    }
+    return m[len] == '\0' ? 0 : 1;
+}
+
+uint32_t model_process_find(const model_process *p, const char *id, size_t len)
+{
+    uint32_t lo = 0, hi = p->element_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = cmp_id(p->elements[p->by_id[mid]].id, id, len);
+        if (c == 0)
+            return p->by_id[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return MODEL_NONE;
+}
+
+const model_process *model_definitions_find(const model_definitions *defs, const char *id,
+                                            size_t len)
+{
+    for (uint32_t i = 0; i < defs->process_count; i++) {
+        const char *pid = defs->processes[i].id;
+        if (strlen(pid) == len && memcmp(pid, id, len) == 0)
+            return &defs->processes[i];
+    }
+    return NULL;
+}
