@@ -48,7 +48,8 @@ struct ProtobufCMessage;
     X(LIST_JOBS, "list jobs")                                                                      \
     X(LIST_INCIDENTS, "list incidents")                                                            \
     X(JOB_TYPES, "list job types")                                                                 \
-    X(DEPLOY, "deploy resources")
+    X(DEPLOY, "deploy resources")                                                                  \
+    X(GET_PROCESS_XML, "get process definition XML")
 
 typedef enum command_kind {
 #define COMMAND_KIND_ENUM(name, words) COMMAND_##name,

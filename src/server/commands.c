@@ -106,6 +106,8 @@ const command_def command_table[] = {
         GW, codec_decode_deploy_resource,        "POST", "/v2/deployments", rest_deployment, 200},
     {"DeployProcess", COMMAND_DEPLOY, ADDS,
         GW, codec_decode_deploy_process,         NULL, NULL, NULL, 0},
+    {"GetProcessDefinitionXml", COMMAND_GET_PROCESS_XML, ADDS,
+        NULL, NULL,                              "GET", "/v2/process-definitions/{processDefinitionKey}/xml", NULL, 200},
 };
 /* clang-format on */
 
@@ -340,6 +342,9 @@ void command_run(command_call *call, const command *cmd)
     case COMMAND_DEPLOY:
         rc = chute_engine_deploy(e, cmd->resources, cmd->nresources, &res.deployment_key,
                                  &res.procs, &res.nprocs, &err);
+        break;
+    case COMMAND_GET_PROCESS_XML:
+        rc = chute_engine_get_process(e, cmd->key, &res.process, &res.xml, &res.xml_len, &err);
         break;
     case COMMAND_LIST_JOBS:
     case COMMAND_LIST_INCIDENTS:

@@ -114,6 +114,10 @@ typedef struct command_result {
     size_t nkeys;
     /* GET_JOB */
     chute_job_view job;
+    /* GET_PROCESS_XML: the definition and its resource's bytes. */
+    chute_process_view process;
+    const uint8_t *xml;
+    size_t xml_len;
     /* DEPLOY: the deployment's key and its processes. */
     int64_t deployment_key;
     const chute_process_view *procs;

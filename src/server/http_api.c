@@ -378,6 +378,19 @@ static void answer(command_call *cc, const command_result *res)
         rest_buf_init(&b, 0);
         rest_encode_deployment(&b, res->deployment_key, res->procs, res->nprocs);
         break;
+    case COMMAND_GET_PROCESS_XML: {
+        char *xml = malloc(res->xml_len + 1);
+        if (!xml) {
+            chute_error err;
+            chute_error_set(&err, CHUTE_ENOMEM, "out of memory");
+            queue_error(c, &err);
+            return;
+        }
+        memcpy(xml, res->xml, res->xml_len);
+        xml[res->xml_len] = '\0';
+        queue_answer(c, 200, "text/xml", xml, res->xml_len);
+        return;
+    }
     default: /* settled, updated, resolved, cancelled */
         queue_answer(c, status, NULL, NULL, 0);
         return;

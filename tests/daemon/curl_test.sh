@@ -285,6 +285,40 @@ grep -q 'timeout of at most 315360000000 ms' <<<"$out" || fail "huge lease: $out
 expect 400 POST /v2/jobs/activation /v2/jobs/activation "{\"type\":\"$T\",\"maxJobsToActivate\":1,\"timeout\":1000,\"requestTimeout\":9223372036854775807}"
 grep -q 'requestTimeout of at most 315360000000 ms' <<<"$out" || fail "huge long poll: $out"
 
+# ---- deployments (multipart) and process definition XML -----------------------------------
+corpus=$(cd "$(dirname "$0")/../../../shared/bpmn-corpus" 2>/dev/null && pwd || true)
+[ -n "$corpus" ] && [ -f "$corpus/order-process.bpmn" ] || { echo "curl_test: ../shared/bpmn-corpus is missing" >&2; exit 1; }
+deploy() { # deploy WANT FILE...: multipart POST /v2/deployments
+  local want=$1; shift
+  local args=(-s -D "$dir/h" -o "$dir/b" -w '%{http_code}' --max-time 20)
+  for f in "$@"; do args+=(-F "resources=@$f"); done
+  local got
+  got=$(curl "${args[@]}" "$base/v2/deployments" || echo curl-error)
+  out=$(cat "$dir/b"); hdrs=$(cat "$dir/h")
+  checks=$((checks + 1))
+  echo "POST /v2/deployments $got" >>"$seen"
+  [ "$got" = "$want" ] || fail "POST /v2/deployments $*: expected $want, got $got: $out"
+  alive "deploy $*"
+}
+deploy 200 "$corpus/order-process.bpmn"
+json_is '.deployments[0].processDefinition.processDefinitionId' process1 'deploy'
+json_is '.deployments[0].processDefinition.processDefinitionVersion' 1 'deploy version'
+json_is '.deployments[0].processDefinition.resourceName' order-process.bpmn 'deploy resource name'
+pdk=$(jq -r '.deployments[0].processDefinition.processDefinitionKey' <<<"$out")
+deploy 200 "$corpus/order-process.bpmn"
+json_is '.deployments[0].processDefinition.processDefinitionVersion' 1 'unchanged redeploy keeps its version'
+json_is '.deployments[0].processDefinition.processDefinitionKey' "$pdk" 'unchanged redeploy keeps its key'
+deploy 400 "$corpus/twitter.bpmn"
+grep -q "Expected to deploy new resources, but encountered the following errors" <<<"$out" || fail "refused deploy: $out"
+grep -q "user_task_review_tweet" <<<"$out" || fail "refused deploy names no element: $out"
+deploy 400 "$corpus/order-process.bpmn" "$corpus/twitter.bpmn"
+expect 404 GET /v2/process-definitions/{processDefinitionKey}/xml /v2/process-definitions/1/xml
+expect 400 GET /v2/process-definitions/{processDefinitionKey}/xml /v2/process-definitions/abc/xml
+expect 200 GET /v2/process-definitions/{processDefinitionKey}/xml "/v2/process-definitions/$pdk/xml"
+cmp -s <(printf '%s' "$out") <(cat "$corpus/order-process.bpmn") || [ "$out" = "$(cat "$corpus/order-process.bpmn")" ] || fail "the XML served is not the file deployed"
+expect 400 POST /v2/deployments /v2/deployments '{"resources":[]}'
+grep -q 'multipart/form-data' <<<"$out" || fail "JSON deploy body: $out"
+
 # ---- job types -----------------------------------------------------------------------------
 expect 200 GET /v1/job-types /v1/job-types
 [ "$(jq -r ".types[] | select(.type==\"$T\") | .completedTotal" <<<"$out")" = 1 ] || fail "job-types completedTotal: $out"
@@ -404,7 +438,7 @@ v=$(metric 'chute_http_responses_total{code="503"}')
 alive '--max-jobs'
 stop_chuted
 
-# --max-inflight 4: fifteen requests pipelined in one write on one keep-alive
+# --max-inflight 4: sixteen requests pipelined in one write on one keep-alive
 # connection, so they reach chuted in one read, before one commit. The first
 # four creates fill the list of commands waiting for the commit; every later
 # command that brings work is refused at once, while the completion (a worker
@@ -426,6 +460,7 @@ burst=$dir/burst
   echo "POST /v2/incidents/{incidentKey}/resolution /v2/incidents/$kh/resolution"
   echo "GET /v1/incidents /v1/incidents"
   echo "GET /v1/job-types /v1/job-types"
+  echo "POST /v2/deployments /v2/deployments {}"
   echo "POST /v2/jobs/{jobKey}/completion /v2/jobs/$kh/completion {}"
   echo "POST /v1/jobs /v1/jobs {\"type\":\"$B\"}"
   echo "POST /v1/jobs /v1/jobs [{\"type\":\"$B\"},{\"type\":\"$B\"}]"
@@ -471,9 +506,9 @@ for r in reqs:
 PYEOF
 )
 cut -d' ' -f1-3 <<<"$r" >>"$seen"
-checks=$((checks + 15))
+checks=$((checks + 16))
 statuses=$(awk '{ printf "%s ", $3 }' <<<"$r")
-[ "$statuses" = "201 201 201 201 503 503 503 503 503 503 503 204 503 503 200 " ] ||
+[ "$statuses" = "201 201 201 201 503 503 503 503 503 503 503 503 204 503 503 200 " ] ||
   fail "pipelined burst with --max-inflight 4 answered $statuses: $r"
 awk '$3 == 503 && ($4 != "application/problem+json" || $5 != "RESOURCE_EXHAUSTED" || $6 !~ /--max-inflight/) { bad = 1 } END { exit bad }' <<<"$r" ||
   fail "a 503 of the burst is not problem+json RESOURCE_EXHAUSTED naming --max-inflight: $r"

@@ -4,6 +4,7 @@
  * nothing, several processes in one file, and a restart that rebuilds
  * exactly what was committed.
  */
+#define _GNU_SOURCE /* asprintf */
 #include "engine_fixture.h"
 
 #define NS "xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" " \

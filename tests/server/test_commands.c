@@ -28,12 +28,14 @@ typedef struct seen {
     int answered;
     command_kind kind;
     int rc;
-    char message[512];
+    char message[CHUTE_ERROR_MESSAGE_MAX];
     size_t njobs;
     int64_t job_key;
     size_t nkeys;
     int64_t keys[4];
     int64_t got_key; /* GET_JOB */
+    size_t nprocs;   /* DEPLOY */
+    int32_t version;
     const char *host;
     int port;
     size_t listed;
@@ -86,6 +88,8 @@ static void on_answer(command_call *call, const command_result *res)
         s->keys[i] = res->keys[i];
     s->got_key = res->kind == COMMAND_GET_JOB && res->rc == 0 ? res->job.key : 0;
     s->host = res->host;
+    s->nprocs = res->kind == COMMAND_DEPLOY ? res->nprocs : 0;
+    s->version = s->nprocs ? res->procs[0].version : 0;
     s->port = res->port;
     if (res->rc == 0 && (res->kind == COMMAND_LIST_JOBS || res->kind == COMMAND_LIST_INCIDENTS))
         assert_int_equal(command_result_walk(res, visit_list, s), 0);
@@ -193,7 +197,7 @@ static void test_table_finds_grpc_methods(void **state)
     assert_non_null(d);
     assert_int_equal(d->kind, COMMAND_CREATE);
     assert_int_equal(d->load, BROKER_LOAD_ADDS);
-    assert_null(command_find_grpc("/gateway_protocol.Gateway/DeployResource"));
+    assert_null(command_find_grpc("/gateway_protocol.Gateway/CreateProcessInstance"));
     assert_null(command_find_grpc("/chute.v1.Chute/CompleteJob")); /* wrong service */
     assert_null(command_find_grpc("/gateway_protocol.Gateway/"));
     /* Every row has a way in, and a REST row its success status. */
@@ -470,6 +474,28 @@ static void test_get_cancel_types(void **state)
     assert_int_equal(run(f, &get)->rc, CHUTE_ENOTFOUND);
 }
 
+static void test_deploy(void **state)
+{
+    fx *f = *state;
+    static const char xml[] =
+        "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" id=\"d\">"
+        "<process id=\"p\" isExecutable=\"true\"><startEvent id=\"s\"/></process>"
+        "</definitions>";
+    chute_resource r = {.name = "p.bpmn", .content = (const uint8_t *)xml, .len = sizeof xml - 1};
+    command c = {.kind = COMMAND_DEPLOY, .resources = &r, .nresources = 1};
+    seen *s = run(f, &c);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(s->nprocs, 1);
+    assert_int_equal(s->version, 1);
+    static const char bad[] = "<definitions/>";
+    chute_resource b = {.name = "bad.bpmn", .content = (const uint8_t *)bad, .len = sizeof bad - 1};
+    command cb = {.kind = COMMAND_DEPLOY, .resources = &b, .nresources = 1};
+    s = run(f, &cb);
+    assert_int_equal(s->rc, CHUTE_EINVAL);
+    assert_non_null(strstr(s->message, "Expected to deploy new resources"));
+    assert_non_null(strstr(s->message, "'bad.bpmn'"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +511,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_complete_fail_throw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_cancel_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deploy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
