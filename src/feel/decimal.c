@@ -588,6 +588,56 @@ int fdec_powi(fdec *r, const fdec *a, int64_t n)
     return FDEC_OK;
 }
 
+/*
+ * Newton's iteration ends within a unit of the last digit; this moves |x|
+ * to the correctly rounded square root of |m| by comparing m with the
+ * exact squares of the midpoints x - ulp/2 and x + ulp/2.
+ */
+static int mid_cmp(fu128 X, int up, int64_t e, const fdec *m)
+{
+    /* (2X +- 1)^2 * 10^(2e) against 4M * 10^f */
+    fu128 y = 2 * X + (up ? 1 : 0) - (up ? 0 : 1);
+    u256 l, r;
+    u_mul128(&l, y, y);
+    u_set(&r, m->coef);
+    u_mul64(&r, 4);
+    int64_t t = 2 * e - m->exp;
+    if (t >= 0) {
+        if (t > 7)
+            return 2;
+        u_mul_p10(&l, (int)t);
+    } else {
+        if (digits128(m->coef) + 1 - t > 76)
+            return 2;
+        u_mul_p10(&r, (int)-t);
+    }
+    int c = u_cmp(&l, &r);
+    return c;
+}
+
+static int sqrt_round(fdec *x, const fdec *m)
+{
+    for (int iter = 0; iter < 4; iter++) {
+        int d = digits128(x->coef);
+        fu128 X = x->coef * p10(FDEC_DIGITS - d);
+        int64_t e = (int64_t)x->exp - (FDEC_DIGITS - d);
+        int lo = mid_cmp(X, 0, e, m); /* (x - ulp/2)^2 vs m */
+        int hi = mid_cmp(X, 1, e, m); /* (x + ulp/2)^2 vs m */
+        if (lo == 2 || hi == 2)
+            return 0; /* out of the exact range: keep Newton's result */
+        if (lo > 0 || (lo == 0 && (X & 1))) {
+            X--;
+        } else if (hi < 0 || (hi == 0 && (X & 1))) {
+            X++;
+        } else {
+            return 0;
+        }
+        if (finish128(x, X, e, 0))
+            return -1;
+    }
+    return 0;
+}
+
 int fdec_sqrt(fdec *r, const fdec *a)
 {
     if (a->neg && a->coef)
@@ -615,6 +665,8 @@ int fdec_sqrt(fdec *r, const fdec *a)
             break;
         x = nx;
     }
+    if (sqrt_round(&x, &m))
+        return FDEC_INVALID;
     x.exp = (int32_t)(x.exp + half);
     return finish128(r, x.coef, x.exp, 0);
 }

@@ -82,6 +82,7 @@ typedef struct fparser {
     jmp_buf jb;
     feel_error *err;
     int depth;
+    int stop_lb; /* parsing an interval's end: a '[' closes it, it starts no filter */
 } fparser;
 
 #define MAX_NAME 256 /* bytes of a multi-word name once joined */
@@ -679,6 +680,7 @@ static int param_index(const fbuiltin *b, const char *name, size_t len)
 
 static const fnode *parse_expr(fparser *p);
 static const fnode *parse_additive(fparser *p);
+static const fnode *parse_interval_end(fparser *p, fnode *n);
 
 static const fnode *parse_number(fparser *p)
 {
@@ -771,8 +773,6 @@ static const fnode *parse_iteration(fparser *p, int kind, int col)
         expect_word(p, "in", "'in'");
         nv_push(p, &kids, parse_expr(p));
         if (tok(p)->kind == T_DOTDOT) {
-            if (!is_for)
-                expected(p, "'satisfies' or ','");
             p->pos++;
             ranges |= (uint8_t)(1u << nn);
             nv_push(p, &kids, parse_expr(p));
@@ -1040,16 +1040,9 @@ static const fnode *parse_paren(fparser *p)
     p->pos++;
     const fnode *e = parse_expr(p);
     if (tok(p)->kind == T_DOTDOT) {
-        p->pos++;
         fnode *n = mk(p, N_INTERVAL, col, 2);
         n->kids[0] = e;
-        n->kids[1] = parse_expr(p);
-        if (tok(p)->kind == T_RB)
-            n->flags |= NF_HI_CLOSED;
-        else if (tok(p)->kind != T_RP && tok(p)->kind != T_LB)
-            expected(p, "')' or ']' to end the interval");
-        p->pos++;
-        return done(p, n);
+        return parse_interval_end(p, n);
     }
     expect(p, T_RP, "')'");
     return e;
@@ -1058,7 +1051,10 @@ static const fnode *parse_paren(fparser *p)
 static const fnode *parse_interval_end(fparser *p, fnode *n)
 {
     p->pos++; /* .. */
+    int saved = p->stop_lb;
+    p->stop_lb = 1;
     n->kids[1] = parse_expr(p);
+    p->stop_lb = saved;
     int k = tok(p)->kind;
     if (k == T_RB)
         n->flags |= NF_HI_CLOSED;
@@ -1154,7 +1150,27 @@ static const fnode *parse_context(fparser *p)
     return done(p, n);
 }
 
+static const fnode *parse_primary_inner(fparser *p);
+
+/* Inside brackets a '[' is a filter again. */
 static const fnode *parse_primary(fparser *p)
+{
+    int saved = p->stop_lb;
+    int k = tok(p)->kind;
+    if (k == T_LP || k == T_LB || k == T_LC || k == T_RB || k == T_NAME)
+        p->stop_lb = 0;
+    const fnode *n = parse_primary_inner(p);
+    p->stop_lb = saved;
+    return n;
+}
+
+static int starts_expression(int kind)
+{
+    return kind == T_NUM || kind == T_STR || kind == T_NAME || kind == T_LP || kind == T_LB ||
+           kind == T_RB || kind == T_LC || kind == T_MINUS || kind == T_AT;
+}
+
+static const fnode *parse_primary_inner(fparser *p)
 {
     const ftok *t = tok(p);
     switch (t->kind) {
@@ -1170,6 +1186,8 @@ static const fnode *parse_primary(fparser *p)
         return parse_list(p);
     case T_RB: {
         /* "]a..b]": an interval with an open start. */
+        if (!starts_expression(tok_at(p, 1)->kind))
+            expected(p, "an expression");
         fnode *n = mk(p, N_INTERVAL, t->col, 2);
         p->pos++;
         n->kids[0] = parse_expr(p);
@@ -1243,13 +1261,30 @@ static const fnode *parse_postfix(fparser *p)
             const ftok *nt = tok(p);
             if (nt->kind != T_NAME)
                 expected(p, "a name after '.'");
+            /* A name of several words ("time offset"): the words that
+             * follow, up to a keyword. */
+            size_t k = 1;
+            while (!nt->quoted && tok_at(p, k)->kind == T_NAME && !tok_at(p, k)->quoted &&
+                   !is_keyword(p, tok_at(p, k)))
+                k++;
+            char buf[MAX_NAME];
+            size_t bl = 0;
+            for (size_t j = 0; j < k; j++) {
+                const ftok *w = tok_at(p, j);
+                if (bl + w->len + 1 >= sizeof buf)
+                    perr(p, nt->col, NULL, "The name at column %d is too long", nt->col);
+                if (j)
+                    buf[bl++] = ' ';
+                memcpy(buf + bl, p->src + w->off, w->len);
+                bl += w->len;
+            }
             fnode *n = mk(p, N_PATH, t->col, 1);
             n->kids[0] = e;
-            n->name = pcopy(p, p->src + nt->off, nt->len);
-            n->nlen = nt->len;
-            p->pos++;
+            n->name = pcopy(p, buf, bl);
+            n->nlen = bl;
+            p->pos += k;
             e = done(p, n);
-        } else if (t->kind == T_LB) {
+        } else if (t->kind == T_LB && !p->stop_lb) {
             p->pos++;
             enter(p, t->col);
             fnode *n = mk(p, N_FILTER, t->col, 2);
