@@ -8,14 +8,38 @@
  * scope that runs when a process reaches the element.
  *
  * Pure functions: no I/O, no global state, no engine; safe to call from
- * any thread on distinct expressions. Every input size and nesting depth
- * is bounded before it is allocated.
+ * any thread on distinct expressions (a parsed expression is not changed by
+ * evaluating it, so concurrent evaluations of one expression are safe too).
+ * Every input size and nesting depth is bounded before it is allocated.
  *
  * Values: FEEL's null, booleans, numbers (decimal, as FEEL specifies:
- * 0.1 + 0.2 = 0.3), strings, lists, contexts, dates, times, date-times and
- * durations. Variables come in and results go out as JSON: a context is an
- * object, a list an array; temporal values leave as ISO 8601 strings, as
- * Zeebe writes them. A variable that does not exist is null.
+ * 34 significant digits rounded half even, so 0.1 + 0.2 = 0.3), strings,
+ * lists, contexts, dates, times, date-times and durations (days-time and
+ * years-months). Variables come in and results go out as JSON: a context
+ * is an object, a list an array; temporal values leave as ISO 8601 strings
+ * ("2024-01-31", "10:30:00", "2024-01-31T10:30:00Z", "P1DT2H", "P1Y2M"),
+ * as Zeebe writes them. A variable that does not exist is null.
+ *
+ * What is supported: literals (numbers, strings with escapes, true, false,
+ * null, lists, contexts, @"..." temporal literals, intervals [a..b]),
+ * names (`backticked` too), paths, indexes and filters, arithmetic with
+ * FEEL's null propagation, comparisons, between, in (with unary tests,
+ * lists and intervals), three-valued and/or, if, for (over lists and a..b),
+ * some/every, comments, and the built-in functions of builtins.c, called
+ * with positional or named arguments. What is refused at parse time, with
+ * |construct| named: function definitions (except as the order of sort()),
+ * "instance of", calls of anything but a built-in function by name. A call
+ * of an unknown function, or with a number of arguments no overload of the
+ * built-in takes, is a parse error naming the function and the column.
+ *
+ * Regular expressions (matches, replace, split, extract) are Chute's own
+ * linear-time engine over the common ground of XML Schema and Java
+ * patterns; see regex.c for the syntax and what is refused (backreferences,
+ * lookaround, \p{..}). A literal pattern is checked at parse time.
+ *
+ * Time zones: offsets only (a pure module has no zone database); the zone
+ * names of UTC read as offset zero, other names make a string no valid
+ * time. now() and today() read feel_env.now_ms in UTC.
  */
 #ifndef CHUTE_FEEL_H
 #define CHUTE_FEEL_H
@@ -25,30 +49,42 @@
 
 struct json_t;
 
-/* Bounds, checked before allocating. */
+/* Bounds of a parse, checked before allocating. */
 #define FEEL_MAX_SOURCE 65536 /* bytes of one expression */
-#define FEEL_MAX_DEPTH 64     /* nesting of the parse tree */
+#define FEEL_MAX_DEPTH 64     /* nesting of the parse tree (a chain of one operator counts once) */
+
+/* Bounds of an evaluation: passing one fails it (an incident), so that a
+ * hostile model or variable can neither exhaust memory nor loop forever. */
+#define FEEL_MAX_STEPS 10000000     /* work units: a node evaluated, an item or 64 bytes visited */
+#define FEEL_MAX_MEMORY (64 << 20)  /* bytes an evaluation may allocate in all */
+#define FEEL_MAX_LIST 100000        /* items of a list the evaluation makes (for, ranges, ...) */
+#define FEEL_MAX_STRING (1 << 20)   /* bytes of a string the evaluation makes */
+#define FEEL_MAX_RESULT (16 << 20)  /* bytes of the JSON result */
+/* Numbers stay below 10^10000 in magnitude (a larger result fails the
+ * evaluation); below 10^-9999 they become 0. */
 
 typedef struct feel_expr feel_expr;
 
 /* Why a parse or an evaluation failed. */
 typedef struct feel_error {
-    int column;          /* 1-based column in the source; 0 when it does not apply */
-    char construct[64];  /* the construct refused ("function definition", "instance of"),
-                            or "" */
+    int column;          /* 1-based column (in characters, counted across lines) in the
+                            source; 0 when it does not apply */
+    char construct[64];  /* the construct refused ("function definition", "instance of",
+                            "function invocation"), or "" */
     char message[512];   /* a full sentence, in the words Zeebe's messages use */
 } feel_error;
 
 /*
  * Parses |len| bytes of |src| (the expression without Zeebe's leading
  * '='). Returns 0 and a new expression in |*out| (free it with
- * feel_expr_free), or -1 with |err| filled: a syntax error (column and
- * what was expected), a construct Chute does not evaluate (construct
- * named), a bound passed.
+ * feel_expr_free; |src| is copied), or -1 with |err| filled: a syntax error
+ * (column and what was expected), a construct Chute does not evaluate
+ * (construct named), an unknown function or a wrong number of arguments
+ * (function and column named), a bound passed.
  */
 int feel_parse(const char *src, size_t len, feel_expr **out, feel_error *err);
 
-void feel_expr_free(feel_expr *e);
+void feel_expr_free(feel_expr *e); /* NULL is a no-op */
 
 /* Looks a variable up by name in the evaluation's scope: a borrowed
  * reference valid for the whole evaluation, or NULL when there is none
@@ -56,7 +92,7 @@ void feel_expr_free(feel_expr *e);
 typedef const struct json_t *(*feel_lookup_fn)(void *ctx, const char *name, size_t len);
 
 typedef struct feel_env {
-    feel_lookup_fn lookup;
+    feel_lookup_fn lookup; /* may be NULL: no variables */
     void *ctx;
     int64_t now_ms; /* the engine's clock, epoch ms: now() and today() */
 } feel_env;
@@ -64,17 +100,26 @@ typedef struct feel_env {
 /*
  * Evaluates |e| in |env|. Returns 0 with the result as JSON text in
  * |*out| (malloc'd, NUL-terminated, |*out_len| bytes; numbers printed
- * exactly as FEEL computed them), or -1 with |err| filled (a run-time
- * failure the engine turns into an incident: a function called with
- * arguments it does not take, a division by zero is null, not an error,
- * as FEEL says; what FEEL defines as null is a null result, not an error).
+ * exactly as FEEL computed them: "3", "2.5", "0.3333333333333333333333333333333333",
+ * in exponent form only past 10^40 or below 10^-20), or -1 with |err|
+ * filled: a run-time failure the engine turns into an incident. Those are:
+ * a bound above passed, a number past the range, assert() failing, and a
+ * result with no JSON form (a range). Everything FEEL defines as null is a
+ * null result, not an error: a missing variable, a type mismatch, a
+ * division by zero, an invalid date string.
+ *
+ * Big integers stay exact in the text (9223372036854775808 + 1 prints
+ * 9223372036854775809), so a caller that parses it with jansson must allow
+ * for integers past int64 (JSON_DECODE_INT_AS_REAL or its own handling).
  */
 int feel_eval(const feel_expr *e, const feel_env *env, char **out, size_t *out_len,
               feel_error *err);
 
 /* Evaluates |e| as a condition: 1 when it is true, 0 when it is false or
  * null, -1 with |err| when it is neither a boolean nor null (Zeebe raises a
- * CONDITION_ERROR incident then). */
+ * CONDITION_ERROR incident then: "Expected result of the expression 'x + 1'
+ * to be 'BOOLEAN', but was 'NUMBER'.") or when the evaluation fails as in
+ * feel_eval. */
 int feel_eval_condition(const feel_expr *e, const feel_env *env, feel_error *err);
 
 #endif

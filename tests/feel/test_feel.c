@@ -1,0 +1,1073 @@
+/*
+ * Tests of src/feel: table-driven evaluations (an expression, its variables
+ * as JSON, the expected JSON text), conditions, parse errors with their
+ * exact column and message, evaluation bounds, and every FEEL expression of
+ * the real models in ../shared/bpmn-corpus, extracted from the files at run
+ * time.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <dirent.h>
+#include <jansson.h>
+
+#include "feel/feel.h"
+
+/* 2024-01-31T11:20:00Z */
+#define NOW_MS 1706700000000LL
+
+static const json_t *lookup(void *ctx, const char *name, size_t len)
+{
+    return json_object_getn(ctx, name, len);
+}
+
+/* Evaluates |src| over |vars| (a JSON object or NULL); returns the result
+ * text (malloc'd) or NULL with |err| filled. */
+static char *eval(const char *src, const char *vars, feel_error *err)
+{
+    json_t *v = vars ? json_loads(vars, 0, NULL) : json_object();
+    if (!v)
+        fail_msg("bad test variables: %s", vars);
+    feel_expr *e = NULL;
+    if (feel_parse(src, strlen(src), &e, err)) {
+        json_decref(v);
+        return NULL;
+    }
+    feel_env env = {lookup, v, NOW_MS};
+    char *out = NULL;
+    size_t len = 0;
+    int rc = feel_eval(e, &env, &out, &len, err);
+    feel_expr_free(e);
+    json_decref(v);
+    if (rc)
+        return NULL;
+    assert_int_equal(strlen(out), len);
+    return out;
+}
+
+/* ---- evaluations ------------------------------------------------------- */
+
+typedef struct eval_case {
+    const char *expr;
+    const char *vars; /* NULL: none */
+    const char *want; /* the JSON text */
+} eval_case;
+
+static const eval_case eval_cases[] = {
+    /* literals */
+    {"1", NULL, "1"},
+    {"-5", NULL, "-5"},
+    {"1.50", NULL, "1.5"},
+    {".5", NULL, "0.5"},
+    {"1.000", NULL, "1"},
+    {"\"abc\"", NULL, "\"abc\""},
+    {"\"a\\\"b\\\\c\\nd\\te\"", NULL, "\"a\\\"b\\\\c\\nd\\te\""},
+    {"\"\\u00e9t\\u00e9\"", NULL, "\"été\""},
+    {"\"\\ud83d\\ude00\"", NULL, "\"😀\""},
+    {"\"\\d+\"", NULL, "\"\\\\d+\""},
+    {"true", NULL, "true"},
+    {"false", NULL, "false"},
+    {"null", NULL, "null"},
+    {"[1, 2, 3]", NULL, "[1,2,3]"},
+    {"[]", NULL, "[]"},
+    {"[1, \"a\", [true, null]]", NULL, "[1,\"a\",[true,null]]"},
+    {"{a: 1, \"b c\": 2}", NULL, "{\"a\":1,\"b c\":2}"},
+    {"{a: 2, b: a * 2}", NULL, "{\"a\":2,\"b\":4}"},
+    {"{first name: \"Ann\"}", NULL, "{\"first name\":\"Ann\"}"},
+    {"{}", NULL, "{}"},
+    {"{a: {b: [1, {c: true}]}}", NULL, "{\"a\":{\"b\":[1,{\"c\":true}]}}"},
+    {"{a: 1, a: 2}", NULL, "{\"a\":2}"},
+    {"/* a comment */ 1 + // to the end of the line\n 2", NULL, "3"},
+    {"(((1)))", NULL, "1"},
+    /* variables and paths */
+    {"x", "{\"x\": 5}", "5"},
+    {"missing", NULL, "null"},
+    {"a.b.c", "{\"a\": {\"b\": {\"c\": \"deep\"}}}", "\"deep\""},
+    {"a.b.x", "{\"a\": {\"b\": {\"c\": \"deep\"}}}", "null"},
+    {"a.b.c.d", "{\"a\": {\"b\": {\"c\": 1}}}", "null"},
+    {"x.y", "{\"x\": null}", "null"},
+    {"order.items.price", "{\"order\": {\"items\": [{\"price\": 5}, {\"price\": 15}]}}",
+     "[5,15]"},
+    {"[{a: 1}, {b: 2}].a", NULL, "[1,null]"},
+    {"{a: 2}.a", NULL, "2"},
+    {"`order-id`", "{\"order-id\": 7}", "7"},
+    {"größe + 1", "{\"größe\": 41}", "42"},
+    {"x", "{\"x\": {\"a\": [1, 2.5, \"s\", null, true]}}", "{\"a\":[1,2.5,\"s\",null,true]}"},
+    {"x", "{\"x\": \"a\\\"b\\u0001\\u00e9\"}", "\"a\\\"b\\u0001é\""},
+    {"x", "{\"x\": 0.1}", "0.1"},
+    {"x", "{\"x\": 3.0}", "3"},
+    {"x", "{\"x\": 1e300}", "1e+300"},
+    {"x", "{\"x\": -2.5e-30}", "-2.5e-30"},
+    {"x + 0.2", "{\"x\": 0.1}", "0.3"},
+    {"x + 1", "{\"x\": 9223372036854775807}", "9223372036854775808"},
+    /* indexes */
+    {"[1, 2, 3][1]", NULL, "1"},
+    {"[1, 2, 3][-1]", NULL, "3"},
+    {"[1, 2, 3][-3]", NULL, "1"},
+    {"[1, 2, 3][0]", NULL, "null"},
+    {"[1, 2, 3][4]", NULL, "null"},
+    {"[1, 2, 3][-4]", NULL, "null"},
+    {"[1, 2, 3][1.5]", NULL, "null"},
+    {"xs[i]", "{\"xs\": [\"a\", \"b\"], \"i\": 2}", "\"b\""},
+    {"xs[1][2]", "{\"xs\": [[1, 2], [3]]}", "2"},
+    {"xs[-1].name", "{\"xs\": [{\"name\": \"a\"}, {\"name\": \"z\"}]}", "\"z\""},
+    /* filters */
+    {"[1, 2, 3, 4][item > 2]", NULL, "[3,4]"},
+    {"items[price > 10]", "{\"items\": [{\"name\": \"a\", \"price\": 5}, {\"name\": \"b\", \"price\": 15}]}",
+     "[{\"name\":\"b\",\"price\":15}]"},
+    {"items[price > 10].name",
+     "{\"items\": [{\"name\": \"a\", \"price\": 5}, {\"name\": \"b\", \"price\": 15}]}", "[\"b\"]"},
+    {"items[item.price < 10].name",
+     "{\"items\": [{\"name\": \"a\", \"price\": 5}, {\"name\": \"b\", \"price\": 15}]}", "[\"a\"]"},
+    {"[1, 2, 3][item > 5]", NULL, "[]"},
+    {"[1, \"a\", 3][item > 1]", NULL, "[3]"},
+    {"[{a: 1}, {a: 2}][a = 2][1].a", NULL, "2"},
+    {"order.lines[qty >= 2 and sku = \"X\"].qty",
+     "{\"order\": {\"lines\": [{\"sku\": \"X\", \"qty\": 3}, {\"sku\": \"Y\", \"qty\": 5}, {\"sku\": "
+     "\"X\", \"qty\": 1}]}}",
+     "[3]"},
+    {"count(items[price > 1])", "{\"items\": [{\"price\": 2}, {\"price\": 3}, {\"price\": 1}]}",
+     "2"},
+    {"missing[item > 1]", NULL, "null"},
+    {"[1, 2, 3][true]", NULL, "[1,2,3]"},
+    {"5[item > 1]", NULL, "[5]"},
+    /* arithmetic */
+    {"1 + 2", NULL, "3"},
+    {"0.1 + 0.2", NULL, "0.3"},
+    {"0.1 + 0.2 = 0.3", NULL, "true"},
+    {"1 / 3", NULL, "0.3333333333333333333333333333333333"},
+    {"2 / 3", NULL, "0.6666666666666666666666666666666667"},
+    {"10 / 4", NULL, "2.5"},
+    {"7 / 7", NULL, "1"},
+    {"1 / 0", NULL, "null"},
+    {"9223372036854775807 + 1", NULL, "9223372036854775808"},
+    {"9223372036854775808 + 1", NULL, "9223372036854775809"},
+    {"-9223372036854775808 - 1", NULL, "-9223372036854775809"},
+    {"123456789012345678901234567890 * 1000", NULL, "123456789012345678901234567890000"},
+    {"99999999999999999999999999999999999", NULL, "100000000000000000000000000000000000"},
+    {"12345678901234567890.123456789012345678", NULL, "12345678901234567890.12345678901235"},
+    {"1.1 * 1.1", NULL, "1.21"},
+    {"0.000001 * 0.000001", NULL, "0.000000000001"},
+    {"1 - 0.9", NULL, "0.1"},
+    {"5 - 7", NULL, "-2"},
+    {"3 * (4 + 1)", NULL, "15"},
+    {"10 - 2 - 3", NULL, "5"},
+    {"2 * 3 + 4 * 5", NULL, "26"},
+    {"100 / 10 / 5", NULL, "2"},
+    {"2 ** 10", NULL, "1024"},
+    {"2 ** -1", NULL, "0.5"},
+    {"2 ** 0.5", NULL, "1.4142135623730951"},
+    {"2 ** 3 ** 2", NULL, "64"},
+    {"0.5 * 4", NULL, "2"},
+    {"-x", "{\"x\": 3}", "-3"},
+    {"- (2 + 3)", NULL, "-5"},
+    {"1 + null", NULL, "null"},
+    {"x * 2", NULL, "null"},
+    {"\"a\" + 1", NULL, "null"},
+    {"\"foo\" + \"bar\"", NULL, "\"foobar\""},
+    {"\"Mission \" + name + \"!\"", "{\"name\": \"Apollo\"}", "\"Mission Apollo!\""},
+    {"true + 1", NULL, "null"},
+    /* comparisons */
+    {"1 < 2", NULL, "true"},
+    {"2 <= 2", NULL, "true"},
+    {"3 > 4", NULL, "false"},
+    {"3 >= 3", NULL, "true"},
+    {"1 = 1.0", NULL, "true"},
+    {"1 != 2", NULL, "true"},
+    {"\"a\" < \"b\"", NULL, "true"},
+    {"\"a\" = \"a\"", NULL, "true"},
+    {"1 = \"1\"", NULL, "null"},
+    {"1 < \"1\"", NULL, "null"},
+    {"null = null", NULL, "true"},
+    {"x = null", NULL, "true"},
+    {"1 = null", NULL, "false"},
+    {"1 != null", NULL, "true"},
+    {"1 < null", NULL, "null"},
+    {"true = true", NULL, "true"},
+    {"true < false", NULL, "null"},
+    {"[1, 2] = [1, 2]", NULL, "true"},
+    {"[1, 2] = [2, 1]", NULL, "false"},
+    {"{a: 1, b: 2} = {b: 2, a: 1}", NULL, "true"},
+    {"{a: 1} = {a: 2}", NULL, "false"},
+    {"x = {a: [1, 2]}", "{\"x\": {\"a\": [1, 2]}}", "true"},
+    {"date(\"2024-01-01\") < date(\"2024-02-01\")", NULL, "true"},
+    {"duration(\"PT1H\") > duration(\"PT30M\")", NULL, "true"},
+    {"x between 1 and 10", "{\"x\": 5}", "true"},
+    {"x between 1 and 10", "{\"x\": 11}", "false"},
+    {"x between 1 and 10", NULL, "null"},
+    {"\"b\" between \"a\" and \"c\"", NULL, "true"},
+    {"5 in [1..10]", NULL, "true"},
+    {"10 in [1..10)", NULL, "false"},
+    {"1 in (1..10]", NULL, "false"},
+    {"5 in ]1..5[", NULL, "false"},
+    {"5 in (1, 5, 7)", NULL, "true"},
+    {"4 in (1, 5, 7)", NULL, "false"},
+    {"5 in < 10", NULL, "true"},
+    {"5 in (< 3, > 4)", NULL, "true"},
+    {"\"b\" in [\"a\", \"b\"]", NULL, "true"},
+    {"3 in [1, 2]", NULL, "false"},
+    {"x in 1", "{\"x\": 1}", "true"},
+    {"x in (\"a\", \"b\")", NULL, "false"},
+    /* logic */
+    {"true and false", NULL, "false"},
+    {"true and null", NULL, "null"},
+    {"false and null", NULL, "false"},
+    {"null and false", NULL, "false"},
+    {"true or null", NULL, "true"},
+    {"false or null", NULL, "null"},
+    {"null or null", NULL, "null"},
+    {"1 and true", NULL, "null"},
+    {"true and true and true", NULL, "true"},
+    {"false or false or true", NULL, "true"},
+    {"not(true)", NULL, "false"},
+    {"not(null)", NULL, "null"},
+    {"not(1)", NULL, "null"},
+    {"x > 1 and y < 2", "{\"x\": 2, \"y\": 1}", "true"},
+    {"(x > 1) or missing", "{\"x\": 2}", "true"},
+    {"x > 1 or y > 1 and z", "{\"x\": 0, \"y\": 2, \"z\": true}", "true"},
+    /* if */
+    {"if true then 1 else 2", NULL, "1"},
+    {"if x > 5 then \"big\" else \"small\"", "{\"x\": 7}", "\"big\""},
+    {"if null then 1 else 2", NULL, "2"},
+    {"if 1 then \"a\" else \"b\"", NULL, "\"b\""},
+    {"if a then if b then 1 else 2 else 3", "{\"a\": true, \"b\": false}", "2"},
+    {"if is defined(reply) then reply else \"\"", NULL, "\"\""},
+    {"1 + if true then 1 else 2", NULL, "2"},
+    {"if is defined(inquiry) then\n inquiry\nelse\n \"This is an example\"", NULL,
+     "\"This is an example\""},
+    /* for, some, every */
+    {"for x in [1, 2, 3] return x * 2", NULL, "[2,4,6]"},
+    {"for x in 1..3 return x", NULL, "[1,2,3]"},
+    {"for x in 3..1 return x", NULL, "[3,2,1]"},
+    {"for x in [1, 2], y in [10, 20] return x + y", NULL, "[11,21,12,22]"},
+    {"for x in [1, 2], y in x..3 return y", NULL, "[1,2,3,2,3]"},
+    {"for x in [] return x", NULL, "[]"},
+    {"for x in missing return x", NULL, "null"},
+    {"for i in 1..n return i * i", "{\"n\": 4}", "[1,4,9,16]"},
+    {"for x in items return x.name", "{\"items\": [{\"name\": \"a\"}, {\"name\": \"b\"}]}",
+     "[\"a\",\"b\"]"},
+    {"for x in [1..3] return x", NULL, "[1,2,3]"},
+    {"sum(for x in 1..100 return x)", NULL, "5050"},
+    {"some x in [1, 2, 3] satisfies x > 2", NULL, "true"},
+    {"some x in [1, 2, 3] satisfies x > 5", NULL, "false"},
+    {"every x in [1, 2, 3] satisfies x > 0", NULL, "true"},
+    {"every x in [1, 2, 3] satisfies x > 1", NULL, "false"},
+    {"every x in [] satisfies false", NULL, "true"},
+    {"some x in [] satisfies true", NULL, "false"},
+    {"some x in [1, 2], y in [2, 3] satisfies x = y", NULL, "true"},
+    /* strings */
+    {"string length(\"abc\")", NULL, "3"},
+    {"string length(\"héllo\")", NULL, "5"},
+    {"string length(\"日本語\")", NULL, "3"},
+    {"string length(\"😀a\")", NULL, "2"},
+    {"string length(x)", "{\"x\": \"Ünïcödé\"}", "7"},
+    {"string length(1)", NULL, "null"},
+    {"substring(\"foobar\", 3)", NULL, "\"obar\""},
+    {"substring(\"foobar\", 3, 3)", NULL, "\"oba\""},
+    {"substring(\"foobar\", -2, 1)", NULL, "\"a\""},
+    {"substring(\"héllo wörld\", 2, 4)", NULL, "\"éllo\""},
+    {"substring(\"日本語テキスト\", -3)", NULL, "\"キスト\""},
+    {"substring(string: \"abc\", start position: 2)", NULL, "\"bc\""},
+    {"substring(start position: 2, string: \"abc\", length: 1)", NULL, "\"b\""},
+    {"upper case(\"aBc4\")", NULL, "\"ABC4\""},
+    {"upper case(\"straße\")", NULL, "\"STRASSE\""},
+    {"upper case(\"ελληνικά\")", NULL, "\"ΕΛΛΗΝΙΚΆ\""},
+    {"lower case(\"ÀÉÎ Ω\")", NULL, "\"àéî ω\""},
+    {"lower case(\"ПРИВЕТ\")", NULL, "\"привет\""},
+    {"contains(\"foobar\", \"ob\")", NULL, "true"},
+    {"contains(\"foobar\", \"x\")", NULL, "false"},
+    {"contains(string: \"me@camunda.com\", match: \".com\")", NULL, "true"},
+    {"starts with(\"foobar\", \"foo\")", NULL, "true"},
+    {"ends with(\"foobar\", \"bar\")", NULL, "true"},
+    {"ends with(\"foobar\", \"foo\")", NULL, "false"},
+    {"substring before(\"foobar\", \"bar\")", NULL, "\"foo\""},
+    {"substring after(\"foobar\", \"ob\")", NULL, "\"ar\""},
+    {"substring after(\"foobar\", \"x\")", NULL, "\"\""},
+    {"matches(\"foobar\", \"^fo*b\")", NULL, "true"},
+    {"matches(\"FooBar\", \"^foo\", \"i\")", NULL, "true"},
+    {"matches(\"abc\", \"\\\\d\")", NULL, "false"},
+    {"matches(\"a1\", \"\\d\")", NULL, "true"},
+    {"matches(email, \"^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,}$\")",
+     "{\"email\": \"ann@example.com\"}", "true"},
+    {"matches(\"aaa\", \"^(a|aa)+$\")", NULL, "true"},
+    {"matches(\"héllo\", \"^h.llo$\")", NULL, "true"},
+    {"matches(\"x\", pattern)", "{\"pattern\": \"(\"}", "null"},
+    {"replace(\"abcd\", \"(ab)|(a)\", \"[1=$1][2=$2]\")", NULL, "\"[1=ab][2=]cd\""},
+    {"replace(\"banana\", \"a\", \"o\")", NULL, "\"bonono\""},
+    {"replace(\"abc\", \"B\", \"x\", \"i\")", NULL, "\"axc\""},
+    {"replace(\"2024-01-31\", \"(\\d+)-(\\d+)-(\\d+)\", \"$3.$2.$1\")", NULL, "\"31.01.2024\""},
+    {"replace(\"abc\", \"x*\", \"-\")", NULL, "\"-a-b-c-\""},
+    {"replace(\"a.b\", \"\\.\", \"\\\\$\")", NULL, "\"a$b\""},
+    {"split(\"a,b,c\", \",\")", NULL, "[\"a\",\"b\",\"c\"]"},
+    {"split(\"John  Doe\", \"\\s+\")", NULL, "[\"John\",\"Doe\"]"},
+    {"split(\"a;b;c;;\", \";\")", NULL, "[\"a\",\"b\",\"c\",\"\",\"\"]"},
+    {"extract(\"a1b22c333\", \"\\d+\")", NULL, "[\"1\",\"22\",\"333\"]"},
+    {"string join([\"a\", \"b\", \"c\"], \", \")", NULL, "\"a, b, c\""},
+    {"string join([\"a\", null, \"c\"])", NULL, "\"ac\""},
+    {"string join([\"a\", \"b\"], \",\", \"[\", \"]\")", NULL, "\"[a,b]\""},
+    {"string join([1, 2], \",\")", NULL, "null"},
+    {"trim(\"  hi  \")", NULL, "\"hi\""},
+    {"is blank(\" \\t \")", NULL, "true"},
+    {"string(1.1)", NULL, "\"1.1\""},
+    {"string(1 / 3)", NULL, "\"0.3333333333333333333333333333333333\""},
+    {"string(true)", NULL, "\"true\""},
+    {"string(null)", NULL, "null"},
+    {"string(date(\"2024-01-31\"))", NULL, "\"2024-01-31\""},
+    {"string([1, \"a\"])", NULL, "\"[1, \\\"a\\\"]\""},
+    {"string({a: 1})", NULL, "\"{a:1}\""},
+    {"string(12345678901234567890123)", NULL, "\"12345678901234567890123\""},
+    {"number(\"1500.5\")", NULL, "1500.5"},
+    {"number(\"-12\")", NULL, "-12"},
+    {"number(\"1,500.5\", \",\", \".\")", NULL, "1500.5"},
+    {"number(\"1.500,5\", \".\", \",\")", NULL, "1500.5"},
+    {"number(\"abc\")", NULL, "null"},
+    {"number(\"1e3\")", NULL, "1000"},
+    /* lists */
+    {"count([1, 2, 3])", NULL, "3"},
+    {"count(xs)", "{\"xs\": []}", "0"},
+    {"count(\"abc\")", NULL, "null"},
+    {"sum([1, 2, 3])", NULL, "6"},
+    {"sum(1, 2, 3)", NULL, "6"},
+    {"sum([0.1, 0.2])", NULL, "0.3"},
+    {"sum([])", NULL, "null"},
+    {"sum([1, \"a\"])", NULL, "null"},
+    {"min([3, 1, 2])", NULL, "1"},
+    {"max(3, 1, 2)", NULL, "3"},
+    {"min([\"b\", \"a\"])", NULL, "\"a\""},
+    {"max([])", NULL, "null"},
+    {"max([1, \"a\"])", NULL, "null"},
+    {"max([date(\"2024-01-01\"), date(\"2023-05-05\")])", NULL, "\"2024-01-01\""},
+    {"mean([1, 2, 3, 4])", NULL, "2.5"},
+    {"median([3, 1, 2])", NULL, "2"},
+    {"median([1, 2, 3, 4])", NULL, "2.5"},
+    {"product([2, 3, 4])", NULL, "24"},
+    {"stddev([2, 4, 7, 5])", NULL, "2.081665999466132735282297706979931"},
+    {"mode([1, 2, 2, 3])", NULL, "[2]"},
+    {"list contains([1, 2, 3], 2)", NULL, "true"},
+    {"list contains([1, 2, 3], 5)", NULL, "false"},
+    {"list contains([\"a\", null], null)", NULL, "true"},
+    {"append([1], 2, 3)", NULL, "[1,2,3]"},
+    {"concatenate([1, 2], [3], [4, 5])", NULL, "[1,2,3,4,5]"},
+    {"insert before([1, 3], 2, 2)", NULL, "[1,2,3]"},
+    {"remove([1, 2, 3], 2)", NULL, "[1,3]"},
+    {"reverse([1, 2, 3])", NULL, "[3,2,1]"},
+    {"index of([1, 2, 3, 2], 2)", NULL, "[2,4]"},
+    {"union([1, 2], [2, 3])", NULL, "[1,2,3]"},
+    {"distinct values([1, 2, 3, 2, 1])", NULL, "[1,2,3]"},
+    {"duplicate values([1, 2, 3, 2, 1])", NULL, "[1,2]"},
+    {"flatten([[1, 2], [[3]], 4])", NULL, "[1,2,3,4]"},
+    {"sublist([1, 2, 3, 4], 2, 2)", NULL, "[2,3]"},
+    {"sublist([1, 2, 3], -2)", NULL, "[2,3]"},
+    {"all([true, true])", NULL, "true"},
+    {"all([true, false])", NULL, "false"},
+    {"all([])", NULL, "true"},
+    {"all([true, null])", NULL, "null"},
+    {"any([false, true])", NULL, "true"},
+    {"any([])", NULL, "false"},
+    {"sort([3, 1, 2], function(x, y) x < y)", NULL, "[1,2,3]"},
+    {"sort(items, function(a, b) a.price > b.price).name",
+     "{\"items\": [{\"name\": \"a\", \"price\": 5}, {\"name\": \"b\", \"price\": 15}, {\"name\": "
+     "\"c\", \"price\": 10}]}",
+     "[\"b\",\"c\",\"a\"]"},
+    {"is empty([])", NULL, "true"},
+    {"partition([1, 2, 3, 4, 5], 2)", NULL, "[[1,2],[3,4],[5]]"},
+    /* numbers */
+    {"decimal(1 / 3, 2)", NULL, "0.33"},
+    {"decimal(2.5, 0)", NULL, "2"},
+    {"decimal(3.5, 0)", NULL, "4"},
+    {"floor(1.5)", NULL, "1"},
+    {"floor(-1.5)", NULL, "-2"},
+    {"ceiling(1.5)", NULL, "2"},
+    {"ceiling(-1.5)", NULL, "-1"},
+    {"floor(1.567, 2)", NULL, "1.56"},
+    {"round up(5.5, 0)", NULL, "6"},
+    {"round up(-5.5, 0)", NULL, "-6"},
+    {"round down(5.5, 0)", NULL, "5"},
+    {"round half up(5.5, 0)", NULL, "6"},
+    {"round half up(-5.5, 0)", NULL, "-6"},
+    {"round half down(5.5, 0)", NULL, "5"},
+    {"round half up(1.121, 2)", NULL, "1.12"},
+    {"abs(-3)", NULL, "3"},
+    {"abs(duration(\"-PT1H\"))", NULL, "\"PT1H\""},
+    {"modulo(12, 5)", NULL, "2"},
+    {"modulo(-12, 5)", NULL, "3"},
+    {"modulo(12, -5)", NULL, "-3"},
+    {"modulo(10.1, 4.5)", NULL, "1.1"},
+    {"modulo(5, 0)", NULL, "null"},
+    {"sqrt(16)", NULL, "4"},
+    {"sqrt(2)", NULL, "1.414213562373095048801688724209698"},
+    {"sqrt(-1)", NULL, "null"},
+    {"log(10)", NULL, "2.302585092994046"},
+    {"exp(1)", NULL, "2.718281828459045"},
+    {"odd(5)", NULL, "true"},
+    {"even(5)", NULL, "false"},
+    {"odd(2.5)", NULL, "null"},
+    /* dates, times, durations */
+    {"date(\"2024-01-31\")", NULL, "\"2024-01-31\""},
+    {"date(\"2024-02-30\")", NULL, "null"},
+    {"date(\"not a date\")", NULL, "null"},
+    {"date(2024, 2, 29)", NULL, "\"2024-02-29\""},
+    {"date(\"2024-01-31\") + duration(\"P1M\")", NULL, "\"2024-02-29\""},
+    {"date(\"2023-01-31\") + duration(\"P1M\")", NULL, "\"2023-02-28\""},
+    {"date(\"2024-01-31\") + duration(\"P1D\")", NULL, "\"2024-02-01\""},
+    {"date(\"2024-03-01\") - duration(\"P1D\")", NULL, "\"2024-02-29\""},
+    {"date(\"2024-02-29\") + duration(\"P1Y\")", NULL, "\"2025-02-28\""},
+    {"date(\"2024-03-01\") - date(\"2024-02-01\")", NULL, "\"P29D\""},
+    {"date and time(\"2024-01-31T10:30:00\")", NULL, "\"2024-01-31T10:30:00\""},
+    {"date and time(\"2024-01-31T10:30:00Z\") + duration(\"PT1H30M\")", NULL,
+     "\"2024-01-31T12:00:00Z\""},
+    {"date and time(\"2024-01-31T23:00:00+01:00\") + duration(\"PT2H\")", NULL,
+     "\"2024-02-01T01:00:00+01:00\""},
+    {"date and time(\"2024-01-31T10:00:00Z\") - date and time(\"2024-01-30T08:30:00Z\")", NULL,
+     "\"P1DT1H30M\""},
+    {"date and time(\"2024-01-31T10:00:00+01:00\") = date and time(\"2024-01-31T09:00:00Z\")",
+     NULL, "true"},
+    {"date and time(\"2024-01-31T10:00:00\") < date and time(\"2024-01-31T10:00:00Z\")", NULL,
+     "null"},
+    {"date and time(\"2024-01-31T10:00:00@UTC\")", NULL, "\"2024-01-31T10:00:00Z\""},
+    {"date and time(\"2024-01-31T10:00:00@Europe/Berlin\")", NULL, "null"},
+    {"date and time(\"2024-01-31T10:00:00.123456789Z\")", NULL,
+     "\"2024-01-31T10:00:00.123456789Z\""},
+    {"date and time(\"2024-01-31T10:00:00Z\") + duration(\"P1M\")", NULL,
+     "\"2024-02-29T10:00:00Z\""},
+    {"date and time(date(\"2024-01-31\"), time(\"10:00:00Z\"))", NULL, "\"2024-01-31T10:00:00Z\""},
+    {"date(date and time(\"2024-01-31T10:30:00\"))", NULL, "\"2024-01-31\""},
+    {"date(\"2024-01-31\") > date and time(\"2024-01-31T10:00:00\")", NULL, "null"},
+    {"time(\"10:30:00\")", NULL, "\"10:30:00\""},
+    {"time(\"23:30:00\") + duration(\"PT1H\")", NULL, "\"00:30:00\""},
+    {"time(14, 30, 0)", NULL, "\"14:30:00\""},
+    {"time(14, 30, 0, duration(\"PT1H\"))", NULL, "\"14:30:00+01:00\""},
+    {"time(\"10:30:00.250+02:00\")", NULL, "\"10:30:00.25+02:00\""},
+    {"time(\"11:00:00\") - time(\"10:15:00\")", NULL, "\"PT45M\""},
+    {"duration(\"P1DT2H3M4S\")", NULL, "\"P1DT2H3M4S\""},
+    {"duration(\"PT36H\")", NULL, "\"P1DT12H\""},
+    {"duration(\"P14M\")", NULL, "\"P1Y2M\""},
+    {"duration(\"P0D\")", NULL, "\"PT0S\""},
+    {"duration(\"P0Y\")", NULL, "\"P0M\""},
+    {"duration(\"-PT90M\")", NULL, "\"-PT1H30M\""},
+    {"duration(\"PT1.5S\")", NULL, "\"PT1.5S\""},
+    {"duration(\"P2W\")", NULL, "\"P14D\""},
+    {"duration(\"P1Y2D\")", NULL, "null"},
+    {"duration(\"PT\")", NULL, "null"},
+    {"duration(\"P1Y\") + duration(\"P6M\")", NULL, "\"P1Y6M\""},
+    {"duration(\"PT1H\") * 2", NULL, "\"PT2H\""},
+    {"duration(\"PT1H\") / 4", NULL, "\"PT15M\""},
+    {"duration(\"P1D\") / duration(\"PT1H\")", NULL, "24"},
+    {"duration(\"P1Y\") * 3", NULL, "\"P3Y\""},
+    {"-duration(\"PT1H\")", NULL, "\"-PT1H\""},
+    {"years and months duration(date(\"2011-12-22\"), date(\"2013-08-24\"))", NULL, "\"P1Y8M\""},
+    {"years and months duration(date(\"2013-08-24\"), date(\"2011-12-22\"))", NULL,
+     "\"-P1Y8M\""},
+    {"date(\"2024-01-31\").year", NULL, "2024"},
+    {"date(\"2024-01-31\").month", NULL, "1"},
+    {"date(\"2024-01-31\").day", NULL, "31"},
+    {"date(\"2024-01-31\").weekday", NULL, "3"},
+    {"date and time(\"2024-01-31T10:30:15Z\").hour", NULL, "10"},
+    {"date and time(\"2024-01-31T10:30:15Z\").second", NULL, "15"},
+    {"date and time(\"2024-01-31T10:30:15+02:00\").time offset", NULL, "\"PT2H\""},
+    {"duration(\"P1DT2H\").days", NULL, "1"},
+    {"duration(\"P1DT2H\").hours", NULL, "2"},
+    {"duration(\"P1Y2M\").years", NULL, "1"},
+    {"duration(\"P1Y2M\").months", NULL, "2"},
+    {"@\"2024-01-31\"", NULL, "\"2024-01-31\""},
+    {"@\"P1D\"", NULL, "\"P1D\""},
+    {"@\"10:00:00\"", NULL, "\"10:00:00\""},
+    {"@\"2024-01-31T10:00:00Z\"", NULL, "\"2024-01-31T10:00:00Z\""},
+    {"now()", NULL, "\"2024-01-31T11:20:00Z\""},
+    {"today()", NULL, "\"2024-01-31\""},
+    {"now() - duration(\"PT20M\")", NULL, "\"2024-01-31T11:00:00Z\""},
+    {"now() > date and time(\"2024-01-01T00:00:00Z\")", NULL, "true"},
+    {"day of week(date(\"2024-01-31\"))", NULL, "\"Wednesday\""},
+    {"month of year(date(\"2024-01-31\"))", NULL, "\"January\""},
+    {"day of year(date(\"2024-02-01\"))", NULL, "32"},
+    {"week of year(date(\"2024-01-01\"))", NULL, "1"},
+    {"week of year(date(\"2021-01-03\"))", NULL, "53"},
+    {"last day of month(date(\"2024-02-10\"))", NULL, "\"2024-02-29\""},
+    /* contexts */
+    {"get value({a: 1}, \"a\")", NULL, "1"},
+    {"get value({a: {b: 2}}, [\"a\", \"b\"])", NULL, "2"},
+    {"get value(m, \"k\")", "{\"m\": {\"k\": \"v\"}}", "\"v\""},
+    {"get entries({a: 1, b: 2})", NULL,
+     "[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":2}]"},
+    {"context put({a: 1}, \"b\", 2)", NULL, "{\"a\":1,\"b\":2}"},
+    {"context put({a: 1}, \"a\", 3)", NULL, "{\"a\":3}"},
+    {"context put({a: {b: 1}}, [\"a\", \"c\"], 2)", NULL, "{\"a\":{\"b\":1,\"c\":2}}"},
+    {"context merge([{a: 1}, {b: 2}, {a: 3}])", NULL, "{\"a\":3,\"b\":2}"},
+    {"context([{key: \"a\", value: 1}])", NULL, "{\"a\":1}"},
+    /* is defined and friends */
+    {"is defined(x)", NULL, "false"},
+    {"is defined(x)", "{\"x\": 1}", "true"},
+    {"is defined(x)", "{\"x\": null}", "false"},
+    {"is defined(x.y)", "{\"x\": {}}", "false"},
+    {"get or else(x, \"d\")", NULL, "\"d\""},
+    {"get or else(x, \"d\")", "{\"x\": \"v\"}", "\"v\""},
+    {"assert(1, true)", NULL, "1"},
+    /* the shapes real models use */
+    {"{\"paymentRequestId\": response.body.paymentRequestId}",
+     "{\"response\": {\"body\": {\"paymentRequestId\": \"p-1\"}}}", "{\"paymentRequestId\":\"p-1\"}"},
+    {"\"responseFor_\" + requestId", "{\"requestId\": \"42\"}", "\"responseFor_42\""},
+    {"approved=false", "{\"approved\": false}", "true"},
+    {"if fuelLevel >= 50 then \"ALL SYSTEMS GO\" else \"ABORT\"", "{\"fuelLevel\": 60}",
+     "\"ALL SYSTEMS GO\""},
+    {"\"Crew \" + missionName + \" reached \" + destination + \"! Fuel: \" + string(fuelAfterBurn) "
+     "+ \"%. Experiments: \" + string(experimentsRun)",
+     "{\"missionName\": \"Ares\", \"destination\": \"Mars\", \"fuelAfterBurn\": 35, "
+     "\"experimentsRun\": 3}",
+     "\"Crew Ares reached Mars! Fuel: 35%. Experiments: 3\""},
+    {"\"Mission \" + missionName + \" scrubbed — not enough fuel (\" + string(fuelLevel) + \"%)\"",
+     "{\"missionName\": \"Ares\", \"fuelLevel\": 12.5}",
+     "\"Mission Ares scrubbed — not enough fuel (12.5%)\""},
+};
+
+static void test_eval_table(void **state)
+{
+    (void)state;
+    size_t n = sizeof eval_cases / sizeof eval_cases[0];
+    int failures = 0;
+    for (size_t i = 0; i < n; i++) {
+        const eval_case *c = &eval_cases[i];
+        feel_error err;
+        char *got = eval(c->expr, c->vars, &err);
+        if (!got) {
+            fprintf(stderr, "FAIL %s\n  failed: %s (column %d)\n", c->expr, err.message,
+                    err.column);
+            failures++;
+            continue;
+        }
+        if (strcmp(got, c->want) != 0) {
+            fprintf(stderr, "FAIL %s\n  got  %s\n  want %s\n", c->expr, got, c->want);
+            failures++;
+        }
+        free(got);
+    }
+    printf("feel: %zu evaluation cases\n", n);
+    assert_int_equal(failures, 0);
+}
+
+/* ---- conditions -------------------------------------------------------- */
+
+typedef struct cond_case {
+    const char *expr, *vars;
+    int want;
+    const char *message; /* for -1 */
+} cond_case;
+
+static const cond_case cond_cases[] = {
+    {"x > 1", "{\"x\": 2}", 1, NULL},
+    {"x > 1", "{\"x\": 0}", 0, NULL},
+    {"x > 1", NULL, 0, NULL},
+    {"x", "{\"x\": true}", 1, NULL},
+    {"null", NULL, 0, NULL},
+    {"is defined(breakfastPrepared)", "{\"breakfastPrepared\": true}", 1, NULL},
+    {"not(is defined(breakfastPrepared))", NULL, 1, NULL},
+    {"progress = \"in bed\"", "{\"progress\": \"in bed\"}", 1, NULL},
+    {"x + 1", "{\"x\": 1}", -1,
+     "Expected result of the expression 'x + 1' to be 'BOOLEAN', but was 'NUMBER'."},
+    {"\"a\"", NULL, -1, "Expected result of the expression '\"a\"' to be 'BOOLEAN', but was 'STRING'."},
+    {"[true]", NULL, -1, "Expected result of the expression '[true]' to be 'BOOLEAN', but was 'ARRAY'."},
+    {"{a: true}", NULL, -1,
+     "Expected result of the expression '{a: true}' to be 'BOOLEAN', but was 'OBJECT'."},
+    {"today()", NULL, -1, "Expected result of the expression 'today()' to be 'BOOLEAN', but was 'STRING'."},
+};
+
+static void test_conditions(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof cond_cases / sizeof cond_cases[0]; i++) {
+        const cond_case *c = &cond_cases[i];
+        json_t *v = c->vars ? json_loads(c->vars, 0, NULL) : json_object();
+        feel_expr *e;
+        feel_error err;
+        assert_int_equal(feel_parse(c->expr, strlen(c->expr), &e, &err), 0);
+        feel_env env = {lookup, v, NOW_MS};
+        int rc = feel_eval_condition(e, &env, &err);
+        if (rc != c->want)
+            fail_msg("%s: got %d, want %d (%s)", c->expr, rc, c->want, err.message);
+        if (c->message)
+            assert_string_equal(err.message, c->message);
+        feel_expr_free(e);
+        json_decref(v);
+    }
+}
+
+/* ---- parse errors ------------------------------------------------------ */
+
+typedef struct perr_case {
+    const char *expr;
+    int column;
+    const char *construct;
+    const char *message;
+} perr_case;
+
+static const perr_case perr_cases[] = {
+    {"", 1, "", "Expected an expression at column 1, but found the end of the expression"},
+    {"1 +", 4, "", "Expected an expression at column 4, but found the end of the expression"},
+    {"(1 + 2", 7, "", "Expected ')' at column 7, but found the end of the expression"},
+    {"1 +* 2", 4, "", "Expected an expression at column 4, but found '*'"},
+    {"x = = 1", 5, "", "Expected an expression at column 5, but found '='"},
+    {"then", 1, "", "Expected an expression at column 1, but found 'then'"},
+    {"-", 2, "", "Expected an expression at column 2, but found the end of the expression"},
+    {"1 2", 3, "", "Expected an operator or the end of the expression at column 3, but found '2'"},
+    {"1e5", 2, "", "Expected an operator or the end of the expression at column 2, but found 'e5'"},
+    {"1 # 2", 3, "", "Expected an operator or the end of the expression at column 3, but found '#'"},
+    {"1..2", 2, "", "Expected an operator or the end of the expression at column 2, but found '..'"},
+    {"\"abc", 1, "",
+     "Expected '\"' to close the string that starts at column 1, but found the end of the "
+     "expression"},
+    {"/* open", 1, "",
+     "Expected '*/' to close the comment that starts at column 1, but found the end of the "
+     "expression"},
+    {"`abc", 1, "",
+     "Expected '`' to close the name that starts at column 1, but found the end of the expression"},
+    {"if x then 1", 12, "", "Expected 'else' at column 12, but found the end of the expression"},
+    {"if x 1 else 2", 6, "", "Expected 'then' at column 6, but found '1'"},
+    {"for x [1, 2] return x", 7, "", "Expected 'in' at column 7, but found '['"},
+    {"for x in [1, 2] x", 17, "", "Expected 'return' at column 17, but found 'x'"},
+    {"some x in [1] x > 1", 15, "", "Expected 'satisfies' at column 15, but found 'x'"},
+    {"for 1 in x return 1", 5, "", "Expected a variable name at column 5, but found '1'"},
+    {"[1, 2", 6, "", "Expected ',' or ']' at column 6, but found the end of the expression"},
+    {"[1..]", 5, "", "Expected an expression at column 5, but found ']'"},
+    {"{a 1}", 4, "", "Expected ':' at column 4, but found '1'"},
+    {"{a: 1,}", 7, "", "Expected a context key (a name or a string) at column 7, but found '}'"},
+    {"x[1", 4, "", "Expected ']' at column 4, but found the end of the expression"},
+    {"x.", 3, "", "Expected a name after '.' at column 3, but found the end of the expression"},
+    {"x between 1", 12, "", "Expected 'and' at column 12, but found the end of the expression"},
+    {"@1", 2, "", "Expected a string after '@' at column 2, but found '1'"},
+    {"@\"2024-13-01\"", 1, "",
+     "Expected a date, a time, a date and time or a duration at column 1, but found "
+     "@'\"2024-13-01\"'"},
+    {"\"\\uD800\"", 2, "",
+     "Expected a low surrogate \\uDC00-\\uDFFF after the high surrogate at column 2 in the "
+     "string"},
+    {"foo(1)", 1, "", "Expected a built-in function at column 1, but found the unknown function 'foo'"},
+    {"x + uuid()", 5, "",
+     "Expected a built-in function at column 5, but found the unknown function 'uuid'"},
+    {"string size(\"a\")", 1, "",
+     "Expected a built-in function at column 1, but found the unknown function 'string size'"},
+    {"string length(\"a\", 2)", 1, "",
+     "Expected 1 argument for the function 'string length' at column 1, but found 2"},
+    {"is defined()", 1, "",
+     "Expected 1 argument for the function 'is defined' at column 1, but found 0"},
+    {"substring(\"a\")", 1, "",
+     "Expected 2 or 3 arguments for the function 'substring' at column 1, but found 1"},
+    {"now(1)", 1, "", "Expected 0 arguments for the function 'now' at column 1, but found 1"},
+    {"date(1, 2)", 1, "",
+     "Expected 1 or 3 arguments for the function 'date' at column 1, but found 2"},
+    {"1 + time()", 5, "",
+     "Expected 1, 3 or 4 arguments for the function 'time' at column 5, but found 0"},
+    {"append([1])", 1, "",
+     "Expected at least 2 arguments for the function 'append' at column 1, but found 1"},
+    {"sort([1])", 1, "", "Expected 2 arguments for the function 'sort' at column 1, but found 1"},
+    {"sort([1], 1)", 11, "",
+     "Expected a function definition such as 'function(x, y) x < y' at column 11"},
+    {"substring(string: \"a\", foo: 1)", 24, "",
+     "Expected a parameter of 'substring' (string,start position,length) at column 24, but "
+     "found 'foo'"},
+    {"contains(\"a\", match: \"b\")", 15, "",
+     "Expected only positional or only named arguments for 'contains' at column 15"},
+    {"x instance of number", 3, "instance of",
+     "The construct 'instance of' at column 3 is not supported"},
+    {"function(a) a + 1", 1, "function definition",
+     "The construct 'function definition' at column 1 is not supported"},
+    {"{f: function(x) x}", 5, "function definition",
+     "The construct 'function definition' at column 5 is not supported"},
+    {"x.f(1)", 4, "function invocation",
+     "The construct 'function invocation' at column 4 is not supported: only built-in "
+     "functions can be called, by name"},
+    {"matches(x, \"(a\")", 12, "",
+     "Expected a regular expression Chute supports at column 12 for 'matches', but a group is "
+     "not closed with ')'"},
+    {"matches(x, \"(a)\\1\")", 12, "",
+     "Expected a regular expression Chute supports at column 12 for 'matches', but "
+     "backreferences are not supported"},
+    {"replace(x, \"(?=a)\", \"\")", 12, "",
+     "Expected a regular expression Chute supports at column 12 for 'replace', but lookahead is "
+     "not supported"},
+    {"matches(x, \"a\", \"q\")", 12, "",
+     "Expected a regular expression Chute supports at column 12 for 'matches', but the flag 'q' "
+     "is not one of i, s, m, x"},
+    {"split(x, \"a{2000}\")", 10, "",
+     "Expected a regular expression Chute supports at column 10 for 'split', but a "
+     "quantifier's bound is larger than 1000"},
+    {"é +", 4, "", "Expected an expression at column 4, but found the end of the expression"},
+    {"\"日本\" + * 1", 8, "", "Expected an expression at column 8, but found '*'"},
+    {"if x\nthen 1\nelse", 17, "", "Expected an expression at column 17, but found the end of the expression"},
+};
+
+static void test_parse_errors(void **state)
+{
+    (void)state;
+    size_t n = sizeof perr_cases / sizeof perr_cases[0];
+    int failures = 0;
+    for (size_t i = 0; i < n; i++) {
+        const perr_case *c = &perr_cases[i];
+        feel_expr *e = NULL;
+        feel_error err;
+        if (feel_parse(c->expr, strlen(c->expr), &e, &err) == 0) {
+            fprintf(stderr, "FAIL %s: parsed\n", c->expr);
+            feel_expr_free(e);
+            failures++;
+            continue;
+        }
+        if (err.column != c->column || strcmp(err.message, c->message) != 0 ||
+            strcmp(err.construct, c->construct) != 0) {
+            fprintf(stderr, "FAIL %s\n  got  %d [%s] %s\n  want %d [%s] %s\n", c->expr,
+                    err.column, err.construct, err.message, c->column, c->construct, c->message);
+            failures++;
+        }
+    }
+    printf("feel: %zu parse error cases\n", n);
+    assert_int_equal(failures, 0);
+}
+
+static void test_parse_bounds(void **state)
+{
+    (void)state;
+    feel_expr *e = NULL;
+    feel_error err;
+    /* Too long. */
+    size_t big = FEEL_MAX_SOURCE + 1;
+    char *s = malloc(big);
+    memset(s, ' ', big);
+    s[0] = '1';
+    assert_int_equal(feel_parse(s, big, &e, &err), -1);
+    assert_int_equal(err.column, 0);
+    assert_string_equal(err.message,
+                        "The expression is 65537 bytes long, more than the 65536 bytes an "
+                        "expression may have");
+    /* Nested too deeply: parentheses, unary minus, filters, paths. */
+    const char *shapes[] = {"(", "-", "[", "not("};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        size_t o = 0;
+        for (int i = 0; i < 70; i++) {
+            memcpy(s + o, shapes[k], strlen(shapes[k]));
+            o += strlen(shapes[k]);
+        }
+        s[o++] = '1';
+        assert_int_equal(feel_parse(s, o, &e, &err), -1);
+        if (!strstr(err.message, "nested more than 64 levels deep"))
+            fail_msg("%s: %s", shapes[k], err.message);
+    }
+    {
+        size_t o = 0;
+        s[o++] = 'x';
+        for (int i = 0; i < 70; i++) {
+            s[o++] = '.';
+            s[o++] = 'a';
+        }
+        assert_int_equal(feel_parse(s, o, &e, &err), -1);
+        assert_non_null(strstr(err.message, "nested more than 64 levels deep"));
+    }
+    /* Deep nesting at the source limit does not overflow the stack. */
+    memset(s, '(', FEEL_MAX_SOURCE);
+    assert_int_equal(feel_parse(s, FEEL_MAX_SOURCE, &e, &err), -1);
+    assert_int_equal(err.column, 65);
+    /* A long chain of one operator is no nesting: it parses and runs. */
+    size_t o = 0;
+    for (int i = 0; i < 5000; i++) {
+        memcpy(s + o, "1 + ", 4);
+        o += 4;
+    }
+    s[o++] = '1';
+    assert_int_equal(feel_parse(s, o, &e, &err), 0);
+    feel_env env = {NULL, NULL, 0};
+    char *out;
+    size_t len;
+    assert_int_equal(feel_eval(e, &env, &out, &len, &err), 0);
+    assert_string_equal(out, "5001");
+    free(out);
+    feel_expr_free(e);
+    /* Invalid UTF-8. */
+    assert_int_equal(feel_parse("\"é\" + \xff", 8, &e, &err), -1);
+    assert_int_equal(err.column, 7);
+    assert_string_equal(err.message, "Expected UTF-8 text at column 7, but found the byte 0xff");
+    free(s);
+    feel_expr_free(NULL);
+}
+
+/* ---- evaluation errors and bounds -------------------------------------- */
+
+typedef struct eerr_case {
+    const char *expr, *vars;
+    const char *message;
+} eerr_case;
+
+static const eerr_case eerr_cases[] = {
+    {"10 ** 10000", NULL,
+     "The number computed at column 7 is too large: Chute's numbers stay below 10^10000"},
+    {"for x in 1..200000 return x", NULL,
+     "A range at column 10 would have more than 100000 items"},
+    {"{l: for i in 1..4000 return i, r: some x in l, y in l satisfies false}", NULL,
+     "The evaluation takes more than 10000000 steps"},
+    {"some x in 1..100000, y in 1..100000 satisfies false", NULL,
+     "The evaluation needs more than 64 MiB of memory"},
+    {"string join(for x in 1..100000 return \"0123456789abcdef\")", NULL,
+     "A string would be longer than 1048576 bytes at column 1"},
+    {"for x in 1..100000 return for y in 1..100 return y", NULL,
+     "The evaluation needs more than 64 MiB of memory"},
+    {"assert(x, x > 0, \"x must be positive\")", "{\"x\": -1}",
+     "The assertion at column 1 failed: x must be positive"},
+    {"assert(x, x > 0)", NULL, "The assertion at column 1 failed"},
+    {"[1..2]", NULL, "The result is a range, which has no JSON form"},
+    {"number(\"1e20000\")", NULL,
+     "The number read at column 1 is too large: Chute's numbers stay below 10^10000"},
+    {"matches(x, \"(a*)*b\")", NULL, NULL}, /* no error: null */
+};
+
+static void test_eval_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof eerr_cases / sizeof eerr_cases[0]; i++) {
+        const eerr_case *c = &eerr_cases[i];
+        feel_error err;
+        char *got = eval(c->expr, c->vars, &err);
+        if (!c->message) {
+            if (!got)
+                fail_msg("%s failed: %s", c->expr, err.message);
+            free(got);
+            continue;
+        }
+        if (got)
+            fail_msg("%s: evaluated to %s", c->expr, got);
+        assert_string_equal(err.message, c->message);
+    }
+}
+
+/* A hostile pattern against a long input takes linear time. */
+static void test_regex_linear(void **state)
+{
+    (void)state;
+    size_t n = 100000;
+    char *a = malloc(n + 3);
+    memset(a, 'a', n);
+    a[n] = 0;
+    json_t *v = json_object();
+    json_object_set_new(v, "s", json_string(a));
+    const char *src = "matches(s, \"^(a|a)*(a*)*(a+)+b$\")";
+    feel_expr *e;
+    feel_error err;
+    assert_int_equal(feel_parse(src, strlen(src), &e, &err), 0);
+    feel_env env = {lookup, v, 0};
+    char *out;
+    size_t len;
+    int rc = feel_eval(e, &env, &out, &len, &err);
+    /* Either false within the step budget, or the budget's error: never a
+     * hang. */
+    if (rc == 0) {
+        assert_string_equal(out, "false");
+        free(out);
+    } else {
+        assert_string_equal(err.message, "The evaluation takes more than 10000000 steps");
+    }
+    feel_expr_free(e);
+    const char *src2 = "replace(s, \"a\", \"bb\")";
+    assert_int_equal(feel_parse(src2, strlen(src2), &e, &err), 0);
+    assert_int_equal(feel_eval(e, &env, &out, &len, &err), 0);
+    assert_int_equal(len, 2 * n + 2);
+    free(out);
+    feel_expr_free(e);
+    json_decref(v);
+    free(a);
+}
+
+/* The same parsed expression evaluates many times with different
+ * variables, and leaves nothing behind. */
+static void test_reuse(void **state)
+{
+    (void)state;
+    const char *src = "if x > 2 then \"big\" else \"small\"";
+    feel_expr *e;
+    feel_error err;
+    assert_int_equal(feel_parse(src, strlen(src), &e, &err), 0);
+    for (int i = 0; i < 5; i++) {
+        json_t *v = json_pack("{s:i}", "x", i);
+        feel_env env = {lookup, v, 0};
+        char *out;
+        size_t len;
+        assert_int_equal(feel_eval(e, &env, &out, &len, &err), 0);
+        assert_string_equal(out, i > 2 ? "\"big\"" : "\"small\"");
+        free(out);
+        json_decref(v);
+    }
+    feel_expr_free(e);
+}
+
+/* ---- the real models --------------------------------------------------- */
+
+typedef struct corpus_stats {
+    int parsed, failed, files;
+} corpus_stats;
+
+/* Decodes the XML entities of |s| (|n| bytes) into a new string. */
+static char *xml_decode(const char *s, size_t n)
+{
+    char *o = malloc(n + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '&') {
+            o[k++] = s[i];
+            continue;
+        }
+        const char *semi = memchr(s + i, ';', n - i);
+        if (!semi) {
+            o[k++] = s[i];
+            continue;
+        }
+        size_t el = (size_t)(semi - (s + i)) + 1;
+        unsigned long c = 0;
+        if (el > 3 && s[i + 1] == '#') {
+            c = s[i + 2] == 'x' ? strtoul(s + i + 3, NULL, 16) : strtoul(s + i + 2, NULL, 10);
+        } else if (strncmp(s + i, "&lt;", el) == 0) {
+            c = '<';
+        } else if (strncmp(s + i, "&gt;", el) == 0) {
+            c = '>';
+        } else if (strncmp(s + i, "&amp;", el) == 0) {
+            c = '&';
+        } else if (strncmp(s + i, "&quot;", el) == 0) {
+            c = '"';
+        } else if (strncmp(s + i, "&apos;", el) == 0) {
+            c = '\'';
+        }
+        if (!c) {
+            o[k++] = s[i];
+            continue;
+        }
+        /* UTF-8 encode. */
+        if (c < 0x80) {
+            o[k++] = (char)c;
+        } else if (c < 0x800) {
+            o[k++] = (char)(0xC0 | (c >> 6));
+            o[k++] = (char)(0x80 | (c & 0x3F));
+        } else {
+            o[k++] = (char)(0xE0 | (c >> 12));
+            o[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
+            o[k++] = (char)(0x80 | (c & 0x3F));
+        }
+        i += el - 1;
+    }
+    o[k] = 0;
+    return o;
+}
+
+static void check_expression(corpus_stats *st, const char *file, const char *raw, size_t n)
+{
+    char *text = xml_decode(raw, n);
+    const char *p = text;
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    if (*p == '=') {
+        feel_expr *e;
+        feel_error err;
+        if (feel_parse(p + 1, strlen(p + 1), &e, &err) == 0) {
+            st->parsed++;
+            feel_expr_free(e);
+        } else {
+            fprintf(stderr, "%s: '%s' does not parse: %s\n", file, p + 1, err.message);
+            st->failed++;
+        }
+    }
+    free(text);
+}
+
+/* Every attribute value and element text that starts with '=' (Zeebe's
+ * mark of an expression: io mappings, task definitions, scripts, timers,
+ * conditionExpression texts). */
+static void scan_model(corpus_stats *st, const char *file, const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] != '<') {
+            size_t j = i;
+            while (j < n && s[j] != '<')
+                j++;
+            check_expression(st, file, s + i, j - i);
+            i = j;
+            continue;
+        }
+        if (i + 9 <= n && memcmp(s + i, "<![CDATA[", 9) == 0) {
+            const char *end = strstr(s + i, "]]>");
+            size_t j = end ? (size_t)(end - s) : n;
+            check_expression(st, file, s + i + 9, j - i - 9);
+            i = j + 3;
+            continue;
+        }
+        if (i + 4 <= n && memcmp(s + i, "<!--", 4) == 0) {
+            const char *end = strstr(s + i, "-->");
+            i = end ? (size_t)(end - s) + 3 : n;
+            continue;
+        }
+        /* A tag: its quoted attribute values. */
+        size_t j = i + 1;
+        while (j < n && s[j] != '>') {
+            if (s[j] == '"' || s[j] == '\'') {
+                char q = s[j];
+                size_t k = j + 1;
+                while (k < n && s[k] != q)
+                    k++;
+                check_expression(st, file, s + j + 1, k - j - 1);
+                j = k + 1;
+                continue;
+            }
+            j++;
+        }
+        i = j + 1;
+    }
+}
+
+#ifndef CHUTE_BPMN_CORPUS_DIR
+#define CHUTE_BPMN_CORPUS_DIR "../shared/bpmn-corpus"
+#endif
+
+static void test_corpus(void **state)
+{
+    (void)state;
+    const char *dir = getenv("CHUTE_BPMN_CORPUS");
+    if (!dir)
+        dir = CHUTE_BPMN_CORPUS_DIR;
+    DIR *d = opendir(dir);
+    if (!d)
+        fail_msg("the model corpus %s is missing", dir);
+    corpus_stats st = {0, 0, 0};
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t nl = strlen(de->d_name);
+        if (nl < 6 || strcmp(de->d_name + nl - 5, ".bpmn") != 0)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        char *buf = malloc((size_t)size + 1);
+        assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
+        buf[size] = 0;
+        fclose(f);
+        scan_model(&st, de->d_name, buf, (size_t)size);
+        st.files++;
+        free(buf);
+    }
+    closedir(d);
+    printf("feel: parsed %d expressions from %d models in %s\n", st.parsed, st.files, dir);
+    assert_true(st.files > 0);
+    assert_true(st.parsed > 0);
+    assert_int_equal(st.failed, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_eval_table),   cmocka_unit_test(test_conditions),
+        cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_parse_bounds),
+        cmocka_unit_test(test_eval_errors),  cmocka_unit_test(test_regex_linear),
+        cmocka_unit_test(test_reuse),        cmocka_unit_test(test_corpus),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
