@@ -1530,6 +1530,19 @@ int feel_parse(const char *src, size_t len, feel_expr **out, feel_error *err)
     }
     p->err = err;
     p->arena = &e->arena;
+    /* The source is copied before setjmp: nothing the parser reads after a
+     * longjmp may be a local changed since (the caller's |src| was). */
+    e->src = farena_alloc(&e->arena, len + 1);
+    if (!e->src) {
+        free(p);
+        farena_free(&e->arena);
+        free(e);
+        snprintf(err->message, sizeof err->message, "The expression could not be parsed: out of memory");
+        return -1;
+    }
+    memcpy(e->src, src, len);
+    e->src[len] = 0;
+    e->len = len;
     farena_init(&p->scratch, 16u << 20);
     if (setjmp(p->jb)) {
         free(p->toks);
@@ -1539,12 +1552,6 @@ int feel_parse(const char *src, size_t len, feel_expr **out, feel_error *err)
         free(e);
         return -1;
     }
-    e->src = farena_alloc(&e->arena, len + 1);
-    if (!e->src)
-        perr(p, 0, NULL, "The expression could not be parsed: out of memory");
-    memcpy(e->src, src, len);
-    e->src[len] = 0;
-    e->len = len;
     p->src = e->src;
     p->len = len;
     lex(p);

@@ -351,8 +351,8 @@ static size_t format_fraction(int64_t ns, char *buf)
 {
     if (ns == 0)
         return 0;
-    char f[10];
-    snprintf(f, sizeof f, "%09lld", (long long)ns);
+    char f[24]; /* ns is below 10^9: nine digits, room for any int64 */
+    snprintf(f, sizeof f, "%09lld", (long long)(ns % 1000000000));
     int n = 9;
     while (n > 0 && f[n - 1] == '0')
         n--;

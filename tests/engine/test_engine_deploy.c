@@ -113,6 +113,17 @@ static void test_all_or_nothing(void **state)
     chute_resource empty = {.name = "e.bpmn", .content = (const uint8_t *)"", .len = 0};
     assert_rejected(f, chute_engine_deploy(f->e, &empty, 1, &dk, &p, &n, &f->err), CHUTE_EINVAL);
     assert_contains(f->err.message, "'e.bpmn': the resource is empty");
+    /* Every expression is parsed by FEEL at deploy time. */
+    char *badexpr = model("feel", "=1 +");
+    chute_resource fr = res("feel.bpmn", badexpr);
+    assert_rejected(f, chute_engine_deploy(f->e, &fr, 1, &dk, &p, &n, &f->err), CHUTE_EINVAL);
+    assert_contains(f->err.message, "'feel.bpmn'");
+    assert_contains(f->err.message, "failed to parse expression '1 +'");
+    free(badexpr);
+    char *goodexpr = model("feel", "=&quot;pay-&quot; + region");
+    fr = res("feel.bpmn", goodexpr);
+    assert_ok(f, chute_engine_deploy(f->e, &fr, 1, &dk, &p, &n, &f->err));
+    free(goodexpr);
     free(good);
 }
 
