@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "model/arena.h"
-#include "model/sha256.h"
 #include "model/xtree.h"
 
 /* Memory a document may cost, beyond which it is refused as out of memory:
@@ -1680,7 +1679,6 @@ int model_parse(const char *xml, size_t len, const char *resource_name, const mo
         rc = CHUTE_ENOMEM;
         goto done;
     }
-    sha256(xml, len, defs->checksum);
     defs->arena_ = b.out;
     defs->free_expr_ = opts ? opts->free_expr : NULL;
     defs->exprs_ = b.exprs;
@@ -1711,11 +1709,6 @@ void model_definitions_free(model_definitions *defs)
     free_exprs(defs->exprs_, defs->free_expr_);
     arena_free(a); /* |defs| itself lives in the arena */
     free(a);
-}
-
-void model_checksum(const char *xml, size_t len, uint8_t out[32])
-{
-    sha256(xml, len, out);
 }
 
 /* strcmp(m, id) for an |id| of |len| bytes that need not end in NUL. */

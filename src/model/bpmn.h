@@ -293,7 +293,6 @@ typedef struct model_process {
 typedef struct model_definitions {
     const char *id;            /* of <definitions>, "" when none */
     const char *resource_name; /* as given to model_parse */
-    uint8_t checksum[32];      /* SHA-256 of the resource's bytes (model_checksum) */
     uint32_t process_count;    /* >= 1: the executable processes, in document order */
     const model_process *processes;
     /* Private to the module. */
@@ -396,10 +395,6 @@ int model_parse(const char *xml, size_t len, const char *resource_name, const mo
 /* Frees |defs| and, through the hook's free_expr, every parsed expression.
  * NULL is a no-op. */
 void model_definitions_free(model_definitions *defs);
-
-/* The SHA-256 of |len| bytes at |xml|, as model_parse stores it: equal
- * checksums mean an unchanged resource. */
-void model_checksum(const char *xml, size_t len, uint8_t out[32]);
 
 /* The index of the element with id |id| (|len| bytes) in |p|, or MODEL_NONE. */
 uint32_t model_process_find(const model_process *p, const char *id, size_t len);

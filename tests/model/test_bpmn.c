@@ -21,7 +21,6 @@
 #include <string.h>
 
 #include "model/bpmn.h"
-#include "model/sha256.h"
 
 static const char *corpus_dir;
 
@@ -371,10 +370,6 @@ static void test_corpus(void **state)
                 fail_msg("%s deployed but should be refused", names[i]);
             c->check(defs);
             deployed++;
-            /* The checksum is the resource's SHA-256. */
-            uint8_t sum[32];
-            model_checksum(xml, len, sum);
-            assert_memory_equal(sum, defs->checksum, 32);
             model_definitions_free(defs);
         } else {
             assert_int_equal(rc, CHUTE_EINVAL);
@@ -737,8 +732,6 @@ static void test_spellings(void **state)
     assert_int_equal(a->processes[0].elements[2].job->static_retries, 2);
     assert_same_model(a, b);
     assert_same_model(a, c);
-    /* Different bytes, different checksums. */
-    assert_memory_not_equal(a->checksum, b->checksum, 32);
     model_definitions_free(a);
     model_definitions_free(b);
     model_definitions_free(c);
@@ -760,7 +753,7 @@ static void test_spellings(void **state)
         REJECT("t", "Must have exactly one 'zeebe:taskDefinition' extension element"));
 }
 
-/* Several executable processes in one resource; the checksum is SHA-256. */
+/* Several executable processes in one resource. */
 static void test_two_processes(void **state)
 {
     (void)state;
@@ -789,39 +782,6 @@ static void test_two_processes(void **state)
         REJECT("x", "Attribute 'targetRef' references 's2', which is not a flow node of process "
                     "'one' (it is a 'startEvent')"));
     model_definitions_free(d);
-}
-
-static void test_sha256(void **state)
-{
-    (void)state;
-    static const struct {
-        const char *in;
-        const char *hex;
-    } v[] = {
-        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
-        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
-    };
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-        uint8_t out[32];
-        char hex[65];
-        sha256(v[i].in, strlen(v[i].in), out);
-        for (int k = 0; k < 32; k++)
-            snprintf(hex + 2 * k, 3, "%02x", out[k]);
-        assert_string_equal(hex, v[i].hex);
-    }
-    /* One million 'a' (FIPS 180-2 appendix B.3), spanning many blocks. */
-    char *m = malloc(1000000);
-    assert_non_null(m);
-    memset(m, 'a', 1000000);
-    uint8_t out[32];
-    char hex[65];
-    sha256(m, 1000000, out);
-    free(m);
-    for (int k = 0; k < 32; k++)
-        snprintf(hex + 2 * k, 3, "%02x", out[k]);
-    assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 /* ---- hostile and malformed documents ----------------------------------------- */
@@ -1427,7 +1387,6 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_no_hook),
         cmocka_unit_test(test_spellings),
         cmocka_unit_test(test_two_processes),
-        cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_doctype_refused),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_not_xml),
