@@ -211,8 +211,6 @@ enum conn_state {
     CONN_DRAINING = 1,  /* GOAWAY sent; waiting for streams to end and output to flush */
     CONN_REJECTING = 2, /* not HTTP/2: answering 400 then closing */
     CONN_CLOSING = 3,   /* uv_close called */
-    CONN_LINGER = 4,    /* cut: its GOAWAY is written and its calls are over; FIN sent,
-                           closed by the drain timer */
 };
 
 /* Why the transport ended a connection with GOAWAY(ENHANCE_YOUR_CALM). */
@@ -1471,26 +1469,6 @@ static void conn_fail(h2_conn *c)
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
 }
 
-static void on_linger_shutdown(uv_shutdown_t *req, int status)
-{
-    h2_conn *c = req->data;
-    if (c->state == CONN_LINGER && status < 0)
-        conn_fail(c);
-}
-
-/* A cut connection whose GOAWAY is written: nghttp2 sends nothing more, so
- * its calls end now; our FIN goes out, and the drain timer (started by the
- * cut) closes it, so that the client reads the GOAWAY before a reset
- * caused by input nobody reads could destroy it. */
-static void conn_linger(h2_conn *c)
-{
-    c->state = CONN_LINGER;
-    list_remove(&c->sched_link);
-    conn_end_calls(c);
-    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_linger_shutdown) != 0)
-        conn_fail(c);
-}
-
 static void on_reject_shutdown(uv_shutdown_t *req, int status)
 {
     h2_conn *c = req->data;
@@ -1594,8 +1572,7 @@ static int append_out(h2_conn *c, const uint8_t *data, size_t n)
  * the next process_dirty). */
 static void conn_flush(h2_conn *c)
 {
-    if (c->state == CONN_CLOSING || c->state == CONN_REJECTING || c->state == CONN_LINGER ||
-        !c->preface_ok)
+    if (c->state == CONN_CLOSING || c->state == CONN_REJECTING || !c->preface_ok)
         return;
     size_t max = c->server->lim.max_output_buffer;
     while (c->out_pending + (c->wreq ? c->wreq->len : 0) < max) {
@@ -1645,10 +1622,6 @@ static void conn_apply_shutdown(h2_conn *c)
 {
     h2_server *s = c->server;
     c->shutdown_applied = 1;
-    if (c->state == CONN_LINGER) {
-        conn_fail(c); /* its calls are over already */
-        return;
-    }
     if (c->state == CONN_REJECTING || c->state == CONN_CLOSING || c->cut)
         return; /* a cut connection closes by itself, bounded by its drain timer */
     if (!c->preface_ok) {
@@ -1690,16 +1663,15 @@ static void conn_apply_shutdown(h2_conn *c)
 /* After a pump: close when done, keep the idle timer right. */
 static void conn_check(h2_conn *c)
 {
-    if (c->state == CONN_CLOSING || c->state == CONN_REJECTING || c->state == CONN_LINGER ||
-        !c->preface_ok)
+    if (c->state == CONN_CLOSING || c->state == CONN_REJECTING || !c->preface_ok)
         return;
+    /* A cut connection is finished once its GOAWAY went out (nghttp2 then
+     * wants neither to read nor to write): it is closed at once, unread
+     * input and all. Lingering would keep the kernel's receive buffer of
+     * every cut connection full (a reconnecting client can make many), and
+     * the GOAWAY is in the client's receive queue before our reset. */
     int want_read = nghttp2_session_want_read(c->session);
     int want_write = nghttp2_session_want_write(c->session);
-    if (c->cut) {
-        if (!want_write && c->out_pending == 0 && !c->wreq)
-            conn_linger(c); /* the GOAWAY is out */
-        return;             /* else on_write pumps again, or the drain timer ends it */
-    }
     int finished = (!want_read && !want_write) ||
                    (c->state == CONN_DRAINING && c->open_streams == 0 && !want_write);
     if (finished) {
@@ -1787,8 +1759,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         conn_fail(c);
         return;
     }
-    if (nread == 0 || c->state == CONN_CLOSING || c->state == CONN_REJECTING ||
-        c->state == CONN_LINGER || c->cut)
+    if (nread == 0 || c->state == CONN_CLOSING || c->state == CONN_REJECTING || c->cut)
         return;
     const uint8_t *data = (const uint8_t *)buf->base;
     size_t n = (size_t)nread;
