@@ -62,6 +62,19 @@
  * stub) until the gateway calls h2_call_finish() (which then returns
  * CHUTE_ECLOSED), so a gateway pointer never dangles.
  *
+ * Limits against a hostile client
+ * -------------------------------
+ * What one connection can make the server do is bounded, and each cut is
+ * counted in h2_server_stats and logged (rate-limited, with the peer):
+ * connections per listener and per remote address (over a cap: SETTINGS +
+ * GOAWAY(ENHANCE_YOUR_CALM), closed at once; see listener.h); the time a
+ * request may take to arrive whole (DEADLINE_EXCEEDED, buffer freed); header
+ * blocks over the header list limit (a block far past it is not decoded
+ * further, and a connection with too many is ended); and a budget of
+ * control frames (a flood ends the connection). A connection ended for
+ * abuse sends GOAWAY(ENHANCE_YOUR_CALM), reads nothing more and is closed
+ * once that is written. The fields of h2_limits give the numbers.
+ *
  * Threading and reentrancy
  * ------------------------
  * Everything runs on the loop given to h2_server_open(); no function here may
