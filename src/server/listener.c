@@ -207,13 +207,13 @@ static void refuse(listener *l, int fd, const struct sockaddr_storage *ss, liste
     }
     if (why == LISTENER_REFUSED_MAX)
         chuted_log_limited(&l->refuse_log, uv_now(l->loop),
-                           "%s listener: connection from %s refused: %u connections are open, "
-                           "the most --max-connections allows",
+                           "%s listener: connection from %s refused: the listener is at "
+                           "--max-connections (%u open)",
                            l->cfg.name, p ? p->text : host, l->stats.open);
     else
         chuted_log_limited(&l->refuse_log, uv_now(l->loop),
-                           "%s listener: connection from %s refused: %u connections are open "
-                           "from that address, the most --max-connections-per-peer allows",
+                           "%s listener: connection from %s refused: that address is at "
+                           "--max-connections-per-peer (%u open)",
                            l->cfg.name, p ? p->text : host, p ? p->open : 0);
 }
 
@@ -239,10 +239,9 @@ static void accept_failed(listener *l, int e)
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
             lim = (unsigned long long)rl.rlim_cur;
         chuted_log_limited(&l->fail_log, uv_now(l->loop),
-                           "%s listener: accepting a connection failed: %s; %u connections are "
-                           "open here, and chuted may open %llu files (RLIMIT_NOFILE); the "
-                           "waiting connection was closed: raise the limit (ulimit -n) or lower "
-                           "--max-connections",
+                           "%s listener: accepting a connection failed: %s (connections open "
+                           "here: %u; RLIMIT_NOFILE: %llu); the waiting connection was closed: "
+                           "raise the limit (ulimit -n) or lower --max-connections",
                            l->cfg.name, strerror(e), l->stats.open, lim);
     } else {
         chuted_log_limited(&l->fail_log, uv_now(l->loop),

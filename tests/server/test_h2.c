@@ -26,6 +26,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
 #include <signal.h>
@@ -34,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -1864,6 +1866,61 @@ static void test_connection_caps(void **state)
     t_stop(&t);
 }
 
+/* Descriptors run out: the connection the listener cannot take is closed
+ * at once with its spare descriptor (the client sees the close, not a
+ * hang), the failure is counted, a connection already open is served
+ * meanwhile, and accepting goes on once descriptors are free again. */
+static void test_descriptors_run_out(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    t_start(&t, &g, NULL);
+    tclient ok;
+    tc_connect(&t, &ok, NULL);
+    h2tc_call *st = tc_request(&ok, "/t.T/Echo", "before", 6, NULL);
+    expect_status(&t, st, 200, 0);
+
+    /* Use up every descriptor under a lowered soft limit, then free one:
+     * the client's socket takes it, and the server has none to accept. */
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int top = open("/dev/null", O_RDONLY);
+    assert_true(top >= 0);
+    close(top);
+    low = old;
+    low.rlim_cur = (rlim_t)top + 64;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fds[128], n = 0;
+    while (n < 128) {
+        int fd = open("/dev/null", O_RDONLY);
+        if (fd < 0)
+            break;
+        fds[n++] = fd;
+    }
+    assert_true(n > 0 && n < 128);
+    close(fds[--n]);
+    tclient starved;
+    tc_connect(&t, &starved, NULL);
+    assert_true(RUN_UNTIL(&t, starved.eof, 3000));
+    assert_int_equal(stats_of(&t).accept_failures, 1);
+    st = tc_request(&ok, "/t.T/Echo", "during", 6, NULL); /* open connections need none */
+    expect_status(&t, st, 200, 0);
+    tc_close(&starved);
+
+    while (n > 0)
+        close(fds[--n]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    tclient after;
+    tc_connect(&t, &after, NULL); /* waits in the backlog through the pause */
+    st = tc_request(&after, "/t.T/Echo", "after", 5, NULL);
+    expect_status(&t, st, 200, 0);
+    assert_int_equal(stats_of(&t).accept_failures, 1);
+    tc_close(&after);
+    tc_close(&ok);
+    t_stop(&t);
+}
+
 int main(void)
 {
     /* A client writing to a connection the server closed (a refused one)
@@ -1896,6 +1953,7 @@ int main(void)
         cmocka_unit_test(test_control_budget_kinds),
         cmocka_unit_test(test_control_budget_normal_client),
         cmocka_unit_test(test_connection_caps),
+        cmocka_unit_test(test_descriptors_run_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
