@@ -18,8 +18,11 @@
  *     the body (413 at once), and while chunks arrive;
  *   - malformed HTTP: 400, then the connection is closed;
  *   - a request must arrive within request_timeout_ms of its first byte
- *     (slow senders get 408 and are closed); an idle keep-alive connection
- *     is closed after idle_timeout_ms;
+ *     (slow senders get 408 and are closed, counted and logged); an idle
+ *     keep-alive connection is closed after idle_timeout_ms;
+ *   - connections: at most max_connections open, and max_connections_per_peer
+ *     from one IP address; one more is closed at once, without an answer
+ *     (listener.h, which also handles descriptors running out);
  *   - pipelining: requests are answered strictly in order; at most
  *     max_pipeline requests of a connection are in flight, and once that
  *     many are (or max_output_buffer response bytes wait to be written)
