@@ -96,6 +96,12 @@ goals() {
   v=$(val chute_relaxed idle_cpu)
   lt "$v" 1 && ok=1 || ok=0
   goal "idle CPU under 1 % with 1 000 long-polling workers" $ok "$(fmt "$v") %"
+  local i d
+  i=$(val bomb control_create_p50_idle); d=$(val bomb control_create_p50_during)
+  v=$(times "$d" "$i")
+  lt "$v" 2 && ok=1 || ok=0
+  goal "CreateJob p50 while one connection runs the HPACK bomb within 2x of idle" $ok \
+    "idle $(fmt "$i") ms, during $(fmt "$d") ms, chuted $(fmt "$(val bomb chuted_cpu_pct)") % CPU"
 }
 
 machine() {

@@ -14,7 +14,9 @@
 #              the last writes: chute --durability normal, beanstalkd with its
 #              default fsync interval (50 ms), redis appendfsync everysec,
 #              postgres synchronous_commit off;
-# 3. the C client's job worker end to end (bench/bench_worker).
+# 3. the C client's job worker end to end (bench/bench_worker);
+# 4. one hostile gRPC connection, the HPACK indexed-header bomb, against a
+#    control client's CreateJob latency and chuted's CPU (bench/bench_bomb).
 #
 # Prints `bench: <name> <value> <unit>` lines, then a summary table with
 # ratios, and writes the results to bench/results.md. Data goes to
@@ -41,16 +43,19 @@ t_start=$(date +%s)
 if [ "$mode" = short ]; then
   BURN_N=20000; REPS=3; SLOW_REPS=1; LIFE_N=20000
   RATE_SECS=2; SEARCH_SECS=1; DEPTH_N=1000000; IDLE_SECS=5; WORKER_N=10000; WRK_SECS=3
+  BOMB_SECS=5; BOMB_IDLE=2; BOMB_FLAT_SECS=3
 else
   BURN_N=100000; REPS=5; SLOW_REPS=3; LIFE_N=100000
   RATE_SECS=10; SEARCH_SECS=3; DEPTH_N=10000000; IDLE_SECS=30; WORKER_N=100000; WRK_SECS=10
+  BOMB_SECS=10; BOMB_IDLE=3; BOMB_FLAT_SECS=10
 fi
 IDLE_CONNS=1000
 
 loadgen="$build/bench/loadgen"
 chuted="$build/src/server/chuted"
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-for f in "$loadgen" "$chuted" "$build/bench/bench_worker" "$pgbin/pg_ctl"; do
+for f in "$loadgen" "$chuted" "$build/bench/bench_worker" "$build/bench/bench_bomb" \
+         "$pgbin/pg_ctl"; do
   [ -x "$f" ] || { echo "bench: $f is missing (build first; scripts/deps.sh bench)" >&2; exit 1; }
 done
 # 1 000 idle clients need a few descriptors each: raise the soft limit to the hard one.
@@ -275,6 +280,20 @@ for cfg in chute_relaxed beanstalkd_relaxed redis_relaxed pg_relaxed; do
   stop_broker "$cfg" "$dir"
   rm -rf "$dir"
 done
+
+# ---- 5. one hostile connection ----------------------------------------------------
+# bomb: the bomber writes 64 header blocks a second (1 MB/s, what took a whole
+# core before the limits), one connection at a time, connecting again when
+# chuted ends one; bomb_flat: the same as fast as chuted reads.
+mark "== one hostile gRPC connection: HPACK indexed-header bomb vs a CreateJob client (chute durability full)"
+dir="$data/bomb"; PORT=
+start_broker chute_sync "$dir"
+"$build/bench/bench_bomb" "$ADDR" "$PID" name=bomb secs=$BOMB_SECS idle=$BOMB_IDLE rate=64 \
+  | tee -a "$out" || echo "bench: FAILED: bench_bomb rate=64" | tee -a "$failures" >&2
+"$build/bench/bench_bomb" "$ADDR" "$PID" name=bomb_flat secs=$BOMB_FLAT_SECS idle=1 rate=0 \
+  | tee -a "$out" || echo "bench: FAILED: bench_bomb rate=0" | tee -a "$failures" >&2
+stop_broker chute_sync "$dir"
+rm -rf "$dir"
 
 # ---- the figures the gRPC gateway issue names ---------------------------------
 alias_fig() { # NEW OLD

@@ -32,6 +32,8 @@
 #include "server/h2.h"
 
 #include "codec/grpc_frame.h" /* the message reader, codec_inflate, the grpc-message escape */
+#include "server/listener.h"
+#include "server/log.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -159,8 +161,10 @@ struct h2_call {
     int32_t stream_id;
     req_state req;
     resp_state resp;
-    h2_link link;       /* in conn->calls, or server->stubs */
-    h2_link dirty_link; /* in conn->dirty while it has work */
+    h2_link link;        /* in conn->calls, or server->stubs */
+    h2_link dirty_link;  /* in conn->dirty while it has work */
+    h2_link arrive_link; /* in server->arriving until the request has arrived whole */
+    uint64_t arrived_ms; /* uv_now when its HEADERS began */
 
     /* What the request headers said, judged when the header block ends. */
     unsigned method_post : 1;     /* :method was POST */
@@ -209,6 +213,13 @@ enum conn_state {
     CONN_CLOSING = 3,   /* uv_close called */
 };
 
+/* Why the transport ended a connection with GOAWAY(ENHANCE_YOUR_CALM). */
+enum conn_cut {
+    CUT_NONE = 0,
+    CUT_HEADER_BOMB = 1,   /* more than max_oversized_headers oversized header blocks */
+    CUT_CONTROL_FLOOD = 2, /* a control frame found the budget empty */
+};
+
 /* A uv_write in flight, with its bytes. */
 typedef struct h2_wreq {
     uv_write_t req;
@@ -235,6 +246,11 @@ struct h2_conn {
     int timer_is_drain;
     int fin_sent; /* CONN_REJECTING: our FIN went out */
     int peer_eof; /* CONN_REJECTING: the peer closed its side */
+    enum conn_cut cut;       /* set when the connection is being ended for abuse */
+    uint32_t oversized;      /* header blocks over max_header_list_size so far */
+    uint64_t control_tokens; /* the control-frame budget, in thousandths of a frame */
+    uint64_t control_time;   /* uv_now when it was last refilled */
+    listener_peer *peer;     /* its address in the listener's per-peer count */
     uv_shutdown_t shutdown_req;
     h2_wreq *wreq;                  /* batch being filled */
     size_t out_pending;             /* bytes in uv_write not completed */
@@ -243,8 +259,10 @@ struct h2_conn {
 
 struct h2_server {
     uv_loop_t *loop;
-    uv_tcp_t listener;
+    listener *lst;
     uv_idle_t idle;
+    uv_timer_t req_timer; /* the request-timeout sweep */
+    h2_link arriving;     /* calls whose request has not arrived whole, oldest first */
     h2_limits lim;
     h2_request_fn on_request;
     void *ctx;
@@ -255,12 +273,12 @@ struct h2_server {
     h2_link sched;
     h2_link stubs;
     h2_server_stats stats;
-    uint64_t last_accept_log;
+    log_limit cut_log, timeout_log, fail_log;
     int shutting_down;
     int listener_closed;
+    int req_timer_closed;
     int idle_closing;
     int done_called;
-    int open_fail_handles;
     int shut_status;
     char *shut_msg; /* raw, encoded when used */
     void (*done)(void *);
@@ -289,6 +307,7 @@ static void conn_fail(h2_conn *c);
 static void conn_schedule(h2_conn *c);
 static void server_maybe_done(h2_server *s);
 static void on_idle(uv_idle_t *h);
+static void on_req_timer(uv_timer_t *t);
 
 /* ---- limits ----------------------------------------------------------------- */
 
@@ -302,6 +321,12 @@ void h2_limits_init(h2_limits *l)
     l->max_output_buffer = 1024 * 1024;
     l->drain_timeout_ms = 2000;
     l->max_request_buffer = 16u * 1024 * 1024;
+    l->request_timeout_ms = 30 * 1000;
+    l->max_connections = 10000;
+    l->max_connections_per_peer = 10000;
+    l->max_oversized_headers = 8;
+    l->control_burst = 1000;
+    l->control_per_second = 100;
 }
 
 /* ---- grpc-message encoding ------------------------------------------------- */
@@ -428,6 +453,7 @@ static void call_free(h2_call *call)
     call_free_body(call);
     list_remove(&call->link);
     list_remove(&call->dirty_link);
+    list_remove(&call->arrive_link);
     msgq_free(&call->queue);
     msgq_free(&call->taken);
     msgq_free(&call->dropped);
@@ -467,6 +493,7 @@ static void call_reject(h2_call *call, int http, int grpc, const char *fmt, ...)
     va_end(ap);
     call->req = REQ_REJECTED;
     call->resp = RESP_REJECT_DUE;
+    list_remove(&call->arrive_link); /* answered: no deadline any more */
     call->reject_http = http;
     call->reject_grpc = grpc;
     call->reject_msg = strdup(buf); /* NULL on ENOMEM: the status alone still goes out */
@@ -635,7 +662,7 @@ static void call_process(h2_call *call)
     /* Work for the stream is only done while it lives: a call whose stream
      * went away keeps its REJECT_DUE, RST_DUE or DISPATCH and is freed (or
      * told) below. */
-    int live = c->state != CONN_CLOSING && !call->stream_closed;
+    int live = c->state != CONN_CLOSING && !c->cut && !call->stream_closed;
 
     if (call->resp == RESP_REJECT_DUE && live) {
         s->stats.requests_rejected++;
@@ -816,6 +843,173 @@ size_t h2_call_queued_bytes(const h2_call *call)
     return call->queued_bytes;
 }
 
+/* ---- limits against a hostile client ---------------------------------------- */
+
+/* The control-frame budget counts in thousandths of a frame, so that it can
+ * regain |control_per_second| frames a second with a millisecond clock. */
+#define H2_TOKEN 1000
+
+/* A header block that decodes to more than this many times
+ * max_header_list_size is not decoded further (see on_header). */
+#define H2_HEADER_STOP_FACTOR 4
+
+static void conn_peer_name(h2_conn *c, char *out, size_t cap)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+        listener_peer_name(fd, out, cap);
+    else
+        snprintf(out, cap, "an unknown peer");
+}
+
+/* Ends the connection for abuse: GOAWAY(ENHANCE_YOUR_CALM) is queued and
+ * nghttp2 reads nothing more. Runs inside an nghttp2 callback, which then
+ * returns NGHTTP2_ERR_CALLBACK_FAILURE so that mem_recv stops at once (not a
+ * byte more of a flood is looked at); on_read sees |cut| and lets the
+ * GOAWAY go out. */
+static void conn_cut(h2_conn *c, enum conn_cut why, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void conn_cut(h2_conn *c, enum conn_cut why, const char *fmt, ...)
+{
+    if (c->cut)
+        return;
+    h2_server *s = c->server;
+    c->cut = why;
+    nghttp2_session_terminate_session(c->session, NGHTTP2_ENHANCE_YOUR_CALM);
+    if (why == CUT_HEADER_BOMB)
+        s->stats.ended_header_bomb++;
+    else
+        s->stats.ended_control_flood++;
+    char what[256], peer[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    conn_peer_name(c, peer, sizeof peer);
+    chuted_log_limited(&s->cut_log, uv_now(s->loop),
+                       "gRPC connection from %s ended with GOAWAY(ENHANCE_YOUR_CALM): %s", peer,
+                       what);
+}
+
+/* Takes one control frame from the budget; 0 when it was empty. */
+static int budget_take(h2_conn *c)
+{
+    const h2_limits *lim = &c->server->lim;
+    if (lim->control_burst == 0)
+        return 1;
+    uint64_t cap = (uint64_t)lim->control_burst * H2_TOKEN;
+    uint64_t now = uv_now(c->server->loop);
+    if (now > c->control_time) {
+        uint64_t ms = now - c->control_time;
+        uint64_t add = ms > cap ? cap : ms * lim->control_per_second; /* per ms, in 1/1000 */
+        c->control_tokens = add >= cap - c->control_tokens ? cap : c->control_tokens + add;
+        c->control_time = now;
+    }
+    if (c->control_tokens < H2_TOKEN)
+        return 0;
+    c->control_tokens -= H2_TOKEN;
+    return 1;
+}
+
+/* Work earns control frames: the window updates and pings a client sends
+ * in answer to DATA, the reset or priority of a stream it opened. */
+static void budget_earn(h2_conn *c, uint32_t frames)
+{
+    uint64_t cap = (uint64_t)c->server->lim.control_burst * H2_TOKEN;
+    uint64_t add = (uint64_t)frames * H2_TOKEN;
+    c->control_tokens = add >= cap - c->control_tokens ? cap : c->control_tokens + add;
+}
+
+/* One more header block over the limit. Returns -1 when that was one too
+ * many: the connection is cut. */
+static int conn_count_oversized(h2_conn *c)
+{
+    h2_server *s = c->server;
+    s->stats.headers_oversized++;
+    c->oversized++;
+    uint32_t max = s->lim.max_oversized_headers;
+    if (max == 0 || c->oversized <= max)
+        return 0;
+    conn_cut(c, CUT_HEADER_BOMB,
+             "%" PRIu32 " header blocks over the header list limit of %" PRIu32
+             " bytes (at most %" PRIu32 " on one connection)",
+             c->oversized, s->lim.max_header_list_size, max);
+    return -1;
+}
+
+/* The request of |call| has not arrived whole within request_timeout_ms:
+ * answer it DEADLINE_EXCEEDED, saying what is missing, and free its buffer
+ * (call_reject does). */
+static void request_timed_out(h2_call *call)
+{
+    h2_conn *c = call->conn;
+    h2_server *s = call->server;
+    if (!c || c->state == CONN_CLOSING || c->cut || call->stream_closed || !call_can_reject(call))
+        return;
+    char what[160];
+    size_t prefix_have = 0, have = 0, length = 0;
+    switch (call->req) {
+    case REQ_HEADERS:
+        snprintf(what, sizeof what, "its header block did not end");
+        break;
+    case REQ_BODY:
+        codec_frame_reader_progress(&call->reader, &prefix_have, &have, &length);
+        if (prefix_have == 0)
+            snprintf(what, sizeof what, "no request message arrived");
+        else if (prefix_have < CODEC_FRAME_PREFIX)
+            snprintf(what, sizeof what, "%zu of the 5 bytes of the message prefix arrived",
+                     prefix_have);
+        else
+            snprintf(what, sizeof what, "%zu of the %zu bytes of the request message arrived", have,
+                     length);
+        break;
+    default: /* REQ_MESSAGE */
+        snprintf(what, sizeof what, "the request stream did not end after its message");
+        break;
+    }
+    unsigned long long ms = (unsigned long long)s->lim.request_timeout_ms;
+    call_reject(call, 200, H2_GRPC_DEADLINE_EXCEEDED,
+                "the request did not arrive within %llu ms: %s", ms, what);
+    s->stats.requests_timed_out++;
+    char peer[64];
+    conn_peer_name(c, peer, sizeof peer);
+    chuted_log_limited(&s->timeout_log, uv_now(s->loop),
+                       "gRPC request %s from %s ended: it did not arrive within %llu ms: %s",
+                       call->path ? call->path : "(no :path yet)", peer, ms, what);
+    conn_schedule(c);
+}
+
+/* The request-timeout sweep: one timer per server, armed for the oldest
+ * request still arriving. Every request has the same timeout, so the list
+ * is in deadline order and each run looks only at what expired, plus one. */
+static void on_req_timer(uv_timer_t *t)
+{
+    h2_server *s = t->data;
+    uint64_t now = uv_now(s->loop), limit = s->lim.request_timeout_ms;
+    while (!list_empty(&s->arriving)) {
+        h2_call *call = CONTAINER_OF(s->arriving.next, h2_call, arrive_link);
+        if (call->arrived_ms + limit > now) {
+            uv_timer_start(t, on_req_timer, call->arrived_ms + limit - now, 0);
+            return;
+        }
+        list_remove(&call->arrive_link);
+        request_timed_out(call);
+    }
+}
+
+/* A request begins to arrive: its deadline is request_timeout_ms from now. */
+static void arrival_start(h2_call *call)
+{
+    h2_server *s = call->server;
+    if (s->lim.request_timeout_ms == 0 || s->shutting_down)
+        return;
+    call->arrived_ms = uv_now(s->loop);
+    list_push_back(&s->arriving, &call->arrive_link);
+    if (!uv_is_active((uv_handle_t *)&s->req_timer))
+        uv_timer_start(&s->req_timer, on_req_timer, s->lim.request_timeout_ms, 0);
+}
+
 /* ---- nghttp2 callbacks -------------------------------------------------------- */
 
 static h2_call *stream_call(nghttp2_session *session, int32_t stream_id)
@@ -851,10 +1045,13 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     };
     codec_frame_reader_init_opts(&call->reader, &ro);
     list_init(&call->dirty_link);
+    list_init(&call->arrive_link);
     list_push_back(&c->calls, &call->link);
     c->server->stats.calls_open++;
     nghttp2_session_set_stream_user_data(session, call->stream_id, call);
     c->open_streams++;
+    arrival_start(call);
+    budget_earn(c, 2);
     if (!c->timer_is_drain)
         uv_timer_stop(&c->timer);
     return 0;
@@ -875,9 +1072,27 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     h2_call *call = stream_call(session, frame->hd.stream_id);
     if (!call)
         return 0;
+    size_t max = c->server->lim.max_header_list_size;
     call->header_bytes += namelen + valuelen + 32;
-    if (call->header_bytes > c->server->lim.max_header_list_size) {
-        call->headers_too_big = 1;
+    if (call->header_bytes > max) {
+        if (!call->headers_too_big) {
+            call->headers_too_big = 1;
+            if (conn_count_oversized(c) != 0)
+                return NGHTTP2_ERR_CALLBACK_FAILURE; /* cut: mem_recv stops here */
+        }
+        if (call->header_bytes / H2_HEADER_STOP_FACTOR > max) {
+            /* Far past the limit, so nothing more of the block can change
+             * the answer: stop paying for it. After this nghttp2 still
+             * decodes the rest of the block (the HPACK table must stay in
+             * step) but calls no callback and checks no field, which is
+             * what made a block of one-byte references to a large table
+             * entry cost milliseconds. The stream is reset instead of
+             * answered; ENHANCE_YOUR_CALM reads as RESOURCE_EXHAUSTED to a
+             * gRPC client. */
+            nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                      NGHTTP2_ENHANCE_YOUR_CALM);
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        }
         return 0;
     }
     if (call->req != REQ_HEADERS || call->headers_too_big)
@@ -914,6 +1129,7 @@ static void request_ended(h2_call *call)
 {
     if (call->req == REQ_MESSAGE) {
         call->req = REQ_DISPATCH;
+        list_remove(&call->arrive_link); /* arrived whole */
         call_mark_dirty(call);
         return;
     }
@@ -1112,9 +1328,50 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     return 0;
 }
 
+/* Every frame header that arrives: control frames take from the budget. */
+static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd, void *user_data)
+{
+    h2_conn *c = user_data;
+    (void)session;
+    const char *what;
+    switch (hd->type) {
+    case NGHTTP2_DATA:
+        if (hd->length > 0 || (hd->flags & NGHTTP2_FLAG_END_STREAM))
+            return 0;
+        what = "an empty DATA";
+        break;
+    case NGHTTP2_PRIORITY:
+        what = "a PRIORITY";
+        break;
+    case NGHTTP2_RST_STREAM:
+        what = "a RST_STREAM";
+        break;
+    case NGHTTP2_SETTINGS:
+        what = "a SETTINGS";
+        break;
+    case NGHTTP2_PING:
+        what = "a PING";
+        break;
+    case NGHTTP2_WINDOW_UPDATE:
+        what = "a WINDOW_UPDATE";
+        break;
+    default:
+        return 0;
+    }
+    if (!c->cut && budget_take(c))
+        return 0;
+    const h2_limits *lim = &c->server->lim;
+    conn_cut(c, CUT_CONTROL_FLOOD,
+             "%s frame found its budget of control frames empty (%" PRIu32 " at once, %" PRIu32
+             " a second, more with the work it brings)",
+             what, lim->control_burst, lim->control_per_second);
+    return NGHTTP2_ERR_CALLBACK_FAILURE; /* mem_recv stops here */
+}
+
 static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
-    (void)user_data;
+    if (frame->hd.type == NGHTTP2_DATA)
+        budget_earn(user_data, 3); /* up to two window updates and a ping in answer */
     if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
@@ -1142,6 +1399,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
         return 0;
     nghttp2_session_set_stream_user_data(session, stream_id, NULL);
     call->stream_closed = 1;
+    list_remove(&call->arrive_link);
     if (c->open_streams > 0)
         c->open_streams--;
     call_mark_dirty(call);
@@ -1172,20 +1430,14 @@ static void on_conn_handle_closed(uv_handle_t *h)
     list_remove(&c->link);
     list_remove(&c->sched_link);
     s->stats.connections_open--;
+    listener_release(s->lst, c->peer);
     free(c);
     server_maybe_done(s);
 }
 
-/* Closes the connection now. Every call still open learns it lost its
- * stream (on_unsent, on_close). */
-static void conn_fail(h2_conn *c)
+/* Every call still open learns it lost its stream (on_unsent, on_close). */
+static void conn_end_calls(h2_conn *c)
 {
-    if (c->state == CONN_CLOSING)
-        return;
-    c->state = CONN_CLOSING;
-    list_remove(&c->sched_link);
-    uv_read_stop((uv_stream_t *)&c->tcp);
-    uv_timer_stop(&c->timer);
     /* Mark every call first, so a gateway callback for one of them sees all
      * of them closed. */
     for (h2_link *l = c->calls.next; l != &c->calls; l = l->next) {
@@ -1201,6 +1453,18 @@ static void conn_fail(h2_conn *c)
     process_dirty(c);
     c->busy--;
     assert(list_empty(&c->calls));
+}
+
+/* Closes the connection now. */
+static void conn_fail(h2_conn *c)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    c->state = CONN_CLOSING;
+    list_remove(&c->sched_link);
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_timer_stop(&c->timer);
+    conn_end_calls(c);
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
 }
@@ -1312,6 +1576,9 @@ static void conn_flush(h2_conn *c)
         return;
     size_t max = c->server->lim.max_output_buffer;
     while (c->out_pending + (c->wreq ? c->wreq->len : 0) < max) {
+        /* After a cut's GOAWAY nghttp2 would still hand out what is queued. */
+        if (c->cut && !nghttp2_session_want_write(c->session))
+            break;
         const uint8_t *data;
         ssize_t n = nghttp2_session_mem_send(c->session, &data);
         if (n < 0) {
@@ -1355,8 +1622,8 @@ static void conn_apply_shutdown(h2_conn *c)
 {
     h2_server *s = c->server;
     c->shutdown_applied = 1;
-    if (c->state == CONN_REJECTING || c->state == CONN_CLOSING)
-        return;
+    if (c->state == CONN_REJECTING || c->state == CONN_CLOSING || c->cut)
+        return; /* a cut connection closes by itself, bounded by its drain timer */
     if (!c->preface_ok) {
         conn_fail(c);
         return;
@@ -1398,6 +1665,11 @@ static void conn_check(h2_conn *c)
 {
     if (c->state == CONN_CLOSING || c->state == CONN_REJECTING || !c->preface_ok)
         return;
+    /* A cut connection is finished once its GOAWAY went out (nghttp2 then
+     * wants neither to read nor to write): it is closed at once, unread
+     * input and all. Lingering would keep the kernel's receive buffer of
+     * every cut connection full (a reconnecting client can make many), and
+     * the GOAWAY is in the client's receive queue before our reset. */
     int want_read = nghttp2_session_want_read(c->session);
     int want_write = nghttp2_session_want_write(c->session);
     int finished = (!want_read && !want_write) ||
@@ -1487,7 +1759,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         conn_fail(c);
         return;
     }
-    if (nread == 0 || c->state == CONN_CLOSING || c->state == CONN_REJECTING)
+    if (nread == 0 || c->state == CONN_CLOSING || c->state == CONN_REJECTING || c->cut)
         return;
     const uint8_t *data = (const uint8_t *)buf->base;
     size_t n = (size_t)nread;
@@ -1504,41 +1776,64 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
             c->preface_ok = 1; /* our SETTINGS may go out now */
     }
     ssize_t rv = nghttp2_session_mem_recv(c->session, data, n);
+    if (c->cut) {
+        /* A callback cut the connection (and made mem_recv stop): read
+         * nothing more, let the GOAWAY go out within the drain timeout. */
+        uv_read_stop(st);
+        if (c->state == CONN_OPEN)
+            c->state = CONN_DRAINING;
+        c->timer_is_drain = 1;
+        uv_timer_start(&c->timer, on_conn_timer, c->server->lim.drain_timeout_ms, 0);
+        conn_pump(c);
+        return;
+    }
     if (rv < 0) {
         /* Fatal (out of memory, a flood, a bad preface). Protocol errors are
          * not fatal here: nghttp2 queues GOAWAY and stops wanting to read,
          * which conn_check turns into a graceful close. */
+        if (rv == NGHTTP2_ERR_FLOODED) {
+            /* nghttp2's own limit: too many answers (SETTINGS and PING
+             * acknowledgements, resets) queued for a peer that sends but
+             * does not read. */
+            h2_server *s = c->server;
+            char peer[64];
+            conn_peer_name(c, peer, sizeof peer);
+            s->stats.ended_control_flood++;
+            chuted_log_limited(&s->cut_log, uv_now(s->loop),
+                               "gRPC connection from %s closed: it sends control frames "
+                               "without reading their answers (nghttp2's flood limit)",
+                               peer);
+        }
         conn_fail(c);
         return;
     }
     conn_pump(c);
 }
 
-static void accept_log(h2_server *s, int err)
+/* Setting up an accepted connection failed (out of memory, or libuv
+ * refused the socket). */
+static void setup_failed(h2_server *s, const char *what)
 {
-    uint64_t now = uv_now(s->loop);
-    if (s->last_accept_log && now - s->last_accept_log < 1000)
-        return;
-    s->last_accept_log = now ? now : 1;
-    fprintf(stderr, "chuted: gRPC listener: accepting a connection failed: %s\n", uv_strerror(err));
+    chuted_log_limited(&s->fail_log, uv_now(s->loop),
+                       "gRPC listener: a connection could not be set up: %s", what);
 }
 
-static void on_connection(uv_stream_t *listener, int status)
+/* A connection the listener admitted (see listener.h). */
+static void on_accept(void *ctx, int fd, listener_peer *peer)
 {
-    h2_server *s = listener->data;
-    if (status < 0) {
-        accept_log(s, status);
-        return;
-    }
-    if (s->shutting_down)
-        return;
+    h2_server *s = ctx;
     h2_conn *c = calloc(1, sizeof *c);
     if (!c) {
-        accept_log(s, UV_ENOMEM);
+        close(fd);
+        listener_release(s->lst, peer);
+        setup_failed(s, "out of memory");
         return;
     }
     c->server = s;
+    c->peer = peer;
     c->body_budget.max = s->lim.max_request_buffer;
+    c->control_tokens = (uint64_t)s->lim.control_burst * H2_TOKEN;
+    c->control_time = uv_now(s->loop);
     list_init(&c->calls);
     list_init(&c->dirty);
     list_init(&c->sched_link);
@@ -1550,16 +1845,17 @@ static void on_connection(uv_stream_t *listener, int status)
     c->handles = 2;
     list_push_back(&s->conns, &c->link);
     s->stats.connections_open++;
-    int rv = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    int rv = uv_tcp_open(&c->tcp, fd);
     if (rv != 0) {
-        accept_log(s, rv);
+        close(fd); /* not the handle's */
+        setup_failed(s, uv_strerror(rv));
         conn_fail(c);
         return;
     }
     s->stats.connections_accepted++;
     uv_tcp_nodelay(&c->tcp, 1);
     if (nghttp2_session_server_new2(&c->session, s->cbs, c, s->opt) != 0) {
-        accept_log(s, UV_ENOMEM);
+        setup_failed(s, "out of memory");
         conn_fail(c);
         return;
     }
@@ -1577,6 +1873,28 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     if (s->lim.idle_timeout_ms > 0)
         uv_timer_start(&c->timer, on_conn_timer, s->lim.idle_timeout_ms, 0);
+}
+
+/* What a connection over a cap gets before it is closed: the server
+ * preface (an empty SETTINGS) and GOAWAY(last stream 0, ENHANCE_YOUR_CALM),
+ * written without any session: a client learns why, at the cost of one
+ * send(). */
+/* clang-format off */
+static const uint8_t refuse_frames[] = {
+    0, 0, 0, NGHTTP2_SETTINGS, 0, 0, 0, 0, 0, /* length 0, no flags, stream 0 */
+    0, 0, 8, NGHTTP2_GOAWAY, 0, 0, 0, 0, 0,   /* length 8, no flags, stream 0 */
+    0, 0, 0, 0,                               /* last stream: none */
+    0, 0, 0, NGHTTP2_ENHANCE_YOUR_CALM,       /* error code */
+};
+/* clang-format on */
+
+_Static_assert(sizeof refuse_frames == 9 + 9 + 8, "SETTINGS and GOAWAY frames");
+
+static void on_refuse(void *ctx, int fd, listener_refusal why)
+{
+    (void)ctx;
+    (void)why;
+    (void)!send(fd, refuse_frames, sizeof refuse_frames, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /* ---- the server ---------------------------------------------------------------- */
@@ -1602,17 +1920,25 @@ static void on_idle_closed(uv_handle_t *h)
 
 static void server_maybe_done(h2_server *s)
 {
-    if (!s->shutting_down || !s->listener_closed || !list_empty(&s->conns) || s->idle_closing)
+    if (!s->shutting_down || !s->listener_closed || !s->req_timer_closed ||
+        !list_empty(&s->conns) || s->idle_closing)
         return;
     s->idle_closing = 1;
     uv_idle_stop(&s->idle);
     uv_close((uv_handle_t *)&s->idle, on_idle_closed);
 }
 
-static void on_listener_closed(uv_handle_t *h)
+static void on_listener_closed(void *arg)
+{
+    h2_server *s = arg;
+    s->listener_closed = 1;
+    server_maybe_done(s);
+}
+
+static void on_req_timer_closed(uv_handle_t *h)
 {
     h2_server *s = h->data;
-    s->listener_closed = 1;
+    s->req_timer_closed = 1;
     server_maybe_done(s);
 }
 
@@ -1665,16 +1991,6 @@ static int local_port(int fd)
     return -1;
 }
 
-static void on_open_failed_closed(uv_handle_t *h)
-{
-    h2_server *s = h->data;
-    if (--s->open_fail_handles == 0) {
-        nghttp2_session_callbacks_del(s->cbs);
-        nghttp2_option_del(s->opt);
-        free(s);
-    }
-}
-
 int h2_server_open(h2_server **out, uv_loop_t *loop, const char *host, int port,
                    const h2_limits *limits, h2_request_fn on_request, void *ctx, chute_error *err)
 {
@@ -1687,7 +2003,8 @@ int h2_server_open(h2_server **out, uv_loop_t *loop, const char *host, int port,
         return chute_error_set(err, CHUTE_EINVAL, "invalid argument to h2_server_open");
     if (lim.max_message_size == 0 || lim.max_message_size > UINT32_MAX ||
         lim.max_concurrent_streams == 0 || lim.max_header_list_size < 256 ||
-        lim.max_output_buffer == 0 || lim.max_request_buffer < lim.max_message_size)
+        lim.max_output_buffer == 0 || lim.max_request_buffer < lim.max_message_size ||
+        (lim.control_burst > 0 && lim.control_per_second == 0))
         return chute_error_set(err, CHUTE_EINVAL, "invalid gRPC listener limits");
     if (lim.drain_timeout_ms == 0)
         lim.drain_timeout_ms = 1;
@@ -1702,12 +2019,14 @@ int h2_server_open(h2_server **out, uv_loop_t *loop, const char *host, int port,
     list_init(&s->conns);
     list_init(&s->sched);
     list_init(&s->stubs);
+    list_init(&s->arriving);
 
     if (nghttp2_session_callbacks_new(&s->cbs) != 0 || nghttp2_option_new(&s->opt) != 0) {
         nghttp2_session_callbacks_del(s->cbs);
         free(s);
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
     }
+    nghttp2_session_callbacks_set_on_begin_frame_callback(s->cbs, on_begin_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(s->cbs, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(s->cbs, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(s->cbs, on_frame_recv);
@@ -1729,23 +2048,26 @@ int h2_server_open(h2_server **out, uv_loop_t *loop, const char *host, int port,
         return rv;
     }
     s->port = local_port(fd);
-    uv_tcp_init(loop, &s->listener);
-    uv_idle_init(loop, &s->idle);
-    s->listener.data = s;
-    s->idle.data = s;
-    rv = uv_tcp_open(&s->listener, fd);
-    if (rv != 0)
-        close(fd); /* else the handle owns it */
-    else
-        rv = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
+    listener_config lc = {
+        .name = "gRPC",
+        .max_connections = lim.max_connections,
+        .max_per_peer = lim.max_connections_per_peer,
+        .on_accept = on_accept,
+        .on_refuse = on_refuse,
+        .ctx = s,
+    };
+    rv = listener_open(&s->lst, loop, fd, &lc, err);
     if (rv != 0) {
-        /* The handles close on the next loop iteration, which frees s. */
-        s->open_fail_handles = 2;
-        uv_close((uv_handle_t *)&s->listener, on_open_failed_closed);
-        uv_close((uv_handle_t *)&s->idle, on_open_failed_closed);
-        return chute_error_set(err, CHUTE_EIO, "cannot listen for gRPC on %s:%d: %s",
-                               host ? host : "*", port, uv_strerror(rv));
+        close(fd);
+        nghttp2_session_callbacks_del(s->cbs);
+        nghttp2_option_del(s->opt);
+        free(s);
+        return rv;
     }
+    uv_idle_init(loop, &s->idle);
+    uv_timer_init(loop, &s->req_timer);
+    s->idle.data = s;
+    s->req_timer.data = s;
     *out = s;
     return 0;
 }
@@ -1758,6 +2080,14 @@ int h2_server_port(const h2_server *s)
 void h2_server_get_stats(const h2_server *s, h2_server_stats *out)
 {
     *out = s->stats;
+    out->request_buffered = 0;
+    for (const h2_link *l = s->conns.next; l != &s->conns; l = l->next)
+        out->request_buffered += CONTAINER_OF(l, h2_conn, link)->body_budget.used;
+    listener_stats ls;
+    listener_get_stats(s->lst, &ls);
+    out->refused_max = ls.refused[LISTENER_REFUSED_MAX];
+    out->refused_peer = ls.refused[LISTENER_REFUSED_PEER];
+    out->accept_failures = ls.accept_failures;
 }
 
 void h2_server_shutdown(h2_server *s, int grpc_status, const char *message, void (*done)(void *),
@@ -1770,7 +2100,8 @@ void h2_server_shutdown(h2_server *s, int grpc_status, const char *message, void
     s->shut_msg = message ? strdup(message) : NULL; /* NULL on ENOMEM: no message then */
     s->done = done;
     s->done_ctx = done_ctx;
-    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    listener_stop(s->lst, on_listener_closed, s);
+    uv_close((uv_handle_t *)&s->req_timer, on_req_timer_closed);
     for (h2_link *l = s->conns.next; l != &s->conns; l = l->next)
         conn_schedule(CONTAINER_OF(l, h2_conn, link));
 }
@@ -1782,6 +2113,7 @@ void h2_server_free(h2_server *s)
     assert(s->done_called && list_empty(&s->conns));
     while (!list_empty(&s->stubs))
         call_free(CONTAINER_OF(s->stubs.next, h2_call, link));
+    listener_free(s->lst);
     nghttp2_session_callbacks_del(s->cbs);
     nghttp2_option_del(s->opt);
     free(s->shut_msg);

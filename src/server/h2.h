@@ -62,6 +62,19 @@
  * stub) until the gateway calls h2_call_finish() (which then returns
  * CHUTE_ECLOSED), so a gateway pointer never dangles.
  *
+ * Limits against a hostile client
+ * -------------------------------
+ * What one connection can make the server do is bounded, and each cut is
+ * counted in h2_server_stats and logged (rate-limited, with the peer):
+ * connections per listener and per remote address (over a cap: SETTINGS +
+ * GOAWAY(ENHANCE_YOUR_CALM), closed at once; see listener.h); the time a
+ * request may take to arrive whole (DEADLINE_EXCEEDED, buffer freed); header
+ * blocks over the header list limit (a block far past it is not decoded
+ * further, and a connection with too many is ended); and a budget of
+ * control frames (a flood ends the connection). A connection ended for
+ * abuse sends GOAWAY(ENHANCE_YOUR_CALM), reads nothing more and is closed
+ * once that is written. The fields of h2_limits give the numbers.
+ *
  * Threading and reentrancy
  * ------------------------
  * Everything runs on the loop given to h2_server_open(); no function here may
@@ -131,6 +144,34 @@ typedef struct h2_limits {
      * Must be >= max_message_size.
      * Default 16 MiB. */
     size_t max_request_buffer;
+    /* A request whose headers, message and END_STREAM have not all arrived
+     * this long after its HEADERS began is answered DEADLINE_EXCEEDED (4)
+     * with a message saying what was missing, its stream is reset and its
+     * buffer freed at once. Calls already dispatched (long polls, streams)
+     * are not affected. 0 = never. Default 30 s. */
+    uint64_t request_timeout_ms;
+    /* Connections open at once, and from one remote IP address; one more is
+     * answered SETTINGS + GOAWAY(ENHANCE_YOUR_CALM) and closed at once.
+     * 0 = no cap. Default 10000 both. */
+    uint32_t max_connections;
+    uint32_t max_connections_per_peer;
+    /* Header blocks over max_header_list_size that one connection may
+     * send; with one more it is ended with GOAWAY(ENHANCE_YOUR_CALM). 0 =
+     * never. Default 8. (Each one is answered RESOURCE_EXHAUSTED, and one
+     * that decodes to more than 4 times the limit is not decoded further:
+     * its stream is reset with ENHANCE_YOUR_CALM.) */
+    uint32_t max_oversized_headers;
+    /* The budget of control frames of a connection (WINDOW_UPDATE,
+     * PRIORITY, SETTINGS, PING, RST_STREAM, and DATA frames that are empty
+     * and do not end their stream), a token bucket: |control_burst| tokens
+     * at most, |control_per_second| regained per second, and 3 more for
+     * each DATA frame the server sends and 2 for each request stream the
+     * client opens, so that the window updates, pings and resets that work
+     * brings are always covered. Each such frame takes one; a frame that
+     * finds none ends the connection with GOAWAY(ENHANCE_YOUR_CALM).
+     * control_burst 0 = no budget. Defaults 1000 and 100. */
+    uint32_t control_burst;
+    uint32_t control_per_second;
 } h2_limits;
 
 /* Fills |l| with the defaults listed above. */
@@ -235,6 +276,17 @@ typedef struct h2_server_stats {
     uint64_t requests_rejected;   /* requests the transport answered itself */
     size_t output_buffered;       /* bytes in uv_write now, all connections */
     size_t output_buffered_max;   /* the largest per-connection figure seen */
+    size_t request_buffered;      /* bytes held for request messages now, all connections
+                                     (what max_request_buffer bounds per connection) */
+    uint64_t requests_timed_out;  /* requests ended at request_timeout_ms */
+    uint64_t headers_oversized;   /* header blocks over max_header_list_size */
+    /* Connections ended with GOAWAY(ENHANCE_YOUR_CALM): */
+    uint64_t ended_header_bomb;   /* more than max_oversized_headers oversized blocks */
+    uint64_t ended_control_flood; /* control frames past the budget (or nghttp2's own
+                                     flood limits) */
+    uint64_t refused_max;         /* refused at accept: max_connections open */
+    uint64_t refused_peer;        /* refused at accept: max_connections_per_peer open */
+    uint64_t accept_failures;     /* accept() failed (descriptors ran out, ...) */
 } h2_server_stats;
 
 /* Fills |out| with the current counters of |s|. */

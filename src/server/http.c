@@ -21,12 +21,18 @@
 #include "server/http.h"
 
 #include "codec/http_reason.h"
+#include "server/listener.h"
+#include "server/log.h"
 
+#include <errno.h>
 #include <http_parser.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define READ_BUF_SIZE 65536
 #define LINGER_MS 2000
@@ -91,11 +97,13 @@ struct conn {
     int reject_status;
     char reject_detail[160];
     int handles;
+    listener_peer *peer; /* its address in the listener's per-peer count */
 };
 
 struct http_server {
     uv_loop_t *loop;
-    uv_tcp_t listener;
+    listener *lst;
+    int port;
     uv_timer_t drain;
     http_limits lim;
     http_request_fn on_request;
@@ -104,6 +112,7 @@ struct http_server {
     const char *error_type;
     conn *conns;
     http_server_stats st;
+    log_limit timeout_log, fail_log;
     int closing;
     int listener_closed;
     int drain_closed;
@@ -123,6 +132,7 @@ void http_limits_init(http_limits *l)
     l->max_pipeline = 16;
     l->max_output_buffer = 1 << 20;
     l->max_connections = 10000;
+    l->max_connections_per_peer = 10000;
     l->drain_timeout_ms = 2000;
 }
 
@@ -181,6 +191,7 @@ static void on_conn_closed(uv_handle_t *h)
     conn *c = h->data;
     if (--c->handles == 0) {
         http_server *s = c->s;
+        listener_release(s->lst, c->peer);
         free(c);
         maybe_done(s);
     }
@@ -480,9 +491,20 @@ static void on_timer(uv_timer_t *t)
         return;
     }
     if (c->cur) {
-        char d[128];
-        snprintf(d, sizeof d, "The request did not arrive completely within %llu ms",
-                 (unsigned long long)c->s->lim.request_timeout_ms);
+        http_server *s = c->s;
+        char d[128], peer[64];
+        unsigned long long ms = (unsigned long long)s->lim.request_timeout_ms;
+        snprintf(d, sizeof d, "The request did not arrive completely within %llu ms", ms);
+        s->st.requests_timed_out++;
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+            listener_peer_name(fd, peer, sizeof peer);
+        else
+            snprintf(peer, sizeof peer, "an unknown peer");
+        chuted_log_limited(&s->timeout_log, uv_now(s->loop),
+                           "HTTP request from %s ended with 408: it did not arrive completely "
+                           "within %llu ms (--request-timeout); the connection is closed",
+                           peer, ms);
         reject(c, 408, d, NULL);
         return;
     }
@@ -833,20 +855,29 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         update_timer(c);
 }
 
-static void on_connection(uv_stream_t *ls, int status)
+/* A connection the listener admitted (see listener.h). */
+static void on_accept(void *ctx, int fd, listener_peer *peer)
 {
-    http_server *s = ls->data;
-    if (status != 0 || s->closing)
-        return;
+    http_server *s = ctx;
     conn *c = calloc(1, sizeof *c);
-    if (!c)
-        return; /* the connection waits in the backlog; retried on the next event */
+    if (!c) {
+        close(fd);
+        listener_release(s->lst, peer);
+        chuted_log_limited(&s->fail_log, uv_now(s->loop),
+                           "HTTP listener: a connection could not be set up: out of memory");
+        return;
+    }
     c->s = s;
+    c->peer = peer;
     uv_tcp_init(s->loop, &c->tcp);
     uv_timer_init(s->loop, &c->timer);
     c->tcp.data = c->timer.data = c;
     c->handles = 2;
-    if (uv_accept(ls, (uv_stream_t *)&c->tcp) != 0) {
+    int rc = uv_tcp_open(&c->tcp, fd);
+    if (rc != 0) {
+        close(fd); /* not the handle's */
+        chuted_log_limited(&s->fail_log, uv_now(s->loop),
+                           "HTTP listener: a connection could not be set up: %s", uv_strerror(rc));
         c->closing = 1;
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
         uv_close((uv_handle_t *)&c->timer, on_conn_closed);
@@ -858,10 +889,6 @@ static void on_connection(uv_stream_t *ls, int status)
     s->conns = c;
     s->st.connections_accepted++;
     s->st.connections_open++;
-    if (s->st.connections_open > s->lim.max_connections) {
-        conn_close(c);
-        return;
-    }
     uv_tcp_nodelay(&c->tcp, 1);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
@@ -872,9 +899,35 @@ static void on_connection(uv_stream_t *ls, int status)
 
 /* ---- server ---------------------------------------------------------------------------- */
 
-static void free_on_close(uv_handle_t *h)
+/* A listening socket on |addr|, as uv_tcp_bind() and uv_listen() would
+ * make it. 0 or a negated errno (libuv's error codes on Unix). */
+static int listen_socket(const struct sockaddr_storage *addr, int *out)
 {
-    free(h->data);
+    int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    socklen_t len =
+        addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (bind(fd, (const struct sockaddr *)addr, len) != 0 || listen(fd, 511) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    *out = fd;
+    return 0;
+}
+
+static int local_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 int http_server_open(http_server **out, uv_loop_t *loop, const char *host, int port,
@@ -910,17 +963,26 @@ int http_server_open(http_server **out, uv_loop_t *loop, const char *host, int p
     settings.on_headers_complete = on_headers_complete;
     settings.on_body = on_body;
     settings.on_message_complete = on_message_complete;
-    uv_tcp_init(loop, &s->listener);
-    s->listener.data = s;
-    int rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
+    int fd = -1;
+    int rc = listen_socket(&addr, &fd);
     if (rc != 0) {
         chute_error_set(err, CHUTE_EIO, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
-        /* The handle must be closed before the memory goes: free it from
-         * the close callback (after the loop's next iteration). */
-        uv_close((uv_handle_t *)&s->listener, free_on_close);
+        free(s);
         return CHUTE_EIO;
+    }
+    s->port = local_port(fd);
+    listener_config lc = {
+        .name = "HTTP",
+        .max_connections = s->lim.max_connections,
+        .max_per_peer = s->lim.max_connections_per_peer,
+        .on_accept = on_accept,
+        .ctx = s,
+    };
+    rc = listener_open(&s->lst, loop, fd, &lc, err);
+    if (rc != 0) {
+        close(fd);
+        free(s);
+        return rc;
     }
     uv_timer_init(loop, &s->drain);
     s->drain.data = s;
@@ -936,18 +998,17 @@ void http_server_set_error_body(http_server *s, const char *content_type, http_e
 
 int http_server_port(const http_server *s)
 {
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len) != 0)
-        return -1;
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return s->port;
 }
 
 void http_server_get_stats(const http_server *s, http_server_stats *out)
 {
     *out = s->st;
+    listener_stats ls;
+    listener_get_stats(s->lst, &ls);
+    out->refused_max = ls.refused[LISTENER_REFUSED_MAX];
+    out->refused_peer = ls.refused[LISTENER_REFUSED_PEER];
+    out->accept_failures = ls.accept_failures;
 }
 
 static void on_drain_closed(uv_handle_t *h)
@@ -966,9 +1027,9 @@ static void maybe_done(http_server *s)
     uv_close((uv_handle_t *)&s->drain, on_drain_closed);
 }
 
-static void on_listener_closed(uv_handle_t *h)
+static void on_listener_closed(void *arg)
 {
-    http_server *s = h->data;
+    http_server *s = arg;
     s->listener_closed = 1;
     maybe_done(s);
 }
@@ -987,7 +1048,7 @@ void http_server_shutdown(http_server *s, void (*done)(void *), void *ctx)
     s->closing = 1;
     s->done = done;
     s->done_ctx = ctx;
-    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    listener_stop(s->lst, on_listener_closed, s);
     for (conn *c = s->conns, *next; c; c = next) {
         next = c->next;
         c->no_more = 1;
@@ -1001,5 +1062,8 @@ void http_server_shutdown(http_server *s, void (*done)(void *), void *ctx)
 
 void http_server_free(http_server *s)
 {
+    if (!s)
+        return;
+    listener_free(s->lst);
     free(s);
 }

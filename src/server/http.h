@@ -18,8 +18,11 @@
  *     the body (413 at once), and while chunks arrive;
  *   - malformed HTTP: 400, then the connection is closed;
  *   - a request must arrive within request_timeout_ms of its first byte
- *     (slow senders get 408 and are closed); an idle keep-alive connection
- *     is closed after idle_timeout_ms;
+ *     (slow senders get 408 and are closed, counted and logged); an idle
+ *     keep-alive connection is closed after idle_timeout_ms;
+ *   - connections: at most max_connections open, and max_connections_per_peer
+ *     from one IP address; one more is closed at once, without an answer
+ *     (listener.h, which also handles descriptors running out);
  *   - pipelining: requests are answered strictly in order; at most
  *     max_pipeline requests of a connection are in flight, and once that
  *     many are (or max_output_buffer response bytes wait to be written)
@@ -54,7 +57,8 @@ typedef struct http_limits {
     uint64_t request_timeout_ms; /* from a request's first byte to its last; default 30 s */
     uint32_t max_pipeline;       /* requests in flight per connection; default 16 */
     size_t max_output_buffer;    /* response bytes queued per connection; default 1 MiB */
-    uint32_t max_connections;    /* default 10000; more are closed at once */
+    uint32_t max_connections;    /* default 10000; more are closed at once; 0 = no cap */
+    uint32_t max_connections_per_peer; /* from one IP address; default 10000; 0 = no cap */
     uint64_t drain_timeout_ms;   /* how long shutdown waits for answers; default 2 s */
 } http_limits;
 
@@ -89,7 +93,11 @@ typedef struct http_server_stats {
     uint32_t connections_open;
     uint32_t requests_in_flight; /* dispatched, not answered or not written yet */
     uint64_t requests_dispatched;
-    uint64_t requests_rejected; /* answered by the transport (400, 408, 413, 431, ...) */
+    uint64_t requests_rejected;  /* answered by the transport (400, 408, 413, 431, ...) */
+    uint64_t requests_timed_out; /* of those, 408: not complete within request_timeout_ms */
+    uint64_t refused_max;        /* connections refused at accept: max_connections open */
+    uint64_t refused_peer;       /* ... max_connections_per_peer open from the address */
+    uint64_t accept_failures;    /* accept() failed (descriptors ran out, ...) */
 } http_server_stats;
 
 void http_server_get_stats(const http_server *s, http_server_stats *out);

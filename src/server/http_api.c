@@ -469,11 +469,21 @@ static void handle_metrics(http_api *a, http_request *req)
         gateway_get_stats(a->cfg.gateway, &hs);
         g.grpc_connections = hs.connections_open;
         g.grpc_calls = hs.calls_open;
+        g.ended_header_bomb = hs.ended_header_bomb;
+        g.ended_control_flood = hs.ended_control_flood;
+        g.refused_max[METRICS_API_GRPC] = hs.refused_max;
+        g.refused_peer[METRICS_API_GRPC] = hs.refused_peer;
+        g.requests_timed_out[METRICS_API_GRPC] = hs.requests_timed_out;
+        g.accept_failures[METRICS_API_GRPC] = hs.accept_failures;
     }
     http_server_stats st;
     http_server_get_stats(a->http, &st);
     g.http_connections = st.connections_open;
     g.http_requests = st.requests_in_flight;
+    g.refused_max[METRICS_API_REST] = st.refused_max;
+    g.refused_peer[METRICS_API_REST] = st.refused_peer;
+    g.requests_timed_out[METRICS_API_REST] = st.requests_timed_out;
+    g.accept_failures[METRICS_API_REST] = st.accept_failures;
     g.long_polls = broker_polls_waiting(a->b);
     broker_stats bs;
     broker_get_stats(a->b, &bs);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include "server/broker.h"
@@ -35,6 +36,9 @@ typedef struct config {
     const char *max_jobs;
     const char *max_inflight;
     const char *max_job_timeout;
+    const char *request_timeout;
+    const char *max_connections;
+    const char *max_connections_per_peer; /* NULL: as max_connections */
     int allow_remote;
     int accept_wal_loss;
 } config;
@@ -66,6 +70,19 @@ static void usage(FILE *f)
           "                           [CHUTE_MAX_MESSAGE_SIZE] (default 4MiB)\n"
           "  --idle-timeout DURATION  close connections idle this long; 0 never\n"
           "                           [CHUTE_IDLE_TIMEOUT] (default 5m)\n"
+          "  --request-timeout DURATION  a request must arrive whole within this time of its\n"
+          "                           first byte: gRPC gets DEADLINE_EXCEEDED (4) and a reset\n"
+          "                           stream, HTTP a 408 and a closed connection; calls already\n"
+          "                           taken (long polls, job streams) are not affected; 0 never\n"
+          "                           [CHUTE_REQUEST_TIMEOUT] (default 30s)\n"
+          "  --max-connections N      connections open at once on each listener (gRPC, HTTP);\n"
+          "                           more are closed at once (gRPC after GOAWAY\n"
+          "                           ENHANCE_YOUR_CALM); 0 means no cap. The default is\n"
+          "                           lowered to fit the file descriptor limit\n"
+          "                           [CHUTE_MAX_CONNECTIONS] (default 10000)\n"
+          "  --max-connections-per-peer N  the same cap per remote IP address on each\n"
+          "                           listener [CHUTE_MAX_CONNECTIONS_PER_PEER] (default: the\n"
+          "                           --max-connections value)\n"
           "  --stream-credit N        jobs a job stream may have queued beyond the client's\n"
           "                           flow-control window [CHUTE_STREAM_CREDIT] (default 32)\n"
           "  --max-jobs N             jobs held at most (every job not completed or cancelled);\n"
@@ -202,6 +219,69 @@ static void split_listen(const char *flag, const char *s, char *host, size_t hos
     *port = (int)p;
 }
 
+/* Descriptors chuted needs besides its connections: the store's files, the
+ * loop, standard streams, the listeners and their spares. */
+#define FD_RESERVE 64
+#define DEFAULT_MAX_CONNECTIONS 10000
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit (an idle client costs one
+ * descriptor, and the soft default is often 1024) and returns the limit in
+ * force, or 0 when the system cannot say. */
+static uint64_t raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl.rlim_cur = rl.rlim_max;
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
+/* The connection caps of both listeners, kept within the descriptor limit
+ * so that one listener full of connections cannot take the descriptors the
+ * other (and the store) need. An explicit --max-connections is kept as
+ * given, with a warning when it does not fit. */
+static void connection_caps(const config *c, int listeners, uint32_t *max_conn, uint32_t *per_peer)
+{
+    uint64_t nofile = raise_nofile();
+    uint64_t want = c->max_connections
+                        ? count_of("--max-connections", c->max_connections, 100000000ULL)
+                        : DEFAULT_MAX_CONNECTIONS;
+    uint64_t fit =
+        nofile > FD_RESERVE + (uint64_t)listeners ? (nofile - FD_RESERVE) / (uint64_t)listeners : 1;
+    if (nofile == 0)
+        fit = want;
+    if (!c->max_connections && want > fit) {
+        chuted_log("RLIMIT_NOFILE is %llu: --max-connections lowered from %llu to %llu per "
+                   "listener so that %s and the store fit; raise the limit (ulimit -n) for more",
+                   (unsigned long long)nofile, (unsigned long long)want, (unsigned long long)fit,
+                   listeners == 2 ? "both listeners" : "the listener");
+        want = fit;
+    } else if (want == 0 || want > fit) {
+        chuted_log("warning: --max-connections %s lets %s take more descriptors than "
+                   "RLIMIT_NOFILE (%llu) holds; when they run out, new connections are closed "
+                   "at once: raise the limit (ulimit -n) or lower --max-connections",
+                   c->max_connections, listeners == 2 ? "the listeners" : "the listener",
+                   (unsigned long long)nofile);
+    }
+    *max_conn = (uint32_t)want;
+    *per_peer = c->max_connections_per_peer
+                    ? (uint32_t)count_of("--max-connections-per-peer", c->max_connections_per_peer,
+                                         100000000ULL)
+                    : *max_conn;
+    if (nofile == UINT64_MAX)
+        chuted_log("file descriptors: no limit (RLIMIT_NOFILE); at most %u connections per "
+                   "listener, %u per peer",
+                   *max_conn, *per_peer);
+    else
+        chuted_log("file descriptors: up to %llu (RLIMIT_NOFILE); at most %u connections per "
+                   "listener, %u per peer",
+                   (unsigned long long)nofile, *max_conn, *per_peer);
+}
+
 static int is_loopback(const char *host)
 {
     return strcmp(host, "127.0.0.1") == 0 || strncmp(host, "127.", 4) == 0 ||
@@ -227,6 +307,9 @@ static void parse_args(int argc, char **argv, config *c)
     c->max_jobs = env_or("CHUTE_MAX_JOBS", "10000000");
     c->max_inflight = env_or("CHUTE_MAX_INFLIGHT", "10000");
     c->max_job_timeout = env_or("CHUTE_MAX_JOB_TIMEOUT", "0");
+    c->request_timeout = env_or("CHUTE_REQUEST_TIMEOUT", "30s");
+    c->max_connections = env_or("CHUTE_MAX_CONNECTIONS", NULL);
+    c->max_connections_per_peer = env_or("CHUTE_MAX_CONNECTIONS_PER_PEER", NULL);
     c->allow_remote = strcmp(env_or("CHUTE_ALLOW_REMOTE", "0"), "1") == 0;
     c->accept_wal_loss = strcmp(env_or("CHUTE_ACCEPT_WAL_LOSS", "0"), "1") == 0;
 
@@ -245,6 +328,9 @@ static void parse_args(int argc, char **argv, config *c)
         {"--max-jobs", offsetof(config, max_jobs)},
         {"--max-inflight", offsetof(config, max_inflight)},
         {"--max-job-timeout", offsetof(config, max_job_timeout)},
+        {"--request-timeout", offsetof(config, request_timeout)},
+        {"--max-connections-per-peer", offsetof(config, max_connections_per_peer)},
+        {"--max-connections", offsetof(config, max_connections)},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -374,6 +460,7 @@ int main(int argc, char **argv)
         gc.limits.max_request_buffer = gc.limits.max_message_size;
     eo.max_variables_size = (size_t)max_msg;
     gc.limits.idle_timeout_ms = (uint64_t)duration_ms("--idle-timeout", c.idle_timeout);
+    gc.limits.request_timeout_ms = (uint64_t)duration_ms("--request-timeout", c.request_timeout);
     {
         char *end;
         long v = strtol(c.stream_credit, &end, 10);
@@ -394,8 +481,13 @@ int main(int argc, char **argv)
                 c.http_listen, http_host);
         hc.limits.max_body_size = (size_t)max_msg;
         hc.limits.idle_timeout_ms = gc.limits.idle_timeout_ms;
+        hc.limits.request_timeout_ms = gc.limits.request_timeout_ms;
         hc.grpc_host = host;
     }
+    if (c.max_connections_per_peer)
+        (void)count_of("--max-connections-per-peer", c.max_connections_per_peer, 100000000ULL);
+    if (c.max_connections)
+        (void)count_of("--max-connections", c.max_connections, 100000000ULL);
 
     chute_engine *e;
     chute_error err;
@@ -410,6 +502,10 @@ int main(int argc, char **argv)
             chute_durability_name(eo.durability));
     chute_engine_stats st;
     chute_engine_get_stats(e, &st);
+    uint32_t max_conn, per_peer;
+    connection_caps(&c, http_on ? 2 : 1, &max_conn, &per_peer);
+    gc.limits.max_connections = hc.limits.max_connections = max_conn;
+    gc.limits.max_connections_per_peer = hc.limits.max_connections_per_peer = per_peer;
     fprintf(stderr, "chuted: recovered %llu jobs (%llu activatable, %llu activated, %llu open "
                     "incidents)\n",
             (unsigned long long)st.jobs, (unsigned long long)st.activatable,

@@ -439,6 +439,49 @@ int metrics_render(metrics *m, chute_engine *e, const metrics_gauges *g, char **
         rest_buf_printf(&b, "chute_long_polls %" PRIu64 "\n", g->long_polls);
         family(&b, "chute_ready", "gauge", "1 while the store takes commits, else 0.");
         rest_buf_printf(&b, "chute_ready %d\n", g->ready ? 1 : 0);
+        static const char *const proto[2] = {"grpc", "http"};
+        family(&b, "chute_connections_ended_total", "counter",
+               "Connections chuted ended or refused to protect itself, by protocol and reason: "
+               "header_bomb (more oversized header blocks than allowed), control_flood (control "
+               "frames past the connection's budget), request_timeout (HTTP: a request not "
+               "complete within --request-timeout, answered 408), max_connections and "
+               "max_connections_per_peer (closed at accept, over a cap).");
+        rest_buf_printf(&b,
+                        "chute_connections_ended_total{protocol=\"grpc\",reason=\"header_bomb\"} "
+                        "%" PRIu64 "\n",
+                        g->ended_header_bomb);
+        rest_buf_printf(&b,
+                        "chute_connections_ended_total{protocol=\"grpc\",reason=\"control_flood\"}"
+                        " %" PRIu64 "\n",
+                        g->ended_control_flood);
+        rest_buf_printf(
+            &b,
+            "chute_connections_ended_total{protocol=\"http\",reason=\"request_timeout\"}"
+            " %" PRIu64 "\n",
+            g->requests_timed_out[METRICS_API_REST]);
+        for (int i = 0; i < 2; i++) {
+            rest_buf_printf(
+                &b,
+                "chute_connections_ended_total{protocol=\"%s\",reason=\"max_connections\"}"
+                " %" PRIu64 "\n",
+                proto[i], g->refused_max[i]);
+            rest_buf_printf(&b,
+                            "chute_connections_ended_total{protocol=\"%s\","
+                            "reason=\"max_connections_per_peer\"} %" PRIu64 "\n",
+                            proto[i], g->refused_peer[i]);
+        }
+        family(&b, "chute_requests_timed_out_total", "counter",
+               "Requests ended because they did not arrive whole within --request-timeout (gRPC: "
+               "DEADLINE_EXCEEDED and a reset stream; HTTP: 408), by protocol.");
+        for (int i = 0; i < 2; i++)
+            rest_buf_printf(&b, "chute_requests_timed_out_total{protocol=\"%s\"} %" PRIu64 "\n",
+                            proto[i], g->requests_timed_out[i]);
+        family(&b, "chute_accept_failures_total", "counter",
+               "Times accepting a connection failed (file descriptors ran out: see the log for "
+               "the remedy), by protocol.");
+        for (int i = 0; i < 2; i++)
+            rest_buf_printf(&b, "chute_accept_failures_total{protocol=\"%s\"} %" PRIu64 "\n",
+                            proto[i], g->accept_failures[i]);
     }
     if (e) {
         chute_engine_stats st;

@@ -53,6 +53,15 @@ typedef struct metrics_gauges {
     uint64_t long_polls;        /* long polls waiting now (both APIs) */
     uint64_t rejected_inflight; /* commands refused by --max-inflight so far (broker) */
     int ready;                  /* the store takes commits */
+    /* What the transports did against hostile or runaway clients, so far
+     * (counters), per protocol: [0] gRPC, [1] HTTP (indexed by
+     * metrics_api). */
+    uint64_t ended_header_bomb;     /* gRPC: too many oversized header blocks */
+    uint64_t ended_control_flood;   /* gRPC: control frames past the budget */
+    uint64_t refused_max[2];        /* refused at accept: --max-connections */
+    uint64_t refused_peer[2];       /* refused at accept: --max-connections-per-peer */
+    uint64_t requests_timed_out[2]; /* not arrived whole within --request-timeout */
+    uint64_t accept_failures[2];    /* accept() failed (descriptors ran out, ...) */
 } metrics_gauges;
 
 /*

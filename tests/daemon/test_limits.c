@@ -12,6 +12,10 @@
  *     succeed, every complete succeeds (a
  *     worker settling jobs is never refused for load), and the jobs that
  *     exist afterwards are exactly those whose creates were answered OK.
+ *   --max-connections 2 --request-timeout 500ms: the flags reach the
+ *     transport: a request 1 byte short of its message is answered
+ *     DEADLINE_EXCEEDED, a third connection gets GOAWAY(ENHANCE_YOUR_CALM),
+ *     and the log names the descriptor limit and the refusal.
  *
  * When this tree has no chuted the test SKIPs (exit 77).
  */
@@ -55,6 +59,8 @@ static int start(void **state, const char *const *args)
 
 static const char *const max_jobs_args[] = {"--max-jobs", "3", NULL};
 static const char *const max_inflight_args[] = {"--max-inflight", "4", NULL};
+static const char *const caps_args[] = {"--max-connections", "2", "--request-timeout", "500ms",
+                                        NULL};
 
 static int setup_max_jobs(void **state)
 {
@@ -64,6 +70,11 @@ static int setup_max_jobs(void **state)
 static int setup_max_inflight(void **state)
 {
     return start(state, max_inflight_args);
+}
+
+static int setup_caps(void **state)
+{
+    return start(state, caps_args);
 }
 
 static int teardown(void **state)
@@ -257,6 +268,65 @@ static void test_max_inflight_burst(void **state)
     chute_job_info_free(info);
 }
 
+/* The whole log of the test's chuted, NUL-terminated (malloc'd). */
+static char *read_log(const chuted_proc *d)
+{
+    FILE *f = fopen(d->log, "r");
+    assert_non_null(f);
+    size_t cap = 1 << 20, n;
+    char *b = malloc(cap + 1);
+    n = fread(b, 1, cap, f);
+    fclose(f);
+    b[n] = '\0';
+    return b;
+}
+
+static void test_connection_cap_and_request_timeout(void **state)
+{
+    limits_fx *f = *state;
+    chute_error err;
+    chute_client_job_spec spec = {.type = "caps"};
+    int64_t key;
+    /* Connection 1: the C client's, in use. */
+    assert_int_equal(chute_client_create_job(f->client, &spec, &key, NULL, &err), 0);
+
+    /* Connection 2: a request 1 byte short of its message. */
+    h2tc_client a;
+    assert_int_equal(h2tc_connect(&a, f->d.port, NULL), 0);
+    uint8_t part[5 + 9] = {0};
+    h2tc_frame_prefix(part, 0, 10);
+    h2tc_request hold = {.hold = 1};
+    h2tc_call *call = h2tc_start_raw(&a, "/chute.v1.Chute/CreateJob", part, sizeof part, &hold);
+    assert_non_null(call);
+    assert_int_equal(h2tc_run(&a, 10000), 0);
+    assert_int_equal(call->grpc_status, 4); /* DEADLINE_EXCEEDED */
+    assert_non_null(strstr(call->grpc_message, "9 of the 10 bytes"));
+
+    /* Connection 3: over --max-connections 2. */
+    h2tc_client b;
+    assert_int_equal(h2tc_connect(&b, f->d.port, NULL), 0);
+    h2tc_call *refused = h2tc_start(&b, "/chute.v1.Chute/CreateJob", NULL, 0, NULL);
+    assert_non_null(refused);
+    /* The GOAWAY (last stream 0) ends the call unprocessed, or the
+     * connection ends first. */
+    int run = h2tc_run(&b, 10000);
+    assert_true(run == 0 || run == -2);
+    assert_int_equal(refused->grpc_status, -1); /* never answered */
+    assert_true(b.goaway);
+    assert_int_equal(b.goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
+    h2tc_free(&b);
+    h2tc_free(&a);
+    /* Connection 1 serves on. */
+    assert_int_equal(chute_client_create_job(f->client, &spec, &key, NULL, &err), 0);
+
+    char *log = read_log(&f->d);
+    assert_non_null(strstr(log, "file descriptors: up to"));
+    assert_non_null(strstr(log, "at most 2 connections per listener"));
+    assert_non_null(strstr(log, "gRPC listener: connection from 127.0.0.1 refused"));
+    assert_non_null(strstr(log, "did not arrive within 500 ms"));
+    free(log);
+}
+
 int main(void)
 {
     if (!chuted_path()) {
@@ -267,6 +337,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_max_jobs, setup_max_jobs, teardown),
         cmocka_unit_test_setup_teardown(test_max_inflight_burst, setup_max_inflight, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_cap_and_request_timeout, setup_caps,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("limits", tests, NULL, NULL);
 }

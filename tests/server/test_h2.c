@@ -26,13 +26,16 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -360,13 +363,20 @@ static void tc_connected(uv_connect_t *req, int status)
     c->connected = 1;
 }
 
-static void tc_connect(T *t, tclient *c, const h2tc_options *o)
+/* tc_connect from the local address |src| (another loopback address, for
+ * the per-peer cap), or from the system's choice when NULL. */
+static void tc_connect_from(T *t, tclient *c, const h2tc_options *o, const char *src)
 {
     memset(c, 0, sizeof *c);
     c->t = t;
     assert_int_equal(h2tc_init(&c->h, o, tc_write, c), 0);
     uv_tcp_init(&t->loop, &c->tcp);
     c->tcp.data = c;
+    if (src) {
+        struct sockaddr_in from;
+        uv_ip4_addr(src, 0, &from);
+        assert_int_equal(uv_tcp_bind(&c->tcp, (struct sockaddr *)&from, 0), 0);
+    }
     if (c->h.o.rcvbuf) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         assert_true(fd >= 0);
@@ -381,6 +391,11 @@ static void tc_connect(T *t, tclient *c, const h2tc_options *o)
     assert_int_equal(c->connect_status, 0);
     uv_read_start((uv_stream_t *)&c->tcp, tc_alloc, tc_read);
     tc_flush(c);
+}
+
+static void tc_connect(T *t, tclient *c, const h2tc_options *o)
+{
+    tc_connect_from(t, c, o, NULL);
 }
 
 static void tc_closed_cb(uv_handle_t *h)
@@ -1460,8 +1475,457 @@ static void test_compressed_bounds(void **state)
     t_stop(&t);
 }
 
+/* ---- hostile clients ------------------------------------------------------------------ */
+
+static h2_server_stats stats_of(T *t)
+{
+    h2_server_stats st;
+    h2_server_get_stats(t->server, &st);
+    return st;
+}
+
+/* A connection that writes HTTP/2 by hand and reads frames; its preface
+ * (magic and an empty SETTINGS) is sent. */
+static void raw_connect(T *t, tclient *c)
+{
+    h2tc_options o = {.raw = 1, .raw_frames = 1};
+    tc_connect(t, c, &o);
+    assert_int_equal(h2tc_raw_preface(&c->h), 0);
+}
+
+/* A gRPC request's header block in HPACK by hand, without Huffman coding
+ * and without adding to the dynamic table. */
+static size_t hpack_request(uint8_t *out, const char *path)
+{
+    size_t n = 0, pl = strlen(path);
+    out[n++] = 0x83; /* :method: POST (static index 3) */
+    out[n++] = 0x86; /* :scheme: http (static index 6) */
+    out[n++] = 0x01; /* :authority (static name 1), literal value */
+    out[n++] = 9;
+    memcpy(out + n, "127.0.0.1", 9);
+    n += 9;
+    out[n++] = 0x04; /* :path (static name 4) */
+    out[n++] = (uint8_t)pl;
+    memcpy(out + n, path, pl);
+    n += pl;
+    out[n++] = 0x0f; /* content-type (static name 31 = 15 + 16) */
+    out[n++] = 0x10;
+    out[n++] = 16;
+    memcpy(out + n, "application/grpc", 16);
+    n += 16;
+    out[n++] = 0x00; /* te: trailers, a new name */
+    out[n++] = 2;
+    memcpy(out + n, "te", 2);
+    n += 2;
+    out[n++] = 8;
+    memcpy(out + n, "trailers", 8);
+    n += 8;
+    return n;
+}
+
+/* The HPACK indexed-header bomb: one header of 4000 bytes goes into the
+ * dynamic table, then blocks of 16 KiB of one-byte references to it (each
+ * block decodes to 66 MB). The connection is ended with
+ * GOAWAY(ENHANCE_YOUR_CALM) at the first oversized block past the
+ * allowance, and another connection is served meanwhile. Oversized headers
+ * of a normal client are answered, and do not end its connection. */
+static void test_header_bomb(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    h2_limits lim;
+    h2_limits_init(&lim);
+    t_start(&t, &g, &lim);
+    tclient good;
+    tc_connect(&t, &good, NULL);
+    h2tc_call *st = tc_request(&good, "/t.T/Echo", "before", 6, NULL);
+    expect_status(&t, st, 200, 0);
+
+    /* Over the 16 KiB limit: RESOURCE_EXHAUSTED. Past 4 times the limit
+     * (100 000 bytes that Huffman-code to 62 500, within what the client
+     * sends in one block): the stream is reset with ENHANCE_YOUR_CALM. */
+    char *big = malloc(100001);
+    memset(big, 'a', 20000);
+    big[20000] = '\0';
+    h2tc_request r = {.hname = "x-big", .hvalue = big};
+    st = tc_request(&good, "/t.T/Echo", "x", 1, &r);
+    expect_status(&t, st, 200, H2_GRPC_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(st->grpc_message, "header list"));
+    memset(big, 'a', 100000);
+    big[100000] = '\0';
+    st = tc_request(&good, "/t.T/Echo", "x", 1, &r);
+    assert_true(RUN_UNTIL(&t, st->closed, 3000));
+    assert_int_equal(st->close_code, NGHTTP2_ENHANCE_YOUR_CALM);
+    free(big);
+    assert_int_equal(stats_of(&t).headers_oversized, 2);
+
+    tclient bomb;
+    raw_connect(&t, &bomb);
+    uint8_t b1[4100];
+    size_t n = 0;
+    b1[n++] = 0x40; /* literal with incremental indexing, new name */
+    b1[n++] = 6;
+    memcpy(b1 + n, "x-bomb", 6);
+    n += 6;
+    b1[n++] = 0x7f; /* value length 4000 = 127 + 3873, 3873 = 33 + 30 * 128 */
+    b1[n++] = 0x80 | 33;
+    b1[n++] = 30;
+    memset(b1 + n, 'b', 4000);
+    n += 4000;
+    assert_int_equal(h2tc_raw_frame(&bomb.h, NGHTTP2_HEADERS,
+                                    NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1, b1, n),
+                     0);
+    uint8_t *refs = malloc(16384);
+    memset(refs, 0x80 | 62, 16384); /* indexed: dynamic table entry 62 */
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(h2tc_raw_frame(&bomb.h, NGHTTP2_HEADERS,
+                                        NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM,
+                                        3 + 2 * i, refs, 16384),
+                         0);
+    free(refs);
+    st = tc_request(&good, "/t.T/Echo", "during", 6, NULL);
+    expect_status(&t, st, 200, 0);
+    assert_true(RUN_UNTIL(&t, bomb.h.goaway, 5000));
+    assert_int_equal(bomb.h.goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
+    h2_server_stats stats = stats_of(&t);
+    assert_int_equal(stats.ended_header_bomb, 1);
+    /* Cut at the first block past the allowance: nothing after it was
+     * decoded. */
+    assert_int_equal(stats.headers_oversized, 2 + lim.max_oversized_headers + 1);
+    assert_true(bomb.h.frames[NGHTTP2_RST_STREAM] <= (int)lim.max_oversized_headers + 1);
+
+    st = tc_request(&good, "/t.T/Echo", "after", 5, NULL);
+    expect_status(&t, st, 200, 0);
+    assert_false(good.h.goaway);
+    assert_int_equal(stats_of(&t).ended_control_flood, 0);
+    tc_close(&bomb);
+    tc_close(&good);
+    t_stop(&t);
+}
+
+/* Requests that never finish arriving are ended at request_timeout_ms with
+ * DEADLINE_EXCEEDED, saying what was missing, and their buffers are freed
+ * at once; a call that arrived whole and waits in the gateway is not. */
+static void test_request_timeout(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    h2_limits lim;
+    h2_limits_init(&lim);
+    lim.request_timeout_ms = 300;
+    t_start(&t, &g, &lim);
+    tclient c;
+    tc_connect(&t, &c, NULL);
+
+    h2tc_call *held = tc_request(&c, "/t.T/Hold", "x", 1, NULL);
+    assert_true(RUN_UNTIL(&t, g.nheld == 1, 2000));
+
+    /* 4 MiB announced, 1 MiB sent. */
+    size_t total = 4u << 20, part = 1u << 20;
+    uint8_t *b = calloc(1, part + 5);
+    h2tc_frame_prefix(b, 0, (uint32_t)total);
+    h2tc_request hold = {.hold = 1};
+    h2tc_call *partial = tc_request_raw(&c, "/t.T/Echo", b, part + 5, &hold);
+    free(b);
+    h2_server_stats stats;
+    assert_true(RUN_UNTIL(
+        &t, (h2_server_get_stats(t.server, &stats), stats.request_buffered >= part), 3000));
+    /* Headers, and no message at all. */
+    h2tc_call *nomsg = tc_request_raw(&c, "/t.T/Echo", NULL, 0, &hold);
+
+    expect_status(&t, partial, 200, H2_GRPC_DEADLINE_EXCEEDED);
+    assert_non_null(strstr(partial->grpc_message, "did not arrive within 300 ms"));
+    assert_non_null(strstr(partial->grpc_message, "of the 4194304 bytes of the request message"));
+    expect_status(&t, nomsg, 200, H2_GRPC_DEADLINE_EXCEEDED);
+    assert_non_null(strstr(nomsg->grpc_message, "no request message arrived"));
+    stats = stats_of(&t);
+    assert_int_equal(stats.request_buffered, 0);
+    assert_int_equal(stats.requests_timed_out, 2);
+    assert_int_equal(g.requests, 1); /* only the Hold */
+
+    /* A header block that never ends (no END_HEADERS, no CONTINUATION). */
+    tclient r;
+    raw_connect(&t, &r);
+    uint8_t hb[128];
+    size_t hn = hpack_request(hb, "/t.T/Echo");
+    assert_int_equal(h2tc_raw_frame(&r.h, NGHTTP2_HEADERS, 0, 1, hb, hn), 0);
+    assert_true(RUN_UNTIL(&t, r.h.frames[NGHTTP2_RST_STREAM] == 1, 3000));
+    assert_int_equal(r.h.frames[NGHTTP2_HEADERS], 1); /* the DEADLINE_EXCEEDED answer */
+    assert_int_equal(stats_of(&t).requests_timed_out, 3);
+
+    /* The waiting call outlived all of them and is answered as usual; the
+     * connection serves on. */
+    assert_false(held->closed);
+    assert_int_equal(h2_call_finish(g.held[0], 0, NULL), 0);
+    expect_status(&t, held, 200, 0);
+    h2tc_call *st = tc_request(&c, "/t.T/Echo", "on", 2, NULL);
+    expect_status(&t, st, 200, 0);
+    tc_close(&r);
+    tc_close(&c);
+    t_stop(&t);
+}
+
+/* Writes |count| copies of one frame in one write. */
+static void raw_flood(tclient *c, uint8_t type, uint8_t flags, int32_t stream,
+                      const uint8_t *payload, size_t len, int count)
+{
+    size_t one = 9 + len;
+    uint8_t *buf = malloc(one * (size_t)count);
+    for (int i = 0; i < count; i++) {
+        h2tc_frame_header(buf + one * (size_t)i, (uint32_t)len, type, flags, stream);
+        if (len)
+            memcpy(buf + one * (size_t)i + 9, payload, len);
+    }
+    assert_int_equal(h2tc_write_raw(&c->h, buf, one * (size_t)count), 0);
+    free(buf);
+}
+
+/* WINDOW_UPDATE(+1) and PRIORITY floods are cut with
+ * GOAWAY(ENHANCE_YOUR_CALM) by the default budget. */
+static void test_control_floods(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    t_start(&t, &g, NULL);
+    static const uint8_t inc1[4] = {0, 0, 0, 1};
+    static const uint8_t prio[5] = {0, 0, 0, 0, 15};
+    tclient a;
+    raw_connect(&t, &a);
+    raw_flood(&a, NGHTTP2_WINDOW_UPDATE, 0, 0, inc1, sizeof inc1, 5000);
+    assert_true(RUN_UNTIL(&t, a.h.goaway, 3000));
+    assert_int_equal(a.h.goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
+    tclient b;
+    raw_connect(&t, &b);
+    raw_flood(&b, NGHTTP2_PRIORITY, 0, 1, prio, sizeof prio, 5000);
+    assert_true(RUN_UNTIL(&t, b.h.goaway, 3000));
+    assert_int_equal(b.h.goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
+    h2_server_stats stats = stats_of(&t);
+    assert_int_equal(stats.ended_control_flood, 2);
+    assert_int_equal(stats.ended_header_bomb, 0);
+    tc_close(&a);
+    tc_close(&b);
+    t_stop(&t);
+}
+
+/* Every kind of control frame counts: PING, SETTINGS, RST_STREAM and empty
+ * DATA floods are cut too (with a small budget, so that the transport's
+ * budget, not one of nghttp2's own limits, is what cuts them). */
+static void test_control_budget_kinds(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    h2_limits lim;
+    h2_limits_init(&lim);
+    lim.control_burst = 50;
+    lim.control_per_second = 10;
+    t_start(&t, &g, &lim);
+    uint8_t hb[128];
+    size_t hn = hpack_request(hb, "/t.T/Echo");
+    static const uint8_t ping[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    static const uint8_t cancel[4] = {0, 0, 0, NGHTTP2_CANCEL};
+    for (int kind = 0; kind < 4; kind++) {
+        tclient c;
+        raw_connect(&t, &c);
+        switch (kind) {
+        case 0:
+            raw_flood(&c, NGHTTP2_PING, 0, 0, ping, sizeof ping, 200);
+            break;
+        case 1:
+            raw_flood(&c, NGHTTP2_SETTINGS, 0, 0, NULL, 0, 200);
+            break;
+        case 2: /* a stream ended at once, then resets of it */
+            assert_int_equal(h2tc_raw_frame(&c.h, NGHTTP2_HEADERS,
+                                            NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1,
+                                            hb, hn),
+                             0);
+            raw_flood(&c, NGHTTP2_RST_STREAM, 0, 1, cancel, sizeof cancel, 200);
+            break;
+        case 3: /* a request whose body is empty DATA frames */
+            assert_int_equal(
+                h2tc_raw_frame(&c.h, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, hb, hn), 0);
+            raw_flood(&c, NGHTTP2_DATA, 0, 1, NULL, 0, 200);
+            break;
+        }
+        assert_true(RUN_UNTIL(&t, c.h.goaway, 3000));
+        if (c.h.goaway_code != NGHTTP2_ENHANCE_YOUR_CALM)
+            fail_msg("flood %d: GOAWAY code %u", kind, c.h.goaway_code);
+        assert_int_equal(stats_of(&t).ended_control_flood, (uint64_t)kind + 1);
+        tc_close(&c);
+    }
+    t_stop(&t);
+}
+
+/* A normal client doing a lot of normal work under the default budget: a
+ * stream of 3000 messages through a 128-byte window (a window update for
+ * every few DATA frames), 300 unary calls, 50 pings. It is not cut. */
+static void test_control_budget_normal_client(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    t_start(&t, &g, NULL);
+    tclient c;
+    h2tc_options o = {.initial_window = 128};
+    tc_connect(&t, &c, &o);
+    uint8_t req[8];
+    put_u32(req, 3000);
+    put_u32(req + 4, 16);
+    h2tc_call *stream = tc_request(&c, "/t.T/Stream", req, sizeof req, NULL);
+    h2tc_call *calls[300];
+    for (int i = 0; i < 300; i++) {
+        calls[i] = tc_request(&c, "/t.T/Echo", "work", 4, NULL);
+        if (i % 6 == 0) {
+            assert_int_equal(nghttp2_submit_ping(c.h.sess, NGHTTP2_FLAG_NONE, NULL), 0);
+            tc_flush(&c);
+        }
+        RUN_FOR(&t, 1);
+    }
+    expect_status(&t, stream, 200, 0);
+    assert_int_equal(h2tc_message(stream, 0, NULL, NULL), 3000);
+    for (int i = 0; i < 300; i++)
+        expect_status(&t, calls[i], 200, 0);
+    assert_false(c.h.goaway);
+    assert_int_equal(stats_of(&t).ended_control_flood, 0);
+    tc_close(&c);
+    t_stop(&t);
+}
+
+/* max_connections: connection N works, N+1 gets GOAWAY(ENHANCE_YOUR_CALM)
+ * and is closed, and once one closes there is room again.
+ * max_connections_per_peer: the same per remote address, while another
+ * address still gets in. */
+static void test_connection_caps(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    h2_limits lim;
+    h2_limits_init(&lim);
+    lim.max_connections = 3;
+    t_start(&t, &g, &lim);
+    tclient a[3];
+    for (int i = 0; i < 3; i++) {
+        tc_connect(&t, &a[i], NULL);
+        h2tc_call *st = tc_request(&a[i], "/t.T/Echo", "in", 2, NULL);
+        expect_status(&t, st, 200, 0);
+    }
+    tclient over;
+    tc_connect(&t, &over, NULL);
+    assert_true(RUN_UNTIL(&t, over.eof, 3000));
+    assert_true(over.h.goaway);
+    assert_int_equal(over.h.goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
+    h2_server_stats stats = stats_of(&t);
+    assert_int_equal(stats.refused_max, 1);
+    assert_int_equal(stats.connections_open, 3);
+    h2tc_call *st = tc_request(&a[2], "/t.T/Echo", "N", 1, NULL); /* N still works */
+    expect_status(&t, st, 200, 0);
+    tc_close(&over);
+    tc_close(&a[0]);
+    assert_true(
+        RUN_UNTIL(&t, (h2_server_get_stats(t.server, &stats), stats.connections_open == 2), 2000));
+    tclient again;
+    tc_connect(&t, &again, NULL);
+    st = tc_request(&again, "/t.T/Echo", "again", 5, NULL);
+    expect_status(&t, st, 200, 0);
+    tc_close(&again);
+    tc_close(&a[1]);
+    tc_close(&a[2]);
+    t_stop(&t);
+
+    h2_limits_init(&lim);
+    lim.max_connections = 100;
+    lim.max_connections_per_peer = 2;
+    t_start(&t, &g, &lim);
+    tclient p[2];
+    for (int i = 0; i < 2; i++) {
+        tc_connect_from(&t, &p[i], NULL, "127.0.0.1");
+        st = tc_request(&p[i], "/t.T/Echo", "in", 2, NULL);
+        expect_status(&t, st, 200, 0);
+    }
+    tc_connect_from(&t, &over, NULL, "127.0.0.1");
+    assert_true(RUN_UNTIL(&t, over.eof, 3000));
+    assert_true(over.h.goaway);
+    assert_int_equal(over.h.goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
+    tclient other;
+    tc_connect_from(&t, &other, NULL, "127.0.0.2");
+    st = tc_request(&other, "/t.T/Echo", "other peer", 10, NULL);
+    expect_status(&t, st, 200, 0);
+    st = tc_request(&p[1], "/t.T/Echo", "N", 1, NULL);
+    expect_status(&t, st, 200, 0);
+    stats = stats_of(&t);
+    assert_int_equal(stats.refused_peer, 1);
+    assert_int_equal(stats.refused_max, 0);
+    tc_close(&over);
+    tc_close(&other);
+    tc_close(&p[0]);
+    tc_close(&p[1]);
+    t_stop(&t);
+}
+
+/* Descriptors run out: the connection the listener cannot take is closed
+ * at once with its spare descriptor (the client sees the close, not a
+ * hang), the failure is counted, a connection already open is served
+ * meanwhile, and accepting goes on once descriptors are free again. */
+static void test_descriptors_run_out(void **state)
+{
+    (void)state;
+    T t;
+    gw g;
+    t_start(&t, &g, NULL);
+    tclient ok;
+    tc_connect(&t, &ok, NULL);
+    h2tc_call *st = tc_request(&ok, "/t.T/Echo", "before", 6, NULL);
+    expect_status(&t, st, 200, 0);
+
+    /* Use up every descriptor under a lowered soft limit, then free one:
+     * the client's socket takes it, and the server has none to accept. */
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int top = open("/dev/null", O_RDONLY);
+    assert_true(top >= 0);
+    close(top);
+    low = old;
+    low.rlim_cur = (rlim_t)top + 64;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fds[128], n = 0;
+    while (n < 128) {
+        int fd = open("/dev/null", O_RDONLY);
+        if (fd < 0)
+            break;
+        fds[n++] = fd;
+    }
+    assert_true(n > 0 && n < 128);
+    close(fds[--n]);
+    tclient starved;
+    tc_connect(&t, &starved, NULL);
+    assert_true(RUN_UNTIL(&t, starved.eof, 3000));
+    assert_int_equal(stats_of(&t).accept_failures, 1);
+    st = tc_request(&ok, "/t.T/Echo", "during", 6, NULL); /* open connections need none */
+    expect_status(&t, st, 200, 0);
+    tc_close(&starved);
+
+    while (n > 0)
+        close(fds[--n]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    tclient after;
+    tc_connect(&t, &after, NULL); /* waits in the backlog through the pause */
+    st = tc_request(&after, "/t.T/Echo", "after", 5, NULL);
+    expect_status(&t, st, 200, 0);
+    assert_int_equal(stats_of(&t).accept_failures, 1);
+    tc_close(&after);
+    tc_close(&ok);
+    t_stop(&t);
+}
+
 int main(void)
 {
+    /* A client writing to a connection the server closed (a refused one)
+     * gets EPIPE, as in chuted, not the signal. */
+    signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grpc_message_encoding),
         cmocka_unit_test(test_unary_echo),
@@ -1483,6 +1947,13 @@ int main(void)
         cmocka_unit_test(test_shutdown_with_stuck_client),
         cmocka_unit_test(test_curl_interop),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_header_bomb),
+        cmocka_unit_test(test_request_timeout),
+        cmocka_unit_test(test_control_floods),
+        cmocka_unit_test(test_control_budget_kinds),
+        cmocka_unit_test(test_control_budget_normal_client),
+        cmocka_unit_test(test_connection_caps),
+        cmocka_unit_test(test_descriptors_run_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

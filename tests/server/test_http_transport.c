@@ -40,6 +40,7 @@ typedef struct fixture {
     atomic_int down;
     http_request *held[64];
     int nheld;
+    http_server_stats last; /* the server's counters as it went down */
 } fixture;
 
 typedef struct slow {
@@ -107,6 +108,7 @@ static void on_request(void *ctx, http_request *req)
 static void on_down(void *ctx)
 {
     fixture *f = ctx;
+    http_server_get_stats(f->s, &f->last);
     uv_close((uv_handle_t *)&f->stop, NULL);
     atomic_store(&f->down, 1);
 }
@@ -156,6 +158,22 @@ static http_limits limits(void)
     l.max_header_size = 2048;
     l.drain_timeout_ms = 300;
     return l;
+}
+
+/* A connection from the local address |src| (another loopback address, for
+ * the per-peer cap). */
+static int connect_from(fixture *f, const char *src)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in from = {.sin_family = AF_INET};
+    inet_pton(AF_INET, src, &from.sin_addr);
+    assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof from), 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    struct timeval tv = {.tv_sec = 3};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
 }
 
 static int connect_to(fixture *f)
@@ -508,6 +526,125 @@ static void test_many_keepalive_requests(void **state)
     stop(f);
 }
 
+/* The server's counters once it is down (read on its thread in on_down). */
+static http_server_stats stop_with_stats(fixture *f)
+{
+    uv_async_send(&f->stop);
+    uv_thread_join(&f->thread);
+    assert_true(atomic_load(&f->down));
+    http_server_stats st = f->last;
+    http_server_free(f->s);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    free(f);
+    return st;
+}
+
+/* A keep-alive GET /echo on |fd| is answered 200. */
+static void echo_ok(int fd)
+{
+    send_str(fd, "GET /echo HTTP/1.1\r\n\r\n");
+    int closed;
+    char *r = recv_some(fd, 12, &closed);
+    assert_memory_equal(r, "HTTP/1.1 200", 12);
+    free(r);
+    /* the rest of the answer */
+    struct timeval tv = {.tv_usec = 100000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[512];
+    while (recv(fd, buf, sizeof buf, 0) > 0) {
+    }
+    tv = (struct timeval){.tv_sec = 3};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+/* A connection over a cap gets no answer: it is closed at once. */
+static void refused(int fd)
+{
+    send_str(fd, "GET /echo HTTP/1.1\r\n\r\n");
+    int closed;
+    char *r = recv_all(fd, &closed);
+    assert_string_equal(r, "");
+    free(r);
+}
+
+/* max_connections: connection N works, N+1 is closed at once, and once one
+ * closes there is room again; max_connections_per_peer likewise for one
+ * address while another still gets in. */
+static void test_connection_caps(void **state)
+{
+    (void)state;
+    http_limits l = limits();
+    l.max_connections = 2;
+    fixture *f = start(&l);
+    int a = connect_to(f), b = connect_to(f);
+    echo_ok(a);
+    echo_ok(b);
+    int c = connect_to(f);
+    refused(c);
+    close(c);
+    echo_ok(b); /* N still works */
+    close(a);
+    int d = -1;
+    for (int i = 0; i < 100; i++) { /* the server sees a's close soon */
+        d = connect_to(f);
+        send_str(d, "GET /echo HTTP/1.1\r\n\r\n");
+        int closed;
+        char *r = recv_some(d, 12, &closed);
+        int ok = strncmp(r, "HTTP/1.1 200", 12) == 0;
+        free(r);
+        if (ok)
+            break;
+        close(d);
+        d = -1;
+        sleep_ms(10);
+    }
+    assert_true(d >= 0);
+    close(d);
+    close(b);
+    http_server_stats st = stop_with_stats(f);
+    assert_true(st.refused_max >= 1);
+    assert_int_equal(st.refused_peer, 0);
+
+    l = limits();
+    l.max_connections = 10;
+    l.max_connections_per_peer = 1;
+    f = start(&l);
+    a = connect_from(f, "127.0.0.1");
+    echo_ok(a);
+    b = connect_from(f, "127.0.0.1");
+    refused(b);
+    close(b);
+    c = connect_from(f, "127.0.0.2");
+    echo_ok(c);
+    echo_ok(a);
+    close(a);
+    close(c);
+    st = stop_with_stats(f);
+    assert_int_equal(st.refused_peer, 1);
+    assert_int_equal(st.refused_max, 0);
+}
+
+/* A request that does not arrive whole within request_timeout_ms is
+ * answered 408 and counted. */
+static void test_request_timeout_counted(void **state)
+{
+    (void)state;
+    http_limits l = limits();
+    l.request_timeout_ms = 200;
+    fixture *f = start(&l);
+    int fd = connect_to(f);
+    send_str(fd, "POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly part");
+    int closed;
+    char *r = recv_all(fd, &closed);
+    assert_true(closed);
+    assert_memory_equal(r, "HTTP/1.1 408", 12);
+    free(r);
+    close(fd);
+    http_server_stats st = stop_with_stats(f);
+    assert_int_equal(st.requests_timed_out, 1);
+    assert_int_equal(st.requests_dispatched, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +655,8 @@ int main(void)
         cmocka_unit_test(test_abort_when_client_leaves),
         cmocka_unit_test(test_client_that_never_reads),
         cmocka_unit_test(test_many_keepalive_requests),
+        cmocka_unit_test(test_connection_caps),
+        cmocka_unit_test(test_request_timeout_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -280,11 +280,53 @@ static void test_many_types_bounded_then_healed(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* What the transports ended or refused is rendered per protocol and
+ * reason, in the strict text format. */
+static void test_hostile_client_counters(void **state)
+{
+    (void)state;
+    metrics *m;
+    assert_int_equal(metrics_new(&m), 0);
+    metrics_gauges g = {
+        .ended_header_bomb = 1,
+        .ended_control_flood = 2,
+        .refused_max = {3, 4},
+        .refused_peer = {5, 6},
+        .requests_timed_out = {7, 8},
+        .accept_failures = {9, 10},
+    };
+    char *text;
+    size_t len;
+    assert_int_equal(metrics_render(m, NULL, &g, &text, &len), 0);
+    check_format(text);
+    assert_true(sample(text, "chute_connections_ended_total{protocol=\"grpc\","
+                             "reason=\"header_bomb\"}") == 1);
+    assert_true(sample(text, "chute_connections_ended_total{protocol=\"grpc\","
+                             "reason=\"control_flood\"}") == 2);
+    assert_true(sample(text, "chute_connections_ended_total{protocol=\"grpc\","
+                             "reason=\"max_connections\"}") == 3);
+    assert_true(sample(text, "chute_connections_ended_total{protocol=\"http\","
+                             "reason=\"max_connections\"}") == 4);
+    assert_true(sample(text, "chute_connections_ended_total{protocol=\"grpc\","
+                             "reason=\"max_connections_per_peer\"}") == 5);
+    assert_true(sample(text, "chute_connections_ended_total{protocol=\"http\","
+                             "reason=\"max_connections_per_peer\"}") == 6);
+    assert_true(sample(text, "chute_connections_ended_total{protocol=\"http\","
+                             "reason=\"request_timeout\"}") == 8);
+    assert_true(sample(text, "chute_requests_timed_out_total{protocol=\"grpc\"}") == 7);
+    assert_true(sample(text, "chute_requests_timed_out_total{protocol=\"http\"}") == 8);
+    assert_true(sample(text, "chute_accept_failures_total{protocol=\"grpc\"}") == 9);
+    assert_true(sample(text, "chute_accept_failures_total{protocol=\"http\"}") == 10);
+    free(text);
+    metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_after_work),
         cmocka_unit_test(test_many_types_bounded_then_healed),
+        cmocka_unit_test(test_hostile_client_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -153,6 +153,9 @@ int h2tc_init(h2tc_client *c, const h2tc_options *o, h2tc_write_fn write, void *
     }
     if (c->o.manual_window)
         nghttp2_option_set_no_auto_window_update(opt, 1);
+    /* Tests send header blocks larger than nghttp2's default bound of
+     * 64 KiB (which it checks against the uncompressed size). */
+    nghttp2_option_set_max_send_header_block_length(opt, 256 * 1024);
     int rv = nghttp2_session_client_new2(&c->sess, cb, c, opt);
     nghttp2_session_callbacks_del(cb);
     nghttp2_option_del(opt);
@@ -262,8 +265,47 @@ int h2tc_flush(h2tc_client *c)
     return rv;
 }
 
+/* raw_frames: reads what arrived as frames, keeping only what tests ask. */
+static void raw_frames_feed(h2tc_client *c, const uint8_t *data, size_t len)
+{
+    while (len > 0) {
+        if (c->fhave < 9) {
+            size_t k = 9 - c->fhave < len ? 9 - c->fhave : len;
+            memcpy(c->fhead + c->fhave, data, k);
+            c->fhave += k;
+            data += k;
+            len -= k;
+            if (c->fhave < 9)
+                return;
+        }
+        size_t flen = ((size_t)c->fhead[0] << 16) | ((size_t)c->fhead[1] << 8) | c->fhead[2];
+        size_t got = c->fhave - 9;
+        size_t k = flen - got < len ? flen - got : len;
+        for (size_t i = 0; i < k && got + i < sizeof c->fpay; i++)
+            c->fpay[got + i] = data[i];
+        c->fhave += k;
+        data += k;
+        len -= k;
+        if (c->fhave - 9 < flen)
+            return;
+        uint8_t type = c->fhead[3];
+        if (type < 10)
+            c->frames[type]++;
+        if (type == NGHTTP2_GOAWAY && flen >= 8) {
+            c->goaway = 1;
+            c->goaway_code = ((uint32_t)c->fpay[4] << 24) | ((uint32_t)c->fpay[5] << 16) |
+                             ((uint32_t)c->fpay[6] << 8) | c->fpay[7];
+        }
+        c->fhave = 0;
+    }
+}
+
 int h2tc_recv(h2tc_client *c, const uint8_t *data, size_t len)
 {
+    if (c->o.raw && c->o.raw_frames) {
+        raw_frames_feed(c, data, len);
+        return 0;
+    }
     if (c->o.raw) {
         size_t k = len;
         if (k > sizeof c->raw - 1 - c->rawlen)
@@ -281,6 +323,39 @@ int h2tc_recv(h2tc_client *c, const uint8_t *data, size_t len)
 int h2tc_write_raw(h2tc_client *c, const void *data, size_t len)
 {
     return c->write(c->write_ud, data, len);
+}
+
+void h2tc_frame_header(uint8_t *out, uint32_t len, uint8_t type, uint8_t flags, int32_t stream)
+{
+    out[0] = (uint8_t)(len >> 16);
+    out[1] = (uint8_t)(len >> 8);
+    out[2] = (uint8_t)len;
+    out[3] = type;
+    out[4] = flags;
+    out[5] = (uint8_t)((uint32_t)stream >> 24 & 0x7f);
+    out[6] = (uint8_t)((uint32_t)stream >> 16);
+    out[7] = (uint8_t)((uint32_t)stream >> 8);
+    out[8] = (uint8_t)stream;
+}
+
+int h2tc_raw_frame(h2tc_client *c, uint8_t type, uint8_t flags, int32_t stream,
+                   const void *payload, size_t len)
+{
+    uint8_t *b = xrealloc(NULL, 9 + len);
+    h2tc_frame_header(b, (uint32_t)len, type, flags, stream);
+    if (len)
+        memcpy(b + 9, payload, len);
+    int rv = c->write(c->write_ud, b, 9 + len);
+    free(b);
+    return rv;
+}
+
+int h2tc_raw_preface(h2tc_client *c)
+{
+    static const char magic[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    if (c->write(c->write_ud, (const uint8_t *)magic, sizeof magic - 1) != 0)
+        return -1;
+    return h2tc_raw_frame(c, NGHTTP2_SETTINGS, 0, 0, NULL, 0);
 }
 
 /* ---- calls ------------------------------------------------------------------------ */

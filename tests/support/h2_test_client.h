@@ -14,7 +14,10 @@
  * socket to 127.0.0.1, and h2tc_run() to read until every call ended.
  *
  * With |raw| set the connection speaks no HTTP/2 at all: h2tc_write_raw()
- * sends bytes as they are and what comes back collects in |raw|.
+ * sends bytes as they are and what comes back collects in |raw|. With
+ * |raw_frames| as well, a test writes HTTP/2 by hand (h2tc_raw_preface,
+ * h2tc_raw_frame: a flood, an HPACK bomb) and what comes back is read as
+ * frames: counted by type, a GOAWAY's error code kept.
  *
  * Functions return 0 on success and -1 on failure; allocation failures
  * abort (this is test code).
@@ -56,6 +59,7 @@ typedef struct h2tc_options {
     int manual_window;       /* no automatic WINDOW_UPDATE: see h2tc_consume */
     int rcvbuf;              /* SO_RCVBUF of the socket, 0: the system's */
     int raw;                 /* no HTTP/2: raw bytes both ways */
+    int raw_frames;          /* with raw: what arrives is read as HTTP/2 frames */
 } h2tc_options;
 
 /* How one request looks, beyond its path and body. Zero is a plain gRPC
@@ -84,6 +88,11 @@ typedef struct h2tc_client {
     int calls_cap;
     char raw[8192]; /* raw mode: what arrived (NUL-terminated, the rest dropped) */
     size_t rawlen;
+    /* raw_frames: frames that arrived, by type (DATA 0 ... CONTINUATION 9) */
+    int frames[10];
+    uint8_t fhead[9]; /* the frame header being read */
+    size_t fhave;     /* bytes of it (or, past 9, of the payload) read */
+    uint8_t fpay[8];  /* the first bytes of its payload (a GOAWAY's code is at 4..7) */
 } h2tc_client;
 
 /* Sets up |c| over a transport the caller owns: frames go out through
@@ -112,6 +121,17 @@ int h2tc_recv(h2tc_client *c, const uint8_t *data, size_t len);
 
 /* Writes |len| bytes as they are, past the session. */
 int h2tc_write_raw(h2tc_client *c, const void *data, size_t len);
+
+/* Raw writing of HTTP/2: the frame header of a frame of |len| bytes into
+ * |out| (9 bytes). */
+void h2tc_frame_header(uint8_t *out, uint32_t len, uint8_t type, uint8_t flags, int32_t stream);
+
+/* Writes one frame (header and |len| bytes of |payload|). */
+int h2tc_raw_frame(h2tc_client *c, uint8_t type, uint8_t flags, int32_t stream,
+                   const void *payload, size_t len);
+
+/* Writes the client connection preface and an empty SETTINGS frame. */
+int h2tc_raw_preface(h2tc_client *c);
 
 /* Starts a request with the body exactly as given (the caller frames it);
  * |r| may be NULL. Queued: h2tc_flush sends it. The call belongs to |c|.
