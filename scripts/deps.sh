@@ -8,7 +8,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config
       libuv1-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
-      libsqlite3-dev libjansson-dev libhttp-parser-dev libcmocka-dev zlib1g-dev libexpat1-dev
+      libsqlite3-dev libjansson-dev libhttp-parser-dev libcmocka-dev zlib1g-dev libexpat1-dev libpcre2-dev
       sqlite3 nodejs npm curl jq python3-yaml)
 if [ "${1:-}" = bench ]; then
   pkgs+=(beanstalkd redis-server postgresql libpq-dev libhiredis-dev wrk)

@@ -681,14 +681,14 @@ static const perr_case perr_cases[] = {
      "The construct 'function invocation' at column 4 is not supported: only built-in "
      "functions can be called, by name"},
     {"matches(x, \"(a\")", 12, "",
-     "Expected a regular expression Chute supports at column 12 for 'matches', but a group is "
-     "not closed with ')'"},
-    {"matches(x, \"(a)\\1\")", 12, "",
-     "Expected a regular expression Chute supports at column 12 for 'matches', but "
-     "backreferences are not supported"},
-    {"replace(x, \"(?=a)\", \"\")", 12, "",
-     "Expected a regular expression Chute supports at column 12 for 'replace', but lookahead is "
-     "not supported"},
+     "Expected a regular expression Chute supports at column 12 for 'matches', but missing "
+     "closing parenthesis at offset 2 of the pattern"},
+    {"matches(x, \"a)\")", 12, "",
+     "Expected a regular expression Chute supports at column 12 for 'matches', but unmatched "
+     "closing parenthesis at offset 1 of the pattern"},
+    {"replace(x, \"[a\", \"\")", 12, "",
+     "Expected a regular expression Chute supports at column 12 for 'replace', but missing "
+     "terminating ] for character class at offset 2 of the pattern"},
     {"matches(x, \"a\", \"q\")", 12, "",
      "Expected a regular expression Chute supports at column 12 for 'matches', but the flag 'q' "
      "is not one of i, s, m, x"},
@@ -866,6 +866,23 @@ static void test_regex_linear(void **state)
         assert_string_equal(err.message, "The evaluation takes more than 10000000 steps");
     }
     feel_expr_free(e);
+    /* Backreferences and lookaround work, as in Java. */
+    {
+        static const struct {
+            const char *src, *want;
+        } java[] = {
+            {"matches(\"abab\", \"^(ab)\\1$\")", "true"},
+            {"replace(\"price: 10\", \"(?<=: )\\d+\", \"X\")", "\"price: X\""},
+            {"matches(\"ABC\", \"abc\", \"i\")", "true"},
+        };
+        for (size_t i = 0; i < sizeof java / sizeof java[0]; i++) {
+            assert_int_equal(feel_parse(java[i].src, strlen(java[i].src), &e, &err), 0);
+            assert_int_equal(feel_eval(e, &env, &out, &len, &err), 0);
+            assert_string_equal(out, java[i].want);
+            free(out);
+            feel_expr_free(e);
+        }
+    }
     const char *src2 = "replace(s, \"a\", \"bb\")";
     assert_int_equal(feel_parse(src2, strlen(src2), &e, &err), 0);
     assert_int_equal(feel_eval(e, &env, &out, &len, &err), 0);
