@@ -55,11 +55,11 @@ struct json_t;
 
 /* Bounds of an evaluation: passing one fails it (an incident), so that a
  * hostile model or variable can neither exhaust memory nor loop forever. */
-#define FEEL_MAX_STEPS 10000000     /* work units: a node evaluated, an item or 64 bytes visited */
-#define FEEL_MAX_MEMORY (64 << 20)  /* bytes an evaluation may allocate in all */
-#define FEEL_MAX_LIST 100000        /* items of a list the evaluation makes (for, ranges, ...) */
-#define FEEL_MAX_STRING (1 << 20)   /* bytes of a string the evaluation makes */
-#define FEEL_MAX_RESULT (16 << 20)  /* bytes of the JSON result */
+#define FEEL_MAX_STEPS 10000000    /* work units: a node evaluated, an item or 64 bytes visited */
+#define FEEL_MAX_MEMORY (64 << 20) /* bytes an evaluation may allocate in all */
+#define FEEL_MAX_LIST 100000       /* items of a list the evaluation makes (for, ranges, ...) */
+#define FEEL_MAX_STRING (1 << 20)  /* bytes of a string the evaluation makes */
+#define FEEL_MAX_RESULT (16 << 20) /* bytes of the JSON result */
 /* Numbers stay below 10^10000 in magnitude (a larger result fails the
  * evaluation); below 10^-9999 they become 0. */
 
@@ -67,11 +67,11 @@ typedef struct feel_expr feel_expr;
 
 /* Why a parse or an evaluation failed. */
 typedef struct feel_error {
-    int column;          /* 1-based column (in characters, counted across lines) in the
-                            source; 0 when it does not apply */
-    char construct[64];  /* the construct refused ("function definition", "instance of",
-                            "function invocation"), or "" */
-    char message[512];   /* a full sentence, in the words Zeebe's messages use */
+    int column;         /* 1-based column (in characters, counted across lines) in the
+                           source; 0 when it does not apply */
+    char construct[64]; /* the construct refused ("function definition", "instance of",
+                           "function invocation"), or "" */
+    char message[512];  /* a full sentence, in the words Zeebe's messages use */
 } feel_error;
 
 /*

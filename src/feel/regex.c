@@ -818,8 +818,8 @@ static void comp(rcomp *c, const rnode *n)
     }
 }
 
-fregex *fre_compile(const char *pat, size_t len, const char *flags, size_t flen,
-                    falloc_fn alloc, void *ud, char *why, size_t whylen)
+fregex *fre_compile(const char *pat, size_t len, const char *flags, size_t flen, falloc_fn alloc,
+                    void *ud, char *why, size_t whylen)
 {
     rparse rp;
     memset(&rp, 0, sizeof rp);
@@ -974,8 +974,8 @@ static int assert_ok(const fregex *re, int op, const char *s, size_t len, size_t
 /* Adds the thread at |pc0| with the captures in re->cur to |l|, following
  * jumps, splits, saves and assertions (in priority order) with an explicit
  * stack; a save is undone when its branch is done. */
-static void addthread(fregex *re, rlist *l, int64_t *store, uint32_t pc0, const char *s,
-                      size_t len, size_t pos, uint64_t *steps)
+static void addthread(fregex *re, rlist *l, int64_t *store, uint32_t pc0, const char *s, size_t len,
+                      size_t pos, uint64_t *steps)
 {
     size_t ncap = 2 * ((size_t)re->groups + 1);
     size_t sp = 0;
@@ -1030,8 +1030,8 @@ static void addthread(fregex *re, rlist *l, int64_t *store, uint32_t pc0, const 
     }
 }
 
-int fre_search(fregex *re, const char *s, size_t len, size_t start, int64_t *caps,
-               uint64_t *steps, uint64_t max_steps)
+int fre_search(fregex *re, const char *s, size_t len, size_t start, int64_t *caps, uint64_t *steps,
+               uint64_t max_steps)
 {
     size_t ncap = 2 * ((size_t)re->groups + 1);
     rlist *cl = &re->lists[0], *nl = &re->lists[1];

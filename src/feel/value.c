@@ -584,6 +584,8 @@ static int equal_depth(feval *ev, const fv *a, const fv *b, int depth)
     if (ka != kb)
         return -1;
     fe_charge(ev, 1);
+    if (depth > 2100)
+        fe_fail(ev, 0, "A value is nested more than 2100 levels deep");
     switch (ka) {
     case FV_BOOL:
         return a->u.b == b->u.b;
