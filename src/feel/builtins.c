@@ -4,6 +4,7 @@
  * evaluated; an argument of a type the function does not take gives null,
  * as FEEL says. Parameter names are the ones named arguments use.
  */
+#define _GNU_SOURCE /* memmem: a linear-time substring search */
 #include "feel/feel_int.h"
 
 #include <math.h>
@@ -67,6 +68,7 @@ BF(b_number)
         return NUL;
     const char *s = args[0]->u.str.s;
     size_t len = args[0]->u.str.len;
+    fe_charge(ev, len / 16);
     if (n == 3) {
         /* Remove the grouping separator, then read the decimal one as '.'. */
         const fv *g = args[1], *d = args[2];
@@ -115,6 +117,8 @@ BF(b_number)
 
 BF(b_date)
 {
+    if (n >= 1 && is_str(args[0]))
+        fe_charge(ev, args[0]->u.str.len / 16);
     ftemporal t = {0, 0, 0, 0};
     if (n == 3) {
         int64_t y, m, d;
@@ -142,6 +146,8 @@ BF(b_date)
 
 BF(b_date_and_time)
 {
+    if (n >= 1 && is_str(args[0]))
+        fe_charge(ev, args[0]->u.str.len / 16);
     ftemporal t = {0, 0, 0, 0};
     if (n == 2) {
         int kd = K(0);
@@ -167,6 +173,8 @@ BF(b_date_and_time)
 
 BF(b_time)
 {
+    if (n >= 1 && is_str(args[0]))
+        fe_charge(ev, args[0]->u.str.len / 16);
     ftemporal t = {0, 0, 0, 0};
     if (n >= 3) {
         int64_t h, m;
@@ -209,6 +217,8 @@ BF(b_time)
 
 BF(b_duration)
 {
+    if (n >= 1 && is_str(args[0]))
+        fe_charge(ev, args[0]->u.str.len / 16);
     if (!is_str(args[0]))
         return NUL;
     fdtd d;
@@ -361,6 +371,7 @@ static const fv *map_case(feval *ev, const fnode *call, const fv *v, int upper)
         return NUL;
     const char *s = v->u.str.s;
     size_t len = v->u.str.len, i = 0;
+    fe_charge(ev, len / 16);
     fsb b = {NULL, 0, 0};
     while (i < len) {
         int c = fu8_decode(s, len, &i);
@@ -391,13 +402,7 @@ static const char *find(const char *h, size_t hl, const char *n, size_t nl)
 {
     if (nl == 0)
         return h;
-    if (nl > hl)
-        return NULL;
-    for (size_t i = 0; i + nl <= hl; i++) {
-        if (h[i] == n[0] && memcmp(h + i, n, nl) == 0)
-            return h + i;
-    }
-    return NULL;
+    return memmem(h, hl, n, nl);
 }
 
 BF(b_contains)
@@ -414,6 +419,7 @@ BF(b_starts_with)
     if (!is_str(args[0]) || !is_str(args[1]))
         return NUL;
     size_t a = args[0]->u.str.len, b = args[1]->u.str.len;
+    fe_charge(ev, b / 64);
     return fv_bool(b <= a && memcmp(args[0]->u.str.s, args[1]->u.str.s, b) == 0);
 }
 
@@ -422,6 +428,7 @@ BF(b_ends_with)
     if (!is_str(args[0]) || !is_str(args[1]))
         return NUL;
     size_t a = args[0]->u.str.len, b = args[1]->u.str.len;
+    fe_charge(ev, b / 64);
     return fv_bool(b <= a && memcmp(args[0]->u.str.s + a - b, args[1]->u.str.s, b) == 0);
 }
 
@@ -460,6 +467,7 @@ BF(b_trim)
 {
     if (!is_str(args[0]))
         return NUL;
+    fe_charge(ev, args[0]->u.str.len / 64);
     const char *s = args[0]->u.str.s;
     size_t a = 0, b = args[0]->u.str.len;
     while (a < b && is_space(s[a]))
@@ -473,6 +481,7 @@ BF(b_is_blank)
 {
     if (!is_str(args[0]))
         return NUL;
+    fe_charge(ev, args[0]->u.str.len / 64);
     for (size_t i = 0; i < args[0]->u.str.len; i++) {
         if (!is_space(args[0]->u.str.s[i]))
             return FV_FALSE_P;
@@ -673,6 +682,7 @@ BF(b_string_join)
     if (n > 2 && is_str(args[2]))
         fsb_add(ev, &b, args[2]->u.str.s, args[2]->u.str.len, call->col);
     size_t cnt = fv_list_len(args[0]);
+    fe_charge(ev, cnt);
     int first = 1;
     for (size_t i = 0; i < cnt; i++) {
         const fv *it = fv_list_at(ev, args[0], i);
@@ -1540,6 +1550,7 @@ BF(b_get_entries)
     size_t cnt;
     fentry *e = fv_ctx_entries(ev, args[0], &cnt);
     fvlist out = {0};
+    fe_charge(ev, cnt);
     for (size_t i = 0; i < cnt; i++)
         fvl_push(ev, &out, entry_ctx(ev, e[i].key, e[i].klen, e[i].val), call->col);
     return fvl_done(ev, &out);

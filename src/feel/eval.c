@@ -213,15 +213,22 @@ static const fv *arith(feval *ev, int op, const fv *a, const fv *b, int col)
             rc = fdec_sub(&r, &a->u.num, &b->u.num);
             break;
         case OP_MUL:
+            fe_charge(ev, 1);
             rc = fdec_mul(&r, &a->u.num, &b->u.num);
             break;
         case OP_DIV:
+            fe_charge(ev, 3); /* a long division */
             rc = fdec_div(&r, &a->u.num, &b->u.num);
             break;
         default: { /* OP_POW */
             int64_t n;
             if (fdec_is_int(&b->u.num) && !fdec_to_i64(&b->u.num, &n) && n <= 999999999 &&
                 n >= -999999999) {
+                /* Two multiplications per bit of the exponent. */
+                uint64_t bits = 1;
+                for (int64_t m = n < 0 ? -n : n; m; m >>= 1)
+                    bits++;
+                fe_charge(ev, 2 * bits);
                 rc = fdec_powi(&r, &a->u.num, n);
             } else {
                 /* A fractional power, in double precision as Java's Math.pow. */
@@ -229,8 +236,8 @@ static const fv *arith(feval *ev, int op, const fv *a, const fv *b, int col)
                 if (!isfinite(x))
                     return FV_NULL_P;
                 rc = fdec_from_double(&r, x);
+                fe_charge(ev, 4);
             }
-            fe_charge(ev, 30);
             break;
         }
         }

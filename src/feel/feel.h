@@ -13,7 +13,8 @@
  * Every input size and nesting depth is bounded before it is allocated.
  *
  * Values: FEEL's null, booleans, numbers (decimal, as FEEL specifies:
- * 34 significant digits rounded half even, so 0.1 + 0.2 = 0.3), strings,
+ * 34 significant digits rounded half even, so 0.1 + 0.2 = 0.3; a literal
+ * with more digits is rounded to 34 when parsed), strings,
  * lists, contexts, dates, times, date-times and durations (days-time and
  * years-months). Variables come in and results go out as JSON: a context
  * is an object, a list an array; temporal values leave as ISO 8601 strings
