@@ -55,9 +55,12 @@ struct json_t;
 #define FEEL_MAX_DEPTH 64     /* nesting of the parse tree (a chain of one operator counts once) */
 
 /* Bounds of an evaluation: passing one fails it (an incident), so that a
- * hostile model or variable can neither exhaust memory nor loop forever. */
-#define FEEL_MAX_STEPS 10000000    /* work units: a node evaluated, an item or 64 bytes visited */
-#define FEEL_MAX_MEMORY (64 << 20) /* bytes an evaluation may allocate in all */
+ * hostile model or variable can neither exhaust memory nor loop forever.
+ * Real models take a few hundred steps; the worst an evaluation can cost
+ * within these bounds is about a quarter of a second of one core (an
+ * optimised build). */
+#define FEEL_MAX_STEPS 5000000     /* work units: a node evaluated, an item or 64 bytes visited */
+#define FEEL_MAX_MEMORY (32 << 20) /* bytes an evaluation may allocate in all */
 #define FEEL_MAX_LIST 100000       /* items of a list the evaluation makes (for, ranges, ...) */
 #define FEEL_MAX_STRING (1 << 20)  /* bytes of a string the evaluation makes */
 #define FEEL_MAX_RESULT (16 << 20) /* bytes of the JSON result */

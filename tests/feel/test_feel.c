@@ -855,13 +855,13 @@ static const eerr_case eerr_cases[] = {
      "The number computed at column 7 is too large: Chute's numbers stay below 10^10000"},
     {"for x in 1..200000 return x", NULL, "A range at column 10 would have more than 100000 items"},
     {"{l: for i in 1..4000 return i, r: some x in l, y in l satisfies false}", NULL,
-     "The evaluation takes more than 10000000 steps"},
+     "The evaluation takes more than 5000000 steps"},
     {"some x in 1..100000, y in 1..100000 satisfies false", NULL,
-     "The evaluation needs more than 64 MiB of memory"},
+     "The evaluation needs more than 32 MiB of memory"},
     {"string join(for x in 1..100000 return \"0123456789abcdef\")", NULL,
      "A string would be longer than 1048576 bytes at column 1"},
     {"for x in 1..100000 return for y in 1..100 return y", NULL,
-     "The evaluation needs more than 64 MiB of memory"},
+     "The evaluation needs more than 32 MiB of memory"},
     {"assert(x, x > 0, \"x must be positive\")", "{\"x\": -1}",
      "The assertion at column 1 failed: x must be positive"},
     {"assert(x, x > 0)", NULL, "The assertion at column 1 failed"},
@@ -914,7 +914,7 @@ static void test_regex_linear(void **state)
         assert_string_equal(out, "false");
         free(out);
     } else {
-        assert_string_equal(err.message, "The evaluation takes more than 10000000 steps");
+        assert_string_equal(err.message, "The evaluation takes more than 5000000 steps");
     }
     feel_expr_free(e);
     const char *src2 = "replace(s, \"a\", \"bb\")";
