@@ -4,6 +4,7 @@
  * evaluated; an argument of a type the function does not take gives null,
  * as FEEL says. Parameter names are the ones named arguments use.
  */
+#define _GNU_SOURCE /* memmem: a linear-time substring search */
 #include "feel/feel_int.h"
 
 #include <math.h>
@@ -67,6 +68,7 @@ BF(b_number)
         return NUL;
     const char *s = args[0]->u.str.s;
     size_t len = args[0]->u.str.len;
+    fe_charge(ev, len / 16);
     if (n == 3) {
         /* Remove the grouping separator, then read the decimal one as '.'. */
         const fv *g = args[1], *d = args[2];
@@ -115,6 +117,8 @@ BF(b_number)
 
 BF(b_date)
 {
+    if (n >= 1 && is_str(args[0]))
+        fe_charge(ev, args[0]->u.str.len / 16);
     ftemporal t = {0, 0, 0, 0};
     if (n == 3) {
         int64_t y, m, d;
@@ -142,6 +146,8 @@ BF(b_date)
 
 BF(b_date_and_time)
 {
+    if (n >= 1 && is_str(args[0]))
+        fe_charge(ev, args[0]->u.str.len / 16);
     ftemporal t = {0, 0, 0, 0};
     if (n == 2) {
         int kd = K(0);
@@ -167,6 +173,8 @@ BF(b_date_and_time)
 
 BF(b_time)
 {
+    if (n >= 1 && is_str(args[0]))
+        fe_charge(ev, args[0]->u.str.len / 16);
     ftemporal t = {0, 0, 0, 0};
     if (n >= 3) {
         int64_t h, m;
@@ -209,6 +217,8 @@ BF(b_time)
 
 BF(b_duration)
 {
+    if (n >= 1 && is_str(args[0]))
+        fe_charge(ev, args[0]->u.str.len / 16);
     if (!is_str(args[0]))
         return NUL;
     fdtd d;
@@ -279,9 +289,9 @@ BF(b_day_of_week)
 
 BF(b_month_of_year)
 {
-    static const char *names[] = {"January", "February", "March",     "April",   "May",      "June",
-                                  "July",    "August",   "September", "October", "November",
-                                  "December"};
+    static const char *names[] = {"January",   "February", "March",    "April",
+                                  "May",       "June",     "July",     "August",
+                                  "September", "October",  "November", "December"};
     int64_t d, y;
     int m, dd;
     if (date_arg(args[0], &d))
@@ -361,6 +371,7 @@ static const fv *map_case(feval *ev, const fnode *call, const fv *v, int upper)
         return NUL;
     const char *s = v->u.str.s;
     size_t len = v->u.str.len, i = 0;
+    fe_charge(ev, len / 16);
     fsb b = {NULL, 0, 0};
     while (i < len) {
         int c = fu8_decode(s, len, &i);
@@ -391,13 +402,7 @@ static const char *find(const char *h, size_t hl, const char *n, size_t nl)
 {
     if (nl == 0)
         return h;
-    if (nl > hl)
-        return NULL;
-    for (size_t i = 0; i + nl <= hl; i++) {
-        if (h[i] == n[0] && memcmp(h + i, n, nl) == 0)
-            return h + i;
-    }
-    return NULL;
+    return memmem(h, hl, n, nl);
 }
 
 BF(b_contains)
@@ -405,8 +410,8 @@ BF(b_contains)
     if (!is_str(args[0]) || !is_str(args[1]))
         return NUL;
     fe_charge(ev, args[0]->u.str.len / 16);
-    return fv_bool(find(args[0]->u.str.s, args[0]->u.str.len, args[1]->u.str.s,
-                        args[1]->u.str.len) != NULL);
+    return fv_bool(
+        find(args[0]->u.str.s, args[0]->u.str.len, args[1]->u.str.s, args[1]->u.str.len) != NULL);
 }
 
 BF(b_starts_with)
@@ -414,6 +419,7 @@ BF(b_starts_with)
     if (!is_str(args[0]) || !is_str(args[1]))
         return NUL;
     size_t a = args[0]->u.str.len, b = args[1]->u.str.len;
+    fe_charge(ev, b / 64);
     return fv_bool(b <= a && memcmp(args[0]->u.str.s, args[1]->u.str.s, b) == 0);
 }
 
@@ -422,6 +428,7 @@ BF(b_ends_with)
     if (!is_str(args[0]) || !is_str(args[1]))
         return NUL;
     size_t a = args[0]->u.str.len, b = args[1]->u.str.len;
+    fe_charge(ev, b / 64);
     return fv_bool(b <= a && memcmp(args[0]->u.str.s + a - b, args[1]->u.str.s, b) == 0);
 }
 
@@ -460,6 +467,7 @@ BF(b_trim)
 {
     if (!is_str(args[0]))
         return NUL;
+    fe_charge(ev, args[0]->u.str.len / 64);
     const char *s = args[0]->u.str.s;
     size_t a = 0, b = args[0]->u.str.len;
     while (a < b && is_space(s[a]))
@@ -473,6 +481,7 @@ BF(b_is_blank)
 {
     if (!is_str(args[0]))
         return NUL;
+    fe_charge(ev, args[0]->u.str.len / 64);
     for (size_t i = 0; i < args[0]->u.str.len; i++) {
         if (!is_space(args[0]->u.str.s[i]))
             return FV_FALSE_P;
@@ -502,7 +511,8 @@ static fregex *regex(feval *ev, const fv *pat, const fv *flags)
     }
     fe_charge(ev, 100 + pat->u.str.len * 8);
     char why[160];
-    fregex *re = fre_compile(pat->u.str.s, pat->u.str.len, fs, fl, fe_alloc_cb, ev, why, sizeof why);
+    fregex *re =
+        fre_compile(pat->u.str.s, pat->u.str.len, fs, fl, fe_alloc_cb, ev, why, sizeof why);
     if (!re)
         return NULL;
     struct fre_cache *c = &ev->recache[ev->renext++ % 4];
@@ -672,6 +682,7 @@ BF(b_string_join)
     if (n > 2 && is_str(args[2]))
         fsb_add(ev, &b, args[2]->u.str.s, args[2]->u.str.len, call->col);
     size_t cnt = fv_list_len(args[0]);
+    fe_charge(ev, cnt);
     int first = 1;
     for (size_t i = 0; i < cnt; i++) {
         const fv *it = fv_list_at(ev, args[0], i);
@@ -1088,26 +1099,153 @@ BF(b_index_of)
     return fvl_done(ev, &out);
 }
 
-/* Adds |v| unless the list has an equal item (quadratic, paid in steps). */
-static void push_distinct(feval *ev, fvlist *out, const fv *v, int col)
+/*
+ * A set of values for union(), distinct values() and duplicate values():
+ * scalars (numbers, strings, booleans, dates, durations, zoned or local
+ * times) are hashed, so big lists stay linear; lists and contexts are
+ * compared one by one (paid in steps). Each member keeps a count.
+ */
+typedef struct vset {
+    const fv **slot; /* hash table of scalars, NULL empty */
+    uint32_t *count;
+    size_t cap, n;
+    const fv **other; /* the rest */
+    uint32_t *ocount;
+    size_t on, ocap;
+} vset;
+
+static int hash_value(const fv *v, uint64_t *h)
 {
-    fe_charge(ev, out->n);
-    for (size_t i = 0; i < out->n; i++) {
-        if (fv_equal(ev, out->items[i], v) == 1)
-            return;
+    uint64_t x = 1469598103934665603ull;
+#define MIX(b) (x = (x ^ (uint64_t)(b)) * 1099511628211ull)
+    int k = fv_kind(v);
+    MIX(k);
+    switch (k) {
+    case FV_NULL:
+        break;
+    case FV_BOOL:
+        MIX(v->u.b);
+        break;
+    case FV_NUM:
+        /* Numbers are kept without trailing zeros: equal numbers, equal
+         * fields. */
+        MIX((uint64_t)v->u.num.coef);
+        MIX((uint64_t)(v->u.num.coef >> 64));
+        MIX((uint32_t)v->u.num.exp);
+        MIX(v->u.num.neg);
+        break;
+    case FV_STR:
+        for (size_t i = 0; i < v->u.str.len; i++)
+            MIX((unsigned char)v->u.str.s[i]);
+        break;
+    case FV_DATE:
+        MIX((uint64_t)v->u.t.days);
+        break;
+    case FV_TIME:
+    case FV_DT: {
+        ftemporal t = v->u.t;
+        if (k == FV_TIME)
+            t.days = 0;
+        __int128 ns;
+        ft_instant(&t, &ns);
+        MIX((uint64_t)ns);
+        MIX((uint64_t)(ns >> 64));
+        MIX(t.has_offset);
+        break;
     }
-    fvl_push(ev, out, v, col);
+    case FV_DTD:
+        MIX((uint64_t)v->u.dtd.secs);
+        MIX((uint32_t)v->u.dtd.nanos);
+        break;
+    case FV_YMD:
+        MIX((uint64_t)v->u.months);
+        break;
+    default:
+        return -1;
+    }
+#undef MIX
+    *h = x;
+    return 0;
+}
+
+/* Adds |v|; returns its count's address (1 for a new member). */
+static uint32_t *vset_add(feval *ev, vset *s, const fv *v)
+{
+    uint64_t h;
+    fe_charge(ev, 1);
+    if (hash_value(v, &h)) {
+        fe_charge(ev, s->on);
+        for (size_t i = 0; i < s->on; i++) {
+            if (fv_equal(ev, s->other[i], v) == 1) {
+                s->ocount[i]++;
+                return &s->ocount[i];
+            }
+        }
+        if (s->on == s->ocap) {
+            size_t cap = s->ocap ? s->ocap * 2 : 8;
+            const fv **o = fe_alloc(ev, cap * sizeof *o);
+            uint32_t *c = fe_alloc(ev, cap * sizeof *c);
+            if (s->on) {
+                memcpy(o, s->other, s->on * sizeof *o);
+                memcpy(c, s->ocount, s->on * sizeof *c);
+            }
+            s->other = o;
+            s->ocount = c;
+            s->ocap = cap;
+        }
+        s->other[s->on] = v;
+        s->ocount[s->on] = 1;
+        return &s->ocount[s->on++];
+    }
+    if (2 * (s->n + 1) > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        const fv **slot = fe_alloc(ev, cap * sizeof *slot);
+        uint32_t *count = fe_alloc(ev, cap * sizeof *count);
+        memset(slot, 0, cap * sizeof *slot);
+        fe_charge(ev, s->cap);
+        for (size_t i = 0; i < s->cap; i++) {
+            if (!s->slot[i])
+                continue;
+            uint64_t hh;
+            hash_value(s->slot[i], &hh);
+            size_t at = (size_t)hh & (cap - 1);
+            while (slot[at])
+                at = (at + 1) & (cap - 1);
+            slot[at] = s->slot[i];
+            count[at] = s->count[i];
+        }
+        s->slot = slot;
+        s->count = count;
+        s->cap = cap;
+    }
+    size_t at = (size_t)h & (s->cap - 1);
+    while (s->slot[at]) {
+        if (fv_equal(ev, s->slot[at], v) == 1) {
+            s->count[at]++;
+            return &s->count[at];
+        }
+        at = (at + 1) & (s->cap - 1);
+    }
+    s->slot[at] = v;
+    s->count[at] = 1;
+    s->n++;
+    return &s->count[at];
 }
 
 BF(b_union)
 {
     fvlist out = {0};
+    vset set;
+    memset(&set, 0, sizeof set);
     for (size_t k = 0; k < n; k++) {
         if (K(k) != FV_LIST)
             return NUL;
         size_t cnt = fv_list_len(args[k]);
-        for (size_t i = 0; i < cnt; i++)
-            push_distinct(ev, &out, fv_list_at(ev, args[k], i), call->col);
+        for (size_t i = 0; i < cnt; i++) {
+            const fv *it = fv_list_at(ev, args[k], i);
+            if (*vset_add(ev, &set, it) == 1)
+                fvl_push(ev, &out, it, call->col);
+        }
     }
     return fvl_done(ev, &out);
 }
@@ -1116,11 +1254,7 @@ BF(b_distinct_values)
 {
     if (K(0) != FV_LIST)
         return NUL;
-    fvlist out = {0};
-    size_t cnt = fv_list_len(args[0]);
-    for (size_t i = 0; i < cnt; i++)
-        push_distinct(ev, &out, fv_list_at(ev, args[0], i), call->col);
-    return fvl_done(ev, &out);
+    return b_union(ev, call, args, 1);
 }
 
 BF(b_duplicate_values)
@@ -1128,18 +1262,23 @@ BF(b_duplicate_values)
     /* The items that occur more than once, in the order they first occur. */
     if (K(0) != FV_LIST)
         return NUL;
-    fvlist out = {0};
     size_t cnt = fv_list_len(args[0]);
-    fe_charge(ev, cnt);
+    vset set;
+    memset(&set, 0, sizeof set);
+    const fv **items = fe_alloc(ev, (cnt ? cnt : 1) * sizeof *items);
+    for (size_t i = 0; i < cnt; i++)
+        items[i] = fv_list_at(ev, args[0], i);
+    for (size_t i = 0; i < cnt; i++)
+        vset_add(ev, &set, items[i]);
+    /* No member is new in this second pass, so the table does not move. */
+    fvlist out = {0};
+    vset emitted;
+    memset(&emitted, 0, sizeof emitted);
     for (size_t i = 0; i < cnt; i++) {
-        const fv *it = fv_list_at(ev, args[0], i);
-        for (size_t j = i + 1; j < cnt; j++) {
-            fe_charge(ev, 1);
-            if (fv_equal(ev, it, fv_list_at(ev, args[0], j)) == 1) {
-                push_distinct(ev, &out, it, call->col);
-                break;
-            }
-        }
+        uint32_t *c = vset_add(ev, &set, items[i]); /* count + 1 */
+        (*c)--;
+        if (*c > 1 && *vset_add(ev, &emitted, items[i]) == 1)
+            fvl_push(ev, &out, items[i], call->col);
     }
     return fvl_done(ev, &out);
 }
@@ -1411,6 +1550,7 @@ BF(b_get_entries)
     size_t cnt;
     fentry *e = fv_ctx_entries(ev, args[0], &cnt);
     fvlist out = {0};
+    fe_charge(ev, cnt);
     for (size_t i = 0; i < cnt; i++)
         fvl_push(ev, &out, entry_ctx(ev, e[i].key, e[i].klen, e[i].val), call->col);
     return fvl_done(ev, &out);

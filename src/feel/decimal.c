@@ -147,35 +147,63 @@ static void u_mul128(u256 *r, fu128 a, fu128 b)
     r->w[3] = (uint64_t)(hi >> 64);
 }
 
-static int u_bit(const u256 *a, int i)
+/*
+ * q = n / d and whether the remainder is nonzero, for a quotient below
+ * 2^128 (what fdec_div needs): Knuth's algorithm D on 64-bit limbs, with a
+ * one-limb divisor done by u_div64.
+ */
+static fu128 u_div128(const u256 *n, fu128 d, int *rem_nonzero)
 {
-    return (int)((a->w[i / 64] >> (i % 64)) & 1);
-}
-
-static void u_shl1(u256 *a, int bit)
-{
-    for (int i = 3; i > 0; i--)
-        a->w[i] = (a->w[i] << 1) | (a->w[i - 1] >> 63);
-    a->w[0] = (a->w[0] << 1) | (uint64_t)bit;
-}
-
-/* q = n / d, r = n % d, by shift and subtract (division is rare enough). */
-static void u_divmod(u256 *q, u256 *r, const u256 *n, const u256 *d)
-{
-    u256 qq = {{0, 0, 0, 0}}, rr = {{0, 0, 0, 0}};
-    int top = 255;
-    while (top >= 0 && !u_bit(n, top))
-        top--;
-    for (int i = top; i >= 0; i--) {
-        u_shl1(&rr, u_bit(n, i));
-        u_shl1(&qq, 0);
-        if (u_cmp(&rr, d) >= 0) {
-            u_sub(&rr, &rr, d);
-            qq.w[0] |= 1;
-        }
+    if ((d >> 64) == 0) {
+        u256 t = *n;
+        *rem_nonzero = u_div64(&t, (uint64_t)d) != 0;
+        return ((fu128)t.w[1] << 64) | t.w[0];
     }
-    *q = qq;
-    *r = rr;
+    int s = __builtin_clzll((uint64_t)(d >> 64));
+    fu128 dn = d << s;
+    uint64_t d1 = (uint64_t)(dn >> 64), d0 = (uint64_t)dn;
+    uint64_t u[5];
+    u[4] = s ? n->w[3] >> (64 - s) : 0;
+    for (int i = 3; i > 0; i--)
+        u[i] = (n->w[i] << s) | (s ? n->w[i - 1] >> (64 - s) : 0);
+    u[0] = n->w[0] << s;
+    uint64_t q[3];
+    for (int j = 2; j >= 0; j--) {
+        fu128 num = ((fu128)u[j + 2] << 64) | u[j + 1];
+        fu128 qhat = num / d1, rhat = num % d1;
+        while ((qhat >> 64) || qhat * d0 > ((rhat << 64) | u[j])) {
+            qhat--;
+            rhat += d1;
+            if (rhat >> 64)
+                break;
+        }
+        uint64_t qh = (uint64_t)qhat;
+        fu128 p0 = (fu128)qh * d0;
+        fu128 p1 = (fu128)qh * d1 + (p0 >> 64);
+        uint64_t t0 = (uint64_t)p0, t1 = (uint64_t)p1, t2 = (uint64_t)(p1 >> 64);
+        uint64_t x = u[j], borrow = x < t0;
+        u[j] = x - t0;
+        x = u[j + 1];
+        uint64_t y = x - t1 - borrow;
+        borrow = x < t1 || (x == t1 && borrow);
+        u[j + 1] = y;
+        x = u[j + 2];
+        y = x - t2 - borrow;
+        borrow = x < t2 || (x == t2 && borrow);
+        u[j + 2] = y;
+        if (borrow) {
+            /* qhat was one too large: add the divisor back. */
+            qh--;
+            fu128 c = (fu128)u[j] + d0;
+            u[j] = (uint64_t)c;
+            c = (fu128)u[j + 1] + d1 + (c >> 64);
+            u[j + 1] = (uint64_t)c;
+            u[j + 2] += (uint64_t)(c >> 64);
+        }
+        q[j] = qh;
+    }
+    *rem_nonzero = (u[0] | u[1]) != 0;
+    return ((fu128)q[1] << 64) | q[0];
 }
 
 static int digits128(fu128 v)
@@ -193,15 +221,37 @@ static int digits128(fu128 v)
  * exact value has more nonzero digits below |m|'s last one. Then strips
  * trailing zeros and checks the exponent range.
  */
+static int u256_digits(const u256 *m)
+{
+    /* digits(m) = 19 + digits(m / 10^19) while m has more than 38. */
+    u256 t = *m;
+    int n = 0;
+    while (!u_fits128(&t)) {
+        u_div64(&t, (uint64_t)p10(19));
+        n += 19;
+    }
+    return n + digits128(u_get(&t));
+}
+
 static int finish(fdec *r, u256 m, int64_t exp, int sticky, int neg)
 {
+    /* |last| is the most significant digit dropped (-1: none), |sticky|
+     * whether anything below it is nonzero. Digits go in chunks of up to
+     * 19, one division each. */
     int last = -1;
     fu128 lim = p10(FDEC_DIGITS);
-    while (!u_fits128(&m) || u_get(&m) >= lim) {
-        if (last > 0)
-            sticky = 1;
-        last = (int)u_div64(&m, 10);
-        exp++;
+    if (!u_fits128(&m) || u_get(&m) >= lim) {
+        int drop = u256_digits(&m) - FDEC_DIGITS;
+        while (drop > 0) {
+            int k = drop > 19 ? 19 : drop;
+            uint64_t rem = u_div64(&m, (uint64_t)p10(k));
+            uint64_t top = rem / (uint64_t)p10(k - 1);
+            if (last > 0 || rem % (uint64_t)p10(k - 1))
+                sticky = 1;
+            last = (int)top;
+            exp += k;
+            drop -= k;
+        }
     }
     fu128 c = u_get(&m);
     if (last >= 0) {
@@ -221,6 +271,10 @@ static int finish(fdec *r, u256 m, int64_t exp, int sticky, int neg)
         r->exp = 0;
         r->neg = 0;
         return FDEC_OK;
+    }
+    while (c % 100000000 == 0) {
+        c /= 100000000;
+        exp += 8;
     }
     while (c % 10 == 0) {
         c /= 10;
@@ -346,10 +400,13 @@ int fdec_from_double(fdec *r, double d)
 {
     if (!isfinite(d))
         return FDEC_INVALID;
+    /* The shortest form has at most 17 digits; when it has at most 15,
+     * printing 15 (with %g dropping trailing zeros) gives exactly it, since
+     * the double is far closer to it than half a unit of the 15th digit. */
     char buf[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
-        if (strtod(buf, NULL) == d)
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, d);
+        if (prec == 17 || strtod(buf, NULL) == d)
             break;
     }
     return fdec_parse(r, buf, strlen(buf), 1, 1);
@@ -435,12 +492,13 @@ int fdec_div(fdec *r, const fdec *a, const fdec *b)
     }
     /* Scale the dividend so that the quotient has at least 35 digits. */
     int k = 35 + digits128(b->coef) - digits128(a->coef);
-    u256 n, d, q, rem;
+    u256 n, q;
     u_set(&n, a->coef);
     u_mul_p10(&n, k);
-    u_set(&d, b->coef);
-    u_divmod(&q, &rem, &n, &d);
-    return finish(r, q, (int64_t)a->exp - b->exp - k, !u_zero(&rem), a->neg ^ b->neg);
+    int rem;
+    /* The quotient has 35 or 36 digits: below 2^128. */
+    u_set(&q, u_div128(&n, b->coef, &rem));
+    return finish(r, q, (int64_t)a->exp - b->exp - k, rem, a->neg ^ b->neg);
 }
 
 int fdec_cmp(const fdec *a, const fdec *b)

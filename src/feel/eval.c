@@ -213,15 +213,22 @@ static const fv *arith(feval *ev, int op, const fv *a, const fv *b, int col)
             rc = fdec_sub(&r, &a->u.num, &b->u.num);
             break;
         case OP_MUL:
+            fe_charge(ev, 1);
             rc = fdec_mul(&r, &a->u.num, &b->u.num);
             break;
         case OP_DIV:
+            fe_charge(ev, 3); /* a long division */
             rc = fdec_div(&r, &a->u.num, &b->u.num);
             break;
         default: { /* OP_POW */
             int64_t n;
             if (fdec_is_int(&b->u.num) && !fdec_to_i64(&b->u.num, &n) && n <= 999999999 &&
                 n >= -999999999) {
+                /* Two multiplications per bit of the exponent. */
+                uint64_t bits = 1;
+                for (int64_t m = n < 0 ? -n : n; m; m >>= 1)
+                    bits++;
+                fe_charge(ev, 2 * bits);
                 rc = fdec_powi(&r, &a->u.num, n);
             } else {
                 /* A fractional power, in double precision as Java's Math.pow. */
@@ -229,8 +236,8 @@ static const fv *arith(feval *ev, int op, const fv *a, const fv *b, int col)
                 if (!isfinite(x))
                     return FV_NULL_P;
                 rc = fdec_from_double(&r, x);
+                fe_charge(ev, 4);
             }
-            fe_charge(ev, 30);
             break;
         }
         }
@@ -478,9 +485,8 @@ static void iterate(feval *ev, iter_state *st, unsigned k)
         }
         __int128 cnt = (__int128)(a <= b ? b - (__int128)a : a - (__int128)b) + 1;
         if (cnt > FEEL_MAX_LIST)
-            fe_fail(ev, n->kids[2 * k]->col,
-                    "A range at column %d would have more than %d items", n->kids[2 * k]->col,
-                    FEEL_MAX_LIST);
+            fe_fail(ev, n->kids[2 * k]->col, "A range at column %d would have more than %d items",
+                    n->kids[2 * k]->col, FEEL_MAX_LIST);
         int step = a <= b ? 1 : -1;
         for (int64_t i = a;; i += step) {
             iter_bind(ev, st, k, fv_num_i64(ev, i));
@@ -516,9 +522,8 @@ static void iterate(feval *ev, iter_state *st, unsigned k)
         if (a > b)
             return;
         if ((__int128)b - a + 1 > FEEL_MAX_LIST)
-            fe_fail(ev, n->kids[2 * k]->col,
-                    "A range at column %d would have more than %d items", n->kids[2 * k]->col,
-                    FEEL_MAX_LIST);
+            fe_fail(ev, n->kids[2 * k]->col, "A range at column %d would have more than %d items",
+                    n->kids[2 * k]->col, FEEL_MAX_LIST);
         for (int64_t i = a; i <= b && !st->done; i++)
             iter_bind(ev, st, k, fv_num_i64(ev, i));
         return;
@@ -647,14 +652,17 @@ static const fv *filter(feval *ev, const fnode *n)
     size_t cnt = fv_list_len(list);
     const fnode *f = n->kids[1];
     /* A number selects an item (1-based, negative from the end); anything
-     * else is a condition on each item. */
+     * else is a condition on each item. A filter shaped as a condition is
+     * one; other shapes are evaluated once, outside the items, to see
+     * whether they give a number ("xs[i + 1]"). */
     int numeric = f->kind == N_NUM;
-    const fv *idx = NULL;
-    if (!numeric && f->kind != N_BOOL) {
+    const fv *idx = numeric ? &f->u.lit : NULL;
+    int is_condition = f->kind == N_CMP || f->kind == N_BETWEEN || f->kind == N_IN ||
+                       f->kind == N_AND || f->kind == N_OR || f->kind == N_BOOL ||
+                       f->kind == N_SOME || f->kind == N_EVERY;
+    if (!numeric && !is_condition) {
         idx = fe_eval(ev, f);
         numeric = fv_kind(idx) == FV_NUM;
-    } else if (numeric) {
-        idx = &f->u.lit;
     }
     if (numeric) {
         int64_t i;
@@ -693,11 +701,7 @@ static const fv *context_literal(feval *ev, const fnode *n)
     ev->scope = &s;
     for (uint32_t i = 0; i < n->n; i++) {
         const fv *v = fe_eval(ev, n->kids[i]);
-        size_t j;
-        for (j = 0; j < ctx->u.ctx.n; j++) {
-            if (e[j].klen == n->lens[i] && memcmp(e[j].key, n->names[i], n->lens[i]) == 0)
-                break;
-        }
+        uint32_t j = n->slots[i];
         e[j].key = n->names[i];
         e[j].klen = n->lens[i];
         e[j].val = v;
@@ -852,7 +856,7 @@ const fv *fe_eval(feval *ev, const fnode *n)
     }
     case N_IF:
         return tri(fe_eval(ev, n->kids[0])) == 1 ? fe_eval(ev, n->kids[1])
-                                                  : fe_eval(ev, n->kids[2]);
+                                                 : fe_eval(ev, n->kids[2]);
     case N_FOR:
     case N_SOME:
     case N_EVERY: {
@@ -906,8 +910,7 @@ static int run(eval_box *box, const feel_expr *e, const feel_env *env, feel_erro
     return 0;
 }
 
-int feel_eval(const feel_expr *e, const feel_env *env, char **out, size_t *out_len,
-              feel_error *err)
+int feel_eval(const feel_expr *e, const feel_env *env, char **out, size_t *out_len, feel_error *err)
 {
     feel_error dummy;
     if (!err)

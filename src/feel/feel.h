@@ -13,7 +13,8 @@
  * Every input size and nesting depth is bounded before it is allocated.
  *
  * Values: FEEL's null, booleans, numbers (decimal, as FEEL specifies:
- * 34 significant digits rounded half even, so 0.1 + 0.2 = 0.3), strings,
+ * 34 significant digits rounded half even, so 0.1 + 0.2 = 0.3; a literal
+ * with more digits is rounded to 34 when parsed), strings,
  * lists, contexts, dates, times, date-times and durations (days-time and
  * years-months). Variables come in and results go out as JSON: a context
  * is an object, a list an array; temporal values leave as ISO 8601 strings
@@ -54,12 +55,15 @@ struct json_t;
 #define FEEL_MAX_DEPTH 64     /* nesting of the parse tree (a chain of one operator counts once) */
 
 /* Bounds of an evaluation: passing one fails it (an incident), so that a
- * hostile model or variable can neither exhaust memory nor loop forever. */
-#define FEEL_MAX_STEPS 10000000     /* work units: a node evaluated, an item or 64 bytes visited */
-#define FEEL_MAX_MEMORY (64 << 20)  /* bytes an evaluation may allocate in all */
-#define FEEL_MAX_LIST 100000        /* items of a list the evaluation makes (for, ranges, ...) */
-#define FEEL_MAX_STRING (1 << 20)   /* bytes of a string the evaluation makes */
-#define FEEL_MAX_RESULT (16 << 20)  /* bytes of the JSON result */
+ * hostile model or variable can neither exhaust memory nor loop forever.
+ * Real models take a few hundred steps; the worst an evaluation can cost
+ * within these bounds is about a quarter of a second of one core (an
+ * optimised build). */
+#define FEEL_MAX_STEPS 5000000     /* work units: a node evaluated, an item or 64 bytes visited */
+#define FEEL_MAX_MEMORY (32 << 20) /* bytes an evaluation may allocate in all */
+#define FEEL_MAX_LIST 100000       /* items of a list the evaluation makes (for, ranges, ...) */
+#define FEEL_MAX_STRING (1 << 20)  /* bytes of a string the evaluation makes */
+#define FEEL_MAX_RESULT (16 << 20) /* bytes of the JSON result */
 /* Numbers stay below 10^10000 in magnitude (a larger result fails the
  * evaluation); below 10^-9999 they become 0. */
 
@@ -67,11 +71,11 @@ typedef struct feel_expr feel_expr;
 
 /* Why a parse or an evaluation failed. */
 typedef struct feel_error {
-    int column;          /* 1-based column (in characters, counted across lines) in the
-                            source; 0 when it does not apply */
-    char construct[64];  /* the construct refused ("function definition", "instance of",
-                            "function invocation"), or "" */
-    char message[512];   /* a full sentence, in the words Zeebe's messages use */
+    int column;         /* 1-based column (in characters, counted across lines) in the
+                           source; 0 when it does not apply */
+    char construct[64]; /* the construct refused ("function definition", "instance of",
+                           "function invocation"), or "" */
+    char message[512];  /* a full sentence, in the words Zeebe's messages use */
 } feel_error;
 
 /*

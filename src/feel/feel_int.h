@@ -166,16 +166,16 @@ enum { FRE_OK = 0, FRE_NOMATCH = 1, FRE_STEPS = -1 };
  * |flags| ("i", "s", "m", "x" in any combination). Returns NULL with a
  * reason in |why| when the pattern is invalid, uses a construct Chute does
  * not support, or is too large. All memory comes from |alloc|. */
-fregex *fre_compile(const char *pat, size_t len, const char *flags, size_t flen,
-                    falloc_fn alloc, void *ud, char *why, size_t whylen);
+fregex *fre_compile(const char *pat, size_t len, const char *flags, size_t flen, falloc_fn alloc,
+                    void *ud, char *why, size_t whylen);
 int fre_groups(const fregex *re);
 /* Finds the leftmost match in |s| at or after |start|. On FRE_OK,
  * caps[2*i], caps[2*i+1] are the byte offsets of group i (group 0 is the
  * whole match; -1 when a group did not take part); |caps| holds
  * 2 * (fre_groups + 1) entries. |steps| is charged with the work done and
  * FRE_STEPS returned once it passes |max_steps|. */
-int fre_search(fregex *re, const char *s, size_t len, size_t start, int64_t *caps,
-               uint64_t *steps, uint64_t max_steps);
+int fre_search(fregex *re, const char *s, size_t len, size_t start, int64_t *caps, uint64_t *steps,
+               uint64_t max_steps);
 
 /* ---- values ------------------------------------------------------------ */
 
@@ -359,10 +359,10 @@ uint32_t fu_lower(uint32_t c);
 
 /* UTF-8 helpers. */
 size_t fu8_count(const char *s, size_t len);             /* code points */
-size_t fu8_offset(const char *s, size_t len, size_t cp);  /* byte offset of a code point */
-int fu8_decode(const char *s, size_t len, size_t *i);     /* -1 on invalid */
-size_t fu8_encode(uint32_t c, char *out);                 /* 1..4 bytes */
-int fu8_valid(const char *s, size_t len, size_t *bad);    /* 1 when valid */
+size_t fu8_offset(const char *s, size_t len, size_t cp); /* byte offset of a code point */
+int fu8_decode(const char *s, size_t len, size_t *i);    /* -1 on invalid */
+size_t fu8_encode(uint32_t c, char *out);                /* 1..4 bytes */
+int fu8_valid(const char *s, size_t len, size_t *bad);   /* 1 when valid */
 
 /* ---- the parse tree ---------------------------------------------------- */
 
@@ -380,8 +380,8 @@ enum fnode_kinds {
     N_ARITH, /* a chain: kids[0] op[0] kids[1] op[1] ... */
     N_CMP,   /* kids[0] op kids[1] */
     N_BETWEEN,
-    N_IN,      /* kids[0] in kids[1..]: a list of tests, any of them true */
-    N_UT_CMP,  /* a unary test "< e" inside "in": op, kids[0] */
+    N_IN,     /* kids[0] in kids[1..]: a list of tests, any of them true */
+    N_UT_CMP, /* a unary test "< e" inside "in": op, kids[0] */
     N_AND,
     N_OR,
     N_IF,
@@ -416,12 +416,13 @@ struct fnode {
     uint8_t depth;
     uint8_t flags;
     int col;
-    uint32_t n;      /* kids */
+    uint32_t n; /* kids */
     const fnode **kids;
-    uint8_t *ops;    /* N_ARITH: n - 1 operators */
+    uint8_t *ops;       /* N_ARITH: n - 1 operators */
     const char **names; /* N_CTX keys, N_FOR/N_SOME/N_EVERY variables, N_LAMBDA parameters */
     size_t *lens;
-    const char *name;   /* N_NAME, N_PATH */
+    uint32_t *slots;  /* N_CTX: the entry each key fills (repeated keys share one) */
+    const char *name; /* N_NAME, N_PATH */
     size_t nlen;
     union {
         fv lit;             /* N_NUM, N_STR, N_TEMPORAL: the value, made at deploy time */

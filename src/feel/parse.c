@@ -189,9 +189,9 @@ static void lex(fparser *p)
         size_t start = i;
         if (is_digit((char)c) ||
             (c == '.' && i + 1 < n && is_digit(s[i + 1]) &&
-             !(p->ntok && (p->toks[p->ntok - 1].kind == T_NAME ||
-                           p->toks[p->ntok - 1].kind == T_RP || p->toks[p->ntok - 1].kind == T_RB ||
-                           p->toks[p->ntok - 1].kind == T_RC)))) {
+             !(p->ntok &&
+               (p->toks[p->ntok - 1].kind == T_NAME || p->toks[p->ntok - 1].kind == T_RP ||
+                p->toks[p->ntok - 1].kind == T_RB || p->toks[p->ntok - 1].kind == T_RC)))) {
             while (i < n && is_digit(s[i]))
                 ADV(1);
             if (i + 1 < n && s[i] == '.' && is_digit(s[i + 1])) {
@@ -342,10 +342,9 @@ static int is_word(const fparser *p, const ftok *t, const char *w)
     return t->kind == T_NAME && !t->quoted && t->len == n && memcmp(p->src + t->off, w, n) == 0;
 }
 
-static const char *const keywords[] = {"true",  "false",     "null", "if",      "then",
-                                       "else",  "for",       "in",   "return",  "some",
-                                       "every", "satisfies", "and",  "or",      "between",
-                                       "instance", "of",     "function"};
+static const char *const keywords[] = {"true", "false", "null",    "if",       "then",  "else",
+                                       "for",  "in",    "return",  "some",     "every", "satisfies",
+                                       "and",  "or",    "between", "instance", "of",    "function"};
 
 static int is_keyword(const fparser *p, const ftok *t)
 {
@@ -363,6 +362,12 @@ static const char *found(fparser *p, const ftok *t, char *buf, size_t n)
 {
     if (t->kind == T_EOF)
         return "the end of the expression";
+    unsigned char c0 = (unsigned char)p->src[t->off];
+    if (t->kind == T_BAD && (c0 < 0x20 || c0 == 0x7F)) {
+        /* A control character would not show in a message. */
+        snprintf(buf, n, "the character U+%04X", c0);
+        return buf;
+    }
     size_t len = t->len, keep = len;
     size_t off = t->off;
     if (t->quoted) {
@@ -739,8 +744,8 @@ static const fnode *parse_temporal(fparser *p)
 bad : {
     char b[80];
     perr(p, col, NULL,
-         "Expected a date, a time, a date and time or a duration at column %d, but found @%s",
-         col, found(p, t, b, sizeof b));
+         "Expected a date, a time, a date and time or a duration at column %d, but found @%s", col,
+         found(p, t, b, sizeof b));
 }
 }
 
@@ -862,14 +867,13 @@ static void check_regex(fparser *p, const fbuiltin *b, const fnode **args, size_
     if (!pat || pat->kind != N_STR || (fl && fl->kind != N_STR))
         return;
     char why[160];
-    fregex *re = fre_compile(pat->u.lit.u.str.s, pat->u.lit.u.str.len,
-                             fl ? fl->u.lit.u.str.s : "", fl ? fl->u.lit.u.str.len : 0,
-                             scratch_alloc, p, why, sizeof why);
+    fregex *re = fre_compile(pat->u.lit.u.str.s, pat->u.lit.u.str.len, fl ? fl->u.lit.u.str.s : "",
+                             fl ? fl->u.lit.u.str.len : 0, scratch_alloc, p, why, sizeof why);
     farena_free(&p->scratch);
     if (!re)
         perr(p, pat->col, NULL,
-             "Expected a regular expression Chute supports at column %d for '%s', but %s",
-             pat->col, b->name, why);
+             "Expected a regular expression Chute supports at column %d for '%s', but %s", pat->col,
+             b->name, why);
 }
 
 static const fnode *parse_call(fparser *p, const fbuiltin *first, size_t nwords, int col)
@@ -899,8 +903,8 @@ static const fnode *parse_call(fparser *p, const fbuiltin *first, size_t nwords,
             int is_named = k > 0 && tok_at(p, k)->kind == T_COLON;
             if (named >= 0 && named != is_named)
                 perr(p, tok(p)->col, NULL,
-                     "Expected only positional or only named arguments for '%s' at column %d",
-                     name, tok(p)->col);
+                     "Expected only positional or only named arguments for '%s' at column %d", name,
+                     tok(p)->col);
             named = is_named;
             int acol = tok(p)->col;
             if (is_named) {
@@ -1089,6 +1093,40 @@ static const fnode *parse_list(fparser *p)
     return done(p, from_vec(p, N_LIST, col, &items));
 }
 
+/* Where each entry of a context literal goes: a repeated key takes the
+ * slot of its first occurrence (the later value wins), so the evaluator
+ * needs no search. A hash set keeps this linear for big literals. */
+static uint32_t *context_slots(fparser *p, const char **keys, const size_t *lens, size_t n)
+{
+    uint32_t *slot = palloc(p, (n ? n : 1) * sizeof *slot);
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint32_t *table = palloc(p, cap * sizeof *table); /* entry index + 1, 0 empty */
+    memset(table, 0, cap * sizeof *table);
+    uint32_t next = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = 1469598103934665603ull;
+        for (size_t k = 0; k < lens[i]; k++)
+            h = (h ^ (unsigned char)keys[i][k]) * 1099511628211ull;
+        size_t at = (size_t)h & (cap - 1);
+        for (;;) {
+            uint32_t t = table[at];
+            if (t == 0) {
+                table[at] = (uint32_t)i + 1;
+                slot[i] = next++;
+                break;
+            }
+            if (lens[t - 1] == lens[i] && memcmp(keys[t - 1], keys[i], lens[i]) == 0) {
+                slot[i] = slot[t - 1];
+                break;
+            }
+            at = (at + 1) & (cap - 1);
+        }
+    }
+    return slot;
+}
+
 static const fnode *parse_context(fparser *p)
 {
     int col = tok(p)->col;
@@ -1147,6 +1185,7 @@ static const fnode *parse_context(fparser *p)
     fnode *n = from_vec(p, N_CTX, col, &vals);
     n->names = keys;
     n->lens = klens;
+    n->slots = context_slots(p, keys, klens, vals.n);
     return done(p, n);
 }
 
@@ -1517,15 +1556,18 @@ int feel_parse(const char *src, size_t len, feel_expr **out, feel_error *err)
     }
     feel_expr *e = calloc(1, sizeof *e);
     if (!e) {
-        snprintf(err->message, sizeof err->message, "The expression could not be parsed: out of memory");
+        snprintf(err->message, sizeof err->message,
+                 "The expression could not be parsed: out of memory");
         return -1;
     }
-    /* Nodes take a bounded multiple of the source. */
-    farena_init(&e->arena, 64 * (size_t)FEEL_MAX_SOURCE + (1 << 20));
+    /* Nodes take a bounded multiple of the source: a few hundred bytes
+     * per token at most. */
+    farena_init(&e->arena, 512 * (size_t)FEEL_MAX_SOURCE);
     fparser *p = calloc(1, sizeof *p);
     if (!p) {
         free(e);
-        snprintf(err->message, sizeof err->message, "The expression could not be parsed: out of memory");
+        snprintf(err->message, sizeof err->message,
+                 "The expression could not be parsed: out of memory");
         return -1;
     }
     p->err = err;

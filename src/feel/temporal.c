@@ -99,8 +99,8 @@ static int parse_date_part(const char *s, size_t len, size_t *i, int64_t *days)
 
 static int is_utc_name(const char *s, size_t n)
 {
-    static const char *names[] = {"UTC", "Z", "Etc/UTC", "GMT", "Etc/GMT", "UCT", "Etc/UCT",
-                                  "Zulu", "Etc/Zulu", "Universal", "Etc/Universal"};
+    static const char *names[] = {"UTC",     "Z",    "Etc/UTC",  "GMT",       "Etc/GMT",      "UCT",
+                                  "Etc/UCT", "Zulu", "Etc/Zulu", "Universal", "Etc/Universal"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         if (strlen(names[k]) == n && memcmp(names[k], s, n) == 0)
             return 1;

@@ -368,6 +368,7 @@ const fv *fv_from_json(feval *ev, const json_t *j)
         return fv_num_i64(ev, (int64_t)json_integer_value(j));
     case JSON_REAL: {
         fdec d;
+        fe_charge(ev, 3); /* printing and reading back the double */
         if (fdec_from_double(&d, json_real_value(j)))
             return FV_NULL_P;
         return fv_num(ev, &d);
@@ -416,6 +417,7 @@ size_t fv_ctx_len(const fv *c)
 const fv *fv_ctx_get(feval *ev, const fv *c, const char *key, size_t len)
 {
     if (c->kind == FV_CTX) {
+        fe_charge(ev, c->u.ctx.n / 8);
         for (size_t i = 0; i < c->u.ctx.n; i++) {
             const fentry *e = &c->u.ctx.e[i];
             if (e->klen == len && memcmp(e->key, key, len) == 0)
@@ -568,11 +570,18 @@ static int order_same(const fv *a, const fv *b, int *out)
     return -1;
 }
 
+/* Comparing strings reads them: paid by length. */
+static void charge_strings(feval *ev, const fv *a, const fv *b)
+{
+    if (a->kind == FV_STR && b->kind == FV_STR)
+        fe_charge(ev, (a->u.str.len < b->u.str.len ? a->u.str.len : b->u.str.len) / 64);
+}
+
 int fv_order(feval *ev, const fv *a, const fv *b, int *out)
 {
-    (void)ev;
     if (fv_kind(a) != fv_kind(b))
         return -1;
+    charge_strings(ev, a, b);
     return order_same(a, b, out);
 }
 
@@ -584,6 +593,9 @@ static int equal_depth(feval *ev, const fv *a, const fv *b, int depth)
     if (ka != kb)
         return -1;
     fe_charge(ev, 1);
+    charge_strings(ev, a, b);
+    if (depth > 2100)
+        fe_fail(ev, 0, "A value is nested more than 2100 levels deep");
     switch (ka) {
     case FV_BOOL:
         return a->u.b == b->u.b;
