@@ -33,10 +33,10 @@
  * of an unknown function, or with a number of arguments no overload of the
  * built-in takes, is a parse error naming the function and the column.
  *
- * Regular expressions (matches, replace, split, extract) are Chute's own
- * linear-time engine over the common ground of XML Schema and Java
- * patterns; see regex.c for the syntax and what is refused (backreferences,
- * lookaround, \p{..}). A literal pattern is checked at parse time.
+ * Regular expressions (matches, replace, split, extract) run on PCRE2,
+ * whose syntax is Java's (what Zeebe runs) for all that models use; each
+ * match is bounded by the evaluation's step budget and a heap limit (see
+ * regex.c). A literal pattern is checked at parse time.
  *
  * Time zones: offsets only (a pure module has no zone database); the zone
  * names of UTC read as offset zero, other names make a string no valid

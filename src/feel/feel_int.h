@@ -162,7 +162,7 @@ typedef void *(*falloc_fn)(void *ud, size_t n); /* never returns NULL */
 
 enum { FRE_OK = 0, FRE_NOMATCH = 1, FRE_STEPS = -1 };
 
-/* Compiles |pat| (an XML Schema / Java style pattern, see regex.c) with
+/* Compiles |pat| (a Java-style pattern, through PCRE2: see regex.c) with
  * |flags| ("i", "s", "m", "x" in any combination). Returns NULL with a
  * reason in |why| when the pattern is invalid, uses a construct Chute does
  * not support, or is too large. All memory comes from |alloc|. */
