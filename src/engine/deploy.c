@@ -307,9 +307,11 @@ int chute_engine_deploy(chute_engine *e, const chute_resource *res, size_t n,
     for (size_t i = 0; i < n; i++)
         deploy_parsed_free(&parsed[i]);
     free(parsed);
-    if (rc != 0)
-        return rc; /* the open batch still holds what was written: a commit failure or a
-                      later rollback drops it with everything else of the batch */
+    if (rc != 0) {
+        /* Out of memory half way: what was added must not be committed. */
+        engine_batch_fail(e, err);
+        return rc;
+    }
     *deployment_key = dkey;
     *procs = e->proc_views;
     *nprocs = nv;

@@ -313,6 +313,10 @@ int64_t engine_now(const chute_engine *e);
 /* A new key from the partition's key space. */
 int64_t engine_next_key(chute_engine *e);
 
+/* Fails the open batch: its commit rolls back and memory is rebuilt from
+ * the store (for a change half made in memory). */
+void engine_batch_fail(chute_engine *e, const chute_error *why);
+
 /* Writes |d| in the open batch (opening it); a failure fails the batch. */
 void engine_persist_definition(chute_engine *e, const store_definition *d);
 
