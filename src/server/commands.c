@@ -63,7 +63,8 @@ static int rest_list_incidents(const command_rest_in *in, command *out, chute_er
 #define DRAINS BROKER_LOAD_DRAINS
 #define ADDS BROKER_LOAD_ADDS
 
-/* clang-format off: one row a command, its gRPC side, then its REST side */
+/* One row a command, its gRPC side, then its REST side. */
+// clang-format off
 const command_def command_table[] = {
     /* name, kind, load,
      *     gRPC service, gRPC decoder,     REST method, route, decoder, status */
@@ -109,7 +110,7 @@ const command_def command_table[] = {
     {"GetProcessDefinitionXml", COMMAND_GET_PROCESS_XML, ADDS,
         NULL, NULL,                              "GET", "/v2/process-definitions/{processDefinitionKey}/xml", NULL, 200},
 };
-/* clang-format on */
+// clang-format on
 
 const size_t command_table_len = sizeof command_table / sizeof command_table[0];
 
@@ -254,6 +255,11 @@ static void stream_deliver(void *ctx, chute_taker *taker, const chute_job_view *
 static void run_stream(command_call *call, const command *cmd)
 {
     chute_error err;
+    if (!call->ops->push) {
+        chute_error_set(&err, CHUTE_EUNIMPL, "Job streams are served over gRPC only");
+        answer_error(call, cmd, &err);
+        return;
+    }
     if (chute_engine_check_activate(&cmd->req, 1, &err) != 0 ||
         chute_engine_stream_add(broker_engine(call->b), &cmd->req, call->stream_credit, 0,
                                 stream_deliver, call, &call->taker, &err) != 0) {

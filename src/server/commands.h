@@ -136,7 +136,9 @@ typedef struct command_call_ops {
      * expiry). For a stream it runs only for an error. */
     void (*answer)(command_call *call, const command_result *res);
     /* STREAM: jobs activated for the stream (queue one message each). Runs
-     * inside the engine's dispatch: it must not call into the engine. */
+     * inside the engine's dispatch: it must not call into the engine. NULL
+     * for a front end that serves no stream (a STREAM command is then
+     * answered UNIMPLEMENTED). */
     void (*push)(command_call *call, const chute_job_view *jobs, size_t n);
 } command_call_ops;
 

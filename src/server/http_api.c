@@ -398,15 +398,8 @@ static void answer(command_call *cc, const command_result *res)
     queue_json(c, status, &b);
 }
 
-static void push_none(command_call *cc, const chute_job_view *jobs, size_t n)
-{
-    /* REST has no streams: no row of the table makes one. */
-    (void)cc;
-    (void)jobs;
-    (void)n;
-}
-
-static const command_call_ops call_ops = {answer, push_none};
+/* REST has no streams: no row of the table makes one, so no push. */
+static const command_call_ops call_ops = {answer, NULL};
 
 /* Runs the command of |def| for |req|, whose path held |key| (0: none). */
 static void run(http_api *a, http_request *req, const command_def *def, int64_t key)
@@ -497,8 +490,8 @@ static void handle_metrics(http_api *a, http_request *req)
     if (rc != 0) {
         char detail[160];
         if (rc == CHUTE_ETOOBIG)
-            snprintf(detail, sizeof detail,
-                     "the metrics answer passed its bound of %u MiB", METRICS_MAX_ANSWER >> 20);
+            snprintf(detail, sizeof detail, "the metrics answer passed its bound of %u MiB",
+                     METRICS_MAX_ANSWER >> 20);
         else
             snprintf(detail, sizeof detail, "out of memory rendering the metrics");
         respond_problem(a, req, 503, "RESOURCE_EXHAUSTED", detail, NULL);

@@ -162,14 +162,14 @@ static int parse_scaled(const char *s, const unit *units, int64_t *out)
 
 static int64_t duration_ms(const char *flag, const char *s)
 {
-    static const unit units[] = {{"ms", 1},          {"s", 1000},           {"m", 60000},
-                                 {"h", 3600000},      {"d", 86400000},       {NULL, 0}};
+    static const unit units[] = {{"ms", 1},      {"s", 1000},     {"m", 60000},
+                                 {"h", 3600000}, {"d", 86400000}, {NULL, 0}};
     int64_t v;
     if (strcmp(s, "0") == 0)
         return 0;
     if (parse_scaled(s, units, &v) != 0)
-        die("%s: '%s' is not a duration; write a number and a unit: 500ms, 30s, 5m, 24h, 7d",
-            flag, s);
+        die("%s: '%s' is not a duration; write a number and a unit: 500ms, 30s, 5m, 24h, 7d", flag,
+            s);
     return v;
 }
 
@@ -190,8 +190,7 @@ static uint64_t count_of(const char *flag, const char *s, uint64_t max)
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (end == s || *end != '\0' || errno != 0 || s[0] == '-' || v > max)
-        die("%s %s: choose a number from 0 (no limit) to %llu", flag, s,
-            (unsigned long long)max);
+        die("%s %s: choose a number from 0 (no limit) to %llu", flag, s, (unsigned long long)max);
     return (uint64_t)v;
 }
 
@@ -403,12 +402,11 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     daemon_state *d = h->data;
     if (d->stopping) {
-        fprintf(stderr, "chuted: second signal, exiting now\n");
+        chuted_log("second signal, exiting now");
         exit(1);
     }
     d->stopping = 1;
-    fprintf(stderr, "chuted: %s received, shutting down\n",
-            signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    chuted_log("%s received, shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     d->fronts_up = d->api ? 2 : 1;
     if (d->api)
         http_api_shutdown(d->api, on_front_down, d);
@@ -492,54 +490,54 @@ int main(int argc, char **argv)
     chute_engine *e;
     chute_error err;
     if (chute_engine_open(&e, &eo, &err) != 0) {
-        fprintf(stderr, "chuted: cannot open the data directory: %s\n", err.message);
+        chuted_log("cannot open the data directory: %s", err.message);
         return 1;
     }
     char abs[PATH_MAX];
     const char *db = chute_engine_db_path(e);
-    fprintf(stderr, "chuted: Chute %s\n", CHUTE_VERSION);
-    fprintf(stderr, "chuted: data in %s (durability %s)\n", realpath(db, abs) ? abs : db,
-            chute_durability_name(eo.durability));
+    chuted_log("Chute %s", CHUTE_VERSION);
+    chuted_log("data in %s (durability %s)", realpath(db, abs) ? abs : db,
+               chute_durability_name(eo.durability));
     chute_engine_stats st;
     chute_engine_get_stats(e, &st);
     uint32_t max_conn, per_peer;
     connection_caps(&c, http_on ? 2 : 1, &max_conn, &per_peer);
     gc.limits.max_connections = hc.limits.max_connections = max_conn;
     gc.limits.max_connections_per_peer = hc.limits.max_connections_per_peer = per_peer;
-    fprintf(stderr, "chuted: recovered %llu jobs (%llu activatable, %llu activated, %llu open "
-                    "incidents)\n",
-            (unsigned long long)st.jobs, (unsigned long long)st.activatable,
-            (unsigned long long)st.activated, (unsigned long long)st.incidents);
+    chuted_log("recovered %llu jobs (%llu activatable, %llu activated, %llu open "
+               "incidents)",
+               (unsigned long long)st.jobs, (unsigned long long)st.activatable,
+               (unsigned long long)st.activated, (unsigned long long)st.incidents);
     if (eo.max_jobs && st.jobs >= eo.max_jobs)
-        fprintf(stderr, "chuted: holding %llu jobs, at or over --max-jobs %llu: creates are "
-                        "refused until jobs are completed or cancelled\n",
-                (unsigned long long)st.jobs, (unsigned long long)eo.max_jobs);
+        chuted_log("holding %llu jobs, at or over --max-jobs %llu: creates are "
+                   "refused until jobs are completed or cancelled",
+                   (unsigned long long)st.jobs, (unsigned long long)eo.max_jobs);
 
     daemon_state d = {0};
     d.loop = uv_default_loop();
     metrics *m = NULL;
     if (metrics_new(&m) != 0 || broker_open(&d.b, d.loop, e, &err) != 0) {
-        fprintf(stderr, "chuted: out of memory\n");
+        chuted_log("out of memory");
         return 1;
     }
     broker_set_max_inflight(d.b, (size_t)max_inflight);
     metrics_install(m, e);
     gc.metrics = m;
     if (gateway_open(&d.gw, d.loop, d.b, &gc, &err) != 0) {
-        fprintf(stderr, "chuted: cannot listen on %s: %s\n", c.grpc_listen, err.message);
+        chuted_log("cannot listen on %s: %s", c.grpc_listen, err.message);
         chute_engine_close(e);
         return 1;
     }
-    fprintf(stderr, "chuted: gRPC listening on %s:%d\n", host, gateway_port(d.gw));
+    chuted_log("gRPC listening on %s:%d", host, gateway_port(d.gw));
     if (http_on) {
         hc.metrics = m;
         hc.gateway = d.gw;
         if (http_api_open(&d.api, d.loop, d.b, &hc, &err) != 0) {
-            fprintf(stderr, "chuted: cannot listen on %s: %s\n", c.http_listen, err.message);
+            chuted_log("cannot listen on %s: %s", c.http_listen, err.message);
             chute_engine_close(e);
             return 1;
         }
-        fprintf(stderr, "chuted: HTTP listening on %s:%d\n", http_host, http_api_port(d.api));
+        chuted_log("HTTP listening on %s:%d", http_host, http_api_port(d.api));
     }
     uv_signal_init(d.loop, &d.sigterm);
     uv_signal_init(d.loop, &d.sigint);
@@ -547,7 +545,7 @@ int main(int argc, char **argv)
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     uv_signal_start(&d.sigint, on_signal, SIGINT);
     signal(SIGPIPE, SIG_IGN);
-    fprintf(stderr, "chuted: ready\n");
+    chuted_log("ready");
 
     uv_run(d.loop, UV_RUN_DEFAULT);
 
@@ -558,11 +556,11 @@ int main(int argc, char **argv)
     metrics_free(m);
     int rc = chute_engine_commit(e, &err);
     if (rc != 0)
-        fprintf(stderr, "chuted: final commit failed: %s\n", err.message);
+        chuted_log("final commit failed: %s", err.message);
     chute_engine_close(e);
     int lrc = uv_loop_close(d.loop);
     if (lrc != 0)
-        fprintf(stderr, "chuted: loop closed with handles open: %s\n", uv_strerror(lrc));
-    fprintf(stderr, "chuted: stopped\n");
+        chuted_log("loop closed with handles open: %s", uv_strerror(lrc));
+    chuted_log("stopped");
     return rc == 0 ? 0 : 1;
 }

@@ -355,6 +355,13 @@ static void test_stream_pushes_and_errors(void **state)
     assert_int_equal(f->pushed_key, key);
     command_call_cancel(&f->call);
     assert_null(f->call.taker);
+    /* A front end without streams (REST) gets UNIMPLEMENTED, no taker. */
+    static const command_call_ops no_push = {on_answer, NULL};
+    memset(&f->s, 0, sizeof f->s);
+    command_call_init(&f->call, &no_push, f->b, 4 << 20);
+    command_run(&f->call, &c);
+    assert_int_equal(f->s.rc, CHUTE_EUNIMPL);
+    assert_null(f->call.taker);
     command bad = {.kind = COMMAND_STREAM, .req = {.type = "streamed", .timeout_ms = 0}};
     s = run(f, &bad);
     assert_int_equal(s->answered, 1);
