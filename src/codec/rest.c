@@ -1,6 +1,7 @@
 /*
  * JSON bodies <-> engine structs for the HTTP API; see rest.h.
  */
+#define _GNU_SOURCE /* memmem */
 #include "rest.h"
 
 #include "common/json.h"
@@ -1014,14 +1015,10 @@ static int header_param(const char *v, size_t vlen, const char *name, char *out,
     return 0;
 }
 
+/* The first |needle| in |hay|, or NULL. */
 static const char *find(const char *hay, size_t hlen, const char *needle, size_t nlen)
 {
-    if (nlen == 0 || hlen < nlen)
-        return NULL;
-    for (size_t i = 0; i + nlen <= hlen; i++)
-        if (hay[i] == needle[0] && memcmp(hay + i, needle, nlen) == 0)
-            return hay + i;
-    return NULL;
+    return memmem(hay, hlen, needle, nlen);
 }
 
 int rest_decode_deployment(const char *content_type, const char *body, size_t len, command *out,

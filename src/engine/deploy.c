@@ -73,10 +73,14 @@ static int def_add(chute_engine *e, procdef *d)
     return 0;
 }
 
-static procdef *latest(const chute_engine *e, const char *id)
+/* The definition of |id| at |version|, or its latest when |version| < 0:
+ * a scan from the newest (a version is always deployed after the one
+ * before it). */
+static procdef *find_def(const chute_engine *e, const char *id, int32_t version)
 {
     for (size_t i = e->ndefs; i-- > 0;)
-        if (strcmp(e->defs[i]->bpmn_process_id, id) == 0)
+        if (strcmp(e->defs[i]->bpmn_process_id, id) == 0 &&
+            (version < 0 || e->defs[i]->version == version))
             return e->defs[i];
     return NULL;
 }
@@ -274,7 +278,7 @@ int chute_engine_deploy(chute_engine *e, const chute_resource *res, size_t n,
         uint64_t sum = fnv1a(res[i].content, res[i].len);
         for (size_t k = 0; k < parsed[i].nprocesses && rc == 0; k++) {
             const char *id = parsed[i].ids[k];
-            procdef *prev = latest(e, id);
+            procdef *prev = find_def(e, id, -1);
             if (prev && prev->checksum == sum && prev->len == res[i].len &&
                 strcmp(prev->resource_name, res[i].name) == 0 &&
                 memcmp(prev->content, res[i].content, res[i].len) == 0) {
@@ -338,13 +342,10 @@ int chute_engine_get_process(chute_engine *e, int64_t key, chute_process_view *o
 int chute_engine_find_process(chute_engine *e, const char *bpmn_process_id, int32_t version,
                               chute_process_view *out, chute_error *err)
 {
-    for (size_t i = e->ndefs; i-- > 0;) {
-        const procdef *d = e->defs[i];
-        if (strcmp(d->bpmn_process_id, bpmn_process_id) == 0 &&
-            (version < 0 || d->version == version)) {
-            view_of(d, out);
-            return 0;
-        }
+    const procdef *d = find_def(e, bpmn_process_id, version);
+    if (d) {
+        view_of(d, out);
+        return 0;
     }
     if (version >= 0)
         return chute_error_set(err, CHUTE_ENOTFOUND,
