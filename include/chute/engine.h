@@ -96,7 +96,10 @@ const char *chute_job_state_name(chute_job_state state);
 #define CHUTE_INCIDENT_TYPE_MAP(X)                                                                 \
     X(NONE, 0, "")                                                                                 \
     X(JOB_NO_RETRIES, 1, "JOB_NO_RETRIES")               /* failed with retries <= 0 */            \
-    X(UNHANDLED_ERROR_EVENT, 2, "UNHANDLED_ERROR_EVENT") /* threw an error nothing caught */
+    X(UNHANDLED_ERROR_EVENT, 2, "UNHANDLED_ERROR_EVENT") /* threw an error nothing caught */   \
+    X(CONDITION_ERROR, 3, "CONDITION_ERROR")             /* no flow out of a gateway */       \
+    X(EXTRACT_VALUE_ERROR, 4, "EXTRACT_VALUE_ERROR")     /* an expression failed */           \
+    X(IO_MAPPING_ERROR, 5, "IO_MAPPING_ERROR")           /* an input or output mapping failed */
 
 typedef enum chute_incident_type {
 #define CHUTE_INCIDENT_TYPE_ENUM_(name, value, printed) CHUTE_INCIDENT_##name = value,
@@ -596,6 +599,235 @@ int chute_engine_get_process(chute_engine *e, int64_t key, chute_process_view *o
  * CHUTE_ENOTFOUND when there is none. */
 int chute_engine_find_process(chute_engine *e, const char *bpmn_process_id, int32_t version,
                               chute_process_view *out, chute_error *err);
+
+/* ---- processes: instances -------------------------------------------------
+ *
+ * A process instance runs one deployed definition. Its element instances
+ * (the process itself, then every element a token reaches) have keys from
+ * the job key space; the process instance's key is the key of its root
+ * element instance. The engine moves tokens at once, inside the command
+ * that moved them (create, a job's completion, resolve, set variables),
+ * until every token waits: at a job (service, send, business rule and
+ * script tasks with zeebe:taskDefinition), at a parallel join, or at an
+ * incident. Every change joins the open batch with the jobs it touches.
+ *
+ * Variables live in scopes: the process instance's root scope and each
+ * element instance's local scope. Names are JSON object member names,
+ * values JSON texts kept as given. Zeebe's rules apply:
+ *   - reading sees the element's local scope, then its flow scopes up to
+ *     the root (the nearest definition wins);
+ *   - propagating a document (a completed job's variables without output
+ *     mappings, SetVariables without local) sets each variable in the
+ *     nearest scope, from the given one up, that has it, or else in the
+ *     root scope;
+ *   - input mappings set local variables of the element when it is
+ *     activated; with output mappings, a completed job's variables become
+ *     local variables of the element, the outputs are evaluated there and
+ *     only they are propagated from the element's flow scope.
+ * Jobs of a process carry the process fields (chute_process_ref) and, when
+ * activated, the variables visible from their element (filtered by
+ * fetchVariables).
+ *
+ * A failure at run time that a worker did not cause (a condition no flow
+ * satisfies, an expression that fails, a mapping that fails) raises an
+ * incident on the element: the token waits there until the incident is
+ * resolved (chute_engine_resolve_incident), which tries the failed step
+ * again, typically after chute_engine_set_variables fixed its input.
+ *
+ * Ended instances (COMPLETED, TERMINATED) leave memory and stay readable
+ * from the store (chute_engine_get_instance, the lists) for the retention
+ * time of the options, like completed standalone jobs.
+ */
+
+/* X(name, value): states of a process instance (stored on disk: never
+ * renumber). */
+#define CHUTE_INSTANCE_STATE_MAP(X)                                                                \
+    X(ACTIVE, 1)                                                                                   \
+    X(COMPLETED, 2)                                                                                \
+    X(TERMINATED, 3)
+
+typedef enum chute_instance_state {
+#define CHUTE_INSTANCE_STATE_ENUM_(name, value) CHUTE_INSTANCE_##name = value,
+    CHUTE_INSTANCE_STATE_MAP(CHUTE_INSTANCE_STATE_ENUM_)
+#undef CHUTE_INSTANCE_STATE_ENUM_
+} chute_instance_state;
+
+/* "ACTIVE", "COMPLETED", "TERMINATED"; "UNKNOWN" otherwise. The same
+ * words name the states of element instances. In chute_common. */
+const char *chute_instance_state_name(chute_instance_state state);
+
+/* The most a command may move tokens before it stops: a process that
+ * loops without ever waiting gets an incident instead of hanging the
+ * engine. */
+#define CHUTE_MAX_STEPS_PER_COMMAND 100000
+
+typedef struct chute_instance_spec {
+    int64_t process_definition_key; /* > 0: this definition; else by id and version */
+    const char *bpmn_process_id;
+    int32_t version;                /* < 0: the latest */
+    const char *variables;          /* JSON object, NULL or blank for none */
+    size_t variables_len;           /* 0 with non-NULL variables means strlen */
+} chute_instance_spec;
+
+/* A process instance. Strings are the engine's: valid until the next
+ * engine call (or, in a callback, until it returns). */
+typedef struct chute_instance_view {
+    int64_t key; /* processInstanceKey */
+    int64_t process_definition_key;
+    const char *bpmn_process_id;
+    int32_t version;
+    chute_instance_state state;
+    int has_incident; /* an open incident on any of its elements or jobs */
+    int64_t started_at, ended_at; /* epoch ms; ended_at 0 while ACTIVE */
+    const char *variables;        /* the root scope, a JSON object */
+    size_t variables_len;
+} chute_instance_view;
+
+/* Called once when an awaited instance ends (COMPLETED or TERMINATED),
+ * from inside the engine call that ended it; it must not call into the
+ * engine. |inst->variables| holds the root scope filtered by the fetch
+ * names the await was given. The same rule as for deliveries holds: what
+ * depends on it leaves the process only after the commit. */
+typedef void (*chute_instance_done_fn)(void *ctx, const chute_instance_view *inst);
+
+typedef struct chute_awaiter chute_awaiter;
+
+typedef struct chute_instance_await {
+    chute_instance_done_fn done;
+    void *ctx;
+    const char *const *fetch_variables; /* names of root variables to return; none = all */
+    size_t fetch_variables_count;
+} chute_instance_await;
+
+/*
+ * Creates an instance of the definition |spec| names (NOT_FOUND when there
+ * is none) with |spec->variables| in its root scope, and runs it until it
+ * waits. Fills |*out| (state ACTIVE, or COMPLETED if it already ended).
+ * With |await| non-NULL the instance's end is reported to await->done:
+ * inside this call when it ended here (then |*awaiter| is NULL), or later
+ * (then |*awaiter| is the handle to give chute_engine_await_remove if the
+ * caller stops waiting first). CHUTE_EINVAL (variables), CHUTE_ENOTFOUND,
+ * CHUTE_EBUSY (max_jobs reached by the jobs it would create), CHUTE_ENOMEM.
+ */
+int chute_engine_create_instance(chute_engine *e, const chute_instance_spec *spec,
+                                 const chute_instance_await *await, chute_instance_view *out,
+                                 chute_awaiter **awaiter, chute_error *err);
+
+/* Stops waiting: |a|'s callback is not called. Only for a handle whose
+ * callback has not run. */
+void chute_engine_await_remove(chute_engine *e, chute_awaiter *a);
+
+/* Terminates an active instance: every element instance is terminated,
+ * its jobs are removed (a worker's complete then answers NOT_FOUND) and
+ * its incidents are resolved. CHUTE_ENOTFOUND for an unknown or ended
+ * instance. */
+int chute_engine_cancel_instance(chute_engine *e, int64_t key, chute_error *err);
+
+/*
+ * Sets the variables of the JSON object |vars| on the scope of the active
+ * element instance |scope_key| (the process instance's key for its root
+ * scope): as local variables of that scope when |local|, else propagated
+ * from it. Sets |*key_out| (may be NULL) to a new key for the change.
+ * CHUTE_ENOTFOUND (no such active element instance), CHUTE_EINVAL (not an
+ * object), CHUTE_ETOOBIG.
+ */
+int chute_engine_set_variables(chute_engine *e, int64_t scope_key, const char *vars, size_t len,
+                               int local, int64_t *key_out, chute_error *err);
+
+/* Deletes the process definition |key|: it can no longer be started and
+ * its id's latest version becomes the one before it. CHUTE_ENOTFOUND;
+ * CHUTE_ESTATE while instances of it are active. */
+int chute_engine_delete_resource(chute_engine *e, int64_t key, chute_error *err);
+
+/* Reads an instance, active (from memory) or ended and retained (from the
+ * store). CHUTE_ENOTFOUND. */
+int chute_engine_get_instance(chute_engine *e, int64_t key, chute_instance_view *out,
+                              chute_error *err);
+
+/* What chute_engine_list_instances keeps: zero fields match anything. */
+typedef struct chute_instance_filter {
+    int64_t key;
+    int64_t process_definition_key;
+    const char *bpmn_process_id;
+    chute_instance_state state;
+    int has_incident; /* 1: only with, -1: only without, 0: any */
+} chute_instance_filter;
+
+typedef int (*chute_instance_visit_fn)(void *ctx, const chute_instance_view *inst);
+
+/* Visits the instances that match |f| (NULL: all), newest first, skipping
+ * |offset| and at most |limit|, until |fn| returns non-zero. Reads the
+ * store and memory, so the open batch is included. CHUTE_ESTORE,
+ * CHUTE_ENOMEM. */
+int chute_engine_list_instances(chute_engine *e, const chute_instance_filter *f, size_t offset,
+                                size_t limit, chute_instance_visit_fn fn, void *ctx);
+
+/* An element instance. The process itself is one (type "PROCESS", its
+ * element id the bpmnProcessId, flow scope 0). */
+typedef struct chute_element_view {
+    int64_t key;
+    int64_t process_instance_key;
+    int64_t process_definition_key;
+    const char *bpmn_process_id;
+    const char *element_id;
+    const char *element_name; /* "" when none */
+    const char *element_type; /* Zeebe's BpmnElementType: "SERVICE_TASK", "PROCESS", ... */
+    chute_instance_state state;
+    int64_t flow_scope_key; /* 0 for the process */
+    int64_t started_at, ended_at;
+    int64_t incident_key; /* an open incident on it or on its job; 0 for none */
+    int64_t job_key;      /* its job, while it waits for one; 0 otherwise */
+} chute_element_view;
+
+typedef int (*chute_element_visit_fn)(void *ctx, const chute_element_view *el);
+
+/* Visits the element instances of instance |key| in the order they were
+ * activated: the active ones and the last CHUTE_ELEMENT_HISTORY ended
+ * ones. CHUTE_ENOTFOUND. */
+#define CHUTE_ELEMENT_HISTORY 1000
+int chute_engine_list_elements(chute_engine *e, int64_t key, chute_element_visit_fn fn,
+                               void *ctx, chute_error *err);
+
+typedef struct chute_variable_view {
+    int64_t key; /* the variable's, given when it was first set */
+    const char *name;
+    const char *value; /* JSON text */
+    size_t value_len;
+    int64_t scope_key;
+    int64_t process_instance_key;
+} chute_variable_view;
+
+typedef int (*chute_variable_visit_fn)(void *ctx, const chute_variable_view *v);
+
+/* Visits the variables of instance |key| (every scope, or only
+ * |scope_key| when non-zero), scope by scope, by name within one.
+ * CHUTE_ENOTFOUND. */
+int chute_engine_list_variables(chute_engine *e, int64_t key, int64_t scope_key,
+                                chute_variable_visit_fn fn, void *ctx, chute_error *err);
+
+/* An incident, of a process element (with or without a job) or of a
+ * standalone job (process fields 0 and ""). */
+typedef struct chute_incident_view {
+    int64_t key;
+    chute_incident_type type;
+    const char *message;
+    int resolved; /* 0: ACTIVE; 1: RESOLVED (kept in its instance's history) */
+    int64_t created_at;
+    int64_t job_key; /* 0 when the element itself failed */
+    int64_t process_instance_key;
+    int64_t process_definition_key;
+    const char *bpmn_process_id;
+    const char *element_id;
+    int64_t element_instance_key;
+} chute_incident_view;
+
+typedef int (*chute_incident_visit_fn)(void *ctx, const chute_incident_view *inc);
+
+/* Visits incidents oldest first: with |process_instance_key| 0 every open
+ * one (of processes and of standalone jobs); else those of that instance,
+ * open and resolved. */
+int chute_engine_search_incidents(chute_engine *e, int64_t process_instance_key,
+                                  chute_incident_visit_fn fn, void *ctx);
 
 /* ---- in-process handlers (embedding) ------------------------------------- */
 

@@ -28,3 +28,15 @@ const char *chute_incident_type_name(chute_incident_type type)
     }
     return "UNKNOWN";
 }
+
+const char *chute_instance_state_name(chute_instance_state state)
+{
+    switch (state) {
+#define X(name, value)                                                                             \
+    case CHUTE_INSTANCE_##name:                                                                    \
+        return #name;
+        CHUTE_INSTANCE_STATE_MAP(X)
+#undef X
+    }
+    return "UNKNOWN";
+}
