@@ -834,7 +834,9 @@ static int set_target(chute_engine *e, einst *ei, const model_mapping *m, const 
         json_decref(root);
         root = json_object();
     }
-    json_t *val = json_loadb(value, vlen, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
+    json_t *val = json_loadb(value, vlen, JSON_DECODE_ANY, NULL);
+    if (!val) /* an integer past 64 bits */
+        val = json_loadb(value, vlen, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
     if (!root || !val) {
         json_decref(root);
         json_decref(val);
