@@ -1289,7 +1289,6 @@ int chute_engine_create_instance(chute_engine *e, const chute_instance_spec *spe
         return rc;
     if ((rc = engine_check_room(e, err)) != 0)
         return rc;
-    job_scratch_release(e);
 
     pinst *pi = calloc(1, sizeof *pi);
     if (!pi)
@@ -1359,7 +1358,6 @@ int chute_engine_cancel_instance(chute_engine *e, int64_t key, chute_error *err)
                                "cancel a process instance with key '%lld', but no such process "
                                "was found",
                                (long long)key);
-    job_scratch_release(e);
     terminate_children(e, pi->root);
     end_instance(e, pi, CHUTE_INSTANCE_TERMINATED);
     return 0;
@@ -1481,7 +1479,6 @@ int process_resolve_incident(chute_engine *e, int64_t key, int *rc, chute_error 
     if (!ei)
         return 0;
     (void)err;
-    job_scratch_release(e);
     int stage = ei->stage;
     close_incident(e, ei);
     touch(e, ei->pi);
