@@ -17,6 +17,11 @@
  *               return); persistence, the batch and its commit or rollback;
  *               timers (tick) and the sweep of retained results.
  *   handler.c   in-process handlers and chute_engine_run.
+ *   deploy.c    process definitions (deploy_model.c parses them through
+ *               src/model and src/feel).
+ *   process.c   process instances: tokens, scopes, variables, mappings,
+ *               the jobs of elements, incidents on elements, the reads.
+ *   pstate.c    an instance as one store row (binary, bounds-checked).
  * A function one file offers the others is declared below under its file,
  * with that file's name as its prefix (job_, queue_, delivery_, engine_).
  *
