@@ -758,6 +758,10 @@ static void end_instance(chute_engine *e, pinst *pi, int state)
     hmap_del(&e->elements, pi->root->key);
     if (pi->def->instances > 0)
         pi->def->instances--;
+    if (state == CHUTE_INSTANCE_COMPLETED)
+        e->stats.instances_completed_total++;
+    else
+        e->stats.instances_terminated_total++;
     touch(e, pi);
     notify_awaiters(e, pi);
 }
@@ -1316,6 +1320,7 @@ int chute_engine_create_instance(chute_engine *e, const chute_instance_spec *spe
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a process instance");
     }
     d->instances++;
+    e->stats.instances_created_total++;
     touch(e, pi);
     /* The start event's token: the root holds it until it moves on. */
     queue_work(e, root, proc->start, 0);
