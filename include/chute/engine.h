@@ -99,7 +99,8 @@ const char *chute_job_state_name(chute_job_state state);
     X(UNHANDLED_ERROR_EVENT, 2, "UNHANDLED_ERROR_EVENT") /* threw an error nothing caught */   \
     X(CONDITION_ERROR, 3, "CONDITION_ERROR")             /* no flow out of a gateway */       \
     X(EXTRACT_VALUE_ERROR, 4, "EXTRACT_VALUE_ERROR")     /* an expression failed */           \
-    X(IO_MAPPING_ERROR, 5, "IO_MAPPING_ERROR")           /* an input or output mapping failed */
+    X(IO_MAPPING_ERROR, 5, "IO_MAPPING_ERROR")           /* an input or output mapping failed */ \
+    X(UNKNOWN, 6, "UNKNOWN") /* a command moved more than CHUTE_MAX_STEPS_PER_COMMAND tokens */
 
 typedef enum chute_incident_type {
 #define CHUTE_INCIDENT_TYPE_ENUM_(name, value, printed) CHUTE_INCIDENT_##name = value,
@@ -494,6 +495,8 @@ typedef struct chute_engine_stats {
     uint64_t created_total, activated_total, completed_total, failed_total, timed_out_total,
         incidents_total;
     uint64_t rejected_max_jobs_total; /* create calls rejected by the max_jobs limit */
+    uint64_t instances;               /* ACTIVE process instances (in memory) */
+    uint64_t instances_created_total, instances_completed_total, instances_terminated_total;
 } chute_engine_stats;
 
 void chute_engine_get_stats(const chute_engine *e, chute_engine_stats *out);

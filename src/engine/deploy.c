@@ -76,7 +76,7 @@ static int def_add(chute_engine *e, procdef *d)
 /* The definition of |id| at |version|, or its latest when |version| < 0:
  * a scan from the newest (a version is always deployed after the one
  * before it). */
-static procdef *find_def(const chute_engine *e, const char *id, int32_t version)
+procdef *deploy_find(const chute_engine *e, const char *id, int32_t version)
 {
     for (size_t i = e->ndefs; i-- > 0;)
         if (strcmp(e->defs[i]->bpmn_process_id, id) == 0 &&
@@ -278,7 +278,7 @@ int chute_engine_deploy(chute_engine *e, const chute_resource *res, size_t n,
         uint64_t sum = fnv1a(res[i].content, res[i].len);
         for (size_t k = 0; k < parsed[i].nprocesses && rc == 0; k++) {
             const char *id = parsed[i].ids[k];
-            procdef *prev = find_def(e, id, -1);
+            procdef *prev = deploy_find(e, id, -1);
             if (prev && prev->checksum == sum && prev->len == res[i].len &&
                 strcmp(prev->resource_name, res[i].name) == 0 &&
                 memcmp(prev->content, res[i].content, res[i].len) == 0) {
@@ -342,7 +342,7 @@ int chute_engine_get_process(chute_engine *e, int64_t key, chute_process_view *o
 int chute_engine_find_process(chute_engine *e, const char *bpmn_process_id, int32_t version,
                               chute_process_view *out, chute_error *err)
 {
-    const procdef *d = find_def(e, bpmn_process_id, version);
+    const procdef *d = deploy_find(e, bpmn_process_id, version);
     if (d) {
         view_of(d, out);
         return 0;
@@ -356,4 +356,20 @@ int chute_engine_find_process(chute_engine *e, const char *bpmn_process_id, int3
                            "Expected to find process definition with process ID '%s', but none "
                            "found",
                            bpmn_process_id);
+}
+
+int deploy_delete(chute_engine *e, procdef *d, chute_error *err)
+{
+    (void)err;
+    size_t i = 0;
+    while (i < e->ndefs && e->defs[i] != d)
+        i++;
+    if (i == e->ndefs)
+        return chute_error_set(err, CHUTE_ENOTFOUND, "no such definition");
+    engine_delete_definition_row(e, d->key);
+    memmove(&e->defs[i], &e->defs[i + 1], (e->ndefs - i - 1) * sizeof *e->defs);
+    e->ndefs--;
+    hmap_del(&e->defs_by_key, d->key);
+    def_free(d);
+    return 0;
 }

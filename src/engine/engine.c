@@ -135,6 +135,55 @@ void engine_persist_definition(chute_engine *e, const store_definition *d)
     e->batch_changes++;
 }
 
+void engine_persist_instance(chute_engine *e, const store_instance *r)
+{
+    if (e->batch_failed || batch_open(e) != 0)
+        return;
+    chute_error err;
+    if (store_put_instance(e->st, r, &err) != 0)
+        batch_fail(e, &err);
+    e->batch_changes++;
+}
+
+void engine_delete_instance_row(chute_engine *e, int64_t key)
+{
+    if (e->batch_failed || batch_open(e) != 0)
+        return;
+    chute_error err;
+    if (store_delete_instance(e->st, key, &err) != 0)
+        batch_fail(e, &err);
+    e->batch_changes++;
+}
+
+int engine_sweep_instance_rows(chute_engine *e, int64_t before, int *deleted)
+{
+    if (e->batch_failed || batch_open(e) != 0)
+        return -1;
+    chute_error err;
+    if (store_sweep_instances(e->st, before, SWEEP_LIMIT, deleted, &err) != 0) {
+        batch_fail(e, &err);
+        return -1;
+    }
+    e->batch_changes += (uint64_t)*deleted;
+    return 0;
+}
+
+void engine_delete_definition_row(chute_engine *e, int64_t key)
+{
+    if (e->batch_failed || batch_open(e) != 0)
+        return;
+    chute_error err;
+    if (store_delete_definition(e->st, key, &err) != 0)
+        batch_fail(e, &err);
+    e->batch_changes++;
+}
+
+void engine_batch_touch(chute_engine *e)
+{
+    if (!e->batch_failed)
+        batch_open(e);
+}
+
 /* ---- open / close / load ------------------------------------------------- */
 
 void chute_engine_options_init(chute_engine_options *opts)
@@ -183,6 +232,7 @@ static void clear_jobs(chute_engine *e)
     hmap_free(&e->jobs);
     hmap_free(&e->incidents);
     queue_clear(e);
+    process_clear(e);
 }
 
 static int load_all(chute_engine *e, chute_error *err)
@@ -210,6 +260,9 @@ static int load_all(chute_engine *e, chute_error *err)
         }
     }
     rc = deploy_load(e, err);
+    if (rc != 0)
+        return rc;
+    rc = process_load(e, err);
     if (rc != 0)
         return rc;
     if (deploy_max_counter(e) > max_seen)
@@ -265,6 +318,11 @@ int chute_engine_open(chute_engine **out, const chute_engine_options *opts, chut
     hmap_init(&e->jobs);
     hmap_init(&e->incidents);
     hmap_init(&e->defs_by_key);
+    hmap_init(&e->instances);
+    hmap_init(&e->elements);
+    hmap_init(&e->el_incidents);
+    hmap_init(&e->awaiters);
+    e->next_instance_sweep = INT64_MAX;
     queue_init_timers(e);
     e->next_sweep = INT64_MAX;
 
@@ -299,6 +357,7 @@ void chute_engine_close(chute_engine *e)
         store_close(e->st);
     }
     clear_jobs(e);
+    process_free_awaiters(e);
     deploy_clear(e);
     free(e->proc_views);
     free(e->scratch);
@@ -421,6 +480,7 @@ static int check_room(chute_engine *e, size_t count, size_t *fit, chute_error *e
 
 static int create_checked(chute_engine *e, const chute_job_spec *spec, int64_t *key,
                           chute_error *err);
+static void remove_job(chute_engine *e, job *j);
 
 int chute_engine_create(chute_engine *e, const chute_job_spec *spec, int64_t *key, chute_error *err)
 {
@@ -517,6 +577,53 @@ oom:
     return chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a job");
 }
 
+int engine_create_process_job(chute_engine *e, const chute_job_spec *spec, int32_t retries,
+                              int64_t *key, chute_error *err)
+{
+    if (retries < 0)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected the job of element '%s' to have retries of zero or "
+                               "more, but it has %d",
+                               spec->process.element_id, retries);
+    chute_job_spec s = *spec;
+    s.retries = retries;
+    int rc = check_spec(e, &s, err);
+    if (rc != 0)
+        return rc;
+    rc = create_checked(e, &s, key, err);
+    if (rc == 0 && retries == 0) {
+        /* Zeebe creates a job with the retries the model gives, 0 included
+         * (it then raises an incident when the job fails). */
+        job *j = hmap_get(&e->jobs, *key);
+        j->retries = retries;
+        persist(e, j, OP_UPDATE, 0);
+    }
+    return rc;
+}
+
+int engine_remove_process_job(chute_engine *e, int64_t key, chute_error *err)
+{
+    job *j = hmap_get(&e->jobs, key);
+    if (!j)
+        return not_found(err, "CANCEL", "cancel", key);
+    queue_detach(e, j);
+    j->state = CHUTE_JOB_CANCELED;
+    persist(e, j, OP_DELETE, 0);
+    remove_job(e, j);
+    return 0;
+}
+
+int engine_check_variables(chute_engine *e, const char *doc, size_t len, chute_error *err)
+{
+    return check_document(e, doc, len, 0, "variables", err);
+}
+
+int engine_check_room(chute_engine *e, chute_error *err)
+{
+    size_t fit;
+    return check_room(e, 1, &fit, err);
+}
+
 int chute_engine_check_activate(const chute_activate_request *req, int for_stream, chute_error *err)
 {
     if (blank(req->type))
@@ -593,8 +700,15 @@ int engine_activate_into(chute_engine *e, jtype *t, const char *worker, int64_t 
          * the taker asked for some names only. */
         char *filtered = NULL;
         size_t flen = 0;
-        if (nfetch > 0 && jdoc_filter(j->variables, j->variables_len, (const char *const *)fetch,
-                                      nfetch, &filtered, &flen) != 0)
+        job_process *jp = job_process_of(j);
+        if (jp && jp->ref.element_instance_key) {
+            /* A process job hands out the variables its element sees now. */
+            if (process_job_view_variables(e, jp->ref.element_instance_key, fetch, nfetch,
+                                           &filtered, &flen) != 0)
+                return chute_error_set(err, CHUTE_ENOMEM, "out of memory activating jobs");
+        } else if (nfetch > 0 &&
+                   jdoc_filter(j->variables, j->variables_len, (const char *const *)fetch, nfetch,
+                               &filtered, &flen) != 0)
             return chute_error_set(err, CHUTE_ENOMEM, "out of memory activating jobs");
         size_t size = (filtered ? flen : j->variables_len) + (j->ext ? j->ext->headers_len : 0);
         if ((max_bytes && n > 0 && bytes + size > max_bytes) ||
@@ -713,8 +827,12 @@ int chute_engine_complete(chute_engine *e, int64_t key, const char *variables, s
         persist(e, j, OP_DELETE, 0);
     }
     j->type->completed_total++;
+    job_process *jp = job_process_of(j);
+    int64_t element_key = jp ? jp->ref.element_instance_key : 0;
     remove_job(e, j);
     e->stats.completed_total++;
+    if (element_key)
+        process_job_completed(e, element_key, variables, variables_len);
     return 0;
 }
 
@@ -759,10 +877,17 @@ int chute_engine_fail(chute_engine *e, int64_t key, int32_t retries, const char 
     variables_len = len_or_strlen(variables, variables_len);
     if ((rc = check_document(e, variables, variables_len, 0, "variables", err)) != 0)
         return rc;
-    if (!job_ext_need(j) || job_merge_variables(j, variables, variables_len) != 0 ||
+    int of_process = process_is_job_of_element(e, j);
+    if (!job_ext_need(j) ||
+        (!of_process && job_merge_variables(j, variables, variables_len) != 0) ||
         job_set_str(&j->ext->error_message,
                     (retries <= 0 && blank(message)) ? "No more retries left." : message) != 0)
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory failing a job");
+    if (of_process) {
+        /* A process job's variables are local variables of its element. */
+        process_job_variables(e, j->ext->process->ref.element_instance_key, variables,
+                              variables_len);
+    }
     queue_detach(e, j);
     j->retries = retries;
     int state;
@@ -781,6 +906,8 @@ int chute_engine_fail(chute_engine *e, int64_t key, int32_t retries, const char 
     if (queue_attach(e, j, state) != 0)
         batch_fail(e, NULL);
     persist(e, j, OP_UPDATE, 0);
+    if (of_process && state == CHUTE_JOB_INCIDENT)
+        process_touch_job(e, j);
     e->stats.failed_total++;
     j->type->failed_total++;
     return 0;
@@ -813,19 +940,34 @@ int chute_engine_throw_error(chute_engine *e, int64_t key, const char *code, con
      * unhandled: the incident message says so, like a process without a
      * matching boundary event would. */
     char buf[CHUTE_ERROR_MESSAGE_MAX * 2];
-    snprintf(buf, sizeof buf,
-             "An error with code '%s' was thrown (message: '%s'), but nothing caught it", code,
-             message ? message : "");
-    if (!job_ext_need(j) || job_merge_variables(j, variables, variables_len) != 0 ||
+    int of_process = process_is_job_of_element(e, j);
+    if (of_process)
+        /* Catching errors comes with boundary events; until then every
+         * error of a process is uncaught, in Zeebe's words. */
+        snprintf(buf, sizeof buf,
+                 "Expected to throw an error event with the code '%s' with message '%s', but it "
+                 "was not caught. No error events are available in the scope.",
+                 code, message ? message : "");
+    else
+        snprintf(buf, sizeof buf,
+                 "An error with code '%s' was thrown (message: '%s'), but nothing caught it",
+                 code, message ? message : "");
+    if (!job_ext_need(j) ||
+        (!of_process && job_merge_variables(j, variables, variables_len) != 0) ||
         job_set_str(&j->ext->error_code, code) != 0 ||
-        job_set_str(&j->ext->error_message, blank(message) ? buf : message) != 0)
+        job_set_str(&j->ext->error_message, (of_process || blank(message)) ? buf : message) != 0)
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory throwing an error");
+    if (of_process)
+        process_job_variables(e, j->ext->process->ref.element_instance_key, variables,
+                              variables_len);
     queue_detach(e, j);
     j->deadline = 0;
     if (open_incident(e, j, CHUTE_INCIDENT_UNHANDLED_ERROR_EVENT) != 0)
         batch_fail(e, NULL);
     queue_attach(e, j, CHUTE_JOB_ERROR_THROWN);
     persist(e, j, OP_UPDATE, 0);
+    if (of_process)
+        process_touch_job(e, j);
     return 0;
 }
 
@@ -893,6 +1035,9 @@ int chute_engine_update_timeout(chute_engine *e, int64_t key, int64_t timeout_ms
 
 int chute_engine_resolve_incident(chute_engine *e, int64_t incident_key, chute_error *err)
 {
+    int prc = 0;
+    if (process_resolve_incident(e, incident_key, &prc, err))
+        return prc;
     job *j = hmap_get(&e->incidents, incident_key);
     if (!j)
         return chute_error_set(err, CHUTE_ENOTFOUND,
@@ -908,6 +1053,9 @@ int chute_engine_resolve_incident(chute_engine *e, int64_t incident_key, chute_e
     /* A job with an incident has its ext, which holds the incident's key. */
     assert(j->ext && j->ext->incident_key == incident_key);
     hmap_del(&e->incidents, incident_key);
+    if (job_process_of(j))
+        process_job_incident_resolved(e, j, incident_key, j->ext->incident_type,
+                                      j->ext->error_message, j->created_at);
     queue_detach(e, j);
     j->ext->incident_key = 0;
     j->ext->incident_type = CHUTE_INCIDENT_NONE;
@@ -923,6 +1071,12 @@ int chute_engine_cancel(chute_engine *e, int64_t key, chute_error *err)
     job *j = hmap_get(&e->jobs, key);
     if (!j)
         return not_found(err, "CANCEL", "cancel", key);
+    if (process_is_job_of_element(e, j))
+        return chute_error_set(err, CHUTE_ESTATE,
+                               "Expected to cancel job with key '%lld', but it belongs to process "
+                               "instance '%lld'; cancel the process instance instead",
+                               (long long)key,
+                               (long long)j->ext->process->ref.process_instance_key);
     queue_detach(e, j);
     j->state = CHUTE_JOB_CANCELED;
     persist(e, j, OP_DELETE, 0);
@@ -954,7 +1108,7 @@ int chute_engine_return(chute_engine *e, int64_t key, int64_t deadline, chute_er
 
 int chute_engine_dirty(const chute_engine *e)
 {
-    return e->in_batch || e->batch_failed || e->counter != e->saved_counter;
+    return e->in_batch || e->batch_failed || e->counter != e->saved_counter || e->dirty_head;
 }
 
 int chute_engine_commit(chute_engine *e, chute_error *err)
@@ -966,6 +1120,7 @@ int chute_engine_commit(chute_engine *e, chute_error *err)
     chute_error serr;
     int rc = 0;
     uint64_t t0 = chute_clock_mono_ns();
+    process_flush(e);
     if (!e->batch_failed && e->counter != e->saved_counter) {
         if (batch_open(e) == 0 && store_set_counter(e->st, e->counter, &serr) != 0)
             batch_fail(e, &serr);
@@ -1009,6 +1164,8 @@ int chute_engine_commit(chute_engine *e, chute_error *err)
 int64_t chute_engine_next_due(const chute_engine *e)
 {
     int64_t due = e->next_sweep;
+    if (e->next_instance_sweep < due)
+        due = e->next_instance_sweep;
     job *top = heap_top(&e->timers);
     if (top && top->deadline < due)
         due = top->deadline;
@@ -1033,6 +1190,7 @@ int64_t chute_engine_tick(chute_engine *e)
             batch_fail(e, NULL);
         persist(e, j, OP_UPDATE, 0);
     }
+    process_sweep(e, now);
     if (e->next_sweep <= now && !e->batch_failed && batch_open(e) == 0) {
         int deleted = 0;
         chute_error err;

@@ -17,6 +17,11 @@
  *               return); persistence, the batch and its commit or rollback;
  *               timers (tick) and the sweep of retained results.
  *   handler.c   in-process handlers and chute_engine_run.
+ *   deploy.c    process definitions (deploy_model.c parses them through
+ *               src/model and src/feel).
+ *   process.c   process instances: tokens, scopes, variables, mappings,
+ *               the jobs of elements, incidents on elements, the reads.
+ *   pstate.c    an instance as one store row (binary, bounds-checked).
  * A function one file offers the others is declared below under its file,
  * with that file's name as its prefix (job_, queue_, delivery_, engine_).
  *
@@ -154,7 +159,121 @@ typedef struct procdef {
     uint8_t *content;
     size_t len;
     void *model;
+    uint32_t instances; /* its ACTIVE process instances (DeleteResource waits for 0) */
 } procdef;
+
+/* ---- process instances (process.c, pstate.c) --------------------------------
+ *
+ * Every ACTIVE process instance lives in memory: `instances` maps its key
+ * to its pinst, `elements` maps the key of each of its active element
+ * instances (the root, whose key is the instance's, included) to the
+ * einst, and `el_incidents` maps the key of an open incident raised on an
+ * element (not on a job) to the einst. An einst that waits for a job has
+ * its key in job_key, and the job's process fields point back to it.
+ *
+ * Tokens: a scope einst (the root now; sub-processes in part 2) counts in
+ * `tokens` its active children plus the tokens queued for it and the
+ * tokens waiting at its joins (`joins`, per flow of the process); it
+ * completes when the count falls to 0. Work a command sets off (activate
+ * an element, take a flow) goes through the engine's work queue (`work`),
+ * so a long path through the model needs no recursion.
+ *
+ * Persistence: a touched instance is marked dirty; the commit serialises
+ * each dirty instance into one row (pstate.c) in the batch's transaction.
+ */
+
+/* One variable of a scope. |name| is NUL-terminated (|name_len| bytes);
+ * |value| is the JSON text as given. |parsed| caches the value for FEEL. */
+typedef struct pvar {
+    char *name;
+    char *value;
+    uint32_t name_len, value_len;
+    int64_t key;
+    struct json_t *parsed;
+} pvar;
+
+/* The variables of a scope, sorted by name (bytes, then length). */
+typedef struct pscope {
+    pvar *v;
+    uint32_t n, cap;
+} pscope;
+
+/* Where a step of an element failed, so that resolving its incident tries
+ * that step again. */
+enum { STAGE_ACTIVATE = 0, STAGE_COMPLETE = 1, STAGE_LEAVE = 2 };
+
+struct pinst;
+
+typedef struct einst {
+    int64_t key;
+    struct pinst *pi;
+    struct einst *scope; /* flow scope; NULL for the root */
+    uint32_t elem;       /* index in the process's elements; MODEL_NONE for the root */
+    uint8_t state;       /* chute_instance_state */
+    uint8_t stage;
+    uint8_t incident_type; /* of an open incident on the element (not its job) */
+    int64_t incident_key;  /* 0: none */
+    int64_t incident_at;
+    char *incident_msg;
+    int64_t job_key; /* 0: none */
+    int64_t started_at;
+    pscope vars;     /* local variables */
+    uint32_t tokens; /* scopes: see above */
+    uint32_t *joins; /* scopes: tokens waiting per flow, NULL until one waits */
+    struct einst *prev, *next; /* the instance's active element instances, by activation */
+} einst;
+
+/* An ended element instance, kept for the element-instance search. */
+typedef struct phist {
+    int64_t key, scope_key, started_at, ended_at;
+    uint32_t elem;
+    uint8_t state;
+} phist;
+
+/* A resolved incident of an instance, kept for the incident search. */
+typedef struct pinc {
+    int64_t key, element_key, job_key, created_at;
+    uint32_t elem;
+    uint8_t type;
+    char *message;
+} pinc;
+
+/* A CreateProcessInstanceWithResult waiting for its instance. Awaiters live
+ * in the engine's `awaiters` map by instance key, not in the instance, so
+ * a reload after a failed commit (which rebuilds every instance) leaves
+ * the handles the transport holds valid. */
+struct chute_awaiter {
+    int64_t instance_key;
+    chute_instance_done_fn done;
+    void *ctx;
+    char **fetch;
+    size_t nfetch;
+    struct chute_awaiter *next;
+};
+
+typedef struct pinst {
+    int64_t key;
+    procdef *def;
+    const struct model_process *proc;
+    uint8_t state;
+    uint8_t dirty;
+    int64_t started_at, ended_at;
+    einst *root;
+    einst *head, *tail; /* active element instances, the root first */
+    phist *hist;
+    uint32_t nhist, hist_cap, hist_dropped;
+    pinc *incs;
+    uint32_t nincs, incs_cap;
+    struct pinst *dirty_next;
+} pinst;
+
+/* One unit of work of the queue: activate |elem| in |scope|, or take
+ * |flow| in |scope|. */
+typedef struct pwork {
+    einst *scope;
+    uint32_t index;
+    uint8_t is_flow;
+} pwork;
 
 struct chute_engine {
     chute_engine_options opts; /* clock and log always set (defaults filled in at open) */
@@ -175,6 +294,17 @@ struct chute_engine {
     chute_process_view *proc_views; /* what chute_engine_deploy hands out */
     size_t proc_views_cap;
     heap timers;
+    hmap instances;    /* key -> pinst, ACTIVE ones */
+    hmap elements;     /* key -> einst, active ones */
+    hmap el_incidents; /* incident key -> einst */
+    hmap awaiters;     /* instance key -> chute_awaiter list */
+    pinst *dirty_head; /* instances to write at the commit */
+    pwork *work;       /* the work queue of the running command */
+    size_t nwork, work_head, work_cap;
+    uint32_t steps;    /* activations by the running command */
+    int64_t next_instance_sweep; /* when the oldest retained ended instance expires */
+    void **graveyard;  /* ended instances and element instances, freed after the command */
+    size_t ngrave, grave_cap;
     jtype **types;          /* hash table of types */
     size_t ntypes, types_cap;
     jtype *dispatch_head;   /* types that may have work for their takers */
@@ -320,6 +450,30 @@ void engine_batch_fail(chute_engine *e, const chute_error *why);
 /* Writes |d| in the open batch (opening it); a failure fails the batch. */
 void engine_persist_definition(chute_engine *e, const store_definition *d);
 
+/* The same for an instance row, its deletion, a sweep of ended instance
+ * rows, and the deletion of a definition. */
+void engine_persist_instance(chute_engine *e, const store_instance *r);
+void engine_delete_instance_row(chute_engine *e, int64_t key);
+int engine_sweep_instance_rows(chute_engine *e, int64_t before, int *deleted);
+void engine_delete_definition_row(chute_engine *e, int64_t key);
+
+/* Opens the batch (for a change that is written only at the commit). */
+void engine_batch_touch(chute_engine *e);
+
+/* Creates the job of a process element (no queue depth check: a process
+ * that moves on must not be refused half way). */
+int engine_create_process_job(chute_engine *e, const chute_job_spec *spec, int32_t retries,
+                              int64_t *key, chute_error *err);
+
+/* Removes a process job (its element was terminated). */
+int engine_remove_process_job(chute_engine *e, int64_t key, chute_error *err);
+
+/* Checks a variables document against the engine's bounds. */
+int engine_check_variables(chute_engine *e, const char *doc, size_t len, chute_error *err);
+
+/* The queue depth limit for one more job (CHUTE_EBUSY). */
+int engine_check_room(chute_engine *e, chute_error *err);
+
 /* ---- deploy.c: process definitions ------------------------------------------- */
 
 /* Rebuilds the definitions from the store (at open and after a failed
@@ -329,9 +483,90 @@ int deploy_load(chute_engine *e, chute_error *err);
 /* Frees every definition. */
 void deploy_clear(chute_engine *e);
 
+/* The definition of |id| at |version| (its latest when < 0), or NULL. */
+procdef *deploy_find(const chute_engine *e, const char *id, int32_t version);
+
+/* Removes the definition |d| (no active instance runs it) from memory and,
+ * in the open batch, from the store. */
+int deploy_delete(chute_engine *e, procdef *d, chute_error *err);
+
 /* The largest key counter the definitions use (for the key counter's
  * recovery). */
 int64_t deploy_max_counter(const chute_engine *e);
+
+/* ---- process.c: process instances ------------------------------------------- */
+
+/* A job of element instance |key| was completed with |vars| (a checked
+ * object or blank): the element completes and its tokens move on. */
+void process_job_completed(chute_engine *e, int64_t element_key, const char *vars, size_t len);
+
+/* A job of element instance |key| failed or threw with |vars|: they become
+ * local variables of the element. */
+void process_job_variables(chute_engine *e, int64_t element_key, const char *vars, size_t len);
+
+/* The variables a job of element instance |key| hands out, filtered by
+ * |fetch| (none: all visible), as a new JSON object text in |*out|
+ * (malloc'd). 0 or CHUTE_ENOMEM; an unknown element gives "{}". */
+int process_job_view_variables(chute_engine *e, int64_t element_key, char *const *fetch,
+                               size_t nfetch, char **out, size_t *out_len);
+
+/* Resolves an element incident |key| if it is one: 1 when it was (|*rc|
+ * then holds the result), 0 when |key| is not an element incident. */
+int process_resolve_incident(chute_engine *e, int64_t key, int *rc, chute_error *err);
+
+/* Marks the instance of |j| (a process job) as changed: its incident
+ * state is in the instance row. */
+void process_touch_job(chute_engine *e, const job *j);
+
+/* A resolved incident of process job |j|, kept in its instance's history. */
+void process_job_incident_resolved(chute_engine *e, const job *j, int64_t incident_key,
+                                   int type, const char *message, int64_t created_at);
+
+/* Non-zero when |j| is the job an active element instance waits for. */
+int process_is_job_of_element(chute_engine *e, const job *j);
+
+/* Non-zero when an element of |pi| or its job has an open incident. */
+int process_has_incident(chute_engine *e, const pinst *pi);
+
+/* Variables of a scope: set (a new one gets |key|, or a new key when 0),
+ * free all. */
+int pscope_set(chute_engine *e, pscope *s, const char *name, size_t nlen, const char *value,
+               size_t vlen, int64_t key);
+void pscope_free(pscope *s);
+
+/* Writes every dirty instance in the open batch (before the commit). */
+void process_flush(chute_engine *e);
+
+/* Frees every instance (at close and before a reload). */
+void process_clear(chute_engine *e);
+
+/* Frees every awaiter without calling it (at close). */
+void process_free_awaiters(chute_engine *e);
+
+/* Rebuilds the active instances from the store. */
+int process_load(chute_engine *e, chute_error *err);
+
+/* Removes ended instances past their retention (from tick). */
+void process_sweep(chute_engine *e, int64_t now);
+
+/* Frees what the last command left in the graveyard. */
+void process_bury(chute_engine *e);
+
+/* ---- pstate.c: an instance as one store row --------------------------------- */
+
+/* Serialises |pi| into |*out| (malloc'd, |*len| bytes). */
+int pstate_encode(const pinst *pi, uint8_t **out, size_t *len);
+
+/* Rebuilds an instance from |data|, the row of instance |key| of
+ * definition |def| (NULL when only variables are read: element indices
+ * are then not checked), without putting it into the engine's maps. NULL
+ * with |err| set (CHUTE_ECORRUPT: the data is damaged; CHUTE_ENOMEM). */
+pinst *pstate_decode(chute_engine *e, int64_t key, procdef *def, const void *data, size_t len,
+                     chute_error *err);
+
+/* Frees an instance and everything it owns (element instances included). */
+void pinst_free(pinst *pi);
+void einst_free(einst *ei);
 
 /* ---- deploy_model.c: the resource parser behind deploy.c -------------------- */
 

@@ -1,51 +1,2061 @@
-/* Placeholder for the process runtime while it is written: every call is
- * refused. Replaced by the runtime in the next commits. */
+/*
+ * Process instances: the runtime half of the process engine (the deploy
+ * half is deploy.c with src/model). See "processes: instances" in
+ * include/chute/engine.h for the contract and engine_int.h for the model
+ * in memory.
+ *
+ * A command that moves tokens (create, a job's completion, resolve, set
+ * variables) queues work and drains the queue before it returns: activate
+ * an element (input mappings, then what the element does: create its job,
+ * evaluate its script, or complete at once), complete it (output mappings,
+ * then the choice of outgoing flows), take a flow (a parallel join counts
+ * its tokens). A step that fails raises an incident on the element and
+ * keeps the stage it failed in; resolving the incident runs that stage
+ * again.
+ */
 #include "engine/engine_int.h"
 
-#define NOT_YET(err) chute_error_set(err, CHUTE_EINVAL, "process instances are not built yet")
+#include <assert.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "feel/feel.h"
+#include "model/bpmn.h"
+
+/* ---- a growable byte buffer ---------------------------------------------------- */
+
+typedef struct pbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} pbuf;
+
+static void pb_put(pbuf *b, const void *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void pb_ch(pbuf *b, char c)
+{
+    pb_put(b, &c, 1);
+}
+
+/* |s| as a JSON string. */
+static void pb_json_str(pbuf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    pb_ch(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        pb_put(b, s + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', 0};
+        switch (c) {
+        case '"': esc[1] = '"'; pb_put(b, esc, 2); break;
+        case '\\': esc[1] = '\\'; pb_put(b, esc, 2); break;
+        case '\n': esc[1] = 'n'; pb_put(b, esc, 2); break;
+        case '\t': esc[1] = 't'; pb_put(b, esc, 2); break;
+        case '\r': esc[1] = 'r'; pb_put(b, esc, 2); break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            pb_put(b, esc, 6);
+        }
+    }
+    pb_put(b, s + run, n - run);
+    pb_ch(b, '"');
+}
+
+/* ---- JSON object members ----------------------------------------------------------
+ *
+ * Documents reaching here were checked (jdoc_check_object), so the scanner
+ * only has to find member names and the spans of their values; values are
+ * kept as the bytes the client sent. */
+
+static size_t skip_ws(const char *s, size_t i, size_t n)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* The end of the string starting at s[i] == '"' (after its closing quote). */
+static size_t skip_string(const char *s, size_t i, size_t n)
+{
+    for (i++; i < n; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            return i + 1;
+    }
+    return n;
+}
+
+static size_t skip_value(const char *s, size_t i, size_t n)
+{
+    if (i >= n)
+        return n;
+    if (s[i] == '"')
+        return skip_string(s, i, n);
+    if (s[i] == '{' || s[i] == '[') {
+        int depth = 0;
+        for (; i < n; i++) {
+            char c = s[i];
+            if (c == '"') {
+                i = skip_string(s, i, n) - 1;
+            } else if (c == '{' || c == '[') {
+                depth++;
+            } else if (c == '}' || c == ']') {
+                if (--depth == 0)
+                    return i + 1;
+            }
+        }
+        return n;
+    }
+    while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' &&
+           s[i] != '\n' && s[i] != '\r')
+        i++;
+    return i;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static void put_utf8(pbuf *b, uint32_t cp)
+{
+    char u[4];
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        pb_put(b, u, 1);
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xc0 | cp >> 6);
+        u[1] = (char)(0x80 | (cp & 0x3f));
+        pb_put(b, u, 2);
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xe0 | cp >> 12);
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[2] = (char)(0x80 | (cp & 0x3f));
+        pb_put(b, u, 3);
+    } else {
+        u[0] = (char)(0xf0 | cp >> 18);
+        u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[3] = (char)(0x80 | (cp & 0x3f));
+        pb_put(b, u, 4);
+    }
+}
+
+static uint32_t hex4(const char *s)
+{
+    return (uint32_t)(hexval(s[0]) << 12 | hexval(s[1]) << 8 | hexval(s[2]) << 4 | hexval(s[3]));
+}
+
+/* Decodes the JSON string s[i..end) (quotes included) into |b|. */
+static void decode_string(pbuf *b, const char *s, size_t i, size_t end)
+{
+    b->len = 0;
+    pb_put(b, "", 0);
+    for (i++; i + 1 < end; i++) {
+        if (s[i] != '\\') {
+            pb_put(b, s + i, 1);
+            continue;
+        }
+        char c = s[++i];
+        switch (c) {
+        case 'n': pb_ch(b, '\n'); break;
+        case 't': pb_ch(b, '\t'); break;
+        case 'r': pb_ch(b, '\r'); break;
+        case 'b': pb_ch(b, '\b'); break;
+        case 'f': pb_ch(b, '\f'); break;
+        case 'u': {
+            uint32_t cp = hex4(s + i + 1);
+            i += 4;
+            if (cp >= 0xd800 && cp < 0xdc00 && i + 6 < end && s[i + 1] == '\\' &&
+                s[i + 2] == 'u') {
+                uint32_t lo = hex4(s + i + 3);
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                i += 6;
+            }
+            put_utf8(b, cp);
+            break;
+        }
+        default: pb_ch(b, c);
+        }
+    }
+}
+
+typedef int (*member_fn)(void *ctx, const char *name, size_t name_len, const char *value,
+                         size_t value_len);
+
+/* Calls |fn| for each member of the checked object |s|, in order. */
+static int each_member(const char *s, size_t n, member_fn fn, void *ctx)
+{
+    if (jdoc_blank(s, n))
+        return 0;
+    pbuf name = {0};
+    size_t i = skip_ws(s, 0, n);
+    if (i >= n || s[i] != '{')
+        return 0;
+    i = skip_ws(s, i + 1, n);
+    int rc = 0;
+    while (i < n && s[i] == '"') {
+        size_t kend = skip_string(s, i, n);
+        decode_string(&name, s, i, kend);
+        i = skip_ws(s, kend, n);
+        if (i < n && s[i] == ':')
+            i = skip_ws(s, i + 1, n);
+        size_t v0 = i, v1 = skip_value(s, i, n);
+        if (name.oom) {
+            rc = CHUTE_ENOMEM;
+            break;
+        }
+        if ((rc = fn(ctx, name.p, name.len, s + v0, v1 - v0)) != 0)
+            break;
+        i = skip_ws(s, v1, n);
+        if (i < n && s[i] == ',')
+            i = skip_ws(s, i + 1, n);
+    }
+    free(name.p);
+    return rc;
+}
+
+/* ---- scopes and variables -------------------------------------------------------- */
+
+static int name_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al < bl ? -1 : al > bl);
+}
+
+/* The index of |name| in |s|, or where it would go (with |*found| 0). */
+static uint32_t scope_pos(const pscope *s, const char *name, size_t len, int *found)
+{
+    uint32_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        int c = name_cmp(s->v[mid].name, s->v[mid].name_len, name, len);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = 0;
+    return lo;
+}
+
+static pvar *scope_find(const pscope *s, const char *name, size_t len)
+{
+    int found;
+    uint32_t i = scope_pos(s, name, len, &found);
+    return found ? &s->v[i] : NULL;
+}
+
+static void pvar_clear(pvar *v)
+{
+    free(v->name);
+    free(v->value);
+    if (v->parsed)
+        json_decref(v->parsed);
+}
+
+void pscope_free(pscope *s)
+{
+    for (uint32_t i = 0; i < s->n; i++)
+        pvar_clear(&s->v[i]);
+    free(s->v);
+    s->v = NULL;
+    s->n = s->cap = 0;
+}
+
+/* Sets |name| to |value| in |s| (a new variable gets |key| if non-zero,
+ * else a new key). */
+int pscope_set(chute_engine *e, pscope *s, const char *name, size_t nlen, const char *value,
+               size_t vlen, int64_t key)
+{
+    int found;
+    uint32_t i = scope_pos(s, name, nlen, &found);
+    char *val = malloc(vlen + 1);
+    if (!val)
+        return CHUTE_ENOMEM;
+    memcpy(val, value, vlen);
+    val[vlen] = '\0';
+    if (found) {
+        pvar *v = &s->v[i];
+        free(v->value);
+        if (v->parsed)
+            json_decref(v->parsed);
+        v->parsed = NULL;
+        v->value = val;
+        v->value_len = (uint32_t)vlen;
+        return 0;
+    }
+    if (s->n == s->cap) {
+        uint32_t cap = s->cap ? s->cap * 2 : 4;
+        pvar *nv = realloc(s->v, cap * sizeof *nv);
+        if (!nv) {
+            free(val);
+            return CHUTE_ENOMEM;
+        }
+        s->v = nv;
+        s->cap = cap;
+    }
+    char *nm = malloc(nlen + 1);
+    if (!nm) {
+        free(val);
+        return CHUTE_ENOMEM;
+    }
+    memcpy(nm, name, nlen);
+    nm[nlen] = '\0';
+    memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof *s->v);
+    s->v[i] = (pvar){nm, val, (uint32_t)nlen, (uint32_t)vlen, key ? key : engine_next_key(e),
+                     NULL};
+    s->n++;
+    return 0;
+}
+
+/* Where a propagated variable goes: the nearest scope from |from| up that
+ * has it, else the root. */
+static einst *propagation_target(einst *from, const char *name, size_t len)
+{
+    einst *s = from;
+    for (; s; s = s->scope) {
+        if (scope_find(&s->vars, name, len))
+            return s;
+        if (!s->scope)
+            return s;
+    }
+    return from;
+}
+
+/* The variable |name| as seen from |ei|: its locals, then its scopes. */
+static pvar *visible(einst *ei, const char *name, size_t len)
+{
+    for (; ei; ei = ei->scope) {
+        pvar *v = scope_find(&ei->vars, name, len);
+        if (v)
+            return v;
+    }
+    return NULL;
+}
+
+static void touch(chute_engine *e, pinst *pi);
+
+typedef struct apply_ctx {
+    chute_engine *e;
+    einst *ei;
+    int local;
+} apply_ctx;
+
+static int apply_member(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    apply_ctx *a = ctx;
+    einst *to = a->local ? a->ei : propagation_target(a->ei, name, nlen);
+    return pscope_set(a->e, &to->vars, name, nlen, value, vlen, 0);
+}
+
+/* Sets the members of the checked object |doc| from |ei|: locally, or
+ * propagated. */
+static int apply_document(chute_engine *e, einst *ei, const char *doc, size_t len, int local)
+{
+    apply_ctx a = {e, ei, local};
+    touch(e, ei->pi);
+    return each_member(doc, len, apply_member, &a);
+}
+
+/* The variables visible from |ei| (nearest first wins) as a JSON object,
+ * only |fetch| names when |nfetch| > 0. */
+static int visible_document(einst *ei, char *const *fetch, size_t nfetch, pbuf *b)
+{
+    pb_ch(b, '{');
+    int first = 1;
+    if (nfetch > 0) {
+        for (size_t i = 0; i < nfetch; i++) {
+            size_t len = strlen(fetch[i]);
+            int dup = 0;
+            for (size_t k = 0; k < i && !dup; k++)
+                dup = strcmp(fetch[k], fetch[i]) == 0;
+            pvar *v = dup ? NULL : visible(ei, fetch[i], len);
+            if (!v)
+                continue;
+            if (!first)
+                pb_ch(b, ',');
+            first = 0;
+            pb_json_str(b, v->name, v->name_len);
+            pb_ch(b, ':');
+            pb_put(b, v->value, v->value_len);
+        }
+    } else {
+        for (einst *s = ei; s; s = s->scope) {
+            for (uint32_t i = 0; i < s->vars.n; i++) {
+                pvar *v = &s->vars.v[i];
+                int shadowed = 0;
+                for (einst *t = ei; t != s && !shadowed; t = t->scope)
+                    shadowed = scope_find(&t->vars, v->name, v->name_len) != NULL;
+                if (shadowed)
+                    continue;
+                if (!first)
+                    pb_ch(b, ',');
+                first = 0;
+                pb_json_str(b, v->name, v->name_len);
+                pb_ch(b, ':');
+                pb_put(b, v->value, v->value_len);
+            }
+        }
+    }
+    pb_ch(b, '}');
+    return b->oom ? CHUTE_ENOMEM : 0;
+}
+
+/* ---- FEEL -------------------------------------------------------------------------- */
+
+typedef struct feel_scope {
+    einst *ei;
+} feel_scope;
+
+static const json_t *feel_lookup(void *ctx, const char *name, size_t len)
+{
+    feel_scope *fs = ctx;
+    pvar *v = visible(fs->ei, name, len);
+    if (!v)
+        return NULL;
+    if (!v->parsed) {
+        v->parsed = json_loadb(v->value, v->value_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        if (!v->parsed)
+            v->parsed = json_loadb(v->value, v->value_len,
+                                   JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL,
+                                   NULL);
+    }
+    return v->parsed;
+}
+
+/* Evaluates |x| seen from |ei| into |*out| (JSON text, malloc'd). A static
+ * value is a string. */
+static int eval_expr(chute_engine *e, einst *ei, const model_expr *x, char **out, size_t *len,
+                     feel_error *fe)
+{
+    if (x->is_static) {
+        pbuf b = {0};
+        pb_json_str(&b, x->text, x->len);
+        if (b.oom) {
+            snprintf(fe->message, sizeof fe->message, "out of memory");
+            return -1;
+        }
+        *out = b.p;
+        *len = b.len;
+        return 0;
+    }
+    feel_scope fs = {ei};
+    feel_env env = {feel_lookup, &fs, engine_now(e)};
+    return feel_eval(x->parsed, &env, out, len, fe);
+}
+
+/* Zeebe's name of a JSON value's FEEL type, for messages. */
+static const char *feel_type_of(const char *json, size_t len)
+{
+    size_t i = skip_ws(json, 0, len);
+    if (i >= len)
+        return "NULL";
+    switch (json[i]) {
+    case '"': return "STRING";
+    case '{': return "CONTEXT";
+    case '[': return "LIST";
+    case 't':
+    case 'f': return "BOOLEAN";
+    case 'n': return "NULL";
+    default: return "NUMBER";
+    }
+}
+
+/* ---- instances: lifecycle helpers ---------------------------------------------------- */
+
+static const model_element *elem_of(const einst *ei)
+{
+    return ei->elem == MODEL_NONE ? NULL : &ei->pi->proc->elements[ei->elem];
+}
+
+static void touch(chute_engine *e, pinst *pi)
+{
+    if (!pi->dirty) {
+        pi->dirty = 1;
+        pi->dirty_next = e->dirty_head;
+        e->dirty_head = pi;
+    }
+    engine_batch_touch(e);
+}
+
+void einst_free(einst *ei)
+{
+    if (!ei)
+        return;
+    pscope_free(&ei->vars);
+    free(ei->incident_msg);
+    free(ei->joins);
+    free(ei);
+}
+
+void pinst_free(pinst *pi)
+{
+    if (!pi)
+        return;
+    einst *n;
+    for (einst *ei = pi->head; ei; ei = n) {
+        n = ei->next;
+        einst_free(ei);
+    }
+    for (uint32_t i = 0; i < pi->nincs; i++)
+        free(pi->incs[i].message);
+    free(pi->incs);
+    free(pi->hist);
+    free(pi);
+}
+
+static void link_einst(pinst *pi, einst *ei)
+{
+    ei->prev = pi->tail;
+    ei->next = NULL;
+    if (pi->tail)
+        pi->tail->next = ei;
+    else
+        pi->head = ei;
+    pi->tail = ei;
+}
+
+static void unlink_einst(pinst *pi, einst *ei)
+{
+    if (ei->prev)
+        ei->prev->next = ei->next;
+    else
+        pi->head = ei->next;
+    if (ei->next)
+        ei->next->prev = ei->prev;
+    else
+        pi->tail = ei->prev;
+    ei->prev = ei->next = NULL;
+}
+
+static void add_history(pinst *pi, const einst *ei, int state, int64_t now)
+{
+    if (pi->nhist == CHUTE_ELEMENT_HISTORY) {
+        memmove(pi->hist, pi->hist + 1, (pi->nhist - 1) * sizeof *pi->hist);
+        pi->nhist--;
+        pi->hist_dropped++;
+    }
+    if (pi->nhist == pi->hist_cap) {
+        uint32_t cap = pi->hist_cap ? pi->hist_cap * 2 : 8;
+        phist *h = realloc(pi->hist, cap * sizeof *h);
+        if (!h)
+            return; /* history is best kept, never worth failing a step */
+        pi->hist = h;
+        pi->hist_cap = cap;
+    }
+    pi->hist[pi->nhist++] = (phist){ei->key, ei->scope ? ei->scope->key : 0, ei->started_at, now,
+                                    ei->elem, (uint8_t)state};
+}
+
+static void keep_resolved(pinst *pi, const pinc *inc)
+{
+    if (pi->nincs == pi->incs_cap) {
+        uint32_t cap = pi->incs_cap ? pi->incs_cap * 2 : 4;
+        pinc *n = realloc(pi->incs, cap * sizeof *n);
+        if (!n) {
+            free(inc->message);
+            return;
+        }
+        pi->incs = n;
+        pi->incs_cap = cap;
+    }
+    pi->incs[pi->nincs++] = *inc;
+}
+
+static einst *einst_new(chute_engine *e, pinst *pi, einst *scope, uint32_t elem)
+{
+    einst *ei = calloc(1, sizeof *ei);
+    if (!ei)
+        return NULL;
+    ei->key = engine_next_key(e);
+    ei->pi = pi;
+    ei->scope = scope;
+    ei->elem = elem;
+    ei->state = CHUTE_INSTANCE_ACTIVE;
+    ei->started_at = engine_now(e);
+    if (hmap_put(&e->elements, ei->key, ei) != 0) {
+        free(ei);
+        return NULL;
+    }
+    link_einst(pi, ei);
+    return ei;
+}
+
+/* ---- incidents on elements ------------------------------------------------------------ */
+
+static void raise_incident(chute_engine *e, einst *ei, int stage, int type, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void raise_incident(chute_engine *e, einst *ei, int stage, int type, const char *fmt, ...)
+{
+    char msg[CHUTE_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ei->stage = (uint8_t)stage;
+    ei->incident_type = (uint8_t)type;
+    ei->incident_key = engine_next_key(e);
+    ei->incident_at = engine_now(e);
+    free(ei->incident_msg);
+    ei->incident_msg = strdup(msg);
+    if (!ei->incident_msg || hmap_put(&e->el_incidents, ei->incident_key, ei) != 0)
+        engine_batch_fail(e, NULL);
+    e->stats.incidents_total++;
+    touch(e, ei->pi);
+}
+
+/* Closes the open incident of |ei| (resolved or terminated), keeping it in
+ * the instance's history. */
+static void close_incident(chute_engine *e, einst *ei)
+{
+    if (!ei->incident_key)
+        return;
+    hmap_del(&e->el_incidents, ei->incident_key);
+    pinc inc = {ei->incident_key, ei->key, 0, ei->incident_at, ei->elem, ei->incident_type,
+                ei->incident_msg};
+    ei->incident_msg = NULL;
+    keep_resolved(ei->pi, &inc);
+    ei->incident_key = 0;
+    ei->incident_type = 0;
+}
+
+/* ---- the work queue ------------------------------------------------------------------- */
+
+static int queue_work(chute_engine *e, einst *scope, uint32_t index, int is_flow)
+{
+    if (e->nwork == e->work_cap) {
+        if (e->work_head > 0) {
+            memmove(e->work, e->work + e->work_head, (e->nwork - e->work_head) * sizeof *e->work);
+            e->nwork -= e->work_head;
+            e->work_head = 0;
+        }
+        if (e->nwork == e->work_cap) {
+            size_t cap = e->work_cap ? e->work_cap * 2 : 32;
+            pwork *w = realloc(e->work, cap * sizeof *w);
+            if (!w) {
+                engine_batch_fail(e, NULL);
+                return CHUTE_ENOMEM;
+            }
+            e->work = w;
+            e->work_cap = cap;
+        }
+    }
+    e->work[e->nwork++] = (pwork){scope, index, (uint8_t)is_flow};
+    scope->tokens++;
+    return 0;
+}
+
+static void activate(chute_engine *e, einst *scope, uint32_t elem);
+static void take_flow(chute_engine *e, einst *scope, uint32_t flow);
+static void enter(chute_engine *e, einst *ei);
+static void complete(chute_engine *e, einst *ei);
+static void leave(chute_engine *e, einst *ei);
+static void scope_token_done(chute_engine *e, einst *scope);
+
+/* Drains the work queue. Items of a scope that ended meanwhile (a
+ * terminate end event, a cancel) are dropped. */
+static void run_queue(chute_engine *e)
+{
+    while (e->work_head < e->nwork) {
+        pwork w = e->work[e->work_head++];
+        if (w.scope->state != CHUTE_INSTANCE_ACTIVE)
+            continue;
+        w.scope->tokens--; /* the item's token moves on into what it does */
+        if (w.is_flow)
+            take_flow(e, w.scope, w.index);
+        else
+            activate(e, w.scope, w.index);
+    }
+    e->nwork = e->work_head = 0;
+}
+
+/* ---- ending instances ------------------------------------------------------------------ */
+
+static void instance_view(chute_engine *e, pinst *pi, chute_instance_view *v);
+
+static void awaiter_free(chute_awaiter *a)
+{
+    for (size_t i = 0; i < a->nfetch; i++)
+        free(a->fetch[i]);
+    free(a->fetch);
+    free(a);
+}
+
+/* Calls the awaiters of |pi| (which just ended). */
+static void notify_awaiters(chute_engine *e, pinst *pi)
+{
+    chute_awaiter *a = hmap_del(&e->awaiters, pi->key);
+    while (a) {
+        chute_awaiter *next = a->next;
+        chute_instance_view v;
+        instance_view(e, pi, &v);
+        pbuf b = {0};
+        if (a->nfetch > 0 && visible_document(pi->root, a->fetch, a->nfetch, &b) == 0) {
+            v.variables = b.p;
+            v.variables_len = b.len;
+        }
+        a->done(a->ctx, &v);
+        free(b.p);
+        awaiter_free(a);
+        a = next;
+    }
+}
+
+/* The instance's root scope ended with |state|: the instance leaves the
+ * engine's maps (it stays on the dirty list until the commit wrote it). */
+static void end_instance(chute_engine *e, pinst *pi, int state)
+{
+    int64_t now = engine_now(e);
+    pi->state = (uint8_t)state;
+    pi->ended_at = now;
+    pi->root->state = (uint8_t)state;
+    hmap_del(&e->instances, pi->key);
+    hmap_del(&e->elements, pi->root->key);
+    if (pi->def->instances > 0)
+        pi->def->instances--;
+    if (state == CHUTE_INSTANCE_COMPLETED)
+        e->stats.instances_completed_total++;
+    else
+        e->stats.instances_terminated_total++;
+    touch(e, pi);
+    notify_awaiters(e, pi);
+}
+
+/* Removes the job of |ei| and the element's incident; the element leaves
+ * with |state| (TERMINATED). */
+static void terminate_element(chute_engine *e, einst *ei)
+{
+    if (ei->job_key) {
+        chute_error ignore;
+        engine_remove_process_job(e, ei->job_key, &ignore);
+        ei->job_key = 0;
+    }
+    close_incident(e, ei);
+    int64_t now = engine_now(e);
+    add_history(ei->pi, ei, CHUTE_INSTANCE_TERMINATED, now);
+    hmap_del(&e->elements, ei->key);
+    unlink_einst(ei->pi, ei);
+    einst_free(ei);
+}
+
+/* Terminates every element instance in |scope| (not the scope itself). */
+static void terminate_children(chute_engine *e, einst *scope)
+{
+    pinst *pi = scope->pi;
+    einst *n;
+    for (einst *ei = pi->head; ei; ei = n) {
+        n = ei->next;
+        if (ei->scope == scope)
+            terminate_element(e, ei);
+    }
+    if (scope->joins)
+        memset(scope->joins, 0, pi->proc->flow_count * sizeof *scope->joins);
+    scope->tokens = 0;
+}
+
+/* A token of |scope| ended; the scope completes when none is left. */
+static void scope_token_done(chute_engine *e, einst *scope)
+{
+    assert(scope->tokens > 0);
+    if (--scope->tokens > 0)
+        return;
+    if (!scope->scope)
+        end_instance(e, scope->pi, CHUTE_INSTANCE_COMPLETED);
+}
+
+/* ---- element behaviour ----------------------------------------------------------------- */
+
+/* Sets local variable path |m->target| of |ei| (or, for outputs, of the
+ * document propagated from |ei|'s flow scope) to |value|. */
+static int set_target(chute_engine *e, einst *ei, const model_mapping *m, const char *value,
+                      size_t vlen, int output)
+{
+    const char *top = m->target_path[0];
+    size_t toplen = strlen(top);
+    einst *owner;
+    if (output) {
+        einst *from = ei->scope ? ei->scope : ei;
+        owner = propagation_target(from, top, toplen);
+    } else {
+        owner = ei;
+    }
+    if (m->target_depth == 1)
+        return pscope_set(e, &owner->vars, top, toplen, value, vlen, 0);
+    /* A nested target merges into the object the variable holds (a new one
+     * when it holds none or something else). */
+    pvar *cur = output ? visible(owner, top, toplen) : scope_find(&owner->vars, top, toplen);
+    json_t *root = cur ? json_loadb(cur->value, cur->value_len, JSON_DECODE_ANY, NULL) : NULL;
+    if (!json_is_object(root)) {
+        json_decref(root);
+        root = json_object();
+    }
+    json_t *val = json_loadb(value, vlen, JSON_DECODE_ANY, NULL);
+    if (!val) /* an integer past 64 bits */
+        val = json_loadb(value, vlen, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
+    if (!root || !val) {
+        json_decref(root);
+        json_decref(val);
+        return CHUTE_ENOMEM;
+    }
+    json_t *obj = root;
+    for (uint32_t d = 1; d + 1 < m->target_depth; d++) {
+        json_t *next = json_object_get(obj, m->target_path[d]);
+        if (!json_is_object(next)) {
+            next = json_object();
+            json_object_set_new(obj, m->target_path[d], next);
+        }
+        obj = next;
+    }
+    json_object_set_new(obj, m->target_path[m->target_depth - 1], val);
+    char *text = json_dumps(root, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(root);
+    if (!text)
+        return CHUTE_ENOMEM;
+    int rc = pscope_set(e, &owner->vars, top, toplen, text, strlen(text), 0);
+    free(text);
+    return rc;
+}
+
+/* Runs the mappings |ms| of |ei|; 0, or -1 after raising an incident. */
+static int run_mappings(chute_engine *e, einst *ei, const model_mapping *ms, uint32_t n,
+                        int output)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const model_mapping *m = &ms[i];
+        char *val = NULL;
+        size_t vlen = 0;
+        feel_error fe = {0};
+        if (!m->source) {
+            val = strdup("null");
+            vlen = 4;
+        } else if (eval_expr(e, ei, m->source, &val, &vlen, &fe) != 0) {
+            raise_incident(e, ei, output ? STAGE_COMPLETE : STAGE_ACTIVATE,
+                           CHUTE_INCIDENT_IO_MAPPING_ERROR,
+                           "Failed to evaluate the %s mapping of '%s' ('%s'): %s",
+                           output ? "output" : "input", m->target, m->source->text, fe.message);
+            return -1;
+        }
+        int rc = val ? set_target(e, ei, m, val, vlen, output) : CHUTE_ENOMEM;
+        free(val);
+        if (rc != 0) {
+            engine_batch_fail(e, NULL);
+            return -1;
+        }
+    }
+    touch(e, ei->pi);
+    return 0;
+}
+
+/* Evaluates a job type or a retries value. */
+static int eval_job_field(chute_engine *e, einst *ei, const model_expr *x, const char *what,
+                          int want_number, char **text_out, int32_t *num_out)
+{
+    char *val = NULL;
+    size_t vlen = 0;
+    feel_error fe = {0};
+    if (eval_expr(e, ei, x, &val, &vlen, &fe) != 0) {
+        raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                       "Expected result of the expression '%s' to be '%s', but it failed: %s",
+                       x->text, want_number ? "NUMBER" : "STRING", fe.message);
+        return -1;
+    }
+    const char *kind = feel_type_of(val, vlen);
+    json_t *j = json_loadb(val, vlen, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
+    int ok = 0;
+    if (want_number && json_is_number(j)) {
+        double d = json_number_value(j);
+        if (d >= -2147483648.0 && d <= 2147483647.0) {
+            *num_out = (int32_t)d;
+            ok = 1;
+        }
+    } else if (!want_number && json_is_string(j)) {
+        *text_out = strdup(json_string_value(j));
+        ok = *text_out != NULL;
+    }
+    json_decref(j);
+    free(val);
+    if (!ok) {
+        raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                       "Expected result of the expression '%s' to be '%s', but was '%s'.",
+                       x->text, want_number ? "NUMBER" : "STRING", kind);
+        return -1;
+    }
+    (void)what;
+    return 0;
+}
+
+/* Creates the job of a job worker task. */
+static void create_job(chute_engine *e, einst *ei, const model_job *mj)
+{
+    char *type = NULL;
+    int32_t retries = mj->static_retries;
+    if (mj->type->is_static) {
+        type = strdup(mj->type->text);
+        if (!type) {
+            engine_batch_fail(e, NULL);
+            return;
+        }
+    } else if (eval_job_field(e, ei, mj->type, "type", 0, &type, NULL) != 0) {
+        return;
+    }
+    if (retries < 0 && eval_job_field(e, ei, mj->retries, "retries", 1, NULL, &retries) != 0) {
+        free(type);
+        return;
+    }
+    const model_element *el = elem_of(ei);
+    chute_job_spec spec = {
+        .type = type,
+        .headers = mj->headers_json,
+        .headers_len = mj->headers_json_len,
+        .retries = retries,
+        .process =
+            {
+                .process_instance_key = ei->pi->key,
+                .process_definition_key = ei->pi->def->key,
+                .process_definition_version = ei->pi->def->version,
+                .element_instance_key = ei->key,
+                .bpmn_process_id = ei->pi->def->bpmn_process_id,
+                .element_id = el->id,
+            },
+    };
+    chute_error err;
+    int64_t key = 0;
+    int rc = engine_create_process_job(e, &spec, retries, &key, &err);
+    free(type);
+    if (rc == CHUTE_EINVAL) {
+        raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR, "%s",
+                       err.message);
+        return;
+    }
+    if (rc != 0) {
+        engine_batch_fail(e, &err);
+        return;
+    }
+    ei->job_key = key;
+    touch(e, ei->pi);
+}
+
+/* What the element does once its inputs are mapped. */
+static void enter(chute_engine *e, einst *ei)
+{
+    const model_element *el = elem_of(ei);
+    ei->stage = STAGE_ACTIVATE;
+    if (el->input_count && run_mappings(e, ei, el->inputs, el->input_count, 0) != 0)
+        return;
+    if (el->job) {
+        create_job(e, ei, el->job);
+        return;
+    }
+    if (el->script) {
+        char *val = NULL;
+        size_t vlen = 0;
+        feel_error fe = {0};
+        if (eval_expr(e, ei, el->script->expression, &val, &vlen, &fe) != 0) {
+            raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                           "Failed to evaluate the script expression '%s': %s",
+                           el->script->expression->text, fe.message);
+            return;
+        }
+        const char *rv = el->script->result_variable;
+        int rc = el->output_count
+                     ? pscope_set(e, &ei->vars, rv, strlen(rv), val, vlen, 0)
+                     : pscope_set(e, &propagation_target(ei, rv, strlen(rv))->vars, rv,
+                                  strlen(rv), val, vlen, 0);
+        free(val);
+        if (rc != 0) {
+            engine_batch_fail(e, NULL);
+            return;
+        }
+        touch(e, ei->pi);
+    }
+    complete(e, ei);
+}
+
+static void activate(chute_engine *e, einst *scope, uint32_t elem)
+{
+    pinst *pi = scope->pi;
+    if (++e->steps > CHUTE_MAX_STEPS_PER_COMMAND) {
+        /* A model that loops without waiting: park the token on an
+         * incident rather than hang the engine. */
+        einst *ei = einst_new(e, pi, scope, elem);
+        if (!ei) {
+            engine_batch_fail(e, NULL);
+            return;
+        }
+        scope->tokens++;
+        raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_UNKNOWN,
+                       "The process instance moved more than %d tokens in one command without "
+                       "waiting; the token stopped at element '%s' (resolve the incident to go "
+                       "on)",
+                       CHUTE_MAX_STEPS_PER_COMMAND, pi->proc->elements[elem].id);
+        return;
+    }
+    einst *ei = einst_new(e, pi, scope, elem);
+    if (!ei) {
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    scope->tokens++;
+    touch(e, pi);
+    enter(e, ei);
+}
+
+/* Output mappings (or the propagation of what the element produced), then
+ * the way out. */
+static void complete(chute_engine *e, einst *ei)
+{
+    const model_element *el = elem_of(ei);
+    ei->stage = STAGE_COMPLETE;
+    if (el->output_count && run_mappings(e, ei, el->outputs, el->output_count, 1) != 0)
+        return;
+    leave(e, ei);
+}
+
+/* Chooses the flows out of a gateway; 0, or -1 after raising an incident.
+ * |taken| gets the chosen flow indices. */
+static int choose_flows(chute_engine *e, einst *ei, uint32_t *taken, uint32_t *ntaken)
+{
+    const model_element *el = elem_of(ei);
+    const model_process *p = ei->pi->proc;
+    int exclusive = el->type == MODEL_ELEMENT_EXCLUSIVE_GATEWAY;
+    *ntaken = 0;
+    for (uint32_t i = 0; i < el->outgoing_count; i++) {
+        uint32_t f = el->outgoing[i];
+        if (f == el->default_flow)
+            continue;
+        const model_flow *fl = &p->flows[f];
+        int yes = 1;
+        if (fl->condition) {
+            feel_scope fs = {ei};
+            feel_env env = {feel_lookup, &fs, engine_now(e)};
+            feel_error fe = {0};
+            yes = fl->condition->parsed ? feel_eval_condition(fl->condition->parsed, &env, &fe)
+                                        : 0;
+            if (yes < 0) {
+                raise_incident(e, ei, STAGE_LEAVE, CHUTE_INCIDENT_CONDITION_ERROR, "%s",
+                               fe.message);
+                return -1;
+            }
+        }
+        if (yes) {
+            taken[(*ntaken)++] = f;
+            if (exclusive)
+                return 0;
+        }
+    }
+    if (*ntaken == 0 && el->default_flow != MODEL_NONE) {
+        taken[(*ntaken)++] = el->default_flow;
+        return 0;
+    }
+    if (*ntaken == 0 && el->outgoing_count > 0) {
+        raise_incident(e, ei, STAGE_LEAVE, CHUTE_INCIDENT_CONDITION_ERROR,
+                       "Expected at least one condition to evaluate to true, or to have a "
+                       "default flow");
+        return -1;
+    }
+    return 0;
+}
+
+/* The element is done: it leaves, and its token takes the outgoing flows
+ * (or ends, or ends the scope). */
+static void leave(chute_engine *e, einst *ei)
+{
+    const model_element *el = elem_of(ei);
+    einst *scope = ei->scope;
+    ei->stage = STAGE_LEAVE;
+    uint32_t stack_taken[16], *taken = stack_taken, ntaken = 0;
+    if (el->outgoing_count > 16) {
+        taken = malloc(el->outgoing_count * sizeof *taken);
+        if (!taken) {
+            engine_batch_fail(e, NULL);
+            return;
+        }
+    }
+    if (el->type == MODEL_ELEMENT_EXCLUSIVE_GATEWAY || el->type == MODEL_ELEMENT_INCLUSIVE_GATEWAY) {
+        if (choose_flows(e, ei, taken, &ntaken) != 0)
+            goto out;
+    } else {
+        for (uint32_t i = 0; i < el->outgoing_count; i++)
+            taken[ntaken++] = el->outgoing[i];
+    }
+    pinst *pi = ei->pi;
+    int terminate = el->type == MODEL_ELEMENT_END_EVENT && el->event == MODEL_EVENT_TERMINATE;
+    int64_t now = engine_now(e);
+    add_history(pi, ei, CHUTE_INSTANCE_COMPLETED, now);
+    hmap_del(&e->elements, ei->key);
+    unlink_einst(pi, ei);
+    einst_free(ei);
+    touch(e, pi);
+    if (terminate) {
+        /* Every other token of the scope ends, and so does the scope. */
+        terminate_children(e, scope);
+        scope->tokens = 1;
+        scope_token_done(e, scope);
+        goto out;
+    }
+    for (uint32_t i = 0; i < ntaken; i++)
+        if (queue_work(e, scope, taken[i], 1) != 0)
+            goto out;
+    scope_token_done(e, scope);
+out:
+    if (taken != stack_taken)
+        free(taken);
+}
+
+static void take_flow(chute_engine *e, einst *scope, uint32_t flow)
+{
+    const model_process *p = scope->pi->proc;
+    uint32_t target = p->flows[flow].target;
+    const model_element *t = &p->elements[target];
+    if (t->type == MODEL_ELEMENT_PARALLEL_GATEWAY && t->incoming_count > 1) {
+        if (!scope->joins) {
+            scope->joins = calloc(p->flow_count, sizeof *scope->joins);
+            if (!scope->joins) {
+                engine_batch_fail(e, NULL);
+                return;
+            }
+        }
+        scope->joins[flow]++;
+        scope->tokens++; /* the token waits at the join */
+        touch(e, scope->pi);
+        for (uint32_t i = 0; i < t->incoming_count; i++)
+            if (scope->joins[t->incoming[i]] == 0)
+                return;
+        /* Every incoming flow has a token: they merge into one. */
+        for (uint32_t i = 0; i < t->incoming_count; i++)
+            scope->joins[t->incoming[i]]--;
+        scope->tokens -= t->incoming_count;
+    }
+    activate(e, scope, target);
+}
+
+/* ---- commands -------------------------------------------------------------------------- */
+
+static void instance_view(chute_engine *e, pinst *pi, chute_instance_view *v)
+{
+    memset(v, 0, sizeof *v);
+    v->key = pi->key;
+    v->process_definition_key = pi->def->key;
+    v->bpmn_process_id = pi->def->bpmn_process_id;
+    v->version = pi->def->version;
+    v->state = (chute_instance_state)pi->state;
+    v->started_at = pi->started_at;
+    v->ended_at = pi->ended_at;
+    v->has_incident = process_has_incident(e, pi);
+    pbuf b = {0};
+    if (visible_document(pi->root, NULL, 0, &b) == 0) {
+        job_scratch_add(e, b.p);
+        v->variables = b.p;
+        v->variables_len = b.len;
+    } else {
+        free(b.p);
+        v->variables = "{}";
+        v->variables_len = 2;
+    }
+}
+
+int process_has_incident(chute_engine *e, const pinst *pi)
+{
+    for (einst *ei = pi->head; ei; ei = ei->next) {
+        if (ei->incident_key)
+            return 1;
+        if (ei->job_key) {
+            job *j = hmap_get(&e->jobs, ei->job_key);
+            if (j && job_incident_key(j))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static int add_awaiter(chute_engine *e, pinst *pi, const chute_instance_await *await,
+                       chute_awaiter **out)
+{
+    chute_awaiter *a = calloc(1, sizeof *a);
+    if (!a)
+        return CHUTE_ENOMEM;
+    a->instance_key = pi->key;
+    a->done = await->done;
+    a->ctx = await->ctx;
+    if (await->fetch_variables_count) {
+        a->fetch = calloc(await->fetch_variables_count, sizeof *a->fetch);
+        if (!a->fetch)
+            goto oom;
+        for (size_t i = 0; i < await->fetch_variables_count; i++) {
+            a->fetch[i] = strdup(await->fetch_variables[i] ? await->fetch_variables[i] : "");
+            if (!a->fetch[i])
+                goto oom;
+            a->nfetch++;
+        }
+    }
+    a->next = hmap_get(&e->awaiters, pi->key);
+    if (hmap_put(&e->awaiters, pi->key, a) != 0)
+        goto oom;
+    *out = a;
+    return 0;
+oom:
+    awaiter_free(a);
+    return CHUTE_ENOMEM;
+}
+
+/* Runs the queued work of a command and forgets its step count. */
+static void drain(chute_engine *e)
+{
+    run_queue(e);
+    e->steps = 0;
+}
 
 int chute_engine_create_instance(chute_engine *e, const chute_instance_spec *spec,
                                  const chute_instance_await *await, chute_instance_view *out,
                                  chute_awaiter **awaiter, chute_error *err)
 {
-    return NOT_YET(err);
+    if (awaiter)
+        *awaiter = NULL;
+    procdef *d;
+    if (spec->process_definition_key > 0) {
+        d = hmap_get(&e->defs_by_key, spec->process_definition_key);
+        if (!d)
+            return chute_error_set(err, CHUTE_ENOTFOUND,
+                                   "Expected to find process definition with key '%lld', but "
+                                   "none found",
+                                   (long long)spec->process_definition_key);
+    } else {
+        if (!spec->bpmn_process_id || !*spec->bpmn_process_id)
+            return chute_error_set(err, CHUTE_EINVAL,
+                                   "Expected either a bpmnProcessId or a processDefinitionKey, "
+                                   "but none given");
+        d = deploy_find(e, spec->bpmn_process_id, spec->version);
+        if (!d) {
+            chute_process_view pv;
+            return chute_engine_find_process(e, spec->bpmn_process_id, spec->version, &pv, err);
+        }
+    }
+    const model_process *proc = deploy_process_of(d->model);
+    if (!proc)
+        return chute_error_set(err, CHUTE_ESTATE,
+                               "Expected to create an instance of process definition '%lld', "
+                               "but its model could not be read",
+                               (long long)d->key);
+    size_t vlen = spec->variables && !spec->variables_len ? strlen(spec->variables)
+                                                           : spec->variables_len;
+    int rc = engine_check_variables(e, spec->variables, vlen, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = engine_check_room(e, err)) != 0)
+        return rc;
+
+    pinst *pi = calloc(1, sizeof *pi);
+    if (!pi)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a process instance");
+    pi->def = d;
+    pi->proc = proc;
+    pi->state = CHUTE_INSTANCE_ACTIVE;
+    pi->started_at = engine_now(e);
+    einst *root = calloc(1, sizeof *root);
+    if (!root) {
+        free(pi);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a process instance");
+    }
+    root->key = pi->key = engine_next_key(e);
+    root->pi = pi;
+    root->elem = MODEL_NONE;
+    root->state = CHUTE_INSTANCE_ACTIVE;
+    root->started_at = pi->started_at;
+    pi->root = root;
+    link_einst(pi, root);
+    if (hmap_put(&e->instances, pi->key, pi) != 0 ||
+        hmap_put(&e->elements, root->key, root) != 0 ||
+        (spec->variables && apply_document(e, root, spec->variables, vlen, 1) != 0) ||
+        (await && add_awaiter(e, pi, await, awaiter) != 0)) {
+        hmap_del(&e->instances, pi->key);
+        hmap_del(&e->elements, root->key);
+        pinst_free(pi);
+        if (awaiter)
+            *awaiter = NULL;
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a process instance");
+    }
+    d->instances++;
+    e->stats.instances_created_total++;
+    touch(e, pi);
+    /* The start event's token: the root holds it until it moves on. */
+    queue_work(e, root, proc->start, 0);
+    drain(e);
+    if (pi->state != CHUTE_INSTANCE_ACTIVE && awaiter)
+        *awaiter = NULL; /* it was called inside this call */
+    instance_view(e, pi, out);
+    return 0;
 }
-void chute_engine_await_remove(chute_engine *e, chute_awaiter *a) {}
+
+void chute_engine_await_remove(chute_engine *e, chute_awaiter *a)
+{
+    if (!a)
+        return;
+    chute_awaiter *head = hmap_get(&e->awaiters, a->instance_key);
+    if (head == a) {
+        /* Deleting first leaves room for the put: it needs no growth, so
+         * it cannot fail. */
+        hmap_del(&e->awaiters, a->instance_key);
+        if (a->next)
+            hmap_put(&e->awaiters, a->instance_key, a->next);
+    } else {
+        for (chute_awaiter *p = head; p; p = p->next) {
+            if (p->next == a) {
+                p->next = a->next;
+                break;
+            }
+        }
+    }
+    awaiter_free(a);
+}
+
+void process_free_awaiters(chute_engine *e)
+{
+    if (e->awaiters.slots) {
+        for (size_t i = 0; i <= e->awaiters.mask; i++) {
+            if (!e->awaiters.slots[i].key)
+                continue;
+            chute_awaiter *a = e->awaiters.slots[i].value, *n;
+            for (; a; a = n) {
+                n = a->next;
+                awaiter_free(a);
+            }
+        }
+    }
+    hmap_free(&e->awaiters);
+    hmap_init(&e->awaiters);
+}
+
 int chute_engine_cancel_instance(chute_engine *e, int64_t key, chute_error *err)
 {
-    return NOT_YET(err);
+    pinst *pi = hmap_get(&e->instances, key);
+    if (!pi)
+        return chute_error_set(err, CHUTE_ENOTFOUND,
+                               "Command 'CANCEL' rejected with code 'NOT_FOUND': Expected to "
+                               "cancel a process instance with key '%lld', but no such process "
+                               "was found",
+                               (long long)key);
+    terminate_children(e, pi->root);
+    end_instance(e, pi, CHUTE_INSTANCE_TERMINATED);
+    return 0;
 }
+
 int chute_engine_set_variables(chute_engine *e, int64_t scope_key, const char *vars, size_t len,
                                int local, int64_t *key_out, chute_error *err)
 {
-    return NOT_YET(err);
+    einst *ei = hmap_get(&e->elements, scope_key);
+    if (!ei)
+        return chute_error_set(err, CHUTE_ENOTFOUND,
+                               "Command 'UPDATE' rejected with code 'NOT_FOUND': Expected to "
+                               "update variables for element with key '%lld', but no such "
+                               "element was found",
+                               (long long)scope_key);
+    if (vars && !len)
+        len = strlen(vars);
+    if (jdoc_blank(vars, len))
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to set variables, but the document is empty; give a "
+                               "JSON object");
+    int rc = engine_check_variables(e, vars, len, err);
+    if (rc != 0)
+        return rc;
+    if (apply_document(e, ei, vars, len, local) != 0) {
+        engine_batch_fail(e, NULL);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory setting variables");
+    }
+    if (key_out)
+        *key_out = engine_next_key(e);
+    return 0;
 }
+
 int chute_engine_delete_resource(chute_engine *e, int64_t key, chute_error *err)
 {
-    return NOT_YET(err);
+    procdef *d = hmap_get(&e->defs_by_key, key);
+    if (!d)
+        return chute_error_set(err, CHUTE_ENOTFOUND,
+                               "Command 'DELETE' rejected with code 'NOT_FOUND': Expected to "
+                               "delete resource but no resource found with key `%lld`",
+                               (long long)key);
+    if (d->instances > 0)
+        return chute_error_set(err, CHUTE_ESTATE,
+                               "Command 'DELETE' rejected with code 'INVALID_STATE': Expected to "
+                               "delete process definition with key '%lld', but it has %u active "
+                               "process instance%s; cancel or finish them first",
+                               (long long)key, d->instances, d->instances == 1 ? "" : "s");
+    return deploy_delete(e, d, err);
 }
+
+/* ---- the job side ------------------------------------------------------------------------ */
+
+void process_job_completed(chute_engine *e, int64_t element_key, const char *vars, size_t len)
+{
+    einst *ei = hmap_get(&e->elements, element_key);
+    if (!ei || ei->elem == MODEL_NONE)
+        return; /* a standalone job that carries process fields of its own */
+    const model_element *el = elem_of(ei);
+    ei->job_key = 0;
+    if (!jdoc_blank(vars, len) &&
+        apply_document(e, ei, vars, len, el->output_count > 0) != 0) {
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    touch(e, ei->pi);
+    complete(e, ei);
+    drain(e);
+}
+
+void process_job_variables(chute_engine *e, int64_t element_key, const char *vars, size_t len)
+{
+    einst *ei = hmap_get(&e->elements, element_key);
+    if (!ei)
+        return;
+    if (!jdoc_blank(vars, len) && apply_document(e, ei, vars, len, 1) != 0)
+        engine_batch_fail(e, NULL);
+    touch(e, ei->pi);
+}
+
+void process_touch_job(chute_engine *e, const job *j)
+{
+    job_process *p = job_process_of(j);
+    einst *ei = p ? hmap_get(&e->elements, p->ref.element_instance_key) : NULL;
+    if (ei)
+        touch(e, ei->pi);
+}
+
+int process_job_view_variables(chute_engine *e, int64_t element_key, char *const *fetch,
+                               size_t nfetch, char **out, size_t *out_len)
+{
+    einst *ei = hmap_get(&e->elements, element_key);
+    pbuf b = {0};
+    int rc;
+    if (ei) {
+        rc = visible_document(ei, fetch, nfetch, &b);
+    } else {
+        pb_put(&b, "{}", 2);
+        rc = b.oom ? CHUTE_ENOMEM : 0;
+    }
+    if (rc != 0) {
+        free(b.p);
+        return rc;
+    }
+    *out = b.p;
+    *out_len = b.len;
+    return 0;
+}
+
+int process_is_job_of_element(chute_engine *e, const job *j)
+{
+    job_process *p = job_process_of(j);
+    einst *ei = p ? hmap_get(&e->elements, p->ref.element_instance_key) : NULL;
+    return ei && ei->job_key == j->key;
+}
+
+int process_resolve_incident(chute_engine *e, int64_t key, int *rc, chute_error *err)
+{
+    einst *ei = hmap_get(&e->el_incidents, key);
+    if (!ei)
+        return 0;
+    (void)err;
+    int stage = ei->stage;
+    close_incident(e, ei);
+    touch(e, ei->pi);
+    if (stage == STAGE_ACTIVATE) {
+        enter(e, ei);
+    } else if (stage == STAGE_COMPLETE) {
+        complete(e, ei);
+    } else {
+        leave(e, ei);
+    }
+    drain(e);
+    *rc = 0;
+    return 1;
+}
+
+void process_job_incident_resolved(chute_engine *e, const job *j, int64_t incident_key,
+                                   int type, const char *message, int64_t created_at)
+{
+    job_process *p = job_process_of(j);
+    einst *ei = p ? hmap_get(&e->elements, p->ref.element_instance_key) : NULL;
+    if (!ei)
+        return;
+    pinc inc = {incident_key, ei->key, j->key, created_at, ei->elem, (uint8_t)type,
+                strdup(message ? message : "")};
+    if (inc.message)
+        keep_resolved(ei->pi, &inc);
+    touch(e, ei->pi);
+}
+
+/* ---- persistence --------------------------------------------------------------------------- */
+
+void process_flush(chute_engine *e)
+{
+    pinst *pi = e->dirty_head, *next;
+    e->dirty_head = NULL;
+    for (; pi; pi = next) {
+        next = pi->dirty_next;
+        pi->dirty = 0;
+        pi->dirty_next = NULL;
+        int ended = pi->state != CHUTE_INSTANCE_ACTIVE;
+        if (ended && e->opts.retention_ms < 0) {
+            engine_delete_instance_row(e, pi->key);
+        } else {
+            uint8_t *data = NULL;
+            size_t len = 0;
+            if (pstate_encode(pi, &data, &len) != 0) {
+                engine_batch_fail(e, NULL);
+            } else {
+                store_instance r = {
+                    .key = pi->key,
+                    .definition_key = pi->def->key,
+                    .bpmn_process_id = pi->def->bpmn_process_id,
+                    .version = pi->def->version,
+                    .state = pi->state,
+                    .has_incident = ended ? 0 : process_has_incident(e, pi),
+                    .started_at = pi->started_at,
+                    .ended_at = pi->ended_at,
+                    .data = data,
+                    .len = len,
+                };
+                engine_persist_instance(e, &r);
+                free(data);
+            }
+            if (ended && e->opts.retention_ms > 0 &&
+                pi->ended_at + e->opts.retention_ms < e->next_instance_sweep)
+                e->next_instance_sweep = pi->ended_at + e->opts.retention_ms;
+        }
+        if (ended)
+            pinst_free(pi);
+    }
+}
+
+void process_clear(chute_engine *e)
+{
+    /* Ended instances are only on the dirty list; active ones are in the
+     * map (and maybe on the list too). */
+    for (pinst *pi = e->dirty_head, *next; pi; pi = next) {
+        next = pi->dirty_next;
+        if (pi->state != CHUTE_INSTANCE_ACTIVE)
+            pinst_free(pi);
+    }
+    e->dirty_head = NULL;
+    if (e->instances.slots) {
+        for (size_t i = 0; i <= e->instances.mask; i++)
+            if (e->instances.slots[i].key)
+                pinst_free(e->instances.slots[i].value);
+    }
+    hmap_free(&e->instances);
+    hmap_free(&e->elements);
+    hmap_free(&e->el_incidents);
+    hmap_init(&e->instances);
+    hmap_init(&e->elements);
+    hmap_init(&e->el_incidents);
+    for (size_t i = 0; i < e->ndefs; i++)
+        e->defs[i]->instances = 0;
+    free(e->work);
+    e->work = NULL;
+    e->nwork = e->work_head = e->work_cap = 0;
+}
+
+/* Puts a decoded active instance into the engine's maps. */
+static int attach_loaded(chute_engine *e, pinst *pi)
+{
+    if (hmap_put(&e->instances, pi->key, pi) != 0)
+        return CHUTE_ENOMEM;
+    for (einst *ei = pi->head; ei; ei = ei->next) {
+        if (hmap_put(&e->elements, ei->key, ei) != 0)
+            return CHUTE_ENOMEM;
+        if (ei->incident_key && hmap_put(&e->el_incidents, ei->incident_key, ei) != 0)
+            return CHUTE_ENOMEM;
+    }
+    pi->def->instances++;
+    return 0;
+}
+
+static int load_instance(void *ctx, const store_instance *r)
+{
+    chute_engine *e = ctx;
+    procdef *d = hmap_get(&e->defs_by_key, r->definition_key);
+    if (!d || !deploy_process_of(d->model)) {
+        chute_log_emit(e->opts.log, e->opts.log_ctx, CHUTE_LOG_ERROR,
+                       "%s: process instance %lld runs definition %lld, which is %s; left out",
+                       e->db_path, (long long)r->key, (long long)r->definition_key,
+                       d ? "not readable" : "missing");
+        return 0;
+    }
+    chute_error err;
+    pinst *pi = pstate_decode(e, r->key, d, r->data, r->len, &err);
+    if (!pi) {
+        if (err.code == CHUTE_ENOMEM)
+            return CHUTE_ENOMEM;
+        chute_log_emit(e->opts.log, e->opts.log_ctx, CHUTE_LOG_ERROR,
+                       "%s: process instance %lld cannot be read (%s); left out", e->db_path,
+                       (long long)r->key, err.message);
+        return 0;
+    }
+    pi->started_at = r->started_at;
+    int rc = attach_loaded(e, pi);
+    if (rc != 0) {
+        hmap_del(&e->instances, pi->key);
+        pinst_free(pi);
+    }
+    return rc;
+}
+
+int process_load(chute_engine *e, chute_error *err)
+{
+    int rc = store_load_instances(e->st, load_instance, e, err);
+    if (rc == CHUTE_ENOMEM)
+        return chute_error_set(err, rc, "%s: out of memory while loading process instances",
+                               e->db_path);
+    e->next_instance_sweep = INT64_MAX;
+    if (rc == 0 && e->opts.retention_ms > 0) {
+        int64_t oldest = store_oldest_ended_instance(e->st);
+        if (oldest != INT64_MAX)
+            e->next_instance_sweep = oldest + e->opts.retention_ms;
+    }
+    return rc;
+}
+
+void process_sweep(chute_engine *e, int64_t now)
+{
+    if (e->next_instance_sweep > now || e->opts.retention_ms <= 0)
+        return;
+    int deleted = 0;
+    if (engine_sweep_instance_rows(e, now - e->opts.retention_ms, &deleted) != 0)
+        return;
+    int64_t oldest = store_oldest_ended_instance(e->st);
+    e->next_instance_sweep = oldest == INT64_MAX ? INT64_MAX : oldest + e->opts.retention_ms;
+    if (e->next_instance_sweep <= now)
+        e->next_instance_sweep = now + 1;
+}
+
+/* ---- reads ----------------------------------------------------------------------------------- */
+
+/* An instance to read: the active one in memory, or an ended one rebuilt
+ * from its row (|*owned| then says the caller frees it). */
+typedef struct read_ctx {
+    chute_engine *e;
+    pinst *pi;
+    store_instance row;
+    chute_error *err;
+} read_ctx;
+
+static int read_row(void *ctx, const store_instance *r)
+{
+    read_ctx *rc = ctx;
+    procdef *d = hmap_get(&rc->e->defs_by_key, r->definition_key);
+    rc->pi = pstate_decode(rc->e, r->key, d, r->data, r->len, rc->err);
+    if (!rc->pi)
+        return rc->err->code ? rc->err->code : CHUTE_ECORRUPT;
+    rc->pi->state = (uint8_t)r->state;
+    rc->pi->started_at = r->started_at;
+    rc->pi->ended_at = r->ended_at;
+    return 0;
+}
+
+static int find_instance(chute_engine *e, int64_t key, pinst **out, int *owned, chute_error *err)
+{
+    *owned = 0;
+    pinst *pi = hmap_get(&e->instances, key);
+    if (pi) {
+        *out = pi;
+        return 0;
+    }
+    process_flush(e); /* ended instances of the open batch reach the store */
+    read_ctx rc = {e, NULL, {0}, err};
+    int r = store_get_instance(e->st, key, read_row, &rc, err);
+    if (r == CHUTE_ENOTFOUND)
+        return chute_error_set(err, CHUTE_ENOTFOUND,
+                               "Expected to find process instance with key '%lld', but none "
+                               "found",
+                               (long long)key);
+    if (r != 0)
+        return r;
+    *out = rc.pi;
+    *owned = 1;
+    return 0;
+}
+
 int chute_engine_get_instance(chute_engine *e, int64_t key, chute_instance_view *out,
                               chute_error *err)
 {
-    return NOT_YET(err);
+    job_scratch_release(e);
+    pinst *pi;
+    int owned;
+    int rc = find_instance(e, key, &pi, &owned, err);
+    if (rc != 0)
+        return rc;
+    if (!pi->def) {
+        pinst_free(pi);
+        return chute_error_set(err, CHUTE_ENOTFOUND,
+                               "Expected to find process instance with key '%lld', but its "
+                               "process definition was deleted",
+                               (long long)key);
+    }
+    instance_view(e, pi, out);
+    if (owned)
+        pinst_free(pi);
+    return 0;
 }
+
+typedef struct list_ctx {
+    chute_engine *e;
+    chute_instance_visit_fn fn;
+    void *ctx;
+} list_ctx;
+
+static int list_row(void *ctx, const store_instance *r)
+{
+    list_ctx *lc = ctx;
+    chute_engine *e = lc->e;
+    chute_instance_view v;
+    pinst *live = hmap_get(&e->instances, r->key);
+    if (live) {
+        instance_view(e, live, &v);
+        return lc->fn(lc->ctx, &v);
+    }
+    memset(&v, 0, sizeof v);
+    v.key = r->key;
+    v.process_definition_key = r->definition_key;
+    v.bpmn_process_id = r->bpmn_process_id;
+    v.version = r->version;
+    v.state = (chute_instance_state)r->state;
+    v.has_incident = r->has_incident;
+    v.started_at = r->started_at;
+    v.ended_at = r->ended_at;
+    chute_error err;
+    pinst *pi = pstate_decode(e, r->key, NULL, r->data, r->len, &err);
+    pbuf b = {0};
+    if (pi && visible_document(pi->root, NULL, 0, &b) == 0) {
+        v.variables = b.p;
+        v.variables_len = b.len;
+    } else {
+        v.variables = "{}";
+        v.variables_len = 2;
+    }
+    int rc = lc->fn(lc->ctx, &v);
+    free(b.p);
+    pinst_free(pi);
+    return rc;
+}
+
 int chute_engine_list_instances(chute_engine *e, const chute_instance_filter *f, size_t offset,
                                 size_t limit, chute_instance_visit_fn fn, void *ctx)
 {
-    return 0;
+    job_scratch_release(e);
+    process_flush(e);
+    store_instance_filter sf = {0};
+    if (f) {
+        sf.key = f->key;
+        sf.definition_key = f->process_definition_key;
+        sf.bpmn_process_id = f->bpmn_process_id && *f->bpmn_process_id ? f->bpmn_process_id
+                                                                        : NULL;
+        sf.state = f->state;
+        sf.has_incident = f->has_incident;
+    }
+    list_ctx lc = {e, fn, ctx};
+    chute_error err;
+    int rc = store_list_instances(e->st, &sf, offset, limit, list_row, &lc, &err);
+    return rc > 0 ? 0 : rc;
 }
+
+static void element_view(const pinst *pi, int64_t key, uint32_t elem, int64_t scope_key,
+                         int state, int64_t started, int64_t ended, chute_element_view *v)
+{
+    memset(v, 0, sizeof *v);
+    v->key = key;
+    v->process_instance_key = pi->key;
+    v->process_definition_key = pi->def ? pi->def->key : 0;
+    v->bpmn_process_id = pi->def ? pi->def->bpmn_process_id : "";
+    v->state = (chute_instance_state)state;
+    v->flow_scope_key = scope_key;
+    v->started_at = started;
+    v->ended_at = ended;
+    if (elem == MODEL_NONE) {
+        v->element_id = v->bpmn_process_id;
+        v->element_name = pi->proc && pi->proc->name ? pi->proc->name : "";
+        v->element_type = "PROCESS";
+    } else if (pi->proc && elem < pi->proc->element_count) {
+        const model_element *el = &pi->proc->elements[elem];
+        v->element_id = el->id;
+        v->element_name = el->name ? el->name : "";
+        v->element_type = model_element_type_name(el->type);
+    } else {
+        v->element_id = v->element_name = v->element_type = "";
+    }
+}
+
+static int el_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const chute_element_view *)a)->key, y = ((const chute_element_view *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
 int chute_engine_list_elements(chute_engine *e, int64_t key, chute_element_visit_fn fn,
                                void *ctx, chute_error *err)
 {
-    return NOT_YET(err);
+    job_scratch_release(e);
+    pinst *pi;
+    int owned;
+    int rc = find_instance(e, key, &pi, &owned, err);
+    if (rc != 0)
+        return rc;
+    /* Ended and active element instances in key order, which is the order
+     * of activation. */
+    size_t n = pi->nhist;
+    for (einst *a = pi->head; a; a = a->next)
+        n++;
+    chute_element_view *vs = malloc((n ? n : 1) * sizeof *vs);
+    if (!vs) {
+        if (owned)
+            pinst_free(pi);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory listing element instances");
+    }
+    size_t k = 0;
+    for (einst *a = pi->head; a; a = a->next) {
+        chute_element_view *v = &vs[k++];
+        int root = a == pi->root;
+        element_view(pi, a->key, a->elem, a->scope ? a->scope->key : 0,
+                     root ? pi->state : a->state, a->started_at, root ? pi->ended_at : 0, v);
+        v->job_key = a->job_key;
+        v->incident_key = a->incident_key;
+        if (!v->incident_key && a->job_key) {
+            job *j = hmap_get(&e->jobs, a->job_key);
+            v->incident_key = j ? job_incident_key(j) : 0;
+        }
+    }
+    for (uint32_t h = 0; h < pi->nhist; h++) {
+        const phist *x = &pi->hist[h];
+        element_view(pi, x->key, x->elem, x->scope_key, x->state, x->started_at, x->ended_at,
+                     &vs[k++]);
+    }
+    qsort(vs, k, sizeof *vs, el_cmp);
+    for (size_t i = 0; i < k && rc == 0; i++)
+        rc = fn(ctx, &vs[i]);
+    free(vs);
+    if (owned)
+        pinst_free(pi);
+    return rc > 0 ? 0 : rc;
 }
+
 int chute_engine_list_variables(chute_engine *e, int64_t key, int64_t scope_key,
                                 chute_variable_visit_fn fn, void *ctx, chute_error *err)
 {
-    return NOT_YET(err);
+    job_scratch_release(e);
+    pinst *pi;
+    int owned;
+    int rc = find_instance(e, key, &pi, &owned, err);
+    if (rc != 0)
+        return rc;
+    for (einst *ei = pi->head; ei && rc == 0; ei = ei->next) {
+        if (scope_key && ei->key != scope_key)
+            continue;
+        for (uint32_t i = 0; i < ei->vars.n && rc == 0; i++) {
+            const pvar *pv = &ei->vars.v[i];
+            chute_variable_view v = {pv->key, pv->name, pv->value, pv->value_len, ei->key,
+                                     pi->key};
+            rc = fn(ctx, &v);
+        }
+    }
+    if (owned)
+        pinst_free(pi);
+    return rc > 0 ? 0 : rc;
 }
+
+/* ---- incidents ----------------------------------------------------------------------------- */
+
+static int inc_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const chute_incident_view *)a)->key, y = ((const chute_incident_view *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct inc_list {
+    chute_incident_view *v;
+    size_t n, cap;
+} inc_list;
+
+static int inc_push(inc_list *l, const chute_incident_view *v)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        chute_incident_view *n = realloc(l->v, cap * sizeof *n);
+        if (!n)
+            return CHUTE_ENOMEM;
+        l->v = n;
+        l->cap = cap;
+    }
+    l->v[l->n++] = *v;
+    return 0;
+}
+
+static void job_incident_view(const job *j, chute_incident_view *v)
+{
+    memset(v, 0, sizeof *v);
+    v->key = job_incident_key(j);
+    v->type = (chute_incident_type)j->ext->incident_type;
+    v->message = j->ext->error_message ? j->ext->error_message : "";
+    v->created_at = j->created_at;
+    v->job_key = j->key;
+    job_process *p = j->ext->process;
+    v->bpmn_process_id = "";
+    v->element_id = "";
+    if (p) {
+        v->process_instance_key = p->ref.process_instance_key;
+        v->process_definition_key = p->ref.process_definition_key;
+        v->bpmn_process_id = p->ref.bpmn_process_id ? p->ref.bpmn_process_id : "";
+        v->element_id = p->ref.element_id ? p->ref.element_id : "";
+        v->element_instance_key = p->ref.element_instance_key;
+    }
+}
+
+static void el_incident_view(const einst *ei, chute_incident_view *v)
+{
+    const pinst *pi = ei->pi;
+    memset(v, 0, sizeof *v);
+    v->key = ei->incident_key;
+    v->type = (chute_incident_type)ei->incident_type;
+    v->message = ei->incident_msg ? ei->incident_msg : "";
+    v->created_at = ei->incident_at;
+    v->process_instance_key = pi->key;
+    v->process_definition_key = pi->def ? pi->def->key : 0;
+    v->bpmn_process_id = pi->def ? pi->def->bpmn_process_id : "";
+    v->element_id = pi->proc && ei->elem < pi->proc->element_count
+                        ? pi->proc->elements[ei->elem].id
+                        : "";
+    v->element_instance_key = ei->key;
+}
+
+/* The incidents of one instance: open ones of its elements and jobs, and
+ * the resolved ones it keeps. */
+static int instance_incidents(chute_engine *e, pinst *pi, inc_list *l)
+{
+    chute_incident_view v;
+    for (einst *ei = pi->head; ei; ei = ei->next) {
+        if (ei->incident_key) {
+            el_incident_view(ei, &v);
+            if (inc_push(l, &v) != 0)
+                return CHUTE_ENOMEM;
+        }
+        job *j = ei->job_key ? hmap_get(&e->jobs, ei->job_key) : NULL;
+        if (j && job_incident_key(j)) {
+            job_incident_view(j, &v);
+            if (inc_push(l, &v) != 0)
+                return CHUTE_ENOMEM;
+        }
+    }
+    for (uint32_t i = 0; i < pi->nincs; i++) {
+        const pinc *x = &pi->incs[i];
+        memset(&v, 0, sizeof v);
+        v.key = x->key;
+        v.type = (chute_incident_type)x->type;
+        v.message = x->message;
+        v.resolved = 1;
+        v.created_at = x->created_at;
+        v.job_key = x->job_key;
+        v.process_instance_key = pi->key;
+        v.process_definition_key = pi->def ? pi->def->key : 0;
+        v.bpmn_process_id = pi->def ? pi->def->bpmn_process_id : "";
+        v.element_id = pi->proc && x->elem < pi->proc->element_count
+                           ? pi->proc->elements[x->elem].id
+                           : "";
+        v.element_instance_key = x->element_key;
+        if (inc_push(l, &v) != 0)
+            return CHUTE_ENOMEM;
+    }
+    return 0;
+}
+
 int chute_engine_search_incidents(chute_engine *e, int64_t process_instance_key,
                                   chute_incident_visit_fn fn, void *ctx)
 {
-    return 0;
+    job_scratch_release(e);
+    inc_list l = {0};
+    int rc = 0;
+    pinst *owned_pi = NULL;
+    if (process_instance_key) {
+        pinst *pi;
+        int owned;
+        chute_error err;
+        rc = find_instance(e, process_instance_key, &pi, &owned, &err);
+        if (rc == CHUTE_ENOTFOUND)
+            return 0;
+        if (rc != 0)
+            return rc;
+        if (owned)
+            owned_pi = pi;
+        rc = instance_incidents(e, pi, &l);
+    } else {
+        if (e->incidents.slots) {
+            for (size_t i = 0; rc == 0 && i <= e->incidents.mask; i++) {
+                if (!e->incidents.slots[i].key)
+                    continue;
+                chute_incident_view v;
+                job_incident_view(e->incidents.slots[i].value, &v);
+                rc = inc_push(&l, &v);
+            }
+        }
+        if (e->el_incidents.slots) {
+            for (size_t i = 0; rc == 0 && i <= e->el_incidents.mask; i++) {
+                if (!e->el_incidents.slots[i].key)
+                    continue;
+                chute_incident_view v;
+                el_incident_view(e->el_incidents.slots[i].value, &v);
+                rc = inc_push(&l, &v);
+            }
+        }
+    }
+    if (rc == 0) {
+        qsort(l.v, l.n, sizeof *l.v, inc_cmp);
+        for (size_t i = 0; i < l.n; i++)
+            if (fn(ctx, &l.v[i]) != 0)
+                break;
+    }
+    free(l.v);
+    pinst_free(owned_pi);
+    return rc;
 }

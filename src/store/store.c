@@ -18,7 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
+
+#define INSTANCE_COLUMNS                                                                           \
+    "key, definition_key, bpmn_process_id, version, state, has_incident, started_at, ended_at, "  \
+    "data"
 
 /* Columns in the order every statement below binds and reads them. */
 #define JOB_COLUMNS                                                                                \
@@ -81,7 +85,8 @@ struct store {
     char *path;
     sqlite3_stmt *begin, *commit, *rollback;
     sqlite3_stmt *insert, *update, *delete_, *set_counter, *get, *sweep, *oldest;
-    sqlite3_stmt *put_definition;
+    sqlite3_stmt *put_definition, *put_instance, *get_instance, *sweep_instances,
+        *oldest_instance;
     int in_tx;
     int lock_fd; /* the .lock file, held (flock) while the store is open */
     chute_durability durability;
@@ -143,6 +148,24 @@ static const char *const schema_v2[] = {
     " content BLOB NOT NULL)",
     "CREATE UNIQUE INDEX process_definitions_version ON process_definitions(bpmn_process_id, "
     "version)",
+};
+
+/* Version 3: process instances, one row each. |data| is the instance's
+ * state as the engine serialises it (its element instances, variables and
+ * history); the other columns are what searches filter on. */
+static const char *const schema_v3[] = {
+    "CREATE TABLE process_instances ("
+    " key INTEGER PRIMARY KEY,"
+    " definition_key INTEGER NOT NULL,"
+    " bpmn_process_id TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " has_incident INTEGER NOT NULL,"
+    " started_at INTEGER NOT NULL,"
+    " ended_at INTEGER NOT NULL,"
+    " data BLOB NOT NULL)",
+    "CREATE INDEX process_instances_ended ON process_instances(ended_at) WHERE state <> 1",
+    "CREATE INDEX process_instances_active ON process_instances(state) WHERE state = 1",
 };
 
 static int fail(store *s, chute_error *err, int code, const char *doing)
@@ -249,8 +272,12 @@ static int migrate(store *s, chute_error *err)
         for (size_t i = 0; ret == 0 && i < sizeof schema_v2 / sizeof *schema_v2; i++)
             ret = exec(s, schema_v2[i], err);
     }
+    if (version < 3) {
+        for (size_t i = 0; ret == 0 && i < sizeof schema_v3 / sizeof *schema_v3; i++)
+            ret = exec(s, schema_v3[i], err);
+    }
     if (ret == 0)
-        ret = exec(s, "PRAGMA user_version = 2", err);
+        ret = exec(s, "PRAGMA user_version = 3", err);
     if (ret == 0)
         ret = exec(s, "COMMIT", err);
     if (ret != 0)
@@ -277,7 +304,8 @@ void store_close(store *s)
     ckpt_stop(s);
     sqlite3_stmt *all[] = {s->begin,   s->commit,      s->rollback, s->insert,
                            s->update,  s->delete_,     s->set_counter, s->get,
-                           s->sweep,   s->oldest,      s->put_definition};
+                           s->sweep,   s->oldest,      s->put_definition, s->put_instance,
+                           s->get_instance, s->sweep_instances, s->oldest_instance};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(s->db);
@@ -576,7 +604,21 @@ int store_open(store **out, const char *path, chute_durability durability, chute
                        "INSERT INTO process_definitions(key, bpmn_process_id, version, "
                        "resource_name, checksum, deployment_key, deployed_at, content) VALUES "
                        "(?1,?2,?3,?4,?5,?6,?7,?8)",
-                       err)) != 0)
+                       err)) != 0 ||
+        (ret = prepare(s, &s->put_instance,
+                       "INSERT OR REPLACE INTO process_instances(" INSTANCE_COLUMNS
+                       ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                       err)) != 0 ||
+        (ret = prepare(s, &s->get_instance,
+                       "SELECT " INSTANCE_COLUMNS " FROM process_instances WHERE key=?1", err)) !=
+            0 ||
+        (ret = prepare(s, &s->sweep_instances,
+                       "DELETE FROM process_instances WHERE key IN (SELECT key FROM "
+                       "process_instances WHERE state <> 1 AND ended_at <= ?1 ORDER BY ended_at "
+                       "LIMIT ?2)",
+                       err)) != 0 ||
+        (ret = prepare(s, &s->oldest_instance,
+                       "SELECT min(ended_at) FROM process_instances WHERE state <> 1", err)) != 0)
         goto out;
     sqlite3_wal_hook(s->db, on_wal, s);
     int prc = pthread_create(&s->ckpt_thread, NULL, ckpt_main, s);
@@ -872,4 +914,165 @@ int store_load_definitions(store *s, store_definition_fn fn, void *ctx, chute_er
         ret = fail(s, err, code_of(rc), "reading the process definitions");
     sqlite3_finalize(st);
     return ret;
+}
+
+int store_delete_definition(store *s, int64_t key, chute_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, "DELETE FROM process_definitions WHERE key=?1", -1, &st,
+                                NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "deleting a process definition");
+    sqlite3_bind_int64(st, 1, key);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, err, code_of(rc), "deleting a process definition");
+    return 0;
+}
+
+/* ---- process instances ------------------------------------------------------ */
+
+int store_put_instance(store *s, const store_instance *r, chute_error *err)
+{
+    sqlite3_stmt *st = s->put_instance;
+    sqlite3_bind_int64(st, 1, r->key);
+    sqlite3_bind_int64(st, 2, r->definition_key);
+    sqlite3_bind_text(st, 3, r->bpmn_process_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, r->version);
+    sqlite3_bind_int(st, 5, r->state);
+    sqlite3_bind_int(st, 6, r->has_incident);
+    sqlite3_bind_int64(st, 7, r->started_at);
+    sqlite3_bind_int64(st, 8, r->ended_at);
+    sqlite3_bind_blob(st, 9, r->data, (int)r->len, SQLITE_STATIC);
+    return step_done(s, st, err, "storing a process instance");
+}
+
+static int instance_of_row(store *s, sqlite3_stmt *st, store_instance *r, chute_error *err)
+{
+    r->key = sqlite3_column_int64(st, 0);
+    r->definition_key = sqlite3_column_int64(st, 1);
+    r->bpmn_process_id = (const char *)sqlite3_column_text(st, 2);
+    r->version = sqlite3_column_int(st, 3);
+    r->state = sqlite3_column_int(st, 4);
+    r->has_incident = sqlite3_column_int(st, 5);
+    r->started_at = sqlite3_column_int64(st, 6);
+    r->ended_at = sqlite3_column_int64(st, 7);
+    r->data = sqlite3_column_blob(st, 8);
+    r->len = (size_t)sqlite3_column_bytes(st, 8);
+    if (!r->bpmn_process_id)
+        return chute_error_set(err, CHUTE_ECORRUPT, "%s: process instance %lld has no process id",
+                               s->path, (long long)r->key);
+    return 0;
+}
+
+/* Runs |st| (bound) and calls |fn| per row. */
+static int instance_rows(store *s, sqlite3_stmt *st, store_instance_fn fn, void *ctx,
+                         chute_error *err, const char *doing)
+{
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_instance r;
+        if ((ret = instance_of_row(s, st, &r, err)) != 0 || (ret = fn(ctx, &r)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        ret = fail(s, err, code_of(rc), doing);
+    return ret;
+}
+
+int store_load_instances(store *s, store_instance_fn fn, void *ctx, chute_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT " INSTANCE_COLUMNS
+                                " FROM process_instances WHERE state = 1 ORDER BY key",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "reading the process instances");
+    int ret = instance_rows(s, st, fn, ctx, err, "reading the process instances");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_get_instance(store *s, int64_t key, store_instance_fn fn, void *ctx, chute_error *err)
+{
+    sqlite3_stmt *st = s->get_instance;
+    sqlite3_bind_int64(st, 1, key);
+    int rc = sqlite3_step(st), ret;
+    if (rc == SQLITE_ROW) {
+        store_instance r;
+        ret = instance_of_row(s, st, &r, err);
+        if (ret == 0)
+            ret = fn(ctx, &r);
+    } else if (rc == SQLITE_DONE) {
+        ret = CHUTE_ENOTFOUND;
+    } else {
+        ret = fail(s, err, code_of(rc), "reading a process instance");
+    }
+    sqlite3_reset(st);
+    return ret;
+}
+
+int store_list_instances(store *s, const store_instance_filter *f, size_t offset, size_t limit,
+                         store_instance_fn fn, void *ctx, chute_error *err)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT " INSTANCE_COLUMNS " FROM process_instances WHERE (?1 = 0 OR key = ?1) AND"
+             " (?2 = 0 OR definition_key = ?2) AND (?3 IS NULL OR bpmn_process_id = ?3) AND"
+             " (?4 = 0 OR state = ?4) AND (?5 = 0 OR has_incident = (?5 > 0))"
+             " ORDER BY key DESC LIMIT ?6 OFFSET ?7");
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "searching process instances");
+    sqlite3_bind_int64(st, 1, f->key);
+    sqlite3_bind_int64(st, 2, f->definition_key);
+    if (f->bpmn_process_id)
+        sqlite3_bind_text(st, 3, f->bpmn_process_id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_int(st, 4, f->state);
+    sqlite3_bind_int(st, 5, f->has_incident);
+    sqlite3_bind_int64(st, 6, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
+    sqlite3_bind_int64(st, 7, offset > INT64_MAX ? INT64_MAX : (sqlite3_int64)offset);
+    int ret = instance_rows(s, st, fn, ctx, err, "searching process instances");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_sweep_instances(store *s, int64_t before, int limit, int *deleted, chute_error *err)
+{
+    sqlite3_stmt *st = s->sweep_instances;
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int(st, 2, limit);
+    int rc = step_done(s, st, err, "removing ended process instances");
+    *deleted = rc == 0 ? sqlite3_changes(s->db) : 0;
+    return rc;
+}
+
+int64_t store_oldest_ended_instance(store *s)
+{
+    sqlite3_stmt *st = s->oldest_instance;
+    int64_t v = INT64_MAX;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return v;
+}
+
+int store_delete_instance(store *s, int64_t key, chute_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, "DELETE FROM process_instances WHERE key=?1", -1, &st,
+                                NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "deleting a process instance");
+    sqlite3_bind_int64(st, 1, key);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, err, code_of(rc), "deleting a process instance");
+    return 0;
 }

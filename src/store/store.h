@@ -7,7 +7,7 @@
  * back every job that is not completed, from which the engine rebuilds its
  * queues, leases, timers and incidents.
  *
- * Schema (PRAGMA user_version = 2; each version migrates from the one
+ * Schema (PRAGMA user_version = 3; each version migrates from the one
  * before):
  *   jobs(key INTEGER PRIMARY KEY, type, state, retries, priority, created_at,
  *        deadline, worker, headers, variables, error_code, error_message,
@@ -15,6 +15,8 @@
  *   meta(name TEXT PRIMARY KEY, value INTEGER)   -- 'key_counter'
  *   process_definitions(key, bpmn_process_id, version, resource_name,
  *        checksum, deployment_key, deployed_at, content)   -- version 2
+ *  *   process_instances(key, definition_key, bpmn_process_id, version, state,
+ *        has_incident, started_at, ended_at, data)   -- version 3
  * Completed standalone jobs stay as rows (state 7) until their retention
  * ends; a partial index on completed_at finds the expired ones.
  */
@@ -126,5 +128,54 @@ int store_put_definition(store *s, const store_definition *d, chute_error *err);
  * content live until |fn| returns. */
 typedef int (*store_definition_fn)(void *ctx, const store_definition *d);
 int store_load_definitions(store *s, store_definition_fn fn, void *ctx, chute_error *err);
+
+/* Deletes the definition |key| in the open transaction. */
+int store_delete_definition(store *s, int64_t key, chute_error *err);
+
+/* One process instance (schema version 3): the columns searches filter
+ * on, and |data|, the engine's serialised state of the instance. */
+typedef struct store_instance {
+    int64_t key;
+    int64_t definition_key;
+    const char *bpmn_process_id;
+    int32_t version;
+    int state; /* chute_instance_state */
+    int has_incident;
+    int64_t started_at, ended_at;
+    const void *data;
+    size_t len;
+} store_instance;
+
+typedef int (*store_instance_fn)(void *ctx, const store_instance *r);
+
+/* Inserts or replaces the row of |r->key| in the open transaction. */
+int store_put_instance(store *s, const store_instance *r, chute_error *err);
+
+/* Calls |fn| for every ACTIVE instance in key order. */
+int store_load_instances(store *s, store_instance_fn fn, void *ctx, chute_error *err);
+
+/* Calls |fn| with the row |key|; CHUTE_ENOTFOUND when there is none. */
+int store_get_instance(store *s, int64_t key, store_instance_fn fn, void *ctx, chute_error *err);
+
+/* Zero fields match anything; has_incident 1: with, -1: without. */
+typedef struct store_instance_filter {
+    int64_t key, definition_key;
+    const char *bpmn_process_id;
+    int state;
+    int has_incident;
+} store_instance_filter;
+
+/* Rows matching |f|, newest first, skipping |offset|, at most |limit|. */
+int store_list_instances(store *s, const store_instance_filter *f, size_t offset, size_t limit,
+                         store_instance_fn fn, void *ctx, chute_error *err);
+
+/* Deletes the row of instance |key| (if any). */
+int store_delete_instance(store *s, int64_t key, chute_error *err);
+
+/* Deletes up to |limit| ended instances with ended_at <= |before|. */
+int store_sweep_instances(store *s, int64_t before, int limit, int *deleted, chute_error *err);
+
+/* The smallest ended_at of an ended instance, or INT64_MAX. */
+int64_t store_oldest_ended_instance(store *s);
 
 #endif

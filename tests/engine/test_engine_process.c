@@ -1,0 +1,701 @@
+/*
+ * Process instances in the engine (src/engine/process.c): each test checks
+ * what Zeebe does for the same model. Models are written inline, small
+ * enough to read at a glance; the real models of the corpus are deployed
+ * by the daemon and compatibility tests.
+ */
+#define _GNU_SOURCE /* asprintf */
+#include "engine_fixture.h"
+
+#define NS                                                                                         \
+    "xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "                                  \
+    "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\""
+
+/* Deploys a process "p" whose body is |body|; returns its key. */
+static int64_t deploy(fx *f, const char *body)
+{
+    char *xml = NULL;
+    assert_true(asprintf(&xml,
+                         "<bpmn:definitions " NS " id=\"d\"><bpmn:process id=\"p\" "
+                         "isExecutable=\"true\">%s</bpmn:process></bpmn:definitions>",
+                         body) > 0);
+    chute_resource r = {"p.bpmn", (const uint8_t *)xml, strlen(xml)};
+    int64_t dk;
+    const chute_process_view *pv;
+    size_t n;
+    assert_ok(f, chute_engine_deploy(f->e, &r, 1, &dk, &pv, &n, &f->err));
+    int64_t key = pv[0].key;
+    free(xml);
+    return key;
+}
+
+#define TASK(id, type)                                                                             \
+    "<bpmn:serviceTask id=\"" id "\"><bpmn:extensionElements><zeebe:taskDefinition type=\"" type  \
+    "\"/></bpmn:extensionElements></bpmn:serviceTask>"
+#define FLOW(id, from, to) "<bpmn:sequenceFlow id=\"" id "\" sourceRef=\"" from "\" targetRef=\"" to "\"/>"
+#define CFLOW(id, from, to, cond)                                                                  \
+    "<bpmn:sequenceFlow id=\"" id "\" sourceRef=\"" from "\" targetRef=\"" to                      \
+    "\"><bpmn:conditionExpression>" cond "</bpmn:conditionExpression></bpmn:sequenceFlow>"
+
+static int64_t start(fx *f, const char *vars)
+{
+    chute_instance_spec s = {.bpmn_process_id = "p", .version = -1, .variables = vars};
+    chute_instance_view v;
+    assert_ok(f, chute_engine_create_instance(f->e, &s, NULL, &v, NULL, &f->err));
+    return v.key;
+}
+
+static chute_instance_state state_of(fx *f, int64_t key)
+{
+    chute_instance_view v;
+    assert_ok(f, chute_engine_get_instance(f->e, key, &v, &f->err));
+    return v.state;
+}
+
+/* The root variables of |key| as a JSON text (static buffer). */
+static const char *root_vars(fx *f, int64_t key)
+{
+    static char buf[4096];
+    chute_instance_view v;
+    assert_ok(f, chute_engine_get_instance(f->e, key, &v, &f->err));
+    snprintf(buf, sizeof buf, "%.*s", (int)v.variables_len, v.variables);
+    return buf;
+}
+
+/* Activates one job of |type|, asserting there is one; copies the view. */
+typedef struct got {
+    int64_t key;
+    char vars[4096];
+    char headers[1024];
+    chute_process_ref ref;
+    char element_id[64];
+} got;
+
+static int activate_one(fx *f, const char *type, got *out)
+{
+    chute_activate_request req = {.type = type, .worker = "w", .timeout_ms = 60000,
+                                  .max_jobs = 1};
+    const chute_job_view *jobs;
+    size_t n;
+    assert_ok(f, chute_engine_activate(f->e, &req, 0, &jobs, &n, &f->err));
+    if (n == 0)
+        return 0;
+    out->key = jobs[0].key;
+    snprintf(out->vars, sizeof out->vars, "%.*s", (int)jobs[0].variables_len, jobs[0].variables);
+    snprintf(out->headers, sizeof out->headers, "%.*s", (int)jobs[0].headers_len,
+             jobs[0].headers);
+    out->ref = jobs[0].process;
+    snprintf(out->element_id, sizeof out->element_id, "%s", jobs[0].process.element_id);
+    return 1;
+}
+
+static void complete(fx *f, const char *type, const char *vars)
+{
+    got g;
+    assert_int_equal(activate_one(f, type, &g), 1);
+    assert_ok(f, chute_engine_complete(f->e, g.key, vars, 0, &f->err));
+}
+
+/* ---- the getting-started order process ------------------------------------------ */
+
+typedef struct awaited {
+    int calls;
+    chute_instance_state state;
+    char vars[1024];
+} awaited;
+
+static void on_done(void *ctx, const chute_instance_view *v)
+{
+    awaited *a = ctx;
+    a->calls++;
+    a->state = v->state;
+    snprintf(a->vars, sizeof a->vars, "%.*s", (int)v->variables_len, v->variables);
+}
+
+typedef struct element_ids {
+    char ids[8][16];
+    int n, completed;
+} element_ids;
+
+static int collect_ids(void *ctx, const chute_element_view *el)
+{
+    element_ids *x = ctx;
+    if (x->n < 8)
+        snprintf(x->ids[x->n], sizeof x->ids[0], "%s", el->element_id);
+    x->n++;
+    x->completed += el->state == CHUTE_INSTANCE_COMPLETED;
+    return 0;
+}
+
+static void test_order_process_runs_to_completion(void **state)
+{
+    fx *f = *state;
+    int64_t def = deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f1", "s", "a") TASK("a", "check")
+                            FLOW("f2", "a", "b") TASK("b", "charge") FLOW("f3", "b", "c")
+                                TASK("c", "ship") FLOW("f4", "c", "e") "<bpmn:endEvent id=\"e\"/>");
+    awaited aw = {0};
+    const char *fetch[] = {"orderId", "shipped"};
+    chute_instance_await await = {on_done, &aw, fetch, 2};
+    chute_instance_spec s = {.bpmn_process_id = "p", .version = -1,
+                             .variables = "{\"orderId\":\"o-1\",\"total\":12.5}"};
+    chute_instance_view v;
+    chute_awaiter *h = NULL;
+    assert_ok(f, chute_engine_create_instance(f->e, &s, &await, &v, &h, &f->err));
+    assert_non_null(h);
+    assert_int_equal(v.state, CHUTE_INSTANCE_ACTIVE);
+    assert_int_equal(v.process_definition_key, def);
+    assert_int_equal(v.version, 1);
+    assert_string_equal(v.bpmn_process_id, "p");
+
+    got g;
+    assert_int_equal(activate_one(f, "check", &g), 1);
+    assert_int_equal(g.ref.process_instance_key, v.key);
+    assert_int_equal(g.ref.process_definition_key, def);
+    assert_int_equal(g.ref.process_definition_version, 1);
+    assert_string_equal(g.element_id, "a");
+    assert_true(g.ref.element_instance_key != 0 && g.ref.element_instance_key != v.key);
+    assert_json_equal(g.vars, "{\"orderId\":\"o-1\",\"total\":12.5}");
+    assert_ok(f, chute_engine_complete(f->e, g.key, "{\"inStock\":true}", 0, &f->err));
+    /* Completed: the job is gone for every worker. */
+    assert_rejected(f, chute_engine_complete(f->e, g.key, NULL, 0, &f->err), CHUTE_ENOTFOUND);
+    assert_int_equal(activate_one(f, "check", &g), 0);
+
+    assert_int_equal(activate_one(f, "charge", &g), 1);
+    assert_json_equal(g.vars, "{\"orderId\":\"o-1\",\"total\":12.5,\"inStock\":true}");
+    assert_ok(f, chute_engine_complete(f->e, g.key, "{\"paid\":12.5}", 0, &f->err));
+    assert_ok(f, chute_engine_commit(f->e, &f->err));
+    assert_int_equal(aw.calls, 0);
+    complete(f, "ship", "{\"shipped\":true}");
+    assert_int_equal(aw.calls, 1);
+    assert_int_equal(aw.state, CHUTE_INSTANCE_COMPLETED);
+    assert_json_equal(aw.vars, "{\"orderId\":\"o-1\",\"shipped\":true}");
+    assert_ok(f, chute_engine_commit(f->e, &f->err));
+    assert_int_equal(state_of(f, v.key), CHUTE_INSTANCE_COMPLETED);
+    assert_json_equal(root_vars(f, v.key), "{\"orderId\":\"o-1\",\"total\":12.5,\"inStock\":true,"
+                                           "\"paid\":12.5,\"shipped\":true}");
+    /* Every element instance, in activation order, all completed. */
+    element_ids els = {0};
+    assert_ok(f, chute_engine_list_elements(f->e, v.key, collect_ids, &els, &f->err));
+    assert_int_equal(els.n, 6);
+    assert_string_equal(els.ids[0], "p");
+    assert_string_equal(els.ids[1], "s");
+    assert_string_equal(els.ids[4], "c");
+    assert_string_equal(els.ids[5], "e");
+    assert_int_equal(els.completed, 6);
+}
+
+/* ---- exclusive gateway ----------------------------------------------------------------- */
+
+static const char *const XOR =
+    "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "g")
+    "<bpmn:exclusiveGateway id=\"g\" default=\"fd\"/>" CFLOW("fa", "g", "a", "=x &gt; 10")
+        CFLOW("fb", "g", "b", "=x &gt; 5") FLOW("fd", "g", "dd") TASK("a", "big") TASK("b", "mid")
+            TASK("dd", "small");
+
+static void test_exclusive_gateway_first_match_then_default(void **state)
+{
+    fx *f = *state;
+    deploy(f, XOR);
+    start(f, "{\"x\":20}"); /* both conditions hold: the first in XML order wins */
+    start(f, "{\"x\":7}");
+    start(f, "{\"x\":1}");
+    start(f, "{}"); /* x is null: both conditions are null, so false: the default */
+    got g;
+    assert_int_equal(activate_one(f, "big", &g), 1);
+    assert_int_equal(activate_one(f, "big", &g), 0);
+    assert_int_equal(activate_one(f, "mid", &g), 1);
+    assert_int_equal(activate_one(f, "small", &g), 1);
+    assert_int_equal(activate_one(f, "small", &g), 1);
+}
+
+static int first_incident(void *ctx, const chute_incident_view *inc)
+{
+    chute_incident_view *out = ctx;
+    if (!out->key) {
+        *out = *inc;
+        out->message = strdup(inc->message);
+        out->element_id = strdup(inc->element_id);
+    }
+    return 0;
+}
+
+static void test_exclusive_gateway_no_match_raises_incident_then_resolves(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "g")
+              "<bpmn:exclusiveGateway id=\"g\"/>" CFLOW("fa", "g", "a", "=x &gt; 10")
+                  CFLOW("fb", "g", "b", "=x &lt; 0") TASK("a", "big") TASK("b", "neg"));
+    int64_t pi = start(f, "{\"x\":3}");
+    chute_instance_view v;
+    assert_ok(f, chute_engine_get_instance(f->e, pi, &v, &f->err));
+    assert_int_equal(v.state, CHUTE_INSTANCE_ACTIVE);
+    assert_int_equal(v.has_incident, 1);
+    chute_incident_view inc = {0};
+    assert_ok(f, chute_engine_search_incidents(f->e, pi, first_incident, &inc));
+    assert_int_equal(inc.type, CHUTE_INCIDENT_CONDITION_ERROR);
+    assert_string_equal(inc.element_id, "g");
+    assert_int_equal(inc.job_key, 0);
+    assert_contains(inc.message, "Expected at least one condition to evaluate to true");
+    /* Resolving without a fix raises a new incident; fixing x lets it go on. */
+    assert_ok(f, chute_engine_set_variables(f->e, pi, "{\"x\":11}", 0, 0, NULL, &f->err));
+    assert_ok(f, chute_engine_resolve_incident(f->e, inc.key, &f->err));
+    assert_rejected(f, chute_engine_resolve_incident(f->e, inc.key, &f->err), CHUTE_ENOTFOUND);
+    got g;
+    assert_int_equal(activate_one(f, "big", &g), 1);
+    assert_ok(f, chute_engine_get_instance(f->e, pi, &v, &f->err));
+    assert_int_equal(v.has_incident, 0);
+    /* The resolved incident stays in the instance's history. */
+    chute_incident_view again = {0};
+    assert_ok(f, chute_engine_search_incidents(f->e, pi, first_incident, &again));
+    assert_int_equal(again.key, inc.key);
+    assert_int_equal(again.resolved, 1);
+    free((char *)inc.message);
+    free((char *)inc.element_id);
+    free((char *)again.message);
+    free((char *)again.element_id);
+}
+
+static void test_condition_of_wrong_type_is_condition_error(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "g")
+              "<bpmn:exclusiveGateway id=\"g\" default=\"fd\"/>" CFLOW("fa", "g", "a", "=x + 1")
+                  FLOW("fd", "g", "a") TASK("a", "t"));
+    int64_t pi = start(f, "{\"x\":1}");
+    chute_incident_view inc = {0};
+    assert_ok(f, chute_engine_search_incidents(f->e, pi, first_incident, &inc));
+    assert_int_equal(inc.type, CHUTE_INCIDENT_CONDITION_ERROR);
+    assert_contains(inc.message, "to be 'BOOLEAN', but was 'NUMBER'");
+    free((char *)inc.message);
+    free((char *)inc.element_id);
+}
+
+/* ---- parallel gateway -------------------------------------------------------------------- */
+
+static void test_parallel_join_waits_for_every_branch(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "fork")
+              "<bpmn:parallelGateway id=\"fork\"/>" FLOW("f1", "fork", "a") FLOW("f2", "fork", "b")
+                  FLOW("f3", "fork", "c") TASK("a", "ta") TASK("b", "tb") TASK("c", "tc")
+                      FLOW("f4", "a", "join") FLOW("f5", "b", "join") FLOW("f6", "c", "join")
+                          "<bpmn:parallelGateway id=\"join\"/>" FLOW("f7", "join", "after")
+                              TASK("after", "tafter"));
+    int64_t pi = start(f, NULL);
+    got g;
+    complete(f, "tb", "{\"b\":1}");
+    assert_int_equal(activate_one(f, "tafter", &g), 0);
+    complete(f, "ta", "{\"a\":1}");
+    assert_int_equal(activate_one(f, "tafter", &g), 0);
+    /* Restart while one token waits at the join: the count survives. */
+    assert_ok(f, chute_engine_commit(f->e, &f->err));
+    fx_reopen(f);
+    complete(f, "tc", "{\"c\":1}");
+    assert_int_equal(activate_one(f, "tafter", &g), 1);
+    assert_json_equal(g.vars, "{\"a\":1,\"b\":1,\"c\":1}");
+    assert_int_equal(activate_one(f, "tafter", &g), 0); /* one token past the join */
+    assert_ok(f, chute_engine_complete(f->e, g.key, NULL, 0, &f->err));
+    assert_int_equal(state_of(f, pi), CHUTE_INSTANCE_COMPLETED);
+}
+
+static void test_inclusive_fork_takes_every_true_flow(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "g")
+              "<bpmn:inclusiveGateway id=\"g\" default=\"fd\"/>" CFLOW("fa", "g", "a", "=x &gt; 1")
+                  CFLOW("fb", "g", "b", "=x &gt; 2") FLOW("fd", "g", "dd") TASK("a", "ta")
+                      TASK("b", "tb") TASK("dd", "td"));
+    start(f, "{\"x\":5}"); /* both conditions: both flows */
+    start(f, "{\"x\":0}"); /* none: the default */
+    got g;
+    assert_int_equal(activate_one(f, "ta", &g), 1);
+    assert_int_equal(activate_one(f, "tb", &g), 1);
+    assert_int_equal(activate_one(f, "td", &g), 1);
+    assert_int_equal(activate_one(f, "td", &g), 0);
+    /* A joining inclusive gateway is refused when deployed. */
+    char *xml = NULL;
+    assert_true(asprintf(&xml,
+                         "<bpmn:definitions " NS " id=\"d\"><bpmn:process id=\"q\" "
+                         "isExecutable=\"true\"><bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a")
+                         FLOW("f1", "s", "b") "<bpmn:task id=\"a\"/><bpmn:task id=\"b\"/>"
+                         FLOW("f2", "a", "j") FLOW("f3", "b", "j")
+                         "<bpmn:inclusiveGateway id=\"j\"/></bpmn:process></bpmn:definitions>") > 0);
+    chute_resource r = {"q.bpmn", (const uint8_t *)xml, strlen(xml)};
+    int64_t dk;
+    const chute_process_view *pv;
+    size_t n;
+    assert_rejected(f, chute_engine_deploy(f->e, &r, 1, &dk, &pv, &n, &f->err), CHUTE_EINVAL);
+    assert_contains(f->err.message, "- Element: j");
+    assert_contains(f->err.message, "inclusive gateway that joins");
+    free(xml);
+}
+
+/* ---- io mappings --------------------------------------------------------------------------- */
+
+static void test_output_mappings_keep_unmapped_results_local(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a")
+              "<bpmn:serviceTask id=\"a\"><bpmn:extensionElements>"
+              "<zeebe:taskDefinition type=\"t\"/><zeebe:ioMapping>"
+              "<zeebe:input source=\"=order.id\" target=\"orderId\"/>"
+              "<zeebe:input source=\"=order.total * 2\" target=\"local.doubled\"/>"
+              "<zeebe:output source=\"=result.code\" target=\"code\"/>"
+              "<zeebe:output source=\"=orderId\" target=\"summary.id\"/>"
+              "</zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>" FLOW("f1", "a", "b")
+                  TASK("b", "next"));
+    int64_t pi = start(f, "{\"order\":{\"id\":\"o-7\",\"total\":4},\"summary\":{\"n\":1}}");
+    got g;
+    assert_int_equal(activate_one(f, "t", &g), 1);
+    /* The job sees the inputs as locals, beside the process's variables. */
+    assert_json_equal(g.vars, "{\"local\":{\"doubled\":8},\"orderId\":\"o-7\","
+                              "\"order\":{\"id\":\"o-7\",\"total\":4},\"summary\":{\"n\":1}}");
+    assert_ok(f, chute_engine_complete(f->e, g.key, "{\"result\":{\"code\":200},\"noise\":1}", 0,
+                                       &f->err));
+    /* Only the outputs reach the process: neither the job's other results
+     * nor the input-mapped locals; a nested target merges into the object. */
+    assert_json_equal(root_vars(f, pi), "{\"code\":200,\"order\":{\"id\":\"o-7\",\"total\":4},"
+                                        "\"summary\":{\"n\":1,\"id\":\"o-7\"}}");
+}
+
+static void test_input_mapped_local_does_not_leak(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a")
+              "<bpmn:serviceTask id=\"a\"><bpmn:extensionElements>"
+              "<zeebe:taskDefinition type=\"t\"/><zeebe:ioMapping>"
+              "<zeebe:input source=\"=5\" target=\"x\"/>"
+              "</zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>" FLOW("f1", "a", "b")
+                  TASK("b", "next"));
+    int64_t pi = start(f, "{\"x\":1}");
+    got g;
+    assert_int_equal(activate_one(f, "t", &g), 1);
+    assert_json_equal(g.vars, "{\"x\":5}"); /* the local shadows the process's x */
+    /* Without outputs the result propagates: x lands in the local scope
+     * that has it, y (new) in the root. */
+    assert_ok(f, chute_engine_complete(f->e, g.key, "{\"x\":6,\"y\":2}", 0, &f->err));
+    assert_json_equal(root_vars(f, pi), "{\"x\":1,\"y\":2}");
+}
+
+static void test_failing_input_mapping_raises_io_mapping_error(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a")
+              "<bpmn:serviceTask id=\"a\"><bpmn:extensionElements>"
+              "<zeebe:taskDefinition type=\"t\"/><zeebe:ioMapping>"
+              "<zeebe:input source=\"=assert(x, x != null)\" target=\"y\"/>"
+              "</zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>");
+    int64_t pi = start(f, NULL);
+    chute_incident_view inc = {0};
+    assert_ok(f, chute_engine_search_incidents(f->e, pi, first_incident, &inc));
+    assert_int_equal(inc.type, CHUTE_INCIDENT_IO_MAPPING_ERROR);
+    assert_string_equal(inc.element_id, "a");
+    got g;
+    assert_int_equal(activate_one(f, "t", &g), 0);
+    assert_ok(f, chute_engine_set_variables(f->e, pi, "{\"x\":1}", 0, 0, NULL, &f->err));
+    assert_ok(f, chute_engine_resolve_incident(f->e, inc.key, &f->err));
+    assert_int_equal(activate_one(f, "t", &g), 1);
+    free((char *)inc.message);
+    free((char *)inc.element_id);
+}
+
+/* ---- script tasks and FEEL nulls ------------------------------------------------------------ */
+
+static void test_script_task_and_feel_nulls(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "sc")
+              "<bpmn:scriptTask id=\"sc\"><bpmn:extensionElements>"
+              "<zeebe:script expression=\"=if missing = null then price * qty else 0\" "
+              "resultVariable=\"total\"/></bpmn:extensionElements></bpmn:scriptTask>"
+              FLOW("f1", "sc", "sc2")
+              "<bpmn:scriptTask id=\"sc2\"><bpmn:extensionElements>"
+              "<zeebe:script expression=\"=missing + 1\" resultVariable=\"n\"/>"
+              "</bpmn:extensionElements></bpmn:scriptTask>" FLOW("f2", "sc2", "e")
+              "<bpmn:endEvent id=\"e\"/>");
+    int64_t pi = start(f, "{\"price\":2.5,\"qty\":4}");
+    /* No job: the instance ran to its end inside the create. */
+    assert_int_equal(state_of(f, pi), CHUTE_INSTANCE_COMPLETED);
+    assert_json_equal(root_vars(f, pi), "{\"price\":2.5,\"qty\":4,\"total\":10,\"n\":null}");
+}
+
+static void test_job_type_expression_and_headers(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a")
+              "<bpmn:serviceTask id=\"a\"><bpmn:extensionElements>"
+              "<zeebe:taskDefinition type=\"=&quot;pay-&quot; + method\" retries=\"=tries\"/>"
+              "<zeebe:taskHeaders><zeebe:header key=\"k\" value=\"v\"/></zeebe:taskHeaders>"
+              "</bpmn:extensionElements></bpmn:serviceTask>");
+    start(f, "{\"method\":\"card\",\"tries\":5}");
+    got g;
+    assert_int_equal(activate_one(f, "pay-card", &g), 1);
+    assert_json_equal(g.headers, "{\"k\":\"v\"}");
+    chute_job_view jv;
+    assert_ok(f, chute_engine_get(f->e, g.key, &jv, &f->err));
+    assert_int_equal(jv.retries, 5);
+    /* A type that is not a string is an incident, no job. */
+    int64_t pi = start(f, "{\"method\":null,\"tries\":1}");
+    chute_incident_view inc = {0};
+    assert_ok(f, chute_engine_search_incidents(f->e, pi, first_incident, &inc));
+    assert_int_equal(inc.type, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR);
+    free((char *)inc.message);
+    free((char *)inc.element_id);
+}
+
+/* ---- failures, errors, cancel ------------------------------------------------------------------ */
+
+static void test_fail_without_retries_then_resolve(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a") TASK("a", "t") FLOW("f1", "a", "e")
+              "<bpmn:endEvent id=\"e\"/>");
+    int64_t pi = start(f, NULL);
+    got g;
+    assert_int_equal(activate_one(f, "t", &g), 1);
+    assert_ok(f, chute_engine_fail(f->e, g.key, 0, "card declined", 0, "{\"reason\":\"x\"}", 0,
+                                   &f->err));
+    chute_incident_view inc = {0};
+    assert_ok(f, chute_engine_search_incidents(f->e, pi, first_incident, &inc));
+    assert_int_equal(inc.type, CHUTE_INCIDENT_JOB_NO_RETRIES);
+    assert_int_equal(inc.job_key, g.key);
+    assert_string_equal(inc.element_id, "a");
+    assert_string_equal(inc.message, "card declined");
+    chute_instance_view v;
+    assert_ok(f, chute_engine_get_instance(f->e, pi, &v, &f->err));
+    assert_int_equal(v.has_incident, 1);
+    /* The fail's variables are local to the task: not in the root. */
+    assert_json_equal(v.variables, "{}");
+    assert_rejected(f, chute_engine_resolve_incident(f->e, inc.key, &f->err), CHUTE_ESTATE);
+    assert_ok(f, chute_engine_update_retries(f->e, g.key, 1, &f->err));
+    assert_ok(f, chute_engine_resolve_incident(f->e, inc.key, &f->err));
+    assert_int_equal(activate_one(f, "t", &g), 1);
+    assert_json_equal(g.vars, "{\"reason\":\"x\"}");
+    assert_ok(f, chute_engine_complete(f->e, g.key, NULL, 0, &f->err));
+    assert_int_equal(state_of(f, pi), CHUTE_INSTANCE_COMPLETED);
+    free((char *)inc.message);
+    free((char *)inc.element_id);
+}
+
+static void test_thrown_error_is_unhandled(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a") TASK("a", "t"));
+    int64_t pi = start(f, NULL);
+    got g;
+    assert_int_equal(activate_one(f, "t", &g), 1);
+    assert_ok(f, chute_engine_throw_error(f->e, g.key, "NO_STOCK", "none left", NULL, 0, &f->err));
+    chute_incident_view inc = {0};
+    assert_ok(f, chute_engine_search_incidents(f->e, pi, first_incident, &inc));
+    assert_int_equal(inc.type, CHUTE_INCIDENT_UNHANDLED_ERROR_EVENT);
+    assert_contains(inc.message, "Expected to throw an error event with the code 'NO_STOCK'");
+    assert_contains(inc.message, "was not caught");
+    free((char *)inc.message);
+    free((char *)inc.element_id);
+}
+
+static void test_cancel_removes_jobs(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a") TASK("a", "t"));
+    awaited aw = {0};
+    chute_instance_await await = {on_done, &aw, NULL, 0};
+    chute_instance_spec s = {.bpmn_process_id = "p", .version = -1};
+    chute_instance_view v;
+    chute_awaiter *h;
+    assert_ok(f, chute_engine_create_instance(f->e, &s, &await, &v, &h, &f->err));
+    got g;
+    assert_int_equal(activate_one(f, "t", &g), 1);
+    /* A process job is cancelled with its instance, not on its own. */
+    assert_rejected(f, chute_engine_cancel(f->e, g.key, &f->err), CHUTE_ESTATE);
+    assert_ok(f, chute_engine_cancel_instance(f->e, v.key, &f->err));
+    assert_int_equal(aw.calls, 1);
+    assert_int_equal(aw.state, CHUTE_INSTANCE_TERMINATED);
+    assert_rejected(f, chute_engine_complete(f->e, g.key, NULL, 0, &f->err), CHUTE_ENOTFOUND);
+    assert_int_equal(state_of(f, v.key), CHUTE_INSTANCE_TERMINATED);
+    assert_rejected(f, chute_engine_cancel_instance(f->e, v.key, &f->err), CHUTE_ENOTFOUND);
+    assert_ok(f, chute_engine_commit(f->e, &f->err));
+    fx_reopen(f);
+    assert_int_equal(state_of(f, v.key), CHUTE_INSTANCE_TERMINATED);
+    assert_int_equal(activate_one(f, "t", &g), 0);
+}
+
+static void test_await_removed_is_not_called(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a") TASK("a", "t"));
+    awaited aw = {0};
+    chute_instance_await await = {on_done, &aw, NULL, 0};
+    chute_instance_spec s = {.bpmn_process_id = "p", .version = -1};
+    chute_instance_view v;
+    chute_awaiter *h;
+    assert_ok(f, chute_engine_create_instance(f->e, &s, &await, &v, &h, &f->err));
+    chute_engine_await_remove(f->e, h);
+    complete(f, "t", NULL);
+    assert_int_equal(aw.calls, 0);
+    assert_int_equal(state_of(f, v.key), CHUTE_INSTANCE_COMPLETED);
+}
+
+/* ---- variables, versions, restarts ---------------------------------------------------------------- */
+
+static int count_vars(void *ctx, const chute_variable_view *v)
+{
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_set_variables_local_and_propagated(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a") TASK("a", "t"));
+    int64_t pi = start(f, "{\"a\":1}");
+    got g;
+    assert_int_equal(activate_one(f, "t", &g), 1);
+    int64_t el = g.ref.element_instance_key;
+    assert_ok(f, chute_engine_set_variables(f->e, el, "{\"l\":1}", 0, 1, NULL, &f->err));
+    assert_ok(f, chute_engine_set_variables(f->e, el, "{\"a\":2,\"p\":3}", 0, 0, NULL, &f->err));
+    assert_json_equal(root_vars(f, pi), "{\"a\":2,\"p\":3}");
+    int n = 0;
+    assert_ok(f, chute_engine_list_variables(f->e, pi, el, count_vars, &n, &f->err));
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_ok(f, chute_engine_list_variables(f->e, pi, 0, count_vars, &n, &f->err));
+    assert_int_equal(n, 3);
+    assert_rejected(f, chute_engine_set_variables(f->e, 42, "{}", 0, 0, NULL, &f->err),
+                    CHUTE_ENOTFOUND);
+    assert_rejected(f, chute_engine_set_variables(f->e, pi, "[1]", 0, 0, NULL, &f->err),
+                    CHUTE_EINVAL);
+}
+
+static void test_versions_and_delete(void **state)
+{
+    fx *f = *state;
+    int64_t v1 = deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a") TASK("a", "one"));
+    int64_t v2 = deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a") TASK("a", "two"));
+    assert_true(v1 != v2);
+    start(f, NULL); /* latest: version 2 */
+    chute_instance_spec s = {.bpmn_process_id = "p", .version = 1};
+    chute_instance_view v;
+    assert_ok(f, chute_engine_create_instance(f->e, &s, NULL, &v, NULL, &f->err));
+    assert_int_equal(v.version, 1);
+    s = (chute_instance_spec){.process_definition_key = v2};
+    assert_ok(f, chute_engine_create_instance(f->e, &s, NULL, &v, NULL, &f->err));
+    assert_int_equal(v.version, 2);
+    got g;
+    assert_int_equal(activate_one(f, "one", &g), 1);
+    assert_int_equal(activate_one(f, "two", &g), 1);
+    assert_int_equal(activate_one(f, "two", &g), 1);
+    s = (chute_instance_spec){.bpmn_process_id = "nope", .version = -1};
+    assert_rejected(f, chute_engine_create_instance(f->e, &s, NULL, &v, NULL, &f->err),
+                    CHUTE_ENOTFOUND);
+    assert_string_equal(f->err.message,
+                        "Expected to find process definition with process ID 'nope', but none "
+                        "found");
+    s = (chute_instance_spec){.bpmn_process_id = "p", .version = 9};
+    assert_rejected(f, chute_engine_create_instance(f->e, &s, NULL, &v, NULL, &f->err),
+                    CHUTE_ENOTFOUND);
+    s = (chute_instance_spec){.bpmn_process_id = "p", .version = -1, .variables = "[]"};
+    assert_rejected(f, chute_engine_create_instance(f->e, &s, NULL, &v, NULL, &f->err),
+                    CHUTE_EINVAL);
+    /* An active instance holds its definition. */
+    assert_rejected(f, chute_engine_delete_resource(f->e, v1, &f->err), CHUTE_ESTATE);
+    int64_t v3 = deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "e")
+                           "<bpmn:endEvent id=\"e\"/>");
+    assert_ok(f, chute_engine_delete_resource(f->e, v3, &f->err));
+    assert_rejected(f, chute_engine_delete_resource(f->e, v3, &f->err), CHUTE_ENOTFOUND);
+    start(f, NULL); /* latest is version 2 again */
+    assert_int_equal(activate_one(f, "two", &g), 1);
+}
+
+static void test_restart_resumes_instances(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a") TASK("a", "t1") FLOW("f1", "a", "b")
+              TASK("b", "t2") FLOW("f2", "b", "e") "<bpmn:endEvent id=\"e\"/>");
+    int64_t pi = start(f, "{\"n\":0.1}");
+    complete(f, "t1", "{\"price\":1.10,\"e\":1E+2}");
+    int64_t lost = start(f, NULL);
+    assert_ok(f, chute_engine_commit(f->e, &f->err));
+    int64_t uncommitted = start(f, NULL); /* never committed: gone after the restart */
+    (void)lost;
+    fx_close(f);
+    fx_open(f);
+    chute_instance_view v;
+    assert_rejected(f, chute_engine_get_instance(f->e, uncommitted, &v, &f->err), CHUTE_ENOTFOUND);
+    got g;
+    assert_int_equal(activate_one(f, "t2", &g), 1);
+    /* Values come back as they were given, digit for digit. */
+    assert_string_equal(g.vars, "{\"e\":1E+2,\"n\":0.1,\"price\":1.10}");
+    assert_int_equal(g.ref.process_instance_key, pi);
+    assert_ok(f, chute_engine_complete(f->e, g.key, NULL, 0, &f->err));
+    assert_int_equal(state_of(f, pi), CHUTE_INSTANCE_COMPLETED);
+}
+
+static void test_endless_loop_stops_at_an_incident(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "g")
+              "<bpmn:exclusiveGateway id=\"g\" default=\"back\"/>" FLOW("back", "g", "t")
+              "<bpmn:task id=\"t\"/>" FLOW("f2", "t", "g"));
+    int64_t pi = start(f, NULL);
+    chute_incident_view inc = {0};
+    assert_ok(f, chute_engine_search_incidents(f->e, pi, first_incident, &inc));
+    assert_int_equal(inc.type, CHUTE_INCIDENT_UNKNOWN);
+    assert_contains(inc.message, "without waiting");
+    assert_ok(f, chute_engine_cancel_instance(f->e, pi, &f->err));
+    free((char *)inc.message);
+    free((char *)inc.element_id);
+}
+
+static int count_instances(void *ctx, const chute_instance_view *v)
+{
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_list_instances_filters(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a") TASK("a", "t"));
+    start(f, NULL);
+    int64_t b = start(f, NULL);
+    assert_ok(f, chute_engine_cancel_instance(f->e, b, &f->err));
+    int n = 0;
+    assert_ok(f, chute_engine_list_instances(f->e, NULL, 0, 100, count_instances, &n));
+    assert_int_equal(n, 2);
+    chute_instance_filter flt = {.state = CHUTE_INSTANCE_TERMINATED};
+    n = 0;
+    assert_ok(f, chute_engine_list_instances(f->e, &flt, 0, 100, count_instances, &n));
+    assert_int_equal(n, 1);
+    flt = (chute_instance_filter){.bpmn_process_id = "other"};
+    n = 0;
+    assert_ok(f, chute_engine_list_instances(f->e, &flt, 0, 100, count_instances, &n));
+    assert_int_equal(n, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        FX_TEST(test_order_process_runs_to_completion),
+        FX_TEST(test_exclusive_gateway_first_match_then_default),
+        FX_TEST(test_exclusive_gateway_no_match_raises_incident_then_resolves),
+        FX_TEST(test_condition_of_wrong_type_is_condition_error),
+        FX_TEST(test_parallel_join_waits_for_every_branch),
+        FX_TEST(test_inclusive_fork_takes_every_true_flow),
+        FX_TEST(test_output_mappings_keep_unmapped_results_local),
+        FX_TEST(test_input_mapped_local_does_not_leak),
+        FX_TEST(test_failing_input_mapping_raises_io_mapping_error),
+        FX_TEST(test_script_task_and_feel_nulls),
+        FX_TEST(test_job_type_expression_and_headers),
+        FX_TEST(test_fail_without_retries_then_resolve),
+        FX_TEST(test_thrown_error_is_unhandled),
+        FX_TEST(test_cancel_removes_jobs),
+        FX_TEST(test_await_removed_is_not_called),
+        FX_TEST(test_set_variables_local_and_propagated),
+        FX_TEST(test_versions_and_delete),
+        FX_TEST(test_restart_resumes_instances),
+        FX_TEST(test_endless_loop_stops_at_an_incident),
+        FX_TEST(test_list_instances_filters),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
