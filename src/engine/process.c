@@ -2432,3 +2432,16 @@ int chute_engine_search_incidents(chute_engine *e, int64_t process_instance_key,
     pinst_free(owned_pi);
     return rc;
 }
+
+int chute_engine_element_instance(chute_engine *e, int64_t key, int64_t *process_instance_key,
+                                  chute_error *err)
+{
+    einst *ei = hmap_get(&e->elements, key);
+    if (!ei)
+        return chute_error_set(err, CHUTE_ENOTFOUND,
+                               "Expected to find an active element instance with key '%lld', but "
+                               "none found",
+                               (long long)key);
+    *process_instance_key = ei->pi->key;
+    return 0;
+}

@@ -479,10 +479,12 @@ static int check_search(const command *cmd, chute_error *err)
 {
     const char *what = cmd->kind == COMMAND_SEARCH_ELEMENTS ? "element instances" : "variables";
     if ((cmd->kind == COMMAND_SEARCH_ELEMENTS || cmd->kind == COMMAND_SEARCH_VARIABLES) &&
-        cmd->search.process_instance_key == 0 && !cmd->search.no_match)
+        cmd->search.process_instance_key == 0 && cmd->search.scope_key == 0 &&
+        !cmd->search.no_match)
         return chute_error_set(err, CHUTE_EINVAL,
-                               "Expected a filter on processInstanceKey to search %s, but there "
-                               "is none: Chute lists %s per process instance",
+                               "Expected a filter on processInstanceKey (or on the scope key of "
+                               "an active element instance) to search %s, but there is none: "
+                               "Chute lists %s per process instance",
                                what, what);
     return 0;
 }
@@ -772,8 +774,10 @@ int command_result_walk_elements(const command_result *res, chute_element_visit_
     w.element_fn = fn;
     if (s->no_match)
         return 0;
-    int rc =
-        chute_engine_list_elements(res->engine, s->process_instance_key, visit_element, &w, &err);
+    int64_t pi = s->process_instance_key;
+    if (pi == 0 && chute_engine_element_instance(res->engine, s->scope_key, &pi, &err) != 0)
+        return 0;
+    int rc = chute_engine_list_elements(res->engine, pi, visit_element, &w, &err);
     return rc == CHUTE_ENOTFOUND ? 0 : rc;
 }
 
@@ -801,8 +805,11 @@ int command_result_walk_variables(const command_result *res, chute_variable_visi
     w.variable_fn = fn;
     if (s->no_match)
         return 0;
-    int rc = chute_engine_list_variables(res->engine, s->process_instance_key, s->scope_key,
-                                         visit_variable, &w, &err);
+    int64_t pi = s->process_instance_key;
+    /* A scope alone names its instance while it is active. */
+    if (pi == 0 && chute_engine_element_instance(res->engine, s->scope_key, &pi, &err) != 0)
+        return 0;
+    int rc = chute_engine_list_variables(res->engine, pi, s->scope_key, visit_variable, &w, &err);
     return rc == CHUTE_ENOTFOUND ? 0 : rc;
 }
 
