@@ -1034,6 +1034,12 @@ static void test_set_variables_and_searches(void **state) /* runtime */
     s = run(f, &vars);
     assert_int_equal(s->page.total, 1);
     assert_string_equal(s->found, "b=\"x\"");
+    /* The root scope's key alone finds the same variables. */
+    command by_scope = {.kind = COMMAND_SEARCH_VARIABLES,
+                        .search = {.scope_key = key, .limit = 100}};
+    s = run(f, &by_scope);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(s->page.total, 2);
     /* An unknown instance has no variables: no error. */
     vars.search.process_instance_key = key + 1000;
     s = run(f, &vars);
