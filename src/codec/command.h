@@ -49,7 +49,8 @@ struct ProtobufCMessage;
     X(LIST_INCIDENTS, "list incidents")                                                            \
     X(JOB_TYPES, "list job types")                                                                 \
     X(DEPLOY, "deploy resources")                                                                  \
-    X(GET_PROCESS_XML, "get process definition XML")
+    X(GET_PROCESS_XML, "get process definition XML")                                               \
+    X(INSTANCE_DETAILS, "get process instance details")
 
 typedef enum command_kind {
 #define COMMAND_KIND_ENUM(name, words) COMMAND_##name,
@@ -64,7 +65,8 @@ const char *command_kind_words(command_kind kind);
 typedef struct command {
     command_kind kind;
 
-    /* The job it acts on; the incident for RESOLVE_INCIDENT. */
+    /* The job it acts on; the incident for RESOLVE_INCIDENT; the process
+     * instance for INSTANCE_DETAILS. */
     int64_t key;
 
     /* ACTIVATE, STREAM (max_jobs is 0 for a stream). */
