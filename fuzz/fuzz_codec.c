@@ -43,6 +43,7 @@ static void decoders(const uint8_t *data, size_t size)
         codec_decode_resolve_incident,
         codec_decode_get_job,
         codec_decode_cancel_job,
+        codec_decode_get_process_instance,
     };
     chute_error err;
 
