@@ -58,7 +58,8 @@ struct ProtobufCMessage;
     X(SEARCH_INSTANCES, "search process instances")                                                \
     X(SEARCH_ELEMENTS, "search element instances")                                                 \
     X(SEARCH_VARIABLES, "search variables")                                                        \
-    X(SEARCH_INCIDENTS, "search incidents")
+    X(SEARCH_INCIDENTS, "search incidents")                                                        \
+    X(INSTANCE_DETAILS, "get process instance details")
 
 typedef enum command_kind {
 #define COMMAND_KIND_ENUM(name, words) COMMAND_##name,
@@ -103,9 +104,9 @@ typedef struct command {
     command_kind kind;
 
     /* The job it acts on; the incident for RESOLVE_INCIDENT; the process
-     * instance for CANCEL_INSTANCE and GET_INSTANCE; the scope for
-     * SET_VARIABLES; the process definition for DELETE_RESOURCE and
-     * GET_PROCESS_XML. */
+     * instance for CANCEL_INSTANCE, GET_INSTANCE and INSTANCE_DETAILS; the
+     * scope for SET_VARIABLES; the process definition for DELETE_RESOURCE
+     * and GET_PROCESS_XML. */
     int64_t key;
 
     /* ACTIVATE, STREAM (max_jobs is 0 for a stream). */

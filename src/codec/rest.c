@@ -842,21 +842,41 @@ void rest_encode_job(rest_buf *b, const chute_job_view *j)
     rest_buf_puts(b, "}");
 }
 
-void rest_encode_incident(rest_buf *b, const chute_job_view *j)
+void rest_encode_incident(rest_buf *b, const chute_incident_view *inc, const chute_job_view *j)
 {
     rest_buf_puts(b, "{");
-    put_key(b, "incidentKey", j->incident_key);
+    put_key(b, "incidentKey", inc->key);
     rest_buf_puts(b, ",");
-    put_key(b, "jobKey", j->key);
+    put_str(b, "type", chute_incident_type_name(inc->type));
     rest_buf_puts(b, ",");
-    put_str(b, "type", chute_incident_type_name(j->incident_type));
+    put_str(b, "state", inc->resolved ? "RESOLVED" : "ACTIVE");
     rest_buf_puts(b, ",");
-    put_str(b, "jobType", j->type);
-    rest_buf_puts(b, ",");
-    put_str(b, "errorMessage", j->error_message);
-    rest_buf_puts(b, ",");
-    put_str(b, "errorCode", j->error_code);
-    rest_buf_printf(b, ",\"retries\":%" PRId32 "}", j->retries);
+    put_str(b, "errorMessage", inc->message);
+    rest_buf_printf(b, ",\"createdAt\":%" PRId64, inc->created_at);
+    if (inc->job_key) {
+        rest_buf_puts(b, ",");
+        put_key(b, "jobKey", inc->job_key);
+    }
+    if (j) {
+        rest_buf_puts(b, ",");
+        put_str(b, "jobType", j->type);
+        rest_buf_puts(b, ",");
+        put_str(b, "errorCode", j->error_code);
+        rest_buf_printf(b, ",\"retries\":%" PRId32, j->retries);
+    }
+    if (inc->process_instance_key) {
+        rest_buf_puts(b, ",");
+        put_key(b, "processInstanceKey", inc->process_instance_key);
+        rest_buf_puts(b, ",");
+        put_key(b, "processDefinitionKey", inc->process_definition_key);
+        rest_buf_puts(b, ",");
+        put_str(b, "processDefinitionId", inc->bpmn_process_id);
+        rest_buf_puts(b, ",");
+        put_str(b, "elementId", inc->element_id);
+        rest_buf_puts(b, ",");
+        put_key(b, "elementInstanceKey", inc->element_instance_key);
+    }
+    rest_buf_puts(b, "}");
 }
 
 void rest_encode_type_stats(rest_buf *b, const chute_type_stats *s, int64_t now)

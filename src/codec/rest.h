@@ -231,9 +231,12 @@ size_t rest_activated_job_overhead(const chute_job_view *job);
  * process fields when it belongs to a process. */
 void rest_encode_job(rest_buf *b, const chute_job_view *job);
 
-/* An incident of |job|: incidentKey, jobKey, type, jobType, errorMessage,
- * errorCode, retries. */
-void rest_encode_incident(rest_buf *b, const chute_job_view *job);
+/* An incident of a standalone job or of a process (GET /v1/incidents):
+ * incidentKey, type, state (ACTIVE, RESOLVED), errorMessage, createdAt;
+ * jobKey when a job failed; jobType, errorCode, retries from |job| (NULL:
+ * none); processInstanceKey, processDefinitionKey, processDefinitionId,
+ * elementId, elementInstanceKey for an incident of a process. */
+void rest_encode_incident(rest_buf *b, const chute_incident_view *inc, const chute_job_view *job);
 
 /* One entry of GET /v1/job-types; |now| in epoch ms for the oldest age. */
 void rest_encode_type_stats(rest_buf *b, const chute_type_stats *s, int64_t now);

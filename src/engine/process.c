@@ -2422,7 +2422,7 @@ int chute_engine_search_incidents(chute_engine *e, int64_t process_instance_key,
         }
     }
     if (rc == 0) {
-        if (l.n > 1)
+        if (l.n > 1) /* qsort's array may not be NULL, even for 0 entries */
             qsort(l.v, l.n, sizeof *l.v, inc_cmp);
         for (size_t i = 0; i < l.n; i++)
             if (fn(ctx, &l.v[i]) != 0)

@@ -137,6 +137,9 @@ const command_def command_table[] = {
         NULL, NULL,                              "POST", "/v2/variables/search", rest_search_variables, 200},
     {"SearchIncidents", COMMAND_SEARCH_INCIDENTS, ADDS,
         NULL, NULL,                              "POST", "/v2/incidents/search", rest_search_incidents, 200},
+    /* Reads of process instances that the gateway protocol has no RPC for. */
+    {"GetProcessInstance", COMMAND_INSTANCE_DETAILS, ADDS,
+        CH, codec_decode_get_process_instance,   NULL, NULL, NULL, 0},
 };
 // clang-format on
 
@@ -569,6 +572,11 @@ void command_run(command_call *call, const command *cmd)
     case COMMAND_GET_PROCESS_XML:
         rc = chute_engine_get_process(e, cmd->key, &res.process, &res.xml, &res.xml_len, &err);
         break;
+    case COMMAND_INSTANCE_DETAILS:
+        /* NOT_FOUND here; its elements and incidents are walked by the
+         * encoder (command_result_walk_instance). */
+        rc = chute_engine_get_instance(e, cmd->key, &res.instance, &err);
+        break;
     case COMMAND_LIST_JOBS:
     case COMMAND_LIST_INCIDENTS:
     case COMMAND_JOB_TYPES:
@@ -624,32 +632,64 @@ void command_call_credit(command_call *call, uint32_t n)
 
 /* ---- lists ------------------------------------------------------------------------------- */
 
-typedef struct filter {
-    const command *cmd;
-    chute_job_visit_fn fn;
-    void *ctx;
-    size_t count;
-} filter;
-
-static int visit_filtered(void *ctx, const chute_job_view *job)
-{
-    filter *f = ctx;
-    if (f->cmd->type && strcmp(f->cmd->type, job->type) != 0)
-        return 0;
-    if (f->fn(f->ctx, job))
-        return 1;
-    return f->cmd->limit && ++f->count >= f->cmd->limit;
-}
-
 int command_result_walk(const command_result *res, chute_job_visit_fn fn, void *ctx)
 {
     const command *cmd = res->cmd;
-    if (cmd->kind == COMMAND_LIST_JOBS)
-        return chute_engine_list_jobs(res->engine, cmd->type, cmd->state,
-                                      (size_t)(cmd->page - 1) * (size_t)cmd->size,
-                                      (size_t)cmd->size, fn, ctx);
-    filter f = {.cmd = cmd, .fn = fn, .ctx = ctx};
-    return chute_engine_list_incidents(res->engine, visit_filtered, &f);
+    return chute_engine_list_jobs(res->engine, cmd->type, cmd->state,
+                                  (size_t)(cmd->page - 1) * (size_t)cmd->size, (size_t)cmd->size,
+                                  fn, ctx);
+}
+
+/* ---- incidents -------------------------------------------------------------------- */
+
+typedef struct incident_walk {
+    chute_engine *e;
+    const char *type; /* job type filter, or NULL */
+    size_t limit;     /* 0: no limit */
+    size_t count;
+    command_incident_fn fn;
+    void *ctx;
+} incident_walk;
+
+/*
+ * Hands one incident of chute_engine_search_incidents on with its job. The
+ * job of an open incident is in memory (a job with an incident is never
+ * evicted), so chute_engine_get reads no store and frees nothing the
+ * incident views point into (live jobs, element instances, definitions, or
+ * the instance the search holds). A resolved incident's job is not looked
+ * up: it may be gone, and only the incident is shown.
+ */
+static int visit_incident(void *ctx, const chute_incident_view *inc)
+{
+    incident_walk *w = ctx;
+    chute_job_view job, *jp = NULL;
+    chute_error err;
+    if (inc->job_key && !inc->resolved && chute_engine_get(w->e, inc->job_key, &job, &err) == 0)
+        jp = &job;
+    if (w->type && (!jp || strcmp(w->type, jp->type) != 0))
+        return 0;
+    if (w->fn(w->ctx, inc, jp))
+        return 1;
+    return w->limit && ++w->count >= w->limit;
+}
+
+int command_result_walk_incidents_open(const command_result *res, command_incident_fn fn, void *ctx)
+{
+    incident_walk w = {
+        .e = res->engine, .type = res->cmd->type, .limit = res->cmd->limit, .fn = fn, .ctx = ctx};
+    return chute_engine_search_incidents(res->engine, 0, visit_incident, &w);
+}
+
+int command_result_walk_instance(const command_result *res, chute_element_visit_fn element_fn,
+                                 command_incident_fn incident_fn, void *ctx)
+{
+    chute_error err;
+    int64_t key = res->cmd->key;
+    int rc = chute_engine_list_elements(res->engine, key, element_fn, ctx, &err);
+    if (rc != 0)
+        return rc;
+    incident_walk w = {.e = res->engine, .fn = incident_fn, .ctx = ctx};
+    return chute_engine_search_incidents(res->engine, key, visit_incident, &w);
 }
 
 /* ---- searches ------------------------------------------------------------------------------- */

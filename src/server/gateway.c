@@ -351,10 +351,10 @@ typedef struct incident_walk {
     chute_error err;
 } incident_walk;
 
-static int visit_incident(void *ctx, const chute_job_view *job)
+static int visit_incident(void *ctx, const chute_incident_view *inc, const chute_job_view *job)
 {
     incident_walk *w = ctx;
-    int rc = codec_incident_list_add(&w->list, job, &w->err);
+    int rc = codec_incident_list_add_search(&w->list, inc, job, &w->err);
     if (rc == CHUTE_ETOOBIG)
         return 1; /* the response is full: stop, send what fits */
     if (rc != 0) {
@@ -371,7 +371,11 @@ static void reply_incidents(gateway *g, h2_call *call, const command_result *res
     uint8_t *out;
     size_t out_len;
     codec_incident_list_init(&w.list, g->cfg.limits.max_message_size);
-    command_result_walk(res, visit_incident, &w);
+    int rc = command_result_walk_incidents_open(res, visit_incident, &w);
+    if (rc != 0 && w.rc == 0) {
+        w.rc = rc;
+        chute_error_set(&w.err, rc, "cannot list incidents: %s", chute_strerror(rc));
+    }
     if (w.rc != 0)
         reply_error(g, call, NULL, &w.err);
     else if (codec_incident_list_finish(&w.list, &out, &out_len, &err) != 0)
@@ -379,6 +383,56 @@ static void reply_incidents(gateway *g, h2_call *call, const command_result *res
     else
         reply_message(g, call, NULL, out, out_len, NULL, 1);
     codec_incident_list_free(&w.list);
+}
+
+/* ---- GetProcessInstance ---------------------------------------------------------- */
+
+typedef struct detail_walk {
+    codec_instance_detail d;
+    int rc;
+    chute_error err;
+} detail_walk;
+
+static int visit_detail_element(void *ctx, const chute_element_view *el)
+{
+    detail_walk *w = ctx;
+    if (w->rc == 0)
+        w->rc = codec_instance_detail_add_element(&w->d, el, &w->err);
+    return w->rc != 0;
+}
+
+static int visit_detail_incident(void *ctx, const chute_incident_view *inc,
+                                 const chute_job_view *job)
+{
+    detail_walk *w = ctx;
+    if (w->rc == 0)
+        w->rc = codec_instance_detail_add_incident(&w->d, inc, job, &w->err);
+    return w->rc != 0;
+}
+
+/* The instance is encoded first: the walk of its elements ends its view. */
+static void reply_instance(gateway *g, h2_call *call, const command_result *res)
+{
+    detail_walk w = {0};
+    uint8_t *out;
+    size_t out_len;
+    w.rc =
+        codec_instance_detail_begin(&w.d, &res->instance, g->cfg.limits.max_message_size, &w.err);
+    if (w.rc == 0) {
+        int rc = command_result_walk_instance(res, visit_detail_element, visit_detail_incident, &w);
+        if (rc != 0 && w.rc == 0) {
+            w.rc = rc;
+            chute_error_set(&w.err, rc, "cannot read process instance %lld: %s",
+                            (long long)res->instance.key, chute_strerror(rc));
+        }
+    }
+    if (w.rc == 0)
+        w.rc = codec_instance_detail_finish(&w.d, &out, &out_len, &w.err);
+    if (w.rc != 0)
+        reply_error(g, call, NULL, &w.err);
+    else
+        reply_message(g, call, NULL, out, out_len, NULL, 1);
+    codec_instance_detail_free(&w.d);
 }
 
 /* Encodes a command's result as its gRPC response and queues it. */
@@ -417,6 +471,9 @@ static void answer(command_call *cc, const command_result *res)
         break;
     case COMMAND_LIST_INCIDENTS:
         reply_incidents(g, call, res);
+        return;
+    case COMMAND_INSTANCE_DETAILS:
+        reply_instance(g, call, res);
         return;
     case COMMAND_DEPLOY:
         rc = codec_encode_deploy_response(res->deployment_key, res->procs, res->nprocs,

@@ -253,7 +253,6 @@ typedef struct list_walk {
     size_t soft_max; /* stop before the body would grow past this */
     size_t count;
     int truncated;
-    int incidents;
 } list_walk;
 
 static int visit_job(void *ctx, const chute_job_view *job)
@@ -266,10 +265,23 @@ static int visit_job(void *ctx, const chute_job_view *job)
     }
     if (w->count)
         rest_buf_puts(w->b, ",");
-    if (w->incidents)
-        rest_encode_incident(w->b, job);
-    else
-        rest_encode_job(w->b, job);
+    rest_encode_job(w->b, job);
+    w->count++;
+    return w->b->failed;
+}
+
+static int visit_open_incident(void *ctx, const chute_incident_view *inc, const chute_job_view *job)
+{
+    list_walk *w = ctx;
+    size_t strings = strlen(inc->message) + strlen(inc->bpmn_process_id) + strlen(inc->element_id) +
+                     (job ? strlen(job->type) + strlen(job->error_code) : 0);
+    if (w->count > 0 && w->b->len + 6 * strings + 1024 > w->soft_max) {
+        w->truncated = 1;
+        return 1;
+    }
+    if (w->count)
+        rest_buf_puts(w->b, ",");
+    rest_encode_incident(w->b, inc, job);
     w->count++;
     return w->b->failed;
 }
@@ -296,8 +308,9 @@ static void answer_list(call *c, const command_result *res)
     int incidents = res->kind == COMMAND_LIST_INCIDENTS;
     rest_buf_init(&b, bound * 2 + 65536);
     rest_buf_puts(&b, incidents ? "{\"incidents\":[" : "{\"jobs\":[");
-    list_walk w = {.b = &b, .soft_max = bound, .incidents = incidents};
-    int rc = command_result_walk(res, visit_job, &w);
+    list_walk w = {.b = &b, .soft_max = bound};
+    int rc = incidents ? command_result_walk_incidents_open(res, visit_open_incident, &w)
+                       : command_result_walk(res, visit_job, &w);
     if (rc != 0) {
         chute_error err;
         rest_buf_free(&b);
