@@ -838,6 +838,52 @@ typedef int (*chute_incident_visit_fn)(void *ctx, const chute_incident_view *inc
 int chute_engine_search_incidents(chute_engine *e, int64_t process_instance_key,
                                   chute_incident_visit_fn fn, void *ctx);
 
+/* ---- processes: messages ---------------------------------------------------
+ *
+ * A message has a name, a correlation key, a time to live, an optional id
+ * and variables. Publishing correlates it at once to every open
+ * subscription with the same name and correlation key (a message catch
+ * event, a receive task, a message boundary event, an event-based
+ * gateway waiting for it), at most once per process instance; and it
+ * starts an instance of every latest process definition with a message
+ * start event of that name (at most once per definition per message, and
+ * not while an instance started by a message with the same correlation key
+ * is active). A message with a time to live is kept that long (buffered):
+ * a subscription opened later correlates to the oldest buffered message
+ * first (FIFO per name and correlation key), never twice to instances of
+ * one process (bpmnProcessId). A second message with the same id, name
+ * and correlation key within the first one's life is CHUTE_EEXIST.
+ * Messages survive restarts; one that expires is removed.
+ */
+#define CHUTE_MESSAGE_NAME_MAX 1024
+#define CHUTE_CORRELATION_KEY_MAX 1024
+#define CHUTE_MESSAGE_ID_MAX 1024
+
+typedef struct chute_message_spec {
+    const char *name;            /* required, not blank */
+    const char *correlation_key; /* NULL or "" for none (message start events only) */
+    int64_t ttl_ms;              /* >= 0; 0: correlated now or never */
+    const char *message_id;      /* NULL or "" for none */
+    const char *variables;       /* JSON object, NULL or blank for none */
+    size_t variables_len;        /* 0 with non-NULL variables means strlen */
+} chute_message_spec;
+
+typedef struct chute_message_result {
+    int64_t key;                  /* the message's */
+    uint32_t correlated;          /* subscriptions and start events it went to now */
+    int64_t process_instance_key; /* the first instance it reached now, 0 for none */
+} chute_message_result;
+
+/*
+ * Publishes a message and correlates it; fills |*out|. CHUTE_EINVAL (a
+ * blank name, a bound, variables not an object, a negative time to live),
+ * CHUTE_EEXIST (a message with the same id, name and correlation key is
+ * alive), CHUTE_ENOMEM. (Camunda's "correlate message" is a publish with
+ * no time to live whose caller answers NOT_FOUND when |correlated| is 0.)
+ */
+int chute_engine_publish_message(chute_engine *e, const chute_message_spec *spec,
+                                 chute_message_result *out, chute_error *err);
+
 /* ---- in-process handlers (embedding) ------------------------------------- */
 
 /*

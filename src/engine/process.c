@@ -2445,3 +2445,12 @@ int chute_engine_element_instance(chute_engine *e, int64_t key, int64_t *process
     *process_instance_key = ei->pi->key;
     return 0;
 }
+
+int chute_engine_publish_message(chute_engine *e, const chute_message_spec *spec,
+                                 chute_message_result *out, chute_error *err)
+{
+    (void)e;
+    (void)spec;
+    (void)out;
+    return chute_error_set(err, CHUTE_EUNIMPL, "messages are being built");
+}
