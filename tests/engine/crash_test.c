@@ -7,8 +7,8 @@
  * directory (durability full, default 24 h retention) and runs batches of
  * 1..200 commands: creates with variables, activations whose jobs it
  * completes (with result variables), fails with retries left (with and
- * without back-off) or abandons (the lease runs out). It reports over a pipe,
- * in fixed-size records:
+ * without back-off) or abandons (the lease runs out), and process instances
+ * (see "Processes" below). It reports over a pipe, in fixed-size records:
  *
  *   READY          the engine is open
  *   FIRST_KEY k    the first key this process created (not yet committed)
@@ -37,7 +37,44 @@
  * Per round the get checks cover the keys acked in that round plus a random
  * sample of older ones; after the last round they cover every acked key.
  *
- * Environment: CHUTE_CRASH_ROUNDS (default 25, at least 1),
+ * Processes
+ * ---------
+ * The same child, in the same batches, also runs process instances: its
+ * first batch deploys two models (the getting-started order process, start
+ * -> check-inventory -> charge-payment -> ship-items -> end; and one with an
+ * exclusive choice and merge, a parallel fork into two tasks and their join,
+ * then a last task), then it creates instances of both (awaiting their end)
+ * and works their jobs like a worker: it completes them with variables,
+ * fails them with retries left (with and without back-off) or abandons
+ * them. Its records:
+ *
+ *   ACK_PCREATE k    instance k was created (aux: which model)
+ *   ACK_PCOMPLETE j  job j of a process was completed
+ *   ACK_PFAIL j      job j of a process was failed (aux: retries stored)
+ *   ACK_PDONE k      after the commit, instance k read COMPLETED; the next
+ *   PDONE_HASH h     record holds a hash of its root variables and end time
+ *   AWAIT_BAD k      the await callback of k disagrees with that read
+ *
+ * After every kill the parent checks, besides the jobs:
+ *   - every acked instance is found by chute_engine_get_instance, ACTIVE or
+ *     COMPLETED, with no incident (every fail leaves retries);
+ *   - an instance known COMPLETED (read back by the child after a commit, or
+ *     by the parent after an earlier kill) is never ACTIVE again and keeps
+ *     its root variables and end time;
+ *   - every ACTIVE instance (all of them, from the list of instances) has a
+ *     way forward: each of its active elements is a service task waiting
+ *     for its own job, which exists with retries in a state a worker can
+ *     take it from, and there is at least one (tokens at a join are waited
+ *     out by a branch that is still at a job);
+ *   - after a tick that ends every lease and back-off, activating every job
+ *     of the models' types hands out exactly the jobs those elements wait
+ *     for (none lost, no orphan), never an acked completion; an acked fail
+ *     of a process job is not undone.
+ * After the last round the parent works every remaining job itself, commits,
+ * reopens and checks that every acked creation ended COMPLETED (and the
+ * instances completed before are unchanged), then the integrity check again.
+ *
+ * Environment: CHUTE_CRASH_ROUNDS (default 60, at least 1),
  * CHUTE_CRASH_SEED (default: from time and pid; printed for replay),
  * CHUTE_CRASH_KEEP=1 keeps the data directory for inspection.
  */
@@ -614,9 +651,13 @@ static void tally_bad(tally *t, const char *fmt, ...)
     }
 }
 
+/* |round| 0 names the checks after the last round. */
 static void tally_check(const tally *t, int round, const char *what)
 {
-    check(t->bad == 0, "round %d: %s: %ld bad, first: %s", round, what, t->bad, t->first);
+    if (round > 0)
+        check(t->bad == 0, "round %d: %s: %ld bad, first: %s", round, what, t->bad, t->first);
+    else
+        check(t->bad == 0, "end: %s: %ld bad, first: %s", what, t->bad, t->first);
 }
 
 static int key_slot(int64_t key, size_t *slot)
@@ -1655,7 +1696,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int rounds = 25;
+    int rounds = 60;
     const char *env = getenv("CHUTE_CRASH_ROUNDS");
     if (env && *env) {
         rounds = atoi(env);
