@@ -321,6 +321,7 @@ int chute_engine_open(chute_engine **out, const chute_engine_options *opts, chut
     hmap_init(&e->instances);
     hmap_init(&e->elements);
     hmap_init(&e->el_incidents);
+    hmap_init(&e->awaiters);
     e->next_instance_sweep = INT64_MAX;
     queue_init_timers(e);
     e->next_sweep = INT64_MAX;
@@ -356,6 +357,7 @@ void chute_engine_close(chute_engine *e)
         store_close(e->st);
     }
     clear_jobs(e);
+    process_free_awaiters(e);
     deploy_clear(e);
     free(e->proc_views);
     free(e->scratch);

@@ -17,6 +17,11 @@
  *               return); persistence, the batch and its commit or rollback;
  *               timers (tick) and the sweep of retained results.
  *   handler.c   in-process handlers and chute_engine_run.
+ *   deploy.c    process definitions (deploy_model.c parses them through
+ *               src/model and src/feel).
+ *   process.c   process instances: tokens, scopes, variables, mappings,
+ *               the jobs of elements, incidents on elements, the reads.
+ *   pstate.c    an instance as one store row (binary, bounds-checked).
  * A function one file offers the others is declared below under its file,
  * with that file's name as its prefix (job_, queue_, delivery_, engine_).
  *
@@ -233,8 +238,12 @@ typedef struct pinc {
     char *message;
 } pinc;
 
+/* A CreateProcessInstanceWithResult waiting for its instance. Awaiters live
+ * in the engine's `awaiters` map by instance key, not in the instance, so
+ * a reload after a failed commit (which rebuilds every instance) leaves
+ * the handles the transport holds valid. */
 struct chute_awaiter {
-    struct pinst *pi;
+    int64_t instance_key;
     chute_instance_done_fn done;
     void *ctx;
     char **fetch;
@@ -255,7 +264,6 @@ typedef struct pinst {
     uint32_t nhist, hist_cap, hist_dropped;
     pinc *incs;
     uint32_t nincs, incs_cap;
-    chute_awaiter *awaiters;
     struct pinst *dirty_next;
 } pinst;
 
@@ -289,6 +297,7 @@ struct chute_engine {
     hmap instances;    /* key -> pinst, ACTIVE ones */
     hmap elements;     /* key -> einst, active ones */
     hmap el_incidents; /* incident key -> einst */
+    hmap awaiters;     /* instance key -> chute_awaiter list */
     pinst *dirty_head; /* instances to write at the commit */
     pwork *work;       /* the work queue of the running command */
     size_t nwork, work_head, work_cap;
@@ -530,6 +539,9 @@ void process_flush(chute_engine *e);
 
 /* Frees every instance (at close and before a reload). */
 void process_clear(chute_engine *e);
+
+/* Frees every awaiter without calling it (at close). */
+void process_free_awaiters(chute_engine *e);
 
 /* Rebuilds the active instances from the store. */
 int process_load(chute_engine *e, chute_error *err);

@@ -545,14 +545,6 @@ void pinst_free(pinst *pi)
         free(pi->incs[i].message);
     free(pi->incs);
     free(pi->hist);
-    chute_awaiter *an;
-    for (chute_awaiter *a = pi->awaiters; a; a = an) {
-        an = a->next;
-        for (size_t i = 0; i < a->nfetch; i++)
-            free(a->fetch[i]);
-        free(a->fetch);
-        free(a);
-    }
     free(pi);
 }
 
@@ -726,11 +718,18 @@ static void run_queue(chute_engine *e)
 
 static void instance_view(chute_engine *e, pinst *pi, chute_instance_view *v);
 
+static void awaiter_free(chute_awaiter *a)
+{
+    for (size_t i = 0; i < a->nfetch; i++)
+        free(a->fetch[i]);
+    free(a->fetch);
+    free(a);
+}
+
 /* Calls the awaiters of |pi| (which just ended). */
 static void notify_awaiters(chute_engine *e, pinst *pi)
 {
-    chute_awaiter *a = pi->awaiters;
-    pi->awaiters = NULL;
+    chute_awaiter *a = hmap_del(&e->awaiters, pi->key);
     while (a) {
         chute_awaiter *next = a->next;
         chute_instance_view v;
@@ -742,10 +741,7 @@ static void notify_awaiters(chute_engine *e, pinst *pi)
         }
         a->done(a->ctx, &v);
         free(b.p);
-        for (size_t i = 0; i < a->nfetch; i++)
-            free(a->fetch[i]);
-        free(a->fetch);
-        free(a);
+        awaiter_free(a);
         a = next;
     }
 }
@@ -762,6 +758,10 @@ static void end_instance(chute_engine *e, pinst *pi, int state)
     hmap_del(&e->elements, pi->root->key);
     if (pi->def->instances > 0)
         pi->def->instances--;
+    if (state == CHUTE_INSTANCE_COMPLETED)
+        e->stats.instances_completed_total++;
+    else
+        e->stats.instances_terminated_total++;
     touch(e, pi);
     notify_awaiters(e, pi);
 }
@@ -1213,12 +1213,13 @@ int process_has_incident(chute_engine *e, const pinst *pi)
     return 0;
 }
 
-static int add_awaiter(pinst *pi, const chute_instance_await *await, chute_awaiter **out)
+static int add_awaiter(chute_engine *e, pinst *pi, const chute_instance_await *await,
+                       chute_awaiter **out)
 {
     chute_awaiter *a = calloc(1, sizeof *a);
     if (!a)
         return CHUTE_ENOMEM;
-    a->pi = pi;
+    a->instance_key = pi->key;
     a->done = await->done;
     a->ctx = await->ctx;
     if (await->fetch_variables_count) {
@@ -1232,15 +1233,13 @@ static int add_awaiter(pinst *pi, const chute_instance_await *await, chute_await
             a->nfetch++;
         }
     }
-    a->next = pi->awaiters;
-    pi->awaiters = a;
+    a->next = hmap_get(&e->awaiters, pi->key);
+    if (hmap_put(&e->awaiters, pi->key, a) != 0)
+        goto oom;
     *out = a;
     return 0;
 oom:
-    for (size_t i = 0; i < a->nfetch; i++)
-        free(a->fetch[i]);
-    free(a->fetch);
-    free(a);
+    awaiter_free(a);
     return CHUTE_ENOMEM;
 }
 
@@ -1289,7 +1288,6 @@ int chute_engine_create_instance(chute_engine *e, const chute_instance_spec *spe
         return rc;
     if ((rc = engine_check_room(e, err)) != 0)
         return rc;
-    job_scratch_release(e);
 
     pinst *pi = calloc(1, sizeof *pi);
     if (!pi)
@@ -1313,7 +1311,7 @@ int chute_engine_create_instance(chute_engine *e, const chute_instance_spec *spe
     if (hmap_put(&e->instances, pi->key, pi) != 0 ||
         hmap_put(&e->elements, root->key, root) != 0 ||
         (spec->variables && apply_document(e, root, spec->variables, vlen, 1) != 0) ||
-        (await && add_awaiter(pi, await, awaiter) != 0)) {
+        (await && add_awaiter(e, pi, await, awaiter) != 0)) {
         hmap_del(&e->instances, pi->key);
         hmap_del(&e->elements, root->key);
         pinst_free(pi);
@@ -1322,6 +1320,7 @@ int chute_engine_create_instance(chute_engine *e, const chute_instance_spec *spe
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a process instance");
     }
     d->instances++;
+    e->stats.instances_created_total++;
     touch(e, pi);
     /* The start event's token: the root holds it until it moves on. */
     queue_work(e, root, proc->start, 0);
@@ -1334,20 +1333,41 @@ int chute_engine_create_instance(chute_engine *e, const chute_instance_spec *spe
 
 void chute_engine_await_remove(chute_engine *e, chute_awaiter *a)
 {
-    (void)e;
     if (!a)
         return;
-    pinst *pi = a->pi;
-    for (chute_awaiter **p = &pi->awaiters; *p; p = &(*p)->next) {
-        if (*p == a) {
-            *p = a->next;
-            for (size_t i = 0; i < a->nfetch; i++)
-                free(a->fetch[i]);
-            free(a->fetch);
-            free(a);
-            return;
+    chute_awaiter *head = hmap_get(&e->awaiters, a->instance_key);
+    if (head == a) {
+        /* Deleting first leaves room for the put: it needs no growth, so
+         * it cannot fail. */
+        hmap_del(&e->awaiters, a->instance_key);
+        if (a->next)
+            hmap_put(&e->awaiters, a->instance_key, a->next);
+    } else {
+        for (chute_awaiter *p = head; p; p = p->next) {
+            if (p->next == a) {
+                p->next = a->next;
+                break;
+            }
         }
     }
+    awaiter_free(a);
+}
+
+void process_free_awaiters(chute_engine *e)
+{
+    if (e->awaiters.slots) {
+        for (size_t i = 0; i <= e->awaiters.mask; i++) {
+            if (!e->awaiters.slots[i].key)
+                continue;
+            chute_awaiter *a = e->awaiters.slots[i].value, *n;
+            for (; a; a = n) {
+                n = a->next;
+                awaiter_free(a);
+            }
+        }
+    }
+    hmap_free(&e->awaiters);
+    hmap_init(&e->awaiters);
 }
 
 int chute_engine_cancel_instance(chute_engine *e, int64_t key, chute_error *err)
@@ -1359,7 +1379,6 @@ int chute_engine_cancel_instance(chute_engine *e, int64_t key, chute_error *err)
                                "cancel a process instance with key '%lld', but no such process "
                                "was found",
                                (long long)key);
-    job_scratch_release(e);
     terminate_children(e, pi->root);
     end_instance(e, pi, CHUTE_INSTANCE_TERMINATED);
     return 0;
@@ -1481,7 +1500,6 @@ int process_resolve_incident(chute_engine *e, int64_t key, int *rc, chute_error 
     if (!ei)
         return 0;
     (void)err;
-    job_scratch_release(e);
     int stage = ei->stage;
     close_incident(e, ei);
     touch(e, ei->pi);

@@ -1464,6 +1464,12 @@ static void check_flows(builder *b, proc_ctx *pc)
             check_gateway(b, pc, e);
         if (el->type == MODEL_ELEMENT_END_EVENT && el->outgoing_count)
             add_error(b, n, "End events must not have outgoing sequence flows to other elements.");
+        if (el->type == MODEL_ELEMENT_INCLUSIVE_GATEWAY && el->incoming_count > 1)
+            add_error(b, n,
+                      "An inclusive gateway that joins (%u incoming sequence flows) is not "
+                      "supported; use it to fork only, and a parallel or exclusive gateway to "
+                      "join",
+                      el->incoming_count);
         if (el->type == MODEL_ELEMENT_START_EVENT && el->incoming_count)
             add_error(b, n, "Start events must not have incoming sequence flows");
         if (el->type == MODEL_ELEMENT_BOUNDARY_EVENT)

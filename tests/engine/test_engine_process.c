@@ -298,6 +298,38 @@ static void test_parallel_join_waits_for_every_branch(void **state)
     assert_int_equal(state_of(f, pi), CHUTE_INSTANCE_COMPLETED);
 }
 
+static void test_inclusive_fork_takes_every_true_flow(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "g")
+              "<bpmn:inclusiveGateway id=\"g\" default=\"fd\"/>" CFLOW("fa", "g", "a", "=x &gt; 1")
+                  CFLOW("fb", "g", "b", "=x &gt; 2") FLOW("fd", "g", "dd") TASK("a", "ta")
+                      TASK("b", "tb") TASK("dd", "td"));
+    start(f, "{\"x\":5}"); /* both conditions: both flows */
+    start(f, "{\"x\":0}"); /* none: the default */
+    got g;
+    assert_int_equal(activate_one(f, "ta", &g), 1);
+    assert_int_equal(activate_one(f, "tb", &g), 1);
+    assert_int_equal(activate_one(f, "td", &g), 1);
+    assert_int_equal(activate_one(f, "td", &g), 0);
+    /* A joining inclusive gateway is refused when deployed. */
+    char *xml = NULL;
+    assert_true(asprintf(&xml,
+                         "<bpmn:definitions " NS " id=\"d\"><bpmn:process id=\"q\" "
+                         "isExecutable=\"true\"><bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a")
+                         FLOW("f1", "s", "b") "<bpmn:task id=\"a\"/><bpmn:task id=\"b\"/>"
+                         FLOW("f2", "a", "j") FLOW("f3", "b", "j")
+                         "<bpmn:inclusiveGateway id=\"j\"/></bpmn:process></bpmn:definitions>") > 0);
+    chute_resource r = {"q.bpmn", (const uint8_t *)xml, strlen(xml)};
+    int64_t dk;
+    const chute_process_view *pv;
+    size_t n;
+    assert_rejected(f, chute_engine_deploy(f->e, &r, 1, &dk, &pv, &n, &f->err), CHUTE_EINVAL);
+    assert_contains(f->err.message, "- Element: j");
+    assert_contains(f->err.message, "inclusive gateway that joins");
+    free(xml);
+}
+
 /* ---- io mappings --------------------------------------------------------------------------- */
 
 static void test_output_mappings_keep_unmapped_results_local(void **state)
@@ -649,6 +681,7 @@ int main(void)
         FX_TEST(test_exclusive_gateway_no_match_raises_incident_then_resolves),
         FX_TEST(test_condition_of_wrong_type_is_condition_error),
         FX_TEST(test_parallel_join_waits_for_every_branch),
+        FX_TEST(test_inclusive_fork_takes_every_true_flow),
         FX_TEST(test_output_mappings_keep_unmapped_results_local),
         FX_TEST(test_input_mapped_local_does_not_leak),
         FX_TEST(test_failing_input_mapping_raises_io_mapping_error),
