@@ -122,7 +122,7 @@ typedef struct lg_process_opts {
 
 typedef struct lg_process_result {
     long long done, failed;
-    double secs, rate;           /* instances completed per second */
+    double secs, rate;             /* instances completed per second */
     double p50_ms, p99_ms, max_ms; /* creation to completion */
 } lg_process_result;
 

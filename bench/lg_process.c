@@ -133,8 +133,8 @@ int lg_process_open(lg_process **out, const lg_process_opts *opts)
     int found = 0;
     for (size_t i = 0; i < dep->nprocesses; i++)
         found |= strcmp(dep->processes[i].bpmn_process_id, p->bpid) == 0;
-    fprintf(stderr, "loadgen: process: deployed %s: %s version %d\n", opts->resource_name,
-            p->bpid, found ? dep->processes[0].version : -1);
+    fprintf(stderr, "loadgen: process: deployed %s: %s version %d\n", opts->resource_name, p->bpid,
+            found ? dep->processes[0].version : -1);
     chute_deployment_free(dep);
     chute_client_close(admin);
     if (!found) {
@@ -320,10 +320,10 @@ int lg_process_round(lg_process *p, int round, lg_process_result *out)
         ctx[issued] = (call_ctx){&r, issued};
         r.sent_ns[issued] = lg_now_ns();
         ccall_cbs cbs = {NULL, on_done};
-        int crc = ctransport_call_start(p->creators[issued % p->nconns],
-                                        "/gateway_protocol.Gateway/CreateProcessInstanceWithResult",
-                                        body, len, m.requesttimeout + 5000, 0, &cbs,
-                                        &ctx[issued], NULL, &err);
+        int crc =
+            ctransport_call_start(p->creators[issued % p->nconns],
+                                  "/gateway_protocol.Gateway/CreateProcessInstanceWithResult", body,
+                                  len, m.requesttimeout + 5000, 0, &cbs, &ctx[issued], NULL, &err);
         free(body);
         if (crc != 0) {
             fprintf(stderr, "loadgen: process: call: %s\n", err.message);

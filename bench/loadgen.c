@@ -596,11 +596,12 @@ static void scenario_idle(void)
     "xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "                                  \
     "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\""
 #define BPMN_TASK(id, type)                                                                        \
-    "<bpmn:serviceTask id=\"" id "\"><bpmn:extensionElements><zeebe:taskDefinition type=\"" type  \
+    "<bpmn:serviceTask id=\"" id "\"><bpmn:extensionElements><zeebe:taskDefinition type=\"" type   \
     "\"/></bpmn:extensionElements></bpmn:serviceTask>"
 #define BPMN_FLOW(id, from, to)                                                                    \
     "<bpmn:sequenceFlow id=\"" id "\" sourceRef=\"" from "\" targetRef=\"" to "\"/>"
 
+/* clang-format off */
 static const char GATEWAYS_XML[] =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?><bpmn:definitions " BPMN_NS
     " id=\"bench-gateways-defs\"><bpmn:process id=\"bench-gateways\" isExecutable=\"true\">"
@@ -617,6 +618,7 @@ static const char GATEWAYS_XML[] =
     "<bpmn:parallelGateway id=\"join\"/>" BPMN_FLOW("f3", "join", "notify")
     BPMN_TASK("notify", "notify-customer") BPMN_FLOW("f4", "notify", "end")
     "<bpmn:endEvent id=\"end\"/></bpmn:process></bpmn:definitions>";
+/* clang-format on */
 
 static char *read_file(const char *path, size_t *len)
 {

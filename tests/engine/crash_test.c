@@ -178,7 +178,7 @@ static void sleep_us(long us)
     "xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "                                  \
     "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\""
 #define TASK(id, type)                                                                             \
-    "<bpmn:serviceTask id=\"" id "\"><bpmn:extensionElements><zeebe:taskDefinition type=\"" type  \
+    "<bpmn:serviceTask id=\"" id "\"><bpmn:extensionElements><zeebe:taskDefinition type=\"" type   \
     "\"/></bpmn:extensionElements></bpmn:serviceTask>"
 #define FLOW(id, from, to)                                                                         \
     "<bpmn:sequenceFlow id=\"" id "\" sourceRef=\"" from "\" targetRef=\"" to "\"/>"
@@ -186,6 +186,7 @@ static void sleep_us(long us)
     "<bpmn:sequenceFlow id=\"" id "\" sourceRef=\"" from "\" targetRef=\"" to                      \
     "\"><bpmn:conditionExpression>" cond "</bpmn:conditionExpression></bpmn:sequenceFlow>"
 
+/* clang-format off */
 /* The getting-started order process: start, three service tasks, end. */
 static const char ORDER_XML[] =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?><bpmn:definitions " NS " id=\"crash-order-defs\">"
@@ -208,6 +209,7 @@ static const char GATEWAY_XML[] =
     FLOW("jb", "invoice", "join") "<bpmn:parallelGateway id=\"join\"/>" FLOW("f3", "join", "notify")
     TASK("notify", "notify-customer") FLOW("f4", "notify", "end")
     "<bpmn:endEvent id=\"end\"/></bpmn:process></bpmn:definitions>";
+/* clang-format on */
 
 static const char *const MODEL_IDS[2] = {"crash-order", "crash-gateways"};
 
@@ -215,8 +217,8 @@ static const char *const MODEL_IDS[2] = {"crash-order", "crash-gateways"};
 static const struct {
     const char *type, *var;
 } PTYPES[] = {
-    {"check-inventory", "inStock"}, {"charge-payment", "paid"},   {"ship-items", "shipped"},
-    {"review-order", "reviewed"},   {"reserve-stock", "reserved"}, {"send-invoice", "invoiced"},
+    {"check-inventory", "inStock"},  {"charge-payment", "paid"},    {"ship-items", "shipped"},
+    {"review-order", "reviewed"},    {"reserve-stock", "reserved"}, {"send-invoice", "invoiced"},
     {"notify-customer", "notified"},
 };
 #define NPTYPES (sizeof PTYPES / sizeof PTYPES[0])
@@ -354,9 +356,8 @@ static void child_on_done(void *ctx, const chute_instance_view *v)
     /* An instance that ends TERMINATED would be a bug (nobody cancels):
      * 1 stands for it, a value vars_hash practically never returns. */
     size_t i = await_slot(v->key);
-    await_vars[i] = v->state == CHUTE_INSTANCE_COMPLETED
-                        ? vars_hash(v->variables, v->variables_len)
-                        : 1;
+    await_vars[i] =
+        v->state == CHUTE_INSTANCE_COMPLETED ? vars_hash(v->variables, v->variables_len) : 1;
 }
 
 /* One round of a process worker: activates jobs of a random type of the
@@ -1184,10 +1185,10 @@ static void check_pjob(chute_engine *e, size_t c, tally *done, tally *fails)
     if ((flags[c] & F_COMPLETED) && v.state != CHUTE_JOB_COMPLETED)
         tally_bad(done, "acked completion of process job %" PRId64 " came back: state %s", key,
                   chute_job_state_name(v.state));
-    else if ((flags[c] & F_FAILED) && !(flags[c] & F_COMPLETED) &&
-             v.state != CHUTE_JOB_COMPLETED && v.retries > acked_retries[c])
-        tally_bad(fails, "acked fail of process job %" PRId64 " undone: retries %d, acked %d",
-                  key, v.retries, acked_retries[c]);
+    else if ((flags[c] & F_FAILED) && !(flags[c] & F_COMPLETED) && v.state != CHUTE_JOB_COMPLETED &&
+             v.retries > acked_retries[c])
+        tally_bad(fails, "acked fail of process job %" PRId64 " undone: retries %d, acked %d", key,
+                  v.retries, acked_retries[c]);
 }
 
 typedef struct active_el {
@@ -1273,7 +1274,8 @@ static long check_instances(chute_engine *e, int round, int full, keyvec *need)
         }
         if (!l.root_active || l.overflow)
             tally_bad(&stuck, "instance %" PRId64 ": %s", k,
-                      l.overflow ? "more than 16 active elements" : "its PROCESS element is not ACTIVE");
+                      l.overflow ? "more than 16 active elements"
+                                 : "its PROCESS element is not ACTIVE");
         int live = 0;
         for (int j = 0; j < l.n; j++) {
             const active_el *a = &l.a[j];
@@ -1313,18 +1315,17 @@ static long check_instances(chute_engine *e, int round, int full, keyvec *need)
         if (live == 0 && l.n == 0)
             tally_bad(&stuck, "instance %" PRId64 " is ACTIVE and no element of it is", k);
         else if (live == 0)
-            tally_bad(&stuck, "instance %" PRId64 " is ACTIVE with no element waiting for a job", k);
+            tally_bad(&stuck, "instance %" PRId64 " is ACTIVE with no element waiting for a job",
+                      k);
     }
     if ((long)active.n > st.max_active)
         st.max_active = (long)active.n;
 
-    long checked = 0;
     for (size_t r = 0; r < nirecs; r++) {
         irec *ir = &irecs[r];
         if (!full && !(ir->fl & I_ROUND) && rnd_below((uint32_t)(nirecs / SAMPLE_PER_ROUND + 1)))
             continue;
         ir->fl &= (uint8_t)~I_ROUND;
-        checked++;
         chute_instance_view v;
         rc = chute_engine_get_instance(e, ir->key, &v, &err);
         if (rc != 0) {
@@ -1339,8 +1340,9 @@ static long check_instances(chute_engine *e, int round, int full, keyvec *need)
                 tally_bad(&again, "instance %" PRId64 " read COMPLETED before, is ACTIVE again",
                           ir->key);
             if (!kv_has(&active, ir->key))
-                tally_bad(&missing, "instance %" PRId64 " reads ACTIVE, but the list of ACTIVE "
-                                    "instances misses it",
+                tally_bad(&missing,
+                          "instance %" PRId64 " reads ACTIVE, but the list of ACTIVE "
+                          "instances misses it",
                           ir->key);
         } else if (v.state == CHUTE_INSTANCE_COMPLETED) {
             uint64_t h = done_hash(&v);
@@ -1365,7 +1367,6 @@ static long check_instances(chute_engine *e, int round, int full, keyvec *need)
     tally_check(&incident, round, "no instance has an incident (every fail left retries)");
     tally_check(&stuck, round, "every ACTIVE instance waits at a job (none is stuck)");
     tally_check(&jobs, round, "the job an element waits for exists, takeable, and is its own");
-    (void)checked;
     long nactive = (long)active.n;
     free(active.k);
     return nactive;
@@ -1401,8 +1402,8 @@ static void check_process_jobs(chute_engine *e, int round, keyvec *need)
                 size_t slot;
                 if (key_slot(jobs[i].key, &slot) == 0 && (flags[slot] & F_PJOB) &&
                     (flags[slot] & F_COMPLETED))
-                    tally_bad(&redelivered, "acked completed process job %" PRId64
-                                            " was activated again",
+                    tally_bad(&redelivered,
+                              "acked completed process job %" PRId64 " was activated again",
                               jobs[i].key);
                 kv_push(&handed, jobs[i].key);
             }
@@ -1643,7 +1644,8 @@ static void finish_instances(const char *dir)
             break;
         passes++;
     }
-    check(rc == 0, "final drive: activate/complete/commit failed: %d %s", rc, rc ? err.message : "");
+    check(rc == 0, "final drive: activate/complete/commit failed: %d %s", rc,
+          rc ? err.message : "");
     check(list_active(e, &active) == 0 && active.n == 0,
           "final drive: %zu instances still ACTIVE after %d passes completed every job (first "
           "%" PRId64 ")",
@@ -1663,8 +1665,8 @@ static void finish_instances(const char *dir)
         rc = chute_engine_get_instance(e, ir->key, &v, &err);
         if (rc != 0 || v.state != CHUTE_INSTANCE_COMPLETED) {
             tally_bad(&notdone, "%s instance %" PRId64 " %s %s",
-                      ir->fl & I_ACKED ? "acked" : "known", ir->key,
-                      rc ? "is gone:" : "ended as", rc ? err.message : chute_instance_state_name(v.state));
+                      ir->fl & I_ACKED ? "acked" : "known", ir->key, rc ? "is gone:" : "ended as",
+                      rc ? err.message : chute_instance_state_name(v.state));
             continue;
         }
         if ((ir->fl & I_DONE) && ir->hash && ir->hash != done_hash(&v))
@@ -1679,8 +1681,7 @@ static void finish_instances(const char *dir)
           why);
     printf("crash: final drive: %d pass(es) completed %ld jobs of %ld ACTIVE instances; %ld acked "
            "creations all read COMPLETED%s\n",
-           passes, st.driven_jobs, st.driven_instances, acked,
-           notdone.bad ? " -- NOT" : "");
+           passes, st.driven_jobs, st.driven_instances, acked, notdone.bad ? " -- NOT" : "");
 }
 
 /* ---- main ------------------------------------------------------------------------- */
@@ -1764,8 +1765,7 @@ int main(void)
            st.max_batch_acked, st.probes);
     printf("crash: processes: acked %ld instance creations, %ld job completions, %ld job fails, "
            "%ld completions read back; at most %ld instances ACTIVE at a check\n",
-           st.acked_pcreates, st.acked_pcompletes, st.acked_pfails, st.acked_pdone,
-           st.max_active);
+           st.acked_pcreates, st.acked_pcompletes, st.acked_pfails, st.acked_pdone, st.max_active);
     printf("crash: kills landed: %d before the engine was open, %d between batches, %d mid-batch "
            "(commands applied, not committed), %d in commit (not yet acked), %d while acking\n",
            st.kill_before_ready, st.kill_between, st.kill_building, st.kill_in_commit,
