@@ -791,6 +791,12 @@ typedef int (*chute_element_visit_fn)(void *ctx, const chute_element_view *el);
 int chute_engine_list_elements(chute_engine *e, int64_t key, chute_element_visit_fn fn,
                                void *ctx, chute_error *err);
 
+/* The process instance an active element instance |key| belongs to (the
+ * instance's own key for its root). CHUTE_ENOTFOUND when no active element
+ * instance has that key. */
+int chute_engine_element_instance(chute_engine *e, int64_t key, int64_t *process_instance_key,
+                                  chute_error *err);
+
 typedef struct chute_variable_view {
     int64_t key; /* the variable's, given when it was first set */
     const char *name;

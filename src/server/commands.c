@@ -335,11 +335,6 @@ static void await_end(command_call *call)
     call->awaiting = 0;
     call->awaiter = NULL;
     broker_timer_cancel(call->b, &call->await_timer);
-    for (size_t i = 0; i < call->await_nnames; i++)
-        free(call->await_names[i]);
-    free(call->await_names);
-    call->await_names = NULL;
-    call->await_nnames = 0;
 }
 
 /* Stops waiting for the instance (it runs on) and answers |code|. */
@@ -386,26 +381,6 @@ static void await_expired(broker_timer *t)
              "but it did not",
              (long long)call->await_timeout_ms);
     await_abandon(call, CHUTE_ETIMEDOUT, why);
-}
-
-/* Copies the fetch names of |cmd| into |call|, for as long as the
- * awaiter lives. */
-static int copy_names(command_call *call, const command *cmd, chute_error *err)
-{
-    if (cmd->nfetch == 0)
-        return 0;
-    call->await_names = calloc(cmd->nfetch, sizeof *call->await_names);
-    if (!call->await_names)
-        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
-    for (size_t i = 0; i < cmd->nfetch; i++) {
-        call->await_names[i] = strdup(cmd->fetch_names[i] ? cmd->fetch_names[i] : "");
-        if (!call->await_names[i]) {
-            await_end(call);
-            return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
-        }
-        call->await_nnames = i + 1;
-    }
-    return 0;
 }
 
 /* Zeebe's rule: a non-empty bpmnProcessId wins (with its version, < 0 the
@@ -469,14 +444,12 @@ static void run_create_instance(command_call *call, const command *cmd)
         answer_error(call, cmd, &err);
         return;
     }
-    if (copy_names(call, cmd, &err) != 0) {
-        answer_error(call, cmd, &err);
-        return;
-    }
+    /* The engine copies the fetch names: the command may go when this
+     * returns. */
     chute_instance_await aw = {.done = instance_done,
                                .ctx = call,
-                               .fetch_variables = (const char *const *)call->await_names,
-                               .fetch_variables_count = call->await_nnames};
+                               .fetch_variables = cmd->fetch_names,
+                               .fetch_variables_count = cmd->nfetch};
     call->awaiting = 1;
     call->await_timeout_ms = wait ? wait : COMMAND_DEFAULT_AWAIT_TIMEOUT_MS;
     if (chute_engine_create_instance(e, &spec, &aw, &res.instance, &call->awaiter, &err) != 0) {
@@ -506,10 +479,12 @@ static int check_search(const command *cmd, chute_error *err)
 {
     const char *what = cmd->kind == COMMAND_SEARCH_ELEMENTS ? "element instances" : "variables";
     if ((cmd->kind == COMMAND_SEARCH_ELEMENTS || cmd->kind == COMMAND_SEARCH_VARIABLES) &&
-        cmd->search.process_instance_key == 0 && !cmd->search.no_match)
+        cmd->search.process_instance_key == 0 && cmd->search.scope_key == 0 &&
+        !cmd->search.no_match)
         return chute_error_set(err, CHUTE_EINVAL,
-                               "Expected a filter on processInstanceKey to search %s, but there "
-                               "is none: Chute lists %s per process instance",
+                               "Expected a filter on processInstanceKey (or on the scope key of "
+                               "an active element instance) to search %s, but there is none: "
+                               "Chute lists %s per process instance",
                                what, what);
     return 0;
 }
@@ -799,8 +774,10 @@ int command_result_walk_elements(const command_result *res, chute_element_visit_
     w.element_fn = fn;
     if (s->no_match)
         return 0;
-    int rc =
-        chute_engine_list_elements(res->engine, s->process_instance_key, visit_element, &w, &err);
+    int64_t pi = s->process_instance_key;
+    if (pi == 0 && chute_engine_element_instance(res->engine, s->scope_key, &pi, &err) != 0)
+        return 0;
+    int rc = chute_engine_list_elements(res->engine, pi, visit_element, &w, &err);
     return rc == CHUTE_ENOTFOUND ? 0 : rc;
 }
 
@@ -828,8 +805,11 @@ int command_result_walk_variables(const command_result *res, chute_variable_visi
     w.variable_fn = fn;
     if (s->no_match)
         return 0;
-    int rc = chute_engine_list_variables(res->engine, s->process_instance_key, s->scope_key,
-                                         visit_variable, &w, &err);
+    int64_t pi = s->process_instance_key;
+    /* A scope alone names its instance while it is active. */
+    if (pi == 0 && chute_engine_element_instance(res->engine, s->scope_key, &pi, &err) != 0)
+        return 0;
+    int rc = chute_engine_list_variables(res->engine, pi, s->scope_key, visit_variable, &w, &err);
     return rc == CHUTE_ENOTFOUND ? 0 : rc;
 }
 

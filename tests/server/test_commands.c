@@ -761,8 +761,12 @@ static void test_search_rules(void **state)
     seen *s = run(f, &elements);
     assert_int_equal(s->rc, CHUTE_EINVAL);
     assert_non_null(strstr(s->message, "processInstanceKey"));
+    /* A scope key alone names its instance while it is active; an unknown
+     * one matches nothing. */
     command variables = {.kind = COMMAND_SEARCH_VARIABLES, .search = {.scope_key = 7}};
-    assert_int_equal(run(f, &variables)->rc, CHUTE_EINVAL);
+    s = run(f, &variables);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(s->items, 0);
     /* Another tenant matches nothing, without asking the engine. */
     command other = {.kind = COMMAND_SEARCH_VARIABLES, .search = {.no_match = 1}};
     s = run(f, &other);
@@ -1030,6 +1034,12 @@ static void test_set_variables_and_searches(void **state) /* runtime */
     s = run(f, &vars);
     assert_int_equal(s->page.total, 1);
     assert_string_equal(s->found, "b=\"x\"");
+    /* The root scope's key alone finds the same variables. */
+    command by_scope = {.kind = COMMAND_SEARCH_VARIABLES,
+                        .search = {.scope_key = key, .limit = 100}};
+    s = run(f, &by_scope);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(s->page.total, 2);
     /* An unknown instance has no variables: no error. */
     vars.search.process_instance_key = key + 1000;
     s = run(f, &vars);
