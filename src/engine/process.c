@@ -3118,3 +3118,41 @@ void process_clear_messages(chute_engine *e)
     hmap_free(&e->msgs);
     hmap_init(&e->msgs);
 }
+
+/* ---- user tasks (placeholder until the runtime lands) ------------------------------ */
+
+int chute_engine_list_user_tasks(chute_engine *e, const chute_user_task_filter *f,
+                                 chute_user_task_visit_fn fn, void *ctx)
+{
+    (void)e;
+    (void)f;
+    (void)fn;
+    (void)ctx;
+    return 0;
+}
+
+int chute_engine_get_user_task(chute_engine *e, int64_t key, chute_user_task_view *out,
+                               chute_error *err)
+{
+    (void)e;
+    (void)out;
+    return chute_error_set(err, CHUTE_ENOTFOUND,
+                           "Expected to find user task with key '%lld', but none found",
+                           (long long)key);
+}
+
+int chute_engine_assign_user_task(chute_engine *e, int64_t key, const char *assignee,
+                                  int allow_override, chute_error *err)
+{
+    (void)assignee;
+    (void)allow_override;
+    return chute_engine_get_user_task(e, key, NULL, err);
+}
+
+int chute_engine_complete_user_task(chute_engine *e, int64_t key, const char *vars, size_t len,
+                                    chute_error *err)
+{
+    (void)vars;
+    (void)len;
+    return chute_engine_get_user_task(e, key, NULL, err);
+}
