@@ -29,8 +29,8 @@ static int take_variables(command *c, const ProtobufCBinaryData *b, chute_error 
     return 0;
 }
 
-int codec_decode_job_stream_request(const uint8_t *buf, size_t len, command *out,
-                                    int64_t *key_out, chute_error *err)
+int codec_decode_job_stream_request(const uint8_t *buf, size_t len, command *out, int64_t *key_out,
+                                    chute_error *err)
 {
     ProtobufCMessage *m = NULL;
     memset(out, 0, sizeof *out);

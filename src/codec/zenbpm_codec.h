@@ -32,8 +32,8 @@
  * unpacking, |*key_out| (may be NULL) is set to the job's key, so that
  * the error can name it; it is 0 otherwise.
  */
-int codec_decode_job_stream_request(const uint8_t *buf, size_t len, command *out,
-                                    int64_t *key_out, chute_error *err);
+int codec_decode_job_stream_request(const uint8_t *buf, size_t len, command *out, int64_t *key_out,
+                                    chute_error *err);
 
 /* JobStreamResponse{job: WaitingJob} of |job| (input_variables its
  * variables, created_at epoch ms), framed, malloc'd, bounded by |max|.

@@ -65,7 +65,6 @@ typedef struct job_tag {
     command_lease jobs[];
 } job_tag;
 
-
 /* State shared by polls and streams. */
 typedef struct callctx {
     call_kind kind;

@@ -266,8 +266,8 @@ struct h2_conn {
     int busy; /* conn_pump depth */
     int shutdown_applied;
     int timer_is_drain;
-    int fin_sent; /* CONN_REJECTING: our FIN went out */
-    int peer_eof; /* CONN_REJECTING: the peer closed its side */
+    int fin_sent;            /* CONN_REJECTING: our FIN went out */
+    int peer_eof;            /* CONN_REJECTING: the peer closed its side */
     enum conn_cut cut;       /* set when the connection is being ended for abuse */
     uint32_t oversized;      /* header blocks over max_header_list_size so far */
     uint64_t control_tokens; /* the control-frame budget, in thousandths of a frame */
@@ -1187,7 +1187,8 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
                                 (valuelen == n || value[n] == '+' || value[n] == ';');
     } else if (header_is(name, namelen, "grpc-timeout")) {
         call->timeout_ms = parse_timeout(value, valuelen);
-    } else if (name[0] != ':' && valuelen <= H2_KEEP_VALUE_MAX && keep_index(c->server, name, namelen) >= 0) {
+    } else if (name[0] != ':' && valuelen <= H2_KEEP_VALUE_MAX &&
+               keep_index(c->server, name, namelen) >= 0) {
         int k = keep_index(c->server, name, namelen);
         free(call->kept[k]);
         call->kept[k] = strndup((const char *)value, valuelen);
@@ -1234,8 +1235,7 @@ static void request_ended(h2_call *call)
         /* The client half-closed: the gateway hears of it after the last
          * message. A message cut short breaks the request side instead. */
         if (!call->req_error_status && codec_frame_reader_pending(&call->reader))
-            stream_error(call, H2_GRPC_INTERNAL,
-                         "the request stream ended inside a gRPC message");
+            stream_error(call, H2_GRPC_INTERNAL, "the request stream ended inside a gRPC message");
         call_mark_dirty(call);
         return;
     }

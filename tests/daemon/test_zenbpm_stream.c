@@ -149,7 +149,8 @@ static void complete(h2tc_client *c, h2tc_call *call, int64_t key, const char *v
     send_request(c, call, &r);
 }
 
-static void fail_job(h2tc_client *c, h2tc_call *call, int64_t key, const char *msg, const char *code)
+static void fail_job(h2tc_client *c, h2tc_call *call, int64_t key, const char *msg,
+                     const char *code)
 {
     Grpc__JobFailRequest m = GRPC__JOB_FAIL_REQUEST__INIT;
     Grpc__JobStreamRequest r = GRPC__JOB_STREAM_REQUEST__INIT;
@@ -365,15 +366,16 @@ static void test_subscribe_complete_fail(void **state)
     "xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "                                  \
     "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\""
 #define TASK(id, type)                                                                             \
-    "<bpmn:serviceTask id=\"" id "\"><bpmn:extensionElements><zeebe:taskDefinition type=\"" type  \
+    "<bpmn:serviceTask id=\"" id "\"><bpmn:extensionElements><zeebe:taskDefinition type=\"" type   \
     "\"/></bpmn:extensionElements></bpmn:serviceTask>"
-#define FLOW(id, from, to) "<bpmn:sequenceFlow id=\"" id "\" sourceRef=\"" from "\" targetRef=\"" to "\"/>"
+#define FLOW(id, from, to)                                                                         \
+    "<bpmn:sequenceFlow id=\"" id "\" sourceRef=\"" from "\" targetRef=\"" to "\"/>"
 
 static const char two_tasks[] =
     "<bpmn:definitions " NS " id=\"d\"><bpmn:process id=\"zen-p\" isExecutable=\"true\">"
     "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "pick") TASK("pick", "zen-pick")
-        FLOW("f1", "pick", "ship") TASK("ship", "zen-ship") FLOW("f2", "ship", "e")
-            "<bpmn:endEvent id=\"e\"/></bpmn:process></bpmn:definitions>";
+        FLOW("f1", "pick", "ship") TASK("ship", "zen-ship")
+            FLOW("f2", "ship", "e") "<bpmn:endEvent id=\"e\"/></bpmn:process></bpmn:definitions>";
 
 /* CreateProcessInstance over gRPC (the C client has no call for it). */
 static int64_t create_instance(fx *f, const char *vars)
@@ -387,8 +389,8 @@ static int64_t create_instance(fx *f, const char *vars)
     size_t n = protobuf_c_message_pack(&rq.base, buf);
     h2tc_client c;
     assert_int_equal(h2tc_connect(&c, f->d.port, NULL), 0);
-    h2tc_call *call = h2tc_start(&c, "/gateway_protocol.Gateway/CreateProcessInstance", buf, n,
-                                 NULL);
+    h2tc_call *call =
+        h2tc_start(&c, "/gateway_protocol.Gateway/CreateProcessInstance", buf, n, NULL);
     assert_int_equal(h2tc_run(&c, WAIT_MS), 0);
     assert_int_equal(call->grpc_status, 0);
     const uint8_t *p;
@@ -425,8 +427,8 @@ static void test_process_jobs(void **state)
     assert_true(r->job->instance_key == pi);
     assert_string_equal(r->job->element_id, "pick");
     assert_string_equal(r->job->type, "zen-pick");
-    assert_non_null(memmem(r->job->input_variables.data, r->job->input_variables.len,
-                           "\"order\":7", 9));
+    assert_non_null(
+        memmem(r->job->input_variables.data, r->job->input_variables.len, "\"order\":7", 9));
     int64_t pick = r->job->key;
     grpc__job_stream_response__free_unpacked(r, NULL);
 
@@ -436,8 +438,8 @@ static void test_process_jobs(void **state)
     assert_non_null(r->job);
     assert_true(r->job->instance_key == pi);
     assert_string_equal(r->job->element_id, "ship");
-    assert_non_null(memmem(r->job->input_variables.data, r->job->input_variables.len,
-                           "\"box\":\"large\"", 13));
+    assert_non_null(
+        memmem(r->job->input_variables.data, r->job->input_variables.len, "\"box\":\"large\"", 13));
     int64_t ship = r->job->key;
     grpc__job_stream_response__free_unpacked(r, NULL);
 

@@ -338,8 +338,8 @@ void h2tc_frame_header(uint8_t *out, uint32_t len, uint8_t type, uint8_t flags, 
     out[8] = (uint8_t)stream;
 }
 
-int h2tc_raw_frame(h2tc_client *c, uint8_t type, uint8_t flags, int32_t stream,
-                   const void *payload, size_t len)
+int h2tc_raw_frame(h2tc_client *c, uint8_t type, uint8_t flags, int32_t stream, const void *payload,
+                   size_t len)
 {
     uint8_t *b = xrealloc(NULL, 9 + len);
     h2tc_frame_header(b, (uint32_t)len, type, flags, stream);

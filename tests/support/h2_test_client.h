@@ -127,8 +127,8 @@ int h2tc_write_raw(h2tc_client *c, const void *data, size_t len);
 void h2tc_frame_header(uint8_t *out, uint32_t len, uint8_t type, uint8_t flags, int32_t stream);
 
 /* Writes one frame (header and |len| bytes of |payload|). */
-int h2tc_raw_frame(h2tc_client *c, uint8_t type, uint8_t flags, int32_t stream,
-                   const void *payload, size_t len);
+int h2tc_raw_frame(h2tc_client *c, uint8_t type, uint8_t flags, int32_t stream, const void *payload,
+                   size_t len);
 
 /* Writes the client connection preface and an empty SETTINGS frame. */
 int h2tc_raw_preface(h2tc_client *c);
