@@ -2244,7 +2244,8 @@ int chute_engine_list_elements(chute_engine *e, int64_t key, chute_element_visit
         element_view(pi, x->key, x->elem, x->scope_key, x->state, x->started_at, x->ended_at,
                      &vs[k++]);
     }
-    qsort(vs, k, sizeof *vs, el_cmp);
+    if (k > 1)
+        qsort(vs, k, sizeof *vs, el_cmp);
     for (size_t i = 0; i < k && rc == 0; i++)
         rc = fn(ctx, &vs[i]);
     free(vs);
@@ -2421,7 +2422,8 @@ int chute_engine_search_incidents(chute_engine *e, int64_t process_instance_key,
         }
     }
     if (rc == 0) {
-        qsort(l.v, l.n, sizeof *l.v, inc_cmp);
+        if (l.n > 1)
+            qsort(l.v, l.n, sizeof *l.v, inc_cmp);
         for (size_t i = 0; i < l.n; i++)
             if (fn(ctx, &l.v[i]) != 0)
                 break;
