@@ -880,8 +880,65 @@ const fv *fe_eval(feval *ev, const fnode *n)
         return call(ev, n);
     case N_LAMBDA:
         return FV_NULL_P;
+    case N_UT_ANY:
+    case N_UT_LIST:
+    case N_UT_NOT:
+    case N_UT_EXPR:
+        /* Unary tests are evaluated by feel_eval_unary_tests only, which
+         * never gets here with them; the entry points refuse them. */
+        return FV_NULL_P;
     }
     return FV_NULL_P;
+}
+
+/* ---- unary tests (DMN 1.3 section 10.3.2.9) ------------------------------ */
+
+/*
+ * One positive unary test against the input value |x|: 1 satisfied, 0 not,
+ * -1 null (the input and the test's value cannot be compared). What a test
+ * that is an expression means depends on what it gives:
+ *   a range       the input is in it ("[1..10]", "(a..b]", "]a..b[");
+ *   a list        the input is one of its items, or is that very list;
+ *   a boolean     the verdict itself when the expression names '?' ("? > 5",
+ *                 "starts with(?, \"a\")") or when the input is no boolean
+ *                 (a condition on other variables); otherwise the input must
+ *                 equal it ("true" matches only true);
+ *   anything else the input must equal it ("\"gold\"", 42, date("2024-01-31"), null).
+ */
+static int positive_test(feval *ev, const fv *x, const fnode *t)
+{
+    if (t->kind == N_UT_CMP)
+        return tri(compare(ev, t->op, x, fe_eval(ev, t->kids[0])));
+    const fv *v = fe_eval(ev, t->kids[0]);
+    switch (fv_kind(v)) {
+    case FV_RANGE:
+        return in_range(ev, x, v);
+    case FV_LIST:
+        if (fv_kind(x) == FV_LIST && fv_equal(ev, x, v) == 1)
+            return 1;
+        return list_has(ev, v, x);
+    case FV_BOOL:
+        if ((t->flags & NF_USES_INPUT) || fv_kind(x) != FV_BOOL)
+            return v->u.b;
+        return fv_equal(ev, x, v);
+    default:
+        return fv_equal(ev, x, v);
+    }
+}
+
+/* The tests of a list or a negation, any of them satisfied: 1, 0, or -1
+ * when none is and one of them was null. */
+static int any_test(feval *ev, const fv *x, const fnode *n)
+{
+    int any_null = 0;
+    for (uint32_t i = 0; i < n->n; i++) {
+        int r = positive_test(ev, x, n->kids[i]);
+        if (r == 1)
+            return 1;
+        if (r < 0)
+            any_null = 1;
+    }
+    return any_null ? -1 : 0;
 }
 
 /* ---- entry points ------------------------------------------------------ */
@@ -910,11 +967,28 @@ static int run(eval_box *box, const feel_expr *e, const feel_env *env, feel_erro
     return 0;
 }
 
+/* The entry points for expressions refuse unary tests (and the other way
+ * around): each form has its own meaning of a boolean. */
+static int wrong_form(const feel_expr *e, int want_unary, feel_error *err)
+{
+    if (e->unary == want_unary)
+        return 0;
+    memset(err, 0, sizeof *err);
+    snprintf(err->message, sizeof err->message,
+             want_unary ? "Expected unary tests, but the expression was parsed as an expression "
+                          "(feel_parse); parse it with feel_parse_unary_tests"
+                        : "Expected an expression, but it was parsed as unary tests "
+                          "(feel_parse_unary_tests); evaluate it with feel_eval_unary_tests");
+    return -1;
+}
+
 int feel_eval(const feel_expr *e, const feel_env *env, char **out, size_t *out_len, feel_error *err)
 {
     feel_error dummy;
     if (!err)
         err = &dummy;
+    if (wrong_form(e, 0, err))
+        return -1;
     eval_box *box = malloc(sizeof *box);
     if (!box) {
         memset(err, 0, sizeof *err);
@@ -942,6 +1016,8 @@ int feel_eval_condition(const feel_expr *e, const feel_env *env, feel_error *err
     feel_error dummy;
     if (!err)
         err = &dummy;
+    if (wrong_form(e, 0, err))
+        return -1;
     eval_box *box = malloc(sizeof *box);
     if (!box) {
         memset(err, 0, sizeof *err);
@@ -976,6 +1052,60 @@ int feel_eval_condition(const feel_expr *e, const feel_env *env, feel_error *err
         }
         farena_free(&box->ev.arena);
     }
+    free(box);
+    return rc;
+}
+
+typedef struct tests_box {
+    feval ev;
+    fscope input; /* '?' */
+} tests_box;
+
+int feel_eval_unary_tests(const feel_expr *tests, const struct json_t *input, const feel_env *env,
+                          feel_error *err)
+{
+    feel_error dummy;
+    if (!err)
+        err = &dummy;
+    if (wrong_form(tests, 1, err))
+        return -1;
+    const fnode *root = tests->root;
+    if (root->kind == N_UT_ANY) {
+        memset(err, 0, sizeof *err);
+        return 1;
+    }
+    tests_box *box = malloc(sizeof *box);
+    if (!box) {
+        memset(err, 0, sizeof *err);
+        snprintf(err->message, sizeof err->message, "The evaluation ran out of memory");
+        return -1;
+    }
+    feval *ev = &box->ev;
+    memset(ev, 0, sizeof *ev);
+    memset(err, 0, sizeof *err);
+    ev->env = env;
+    ev->expr = tests;
+    ev->err = err;
+    farena_init(&ev->arena, FEEL_MAX_MEMORY);
+    int rc;
+    if (setjmp(ev->jb)) {
+        rc = -1;
+    } else {
+        /* The input value is the name '?', in a scope of its own below
+         * everything the tests bind (so "some ? in ..." would shadow it). */
+        box->input.up = NULL;
+        box->input.name = "?";
+        box->input.len = 1;
+        box->input.val = fv_from_json(ev, input);
+        box->input.ctx = NULL;
+        ev->scope = &box->input;
+        int r = any_test(ev, box->input.val, root);
+        if (root->kind == N_UT_NOT)
+            rc = r == 0 ? 1 : 0; /* a null stays no match */
+        else
+            rc = r == 1;
+    }
+    farena_free(&ev->arena);
     free(box);
     return rc;
 }
