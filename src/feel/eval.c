@@ -44,8 +44,9 @@ void *fe_alloc_cb(void *ev, size_t n)
 void fe_charge(feval *ev, uint64_t n)
 {
     ev->steps += n;
-    if (ev->steps > FEEL_MAX_STEPS)
-        fe_fail(ev, 0, "The evaluation takes more than %d steps", FEEL_MAX_STEPS);
+    if (ev->steps > ev->max_steps)
+        fe_fail(ev, 0, "The evaluation takes more than %llu steps",
+                (unsigned long long)ev->max_steps);
 }
 
 /* ---- names ------------------------------------------------------------- */
@@ -950,7 +951,20 @@ typedef struct eval_box {
 
 /* Runs the evaluation; on success the value is in box->result and the
  * arena is still alive. */
-static int run(eval_box *box, const feel_expr *e, const feel_env *env, feel_error *err)
+static uint64_t step_limit(const feel_budget *budget)
+{
+    return budget && budget->steps < FEEL_MAX_STEPS ? budget->steps : FEEL_MAX_STEPS;
+}
+
+/* Takes what an evaluation used off its budget. */
+static void charge_budget(feel_budget *budget, uint64_t steps)
+{
+    if (budget)
+        budget->steps = steps < budget->steps ? budget->steps - steps : 0;
+}
+
+static int run(eval_box *box, const feel_expr *e, const feel_env *env, feel_budget *budget,
+               feel_error *err)
 {
     feval *ev = &box->ev;
     memset(ev, 0, sizeof *ev);
@@ -958,12 +972,15 @@ static int run(eval_box *box, const feel_expr *e, const feel_env *env, feel_erro
     ev->env = env;
     ev->expr = e;
     ev->err = err;
+    ev->max_steps = step_limit(budget);
     farena_init(&ev->arena, FEEL_MAX_MEMORY);
     if (setjmp(ev->jb)) {
+        charge_budget(budget, ev->steps);
         farena_free(&ev->arena);
         return -1;
     }
     box->result = fe_eval(ev, e->root);
+    charge_budget(budget, ev->steps);
     return 0;
 }
 
@@ -984,6 +1001,12 @@ static int wrong_form(const feel_expr *e, int want_unary, feel_error *err)
 
 int feel_eval(const feel_expr *e, const feel_env *env, char **out, size_t *out_len, feel_error *err)
 {
+    return feel_eval_budget(e, env, NULL, out, out_len, err);
+}
+
+int feel_eval_budget(const feel_expr *e, const feel_env *env, feel_budget *budget, char **out,
+                     size_t *out_len, feel_error *err)
+{
     feel_error dummy;
     if (!err)
         err = &dummy;
@@ -995,7 +1018,7 @@ int feel_eval(const feel_expr *e, const feel_env *env, char **out, size_t *out_l
         snprintf(err->message, sizeof err->message, "The evaluation ran out of memory");
         return -1;
     }
-    int rc = run(box, e, env, err);
+    int rc = run(box, e, env, budget, err);
     if (rc == 0) {
         size_t len = 0;
         char *text = NULL;
@@ -1024,7 +1047,7 @@ int feel_eval_condition(const feel_expr *e, const feel_env *env, feel_error *err
         snprintf(err->message, sizeof err->message, "The evaluation ran out of memory");
         return -1;
     }
-    int rc = run(box, e, env, err);
+    int rc = run(box, e, env, NULL, err);
     if (rc == 0) {
         const fv *v = box->result;
         int k = fv_kind(v);
@@ -1064,6 +1087,12 @@ typedef struct tests_box {
 int feel_eval_unary_tests(const feel_expr *tests, const struct json_t *input, const feel_env *env,
                           feel_error *err)
 {
+    return feel_eval_unary_tests_budget(tests, input, env, NULL, err);
+}
+
+int feel_eval_unary_tests_budget(const feel_expr *tests, const struct json_t *input,
+                                 const feel_env *env, feel_budget *budget, feel_error *err)
+{
     feel_error dummy;
     if (!err)
         err = &dummy;
@@ -1086,6 +1115,7 @@ int feel_eval_unary_tests(const feel_expr *tests, const struct json_t *input, co
     ev->env = env;
     ev->expr = tests;
     ev->err = err;
+    ev->max_steps = step_limit(budget);
     farena_init(&ev->arena, FEEL_MAX_MEMORY);
     int rc;
     if (setjmp(ev->jb)) {
@@ -1105,6 +1135,7 @@ int feel_eval_unary_tests(const feel_expr *tests, const struct json_t *input, co
         else
             rc = r == 1;
     }
+    charge_budget(budget, ev->steps);
     farena_free(&ev->arena);
     free(box);
     return rc;

@@ -126,6 +126,21 @@ int feel_eval(const feel_expr *e, const feel_env *env, char **out, size_t *out_l
  * feel_eval. */
 int feel_eval_condition(const feel_expr *e, const feel_env *env, feel_error *err);
 
+/*
+ * A budget of steps shared by several evaluations: a DMN decision
+ * evaluates many expressions and must stay bounded as a whole. An
+ * evaluation given a budget may take at most |steps| steps (never more
+ * than FEEL_MAX_STEPS), fails as when it passes FEEL_MAX_STEPS once it
+ * would take more, and takes the steps it used off |steps|, failed or not.
+ */
+typedef struct feel_budget {
+    uint64_t steps; /* steps left */
+} feel_budget;
+
+/* feel_eval under |budget| (NULL: FEEL_MAX_STEPS alone). */
+int feel_eval_budget(const feel_expr *e, const feel_env *env, feel_budget *budget, char **out,
+                     size_t *out_len, feel_error *err);
+
 /* ---- unary tests ------------------------------------------------------------ */
 
 /*
@@ -175,5 +190,9 @@ int feel_parse_unary_tests(const char *src, size_t len, feel_expr **out, feel_er
  */
 int feel_eval_unary_tests(const feel_expr *tests, const struct json_t *input, const feel_env *env,
                           feel_error *err);
+
+/* feel_eval_unary_tests under |budget| (NULL: FEEL_MAX_STEPS alone). */
+int feel_eval_unary_tests_budget(const feel_expr *tests, const struct json_t *input,
+                                 const feel_env *env, feel_budget *budget, feel_error *err);
 
 #endif

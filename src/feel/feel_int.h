@@ -257,6 +257,7 @@ typedef struct feval {
     jmp_buf jb;
     feel_error *err;
     uint64_t steps;
+    uint64_t max_steps; /* FEEL_MAX_STEPS, or less under a feel_budget */
     fscope *scope;
     /* The last compiled patterns, so a pattern used in a loop compiles once. */
     struct fre_cache {
@@ -272,7 +273,7 @@ typedef struct feval {
 _Noreturn void fe_fail(feval *ev, int col, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void *fe_alloc(feval *ev, size_t n);
-/* Charges |n| steps of work; fails the evaluation past FEEL_MAX_STEPS. */
+/* Charges |n| steps of work; fails the evaluation past its max_steps. */
 void fe_charge(feval *ev, uint64_t n);
 /* The regular-expression allocator over the evaluation's arena. */
 void *fe_alloc_cb(void *ev, size_t n);

@@ -1171,6 +1171,38 @@ static void test_unary_tests_errors(void **state)
     feel_expr_free(ut);
 }
 
+/* A budget shared by evaluations: each takes its steps off; one that would
+ * pass what is left fails with the limit named. */
+static void test_budget(void **state)
+{
+    (void)state;
+    feel_expr *e = NULL, *t = NULL;
+    feel_error err;
+    const char *src = "sum(for i in 1..50 return i)";
+    assert_int_equal(feel_parse(src, strlen(src), &e, &err), 0);
+    assert_int_equal(feel_parse_unary_tests("> 3, ? < 0", 10, &t, &err), 0);
+    feel_budget b = {1000000};
+    char *out = NULL;
+    size_t len;
+    assert_int_equal(feel_eval_budget(e, NULL, &b, &out, &len, &err), 0);
+    assert_string_equal(out, "1275");
+    free(out);
+    uint64_t after_one = b.steps;
+    assert_true(after_one < 1000000 && after_one > 1000000 - 1000);
+    json_t *in = json_integer(5);
+    assert_int_equal(feel_eval_unary_tests_budget(t, in, NULL, &b, &err), 1);
+    assert_true(b.steps < after_one);
+    feel_budget small = {20};
+    assert_int_equal(feel_eval_budget(e, NULL, &small, &out, &len, &err), -1);
+    assert_string_equal(err.message, "The evaluation takes more than 20 steps");
+    assert_int_equal(small.steps, 0);
+    assert_int_equal(feel_eval_unary_tests_budget(t, in, NULL, &small, &err), -1);
+    assert_string_equal(err.message, "The evaluation takes more than 0 steps");
+    json_decref(in);
+    feel_expr_free(e);
+    feel_expr_free(t);
+}
+
 /* ---- the real models --------------------------------------------------- */
 
 typedef struct corpus_stats {
@@ -1342,6 +1374,7 @@ int main(void)
         cmocka_unit_test(test_eval_errors),  cmocka_unit_test(test_regex_linear),
         cmocka_unit_test(test_reuse),        cmocka_unit_test(test_corpus),
         cmocka_unit_test(test_unary_tests),  cmocka_unit_test(test_unary_tests_errors),
+        cmocka_unit_test(test_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
