@@ -1084,14 +1084,10 @@ typedef struct tests_box {
     fscope input; /* '?' */
 } tests_box;
 
-int feel_eval_unary_tests(const feel_expr *tests, const struct json_t *input, const feel_env *env,
-                          feel_error *err)
-{
-    return feel_eval_unary_tests_budget(tests, input, env, NULL, err);
-}
-
-int feel_eval_unary_tests_budget(const feel_expr *tests, const struct json_t *input,
-                                 const feel_env *env, feel_budget *budget, feel_error *err)
+/* The unary tests over the input |json| or, when |value| is given, over
+ * that value of an earlier evaluation. */
+static int eval_tests(const feel_expr *tests, const struct json_t *json, const fv *value,
+                      const feel_env *env, feel_budget *budget, feel_error *err)
 {
     feel_error dummy;
     if (!err)
@@ -1126,7 +1122,7 @@ int feel_eval_unary_tests_budget(const feel_expr *tests, const struct json_t *in
         box->input.up = NULL;
         box->input.name = "?";
         box->input.len = 1;
-        box->input.val = fv_from_json(ev, input);
+        box->input.val = value ? value : fv_from_json(ev, json);
         box->input.ctx = NULL;
         ev->scope = &box->input;
         int r = any_test(ev, box->input.val, root);
@@ -1139,4 +1135,84 @@ int feel_eval_unary_tests_budget(const feel_expr *tests, const struct json_t *in
     farena_free(&ev->arena);
     free(box);
     return rc;
+}
+
+int feel_eval_unary_tests(const feel_expr *tests, const struct json_t *input, const feel_env *env,
+                          feel_error *err)
+{
+    return eval_tests(tests, input, NULL, env, NULL, err);
+}
+
+/* ---- values kept across evaluations ------------------------------------------ */
+
+struct feel_value {
+    farena arena; /* the evaluation's, kept alive */
+    const fv *v;
+};
+
+int feel_eval_value(const feel_expr *e, const feel_env *env, feel_budget *budget,
+                    feel_value **out, feel_error *err)
+{
+    feel_error dummy;
+    if (!err)
+        err = &dummy;
+    if (wrong_form(e, 0, err))
+        return -1;
+    eval_box *box = malloc(sizeof *box);
+    feel_value *val = malloc(sizeof *val);
+    if (!box || !val) {
+        free(box);
+        free(val);
+        memset(err, 0, sizeof *err);
+        snprintf(err->message, sizeof err->message, "The evaluation ran out of memory");
+        return -1;
+    }
+    int rc = run(box, e, env, budget, err);
+    if (rc == 0) {
+        /* The values point into the arena's chunks, never at the arena
+         * itself, so it moves with a copy of its head. */
+        val->arena = box->ev.arena;
+        val->v = box->result;
+        *out = val;
+    } else {
+        free(val);
+    }
+    free(box);
+    return rc;
+}
+
+void feel_value_free(feel_value *v)
+{
+    if (!v)
+        return;
+    farena_free(&v->arena);
+    free(v);
+}
+
+size_t feel_value_size(const feel_value *v)
+{
+    return v ? v->arena.total + sizeof *v : 0;
+}
+
+int feel_value_json(const feel_value *v, char **out, size_t *out_len, feel_error *err)
+{
+    feel_error dummy;
+    if (!err)
+        err = &dummy;
+    memset(err, 0, sizeof *err);
+    size_t len = 0;
+    char *text = NULL;
+    int rc = fv_write_json(v ? v->v : FV_NULL_P, &text, &len, err);
+    if (rc == 0) {
+        *out = text;
+        if (out_len)
+            *out_len = len;
+    }
+    return rc;
+}
+
+int feel_eval_unary_tests_value(const feel_expr *tests, const feel_value *input,
+                                const feel_env *env, feel_budget *budget, feel_error *err)
+{
+    return eval_tests(tests, NULL, input ? input->v : FV_NULL_P, env, budget, err);
 }

@@ -191,8 +191,36 @@ int feel_parse_unary_tests(const char *src, size_t len, feel_expr **out, feel_er
 int feel_eval_unary_tests(const feel_expr *tests, const struct json_t *input, const feel_env *env,
                           feel_error *err);
 
-/* feel_eval_unary_tests under |budget| (NULL: FEEL_MAX_STEPS alone). */
-int feel_eval_unary_tests_budget(const feel_expr *tests, const struct json_t *input,
-                                 const feel_env *env, feel_budget *budget, feel_error *err);
+/* ---- values kept across evaluations ----------------------------------------------- */
+
+/*
+ * A FEEL value kept after the evaluation that made it, with its type: a
+ * decision table's input value is computed once and tested by every rule,
+ * and a date must stay a date for "< date(\"2024-01-01\")" to compare
+ * it (its JSON form is a string). A value may borrow from the parsed
+ * expression and from the variables its env gave: it must not outlive
+ * either. It is immutable; free it with feel_value_free (NULL is a no-op).
+ */
+typedef struct feel_value feel_value;
+
+/* Evaluates |e| as feel_eval does, under |budget| (may be NULL), keeping
+ * the result as a value in |*out| instead of writing it out as JSON. */
+int feel_eval_value(const feel_expr *e, const feel_env *env, feel_budget *budget,
+                    feel_value **out, feel_error *err);
+
+void feel_value_free(feel_value *v);
+
+/* The bytes |v| holds (its evaluation's memory), for a caller that bounds
+ * what it keeps. */
+size_t feel_value_size(const feel_value *v);
+
+/* The value as JSON text, as feel_eval writes results (|v| NULL: "null");
+ * -1 with |err| for a value without JSON form (a range). */
+int feel_value_json(const feel_value *v, char **out, size_t *out_len, feel_error *err);
+
+/* feel_eval_unary_tests with |input| a kept value (NULL: FEEL null), under
+ * |budget| (may be NULL). */
+int feel_eval_unary_tests_value(const feel_expr *tests, const feel_value *input,
+                                const feel_env *env, feel_budget *budget, feel_error *err);
 
 #endif

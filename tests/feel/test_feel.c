@@ -1171,6 +1171,79 @@ static void test_unary_tests_errors(void **state)
     feel_expr_free(ut);
 }
 
+/* Kept values keep their FEEL type across evaluations: a date tested by
+ * unary tests compares as a date, not as its JSON string. */
+static void test_values(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *expr, *tests, *json;
+        int want;
+    } cases[] = {
+        {"date(d)", "< date(\"2024-01-01\")", "\"2023-05-01\"", 1},
+        {"date(d)", "[date(\"2023-01-01\")..date(\"2023-12-31\")]", "\"2023-05-01\"", 1},
+        {"d", "< date(\"2024-01-01\")", "\"2023-05-01\"", 0}, /* a string is no date */
+        {"duration(\"P2D\")", "> duration(\"P1D\")", "\"P2D\"", 1},
+        {"0.1 + 0.2", "0.3", "0.3", 1},
+        {"[1, 2] ", "[1, 2]", "[1,2]", 1},
+        {"xs", "count(?) = 2", "[1,\"a\"]", 1},
+        {"missing", "null", "null", 1},
+        {"{a: d}", "?.a = \"2023-05-01\"", "{\"a\":\"2023-05-01\"}", 1},
+    };
+    json_t *vars = json_pack("{s:s, s:[i,s]}", "d", "2023-05-01", "xs", 1, "a");
+    feel_env env = {lookup, vars, NOW_MS};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        feel_expr *e = NULL, *t = NULL;
+        feel_error err;
+        assert_int_equal(feel_parse(cases[i].expr, strlen(cases[i].expr), &e, &err), 0);
+        assert_int_equal(feel_parse_unary_tests(cases[i].tests, strlen(cases[i].tests), &t, &err),
+                         0);
+        feel_value *v = NULL;
+        assert_int_equal(feel_eval_value(e, &env, NULL, &v, &err), 0);
+        int got = feel_eval_unary_tests_value(t, v, &env, NULL, &err);
+        if (got != cases[i].want)
+            fail_msg("'%s' tested with '%s': got %d, want %d", cases[i].expr, cases[i].tests, got,
+                     cases[i].want);
+        char *out = NULL;
+        size_t len = 0;
+        assert_int_equal(feel_value_json(v, &out, &len, &err), 0);
+        assert_string_equal(out, cases[i].json);
+        assert_int_equal(strlen(out), len);
+        free(out);
+        feel_value_free(v);
+        feel_expr_free(e);
+        feel_expr_free(t);
+    }
+    /* A range keeps as a value but has no JSON form; NULL is null. */
+    feel_expr *r = NULL;
+    feel_error err;
+    assert_int_equal(feel_parse("[1..2]", 6, &r, &err), 0);
+    feel_value *rv = NULL;
+    assert_int_equal(feel_eval_value(r, NULL, NULL, &rv, &err), 0);
+    char *out = NULL;
+    assert_int_equal(feel_value_json(rv, &out, NULL, &err), -1);
+    assert_int_equal(feel_value_json(NULL, &out, NULL, &err), 0);
+    assert_string_equal(out, "null");
+    free(out);
+    feel_value_free(rv);
+    feel_value_free(NULL);
+    /* A failed evaluation leaves no value. */
+    feel_expr *bad = NULL;
+    const char *big = "count(for i in 1..100000, j in 1..100000 return i)";
+    assert_int_equal(feel_parse(big, strlen(big), &bad, &err), 0);
+    feel_value *none = NULL;
+    assert_int_equal(feel_eval_value(bad, NULL, NULL, &none, &err), -1);
+    assert_null(none);
+    feel_expr *ut = NULL;
+    assert_int_equal(feel_parse_unary_tests("1", 1, &ut, &err), 0);
+    assert_int_equal(feel_eval_value(ut, NULL, NULL, &none, &err), -1);
+    assert_int_equal(feel_eval_unary_tests_value(ut, NULL, NULL, NULL, &err), 0);
+    feel_expr_free(ut);
+    feel_expr_free(bad);
+    feel_expr_free(r);
+    json_decref(vars);
+}
+
 /* A budget shared by evaluations: each takes its steps off; one that would
  * pass what is left fails with the limit named. */
 static void test_budget(void **state)
@@ -1189,16 +1262,21 @@ static void test_budget(void **state)
     free(out);
     uint64_t after_one = b.steps;
     assert_true(after_one < 1000000 && after_one > 1000000 - 1000);
-    json_t *in = json_integer(5);
-    assert_int_equal(feel_eval_unary_tests_budget(t, in, NULL, &b, &err), 1);
-    assert_true(b.steps < after_one);
+    feel_expr *five = NULL;
+    assert_int_equal(feel_parse("5", 1, &five, &err), 0);
+    feel_value *in = NULL;
+    assert_int_equal(feel_eval_value(five, NULL, &b, &in, &err), 0);
+    uint64_t after_two = b.steps;
+    assert_int_equal(feel_eval_unary_tests_value(t, in, NULL, &b, &err), 1);
+    assert_true(b.steps < after_two && after_two < after_one);
     feel_budget small = {20};
     assert_int_equal(feel_eval_budget(e, NULL, &small, &out, &len, &err), -1);
     assert_string_equal(err.message, "The evaluation takes more than 20 steps");
     assert_int_equal(small.steps, 0);
-    assert_int_equal(feel_eval_unary_tests_budget(t, in, NULL, &small, &err), -1);
+    assert_int_equal(feel_eval_unary_tests_value(t, in, NULL, &small, &err), -1);
     assert_string_equal(err.message, "The evaluation takes more than 0 steps");
-    json_decref(in);
+    feel_value_free(in);
+    feel_expr_free(five);
     feel_expr_free(e);
     feel_expr_free(t);
 }
@@ -1374,7 +1452,7 @@ int main(void)
         cmocka_unit_test(test_eval_errors),  cmocka_unit_test(test_regex_linear),
         cmocka_unit_test(test_reuse),        cmocka_unit_test(test_corpus),
         cmocka_unit_test(test_unary_tests),  cmocka_unit_test(test_unary_tests_errors),
-        cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_budget),       cmocka_unit_test(test_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
