@@ -82,10 +82,23 @@
  *    outputValues (a value not listed, or an output without outputValues,
  *    ranks after all listed ones).
  *
- * Numbers leave exact as FEEL computed them, except where a result passes
- * through a JSON number of jansson (the aggregations, an input value
- * tested, a required decision's result read by another): there they are
- * doubles, as the engine's variables are.
+ * Values: an input value is computed once per table evaluation and tested
+ * with its FEEL type (a date stays a date for "< date(\"2024-01-01\")").
+ * Outputs and results are JSON text as FEEL writes it, so numbers leave
+ * exact (0.1 + 0.2 is 0.3). A required decision's result is read by the
+ * decisions requiring it as the engine reads variables, through jansson:
+ * numbers as doubles past int64, temporal values as their ISO strings (so
+ * "date(Required)" gets the date back). The aggregations SUM, MIN, MAX
+ * read the outputs the same way, then compute with FEEL's sum(), min() and
+ * max(). A FEEL name with spaces ("Bonus amount") needs backticks in an
+ * expression: `Bonus amount`.
+ *
+ * Cost: one dmn_evaluate evaluates each decision of the requirement
+ * closure once, each input expression of a table once, each input entry
+ * at most once per rule, and the output entries of the matching rules; all
+ * of it shares one budget of DMN_MAX_STEPS FEEL steps and DMN_MAX_RESULT
+ * bytes of computed values, so no model, however large, makes it
+ * unbounded.
  *
  * Ownership: dmn_parse copies what it needs from its arguments; a
  * dmn_definitions owns all its strings, arrays and parsed expressions and
@@ -120,7 +133,9 @@
  * FEEL expression may take, about a second of one core at worst. Real
  * decisions take a few thousand. */
 #define DMN_MAX_STEPS ((uint64_t)4 * FEEL_MAX_STEPS)
-#define DMN_MAX_RESULT ((size_t)16 << 20)    /* bytes of a result, and of what it is made of */
+/* Bytes of the values one dmn_evaluate computes and keeps (input values,
+ * outputs, results of required decisions, the result). */
+#define DMN_MAX_RESULT ((size_t)16 << 20)
 #define DMN_MAX_VARIABLES ((size_t)16 << 20) /* bytes of dmn_evaluate's variables text */
 
 /* The DMN namespaces, matched exactly (any prefix, or the default one). */
@@ -321,11 +336,12 @@ int dmn_evaluate(const dmn_definitions *defs, const char *decision_id, const cha
                  int64_t now_ms, char **result_json, dmn_eval_error *err);
 
 /*
- * As dmn_evaluate, for the decision with index |decision| (< decision_count)
- * and the variables |env| gives (its lookup may be NULL: no variables;
- * every borrowed value must live until the call returns; now() and
- * today() read env->now_ms). |result_len| may be NULL. This is the form
- * for an engine that reads a scope's variables lazily, as for FEEL.
+ * As dmn_evaluate, for the decision with index |decision| (< decision_count,
+ * else CHUTE_ENOTFOUND) and the variables |env| gives: env or its lookup
+ * may be NULL (no variables; the clock is then 0); every value the lookup
+ * lends must live until the call returns; now() and today() read
+ * env->now_ms. |result_len| may be NULL. This is the form for an engine
+ * that reads a scope's variables lazily, as it does for FEEL.
  */
 int dmn_evaluate_env(const dmn_definitions *defs, uint32_t decision, const feel_env *env,
                      char **result_json, size_t *result_len, dmn_eval_error *err);

@@ -34,6 +34,7 @@ typedef struct farena {
     farena_chunk *head;
     size_t total; /* bytes taken from malloc so far */
     size_t cap;   /* the most it may take */
+    size_t next;  /* the size of the next chunk: small first, doubling to 64 KiB */
 } farena;
 
 void farena_init(farena *a, size_t cap);

@@ -605,6 +605,20 @@ static void test_required(void **state)
     assert_int_equal(dmn_evaluate(defs, "top", "{\"x\": 3}", NOW_MS, &out, &err), CHUTE_EINVAL);
     assert_string_equal(err.decision_id, "check");
     dmn_definitions_free(defs);
+
+    /* A required decision's date reaches the next one as its ISO string,
+     * as variables do: date() makes it a date again. */
+    b = (sbuf){0};
+    open_defs(&b, NS13);
+    const char *const due_req[] = {"start", NULL};
+    put_literal(&b, "due", "Due", "date(start) + duration(\"P30D\")", due_req);
+    put_literal(&b, "start", "Start", "date(\"2024-01-15\")", NULL);
+    xml = close_defs(&b);
+    defs = parse_ok(xml);
+    free(xml);
+    check_eval(defs, "due", "{}", "\"2024-02-14\"");
+    check_eval(defs, "start", "{}", "\"2024-01-15\"");
+    dmn_definitions_free(defs);
 }
 
 /* ---- unary tests in tables --------------------------------------------------- */
@@ -766,6 +780,35 @@ static void test_step_budget(void **state)
     assert_non_null(strstr(err.message, "Expected to evaluate decision 'heavy', but the evaluation "
                                         "takes more than 20000000 steps over all the expressions "
                                         "it evaluates"));
+    dmn_definitions_free(defs);
+}
+
+/* A large table: 5 000 rules of two inputs, one rule matching. Its
+ * parsed form stays small (each cell costs a couple of KiB, not a FEEL
+ * arena chunk), and an evaluation walks all rules well within the budget. */
+static void test_large_table(void **state)
+{
+    (void)state;
+    sbuf b = {0};
+    open_defs(&b, NS13);
+    put(&b, "<decision id=\"big\"><decisionTable id=\"t\">"
+            "<input><inputExpression><text>x</text></inputExpression></input>"
+            "<input><inputExpression><text>y</text></inputExpression></input>"
+            "<output name=\"o\"/>\n");
+    for (int r = 0; r < 5000; r++)
+        putf(&b,
+             "<rule id=\"r%d\"><inputEntry><text>%d</text></inputEntry>"
+             "<inputEntry><text>[%d..%d)</text></inputEntry>"
+             "<outputEntry><text>\"rule %d\"</text></outputEntry></rule>\n",
+             r, r % 100, r / 100 * 10, r / 100 * 10 + 10, r);
+    put(&b, "</decisionTable></decision>\n");
+    char *xml = close_defs(&b);
+    dmn_definitions *defs = parse_ok(xml);
+    free(xml);
+    assert_int_equal(defs->decisions[0].table->rule_count, 5000);
+    /* x 42, y 375: the rule with r % 100 = 42 and r / 100 = 37: 3742. */
+    check_eval(defs, "big", "{\"x\": 42, \"y\": 375}", "\"rule 3742\"");
+    check_eval(defs, "big", "{\"x\": 42, \"y\": 500}", "null");
     dmn_definitions_free(defs);
 }
 
@@ -1244,6 +1287,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_unary_forms),
         cmocka_unit_test(test_eval_failures),
         cmocka_unit_test(test_step_budget),
+        cmocka_unit_test(test_large_table),
         cmocka_unit_test(test_evaluate_env),
         cmocka_unit_test(test_namespaces),
         cmocka_unit_test(test_refused_tables),
