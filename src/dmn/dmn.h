@@ -76,7 +76,8 @@
  *    with COUNT: the number of matching rules;
  *  - no matching rule: the outputs' defaultOutputEntry values (a value or
  *    a context, as above) when the table has any, else null, for every hit
- *    policy (a list too, as dmn-scala does);
+ *    policy: the multi-hit ones and COUNT give null too, not [] or 0, as
+ *    dmn-scala (Zeebe's DMN engine) does;
  *  - priority (PRIORITY, OUTPUT ORDER): the outputs in the table's order
  *    rank a rule, each by the position of its value in that output's
  *    outputValues (a value not listed, or an output without outputValues,

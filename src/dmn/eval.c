@@ -773,9 +773,9 @@ int dmn_evaluate(const dmn_definitions *defs, const char *decision_id, const cha
             return CHUTE_EINVAL;
         }
         json_error_t je;
-        vars = json_loadb(variables_json, n, 0, &je);
+        vars = json_loadb(variables_json, n, JSON_ALLOW_NUL, &je);
         if (!vars)
-            vars = json_loadb(variables_json, n, JSON_DECODE_INT_AS_REAL, &je);
+            vars = json_loadb(variables_json, n, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
         if (!vars) {
             snprintf(err->message, sizeof err->message,
                      "Expected to evaluate decision '%s', but the variables are not a JSON "
