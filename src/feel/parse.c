@@ -1674,8 +1674,9 @@ static int parse_any(const char *src, size_t len, int unary, feel_expr **out, fe
     e->root = unary ? parse_unary_tests(p) : parse_expr(p);
     e->unary = unary;
     if (tok(p)->kind != T_EOF)
-        expected(p, unary ? "',', an operator or the end of the unary tests"
-                          : "an operator or the end of the expression");
+        expected(p, !unary                      ? "an operator or the end of the expression"
+                    : e->root->kind == N_UT_NOT ? "the end of the unary tests after 'not(...)'"
+                                                : "',', an operator or the end of the unary tests");
     free(p->toks);
     farena_free(&p->scratch);
     free(p);

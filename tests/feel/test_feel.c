@@ -1113,7 +1113,7 @@ static const ut_error_case ut_error_cases[] = {
     {"not()", 5, "Expected a unary test at column 5, but found ')'"},
     {"not(1, 2", 9, "Expected ',' or ')' at column 9, but found the end of the expression"},
     {"not(1) , 2", 8,
-     "Expected ',', an operator or the end of the unary tests at column 8, but found ','"},
+     "Expected the end of the unary tests after 'not(...)' at column 8, but found ','"},
     {"1,", 3, "Expected an expression at column 3, but found the end of the expression"},
     {"[1..5", 6,
      "Expected ']' or ')' to end the interval at column 6, but found the end of the expression"},
