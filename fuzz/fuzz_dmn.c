@@ -134,8 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc == 0) {
             CHECK(out && strlen(out) <= DMN_MAX_RESULT);
             json_error_t je;
-            json_t *j = json_loads(out, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL,
-                                   &je);
+            json_t *j =
+                json_loads(out, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &je);
             if (!j && !strstr(je.text, "overflow") && !strstr(je.text, "NUL byte in object key")) {
                 fprintf(stderr, "fuzz_dmn: result is not JSON (%s): %s\n", je.text, out);
                 abort();

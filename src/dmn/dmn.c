@@ -29,8 +29,7 @@
 
 enum { NS_NONE, NS_DMN, NS_OTHER };
 
-static const char *const dmn_namespaces[] = {DMN_NS_11, DMN_NS_12, DMN_NS_13, DMN_NS_14,
-                                             DMN_NS_15};
+static const char *const dmn_namespaces[] = {DMN_NS_11, DMN_NS_12, DMN_NS_13, DMN_NS_14, DMN_NS_15};
 
 static const char *const hit_policy_names[] = {
 #define X_(name, xml) xml,
@@ -63,11 +62,25 @@ static xtree_keep keep(int ns, const char *name, const xtree_node *parent)
     if (ns != NS_DMN)
         return XTREE_SKIP;
     static const char *const skipped[] = {
-        "description",   "extensionElements", "question",          "allowedAnswers",
-        "variable",      "annotation",        "annotationEntry",   "inputValues",
-        "textAnnotation", "association",      "group",             "itemDefinition",
-        "inputData",     "knowledgeSource",   "authorityRequirement", "requiredInput",
-        "elementCollection", "performanceIndicator", "organizationUnit",
+        "description",
+        "extensionElements",
+        "question",
+        "allowedAnswers",
+        "variable",
+        "annotation",
+        "annotationEntry",
+        "inputValues",
+        "textAnnotation",
+        "association",
+        "group",
+        "itemDefinition",
+        "inputData",
+        "knowledgeSource",
+        "authorityRequirement",
+        "requiredInput",
+        "elementCollection",
+        "performanceIndicator",
+        "organizationUnit",
     };
     for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++)
         if (strcmp(name, skipped[i]) == 0)
@@ -330,8 +343,7 @@ static void label(char *buf, size_t cap, const char *kind, const char *name, uin
 
 /* ---- decision tables --------------------------------------------------------- */
 
-static void build_input(builder *b, const char *did, const xtree_node *n, uint32_t i,
-                        dmn_input *in)
+static void build_input(builder *b, const char *did, const xtree_node *n, uint32_t i, dmn_input *in)
 {
     in->id = out_attr(b, n, "id");
     in->label = out_attr(b, n, "label");
@@ -448,8 +460,8 @@ static void build_output(builder *b, const char *did, const xtree_node *n, uint3
     }
 }
 
-static void build_rule(builder *b, const char *did, const xtree_node *n, uint32_t r,
-                       dmn_table *t, dmn_rule *rule)
+static void build_rule(builder *b, const char *did, const xtree_node *n, uint32_t r, dmn_table *t,
+                       dmn_rule *rule)
 {
     rule->id = out_attr(b, n, "id");
     char what[QUOTE_MAX + 64];
@@ -613,15 +625,15 @@ static const dmn_table *build_table(builder *b, const char *did, const xtree_nod
                     add_error(b, did, n,
                               "The outputs %u and %u of %s have the same name '%s'; the names "
                               "of several outputs must differ",
-                              k + 1, o + 1, tn, clip(q, sizeof q, outs[o].name,
-                                                     strlen(outs[o].name)));
+                              k + 1, o + 1, tn,
+                              clip(q, sizeof q, outs[o].name, strlen(outs[o].name)));
                     break;
                 }
         }
         if (t->aggregation != DMN_AGG_NONE) {
             add_error(b, did, n,
-                      "The aggregation %s of %s needs a single output, but the table has %u",
-                      agg, tn, no);
+                      "The aggregation %s of %s needs a single output, but the table has %u", agg,
+                      tn, no);
         }
     }
     if (t->hit_policy == DMN_HIT_PRIORITY || t->hit_policy == DMN_HIT_OUTPUT_ORDER) {
@@ -650,9 +662,9 @@ static const dmn_table *build_table(builder *b, const char *did, const xtree_nod
 
 /* The boxed expressions of DMN that are not decision tables nor literal
  * expressions. */
-static const char *const other_logic[] = {"context",  "invocation", "list",   "relation",
-                                          "functionDefinition", "conditional", "filter", "for",
-                                          "some",     "every"};
+static const char *const other_logic[] = {
+    "context",     "invocation", "list", "relation", "functionDefinition",
+    "conditional", "filter",     "for",  "some",     "every"};
 
 static int is_other_logic(const xtree_node *c)
 {
@@ -809,8 +821,8 @@ typedef struct graph {
     dmn_decision *ds;
     const xtree_node **nodes;
     uint32_t n;
-    uint8_t *color;  /* 0 new, 1 on the path, 2 done */
-    uint32_t *path;  /* the decisions on the path of the walk */
+    uint8_t *color; /* 0 new, 1 on the path, 2 done */
+    uint32_t *path; /* the decisions on the path of the walk */
     uint32_t depth;
     uint8_t *cyclic; /* a cycle through it was reported */
 } graph;

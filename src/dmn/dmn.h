@@ -122,12 +122,12 @@
 
 #define DMN_MAX_DOCUMENT ((size_t)4 * 1024 * 1024) /* bytes of one resource */
 #define DMN_MAX_DEPTH 64                           /* nesting of XML elements */
-#define DMN_MAX_ATTRS 64        /* attributes of one element, xmlns declarations included */
-#define DMN_MAX_ELEMENTS 200000 /* XML elements of one document, diagram included */
-#define DMN_MAX_DECISIONS 1000  /* decisions of one resource */
-#define DMN_MAX_INPUTS 200      /* inputs of one decision table */
-#define DMN_MAX_OUTPUTS 200     /* outputs of one decision table */
-#define DMN_MAX_RULES 20000     /* rules of one decision table */
+#define DMN_MAX_ATTRS 64           /* attributes of one element, xmlns declarations included */
+#define DMN_MAX_ELEMENTS 200000    /* XML elements of one document, diagram included */
+#define DMN_MAX_DECISIONS 1000     /* decisions of one resource */
+#define DMN_MAX_INPUTS 200         /* inputs of one decision table */
+#define DMN_MAX_OUTPUTS 200        /* outputs of one decision table */
+#define DMN_MAX_RULES 20000        /* rules of one decision table */
 #define DMN_MAX_OUTPUT_VALUES 1000 /* items of one output's outputValues */
 /* Work of one dmn_evaluate over all the expressions it evaluates (the
  * decision and its requirements), in FEEL's steps: four times what one
@@ -211,9 +211,9 @@ typedef struct dmn_output {
 } dmn_output;
 
 typedef struct dmn_rule {
-    const char *id;                  /* "" when none */
-    const dmn_expr *input_entries;   /* dmn_table.input_count of them */
-    const dmn_expr *output_entries;  /* dmn_table.output_count of them */
+    const char *id;                 /* "" when none */
+    const dmn_expr *input_entries;  /* dmn_table.input_count of them */
+    const dmn_expr *output_entries; /* dmn_table.output_count of them */
 } dmn_rule;
 
 typedef struct dmn_table {

@@ -140,8 +140,8 @@ static int fail_feel(evaluation *ev, const dmn_decision *d, const char *text, si
                     "the evaluation takes more than %llu steps over all the expressions it "
                     "evaluates (at '%s' of %s)",
                     (unsigned long long)DMN_MAX_STEPS, clip(q, sizeof q, text, len), what);
-    return fail(ev, d, "failed to evaluate expression '%s' of %s: %s",
-                clip(q, sizeof q, text, len), what, fe->message);
+    return fail(ev, d, "failed to evaluate expression '%s' of %s: %s", clip(q, sizeof q, text, len),
+                what, fe->message);
 }
 
 /* Reads JSON text as the engine does: integers past int64 as doubles. */
@@ -149,8 +149,7 @@ static json_t *read_json(const char *text, size_t len)
 {
     json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (!j)
-        j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL,
-                       NULL);
+        j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, NULL);
     return j;
 }
 
@@ -553,9 +552,8 @@ static int eval_table(dscope *s, const dmn_table *t, char **out, size_t *out_len
             int m = feel_eval_unary_tests_value(x->parsed, inputs[i], &s->env, &ev->budget, &fe);
             if (m < 0) {
                 label(rl, sizeof rl, "rule", rule->id, r);
-                label(il, sizeof il, "input", t->inputs[i].label[0] ? t->inputs[i].label
-                                                                     : t->inputs[i].id,
-                      i);
+                label(il, sizeof il, "input",
+                      t->inputs[i].label[0] ? t->inputs[i].label : t->inputs[i].id, i);
                 snprintf(what, sizeof what, "the inputEntry of %s for %s", rl, il);
                 rc = fail_feel(ev, d, x->text, x->len, what, &fe);
                 goto out;
@@ -577,8 +575,8 @@ static int eval_table(dscope *s, const dmn_table *t, char **out, size_t *out_len
         char list[900];
         rule_list(list, sizeof list, t, matched, nm);
         rc = fail(ev, d,
-                  "expected at most one rule to match for UNIQUE hit policy, but found %u (%s)",
-                  nm, list);
+                  "expected at most one rule to match for UNIQUE hit policy, but found %u (%s)", nm,
+                  list);
         goto out;
     }
     if (t->hit_policy == DMN_HIT_UNIQUE || t->hit_policy == DMN_HIT_FIRST) {

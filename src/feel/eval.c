@@ -1150,8 +1150,8 @@ struct feel_value {
     const fv *v;
 };
 
-int feel_eval_value(const feel_expr *e, const feel_env *env, feel_budget *budget,
-                    feel_value **out, feel_error *err)
+int feel_eval_value(const feel_expr *e, const feel_env *env, feel_budget *budget, feel_value **out,
+                    feel_error *err)
 {
     feel_error dummy;
     if (!err)

@@ -205,8 +205,8 @@ typedef struct feel_value feel_value;
 
 /* Evaluates |e| as feel_eval does, under |budget| (may be NULL), keeping
  * the result as a value in |*out| instead of writing it out as JSON. */
-int feel_eval_value(const feel_expr *e, const feel_env *env, feel_budget *budget,
-                    feel_value **out, feel_error *err);
+int feel_eval_value(const feel_expr *e, const feel_env *env, feel_budget *budget, feel_value **out,
+                    feel_error *err);
 
 void feel_value_free(feel_value *v);
 

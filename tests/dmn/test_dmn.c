@@ -542,13 +542,14 @@ static void test_required(void **state)
     const char *const rate_req[] = {"rate", NULL};
     put_literal(&b, "total", "Total", "base + `Bonus amount`", total_req);
     put_literal(&b, "base", "Base", "salary * rate", rate_req);
-    table_spec bonus = {.id = "bonus",
-                        .name = "Bonus amount",
-                        .table_attrs = "hitPolicy=\"FIRST\"",
-                        .inputs = {"years", "Rate"},
-                        .outputs = {"amount"},
-                        .requires = {"rate"},
-                        .rules = {{">= 10", "-", "1000 * Rate"}, {"-", "> 1", "100"}, {"-", "-", "0"}}};
+    table_spec bonus = {
+        .id = "bonus",
+        .name = "Bonus amount",
+        .table_attrs = "hitPolicy=\"FIRST\"",
+        .inputs = {"years", "Rate"},
+        .outputs = {"amount"},
+        .requires = {"rate"},
+        .rules = {{">= 10", "-", "1000 * Rate"}, {"-", "> 1", "100"}, {"-", "-", "0"}}};
     put_table(&b, &bonus);
     put_literal(&b, "rate", "Rate", "if level = \"senior\" then 2 else 1", NULL);
     char *xml = close_defs(&b);
@@ -586,10 +587,8 @@ static void test_required(void **state)
     open_defs(&b, NS13);
     const char *const top_req[] = {"check", NULL};
     put_literal(&b, "top", "Top", "check", top_req);
-    table_spec check = {.id = "check",
-                        .inputs = {"x"},
-                        .outputs = {"o"},
-                        .rules = {{"> 1", "1"}, {"> 2", "2"}}};
+    table_spec check = {
+        .id = "check", .inputs = {"x"}, .outputs = {"o"}, .rules = {{"> 1", "1"}, {"> 2", "2"}}};
     put_table(&b, &check);
     xml = close_defs(&b);
     defs = parse_ok(xml);
@@ -703,14 +702,13 @@ static void test_eval_failures(void **state)
     char *out = (char *)"untouched";
     dmn_eval_error err;
     assert_int_equal(dmn_evaluate(defs, "nope", "{}", NOW_MS, &out, &err), CHUTE_ENOTFOUND);
-    assert_string_equal(err.message,
-                        "Expected to evaluate decision 'nope', but no decision found for id 'nope'");
+    assert_string_equal(
+        err.message, "Expected to evaluate decision 'nope', but no decision found for id 'nope'");
     assert_null(err.decision_id);
     assert_int_equal(dmn_evaluate(defs, "discount", "[1]", NOW_MS, &out, &err), CHUTE_EINVAL);
     assert_string_equal(err.message, "Expected to evaluate decision 'discount', but the variables "
                                      "are a JSON array, not an object");
-    assert_int_equal(dmn_evaluate(defs, "discount", "{\"a\": ", NOW_MS, &out, &err),
-                     CHUTE_EINVAL);
+    assert_int_equal(dmn_evaluate(defs, "discount", "{\"a\": ", NOW_MS, &out, &err), CHUTE_EINVAL);
     assert_non_null(strstr(err.message, "the variables are not a JSON object"));
     assert_string_equal(out, "untouched");
     assert_int_equal(dmn_evaluate_env(defs, 7, NULL, &out, NULL, &err), CHUTE_ENOTFOUND);
@@ -733,10 +731,8 @@ static void test_eval_failures(void **state)
                "input 'Input 1' (input 1): A list would have more than 100000 items at column 7");
     dmn_definitions_free(defs);
 
-    table_spec g = {.id = "entry",
-                    .inputs = {"x"},
-                    .outputs = {"o"},
-                    .rules = {{"assert(?, ? > 0)", "1"}}};
+    table_spec g = {
+        .id = "entry", .inputs = {"x"}, .outputs = {"o"}, .rules = {{"assert(?, ? > 0)", "1"}}};
     defs = parse_table(&g);
     check_eval(defs, "entry", "{\"x\": 1}", "1");
     out = NULL;
