@@ -49,7 +49,16 @@ struct ProtobufCMessage;
     X(LIST_INCIDENTS, "list incidents")                                                            \
     X(JOB_TYPES, "list job types")                                                                 \
     X(DEPLOY, "deploy resources")                                                                  \
-    X(GET_PROCESS_XML, "get process definition XML")
+    X(GET_PROCESS_XML, "get process definition XML")                                               \
+    X(CREATE_INSTANCE, "create process instance")                                                  \
+    X(CANCEL_INSTANCE, "cancel process instance")                                                  \
+    X(SET_VARIABLES, "set variables")                                                              \
+    X(DELETE_RESOURCE, "delete resource")                                                          \
+    X(GET_INSTANCE, "get process instance")                                                        \
+    X(SEARCH_INSTANCES, "search process instances")                                                \
+    X(SEARCH_ELEMENTS, "search element instances")                                                 \
+    X(SEARCH_VARIABLES, "search variables")                                                        \
+    X(SEARCH_INCIDENTS, "search incidents")
 
 typedef enum command_kind {
 #define COMMAND_KIND_ENUM(name, words) COMMAND_##name,
@@ -58,22 +67,56 @@ typedef enum command_kind {
         COMMAND_KIND_COUNT
 } command_kind;
 
+/*
+ * What a search (POST /v2/.../search) keeps: each field set by the filter
+ * the client sent, zero or NULL for "any". Which fields a search reads is
+ * said at each; the REST decoder refuses filter fields a search does not
+ * read, so that a filter is never silently ignored.
+ */
+typedef struct command_search {
+    int64_t process_instance_key;   /* all four */
+    int64_t process_definition_key; /* instances, elements, incidents */
+    const char *bpmn_process_id;    /* instances, elements, incidents */
+    int32_t version;                /* instances, when has_version */
+    int has_version;
+    chute_instance_state state;   /* instances, elements */
+    int has_incident;             /* instances, elements: 1 with, -1 without, 0 any */
+    int64_t scope_key;            /* variables: scopeKey; elements: elementInstanceScopeKey */
+    int64_t element_instance_key; /* elements, incidents */
+    const char *element_id;       /* elements, incidents */
+    const char *element_type;     /* elements: Zeebe's BpmnElementType */
+    const char *name;             /* variables */
+    int64_t variable_key;         /* variables */
+    int64_t incident_key;         /* elements, incidents */
+    int64_t job_key;              /* incidents */
+    const char *error_type;       /* incidents: an incident type's name */
+    int incident_state;           /* incidents: 1 ACTIVE, 2 RESOLVED, 0 any */
+    int no_match;                 /* a tenant other than "<default>": nothing can match */
+    size_t from;                  /* entries to skip */
+    size_t limit;                 /* entries to answer at most, >= 1 */
+} command_search;
+
 /* "complete job" for COMMAND_COMPLETE: for logs and messages. */
 const char *command_kind_words(command_kind kind);
 
 typedef struct command {
     command_kind kind;
 
-    /* The job it acts on; the incident for RESOLVE_INCIDENT. */
+    /* The job it acts on; the incident for RESOLVE_INCIDENT; the process
+     * instance for CANCEL_INSTANCE and GET_INSTANCE; the scope for
+     * SET_VARIABLES; the process definition for DELETE_RESOURCE and
+     * GET_PROCESS_XML. */
     int64_t key;
 
     /* ACTIVATE, STREAM (max_jobs is 0 for a stream). */
     chute_activate_request req;
     /* ACTIVATE: > 0 wait that long for jobs, 0 the server's default, < 0
-     * answer at once. */
+     * answer at once. CREATE_INSTANCE with |await|: > 0 wait that long for
+     * the instance to end, 0 the server's default. */
     int64_t request_timeout_ms;
 
-    /* COMPLETE, FAIL, THROW_ERROR: JSON text, NULL when not sent. */
+    /* COMPLETE, FAIL, THROW_ERROR, CREATE_INSTANCE, SET_VARIABLES: JSON
+     * text, NULL when not sent. */
     const char *variables;
     size_t variables_len;
     int32_t retries; /* FAIL; UPDATE when has_retries */
@@ -102,6 +145,27 @@ typedef struct command {
     chute_resource *resources;
     size_t nresources;
     int legacy;
+
+    /* CREATE_INSTANCE: the definition, by a non-empty |bpmn_process_id| and
+     * |version| (< 0: the latest), else by |process_definition_key|; the
+     * root variables in |variables|. |start_instructions|: how many the
+     * client sent (Chute runs none). |await|: answer when the instance ends
+     * (CreateProcessInstanceWithResult, awaitCompletion), with the root
+     * variables named in |fetch_names| (none: all). */
+    int64_t process_definition_key;
+    const char *bpmn_process_id;
+    int32_t version;
+    size_t start_instructions;
+    int await;
+    const char *const *fetch_names;
+    size_t nfetch;
+
+    /* SET_VARIABLES: |key| is the scope, |variables| the document; |local|
+     * sets them on that scope instead of propagating them. */
+    int local;
+
+    /* SEARCH_*: the filter and the page. */
+    command_search search;
 
     /* What the fields point into; released by command_free. */
     struct ProtobufCMessage *msg;

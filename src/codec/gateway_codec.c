@@ -63,8 +63,7 @@ static int prescan_activation(const ProtobufCMessageDescriptor *desc, const char
     return 0;
 }
 
-int codec_decode_activate_jobs(const uint8_t *buf, size_t len, command *out,
-                               chute_error *err)
+int codec_decode_activate_jobs(const uint8_t *buf, size_t len, command *out, chute_error *err)
 {
     const ProtobufCMessageDescriptor *desc = &gateway_protocol__activate_jobs_request__descriptor;
     static const char what[] = "activate jobs";
@@ -149,11 +148,10 @@ static void set_variables(command *c, const char *variables)
     c->variables_len = strlen(variables);
 }
 
-int codec_decode_complete_job(const uint8_t *buf, size_t len, command *out,
-                              chute_error *err)
+int codec_decode_complete_job(const uint8_t *buf, size_t len, command *out, chute_error *err)
 {
-    int rc =
-        unpack_command(COMMAND_COMPLETE, &gateway_protocol__complete_job_request__descriptor, buf, len, out, err);
+    int rc = unpack_command(COMMAND_COMPLETE, &gateway_protocol__complete_job_request__descriptor,
+                            buf, len, out, err);
     if (rc)
         return rc;
     GatewayProtocol__CompleteJobRequest *r = (GatewayProtocol__CompleteJobRequest *)out->msg;
@@ -164,7 +162,8 @@ int codec_decode_complete_job(const uint8_t *buf, size_t len, command *out,
 
 int codec_decode_fail_job(const uint8_t *buf, size_t len, command *out, chute_error *err)
 {
-    int rc = unpack_command(COMMAND_FAIL, &gateway_protocol__fail_job_request__descriptor, buf, len, out, err);
+    int rc = unpack_command(COMMAND_FAIL, &gateway_protocol__fail_job_request__descriptor, buf, len,
+                            out, err);
     if (rc)
         return rc;
     GatewayProtocol__FailJobRequest *r = (GatewayProtocol__FailJobRequest *)out->msg;
@@ -176,10 +175,10 @@ int codec_decode_fail_job(const uint8_t *buf, size_t len, command *out, chute_er
     return 0;
 }
 
-int codec_decode_throw_error(const uint8_t *buf, size_t len, command *out,
-                             chute_error *err)
+int codec_decode_throw_error(const uint8_t *buf, size_t len, command *out, chute_error *err)
 {
-    int rc = unpack_command(COMMAND_THROW_ERROR, &gateway_protocol__throw_error_request__descriptor, buf, len, out, err);
+    int rc = unpack_command(COMMAND_THROW_ERROR, &gateway_protocol__throw_error_request__descriptor,
+                            buf, len, out, err);
     if (rc)
         return rc;
     GatewayProtocol__ThrowErrorRequest *r = (GatewayProtocol__ThrowErrorRequest *)out->msg;
@@ -190,11 +189,11 @@ int codec_decode_throw_error(const uint8_t *buf, size_t len, command *out,
     return 0;
 }
 
-int codec_decode_update_job_retries(const uint8_t *buf, size_t len, command *out,
-                                    chute_error *err)
+int codec_decode_update_job_retries(const uint8_t *buf, size_t len, command *out, chute_error *err)
 {
-    int rc = unpack_command(COMMAND_UPDATE, &gateway_protocol__update_job_retries_request__descriptor, buf, len,
-                            out, err);
+    int rc =
+        unpack_command(COMMAND_UPDATE, &gateway_protocol__update_job_retries_request__descriptor,
+                       buf, len, out, err);
     if (rc)
         return rc;
     GatewayProtocol__UpdateJobRetriesRequest *r =
@@ -205,11 +204,11 @@ int codec_decode_update_job_retries(const uint8_t *buf, size_t len, command *out
     return 0;
 }
 
-int codec_decode_update_job_timeout(const uint8_t *buf, size_t len, command *out,
-                                    chute_error *err)
+int codec_decode_update_job_timeout(const uint8_t *buf, size_t len, command *out, chute_error *err)
 {
-    int rc = unpack_command(COMMAND_UPDATE, &gateway_protocol__update_job_timeout_request__descriptor, buf, len,
-                            out, err);
+    int rc =
+        unpack_command(COMMAND_UPDATE, &gateway_protocol__update_job_timeout_request__descriptor,
+                       buf, len, out, err);
     if (rc)
         return rc;
     GatewayProtocol__UpdateJobTimeoutRequest *r =
@@ -220,11 +219,11 @@ int codec_decode_update_job_timeout(const uint8_t *buf, size_t len, command *out
     return 0;
 }
 
-int codec_decode_resolve_incident(const uint8_t *buf, size_t len, command *out,
-                                  chute_error *err)
+int codec_decode_resolve_incident(const uint8_t *buf, size_t len, command *out, chute_error *err)
 {
     int rc =
-        unpack_command(COMMAND_RESOLVE_INCIDENT, &gateway_protocol__resolve_incident_request__descriptor, buf, len, out, err);
+        unpack_command(COMMAND_RESOLVE_INCIDENT,
+                       &gateway_protocol__resolve_incident_request__descriptor, buf, len, out, err);
     if (rc)
         return rc;
     out->key = ((GatewayProtocol__ResolveIncidentRequest *)out->msg)->incidentkey;
@@ -363,8 +362,8 @@ enum { DEPLOY_RESOURCE_RESOURCES = 1, DEPLOY_PROCESS_PROCESSES = 1 };
 
 /* Counts the repeated field on the wire before protobuf-c allocates one
  * block per element. */
-static int prescan_resources(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
-                             size_t len, uint32_t field, chute_error *err)
+static int prescan_resources(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
+                             uint32_t field, chute_error *err)
 {
     size_t n;
     if (codec_wire_count(buf, len, &field, &n, 1))
@@ -433,8 +432,8 @@ int codec_decode_deploy_process(const uint8_t *buf, size_t len, command *out, ch
     return 0;
 }
 
-int codec_encode_deploy_response(int64_t key, const chute_process_view *procs, size_t n,
-                                 int legacy, uint8_t **out, size_t *out_len, chute_error *err)
+int codec_encode_deploy_response(int64_t key, const chute_process_view *procs, size_t n, int legacy,
+                                 uint8_t **out, size_t *out_len, chute_error *err)
 {
     GatewayProtocol__ProcessMetadata *meta = calloc(n ? n : 1, sizeof *meta);
     GatewayProtocol__ProcessMetadata **metas = calloc(n ? n : 1, sizeof *metas);
@@ -479,4 +478,168 @@ done:
     free(deps);
     free(depps);
     return rc;
+}
+
+/* ---- process instances ------------------------------------------------------------ */
+
+enum {
+    CREATE_START_INSTRUCTIONS = 5,
+    WITH_RESULT_REQUEST = 1,
+    WITH_RESULT_FETCH_VARIABLES = 3,
+};
+
+static int too_many_start_instructions(size_t n, chute_error *err)
+{
+    return chute_error_set(err, CHUTE_EINVAL,
+                           "Expected to create a process instance with at most %d "
+                           "startInstructions, but got %lu",
+                           CODEC_MAX_START_INSTRUCTIONS, (unsigned long)n);
+}
+
+/* Fills the CREATE_INSTANCE fields of |out| from |r| (NULL: nothing sent). */
+static int create_from_request(const GatewayProtocol__CreateProcessInstanceRequest *r,
+                               const char *rpc, command *out, chute_error *err)
+{
+    out->kind = COMMAND_CREATE_INSTANCE;
+    out->bpmn_process_id = "";
+    out->variables = "";
+    if (!r)
+        return 0;
+    if (r->tenantid[0] && strcmp(r->tenantid, CODEC_DEFAULT_TENANT) != 0) {
+        char *ids[1] = {r->tenantid};
+        return check_tenants(rpc, ids, 1, err);
+    }
+    out->process_definition_key = r->processdefinitionkey;
+    out->bpmn_process_id = r->bpmnprocessid;
+    out->version = r->version;
+    set_variables(out, r->variables);
+    out->start_instructions = r->n_startinstructions;
+    return 0;
+}
+
+int codec_decode_create_process_instance(const uint8_t *buf, size_t len, command *out,
+                                         chute_error *err)
+{
+    const ProtobufCMessageDescriptor *desc =
+        &gateway_protocol__create_process_instance_request__descriptor;
+    const uint32_t field = CREATE_START_INSTRUCTIONS;
+    size_t n;
+    memset(out, 0, sizeof(*out));
+    if (codec_wire_count(buf, len, &field, &n, 1))
+        return codec_decode_error(desc, err);
+    if (n > CODEC_MAX_START_INSTRUCTIONS)
+        return too_many_start_instructions(n, err);
+    int rc = codec_unpack(desc, buf, len, &out->msg, err);
+    if (rc)
+        return rc;
+    rc = create_from_request((GatewayProtocol__CreateProcessInstanceRequest *)out->msg,
+                             "CreateProcessInstance", out, err);
+    if (rc)
+        command_free(out);
+    return rc;
+}
+
+int codec_decode_create_process_instance_with_result(const uint8_t *buf, size_t len, command *out,
+                                                     chute_error *err)
+{
+    const ProtobufCMessageDescriptor *desc =
+        &gateway_protocol__create_process_instance_with_result_request__descriptor;
+    const uint32_t top = WITH_RESULT_FETCH_VARIABLES, inner = CREATE_START_INSTRUCTIONS;
+    size_t nfetch, nstart;
+    memset(out, 0, sizeof(*out));
+    if (codec_wire_count(buf, len, &top, &nfetch, 1) ||
+        codec_wire_count_in(buf, len, WITH_RESULT_REQUEST, &inner, &nstart, 1))
+        return codec_decode_error(desc, err);
+    if (nfetch > CODEC_MAX_FETCH_VARIABLES)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to create a process instance with at most %d "
+                               "fetchVariables names, but got %lu",
+                               CODEC_MAX_FETCH_VARIABLES, (unsigned long)nfetch);
+    if (nstart > CODEC_MAX_START_INSTRUCTIONS)
+        return too_many_start_instructions(nstart, err);
+    int rc = codec_unpack(desc, buf, len, &out->msg, err);
+    if (rc)
+        return rc;
+    GatewayProtocol__CreateProcessInstanceWithResultRequest *r =
+        (GatewayProtocol__CreateProcessInstanceWithResultRequest *)out->msg;
+    rc = create_from_request(r->request, "CreateProcessInstanceWithResult", out, err);
+    if (rc) {
+        command_free(out);
+        return rc;
+    }
+    out->await = 1;
+    out->request_timeout_ms = r->requesttimeout;
+    out->fetch_names = (const char *const *)r->fetchvariables;
+    out->nfetch = r->n_fetchvariables;
+    return 0;
+}
+
+int codec_decode_cancel_process_instance(const uint8_t *buf, size_t len, command *out,
+                                         chute_error *err)
+{
+    int rc = unpack_command(COMMAND_CANCEL_INSTANCE,
+                            &gateway_protocol__cancel_process_instance_request__descriptor, buf,
+                            len, out, err);
+    if (rc)
+        return rc;
+    out->key = ((GatewayProtocol__CancelProcessInstanceRequest *)out->msg)->processinstancekey;
+    return 0;
+}
+
+int codec_decode_set_variables(const uint8_t *buf, size_t len, command *out, chute_error *err)
+{
+    int rc =
+        unpack_command(COMMAND_SET_VARIABLES, &gateway_protocol__set_variables_request__descriptor,
+                       buf, len, out, err);
+    if (rc)
+        return rc;
+    GatewayProtocol__SetVariablesRequest *r = (GatewayProtocol__SetVariablesRequest *)out->msg;
+    out->key = r->elementinstancekey;
+    set_variables(out, r->variables);
+    out->local = r->local != 0;
+    return 0;
+}
+
+int codec_decode_delete_resource(const uint8_t *buf, size_t len, command *out, chute_error *err)
+{
+    int rc =
+        unpack_command(COMMAND_DELETE_RESOURCE,
+                       &gateway_protocol__delete_resource_request__descriptor, buf, len, out, err);
+    if (rc)
+        return rc;
+    out->key = ((GatewayProtocol__DeleteResourceRequest *)out->msg)->resourcekey;
+    return 0;
+}
+
+int codec_encode_create_instance_response(const chute_instance_view *inst, int with_result,
+                                          size_t max, uint8_t **out, size_t *out_len,
+                                          chute_error *err)
+{
+    if (with_result) {
+        GatewayProtocol__CreateProcessInstanceWithResultResponse r =
+            GATEWAY_PROTOCOL__CREATE_PROCESS_INSTANCE_WITH_RESULT_RESPONSE__INIT;
+        r.processdefinitionkey = inst->process_definition_key;
+        r.bpmnprocessid = codec_pb_str(inst->bpmn_process_id);
+        r.version = inst->version;
+        r.processinstancekey = inst->key;
+        r.variables = codec_pb_doc(inst->variables, inst->variables_len);
+        r.tenantid = (char *)CODEC_DEFAULT_TENANT;
+        return codec_pack_framed(&r.base, max, out, out_len, err);
+    }
+    GatewayProtocol__CreateProcessInstanceResponse r =
+        GATEWAY_PROTOCOL__CREATE_PROCESS_INSTANCE_RESPONSE__INIT;
+    r.processdefinitionkey = inst->process_definition_key;
+    r.bpmnprocessid = codec_pb_str(inst->bpmn_process_id);
+    r.version = inst->version;
+    r.processinstancekey = inst->key;
+    r.tenantid = (char *)CODEC_DEFAULT_TENANT;
+    return codec_pack_framed(&r.base, max, out, out_len, err);
+}
+
+int codec_encode_set_variables_response(int64_t key, uint8_t **out, size_t *out_len,
+                                        chute_error *err)
+{
+    GatewayProtocol__SetVariablesResponse r = GATEWAY_PROTOCOL__SET_VARIABLES_RESPONSE__INIT;
+    r.key = key;
+    return codec_pack_framed(&r.base, 0, out, out_len, err);
 }

@@ -34,7 +34,8 @@
  * rather than produce a message the peer would refuse; use the size helpers
  * to stay under it. Empty responses (CompleteJobResponse, FailJobResponse,
  * ThrowErrorResponse, UpdateJobRetriesResponse, UpdateJobTimeoutResponse,
- * ResolveIncidentResponse) are all the same 5 bytes: codec_frame_empty().
+ * ResolveIncidentResponse, CancelProcessInstanceResponse,
+ * DeleteResourceResponse) are all the same 5 bytes: codec_frame_empty().
  */
 #ifndef CHUTE_CODEC_GATEWAY_CODEC_H
 #define CHUTE_CODEC_GATEWAY_CODEC_H
@@ -66,8 +67,7 @@
  * next, before registering a waiter. A worker not sent is "". Returns 0 or
  * CHUTE_EINVAL.
  */
-int codec_decode_activate_jobs(const uint8_t *buf, size_t len, command *out,
-                               chute_error *err);
+int codec_decode_activate_jobs(const uint8_t *buf, size_t len, command *out, chute_error *err);
 
 /* The same for a StreamActivatedJobsRequest (no maxJobsToActivate, no
  * requestTimeout): then chute_engine_check_activate(&out->req, 1, err). */
@@ -76,17 +76,12 @@ int codec_decode_stream_activated_jobs(const uint8_t *buf, size_t len, command *
 
 /* ---- job commands ------------------------------------------------------------ */
 
-int codec_decode_complete_job(const uint8_t *buf, size_t len, command *out,
-                              chute_error *err);
+int codec_decode_complete_job(const uint8_t *buf, size_t len, command *out, chute_error *err);
 int codec_decode_fail_job(const uint8_t *buf, size_t len, command *out, chute_error *err);
-int codec_decode_throw_error(const uint8_t *buf, size_t len, command *out,
-                             chute_error *err);
-int codec_decode_update_job_retries(const uint8_t *buf, size_t len, command *out,
-                                    chute_error *err);
-int codec_decode_update_job_timeout(const uint8_t *buf, size_t len, command *out,
-                                    chute_error *err);
-int codec_decode_resolve_incident(const uint8_t *buf, size_t len, command *out,
-                                  chute_error *err);
+int codec_decode_throw_error(const uint8_t *buf, size_t len, command *out, chute_error *err);
+int codec_decode_update_job_retries(const uint8_t *buf, size_t len, command *out, chute_error *err);
+int codec_decode_update_job_timeout(const uint8_t *buf, size_t len, command *out, chute_error *err);
+int codec_decode_resolve_incident(const uint8_t *buf, size_t len, command *out, chute_error *err);
 
 /* Checks that |buf| is a TopologyRequest (it has no fields; unknown ones are
  * skipped). Returns 0 or CHUTE_EINVAL. */
@@ -104,8 +99,53 @@ int codec_decode_deploy_process(const uint8_t *buf, size_t len, command *out, ch
 
 /* DeployResourceResponse (or, |legacy|, DeployProcessResponse) for the
  * deployment |key| and its processes, framed, malloc'd. */
-int codec_encode_deploy_response(int64_t key, const chute_process_view *procs, size_t n,
-                                 int legacy, uint8_t **out, size_t *out_len, chute_error *err);
+int codec_encode_deploy_response(int64_t key, const chute_process_view *procs, size_t n, int legacy,
+                                 uint8_t **out, size_t *out_len, chute_error *err);
+
+/* ---- process instances ------------------------------------------------------------ */
+
+/* Bound on CreateProcessInstanceRequest.startInstructions, counted on the
+ * wire before protobuf-c allocates them (Chute refuses any: see
+ * command_run). */
+#define CODEC_MAX_START_INSTRUCTIONS 1000
+
+/* CreateProcessInstanceRequest into a CREATE_INSTANCE command: the
+ * definition fields as sent (which one wins is the command layer's rule),
+ * the variables, the number of start instructions; tenantId empty or
+ * "<default>". */
+int codec_decode_create_process_instance(const uint8_t *buf, size_t len, command *out,
+                                         chute_error *err);
+
+/* CreateProcessInstanceWithResultRequest: the same with |await| set,
+ * requestTimeout and at most CODEC_MAX_FETCH_VARIABLES fetchVariables. A
+ * missing request is an empty one. */
+int codec_decode_create_process_instance_with_result(const uint8_t *buf, size_t len, command *out,
+                                                     chute_error *err);
+
+/* CancelProcessInstanceRequest: CANCEL_INSTANCE of processInstanceKey. */
+int codec_decode_cancel_process_instance(const uint8_t *buf, size_t len, command *out,
+                                         chute_error *err);
+
+/* SetVariablesRequest: SET_VARIABLES on elementInstanceKey. */
+int codec_decode_set_variables(const uint8_t *buf, size_t len, command *out, chute_error *err);
+
+/* DeleteResourceRequest: DELETE_RESOURCE of resourceKey. */
+int codec_decode_delete_resource(const uint8_t *buf, size_t len, command *out, chute_error *err);
+
+/*
+ * CreateProcessInstanceResponse for |inst|, or with |with_result| the
+ * CreateProcessInstanceWithResultResponse, whose variables are
+ * |inst->variables| ("{}" when blank). tenantId "<default>". Framed,
+ * malloc'd; |max| bounds the message (0: 4 MiB). Returns 0, CHUTE_ETOOBIG
+ * or CHUTE_ENOMEM.
+ */
+int codec_encode_create_instance_response(const chute_instance_view *inst, int with_result,
+                                          size_t max, uint8_t **out, size_t *out_len,
+                                          chute_error *err);
+
+/* SetVariablesResponse{key}, framed, malloc'd. */
+int codec_encode_set_variables_response(int64_t key, uint8_t **out, size_t *out_len,
+                                        chute_error *err);
 
 /* ---- encoding -------------------------------------------------------------------- */
 

@@ -8,6 +8,7 @@
 #include "http_reason.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define REST_BUF_DEFAULT_MAX ((size_t)64 << 20)
 
@@ -429,6 +431,43 @@ static int get_document(json_t *o, const char *name, char **out, size_t *len, ch
     return 0;
 }
 
+/* An array of at most REST_MAX_FETCH_VARIABLES strings, into |*out|
+ * (malloc'd, pointing into the document; NULL when absent or empty). */
+static int get_names(json_t *doc, const char *name, const char ***out, size_t *n_out,
+                     chute_error *err)
+{
+    json_t *fv = member(doc, name);
+    *out = NULL;
+    *n_out = 0;
+    if (!fv)
+        return 0;
+    if (!json_is_array(fv))
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected %s to be an array of strings, but got %s", name,
+                               jdoc_kind_name(fv));
+    size_t n = json_array_size(fv);
+    if (n > REST_MAX_FETCH_VARIABLES)
+        return chute_error_set(err, CHUTE_EINVAL, "Expected at most %d %s names, but got %zu",
+                               REST_MAX_FETCH_VARIABLES, name, n);
+    if (n == 0)
+        return 0;
+    const char **names = calloc(n, sizeof *names);
+    if (!names)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *s = json_array_get(fv, i);
+        if (!json_is_string(s)) {
+            free(names);
+            return chute_error_set(err, CHUTE_EINVAL, "Expected %s[%zu] to be a string, but got %s",
+                                   name, i, jdoc_kind_name(s));
+        }
+        names[i] = json_string_value(s);
+    }
+    *out = names;
+    *n_out = n;
+    return 0;
+}
+
 /* ---- activation -------------------------------------------------------------------- */
 
 int rest_decode_activate(const char *body, size_t len, command *out, chute_error *err)
@@ -457,41 +496,9 @@ int rest_decode_activate(const char *body, size_t len, command *out, chute_error
     if ((rc = get_int(doc, "requestTimeout", INT64_MIN, INT64_MAX, &v, &has, err)) != 0)
         goto fail;
     a.request_timeout_ms = has ? v : 0;
-    json_t *fv = member(doc, "fetchVariable");
-    if (fv) {
-        if (!json_is_array(fv)) {
-            rc = chute_error_set(err, CHUTE_EINVAL,
-                                 "Expected fetchVariable to be an array of strings, but got %s",
-                                 jdoc_kind_name(fv));
-            goto fail;
-        }
-        size_t n = json_array_size(fv);
-        if (n > REST_MAX_FETCH_VARIABLES) {
-            rc = chute_error_set(err, CHUTE_EINVAL,
-                                 "Expected at most %d fetchVariable names, but got %zu",
-                                 REST_MAX_FETCH_VARIABLES, n);
-            goto fail;
-        }
-        if (n > 0) {
-            a.fetch = calloc(n, sizeof *a.fetch);
-            if (!a.fetch) {
-                rc = chute_error_set(err, CHUTE_ENOMEM, "out of memory");
-                goto fail;
-            }
-            for (size_t i = 0; i < n; i++) {
-                json_t *s = json_array_get(fv, i);
-                if (!json_is_string(s)) {
-                    rc = chute_error_set(err, CHUTE_EINVAL,
-                                         "Expected fetchVariable[%zu] to be a string, but got %s",
-                                         i, jdoc_kind_name(s));
-                    goto fail;
-                }
-                a.fetch[i] = json_string_value(s);
-            }
-            a.req.fetch_variables = a.fetch;
-            a.req.fetch_variables_count = n;
-        }
-    }
+    if ((rc = get_names(doc, "fetchVariable", &a.fetch, &a.req.fetch_variables_count, err)) != 0)
+        goto fail;
+    a.req.fetch_variables = a.fetch;
     json_t *tids = member(doc, "tenantIds");
     if (tids) {
         if (!json_is_array(tids)) {
@@ -1171,9 +1178,557 @@ void rest_encode_deployment(rest_buf *b, int64_t key, const chute_process_view *
         rest_buf_json_string(b, procs[i].bpmn_process_id, strlen(procs[i].bpmn_process_id));
         rest_buf_printf(b, ",\"processDefinitionVersion\":%d,\"resourceName\":", procs[i].version);
         rest_buf_json_string(b, procs[i].resource_name, strlen(procs[i].resource_name));
-        rest_buf_printf(b,
-                        ",\"tenantId\":\"%s\",\"processDefinitionKey\":\"%" PRId64 "\"}}",
+        rest_buf_printf(b, ",\"tenantId\":\"%s\",\"processDefinitionKey\":\"%" PRId64 "\"}}",
                         REST_DEFAULT_TENANT, procs[i].key);
     }
     rest_buf_puts(b, "]}");
+}
+
+/* ---- process instances: commands ---------------------------------------------------------- */
+
+/* A boolean member; |*out| untouched when absent or null. */
+static int get_bool(json_t *o, const char *name, int *out, chute_error *err)
+{
+    json_t *v = member(o, name);
+    if (!v)
+        return 0;
+    if (!json_is_boolean(v))
+        return chute_error_set(err, CHUTE_EINVAL, "Expected %s to be a boolean, but got %s", name,
+                               jdoc_kind_name(v));
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* tenantId while multi-tenancy is off: absent, "" or "<default>". */
+static int check_tenant(json_t *o, const char *request, chute_error *err)
+{
+    const char *t;
+    int rc = get_string(o, "tenantId", &t, err);
+    if (rc != 0 || !t || !t[0] || strcmp(t, REST_DEFAULT_TENANT) == 0)
+        return rc;
+    return chute_error_set(err, CHUTE_EINVAL,
+                           "Expected to handle request %s with tenant identifier '%.64s', but "
+                           "multi-tenancy is disabled",
+                           request, t);
+}
+
+int rest_decode_create_instance(const char *body, size_t len, command *out, chute_error *err)
+{
+    int rc = command_start(COMMAND_CREATE_INSTANCE, body, len, out, err);
+    if (rc != 0)
+        return rc;
+    json_t *doc = out->doc;
+    const char *id;
+    int64_t v;
+    int has;
+    if ((rc = get_string(doc, "processDefinitionId", &id, err)) != 0)
+        goto fail;
+    out->bpmn_process_id = id ? id : "";
+    if ((rc = get_int(doc, "processDefinitionVersion", INT32_MIN, INT32_MAX, &v, &has, err)) != 0)
+        goto fail;
+    out->version = has ? (int32_t)v : -1;
+    if ((rc = get_int(doc, "processDefinitionKey", INT64_MIN, INT64_MAX, &v, &has, err)) != 0)
+        goto fail;
+    out->process_definition_key = has ? v : 0;
+    if ((rc = command_variables(out, err)) != 0)
+        goto fail;
+    if (!out->variables)
+        out->variables = "";
+    if ((rc = check_tenant(doc, "Create Process Instance", err)) != 0)
+        goto fail;
+    json_t *si = member(doc, "startInstructions");
+    if (si && !json_is_array(si)) {
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "Expected startInstructions to be an array, but got %s",
+                             jdoc_kind_name(si));
+        goto fail;
+    }
+    out->start_instructions = si ? json_array_size(si) : 0;
+    if ((rc = get_bool(doc, "awaitCompletion", &out->await, err)) != 0)
+        goto fail;
+    if ((rc = get_names(doc, "fetchVariables", &out->fetch, &out->nfetch, err)) != 0)
+        goto fail;
+    out->fetch_names = out->fetch;
+    if ((rc = get_int(doc, "requestTimeout", INT64_MIN, INT64_MAX, &v, &has, err)) != 0)
+        goto fail;
+    out->request_timeout_ms = has ? v : 0;
+    return 0;
+fail:
+    command_free(out);
+    return rc;
+}
+
+int rest_decode_set_variables(const char *body, size_t len, command *out, chute_error *err)
+{
+    int rc = command_start(COMMAND_SET_VARIABLES, body, len, out, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = command_variables(out, err)) != 0 ||
+        (rc = get_bool(out->doc, "local", &out->local, err)) != 0) {
+        command_free(out);
+        return rc;
+    }
+    if (!out->variables)
+        out->variables = "";
+    return 0;
+}
+
+/* ---- process instances: searches ---------------------------------------------------------- */
+
+/* How a filter field is read, and where it goes in struct command_search. */
+typedef enum filter_type {
+    F_KEY,            /* a key: a string of digits or an integer, >= 1 */
+    F_STRING,         /* a string */
+    F_BOOL,           /* hasIncident: 1 or -1 */
+    F_VERSION,        /* an int32, with has_version */
+    F_INSTANCE_STATE, /* ACTIVE, COMPLETED, TERMINATED */
+    F_INCIDENT_STATE, /* ACTIVE, RESOLVED */
+    F_ERROR_TYPE,     /* one of Zeebe's incident types */
+    F_TENANT,         /* "<default>" matches everything, any other tenant nothing */
+} filter_type;
+
+typedef struct filter_field {
+    const char *name;
+    filter_type type;
+    size_t offset;
+} filter_field;
+
+#define FIELD(name, type, member)                                                                  \
+    {                                                                                              \
+        name, type, offsetof(command_search, member)                                               \
+    }
+
+static const filter_field instance_fields[] = {
+    FIELD("processInstanceKey", F_KEY, process_instance_key),
+    FIELD("processDefinitionId", F_STRING, bpmn_process_id),
+    FIELD("processDefinitionKey", F_KEY, process_definition_key),
+    FIELD("processDefinitionVersion", F_VERSION, version),
+    FIELD("state", F_INSTANCE_STATE, state),
+    FIELD("hasIncident", F_BOOL, has_incident),
+    FIELD("tenantId", F_TENANT, no_match),
+    {NULL, 0, 0},
+};
+
+static const filter_field element_fields[] = {
+    FIELD("processInstanceKey", F_KEY, process_instance_key),
+    FIELD("processDefinitionKey", F_KEY, process_definition_key),
+    FIELD("processDefinitionId", F_STRING, bpmn_process_id),
+    FIELD("elementInstanceKey", F_KEY, element_instance_key),
+    FIELD("elementId", F_STRING, element_id),
+    FIELD("type", F_STRING, element_type),
+    FIELD("state", F_INSTANCE_STATE, state),
+    FIELD("hasIncident", F_BOOL, has_incident),
+    FIELD("incidentKey", F_KEY, incident_key),
+    FIELD("elementInstanceScopeKey", F_KEY, scope_key),
+    FIELD("tenantId", F_TENANT, no_match),
+    {NULL, 0, 0},
+};
+
+static const filter_field variable_fields[] = {
+    FIELD("processInstanceKey", F_KEY, process_instance_key),
+    FIELD("scopeKey", F_KEY, scope_key),
+    FIELD("name", F_STRING, name),
+    FIELD("variableKey", F_KEY, variable_key),
+    FIELD("tenantId", F_TENANT, no_match),
+    {NULL, 0, 0},
+};
+
+static const filter_field incident_fields[] = {
+    FIELD("incidentKey", F_KEY, incident_key),
+    FIELD("processInstanceKey", F_KEY, process_instance_key),
+    FIELD("processDefinitionKey", F_KEY, process_definition_key),
+    FIELD("processDefinitionId", F_STRING, bpmn_process_id),
+    FIELD("errorType", F_ERROR_TYPE, error_type),
+    FIELD("elementId", F_STRING, element_id),
+    FIELD("elementInstanceKey", F_KEY, element_instance_key),
+    FIELD("jobKey", F_KEY, job_key),
+    FIELD("state", F_INCIDENT_STATE, incident_state),
+    FIELD("tenantId", F_TENANT, no_match),
+    {NULL, 0, 0},
+};
+
+#undef FIELD
+
+/* The incident types a Camunda client may filter on (Zeebe's list);
+ * Chute raises only some of them, the others match nothing. */
+static const char *const error_types[] = {
+    "JOB_NO_RETRIES",
+    "UNHANDLED_ERROR_EVENT",
+    "CONDITION_ERROR",
+    "EXTRACT_VALUE_ERROR",
+    "IO_MAPPING_ERROR",
+    "CALLED_ELEMENT_ERROR",
+    "MESSAGE_SIZE_EXCEEDED",
+    "DECISION_EVALUATION_ERROR",
+    "UNKNOWN",
+    NULL,
+};
+
+/* "a, b, c" of the names of |fields|, for messages. */
+static void field_names(const filter_field *fields, char *buf, size_t cap)
+{
+    size_t w = 0;
+    buf[0] = '\0';
+    for (const filter_field *f = fields; f->name && w < cap; f++) {
+        int k = snprintf(buf + w, cap - w, "%s%s", w ? ", " : "", f->name);
+        if (k < 0)
+            break;
+        w += (size_t)k;
+    }
+}
+
+/* The value of filter member |name|: |v| itself, or the operand of
+ * {"$eq": value}; NULL (with rc 0) for a null value. */
+static int filter_operand(const char *name, json_t *v, json_t **out, chute_error *err)
+{
+    *out = NULL;
+    if (json_is_object(v)) {
+        const char *op, *other = NULL;
+        json_t *arg, *eq = NULL;
+        json_object_foreach(v, op, arg)
+        {
+            if (strcmp(op, "$eq") == 0) {
+                eq = arg;
+            } else {
+                other = op;
+                break;
+            }
+        }
+        if (other || !eq)
+            return chute_error_set(err, CHUTE_EINVAL,
+                                   "Expected filter.%s to be a value or {\"$eq\": value}, but it "
+                                   "%s%.32s%s, which Chute does not support",
+                                   name, other ? "uses '" : "is an empty object",
+                                   other ? other : "", other ? "'" : "");
+        v = eq;
+    }
+    if (!json_is_null(v))
+        *out = v;
+    return 0;
+}
+
+static int filter_one(const filter_field *f, json_t *v, command_search *s, chute_error *err)
+{
+    char *at = (char *)s + f->offset;
+    json_t *holder = json_object();
+    if (!holder)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    /* The value is checked by the same helpers as body members, so the
+     * messages name it the same way ("filter.state"). */
+    char name[64];
+    snprintf(name, sizeof name, "filter.%s", f->name);
+    json_object_set(holder, name, v);
+    int rc = 0;
+    int64_t x;
+    int has;
+    const char *str = NULL;
+    switch (f->type) {
+    case F_KEY:
+        if ((rc = get_int(holder, name, 1, INT64_MAX, &x, &has, err)) == 0)
+            *(int64_t *)(void *)at = x;
+        break;
+    case F_VERSION:
+        if ((rc = get_int(holder, name, INT32_MIN, INT32_MAX, &x, &has, err)) == 0) {
+            s->version = (int32_t)x;
+            s->has_version = 1;
+        }
+        break;
+    case F_BOOL: {
+        int b = 0;
+        if ((rc = get_bool(holder, name, &b, err)) == 0)
+            s->has_incident = b ? 1 : -1;
+        break;
+    }
+    case F_STRING:
+    case F_ERROR_TYPE:
+    case F_INSTANCE_STATE:
+    case F_INCIDENT_STATE:
+    case F_TENANT:
+        rc = get_string(holder, name, &str, err);
+        break;
+    }
+    if (rc != 0 || !str) {
+        json_decref(holder);
+        return rc;
+    }
+    /* |str| lives in |v|, which the document holds. */
+    switch (f->type) {
+    case F_STRING:
+        *(const char **)(void *)at = str;
+        break;
+    case F_ERROR_TYPE: {
+        size_t i = 0;
+        while (error_types[i] && strcmp(error_types[i], str) != 0)
+            i++;
+        if (!error_types[i])
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected %s to be an incident type (JOB_NO_RETRIES, "
+                                 "UNHANDLED_ERROR_EVENT, CONDITION_ERROR, EXTRACT_VALUE_ERROR, "
+                                 "IO_MAPPING_ERROR, CALLED_ELEMENT_ERROR, MESSAGE_SIZE_EXCEEDED, "
+                                 "DECISION_EVALUATION_ERROR, UNKNOWN), but got '%.64s'",
+                                 name, str);
+        else
+            s->error_type = str;
+        break;
+    }
+    case F_INSTANCE_STATE:
+        for (int st = CHUTE_INSTANCE_ACTIVE; st <= CHUTE_INSTANCE_TERMINATED; st++)
+            if (strcmp(str, chute_instance_state_name((chute_instance_state)st)) == 0)
+                s->state = (chute_instance_state)st;
+        if (!s->state)
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected %s to be ACTIVE, COMPLETED or TERMINATED, but got "
+                                 "'%.64s'",
+                                 name, str);
+        break;
+    case F_INCIDENT_STATE:
+        if (strcmp(str, "ACTIVE") == 0)
+            s->incident_state = 1;
+        else if (strcmp(str, "RESOLVED") == 0)
+            s->incident_state = 2;
+        else
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected %s to be ACTIVE or RESOLVED (the states of Chute's "
+                                 "incidents), but got '%.64s'",
+                                 name, str);
+        break;
+    case F_TENANT:
+        if (strcmp(str, REST_DEFAULT_TENANT) != 0)
+            s->no_match = 1;
+        break;
+    default:
+        break;
+    }
+    json_decref(holder);
+    return rc;
+}
+
+static int decode_search(command_kind kind, const filter_field *fields, const char *what,
+                         const char *body, size_t len, command *out, chute_error *err)
+{
+    int rc = command_start(kind, body, len, out, err);
+    if (rc != 0)
+        return rc;
+    command_search *s = &out->search;
+    json_t *filter = member(out->doc, "filter");
+    json_t *page = member(out->doc, "page");
+    json_t *sort = member(out->doc, "sort");
+    s->limit = REST_SEARCH_DEFAULT_LIMIT;
+    if (filter && !json_is_object(filter)) {
+        rc = chute_error_set(err, CHUTE_EINVAL, "Expected filter to be an object, but got %s",
+                             jdoc_kind_name(filter));
+        goto fail;
+    }
+    if (sort && !json_is_array(sort)) {
+        rc = chute_error_set(err, CHUTE_EINVAL, "Expected sort to be an array, but got %s",
+                             jdoc_kind_name(sort));
+        goto fail;
+    }
+    if (filter) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(filter, k, v)
+        {
+            const filter_field *f = fields;
+            while (f->name && strcmp(f->name, k) != 0)
+                f++;
+            if (!f->name) {
+                char names[512];
+                field_names(fields, names, sizeof names);
+                rc = chute_error_set(err, CHUTE_EINVAL,
+                                     "Expected the filter of %s to use only %s, but it uses "
+                                     "'%.64s', which Chute does not support",
+                                     what, names, k);
+                goto fail;
+            }
+            json_t *operand;
+            if ((rc = filter_operand(k, v, &operand, err)) != 0)
+                goto fail;
+            if (operand && (rc = filter_one(f, operand, s, err)) != 0)
+                goto fail;
+        }
+    }
+    if (page) {
+        int64_t x;
+        int has;
+        if (!json_is_object(page)) {
+            rc = chute_error_set(err, CHUTE_EINVAL, "Expected page to be an object, but got %s",
+                                 jdoc_kind_name(page));
+            goto fail;
+        }
+        if (member(page, "after") || member(page, "before")) {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected page to use from and limit: Chute does not support "
+                                 "cursors (after, before)");
+            goto fail;
+        }
+        if ((rc = get_int(page, "from", 0, REST_SEARCH_MAX_FROM, &x, &has, err)) != 0)
+            goto fail;
+        if (has)
+            s->from = (size_t)x;
+        if ((rc = get_int(page, "limit", 1, REST_SEARCH_MAX_LIMIT, &x, &has, err)) != 0)
+            goto fail;
+        if (has)
+            s->limit = (size_t)x;
+    }
+    return 0;
+fail:
+    command_free(out);
+    return rc;
+}
+
+int rest_decode_search_instances(const char *body, size_t len, command *out, chute_error *err)
+{
+    return decode_search(COMMAND_SEARCH_INSTANCES, instance_fields, "process instances", body, len,
+                         out, err);
+}
+
+int rest_decode_search_elements(const char *body, size_t len, command *out, chute_error *err)
+{
+    return decode_search(COMMAND_SEARCH_ELEMENTS, element_fields, "element instances", body, len,
+                         out, err);
+}
+
+int rest_decode_search_variables(const char *body, size_t len, command *out, chute_error *err)
+{
+    return decode_search(COMMAND_SEARCH_VARIABLES, variable_fields, "variables", body, len, out,
+                         err);
+}
+
+int rest_decode_search_incidents(const char *body, size_t len, command *out, chute_error *err)
+{
+    return decode_search(COMMAND_SEARCH_INCIDENTS, incident_fields, "incidents", body, len, out,
+                         err);
+}
+
+/* ---- process instances: answers ------------------------------------------------------------ */
+
+void rest_buf_iso_time(rest_buf *b, int64_t ms)
+{
+    time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    int milli = (int)(ms - (int64_t)secs * 1000);
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm)) {
+        rest_buf_puts(b, "null");
+        return;
+    }
+    rest_buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
+                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
+}
+
+static void put_time(rest_buf *b, const char *name, int64_t ms)
+{
+    rest_buf_printf(b, ",\"%s\":", name);
+    rest_buf_iso_time(b, ms);
+}
+
+static void put_bool(rest_buf *b, const char *name, int v)
+{
+    rest_buf_printf(b, ",\"%s\":%s", name, v ? "true" : "false");
+}
+
+void rest_encode_created_instance(rest_buf *b, const chute_instance_view *inst, int with_variables)
+{
+    rest_buf_puts(b, "{");
+    put_str(b, "processDefinitionId", inst->bpmn_process_id);
+    rest_buf_printf(b, ",\"processDefinitionVersion\":%" PRId32 ",\"tenantId\":\"%s\",",
+                    inst->version, REST_DEFAULT_TENANT);
+    if (with_variables)
+        put_doc(b, "variables", inst->variables, inst->variables_len);
+    else
+        rest_buf_puts(b, "\"variables\":{}");
+    rest_buf_puts(b, ",");
+    put_key(b, "processDefinitionKey", inst->process_definition_key);
+    rest_buf_puts(b, ",");
+    put_key(b, "processInstanceKey", inst->key);
+    rest_buf_puts(b, "}");
+}
+
+void rest_encode_instance(rest_buf *b, const chute_instance_view *inst)
+{
+    rest_buf_puts(b, "{");
+    put_key(b, "processInstanceKey", inst->key);
+    rest_buf_puts(b, ",");
+    put_str(b, "processDefinitionId", inst->bpmn_process_id);
+    rest_buf_printf(b, ",\"processDefinitionVersion\":%" PRId32 ",", inst->version);
+    put_key(b, "processDefinitionKey", inst->process_definition_key);
+    rest_buf_puts(b, ",");
+    put_str(b, "state", chute_instance_state_name(inst->state));
+    put_bool(b, "hasIncident", inst->has_incident);
+    put_time(b, "startDate", inst->started_at);
+    if (inst->ended_at)
+        put_time(b, "endDate", inst->ended_at);
+    rest_buf_puts(b, ",\"tenantId\":\"" REST_DEFAULT_TENANT "\"}");
+}
+
+void rest_encode_element(rest_buf *b, const chute_element_view *el)
+{
+    rest_buf_puts(b, "{");
+    put_key(b, "elementInstanceKey", el->key);
+    rest_buf_puts(b, ",");
+    put_key(b, "processInstanceKey", el->process_instance_key);
+    rest_buf_puts(b, ",");
+    put_key(b, "processDefinitionKey", el->process_definition_key);
+    rest_buf_puts(b, ",");
+    put_str(b, "processDefinitionId", el->bpmn_process_id);
+    rest_buf_puts(b, ",");
+    put_str(b, "elementId", el->element_id);
+    rest_buf_puts(b, ",");
+    put_str(b, "elementName", el->element_name);
+    rest_buf_puts(b, ",");
+    put_str(b, "type", el->element_type);
+    rest_buf_puts(b, ",");
+    put_str(b, "state", chute_instance_state_name(el->state));
+    put_time(b, "startDate", el->started_at);
+    if (el->ended_at)
+        put_time(b, "endDate", el->ended_at);
+    if (el->incident_key) {
+        rest_buf_puts(b, ",");
+        put_key(b, "incidentKey", el->incident_key);
+    }
+    put_bool(b, "hasIncident", el->incident_key != 0);
+    rest_buf_puts(b, ",\"tenantId\":\"" REST_DEFAULT_TENANT "\"}");
+}
+
+void rest_encode_variable(rest_buf *b, const chute_variable_view *v)
+{
+    rest_buf_puts(b, "{");
+    put_key(b, "variableKey", v->key);
+    rest_buf_puts(b, ",");
+    put_str(b, "name", v->name);
+    rest_buf_puts(b, ",\"value\":");
+    rest_buf_json_string(b, v->value ? v->value : "null", v->value ? v->value_len : 4);
+    rest_buf_puts(b, ",");
+    put_key(b, "scopeKey", v->scope_key);
+    rest_buf_puts(b, ",");
+    put_key(b, "processInstanceKey", v->process_instance_key);
+    rest_buf_puts(b, ",\"tenantId\":\"" REST_DEFAULT_TENANT "\",\"isTruncated\":false}");
+}
+
+void rest_encode_process_incident(rest_buf *b, const chute_incident_view *inc)
+{
+    const char *type = chute_incident_type_name(inc->type);
+    rest_buf_puts(b, "{");
+    put_key(b, "incidentKey", inc->key);
+    rest_buf_puts(b, ",");
+    put_key(b, "processDefinitionKey", inc->process_definition_key);
+    rest_buf_puts(b, ",");
+    put_str(b, "processDefinitionId", inc->bpmn_process_id);
+    rest_buf_puts(b, ",");
+    put_key(b, "processInstanceKey", inc->process_instance_key);
+    rest_buf_puts(b, ",");
+    put_str(b, "errorType", type[0] ? type : "UNKNOWN");
+    rest_buf_puts(b, ",");
+    put_str(b, "errorMessage", inc->message);
+    rest_buf_puts(b, ",");
+    put_str(b, "elementId", inc->element_id);
+    rest_buf_puts(b, ",");
+    put_key(b, "elementInstanceKey", inc->element_instance_key);
+    if (inc->job_key) {
+        rest_buf_puts(b, ",");
+        put_key(b, "jobKey", inc->job_key);
+    }
+    put_time(b, "creationTime", inc->created_at);
+    rest_buf_printf(b, ",\"state\":\"%s\",\"tenantId\":\"" REST_DEFAULT_TENANT "\"}",
+                    inc->resolved ? "RESOLVED" : "ACTIVE");
 }

@@ -148,6 +148,68 @@ int rest_decode_list_incidents(const char *query, command *out, chute_error *err
 int rest_decode_deployment(const char *content_type, const char *body, size_t len, command *out,
                            chute_error *err);
 
+/* ---- process instances -------------------------------------------------------------- */
+
+/*
+ * POST /v2/process-instances: {processDefinitionId, processDefinitionVersion
+ * (absent: -1, the latest), processDefinitionKey (a key string or an
+ * integer), variables, tenantId, startInstructions (counted),
+ * awaitCompletion, fetchVariables (at most REST_MAX_FETCH_VARIABLES),
+ * requestTimeout (ms)}. Which of id and key wins is the command layer's
+ * rule; operationReference and unknown members are ignored.
+ */
+int rest_decode_create_instance(const char *body, size_t len, command *out, chute_error *err);
+
+/* PUT /v2/element-instances/{key}/variables: {variables, local?}. */
+int rest_decode_set_variables(const char *body, size_t len, command *out, chute_error *err);
+
+/*
+ * POST /v2/{process-instances,element-instances,variables,incidents}/search:
+ * {filter?, page?: {from, limit}, sort?} into command.search. A filter
+ * field is a value or {"$eq": value}; fields the search does not read, the
+ * other operators and cursors (after, before) are refused with a message
+ * naming them. sort is accepted and not applied: answers come in Chute's
+ * order (see docs/openapi.yaml). An empty body searches everything.
+ */
+#define REST_SEARCH_DEFAULT_LIMIT 100
+#define REST_SEARCH_MAX_LIMIT 10000
+#define REST_SEARCH_MAX_FROM 1000000
+int rest_decode_search_instances(const char *body, size_t len, command *out, chute_error *err);
+int rest_decode_search_elements(const char *body, size_t len, command *out, chute_error *err);
+int rest_decode_search_variables(const char *body, size_t len, command *out, chute_error *err);
+int rest_decode_search_incidents(const char *body, size_t len, command *out, chute_error *err);
+
+/* Epoch ms as a quoted ISO-8601 UTC date with milliseconds
+ * ("2023-11-14T22:13:20.000Z"). */
+void rest_buf_iso_time(rest_buf *b, int64_t ms);
+
+/* The answer of POST /v2/process-instances: processDefinitionId,
+ * processDefinitionVersion, tenantId, variables ({} unless
+ * |with_variables|), processDefinitionKey, processInstanceKey. */
+void rest_encode_created_instance(rest_buf *b, const chute_instance_view *inst, int with_variables);
+
+/* A process instance (GET and search items): processInstanceKey,
+ * processDefinitionId, processDefinitionVersion, processDefinitionKey,
+ * state, hasIncident, startDate, endDate (once ended), tenantId. Chute does
+ * not know a definition's name: processDefinitionName is left out. */
+void rest_encode_instance(rest_buf *b, const chute_instance_view *inst);
+
+/* An element instance: elementInstanceKey, processInstanceKey,
+ * processDefinitionKey, processDefinitionId, elementId, elementName, type,
+ * state, startDate, endDate (once ended), incidentKey (when open),
+ * hasIncident, tenantId. */
+void rest_encode_element(rest_buf *b, const chute_element_view *el);
+
+/* A variable: variableKey, name, value (its JSON text, as a string),
+ * scopeKey, processInstanceKey, tenantId, isTruncated (false). */
+void rest_encode_variable(rest_buf *b, const chute_variable_view *v);
+
+/* An incident of the v2 search: incidentKey, processDefinitionKey,
+ * processDefinitionId, processInstanceKey, errorType, errorMessage,
+ * elementId, elementInstanceKey, jobKey (when a job failed), creationTime,
+ * state (ACTIVE, RESOLVED), tenantId. */
+void rest_encode_process_incident(rest_buf *b, const chute_incident_view *inc);
+
 /* ---- encoding -------------------------------------------------------------------- */
 
 /* The tenant of every job while multi-tenancy is off. */

@@ -24,15 +24,22 @@ static int read_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *v)
     return -1;
 }
 
-int codec_wire_count(const uint8_t *buf, size_t len, const uint32_t *fields, size_t *counts,
-                     size_t n)
+/*
+ * Walks the top-level fields of |buf| and calls |visit| for each with its
+ * field number and, for a length-delimited field, its bytes (NULL and 0
+ * for the other wire types). Returns 0, or -1 when the bytes are not a
+ * well-formed sequence of fields or |visit| returns non-zero.
+ */
+static int walk_fields(const uint8_t *buf, size_t len,
+                       int (*visit)(void *ctx, uint64_t field, const uint8_t *p, size_t n),
+                       void *ctx)
 {
     size_t pos = 0;
 
-    for (size_t i = 0; i < n; i++)
-        counts[i] = 0;
     while (pos < len) {
         uint64_t tag, v;
+        const uint8_t *payload = NULL;
+        size_t plen = 0;
         if (read_varint(buf, len, &pos, &tag))
             return -1;
         uint64_t field = tag >> 3;
@@ -51,7 +58,9 @@ int codec_wire_count(const uint8_t *buf, size_t len, const uint32_t *fields, siz
         case 2: /* length-delimited */
             if (read_varint(buf, len, &pos, &v) || v > len - pos)
                 return -1;
-            pos += (size_t)v;
+            payload = buf + pos;
+            plen = (size_t)v;
+            pos += plen;
             break;
         case 5: /* 32-bit */
             if (len - pos < 4)
@@ -61,11 +70,57 @@ int codec_wire_count(const uint8_t *buf, size_t len, const uint32_t *fields, siz
         default: /* groups (3, 4) and the undefined 6, 7 */
             return -1;
         }
-        for (size_t i = 0; i < n; i++)
-            if (fields[i] == field)
-                counts[i]++;
+        if (visit(ctx, field, payload, plen))
+            return -1;
     }
     return 0;
+}
+
+typedef struct counter {
+    const uint32_t *fields;
+    size_t *counts;
+    size_t n;
+    uint32_t outer; /* 0: count at this level */
+} counter;
+
+static int count_field(void *ctx, uint64_t field, const uint8_t *p, size_t n)
+{
+    counter *c = ctx;
+    (void)p;
+    (void)n;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->fields[i] == field)
+            c->counts[i]++;
+    return 0;
+}
+
+int codec_wire_count(const uint8_t *buf, size_t len, const uint32_t *fields, size_t *counts,
+                     size_t n)
+{
+    counter c = {fields, counts, n, 0};
+    for (size_t i = 0; i < n; i++)
+        counts[i] = 0;
+    return walk_fields(buf, len, count_field, &c);
+}
+
+static int count_inner(void *ctx, uint64_t field, const uint8_t *p, size_t n)
+{
+    counter *c = ctx;
+    if (field != c->outer)
+        return 0;
+    if (!p) /* not length-delimited: not a message */
+        return -1;
+    counter inner = {c->fields, c->counts, c->n, 0};
+    return walk_fields(p, n, count_field, &inner);
+}
+
+int codec_wire_count_in(const uint8_t *buf, size_t len, uint32_t outer, const uint32_t *fields,
+                        size_t *counts, size_t n)
+{
+    counter c = {fields, counts, n, outer};
+    for (size_t i = 0; i < n; i++)
+        counts[i] = 0;
+    return walk_fields(buf, len, count_inner, &c);
 }
 
 /*

@@ -29,6 +29,15 @@ int codec_wire_count(const uint8_t *buf, size_t len, const uint32_t *fields, siz
                      size_t n);
 
 /*
+ * The same as codec_wire_count, for the fields of the message held in
+ * field |outer| (length-delimited) of the message in |buf|: counts are
+ * summed over every occurrence of |outer|, as protobuf merges them.
+ * Returns 0 or -1 (malformed bytes, at either level).
+ */
+int codec_wire_count_in(const uint8_t *buf, size_t len, uint32_t outer, const uint32_t *fields,
+                        size_t *counts, size_t n);
+
+/*
  * Checks every string field of the message in |buf|, nested messages
  * included, as protobuf requires and C needs: valid UTF-8 and no NUL
  * character. Returns 0, or CHUTE_EINVAL naming the field and the first bad

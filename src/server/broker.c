@@ -17,12 +17,14 @@ struct broker {
     uv_idle_t kick;
     uv_timer_t engine_timer;
     uv_timer_t poll_timer;
-    heap polls; /* waiting long polls by expiry */
+    uv_timer_t wait_timer;
+    heap polls;  /* waiting long polls by expiry */
+    heap timers; /* armed broker_timers by expiry */
     broker_pending *pending_head, *pending_tail;
     size_t npending;     /* length of the pending list */
     size_t max_inflight; /* 0: no limit */
     uint64_t rejected_inflight;
-    int commit_failed; /* the last commit failed */
+    int commit_failed;    /* the last commit failed */
     log_limit commit_log; /* a full disk fails every commit: a few lines a window */
     int closing;
     int handles_closed; /* the loop handles are closing or closed */
@@ -158,6 +160,82 @@ static void on_poll_timer(uv_timer_t *t)
     arm_poll_timer(b);
 }
 
+/* ---- call timers (broker_timer) ------------------------------------------------- */
+
+static int timer_before(const void *a, const void *c)
+{
+    const broker_timer *x = a, *y = c;
+    return x->expires < y->expires;
+}
+
+static uint32_t *timer_pos(void *t)
+{
+    return &((broker_timer *)t)->heap_pos;
+}
+
+static void on_wait_timer(uv_timer_t *h);
+
+static void arm_wait_timer(broker *b)
+{
+    if (b->handles_closed)
+        return;
+    broker_timer *t = heap_top(&b->timers);
+    if (!t) {
+        uv_timer_stop(&b->wait_timer);
+        return;
+    }
+    int64_t wait = t->expires - chute_engine_now(b->e);
+    uv_timer_start(&b->wait_timer, on_wait_timer, wait < 0 ? 0 : (uint64_t)wait, 0);
+}
+
+/* Runs every timer due by |now| (all of them with INT64_MAX). */
+static void expire_timers(broker *b, int64_t now)
+{
+    broker_timer *t;
+    while ((t = heap_top(&b->timers)) && t->expires <= now) {
+        heap_pop(&b->timers);
+        t->armed = 0;
+        t->fn(t);
+    }
+}
+
+static void on_wait_timer(uv_timer_t *h)
+{
+    broker *b = h->data;
+    expire_timers(b, chute_engine_now(b->e));
+    arm_wait_timer(b);
+}
+
+int broker_timer_start(broker *b, broker_timer *t, int64_t wait_ms, broker_timer_fn fn,
+                       chute_error *err)
+{
+    t->armed = 0;
+    t->heap_pos = HEAP_NONE;
+    t->fn = fn;
+    if (b->closing)
+        return chute_error_set(err, CHUTE_EUNAVAIL, "chuted is shutting down");
+    t->expires = chute_engine_now(b->e) + wait_ms;
+    if (heap_push(&b->timers, t) != 0)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    t->armed = 1;
+    if (heap_top(&b->timers) == t)
+        arm_wait_timer(b);
+    return 0;
+}
+
+int broker_timer_armed(const broker_timer *t)
+{
+    return t->armed;
+}
+
+void broker_timer_cancel(broker *b, broker_timer *t)
+{
+    if (!t->armed)
+        return;
+    heap_remove(&b->timers, t);
+    t->armed = 0;
+}
+
 /* ---- long polls ------------------------------------------------------------- */
 
 static void poll_deliver(void *ctx, chute_taker *taker, const chute_job_view *jobs, size_t n)
@@ -236,6 +314,7 @@ void broker_flush(broker *b)
     }
     arm_engine_timer(b);
     arm_poll_timer(b);
+    arm_wait_timer(b);
 }
 
 static void on_check(uv_check_t *h)
@@ -257,13 +336,16 @@ int broker_open(broker **out, uv_loop_t *loop, chute_engine *e, chute_error *err
     b->e = e;
     b->max_inflight = BROKER_DEFAULT_MAX_INFLIGHT;
     heap_init(&b->polls, poll_before, poll_pos);
+    heap_init(&b->timers, timer_before, timer_pos);
     uv_check_init(loop, &b->check);
     uv_idle_init(loop, &b->kick);
     uv_timer_init(loop, &b->engine_timer);
     uv_timer_init(loop, &b->poll_timer);
+    uv_timer_init(loop, &b->wait_timer);
     b->check.data = b->kick.data = b->engine_timer.data = b->poll_timer.data = b;
+    b->wait_timer.data = b;
     uv_check_start(&b->check, on_check);
-    b->handles_open = 4;
+    b->handles_open = 5;
     arm_engine_timer(b);
     *out = b;
     return 0;
@@ -295,12 +377,14 @@ void broker_close(broker *b, void (*done)(void *), void *ctx)
     b->done_ctx = ctx;
     broker_flush(b);
     expire_polls(b, INT64_MAX);
+    expire_timers(b, INT64_MAX);
     broker_flush(b);
     b->handles_closed = 1;
     uv_close((uv_handle_t *)&b->check, on_handle_closed);
     uv_close((uv_handle_t *)&b->kick, on_handle_closed);
     uv_close((uv_handle_t *)&b->engine_timer, on_handle_closed);
     uv_close((uv_handle_t *)&b->poll_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&b->wait_timer, on_handle_closed);
 }
 
 void broker_free(broker *b)
@@ -308,5 +392,6 @@ void broker_free(broker *b)
     if (!b)
         return;
     heap_free(&b->polls);
+    heap_free(&b->timers);
     free(b);
 }

@@ -148,6 +148,40 @@ int broker_poll_waiting(const broker_poll *p);
  * that is not waiting is left alone. */
 void broker_poll_cancel(broker *b, broker_poll *p);
 
+/* ---- timers ---------------------------------------------------------------------- */
+
+/*
+ * A deadline on the engine's clock for a call that waits for something
+ * other than jobs (an awaited process instance): its callback runs from
+ * the loop once the engine's clock passes |expires|, unless it was
+ * cancelled first. Like long polls, the timers share one heap and one
+ * libuv timer, so an idle waiting call costs no CPU.
+ */
+typedef struct broker_timer broker_timer;
+
+/* The timer expired; it is over. Runs from the loop, not inside an engine
+ * call, so it may call into the engine. */
+typedef void (*broker_timer_fn)(broker_timer *t);
+
+/* Embed this in the caller's struct; zeroed means "not armed". */
+struct broker_timer {
+    int64_t expires; /* epoch ms */
+    uint32_t heap_pos;
+    int armed;
+    broker_timer_fn fn;
+};
+
+/* Arms |t| to expire at now + |wait_ms|. Returns 0, CHUTE_EUNAVAIL while
+ * the broker closes, or CHUTE_ENOMEM (then no callback runs). */
+int broker_timer_start(broker *b, broker_timer *t, int64_t wait_ms, broker_timer_fn fn,
+                       chute_error *err);
+
+/* Non-zero while |t| is armed. */
+int broker_timer_armed(const broker_timer *t);
+
+/* Disarms |t| without calling it; an unarmed timer is left alone. */
+void broker_timer_cancel(broker *b, broker_timer *t);
+
 /* ---- life cycle ---------------------------------------------------------------- */
 
 int broker_open(broker **out, uv_loop_t *loop, chute_engine *e, chute_error *err);
@@ -163,7 +197,8 @@ size_t broker_polls_waiting(const broker *b);
 
 /*
  * Flushes, ends the long polls that still wait (through their on_expire, so
- * front ends answer them), flushes again and closes the loop handles;
+ * front ends answer them) and the timers still armed (through their fn),
+ * flushes again and closes the loop handles;
  * |done|(|ctx|) runs from the loop once they are closed. Call it after the
  * front ends stopped taking requests.
  */

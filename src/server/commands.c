@@ -36,6 +36,12 @@ REST_BODY(failure)
 REST_BODY(error)
 REST_BODY(job_update)
 REST_BODY(create)
+REST_BODY(create_instance)
+REST_BODY(set_variables)
+REST_BODY(search_instances)
+REST_BODY(search_elements)
+REST_BODY(search_variables)
+REST_BODY(search_incidents)
 #undef REST_BODY
 
 static int rest_deployment(const command_rest_in *in, command *out, chute_error *err)
@@ -109,6 +115,28 @@ const command_def command_table[] = {
         GW, codec_decode_deploy_process,         NULL, NULL, NULL, 0},
     {"GetProcessDefinitionXml", COMMAND_GET_PROCESS_XML, ADDS,
         NULL, NULL,                              "GET", "/v2/process-definitions/{processDefinitionKey}/xml", NULL, 200},
+    /* POST /v2/process-instances with awaitCompletion is this row too. */
+    {"CreateProcessInstance", COMMAND_CREATE_INSTANCE, ADDS,
+        GW, codec_decode_create_process_instance, "POST", "/v2/process-instances", rest_create_instance, 200},
+    {"CreateProcessInstanceWithResult", COMMAND_CREATE_INSTANCE, ADDS,
+        GW, codec_decode_create_process_instance_with_result, NULL, NULL, NULL, 0},
+    {"CancelProcessInstance", COMMAND_CANCEL_INSTANCE, ADDS,
+        GW, codec_decode_cancel_process_instance, "POST", "/v2/process-instances/{processInstanceKey}/cancellation", NULL, 204},
+    {"SetVariables", COMMAND_SET_VARIABLES, ADDS,
+        GW, codec_decode_set_variables,          "PUT", "/v2/element-instances/{elementInstanceKey}/variables", rest_set_variables, 204},
+    /* Camunda 8.8 answers a deletion 200. */
+    {"DeleteResource", COMMAND_DELETE_RESOURCE, ADDS,
+        GW, codec_decode_delete_resource,        "POST", "/v2/resources/{resourceKey}/deletion", NULL, 200},
+    {"GetProcessInstance", COMMAND_GET_INSTANCE, ADDS,
+        NULL, NULL,                              "GET", "/v2/process-instances/{processInstanceKey}", NULL, 200},
+    {"SearchProcessInstances", COMMAND_SEARCH_INSTANCES, ADDS,
+        NULL, NULL,                              "POST", "/v2/process-instances/search", rest_search_instances, 200},
+    {"SearchElementInstances", COMMAND_SEARCH_ELEMENTS, ADDS,
+        NULL, NULL,                              "POST", "/v2/element-instances/search", rest_search_elements, 200},
+    {"SearchVariables", COMMAND_SEARCH_VARIABLES, ADDS,
+        NULL, NULL,                              "POST", "/v2/variables/search", rest_search_variables, 200},
+    {"SearchIncidents", COMMAND_SEARCH_INCIDENTS, ADDS,
+        NULL, NULL,                              "POST", "/v2/incidents/search", rest_search_incidents, 200},
 };
 // clang-format on
 
@@ -190,7 +218,8 @@ void command_call_init(command_call *c, const command_call_ops *ops, broker *b, 
 static void answer(command_call *call, const command *cmd, command_result *res)
 {
     res->cmd = cmd;
-    res->kind = cmd ? cmd->kind : COMMAND_ACTIVATE;
+    if (cmd)
+        res->kind = cmd->kind;
     call->ops->answer(call, res);
 }
 
@@ -204,13 +233,13 @@ static void answer_error(command_call *call, const command *cmd, const chute_err
 
 static void poll_jobs(broker_poll *bp, const chute_job_view *jobs, size_t n)
 {
-    command_result res = {.jobs = jobs, .njobs = n};
+    command_result res = {.kind = COMMAND_ACTIVATE, .jobs = jobs, .njobs = n};
     answer(CALL_OF_POLL(bp), NULL, &res);
 }
 
 static void poll_expired(broker_poll *bp)
 {
-    command_result res = {0};
+    command_result res = {.kind = COMMAND_ACTIVATE};
     answer(CALL_OF_POLL(bp), NULL, &res);
 }
 
@@ -295,6 +324,196 @@ static void run_create(command_call *call, const command *cmd)
     free(keys);
 }
 
+/* ---- process instances ------------------------------------------------------------- */
+
+#define CALL_OF_AWAIT_TIMER(t) ((command_call *)((char *)(t)-offsetof(command_call, await_timer)))
+
+/* The await of |call| is over: nothing of it is left in the engine or the
+ * broker after this. Does not answer. */
+static void await_end(command_call *call)
+{
+    call->awaiting = 0;
+    call->awaiter = NULL;
+    broker_timer_cancel(call->b, &call->await_timer);
+    for (size_t i = 0; i < call->await_nnames; i++)
+        free(call->await_names[i]);
+    free(call->await_names);
+    call->await_names = NULL;
+    call->await_nnames = 0;
+}
+
+/* Stops waiting for the instance (it runs on) and answers |code|. */
+static void await_abandon(command_call *call, int code, const char *why)
+{
+    chute_error err;
+    int64_t key = call->await_key;
+    if (call->awaiter)
+        chute_engine_await_remove(broker_engine(call->b), call->awaiter);
+    await_end(call);
+    chute_error_set(&err, code, "%s; process instance '%lld' was created and keeps running", why,
+                    (long long)key);
+    command_result res = {.kind = COMMAND_CREATE_INSTANCE, .rc = code, .err = &err};
+    call->ops->answer(call, &res);
+}
+
+/* The awaited instance ended, inside the engine call that ended it. */
+static void instance_done(void *ctx, const chute_instance_view *inst)
+{
+    command_call *call = ctx;
+    if (!call->awaiting)
+        return; /* not ours any more: never answer twice */
+    await_end(call);
+    command_result res = {.kind = COMMAND_CREATE_INSTANCE, .instance = *inst, .awaited = 1};
+    chute_error err;
+    if (inst->state != CHUTE_INSTANCE_COMPLETED) {
+        res.rc = chute_error_set(&err, CHUTE_ESTATE,
+                                 "Expected process instance '%lld' of process '%s' to complete, "
+                                 "but it was %s before it completed",
+                                 (long long)inst->key, inst->bpmn_process_id,
+                                 inst->state == CHUTE_INSTANCE_TERMINATED ? "terminated"
+                                                                          : "left unfinished");
+        res.err = &err;
+    }
+    call->ops->answer(call, &res);
+}
+
+static void await_expired(broker_timer *t)
+{
+    command_call *call = CALL_OF_AWAIT_TIMER(t);
+    char why[160];
+    snprintf(why, sizeof why,
+             "Expected the process instance to complete within the requestTimeout of %lld ms, "
+             "but it did not",
+             (long long)call->await_timeout_ms);
+    await_abandon(call, CHUTE_ETIMEDOUT, why);
+}
+
+/* Copies the fetch names of |cmd| into |call|, for as long as the
+ * awaiter lives. */
+static int copy_names(command_call *call, const command *cmd, chute_error *err)
+{
+    if (cmd->nfetch == 0)
+        return 0;
+    call->await_names = calloc(cmd->nfetch, sizeof *call->await_names);
+    if (!call->await_names)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    for (size_t i = 0; i < cmd->nfetch; i++) {
+        call->await_names[i] = strdup(cmd->fetch_names[i] ? cmd->fetch_names[i] : "");
+        if (!call->await_names[i]) {
+            await_end(call);
+            return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+        }
+        call->await_nnames = i + 1;
+    }
+    return 0;
+}
+
+/* Zeebe's rule: a non-empty bpmnProcessId wins (with its version, < 0 the
+ * latest), else a processDefinitionKey. */
+static int instance_spec(const command *cmd, chute_instance_spec *spec, chute_error *err)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->variables = cmd->variables ? cmd->variables : "";
+    spec->variables_len = cmd->variables ? cmd->variables_len : 0;
+    if (cmd->bpmn_process_id && cmd->bpmn_process_id[0]) {
+        spec->bpmn_process_id = cmd->bpmn_process_id;
+        spec->version = cmd->version;
+    } else if (cmd->process_definition_key > 0) {
+        spec->process_definition_key = cmd->process_definition_key;
+        spec->bpmn_process_id = "";
+        spec->version = -1;
+    } else {
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected at least a bpmnProcessId or a key greater than -1, but "
+                               "none given");
+    }
+    if (cmd->start_instructions > 0)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to create an instance without startInstructions, but "
+                               "got %zu: Chute starts every instance at its none start event",
+                               cmd->start_instructions);
+    return 0;
+}
+
+static void run_create_instance(command_call *call, const command *cmd)
+{
+    chute_engine *e = broker_engine(call->b);
+    chute_instance_spec spec;
+    chute_error err;
+    command_result res = {0};
+    chute_awaiter *none = NULL;
+    if (instance_spec(cmd, &spec, &err) != 0) {
+        answer_error(call, cmd, &err);
+        return;
+    }
+    if (!cmd->await) {
+        if (chute_engine_create_instance(e, &spec, NULL, &res.instance, &none, &err) != 0)
+            answer_error(call, cmd, &err);
+        else
+            answer(call, cmd, &res);
+        return;
+    }
+    int64_t wait = cmd->request_timeout_ms;
+    if (wait < 0 || wait > CHUTE_DURATION_MAX_MS) {
+        chute_error_set(&err, CHUTE_EINVAL,
+                        "Expected to create a process instance with a requestTimeout from 0 (the "
+                        "server's default, %d ms) to %lld ms, but it is %lld",
+                        COMMAND_DEFAULT_AWAIT_TIMEOUT_MS, (long long)CHUTE_DURATION_MAX_MS,
+                        (long long)wait);
+        answer_error(call, cmd, &err);
+        return;
+    }
+    if (call->no_wait) {
+        /* Refused before anything happens: the front end closes. */
+        chute_error_set(&err, CHUTE_EUNAVAIL, "chuted is shutting down");
+        answer_error(call, cmd, &err);
+        return;
+    }
+    if (copy_names(call, cmd, &err) != 0) {
+        answer_error(call, cmd, &err);
+        return;
+    }
+    chute_instance_await aw = {.done = instance_done,
+                               .ctx = call,
+                               .fetch_variables = (const char *const *)call->await_names,
+                               .fetch_variables_count = call->await_nnames};
+    call->awaiting = 1;
+    call->await_timeout_ms = wait ? wait : COMMAND_DEFAULT_AWAIT_TIMEOUT_MS;
+    if (chute_engine_create_instance(e, &spec, &aw, &res.instance, &call->awaiter, &err) != 0) {
+        /* The callback did not run and will not. */
+        await_end(call);
+        answer_error(call, cmd, &err);
+        return;
+    }
+    if (!call->awaiting) {
+        /* It ended inside the create, and instance_done answered. */
+        call->awaiter = NULL;
+        return;
+    }
+    call->await_key = res.instance.key;
+    if (broker_timer_start(call->b, &call->await_timer, call->await_timeout_ms, await_expired,
+                           &err) != 0)
+        await_abandon(call, err.code,
+                      err.code == CHUTE_EUNAVAIL
+                          ? "Expected to await the process instance, but chuted "
+                            "is shutting down"
+                          : "Expected to await the process instance, but chuted "
+                            "is out of memory");
+}
+
+/* What every search checks before its entries are walked. */
+static int check_search(const command *cmd, chute_error *err)
+{
+    const char *what = cmd->kind == COMMAND_SEARCH_ELEMENTS ? "element instances" : "variables";
+    if ((cmd->kind == COMMAND_SEARCH_ELEMENTS || cmd->kind == COMMAND_SEARCH_VARIABLES) &&
+        cmd->search.process_instance_key == 0 && !cmd->search.no_match)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected a filter on processInstanceKey to search %s, but there "
+                               "is none: Chute lists %s per process instance",
+                               what, what);
+    return 0;
+}
+
 void command_run(command_call *call, const command *cmd)
 {
     chute_engine *e = broker_engine(call->b);
@@ -311,6 +530,29 @@ void command_run(command_call *call, const command *cmd)
     case COMMAND_CREATE:
         run_create(call, cmd);
         return;
+    case COMMAND_CREATE_INSTANCE:
+        run_create_instance(call, cmd);
+        return;
+    case COMMAND_CANCEL_INSTANCE:
+        rc = chute_engine_cancel_instance(e, cmd->key, &err);
+        break;
+    case COMMAND_SET_VARIABLES:
+        rc = chute_engine_set_variables(e, cmd->key, cmd->variables ? cmd->variables : "",
+                                        cmd->variables ? cmd->variables_len : 0, cmd->local,
+                                        &res.key, &err);
+        break;
+    case COMMAND_DELETE_RESOURCE:
+        rc = chute_engine_delete_resource(e, cmd->key, &err);
+        break;
+    case COMMAND_GET_INSTANCE:
+        rc = chute_engine_get_instance(e, cmd->key, &res.instance, &err);
+        break;
+    case COMMAND_SEARCH_INSTANCES:
+    case COMMAND_SEARCH_ELEMENTS:
+    case COMMAND_SEARCH_VARIABLES:
+    case COMMAND_SEARCH_INCIDENTS:
+        rc = check_search(cmd, &err); /* the encoder walks them: command_result_walk_* */
+        break;
     case COMMAND_TOPOLOGY:
         res.host = call->host;
         res.port = call->port;
@@ -369,11 +611,16 @@ void command_run(command_call *call, const command *cmd)
 
 int command_call_waiting(const command_call *call)
 {
-    return broker_poll_waiting(&call->bp);
+    return broker_poll_waiting(&call->bp) || call->awaiting;
 }
 
 void command_call_cancel(command_call *call)
 {
+    if (call->awaiting) {
+        if (call->awaiter)
+            chute_engine_await_remove(broker_engine(call->b), call->awaiter);
+        await_end(call);
+    }
     broker_poll_cancel(call->b, &call->bp);
     if (call->taker) {
         chute_engine_taker_remove(broker_engine(call->b), call->taker);
@@ -383,7 +630,12 @@ void command_call_cancel(command_call *call)
 
 void command_call_expire(command_call *call)
 {
-    if (!command_call_waiting(call))
+    if (call->awaiting) {
+        await_abandon(call, CHUTE_EUNAVAIL,
+                      "Expected the process instance to complete, but chuted is shutting down");
+        return;
+    }
+    if (!broker_poll_waiting(&call->bp))
         return;
     broker_poll_cancel(call->b, &call->bp);
     poll_expired(&call->bp);
@@ -423,6 +675,196 @@ int command_result_walk(const command_result *res, chute_job_visit_fn fn, void *
                                       (size_t)cmd->size, fn, ctx);
     filter f = {.cmd = cmd, .fn = fn, .ctx = ctx};
     return chute_engine_list_incidents(res->engine, visit_filtered, &f);
+}
+
+/* ---- searches ------------------------------------------------------------------------------- */
+
+/* The page of a search being walked: which matches are visited, and how
+ * many are counted. */
+typedef struct window {
+    const command_search *s;
+    command_page *page;
+    size_t seen;    /* matches so far */
+    size_t cap;     /* matches counted at most */
+    size_t scanned; /* entries the engine handed out */
+    int full;       /* the visitor said the answer is full */
+    size_t limit;
+    /* The visitor: one of these, by the search. */
+    chute_instance_visit_fn instance_fn;
+    chute_element_visit_fn element_fn;
+    chute_variable_visit_fn variable_fn;
+    chute_incident_visit_fn incident_fn;
+    void *ctx;
+} window;
+
+static void window_init(window *w, const command_search *s, command_page *page, void *ctx)
+{
+    memset(w, 0, sizeof *w);
+    w->s = s;
+    w->page = page;
+    w->ctx = ctx;
+    w->limit = s->limit ? s->limit : REST_SEARCH_DEFAULT_LIMIT;
+    w->cap = s->from + w->limit + COMMAND_SEARCH_COUNT_MAX;
+    page->total = 0;
+    page->more = 0;
+}
+
+/* One more match: 1 to visit it, 0 to count it only, -1 to stop the walk
+ * (the count is full). */
+static int window_step(window *w)
+{
+    if (w->seen >= w->cap) {
+        w->page->more = 1;
+        return -1;
+    }
+    size_t i = w->seen++;
+    w->page->total = w->seen;
+    return !w->full && i >= w->s->from && i - w->s->from < w->limit;
+}
+
+static int str_differs(const char *want, const char *got)
+{
+    return want && strcmp(want, got ? got : "") != 0;
+}
+
+static int key_differs(int64_t want, int64_t got)
+{
+    return want && want != got;
+}
+
+static int visit_instance(void *ctx, const chute_instance_view *inst)
+{
+    window *w = ctx;
+    const command_search *s = w->s;
+    w->scanned++;
+    if (s->has_version && inst->version != s->version)
+        return 0;
+    int step = window_step(w);
+    if (step < 0)
+        return 1;
+    if (step && w->instance_fn(w->ctx, inst))
+        w->full = 1;
+    return 0;
+}
+
+int command_result_walk_instances(const command_result *res, chute_instance_visit_fn fn, void *ctx,
+                                  command_page *page)
+{
+    const command_search *s = &res->cmd->search;
+    window w;
+    window_init(&w, s, page, ctx);
+    w.instance_fn = fn;
+    if (s->no_match)
+        return 0;
+    chute_instance_filter f = {.key = s->process_instance_key,
+                               .process_definition_key = s->process_definition_key,
+                               .bpmn_process_id = s->bpmn_process_id,
+                               .state = s->state,
+                               .has_incident = s->has_incident};
+    int rc = chute_engine_list_instances(res->engine, &f, 0, COMMAND_SEARCH_SCAN_MAX,
+                                         visit_instance, &w);
+    if (w.scanned >= COMMAND_SEARCH_SCAN_MAX)
+        page->more = 1;
+    return rc;
+}
+
+static int visit_element(void *ctx, const chute_element_view *el)
+{
+    window *w = ctx;
+    const command_search *s = w->s;
+    if (key_differs(s->process_definition_key, el->process_definition_key) ||
+        str_differs(s->bpmn_process_id, el->bpmn_process_id) ||
+        key_differs(s->element_instance_key, el->key) ||
+        str_differs(s->element_id, el->element_id) ||
+        str_differs(s->element_type, el->element_type) || (s->state && s->state != el->state) ||
+        (s->has_incident > 0 && !el->incident_key) || (s->has_incident < 0 && el->incident_key) ||
+        key_differs(s->incident_key, el->incident_key) ||
+        key_differs(s->scope_key, el->flow_scope_key))
+        return 0;
+    int step = window_step(w);
+    if (step < 0)
+        return 1;
+    if (step && w->element_fn(w->ctx, el))
+        w->full = 1;
+    return 0;
+}
+
+int command_result_walk_elements(const command_result *res, chute_element_visit_fn fn, void *ctx,
+                                 command_page *page)
+{
+    const command_search *s = &res->cmd->search;
+    window w;
+    chute_error err;
+    window_init(&w, s, page, ctx);
+    w.element_fn = fn;
+    if (s->no_match)
+        return 0;
+    int rc =
+        chute_engine_list_elements(res->engine, s->process_instance_key, visit_element, &w, &err);
+    return rc == CHUTE_ENOTFOUND ? 0 : rc;
+}
+
+static int visit_variable(void *ctx, const chute_variable_view *v)
+{
+    window *w = ctx;
+    const command_search *s = w->s;
+    if (str_differs(s->name, v->name) || key_differs(s->variable_key, v->key))
+        return 0;
+    int step = window_step(w);
+    if (step < 0)
+        return 1;
+    if (step && w->variable_fn(w->ctx, v))
+        w->full = 1;
+    return 0;
+}
+
+int command_result_walk_variables(const command_result *res, chute_variable_visit_fn fn, void *ctx,
+                                  command_page *page)
+{
+    const command_search *s = &res->cmd->search;
+    window w;
+    chute_error err;
+    window_init(&w, s, page, ctx);
+    w.variable_fn = fn;
+    if (s->no_match)
+        return 0;
+    int rc = chute_engine_list_variables(res->engine, s->process_instance_key, s->scope_key,
+                                         visit_variable, &w, &err);
+    return rc == CHUTE_ENOTFOUND ? 0 : rc;
+}
+
+static int visit_process_incident(void *ctx, const chute_incident_view *inc)
+{
+    window *w = ctx;
+    const command_search *s = w->s;
+    if (key_differs(s->incident_key, inc->key) ||
+        key_differs(s->process_definition_key, inc->process_definition_key) ||
+        str_differs(s->bpmn_process_id, inc->bpmn_process_id) ||
+        str_differs(s->error_type, chute_incident_type_name(inc->type)) ||
+        str_differs(s->element_id, inc->element_id) ||
+        key_differs(s->element_instance_key, inc->element_instance_key) ||
+        key_differs(s->job_key, inc->job_key) || (s->incident_state == 1 && inc->resolved) ||
+        (s->incident_state == 2 && !inc->resolved))
+        return 0;
+    int step = window_step(w);
+    if (step < 0)
+        return 1;
+    if (step && w->incident_fn(w->ctx, inc))
+        w->full = 1;
+    return 0;
+}
+
+int command_result_walk_incidents(const command_result *res, chute_incident_visit_fn fn, void *ctx,
+                                  command_page *page)
+{
+    const command_search *s = &res->cmd->search;
+    window w;
+    window_init(&w, s, page, ctx);
+    w.incident_fn = fn;
+    if (s->no_match)
+        return 0;
+    return chute_engine_search_incidents(res->engine, s->process_instance_key,
+                                         visit_process_incident, &w);
 }
 
 int command_result_walk_types(const command_result *res,

@@ -17,6 +17,11 @@
  *     batch: ...");
  *   - the response budget of an activation (command_activation_budget) and
  *     the default wait of a long poll (COMMAND_DEFAULT_REQUEST_TIMEOUT_MS);
+ *   - which process definition a create names, and the wait for an
+ *     awaited instance (CreateProcessInstanceWithResult, awaitCompletion):
+ *     its answer, its timeout (COMMAND_DEFAULT_AWAIT_TIMEOUT_MS) and its
+ *     end when the client goes away;
+ *   - the filters and pages of the searches (command_result_walk_*);
  *   - what a reply contains: a command_result, the same for both
  *     protocols, that the front end only encodes.
  *
@@ -42,6 +47,18 @@
 
 /* The wait of a long poll that sends requestTimeout 0. */
 #define COMMAND_DEFAULT_REQUEST_TIMEOUT_MS 10000
+
+/* The wait for an awaited process instance that sends requestTimeout 0:
+ * the same as a long poll's. Past it the call answers DEADLINE_EXCEEDED
+ * and the instance runs on. */
+#define COMMAND_DEFAULT_AWAIT_TIMEOUT_MS COMMAND_DEFAULT_REQUEST_TIMEOUT_MS
+
+/* A search counts its matches up to this many past its page, so that one
+ * search costs a bounded walk; beyond it page.hasMoreTotalItems is set.
+ * A search of process instances reads at most COMMAND_SEARCH_SCAN_MAX
+ * instances from the engine. */
+#define COMMAND_SEARCH_COUNT_MAX 10000
+#define COMMAND_SEARCH_SCAN_MAX 100000
 
 /* What a REST decoder reads: the body and the query string (no '?'). */
 typedef struct command_rest_in {
@@ -122,18 +139,29 @@ typedef struct command_result {
     int64_t deployment_key;
     const chute_process_view *procs;
     size_t nprocs;
+    /* CREATE_INSTANCE, GET_INSTANCE: the instance. With |awaited| it ended
+     * (COMPLETED) and its variables are the root scope, filtered by the
+     * fetch names; |cmd| is then NULL when it ended after command_run. */
+    chute_instance_view instance;
+    int awaited;
+    /* SET_VARIABLES: the key of the change. */
+    int64_t key;
     /* TOPOLOGY: the gRPC address clients should use. */
     const char *host;
     int port;
-    /* LIST_JOBS, LIST_INCIDENTS, JOB_TYPES: walked by the encoder with
-     * command_result_walk / command_result_walk_types. */
+    /* LIST_JOBS, LIST_INCIDENTS, JOB_TYPES, SEARCH_*: walked by the
+     * encoder with command_result_walk, command_result_walk_types and
+     * command_result_walk_{instances,elements,variables,incidents}. */
     chute_engine *engine;
 } command_result;
 
 typedef struct command_call_ops {
     /* Encodes |res| and queues the answer (broker_after_commit). Runs once
      * per command_run: inside it, or later for a long poll (its jobs or its
-     * expiry). For a stream it runs only for an error. */
+     * expiry) and an awaited instance (its end, its timeout, or the front
+     * end closing); it may then run inside an engine call (the one that
+     * ended the instance), so it must not call into the engine for a
+     * CREATE_INSTANCE. For a stream it runs only for an error. */
     void (*answer)(command_call *call, const command_result *res);
     /* STREAM: jobs activated for the stream (queue one message each). Runs
      * inside the engine's dispatch: it must not call into the engine. NULL
@@ -155,6 +183,16 @@ struct command_call {
     /* The command layer's own. */
     broker_poll bp;     /* a long poll, while it waits */
     chute_taker *taker; /* a stream's */
+    /* An awaited process instance, while it runs: the engine's handle, the
+     * timer of its requestTimeout, and copies of the fetch names (the
+     * command is freed when command_run returns). */
+    int awaiting;
+    chute_awaiter *awaiter;
+    broker_timer await_timer;
+    int64_t await_key;
+    int64_t await_timeout_ms;
+    char **await_names;
+    size_t await_nnames;
 };
 
 void command_call_init(command_call *c, const command_call_ops *ops, broker *b,
@@ -164,14 +202,17 @@ void command_call_init(command_call *c, const command_call_ops *ops, broker *b,
  * the engine and answers through |call|'s ops. */
 void command_run(command_call *call, const command *cmd);
 
-/* Non-zero while |call| is a long poll waiting for jobs. */
+/* Non-zero while |call| is a long poll waiting for jobs or waits for an
+ * awaited process instance to end. */
 int command_call_waiting(const command_call *call);
 
-/* The client went away: a waiting poll ends without an answer, a stream
- * leaves the engine. Anything else is left alone. */
+/* The client went away: a waiting poll ends without an answer, an awaited
+ * instance is no longer awaited (it runs on), a stream leaves the engine.
+ * Anything else is left alone. */
 void command_call_cancel(command_call *call);
 
-/* Ends a waiting poll now, answered with no jobs, as at its expiry. */
+/* The front end closes: a waiting poll ends now, answered with no jobs as
+ * at its expiry; an awaited instance is answered UNAVAILABLE (it runs on). */
 void command_call_expire(command_call *call);
 
 /* A stream takes |n| more jobs (its messages went out). */
@@ -181,6 +222,33 @@ void command_call_credit(command_call *call, uint32_t n);
  * limited as the command asked; |fn| returns non-zero to stop (the answer
  * is full). Returns 0 or the engine's error code. */
 int command_result_walk(const command_result *res, chute_job_visit_fn fn, void *ctx);
+
+/* What a search found: |total| matches (counted up to
+ * COMMAND_SEARCH_COUNT_MAX past the page), |more| when there are more than
+ * that. */
+typedef struct command_page {
+    size_t total;
+    int more;
+} command_page;
+
+/*
+ * Visits the entries of a SEARCH_INSTANCES, SEARCH_ELEMENTS,
+ * SEARCH_VARIABLES or SEARCH_INCIDENTS result that match its filter and
+ * fall in its page (from, limit), in the engine's order: instances newest
+ * first, element instances in activation order, variables scope by scope
+ * and by name, incidents oldest first. |fn| returns non-zero when the
+ * answer is full: no entry is visited after it, but matches are still
+ * counted into |page|. Returns 0 or the engine's error code (an unknown
+ * process instance is no error: it has no entries).
+ */
+int command_result_walk_instances(const command_result *res, chute_instance_visit_fn fn, void *ctx,
+                                  command_page *page);
+int command_result_walk_elements(const command_result *res, chute_element_visit_fn fn, void *ctx,
+                                 command_page *page);
+int command_result_walk_variables(const command_result *res, chute_variable_visit_fn fn, void *ctx,
+                                  command_page *page);
+int command_result_walk_incidents(const command_result *res, chute_incident_visit_fn fn, void *ctx,
+                                  command_page *page);
 
 /* Visits the job types of a JOB_TYPES result. */
 int command_result_walk_types(const command_result *res,

@@ -15,6 +15,9 @@
  *     pushed job is one message; credit comes back as the transport hands
  *     messages to HTTP/2 within the client's window (invariant 5), and
  *     messages that never go out return their job.
+ *   - CreateProcessInstanceWithResult (a CALL_AWAIT gcall): waits, through
+ *     the command layer, for the instance to end or its requestTimeout to
+ *     pass; a client that goes away stops the wait (the instance runs on).
  *   - everything else: one reply (an empty or small message, or an error).
  *
  * A call whose client went away before its reply was released is marked
@@ -41,7 +44,7 @@
 
 #define PATH_GATEWAY "/gateway_protocol.Gateway/"
 
-typedef enum call_kind { CALL_UNARY, CALL_POLL, CALL_STREAM } call_kind;
+typedef enum call_kind { CALL_UNARY, CALL_POLL, CALL_STREAM, CALL_AWAIT } call_kind;
 
 /* Leased jobs carried by one message: returned to the queue if it is never
  * sent. */
@@ -331,15 +334,15 @@ static callctx *reply_ctx(gcall *c)
 }
 
 /* Queues an empty response message and OK. */
-static void reply_empty(gateway *g, h2_call *call)
+static void reply_empty(gateway *g, h2_call *call, callctx *ctx)
 {
     uint8_t *m = malloc(5);
     if (!m) {
-        reply_status(g, call, NULL, H2_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        reply_status(g, call, ctx, H2_GRPC_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
     codec_frame_empty(m);
-    reply_message(g, call, NULL, m, 5, NULL, 1);
+    reply_message(g, call, ctx, m, 5, NULL, 1);
 }
 
 typedef struct incident_walk {
@@ -419,14 +422,23 @@ static void answer(command_call *cc, const command_result *res)
         rc = codec_encode_deploy_response(res->deployment_key, res->procs, res->nprocs,
                                           res->cmd->legacy, &out, &out_len, &err);
         break;
-    default: /* settled, updated, resolved, cancelled: an empty response */
-        reply_empty(g, call);
+    case COMMAND_CREATE_INSTANCE:
+        /* The call's kind says which response: CreateProcessInstanceWithResult
+         * is the only awaited one over gRPC. */
+        rc = codec_encode_create_instance_response(&res->instance, c->c.kind == CALL_AWAIT, max,
+                                                   &out, &out_len, &err);
+        break;
+    case COMMAND_SET_VARIABLES:
+        rc = codec_encode_set_variables_response(res->key, &out, &out_len, &err);
+        break;
+    default: /* settled, updated, resolved, cancelled, deleted: an empty response */
+        reply_empty(g, call, reply_ctx(c));
         return;
     }
     if (rc != 0)
-        reply_error(g, call, NULL, &err);
+        reply_error(g, call, reply_ctx(c), &err);
     else
-        reply_message(g, call, NULL, out, out_len, NULL, 1);
+        reply_message(g, call, reply_ctx(c), out, out_len, NULL, 1);
 }
 
 static void push(command_call *cc, const chute_job_view *jobs, size_t n)
@@ -458,7 +470,7 @@ static const command_call_ops call_ops = {answer, push};
 
 static void unimplemented(gateway *g, h2_call *call, const char *path)
 {
-    char m[512], methods[320];
+    char m[1024], methods[512];
     if (strncmp(path, PATH_GATEWAY, strlen(PATH_GATEWAY)) == 0) {
         command_grpc_methods(PATH_GATEWAY, methods, sizeof methods);
         snprintf(m, sizeof m,
@@ -490,13 +502,14 @@ static void on_request(void *ctx, h2_call *call, const char *path, const uint8_t
         reply_error(g, call, NULL, &err);
         return;
     }
-    /* Polls and streams outlive this function: their context lives until
-     * the transport closes the call and no reply points to it. A unary
-     * call is answered inside command_run. */
+    /* Polls, streams and awaits outlive this function: their context lives
+     * until the transport closes the call and no reply points to it. A
+     * unary call is answered inside command_run. */
     gcall unary, *c = &unary;
-    call_kind kind = cmd.kind == COMMAND_ACTIVATE ? CALL_POLL
-                     : cmd.kind == COMMAND_STREAM ? CALL_STREAM
-                                                  : CALL_UNARY;
+    call_kind kind = cmd.kind == COMMAND_ACTIVATE                       ? CALL_POLL
+                     : cmd.kind == COMMAND_STREAM                       ? CALL_STREAM
+                     : cmd.kind == COMMAND_CREATE_INSTANCE && cmd.await ? CALL_AWAIT
+                                                                        : CALL_UNARY;
     if (kind != CALL_UNARY) {
         c = calloc(1, sizeof *c);
         if (!c || ctx_attach(g, &c->c, kind, call) != 0) {

@@ -39,7 +39,7 @@ typedef struct call {
     http_request *req; /* NULL once the connection went away */
     const command_def *def;
     int queued;
-    struct call *prev, *next; /* in api->polls while polling */
+    struct call *prev, *next; /* in api->polls while waiting */
     uint64_t started;         /* uv_hrtime(), activation only */
     int status;
     char *body;
@@ -55,7 +55,7 @@ struct http_api {
     chute_engine *e;
     http_server *http;
     http_api_config cfg;
-    call *polls; /* calls waiting in a long poll */
+    call *polls; /* calls waiting: a long poll, or an awaited process instance */
     int closing;
     char host[256];
     char grpc_host[256];
@@ -332,6 +332,110 @@ static void answer_types(call *c, const command_result *res)
     queue_json(c, 200, &b);
 }
 
+/* ---- searches ------------------------------------------------------------------------- */
+
+/* The body of a search answer being built: {items: [...], page: {...}}.
+ * Entries stop once the body passes the response bound (the first entry
+ * always goes in; the hard maximum leaves room for it escaped), and the
+ * page still counts them, so a client sees fewer items than totalItems and
+ * pages on with from. */
+typedef struct search_walk {
+    rest_buf *b;
+    size_t soft_max;
+    size_t count;
+} search_walk;
+
+/* Room for one more entry of at most |need| bytes: 0, or 1 when the answer
+ * is full. */
+static int search_room(search_walk *w, size_t need)
+{
+    if (w->b->failed || (w->count > 0 && w->b->len + need > w->soft_max))
+        return 1;
+    if (w->count++)
+        rest_buf_puts(w->b, ",");
+    return 0;
+}
+
+static size_t str_need(const char *s)
+{
+    return s ? 6 * strlen(s) : 0;
+}
+
+static int visit_instance(void *ctx, const chute_instance_view *inst)
+{
+    search_walk *w = ctx;
+    if (search_room(w, 512 + str_need(inst->bpmn_process_id)))
+        return 1;
+    rest_encode_instance(w->b, inst);
+    return w->b->failed;
+}
+
+static int visit_element(void *ctx, const chute_element_view *el)
+{
+    search_walk *w = ctx;
+    if (search_room(w, 768 + str_need(el->bpmn_process_id) + str_need(el->element_id) +
+                           str_need(el->element_name) + str_need(el->element_type)))
+        return 1;
+    rest_encode_element(w->b, el);
+    return w->b->failed;
+}
+
+static int visit_variable(void *ctx, const chute_variable_view *v)
+{
+    search_walk *w = ctx;
+    if (search_room(w, 512 + str_need(v->name) + 6 * v->value_len))
+        return 1;
+    rest_encode_variable(w->b, v);
+    return w->b->failed;
+}
+
+static int visit_incident(void *ctx, const chute_incident_view *inc)
+{
+    search_walk *w = ctx;
+    if (search_room(w, 768 + str_need(inc->message) + str_need(inc->bpmn_process_id) +
+                           str_need(inc->element_id)))
+        return 1;
+    rest_encode_process_incident(w->b, inc);
+    return w->b->failed;
+}
+
+static void answer_search(call *c, const command_result *res)
+{
+    rest_buf b;
+    size_t bound = response_bound(c->api);
+    /* A variable of the engine's largest document, escaped six-fold. */
+    rest_buf_init(&b, bound * 7 + 65536);
+    rest_buf_puts(&b, "{\"items\":[");
+    search_walk w = {.b = &b, .soft_max = bound};
+    command_page page;
+    int rc;
+    switch (res->kind) {
+    case COMMAND_SEARCH_INSTANCES:
+        rc = command_result_walk_instances(res, visit_instance, &w, &page);
+        break;
+    case COMMAND_SEARCH_ELEMENTS:
+        rc = command_result_walk_elements(res, visit_element, &w, &page);
+        break;
+    case COMMAND_SEARCH_VARIABLES:
+        rc = command_result_walk_variables(res, visit_variable, &w, &page);
+        break;
+    default:
+        rc = command_result_walk_incidents(res, visit_incident, &w, &page);
+        break;
+    }
+    if (rc != 0) {
+        chute_error err;
+        rest_buf_free(&b);
+        chute_error_set(&err, rc, "cannot %s: %s", command_kind_words(res->kind),
+                        chute_strerror(rc));
+        queue_error(c, &err);
+        return;
+    }
+    rest_buf_printf(&b, "],\"page\":{\"totalItems\":%zu,\"hasMoreTotalItems\":%s}}", page.total,
+                    page.more ? "true" : "false");
+    queue_json(c, 200, &b);
+}
+
 /* Encodes a command's result as its REST answer and queues it. */
 static void answer(command_call *cc, const command_result *res)
 {
@@ -378,6 +482,24 @@ static void answer(command_call *cc, const command_result *res)
         rest_buf_init(&b, 0);
         rest_encode_deployment(&b, res->deployment_key, res->procs, res->nprocs);
         break;
+    case COMMAND_CREATE_INSTANCE:
+        rest_buf_init(&b, response_bound(c->api) * 2 + 4096);
+        rest_encode_created_instance(&b, &res->instance, res->awaited);
+        break;
+    case COMMAND_GET_INSTANCE:
+        rest_buf_init(&b, 0);
+        rest_encode_instance(&b, &res->instance);
+        break;
+    case COMMAND_DELETE_RESOURCE:
+        rest_buf_init(&b, 0);
+        rest_buf_printf(&b, "{\"resourceKey\":\"%" PRId64 "\"}", res->cmd->key);
+        break;
+    case COMMAND_SEARCH_INSTANCES:
+    case COMMAND_SEARCH_ELEMENTS:
+    case COMMAND_SEARCH_VARIABLES:
+    case COMMAND_SEARCH_INCIDENTS:
+        answer_search(c, res);
+        return;
     case COMMAND_GET_PROCESS_XML: {
         char *xml = malloc(res->xml_len + 1);
         if (!xml) {
@@ -391,7 +513,7 @@ static void answer(command_call *cc, const command_result *res)
         queue_answer(c, 200, "text/xml", xml, res->xml_len);
         return;
     }
-    default: /* settled, updated, resolved, cancelled */
+    default: /* settled, updated, resolved, cancelled, variables set */
         queue_answer(c, status, NULL, NULL, 0);
         return;
     }
@@ -776,7 +898,8 @@ void http_api_shutdown(http_api *a, void (*done)(void *), void *ctx)
     if (a->closing)
         return;
     a->closing = 1;
-    /* Long polls end now with no jobs, as at their expiry. */
+    /* Long polls end now with no jobs, as at their expiry; awaited
+     * instances are answered UNAVAILABLE (they run on). */
     while (a->polls)
         command_call_expire(&a->polls->cc);
     broker_flush(a->b);

@@ -9,6 +9,15 @@
  *     PATCH /v2/jobs/{jobKey}                     {changeset:{retries?, timeout?}} 204
  *     GET   /v2/topology
  *     POST  /v2/incidents/{incidentKey}/resolution 204
+ *   Camunda 8.8 REST v2 process endpoints:
+ *     POST  /v2/deployments                       multipart
+ *     GET   /v2/process-definitions/{key}/xml
+ *     POST  /v2/process-instances                 awaitCompletion waits for the end
+ *     GET   /v2/process-instances/{key}
+ *     POST  /v2/process-instances/{key}/cancellation 204
+ *     PUT   /v2/element-instances/{key}/variables 204
+ *     POST  /v2/resources/{key}/deletion          200
+ *     POST  /v2/{process-instances,element-instances,variables,incidents}/search
  *   Chute's own:
  *     POST  /v1/jobs           one job or an array, created in one commit
  *     GET   /v1/jobs/{key}     DELETE /v1/jobs/{key} cancels
@@ -58,7 +67,8 @@ int http_api_open(http_api **out, uv_loop_t *loop, broker *b, const http_api_con
 
 int http_api_port(const http_api *a);
 
-/* Answers the long polls that wait (no jobs), then shuts the transport down
+/* Answers the long polls that wait (no jobs) and the awaited process
+ * instances (UNAVAILABLE), then shuts the transport down
  * (see http_server_shutdown); |done| runs once it is down. */
 void http_api_shutdown(http_api *a, void (*done)(void *), void *ctx);
 
