@@ -72,7 +72,7 @@ function startZbctlWorkers() {
     log: () => tails.map((t) => t.join('\n')).join('\n---\n'),
     async stop() {
       for (const { child } of children) child.kill('SIGTERM');
-      await Promise.race([Promise.all(children.map((c) => c.exited)), h.sleep(3000)]);
+      await h.within(Promise.all(children.map((c) => c.exited)), 3000);
       for (const { child } of children) {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       }
