@@ -35,7 +35,10 @@ function sdkGrpc() {
       ZEEBE_GRPC_ADDRESS: `grpc://${daemon().address}`,
       CAMUNDA_AUTH_STRATEGY: 'NONE',
       CAMUNDA_TENANT_ID: undefined,
-      zeebeGrpcSettings: { ZEEBE_CLIENT_LOG_LEVEL: 'NONE' },
+      // A short long poll: the SDK's worker leaves the client-side timer of its
+      // pending poll (requestTimeout + 1 s) running after close(), which would
+      // keep this file's process alive for the default 50 s.
+      zeebeGrpcSettings: { ZEEBE_CLIENT_LOG_LEVEL: 'NONE', ZEEBE_GRPC_WORKER_LONGPOLL_SECONDS: 2 },
     },
   });
 }
