@@ -43,6 +43,11 @@ static void decoders(const uint8_t *data, size_t size)
         codec_decode_resolve_incident,
         codec_decode_get_job,
         codec_decode_cancel_job,
+        codec_decode_create_process_instance,
+        codec_decode_create_process_instance_with_result,
+        codec_decode_cancel_process_instance,
+        codec_decode_set_variables,
+        codec_decode_delete_resource,
     };
     chute_error err;
 

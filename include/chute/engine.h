@@ -495,6 +495,8 @@ typedef struct chute_engine_stats {
     uint64_t created_total, activated_total, completed_total, failed_total, timed_out_total,
         incidents_total;
     uint64_t rejected_max_jobs_total; /* create calls rejected by the max_jobs limit */
+    uint64_t instances;               /* ACTIVE process instances (in memory) */
+    uint64_t instances_created_total, instances_completed_total, instances_terminated_total;
 } chute_engine_stats;
 
 void chute_engine_get_stats(const chute_engine *e, chute_engine_stats *out);

@@ -321,6 +321,8 @@ int chute_engine_open(chute_engine **out, const chute_engine_options *opts, chut
     hmap_init(&e->instances);
     hmap_init(&e->elements);
     hmap_init(&e->el_incidents);
+    hmap_init(&e->awaiters);
+    process_init(e);
     e->next_instance_sweep = INT64_MAX;
     queue_init_timers(e);
     e->next_sweep = INT64_MAX;
@@ -356,12 +358,15 @@ void chute_engine_close(chute_engine *e)
         store_close(e->st);
     }
     clear_jobs(e);
+    process_free_awaiters(e);
     deploy_clear(e);
     free(e->proc_views);
     free(e->scratch);
     free(e->retired);
     free(e->views);
     heap_free(&e->timers);
+    heap_free(&e->ptimers);
+    free(e->graveyard);
     queue_free_types(e);
     free(e->data_dir);
     free(e->db_path);
@@ -939,6 +944,8 @@ int chute_engine_throw_error(chute_engine *e, int64_t key, const char *code, con
      * matching boundary event would. */
     char buf[CHUTE_ERROR_MESSAGE_MAX * 2];
     int of_process = process_is_job_of_element(e, j);
+    if (of_process && process_catch_error(e, j, code, variables, variables_len))
+        return 0; /* a boundary event caught it; the job went with its element */
     if (of_process)
         /* Catching errors comes with boundary events; until then every
          * error of a process is uncaught, in Zeebe's words. */
@@ -1164,6 +1171,8 @@ int64_t chute_engine_next_due(const chute_engine *e)
     int64_t due = e->next_sweep;
     if (e->next_instance_sweep < due)
         due = e->next_instance_sweep;
+    if (process_next_due(e) < due)
+        due = process_next_due(e);
     job *top = heap_top(&e->timers);
     if (top && top->deadline < due)
         due = top->deadline;
@@ -1188,6 +1197,7 @@ int64_t chute_engine_tick(chute_engine *e)
             batch_fail(e, NULL);
         persist(e, j, OP_UPDATE, 0);
     }
+    process_tick(e, now);
     process_sweep(e, now);
     if (e->next_sweep <= now && !e->batch_failed && batch_open(e) == 0) {
         int deleted = 0;

@@ -17,6 +17,11 @@
  *               return); persistence, the batch and its commit or rollback;
  *               timers (tick) and the sweep of retained results.
  *   handler.c   in-process handlers and chute_engine_run.
+ *   deploy.c    process definitions (deploy_model.c parses them through
+ *               src/model and src/feel).
+ *   process.c   process instances: tokens, scopes, variables, mappings,
+ *               the jobs of elements, incidents on elements, the reads.
+ *   pstate.c    an instance as one store row (binary, bounds-checked).
  * A function one file offers the others is declared below under its file,
  * with that file's name as its prefix (job_, queue_, delivery_, engine_).
  *
@@ -198,6 +203,21 @@ typedef struct pscope {
 enum { STAGE_ACTIVATE = 0, STAGE_COMPLETE = 1, STAGE_LEAVE = 2 };
 
 struct pinst;
+struct einst;
+
+/* A timer of an element instance: its own (a timer catch event) or one of
+ * a timer boundary event attached to it. In the engine's `ptimers` heap
+ * (by due, then key) while pending. */
+typedef struct ptimer {
+    int64_t due;       /* epoch ms */
+    int64_t every_ms;  /* cycles: the interval's exact part */
+    int64_t every_months;
+    int64_t repeat;    /* cycles: repetitions left after this one (-1: forever) */
+    uint32_t event;    /* the timer event's element index */
+    uint32_t heap_pos;
+    struct einst *owner;
+    struct ptimer *next; /* the owner's list */
+} ptimer;
 
 typedef struct einst {
     int64_t key;
@@ -215,6 +235,7 @@ typedef struct einst {
     pscope vars;     /* local variables */
     uint32_t tokens; /* scopes: see above */
     uint32_t *joins; /* scopes: tokens waiting per flow, NULL until one waits */
+    ptimer *timers;  /* pending timers, NULL for none */
     struct einst *prev, *next; /* the instance's active element instances, by activation */
 } einst;
 
@@ -233,8 +254,12 @@ typedef struct pinc {
     char *message;
 } pinc;
 
+/* A CreateProcessInstanceWithResult waiting for its instance. Awaiters live
+ * in the engine's `awaiters` map by instance key, not in the instance, so
+ * a reload after a failed commit (which rebuilds every instance) leaves
+ * the handles the transport holds valid. */
 struct chute_awaiter {
-    struct pinst *pi;
+    int64_t instance_key;
     chute_instance_done_fn done;
     void *ctx;
     char **fetch;
@@ -255,7 +280,6 @@ typedef struct pinst {
     uint32_t nhist, hist_cap, hist_dropped;
     pinc *incs;
     uint32_t nincs, incs_cap;
-    chute_awaiter *awaiters;
     struct pinst *dirty_next;
 } pinst;
 
@@ -289,6 +313,8 @@ struct chute_engine {
     hmap instances;    /* key -> pinst, ACTIVE ones */
     hmap elements;     /* key -> einst, active ones */
     hmap el_incidents; /* incident key -> einst */
+    hmap awaiters;     /* instance key -> chute_awaiter list */
+    heap ptimers;      /* pending timers of element instances */
     pinst *dirty_head; /* instances to write at the commit */
     pwork *work;       /* the work queue of the running command */
     size_t nwork, work_head, work_cap;
@@ -531,11 +557,32 @@ void process_flush(chute_engine *e);
 /* Frees every instance (at close and before a reload). */
 void process_clear(chute_engine *e);
 
+/* Frees every awaiter without calling it (at close). */
+void process_free_awaiters(chute_engine *e);
+
 /* Rebuilds the active instances from the store. */
 int process_load(chute_engine *e, chute_error *err);
 
 /* Removes ended instances past their retention (from tick). */
 void process_sweep(chute_engine *e, int64_t now);
+
+/* Fires the process timers due at |now| (from tick). */
+void process_tick(chute_engine *e, int64_t now);
+
+/* The due time of the next process timer, or INT64_MAX. */
+int64_t process_next_due(const chute_engine *e);
+
+/* Sets up the timer heap (at open). */
+void process_init(chute_engine *e);
+
+/* A process job threw |code|: when a boundary event catches it (from the
+ * job's element outwards), the element is left that way and 1 is
+ * returned; 0 when nothing catches it. */
+int process_catch_error(chute_engine *e, const job *j, const char *code, const char *vars,
+                        size_t len);
+
+/* Puts |t| (due set) into the engine's timer heap and its owner's list. */
+int process_timer_add(chute_engine *e, ptimer *t);
 
 /* Frees what the last command left in the graveyard. */
 void process_bury(chute_engine *e);

@@ -347,6 +347,19 @@ int chute_engine_get(chute_engine *e, int64_t key, chute_job_view *out, chute_er
     job *j = hmap_get(&e->jobs, key);
     if (j) {
         job_view(j, out);
+        job_process *p = job_process_of(j);
+        char *vars;
+        size_t len;
+        if (p && process_is_job_of_element(e, j)) {
+            /* A process job's variables are its element's, as activation
+             * hands them out. */
+            if (process_job_view_variables(e, p->ref.element_instance_key, NULL, 0, &vars,
+                                           &len) != 0)
+                return chute_error_set(err, CHUTE_ENOMEM, "out of memory reading a job");
+            job_scratch_add(e, vars);
+            out->variables = vars;
+            out->variables_len = len;
+        }
         return 0;
     }
     void *args[2] = {e, out};

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/isotime.h"
 #include "common/log.h"
 #include "feel/feel.h"
 #include "model/bpmn.h"
@@ -529,6 +530,10 @@ void einst_free(einst *ei)
     pscope_free(&ei->vars);
     free(ei->incident_msg);
     free(ei->joins);
+    for (ptimer *t = ei->timers, *n; t; t = n) {
+        n = t->next;
+        free(t);
+    }
     free(ei);
 }
 
@@ -545,14 +550,6 @@ void pinst_free(pinst *pi)
         free(pi->incs[i].message);
     free(pi->incs);
     free(pi->hist);
-    chute_awaiter *an;
-    for (chute_awaiter *a = pi->awaiters; a; a = an) {
-        an = a->next;
-        for (size_t i = 0; i < a->nfetch; i++)
-            free(a->fetch[i]);
-        free(a->fetch);
-        free(a);
-    }
     free(pi);
 }
 
@@ -699,6 +696,7 @@ static int queue_work(chute_engine *e, einst *scope, uint32_t index, int is_flow
 }
 
 static void activate(chute_engine *e, einst *scope, uint32_t elem);
+static void drain(chute_engine *e);
 static void take_flow(chute_engine *e, einst *scope, uint32_t flow);
 static void enter(chute_engine *e, einst *ei);
 static void complete(chute_engine *e, einst *ei);
@@ -726,11 +724,18 @@ static void run_queue(chute_engine *e)
 
 static void instance_view(chute_engine *e, pinst *pi, chute_instance_view *v);
 
+static void awaiter_free(chute_awaiter *a)
+{
+    for (size_t i = 0; i < a->nfetch; i++)
+        free(a->fetch[i]);
+    free(a->fetch);
+    free(a);
+}
+
 /* Calls the awaiters of |pi| (which just ended). */
 static void notify_awaiters(chute_engine *e, pinst *pi)
 {
-    chute_awaiter *a = pi->awaiters;
-    pi->awaiters = NULL;
+    chute_awaiter *a = hmap_del(&e->awaiters, pi->key);
     while (a) {
         chute_awaiter *next = a->next;
         chute_instance_view v;
@@ -742,10 +747,7 @@ static void notify_awaiters(chute_engine *e, pinst *pi)
         }
         a->done(a->ctx, &v);
         free(b.p);
-        for (size_t i = 0; i < a->nfetch; i++)
-            free(a->fetch[i]);
-        free(a->fetch);
-        free(a);
+        awaiter_free(a);
         a = next;
     }
 }
@@ -762,43 +764,109 @@ static void end_instance(chute_engine *e, pinst *pi, int state)
     hmap_del(&e->elements, pi->root->key);
     if (pi->def->instances > 0)
         pi->def->instances--;
+    if (state == CHUTE_INSTANCE_COMPLETED)
+        e->stats.instances_completed_total++;
+    else
+        e->stats.instances_terminated_total++;
     touch(e, pi);
     notify_awaiters(e, pi);
 }
 
-/* Removes the job of |ei| and the element's incident; the element leaves
- * with |state| (TERMINATED). */
+/* Cancels the pending timers of |ei|. */
+static void drop_timers(chute_engine *e, einst *ei)
+{
+    for (ptimer *t = ei->timers, *n; t; t = n) {
+        n = t->next;
+        heap_remove(&e->ptimers, t);
+        free(t);
+    }
+    ei->timers = NULL;
+}
+
+/* |ei| leaves the instance (completed or terminated): out of the maps and
+ * the list. A scope may still be named by queued work, so it is freed
+ * when the command's queue is drained; anything else at once. */
+static void release_einst(chute_engine *e, einst *ei, int state)
+{
+    drop_timers(e, ei);
+    add_history(ei->pi, ei, state, engine_now(e));
+    hmap_del(&e->elements, ei->key);
+    unlink_einst(ei->pi, ei);
+    ei->state = (uint8_t)state;
+    const model_element *el = elem_of(ei);
+    if (el && el->type == MODEL_ELEMENT_SUB_PROCESS) {
+        if (e->ngrave == e->grave_cap) {
+            size_t cap = e->grave_cap ? e->grave_cap * 2 : 16;
+            void **g = realloc(e->graveyard, cap * sizeof *g);
+            if (!g) {
+                /* Leaking one element instance beats a dangling pointer. */
+                engine_batch_fail(e, NULL);
+                return;
+            }
+            e->graveyard = g;
+            e->grave_cap = cap;
+        }
+        e->graveyard[e->ngrave++] = ei;
+        return;
+    }
+    einst_free(ei);
+}
+
+void process_bury(chute_engine *e)
+{
+    for (size_t i = 0; i < e->ngrave; i++)
+        einst_free(e->graveyard[i]);
+    e->ngrave = 0;
+}
+
+static void terminate_children(chute_engine *e, einst *scope);
+
+/* Terminates |ei|: its children, its job, its timers and its incident; the
+ * token it held in its flow scope is the caller's business. */
 static void terminate_element(chute_engine *e, einst *ei)
 {
+    terminate_children(e, ei);
     if (ei->job_key) {
         chute_error ignore;
         engine_remove_process_job(e, ei->job_key, &ignore);
         ei->job_key = 0;
     }
     close_incident(e, ei);
-    int64_t now = engine_now(e);
-    add_history(ei->pi, ei, CHUTE_INSTANCE_TERMINATED, now);
-    hmap_del(&e->elements, ei->key);
-    unlink_einst(ei->pi, ei);
-    einst_free(ei);
+    release_einst(e, ei, CHUTE_INSTANCE_TERMINATED);
 }
 
 /* Terminates every element instance in |scope| (not the scope itself). */
 static void terminate_children(chute_engine *e, einst *scope)
 {
     pinst *pi = scope->pi;
-    einst *n;
-    for (einst *ei = pi->head; ei; ei = n) {
-        n = ei->next;
-        if (ei->scope == scope)
-            terminate_element(e, ei);
+    size_t n = 0;
+    for (einst *ei = pi->head; ei; ei = ei->next)
+        n += ei->scope == scope;
+    if (n) {
+        /* Collected first: terminating one removes its own children from
+         * the list as well. */
+        einst **kids = malloc(n * sizeof *kids);
+        if (!kids) {
+            engine_batch_fail(e, NULL);
+            return;
+        }
+        size_t k = 0;
+        for (einst *ei = pi->head; ei && k < n; ei = ei->next)
+            if (ei->scope == scope)
+                kids[k++] = ei;
+        for (size_t i = 0; i < k; i++)
+            terminate_element(e, kids[i]);
+        free(kids);
     }
     if (scope->joins)
         memset(scope->joins, 0, pi->proc->flow_count * sizeof *scope->joins);
     scope->tokens = 0;
 }
 
-/* A token of |scope| ended; the scope completes when none is left. */
+static void complete(chute_engine *e, einst *ei);
+
+/* A token of |scope| ended; the scope completes when none is left: the
+ * process ends, a sub-process completes (its outputs, then its way out). */
 static void scope_token_done(chute_engine *e, einst *scope)
 {
     assert(scope->tokens > 0);
@@ -806,6 +874,8 @@ static void scope_token_done(chute_engine *e, einst *scope)
         return;
     if (!scope->scope)
         end_instance(e, scope->pi, CHUTE_INSTANCE_COMPLETED);
+    else
+        complete(e, scope);
 }
 
 /* ---- element behaviour ----------------------------------------------------------------- */
@@ -980,6 +1050,280 @@ static void create_job(chute_engine *e, einst *ei, const model_job *mj)
     touch(e, ei->pi);
 }
 
+/* ---- timers --------------------------------------------------------------------------- */
+
+static int timer_before(const void *a, const void *b)
+{
+    const ptimer *x = a, *y = b;
+    if (x->due != y->due)
+        return x->due < y->due;
+    return x->owner->key < y->owner->key;
+}
+
+static uint32_t *timer_pos(void *t)
+{
+    return &((ptimer *)t)->heap_pos;
+}
+
+void process_init(chute_engine *e)
+{
+    heap_init(&e->ptimers, timer_before, timer_pos);
+}
+
+int process_timer_add(chute_engine *e, ptimer *t)
+{
+    if (heap_push(&e->ptimers, t) != 0)
+        return CHUTE_ENOMEM;
+    t->next = t->owner->timers;
+    t->owner->timers = t;
+    return 0;
+}
+
+int64_t process_next_due(const chute_engine *e)
+{
+    const ptimer *t = heap_top(&e->ptimers);
+    return t ? t->due : INT64_MAX;
+}
+
+/* Evaluates the timer of event |event| seen from |ei| and schedules it;
+ * 0, or -1 after raising an incident on |ei|. */
+static int arm_timer(chute_engine *e, einst *ei, uint32_t event)
+{
+    const model_element *ev = &ei->pi->proc->elements[event];
+    char *text = NULL;
+    size_t len = 0;
+    feel_error fe = {0};
+    if (ev->timer->is_static) {
+        text = strdup(ev->timer->text);
+        len = ev->timer->len;
+    } else {
+        char *val = NULL;
+        size_t vlen = 0;
+        if (eval_expr(e, ei, ev->timer, &val, &vlen, &fe) != 0) {
+            raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                           "Failed to evaluate the timer of '%s' ('%s'): %s", ev->id,
+                           ev->timer->text, fe.message);
+            return -1;
+        }
+        json_t *j = json_loadb(val, vlen, JSON_DECODE_ANY, NULL);
+        if (json_is_string(j)) {
+            text = strdup(json_string_value(j));
+            len = text ? strlen(text) : 0;
+        }
+        json_decref(j);
+        if (!text) {
+            raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                           "Expected result of the expression '%s' to be a duration, a date or a "
+                           "cycle, but was '%s'.",
+                           ev->timer->text, feel_type_of(val, vlen));
+            free(val);
+            return -1;
+        }
+        free(val);
+    }
+    ptimer *t = calloc(1, sizeof *t);
+    if (!t || !text) {
+        free(t);
+        free(text);
+        engine_batch_fail(e, NULL);
+        return -1;
+    }
+    int64_t now = engine_now(e);
+    int ok;
+    if (ev->timer_kind == MODEL_TIMER_DURATION) {
+        iso_duration d;
+        ok = iso_parse_duration(text, len, &d) == 0;
+        t->due = ok ? iso_add(now, &d) : 0;
+    } else if (ev->timer_kind == MODEL_TIMER_DATE) {
+        ok = iso_parse_datetime(text, len, &t->due) == 0;
+    } else {
+        iso_cycle c;
+        ok = iso_parse_cycle(text, len, &c) == 0;
+        if (ok) {
+            t->every_ms = c.every.ms;
+            t->every_months = c.every.months;
+            t->due = c.start && c.start > now ? c.start : iso_add(now, &c.every);
+            t->repeat = c.repeat < 0 ? -1 : c.repeat - 1;
+            if (c.repeat == 0)
+                ok = 0;
+        }
+    }
+    if (!ok) {
+        raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                       "Expected the timer of '%s' to be a valid ISO 8601 %s, but it is '%s'",
+                       ev->id,
+                       ev->timer_kind == MODEL_TIMER_DURATION ? "duration"
+                       : ev->timer_kind == MODEL_TIMER_DATE   ? "date and time"
+                                                              : "repeating interval",
+                       text);
+        free(t);
+        free(text);
+        return -1;
+    }
+    free(text);
+    t->event = event;
+    t->owner = ei;
+    if (process_timer_add(e, t) != 0) {
+        free(t);
+        engine_batch_fail(e, NULL);
+        return -1;
+    }
+    touch(e, ei->pi);
+    return 0;
+}
+
+/* Schedules the timers of the timer boundary events of activity |ei|. */
+static int arm_boundary_timers(chute_engine *e, einst *ei)
+{
+    const model_element *el = elem_of(ei);
+    for (uint32_t i = 0; i < el->boundary_count; i++) {
+        const model_element *b = &ei->pi->proc->elements[el->boundaries[i]];
+        if (b->event == MODEL_EVENT_TIMER && arm_timer(e, ei, el->boundaries[i]) != 0) {
+            drop_timers(e, ei);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void activate(chute_engine *e, einst *scope, uint32_t elem);
+
+/* Boundary event |boundary| of activity |act| occurs: an interrupting one
+ * terminates the activity and takes its token; a non-interrupting one adds
+ * a token. |vars| (may be blank) go to the boundary event's instance. */
+static void trigger_boundary(chute_engine *e, einst *act, uint32_t boundary, const char *vars,
+                             size_t len)
+{
+    const model_element *b = &act->pi->proc->elements[boundary];
+    einst *scope = act->scope;
+    if (b->interrupting) {
+        terminate_element(e, act);
+        scope->tokens--; /* the activity's token moves to the boundary event */
+    }
+    if (!jdoc_blank(vars, len)) {
+        /* The error's variables are the boundary event's: entered through
+         * its own element instance. */
+        einst *ei = einst_new(e, scope->pi, scope, boundary);
+        if (!ei) {
+            engine_batch_fail(e, NULL);
+            return;
+        }
+        scope->tokens++;
+        if (apply_document(e, ei, vars, len, b->output_count > 0) != 0)
+            engine_batch_fail(e, NULL);
+        enter(e, ei);
+        return;
+    }
+    activate(e, scope, boundary);
+}
+
+/* The catch of error |code| thrown at |from| (an element instance): the
+ * first activity from |from| outwards with an error boundary event whose
+ * code matches (a boundary without code catches any, after the exact
+ * ones of the same activity). Its boundary index in |*boundary|. */
+static einst *find_error_catch(einst *from, const char *code, uint32_t *boundary)
+{
+    for (einst *a = from; a && a->elem != MODEL_NONE; a = a->scope) {
+        const model_element *el = elem_of(a);
+        uint32_t any = MODEL_NONE;
+        for (uint32_t i = 0; i < el->boundary_count; i++) {
+            const model_element *b = &a->pi->proc->elements[el->boundaries[i]];
+            if (b->event != MODEL_EVENT_ERROR)
+                continue;
+            if (!b->error_code) {
+                if (any == MODEL_NONE)
+                    any = el->boundaries[i];
+            } else if (code && strcmp(b->error_code, code) == 0) {
+                *boundary = el->boundaries[i];
+                return a;
+            }
+        }
+        if (any != MODEL_NONE) {
+            *boundary = any;
+            return a;
+        }
+    }
+    return NULL;
+}
+
+/* Throws error |code| at |at|: an error end event throws from its flow
+ * scope, a job's element from itself. 1 when caught. */
+static int throw_from(chute_engine *e, einst *at, const char *code, const char *vars,
+                      size_t len)
+{
+    const model_element *el = elem_of(at);
+    einst *from = el->type == MODEL_ELEMENT_END_EVENT ? at->scope : at;
+    uint32_t boundary;
+    einst *act = find_error_catch(from, code, &boundary);
+    if (!act)
+        return 0;
+    if (at != act && el->type == MODEL_ELEMENT_END_EVENT) {
+        /* The end event itself is done; the scope it ends is terminated
+         * with the activity that caught the error. */
+        release_einst(e, at, CHUTE_INSTANCE_COMPLETED);
+    }
+    touch(e, act->pi);
+    trigger_boundary(e, act, boundary, vars, len);
+    return 1;
+}
+
+int process_catch_error(chute_engine *e, const job *j, const char *code, const char *vars,
+                        size_t len)
+{
+    job_process *p = job_process_of(j);
+    einst *ei = p ? hmap_get(&e->elements, p->ref.element_instance_key) : NULL;
+    if (!ei || ei->job_key != j->key)
+        return 0;
+    uint32_t boundary;
+    if (!find_error_catch(ei, code, &boundary))
+        return 0;
+    throw_from(e, ei, code, vars, len);
+    drain(e);
+    return 1;
+}
+
+void process_tick(chute_engine *e, int64_t now)
+{
+    ptimer *t;
+    while ((t = heap_top(&e->ptimers)) && t->due <= now) {
+        heap_pop(&e->ptimers);
+        einst *owner = t->owner;
+        /* Out of the owner's list. */
+        for (ptimer **pp = &owner->timers; *pp; pp = &(*pp)->next) {
+            if (*pp == t) {
+                *pp = t->next;
+                break;
+            }
+        }
+        t->next = NULL;
+        touch(e, owner->pi);
+        if (t->event == owner->elem) {
+            /* A timer catch event: it completes. */
+            free(t);
+            drop_timers(e, owner);
+            complete(e, owner);
+        } else {
+            const model_element *b = &owner->pi->proc->elements[t->event];
+            uint32_t event = t->event;
+            if (!b->interrupting && t->repeat != 0) {
+                /* The next cycle counts from this one's due time: no drift. */
+                iso_duration every = {t->every_months, t->every_ms};
+                t->due = iso_add(t->due, &every);
+                if (t->repeat > 0)
+                    t->repeat--;
+                if (process_timer_add(e, t) != 0) {
+                    free(t);
+                    engine_batch_fail(e, NULL);
+                }
+            } else {
+                free(t);
+            }
+            trigger_boundary(e, owner, event, NULL, 0);
+        }
+        drain(e);
+    }
+}
+
 /* What the element does once its inputs are mapped. */
 static void enter(chute_engine *e, einst *ei)
 {
@@ -987,6 +1331,19 @@ static void enter(chute_engine *e, einst *ei)
     ei->stage = STAGE_ACTIVATE;
     if (el->input_count && run_mappings(e, ei, el->inputs, el->input_count, 0) != 0)
         return;
+    if (el->boundary_count && !ei->timers && arm_boundary_timers(e, ei) != 0)
+        return;
+    if (el->type == MODEL_ELEMENT_SUB_PROCESS) {
+        /* The sub-process is a scope now: its start event's token. */
+        queue_work(e, ei, el->sub_start, 0);
+        touch(e, ei->pi);
+        return;
+    }
+    if (el->type == MODEL_ELEMENT_INTERMEDIATE_CATCH_EVENT && el->event == MODEL_EVENT_TIMER) {
+        if (!ei->timers)
+            arm_timer(e, ei, ei->elem);
+        return; /* the timer completes it */
+    }
     if (el->job) {
         create_job(e, ei, el->job);
         return;
@@ -1051,6 +1408,7 @@ static void complete(chute_engine *e, einst *ei)
 {
     const model_element *el = elem_of(ei);
     ei->stage = STAGE_COMPLETE;
+    drop_timers(e, ei);
     if (el->output_count && run_mappings(e, ei, el->outputs, el->output_count, 1) != 0)
         return;
     leave(e, ei);
@@ -1125,11 +1483,16 @@ static void leave(chute_engine *e, einst *ei)
     }
     pinst *pi = ei->pi;
     int terminate = el->type == MODEL_ELEMENT_END_EVENT && el->event == MODEL_EVENT_TERMINATE;
-    int64_t now = engine_now(e);
-    add_history(pi, ei, CHUTE_INSTANCE_COMPLETED, now);
-    hmap_del(&e->elements, ei->key);
-    unlink_einst(pi, ei);
-    einst_free(ei);
+    if (el->type == MODEL_ELEMENT_END_EVENT && el->event == MODEL_EVENT_ERROR) {
+        if (throw_from(e, ei, el->error_code, NULL, 0))
+            goto out; /* caught: the catching boundary event took over */
+        raise_incident(e, ei, STAGE_LEAVE, CHUTE_INCIDENT_UNHANDLED_ERROR_EVENT,
+                       "Expected to throw an error event with the code '%s', but it was not "
+                       "caught. No error events are available in the scope.",
+                       el->error_code);
+        goto out;
+    }
+    release_einst(e, ei, CHUTE_INSTANCE_COMPLETED);
     touch(e, pi);
     if (terminate) {
         /* Every other token of the scope ends, and so does the scope. */
@@ -1213,12 +1576,13 @@ int process_has_incident(chute_engine *e, const pinst *pi)
     return 0;
 }
 
-static int add_awaiter(pinst *pi, const chute_instance_await *await, chute_awaiter **out)
+static int add_awaiter(chute_engine *e, pinst *pi, const chute_instance_await *await,
+                       chute_awaiter **out)
 {
     chute_awaiter *a = calloc(1, sizeof *a);
     if (!a)
         return CHUTE_ENOMEM;
-    a->pi = pi;
+    a->instance_key = pi->key;
     a->done = await->done;
     a->ctx = await->ctx;
     if (await->fetch_variables_count) {
@@ -1232,15 +1596,13 @@ static int add_awaiter(pinst *pi, const chute_instance_await *await, chute_await
             a->nfetch++;
         }
     }
-    a->next = pi->awaiters;
-    pi->awaiters = a;
+    a->next = hmap_get(&e->awaiters, pi->key);
+    if (hmap_put(&e->awaiters, pi->key, a) != 0)
+        goto oom;
     *out = a;
     return 0;
 oom:
-    for (size_t i = 0; i < a->nfetch; i++)
-        free(a->fetch[i]);
-    free(a->fetch);
-    free(a);
+    awaiter_free(a);
     return CHUTE_ENOMEM;
 }
 
@@ -1249,6 +1611,7 @@ static void drain(chute_engine *e)
 {
     run_queue(e);
     e->steps = 0;
+    process_bury(e);
 }
 
 int chute_engine_create_instance(chute_engine *e, const chute_instance_spec *spec,
@@ -1289,7 +1652,6 @@ int chute_engine_create_instance(chute_engine *e, const chute_instance_spec *spe
         return rc;
     if ((rc = engine_check_room(e, err)) != 0)
         return rc;
-    job_scratch_release(e);
 
     pinst *pi = calloc(1, sizeof *pi);
     if (!pi)
@@ -1313,7 +1675,7 @@ int chute_engine_create_instance(chute_engine *e, const chute_instance_spec *spe
     if (hmap_put(&e->instances, pi->key, pi) != 0 ||
         hmap_put(&e->elements, root->key, root) != 0 ||
         (spec->variables && apply_document(e, root, spec->variables, vlen, 1) != 0) ||
-        (await && add_awaiter(pi, await, awaiter) != 0)) {
+        (await && add_awaiter(e, pi, await, awaiter) != 0)) {
         hmap_del(&e->instances, pi->key);
         hmap_del(&e->elements, root->key);
         pinst_free(pi);
@@ -1322,6 +1684,7 @@ int chute_engine_create_instance(chute_engine *e, const chute_instance_spec *spe
         return chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a process instance");
     }
     d->instances++;
+    e->stats.instances_created_total++;
     touch(e, pi);
     /* The start event's token: the root holds it until it moves on. */
     queue_work(e, root, proc->start, 0);
@@ -1334,20 +1697,41 @@ int chute_engine_create_instance(chute_engine *e, const chute_instance_spec *spe
 
 void chute_engine_await_remove(chute_engine *e, chute_awaiter *a)
 {
-    (void)e;
     if (!a)
         return;
-    pinst *pi = a->pi;
-    for (chute_awaiter **p = &pi->awaiters; *p; p = &(*p)->next) {
-        if (*p == a) {
-            *p = a->next;
-            for (size_t i = 0; i < a->nfetch; i++)
-                free(a->fetch[i]);
-            free(a->fetch);
-            free(a);
-            return;
+    chute_awaiter *head = hmap_get(&e->awaiters, a->instance_key);
+    if (head == a) {
+        /* Deleting first leaves room for the put: it needs no growth, so
+         * it cannot fail. */
+        hmap_del(&e->awaiters, a->instance_key);
+        if (a->next)
+            hmap_put(&e->awaiters, a->instance_key, a->next);
+    } else {
+        for (chute_awaiter *p = head; p; p = p->next) {
+            if (p->next == a) {
+                p->next = a->next;
+                break;
+            }
         }
     }
+    awaiter_free(a);
+}
+
+void process_free_awaiters(chute_engine *e)
+{
+    if (e->awaiters.slots) {
+        for (size_t i = 0; i <= e->awaiters.mask; i++) {
+            if (!e->awaiters.slots[i].key)
+                continue;
+            chute_awaiter *a = e->awaiters.slots[i].value, *n;
+            for (; a; a = n) {
+                n = a->next;
+                awaiter_free(a);
+            }
+        }
+    }
+    hmap_free(&e->awaiters);
+    hmap_init(&e->awaiters);
 }
 
 int chute_engine_cancel_instance(chute_engine *e, int64_t key, chute_error *err)
@@ -1359,7 +1743,6 @@ int chute_engine_cancel_instance(chute_engine *e, int64_t key, chute_error *err)
                                "cancel a process instance with key '%lld', but no such process "
                                "was found",
                                (long long)key);
-    job_scratch_release(e);
     terminate_children(e, pi->root);
     end_instance(e, pi, CHUTE_INSTANCE_TERMINATED);
     return 0;
@@ -1481,7 +1864,6 @@ int process_resolve_incident(chute_engine *e, int64_t key, int *rc, chute_error 
     if (!ei)
         return 0;
     (void)err;
-    job_scratch_release(e);
     int stage = ei->stage;
     close_incident(e, ei);
     touch(e, ei->pi);
@@ -1556,6 +1938,10 @@ void process_flush(chute_engine *e)
 
 void process_clear(chute_engine *e)
 {
+    /* The heap points into the element instances freed below. */
+    heap_free(&e->ptimers);
+    process_init(e);
+    process_bury(e);
     /* Ended instances are only on the dirty list; active ones are in the
      * map (and maybe on the list too). */
     for (pinst *pi = e->dirty_head, *next; pi; pi = next) {
@@ -1590,6 +1976,9 @@ static int attach_loaded(chute_engine *e, pinst *pi)
     for (einst *ei = pi->head; ei; ei = ei->next) {
         if (hmap_put(&e->elements, ei->key, ei) != 0)
             return CHUTE_ENOMEM;
+        for (ptimer *t = ei->timers; t; t = t->next)
+            if (heap_push(&e->ptimers, t) != 0)
+                return CHUTE_ENOMEM;
         if (ei->incident_key && hmap_put(&e->el_incidents, ei->incident_key, ei) != 0)
             return CHUTE_ENOMEM;
     }

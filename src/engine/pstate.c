@@ -11,7 +11,9 @@
  *     key (0: none), u8 state, u8 stage, i64 started_at, i64 job_key,
  *     i64 incident_key, u8 incident_type, i64 incident_at, str message,
  *     u32 tokens, u32 join count + (u32 flow, u32 tokens) each,
- *     u32 variable count + (i64 key, str name, str value) each
+ *     u32 variable count + (i64 key, str name, str value) each,
+ *     u32 timer count + (u32 event, i64 due, i64 every_ms, i64 every_months,
+ *     i64 repeat) each
  *   u32 history count + (i64 key, u32 element, i64 scope key, u8 state,
  *     i64 started_at, i64 ended_at) each, u32 history dropped
  *   u32 resolved incident count + (i64 key, u8 type, i64 element key,
@@ -119,6 +121,17 @@ int pstate_encode(const pinst *pi, uint8_t **out, size_t *len)
             w_i64(&b, v->key);
             w_str(&b, v->name, v->name_len);
             w_str(&b, v->value, v->value_len);
+        }
+        uint32_t nt = 0;
+        for (const ptimer *t = ei->timers; t; t = t->next)
+            nt++;
+        w_u32(&b, nt);
+        for (const ptimer *t = ei->timers; t; t = t->next) {
+            w_u32(&b, t->event);
+            w_i64(&b, t->due);
+            w_i64(&b, t->every_ms);
+            w_i64(&b, t->every_months);
+            w_i64(&b, t->repeat);
         }
     }
     w_u32(&b, pi->nhist);
@@ -285,6 +298,22 @@ pinst *pstate_decode(chute_engine *e, int64_t key, procdef *def, const void *dat
             if (pscope_set(e, &ei->vars, name, nl, value, vl, vkey) != 0)
                 goto oom;
         }
+        uint32_t nt = r_u32(&b);
+        for (uint32_t k = 0; k < nt && !b.bad; k++) {
+            ptimer *t = calloc(1, sizeof *t);
+            if (!t)
+                goto oom;
+            t->owner = ei;
+            t->next = ei->timers;
+            ei->timers = t;
+            t->event = r_u32(&b);
+            t->due = r_i64(&b);
+            t->every_ms = r_i64(&b);
+            t->every_months = r_i64(&b);
+            t->repeat = r_i64(&b);
+            if (pi->proc && t->event >= nelem)
+                b.bad = 1;
+        }
         if (i == 0) {
             if (ei->elem != MODEL_NONE || scope_key != 0 || ei->key != key) {
                 b.bad = 1;
@@ -292,7 +321,7 @@ pinst *pstate_decode(chute_engine *e, int64_t key, procdef *def, const void *dat
             }
             pi->root = ei;
         } else {
-            /* Scopes come before their children: part 1 has the root only. */
+            /* Scopes come before their children (activation order). */
             einst *s = NULL;
             for (einst *c = pi->head; c != ei && !s; c = c->next)
                 if (c->key == scope_key)

@@ -281,6 +281,7 @@ void chute_engine_get_stats(const chute_engine *e, chute_engine_stats *out)
 {
     *out = e->stats;
     out->jobs = e->jobs.count;
+    out->instances = e->instances.count;
 }
 
 void chute_engine_set_hooks(chute_engine *e, const chute_engine_hooks *hooks)

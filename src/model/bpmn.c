@@ -9,6 +9,7 @@
  * errors.
  */
 #include "model/bpmn.h"
+#include "common/isotime.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,8 +34,9 @@
 #define PATH_PATTERN "[a-zA-Z_][a-zA-Z0-9_]*(\\.[a-zA-Z_][a-zA-Z0-9_]*)*"
 
 #define SUPPORTED_LIST                                                                             \
-    "startEvent, endEvent, intermediateThrowEvent, task, manualTask, serviceTask, sendTask, "      \
-    "scriptTask, businessRuleTask, exclusiveGateway, parallelGateway, inclusiveGateway"
+    "startEvent, endEvent, intermediateThrowEvent, intermediateCatchEvent (timer), boundaryEvent " \
+    "(error, timer), subProcess, task, manualTask, serviceTask, sendTask, scriptTask, "             \
+    "businessRuleTask, exclusiveGateway, parallelGateway, inclusiveGateway"
 
 enum { NS_NONE, NS_BPMN, NS_ZEEBE, NS_OTHER };
 
@@ -1068,6 +1070,9 @@ static int supported_type(model_element_type t)
     case MODEL_ELEMENT_START_EVENT:
     case MODEL_ELEMENT_END_EVENT:
     case MODEL_ELEMENT_INTERMEDIATE_THROW_EVENT:
+    case MODEL_ELEMENT_INTERMEDIATE_CATCH_EVENT:
+    case MODEL_ELEMENT_BOUNDARY_EVENT:
+    case MODEL_ELEMENT_SUB_PROCESS:
     case MODEL_ELEMENT_TASK:
     case MODEL_ELEMENT_MANUAL_TASK:
     case MODEL_ELEMENT_SERVICE_TASK:
@@ -1126,6 +1131,11 @@ static int check_supported(builder *b, const xtree_node *n, const flow_node_kind
                 n->name);
         return 0;
     }
+    if (!d->count && (el->type == MODEL_ELEMENT_INTERMEDIATE_CATCH_EVENT ||
+                      el->type == MODEL_ELEMENT_BOUNDARY_EVENT)) {
+        add_error(b, n, "Must have an event definition");
+        return 0;
+    }
     if (d->count && is_event(el->type)) {
         const char *def = d->first->name;
         if (el->type == MODEL_ELEMENT_START_EVENT) {
@@ -1135,10 +1145,26 @@ static int check_supported(builder *b, const xtree_node *n, const flow_node_kind
                       article(def), def);
             return 0;
         }
-        if (el->type == MODEL_ELEMENT_END_EVENT && el->event != MODEL_EVENT_TERMINATE) {
+        if (el->type == MODEL_ELEMENT_END_EVENT && el->event != MODEL_EVENT_TERMINATE &&
+            el->event != MODEL_EVENT_ERROR) {
             add_error(b, n,
-                      "End events with %s '%s' are not supported by Chute yet (supported: none and "
-                      "terminate end events)",
+                      "End events with %s '%s' are not supported by Chute yet (supported: none, "
+                      "terminate and error end events)",
+                      article(def), def);
+            return 0;
+        }
+        if (el->type == MODEL_ELEMENT_INTERMEDIATE_CATCH_EVENT && el->event != MODEL_EVENT_TIMER) {
+            add_error(b, n,
+                      "Elements of type 'intermediateCatchEvent' with %s '%s' are not supported by "
+                      "Chute yet (supported: timer intermediate catch events)",
+                      article(def), def);
+            return 0;
+        }
+        if (el->type == MODEL_ELEMENT_BOUNDARY_EVENT && el->event != MODEL_EVENT_TIMER &&
+            el->event != MODEL_EVENT_ERROR) {
+            add_error(b, n,
+                      "Elements of type 'boundaryEvent' with %s '%s' are not supported by Chute "
+                      "yet (supported: error and timer boundary events)",
                       article(def), def);
             return 0;
         }
@@ -1216,6 +1242,118 @@ static void check_implementation(builder *b, const xtree_node *n, model_element 
     make_mappings(b, el, x);
 }
 
+static void trim(const char **s, size_t *n);
+
+/* The error code or the timer of an error or timer event. */
+static int read_event_details(builder *b, const xtree_node *n, model_element *el,
+                              const event_defs *d)
+{
+    const xtree_node *def = d->first;
+    if (el->event == MODEL_EVENT_ERROR) {
+        const char *ref = attr_value(def, "errorRef");
+        if (!ref || !*ref) {
+            if (el->type == MODEL_ELEMENT_END_EVENT) {
+                add_error(b, def, "Must reference an error ('errorRef') with an error code");
+                return 0;
+            }
+            el->error_code = NULL; /* a boundary without errorRef catches every code */
+            return 1;
+        }
+        const xtree_node *t = id_lookup(b, ref, strlen(ref));
+        if (!t || t->ns != NS_BPMN || strcmp(t->name, "error") != 0) {
+            add_error(b, def, "Attribute 'errorRef' references '%s', which is not an error", ref);
+            return 0;
+        }
+        const char *code = attr_value(t, "errorCode");
+        if (!code || !*code) {
+            add_error(b, def, "The error '%s' must have an 'errorCode'", ref);
+            return 0;
+        }
+        if (code[0] == '=') {
+            add_error(b, def,
+                      "Error codes given as expressions are not supported by Chute yet; write the "
+                      "code of error '%s' as a static value",
+                      ref);
+            return 0;
+        }
+        el->error_code = out_str(b, code, strlen(code));
+        if (el->type == MODEL_ELEMENT_BOUNDARY_EVENT && !el->interrupting) {
+            add_error(b, n, "Error boundary events must be interrupting (cancelActivity)");
+            return 0;
+        }
+        return 1;
+    }
+    /* A timer: exactly one of timeDuration, timeDate, timeCycle. */
+    const xtree_node *which = NULL;
+    model_timer_kind kind = MODEL_TIMER_NONE;
+    int count = 0;
+    for (const xtree_node *c = def->child; c; c = c->next) {
+        if (c->ns != NS_BPMN)
+            continue;
+        model_timer_kind k = strcmp(c->name, "timeDuration") == 0 ? MODEL_TIMER_DURATION
+                             : strcmp(c->name, "timeDate") == 0   ? MODEL_TIMER_DATE
+                             : strcmp(c->name, "timeCycle") == 0  ? MODEL_TIMER_CYCLE
+                                                                  : MODEL_TIMER_NONE;
+        if (k != MODEL_TIMER_NONE) {
+            which = c;
+            kind = k;
+            count++;
+        }
+    }
+    if (count != 1) {
+        add_error(b, def,
+                  "Must have exactly one of 'timeDuration', 'timeDate' or 'timeCycle' (found %d)",
+                  count);
+        return 0;
+    }
+    const char *txt = which->text;
+    size_t len = which->text_len;
+    trim(&txt, &len);
+    if (len == 0) {
+        add_error(b, which, "The timer's '%s' must not be empty", which->name);
+        return 0;
+    }
+    if (kind == MODEL_TIMER_CYCLE && el->type != MODEL_ELEMENT_BOUNDARY_EVENT) {
+        add_error(b, which,
+                  "Timer cycles are only supported on non-interrupting boundary events by Chute "
+                  "yet (timer start events and event sub-processes come later)");
+        return 0;
+    }
+    if (kind == MODEL_TIMER_CYCLE && el->interrupting) {
+        add_error(b, n, "Interrupting timer event with time cycle not allowed.");
+        return 0;
+    }
+    el->timer_kind = kind;
+    el->timer = make_expr(b, which, NULL, txt, len, 0);
+    if (!el->timer)
+        return 0;
+    if (el->timer->is_static) {
+        /* A static timer is read now, so a bad one fails the deployment. */
+        iso_duration dur;
+        iso_cycle cyc;
+        int64_t at;
+        int ok = kind == MODEL_TIMER_DURATION ? iso_parse_duration(txt, len, &dur) == 0
+                 : kind == MODEL_TIMER_DATE   ? iso_parse_datetime(txt, len, &at) == 0
+                                              : iso_parse_cycle(txt, len, &cyc) == 0;
+        if (!ok) {
+            char q[QUOTE_MAX + 8];
+            clip(q, sizeof q, txt, len);
+            add_error(b, which,
+                      kind == MODEL_TIMER_DURATION
+                          ? "Invalid timer duration '%s': expected an ISO 8601 duration such as "
+                            "'PT10S' or 'P1DT2H'"
+                      : kind == MODEL_TIMER_DATE
+                          ? "Invalid timer date '%s': expected an ISO 8601 date and time such as "
+                            "'2026-12-04T10:00:00Z'"
+                          : "Invalid timer cycle '%s': expected an ISO 8601 repeating interval "
+                            "such as 'R5/PT10S' (cron expressions are not supported by Chute yet)",
+                      q);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void fill_element(builder *b, xtree_node *n, const flow_node_kind *k, uint32_t scope,
                          model_element *el)
 {
@@ -1248,6 +1386,8 @@ static void fill_element(builder *b, xtree_node *n, const flow_node_kind *k, uin
     extensions x;
     read_extensions(n, &x);
     int ok = check_supported(b, n, k, el, &d);
+    if (ok && d.count == 1 && (el->event == MODEL_EVENT_ERROR || el->event == MODEL_EVENT_TIMER))
+        ok = read_event_details(b, n, el, &d);
     check_loops(b, n, el);
     const char *comp = attr_value(n, "isForCompensation");
     if (comp && strcmp(comp, "true") == 0) {
@@ -1437,6 +1577,105 @@ static void check_gateway(builder *b, proc_ctx *pc, uint32_t e)
         }
 }
 
+static int is_activity(model_element_type t)
+{
+    switch (t) {
+    case MODEL_ELEMENT_TASK:
+    case MODEL_ELEMENT_SERVICE_TASK:
+    case MODEL_ELEMENT_SEND_TASK:
+    case MODEL_ELEMENT_RECEIVE_TASK:
+    case MODEL_ELEMENT_SCRIPT_TASK:
+    case MODEL_ELEMENT_BUSINESS_RULE_TASK:
+    case MODEL_ELEMENT_USER_TASK:
+    case MODEL_ELEMENT_MANUAL_TASK:
+    case MODEL_ELEMENT_SUB_PROCESS:
+    case MODEL_ELEMENT_CALL_ACTIVITY:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Sub-processes and boundary events: each embedded sub-process has exactly
+ * one none start event; each boundary event sits on an activity of its own
+ * scope and leaves by a flow; each activity lists its boundary events. */
+static void check_structure(builder *b, proc_ctx *pc)
+{
+    for (uint32_t e = 0; e < pc->ne; e++) {
+        model_element *el = &pc->elements[e];
+        if (el->type != MODEL_ELEMENT_SUB_PROCESS)
+            continue;
+        el->sub_start = MODEL_NONE;
+        uint32_t starts = 0;
+        for (uint32_t c = 0; c < pc->ne; c++) {
+            const model_element *ch = &pc->elements[c];
+            if (ch->scope == e && ch->type == MODEL_ELEMENT_START_EVENT) {
+                starts++;
+                el->sub_start = c;
+                if (ch->event != MODEL_EVENT_NONE)
+                    add_error(b, pc->element_nodes[c],
+                              "Start events of an embedded sub-process must be none start "
+                              "events");
+            }
+        }
+        if (starts != 1) {
+            add_error(b, pc->element_nodes[e],
+                      "Must have exactly one start event in an embedded sub-process (found %u)",
+                      starts);
+            el->sub_start = MODEL_NONE;
+        }
+    }
+    uint32_t *count = arena_array(&b->tmp, pc->ne + 1, sizeof *count);
+    if (!count) {
+        b->oom = 1;
+        return;
+    }
+    for (uint32_t e = 0; e < pc->ne; e++) {
+        model_element *el = &pc->elements[e];
+        if (el->type != MODEL_ELEMENT_BOUNDARY_EVENT || el->attached_to == MODEL_NONE ||
+            (el->event != MODEL_EVENT_TIMER && el->event != MODEL_EVENT_ERROR))
+            continue; /* an unsupported one was refused already */
+        xtree_node *n = pc->element_nodes[e];
+        const model_element *host = &pc->elements[el->attached_to];
+        if (!is_activity(host->type)) {
+            add_error(b, n, "Attribute 'attachedToRef' must reference an activity, but '%s' is %s %s",
+                      host->id, article(model_element_type_bpmn(host->type)),
+                      model_element_type_bpmn(host->type));
+            continue;
+        }
+        if (host->scope != el->scope) {
+            add_error(b, n, "A boundary event must be in the same scope as the activity it is "
+                            "attached to");
+            continue;
+        }
+        if (el->incoming_count)
+            add_error(b, n, "Boundary events must not have incoming sequence flows");
+        if (!el->outgoing_count)
+            add_error(b, n, "Must have at least one outgoing sequence flow");
+        count[el->attached_to]++;
+    }
+    for (uint32_t e = 0; e < pc->ne; e++) {
+        if (!count[e])
+            continue;
+        uint32_t *list = arena_array(b->out, count[e], sizeof *list);
+        if (!list) {
+            b->oom = 1;
+            return;
+        }
+        pc->elements[e].boundaries = list;
+    }
+    for (uint32_t e = 0; e < pc->ne; e++) {
+        const model_element *el = &pc->elements[e];
+        if (el->type != MODEL_ELEMENT_BOUNDARY_EVENT || el->attached_to == MODEL_NONE ||
+            !count[el->attached_to] ||
+            (el->event != MODEL_EVENT_TIMER && el->event != MODEL_EVENT_ERROR))
+            continue;
+        model_element *host = &pc->elements[el->attached_to];
+        if (host->boundaries && host->boundary_count < count[el->attached_to])
+            ((uint32_t *)host->boundaries)[host->boundary_count++] = e;
+    }
+}
+
 static void check_flows(builder *b, proc_ctx *pc)
 {
     for (uint32_t i = 0; i < pc->nf; i++) {
@@ -1464,6 +1703,12 @@ static void check_flows(builder *b, proc_ctx *pc)
             check_gateway(b, pc, e);
         if (el->type == MODEL_ELEMENT_END_EVENT && el->outgoing_count)
             add_error(b, n, "End events must not have outgoing sequence flows to other elements.");
+        if (el->type == MODEL_ELEMENT_INCLUSIVE_GATEWAY && el->incoming_count > 1)
+            add_error(b, n,
+                      "An inclusive gateway that joins (%u incoming sequence flows) is not "
+                      "supported; use it to fork only, and a parallel or exclusive gateway to "
+                      "join",
+                      el->incoming_count);
         if (el->type == MODEL_ELEMENT_START_EVENT && el->incoming_count)
             add_error(b, n, "Start events must not have incoming sequence flows");
         if (el->type == MODEL_ELEMENT_BOUNDARY_EVENT)
@@ -1476,6 +1721,7 @@ static void check_flows(builder *b, proc_ctx *pc)
                 pc->p->start = e;
         }
     }
+    check_structure(b, pc);
     xtree_node *pn = pc->element_nodes[pc->ne]; /* the process node, stored past the end */
     if (starts == 0)
         add_error(b, pn, "Must have at least one start event");

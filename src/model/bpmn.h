@@ -41,8 +41,11 @@
  *
  * Supported now (everything else is refused at deploy time, naming the
  * element and listing what is supported):
- *   startEvent (none; exactly one in the process), endEvent (none,
- *   terminate), intermediateThrowEvent (none), task and manualTask (pass
+ *   startEvent (none; exactly one in the process and in each embedded
+ *   sub-process), endEvent (none, terminate, error), intermediateThrowEvent
+ *   (none), intermediateCatchEvent (timer: duration or date), boundaryEvent
+ *   (error, interrupting; timer: duration or date, interrupting or not,
+ *   cycle when not interrupting), subProcess (embedded), task and manualTask (pass
  *   through), serviceTask, sendTask, businessRuleTask and scriptTask with
  *   zeebe:taskDefinition (a job for a worker), scriptTask with zeebe:script
  *   (a FEEL expression, no job), exclusiveGateway, parallelGateway,
@@ -148,6 +151,14 @@ typedef enum model_event_type {
 #undef MODEL_EV_ENUM_
         MODEL_EVENT_TYPE_COUNT
 } model_event_type;
+
+/* What a timer event's definition gives. */
+typedef enum model_timer_kind {
+    MODEL_TIMER_NONE = 0,
+    MODEL_TIMER_DURATION, /* timeDuration: ISO 8601 duration ("PT10S") */
+    MODEL_TIMER_DATE,     /* timeDate: ISO 8601 date and time */
+    MODEL_TIMER_CYCLE,    /* timeCycle: "R5/PT10S", "R/P1D" */
+} model_timer_kind;
 
 /* Multi-instance loop characteristics of an activity. */
 typedef enum model_loop_type {
@@ -268,6 +279,17 @@ typedef struct model_element {
     const model_mapping *inputs;
     uint32_t output_count;
     const model_mapping *outputs;
+    /* Error events: the errorCode of the referenced bpmn:error; NULL for a
+     * boundary event without errorRef, which catches every code. */
+    const char *error_code;
+    /* Timer events: what the definition gives, static or an expression. */
+    model_timer_kind timer_kind;
+    const model_expr *timer;
+    /* Sub-processes: the none start event of their scope. */
+    uint32_t sub_start;
+    /* Activities: the boundary events attached to them, in document order. */
+    uint32_t boundary_count;
+    const uint32_t *boundaries;
 } model_element;
 
 typedef struct model_flow {

@@ -335,11 +335,6 @@ static void await_end(command_call *call)
     call->awaiting = 0;
     call->awaiter = NULL;
     broker_timer_cancel(call->b, &call->await_timer);
-    for (size_t i = 0; i < call->await_nnames; i++)
-        free(call->await_names[i]);
-    free(call->await_names);
-    call->await_names = NULL;
-    call->await_nnames = 0;
 }
 
 /* Stops waiting for the instance (it runs on) and answers |code|. */
@@ -386,26 +381,6 @@ static void await_expired(broker_timer *t)
              "but it did not",
              (long long)call->await_timeout_ms);
     await_abandon(call, CHUTE_ETIMEDOUT, why);
-}
-
-/* Copies the fetch names of |cmd| into |call|, for as long as the
- * awaiter lives. */
-static int copy_names(command_call *call, const command *cmd, chute_error *err)
-{
-    if (cmd->nfetch == 0)
-        return 0;
-    call->await_names = calloc(cmd->nfetch, sizeof *call->await_names);
-    if (!call->await_names)
-        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
-    for (size_t i = 0; i < cmd->nfetch; i++) {
-        call->await_names[i] = strdup(cmd->fetch_names[i] ? cmd->fetch_names[i] : "");
-        if (!call->await_names[i]) {
-            await_end(call);
-            return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
-        }
-        call->await_nnames = i + 1;
-    }
-    return 0;
 }
 
 /* Zeebe's rule: a non-empty bpmnProcessId wins (with its version, < 0 the
@@ -469,14 +444,12 @@ static void run_create_instance(command_call *call, const command *cmd)
         answer_error(call, cmd, &err);
         return;
     }
-    if (copy_names(call, cmd, &err) != 0) {
-        answer_error(call, cmd, &err);
-        return;
-    }
+    /* The engine copies the fetch names: the command may go when this
+     * returns. */
     chute_instance_await aw = {.done = instance_done,
                                .ctx = call,
-                               .fetch_variables = (const char *const *)call->await_names,
-                               .fetch_variables_count = call->await_nnames};
+                               .fetch_variables = cmd->fetch_names,
+                               .fetch_variables_count = cmd->nfetch};
     call->awaiting = 1;
     call->await_timeout_ms = wait ? wait : COMMAND_DEFAULT_AWAIT_TIMEOUT_MS;
     if (chute_engine_create_instance(e, &spec, &aw, &res.instance, &call->awaiter, &err) != 0) {

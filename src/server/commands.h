@@ -183,16 +183,13 @@ struct command_call {
     /* The command layer's own. */
     broker_poll bp;     /* a long poll, while it waits */
     chute_taker *taker; /* a stream's */
-    /* An awaited process instance, while it runs: the engine's handle, the
-     * timer of its requestTimeout, and copies of the fetch names (the
-     * command is freed when command_run returns). */
+    /* An awaited process instance, while it runs: the engine's handle and
+     * the timer of its requestTimeout. */
     int awaiting;
     chute_awaiter *awaiter;
     broker_timer await_timer;
     int64_t await_key;
     int64_t await_timeout_ms;
-    char **await_names;
-    size_t await_nnames;
 };
 
 void command_call_init(command_call *c, const command_call_ops *ops, broker *b,

@@ -497,6 +497,17 @@ int metrics_render(metrics *m, chute_engine *e, const metrics_gauges *g, char **
                         st.rejected_max_jobs_total);
         rest_buf_printf(&b, "chute_requests_rejected_total{reason=\"max_inflight\"} %" PRIu64 "\n",
                         g ? g->rejected_inflight : 0);
+        family(&b, "chute_process_instances", "gauge", "Process instances that are ACTIVE.");
+        rest_buf_printf(&b, "chute_process_instances %" PRIu64 "\n", st.instances);
+        family(&b, "chute_process_instances_total", "counter",
+               "Process instances, by what happened to them: created, completed, terminated "
+               "(cancelled or ended by a terminate end event).");
+        rest_buf_printf(&b, "chute_process_instances_total{event=\"created\"} %" PRIu64 "\n",
+                        st.instances_created_total);
+        rest_buf_printf(&b, "chute_process_instances_total{event=\"completed\"} %" PRIu64 "\n",
+                        st.instances_completed_total);
+        rest_buf_printf(&b, "chute_process_instances_total{event=\"terminated\"} %" PRIu64 "\n",
+                        st.instances_terminated_total);
     }
     family(&b, "chute_process_resident_memory_bytes", "gauge",
            "Resident set size of chuted (from /proc/self/statm).");

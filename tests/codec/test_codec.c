@@ -3,6 +3,7 @@
  * would send them) and decoded with the codec; responses are encoded by the
  * codec and unpacked with protobuf-c (as a client would read them).
  */
+#define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1038,15 +1039,14 @@ static void test_strings_utf8_without_nul(void **state)
     static const uint8_t overlong[] = {0x0a, 2, 0xc0, 0xaf};
     assert_int_equal(codec_decode_create_job(overlong, sizeof overlong, &c, &err), CHUTE_EINVAL);
     static const uint8_t surrogate[] = {0x0a, 3, 0xed, 0xa0, 0x80};
-    assert_int_equal(codec_decode_create_job(surrogate, sizeof surrogate, &c, &err),
-                     CHUTE_EINVAL);
+    assert_int_equal(codec_decode_create_job(surrogate, sizeof surrogate, &c, &err), CHUTE_EINVAL);
     /* CreateJobsRequest { jobs = [{ type = "a\xfe" }] }: nested. */
     static const uint8_t nested[] = {0x0a, 4, 0x0a, 2, 'a', 0xfe};
     assert_int_equal(codec_decode_create_jobs(nested, sizeof nested, &c, &err), CHUTE_EINVAL);
     assert_non_null(strstr(err.message, "type of CreateJobRequest"));
     /* Multi-byte text is fine: "zahlung-\u00fc-\u2713-\U0001F600". */
-    static const uint8_t good[] = {0x0a, 17, 'z', 'a', 'h', 'l', 'u', 'n', 'g', '-', 0xc3, 0xbc,
-                                   '-', 0xe2, 0x9c, 0x93, 0xf0, 0x9f, 0x98};
+    static const uint8_t good[] = {0x0a, 17,   'z', 'a',  'h',  'l',  'u',  'n',  'g', '-',
+                                   0xc3, 0xbc, '-', 0xe2, 0x9c, 0x93, 0xf0, 0x9f, 0x98};
     uint8_t ok[sizeof good + 1];
     memcpy(ok, good, sizeof good);
     ok[sizeof good] = 0x80;
@@ -1559,6 +1559,295 @@ static void test_inflate_empty(void **state)
     }
 }
 
+/* ---- process instances ------------------------------------------------------------ */
+
+/* Appends a varint to |b|. */
+static void put_varint(bytes *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            tmp[n] |= 0x80;
+        n++;
+    } while (v);
+    append(b, tmp, n);
+}
+
+/* Appends field |field| as a length-delimited string. */
+static void put_bytes(bytes *b, uint32_t field, const void *p, size_t n)
+{
+    put_varint(b, (uint64_t)field << 3 | 2);
+    put_varint(b, n);
+    append(b, p, n);
+}
+
+static void put_str(bytes *b, uint32_t field, const char *s)
+{
+    put_bytes(b, field, s, strlen(s));
+}
+
+static void put_int(bytes *b, uint32_t field, int64_t v)
+{
+    put_varint(b, (uint64_t)field << 3);
+    put_varint(b, (uint64_t)v);
+}
+
+/* A CreateProcessInstanceRequest written field by field with Zeebe's
+ * numbers, so that a wrong number in proto/gateway.proto shows here. */
+static bytes create_request(int64_t key, const char *id, int32_t version, const char *vars,
+                            size_t starts, const char *tenant)
+{
+    bytes b = {NULL, 0};
+    put_int(&b, 1, key);
+    put_str(&b, 2, id);
+    put_int(&b, 3, version);
+    put_str(&b, 4, vars);
+    for (size_t i = 0; i < starts; i++)
+        put_bytes(&b, 5, "\x0a\x01s", 3); /* {elementId = "s"} */
+    put_str(&b, 6, tenant);
+    put_int(&b, 7, 42); /* operationReference: read by nobody */
+    return b;
+}
+
+static void test_create_instance_decode(void **state)
+{
+    (void)state;
+    bytes b = create_request(5, "order", -1, "{\"a\":1}", 0, "<default>");
+    command c;
+    chute_error err;
+    assert_int_equal(codec_decode_create_process_instance(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_CREATE_INSTANCE);
+    assert_int_equal(c.process_definition_key, 5);
+    assert_string_equal(c.bpmn_process_id, "order");
+    assert_int_equal(c.version, -1); /* a 10-byte varint on the wire */
+    assert_string_equal(c.variables, "{\"a\":1}");
+    assert_int_equal(c.variables_len, 7);
+    assert_int_equal(c.start_instructions, 0);
+    assert_false(c.await);
+    command_free(&c);
+    free(b.p);
+    /* Start instructions are counted (the command layer refuses them). */
+    b = create_request(0, "order", 2, "", 3, "");
+    assert_int_equal(codec_decode_create_process_instance(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.start_instructions, 3);
+    assert_int_equal(c.version, 2);
+    assert_string_equal(c.variables, "");
+    command_free(&c);
+    free(b.p);
+    /* Bounded on the wire, before protobuf-c allocates them. */
+    b = create_request(0, "order", 2, "", CODEC_MAX_START_INSTRUCTIONS + 1, "");
+    assert_int_equal(codec_decode_create_process_instance(b.p, b.n, &c, &err), CHUTE_EINVAL);
+    assert_string_equal(err.message, "Expected to create a process instance with at most 1000 "
+                                     "startInstructions, but got 1001");
+    assert_null(c.msg);
+    free(b.p);
+    /* Only the default tenant. */
+    b = create_request(0, "order", -1, "", 0, "acme");
+    assert_int_equal(codec_decode_create_process_instance(b.p, b.n, &c, &err), CHUTE_EINVAL);
+    assert_string_equal(err.message, "Expected to handle gRPC request CreateProcessInstance with "
+                                     "tenant identifiers [acme], but multi-tenancy is disabled");
+    assert_null(c.msg);
+    free(b.p);
+    /* An empty message is an empty request: the rules are the command
+     * layer's. */
+    assert_int_equal(codec_decode_create_process_instance(NULL, 0, &c, &err), 0);
+    assert_string_equal(c.bpmn_process_id, "");
+    assert_int_equal(c.process_definition_key, 0);
+    command_free(&c);
+    const uint8_t bad[] = {0x12, 0x05, 'a'};
+    expect_malformed(codec_decode_create_process_instance, "CreateProcessInstanceRequest", bad,
+                     sizeof bad);
+}
+
+static void test_create_with_result_decode(void **state)
+{
+    (void)state;
+    bytes inner = create_request(0, "order", 3, "{}", 0, "");
+    bytes b = {NULL, 0};
+    put_bytes(&b, 1, inner.p, inner.n);
+    put_int(&b, 2, 1500);
+    put_str(&b, 3, "a");
+    put_str(&b, 3, "b");
+    free(inner.p);
+    command c;
+    chute_error err;
+    assert_int_equal(codec_decode_create_process_instance_with_result(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_CREATE_INSTANCE);
+    assert_true(c.await);
+    assert_string_equal(c.bpmn_process_id, "order");
+    assert_int_equal(c.version, 3);
+    assert_int_equal(c.request_timeout_ms, 1500);
+    assert_int_equal(c.nfetch, 2);
+    assert_string_equal(c.fetch_names[0], "a");
+    assert_string_equal(c.fetch_names[1], "b");
+    command_free(&c);
+    free(b.p);
+    /* No request at all: an empty one, awaited. */
+    assert_int_equal(codec_decode_create_process_instance_with_result(NULL, 0, &c, &err), 0);
+    assert_true(c.await);
+    assert_string_equal(c.bpmn_process_id, "");
+    assert_string_equal(c.variables, "");
+    command_free(&c);
+    /* Bounds: fetchVariables at the top, startInstructions inside the
+     * request (counted over every occurrence of the request field, which
+     * protobuf merges). */
+    b.p = NULL;
+    b.n = 0;
+    for (int i = 0; i <= CODEC_MAX_FETCH_VARIABLES; i++)
+        put_str(&b, 3, "v");
+    assert_int_equal(codec_decode_create_process_instance_with_result(b.p, b.n, &c, &err),
+                     CHUTE_EINVAL);
+    assert_string_equal(err.message, "Expected to create a process instance with at most 1000 "
+                                     "fetchVariables names, but got 1001");
+    free(b.p);
+    bytes half = create_request(0, "order", 3, "", 501, "");
+    b.p = NULL;
+    b.n = 0;
+    put_bytes(&b, 1, half.p, half.n);
+    put_bytes(&b, 1, half.p, half.n);
+    free(half.p);
+    assert_int_equal(codec_decode_create_process_instance_with_result(b.p, b.n, &c, &err),
+                     CHUTE_EINVAL);
+    assert_string_equal(err.message, "Expected to create a process instance with at most 1000 "
+                                     "startInstructions, but got 1002");
+    free(b.p);
+    /* The request field sent as a varint is not a message. */
+    const uint8_t varint_request[] = {0x08, 0x01};
+    expect_malformed(codec_decode_create_process_instance_with_result,
+                     "CreateProcessInstanceWithResultRequest", varint_request,
+                     sizeof varint_request);
+    /* A malformed request inside. */
+    const uint8_t bad_inner[] = {0x0a, 0x03, 0x12, 0x05, 'a'};
+    expect_malformed(codec_decode_create_process_instance_with_result,
+                     "CreateProcessInstanceWithResultRequest", bad_inner, sizeof bad_inner);
+    /* The tenant of the inner request. */
+    inner = create_request(0, "order", -1, "", 0, "acme");
+    b.p = NULL;
+    b.n = 0;
+    put_bytes(&b, 1, inner.p, inner.n);
+    free(inner.p);
+    assert_int_equal(codec_decode_create_process_instance_with_result(b.p, b.n, &c, &err),
+                     CHUTE_EINVAL);
+    assert_contains(err.message, "CreateProcessInstanceWithResult with tenant identifiers [acme]");
+    free(b.p);
+}
+
+static void test_cancel_set_delete_decode(void **state)
+{
+    (void)state;
+    command c;
+    chute_error err;
+    bytes b = {NULL, 0};
+    put_int(&b, 1, 2251799813685251);
+    put_int(&b, 2, 9); /* operationReference */
+    assert_int_equal(codec_decode_cancel_process_instance(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_CANCEL_INSTANCE);
+    assert_int_equal(c.key, 2251799813685251);
+    command_free(&c);
+    assert_int_equal(codec_decode_delete_resource(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_DELETE_RESOURCE);
+    assert_int_equal(c.key, 2251799813685251);
+    command_free(&c);
+    free(b.p);
+
+    b.p = NULL;
+    b.n = 0;
+    put_int(&b, 1, 77);
+    put_str(&b, 2, "{\"x\":[1]}");
+    put_int(&b, 3, 1);
+    put_int(&b, 4, 5);
+    assert_int_equal(codec_decode_set_variables(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_SET_VARIABLES);
+    assert_int_equal(c.key, 77);
+    assert_string_equal(c.variables, "{\"x\":[1]}");
+    assert_true(c.local);
+    command_free(&c);
+    free(b.p);
+    /* local not sent: propagate; variables not sent: "" (the engine's
+     * rule decides). */
+    b.p = NULL;
+    b.n = 0;
+    put_int(&b, 1, 77);
+    assert_int_equal(codec_decode_set_variables(b.p, b.n, &c, &err), 0);
+    assert_false(c.local);
+    assert_string_equal(c.variables, "");
+    command_free(&c);
+    free(b.p);
+    const uint8_t bad[] = {0x08};
+    expect_malformed(codec_decode_set_variables, "SetVariablesRequest", bad, sizeof bad);
+    expect_malformed(codec_decode_cancel_process_instance, "CancelProcessInstanceRequest", bad,
+                     sizeof bad);
+    expect_malformed(codec_decode_delete_resource, "DeleteResourceRequest", bad, sizeof bad);
+}
+
+static void test_encode_instance_responses(void **state)
+{
+    (void)state;
+    chute_instance_view inst = {.key = 2251799813685253,
+                                .process_definition_key = 2251799813685250,
+                                .bpmn_process_id = "order",
+                                .version = 4,
+                                .state = CHUTE_INSTANCE_COMPLETED,
+                                .variables = "{\"a\":1}",
+                                .variables_len = 7};
+    uint8_t *out;
+    size_t out_len, n;
+    chute_error err;
+    assert_int_equal(codec_encode_create_instance_response(&inst, 0, 0, &out, &out_len, &err), 0);
+    const uint8_t *m = unframe(out, out_len, &n);
+    GatewayProtocol__CreateProcessInstanceResponse *r =
+        gateway_protocol__create_process_instance_response__unpack(NULL, n, m);
+    assert_non_null(r);
+    assert_int_equal(r->processdefinitionkey, 2251799813685250);
+    assert_string_equal(r->bpmnprocessid, "order");
+    assert_int_equal(r->version, 4);
+    assert_int_equal(r->processinstancekey, 2251799813685253);
+    assert_string_equal(r->tenantid, "<default>");
+    gateway_protocol__create_process_instance_response__free_unpacked(r, NULL);
+    /* Zeebe's numbers: 1 varint, 2 string, 3 varint, 4 varint, 5 string. */
+    assert_int_equal(m[0], 0x08);
+    const uint8_t tenant_tag[] = {0x2a, 9, '<', 'd', 'e', 'f', 'a', 'u', 'l', 't', '>'};
+    assert_memory_equal(m + n - sizeof tenant_tag, tenant_tag, sizeof tenant_tag);
+    free(out);
+
+    assert_int_equal(codec_encode_create_instance_response(&inst, 1, 0, &out, &out_len, &err), 0);
+    m = unframe(out, out_len, &n);
+    GatewayProtocol__CreateProcessInstanceWithResultResponse *w =
+        gateway_protocol__create_process_instance_with_result_response__unpack(NULL, n, m);
+    assert_non_null(w);
+    assert_int_equal(w->processinstancekey, 2251799813685253);
+    assert_string_equal(w->variables, "{\"a\":1}");
+    assert_string_equal(w->tenantid, "<default>");
+    gateway_protocol__create_process_instance_with_result_response__free_unpacked(w, NULL);
+    /* variables = 5, tenantId = 6. */
+    const uint8_t vars_tag[] = {0x2a, 7, '{', '"', 'a', '"', ':', '1', '}', 0x32, 9};
+    assert_non_null(memmem(m, n, vars_tag, sizeof vars_tag));
+    free(out);
+    /* Blank variables are "{}"; a bound too small is ETOOBIG. */
+    inst.variables = "";
+    inst.variables_len = 0;
+    assert_int_equal(codec_encode_create_instance_response(&inst, 1, 0, &out, &out_len, &err), 0);
+    m = unframe(out, out_len, &n);
+    w = gateway_protocol__create_process_instance_with_result_response__unpack(NULL, n, m);
+    assert_string_equal(w->variables, "{}");
+    gateway_protocol__create_process_instance_with_result_response__free_unpacked(w, NULL);
+    free(out);
+    out = NULL;
+    assert_int_equal(codec_encode_create_instance_response(&inst, 1, 10, &out, &out_len, &err),
+                     CHUTE_ETOOBIG);
+    assert_null(out);
+
+    assert_int_equal(codec_encode_set_variables_response(300, &out, &out_len, &err), 0);
+    m = unframe(out, out_len, &n);
+    const uint8_t key_300[] = {0x08, 0xac, 0x02};
+    assert_int_equal(n, sizeof key_300);
+    assert_memory_equal(m, key_300, sizeof key_300);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1597,6 +1886,10 @@ int main(void)
         cmocka_unit_test(test_inflate_bomb),
         cmocka_unit_test(test_inflate_corrupt_and_truncated),
         cmocka_unit_test(test_inflate_empty),
+        cmocka_unit_test(test_create_instance_decode),
+        cmocka_unit_test(test_create_with_result_decode),
+        cmocka_unit_test(test_cancel_set_delete_decode),
+        cmocka_unit_test(test_encode_instance_responses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -434,6 +434,359 @@ static void test_encode_job_incident_types_topology(void **state)
     free(out);
 }
 
+/* ---- process instances ---------------------------------------------------------- */
+
+static void expect_einval(int (*fn)(const char *, size_t, command *, chute_error *),
+                          const char *body, const char *want)
+{
+    command c;
+    chute_error err;
+    memset(&err, 0, sizeof err);
+    if (fn(S(body), &c, &err) != CHUTE_EINVAL)
+        fail_msg("accepted: %s", body);
+    assert_null(c.doc);
+    if (want && !strstr(err.message, want))
+        fail_msg("for %s: expected \"%s\" in \"%s\"", body, want, err.message);
+}
+
+static void test_decode_create_instance(void **state)
+{
+    (void)state;
+    command c;
+    chute_error err;
+    assert_int_equal(rest_decode_create_instance(
+                         S("{\"processDefinitionId\":\"order\",\"processDefinitionVersion\":3,"
+                           "\"variables\":{\"a\":[1,2]},\"tenantId\":\"<default>\","
+                           "\"operationReference\":7,\"startInstructions\":[{\"elementId\":\"s\"}],"
+                           "\"awaitCompletion\":true,\"fetchVariables\":[\"a\"],"
+                           "\"requestTimeout\":2500}"),
+                         &c, &err),
+                     0);
+    assert_int_equal(c.kind, COMMAND_CREATE_INSTANCE);
+    assert_string_equal(c.bpmn_process_id, "order");
+    assert_int_equal(c.version, 3);
+    assert_int_equal(c.process_definition_key, 0);
+    assert_string_equal(c.variables, "{\"a\":[1,2]}");
+    assert_int_equal(c.variables_len, 11);
+    assert_int_equal(c.start_instructions, 1);
+    assert_true(c.await);
+    assert_int_equal(c.nfetch, 1);
+    assert_string_equal(c.fetch_names[0], "a");
+    assert_true(c.request_timeout_ms == 2500);
+    command_free(&c);
+    /* By key (a string, as Camunda writes keys); no version is the latest;
+     * an empty body is an empty request (the command layer's rule answers
+     * it). */
+    assert_int_equal(
+        rest_decode_create_instance(S("{\"processDefinitionKey\":\"2251799813685249\"}"), &c, &err),
+        0);
+    assert_true(c.process_definition_key == 2251799813685249);
+    assert_string_equal(c.bpmn_process_id, "");
+    assert_int_equal(c.version, -1);
+    assert_string_equal(c.variables, "");
+    assert_false(c.await);
+    command_free(&c);
+    assert_int_equal(rest_decode_create_instance(S(""), &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_CREATE_INSTANCE);
+    command_free(&c);
+    /* Variables are handed on whatever their type: the engine refuses a
+     * non-object in its own words. */
+    assert_int_equal(rest_decode_create_instance(S("{\"processDefinitionId\":\"o\","
+                                                   "\"variables\":[1]}"),
+                                                 &c, &err),
+                     0);
+    assert_string_equal(c.variables, "[1]");
+    command_free(&c);
+
+    expect_einval(rest_decode_create_instance, "[]", "JSON object");
+    expect_einval(rest_decode_create_instance, "{\"processDefinitionId\":5}",
+                  "Expected processDefinitionId to be a string, but got a number");
+    expect_einval(rest_decode_create_instance, "{\"processDefinitionVersion\":\"x\"}",
+                  "processDefinitionVersion");
+    expect_einval(rest_decode_create_instance, "{\"processDefinitionKey\":\"12ab\"}",
+                  "processDefinitionKey");
+    expect_einval(rest_decode_create_instance, "{\"tenantId\":\"acme\"}",
+                  "with tenant identifier 'acme', but multi-tenancy is disabled");
+    expect_einval(rest_decode_create_instance, "{\"startInstructions\":{}}",
+                  "Expected startInstructions to be an array, but got an object");
+    expect_einval(rest_decode_create_instance, "{\"awaitCompletion\":\"yes\"}",
+                  "Expected awaitCompletion to be a boolean, but got a string");
+    expect_einval(rest_decode_create_instance, "{\"fetchVariables\":[1]}",
+                  "Expected fetchVariables[0] to be a string, but got a number");
+    expect_einval(rest_decode_create_instance, "{\"requestTimeout\":1.5}", "requestTimeout");
+}
+
+static void test_decode_set_variables(void **state)
+{
+    (void)state;
+    command c;
+    chute_error err;
+    assert_int_equal(
+        rest_decode_set_variables(S("{\"variables\":{\"x\":1},\"local\":true}"), &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_SET_VARIABLES);
+    assert_string_equal(c.variables, "{\"x\":1}");
+    assert_true(c.local);
+    command_free(&c);
+    assert_int_equal(rest_decode_set_variables(S("{}"), &c, &err), 0);
+    assert_string_equal(c.variables, "");
+    assert_false(c.local);
+    command_free(&c);
+    expect_einval(rest_decode_set_variables, "{\"variables\":{},\"local\":1}",
+                  "Expected local to be a boolean, but got a number");
+}
+
+static void test_decode_searches(void **state)
+{
+    (void)state;
+    command c;
+    chute_error err;
+    assert_int_equal(
+        rest_decode_search_instances(S("{\"filter\":{\"processInstanceKey\":\"2251799813685251\","
+                                       "\"processDefinitionId\":{\"$eq\":\"order\"},"
+                                       "\"processDefinitionKey\":9,\"processDefinitionVersion\":2,"
+                                       "\"state\":\"ACTIVE\",\"hasIncident\":false,\"tenantId\":"
+                                       "\"<default>\"},\"page\":{\"from\":20,\"limit\":5},"
+                                       "\"sort\":[{\"field\":\"startDate\",\"order\":\"DESC\"}]}"),
+                                     &c, &err),
+        0);
+    assert_int_equal(c.kind, COMMAND_SEARCH_INSTANCES);
+    assert_true(c.search.process_instance_key == 2251799813685251);
+    assert_string_equal(c.search.bpmn_process_id, "order");
+    assert_int_equal(c.search.process_definition_key, 9);
+    assert_true(c.search.has_version);
+    assert_int_equal(c.search.version, 2);
+    assert_int_equal(c.search.state, CHUTE_INSTANCE_ACTIVE);
+    assert_int_equal(c.search.has_incident, -1);
+    assert_false(c.search.no_match);
+    assert_int_equal(c.search.from, 20);
+    assert_int_equal(c.search.limit, 5);
+    command_free(&c);
+    /* Empty: everything, the first 100. A null filter value is no filter. */
+    assert_int_equal(rest_decode_search_instances(S(""), &c, &err), 0);
+    assert_int_equal(c.search.limit, REST_SEARCH_DEFAULT_LIMIT);
+    assert_int_equal(c.search.from, 0);
+    command_free(&c);
+    assert_int_equal(rest_decode_search_instances(S("{\"filter\":{\"state\":null}}"), &c, &err), 0);
+    assert_int_equal(c.search.state, 0);
+    command_free(&c);
+    /* Another tenant matches nothing. */
+    assert_int_equal(
+        rest_decode_search_variables(S("{\"filter\":{\"tenantId\":\"acme\"}}"), &c, &err), 0);
+    assert_true(c.search.no_match);
+    command_free(&c);
+
+    assert_int_equal(rest_decode_search_elements(
+                         S("{\"filter\":{\"processInstanceKey\":\"5\",\"type\":\"SERVICE_TASK\","
+                           "\"elementId\":\"t\",\"elementInstanceScopeKey\":\"5\","
+                           "\"hasIncident\":true,\"incidentKey\":\"8\",\"state\":\"COMPLETED\"}}"),
+                         &c, &err),
+                     0);
+    assert_int_equal(c.kind, COMMAND_SEARCH_ELEMENTS);
+    assert_string_equal(c.search.element_type, "SERVICE_TASK");
+    assert_string_equal(c.search.element_id, "t");
+    assert_int_equal(c.search.scope_key, 5);
+    assert_int_equal(c.search.has_incident, 1);
+    assert_int_equal(c.search.incident_key, 8);
+    assert_int_equal(c.search.state, CHUTE_INSTANCE_COMPLETED);
+    command_free(&c);
+    assert_int_equal(rest_decode_search_variables(
+                         S("{\"filter\":{\"processInstanceKey\":\"5\",\"scopeKey\":\"6\","
+                           "\"name\":\"x\",\"variableKey\":\"7\"}}"),
+                         &c, &err),
+                     0);
+    assert_int_equal(c.kind, COMMAND_SEARCH_VARIABLES);
+    assert_int_equal(c.search.scope_key, 6);
+    assert_string_equal(c.search.name, "x");
+    assert_int_equal(c.search.variable_key, 7);
+    command_free(&c);
+    assert_int_equal(
+        rest_decode_search_incidents(S("{\"filter\":{\"processInstanceKey\":\"5\",\"errorType\":"
+                                       "\"JOB_NO_RETRIES\",\"state\":\"RESOLVED\",\"jobKey\":\"3\","
+                                       "\"elementInstanceKey\":\"4\",\"incidentKey\":\"2\"}}"),
+                                     &c, &err),
+        0);
+    assert_int_equal(c.kind, COMMAND_SEARCH_INCIDENTS);
+    assert_string_equal(c.search.error_type, "JOB_NO_RETRIES");
+    assert_int_equal(c.search.incident_state, 2);
+    assert_int_equal(c.search.job_key, 3);
+    assert_int_equal(c.search.element_instance_key, 4);
+    assert_int_equal(c.search.incident_key, 2);
+    command_free(&c);
+
+    /* What a search does not read is refused, naming it and what is read. */
+    expect_einval(rest_decode_search_instances, "{\"filter\":{\"startDate\":\"x\"}}",
+                  "Expected the filter of process instances to use only processInstanceKey, "
+                  "processDefinitionId, processDefinitionKey, processDefinitionVersion, state, "
+                  "hasIncident, tenantId, but it uses 'startDate', which Chute does not support");
+    expect_einval(rest_decode_search_variables, "{\"filter\":{\"value\":\"1\"}}", "'value'");
+    expect_einval(rest_decode_search_instances, "{\"filter\":{\"state\":{\"$in\":[\"ACTIVE\"]}}}",
+                  "Expected filter.state to be a value or {\"$eq\": value}, but it uses '$in'");
+    expect_einval(rest_decode_search_instances, "{\"filter\":{\"state\":{}}}",
+                  "is an empty object");
+    expect_einval(rest_decode_search_instances, "{\"filter\":{\"state\":\"RUNNING\"}}",
+                  "Expected filter.state to be ACTIVE, COMPLETED or TERMINATED, but got 'RUNNING'");
+    expect_einval(rest_decode_search_incidents, "{\"filter\":{\"state\":\"PENDING\"}}",
+                  "ACTIVE or RESOLVED");
+    expect_einval(rest_decode_search_incidents, "{\"filter\":{\"errorType\":\"OOPS\"}}",
+                  "Expected filter.errorType to be an incident type");
+    expect_einval(rest_decode_search_instances, "{\"filter\":{\"processInstanceKey\":\"-3\"}}",
+                  "filter.processInstanceKey");
+    expect_einval(rest_decode_search_instances, "{\"filter\":{\"hasIncident\":\"yes\"}}",
+                  "Expected filter.hasIncident to be a boolean");
+    expect_einval(rest_decode_search_instances, "{\"filter\":[]}",
+                  "Expected filter to be an object, but got an array");
+    expect_einval(rest_decode_search_instances, "{\"page\":{\"limit\":0}}",
+                  "Expected limit to be between 1 and 10000, but got 0");
+    expect_einval(rest_decode_search_instances, "{\"page\":{\"limit\":10001}}", "limit");
+    expect_einval(rest_decode_search_instances, "{\"page\":{\"from\":-1}}", "from");
+    expect_einval(rest_decode_search_instances, "{\"page\":{\"after\":\"abc\"}}",
+                  "Chute does not support cursors");
+    expect_einval(rest_decode_search_instances, "{\"sort\":{}}", "Expected sort to be an array");
+}
+
+static void test_encode_process_views(void **state)
+{
+    (void)state;
+    rest_buf b;
+    char *out;
+    size_t len;
+    /* 2023-11-14T22:13:20.123Z */
+    const int64_t t = INT64_C(1700000000123);
+    chute_instance_view inst = {.key = 2251799813685253,
+                                .process_definition_key = 2251799813685250,
+                                .bpmn_process_id = "order",
+                                .version = 2,
+                                .state = CHUTE_INSTANCE_ACTIVE,
+                                .started_at = t,
+                                .variables = "{\"a\":1}",
+                                .variables_len = 7};
+    rest_buf_init(&b, 0);
+    rest_encode_created_instance(&b, &inst, 0);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    assert_string_equal(out, "{\"processDefinitionId\":\"order\",\"processDefinitionVersion\":2,"
+                             "\"tenantId\":\"<default>\",\"variables\":{},"
+                             "\"processDefinitionKey\":\"2251799813685250\","
+                             "\"processInstanceKey\":\"2251799813685253\"}");
+    free(out);
+    rest_buf_init(&b, 0);
+    rest_encode_created_instance(&b, &inst, 1);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    json_t *j = parse(out, len);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "variables"), "a")), 1);
+    json_decref(j);
+    free(out);
+
+    rest_buf_init(&b, 0);
+    rest_encode_instance(&b, &inst);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    assert_string_equal(out, "{\"processInstanceKey\":\"2251799813685253\","
+                             "\"processDefinitionId\":\"order\",\"processDefinitionVersion\":2,"
+                             "\"processDefinitionKey\":\"2251799813685250\",\"state\":\"ACTIVE\","
+                             "\"hasIncident\":false,\"startDate\":\"2023-11-14T22:13:20.123Z\","
+                             "\"tenantId\":\"<default>\"}");
+    free(out);
+    inst.state = CHUTE_INSTANCE_TERMINATED;
+    inst.ended_at = t + 1000;
+    inst.has_incident = 1;
+    rest_buf_init(&b, 0);
+    rest_encode_instance(&b, &inst);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    j = parse(out, len);
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "TERMINATED");
+    assert_true(json_is_true(json_object_get(j, "hasIncident")));
+    assert_string_equal(json_string_value(json_object_get(j, "endDate")),
+                        "2023-11-14T22:13:21.123Z");
+    assert_null(json_object_get(j, "processDefinitionName"));
+    json_decref(j);
+    free(out);
+
+    chute_element_view el = {.key = 11,
+                             .process_instance_key = 10,
+                             .process_definition_key = 9,
+                             .bpmn_process_id = "order",
+                             .element_id = "t",
+                             .element_name = "Pay \"now\"",
+                             .element_type = "SERVICE_TASK",
+                             .state = CHUTE_INSTANCE_ACTIVE,
+                             .flow_scope_key = 10,
+                             .started_at = t,
+                             .incident_key = 12};
+    rest_buf_init(&b, 0);
+    rest_encode_element(&b, &el);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    j = parse(out, len);
+    assert_string_equal(json_string_value(json_object_get(j, "elementInstanceKey")), "11");
+    assert_string_equal(json_string_value(json_object_get(j, "processInstanceKey")), "10");
+    assert_string_equal(json_string_value(json_object_get(j, "elementName")), "Pay \"now\"");
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "SERVICE_TASK");
+    assert_string_equal(json_string_value(json_object_get(j, "incidentKey")), "12");
+    assert_true(json_is_true(json_object_get(j, "hasIncident")));
+    assert_null(json_object_get(j, "endDate"));
+    assert_string_equal(json_string_value(json_object_get(j, "tenantId")), "<default>");
+    json_decref(j);
+    free(out);
+
+    chute_variable_view v = {.key = 21,
+                             .name = "order",
+                             .value = "{\"id\":\"a\\\"b\"}",
+                             .value_len = 13,
+                             .scope_key = 10,
+                             .process_instance_key = 10};
+    rest_buf_init(&b, 0);
+    rest_encode_variable(&b, &v);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    j = parse(out, len);
+    /* The value is the JSON text, as a string. */
+    assert_string_equal(json_string_value(json_object_get(j, "value")), "{\"id\":\"a\\\"b\"}");
+    assert_string_equal(json_string_value(json_object_get(j, "variableKey")), "21");
+    assert_string_equal(json_string_value(json_object_get(j, "scopeKey")), "10");
+    assert_true(json_is_false(json_object_get(j, "isTruncated")));
+    json_decref(j);
+    free(out);
+
+    chute_incident_view inc = {.key = 31,
+                               .type = CHUTE_INCIDENT_JOB_NO_RETRIES,
+                               .message = "boom",
+                               .resolved = 1,
+                               .created_at = t,
+                               .job_key = 32,
+                               .process_instance_key = 10,
+                               .process_definition_key = 9,
+                               .bpmn_process_id = "order",
+                               .element_id = "t",
+                               .element_instance_key = 11};
+    rest_buf_init(&b, 0);
+    rest_encode_process_incident(&b, &inc);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    assert_string_equal(out, "{\"incidentKey\":\"31\",\"processDefinitionKey\":\"9\","
+                             "\"processDefinitionId\":\"order\",\"processInstanceKey\":\"10\","
+                             "\"errorType\":\"JOB_NO_RETRIES\",\"errorMessage\":\"boom\","
+                             "\"elementId\":\"t\",\"elementInstanceKey\":\"11\",\"jobKey\":\"32\","
+                             "\"creationTime\":\"2023-11-14T22:13:20.123Z\",\"state\":"
+                             "\"RESOLVED\",\"tenantId\":\"<default>\"}");
+    free(out);
+    /* An element's own failure has no job. */
+    inc.job_key = 0;
+    inc.resolved = 0;
+    inc.type = CHUTE_INCIDENT_CONDITION_ERROR;
+    rest_buf_init(&b, 0);
+    rest_encode_process_incident(&b, &inc);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    j = parse(out, len);
+    assert_null(json_object_get(j, "jobKey"));
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "ACTIVE");
+    assert_string_equal(json_string_value(json_object_get(j, "errorType")), "CONDITION_ERROR");
+    json_decref(j);
+    free(out);
+
+    /* Dates before 1970 keep their milliseconds right. */
+    rest_buf_init(&b, 0);
+    rest_buf_iso_time(&b, -1);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    assert_string_equal(out, "\"1969-12-31T23:59:59.999Z\"");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -447,6 +800,10 @@ int main(void)
         cmocka_unit_test(test_decode_create),
         cmocka_unit_test(test_encode_activated_job),
         cmocka_unit_test(test_encode_job_incident_types_topology),
+        cmocka_unit_test(test_decode_create_instance),
+        cmocka_unit_test(test_decode_set_variables),
+        cmocka_unit_test(test_decode_searches),
+        cmocka_unit_test(test_encode_process_views),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

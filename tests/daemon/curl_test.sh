@@ -319,6 +319,143 @@ cmp -s <(printf '%s' "$out") <(cat "$corpus/order-process.bpmn") || [ "$out" = "
 expect 400 POST /v2/deployments /v2/deployments '{"resources":[]}'
 grep -q 'multipart/form-data' <<<"$out" || fail "JSON deploy body: $out"
 
+# ---- process instances ------------------------------------------------------------------------
+# Three small models: one waits for a job ($P-pay), one waits for a job nobody
+# takes ($P-hold), one runs straight to its end.
+P=curl-$$
+bpmn() { # bpmn ID JOBTYPE: a start, a service task of JOBTYPE (none when empty), an end
+  local task='' flow="<sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"e\"/>"
+  if [ -n "$2" ]; then
+    task="<serviceTask id=\"t\" name=\"Work\"><extensionElements><zeebe:taskDefinition type=\"$2\"/></extensionElements></serviceTask>"
+    flow="<sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"t\"/><sequenceFlow id=\"f2\" sourceRef=\"t\" targetRef=\"e\"/>"
+  fi
+  printf '%s' "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\"><process id=\"$1\" isExecutable=\"true\"><startEvent id=\"s\"/>$task$flow<endEvent id=\"e\"/></process></definitions>" >"$dir/$1.bpmn"
+}
+bpmn "$P-pay" "$P-pay"
+bpmn "$P-hold" "$P-hold"
+bpmn "$P-straight" ""
+deploy 200 "$dir/$P-pay.bpmn" "$dir/$P-hold.bpmn" "$dir/$P-straight.bpmn"
+pdk_pay=$(jq -r '.deployments[0].processDefinition.processDefinitionKey' <<<"$out")
+# work TYPE VARS: activates every job of TYPE and completes them with VARS.
+work() {
+  local jobs k
+  jobs=$(curl -s -X POST "$base/v2/jobs/activation" --data-binary \
+    "{\"type\":\"$1\",\"worker\":\"curl\",\"timeout\":60000,\"maxJobsToActivate\":10,\"requestTimeout\":-1}")
+  for k in $(jq -r '.jobs[].jobKey' <<<"$jobs"); do
+    curl -s -X POST "$base/v2/jobs/$k/completion" --data-binary "{\"variables\":$2}" >/dev/null
+  done
+}
+PI=/v2/process-instances
+# Awaited, ended at once: the root variables come back.
+expect 200 POST $PI $PI "{\"processDefinitionId\":\"$P-straight\",\"variables\":{\"x\":1,\"y\":2},\"awaitCompletion\":true,\"fetchVariables\":[\"x\"]}"
+json_is .variables.x 1 'awaited straight instance'
+json_is '.variables.y // "none"' none 'fetchVariables'
+# Awaited until a worker completes its job.
+(sleep 0.3; work "$P-pay" '{"paid":true}') &
+worker=$!
+expect 200 POST $PI $PI "{\"processDefinitionId\":\"$P-pay\",\"variables\":{\"a\":1},\"awaitCompletion\":true,\"requestTimeout\":10000}"
+wait "$worker"
+json_is .variables.paid true 'awaited until its job completed'
+json_is .variables.a 1 'awaited root variables'
+# Awaited past requestTimeout: 504, and the instance runs on.
+expect 504 POST $PI $PI "{\"processDefinitionId\":\"$P-hold\",\"awaitCompletion\":true,\"requestTimeout\":300}"
+json_is .title DEADLINE_EXCEEDED 'await timeout'
+grep -q 'keeps running' <<<"$out" || fail "await timeout detail: $out"
+# Awaited and cancelled meanwhile: 409.
+(sleep 0.3
+ k=$(curl -s -X POST "$base$PI/search" --data-binary "{\"filter\":{\"processDefinitionId\":\"$P-hold\",\"state\":\"ACTIVE\"}}" | jq -r '.items[0].processInstanceKey')
+ curl -s -X POST "$base$PI/$k/cancellation" >/dev/null) &
+canceller=$!
+expect 409 POST $PI $PI "{\"processDefinitionId\":\"$P-hold\",\"awaitCompletion\":true,\"requestTimeout\":10000}"
+wait "$canceller"
+grep -q 'terminated' <<<"$out" || fail "awaited and cancelled: $out"
+# Not awaited: the keys, as strings, and {} for variables.
+expect 200 POST $PI $PI "{\"processDefinitionId\":\"$P-pay\",\"processDefinitionVersion\":-1,\"variables\":{\"a\":1}}"
+json_is .processDefinitionId "$P-pay" 'create instance'
+json_is .processDefinitionVersion 1 'create instance version'
+json_is .processDefinitionKey "$pdk_pay" 'create instance definition key'
+json_is .tenantId '<default>' 'create instance tenant'
+json_is '.variables | length' 0 'create instance variables'
+[ "$(jq -r '.processInstanceKey | type' <<<"$out")" = string ] || fail "processInstanceKey is not a string"
+pi=$(jq -r .processInstanceKey <<<"$out")
+expect 200 POST $PI $PI "{\"processDefinitionKey\":\"$pdk_pay\"}"
+pi2=$(jq -r .processInstanceKey <<<"$out")
+expect 400 POST $PI $PI '{}'
+json_is .detail 'Expected at least a bpmnProcessId or a key greater than -1, but none given' 'no definition'
+expect 400 POST $PI $PI "{\"processDefinitionId\":\"$P-pay\",\"variables\":[1]}"
+expect 400 POST $PI $PI "{\"processDefinitionId\":\"$P-pay\",\"startInstructions\":[{\"elementId\":\"t\"}]}"
+expect 400 POST $PI $PI "{\"processDefinitionId\":\"$P-pay\",\"tenantId\":\"acme\"}"
+expect 400 POST $PI $PI 'not json'
+expect 404 POST $PI $PI '{"processDefinitionId":"nope"}'
+json_is .detail "Expected to find process definition with process ID 'nope', but none found" 'unknown process'
+expect 405 GET $PI $PI
+# Read it.
+expect 200 GET $PI/{processInstanceKey} "$PI/$pi"
+json_is .processInstanceKey "$pi" 'get instance'
+json_is .state ACTIVE 'get instance state'
+json_is .hasIncident false 'get instance incident'
+json_is .processDefinitionId "$P-pay" 'get instance process'
+grep -Eq '"startDate":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z"' <<<"$out" || fail "startDate: $out"
+expect 404 GET $PI/{processInstanceKey} "$PI/2251799813999999"
+expect 400 GET $PI/{processInstanceKey} "$PI/abc"
+# Its variables, set and searched.
+expect 204 PUT /v2/element-instances/{elementInstanceKey}/variables "/v2/element-instances/$pi/variables" '{"variables":{"b":"x"}}'
+expect 400 PUT /v2/element-instances/{elementInstanceKey}/variables "/v2/element-instances/$pi/variables" '{"variables":[1]}'
+expect 404 PUT /v2/element-instances/{elementInstanceKey}/variables /v2/element-instances/2251799813999999/variables '{"variables":{}}'
+expect 200 POST /v2/variables/search /v2/variables/search "{\"filter\":{\"processInstanceKey\":\"$pi\"}}"
+json_is .page.totalItems 2 'variables of the instance'
+json_is '.items[] | select(.name=="b") | .value' '"x"' 'a value is its JSON text'
+json_is '.items[0].scopeKey' "$pi" 'root scope'
+expect 200 POST /v2/variables/search /v2/variables/search "{\"filter\":{\"processInstanceKey\":{\"\$eq\":\"$pi\"},\"name\":\"a\"}}"
+json_is '.items[0].value' 1 'variable by name'
+expect 400 POST /v2/variables/search /v2/variables/search '{"filter":{"name":"a"}}'
+grep -q processInstanceKey <<<"$out" || fail "variables without an instance: $out"
+# Its element instances.
+expect 200 POST /v2/element-instances/search /v2/element-instances/search "{\"filter\":{\"processInstanceKey\":\"$pi\",\"type\":\"SERVICE_TASK\"}}"
+json_is .page.totalItems 1 'the service task'
+json_is '.items[0].elementId' t 'element id'
+json_is '.items[0].elementName' Work 'element name'
+json_is '.items[0].state' ACTIVE 'element state'
+expect 400 POST /v2/element-instances/search /v2/element-instances/search '{}'
+# Searching instances.
+expect 200 POST $PI/search $PI/search "{\"filter\":{\"processDefinitionId\":\"$P-pay\",\"state\":\"ACTIVE\"},\"page\":{\"from\":0,\"limit\":1}}"
+json_is .page.totalItems 2 'active instances of the process'
+json_is '.items | length' 1 'a page of one'
+json_is '.items[0].processInstanceKey' "$pi2" 'newest first'
+expect 200 POST $PI/search $PI/search "{\"filter\":{\"processDefinitionId\":\"$P-straight\"}}"
+json_is '.items[0].state' COMPLETED 'a completed instance is retained'
+expect 400 POST $PI/search $PI/search '{"filter":{"startDate":"2024-01-01"}}'
+expect 400 POST $PI/search $PI/search '{"page":{"limit":0}}'
+# A failed job is an incident of its instance.
+jobs=$(curl -s -X POST "$base/v2/jobs/activation" --data-binary \
+  "{\"type\":\"$P-pay\",\"worker\":\"curl\",\"timeout\":60000,\"maxJobsToActivate\":10,\"requestTimeout\":-1}")
+pj=$(jq -r ".jobs[] | select(.processInstanceKey==\"$pi\") | .jobKey" <<<"$jobs")
+expect 204 POST /v2/jobs/{jobKey}/failure "/v2/jobs/$pj/failure" '{"retries":0,"errorMessage":"card declined"}'
+expect 200 POST /v2/incidents/search /v2/incidents/search "{\"filter\":{\"processInstanceKey\":\"$pi\"}}"
+json_is .page.totalItems 1 'incidents of the instance'
+json_is '.items[0].errorType' JOB_NO_RETRIES 'incident type'
+json_is '.items[0].errorMessage' 'card declined' 'incident message'
+json_is '.items[0].jobKey' "$pj" 'incident job'
+json_is '.items[0].state' ACTIVE 'incident state'
+expect 200 POST /v2/incidents/search /v2/incidents/search "{\"filter\":{\"processInstanceKey\":\"$pi\",\"errorType\":\"JOB_NO_RETRIES\"}}"
+json_is .page.totalItems 1 'incidents by type'
+expect 400 POST /v2/incidents/search /v2/incidents/search '{"filter":{"state":"PENDING"}}'
+expect 200 GET $PI/{processInstanceKey} "$PI/$pi"
+json_is .hasIncident true 'instance with an incident'
+# Cancel, then delete the definition.
+expect 409 POST /v2/resources/{resourceKey}/deletion "/v2/resources/$pdk_pay/deletion"
+expect 204 POST $PI/{processInstanceKey}/cancellation "$PI/$pi/cancellation"
+expect 404 POST $PI/{processInstanceKey}/cancellation "$PI/$pi/cancellation"
+expect 400 POST $PI/{processInstanceKey}/cancellation "$PI/abc/cancellation"
+expect 204 POST $PI/{processInstanceKey}/cancellation "$PI/$pi2/cancellation" '{"operationReference":1}'
+expect 200 GET $PI/{processInstanceKey} "$PI/$pi"
+json_is .state TERMINATED 'cancelled instance'
+grep -q '"endDate"' <<<"$out" || fail "an ended instance has no endDate: $out"
+expect 200 POST /v2/resources/{resourceKey}/deletion "/v2/resources/$pdk_pay/deletion"
+json_is .resourceKey "$pdk_pay" 'deleted resource'
+expect 404 POST /v2/resources/{resourceKey}/deletion "/v2/resources/$pdk_pay/deletion"
+expect 400 POST /v2/resources/{resourceKey}/deletion /v2/resources/abc/deletion
+expect 404 POST $PI $PI "{\"processDefinitionId\":\"$P-pay\"}"
 # ---- job types -----------------------------------------------------------------------------
 expect 200 GET /v1/job-types /v1/job-types
 [ "$(jq -r ".types[] | select(.type==\"$T\") | .completedTotal" <<<"$out")" = 1 ] || fail "job-types completedTotal: $out"
@@ -468,7 +605,12 @@ burst=$dir/burst
 } >"$burst"
 # One line per response: METHOD TEMPLATE STATUS CONTENT-TYPE TITLE DETAIL KEYS
 # (spaces in the detail become '_'; KEYS: how many job keys a 201 carries).
-r=$("$PY" - "$port" "$burst" <<'PYEOF'
+# pipeline FILE: sends the requests of FILE (one a line: METHOD TEMPLATE PATH
+# [BODY]) in one write on one connection; the connection takes at most 16
+# (the transport's pipeline bound), so that all of them are read before one
+# commit.
+pipeline() {
+  "$PY" - "$port" "$1" <<'PYEOF'
 import json, socket, sys
 reqs = [l.rstrip("\n").split(" ", 3) for l in open(sys.argv[2]) if l.strip()]
 out = b""
@@ -504,7 +646,8 @@ for r in reqs:
         keys = len(p["keys"]) if "keys" in p else 1
     print(r[0], r[1], lines[0].split()[1], ctype, title, detail, keys)
 PYEOF
-)
+}
+r=$(pipeline "$burst")
 cut -d' ' -f1-3 <<<"$r" >>"$seen"
 checks=$((checks + 16))
 statuses=$(awk '{ printf "%s ", $3 }' <<<"$r")
@@ -526,6 +669,28 @@ v=$(metric 'chute_requests_rejected_total{reason="max_inflight"}')
 [ "$v" = "$refused" ] || fail "max_inflight rejections in /metrics: '$v', expected $refused"
 v=$(metric 'chute_requests_rejected_total{reason="max_jobs"}')
 [ "$v" = 0 ] || fail "max_jobs rejections in /metrics: '$v', expected 0"
+# The process endpoints bring work or read for the commit too: refused alike.
+{
+  for _ in 1 2 3 4; do echo "POST /v1/jobs /v1/jobs {\"type\":\"$B\"}"; done
+  echo "POST /v2/process-instances /v2/process-instances {}"
+  echo "GET /v2/process-instances/{processInstanceKey} /v2/process-instances/1"
+  echo "POST /v2/process-instances/{processInstanceKey}/cancellation /v2/process-instances/1/cancellation"
+  echo "POST /v2/process-instances/search /v2/process-instances/search {}"
+  echo "POST /v2/element-instances/search /v2/element-instances/search {}"
+  echo "PUT /v2/element-instances/{elementInstanceKey}/variables /v2/element-instances/1/variables {}"
+  echo "POST /v2/variables/search /v2/variables/search {}"
+  echo "POST /v2/incidents/search /v2/incidents/search {}"
+  echo "POST /v2/resources/{resourceKey}/deletion /v2/resources/1/deletion"
+  echo "GET /healthz /healthz"
+} >"$burst"
+r=$(pipeline "$burst")
+cut -d' ' -f1-3 <<<"$r" >>"$seen"
+checks=$((checks + 14))
+statuses=$(awk '{ printf "%s ", $3 }' <<<"$r")
+[ "$statuses" = "201 201 201 201 503 503 503 503 503 503 503 503 503 200 " ] ||
+  fail "pipelined process burst with --max-inflight 4 answered $statuses: $r"
+awk '$3 == 503 && ($4 != "application/problem+json" || $5 != "RESOURCE_EXHAUSTED" || $6 !~ /--max-inflight/) { bad = 1 } END { exit bad }' <<<"$r" ||
+  fail "a 503 of the process burst is not problem+json RESOURCE_EXHAUSTED naming --max-inflight: $r"
 alive '--max-inflight'
 stop_chuted
 pid=$main_pid port=$main_port base=$main_base log=$main_log

@@ -298,6 +298,38 @@ static void test_parallel_join_waits_for_every_branch(void **state)
     assert_int_equal(state_of(f, pi), CHUTE_INSTANCE_COMPLETED);
 }
 
+static void test_inclusive_fork_takes_every_true_flow(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "g")
+              "<bpmn:inclusiveGateway id=\"g\" default=\"fd\"/>" CFLOW("fa", "g", "a", "=x &gt; 1")
+                  CFLOW("fb", "g", "b", "=x &gt; 2") FLOW("fd", "g", "dd") TASK("a", "ta")
+                      TASK("b", "tb") TASK("dd", "td"));
+    start(f, "{\"x\":5}"); /* both conditions: both flows */
+    start(f, "{\"x\":0}"); /* none: the default */
+    got g;
+    assert_int_equal(activate_one(f, "ta", &g), 1);
+    assert_int_equal(activate_one(f, "tb", &g), 1);
+    assert_int_equal(activate_one(f, "td", &g), 1);
+    assert_int_equal(activate_one(f, "td", &g), 0);
+    /* A joining inclusive gateway is refused when deployed. */
+    char *xml = NULL;
+    assert_true(asprintf(&xml,
+                         "<bpmn:definitions " NS " id=\"d\"><bpmn:process id=\"q\" "
+                         "isExecutable=\"true\"><bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a")
+                         FLOW("f1", "s", "b") "<bpmn:task id=\"a\"/><bpmn:task id=\"b\"/>"
+                         FLOW("f2", "a", "j") FLOW("f3", "b", "j")
+                         "<bpmn:inclusiveGateway id=\"j\"/></bpmn:process></bpmn:definitions>") > 0);
+    chute_resource r = {"q.bpmn", (const uint8_t *)xml, strlen(xml)};
+    int64_t dk;
+    const chute_process_view *pv;
+    size_t n;
+    assert_rejected(f, chute_engine_deploy(f->e, &r, 1, &dk, &pv, &n, &f->err), CHUTE_EINVAL);
+    assert_contains(f->err.message, "- Element: j");
+    assert_contains(f->err.message, "inclusive gateway that joins");
+    free(xml);
+}
+
 /* ---- io mappings --------------------------------------------------------------------------- */
 
 static void test_output_mappings_keep_unmapped_results_local(void **state)
@@ -641,6 +673,215 @@ static void test_list_instances_filters(void **state)
     assert_int_equal(n, 0);
 }
 
+
+/* ---- part 2: sub-processes, error and timer events ------------------------------------- */
+
+#define ERRDEF "<bpmn:error id=\"err_stock\" errorCode=\"NO_STOCK\"/>"
+
+/* Like deploy(), with extra top-level definitions (bpmn:error) before the
+ * process. */
+static int64_t deploy_with(fx *f, const char *defs, const char *body)
+{
+    char *xml = NULL;
+    assert_true(asprintf(&xml,
+                         "<bpmn:definitions " NS " id=\"d\">%s<bpmn:process id=\"p\" "
+                         "isExecutable=\"true\">%s</bpmn:process></bpmn:definitions>",
+                         defs, body) > 0);
+    chute_resource r = {"p.bpmn", (const uint8_t *)xml, strlen(xml)};
+    int64_t dk;
+    const chute_process_view *pv;
+    size_t n;
+    assert_ok(f, chute_engine_deploy(f->e, &r, 1, &dk, &pv, &n, &f->err));
+    int64_t key = pv[0].key;
+    free(xml);
+    return key;
+}
+
+static void test_sub_process_runs_its_scope(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "sub")
+              "<bpmn:subProcess id=\"sub\"><bpmn:extensionElements><zeebe:ioMapping>"
+              "<zeebe:input source=\"=1\" target=\"inner\"/>"
+              "<zeebe:output source=\"=inner + done\" target=\"total\"/>"
+              "</zeebe:ioMapping></bpmn:extensionElements>"
+              "<bpmn:startEvent id=\"ss\"/>" FLOW("g0", "ss", "t") TASK("t", "inside")
+                  FLOW("g1", "t", "se") "<bpmn:endEvent id=\"se\"/></bpmn:subProcess>"
+                      FLOW("f1", "sub", "after") TASK("after", "outside"));
+    int64_t pi = start(f, NULL);
+    got g;
+    assert_int_equal(activate_one(f, "inside", &g), 1);
+    assert_json_equal(g.vars, "{\"inner\":1}");
+    assert_int_equal(activate_one(f, "outside", &g), 0);
+    assert_ok(f, chute_engine_commit(f->e, &f->err));
+    fx_reopen(f); /* the scope survives a restart */
+    assert_ok(f, chute_engine_complete(f->e, g.key, "{\"done\":2}", 0, &f->err));
+    got g2;
+    assert_int_equal(activate_one(f, "outside", &g2), 1);
+    /* Only the output leaves the sub-process; done stays with its job's
+     * propagation target, the root, as nothing below defines it. */
+    assert_json_equal(root_vars(f, pi), "{\"done\":2,\"total\":3}");
+}
+
+static void test_error_boundary_catches_by_code(void **state)
+{
+    fx *f = *state;
+    deploy_with(f, ERRDEF,
+                "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "t") TASK("t", "pick")
+                "<bpmn:boundaryEvent id=\"b\" attachedToRef=\"t\"><bpmn:errorEventDefinition "
+                "errorRef=\"err_stock\"/></bpmn:boundaryEvent>" FLOW("f1", "b", "h")
+                    TASK("h", "handle") FLOW("f2", "t", "ok") TASK("ok", "next"));
+    int64_t pi = start(f, NULL);
+    got g;
+    assert_int_equal(activate_one(f, "pick", &g), 1);
+    assert_ok(f, chute_engine_throw_error(f->e, g.key, "NO_STOCK", "empty", "{\"why\":\"empty\"}",
+                                          0, &f->err));
+    /* Caught: the task is gone (its job with it), the boundary path runs. */
+    assert_rejected(f, chute_engine_complete(f->e, g.key, NULL, 0, &f->err), CHUTE_ENOTFOUND);
+    assert_int_equal(activate_one(f, "handle", &g), 1);
+    assert_int_equal(activate_one(f, "next", &g), 0);
+    assert_json_equal(root_vars(f, pi), "{\"why\":\"empty\"}");
+    chute_instance_view v;
+    assert_ok(f, chute_engine_get_instance(f->e, pi, &v, &f->err));
+    assert_int_equal(v.has_incident, 0);
+    /* Another code is not caught: an incident, as before. */
+    int64_t pi2 = start(f, NULL);
+    assert_int_equal(activate_one(f, "pick", &g), 1);
+    assert_ok(f, chute_engine_throw_error(f->e, g.key, "OTHER", "", NULL, 0, &f->err));
+    chute_incident_view inc = {0};
+    assert_ok(f, chute_engine_search_incidents(f->e, pi2, first_incident, &inc));
+    assert_int_equal(inc.type, CHUTE_INCIDENT_UNHANDLED_ERROR_EVENT);
+    free((char *)inc.message);
+    free((char *)inc.element_id);
+}
+
+static void test_error_end_event_caught_on_the_sub_process(void **state)
+{
+    fx *f = *state;
+    deploy_with(f, ERRDEF,
+                "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "sub")
+                "<bpmn:subProcess id=\"sub\"><bpmn:startEvent id=\"ss\"/>" FLOW("g0", "ss", "fork")
+                "<bpmn:parallelGateway id=\"fork\"/>" FLOW("g1", "fork", "slow")
+                    FLOW("g2", "fork", "ee") TASK("slow", "slow")
+                "<bpmn:endEvent id=\"ee\"><bpmn:errorEventDefinition errorRef=\"err_stock\"/>"
+                "</bpmn:endEvent></bpmn:subProcess>"
+                "<bpmn:boundaryEvent id=\"any\" attachedToRef=\"sub\"><bpmn:errorEventDefinition/>"
+                "</bpmn:boundaryEvent>" FLOW("f1", "any", "h") TASK("h", "handle"));
+    start(f, NULL);
+    got g;
+    /* The error ended the whole sub-process, its other branch included. */
+    assert_int_equal(activate_one(f, "slow", &g), 0);
+    assert_int_equal(activate_one(f, "handle", &g), 1);
+    /* An error end event with nothing to catch it is an incident. */
+    deploy_with(f, ERRDEF,
+                "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "ee")
+                "<bpmn:endEvent id=\"ee\"><bpmn:errorEventDefinition errorRef=\"err_stock\"/>"
+                "</bpmn:endEvent>");
+    int64_t pi = start(f, NULL);
+    chute_incident_view inc = {0};
+    assert_ok(f, chute_engine_search_incidents(f->e, pi, first_incident, &inc));
+    assert_int_equal(inc.type, CHUTE_INCIDENT_UNHANDLED_ERROR_EVENT);
+    assert_string_equal(inc.element_id, "ee");
+    assert_contains(inc.message, "'NO_STOCK'");
+    free((char *)inc.message);
+    free((char *)inc.element_id);
+}
+
+static void tick_to(fx *f, int64_t t)
+{
+    f->now = t;
+    chute_engine_tick(f->e);
+}
+
+static void test_interrupting_timer_boundary(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "t") TASK("t", "slow")
+              "<bpmn:boundaryEvent id=\"late\" attachedToRef=\"t\"><bpmn:timerEventDefinition>"
+              "<bpmn:timeDuration>PT10S</bpmn:timeDuration></bpmn:timerEventDefinition>"
+              "</bpmn:boundaryEvent>" FLOW("f1", "late", "esc") TASK("esc", "escalate"));
+    int64_t t0 = f->now;
+    start(f, NULL);
+    got g;
+    assert_int_equal(activate_one(f, "slow", &g), 1);
+    assert_true(chute_engine_next_due(f->e) <= t0 + 10000);
+    tick_to(f, t0 + 9999); /* never early */
+    assert_int_equal(activate_one(f, "escalate", &g), 0);
+    assert_ok(f, chute_engine_commit(f->e, &f->err));
+    fx_reopen(f);
+    int64_t job = g.key;
+    assert_int_equal(activate_one(f, "slow", &g), 0); /* still leased */
+    tick_to(f, t0 + 10000);
+    assert_int_equal(activate_one(f, "escalate", &g), 1);
+    /* The interrupted task's job is gone for its worker. */
+    (void)job;
+}
+
+static void test_non_interrupting_cycle_and_timer_catch(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "t") TASK("t", "work")
+              "<bpmn:boundaryEvent id=\"remind\" cancelActivity=\"false\" attachedToRef=\"t\">"
+              "<bpmn:timerEventDefinition><bpmn:timeCycle>R2/PT1M</bpmn:timeCycle>"
+              "</bpmn:timerEventDefinition></bpmn:boundaryEvent>" FLOW("f1", "remind", "r")
+                  TASK("r", "reminder") FLOW("f2", "t", "wait")
+              "<bpmn:intermediateCatchEvent id=\"wait\"><bpmn:timerEventDefinition>"
+              "<bpmn:timeDuration>=pause</bpmn:timeDuration></bpmn:timerEventDefinition>"
+              "</bpmn:intermediateCatchEvent>" FLOW("f3", "wait", "e") "<bpmn:endEvent id=\"e\"/>");
+    int64_t t0 = f->now;
+    int64_t pi = start(f, "{\"pause\":\"PT30S\"}");
+    got g, w;
+    assert_int_equal(activate_one(f, "work", &w), 1);
+    tick_to(f, t0 + 60000);
+    tick_to(f, t0 + 120000);
+    tick_to(f, t0 + 180000); /* R2: only two reminders */
+    assert_int_equal(activate_one(f, "reminder", &g), 1);
+    assert_int_equal(activate_one(f, "reminder", &g), 1);
+    assert_int_equal(activate_one(f, "reminder", &g), 0);
+    /* The task was never interrupted. */
+    assert_ok(f, chute_engine_complete(f->e, w.key, NULL, 0, &f->err));
+    int64_t t1 = f->now;
+    tick_to(f, t1 + 29999);
+    assert_int_equal(state_of(f, pi), CHUTE_INSTANCE_ACTIVE);
+    tick_to(f, t1 + 30000);
+    /* The reminders' own tokens ended at their tasks; wait finished. */
+    chute_instance_view v;
+    assert_ok(f, chute_engine_get_instance(f->e, pi, &v, &f->err));
+    assert_int_equal(v.state, CHUTE_INSTANCE_ACTIVE); /* two reminder tasks still hold it */
+}
+
+static void test_terminate_end_in_sub_process_ends_the_scope_only(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "sub")
+              "<bpmn:subProcess id=\"sub\"><bpmn:startEvent id=\"ss\"/>" FLOW("g0", "ss", "fork")
+              "<bpmn:parallelGateway id=\"fork\"/>" FLOW("g1", "fork", "t") FLOW("g2", "fork", "x")
+                  TASK("t", "inner") "<bpmn:endEvent id=\"x\"><bpmn:terminateEventDefinition/>"
+              "</bpmn:endEvent></bpmn:subProcess>" FLOW("f1", "sub", "after")
+                  TASK("after", "outer"));
+    start(f, NULL);
+    got g;
+    assert_int_equal(activate_one(f, "inner", &g), 0);
+    assert_int_equal(activate_one(f, "outer", &g), 1);
+}
+
+static void test_bad_timers_refused_at_deploy(void **state)
+{
+    fx *f = *state;
+    const char *xml =
+        "<bpmn:definitions " NS " id=\"d\"><bpmn:process id=\"p\" isExecutable=\"true\">"
+        "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "w")
+        "<bpmn:intermediateCatchEvent id=\"w\"><bpmn:timerEventDefinition><bpmn:timeDuration>"
+        "ten seconds</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"
+        "</bpmn:process></bpmn:definitions>";
+    chute_resource r = {"p.bpmn", (const uint8_t *)xml, strlen(xml)};
+    int64_t dk;
+    const chute_process_view *pv;
+    size_t n;
+    assert_rejected(f, chute_engine_deploy(f->e, &r, 1, &dk, &pv, &n, &f->err), CHUTE_EINVAL);
+    assert_contains(f->err.message, "Invalid timer duration 'ten seconds'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -649,6 +890,7 @@ int main(void)
         FX_TEST(test_exclusive_gateway_no_match_raises_incident_then_resolves),
         FX_TEST(test_condition_of_wrong_type_is_condition_error),
         FX_TEST(test_parallel_join_waits_for_every_branch),
+        FX_TEST(test_inclusive_fork_takes_every_true_flow),
         FX_TEST(test_output_mappings_keep_unmapped_results_local),
         FX_TEST(test_input_mapped_local_does_not_leak),
         FX_TEST(test_failing_input_mapping_raises_io_mapping_error),
@@ -663,6 +905,13 @@ int main(void)
         FX_TEST(test_restart_resumes_instances),
         FX_TEST(test_endless_loop_stops_at_an_incident),
         FX_TEST(test_list_instances_filters),
+        FX_TEST(test_sub_process_runs_its_scope),
+        FX_TEST(test_error_boundary_catches_by_code),
+        FX_TEST(test_error_end_event_caught_on_the_sub_process),
+        FX_TEST(test_interrupting_timer_boundary),
+        FX_TEST(test_non_interrupting_cycle_and_timer_catch),
+        FX_TEST(test_terminate_end_in_sub_process_ends_the_scope_only),
+        FX_TEST(test_bad_timers_refused_at_deploy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
