@@ -89,6 +89,77 @@ async function searchIncidents(daemon, filter) {
   return r.items;
 }
 
+// /metrics gauges of the order process's task types: long polls waiting
+// (chute_long_poll_waiters) and job streams open (chute_job_streams).
+async function takers(daemon) {
+  const r = await http(daemon, 'GET', '/metrics');
+  assert.equal(r.status, 200, r.text);
+  const out = {};
+  for (const t of ORDER.tasks) {
+    for (const fam of ['chute_long_poll_waiters', 'chute_job_streams']) {
+      const line = r.text.split('\n').find((l) => l.startsWith(`${fam}{type="${t.type}"} `));
+      out[`${fam}{${t.type}}`] = line ? Number(line.split(' ')[1]) : 0;
+    }
+  }
+  return out;
+}
+
+// Waits until no long poll or job stream of the three task types is left at
+// the server. The tests share those types, and a closed worker may leave its
+// last long poll open: @camunda8/sdk's ZBWorker.close() closes its channel,
+// which in grpc-js lets calls in flight run on, so the server may still hand
+// a job to that poll (the SDK drops it, the job waits out its lease). Each
+// test that ran workers ends with this, so the next one starts clean.
+async function quiesce(daemon, { timeoutMs = 5000 } = {}) {
+  let last = null;
+  try {
+    await h.waitFor(async () => {
+      last = await takers(daemon);
+      return Object.values(last).every((v) => v === 0);
+    }, { timeoutMs, intervalMs: 50, what: 'the workers\' long polls and streams to end at the server' });
+  } catch (e) {
+    e.message += `: ${JSON.stringify(last)}`;
+    throw e;
+  }
+}
+
+// For failure messages: an instance's element instances and the jobs of
+// the order process's task types (GET /v1/jobs: state, worker, deadline).
+async function describe(daemon, key) {
+  const out = [];
+  try {
+    if (key) {
+      const els = await http(daemon, 'POST', '/v2/element-instances/search',
+        { filter: { processInstanceKey: String(key) } });
+      out.push(`element instances of ${key}: ${els.text}`);
+    }
+    for (const t of ORDER.tasks) {
+      const jobs = await http(daemon, 'GET', `/v1/jobs?type=${t.type}&size=1000`);
+      const open = (jobs.json && jobs.json.jobs || []).filter((j) => j.state !== 'COMPLETED');
+      out.push(`${t.type} jobs not completed: ${JSON.stringify(open)}`);
+    }
+  } catch (e) {
+    out.push(`(could not describe: ${e.message})`);
+  }
+  return out.join('\n');
+}
+
+// Runs fn; on failure adds describe() to the error's message, for the
+// instance key() names or else the one the error names (Chute's
+// DEADLINE_EXCEEDED says "process instance '<key>' was created").
+async function explained(daemon, key, fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    const m = /process instance '(\d+)'/.exec(`${e.details || ''} ${e.message}`);
+    const extra = `\n${await describe(daemon, (key && key()) || (m && m[1]))}`;
+    e.message += extra;
+    if (typeof e.stack === 'string') e.stack += extra; // what the reporter prints
+    throw e;
+  }
+}
+
 module.exports = {
   CORPUS, corpus, ORDER, http, httpOk, getInstance, waitInstance, instanceVariables, searchIncidents,
+  describe, explained, takers, quiesce,
 };

@@ -26,10 +26,10 @@ function sdkGrpc({ retry = true } = {}) {
       ZEEBE_GRPC_ADDRESS: `grpc://${daemon().address}`,
       CAMUNDA_AUTH_STRATEGY: 'NONE',
       CAMUNDA_TENANT_ID: undefined,
-      // A short long poll: the SDK's worker leaves the client-side timer of its
-      // pending poll (requestTimeout + 1 s) running after close(), which would
-      // keep this file's process alive for the default 50 s.
-      zeebeGrpcSettings: { ZEEBE_CLIENT_LOG_LEVEL: 'NONE', ZEEBE_GRPC_CLIENT_RETRY: retry, ZEEBE_GRPC_WORKER_LONGPOLL_SECONDS: 2 },
+      // A short long poll (default 50 s): a closed SDK worker's last poll stays
+      // open at the server until its requestTimeout (see p.quiesce), and its
+      // client-side timer (requestTimeout + 1 s) keeps this process alive.
+      zeebeGrpcSettings: { ZEEBE_CLIENT_LOG_LEVEL: 'NONE', ZEEBE_GRPC_CLIENT_RETRY: retry, ZEEBE_GRPC_WORKER_LONGPOLL_SECONDS: 1 },
     },
   });
 }
@@ -118,6 +118,7 @@ test('a job failed with retries 0 raises a JOB_NO_RETRIES incident; UpdateJobRet
     await Promise.all(workers.map((w) => w.close()));
     await zbc.close();
   }
+  await p.quiesce(daemon());
 });
 
 test('a cancelled instance\'s activated job answers NOT_FOUND to the worker\'s complete', T, async () => {
@@ -167,6 +168,7 @@ test('a cancelled instance\'s activated job answers NOT_FOUND to the worker\'s c
     await w.close();
     await zbc.close();
   }
+  await p.quiesce(daemon());
 });
 
 test('CreateProcessInstanceWithResult with requestTimeout 1 s and no worker: DEADLINE_EXCEEDED, the instance stays ACTIVE', T, async () => {

@@ -17,6 +17,9 @@ const p = require('../lib/process');
 
 const T = { timeout: 30000 };
 const daemon = h.useDaemon(nodeTest, null, { http: true });
+// A test whose failure message ends with the instance's element instances and
+// the open jobs of the three task types.
+const ptest = (name, fn) => test(name, T, () => p.explained(daemon(), null, fn));
 
 function camunda8() {
   return new Camunda8({
@@ -35,10 +38,10 @@ function sdkGrpc() {
       ZEEBE_GRPC_ADDRESS: `grpc://${daemon().address}`,
       CAMUNDA_AUTH_STRATEGY: 'NONE',
       CAMUNDA_TENANT_ID: undefined,
-      // A short long poll: the SDK's worker leaves the client-side timer of its
-      // pending poll (requestTimeout + 1 s) running after close(), which would
-      // keep this file's process alive for the default 50 s.
-      zeebeGrpcSettings: { ZEEBE_CLIENT_LOG_LEVEL: 'NONE', ZEEBE_GRPC_WORKER_LONGPOLL_SECONDS: 2 },
+      // A short long poll (default 50 s): a closed SDK worker's last poll stays
+      // open at the server until its requestTimeout (see p.quiesce), and its
+      // client-side timer (requestTimeout + 1 s) keeps this process alive.
+      zeebeGrpcSettings: { ZEEBE_CLIENT_LOG_LEVEL: 'NONE', ZEEBE_GRPC_WORKER_LONGPOLL_SECONDS: 1 },
     },
   });
 }
@@ -109,15 +112,7 @@ async function deploySdk(zbc) {
   return { key: String(proc.processDefinitionKey), version: Number(proc.version) };
 }
 
-// /metrics: the value of chute_job_streams{type="<type>"} (0 when absent).
-async function jobStreams(type) {
-  const r = await p.http(daemon(), 'GET', '/metrics');
-  assert.equal(r.status, 200);
-  const line = r.text.split('\n').find((l) => l.startsWith(`chute_job_streams{type="${type}"} `));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
-
-test('@camunda8/sdk gRPC: deploy, polling workers (createWorker), createProcessInstanceWithResult', T, async () => {
+ptest('@camunda8/sdk gRPC: deploy, polling workers (createWorker), createProcessInstanceWithResult', async () => {
   const zbc = sdkGrpc();
   const rec = recorder('sdk-poll');
   const workers = [];
@@ -151,9 +146,10 @@ test('@camunda8/sdk gRPC: deploy, polling workers (createWorker), createProcessI
     await Promise.all(workers.map((w) => w.close()));
     await zbc.close();
   }
+  await p.quiesce(daemon());
 });
 
-test('@camunda8/sdk gRPC: job streams (streamJobs) run an instance awaited with createProcessInstanceWithResult', T, async () => {
+ptest('@camunda8/sdk gRPC: job streams (streamJobs) run an instance awaited with createProcessInstanceWithResult', async () => {
   const zbc = sdkGrpc();
   const rec = recorder('sdk-stream');
   const streams = [];
@@ -170,9 +166,10 @@ test('@camunda8/sdk gRPC: job streams (streamJobs) run an instance awaited with 
         taskHandler: (job) => job.complete(rec.handle(t, job)),
       }));
     }
-    for (const t of p.ORDER.tasks) {
-      await h.waitFor(async () => (await jobStreams(t.type)) === 1, { timeoutMs: 5000, what: `the ${t.type} job stream to open` });
-    }
+    await h.waitFor(async () => {
+      const n = await p.takers(daemon());
+      return p.ORDER.tasks.every((t) => n[`chute_job_streams{${t.type}}`] === 1);
+    }, { timeoutMs: 5000, what: 'the three job streams to open' });
     const res = await zbc.createProcessInstanceWithResult({
       bpmnProcessId: 'process1', variables: { orderId: 'S-3' }, requestTimeout: 15000,
     });
@@ -183,13 +180,12 @@ test('@camunda8/sdk gRPC: job streams (streamJobs) run an instance awaited with 
     for (const s of streams) s.close();
     await zbc.close();
   }
-  for (const t of p.ORDER.tasks) {
-    await h.waitFor(async () => (await jobStreams(t.type)) === 0, { timeoutMs: 5000, what: `the ${t.type} job stream to close` });
-  }
+  await p.quiesce(daemon());
 });
 
-test('zeebe-node: deploy, polling workers, createProcessInstanceWithResult', T, async () => {
-  const zbc = new ZBClient(daemon().address, { useTLS: false, loglevel: 'NONE' });
+ptest('zeebe-node: deploy, polling workers, createProcessInstanceWithResult', async () => {
+  // longPoll 1 s (default 30 s): its client-side timer outlives close() too.
+  const zbc = new ZBClient(daemon().address, { useTLS: false, loglevel: 'NONE', longPoll: 1000 });
   const rec = recorder('zeebe-node');
   const workers = [];
   try {
@@ -216,9 +212,10 @@ test('zeebe-node: deploy, polling workers, createProcessInstanceWithResult', T, 
     await Promise.all(workers.map((w) => w.close()));
     await zbc.close();
   }
+  await p.quiesce(daemon());
 });
 
-test('@camunda8/sdk REST: multipart deploy, create instance, REST job workers, read back until COMPLETED', T, async () => {
+ptest('@camunda8/sdk REST: multipart deploy, create instance, REST job workers, read back until COMPLETED', async () => {
   const c8 = camunda8();
   const rest = c8.getCamundaRestClient();
   const oc = c8.getOrchestrationClusterApiClientLoose();
@@ -245,7 +242,7 @@ test('@camunda8/sdk REST: multipart deploy, create instance, REST job workers, r
         worker: `sdk-rest-${t.type}`,
         timeout: 30000,
         maxJobsToActivate: 8,
-        requestTimeout: 5000,
+        requestTimeout: 1000,
         pollIntervalMs: 50,
         autoStart: true,
         jobHandler: (job) => job.complete(rec.handle(t, job)),
@@ -275,6 +272,7 @@ test('@camunda8/sdk REST: multipart deploy, create instance, REST job workers, r
   } finally {
     await Promise.all(workers.map((w) => w.stop(5000)));
   }
+  await p.quiesce(daemon());
 });
 
 test('process-clients: chuted stops on SIGTERM and exits 0 within 5 s', T, async () => {

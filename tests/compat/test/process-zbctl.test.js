@@ -195,6 +195,7 @@ test('zbctl create instance --withResult returns the merged variables (and --wit
   } finally {
     await workers.stop();
   }
+  await p.quiesce(daemon());
 });
 
 test('process-zbctl: chuted stops on SIGTERM and exits 0 within 5 s', T, async () => {
