@@ -48,6 +48,7 @@ static void decoders(const uint8_t *data, size_t size)
         codec_decode_cancel_process_instance,
         codec_decode_set_variables,
         codec_decode_delete_resource,
+        codec_decode_get_process_instance,
     };
     chute_error err;
 

@@ -1,6 +1,7 @@
 /*
  * The Chute client: a connection to a Chute broker (or any Zeebe gateway) and
- * every job RPC of the gateway protocol and of Chute's own service.
+ * every job and process-instance RPC of the gateway protocol and of Chute's
+ * own service.
  *
  * Connection
  * ----------
@@ -335,14 +336,29 @@ void chute_job_info_free(chute_job_info *info);
 int chute_client_get_job(chute_client *client, int64_t key, chute_job_info **out,
                          const chute_call_options *co, chute_error *err);
 
+/*
+ * An incident of a standalone job or of a process. Strings owned, never
+ * NULL. The job fields are 0 and "" when the element itself failed (a
+ * gateway with no flow to take, an expression or a mapping that failed);
+ * the process fields are 0 and "" for an incident of a standalone job.
+ */
 typedef struct chute_incident {
     int64_t key;
     int64_t job_key;
-    char *type; /* JOB_NO_RETRIES or UNHANDLED_ERROR_EVENT */
+    /* JOB_NO_RETRIES, UNHANDLED_ERROR_EVENT, CONDITION_ERROR,
+     * EXTRACT_VALUE_ERROR, IO_MAPPING_ERROR or UNKNOWN */
+    char *type;
     char *job_type;
     char *error_message;
     char *error_code;
     int32_t retries;
+    int64_t process_instance_key;
+    int64_t process_definition_key;
+    char *bpmn_process_id;
+    char *element_id;
+    int64_t element_instance_key;
+    char *state;        /* ACTIVE or RESOLVED */
+    int64_t created_at; /* epoch ms */
 } chute_incident;
 
 typedef struct chute_incident_list {
@@ -352,8 +368,9 @@ typedef struct chute_incident_list {
 
 void chute_incident_list_free(chute_incident_list *list);
 
-/* ListIncidents: open incidents, of |job_type| only unless it is NULL or
- * "", at most |limit| (0 = 1000). */
+/* ListIncidents: open incidents of standalone jobs and of processes,
+ * oldest first; of jobs of |job_type| only unless it is NULL or "" (an
+ * incident without a job is then left out), at most |limit| (0 = 1000). */
 int chute_client_list_incidents(chute_client *client, const char *job_type, int32_t limit,
                                 chute_incident_list *out, const chute_call_options *co,
                                 chute_error *err);
@@ -361,6 +378,116 @@ int chute_client_list_incidents(chute_client *client, const char *job_type, int3
 /* CancelJob: removes a job that is not completed. */
 int chute_client_cancel_job(chute_client *client, int64_t key, const chute_call_options *co,
                             chute_error *err);
+
+/* ---- process instances ------------------------------------------------------ */
+
+/* What CreateProcessInstance (or CreateProcessInstanceWithResult) starts.
+ * Strings may be NULL (none); arrays may be NULL when their count is 0. */
+typedef struct chute_client_instance_spec {
+    /* The process by its id, at |version| (-1: the latest)... */
+    const char *bpmn_process_id;
+    int32_t version;
+    /* ... or, when bpmn_process_id is NULL or "", by its definition key. */
+    int64_t process_definition_key;
+    const char *variables; /* JSON object for the root scope */
+    /* Non-zero: CreateProcessInstanceWithResult, which answers once the
+     * instance completed, with its root variables (those named in
+     * fetch_variables; none = all). The server waits |request_timeout_ms|
+     * (0: its default, 10 s), then answers CHUTE_ETIMEDOUT while the
+     * instance runs on. */
+    int with_result;
+    const char *const *fetch_variables;
+    size_t fetch_variable_count;
+    int64_t request_timeout_ms;
+} chute_client_instance_spec;
+
+/* A process instance just created. Strings owned, never NULL. */
+typedef struct chute_created_instance {
+    int64_t key; /* processInstanceKey */
+    int64_t process_definition_key;
+    char *bpmn_process_id;
+    int32_t version;
+    /* with_result: the root variables it completed with (filtered by
+     * fetch_variables); "{}" otherwise */
+    char *variables;
+} chute_created_instance;
+
+void chute_created_instance_free(chute_created_instance *inst);
+
+/*
+ * CreateProcessInstance, or with |spec->with_result|
+ * CreateProcessInstanceWithResult: starts an instance of the process
+ * |spec| names and, on success, sets |*out| to a new chute_created_instance
+ * (free it with chute_created_instance_free). With a result and no
+ * deadline in |co| the call gets request_timeout_ms (0: 10 s) + 10 s.
+ * CHUTE_ENOTFOUND (no such process or version), CHUTE_EINVAL (variables
+ * that are not a JSON object), CHUTE_ETIMEDOUT (with a result: the
+ * instance did not end in time), CHUTE_EBUSY, and the errors of every call.
+ */
+int chute_client_create_instance(chute_client *client, const chute_client_instance_spec *spec,
+                                 chute_created_instance **out, const chute_call_options *co,
+                                 chute_error *err);
+
+/* CancelProcessInstance: terminates an active instance, its jobs and its
+ * incidents. CHUTE_ENOTFOUND for an unknown or ended instance. */
+int chute_client_cancel_instance(chute_client *client, int64_t process_instance_key,
+                                 const chute_call_options *co, chute_error *err);
+
+/*
+ * SetVariables: sets the variables of the JSON object |variables| on the
+ * scope of the element instance |element_instance_key| (a process
+ * instance's key for its root scope): as local variables of that scope
+ * when |local|, else each in the nearest scope up from it that has it, or
+ * the root. On success |*key| (may be NULL) is the key of the change.
+ * CHUTE_ENOTFOUND (no such active element instance), CHUTE_EINVAL.
+ */
+int chute_client_set_variables(chute_client *client, int64_t element_instance_key,
+                               const char *variables, int local, int64_t *key,
+                               const chute_call_options *co, chute_error *err);
+
+/* An element instance: the process itself (element_type "PROCESS"), or an
+ * element a token reached. Strings owned, never NULL. */
+typedef struct chute_element_instance {
+    int64_t key;
+    char *element_id;
+    char *element_name; /* "" when the element has none */
+    char *element_type; /* Zeebe's BpmnElementType: "SERVICE_TASK", ... */
+    char *state;        /* ACTIVE, COMPLETED or TERMINATED */
+    int64_t flow_scope_key;
+    int64_t started_at, ended_at; /* epoch ms; ended_at 0 while ACTIVE */
+    int64_t incident_key;         /* an open incident on it or its job; 0 for none */
+    int64_t job_key;              /* its job while it waits for one; 0 otherwise */
+} chute_element_instance;
+
+/* A process instance as Chute's GetProcessInstance reports it. */
+typedef struct chute_instance_info {
+    int64_t key;
+    char *bpmn_process_id;
+    int32_t version;
+    int64_t process_definition_key;
+    char *state; /* ACTIVE, COMPLETED or TERMINATED */
+    int has_incident;
+    int64_t started_at, ended_at; /* epoch ms; ended_at 0 while ACTIVE */
+    char *variables;              /* the root scope, a JSON object */
+    /* in activation order: the active ones and the last 1000 ended ones */
+    chute_element_instance *elements;
+    size_t element_count;
+    /* oldest first, open and resolved */
+    chute_incident *incidents;
+    size_t incident_count;
+    /* elements or incidents were left out to fit one response */
+    int truncated;
+} chute_instance_info;
+
+void chute_instance_info_free(chute_instance_info *info);
+
+/* GetProcessInstance (chute.v1): an active instance, or an ended one while
+ * it is retained, with its element instances and incidents. On success
+ * |*out| is a new chute_instance_info. CHUTE_ENOTFOUND; CHUTE_EUNIMPL from
+ * a gateway that is not Chute. */
+int chute_client_get_instance(chute_client *client, int64_t process_instance_key,
+                              chute_instance_info **out, const chute_call_options *co,
+                              chute_error *err);
 
 /* ---- deployment ------------------------------------------------------------ */
 

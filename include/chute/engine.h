@@ -791,6 +791,12 @@ typedef int (*chute_element_visit_fn)(void *ctx, const chute_element_view *el);
 int chute_engine_list_elements(chute_engine *e, int64_t key, chute_element_visit_fn fn,
                                void *ctx, chute_error *err);
 
+/* The process instance an active element instance |key| belongs to (the
+ * instance's own key for its root). CHUTE_ENOTFOUND when no active element
+ * instance has that key. */
+int chute_engine_element_instance(chute_engine *e, int64_t key, int64_t *process_instance_key,
+                                  chute_error *err);
+
 typedef struct chute_variable_view {
     int64_t key; /* the variable's, given when it was first set */
     const char *name;
@@ -831,6 +837,112 @@ typedef int (*chute_incident_visit_fn)(void *ctx, const chute_incident_view *inc
  * open and resolved. */
 int chute_engine_search_incidents(chute_engine *e, int64_t process_instance_key,
                                   chute_incident_visit_fn fn, void *ctx);
+
+/* ---- processes: messages ---------------------------------------------------
+ *
+ * A message has a name, a correlation key, a time to live, an optional id
+ * and variables. Publishing correlates it at once to every open
+ * subscription with the same name and correlation key (a message catch
+ * event, a receive task, a message boundary event, an event-based
+ * gateway waiting for it), at most once per process instance; and it
+ * starts an instance of every latest process definition with a message
+ * start event of that name (at most once per definition per message, and
+ * not while an instance started by a message with the same correlation key
+ * is active). A message with a time to live is kept that long (buffered):
+ * a subscription opened later correlates to the oldest buffered message
+ * first (FIFO per name and correlation key), never twice to instances of
+ * one process (bpmnProcessId). A second message with the same id, name
+ * and correlation key within the first one's life is CHUTE_EEXIST.
+ * Messages survive restarts; one that expires is removed.
+ */
+#define CHUTE_MESSAGE_NAME_MAX 1024
+#define CHUTE_CORRELATION_KEY_MAX 1024
+#define CHUTE_MESSAGE_ID_MAX 1024
+
+typedef struct chute_message_spec {
+    const char *name;            /* required, not blank */
+    const char *correlation_key; /* NULL or "" for none (message start events only) */
+    int64_t ttl_ms;              /* >= 0; 0: correlated now or never */
+    const char *message_id;      /* NULL or "" for none */
+    const char *variables;       /* JSON object, NULL or blank for none */
+    size_t variables_len;        /* 0 with non-NULL variables means strlen */
+} chute_message_spec;
+
+typedef struct chute_message_result {
+    int64_t key;                  /* the message's */
+    uint32_t correlated;          /* subscriptions and start events it went to now */
+    int64_t process_instance_key; /* the first instance it reached now, 0 for none */
+} chute_message_result;
+
+/*
+ * Publishes a message and correlates it; fills |*out|. CHUTE_EINVAL (a
+ * blank name, a bound, variables not an object, a negative time to live),
+ * CHUTE_EEXIST (a message with the same id, name and correlation key is
+ * alive), CHUTE_ENOMEM. (Camunda's "correlate message" is a publish with
+ * no time to live whose caller answers NOT_FOUND when |correlated| is 0.)
+ */
+int chute_engine_publish_message(chute_engine *e, const chute_message_spec *spec,
+                                 chute_message_result *out, chute_error *err);
+
+/* ---- processes: user tasks --------------------------------------------------
+ *
+ * A userTask with zeebe:userTask is a native user task: the engine keeps
+ * it (no job) until it is completed through the calls below, as Camunda's
+ * v2 user-task API does. Its key is the key of its element instance. A
+ * userTask without zeebe:userTask is job-based, as in Zeebe: a job of type
+ * "io.camunda.zeebe:userTask" whose custom headers carry the assignment
+ * (io.camunda.zeebe:assignee, candidateGroups, candidateUsers, formKey,
+ * dueDate, followUpDate); workers complete it like any job.
+ *
+ * Only open (CREATED) native user tasks are listed and read; a completed
+ * or cancelled one is gone (CHUTE_ENOTFOUND), its element in its
+ * instance's history.
+ */
+typedef struct chute_user_task_view {
+    int64_t key; /* userTaskKey: the element instance's key */
+    int64_t process_instance_key;
+    int64_t process_definition_key;
+    const char *bpmn_process_id;
+    const char *element_id;
+    const char *name;             /* the element's name, "" when none */
+    const char *assignee;         /* "" when unassigned */
+    const char *candidate_groups; /* JSON array of strings, "[]" when none */
+    const char *candidate_users;  /* JSON array of strings, "[]" when none */
+    const char *form_key;         /* "" when none */
+    const char *due_date;         /* ISO 8601, "" when none */
+    const char *follow_up_date;   /* ISO 8601, "" when none */
+    int32_t priority;             /* 0..100, default 50 */
+    int64_t created_at;           /* epoch ms */
+} chute_user_task_view;
+
+typedef struct chute_user_task_filter {
+    int64_t process_instance_key; /* 0: any */
+    const char *assignee;         /* NULL: any; "": unassigned only */
+    const char *element_id;       /* NULL: any */
+    const char *bpmn_process_id;  /* NULL: any */
+} chute_user_task_filter;
+
+typedef int (*chute_user_task_visit_fn)(void *ctx, const chute_user_task_view *t);
+
+/* Visits the open native user tasks matching |f| (NULL: all), oldest
+ * first, until |fn| returns non-zero. Views live until |fn| returns. */
+int chute_engine_list_user_tasks(chute_engine *e, const chute_user_task_filter *f,
+                                 chute_user_task_visit_fn fn, void *ctx);
+
+/* Reads the open native user task |key| into |*out| (valid until the next
+ * engine call). CHUTE_ENOTFOUND. */
+int chute_engine_get_user_task(chute_engine *e, int64_t key, chute_user_task_view *out,
+                               chute_error *err);
+
+/* Assigns the task to |assignee| ("" or NULL: unassigns it). A task that
+ * has another assignee is CHUTE_ESTATE unless |allow_override|. */
+int chute_engine_assign_user_task(chute_engine *e, int64_t key, const char *assignee,
+                                  int allow_override, chute_error *err);
+
+/* Completes the task with |vars| (a JSON object, may be NULL), merged as a
+ * completed job's variables are; the instance moves on. */
+int chute_engine_complete_user_task(chute_engine *e, int64_t key, const char *vars, size_t len,
+                                    chute_error *err);
 
 /* ---- in-process handlers (embedding) ------------------------------------- */
 

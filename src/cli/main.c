@@ -115,7 +115,8 @@ static int parse_duration(const char *s, int64_t *out)
     return 0;
 }
 
-static int parse_key(const char *cmd, const char *s, int64_t *key)
+/* |what| names the key in the message: "a process instance key". */
+static int parse_key_of(const char *cmd, const char *what, const char *s, int64_t *key)
 {
     /* Set on every path: callers only read it on success, which GCC at -O3
      * cannot see through usage_error(). */
@@ -123,8 +124,13 @@ static int parse_key(const char *cmd, const char *s, int64_t *key)
     if (!s)
         return usage_error(cmd, "missing KEY");
     if (parse_i64(s, key) < 0 || *key <= 0)
-        return usage_error(cmd, "'%s' is not a job or incident key (a positive integer)", s);
+        return usage_error(cmd, "'%s' is not %s (a positive integer)", s, what);
     return 0;
+}
+
+static int parse_key(const char *cmd, const char *s, int64_t *key)
+{
+    return parse_key_of(cmd, "a job or incident key", s, key);
 }
 
 static int check_json(const char *cmd, const char *what, const char *s, int strings_only)
@@ -143,12 +149,34 @@ static int check_json(const char *cmd, const char *what, const char *s, int stri
 }
 
 /* Options of a command: --name VALUE pairs and flags, plus positionals. */
+#define OPT_REPEAT 2 /* takes_value: a value each time, all kept in |all| */
+#define OPT_REPEAT_MAX 64
+
 typedef struct opt_spec {
     const char *name; /* without "--" */
-    int takes_value;
+    int takes_value;  /* 0: a flag; 1: one value (the last wins); OPT_REPEAT */
     const char *value;
     int set;
 } opt_spec;
+
+/* The values of repeatable options, in the order given (one command runs
+ * per process, so one table is enough). */
+static struct {
+    const opt_spec *spec;
+    const char *value;
+} repeated[OPT_REPEAT_MAX];
+static int nrepeated;
+
+/* The values given to the OPT_REPEAT option |s|: at most |cap| into |out|;
+ * returns how many. */
+static size_t opt_values(const opt_spec *s, const char **out, size_t cap)
+{
+    size_t n = 0;
+    for (int i = 0; i < nrepeated && n < cap; i++)
+        if (repeated[i].spec == s)
+            out[n++] = repeated[i].value;
+    return n;
+}
 
 static int parse_opts(const char *cmd, int argc, char **argv, opt_spec *specs, size_t nspecs,
                       char **pos, int maxpos, int *npos)
@@ -178,6 +206,13 @@ static int parse_opts(const char *cmd, int argc, char **argv, opt_spec *specs, s
                     s->value = argv[++i];
                 else
                     return usage_error(cmd, "option '--%s' needs a value", s->name);
+                if (s->takes_value == OPT_REPEAT) {
+                    if (nrepeated >= OPT_REPEAT_MAX)
+                        return usage_error(cmd, "option '--%s' may be given at most %d times",
+                                           s->name, OPT_REPEAT_MAX);
+                    repeated[nrepeated].spec = s;
+                    repeated[nrepeated++].value = s->value;
+                }
             } else if (eq) {
                 return usage_error(cmd, "option '--%s' takes no value", s->name);
             }
@@ -237,12 +272,10 @@ static int fail_call(int rc, const chute_error *err)
     fprintf(stderr, "%s: %s: %s\n", prog, chute_err_name(rc), err->message);
     if (rc == CHUTE_EUNAVAIL) {
         if (broker_answers())
-            fprintf(stderr,
-                    "chuted at %s is running and refused this itself; its log says why.\n",
+            fprintf(stderr, "chuted at %s is running and refused this itself; its log says why.\n",
                     address);
         else
-            fprintf(stderr, "Is chuted running at %s? Set --address or CHUTE_ADDRESS.\n",
-                    address);
+            fprintf(stderr, "Is chuted running at %s? Set --address or CHUTE_ADDRESS.\n", address);
     }
     return EXIT_REFUSED;
 }
@@ -516,10 +549,10 @@ static int cmd_job_activate(chute_client *c, int argc, char **argv)
     if (npos < 1)
         return usage_error("job activate", "missing TYPE");
     chute_client_activate_request req = {.type = pos[0],
-                                  .worker = "chute-cli",
-                                  .timeout_ms = 300000,
-                                  .max_jobs = 1,
-                                  .request_timeout_ms = -1};
+                                         .worker = "chute-cli",
+                                         .timeout_ms = 300000,
+                                         .max_jobs = 1,
+                                         .request_timeout_ms = -1};
     if (OPT("max")->set && (parse_i32(OPT("max")->value, &req.max_jobs) < 0 || req.max_jobs < 1))
         return usage_error("job activate", "--max must be an integer >= 1, not '%s'",
                            OPT("max")->value);
@@ -678,6 +711,59 @@ static int cmd_job_cancel(chute_client *c, int argc, char **argv)
     return r < 0 ? fail_call(r, &err) : done_msg("Cancelled job", key);
 }
 
+/* An incident as --json prints it; the process fields only for an incident
+ * of a process, the job fields only when a job failed. */
+static json_t *incident_json(const chute_incident *in)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "key", key_json(in->key));
+    json_object_set_new(o, "type", json_string(in->type));
+    json_object_set_new(o, "state", json_string(in->state));
+    json_object_set_new(o, "errorMessage", json_string(in->error_message));
+    json_object_set_new(o, "createdAt", json_integer(in->created_at));
+    if (in->job_key) {
+        json_object_set_new(o, "jobKey", key_json(in->job_key));
+        json_object_set_new(o, "jobType", json_string(in->job_type));
+        json_object_set_new(o, "errorCode", json_string(in->error_code));
+        json_object_set_new(o, "retries", json_integer(in->retries));
+    }
+    if (in->process_instance_key) {
+        json_object_set_new(o, "processInstanceKey", key_json(in->process_instance_key));
+        json_object_set_new(o, "processDefinitionKey", key_json(in->process_definition_key));
+        json_object_set_new(o, "bpmnProcessId", json_string(in->bpmn_process_id));
+        json_object_set_new(o, "elementId", json_string(in->element_id));
+        json_object_set_new(o, "elementInstanceKey", key_json(in->element_instance_key));
+    }
+    return o;
+}
+
+/* A key for a table cell: "-" for none. */
+static const char *key_cell(int64_t key, char *buf, size_t cap)
+{
+    if (key)
+        snprintf(buf, cap, "%" PRId64, key);
+    else
+        snprintf(buf, cap, "-");
+    return buf;
+}
+
+/* Rows of incidents under a header: key, type, element, instance, job and
+ * job type, then the message. */
+static void print_incident_rows(const chute_incident *items, size_t n, const char *indent)
+{
+    printf("%s%-18s %-21s %-16s %-18s %-18s %-14s %s\n", indent, "KEY", "TYPE", "ELEMENT",
+           "INSTANCE", "JOB", "JOB TYPE", "MESSAGE");
+    for (size_t i = 0; i < n; i++) {
+        const chute_incident *in = &items[i];
+        char pik[24], job[24];
+        printf("%s%-18" PRId64 " %-21s %-16s %-18s %-18s %-14s %s%s%s\n", indent, in->key, in->type,
+               *in->element_id ? in->element_id : "-",
+               key_cell(in->process_instance_key, pik, sizeof pik),
+               key_cell(in->job_key, job, sizeof job), *in->job_type ? in->job_type : "-",
+               in->error_message, *in->error_code ? " code=" : "", in->error_code);
+    }
+}
+
 static int cmd_incident_list(chute_client *c, int argc, char **argv)
 {
     opt_spec specs[] = {{"type", 1, NULL, 0}, {"limit", 1, NULL, 0}};
@@ -693,30 +779,15 @@ static int cmd_incident_list(chute_client *c, int argc, char **argv)
         return fail_call(r, &err);
     if (as_json) {
         json_t *a = json_array();
-        for (size_t i = 0; i < l.count; i++) {
-            const chute_incident *in = &l.items[i];
-            json_t *o = json_object();
-            json_object_set_new(o, "key", key_json(in->key));
-            json_object_set_new(o, "jobKey", key_json(in->job_key));
-            json_object_set_new(o, "type", json_string(in->type));
-            json_object_set_new(o, "jobType", json_string(in->job_type));
-            json_object_set_new(o, "errorMessage", json_string(in->error_message));
-            json_object_set_new(o, "errorCode", json_string(in->error_code));
-            json_object_set_new(o, "retries", json_integer(in->retries));
-            json_array_append_new(a, o);
-        }
+        for (size_t i = 0; i < l.count; i++)
+            json_array_append_new(a, incident_json(&l.items[i]));
         json_t *o = json_object();
         json_object_set_new(o, "incidents", a);
         print_json(o);
     } else if (l.count == 0) {
         printf("No open incidents.\n");
     } else {
-        printf("%-20s %-20s %-22s %-16s %s\n", "KEY", "JOB", "TYPE", "JOB TYPE", "MESSAGE");
-        for (size_t i = 0; i < l.count; i++)
-            printf("%-20" PRId64 " %-20" PRId64 " %-22s %-16s %s%s%s\n", l.items[i].key,
-                   l.items[i].job_key, l.items[i].type, l.items[i].job_type,
-                   l.items[i].error_message, *l.items[i].error_code ? " code=" : "",
-                   l.items[i].error_code);
+        print_incident_rows(l.items, l.count, "");
     }
     chute_incident_list_free(&l);
     return 0;
@@ -733,6 +804,271 @@ static int cmd_incident_resolve(chute_client *c, int argc, char **argv)
     chute_error err;
     r = chute_client_resolve_incident(c, key, NULL, &err);
     return r < 0 ? fail_call(r, &err) : done_msg("Resolved incident", key);
+}
+
+/* ---- process instances ----------------------------------------------------------- */
+
+/* Checks a --variables JSON for a process command: the same message as the
+ * job commands. */
+static int check_variables(const char *cmd, const char *vars)
+{
+    return check_json(cmd, "variables", vars, 0);
+}
+
+static int cmd_instance_create(chute_client *c, int argc, char **argv)
+{
+    const char *cmd = "instance create";
+    opt_spec specs[] = {{"version", 1, NULL, 0},
+                        {"variables", 1, NULL, 0},
+                        {"with-result", 0, NULL, 0},
+                        {"fetch", OPT_REPEAT, NULL, 0},
+                        {"timeout", 1, NULL, 0}};
+    PARSE(cmd, 1);
+    if (npos < 1)
+        return usage_error(cmd, "missing ID (the bpmnProcessId of a deployed process)");
+    chute_client_instance_spec spec = {.version = -1};
+    /* A BPMN id is an XML name, which never starts with a digit: digits
+     * name a process definition key. */
+    int64_t pdk;
+    if (parse_i64(pos[0], &pdk) == 0) {
+        if (pdk <= 0)
+            return usage_error(cmd, "'%s' is not a process definition key (a positive integer)",
+                               pos[0]);
+        if (OPT("version")->set)
+            return usage_error(cmd,
+                               "--version goes with a process ID; %s is a definition key, "
+                               "which names one version already",
+                               pos[0]);
+        spec.process_definition_key = pdk;
+    } else {
+        spec.bpmn_process_id = pos[0];
+    }
+    if (OPT("version")->set &&
+        (parse_i32(OPT("version")->value, &spec.version) < 0 || spec.version < 1))
+        return usage_error(cmd, "--version must be a version number >= 1, not '%s'",
+                           OPT("version")->value);
+    spec.variables = OPT("variables")->value;
+    int r = check_variables(cmd, spec.variables);
+    if (r)
+        return r;
+    spec.with_result = OPT("with-result")->set;
+    if (!spec.with_result && (OPT("fetch")->set || OPT("timeout")->set))
+        return usage_error(cmd, "--%s only applies with --with-result",
+                           OPT("fetch")->set ? "fetch" : "timeout");
+    if (OPT("timeout")->set &&
+        (parse_duration(OPT("timeout")->value, &spec.request_timeout_ms) < 0 ||
+         spec.request_timeout_ms < 1))
+        return usage_error(cmd, "--timeout must be a duration like 30s or 500 (ms), not '%s'",
+                           OPT("timeout")->value);
+    /* --fetch a --fetch b, or --fetch a,b */
+    const char *given[OPT_REPEAT_MAX];
+    size_t ngiven = opt_values(OPT("fetch"), given, OPT_REPEAT_MAX);
+    char *names_buf[OPT_REPEAT_MAX];
+    const char *names[OPT_REPEAT_MAX];
+    size_t nnames = 0, nbufs = 0;
+    for (size_t i = 0; i < ngiven; i++) {
+        char *copy = strdup(given[i]);
+        if (!copy)
+            break;
+        names_buf[nbufs++] = copy;
+        for (char *save = NULL, *t = strtok_r(copy, ",", &save); t && nnames < OPT_REPEAT_MAX;
+             t = strtok_r(NULL, ",", &save))
+            names[nnames++] = t;
+    }
+    spec.fetch_variables = names;
+    spec.fetch_variable_count = nnames;
+    chute_created_instance *inst = NULL;
+    chute_error err;
+    int rc = chute_client_create_instance(c, &spec, &inst, NULL, &err);
+    for (size_t i = 0; i < nbufs; i++)
+        free(names_buf[i]);
+    if (rc < 0) {
+        r = fail_call(rc, &err);
+        if (rc == CHUTE_ETIMEDOUT && spec.with_result)
+            fprintf(stderr, "The instance was created and runs on; wait longer with --timeout, "
+                            "or start it without --with-result.\n");
+        else if (rc == CHUTE_ENOTFOUND)
+            fprintf(stderr, "Deploy the process first (chute deploy FILE), or check the ID "
+                            "and --version.\n");
+        return r;
+    }
+    if (as_json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "processInstanceKey", key_json(inst->key));
+        json_object_set_new(o, "processDefinitionKey", key_json(inst->process_definition_key));
+        json_object_set_new(o, "bpmnProcessId", json_string(inst->bpmn_process_id));
+        json_object_set_new(o, "version", json_integer(inst->version));
+        if (spec.with_result)
+            json_object_set_new(o, "variables", json_doc(inst->variables));
+        print_json(o);
+    } else {
+        printf("Created process instance %" PRId64 " of %s version %d (definition %" PRId64 ")\n",
+               inst->key, inst->bpmn_process_id, (int)inst->version, inst->process_definition_key);
+        if (spec.with_result)
+            printf("Completed with variables: %s\n", inst->variables);
+    }
+    chute_created_instance_free(inst);
+    return 0;
+}
+
+static json_t *element_json(const chute_element_instance *el)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "key", key_json(el->key));
+    json_object_set_new(o, "elementId", json_string(el->element_id));
+    json_object_set_new(o, "elementName", json_string(el->element_name));
+    json_object_set_new(o, "elementType", json_string(el->element_type));
+    json_object_set_new(o, "state", json_string(el->state));
+    json_object_set_new(o, "flowScopeKey",
+                        el->flow_scope_key ? key_json(el->flow_scope_key) : json_null());
+    json_object_set_new(o, "startedAt", json_integer(el->started_at));
+    json_object_set_new(o, "endedAt", json_integer(el->ended_at));
+    json_object_set_new(o, "incidentKey",
+                        el->incident_key ? key_json(el->incident_key) : json_null());
+    json_object_set_new(o, "jobKey", el->job_key ? key_json(el->job_key) : json_null());
+    return o;
+}
+
+static void print_instance_info(const chute_instance_info *i)
+{
+    if (as_json) {
+        json_t *o = json_object(), *els = json_array(), *incs = json_array();
+        json_object_set_new(o, "key", key_json(i->key));
+        json_object_set_new(o, "bpmnProcessId", json_string(i->bpmn_process_id));
+        json_object_set_new(o, "version", json_integer(i->version));
+        json_object_set_new(o, "processDefinitionKey", key_json(i->process_definition_key));
+        json_object_set_new(o, "state", json_string(i->state));
+        json_object_set_new(o, "hasIncident", json_boolean(i->has_incident));
+        json_object_set_new(o, "startedAt", json_integer(i->started_at));
+        json_object_set_new(o, "endedAt", json_integer(i->ended_at));
+        json_object_set_new(o, "variables", json_doc(i->variables));
+        for (size_t k = 0; k < i->element_count; k++)
+            json_array_append_new(els, element_json(&i->elements[k]));
+        for (size_t k = 0; k < i->incident_count; k++)
+            json_array_append_new(incs, incident_json(&i->incidents[k]));
+        json_object_set_new(o, "elements", els);
+        json_object_set_new(o, "incidents", incs);
+        json_object_set_new(o, "truncated", json_boolean(i->truncated));
+        print_json(o);
+        return;
+    }
+    char started[40], ended[40];
+    fmt_time(i->started_at, started, sizeof started);
+    fmt_time(i->ended_at, ended, sizeof ended);
+    printf("Key:        %" PRId64 "\nProcess:    %s version %d (definition %" PRId64 ")\n"
+           "State:      %s%s\nStarted:    %s\n",
+           i->key, i->bpmn_process_id, (int)i->version, i->process_definition_key, i->state,
+           i->has_incident ? " (has an open incident)" : "", started);
+    if (i->ended_at)
+        printf("Ended:      %s\n", ended);
+    printf("Variables:  %s\n", i->variables);
+    /* The process itself is an element instance too: only what runs inside
+     * it is listed. */
+    size_t active = 0;
+    for (size_t k = 0; k < i->element_count; k++)
+        active += strcmp(i->elements[k].state, "ACTIVE") == 0 &&
+                  strcmp(i->elements[k].element_type, "PROCESS") != 0;
+    if (active == 0) {
+        printf("Active elements: none\n");
+    } else {
+        printf("Active elements:\n  %-18s %-20s %-20s %-18s %s\n", "KEY", "ELEMENT", "TYPE", "JOB",
+               "INCIDENT");
+        for (size_t k = 0; k < i->element_count; k++) {
+            const chute_element_instance *el = &i->elements[k];
+            if (strcmp(el->state, "ACTIVE") != 0 || strcmp(el->element_type, "PROCESS") == 0)
+                continue;
+            char job[24], inc[24];
+            printf("  %-18" PRId64 " %-20s %-20s %-18s %s\n", el->key, el->element_id,
+                   el->element_type, key_cell(el->job_key, job, sizeof job),
+                   key_cell(el->incident_key, inc, sizeof inc));
+        }
+    }
+    size_t open = 0, resolved = 0;
+    for (size_t k = 0; k < i->incident_count; k++) {
+        if (strcmp(i->incidents[k].state, "RESOLVED") == 0)
+            resolved++;
+        else
+            open++;
+    }
+    if (open == 0) {
+        printf("Open incidents: none\n");
+    } else {
+        chute_incident *rows = calloc(open, sizeof *rows);
+        size_t n = 0;
+        for (size_t k = 0; rows && k < i->incident_count; k++)
+            if (strcmp(i->incidents[k].state, "RESOLVED") != 0)
+                rows[n++] = i->incidents[k]; /* shallow: the strings stay in |i| */
+        printf("Open incidents:\n");
+        print_incident_rows(rows, n, "  ");
+        free(rows);
+    }
+    if (resolved)
+        printf("Resolved incidents: %zu (see --json)\n", resolved);
+    if (i->truncated)
+        printf("(some elements or incidents were left out to fit one response)\n");
+}
+
+static int cmd_instance_get(chute_client *c, int argc, char **argv)
+{
+    opt_spec specs[] = {{"_", 0, NULL, 0}};
+    PARSE("instance get", 1);
+    int64_t key;
+    int r = parse_key_of("instance get", "a process instance key", pos[0], &key);
+    if (r)
+        return r;
+    chute_instance_info *info;
+    chute_error err;
+    r = chute_client_get_instance(c, key, &info, NULL, &err);
+    if (r < 0)
+        return fail_call(r, &err);
+    print_instance_info(info);
+    chute_instance_info_free(info);
+    return 0;
+}
+
+static int cmd_instance_cancel(chute_client *c, int argc, char **argv)
+{
+    opt_spec specs[] = {{"_", 0, NULL, 0}};
+    PARSE("instance cancel", 1);
+    int64_t key;
+    int r = parse_key_of("instance cancel", "a process instance key", pos[0], &key);
+    if (r)
+        return r;
+    chute_error err;
+    r = chute_client_cancel_instance(c, key, NULL, &err);
+    return r < 0 ? fail_call(r, &err) : done_msg("Cancelled process instance", key);
+}
+
+static int cmd_variables_set(chute_client *c, int argc, char **argv)
+{
+    const char *cmd = "variables set";
+    opt_spec specs[] = {{"variables", 1, NULL, 0}, {"local", 0, NULL, 0}};
+    PARSE(cmd, 1);
+    int64_t key;
+    int r = parse_key_of(cmd, "an element or process instance key", pos[0], &key);
+    if (r)
+        return r;
+    if (!OPT("variables")->set)
+        return usage_error(cmd, "missing --variables JSON (the variables to set)");
+    if ((r = check_variables(cmd, OPT("variables")->value)))
+        return r;
+    int64_t change = 0;
+    chute_error err;
+    r = chute_client_set_variables(c, key, OPT("variables")->value, OPT("local")->set, &change,
+                                   NULL, &err);
+    if (r < 0)
+        return fail_call(r, &err);
+    if (as_json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "key", key_json(change));
+        json_object_set_new(o, "elementInstanceKey", key_json(key));
+        json_object_set_new(o, "local", json_boolean(OPT("local")->set));
+        print_json(o);
+    } else {
+        printf("Set %svariables on %" PRId64 " (change %" PRId64 ")\n",
+               OPT("local")->set ? "local " : "", key, change);
+    }
+    return 0;
 }
 
 /* ---- chute worker: a process per job ------------------------------------------ */
@@ -1057,9 +1393,8 @@ static int cmd_deploy(chute_client *c, int argc, char **argv)
         json_t *o = json_object(), *ps = json_array();
         json_object_set_new(o, "key", key_json(d->key));
         for (size_t i = 0; i < d->nprocesses; i++) {
-            json_t *p = json_pack("{s:s,s:i,s:s}", "bpmnProcessId",
-                                  d->processes[i].bpmn_process_id, "version",
-                                  (int)d->processes[i].version, "resourceName",
+            json_t *p = json_pack("{s:s,s:i,s:s}", "bpmnProcessId", d->processes[i].bpmn_process_id,
+                                  "version", (int)d->processes[i].version, "resourceName",
                                   d->processes[i].resource_name);
             json_object_set_new(p, "processDefinitionKey", key_json(d->processes[i].key));
             json_array_append_new(ps, p);
@@ -1133,9 +1468,48 @@ static const command commands[] = {
     {"job", "update-timeout", cmd_job_update_timeout, "KEY --timeout D", NULL, NULL,
      "\n\nThe lease of an activated job now ends D from now.\n"},
     {"job", "cancel", cmd_job_cancel, "KEY", NULL, NULL, NULL},
-    {"incident", "list", cmd_incident_list, "[--type TYPE] [--limit N]", NULL, NULL, NULL},
+    {"incident", "list", cmd_incident_list, "[--type TYPE] [--limit N]", NULL,
+     "open incidents of jobs and processes",
+     "\n\n"
+     "Lists open incidents, oldest first: of standalone jobs and of process instances\n"
+     "(on a service task's job, or on an element itself, such as a gateway no flow\n"
+     "leaves), with the element and process instance they belong to.\n"
+     "  --type TYPE  only incidents of jobs of TYPE (leaves out those without a job)\n"
+     "  --limit N    at most N (default 1000)\n"},
     {"incident", "resolve", cmd_incident_resolve, "KEY", NULL, NULL,
      "\n\nUpdate the job's retries first (chute job update-retries).\n"},
+    {"instance", "create", cmd_instance_create,
+     "ID [--version N] [--variables JSON] [--with-result]\n"
+     "                             [--fetch NAME]... [--timeout D]",
+     "ID [options]", "start a process instance; prints its key",
+     "\n\n"
+     "Starts an instance of the deployed process ID (its bpmnProcessId; digits name a\n"
+     "process definition key instead) and prints its key.\n"
+     "  --version N       that version (default: the latest)\n"
+     "  --variables JSON  the instance's variables, a JSON object\n"
+     "  --with-result     wait until the instance completes and print its variables\n"
+     "  --fetch NAME      with --with-result: only these variables (repeat it, or\n"
+     "                    NAME,NAME)\n"
+     "  --timeout D       with --with-result: how long the broker waits (default 10s);\n"
+     "                    the instance runs on after it\n"},
+    {"instance", "get", cmd_instance_get, "KEY [--json]", NULL,
+     "show a process instance and its elements",
+     "\n\n"
+     "Shows the process instance KEY, active or ended: its state, its active elements\n"
+     "(with their jobs and incidents), its variables and its open incidents. With\n"
+     "--json, every element instance and every incident (open and resolved).\n"},
+    {"instance", "cancel", cmd_instance_cancel, "KEY", NULL, "cancel a process instance",
+     "\n\n"
+     "Terminates the active process instance KEY: its elements end, its jobs are\n"
+     "removed and its incidents resolved.\n"},
+    {"variables", "set", cmd_variables_set, "KEY --variables JSON [--local]", NULL,
+     "set variables of a process instance",
+     "\n\n"
+     "Sets the variables of JSON (an object) on the scope of KEY: a process instance\n"
+     "key for its root scope, or an element instance key (see chute instance get\n"
+     "--json). Each variable goes to the nearest scope up from KEY that has it, else\n"
+     "to the root; with --local all of them become local variables of KEY's scope.\n"
+     "Typically followed by chute incident resolve to retry what failed.\n"},
     {"worker", NULL, cmd_worker,
      "TYPE [--name NAME] [--concurrency N] [--max-jobs N]\n"
      "                    [--timeout D] [--stream] -- COMMAND [ARGS...]",

@@ -492,7 +492,8 @@ static void activate_on_done(void *ud, int rc, const chute_error *err)
     free(a);
 }
 
-static void activate_req(GatewayProtocol__ActivateJobsRequest *m, const chute_client_activate_request *r)
+static void activate_req(GatewayProtocol__ActivateJobsRequest *m,
+                         const chute_client_activate_request *r)
 {
     gateway_protocol__activate_jobs_request__init(m);
     m->type = (char *)(r->type ? r->type : "");
@@ -506,8 +507,9 @@ static void activate_req(GatewayProtocol__ActivateJobsRequest *m, const chute_cl
     m->tenantids = (char **)r->tenant_ids;
 }
 
-int crpc_activate_start(chute_client *c, const chute_client_activate_request *req, int64_t deadline_ms,
-                        crpc_activate_cb cb, void *user_data, ccall **out, chute_error *err)
+int crpc_activate_start(chute_client *c, const chute_client_activate_request *req,
+                        int64_t deadline_ms, crpc_activate_cb cb, void *user_data, ccall **out,
+                        chute_error *err)
 {
     GatewayProtocol__ActivateJobsRequest m;
     activate_req(&m, req);
@@ -665,9 +667,10 @@ static void stream_on_done(void *ud, int rc, const chute_error *err)
     free(s);
 }
 
-int crpc_stream_start(chute_client *c, const chute_client_activate_request *req, int64_t deadline_ms,
-                      crpc_stream_job_cb on_job, void (*on_done)(void *, int, const chute_error *),
-                      void *user_data, ccall **out, chute_error *err)
+int crpc_stream_start(chute_client *c, const chute_client_activate_request *req,
+                      int64_t deadline_ms, crpc_stream_job_cb on_job,
+                      void (*on_done)(void *, int, const chute_error *), void *user_data,
+                      ccall **out, chute_error *err)
 {
     GatewayProtocol__StreamActivatedJobsRequest m;
     gateway_protocol__stream_activated_jobs_request__init(&m);
@@ -930,16 +933,47 @@ int chute_client_get_job(chute_client *c, int64_t key, chute_job_info **out,
     return 0;
 }
 
+static void incident_clear(chute_incident *i)
+{
+    free(i->type);
+    free(i->job_type);
+    free(i->error_message);
+    free(i->error_code);
+    free(i->bpmn_process_id);
+    free(i->element_id);
+    free(i->state);
+}
+
+/* Copies |in| into |o|; 0 when out of memory (|o| then holds what was
+ * copied, for incident_clear). */
+static int incident_copy(chute_incident *o, const Chute__V1__Incident *in)
+{
+    o->key = in->key;
+    o->job_key = in->jobkey;
+    o->retries = in->retries;
+    o->process_instance_key = in->processinstancekey;
+    o->process_definition_key = in->processdefinitionkey;
+    o->element_instance_key = in->elementinstancekey;
+    o->created_at = in->createdat;
+    o->type = xstrdup(in->type);
+    o->job_type = xstrdup(in->jobtype);
+    o->error_message = xstrdup(in->errormessage);
+    o->error_code = xstrdup(in->errorcode);
+    o->bpmn_process_id = xstrdup(in->bpmnprocessid);
+    o->element_id = xstrdup(in->elementid);
+    /* A server from before process incidents sends no state: its incidents
+     * are all open. */
+    o->state = xstrdup(in->state && *in->state ? in->state : "ACTIVE");
+    return o->type && o->job_type && o->error_message && o->error_code && o->bpmn_process_id &&
+           o->element_id && o->state;
+}
+
 void chute_incident_list_free(chute_incident_list *l)
 {
     if (!l)
         return;
-    for (size_t k = 0; k < l->count; k++) {
-        free(l->items[k].type);
-        free(l->items[k].job_type);
-        free(l->items[k].error_message);
-        free(l->items[k].error_code);
-    }
+    for (size_t k = 0; k < l->count; k++)
+        incident_clear(&l->items[k]);
     free(l->items);
     l->items = NULL;
     l->count = 0;
@@ -966,17 +1000,8 @@ int chute_client_list_incidents(chute_client *c, const char *job_type, int32_t l
                              0};
     int ok = l.items != NULL;
     for (size_t k = 0; ok && k < lr->n_incidents; k++) {
-        const Chute__V1__Incident *in = lr->incidents[k];
-        chute_incident *o = &l.items[k];
         l.count++;
-        o->key = in->key;
-        o->job_key = in->jobkey;
-        o->retries = in->retries;
-        o->type = xstrdup(in->type);
-        o->job_type = xstrdup(in->jobtype);
-        o->error_message = xstrdup(in->errormessage);
-        o->error_code = xstrdup(in->errorcode);
-        ok = o->type && o->job_type && o->error_message && o->error_code;
+        ok = incident_copy(&l.items[k], lr->incidents[k]);
     }
     protobuf_c_message_free_unpacked(resp, NULL);
     if (!ok) {
@@ -995,6 +1020,209 @@ int chute_client_cancel_job(chute_client *c, int64_t key, const chute_call_optio
     m.key = key;
     return empty_call(c, CH "CancelJob", &m.base, &chute__v1__cancel_job_response__descriptor, co,
                       err);
+}
+
+/* ---- process instances ------------------------------------------------------------- */
+
+void chute_created_instance_free(chute_created_instance *i)
+{
+    if (!i)
+        return;
+    free(i->bpmn_process_id);
+    free(i->variables);
+    free(i);
+}
+
+static chute_created_instance *created_new(int64_t key, int64_t pdk, const char *bpid,
+                                           int32_t version, const char *vars)
+{
+    chute_created_instance *i = calloc(1, sizeof *i);
+    if (!i)
+        return NULL;
+    i->key = key;
+    i->process_definition_key = pdk;
+    i->version = version;
+    i->bpmn_process_id = xstrdup(bpid);
+    i->variables = xstrdup(vars && *vars ? vars : "{}");
+    if (!i->bpmn_process_id || !i->variables) {
+        chute_created_instance_free(i);
+        return NULL;
+    }
+    return i;
+}
+
+int chute_client_create_instance(chute_client *c, const chute_client_instance_spec *spec,
+                                 chute_created_instance **out, const chute_call_options *co,
+                                 chute_error *err)
+{
+    GatewayProtocol__CreateProcessInstanceRequest m;
+    gateway_protocol__create_process_instance_request__init(&m);
+    m.bpmnprocessid = (char *)(spec->bpmn_process_id ? spec->bpmn_process_id : "");
+    m.version = spec->version;
+    m.processdefinitionkey = spec->process_definition_key;
+    m.variables = (char *)(spec->variables ? spec->variables : "");
+    ProtobufCMessage *resp = NULL;
+    chute_created_instance *i;
+    int r;
+    if (!spec->with_result) {
+        r = rpc_unary(c, GW "CreateProcessInstance", &m.base,
+                      &gateway_protocol__create_process_instance_response__descriptor, &resp,
+                      deadline_of(c, co, 0), err);
+        if (r < 0)
+            return r;
+        const GatewayProtocol__CreateProcessInstanceResponse *cr =
+            (GatewayProtocol__CreateProcessInstanceResponse *)resp;
+        i = created_new(cr->processinstancekey, cr->processdefinitionkey, cr->bpmnprocessid,
+                        cr->version, NULL);
+    } else {
+        GatewayProtocol__CreateProcessInstanceWithResultRequest w;
+        gateway_protocol__create_process_instance_with_result_request__init(&w);
+        w.request = &m;
+        w.requesttimeout = spec->request_timeout_ms;
+        w.n_fetchvariables = spec->fetch_variable_count;
+        w.fetchvariables = (char **)spec->fetch_variables;
+        /* The server waits up to requestTimeout (0: 10 s); the call waits
+         * that long and 10 s more, as the Java client does. */
+        int64_t wait = spec->request_timeout_ms > 0 ? spec->request_timeout_ms : 10000;
+        r = rpc_unary(c, GW "CreateProcessInstanceWithResult", &w.base,
+                      &gateway_protocol__create_process_instance_with_result_response__descriptor,
+                      &resp, deadline_of(c, co, wait + 10000), err);
+        if (r < 0)
+            return r;
+        const GatewayProtocol__CreateProcessInstanceWithResultResponse *cr =
+            (GatewayProtocol__CreateProcessInstanceWithResultResponse *)resp;
+        i = created_new(cr->processinstancekey, cr->processdefinitionkey, cr->bpmnprocessid,
+                        cr->version, cr->variables);
+    }
+    protobuf_c_message_free_unpacked(resp, NULL);
+    if (!i)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    *out = i;
+    return 0;
+}
+
+int chute_client_cancel_instance(chute_client *c, int64_t key, const chute_call_options *co,
+                                 chute_error *err)
+{
+    GatewayProtocol__CancelProcessInstanceRequest m;
+    gateway_protocol__cancel_process_instance_request__init(&m);
+    m.processinstancekey = key;
+    return empty_call(c, GW "CancelProcessInstance", &m.base,
+                      &gateway_protocol__cancel_process_instance_response__descriptor, co, err);
+}
+
+int chute_client_set_variables(chute_client *c, int64_t element_instance_key, const char *variables,
+                               int local, int64_t *key, const chute_call_options *co,
+                               chute_error *err)
+{
+    GatewayProtocol__SetVariablesRequest m;
+    gateway_protocol__set_variables_request__init(&m);
+    m.elementinstancekey = element_instance_key;
+    m.variables = (char *)(variables ? variables : "");
+    m.local = local ? 1 : 0;
+    ProtobufCMessage *resp = NULL;
+    int r = rpc_unary(c, GW "SetVariables", &m.base,
+                      &gateway_protocol__set_variables_response__descriptor, &resp,
+                      deadline_of(c, co, 0), err);
+    if (r < 0)
+        return r;
+    if (key)
+        *key = ((GatewayProtocol__SetVariablesResponse *)resp)->key;
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return 0;
+}
+
+void chute_instance_info_free(chute_instance_info *i)
+{
+    if (!i)
+        return;
+    free(i->bpmn_process_id);
+    free(i->state);
+    free(i->variables);
+    for (size_t k = 0; k < i->element_count; k++) {
+        free(i->elements[k].element_id);
+        free(i->elements[k].element_name);
+        free(i->elements[k].element_type);
+        free(i->elements[k].state);
+    }
+    free(i->elements);
+    for (size_t k = 0; k < i->incident_count; k++)
+        incident_clear(&i->incidents[k]);
+    free(i->incidents);
+    free(i);
+}
+
+/* Fills |i| from |r|; 0 when out of memory (|i| holds what was copied). */
+static int instance_info_copy(chute_instance_info *i,
+                              const Chute__V1__GetProcessInstanceResponse *r)
+{
+    const Chute__V1__ProcessInstance *p = r->instance;
+    i->key = p->key;
+    i->version = p->version;
+    i->process_definition_key = p->processdefinitionkey;
+    i->has_incident = p->hasincident;
+    i->started_at = p->startedat;
+    i->ended_at = p->endedat;
+    i->truncated = r->truncated;
+    i->bpmn_process_id = xstrdup(p->bpmnprocessid);
+    i->state = xstrdup(p->state);
+    i->variables = xstrdup(p->variables && *p->variables ? p->variables : "{}");
+    i->elements = calloc(r->n_elements ? r->n_elements : 1, sizeof *i->elements);
+    i->incidents = calloc(r->n_incidents ? r->n_incidents : 1, sizeof *i->incidents);
+    if (!i->bpmn_process_id || !i->state || !i->variables || !i->elements || !i->incidents)
+        return 0;
+    for (size_t k = 0; k < r->n_elements; k++) {
+        const Chute__V1__ElementInstance *e = r->elements[k];
+        chute_element_instance *o = &i->elements[k];
+        i->element_count++;
+        o->key = e->key;
+        o->flow_scope_key = e->flowscopekey;
+        o->started_at = e->startedat;
+        o->ended_at = e->endedat;
+        o->incident_key = e->incidentkey;
+        o->job_key = e->jobkey;
+        o->element_id = xstrdup(e->elementid);
+        o->element_name = xstrdup(e->elementname);
+        o->element_type = xstrdup(e->elementtype);
+        o->state = xstrdup(e->state);
+        if (!o->element_id || !o->element_name || !o->element_type || !o->state)
+            return 0;
+    }
+    for (size_t k = 0; k < r->n_incidents; k++) {
+        i->incident_count++;
+        if (!incident_copy(&i->incidents[k], r->incidents[k]))
+            return 0;
+    }
+    return 1;
+}
+
+int chute_client_get_instance(chute_client *c, int64_t key, chute_instance_info **out,
+                              const chute_call_options *co, chute_error *err)
+{
+    Chute__V1__GetProcessInstanceRequest m;
+    chute__v1__get_process_instance_request__init(&m);
+    m.key = key;
+    ProtobufCMessage *resp = NULL;
+    int r = rpc_unary(c, CH "GetProcessInstance", &m.base,
+                      &chute__v1__get_process_instance_response__descriptor, &resp,
+                      deadline_of(c, co, 0), err);
+    if (r < 0)
+        return r;
+    const Chute__V1__GetProcessInstanceResponse *gr = (Chute__V1__GetProcessInstanceResponse *)resp;
+    if (!gr->instance) {
+        protobuf_c_message_free_unpacked(resp, NULL);
+        return chute_error_set(err, CHUTE_EINTERNAL,
+                               "the server's GetProcessInstanceResponse has no instance");
+    }
+    chute_instance_info *i = calloc(1, sizeof *i);
+    int ok = i && instance_info_copy(i, gr);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    if (!ok) {
+        chute_instance_info_free(i);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    }
+    *out = i;
+    return 0;
 }
 
 /* ---- deployment ------------------------------------------------------------------ */

@@ -105,14 +105,12 @@ int codec_decode_get_job(const uint8_t *buf, size_t len, command *out, chute_err
     return decode_key(&chute__v1__get_job_request__descriptor, buf, len, out, err);
 }
 
-int codec_decode_cancel_job(const uint8_t *buf, size_t len, command *out,
-                            chute_error *err)
+int codec_decode_cancel_job(const uint8_t *buf, size_t len, command *out, chute_error *err)
 {
     return decode_key(&chute__v1__cancel_job_request__descriptor, buf, len, out, err);
 }
 
-int codec_decode_list_incidents(const uint8_t *buf, size_t len, command *out,
-                                chute_error *err)
+int codec_decode_list_incidents(const uint8_t *buf, size_t len, command *out, chute_error *err)
 {
     ProtobufCMessage *m = NULL;
     int rc;
@@ -194,14 +192,45 @@ void codec_incident_from_view(Chute__V1__Incident *out, const chute_job_view *jo
     out->errormessage = codec_pb_str(job->error_message);
     out->errorcode = codec_pb_str(job->error_code);
     out->retries = job->retries;
+    out->processinstancekey = job->process.process_instance_key;
+    out->bpmnprocessid = codec_pb_str(job->process.bpmn_process_id);
+    out->elementid = codec_pb_str(job->process.element_id);
+    out->elementinstancekey = job->process.element_instance_key;
+    out->processdefinitionkey = job->process.process_definition_key;
+    out->state = codec_pb_str("ACTIVE");
+    out->createdat = job->created_at;
 }
 
-void codec_incident_list_init(codec_incident_list *l, size_t max)
+void codec_incident_from_search(Chute__V1__Incident *out, const chute_incident_view *inc,
+                                const chute_job_view *job)
 {
-    memset(l, 0, sizeof(*l));
-    l->max = max ? max : CODEC_MAX_MESSAGE;
-    if (l->max > UINT32_MAX)
-        l->max = UINT32_MAX;
+    chute__v1__incident__init(out);
+    out->key = inc->key;
+    out->jobkey = inc->job_key;
+    out->type = codec_pb_str(chute_incident_type_name(inc->type));
+    out->errormessage = codec_pb_str(inc->message);
+    if (job) {
+        out->jobtype = codec_pb_str(job->type);
+        out->errorcode = codec_pb_str(job->error_code);
+        out->retries = job->retries;
+    }
+    out->processinstancekey = inc->process_instance_key;
+    out->bpmnprocessid = codec_pb_str(inc->bpmn_process_id);
+    out->elementid = codec_pb_str(inc->element_id);
+    out->elementinstancekey = inc->element_instance_key;
+    out->processdefinitionkey = inc->process_definition_key;
+    out->state = codec_pb_str(inc->resolved ? "RESOLVED" : "ACTIVE");
+    out->createdat = inc->created_at;
+}
+
+/* ---- building a response a field at a time -------------------------------------- */
+
+void codec_builder_init(codec_builder *b, size_t max)
+{
+    memset(b, 0, sizeof(*b));
+    b->max = max ? max : CODEC_MAX_MESSAGE;
+    if (b->max > UINT32_MAX)
+        b->max = UINT32_MAX;
 }
 
 static size_t varint_put(uint8_t *p, uint64_t v)
@@ -215,65 +244,229 @@ static size_t varint_put(uint8_t *p, uint64_t v)
     return n;
 }
 
+/* Makes room for |need| bytes in all (prefix included), within the bound. */
+static int builder_reserve(codec_builder *b, size_t need, chute_error *err)
+{
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap * 2 : 4096;
+    while (cap < need)
+        cap *= 2;
+    if (cap > b->max + CODEC_FRAME_PREFIX)
+        cap = b->max + CODEC_FRAME_PREFIX;
+    uint8_t *n = realloc(b->buf, cap);
+    if (!n)
+        return chute_error_set(err, CHUTE_ENOMEM, "Out of memory for a response");
+    b->buf = n;
+    b->cap = cap;
+    return 0;
+}
+
+/* Appends |n| bytes of a field: its tag and length |head| (|hn| bytes),
+ * then |body| packed by |m| when |m| is not NULL. */
+static int builder_put(codec_builder *b, const uint8_t *head, size_t hn, const ProtobufCMessage *m,
+                       size_t n, const char *what, chute_error *err)
+{
+    size_t used = b->len ? b->len : CODEC_FRAME_PREFIX;
+    size_t need = used + hn + n;
+    if (need - CODEC_FRAME_PREFIX > b->max)
+        return chute_error_set(err, CHUTE_ETOOBIG,
+                               "Expected a response of at most %lu bytes, but %s %lu would not fit",
+                               (unsigned long)b->max, what, (unsigned long)(b->count + 1));
+    int rc = builder_reserve(b, need, err);
+    if (rc)
+        return rc;
+    memcpy(b->buf + used, head, hn);
+    if (m)
+        protobuf_c_message_pack(m, b->buf + used + hn);
+    b->len = need;
+    b->count++;
+    return 0;
+}
+
+int codec_builder_add(codec_builder *b, uint32_t field, const ProtobufCMessage *m, const char *what,
+                      chute_error *err)
+{
+    uint8_t head[10 + 10];
+    size_t n = protobuf_c_message_get_packed_size(m);
+    size_t hn = varint_put(head, ((uint64_t)field << 3) | 2); /* length-delimited */
+    hn += varint_put(head + hn, n);
+    return builder_put(b, head, hn, m, n, what, err);
+}
+
+/* A bool field set to true (false is the default and is not sent). */
+static int builder_add_true(codec_builder *b, uint32_t field, chute_error *err)
+{
+    uint8_t head[10 + 1];
+    size_t hn = varint_put(head, (uint64_t)field << 3); /* varint */
+    head[hn++] = 1;
+    return builder_put(b, head, hn, NULL, 0, "a flag", err);
+}
+
+int codec_builder_finish(codec_builder *b, uint8_t **out, size_t *out_len, chute_error *err)
+{
+    if (!b->buf) {
+        int rc = builder_reserve(b, CODEC_FRAME_PREFIX, err);
+        if (rc)
+            return rc;
+    }
+    if (!b->len)
+        b->len = CODEC_FRAME_PREFIX;
+    codec_frame_write_prefix(b->buf, 0, (uint32_t)(b->len - CODEC_FRAME_PREFIX));
+    *out = b->buf;
+    *out_len = b->len;
+    b->buf = NULL;
+    b->len = b->cap = b->count = 0;
+    return 0;
+}
+
+void codec_builder_free(codec_builder *b)
+{
+    if (!b)
+        return;
+    free(b->buf);
+    b->buf = NULL;
+    b->len = b->cap = b->count = 0;
+}
+
+/* ---- ListIncidentsResponse ------------------------------------------------------- */
+
+enum { LIST_INCIDENTS_INCIDENTS = 1 };
+
+void codec_incident_list_init(codec_incident_list *l, size_t max)
+{
+    codec_builder_init(l, max);
+}
+
 int codec_incident_list_add(codec_incident_list *l, const chute_job_view *job, chute_error *err)
 {
     Chute__V1__Incident inc;
-    uint8_t head[1 + 10];
-    size_t used = l->len ? l->len : CODEC_FRAME_PREFIX;
-
     codec_incident_from_view(&inc, job);
-    size_t n = chute__v1__incident__get_packed_size(&inc);
-    head[0] = 0x0a; /* field 1 (incidents), length-delimited */
-    size_t hn = 1 + varint_put(head + 1, n);
-    size_t need = used + hn + n;
-    if (need - CODEC_FRAME_PREFIX > l->max)
-        return chute_error_set(err, CHUTE_ETOOBIG,
-                               "Expected a ListIncidentsResponse of at most %lu bytes, but "
-                               "incident %lu would not fit",
-                               (unsigned long)l->max, (unsigned long)(l->count + 1));
-    if (need > l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 4096;
-        while (cap < need)
-            cap *= 2;
-        if (cap > l->max + CODEC_FRAME_PREFIX)
-            cap = l->max + CODEC_FRAME_PREFIX;
-        uint8_t *b = realloc(l->buf, cap);
-        if (!b)
-            return chute_error_set(err, CHUTE_ENOMEM, "Out of memory for the incident list");
-        l->buf = b;
-        l->cap = cap;
-    }
-    memcpy(l->buf + used, head, hn);
-    chute__v1__incident__pack(&inc, l->buf + used + hn);
-    l->len = need;
-    l->count++;
-    return 0;
+    return codec_builder_add(l, LIST_INCIDENTS_INCIDENTS, &inc.base, "incident", err);
+}
+
+int codec_incident_list_add_search(codec_incident_list *l, const chute_incident_view *v,
+                                   const chute_job_view *job, chute_error *err)
+{
+    Chute__V1__Incident inc;
+    codec_incident_from_search(&inc, v, job);
+    return codec_builder_add(l, LIST_INCIDENTS_INCIDENTS, &inc.base, "incident", err);
 }
 
 int codec_incident_list_finish(codec_incident_list *l, uint8_t **out, size_t *out_len,
                                chute_error *err)
 {
-    if (!l->buf) {
-        uint8_t *b = malloc(CODEC_FRAME_PREFIX);
-        if (!b)
-            return chute_error_set(err, CHUTE_ENOMEM, "Out of memory for the incident list");
-        l->buf = b;
-        l->cap = CODEC_FRAME_PREFIX;
-        l->len = CODEC_FRAME_PREFIX;
-    }
-    codec_frame_write_prefix(l->buf, 0, (uint32_t)(l->len - CODEC_FRAME_PREFIX));
-    *out = l->buf;
-    *out_len = l->len;
-    l->buf = NULL;
-    l->len = l->cap = l->count = 0;
-    return 0;
+    return codec_builder_finish(l, out, out_len, err);
 }
 
 void codec_incident_list_free(codec_incident_list *l)
 {
-    if (!l)
-        return;
-    free(l->buf);
-    l->buf = NULL;
-    l->len = l->cap = l->count = 0;
+    codec_builder_free(l);
+}
+
+/* ---- GetProcessInstance ------------------------------------------------------------ */
+
+enum {
+    DETAIL_INSTANCE = 1,
+    DETAIL_ELEMENTS = 2,
+    DETAIL_INCIDENTS = 3,
+    DETAIL_TRUNCATED = 4,
+    /* what the truncated flag takes: kept free until the end */
+    DETAIL_FLAG_BYTES = 2,
+};
+
+int codec_decode_get_process_instance(const uint8_t *buf, size_t len, command *out,
+                                      chute_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = codec_unpack(&chute__v1__get_process_instance_request__descriptor, buf, len, &out->msg,
+                          err);
+    if (rc)
+        return rc;
+    out->kind = COMMAND_INSTANCE_DETAILS;
+    out->key = ((Chute__V1__GetProcessInstanceRequest *)out->msg)->key;
+    return 0;
+}
+
+int codec_instance_detail_begin(codec_instance_detail *d, const chute_instance_view *inst,
+                                size_t max, chute_error *err)
+{
+    Chute__V1__ProcessInstance pi = CHUTE__V1__PROCESS_INSTANCE__INIT;
+    memset(d, 0, sizeof(*d));
+    codec_builder_init(&d->b, max);
+    d->reserved = d->b.max > DETAIL_FLAG_BYTES ? DETAIL_FLAG_BYTES : 0;
+    d->b.max -= d->reserved;
+    pi.key = inst->key;
+    pi.bpmnprocessid = codec_pb_str(inst->bpmn_process_id);
+    pi.version = inst->version;
+    pi.processdefinitionkey = inst->process_definition_key;
+    pi.state = codec_pb_str(chute_instance_state_name(inst->state));
+    pi.hasincident = inst->has_incident ? 1 : 0;
+    pi.startedat = inst->started_at;
+    pi.endedat = inst->ended_at;
+    pi.variables = codec_pb_doc(inst->variables, inst->variables_len);
+    int rc = codec_builder_add(&d->b, DETAIL_INSTANCE, &pi.base, "the instance", err);
+    if (rc == CHUTE_ETOOBIG)
+        chute_error_set(err, CHUTE_ETOOBIG,
+                        "Expected a GetProcessInstanceResponse of at most %lu bytes, but the "
+                        "variables of process instance %lld alone take more",
+                        (unsigned long)(d->b.max + d->reserved), (long long)inst->key);
+    return rc;
+}
+
+/* Adds one entry; one that does not fit truncates the response. */
+static int detail_add(codec_instance_detail *d, uint32_t field, const ProtobufCMessage *m,
+                      chute_error *err)
+{
+    if (d->truncated)
+        return 0;
+    int rc = codec_builder_add(&d->b, field, m, "entry", err);
+    if (rc == CHUTE_ETOOBIG) {
+        d->truncated = 1;
+        return 0;
+    }
+    return rc;
+}
+
+int codec_instance_detail_add_element(codec_instance_detail *d, const chute_element_view *el,
+                                      chute_error *err)
+{
+    Chute__V1__ElementInstance m = CHUTE__V1__ELEMENT_INSTANCE__INIT;
+    m.key = el->key;
+    m.elementid = codec_pb_str(el->element_id);
+    m.elementtype = codec_pb_str(el->element_type);
+    m.state = codec_pb_str(chute_instance_state_name(el->state));
+    m.incidentkey = el->incident_key;
+    m.jobkey = el->job_key;
+    m.elementname = codec_pb_str(el->element_name);
+    m.flowscopekey = el->flow_scope_key;
+    m.startedat = el->started_at;
+    m.endedat = el->ended_at;
+    return detail_add(d, DETAIL_ELEMENTS, &m.base, err);
+}
+
+int codec_instance_detail_add_incident(codec_instance_detail *d, const chute_incident_view *inc,
+                                       const chute_job_view *job, chute_error *err)
+{
+    Chute__V1__Incident m;
+    codec_incident_from_search(&m, inc, job);
+    return detail_add(d, DETAIL_INCIDENTS, &m.base, err);
+}
+
+int codec_instance_detail_finish(codec_instance_detail *d, uint8_t **out, size_t *out_len,
+                                 chute_error *err)
+{
+    if (d->truncated) {
+        d->b.max += d->reserved;
+        int rc = builder_add_true(&d->b, DETAIL_TRUNCATED, err);
+        if (rc)
+            return rc;
+    }
+    return codec_builder_finish(&d->b, out, out_len, err);
+}
+
+void codec_instance_detail_free(codec_instance_detail *d)
+{
+    if (d)
+        codec_builder_free(&d->b);
 }

@@ -1,5 +1,7 @@
 /*
- * Chute's own service (chute.v1.Chute, proto/chute.proto): standalone jobs.
+ * Chute's own service (chute.v1.Chute, proto/chute.proto): standalone jobs,
+ * and the reads of process instances the gateway protocol lacks
+ * (GetProcessInstance); ListIncidents covers processes too.
  * Same conventions as gateway_codec.h: decoders fill a struct command
  * (command.h) that points into the unpacked message, freed with
  * command_free(); encoders return framed, malloc'd buffers.
@@ -40,13 +42,11 @@ int codec_decode_create_jobs(const uint8_t *buf, size_t len, command *out, chute
 /* GetJobRequest and CancelJobRequest: only |key| is set. Free with
  * command_free(). */
 int codec_decode_get_job(const uint8_t *buf, size_t len, command *out, chute_error *err);
-int codec_decode_cancel_job(const uint8_t *buf, size_t len, command *out,
-                            chute_error *err);
+int codec_decode_cancel_job(const uint8_t *buf, size_t len, command *out, chute_error *err);
 
 /* Decodes a ListIncidentsRequest. A limit < 0 or over the maximum is
  * CHUTE_EINVAL. */
-int codec_decode_list_incidents(const uint8_t *buf, size_t len, command *out,
-                                chute_error *err);
+int codec_decode_list_incidents(const uint8_t *buf, size_t len, command *out, chute_error *err);
 
 /* ---- encoding ------------------------------------------------------------------ */
 
@@ -68,27 +68,64 @@ int codec_encode_get_job_response(const chute_job_view *job, size_t max, uint8_t
 
 /* Fills |out| with the incident of |job| (a job with an open incident):
  * key = incident_key, jobKey, type JOB_NO_RETRIES | UNHANDLED_ERROR_EVENT,
- * jobType, errorMessage, errorCode, retries. */
+ * jobType, errorMessage, errorCode, retries, state ACTIVE, and the job's
+ * process fields. */
 void codec_incident_from_view(Chute__V1__Incident *out, const chute_job_view *job);
 
+/* Fills |out| from an incident of a process or of a standalone job
+ * (chute_engine_search_incidents) and, when it has one, its job: jobType,
+ * errorCode and retries come from |job|, which may be NULL (the element
+ * itself failed, or the job of a resolved incident is gone). Strings point
+ * into |inc|, |job| and static strings. */
+void codec_incident_from_search(Chute__V1__Incident *out, const chute_incident_view *inc,
+                                const chute_job_view *job);
+
 /*
- * A ListIncidentsResponse built one incident at a time, for
- * chute_engine_list_incidents(), whose views only live during its callback:
- * each added incident is encoded at once into a growing buffer, so nothing
- * of the view is kept.
+ * A response built one field at a time, for reads whose engine views only
+ * live during a callback (chute_engine_search_incidents,
+ * chute_engine_list_elements): each added submessage is encoded at once
+ * into a growing buffer, so nothing of the view is kept.
+ *
+ *   codec_builder b; codec_builder_init(&b, 0);
+ *   ... in the callback: rc = codec_builder_add(&b, 1, &msg.base, "incident", &err);
+ *   codec_builder_finish(&b, &buf, &len, &err);  // buf is framed
+ *   codec_builder_free(&b);
+ */
+typedef struct codec_builder {
+    uint8_t *buf; /* prefix space + encoded fields */
+    size_t len;
+    size_t cap;
+    size_t max;   /* bound on the message */
+    size_t count; /* fields added */
+} codec_builder;
+
+/* |max| bounds the message (0: 4 MiB). Allocates nothing. */
+void codec_builder_init(codec_builder *b, size_t max);
+
+/* Appends |m| as the length-delimited field |field|. CHUTE_ETOOBIG when it
+ * would push the message past the bound (the message is unchanged: stop
+ * adding and finish; |what| names the entry in the message), CHUTE_ENOMEM. */
+int codec_builder_add(codec_builder *b, uint32_t field, const ProtobufCMessage *m, const char *what,
+                      chute_error *err);
+
+/* Hands the framed message to the caller (|*out| malloc'd, the caller
+ * frees it) and empties |b|. 0 or CHUTE_ENOMEM. */
+int codec_builder_finish(codec_builder *b, uint8_t **out, size_t *out_len, chute_error *err);
+
+/* Frees what |b| still holds. NULL is a no-op. */
+void codec_builder_free(codec_builder *b);
+
+/*
+ * A ListIncidentsResponse built one incident at a time (a codec_builder of
+ * field 1): for chute_engine_list_incidents (job views) and
+ * chute_engine_search_incidents (incident views).
  *
  *   codec_incident_list l; codec_incident_list_init(&l, 0);
  *   ... in the callback: rc = codec_incident_list_add(&l, job, &err);
  *   codec_incident_list_finish(&l, &buf, &len, &err);  // buf is framed
  *   codec_incident_list_free(&l);
  */
-typedef struct codec_incident_list {
-    uint8_t *buf; /* prefix space + encoded entries */
-    size_t len;
-    size_t cap;
-    size_t max; /* bound on the message */
-    size_t count;
-} codec_incident_list;
+typedef codec_builder codec_incident_list;
 
 /* |max| bounds the message (0: 4 MiB). Allocates nothing. */
 void codec_incident_list_init(codec_incident_list *l, size_t max);
@@ -98,6 +135,11 @@ void codec_incident_list_init(codec_incident_list *l, size_t max);
  * CHUTE_ENOMEM. */
 int codec_incident_list_add(codec_incident_list *l, const chute_job_view *job, chute_error *err);
 
+/* Appends an incident of chute_engine_search_incidents with its job (or
+ * NULL), as codec_incident_from_search. Errors as codec_incident_list_add. */
+int codec_incident_list_add_search(codec_incident_list *l, const chute_incident_view *inc,
+                                   const chute_job_view *job, chute_error *err);
+
 /* Hands the framed message to the caller (|*out| malloc'd, the caller
  * frees it) and empties |l|. 0 or CHUTE_ENOMEM. */
 int codec_incident_list_finish(codec_incident_list *l, uint8_t **out, size_t *out_len,
@@ -105,5 +147,49 @@ int codec_incident_list_finish(codec_incident_list *l, uint8_t **out, size_t *ou
 
 /* Frees what |l| still holds. NULL is a no-op. */
 void codec_incident_list_free(codec_incident_list *l);
+
+/* ---- GetProcessInstance -------------------------------------------------------- */
+
+/* GetProcessInstanceRequest: |key| is the process instance. Free with
+ * command_free(). */
+int codec_decode_get_process_instance(const uint8_t *buf, size_t len, command *out,
+                                      chute_error *err);
+
+/*
+ * A GetProcessInstanceResponse, built in the order the engine hands out its
+ * parts, each view encoded at once: the instance (chute_engine_get_instance),
+ * then its element instances (chute_engine_list_elements) and its incidents
+ * (chute_engine_search_incidents). Elements and incidents that would push
+ * the response past its bound are left out and the response says
+ * truncated. Free with codec_instance_detail_free().
+ */
+typedef struct codec_instance_detail {
+    codec_builder b;
+    int truncated;
+    size_t reserved; /* bytes of the bound kept for the truncated flag */
+} codec_instance_detail;
+
+/* Starts the response with |inst| (state named by
+ * chute_instance_state_name; "{}" for an empty scope). |max| bounds it (0:
+ * 4 MiB). CHUTE_ETOOBIG when the instance alone does not fit (its
+ * variables are too large for one message), CHUTE_ENOMEM. */
+int codec_instance_detail_begin(codec_instance_detail *d, const chute_instance_view *inst,
+                                size_t max, chute_error *err);
+
+/* Appends an element instance, or an incident with its job (NULL when it
+ * has none). 0 also when it did not fit (the response is then truncated);
+ * CHUTE_ENOMEM. */
+int codec_instance_detail_add_element(codec_instance_detail *d, const chute_element_view *el,
+                                      chute_error *err);
+int codec_instance_detail_add_incident(codec_instance_detail *d, const chute_incident_view *inc,
+                                       const chute_job_view *job, chute_error *err);
+
+/* The framed response (|*out| malloc'd, the caller frees it). 0 or
+ * CHUTE_ENOMEM. */
+int codec_instance_detail_finish(codec_instance_detail *d, uint8_t **out, size_t *out_len,
+                                 chute_error *err);
+
+/* Frees what |d| still holds. NULL is a no-op. */
+void codec_instance_detail_free(codec_instance_detail *d);
 
 #endif /* CHUTE_CODEC_CHUTE_CODEC_H */

@@ -139,9 +139,11 @@ typedef struct command_result {
     int64_t deployment_key;
     const chute_process_view *procs;
     size_t nprocs;
-    /* CREATE_INSTANCE, GET_INSTANCE: the instance. With |awaited| it ended
-     * (COMPLETED) and its variables are the root scope, filtered by the
-     * fetch names; |cmd| is then NULL when it ended after command_run. */
+    /* CREATE_INSTANCE, GET_INSTANCE, INSTANCE_DETAILS: the instance. With
+     * |awaited| it ended (COMPLETED) and its variables are the root scope,
+     * filtered by the fetch names; |cmd| is then NULL when it ended after
+     * command_run. Its strings live until the next engine call: for
+     * INSTANCE_DETAILS encode it before command_result_walk_instance. */
     chute_instance_view instance;
     int awaited;
     /* SET_VARIABLES: the key of the change. */
@@ -149,9 +151,11 @@ typedef struct command_result {
     /* TOPOLOGY: the gRPC address clients should use. */
     const char *host;
     int port;
-    /* LIST_JOBS, LIST_INCIDENTS, JOB_TYPES, SEARCH_*: walked by the
-     * encoder with command_result_walk, command_result_walk_types and
-     * command_result_walk_{instances,elements,variables,incidents}. */
+    /* LIST_JOBS, LIST_INCIDENTS, JOB_TYPES, SEARCH_*, INSTANCE_DETAILS:
+     * walked by the encoder with command_result_walk,
+     * command_result_walk_incidents_open, command_result_walk_types,
+     * command_result_walk_{instances,elements,variables,incidents} and
+     * command_result_walk_instance. */
     chute_engine *engine;
 } command_result;
 
@@ -215,9 +219,9 @@ void command_call_expire(command_call *call);
 /* A stream takes |n| more jobs (its messages went out). */
 void command_call_credit(command_call *call, uint32_t n);
 
-/* Visits the entries of a LIST_JOBS or LIST_INCIDENTS result, filtered and
- * limited as the command asked; |fn| returns non-zero to stop (the answer
- * is full). Returns 0 or the engine's error code. */
+/* Visits the entries of a LIST_JOBS result, filtered and paged as the
+ * command asked; |fn| returns non-zero to stop (the answer is full).
+ * Returns 0 or the engine's error code. */
 int command_result_walk(const command_result *res, chute_job_visit_fn fn, void *ctx);
 
 /* What a search found: |total| matches (counted up to
@@ -246,6 +250,38 @@ int command_result_walk_variables(const command_result *res, chute_variable_visi
                                   command_page *page);
 int command_result_walk_incidents(const command_result *res, chute_incident_visit_fn fn, void *ctx,
                                   command_page *page);
+
+/* An incident as the lists answer it, with |job|, its job (for the job
+ * type, retries and error code), or NULL when the element itself failed or
+ * the job of a resolved incident is gone. Both views live until it
+ * returns; non-zero stops the walk. */
+typedef int (*command_incident_fn)(void *ctx, const chute_incident_view *inc,
+                                   const chute_job_view *job);
+
+/* Visits the open incidents of a LIST_INCIDENTS result, of processes and of
+ * standalone jobs, oldest first, filtered by job type (an incident without
+ * a job has no type: a filter leaves it out) and limited as the command
+ * asked. Returns 0 or the engine's error code. */
+int command_result_walk_incidents_open(const command_result *res, command_incident_fn fn,
+                                       void *ctx);
+
+/* Visits what an INSTANCE_DETAILS result shows beyond res->instance (encode
+ * that first: this walk ends its view): the element instances of the
+ * instance in activation order (chute_engine_list_elements), then its
+ * incidents, open and resolved, oldest first. Either callback returns
+ * non-zero to stop the walk. Returns 0 or the engine's error code. */
+int command_result_walk_instance(const command_result *res, chute_element_visit_fn element_fn,
+                                 command_incident_fn incident_fn, void *ctx);
+
+/* Visits the page of a ZEN_LIST_JOBS result (ZenBPM's job list) in its
+ * order, each job with its assignee (broker_assignee, NULL for none) from
+ * |b|; |page->total| counts every match (the scan reads at most
+ * COMMAND_SEARCH_SCAN_MAX jobs a state group: |page->more| says it was
+ * cut). |fn| returns non-zero when the answer is full. Returns 0 or the
+ * engine's error code. */
+typedef int (*command_zen_visit_fn)(void *ctx, const chute_job_view *job, const char *assignee);
+int command_result_walk_zen_jobs(const command_result *res, command_zen_visit_fn fn, void *ctx,
+                                 broker *b, command_page *page);
 
 /* Visits the job types of a JOB_TYPES result. */
 int command_result_walk_types(const command_result *res,

@@ -76,7 +76,8 @@ static void test_status_and_help(void **state)
                           "job activate",    "job complete",       "job fail",
                           "job throw-error", "job update-retries", "job update-timeout",
                           "job cancel",      "incident list",      "incident resolve",
-                          "worker"};
+                          "worker",          "instance create",    "instance get",
+                          "instance cancel", "variables set"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         assert_int_equal(run("%s --help", cmds[i]), 0);
         assert_non_null(strstr(out, "Usage: chute"));
@@ -267,6 +268,215 @@ static void test_worker_and_wait(void **state)
     assert_int_equal(stop_worker(w), 0);
 }
 
+/* ---- process instances ---------------------------------------------------------- */
+
+static const char pay_bpmn[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\"\n"
+    "    xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">\n"
+    "  <process id=\"cli-pay\" isExecutable=\"true\">\n"
+    "    <startEvent id=\"start\"/>\n"
+    "    <sequenceFlow id=\"f1\" sourceRef=\"start\" targetRef=\"charge\"/>\n"
+    "    <serviceTask id=\"charge\"><extensionElements>\n"
+    "      <zeebe:taskDefinition type=\"cli-charge\"/></extensionElements></serviceTask>\n"
+    "    <sequenceFlow id=\"f2\" sourceRef=\"charge\" targetRef=\"end\"/>\n"
+    "    <endEvent id=\"end\"/>\n"
+    "  </process>\n"
+    "</definitions>\n";
+
+/* Writes |text| to DIR/|name| and returns the path (static buffer). */
+static const char *write_model(const char *name, const char *text)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", daemon_.dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* The key after "Created process instance " in |out|. */
+static long long created_key(void)
+{
+    const char *p = strstr(out, "Created process instance ");
+    assert_non_null(p);
+    return atoll(p + strlen("Created process instance "));
+}
+
+static json_t *json_out(void)
+{
+    json_t *doc = json_loads(out, 0, NULL);
+    assert_non_null(doc);
+    return doc;
+}
+
+static long long json_key(json_t *o, const char *name)
+{
+    const char *s = json_string_value(json_object_get(o, name));
+    assert_non_null(s);
+    return atoll(s);
+}
+
+static void test_instance_commands(void **state)
+{
+    assert_int_equal(run("deploy %s", write_model("cli-pay.bpmn", pay_bpmn)), 0);
+    assert_int_equal(run("instance create cli-pay --variables '{\"amount\":5}'"), 0);
+    long long pi = created_key();
+    assert_true(pi > 0);
+    assert_non_null(strstr(out, "cli-pay version 1"));
+
+    /* get: the state, the element that waits with its job, the variables */
+    assert_int_equal(run("instance get %lld", pi), 0);
+    assert_non_null(strstr(out, "State:      ACTIVE"));
+    assert_non_null(strstr(out, "charge"));
+    assert_non_null(strstr(out, "SERVICE_TASK"));
+    assert_non_null(strstr(out, "{\"amount\":5}"));
+    assert_non_null(strstr(out, "Open incidents: none"));
+    assert_int_equal(run("instance get %lld --json", pi), 0);
+    json_t *doc = json_out();
+    assert_string_equal(json_string_value(json_object_get(doc, "state")), "ACTIVE");
+    assert_string_equal(json_string_value(json_object_get(doc, "bpmnProcessId")), "cli-pay");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(doc, "variables"), "amount")), 5);
+    json_t *els = json_object_get(doc, "elements");
+    json_t *task = json_array_get(els, json_array_size(els) - 1);
+    assert_string_equal(json_string_value(json_object_get(task, "elementId")), "charge");
+    long long task_key = json_key(task, "key");
+    json_decref(doc);
+
+    /* variables set: on the root, then local to the task */
+    assert_int_equal(run("variables set %lld --variables '{\"amount\":6}'", pi), 0);
+    assert_non_null(strstr(out, "Set variables on"));
+    assert_int_equal(run("variables set %lld --variables '{\"note\":1}' --local", task_key), 0);
+    assert_non_null(strstr(out, "Set local variables on"));
+    assert_int_equal(run("instance get %lld", pi), 0);
+    assert_non_null(strstr(out, "{\"amount\":6}"));
+
+    /* the job fails: a process incident, shown by incident list and get */
+    assert_int_equal(run("--json job activate cli-charge"), 0);
+    doc = json_out();
+    json_t *job = json_array_get(json_object_get(doc, "jobs"), 0);
+    assert_non_null(job);
+    long long job_key = json_key(job, "key");
+    assert_int_equal(json_key(job, "processInstanceKey"), pi);
+    json_decref(doc);
+    assert_int_equal(run("job fail %lld --retries 0 --message declined", job_key), 0);
+    assert_int_equal(run("incident list --type cli-charge"), 0);
+    char pik[32];
+    snprintf(pik, sizeof pik, "%lld", pi);
+    assert_non_null(strstr(out, "JOB_NO_RETRIES"));
+    assert_non_null(strstr(out, "charge"));
+    assert_non_null(strstr(out, pik));
+    assert_non_null(strstr(out, "declined"));
+    assert_int_equal(run("--json incident list --type cli-charge"), 0);
+    doc = json_out();
+    json_t *inc = json_array_get(json_object_get(doc, "incidents"), 0);
+    assert_int_equal(json_key(inc, "processInstanceKey"), pi);
+    assert_string_equal(json_string_value(json_object_get(inc, "elementId")), "charge");
+    long long ik = json_key(inc, "key");
+    json_decref(doc);
+    assert_int_equal(run("instance get %lld", pi), 0);
+    assert_non_null(strstr(out, "has an open incident"));
+    assert_non_null(strstr(out, "Open incidents:\n"));
+
+    /* recover and complete: the instance completes */
+    assert_int_equal(run("job update-retries %lld --retries 1", job_key), 0);
+    assert_int_equal(run("incident resolve %lld", ik), 0);
+    assert_int_equal(run("job activate cli-charge"), 0);
+    assert_int_equal(run("job complete %lld --variables '{\"paid\":true}'", job_key), 0);
+    assert_int_equal(run("instance get %lld", pi), 0);
+    assert_non_null(strstr(out, "State:      COMPLETED"));
+    assert_non_null(strstr(out, "Active elements: none"));
+    assert_non_null(strstr(out, "\"paid\":true"));
+    assert_non_null(strstr(out, "Resolved incidents: 1"));
+
+    /* cancel another one, by definition key */
+    assert_int_equal(run("--json instance create cli-pay"), 0);
+    doc = json_out();
+    long long pdk = json_key(doc, "processDefinitionKey");
+    json_decref(doc);
+    assert_int_equal(run("instance create %lld", pdk), 0);
+    long long other = created_key();
+    assert_int_equal(run("instance cancel %lld", other), 0);
+    assert_non_null(strstr(out, "Cancelled process instance"));
+    assert_int_equal(run("instance get %lld", other), 0);
+    assert_non_null(strstr(out, "TERMINATED"));
+    assert_int_equal(run("instance cancel %lld", other), 1);
+    assert_non_null(strstr(out, "NOT_FOUND"));
+}
+
+static void test_instance_with_result(void **state)
+{
+    assert_int_equal(run("deploy %s", write_model("cli-pay.bpmn", pay_bpmn)), 0);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "exec '%s' --address %s worker cli-charge -- sh -c 'cat >/dev/null; "
+             "echo \"{\\\"paid\\\":true}\"' 2>/dev/null",
+             CHUTE_CLI_PATH, daemon_.address);
+    pid_t w = start_worker("cli-charge", cmd);
+    assert_int_equal(run("instance create cli-pay --variables '{\"amount\":3,\"x\":1}' "
+                         "--with-result --fetch paid --fetch amount --timeout 20s"),
+                     0);
+    assert_non_null(strstr(out, "Completed with variables"));
+    assert_non_null(strstr(out, "\"paid\":true"));
+    assert_non_null(strstr(out, "\"amount\":3"));
+    assert_null(strstr(out, "\"x\""));
+    assert_int_equal(run("--json instance create cli-pay --with-result --fetch paid,amount"), 0);
+    json_t *doc = json_out();
+    assert_true(json_is_true(json_object_get(json_object_get(doc, "variables"), "paid")));
+    json_decref(doc);
+    assert_int_equal(stop_worker(w), 0);
+    /* nobody works on it now: the broker's wait ends, the instance runs on */
+    assert_int_equal(run("instance create cli-pay --with-result --timeout 300ms"), 1);
+    assert_non_null(strstr(out, "ETIMEDOUT"));
+    assert_non_null(strstr(out, "runs on"));
+}
+
+static void test_instance_bad_input(void **state)
+{
+    assert_int_equal(run("instance create"), 2);
+    assert_non_null(strstr(out, "missing ID"));
+    assert_int_equal(run("instance create cli-pay --variables '{\"a\":'"), 2);
+    assert_non_null(strstr(out, "Expected variables to be valid JSON"));
+    assert_int_equal(run("instance create cli-pay --variables '[1]'"), 2);
+    assert_non_null(strstr(out, "JSON object"));
+    assert_int_equal(run("instance create cli-pay --fetch a"), 2);
+    assert_non_null(strstr(out, "--fetch only applies with --with-result"));
+    assert_int_equal(run("instance create cli-pay --timeout 1s"), 2);
+    assert_non_null(strstr(out, "--timeout only applies with --with-result"));
+    assert_int_equal(run("instance create cli-pay --with-result --timeout soon"), 2);
+    assert_non_null(strstr(out, "duration"));
+    assert_int_equal(run("instance create cli-pay --version latest"), 2);
+    assert_non_null(strstr(out, "--version must be"));
+    assert_int_equal(run("instance create 123 --version 2"), 2);
+    assert_non_null(strstr(out, "definition key"));
+    /* an unknown process: the broker's message, and what to do */
+    assert_int_equal(run("instance create cli-no-such-process"), 1);
+    assert_non_null(strstr(out, "cli-no-such-process"));
+    assert_non_null(strstr(out, "chute deploy"));
+    assert_int_equal(run("instance get"), 2);
+    assert_non_null(strstr(out, "missing KEY"));
+    assert_int_equal(run("instance get nope"), 2);
+    assert_non_null(strstr(out, "not a process instance key"));
+    assert_int_equal(run("instance get 123456"), 1);
+    assert_non_null(strstr(out, "ENOTFOUND"));
+    assert_int_equal(run("instance cancel 123456"), 1);
+    assert_non_null(strstr(out, "NOT_FOUND"));
+    assert_int_equal(run("variables set 5"), 2);
+    assert_non_null(strstr(out, "missing --variables"));
+    assert_int_equal(run("variables set 5 --variables '{'"), 2);
+    assert_non_null(strstr(out, "valid JSON"));
+    assert_int_equal(run("variables set 123456 --variables '{\"a\":1}'"), 1);
+    assert_non_null(strstr(out, "NOT_FOUND"));
+    assert_int_equal(run("instance"), 2);
+    assert_non_null(strstr(out, "needs a subcommand"));
+    assert_int_equal(run("instance --help"), 0);
+    assert_non_null(strstr(out, "create get cancel"));
+    assert_int_equal(run("instance create --help"), 0);
+    assert_non_null(strstr(out, "--with-result"));
+}
+
 int main(void)
 {
     if (!chuted_path()) {
@@ -284,6 +494,9 @@ int main(void)
         cmocka_unit_test(test_unreachable),
         cmocka_unit_test(test_fail_incident_resolve),
         cmocka_unit_test(test_worker_and_wait),
+        cmocka_unit_test(test_instance_commands),
+        cmocka_unit_test(test_instance_with_result),
+        cmocka_unit_test(test_instance_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1314,6 +1314,193 @@ static void test_incident_list(void **state)
     codec_incident_list_free(NULL);
 }
 
+/* ---- GetProcessInstance and process incidents --------------------------------- */
+
+static chute_instance_view sample_instance(void)
+{
+    chute_instance_view v = {.key = 2251799813685251,
+                             .process_definition_key = 2251799813685250,
+                             .bpmn_process_id = "order",
+                             .version = 3,
+                             .state = CHUTE_INSTANCE_ACTIVE,
+                             .has_incident = 1,
+                             .started_at = 1700000000000,
+                             .variables = "{\"a\":1}",
+                             .variables_len = 7};
+    return v;
+}
+
+static chute_element_view sample_element(int64_t key, const char *id)
+{
+    chute_element_view el = {.key = key,
+                             .process_instance_key = 2251799813685251,
+                             .bpmn_process_id = "order",
+                             .element_id = id,
+                             .element_name = "",
+                             .element_type = "SERVICE_TASK",
+                             .state = CHUTE_INSTANCE_ACTIVE,
+                             .flow_scope_key = 2251799813685251,
+                             .started_at = 1700000000001,
+                             .job_key = key + 1};
+    return el;
+}
+
+static void test_process_incident_encoding(void **state)
+{
+    (void)state;
+    chute_error err;
+    /* An incident on a gateway (no job), and one of a job with its type. */
+    chute_incident_view gw = {.key = 9,
+                              .type = CHUTE_INCIDENT_CONDITION_ERROR,
+                              .message = "no flow",
+                              .created_at = 5,
+                              .process_instance_key = 7,
+                              .process_definition_key = 6,
+                              .bpmn_process_id = "order",
+                              .element_id = "gw",
+                              .element_instance_key = 8};
+    chute_incident_view onjob = gw;
+    onjob.key = 11;
+    onjob.type = CHUTE_INCIDENT_JOB_NO_RETRIES;
+    onjob.job_key = 10;
+    onjob.resolved = 1;
+    chute_job_view job = view_empty_docs();
+    job.key = 10;
+    job.type = "pay";
+    job.error_code = "";
+    job.retries = 0;
+    codec_incident_list l;
+    codec_incident_list_init(&l, 0);
+    assert_int_equal(codec_incident_list_add_search(&l, &gw, NULL, &err), 0);
+    assert_int_equal(codec_incident_list_add_search(&l, &onjob, &job, &err), 0);
+    uint8_t *out;
+    size_t len, n;
+    assert_int_equal(codec_incident_list_finish(&l, &out, &len, &err), 0);
+    codec_incident_list_free(&l);
+    const uint8_t *m = unframe(out, len, &n);
+    Chute__V1__ListIncidentsResponse *r = chute__v1__list_incidents_response__unpack(NULL, n, m);
+    assert_non_null(r);
+    assert_int_equal(r->n_incidents, 2);
+    const Chute__V1__Incident *i0 = r->incidents[0], *i1 = r->incidents[1];
+    assert_int_equal(i0->key, 9);
+    assert_int_equal(i0->jobkey, 0);
+    assert_string_equal(i0->type, "CONDITION_ERROR");
+    assert_string_equal(i0->jobtype, "");
+    assert_string_equal(i0->errormessage, "no flow");
+    assert_int_equal(i0->processinstancekey, 7);
+    assert_int_equal(i0->processdefinitionkey, 6);
+    assert_string_equal(i0->bpmnprocessid, "order");
+    assert_string_equal(i0->elementid, "gw");
+    assert_int_equal(i0->elementinstancekey, 8);
+    assert_string_equal(i0->state, "ACTIVE");
+    assert_int_equal(i0->createdat, 5);
+    assert_int_equal(i1->jobkey, 10);
+    assert_string_equal(i1->jobtype, "pay");
+    assert_string_equal(i1->state, "RESOLVED");
+    chute__v1__list_incidents_response__free_unpacked(r, NULL);
+    free(out);
+}
+
+static void test_get_process_instance(void **state)
+{
+    (void)state;
+    chute_error err;
+    /* The request: its key. */
+    Chute__V1__GetProcessInstanceRequest q = CHUTE__V1__GET_PROCESS_INSTANCE_REQUEST__INIT;
+    q.key = 2251799813685251;
+    bytes b = pack(&q.base);
+    command c;
+    assert_int_equal(codec_decode_get_process_instance(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_INSTANCE_DETAILS);
+    assert_true(c.key == q.key);
+    command_free(&c);
+    free(b.p);
+    const uint8_t junk[] = {0x08};
+    assert_int_equal(codec_decode_get_process_instance(junk, sizeof junk, &c, &err), CHUTE_EINVAL);
+    assert_non_null(strstr(err.message, "GetProcessInstanceRequest"));
+
+    /* The response: instance, elements, incidents. */
+    chute_instance_view inst = sample_instance();
+    chute_element_view e1 = sample_element(2251799813685254, "task");
+    chute_incident_view inc = {.key = 2251799813685256,
+                               .type = CHUTE_INCIDENT_JOB_NO_RETRIES,
+                               .message = "declined",
+                               .job_key = e1.job_key,
+                               .process_instance_key = inst.key,
+                               .bpmn_process_id = "order",
+                               .element_id = "task",
+                               .element_instance_key = e1.key};
+    codec_instance_detail d;
+    uint8_t *out;
+    size_t len, n;
+    assert_int_equal(codec_instance_detail_begin(&d, &inst, 0, &err), 0);
+    assert_int_equal(codec_instance_detail_add_element(&d, &e1, &err), 0);
+    assert_int_equal(codec_instance_detail_add_incident(&d, &inc, NULL, &err), 0);
+    assert_int_equal(codec_instance_detail_finish(&d, &out, &len, &err), 0);
+    codec_instance_detail_free(&d);
+    const uint8_t *m = unframe(out, len, &n);
+    Chute__V1__GetProcessInstanceResponse *r =
+        chute__v1__get_process_instance_response__unpack(NULL, n, m);
+    assert_non_null(r);
+    assert_non_null(r->instance);
+    assert_true(r->instance->key == inst.key);
+    assert_true(r->instance->processdefinitionkey == inst.process_definition_key);
+    assert_string_equal(r->instance->bpmnprocessid, "order");
+    assert_int_equal(r->instance->version, 3);
+    assert_string_equal(r->instance->state, "ACTIVE");
+    assert_true(r->instance->hasincident);
+    assert_int_equal(r->instance->startedat, inst.started_at);
+    assert_int_equal(r->instance->endedat, 0);
+    assert_string_equal(r->instance->variables, "{\"a\":1}");
+    assert_int_equal(r->n_elements, 1);
+    assert_string_equal(r->elements[0]->elementid, "task");
+    assert_string_equal(r->elements[0]->elementtype, "SERVICE_TASK");
+    assert_string_equal(r->elements[0]->state, "ACTIVE");
+    assert_true(r->elements[0]->jobkey == e1.job_key);
+    assert_true(r->elements[0]->flowscopekey == inst.key);
+    assert_int_equal(r->n_incidents, 1);
+    assert_string_equal(r->incidents[0]->errormessage, "declined");
+    assert_false(r->truncated);
+    chute__v1__get_process_instance_response__free_unpacked(r, NULL);
+    free(out);
+
+    /* A bound that holds the instance and one element: the rest is left
+     * out and the response says so, within the bound. */
+    Chute__V1__ProcessInstance pi = CHUTE__V1__PROCESS_INSTANCE__INIT;
+    pi.key = inst.key;
+    pi.bpmnprocessid = (char *)"order";
+    pi.version = 3;
+    pi.processdefinitionkey = inst.process_definition_key;
+    pi.state = (char *)"ACTIVE";
+    pi.hasincident = 1;
+    pi.startedat = inst.started_at;
+    pi.variables = (char *)"{\"a\":1}";
+    size_t room = 2 + chute__v1__process_instance__get_packed_size(&pi) + 40 + 2;
+    assert_int_equal(codec_instance_detail_begin(&d, &inst, room, &err), 0);
+    assert_int_equal(codec_instance_detail_add_element(&d, &e1, &err), 0);
+    chute_element_view e2 = sample_element(2251799813685260, "another");
+    assert_int_equal(codec_instance_detail_add_element(&d, &e2, &err), 0);
+    assert_int_equal(codec_instance_detail_add_incident(&d, &inc, NULL, &err), 0);
+    assert_true(d.truncated);
+    assert_int_equal(codec_instance_detail_finish(&d, &out, &len, &err), 0);
+    codec_instance_detail_free(&d);
+    assert_true(len - CODEC_FRAME_PREFIX <= room);
+    m = unframe(out, len, &n);
+    r = chute__v1__get_process_instance_response__unpack(NULL, n, m);
+    assert_non_null(r);
+    assert_true(r->truncated);
+    assert_true(r->n_elements <= 1);
+    assert_int_equal(r->n_incidents, 0);
+    chute__v1__get_process_instance_response__free_unpacked(r, NULL);
+    free(out);
+
+    /* An instance whose variables alone do not fit is an error. */
+    assert_int_equal(codec_instance_detail_begin(&d, &inst, 16, &err), CHUTE_ETOOBIG);
+    assert_non_null(strstr(err.message, "GetProcessInstanceResponse"));
+    codec_instance_detail_free(&d);
+    codec_instance_detail_free(NULL);
+}
+
 /* ---- compression (codec_inflate) --------------------------------------------- */
 
 /* Compresses |n| bytes with zlib's own deflate: gzip (RFC 1952) or the zlib
@@ -1881,6 +2068,8 @@ int main(void)
         cmocka_unit_test(test_get_cancel_list_round_trip),
         cmocka_unit_test(test_encode_chute_responses),
         cmocka_unit_test(test_incident_list),
+        cmocka_unit_test(test_process_incident_encoding),
+        cmocka_unit_test(test_get_process_instance),
         cmocka_unit_test(test_encoding_parse),
         cmocka_unit_test(test_inflate_round_trip),
         cmocka_unit_test(test_inflate_bomb),

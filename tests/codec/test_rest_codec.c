@@ -404,7 +404,25 @@ static void test_encode_job_incident_types_topology(void **state)
     rest_buf_puts(&b, "[");
     rest_encode_job(&b, &v);
     rest_buf_puts(&b, ",");
-    rest_encode_incident(&b, &v);
+    chute_incident_view iv = {.key = v.incident_key,
+                              .type = v.incident_type,
+                              .message = v.error_message,
+                              .created_at = 1000,
+                              .job_key = v.key,
+                              .bpmn_process_id = "",
+                              .element_id = ""};
+    rest_encode_incident(&b, &iv, &v);
+    rest_buf_puts(&b, ",");
+    /* an incident of a process element, without a job */
+    chute_incident_view ev = {.key = 7,
+                              .type = CHUTE_INCIDENT_CONDITION_ERROR,
+                              .message = "no flow",
+                              .process_instance_key = 5,
+                              .process_definition_key = 4,
+                              .bpmn_process_id = "order",
+                              .element_id = "gw",
+                              .element_instance_key = 6};
+    rest_encode_incident(&b, &ev, NULL);
     rest_buf_puts(&b, ",");
     chute_type_stats s = {
         .type = "t", .activatable = 2, .oldest_activatable_since = 1000, .created_total = 7};
@@ -416,14 +434,23 @@ static void test_encode_job_incident_types_topology(void **state)
     size_t len;
     assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
     json_t *j = parse(out, len);
-    json_t *job = json_array_get(j, 0), *inc = json_array_get(j, 1), *ty = json_array_get(j, 2),
-           *top = json_array_get(j, 3);
+    json_t *job = json_array_get(j, 0), *inc = json_array_get(j, 1), *einc = json_array_get(j, 2),
+           *ty = json_array_get(j, 3), *top = json_array_get(j, 4);
     assert_string_equal(json_string_value(json_object_get(job, "key")), "2251799813685249");
     assert_string_equal(json_string_value(json_object_get(job, "state")), "INCIDENT");
     assert_string_equal(json_string_value(json_object_get(job, "incidentKey")), "2251799813685300");
     assert_string_equal(json_string_value(json_object_get(job, "errorMessage")), "line\nbreak");
     assert_string_equal(json_string_value(json_object_get(inc, "type")), "JOB_NO_RETRIES");
     assert_string_equal(json_string_value(json_object_get(inc, "jobKey")), "2251799813685249");
+    assert_string_equal(json_string_value(json_object_get(inc, "jobType")), v.type);
+    assert_string_equal(json_string_value(json_object_get(inc, "state")), "ACTIVE");
+    assert_null(json_object_get(inc, "processInstanceKey"));
+    assert_string_equal(json_string_value(json_object_get(einc, "type")), "CONDITION_ERROR");
+    assert_string_equal(json_string_value(json_object_get(einc, "elementId")), "gw");
+    assert_string_equal(json_string_value(json_object_get(einc, "processInstanceKey")), "5");
+    assert_string_equal(json_string_value(json_object_get(einc, "processDefinitionId")), "order");
+    assert_null(json_object_get(einc, "jobKey"));
+    assert_null(json_object_get(einc, "jobType"));
     assert_int_equal(json_integer_value(json_object_get(ty, "oldestActivatableAgeMs")), 2500);
     assert_int_equal(json_integer_value(json_object_get(ty, "createdTotal")), 7);
     assert_int_equal(json_integer_value(json_object_get(top, "clusterSize")), 1);

@@ -4,6 +4,9 @@
  * type, so they share one daemon. When this tree has no chuted the whole
  * test SKIPs (exit 77) and says so loudly.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* asprintf */
+#endif
 #include "chuted_fixture.h"
 
 #include <chute/client.h>
@@ -104,9 +107,9 @@ static void test_job_lifecycle(void **state)
     chute_error err;
     int64_t key;
     chute_client_job_spec spec = {.type = "it-life",
-                           .variables = "{\"a\":1}",
-                           .custom_headers = "{\"h\":\"v\"}",
-                           .retries = 2};
+                                  .variables = "{\"a\":1}",
+                                  .custom_headers = "{\"h\":\"v\"}",
+                                  .retries = 2};
     assert_int_equal(chute_client_create_job(client, &spec, &key, NULL, &err), 0);
     assert_true(key > 0);
 
@@ -117,10 +120,10 @@ static void test_job_lifecycle(void **state)
     chute_job_info_free(info);
 
     chute_client_activate_request req = {.type = "it-life",
-                                  .worker = "w1",
-                                  .timeout_ms = 60000,
-                                  .max_jobs = 5,
-                                  .request_timeout_ms = 1000};
+                                         .worker = "w1",
+                                         .timeout_ms = 60000,
+                                         .max_jobs = 5,
+                                         .request_timeout_ms = 1000};
     chute_job_list jobs;
     assert_int_equal(chute_client_activate_jobs(client, &req, &jobs, NULL, &err), 0);
     assert_int_equal(jobs.count, 1);
@@ -164,10 +167,10 @@ static void test_incident_flow(void **state)
     chute_client_job_spec spec = {.type = "it-incident", .retries = 1};
     assert_int_equal(chute_client_create_job(client, &spec, &key, NULL, &err), 0);
     chute_client_activate_request req = {.type = "it-incident",
-                                  .worker = "w",
-                                  .timeout_ms = 60000,
-                                  .max_jobs = 1,
-                                  .request_timeout_ms = 1000};
+                                         .worker = "w",
+                                         .timeout_ms = 60000,
+                                         .max_jobs = 1,
+                                         .request_timeout_ms = 1000};
     chute_job_list jobs;
     assert_int_equal(chute_client_activate_jobs(client, &req, &jobs, NULL, &err), 0);
     assert_int_equal(jobs.count, 1);
@@ -208,10 +211,10 @@ static void test_long_poll_ends_ok(void **state)
 {
     chute_error err;
     chute_client_activate_request req = {.type = "it-nothing-2",
-                                  .worker = "w",
-                                  .timeout_ms = 1000,
-                                  .max_jobs = 1,
-                                  .request_timeout_ms = 200};
+                                         .worker = "w",
+                                         .timeout_ms = 1000,
+                                         .max_jobs = 1,
+                                         .request_timeout_ms = 200};
     chute_job_list jobs;
     int64_t t0 = now_ms();
     int r = chute_client_activate_jobs(client, &req, &jobs, NULL, &err);
@@ -226,10 +229,10 @@ static void test_deadline(void **state)
 {
     chute_error err;
     chute_client_activate_request req = {.type = "it-nothing",
-                                  .worker = "w",
-                                  .timeout_ms = 1000,
-                                  .max_jobs = 1,
-                                  .request_timeout_ms = 5000};
+                                         .worker = "w",
+                                         .timeout_ms = 1000,
+                                         .max_jobs = 1,
+                                         .request_timeout_ms = 5000};
     chute_call_options co = {.deadline_ms = 300};
     chute_job_list jobs;
     int64_t t0 = now_ms();
@@ -246,10 +249,10 @@ static void test_long_poll_after_cancel(void **state)
 {
     chute_error err;
     chute_client_activate_request req = {.type = "it-cancelled",
-                                  .worker = "w",
-                                  .timeout_ms = 1000,
-                                  .max_jobs = 1,
-                                  .request_timeout_ms = 5000};
+                                         .worker = "w",
+                                         .timeout_ms = 1000,
+                                         .max_jobs = 1,
+                                         .request_timeout_ms = 5000};
     chute_call_options co = {.deadline_ms = 300};
     chute_job_list jobs;
     assert_int_equal(chute_client_activate_jobs(client, &req, &jobs, &co, &err), CHUTE_ETIMEDOUT);
@@ -284,10 +287,10 @@ static void *conc_main(void *p)
             continue;
         }
         chute_client_activate_request req = {.type = type,
-                                      .worker = "c",
-                                      .timeout_ms = 60000,
-                                      .max_jobs = 1,
-                                      .request_timeout_ms = 1000};
+                                             .worker = "c",
+                                             .timeout_ms = 60000,
+                                             .max_jobs = 1,
+                                             .request_timeout_ms = 1000};
         chute_job_list jobs;
         if (chute_client_activate_jobs(client, &req, &jobs, NULL, &err) != 0 || jobs.count != 1 ||
             chute_client_complete_job(client, jobs.jobs[0]->key, NULL, NULL, &err) != 0)
@@ -569,6 +572,327 @@ static void test_dynamic_pool(void **state)
     pthread_mutex_destroy(&c.mu);
 }
 
+/* ---- process instances ------------------------------------------------------------ */
+
+/* start -> serviceTask (type |type|) -> end, with process id |id|. */
+static char *pay_model(const char *id, const char *type)
+{
+    char *xml = NULL;
+    int n = asprintf(
+        &xml,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+        "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "
+        "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">"
+        "<process id=\"%s\" isExecutable=\"true\"><startEvent id=\"start\"/>"
+        "<sequenceFlow id=\"f1\" sourceRef=\"start\" targetRef=\"task\"/>"
+        "<serviceTask id=\"task\" name=\"Do it\"><extensionElements>"
+        "<zeebe:taskDefinition type=\"%s\"/></extensionElements></serviceTask>"
+        "<sequenceFlow id=\"f2\" sourceRef=\"task\" targetRef=\"end\"/><endEvent id=\"end\"/>"
+        "</process></definitions>",
+        id, type);
+    assert_true(n > 0);
+    return xml;
+}
+
+/* Deploys |xml| as |name|; returns the key of its one process. */
+static int64_t deploy_xml(const char *name, const char *xml)
+{
+    chute_client_resource r = {.name = name, .content = (const uint8_t *)xml, .len = strlen(xml)};
+    chute_deployment *d = NULL;
+    chute_error err;
+    if (chute_client_deploy(client, &r, 1, &d, NULL, &err) != 0)
+        fail_msg("deploy %s: %s", name, err.message);
+    assert_int_equal(d->nprocesses, 1);
+    int64_t key = d->processes[0].key;
+    chute_deployment_free(d);
+    return key;
+}
+
+static int64_t start_instance(const char *id, const char *vars)
+{
+    chute_client_instance_spec spec = {.bpmn_process_id = id, .version = -1, .variables = vars};
+    chute_created_instance *inst = NULL;
+    chute_error err;
+    if (chute_client_create_instance(client, &spec, &inst, NULL, &err) != 0)
+        fail_msg("create %s: %s", id, err.message);
+    int64_t key = inst->key;
+    assert_true(key > 0);
+    assert_string_equal(inst->bpmn_process_id, id);
+    assert_string_equal(inst->variables, "{}");
+    chute_created_instance_free(inst);
+    return key;
+}
+
+/* Activates the one job of |type| (long polling up to 5 s). */
+static chute_job *activate_one(const char *type)
+{
+    chute_client_activate_request req = {.type = type,
+                                         .worker = "it",
+                                         .timeout_ms = 60000,
+                                         .max_jobs = 1,
+                                         .request_timeout_ms = 5000};
+    chute_job_list jobs;
+    chute_error err;
+    assert_int_equal(chute_client_activate_jobs(client, &req, &jobs, NULL, &err), 0);
+    assert_int_equal(jobs.count, 1);
+    chute_job *j = jobs.jobs[0];
+    free(jobs.jobs);
+    return j;
+}
+
+static chute_instance_info *get_instance(int64_t key)
+{
+    chute_instance_info *info = NULL;
+    chute_error err;
+    if (chute_client_get_instance(client, key, &info, NULL, &err) != 0)
+        fail_msg("GetProcessInstance %lld: %s", (long long)key, err.message);
+    return info;
+}
+
+static const chute_element_instance *element_of(const chute_instance_info *i, const char *id)
+{
+    for (size_t k = 0; k < i->element_count; k++)
+        if (strcmp(i->elements[k].element_id, id) == 0)
+            return &i->elements[k];
+    fail_msg("instance %lld has no element '%s'", (long long)i->key, id);
+    return NULL;
+}
+
+/* Deploy, create, the job of the service task completed through the
+ * client, and GetProcessInstance shows each step; then cancel, set
+ * variables, bad input. */
+static void test_process_instance_lifecycle(void **state)
+{
+    char *xml = pay_model("it-pay", "it-pay");
+    int64_t pdk = deploy_xml("it-pay.bpmn", xml);
+    free(xml);
+    chute_error err;
+
+    int64_t pi = start_instance("it-pay", "{\"amount\":5}");
+    chute_instance_info *info = get_instance(pi);
+    assert_int_equal(info->key, pi);
+    assert_int_equal(info->process_definition_key, pdk);
+    assert_string_equal(info->bpmn_process_id, "it-pay");
+    assert_int_equal(info->version, 1);
+    assert_string_equal(info->state, "ACTIVE");
+    assert_false(info->has_incident);
+    assert_true(info->started_at > 0);
+    assert_int_equal(info->ended_at, 0);
+    assert_string_equal(info->variables, "{\"amount\":5}");
+    assert_string_equal(element_of(info, "it-pay")->element_type, "PROCESS");
+    assert_string_equal(element_of(info, "start")->state, "COMPLETED");
+    const chute_element_instance *task = element_of(info, "task");
+    assert_string_equal(task->element_type, "SERVICE_TASK");
+    assert_string_equal(task->element_name, "Do it");
+    assert_string_equal(task->state, "ACTIVE");
+    assert_true(task->job_key > 0);
+    int64_t task_key = task->key, job_key = task->job_key;
+    assert_int_equal(info->incident_count, 0);
+    chute_instance_info_free(info);
+
+    /* Set variables: propagated to the root, or local to the task. */
+    int64_t change = 0;
+    assert_int_equal(
+        chute_client_set_variables(client, pi, "{\"amount\":6}", 0, &change, NULL, &err), 0);
+    assert_true(change > 0);
+    assert_int_equal(
+        chute_client_set_variables(client, task_key, "{\"note\":\"x\"}", 1, NULL, NULL, &err), 0);
+    info = get_instance(pi);
+    assert_string_equal(info->variables, "{\"amount\":6}"); /* the local one stays on the task */
+    chute_instance_info_free(info);
+
+    /* The job sees both; completing it completes the instance. */
+    chute_job *j = activate_one("it-pay");
+    assert_true(j->key == job_key);
+    assert_true(j->process_instance_key == pi);
+    assert_string_equal(j->element_id, "task");
+    assert_non_null(strstr(j->variables, "\"amount\":6"));
+    assert_non_null(strstr(j->variables, "\"note\""));
+    assert_int_equal(chute_client_complete_job(client, j->key, "{\"paid\":true}", NULL, &err), 0);
+    chute_job_free(j);
+    info = get_instance(pi);
+    assert_string_equal(info->state, "COMPLETED");
+    assert_true(info->ended_at >= info->started_at);
+    assert_non_null(strstr(info->variables, "\"paid\":true"));
+    assert_string_equal(element_of(info, "task")->state, "COMPLETED");
+    assert_string_equal(element_of(info, "end")->state, "COMPLETED");
+    chute_instance_info_free(info);
+
+    /* Cancel another one: TERMINATED, its job gone. */
+    int64_t other = start_instance("it-pay", NULL);
+    assert_int_equal(chute_client_cancel_instance(client, other, NULL, &err), 0);
+    info = get_instance(other);
+    assert_string_equal(info->state, "TERMINATED");
+    assert_string_equal(element_of(info, "task")->state, "TERMINATED");
+    chute_instance_info_free(info);
+    int r = chute_client_cancel_instance(client, other, NULL, &err);
+    assert_int_equal(r, CHUTE_ENOTFOUND);
+    printf("# second CancelProcessInstance: %s\n", err.message);
+
+    /* By definition key, at a version, and what is refused. */
+    chute_client_instance_spec by_key = {.process_definition_key = pdk};
+    chute_created_instance *inst = NULL;
+    assert_int_equal(chute_client_create_instance(client, &by_key, &inst, NULL, &err), 0);
+    assert_string_equal(inst->bpmn_process_id, "it-pay");
+    assert_int_equal(chute_client_cancel_instance(client, inst->key, NULL, &err), 0);
+    chute_created_instance_free(inst);
+    chute_client_instance_spec missing = {.bpmn_process_id = "it-nope", .version = -1};
+    r = chute_client_create_instance(client, &missing, &inst, NULL, &err);
+    assert_int_equal(r, CHUTE_ENOTFOUND);
+    assert_non_null(strstr(err.message, "it-nope"));
+    chute_client_instance_spec v9 = {.bpmn_process_id = "it-pay", .version = 9};
+    assert_int_equal(chute_client_create_instance(client, &v9, &inst, NULL, &err), CHUTE_ENOTFOUND);
+    chute_client_instance_spec bad = {
+        .bpmn_process_id = "it-pay", .version = -1, .variables = "[1]"};
+    assert_int_equal(chute_client_create_instance(client, &bad, &inst, NULL, &err), CHUTE_EINVAL);
+    printf("# CreateProcessInstance with [1]: %s\n", err.message);
+    assert_int_equal(chute_client_set_variables(client, pi, "{\"a\":1}", 0, NULL, NULL, &err),
+                     CHUTE_ENOTFOUND); /* completed */
+    assert_int_equal(chute_client_get_instance(client, 12345, &info, NULL, &err), CHUTE_ENOTFOUND);
+}
+
+typedef struct with_result {
+    chute_client_instance_spec spec;
+    chute_created_instance *inst;
+    int rc;
+    chute_error err;
+} with_result;
+
+static void *create_with_result(void *arg)
+{
+    with_result *w = arg;
+    w->rc = chute_client_create_instance(client, &w->spec, &w->inst, NULL, &w->err);
+    return NULL;
+}
+
+/* CreateProcessInstanceWithResult answers once the job is completed, with
+ * the fetched variables; one that does not end in time is ETIMEDOUT. */
+static void test_process_instance_with_result(void **state)
+{
+    char *xml = pay_model("it-result", "it-result");
+    deploy_xml("it-result.bpmn", xml);
+    free(xml);
+    const char *fetch[] = {"paid", "amount"};
+    with_result w = {.spec = {.bpmn_process_id = "it-result",
+                              .version = -1,
+                              .variables = "{\"amount\":7,\"noise\":1}",
+                              .with_result = 1,
+                              .fetch_variables = fetch,
+                              .fetch_variable_count = 2,
+                              .request_timeout_ms = 20000}};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, create_with_result, &w), 0);
+    chute_job *j = activate_one("it-result");
+    chute_error err;
+    assert_int_equal(chute_client_complete_job(client, j->key, "{\"paid\":true}", NULL, &err), 0);
+    int64_t pi = j->process_instance_key;
+    chute_job_free(j);
+    pthread_join(t, NULL);
+    if (w.rc != 0)
+        fail_msg("with result: %s", w.err.message);
+    assert_true(w.inst->key == pi);
+    assert_string_equal(w.inst->bpmn_process_id, "it-result");
+    assert_non_null(strstr(w.inst->variables, "\"paid\":true"));
+    assert_non_null(strstr(w.inst->variables, "\"amount\":7"));
+    assert_null(strstr(w.inst->variables, "noise"));
+    chute_created_instance_free(w.inst);
+
+    /* Nobody works on it: the server's requestTimeout ends the wait. */
+    chute_client_instance_spec slow = {
+        .bpmn_process_id = "it-result", .version = -1, .with_result = 1, .request_timeout_ms = 300};
+    chute_created_instance *inst = NULL;
+    int64_t t0 = now_ms();
+    int r = chute_client_create_instance(client, &slow, &inst, NULL, &err);
+    assert_int_equal(r, CHUTE_ETIMEDOUT);
+    assert_true(now_ms() - t0 < 5000);
+    printf("# with result, not ended in time: %s\n", err.message);
+    /* It runs on: its job is there. */
+    j = activate_one("it-result");
+    assert_int_equal(chute_client_cancel_instance(client, j->process_instance_key, NULL, &err), 0);
+    chute_job_free(j);
+}
+
+/* Incidents of processes are in ListIncidents and GetProcessInstance: on a
+ * job that failed, and on a gateway that has no flow to take. */
+static void test_process_incidents(void **state)
+{
+    char *xml = pay_model("it-pinc", "it-pinc");
+    deploy_xml("it-pinc.bpmn", xml);
+    free(xml);
+    static const char gate[] =
+        "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" id=\"d\">"
+        "<process id=\"it-gate\" isExecutable=\"true\"><startEvent id=\"s\"/>"
+        "<sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"gw\"/><exclusiveGateway id=\"gw\"/>"
+        "<sequenceFlow id=\"f2\" sourceRef=\"gw\" targetRef=\"e\">"
+        "<conditionExpression>=x &gt; 10</conditionExpression></sequenceFlow>"
+        "<endEvent id=\"e\"/></process></definitions>";
+    deploy_xml("it-gate.bpmn", gate);
+    chute_error err;
+
+    int64_t pi = start_instance("it-pinc", NULL);
+    chute_job *j = activate_one("it-pinc");
+    assert_int_equal(chute_client_fail_job(client, j->key, 0, "card declined", 0, NULL, NULL, &err),
+                     0);
+    int64_t job_key = j->key;
+    chute_job_free(j);
+    int64_t gpi = start_instance("it-gate", "{\"x\":1}");
+
+    chute_incident_list l;
+    assert_int_equal(chute_client_list_incidents(client, NULL, 0, &l, NULL, &err), 0);
+    const chute_incident *on_job = NULL, *on_gate = NULL;
+    for (size_t k = 0; k < l.count; k++) {
+        if (l.items[k].process_instance_key == pi)
+            on_job = &l.items[k];
+        if (l.items[k].process_instance_key == gpi)
+            on_gate = &l.items[k];
+    }
+    assert_non_null(on_job);
+    assert_non_null(on_gate);
+    assert_string_equal(on_job->type, "JOB_NO_RETRIES");
+    assert_true(on_job->job_key == job_key);
+    assert_string_equal(on_job->job_type, "it-pinc");
+    assert_string_equal(on_job->element_id, "task");
+    assert_string_equal(on_job->bpmn_process_id, "it-pinc");
+    assert_string_equal(on_job->error_message, "card declined");
+    assert_string_equal(on_job->state, "ACTIVE");
+    assert_true(on_job->element_instance_key > 0);
+    assert_string_equal(on_gate->type, "CONDITION_ERROR");
+    assert_int_equal(on_gate->job_key, 0);
+    assert_string_equal(on_gate->job_type, "");
+    assert_string_equal(on_gate->element_id, "gw");
+    int64_t gate_incident = on_gate->key;
+    chute_incident_list_free(&l);
+    /* A job type filter leaves out the incident without a job. */
+    assert_int_equal(chute_client_list_incidents(client, "it-pinc", 0, &l, NULL, &err), 0);
+    assert_int_equal(l.count, 1);
+    assert_true(l.items[0].process_instance_key == pi);
+    chute_incident_list_free(&l);
+
+    chute_instance_info *info = get_instance(gpi);
+    assert_true(info->has_incident);
+    assert_int_equal(info->incident_count, 1);
+    assert_string_equal(info->incidents[0].type, "CONDITION_ERROR");
+    assert_true(element_of(info, "gw")->incident_key == gate_incident);
+    chute_instance_info_free(info);
+
+    /* Fix the input, resolve: the instance completes; the incident stays in
+     * its history as RESOLVED. */
+    assert_int_equal(chute_client_set_variables(client, gpi, "{\"x\":11}", 0, NULL, NULL, &err), 0);
+    assert_int_equal(chute_client_resolve_incident(client, gate_incident, NULL, &err), 0);
+    info = get_instance(gpi);
+    assert_string_equal(info->state, "COMPLETED");
+    assert_false(info->has_incident);
+    assert_int_equal(info->incident_count, 1);
+    assert_string_equal(info->incidents[0].state, "RESOLVED");
+    chute_instance_info_free(info);
+    assert_int_equal(chute_client_cancel_instance(client, pi, NULL, &err), 0);
+    assert_int_equal(chute_client_list_incidents(client, NULL, 0, &l, NULL, &err), 0);
+    for (size_t k = 0; k < l.count; k++)
+        assert_true(l.items[k].process_instance_key != pi &&
+                    l.items[k].process_instance_key != gpi);
+    chute_incident_list_free(&l);
+}
+
 /* The broker stops for 5 s: the worker backs off, reconnects after the
  * restart and every job ends up completed. */
 static void test_broker_restart(void **state)
@@ -648,6 +972,9 @@ int main(void)
         cmocka_unit_test(test_bound_polling),
         cmocka_unit_test(test_bound_streaming),
         cmocka_unit_test(test_dynamic_pool),
+        cmocka_unit_test(test_process_instance_lifecycle),
+        cmocka_unit_test(test_process_instance_with_result),
+        cmocka_unit_test(test_process_incidents),
         cmocka_unit_test(test_broker_restart),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -53,6 +53,7 @@ typedef struct seen {
     command_page page;
     int64_t first_key;
     char found[256];
+    int64_t incident_key; /* LIST_INCIDENTS, INSTANCE_DETAILS: the last one */
 } seen;
 
 typedef struct fx {
@@ -122,6 +123,24 @@ static int visit_incident(void *ctx, const chute_incident_view *inc)
     return 0;
 }
 
+/* LIST_INCIDENTS, INSTANCE_DETAILS: "TYPE@element/jobtype" per incident,
+ * "-" for no element or no job. */
+static int visit_incident_job(void *ctx, const chute_incident_view *inc, const chute_job_view *job)
+{
+    seen *s = ctx;
+    char text[160];
+    snprintf(text, sizeof text, "%s@%s/%s%s", chute_incident_type_name(inc->type),
+             *inc->element_id ? inc->element_id : "-", job ? job->type : "-",
+             inc->resolved ? " (resolved)" : "");
+    s->incident_key = inc->key;
+    size_t w = strlen(s->listed_types);
+    snprintf(s->listed_types + w, sizeof s->listed_types - w, "%s%s", w ? "," : "",
+             job ? job->type : "-");
+    s->listed++;
+    found_add(s, inc->key, text);
+    return 0;
+}
+
 /* Visits what a search found, as an encoder would. */
 static void walk_search(seen *s, const command_result *res)
 {
@@ -160,8 +179,19 @@ static void record(seen *s, const command_result *res)
     s->version = s->nprocs ? res->procs[0].version : 0;
     s->proc_key = s->nprocs ? res->procs[0].key : 0;
     s->port = res->port;
-    if (res->rc == 0 && (res->kind == COMMAND_LIST_JOBS || res->kind == COMMAND_LIST_INCIDENTS))
+    if (res->rc == 0 && res->kind == COMMAND_LIST_JOBS)
         assert_int_equal(command_result_walk(res, visit_list, s), 0);
+    if (res->rc == 0 && res->kind == COMMAND_LIST_INCIDENTS)
+        assert_int_equal(command_result_walk_incidents_open(res, visit_incident_job, s), 0);
+    if (res->rc == 0 && res->kind == COMMAND_INSTANCE_DETAILS) {
+        /* The instance first: the walk ends its view. */
+        s->instance_key = res->instance.key;
+        s->instance_state = res->instance.state;
+        snprintf(s->variables, sizeof s->variables, "%.*s", (int)res->instance.variables_len,
+                 res->instance.variables ? res->instance.variables : "");
+        assert_int_equal(command_result_walk_instance(res, visit_element, visit_incident_job, s),
+                         0);
+    }
     if (res->rc == 0 && res->kind == COMMAND_JOB_TYPES)
         assert_int_equal(command_result_walk_types(res, visit_type, s), 0);
     if (res->rc == 0 &&
@@ -312,7 +342,10 @@ static void test_table_finds_grpc_methods(void **state)
     for (size_t i = 0; i < command_table_len; i++) {
         const command_def *r = &command_table[i];
         assert_true(r->grpc_service || r->rest_route);
-        assert_true((r->grpc_service != NULL) == (r->grpc_decode != NULL));
+        /* A bidirectional stream (ZenBPM's JobStream) has no request
+         * message to decode: the gateway decodes each message of it. */
+        assert_true((r->grpc_service != NULL) == (r->grpc_decode != NULL) ||
+                    r->kind == COMMAND_JOB_STREAM);
         if (r->rest_route)
             assert_true(r->rest_status >= 200 && r->rest_status < 300);
     }
@@ -761,8 +794,12 @@ static void test_search_rules(void **state)
     seen *s = run(f, &elements);
     assert_int_equal(s->rc, CHUTE_EINVAL);
     assert_non_null(strstr(s->message, "processInstanceKey"));
+    /* A scope key alone names its instance while it is active; an unknown
+     * one matches nothing. */
     command variables = {.kind = COMMAND_SEARCH_VARIABLES, .search = {.scope_key = 7}};
-    assert_int_equal(run(f, &variables)->rc, CHUTE_EINVAL);
+    s = run(f, &variables);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(s->items, 0);
     /* Another tenant matches nothing, without asking the engine. */
     command other = {.kind = COMMAND_SEARCH_VARIABLES, .search = {.no_match = 1}};
     s = run(f, &other);
@@ -1030,6 +1067,12 @@ static void test_set_variables_and_searches(void **state) /* runtime */
     s = run(f, &vars);
     assert_int_equal(s->page.total, 1);
     assert_string_equal(s->found, "b=\"x\"");
+    /* The root scope's key alone finds the same variables. */
+    command by_scope = {.kind = COMMAND_SEARCH_VARIABLES,
+                        .search = {.scope_key = key, .limit = 100}};
+    s = run(f, &by_scope);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(s->page.total, 2);
     /* An unknown instance has no variables: no error. */
     vars.search.process_instance_key = key + 1000;
     s = run(f, &vars);
@@ -1113,6 +1156,92 @@ static void test_cancel_and_delete(void **state) /* runtime */
     assert_int_equal(run(f, &again)->rc, CHUTE_ENOTFOUND);
 }
 
+static const char gate_xml[] =
+    "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "
+    "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">"
+    "<process id=\"gate\" isExecutable=\"true\"><startEvent id=\"s\"/>"
+    "<sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"g\"/><exclusiveGateway id=\"g\"/>"
+    "<sequenceFlow id=\"f2\" sourceRef=\"g\" targetRef=\"e\">"
+    "<conditionExpression>=x &gt; 10</conditionExpression></sequenceFlow><endEvent id=\"e\"/>"
+    "</process></definitions>";
+
+/* GetProcessInstance's command: the instance, its element instances and its
+ * incidents; and ListIncidents listing incidents of processes (on an
+ * element, on a job) beside those of standalone jobs. */
+static void test_instance_details_and_process_incidents(void **state) /* runtime */
+{
+    fx *f = *state;
+    need_runtime(f);
+    deploy(f, "pay.bpmn", pay_xml);
+    deploy(f, "gate.bpmn", gate_xml);
+    int64_t key = create_instance(f, "pay-process", "{\"amount\":5}");
+    command details = {.kind = COMMAND_INSTANCE_DETAILS, .key = key};
+    seen *s = run(f, &details);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(s->instance_key, key);
+    assert_int_equal(s->instance_state, CHUTE_INSTANCE_ACTIVE);
+    assert_string_equal(s->variables, "{\"amount\":5}");
+    assert_string_equal(s->found, "pay-process,s,t"); /* the process, its start, the task */
+    assert_int_equal(s->listed, 0);
+
+    /* The task's job fails without retries: an incident on the job. */
+    int64_t job = activate_one(f, "pay");
+    command fail = {.kind = COMMAND_FAIL, .key = job, .retries = 0, .error_message = "card"};
+    assert_int_equal(run(f, &fail)->rc, 0);
+    /* A gateway no flow leaves: an incident on the element, without a job. */
+    int64_t gate = create_instance(f, "gate", "{\"x\":1}");
+    /* And one of a standalone job. */
+    create(f, "solo");
+    int64_t solo = activate_one(f, "solo");
+    command fail_solo = {.kind = COMMAND_FAIL, .key = solo, .retries = 0, .error_message = "x"};
+    assert_int_equal(run(f, &fail_solo)->rc, 0);
+
+    command all = {.kind = COMMAND_LIST_INCIDENTS};
+    s = run(f, &all);
+    assert_int_equal(s->listed, 3);
+    assert_string_equal(s->found, "JOB_NO_RETRIES@t/pay,CONDITION_ERROR@g/-,JOB_NO_RETRIES@-/solo");
+    /* A job type filter leaves out the incident without a job. */
+    command pay_only = {.kind = COMMAND_LIST_INCIDENTS, .type = "pay"};
+    s = run(f, &pay_only);
+    assert_string_equal(s->found, "JOB_NO_RETRIES@t/pay");
+    command limited = {.kind = COMMAND_LIST_INCIDENTS, .limit = 2};
+    assert_int_equal(run(f, &limited)->listed, 2);
+
+    details.key = gate;
+    s = run(f, &details);
+    assert_int_equal(s->rc, 0);
+    assert_string_equal(s->found, "gate,s,g,CONDITION_ERROR@g/-");
+    int64_t incident = s->incident_key;
+
+    /* Fixed and resolved, the gateway's instance completes and keeps the
+     * resolved incident in its history. */
+    command fix = {
+        .kind = COMMAND_SET_VARIABLES, .key = gate, .variables = "{\"x\":11}", .variables_len = 8};
+    assert_int_equal(run(f, &fix)->rc, 0);
+    command resolve = {.kind = COMMAND_RESOLVE_INCIDENT, .key = incident};
+    assert_int_equal(run(f, &resolve)->rc, 0);
+    s = run(f, &details);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(s->instance_state, CHUTE_INSTANCE_COMPLETED);
+    assert_string_equal(s->found, "gate,s,g,e,CONDITION_ERROR@g/- (resolved)");
+    assert_string_equal(s->variables, "{\"x\":11}");
+
+    /* An ended instance is still shown. */
+    command cancel = {.kind = COMMAND_CANCEL_INSTANCE, .key = key};
+    assert_int_equal(run(f, &cancel)->rc, 0);
+    details.key = key;
+    s = run(f, &details);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(s->instance_state, CHUTE_INSTANCE_TERMINATED);
+    assert_string_equal(s->found, "pay-process,s,t");
+    s = run(f, &all);
+    assert_string_equal(s->found, "JOB_NO_RETRIES@-/solo");
+
+    details.key = 12345;
+    s = run(f, &details);
+    assert_int_equal(s->rc, CHUTE_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1142,6 +1271,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_await_terminated_and_closing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_variables_and_searches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_and_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_instance_details_and_process_incidents, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
