@@ -43,6 +43,23 @@ function restClient() {
   }).getCamundaRestClient();
 }
 
+// The SDK's Orchestration Cluster API client (@camunda8/orchestration-cluster-api,
+// pinned in the lockfile as @camunda8/sdk's dependency) with strict response
+// validation: every response must match Camunda 8.8's OpenAPI schema (int64
+// keys come back as BigInt).
+function strictClient() {
+  const { createCamundaClientLoose } = require('@camunda8/orchestration-cluster-api');
+  return createCamundaClientLoose({
+    config: {
+      CAMUNDA_REST_ADDRESS: daemon().httpBase,
+      CAMUNDA_AUTH_STRATEGY: 'NONE',
+      CAMUNDA_SDK_VALIDATION: 'req:strict,res:strict',
+      CAMUNDA_SDK_LOG_LEVEL: 'silent',
+    },
+  });
+}
+const NOW = { consistency: { waitUpToMs: 0 } };
+
 const task = (type) => p.ORDER.tasks.find((t) => t.type === type);
 let defKey = null;
 
@@ -98,6 +115,21 @@ test('a job failed with retries 0 raises a JOB_NO_RETRIES incident; UpdateJobRet
     // The search filters by error type and element.
     assert.equal((await p.searchIncidents(daemon(), { ...filter, errorType: 'JOB_NO_RETRIES', elementId: inc.elementId })).length, 1);
     assert.equal((await p.searchIncidents(daemon(), { ...filter, errorType: 'UNHANDLED_ERROR_EVENT' })).length, 0);
+
+    // The same through the SDK's client, its responses checked against the
+    // Camunda 8.8 schema: incidents, variables and element instances.
+    const oc = strictClient();
+    const vi = await oc.searchIncidents({ filter }, NOW);
+    assert.deepEqual(vi.items.map((i) => [String(i.incidentKey), i.errorType, i.elementId]),
+      [[String(inc.incidentKey), 'JOB_NO_RETRIES', inc.elementId]]);
+    const vv = await oc.searchVariables({ filter }, NOW);
+    assert.deepEqual(vv.items.map((v) => [v.name, v.value]), [['orderId', '"I-1"']]);
+    const ve = await oc.searchElementInstances({ filter }, NOW);
+    const failedTask = ve.items.find((e) => e.elementId === inc.elementId);
+    assert.ok(failedTask, JSON.stringify(ve.items, (k, v) => (typeof v === 'bigint' ? String(v) : v)));
+    assert.equal(failedTask.state, 'ACTIVE');
+    assert.equal(failedTask.hasIncident, true);
+    assert.equal(String(failedTask.incidentKey), String(inc.incidentKey));
 
     const stuck = await p.getInstance(daemon(), pik);
     assert.equal(stuck.state, 'ACTIVE');
