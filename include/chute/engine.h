@@ -725,6 +725,9 @@ typedef struct chute_instance_view {
     int64_t started_at, ended_at; /* epoch ms; ended_at 0 while ACTIVE */
     const char *variables;        /* the root scope, a JSON object */
     size_t variables_len;
+    const char *process_name;     /* the process's name in its model, "" when none */
+    int64_t parent_process_instance_key; /* started by a call activity of this instance; 0 if not */
+    int64_t parent_element_instance_key; /* ... at this element instance */
 } chute_instance_view;
 
 /* Called once when an awaited instance ends (COMPLETED or TERMINATED),

@@ -327,6 +327,7 @@ typedef struct pinst {
     int64_t started_at, ended_at;
     char *start_ckey; /* the correlation key of the message that started it, NULL if none */
     int64_t parent_key; /* the call activity's element instance that started it, 0 for none */
+    int64_t parent_pi_key; /* that element instance's process instance */
     einst *root;
     einst *head, *tail; /* active element instances, the root first */
     phist *hist;

@@ -1924,6 +1924,9 @@ static void instance_view(chute_engine *e, pinst *pi, chute_instance_view *v)
     v->started_at = pi->started_at;
     v->ended_at = pi->ended_at;
     v->has_incident = process_has_incident(e, pi);
+    v->process_name = pi->proc && pi->proc->name ? pi->proc->name : "";
+    v->parent_process_instance_key = pi->parent_pi_key;
+    v->parent_element_instance_key = pi->parent_pi_key ? pi->parent_key : 0;
     pbuf b = {0};
     if (visible_document(pi->root, NULL, 0, &b) == 0) {
         job_scratch_add(e, b.p);
@@ -2565,8 +2568,15 @@ static int list_row(void *ctx, const store_instance *r)
     v.has_incident = r->has_incident;
     v.started_at = r->started_at;
     v.ended_at = r->ended_at;
+    procdef *d = hmap_get(&e->defs_by_key, r->definition_key);
+    const model_process *proc = d ? deploy_process_of(d->model) : NULL;
+    v.process_name = proc && proc->name ? proc->name : "";
     chute_error err;
     pinst *pi = pstate_decode(e, r->key, NULL, r->data, r->len, &err);
+    if (pi) {
+        v.parent_process_instance_key = pi->parent_pi_key;
+        v.parent_element_instance_key = pi->parent_pi_key ? pi->parent_key : 0;
+    }
     pbuf b = {0};
     if (pi && visible_document(pi->root, NULL, 0, &b) == 0) {
         v.variables = b.p;
@@ -3612,6 +3622,7 @@ static void start_call(chute_engine *e, einst *ei, const model_call *call)
         return;
     }
     child->parent_key = ei->key;
+    child->parent_pi_key = ei->pi->key;
     ei->child_key = child->key;
     touch(e, ei->pi);
 }
