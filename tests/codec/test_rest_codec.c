@@ -723,7 +723,8 @@ static void test_encode_process_views(void **state)
     assert_true(json_is_true(json_object_get(j, "hasIncident")));
     assert_string_equal(json_string_value(json_object_get(j, "endDate")),
                         "2023-11-14T22:13:21.123Z");
-    assert_null(json_object_get(j, "processDefinitionName"));
+    assert_string_equal(json_string_value(json_object_get(j, "processDefinitionName")), "order");
+    assert_null(json_object_get(j, "parentProcessInstanceKey")); /* not a called instance */
     json_decref(j);
     free(out);
 
