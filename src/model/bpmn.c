@@ -37,7 +37,8 @@
     "startEvent, endEvent, intermediateThrowEvent, intermediateCatchEvent (timer, message), "      \
     "boundaryEvent (error, timer, message), subProcess, task, manualTask, serviceTask, sendTask, " \
     "receiveTask, userTask, scriptTask, businessRuleTask, callActivity, exclusiveGateway, "        \
-    "parallelGateway, inclusiveGateway, eventBasedGateway (multi-instance on activities)"
+    "parallelGateway, inclusiveGateway, eventBasedGateway, event sub-processes (multi-instance "   \
+    "on activities)"
 
 enum { NS_NONE, NS_BPMN, NS_ZEEBE, NS_OTHER };
 
@@ -1132,6 +1133,7 @@ static int supported_type(model_element_type t)
     case MODEL_ELEMENT_INTERMEDIATE_CATCH_EVENT:
     case MODEL_ELEMENT_BOUNDARY_EVENT:
     case MODEL_ELEMENT_SUB_PROCESS:
+    case MODEL_ELEMENT_EVENT_SUB_PROCESS:
     case MODEL_ELEMENT_RECEIVE_TASK:
     case MODEL_ELEMENT_EVENT_BASED_GATEWAY:
     case MODEL_ELEMENT_TASK:
@@ -1174,12 +1176,6 @@ static int check_supported(builder *b, const xtree_node *n, const flow_node_kind
                   d->first->name);
         return 0;
     }
-    if (el->type == MODEL_ELEMENT_EVENT_SUB_PROCESS) {
-        add_error(b, n,
-                  "Elements of type 'subProcess' with triggeredByEvent=\"true\" (event "
-                  "sub-processes) are not supported by Chute yet (supported: " SUPPORTED_LIST ")");
-        return 0;
-    }
     if (!supported_type(el->type)) {
         if (d->count)
             add_error(b, n,
@@ -1201,8 +1197,15 @@ static int check_supported(builder *b, const xtree_node *n, const flow_node_kind
     }
     if (d->count && is_event(el->type)) {
         const char *def = d->first->name;
-        if (el->type == MODEL_ELEMENT_START_EVENT &&
-            !(el->event == MODEL_EVENT_MESSAGE && el->scope == MODEL_NONE)) {
+        int in_esp = el->scope != MODEL_NONE && n->parent &&
+                     attr_value(n->parent, "triggeredByEvent") &&
+                     strcmp(attr_value(n->parent, "triggeredByEvent"), "true") == 0;
+        if (el->type == MODEL_ELEMENT_START_EVENT && in_esp &&
+            (el->event == MODEL_EVENT_TIMER || el->event == MODEL_EVENT_MESSAGE ||
+             el->event == MODEL_EVENT_ERROR)) {
+            /* the start of an event sub-process */
+        } else if (el->type == MODEL_ELEMENT_START_EVENT &&
+                   !(el->event == MODEL_EVENT_MESSAGE && el->scope == MODEL_NONE)) {
             add_error(b, n,
                       "Start events with %s '%s' are not supported by Chute yet (supported: none "
                       "start events, and message start events of the process)",
@@ -1451,7 +1454,7 @@ static int read_message(builder *b, const xtree_node *ref, model_element *el)
     el->message_name = make_expr(b, m, "name", name, strlen(name), 0);
     if (!el->message_name)
         return 0;
-    if (el->type == MODEL_ELEMENT_START_EVENT) {
+    if (el->type == MODEL_ELEMENT_START_EVENT && el->scope == MODEL_NONE) {
         if (!el->message_name->is_static) {
             add_error(b, m,
                       "The name of a message that starts a process must be static, but it is the "
@@ -1491,7 +1494,7 @@ static int read_event_details(builder *b, const xtree_node *n, model_element *el
                 add_error(b, def, "Must reference an error ('errorRef') with an error code");
                 return 0;
             }
-            el->error_code = NULL; /* a boundary without errorRef catches every code */
+            el->error_code = NULL; /* a catch without errorRef catches every code */
             return 1;
         }
         const xtree_node *t = id_lookup(b, ref, strlen(ref));
@@ -1548,10 +1551,12 @@ static int read_event_details(builder *b, const xtree_node *n, model_element *el
         add_error(b, which, "The timer's '%s' must not be empty", which->name);
         return 0;
     }
-    if (kind == MODEL_TIMER_CYCLE && el->type != MODEL_ELEMENT_BOUNDARY_EVENT) {
+    if (kind == MODEL_TIMER_CYCLE && el->type != MODEL_ELEMENT_BOUNDARY_EVENT &&
+        !(el->type == MODEL_ELEMENT_START_EVENT && el->scope != MODEL_NONE)) {
         add_error(b, which,
-                  "Timer cycles are only supported on non-interrupting boundary events by Chute "
-                  "yet (timer start events and event sub-processes come later)");
+                  "Timer cycles are only supported on non-interrupting boundary events and "
+                  "event sub-process start events by Chute yet (timer start events of a process "
+                  "come later)");
         return 0;
     }
     if (kind == MODEL_TIMER_CYCLE && el->interrupting) {
@@ -1866,6 +1871,76 @@ static void check_structure(builder *b, proc_ctx *pc)
                       "Must have exactly one start event in an embedded sub-process (found %u)",
                       starts);
             el->sub_start = MODEL_NONE;
+        }
+    }
+    /* Event sub-processes: one start event with a trigger, no flows in or
+     * out; each scope lists its own. */
+    uint32_t root_esps = 0;
+    for (uint32_t e = 0; e < pc->ne; e++) {
+        model_element *el = &pc->elements[e];
+        if (el->type != MODEL_ELEMENT_EVENT_SUB_PROCESS)
+            continue;
+        el->sub_start = MODEL_NONE;
+        uint32_t starts = 0;
+        for (uint32_t c = 0; c < pc->ne; c++) {
+            const model_element *ch = &pc->elements[c];
+            if (ch->scope == e && ch->type == MODEL_ELEMENT_START_EVENT) {
+                starts++;
+                el->sub_start = c;
+            }
+        }
+        if (starts != 1) {
+            add_error(b, pc->element_nodes[e],
+                      "Must have exactly one start event in an event sub-process (found %u)",
+                      starts);
+            el->sub_start = MODEL_NONE;
+        } else if (pc->elements[el->sub_start].event == MODEL_EVENT_NONE) {
+            add_error(b, pc->element_nodes[el->sub_start],
+                      "Start events of an event sub-process must have an event definition "
+                      "(timer, message or error)");
+            el->sub_start = MODEL_NONE;
+        }
+        if (el->incoming_count || el->outgoing_count)
+            add_error(b, pc->element_nodes[e],
+                      "Event sub-processes must not have incoming or outgoing sequence flows");
+        if (el->scope == MODEL_NONE)
+            root_esps++;
+        else if (pc->elements[el->scope].type == MODEL_ELEMENT_SUB_PROCESS)
+            pc->elements[el->scope].esp_count++;
+        else
+            add_error(b, pc->element_nodes[e],
+                      "Event sub-processes are only supported in a process or an embedded "
+                      "sub-process by Chute yet");
+    }
+    if (root_esps) {
+        uint32_t *list = arena_array(b->out, root_esps, sizeof *list);
+        if (!list) {
+            b->oom = 1;
+            return;
+        }
+        pc->p->esps = list;
+    }
+    for (uint32_t e = 0; e < pc->ne; e++) {
+        model_element *el = &pc->elements[e];
+        if (el->type == MODEL_ELEMENT_SUB_PROCESS && el->esp_count) {
+            uint32_t *list = arena_array(b->out, el->esp_count, sizeof *list);
+            if (!list) {
+                b->oom = 1;
+                return;
+            }
+            el->esps = list;
+            el->esp_count = 0; /* filled below */
+        }
+    }
+    for (uint32_t e = 0; e < pc->ne; e++) {
+        const model_element *el = &pc->elements[e];
+        if (el->type != MODEL_ELEMENT_EVENT_SUB_PROCESS)
+            continue;
+        if (el->scope == MODEL_NONE) {
+            ((uint32_t *)pc->p->esps)[pc->p->esp_count++] = e;
+        } else if (pc->elements[el->scope].type == MODEL_ELEMENT_SUB_PROCESS) {
+            model_element *sc = &pc->elements[el->scope];
+            ((uint32_t *)sc->esps)[sc->esp_count++] = e;
         }
     }
     for (uint32_t e = 0; e < pc->ne; e++) {

@@ -42,15 +42,8 @@ typedef struct expected {
 static const expected table[] = {
     {"async-service-task.bpmn", {"AsyncServiceTaskProcess"}, {{0}}, 0},
     {"demo-process.bpmn", {"demoProcess"}, {{0}}, 0},
-    {"enforcing-sla.bpmn",
-     {0},
-     {{"SLACheckEventSubprocess", "(event sub-processes) are not supported"},
-      {"EveryTwoDaysStartEvent", "Start events with a 'timerEventDefinition'"}},
-     0},
-    {"error-handling.bpmn",
-     {0},
-     {{"Activity_1e5gui8", "(event sub-processes)"},
-      {"Event_0jeboss", "Start events with an 'errorEventDefinition'"}}, 0},
+    {"enforcing-sla.bpmn", {"template-enforcing-sla-1ktq8my"}, {{0}}, 0},
+    {"error-handling.bpmn", {"template-error-handling-1s16sgi"}, {{0}}, 0},
     {"get-up.bpmn", {"GetUpProcess"}, {{0}}, 0},
     {"multi-instance-simple.bpmn", {"MICallActivityProcess", "ElementCreationProcess"}, {{0}}, 0},
     {"order-process-boundary-events.bpmn", {"process2"}, {{0}}, 0},
@@ -540,6 +533,12 @@ static int drive_msg(fx *f, int64_t pi, const char *result, const char *throw_ty
     return worked;
 }
 
+static int count_esp(void *ctx, const chute_element_view *el)
+{
+    *(int *)ctx += strcmp(el->element_type, "EVENT_SUB_PROCESS") == 0;
+    return 0;
+}
+
 static int count_completed(void *ctx, const chute_element_view *el)
 {
     *(int *)ctx += el->state == CHUTE_INSTANCE_COMPLETED;
@@ -690,6 +689,27 @@ static void test_corpus_models_run(void **state)
                             launches[k].result);
         json_decref(rvars);
     }
+    /* enforcing-sla: a non-interrupting timer event sub-process (every two
+     * days) escalates while the inquiry waits; the answer then races a
+     * one-day timer against the reply message. */
+    deploy_file(f, "enforcing-sla.bpmn");
+    pi = start_instance(f, "template-enforcing-sla-1ktq8my", "{\"key\":\"case-1\"}");
+    f->now += 2 * 86400000LL;
+    chute_engine_tick(f->e);
+    work_one(f, "io.camunda:http-json:1", "{}"); /* the escalation email */
+    assert_int_equal(chute_engine_get_instance(f->e, pi, &mv, &f->err), 0);
+    assert_int_equal(mv.state, CHUTE_INSTANCE_ACTIVE); /* the inquiry still waits */
+    drive(f, pi, "{}", NULL, NULL, 3600000);
+    /* error-handling: an error thrown anywhere is caught by the error
+     * event sub-process, which ends the instance its own way. */
+    deploy_file(f, "error-handling.bpmn");
+    pi = start_instance(f, "template-error-handling-1s16sgi", NULL);
+    assert_true(drive(f, pi, "{}", NULL, NULL, 1000) >= 4);
+    pi = start_instance(f, "template-error-handling-1s16sgi", NULL);
+    drive(f, pi, "{}", "VerityData", "ProblemProcessingData", 1000);
+    int esps = 0;
+    assert_int_equal(chute_engine_list_elements(f->e, pi, count_esp, &esps, &f->err), 0);
+    assert_int_equal(esps, 1); /* the event sub-process ran */
     /* User tasks, job-based and native, beside error boundaries. */
     deploy_file(f, "rollback-process.bpmn");
     pi = start_instance(f, "RollbackOnErrorProcess",

@@ -1340,6 +1340,28 @@ static void test_decisions_deploy_and_evaluate(void **state)
     free((char *)inc.element_id);
 }
 
+static void test_interrupting_message_event_sub_process(void **state)
+{
+    fx *f = *state;
+    deploy_with(f, MSGDEF,
+                "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "t") TASK("t", "work")
+                "<bpmn:subProcess id=\"esp\" triggeredByEvent=\"true\"><bpmn:startEvent id=\"es\">"
+                "<bpmn:messageEventDefinition messageRef=\"m_cancel\"/></bpmn:startEvent>"
+                FLOW("g0", "es", "h") TASK("h", "cleanup") "</bpmn:subProcess>");
+    int64_t pi = start(f, "{\"orderId\":\"Z\"}");
+    got g;
+    assert_int_equal(activate_one(f, "work", &g), 1);
+    assert_int_equal(publish(f, "cancel", "Z", 0, "{\"reason\":\"asked\"}"), 1);
+    /* Interrupting: the task is gone, the event sub-process runs. */
+    assert_rejected(f, chute_engine_complete(f->e, g.key, NULL, 0, &f->err), CHUTE_ENOTFOUND);
+    assert_int_equal(activate_one(f, "cleanup", &g), 1);
+    assert_json_equal(g.vars, "{\"orderId\":\"Z\",\"reason\":\"asked\"}");
+    assert_ok(f, chute_engine_complete(f->e, g.key, NULL, 0, &f->err));
+    assert_int_equal(state_of(f, pi), CHUTE_INSTANCE_COMPLETED);
+    /* Once the instance ended, its subscription is gone with it. */
+    assert_int_equal(publish(f, "cancel", "Z", 0, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1381,6 +1403,7 @@ int main(void)
         FX_TEST(test_multi_instance_parallel_keeps_input_order),
         FX_TEST(test_multi_instance_sequential_and_completion_condition),
         FX_TEST(test_decisions_deploy_and_evaluate),
+        FX_TEST(test_interrupting_message_event_sub_process),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -83,8 +83,8 @@ static const model_options hook = {hook_parse, hook_free, NULL};
     " (supported: startEvent, endEvent, intermediateThrowEvent, intermediateCatchEvent (timer, "   \
     "message), boundaryEvent (error, timer, message), subProcess, task, manualTask, serviceTask, " \
     "sendTask, receiveTask, userTask, scriptTask, businessRuleTask, callActivity, "               \
-    "exclusiveGateway, parallelGateway, inclusiveGateway, eventBasedGateway (multi-instance on "  \
-    "activities))"
+    "exclusiveGateway, parallelGateway, inclusiveGateway, eventBasedGateway, event sub-processes " \
+    "(multi-instance on activities))"
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -362,18 +362,22 @@ static void check_rocket(const model_definitions *d)
     assert_null(t->job);
 }
 
+/* Event sub-processes: listed by their scope, each with its one start. */
+static void check_esps(const model_definitions *d)
+{
+    const model_process *p = &d->processes[0];
+    assert_int_equal(p->esp_count, 1);
+    const model_element *esp = &p->elements[p->esps[0]];
+    assert_int_equal(esp->type, MODEL_ELEMENT_EVENT_SUB_PROCESS);
+    assert_int_not_equal(esp->sub_start, MODEL_NONE);
+    assert_int_not_equal(p->elements[esp->sub_start].event, MODEL_EVENT_NONE);
+}
+
 static const corpus_case corpus[] = {
     {"async-service-task.bpmn", check_async, {{0}}},
     {"demo-process.bpmn", check_demo_process, {{0}}},
-    {"enforcing-sla.bpmn",
-     NULL,
-     {{"SLACheckEventSubprocess", "(event sub-processes) are not supported"},
-      {"EveryTwoDaysStartEvent", "Start events with a 'timerEventDefinition'"},
-}},
-    {"error-handling.bpmn",
-     NULL,
-     {{"Activity_1e5gui8", "(event sub-processes)"},
-      {"Event_0jeboss", "Start events with an 'errorEventDefinition'"}}},
+    {"enforcing-sla.bpmn", check_esps, {{0}}},
+    {"error-handling.bpmn", check_esps, {{0}}},
     {"get-up.bpmn", check_get_up, {{0}}},
     {"multi-instance-simple.bpmn", check_multi_call, {{0}}},
     {"order-process-boundary-events.bpmn", check_boundary_events, {{0}}},
@@ -1256,8 +1260,9 @@ static void test_unsupported(void **state)
                              "<bpmn:timeCycle>R/PT1M</bpmn:timeCycle>"
                              "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"),
                    REJECT("timer > timerEventDefinition > timeCycle",
-                          "Timer cycles are only supported on non-interrupting boundary events by "
-                          "Chute yet (timer start events and event sub-processes come later)"));
+                          "Timer cycles are only supported on non-interrupting boundary events and "
+                          "event sub-process start events by Chute yet (timer start events of a "
+                          "process come later)"));
     assert_refused(DOC(START "<bpmn:callActivity id=\"call\"/>"),
                    REJECT("call", "Must have exactly one 'zeebe:calledElement' extension element"));
     assert_refused(DOC(START "<bpmn:receiveTask id=\"r\"/>"),
@@ -1286,9 +1291,8 @@ static void test_unsupported(void **state)
                    REJECT("sub", "Must have exactly one start event in an embedded sub-process "
                                  "(found 0)"));
     assert_refused(DOC(START "<bpmn:subProcess id=\"esp\" triggeredByEvent=\"true\"/>"),
-                   REJECT("esp", "Elements of type 'subProcess' with triggeredByEvent=\"true\" "
-                                 "(event sub-processes) are not supported by Chute "
-                                 "yet" SUPPORTED));
+                   REJECT("esp", "Must have exactly one start event in an event sub-process "
+                                 "(found 0)"));
     assert_refused(DOC(START "<bpmn:boundaryEvent id=\"b\" attachedToRef=\"start\">"
                              "<bpmn:errorEventDefinition/></bpmn:boundaryEvent>"
                              "<bpmn:task id=\"t\"/><bpmn:sequenceFlow id=\"f\" sourceRef=\"b\" "
