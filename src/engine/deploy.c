@@ -301,6 +301,7 @@ int chute_engine_deploy(chute_engine *e, const chute_resource *res, size_t n,
                 break;
             }
             parsed[i].models[k] = NULL; /* the definition holds it now */
+            process_timer_starts_deployed(e, d, prev);
             store_definition row = {.key = d->key,
                                     .bpmn_process_id = d->bpmn_process_id,
                                     .version = d->version,

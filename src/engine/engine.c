@@ -145,6 +145,18 @@ void engine_persist_instance(chute_engine *e, const store_instance *r)
     e->batch_changes++;
 }
 
+void engine_persist_timer_start(chute_engine *e, const dtimer *t, int remove)
+{
+    if (e->batch_failed || batch_open(e) != 0)
+        return;
+    chute_error err;
+    int rc = remove ? store_delete_timer_start(e->st, t->def_key, t->event, &err)
+                    : store_put_timer_start(e->st, t->def_key, t->event, t->due, t->repeat, &err);
+    if (rc != 0)
+        batch_fail(e, &err);
+    e->batch_changes++;
+}
+
 void engine_persist_decision(chute_engine *e, const store_decision *d)
 {
     if (e->batch_failed || batch_open(e) != 0)
@@ -297,6 +309,8 @@ static int load_all(chute_engine *e, chute_error *err)
     rc = process_load(e, err);
     if (rc == 0)
         rc = process_load_messages(e, err);
+    if (rc == 0)
+        rc = process_load_timer_starts(e, err);
     if (rc != 0)
         return rc;
     if (deploy_max_counter(e) > max_seen)
@@ -407,6 +421,7 @@ void chute_engine_close(chute_engine *e)
     free(e->views);
     heap_free(&e->timers);
     heap_free(&e->ptimers);
+    heap_free(&e->dtimers);
     hmap_free(&e->subs);
     hmap_free(&e->user_tasks);
     heap_free(&e->msg_expiry);

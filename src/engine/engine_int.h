@@ -248,6 +248,16 @@ typedef struct pmsg {
     struct pmsg *hprev, *hnext;
 } pmsg;
 
+/* The next firing of a process's timer start event. */
+typedef struct dtimer {
+    int64_t due;
+    int64_t every_ms, every_months;
+    int64_t repeat; /* cycles: firings left after this one (-1: forever) */
+    int64_t def_key;
+    uint32_t event;
+    uint32_t heap_pos;
+} dtimer;
+
 /* A native user task's state (its element instance waits for it). */
 typedef struct putask {
     char *assignee;         /* NULL: unassigned */
@@ -395,6 +405,7 @@ struct chute_engine {
     hmap el_incidents; /* incident key -> einst */
     hmap awaiters;     /* instance key -> chute_awaiter list */
     heap ptimers;      /* pending timers of element instances */
+    heap dtimers;      /* timer start events of the latest process definitions */
     hmap subs;         /* hash of name and correlation key -> psub chain */
     hmap user_tasks;   /* element instance key -> einst of an open native user task */
     hmap msgs;         /* the same hash -> pmsg chain, oldest first */
@@ -661,6 +672,19 @@ void process_tick(chute_engine *e, int64_t now);
 
 /* The due time of the next process timer, or INT64_MAX. */
 int64_t process_next_due(const chute_engine *e);
+
+/* Schedules the timer start events of |d| (a new latest version) and
+ * cancels those of the version it replaces, |prev| (may be NULL). */
+void process_timer_starts_deployed(chute_engine *e, procdef *d, procdef *prev);
+
+/* Cancels the timer start events of |d| (deleted). */
+void process_timer_starts_cancel(chute_engine *e, int64_t def_key);
+
+/* Rebuilds the timer start events from the store. */
+int process_load_timer_starts(chute_engine *e, chute_error *err);
+
+/* Writes a timer start's row (or deletes it) in the open batch. */
+void engine_persist_timer_start(chute_engine *e, const dtimer *t, int remove);
 
 /* Sets up the timer heap (at open). */
 void process_init(chute_engine *e);

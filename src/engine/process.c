@@ -1242,9 +1242,21 @@ static uint32_t *timer_pos(void *t)
 static int msg_before(const void *a, const void *b);
 static uint32_t *msg_pos(void *m);
 
+static int dtimer_before(const void *a, const void *b)
+{
+    const dtimer *x = a, *y = b;
+    return x->due != y->due ? x->due < y->due : x->def_key < y->def_key;
+}
+
+static uint32_t *dtimer_pos(void *t)
+{
+    return &((dtimer *)t)->heap_pos;
+}
+
 void process_init(chute_engine *e)
 {
     heap_init(&e->ptimers, timer_before, timer_pos);
+    heap_init(&e->dtimers, dtimer_before, dtimer_pos);
     hmap_init(&e->subs);
     hmap_init(&e->user_tasks);
 }
@@ -1264,6 +1276,9 @@ int64_t process_next_due(const chute_engine *e)
 {
     const ptimer *t = heap_top(&e->ptimers);
     int64_t due = t ? t->due : INT64_MAX;
+    const dtimer *dt = heap_top(&e->dtimers);
+    if (dt && dt->due < due)
+        due = dt->due;
     int64_t m = process_next_message_expiry(e);
     return m < due ? m : due;
 }
@@ -1554,9 +1569,12 @@ int process_catch_error(chute_engine *e, const job *j, const char *code, const c
 
 static void expire_messages(chute_engine *e, int64_t now);
 
+static void fire_timer_starts(chute_engine *e, int64_t now);
+
 void process_tick(chute_engine *e, int64_t now)
 {
     expire_messages(e, now);
+    fire_timer_starts(e, now);
     ptimer *t;
     while ((t = heap_top(&e->ptimers)) && t->due <= now) {
         heap_pop(&e->ptimers);
@@ -2374,6 +2392,7 @@ int chute_engine_delete_resource(chute_engine *e, int64_t key, chute_error *err)
                                "delete process definition with key '%lld', but it has %u active "
                                "process instance%s; cancel or finish them first",
                                (long long)key, d->instances, d->instances == 1 ? "" : "s");
+    process_timer_starts_cancel(e, key);
     return deploy_delete(e, d, err);
 }
 
@@ -2531,7 +2550,11 @@ void process_flush(chute_engine *e)
 void process_clear(chute_engine *e)
 {
     /* The heap and the index point into the element instances freed
-     * below. */
+     * below; the timer starts come back from the store with them. */
+    dtimer *dt;
+    while ((dt = heap_pop(&e->dtimers)) != NULL)
+        free(dt);
+    heap_free(&e->dtimers);
     heap_free(&e->ptimers);
     hmap_free(&e->subs);
     hmap_free(&e->user_tasks);
@@ -4032,4 +4055,151 @@ static void body_continue(chute_engine *e, einst *body)
     }
     if (el->loop == MODEL_LOOP_SEQUENTIAL && body->mi->next < body->mi->n)
         start_inner(e, body);
+}
+
+/* ---- timer start events --------------------------------------------------------------- */
+
+/* The first firing of timer start |event| of |proc| from |now|; 0, or -1
+ * when its (static, deploy-checked) text does not read. */
+static int first_due(const model_process *proc, uint32_t event, int64_t now, dtimer *t)
+{
+    const model_element *ev = &proc->elements[event];
+    const char *txt = ev->timer->text;
+    size_t len = ev->timer->len;
+    t->repeat = 0;
+    if (ev->timer_kind == MODEL_TIMER_DURATION) {
+        iso_duration d;
+        if (iso_parse_duration(txt, len, &d) != 0)
+            return -1;
+        t->due = iso_add(now, &d);
+    } else if (ev->timer_kind == MODEL_TIMER_DATE) {
+        if (iso_parse_datetime(txt, len, &t->due) != 0)
+            return -1;
+    } else {
+        iso_cycle c;
+        if (iso_parse_cycle(txt, len, &c) != 0 || c.repeat == 0)
+            return -1;
+        t->every_ms = c.every.ms;
+        t->every_months = c.every.months;
+        t->due = c.start ? c.start : iso_add(now, &c.every);
+        t->repeat = c.repeat < 0 ? -1 : c.repeat - 1;
+    }
+    return 0;
+}
+
+void process_timer_starts_cancel(chute_engine *e, int64_t def_key)
+{
+    /* Rare (a new version or a deletion): a scan of the heap. */
+    for (uint32_t i = 0; i < e->dtimers.count;) {
+        dtimer *t = e->dtimers.items[i];
+        if (t->def_key == def_key) {
+            heap_remove(&e->dtimers, t);
+            engine_persist_timer_start(e, t, 1);
+            free(t);
+            i = 0; /* the heap moved */
+        } else {
+            i++;
+        }
+    }
+}
+
+void process_timer_starts_deployed(chute_engine *e, procdef *d, procdef *prev)
+{
+    if (prev)
+        process_timer_starts_cancel(e, prev->key);
+    const model_process *proc = deploy_process_of(d->model);
+    if (!proc)
+        return;
+    int64_t now = engine_now(e);
+    for (uint32_t k = 0; k < proc->element_count; k++) {
+        const model_element *el = &proc->elements[k];
+        if (el->type != MODEL_ELEMENT_START_EVENT || el->scope != MODEL_NONE ||
+            el->event != MODEL_EVENT_TIMER)
+            continue;
+        dtimer *t = calloc(1, sizeof *t);
+        if (!t || first_due(proc, k, now, t) != 0) {
+            free(t);
+            if (!t)
+                engine_batch_fail(e, NULL);
+            continue;
+        }
+        t->def_key = d->key;
+        t->event = k;
+        if (heap_push(&e->dtimers, t) != 0) {
+            free(t);
+            engine_batch_fail(e, NULL);
+            continue;
+        }
+        engine_persist_timer_start(e, t, 0);
+    }
+}
+
+static void fire_timer_starts(chute_engine *e, int64_t now)
+{
+    dtimer *t;
+    while ((t = heap_top(&e->dtimers)) && t->due <= now) {
+        heap_pop(&e->dtimers);
+        procdef *d = hmap_get(&e->defs_by_key, t->def_key);
+        const model_process *proc = d ? deploy_process_of(d->model) : NULL;
+        if (proc) {
+            chute_error err;
+            if (!start_instance(e, d, proc, t->event, NULL, 0, NULL, NULL, NULL, &err))
+                engine_batch_fail(e, &err);
+            drain(e);
+        }
+        if (proc && t->repeat != 0) {
+            /* The next firing counts from this one's due time: no drift. */
+            iso_duration every = {t->every_months, t->every_ms};
+            t->due = iso_add(t->due, &every);
+            if (t->repeat > 0)
+                t->repeat--;
+            if (heap_push(&e->dtimers, t) != 0) {
+                engine_persist_timer_start(e, t, 1);
+                free(t);
+                engine_batch_fail(e, NULL);
+                continue;
+            }
+            engine_persist_timer_start(e, t, 0);
+        } else {
+            engine_persist_timer_start(e, t, 1);
+            free(t);
+        }
+    }
+}
+
+static int load_timer_start(void *ctx, int64_t def_key, uint32_t event, int64_t due,
+                            int64_t repeat)
+{
+    chute_engine *e = ctx;
+    procdef *d = hmap_get(&e->defs_by_key, def_key);
+    const model_process *proc = d ? deploy_process_of(d->model) : NULL;
+    if (!proc || event >= proc->element_count ||
+        proc->elements[event].event != MODEL_EVENT_TIMER)
+        return 0; /* its definition is gone: nothing to start */
+    dtimer *t = calloc(1, sizeof *t);
+    if (!t)
+        return CHUTE_ENOMEM;
+    dtimer tmp;
+    if (first_due(proc, event, 0, &tmp) == 0) {
+        t->every_ms = tmp.every_ms;
+        t->every_months = tmp.every_months;
+    }
+    t->def_key = def_key;
+    t->event = event;
+    t->due = due;
+    t->repeat = repeat;
+    if (heap_push(&e->dtimers, t) != 0) {
+        free(t);
+        return CHUTE_ENOMEM;
+    }
+    return 0;
+}
+
+int process_load_timer_starts(chute_engine *e, chute_error *err)
+{
+    int rc = store_load_timer_starts(e->st, load_timer_start, e, err);
+    if (rc == CHUTE_ENOMEM)
+        return chute_error_set(err, rc, "%s: out of memory while loading timer starts",
+                               e->db_path);
+    return rc;
 }

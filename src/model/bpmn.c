@@ -1205,10 +1205,12 @@ static int check_supported(builder *b, const xtree_node *n, const flow_node_kind
              el->event == MODEL_EVENT_ERROR)) {
             /* the start of an event sub-process */
         } else if (el->type == MODEL_ELEMENT_START_EVENT &&
-                   !(el->event == MODEL_EVENT_MESSAGE && el->scope == MODEL_NONE)) {
+                   !((el->event == MODEL_EVENT_MESSAGE || el->event == MODEL_EVENT_TIMER) &&
+                     el->scope == MODEL_NONE)) {
             add_error(b, n,
                       "Start events with %s '%s' are not supported by Chute yet (supported: none "
-                      "start events, and message start events of the process)",
+                      "start events, message and timer start events of the process, and timer, "
+                      "message and error starts of event sub-processes)",
                       article(def), def);
             return 0;
         }
@@ -1552,14 +1554,20 @@ static int read_event_details(builder *b, const xtree_node *n, model_element *el
         return 0;
     }
     if (kind == MODEL_TIMER_CYCLE && el->type != MODEL_ELEMENT_BOUNDARY_EVENT &&
-        !(el->type == MODEL_ELEMENT_START_EVENT && el->scope != MODEL_NONE)) {
+        el->type != MODEL_ELEMENT_START_EVENT) {
         add_error(b, which,
-                  "Timer cycles are only supported on non-interrupting boundary events and "
-                  "event sub-process start events by Chute yet (timer start events of a process "
-                  "come later)");
+                  "Timer cycles are only allowed on start events and non-interrupting boundary "
+                  "events");
         return 0;
     }
-    if (kind == MODEL_TIMER_CYCLE && el->interrupting) {
+    int process_start = el->type == MODEL_ELEMENT_START_EVENT && el->scope == MODEL_NONE;
+    if (process_start && txt[0] == '=') {
+        add_error(b, which,
+                  "The timer of a process's start event must be static: it is scheduled when "
+                  "the process is deployed, before any variable exists");
+        return 0;
+    }
+    if (kind == MODEL_TIMER_CYCLE && el->interrupting && !process_start) {
         add_error(b, n, "Interrupting timer event with time cycle not allowed.");
         return 0;
     }

@@ -166,6 +166,12 @@ static const char *const schema_v3[] = {
     " data BLOB NOT NULL)",
     "CREATE INDEX process_instances_ended ON process_instances(ended_at) WHERE state <> 1",
     "CREATE INDEX process_instances_active ON process_instances(state) WHERE state = 1",
+    "CREATE TABLE timer_starts ("
+    " definition_key INTEGER NOT NULL,"
+    " event INTEGER NOT NULL,"
+    " due INTEGER NOT NULL,"
+    " repeat INTEGER NOT NULL,"
+    " PRIMARY KEY (definition_key, event))",
     "CREATE TABLE decision_definitions ("
     " key INTEGER PRIMARY KEY,"
     " decision_id TEXT NOT NULL,"
@@ -1238,6 +1244,62 @@ int store_load_decisions(store *s, store_decision_fn fn, void *ctx, chute_error 
     }
     if (ret == 0 && rc != SQLITE_DONE)
         ret = fail(s, err, code_of(rc), "reading the decisions");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* ---- timer start events ------------------------------------------------------------ */
+
+int store_put_timer_start(store *s, int64_t def_key, uint32_t event, int64_t due, int64_t repeat,
+                          chute_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "INSERT OR REPLACE INTO timer_starts(definition_key, event, due, "
+                                "repeat) VALUES (?1,?2,?3,?4)",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "storing a timer start");
+    sqlite3_bind_int64(st, 1, def_key);
+    sqlite3_bind_int64(st, 2, event);
+    sqlite3_bind_int64(st, 3, due);
+    sqlite3_bind_int64(st, 4, repeat);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, err, code_of(rc), "storing a timer start");
+}
+
+int store_delete_timer_start(store *s, int64_t def_key, uint32_t event, chute_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "DELETE FROM timer_starts WHERE definition_key=?1 AND event=?2", -1,
+                                &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "deleting a timer start");
+    sqlite3_bind_int64(st, 1, def_key);
+    sqlite3_bind_int64(st, 2, event);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, err, code_of(rc), "deleting a timer start");
+}
+
+int store_load_timer_starts(store *s, store_timer_start_fn fn, void *ctx, chute_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT definition_key, event, due, repeat FROM timer_starts", -1,
+                                &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "reading the timer starts");
+    int ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((ret = fn(ctx, sqlite3_column_int64(st, 0), (uint32_t)sqlite3_column_int64(st, 1),
+                      sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3))) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = fail(s, err, code_of(rc), "reading the timer starts");
     sqlite3_finalize(st);
     return ret;
 }

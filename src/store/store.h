@@ -187,6 +187,15 @@ typedef int (*store_decision_fn)(void *ctx, const store_decision *d);
 int store_put_decision(store *s, const store_decision *d, chute_error *err);
 int store_load_decisions(store *s, store_decision_fn fn, void *ctx, chute_error *err);
 
+/* The next due time of a process's timer start event (schema version 3),
+ * with the cycle's repetitions left (-1: forever). */
+int store_put_timer_start(store *s, int64_t def_key, uint32_t event, int64_t due, int64_t repeat,
+                          chute_error *err);
+int store_delete_timer_start(store *s, int64_t def_key, uint32_t event, chute_error *err);
+typedef int (*store_timer_start_fn)(void *ctx, int64_t def_key, uint32_t event, int64_t due,
+                                    int64_t repeat);
+int store_load_timer_starts(store *s, store_timer_start_fn fn, void *ctx, chute_error *err);
+
 /* A buffered message (schema version 3). |correlated| is a JSON array of
  * the bpmnProcessIds it went to. */
 typedef struct store_message {

@@ -1362,6 +1362,49 @@ static void test_interrupting_message_event_sub_process(void **state)
     assert_int_equal(publish(f, "cancel", "Z", 0, NULL), 0);
 }
 
+static int count_active(void *ctx, const chute_instance_view *v)
+{
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int instances_now(fx *f)
+{
+    int n = 0;
+    assert_ok(f, chute_engine_list_instances(f->e, NULL, 0, 1000, count_active, &n));
+    return n;
+}
+
+static void test_timer_start_event(void **state)
+{
+    fx *f = *state;
+    int64_t t0 = f->now;
+    deploy(f, "<bpmn:startEvent id=\"s\"><bpmn:timerEventDefinition><bpmn:timeCycle>R3/PT1M"
+              "</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>" FLOW("f0", "s", "t")
+                  TASK("t", "tick"));
+    assert_true(chute_engine_next_due(f->e) <= t0 + 60000);
+    tick_to(f, t0 + 59999);
+    assert_int_equal(instances_now(f), 0); /* never early */
+    tick_to(f, t0 + 60000);
+    assert_int_equal(instances_now(f), 1);
+    assert_ok(f, chute_engine_commit(f->e, &f->err));
+    fx_reopen(f); /* the schedule survives; the outage's firing comes at once */
+    tick_to(f, t0 + 150000);
+    assert_int_equal(instances_now(f), 2);
+    tick_to(f, t0 + 180000);
+    tick_to(f, t0 + 400000);
+    assert_int_equal(instances_now(f), 3); /* R3: three in all */
+    /* A new version replaces the schedule of the old one. */
+    deploy(f, "<bpmn:startEvent id=\"s\"><bpmn:timerEventDefinition><bpmn:timeDuration>PT10S"
+              "</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>"
+              FLOW("f0", "s", "t") TASK("t", "once"));
+    tick_to(f, f->now + 10000);
+    got g;
+    assert_int_equal(activate_one(f, "once", &g), 1);
+    tick_to(f, f->now + 100000);
+    assert_int_equal(instances_now(f), 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1404,6 +1447,7 @@ int main(void)
         FX_TEST(test_multi_instance_sequential_and_completion_condition),
         FX_TEST(test_decisions_deploy_and_evaluate),
         FX_TEST(test_interrupting_message_event_sub_process),
+        FX_TEST(test_timer_start_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1020,8 +1020,9 @@ static void test_start_events(void **state)
                           "Attribute 'messageRef' references 'm', which is not a message"));
     assert_refused(DOC("<bpmn:startEvent id=\"a\"><bpmn:signalEventDefinition/></bpmn:startEvent>"),
                    REJECT("a", "Start events with a 'signalEventDefinition' are not supported by "
-                               "Chute yet (supported: none start events, and message start events "
-                               "of the process)"));
+                               "Chute yet (supported: none start events, message and timer start "
+                               "events of the process, and timer, message and error starts of "
+                               "event sub-processes)"));
     assert_refused(
         DOC(START "<bpmn:sequenceFlow id=\"f\" sourceRef=\"start\" targetRef=\"start\"/>"),
         REJECT("start", "Start events must not have incoming sequence flows"));
@@ -1260,9 +1261,8 @@ static void test_unsupported(void **state)
                              "<bpmn:timeCycle>R/PT1M</bpmn:timeCycle>"
                              "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"),
                    REJECT("timer > timerEventDefinition > timeCycle",
-                          "Timer cycles are only supported on non-interrupting boundary events and "
-                          "event sub-process start events by Chute yet (timer start events of a "
-                          "process come later)"));
+                          "Timer cycles are only allowed on start events and non-interrupting "
+                          "boundary events"));
     assert_refused(DOC(START "<bpmn:callActivity id=\"call\"/>"),
                    REJECT("call", "Must have exactly one 'zeebe:calledElement' extension element"));
     assert_refused(DOC(START "<bpmn:receiveTask id=\"r\"/>"),
