@@ -882,6 +882,47 @@ typedef int (*chute_incident_visit_fn)(void *ctx, const chute_incident_view *inc
 int chute_engine_search_incidents(chute_engine *e, int64_t process_instance_key,
                                   chute_incident_visit_fn fn, void *ctx);
 
+/* ---- processes: modification and migration -----------------------------------
+ *
+ * Operations people ask for on a running instance. Both are all or
+ * nothing: every instruction is checked before anything changes.
+ */
+typedef struct chute_activate_instruction {
+    const char *element_id;     /* the element to activate a token at */
+    int64_t ancestor_key;       /* the flow scope's element instance, 0: the only one there is
+                                   (the process itself for a top-level element) */
+    const char *variables;      /* JSON object set as local variables of that flow scope, or
+                                   NULL */
+    size_t variables_len;
+} chute_activate_instruction;
+
+/*
+ * Terminates the element instances |terminate| (with their jobs, timers and
+ * children) and activates tokens at the elements |activate|. An instance
+ * left with no token is terminated. CHUTE_ENOTFOUND (the instance, an
+ * element instance of another instance), CHUTE_EINVAL (an unknown element,
+ * one that cannot be activated, an ambiguous flow scope).
+ */
+int chute_engine_modify_instance(chute_engine *e, int64_t key,
+                                 const chute_activate_instruction *activate, size_t nactivate,
+                                 const int64_t *terminate, size_t nterminate, chute_error *err);
+
+typedef struct chute_mapping_instruction {
+    const char *source_element_id;
+    const char *target_element_id;
+} chute_mapping_instruction;
+
+/*
+ * Moves the active instance |key| to the process definition |target_key|:
+ * every active element instance is mapped by |map| to an element of the
+ * same type in the target (its jobs get the new process fields). Refused
+ * (CHUTE_EINVAL) when an active element has no mapping, maps to another
+ * type, or waits on a timer, message or join (not migrated yet).
+ */
+int chute_engine_migrate_instance(chute_engine *e, int64_t key, int64_t target_key,
+                                  const chute_mapping_instruction *map, size_t nmap,
+                                  chute_error *err);
+
 /* ---- processes: messages ---------------------------------------------------
  *
  * A message has a name, a correlation key, a time to live, an optional id

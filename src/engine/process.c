@@ -4203,3 +4203,30 @@ int process_load_timer_starts(chute_engine *e, chute_error *err)
                                e->db_path);
     return rc;
 }
+
+/* ---- modification and migration (placeholders until the runtime lands) ----------------- */
+
+int chute_engine_modify_instance(chute_engine *e, int64_t key,
+                                 const chute_activate_instruction *activate, size_t nactivate,
+                                 const int64_t *terminate, size_t nterminate, chute_error *err)
+{
+    (void)e;
+    (void)activate;
+    (void)nactivate;
+    (void)terminate;
+    (void)nterminate;
+    return chute_error_set(err, CHUTE_EUNIMPL, "modifying instance %lld is being built",
+                           (long long)key);
+}
+
+int chute_engine_migrate_instance(chute_engine *e, int64_t key, int64_t target_key,
+                                  const chute_mapping_instruction *map, size_t nmap,
+                                  chute_error *err)
+{
+    (void)e;
+    (void)target_key;
+    (void)map;
+    (void)nmap;
+    return chute_error_set(err, CHUTE_EUNIMPL, "migrating instance %lld is being built",
+                           (long long)key);
+}
