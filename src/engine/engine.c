@@ -120,6 +120,11 @@ static void persist(chute_engine *e, const job *j, int op, int64_t completed_at)
     persist_result(e, j, op, completed_at, NULL, 0);
 }
 
+void engine_persist_job(chute_engine *e, const job *j)
+{
+    persist(e, j, OP_UPDATE, 0);
+}
+
 void engine_batch_fail(chute_engine *e, const chute_error *why)
 {
     batch_fail(e, why);

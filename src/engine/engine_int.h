@@ -575,6 +575,9 @@ void engine_delete_instance_row(chute_engine *e, int64_t key);
 int engine_sweep_instance_rows(chute_engine *e, int64_t before, int *deleted);
 void engine_delete_definition_row(chute_engine *e, int64_t key);
 
+/* Rewrites the row of job |j| in the open batch. */
+void engine_persist_job(chute_engine *e, const job *j);
+
 /* Opens the batch (for a change that is written only at the commit). */
 void engine_batch_touch(chute_engine *e);
 

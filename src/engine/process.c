@@ -4204,29 +4204,285 @@ int process_load_timer_starts(chute_engine *e, chute_error *err)
     return rc;
 }
 
-/* ---- modification and migration (placeholders until the runtime lands) ----------------- */
+/* ---- modification and migration ---------------------------------------------------------- */
+
+/* Whether a token may be put at |el|: not inside an event sub-process or a
+ * multi-instance body, not a boundary event or a start event of one. */
+static const char *why_not_activatable(const model_process *p, const model_element *el)
+{
+    if (el->type == MODEL_ELEMENT_BOUNDARY_EVENT)
+        return "it is a boundary event";
+    if (el->type == MODEL_ELEMENT_EVENT_SUB_PROCESS)
+        return "it is an event sub-process (its start event triggers it)";
+    for (uint32_t s = el->scope; s != MODEL_NONE; s = p->elements[s].scope) {
+        if (p->elements[s].type == MODEL_ELEMENT_EVENT_SUB_PROCESS)
+            return "it is inside an event sub-process";
+        if (p->elements[s].multi)
+            return "it is inside a multi-instance activity";
+    }
+    return NULL;
+}
+
+/* The flow scope for a token at |el|: |ancestor| when given, else the one
+ * active instance of its scope element. */
+static einst *flow_scope_for(chute_engine *e, pinst *pi, const model_element *el,
+                             int64_t ancestor, chute_error *err)
+{
+    if (el->scope == MODEL_NONE) {
+        if (ancestor && ancestor != pi->key) {
+            chute_error_set(err, CHUTE_EINVAL,
+                            "Expected to activate element '%s' in the process instance itself, "
+                            "but the ancestor '%lld' was given",
+                            el->id, (long long)ancestor);
+            return NULL;
+        }
+        return pi->root;
+    }
+    einst *found = NULL;
+    int count = 0;
+    for (einst *x = pi->head; x; x = x->next) {
+        if (x->elem != el->scope || (ancestor && x->key != ancestor))
+            continue;
+        found = x;
+        count++;
+    }
+    if (count != 1) {
+        chute_error_set(err, CHUTE_EINVAL,
+                        count ? "Expected to activate element '%s', but its flow scope '%s' is "
+                                "active more than once; give its element instance key as the "
+                                "ancestor"
+                              : "Expected to activate element '%s', but its flow scope '%s' is "
+                                "not active (activate the scope itself instead)",
+                        el->id, pi->proc->elements[el->scope].id);
+        return NULL;
+    }
+    return found;
+}
 
 int chute_engine_modify_instance(chute_engine *e, int64_t key,
                                  const chute_activate_instruction *activate, size_t nactivate,
                                  const int64_t *terminate, size_t nterminate, chute_error *err)
 {
-    (void)e;
-    (void)activate;
-    (void)nactivate;
-    (void)terminate;
-    (void)nterminate;
-    return chute_error_set(err, CHUTE_EUNIMPL, "modifying instance %lld is being built",
-                           (long long)key);
+    pinst *pi = hmap_get(&e->instances, key);
+    if (!pi)
+        return chute_error_set(err, CHUTE_ENOTFOUND,
+                               "Command 'MODIFY' rejected with code 'NOT_FOUND': Expected to "
+                               "modify process instance but no process instance found with key "
+                               "'%lld'",
+                               (long long)key);
+    /* Everything is checked before anything changes. */
+    for (size_t i = 0; i < nterminate; i++) {
+        einst *x = hmap_get(&e->elements, terminate[i]);
+        if (!x || x->pi != pi || x == pi->root)
+            return chute_error_set(err, CHUTE_ENOTFOUND,
+                                   "Expected to modify instance of process '%s' but it contains "
+                                   "one or more terminate instructions with an element instance "
+                                   "that could not be found: '%lld'",
+                                   pi->def->bpmn_process_id, (long long)terminate[i]);
+    }
+    einst **scopes = nactivate ? calloc(nactivate, sizeof *scopes) : NULL;
+    uint32_t *elems = nactivate ? calloc(nactivate, sizeof *elems) : NULL;
+    if (nactivate && (!scopes || !elems)) {
+        free(scopes);
+        free(elems);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory modifying an instance");
+    }
+    int rc = 0;
+    for (size_t i = 0; i < nactivate && rc == 0; i++) {
+        const char *id = activate[i].element_id ? activate[i].element_id : "";
+        uint32_t idx = model_process_find(pi->proc, id, strlen(id));
+        if (idx == MODEL_NONE) {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected to modify instance of process '%s' but it contains one "
+                                 "or more activate instructions with an element that could not "
+                                 "be found: '%s'",
+                                 pi->def->bpmn_process_id, id);
+            break;
+        }
+        const model_element *el = &pi->proc->elements[idx];
+        const char *why = why_not_activatable(pi->proc, el);
+        if (why) {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected to activate element '%s', but %s", id, why);
+            break;
+        }
+        scopes[i] = flow_scope_for(e, pi, el, activate[i].ancestor_key, err);
+        if (!scopes[i]) {
+            rc = err->code;
+            break;
+        }
+        size_t vl = activate[i].variables && !activate[i].variables_len
+                        ? strlen(activate[i].variables)
+                        : activate[i].variables_len;
+        if ((rc = engine_check_variables(e, activate[i].variables, vl, err)) != 0)
+            break;
+        elems[i] = idx;
+    }
+    if (rc != 0) {
+        free(scopes);
+        free(elems);
+        return rc;
+    }
+    /* Activations first (their scopes must still be there), then the
+     * terminations. */
+    for (size_t i = 0; i < nactivate; i++) {
+        size_t vl = activate[i].variables && !activate[i].variables_len
+                        ? strlen(activate[i].variables)
+                        : activate[i].variables_len;
+        if (!jdoc_blank(activate[i].variables, vl) &&
+            apply_document(e, scopes[i], activate[i].variables, vl, 1) != 0)
+            engine_batch_fail(e, NULL);
+        queue_work(e, scopes[i], elems[i], 0);
+    }
+    free(scopes);
+    free(elems);
+    for (size_t i = 0; i < nterminate; i++) {
+        einst *x = hmap_get(&e->elements, terminate[i]);
+        if (!x)
+            continue; /* ended with an ancestor terminated before it */
+        einst *scope = x->scope;
+        terminate_element(e, x);
+        if (scope->tokens > 0)
+            scope->tokens--;
+    }
+    touch(e, pi);
+    drain(e);
+    if (pi->state == CHUTE_INSTANCE_ACTIVE && pi->root->tokens == 0) {
+        /* Nothing left to do: the instance ends as Zeebe ends it. */
+        terminate_children(e, pi->root);
+        end_instance(e, pi, CHUTE_INSTANCE_TERMINATED);
+    }
+    return 0;
 }
 
 int chute_engine_migrate_instance(chute_engine *e, int64_t key, int64_t target_key,
                                   const chute_mapping_instruction *map, size_t nmap,
                                   chute_error *err)
 {
-    (void)e;
-    (void)target_key;
-    (void)map;
-    (void)nmap;
-    return chute_error_set(err, CHUTE_EUNIMPL, "migrating instance %lld is being built",
-                           (long long)key);
+    pinst *pi = hmap_get(&e->instances, key);
+    if (!pi)
+        return chute_error_set(err, CHUTE_ENOTFOUND,
+                               "Expected to migrate process instance but no process instance "
+                               "found with key '%lld'",
+                               (long long)key);
+    procdef *d = hmap_get(&e->defs_by_key, target_key);
+    const model_process *to = d ? deploy_process_of(d->model) : NULL;
+    if (!to)
+        return chute_error_set(err, CHUTE_ENOTFOUND,
+                               "Expected to migrate process instance to process definition but "
+                               "no process definition found with key '%lld'",
+                               (long long)target_key);
+    if (pi->parent_key)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to migrate process instance '%lld', but it was started "
+                               "by a call activity (migrate the root instead)",
+                               (long long)key);
+    /* Every active element maps to an element of the same type. */
+    size_t n = 0;
+    for (einst *x = pi->head; x; x = x->next)
+        n++;
+    uint32_t *dest = calloc(n ? n : 1, sizeof *dest);
+    if (!dest)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory migrating an instance");
+    size_t k = 0;
+    int rc = 0;
+    for (einst *x = pi->head; x && rc == 0; x = x->next, k++) {
+        if (x == pi->root) {
+            dest[k] = MODEL_NONE;
+            continue;
+        }
+        const model_element *el = elem_of(x);
+        const char *tid = NULL;
+        for (size_t m = 0; m < nmap && !tid; m++)
+            if (map[m].source_element_id && strcmp(map[m].source_element_id, el->id) == 0)
+                tid = map[m].target_element_id ? map[m].target_element_id : "";
+        if (!tid) {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected to migrate process instance '%lld' but no mapping "
+                                 "instruction is defined for active element with id '%s'. "
+                                 "Elements cannot be migrated without a mapping.",
+                                 (long long)key, el->id);
+            break;
+        }
+        uint32_t t = model_process_find(to, tid, strlen(tid));
+        if (t == MODEL_NONE || to->elements[t].type != el->type) {
+            if (t == MODEL_NONE)
+                rc = chute_error_set(err, CHUTE_EINVAL,
+                                     "Expected to migrate process instance '%lld' but active "
+                                     "element with id '%s' is mapped to element with id '%s' "
+                                     "that does not exist in the target process definition",
+                                     (long long)key, el->id, tid);
+            else
+                rc = chute_error_set(err, CHUTE_EINVAL,
+                                     "Expected to migrate process instance '%lld' but active "
+                                     "element with id '%s' and type '%s' is mapped to element "
+                                     "'%s' of another type",
+                                     (long long)key, el->id, model_element_type_name(el->type),
+                                     tid);
+            break;
+        }
+        if (x->timers || x->subs || x->joins || x->mi || x->child_key || x->ut) {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected to migrate process instance '%lld' but active element "
+                                 "'%s' waits on a timer, a message, a join, a called instance, "
+                                 "a user task or inner instances; Chute migrates job tasks and "
+                                 "plain elements only",
+                                 (long long)key, el->id);
+            break;
+        }
+        dest[k] = t;
+    }
+    if (rc == 0 && (pi->root->timers || pi->root->subs || pi->root->joins))
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "Expected to migrate process instance '%lld' but it waits on an "
+                             "event sub-process or a join; not migrated yet",
+                             (long long)key);
+    if (rc != 0) {
+        free(dest);
+        return rc;
+    }
+    /* Apply: the instance, its element instances, their jobs, the history
+     * (by element id: what the target lacks shows no id). */
+    const model_process *from = pi->proc;
+    k = 0;
+    for (einst *x = pi->head; x; x = x->next, k++) {
+        if (x == pi->root)
+            continue;
+        x->elem = dest[k];
+        if (x->job_key) {
+            job *j = hmap_get(&e->jobs, x->job_key);
+            if (j && j->ext && j->ext->process) {
+                chute_process_ref ref = j->ext->process->ref;
+                ref.process_definition_key = d->key;
+                ref.process_definition_version = d->version;
+                ref.bpmn_process_id = d->bpmn_process_id;
+                ref.element_id = to->elements[x->elem].id;
+                if (job_ext_set_process(j->ext, &ref) != 0)
+                    engine_batch_fail(e, NULL);
+                engine_persist_job(e, j);
+            }
+        }
+    }
+    for (uint32_t h = 0; h < pi->nhist; h++) {
+        uint32_t old = pi->hist[h].elem;
+        if (old == MODEL_NONE || old >= from->element_count)
+            continue;
+        const char *id = from->elements[old].id;
+        pi->hist[h].elem = model_process_find(to, id, strlen(id));
+    }
+    for (uint32_t i = 0; i < pi->nincs; i++) {
+        uint32_t old = pi->incs[i].elem;
+        if (old < from->element_count) {
+            const char *id = from->elements[old].id;
+            pi->incs[i].elem = model_process_find(to, id, strlen(id));
+        }
+    }
+    free(dest);
+    if (pi->def->instances > 0)
+        pi->def->instances--;
+    pi->def = d;
+    pi->proc = to;
+    d->instances++;
+    touch(e, pi);
+    return 0;
 }

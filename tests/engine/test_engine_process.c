@@ -1405,6 +1405,59 @@ static void test_timer_start_event(void **state)
     assert_int_equal(instances_now(f), 4);
 }
 
+static void test_modify_and_migrate(void **state)
+{
+    fx *f = *state;
+    int64_t v1 = deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a") TASK("a", "ta")
+                               FLOW("f1", "a", "b") TASK("b", "tb"));
+    int64_t pi = start(f, "{\"x\":1}");
+    got g;
+    assert_int_equal(activate_one(f, "ta", &g), 1);
+    int64_t a_elem = g.ref.element_instance_key;
+    /* Skip a: terminate it and put a token at b, with a variable. */
+    chute_activate_instruction act = {.element_id = "b", .variables = "{\"y\":2}"};
+    assert_ok(f, chute_engine_modify_instance(f->e, pi, &act, 1, &a_elem, 1, &f->err));
+    assert_rejected(f, chute_engine_complete(f->e, g.key, NULL, 0, &f->err), CHUTE_ENOTFOUND);
+    assert_int_equal(activate_one(f, "tb", &g), 1);
+    assert_json_equal(g.vars, "{\"x\":1,\"y\":2}");
+    /* Bad instructions change nothing. */
+    chute_activate_instruction bad = {.element_id = "nope"};
+    assert_rejected(f, chute_engine_modify_instance(f->e, pi, &bad, 1, NULL, 0, &f->err),
+                    CHUTE_EINVAL);
+    int64_t stray = 42;
+    assert_rejected(f, chute_engine_modify_instance(f->e, pi, NULL, 0, &stray, 1, &f->err),
+                    CHUTE_ENOTFOUND);
+    /* Migrate to a version where b is called c. */
+    int64_t v2 = deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "c") TASK("c", "tc")
+                               FLOW("f1", "c", "e") "<bpmn:endEvent id=\"e\"/>");
+    chute_mapping_instruction wrong = {"b", "zz"};
+    assert_rejected(f, chute_engine_migrate_instance(f->e, pi, v2, &wrong, 1, &f->err),
+                    CHUTE_EINVAL);
+    chute_mapping_instruction map = {"b", "c"};
+    assert_ok(f, chute_engine_migrate_instance(f->e, pi, v2, &map, 1, &f->err));
+    chute_instance_view v;
+    assert_ok(f, chute_engine_get_instance(f->e, pi, &v, &f->err));
+    assert_int_equal(v.process_definition_key, v2);
+    assert_int_equal(v.version, 2);
+    /* The job keeps its type and worker, with the new process fields; its
+     * completion follows the new model. */
+    chute_job_view jv;
+    assert_ok(f, chute_engine_get(f->e, g.key, &jv, &f->err));
+    assert_string_equal(jv.process.element_id, "c");
+    assert_int_equal(jv.process.process_definition_key, v2);
+    assert_ok(f, chute_engine_commit(f->e, &f->err));
+    fx_reopen(f);
+    assert_ok(f, chute_engine_complete(f->e, g.key, NULL, 0, &f->err));
+    assert_int_equal(state_of(f, pi), CHUTE_INSTANCE_COMPLETED);
+    (void)v1;
+    /* Terminating the last token ends the instance. */
+    int64_t pi2 = start(f, NULL);
+    assert_int_equal(activate_one(f, "tc", &g), 1);
+    int64_t el = g.ref.element_instance_key;
+    assert_ok(f, chute_engine_modify_instance(f->e, pi2, NULL, 0, &el, 1, &f->err));
+    assert_int_equal(state_of(f, pi2), CHUTE_INSTANCE_TERMINATED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1448,6 +1501,7 @@ int main(void)
         FX_TEST(test_decisions_deploy_and_evaluate),
         FX_TEST(test_interrupting_message_event_sub_process),
         FX_TEST(test_timer_start_event),
+        FX_TEST(test_modify_and_migrate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
