@@ -65,15 +65,27 @@ job *job_alloc(const char *vars, size_t vlen)
 
 int job_ext_set_process(job_ext *x, const chute_process_ref *p)
 {
-    x->process = calloc(1, sizeof *x->process);
-    if (!x->process)
+    /* Built beside the old fields (|p| may point into them), which then go. */
+    job_process *n = calloc(1, sizeof *n);
+    if (!n)
         return CHUTE_ENOMEM;
-    x->process->ref = *p;
-    x->process->ref.bpmn_process_id = NULL;
-    x->process->ref.element_id = NULL;
-    if (job_set_str((char **)&x->process->ref.bpmn_process_id, p->bpmn_process_id) ||
-        job_set_str((char **)&x->process->ref.element_id, p->element_id))
+    n->ref = *p;
+    n->ref.bpmn_process_id = NULL;
+    n->ref.element_id = NULL;
+    if (job_set_str((char **)&n->ref.bpmn_process_id, p->bpmn_process_id) ||
+        job_set_str((char **)&n->ref.element_id, p->element_id)) {
+        free((char *)n->ref.bpmn_process_id);
+        free((char *)n->ref.element_id);
+        free(n);
         return CHUTE_ENOMEM;
+    }
+    job_process *old = x->process;
+    x->process = n;
+    if (old) {
+        free((char *)old->ref.bpmn_process_id);
+        free((char *)old->ref.element_id);
+        free(old);
+    }
     return 0;
 }
 
