@@ -103,4 +103,37 @@ char *lg_read_exact(lg_reader *r, size_t n);
 void *lg_raw_idle_start(const char *addr, int n, const char *setup, const char *poll);
 void lg_raw_idle_stop(void *h);
 
+/* ---- process instances (lg_process.c; Chute only) ----------------------- */
+
+typedef struct lg_process_opts {
+    const char *addr;
+    const char *resource_name; /* e.g. "order-process.bpmn" */
+    const char *xml;           /* the BPMN document to deploy */
+    size_t xml_len;
+    const char *bpmn_process_id; /* NULL: the first process of the deployment */
+    long long n;                 /* instances per round */
+    int inflight;                /* CreateProcessInstanceWithResult calls open at once */
+    int conns;                   /* connections those calls are spread over */
+    int concurrency;             /* handler threads of each job worker */
+    int max_jobs_active;         /* jobs each worker holds at most */
+    int stream;                  /* workers also keep a job stream open */
+    double max_secs;             /* bound on one round */
+} lg_process_opts;
+
+typedef struct lg_process_result {
+    long long done, failed;
+    double secs, rate;             /* instances completed per second */
+    double p50_ms, p99_ms, max_ms; /* creation to completion */
+} lg_process_result;
+
+typedef struct lg_process lg_process;
+
+/* Deploys the model and opens one worker per job type. 0 or -1 (message on
+ * stderr). */
+int lg_process_open(lg_process **out, const lg_process_opts *opts);
+/* Runs one round. 0, or -1 when an instance failed or did not complete in
+ * time (|out| is filled either way). */
+int lg_process_round(lg_process *p, int round, lg_process_result *out);
+void lg_process_close(lg_process *p);
+
 #endif

@@ -18,6 +18,11 @@
  *   probe     n=                         wait until a job can be taken (after
  *             a restart), then the activation latency at depth.
  *   idle      conns= secs= pid=          idle long-polling workers; broker CPU.
+ *   process   bpmn=FILE | model=gateways, id= n= reps= inflight= conns= conc= jobs_active=
+ *             stream= secs=                Chute only: process instances created with
+ *             CreateProcessInstanceWithResult (at most `inflight` open), their jobs
+ *             done by one C job worker per type; instances completed per second
+ *             (median of the rounds) and creation-to-completion p50 and p99.
  * Every figure is printed as `bench: <name> <value> <unit>`, name= gives the
  * prefix.
  */
@@ -582,6 +587,131 @@ static void scenario_idle(void)
     figure("", (double)(t1 - t0) / (double)sysconf(_SC_CLK_TCK) / wall * 100.0, "%cpu");
 }
 
+/* ---- process instances ----------------------------------------------------- */
+
+/* A model with an exclusive and a parallel gateway: orders over 100 get a
+ * review, then stock is reserved and the invoice sent in parallel, and once
+ * both are done the customer is notified. */
+#define BPMN_NS                                                                                    \
+    "xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "                                  \
+    "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\""
+#define BPMN_TASK(id, type)                                                                        \
+    "<bpmn:serviceTask id=\"" id "\"><bpmn:extensionElements><zeebe:taskDefinition type=\"" type   \
+    "\"/></bpmn:extensionElements></bpmn:serviceTask>"
+#define BPMN_FLOW(id, from, to)                                                                    \
+    "<bpmn:sequenceFlow id=\"" id "\" sourceRef=\"" from "\" targetRef=\"" to "\"/>"
+
+/* clang-format off */
+static const char GATEWAYS_XML[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><bpmn:definitions " BPMN_NS
+    " id=\"bench-gateways-defs\"><bpmn:process id=\"bench-gateways\" isExecutable=\"true\">"
+    "<bpmn:startEvent id=\"start\"/>" BPMN_FLOW("f1", "start", "route")
+    "<bpmn:exclusiveGateway id=\"route\" default=\"small\"/>"
+    "<bpmn:sequenceFlow id=\"big\" sourceRef=\"route\" targetRef=\"review\">"
+    "<bpmn:conditionExpression>=amount &gt; 100</bpmn:conditionExpression></bpmn:sequenceFlow>"
+    BPMN_FLOW("small", "route", "merge") BPMN_TASK("review", "review-order")
+    BPMN_FLOW("reviewed", "review", "merge") "<bpmn:exclusiveGateway id=\"merge\"/>"
+    BPMN_FLOW("f2", "merge", "fork") "<bpmn:parallelGateway id=\"fork\"/>"
+    BPMN_FLOW("fa", "fork", "reserve") BPMN_FLOW("fb", "fork", "invoice")
+    BPMN_TASK("reserve", "reserve-stock") BPMN_TASK("invoice", "send-invoice")
+    BPMN_FLOW("ja", "reserve", "join") BPMN_FLOW("jb", "invoice", "join")
+    "<bpmn:parallelGateway id=\"join\"/>" BPMN_FLOW("f3", "join", "notify")
+    BPMN_TASK("notify", "notify-customer") BPMN_FLOW("f4", "notify", "end")
+    "<bpmn:endEvent id=\"end\"/></bpmn:process></bpmn:definitions>";
+/* clang-format on */
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+static void scenario_process(void)
+{
+    if (be != &lg_chute) {
+        fprintf(stderr, "loadgen: process runs against chute only\n");
+        exit(2);
+    }
+    const char *bpmn = opt("bpmn", NULL), *model = opt("model", NULL);
+    lg_process_opts o = {.addr = addr};
+    char *file = NULL;
+    if (bpmn) {
+        file = read_file(bpmn, &o.xml_len);
+        if (!file) {
+            fprintf(stderr, "loadgen: process: cannot read the model %s\n", bpmn);
+            exit(1);
+        }
+        o.xml = file;
+        const char *slash = strrchr(bpmn, '/');
+        o.resource_name = slash ? slash + 1 : bpmn;
+    } else if (model && strcmp(model, "gateways") == 0) {
+        o.xml = GATEWAYS_XML;
+        o.xml_len = sizeof GATEWAYS_XML - 1;
+        o.resource_name = "bench-gateways.bpmn";
+    } else {
+        fprintf(stderr, "loadgen: process needs bpmn=FILE or model=gateways\n");
+        exit(2);
+    }
+    o.bpmn_process_id = opt("id", NULL);
+    o.n = opti("n", 5000);
+    o.inflight = (int)opti("inflight", 256);
+    o.conns = (int)opti("conns", 2);
+    o.concurrency = (int)opti("conc", 16);
+    o.max_jobs_active = (int)opti("jobs_active", 64);
+    o.stream = (int)opti("stream", 1);
+    o.max_secs = atof(opt("secs", "60"));
+    int reps = (int)opti("reps", 3);
+    if (o.n < 1 || o.n > 10000000 || reps < 1 || reps > 100 || o.max_secs <= 0) {
+        fprintf(stderr, "loadgen: process: n must be 1..10000000, reps 1..100, secs > 0\n");
+        exit(2);
+    }
+    lg_process *p;
+    if (lg_process_open(&p, &o) != 0)
+        exit(1);
+    double *rate = calloc((size_t)reps, sizeof *rate), *p50 = calloc((size_t)reps, sizeof *p50),
+           *p99 = calloc((size_t)reps, sizeof *p99), *mx = calloc((size_t)reps, sizeof *mx);
+    int failed = 0;
+    for (int r = 0; r < reps && !failed; r++) {
+        lg_process_result res;
+        failed = lg_process_round(p, r, &res) != 0;
+        rate[r] = res.rate;
+        p50[r] = res.p50_ms;
+        p99[r] = res.p99_ms;
+        mx[r] = res.max_ms;
+        fprintf(stderr,
+                "loadgen: %s round %d: %lld instances in %.2f s: %.0f instances/s, creation to "
+                "completion p50 %.1f ms p99 %.1f ms max %.1f ms%s\n",
+                name, r, res.done, res.secs, res.rate, res.p50_ms, res.p99_ms, res.max_ms,
+                failed ? " (FAILED)" : "");
+    }
+    lg_process_close(p);
+    free(file);
+    if (failed) {
+        fprintf(stderr, "loadgen: process: not every instance completed: no figures\n");
+        exit(1);
+    }
+    figure("_rate", median(rate, reps), "instances/s");
+    figure("_p50", median(p50, reps), "ms");
+    figure("_p99", median(p99, reps), "ms");
+    figure("_max", median(mx, reps), "ms");
+    free(rate);
+    free(p50);
+    free(p99);
+    free(mx);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -616,6 +746,8 @@ int main(int argc, char **argv)
         scenario_probe();
     else if (strcmp(s, "idle") == 0)
         scenario_idle();
+    else if (strcmp(s, "process") == 0)
+        scenario_process();
     else {
         fprintf(stderr, "loadgen: unknown scenario %s\n", s);
         return 2;

@@ -104,6 +104,37 @@ goals() {
     "idle $(fmt "$i") ms, during $(fmt "$d") ms, chuted $(fmt "$(val bomb chuted_cpu_pct)") % CPU"
 }
 
+# Process instances (scripts/bench.sh section 2b), when the run has them.
+processes() {
+  local o g
+  o=$(val process_order rate); g=$(val process_gateways rate)
+  [ -z "$o$g" ] && return 0
+  echo "## Process instances (chute durability full)"
+  echo
+  echo "Each instance is created with CreateProcessInstanceWithResult (at most 256 calls open, over 2"
+  echo "connections) and answered when it completed; one C job worker per job type (16 handler"
+  echo "threads, job streams) completes every job with one variable. Rate: instances completed per"
+  echo "second, median of the rounds; latency: from sending the create to its result, median of the"
+  echo "rounds' percentiles. Load generator, workers and broker share the cores."
+  echo
+  echo "| model | instances/s | p50 | p99 | max |"
+  echo "|---|---:|---:|---:|---:|"
+  local m label
+  for m in order gateways; do
+    case $m in
+      order) label="getting-started order process (3 service tasks)" ;;
+      gateways) label="exclusive choice + parallel fork/join (3-4 service tasks)" ;;
+    esac
+    [ -z "$(val process_$m rate)" ] && continue
+    echo "| $label | $(fmt "$(val process_$m rate)") | $(fmt "$(val process_$m p50)") ms |" \
+         "$(fmt "$(val process_$m p99)") ms | $(fmt "$(val process_$m max)") ms |"
+  done
+  echo
+  ge "$o" 10000 && ok=1 || ok=0
+  goal "10 000 order-process instances/s on this machine" $ok "$(fmt "$o") instances/s"
+  echo
+}
+
 machine() {
   echo "- $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr); load generator and broker share the cores."
   echo "- Brokers: chute $(git -C "$(dirname "$0")/.." describe --always --dirty 2>/dev/null || echo '?'),"\
@@ -149,6 +180,7 @@ report() {
   echo
   goals
   echo
+  processes
   echo "## Chute alone"
   echo
   echo "| figure | value |"

@@ -15,8 +15,15 @@
 #              default fsync interval (50 ms), redis appendfsync everysec,
 #              postgres synchronous_commit off;
 # 3. the C client's job worker end to end (bench/bench_worker);
+# 3b. process instances end to end (loadgen process, chute durability full):
+#    the getting-started order process of ../shared/bpmn-corpus and a model
+#    with an exclusive and a parallel gateway, each instance created with
+#    CreateProcessInstanceWithResult and its jobs done by C job workers;
 # 4. one hostile gRPC connection, the HPACK indexed-header bomb, against a
 #    control client's CreateJob latency and chuted's CPU (bench/bench_bomb).
+#
+# BENCH_ONLY=processes (e.g. `BENCH_ONLY=processes make bench`) runs only
+# 3b and prints its lines, leaving bench/results.md alone.
 #
 # Prints `bench: <name> <value> <unit>` lines, then a summary table with
 # ratios, and writes the results to bench/results.md. Data goes to
@@ -41,11 +48,11 @@ t_start=$(date +%s)
 
 # ---- sizes ---------------------------------------------------------------
 if [ "$mode" = short ]; then
-  BURN_N=20000; REPS=3; SLOW_REPS=1; LIFE_N=20000
+  BURN_N=20000; REPS=3; SLOW_REPS=1; LIFE_N=20000; PROC_N=10000
   RATE_SECS=2; SEARCH_SECS=1; DEPTH_N=1000000; IDLE_SECS=5; WORKER_N=10000; WRK_SECS=3
   BOMB_SECS=5; BOMB_IDLE=2; BOMB_FLAT_SECS=3
 else
-  BURN_N=100000; REPS=5; SLOW_REPS=3; LIFE_N=100000
+  BURN_N=100000; REPS=5; SLOW_REPS=3; LIFE_N=100000; PROC_N=50000
   RATE_SECS=10; SEARCH_SECS=3; DEPTH_N=10000000; IDLE_SECS=30; WORKER_N=100000; WRK_SECS=10
   BOMB_SECS=10; BOMB_IDLE=3; BOMB_FLAT_SECS=10
 fi
@@ -58,6 +65,11 @@ for f in "$loadgen" "$chuted" "$build/bench/bench_worker" "$build/bench/bench_bo
          "$pgbin/pg_ctl"; do
   [ -x "$f" ] || { echo "bench: $f is missing (build first; scripts/deps.sh bench)" >&2; exit 1; }
 done
+# The process benchmark deploys the getting-started order process from the
+# shared corpus, as it is: without it the run would miss its figures.
+order_bpmn="$root/../shared/bpmn-corpus/order-process.bpmn"
+[ -r "$order_bpmn" ] || { echo "bench: $order_bpmn is missing: the process benchmark deploys the order process from there" >&2; exit 1; }
+order_bpmn=$(cd "$(dirname "$order_bpmn")" && pwd)/order-process.bpmn
 # 1 000 idle clients need a few descriptors each: raise the soft limit to the hard one.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -198,6 +210,34 @@ mark() { echo "$* [t+$(( $(date +%s) - t_start )) s]"; }
 
 configs=(chute_sync beanstalkd_sync redis_sync pg_sync chute_relaxed beanstalkd_relaxed redis_relaxed pg_relaxed)
 
+# ---- 2b. process instances ---------------------------------------------------------
+# A fresh chuted (durability full) per model. Each round creates PROC_N
+# instances, at most 256 CreateProcessInstanceWithResult calls open at once
+# over 2 connections; one C job worker per job type (16 handler threads,
+# streaming) completes every job. Rounds are bounded by secs=. A function,
+# so that BENCH_ONLY=processes can run this part alone (below).
+bench_processes() {
+  mark "== process instances: create with result + C job workers, chute durability full"
+  local model dir src
+  for model in order gateways; do
+    dir="$data/process-$model"; PORT=
+    start_broker chute_sync "$dir"
+    if [ "$model" = order ]; then src=(bpmn="$order_bpmn" id=process1); else src=(model=gateways); fi
+    lg chute "$ADDR" process name="process_${model}" "${src[@]}" n=$PROC_N reps=$REPS \
+      inflight=256 conns=2 conc=16 jobs_active=64 stream=1 secs=60
+    stop_broker chute_sync "$dir"
+    rm -rf "$dir"
+  done
+}
+
+# BENCH_ONLY=processes: only the process figures, printed; bench/results.md
+# is left as it is (it holds a whole run).
+if [ "${BENCH_ONLY:-}" = processes ]; then
+  bench_processes
+  [ -s "$failures" ] && exit 1
+  exit 0
+fi
+
 # ---- 1. engine -----------------------------------------------------------
 mark "== engine, in-process (no network); generator and engine share the 2 cores"
 mkdir -p "$data/engine"
@@ -236,6 +276,8 @@ for cfg in "${configs[@]}"; do
   stop_broker "$cfg" "$dir"
   rm -rf "$dir"
 done
+
+bench_processes
 
 # ---- 3. depth and recovery ---------------------------------------------------
 # Memory does not depend on the fsync policy: the relaxed configs fill faster.

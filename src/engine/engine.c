@@ -145,6 +145,26 @@ void engine_persist_instance(chute_engine *e, const store_instance *r)
     e->batch_changes++;
 }
 
+void engine_persist_message(chute_engine *e, const store_message *m)
+{
+    if (e->batch_failed || batch_open(e) != 0)
+        return;
+    chute_error err;
+    if (store_put_message(e->st, m, &err) != 0)
+        batch_fail(e, &err);
+    e->batch_changes++;
+}
+
+void engine_delete_message_row(chute_engine *e, int64_t key)
+{
+    if (e->batch_failed || batch_open(e) != 0)
+        return;
+    chute_error err;
+    if (store_delete_message(e->st, key, &err) != 0)
+        batch_fail(e, &err);
+    e->batch_changes++;
+}
+
 void engine_delete_instance_row(chute_engine *e, int64_t key)
 {
     if (e->batch_failed || batch_open(e) != 0)
@@ -263,6 +283,8 @@ static int load_all(chute_engine *e, chute_error *err)
     if (rc != 0)
         return rc;
     rc = process_load(e, err);
+    if (rc == 0)
+        rc = process_load_messages(e, err);
     if (rc != 0)
         return rc;
     if (deploy_max_counter(e) > max_seen)
@@ -323,6 +345,8 @@ int chute_engine_open(chute_engine **out, const chute_engine_options *opts, chut
     hmap_init(&e->el_incidents);
     hmap_init(&e->awaiters);
     process_init(e);
+    hmap_init(&e->msgs);
+    process_clear_messages(e);
     e->next_instance_sweep = INT64_MAX;
     queue_init_timers(e);
     e->next_sweep = INT64_MAX;
@@ -358,6 +382,7 @@ void chute_engine_close(chute_engine *e)
         store_close(e->st);
     }
     clear_jobs(e);
+    process_clear_messages(e);
     process_free_awaiters(e);
     deploy_clear(e);
     free(e->proc_views);
@@ -366,7 +391,10 @@ void chute_engine_close(chute_engine *e)
     free(e->views);
     heap_free(&e->timers);
     heap_free(&e->ptimers);
+    hmap_free(&e->subs);
+    heap_free(&e->msg_expiry);
     free(e->graveyard);
+    free(e->new_subs);
     queue_free_types(e);
     free(e->data_dir);
     free(e->db_path);

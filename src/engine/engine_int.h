@@ -219,6 +219,35 @@ typedef struct ptimer {
     struct ptimer *next; /* the owner's list */
 } ptimer;
 
+/* An open message subscription of an element instance: its own (a catch
+ * event, a receive task), one of a message boundary event attached to it,
+ * or one of the events after an event-based gateway. In the engine's
+ * `subs` index (by hash of name and correlation key) while open. */
+typedef struct psub {
+    char *name;
+    char *ckey;
+    uint64_t hash;
+    uint32_t event; /* the catching event's element index */
+    struct einst *owner;
+    struct psub *next;          /* the owner's list */
+    struct psub *hprev, *hnext; /* the index chain of its hash */
+} psub;
+
+/* A buffered message (time to live > 0), in the engine's `msgs` index by
+ * hash of name and correlation key (oldest first) and `msg_expiry` heap. */
+typedef struct pmsg {
+    int64_t key;
+    int64_t expires; /* epoch ms */
+    char *name, *ckey, *id;
+    char *vars;
+    uint32_t vars_len;
+    uint32_t nprocs;
+    char **procs; /* the bpmnProcessIds it was correlated to */
+    uint64_t hash;
+    uint32_t heap_pos;
+    struct pmsg *hprev, *hnext;
+} pmsg;
+
 typedef struct einst {
     int64_t key;
     struct pinst *pi;
@@ -236,6 +265,7 @@ typedef struct einst {
     uint32_t tokens; /* scopes: see above */
     uint32_t *joins; /* scopes: tokens waiting per flow, NULL until one waits */
     ptimer *timers;  /* pending timers, NULL for none */
+    psub *subs;      /* open message subscriptions, NULL for none */
     struct einst *prev, *next; /* the instance's active element instances, by activation */
 } einst;
 
@@ -274,6 +304,7 @@ typedef struct pinst {
     uint8_t state;
     uint8_t dirty;
     int64_t started_at, ended_at;
+    char *start_ckey; /* the correlation key of the message that started it, NULL if none */
     einst *root;
     einst *head, *tail; /* active element instances, the root first */
     phist *hist;
@@ -315,6 +346,11 @@ struct chute_engine {
     hmap el_incidents; /* incident key -> einst */
     hmap awaiters;     /* instance key -> chute_awaiter list */
     heap ptimers;      /* pending timers of element instances */
+    hmap subs;         /* hash of name and correlation key -> psub chain */
+    hmap msgs;         /* the same hash -> pmsg chain, oldest first */
+    heap msg_expiry;   /* buffered messages by expiry */
+    psub **new_subs;   /* opened by the running command: checked against buffered messages */
+    size_t nnew_subs, new_subs_cap;
     pinst *dirty_head; /* instances to write at the commit */
     pwork *work;       /* the work queue of the running command */
     size_t nwork, work_head, work_cap;
@@ -467,6 +503,10 @@ void engine_batch_fail(chute_engine *e, const chute_error *why);
 /* Writes |d| in the open batch (opening it); a failure fails the batch. */
 void engine_persist_definition(chute_engine *e, const store_definition *d);
 
+/* Writes or deletes a buffered message's row in the open batch. */
+void engine_persist_message(chute_engine *e, const store_message *m);
+void engine_delete_message_row(chute_engine *e, int64_t key);
+
 /* The same for an instance row, its deletion, a sweep of ended instance
  * rows, and the deletion of a definition. */
 void engine_persist_instance(chute_engine *e, const store_instance *r);
@@ -580,6 +620,14 @@ void process_init(chute_engine *e);
  * returned; 0 when nothing catches it. */
 int process_catch_error(chute_engine *e, const job *j, const char *code, const char *vars,
                         size_t len);
+
+/* Messages (process.c): rebuilds the buffered messages from the store, and
+ * frees them all. */
+int process_load_messages(chute_engine *e, chute_error *err);
+void process_clear_messages(chute_engine *e);
+
+/* Indexes the subscriptions of a loaded element instance. */
+int process_index_subs(chute_engine *e, einst *ei);
 
 /* Puts |t| (due set) into the engine's timer heap and its owner's list. */
 int process_timer_add(chute_engine *e, ptimer *t);

@@ -534,6 +534,12 @@ void einst_free(einst *ei)
         n = t->next;
         free(t);
     }
+    for (psub *x = ei->subs, *n; x; x = n) {
+        n = x->next;
+        free(x->name);
+        free(x->ckey);
+        free(x);
+    }
     free(ei);
 }
 
@@ -550,6 +556,7 @@ void pinst_free(pinst *pi)
         free(pi->incs[i].message);
     free(pi->incs);
     free(pi->hist);
+    free(pi->start_ckey);
     free(pi);
 }
 
@@ -772,9 +779,12 @@ static void end_instance(chute_engine *e, pinst *pi, int state)
     notify_awaiters(e, pi);
 }
 
-/* Cancels the pending timers of |ei|. */
+static void drop_subs(chute_engine *e, einst *ei);
+
+/* Cancels the pending timers and the open subscriptions of |ei|. */
 static void drop_timers(chute_engine *e, einst *ei)
 {
+    drop_subs(e, ei);
     for (ptimer *t = ei->timers, *n; t; t = n) {
         n = t->next;
         heap_remove(&e->ptimers, t);
@@ -1065,9 +1075,13 @@ static uint32_t *timer_pos(void *t)
     return &((ptimer *)t)->heap_pos;
 }
 
+static int msg_before(const void *a, const void *b);
+static uint32_t *msg_pos(void *m);
+
 void process_init(chute_engine *e)
 {
     heap_init(&e->ptimers, timer_before, timer_pos);
+    hmap_init(&e->subs);
 }
 
 int process_timer_add(chute_engine *e, ptimer *t)
@@ -1079,10 +1093,14 @@ int process_timer_add(chute_engine *e, ptimer *t)
     return 0;
 }
 
+int64_t process_next_message_expiry(const chute_engine *e);
+
 int64_t process_next_due(const chute_engine *e)
 {
     const ptimer *t = heap_top(&e->ptimers);
-    return t ? t->due : INT64_MAX;
+    int64_t due = t ? t->due : INT64_MAX;
+    int64_t m = process_next_message_expiry(e);
+    return m < due ? m : due;
 }
 
 /* Evaluates the timer of event |event| seen from |ei| and schedules it;
@@ -1172,18 +1190,69 @@ static int arm_timer(chute_engine *e, einst *ei, uint32_t event)
     return 0;
 }
 
-/* Schedules the timers of the timer boundary events of activity |ei|. */
+static int open_sub(chute_engine *e, einst *ei, uint32_t event);
+
+/* Schedules the timers and opens the subscriptions of the boundary events
+ * of activity |ei|. */
 static int arm_boundary_timers(chute_engine *e, einst *ei)
 {
     const model_element *el = elem_of(ei);
     for (uint32_t i = 0; i < el->boundary_count; i++) {
         const model_element *b = &ei->pi->proc->elements[el->boundaries[i]];
-        if (b->event == MODEL_EVENT_TIMER && arm_timer(e, ei, el->boundaries[i]) != 0) {
+        int rc = b->event == MODEL_EVENT_TIMER     ? arm_timer(e, ei, el->boundaries[i])
+                 : b->event == MODEL_EVENT_MESSAGE ? open_sub(e, ei, el->boundaries[i])
+                                                   : 0;
+        if (rc != 0) {
             drop_timers(e, ei);
             return -1;
         }
     }
     return 0;
+}
+
+/* Arms what follows an event-based gateway: the timers and subscriptions
+ * of the events its flows lead to. */
+static int arm_event_gateway(chute_engine *e, einst *gw)
+{
+    const model_element *el = elem_of(gw);
+    const model_process *p = gw->pi->proc;
+    for (uint32_t i = 0; i < el->outgoing_count; i++) {
+        uint32_t t = p->flows[el->outgoing[i]].target;
+        const model_element *te = &p->elements[t];
+        int rc = te->event == MODEL_EVENT_TIMER ? arm_timer(e, gw, t) : open_sub(e, gw, t);
+        if (rc != 0) {
+            drop_timers(e, gw);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The event |event| after event-based gateway |gw| occurred: the gateway
+ * leaves by the flow to it, the others are closed, and the event completes
+ * at once with |vars|. */
+static void route_event_gateway(chute_engine *e, einst *gw, uint32_t event, const char *vars,
+                                size_t len)
+{
+    einst *scope = gw->scope;
+    pinst *pi = gw->pi;
+    drop_timers(e, gw);
+    release_einst(e, gw, CHUTE_INSTANCE_COMPLETED);
+    /* The gateway's token moves to the event. */
+    einst *ei = einst_new(e, pi, scope, event);
+    if (!ei) {
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    touch(e, pi);
+    const model_element *ev = &pi->proc->elements[event];
+    if (!jdoc_blank(vars, len) && apply_document(e, ei, vars, len, ev->output_count > 0) != 0) {
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    if (ev->input_count && run_mappings(e, ei, ev->inputs, ev->input_count, 0) != 0)
+        return;
+    complete(e, ei);
 }
 
 static void activate(chute_engine *e, einst *scope, uint32_t elem);
@@ -1282,8 +1351,11 @@ int process_catch_error(chute_engine *e, const job *j, const char *code, const c
     return 1;
 }
 
+static void expire_messages(chute_engine *e, int64_t now);
+
 void process_tick(chute_engine *e, int64_t now)
 {
+    expire_messages(e, now);
     ptimer *t;
     while ((t = heap_top(&e->ptimers)) && t->due <= now) {
         heap_pop(&e->ptimers);
@@ -1302,6 +1374,10 @@ void process_tick(chute_engine *e, int64_t now)
             free(t);
             drop_timers(e, owner);
             complete(e, owner);
+        } else if (elem_of(owner)->type == MODEL_ELEMENT_EVENT_BASED_GATEWAY) {
+            uint32_t event = t->event;
+            free(t);
+            route_event_gateway(e, owner, event, NULL, 0);
         } else {
             const model_element *b = &owner->pi->proc->elements[t->event];
             uint32_t event = t->event;
@@ -1331,7 +1407,7 @@ static void enter(chute_engine *e, einst *ei)
     ei->stage = STAGE_ACTIVATE;
     if (el->input_count && run_mappings(e, ei, el->inputs, el->input_count, 0) != 0)
         return;
-    if (el->boundary_count && !ei->timers && arm_boundary_timers(e, ei) != 0)
+    if (el->boundary_count && !ei->timers && !ei->subs && arm_boundary_timers(e, ei) != 0)
         return;
     if (el->type == MODEL_ELEMENT_SUB_PROCESS) {
         /* The sub-process is a scope now: its start event's token. */
@@ -1343,6 +1419,20 @@ static void enter(chute_engine *e, einst *ei)
         if (!ei->timers)
             arm_timer(e, ei, ei->elem);
         return; /* the timer completes it */
+    }
+    if ((el->type == MODEL_ELEMENT_INTERMEDIATE_CATCH_EVENT && el->event == MODEL_EVENT_MESSAGE) ||
+        el->type == MODEL_ELEMENT_RECEIVE_TASK) {
+        int has = 0;
+        for (psub *x = ei->subs; x && !has; x = x->next)
+            has = x->event == ei->elem;
+        if (!has)
+            open_sub(e, ei, ei->elem);
+        return; /* the message completes it */
+    }
+    if (el->type == MODEL_ELEMENT_EVENT_BASED_GATEWAY) {
+        if (!ei->timers && !ei->subs)
+            arm_event_gateway(e, ei);
+        return; /* the first event routes it */
     }
     if (el->job) {
         create_job(e, ei, el->job);
@@ -1607,11 +1697,66 @@ oom:
 }
 
 /* Runs the queued work of a command and forgets its step count. */
+static void correlate_new_subs(chute_engine *e);
+
 static void drain(chute_engine *e)
 {
     run_queue(e);
+    correlate_new_subs(e);
     e->steps = 0;
     process_bury(e);
+}
+
+/* Creates an instance of |d| whose token starts at |start| with |vars| in
+ * its root scope; NULL with |err| set when memory ran out. The caller
+ * drains the queue. */
+static pinst *start_instance(chute_engine *e, procdef *d, const model_process *proc,
+                             uint32_t start, const char *vars, size_t vlen, const char *ckey,
+                             const chute_instance_await *await, chute_awaiter **awaiter,
+                             chute_error *err)
+{
+    pinst *pi = calloc(1, sizeof *pi);
+    if (!pi) {
+        chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a process instance");
+        return NULL;
+    }
+    pi->def = d;
+    pi->proc = proc;
+    pi->state = CHUTE_INSTANCE_ACTIVE;
+    pi->started_at = engine_now(e);
+    einst *root = calloc(1, sizeof *root);
+    if (!root || (ckey && *ckey && !(pi->start_ckey = strdup(ckey)))) {
+        free(root);
+        free(pi->start_ckey);
+        free(pi);
+        chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a process instance");
+        return NULL;
+    }
+    root->key = pi->key = engine_next_key(e);
+    root->pi = pi;
+    root->elem = MODEL_NONE;
+    root->state = CHUTE_INSTANCE_ACTIVE;
+    root->started_at = pi->started_at;
+    pi->root = root;
+    link_einst(pi, root);
+    if (hmap_put(&e->instances, pi->key, pi) != 0 ||
+        hmap_put(&e->elements, root->key, root) != 0 ||
+        (vars && apply_document(e, root, vars, vlen, 1) != 0) ||
+        (await && add_awaiter(e, pi, await, awaiter) != 0)) {
+        hmap_del(&e->instances, pi->key);
+        hmap_del(&e->elements, root->key);
+        pinst_free(pi);
+        if (awaiter)
+            *awaiter = NULL;
+        chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a process instance");
+        return NULL;
+    }
+    d->instances++;
+    e->stats.instances_created_total++;
+    touch(e, pi);
+    /* The start event's token: the root holds it until it moves on. */
+    queue_work(e, root, start, 0);
+    return pi;
 }
 
 int chute_engine_create_instance(chute_engine *e, const chute_instance_spec *spec,
@@ -1653,41 +1798,14 @@ int chute_engine_create_instance(chute_engine *e, const chute_instance_spec *spe
     if ((rc = engine_check_room(e, err)) != 0)
         return rc;
 
-    pinst *pi = calloc(1, sizeof *pi);
+    if (proc->start == MODEL_NONE)
+        return chute_error_set(err, CHUTE_ESTATE,
+                               "Expected to create instance of process with none start event, but "
+                               "there is no such event");
+    pinst *pi = start_instance(e, d, proc, proc->start, spec->variables, vlen, NULL, await,
+                               awaiter, err);
     if (!pi)
-        return chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a process instance");
-    pi->def = d;
-    pi->proc = proc;
-    pi->state = CHUTE_INSTANCE_ACTIVE;
-    pi->started_at = engine_now(e);
-    einst *root = calloc(1, sizeof *root);
-    if (!root) {
-        free(pi);
-        return chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a process instance");
-    }
-    root->key = pi->key = engine_next_key(e);
-    root->pi = pi;
-    root->elem = MODEL_NONE;
-    root->state = CHUTE_INSTANCE_ACTIVE;
-    root->started_at = pi->started_at;
-    pi->root = root;
-    link_einst(pi, root);
-    if (hmap_put(&e->instances, pi->key, pi) != 0 ||
-        hmap_put(&e->elements, root->key, root) != 0 ||
-        (spec->variables && apply_document(e, root, spec->variables, vlen, 1) != 0) ||
-        (await && add_awaiter(e, pi, await, awaiter) != 0)) {
-        hmap_del(&e->instances, pi->key);
-        hmap_del(&e->elements, root->key);
-        pinst_free(pi);
-        if (awaiter)
-            *awaiter = NULL;
-        return chute_error_set(err, CHUTE_ENOMEM, "out of memory creating a process instance");
-    }
-    d->instances++;
-    e->stats.instances_created_total++;
-    touch(e, pi);
-    /* The start event's token: the root holds it until it moves on. */
-    queue_work(e, root, proc->start, 0);
+        return err->code;
     drain(e);
     if (pi->state != CHUTE_INSTANCE_ACTIVE && awaiter)
         *awaiter = NULL; /* it was called inside this call */
@@ -1938,9 +2056,12 @@ void process_flush(chute_engine *e)
 
 void process_clear(chute_engine *e)
 {
-    /* The heap points into the element instances freed below. */
+    /* The heap and the index point into the element instances freed
+     * below. */
     heap_free(&e->ptimers);
+    hmap_free(&e->subs);
     process_init(e);
+    e->nnew_subs = 0;
     process_bury(e);
     /* Ended instances are only on the dirty list; active ones are in the
      * map (and maybe on the list too). */
@@ -1979,6 +2100,8 @@ static int attach_loaded(chute_engine *e, pinst *pi)
         for (ptimer *t = ei->timers; t; t = t->next)
             if (heap_push(&e->ptimers, t) != 0)
                 return CHUTE_ENOMEM;
+        if (process_index_subs(e, ei) != 0)
+            return CHUTE_ENOMEM;
         if (ei->incident_key && hmap_put(&e->el_incidents, ei->incident_key, ei) != 0)
             return CHUTE_ENOMEM;
     }
@@ -2446,11 +2569,552 @@ int chute_engine_element_instance(chute_engine *e, int64_t key, int64_t *process
     return 0;
 }
 
+
+/* ---- messages ----------------------------------------------------------------------- */
+
+static int64_t msg_hash(const char *name, const char *ckey)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    h = (h ^ 0xff) * 0x100000001b3ULL; /* a separator no UTF-8 text holds */
+    for (const char *p = ckey ? ckey : ""; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    return (int64_t)(h & (uint64_t)INT64_MAX) | 1; /* hmap keys are never 0 */
+}
+
+static void sub_unindex(chute_engine *e, psub *x)
+{
+    if (x->hprev) {
+        x->hprev->hnext = x->hnext;
+    } else {
+        /* The head of its chain: the map points at the next one. Deleting
+         * first leaves room for the put, which then cannot fail. */
+        hmap_del(&e->subs, (int64_t)x->hash);
+        if (x->hnext)
+            hmap_put(&e->subs, (int64_t)x->hash, x->hnext);
+    }
+    if (x->hnext)
+        x->hnext->hprev = x->hprev;
+    x->hprev = x->hnext = NULL;
+}
+
+static int sub_index(chute_engine *e, psub *x)
+{
+    psub *head = hmap_get(&e->subs, (int64_t)x->hash);
+    x->hprev = NULL;
+    x->hnext = head;
+    if (hmap_put(&e->subs, (int64_t)x->hash, x) != 0)
+        return CHUTE_ENOMEM;
+    if (head)
+        head->hprev = x;
+    return 0;
+}
+
+static void drop_subs(chute_engine *e, einst *ei)
+{
+    for (psub *x = ei->subs, *n; x; x = n) {
+        n = x->next;
+        sub_unindex(e, x);
+        free(x->name);
+        free(x->ckey);
+        free(x);
+    }
+    ei->subs = NULL;
+}
+
+int process_index_subs(chute_engine *e, einst *ei)
+{
+    for (psub *x = ei->subs; x; x = x->next) {
+        x->hash = (uint64_t)msg_hash(x->name, x->ckey);
+        if (sub_index(e, x) != 0)
+            return CHUTE_ENOMEM;
+    }
+    return 0;
+}
+
+/* A message name or correlation key as text: a string as it is, a number
+ * in its decimal form. NULL with |*kind| set to what it was otherwise. */
+static char *eval_key(chute_engine *e, einst *ei, const model_expr *x, const char **kind,
+                      feel_error *fe)
+{
+    *kind = NULL;
+    if (x->is_static)
+        return strdup(x->text);
+    char *val = NULL;
+    size_t vlen = 0;
+    if (eval_expr(e, ei, x, &val, &vlen, fe) != 0)
+        return NULL;
+    json_t *j = json_loadb(val, vlen, JSON_DECODE_ANY, NULL);
+    char *out = NULL;
+    if (json_is_string(j)) {
+        out = strdup(json_string_value(j));
+    } else if (json_is_number(j)) {
+        out = malloc(vlen + 1); /* FEEL's text of the number, as exact as it computed it */
+        if (out) {
+            memcpy(out, val, vlen);
+            out[vlen] = '\0';
+        }
+    } else {
+        *kind = feel_type_of(val, vlen);
+    }
+    json_decref(j);
+    free(val);
+    return out;
+}
+
+/* Opens the subscription of message event |event| for |ei| (its own, a
+ * boundary's, or one after a gateway); 0, or -1 after an incident. */
+static int open_sub(chute_engine *e, einst *ei, uint32_t event)
+{
+    const model_element *ev = &ei->pi->proc->elements[event];
+    feel_error fe = {0};
+    const char *kind;
+    char *name = eval_key(e, ei, ev->message_name, &kind, &fe);
+    if (!name) {
+        if (kind || fe.message[0])
+            raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                           "Expected result of the expression '%s' to be 'STRING', but %s%s",
+                           ev->message_name->text, kind ? "was " : "it failed: ",
+                           kind ? kind : fe.message);
+        else
+            engine_batch_fail(e, NULL);
+        return -1;
+    }
+    char *ckey = eval_key(e, ei, ev->correlation_key, &kind, &fe);
+    if (!ckey) {
+        if (kind || fe.message[0])
+            raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                           "Failed to extract the correlation key for '%s': The value must be "
+                           "either a string or a number, but was '%s'.",
+                           ev->correlation_key->text, kind ? kind : fe.message);
+        else
+            engine_batch_fail(e, NULL);
+        free(name);
+        return -1;
+    }
+    psub *x = calloc(1, sizeof *x);
+    if (!x || strlen(name) > CHUTE_MESSAGE_NAME_MAX || strlen(ckey) > CHUTE_CORRELATION_KEY_MAX) {
+        int too_long = x != NULL;
+        free(x);
+        free(name);
+        free(ckey);
+        if (too_long)
+            raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                           "Expected a message name and correlation key of at most %d bytes",
+                           CHUTE_MESSAGE_NAME_MAX);
+        else
+            engine_batch_fail(e, NULL);
+        return -1;
+    }
+    x->name = name;
+    x->ckey = ckey;
+    x->hash = (uint64_t)msg_hash(name, ckey);
+    x->event = event;
+    x->owner = ei;
+    x->next = ei->subs;
+    ei->subs = x;
+    if (sub_index(e, x) != 0) {
+        engine_batch_fail(e, NULL);
+        return -1;
+    }
+    /* Checked against the buffered messages once the command's work is
+     * done (a message may be waiting already). */
+    if (e->nnew_subs == e->new_subs_cap) {
+        size_t cap = e->new_subs_cap ? e->new_subs_cap * 2 : 16;
+        psub **n = realloc(e->new_subs, cap * sizeof *n);
+        if (!n) {
+            engine_batch_fail(e, NULL);
+            return -1;
+        }
+        e->new_subs = n;
+        e->new_subs_cap = cap;
+    }
+    e->new_subs[e->nnew_subs++] = x;
+    touch(e, ei->pi);
+    return 0;
+}
+
+/* Message |vars| reached subscription |x|: what its event does. */
+static void deliver(chute_engine *e, psub *x, const char *vars, size_t len)
+{
+    einst *owner = x->owner;
+    uint32_t event = x->event;
+    const model_element *el = elem_of(owner);
+    touch(e, owner->pi);
+    if (event == owner->elem) {
+        /* A message catch event or a receive task: it completes. */
+        drop_timers(e, owner);
+        if (!jdoc_blank(vars, len) &&
+            apply_document(e, owner, vars, len, el->output_count > 0) != 0) {
+            engine_batch_fail(e, NULL);
+            return;
+        }
+        complete(e, owner);
+    } else if (el->type == MODEL_ELEMENT_EVENT_BASED_GATEWAY) {
+        route_event_gateway(e, owner, event, vars, len);
+    } else {
+        trigger_boundary(e, owner, event, vars, len);
+    }
+}
+
+static int msg_correlated_to(const pmsg *m, const char *bpmn_process_id)
+{
+    for (uint32_t i = 0; i < m->nprocs; i++)
+        if (strcmp(m->procs[i], bpmn_process_id) == 0)
+            return 1;
+    return 0;
+}
+
+static int msg_note_process(pmsg *m, const char *bpmn_process_id)
+{
+    if (msg_correlated_to(m, bpmn_process_id))
+        return 0;
+    char **n = realloc(m->procs, (m->nprocs + 1) * sizeof *n);
+    if (!n)
+        return CHUTE_ENOMEM;
+    m->procs = n;
+    if (!(m->procs[m->nprocs] = strdup(bpmn_process_id)))
+        return CHUTE_ENOMEM;
+    m->nprocs++;
+    return 0;
+}
+
+static void msg_persist(chute_engine *e, const pmsg *m)
+{
+    json_t *arr = json_array();
+    for (uint32_t i = 0; arr && i < m->nprocs; i++)
+        json_array_append_new(arr, json_string(m->procs[i]));
+    char *procs = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    if (!procs) {
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    store_message r = {m->key, m->name, m->ckey, m->id, m->expires, m->vars, m->vars_len, procs};
+    engine_persist_message(e, &r);
+    free(procs);
+}
+
+static void msg_free(pmsg *m)
+{
+    for (uint32_t i = 0; i < m->nprocs; i++)
+        free(m->procs[i]);
+    free(m->procs);
+    free(m->name);
+    free(m->ckey);
+    free(m->id);
+    free(m->vars);
+    free(m);
+}
+
+static void msg_unindex(chute_engine *e, pmsg *m)
+{
+    if (m->hprev) {
+        m->hprev->hnext = m->hnext;
+    } else {
+        hmap_del(&e->msgs, (int64_t)m->hash);
+        if (m->hnext)
+            hmap_put(&e->msgs, (int64_t)m->hash, m->hnext);
+    }
+    if (m->hnext)
+        m->hnext->hprev = m->hprev;
+    m->hprev = m->hnext = NULL;
+}
+
+/* Appends |m| to its chain (oldest first) and the expiry heap. */
+static int msg_index(chute_engine *e, pmsg *m)
+{
+    pmsg *head = hmap_get(&e->msgs, (int64_t)m->hash);
+    if (!head) {
+        if (hmap_put(&e->msgs, (int64_t)m->hash, m) != 0)
+            return CHUTE_ENOMEM;
+    } else {
+        pmsg *t = head;
+        while (t->hnext)
+            t = t->hnext;
+        t->hnext = m;
+        m->hprev = t;
+    }
+    if (heap_push(&e->msg_expiry, m) != 0) {
+        msg_unindex(e, m);
+        return CHUTE_ENOMEM;
+    }
+    return 0;
+}
+
+static int msg_before(const void *a, const void *b)
+{
+    const pmsg *x = a, *y = b;
+    return x->expires != y->expires ? x->expires < y->expires : x->key < y->key;
+}
+
+static uint32_t *msg_pos(void *m)
+{
+    return &((pmsg *)m)->heap_pos;
+}
+
+/* The new subscriptions of the command meet the buffered messages: each
+ * takes the oldest live message of its name and correlation key that has
+ * not gone to an instance of its process yet. */
+static void correlate_new_subs(chute_engine *e)
+{
+    int64_t now = engine_now(e);
+    while (e->nnew_subs > 0) {
+        psub *x = e->new_subs[--e->nnew_subs];
+        /* Still open? (its owner may have left meanwhile) */
+        int open = 0;
+        for (size_t i = 0; !open && e->subs.slots && i == 0; i++) {
+            for (psub *c = hmap_get(&e->subs, (int64_t)x->hash); c && !open; c = c->hnext)
+                open = c == x;
+        }
+        if (!open)
+            continue;
+        const char *pid = x->owner->pi->def->bpmn_process_id;
+        for (pmsg *m = hmap_get(&e->msgs, (int64_t)x->hash); m; m = m->hnext) {
+            if (m->expires <= now || strcmp(m->name, x->name) != 0 ||
+                strcmp(m->ckey, x->ckey) != 0 || msg_correlated_to(m, pid))
+                continue;
+            if (msg_note_process(m, pid) != 0) {
+                engine_batch_fail(e, NULL);
+                return;
+            }
+            msg_persist(e, m);
+            deliver(e, x, m->vars, m->vars_len);
+            run_queue(e);
+            break;
+        }
+    }
+}
+
+typedef struct target {
+    int64_t owner_key;
+    uint32_t event;
+} target;
+
 int chute_engine_publish_message(chute_engine *e, const chute_message_spec *spec,
                                  chute_message_result *out, chute_error *err)
 {
-    (void)e;
-    (void)spec;
-    (void)out;
-    return chute_error_set(err, CHUTE_EUNIMPL, "messages are being built");
+    memset(out, 0, sizeof *out);
+    const char *name = spec->name, *ckey = spec->correlation_key ? spec->correlation_key : "";
+    const char *id = spec->message_id && *spec->message_id ? spec->message_id : NULL;
+    if (!name || !*name)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to publish a message with a name, but the name is blank");
+    if (strlen(name) > CHUTE_MESSAGE_NAME_MAX || strlen(ckey) > CHUTE_CORRELATION_KEY_MAX ||
+        (id && strlen(id) > CHUTE_MESSAGE_ID_MAX))
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected a message name, correlation key and message id of at "
+                               "most %d bytes each",
+                               CHUTE_MESSAGE_NAME_MAX);
+    if (spec->ttl_ms < 0 || spec->ttl_ms > CHUTE_DURATION_MAX_MS)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected a time to live between 0 and %lld ms, but it is %lld",
+                               (long long)CHUTE_DURATION_MAX_MS, (long long)spec->ttl_ms);
+    size_t vlen = spec->variables && !spec->variables_len ? strlen(spec->variables)
+                                                           : spec->variables_len;
+    int rc = engine_check_variables(e, spec->variables, vlen, err);
+    if (rc != 0)
+        return rc;
+    int64_t now = engine_now(e);
+    int64_t hash = msg_hash(name, ckey);
+    if (id) {
+        for (pmsg *m = hmap_get(&e->msgs, hash); m; m = m->hnext)
+            if (m->expires > now && m->id && strcmp(m->id, id) == 0 &&
+                strcmp(m->name, name) == 0 && strcmp(m->ckey, ckey) == 0)
+                return chute_error_set(err, CHUTE_EEXIST,
+                                       "Expected to publish a new message with id '%s', but a "
+                                       "message with that id was already published",
+                                       id);
+    }
+    const char *vars = jdoc_blank(spec->variables, vlen) ? NULL : spec->variables;
+    pmsg *m = calloc(1, sizeof *m);
+    if (!m || !(m->name = strdup(name)) || !(m->ckey = strdup(ckey)) ||
+        (id && !(m->id = strdup(id))) || (vars && !(m->vars = malloc(vlen + 1)))) {
+        if (m)
+            msg_free(m);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory publishing a message");
+    }
+    if (vars) {
+        memcpy(m->vars, vars, vlen);
+        m->vars[vlen] = '\0';
+        m->vars_len = (uint32_t)vlen;
+    }
+    m->key = out->key = engine_next_key(e);
+    m->expires = now + spec->ttl_ms;
+    m->hash = (uint64_t)hash;
+
+    /* The open subscriptions: each instance once. */
+    target *ts = NULL;
+    size_t nt = 0, cap = 0;
+    for (psub *x = hmap_get(&e->subs, hash); x; x = x->hnext) {
+        if (strcmp(x->name, name) != 0 || strcmp(x->ckey, ckey) != 0)
+            continue;
+        int dup = 0;
+        for (size_t i = 0; i < nt && !dup; i++) {
+            einst *o = hmap_get(&e->elements, ts[i].owner_key);
+            dup = o && o->pi == x->owner->pi;
+        }
+        if (dup)
+            continue;
+        if (nt == cap) {
+            cap = cap ? cap * 2 : 8;
+            target *n = realloc(ts, cap * sizeof *n);
+            if (!n) {
+                free(ts);
+                msg_free(m);
+                return chute_error_set(err, CHUTE_ENOMEM, "out of memory publishing a message");
+            }
+            ts = n;
+        }
+        ts[nt++] = (target){x->owner->key, x->event};
+    }
+    for (size_t i = 0; i < nt; i++) {
+        einst *o = hmap_get(&e->elements, ts[i].owner_key);
+        psub *x = NULL;
+        for (psub *c = o ? o->subs : NULL; c && !x; c = c->next)
+            if (c->event == ts[i].event)
+                x = c;
+        if (!x)
+            continue; /* an earlier delivery closed it */
+        if (!out->process_instance_key)
+            out->process_instance_key = o->pi->key;
+        out->correlated++;
+        if (msg_note_process(m, o->pi->def->bpmn_process_id) != 0)
+            engine_batch_fail(e, NULL);
+        deliver(e, x, m->vars, m->vars_len);
+        run_queue(e);
+    }
+    free(ts);
+
+    /* Message start events of the latest definitions. */
+    for (size_t i = e->ndefs; i-- > 0;) {
+        procdef *d = e->defs[i];
+        if (deploy_find(e, d->bpmn_process_id, -1) != d || msg_correlated_to(m, d->bpmn_process_id))
+            continue;
+        const model_process *proc = deploy_process_of(d->model);
+        if (!proc)
+            continue;
+        uint32_t start = MODEL_NONE;
+        for (uint32_t k = 0; k < proc->element_count && start == MODEL_NONE; k++) {
+            const model_element *el = &proc->elements[k];
+            if (el->type == MODEL_ELEMENT_START_EVENT && el->scope == MODEL_NONE &&
+                el->message_name && strcmp(el->message_name->text, name) == 0)
+                start = k;
+        }
+        if (start == MODEL_NONE)
+            continue;
+        if (*ckey) {
+            /* Not while an instance this correlation key started is active. */
+            int busy = 0;
+            for (size_t k = 0; !busy && e->instances.slots && k <= e->instances.mask; k++) {
+                pinst *pi = e->instances.slots[k].key ? e->instances.slots[k].value : NULL;
+                busy = pi && pi->def->bpmn_process_id == d->bpmn_process_id && pi->start_ckey &&
+                       strcmp(pi->start_ckey, ckey) == 0;
+                if (pi && !busy && pi->start_ckey && strcmp(pi->start_ckey, ckey) == 0)
+                    busy = strcmp(pi->def->bpmn_process_id, d->bpmn_process_id) == 0;
+            }
+            if (busy)
+                continue;
+        }
+        pinst *pi = start_instance(e, d, proc, start, m->vars, m->vars_len, ckey, NULL, NULL, err);
+        if (!pi) {
+            engine_batch_fail(e, err);
+            continue;
+        }
+        if (!out->process_instance_key)
+            out->process_instance_key = pi->key;
+        out->correlated++;
+        if (msg_note_process(m, d->bpmn_process_id) != 0)
+            engine_batch_fail(e, NULL);
+        run_queue(e);
+    }
+    drain(e);
+    if (spec->ttl_ms > 0) {
+        if (msg_index(e, m) != 0) {
+            msg_free(m);
+            engine_batch_fail(e, NULL);
+            return chute_error_set(err, CHUTE_ENOMEM, "out of memory publishing a message");
+        }
+        msg_persist(e, m);
+    } else {
+        msg_free(m);
+    }
+    return 0;
+}
+
+/* Buffered messages whose time ran out leave. */
+static void expire_messages(chute_engine *e, int64_t now)
+{
+    pmsg *m;
+    while ((m = heap_top(&e->msg_expiry)) && m->expires <= now) {
+        heap_pop(&e->msg_expiry);
+        msg_unindex(e, m);
+        engine_delete_message_row(e, m->key);
+        msg_free(m);
+    }
+}
+
+int64_t process_next_message_expiry(const chute_engine *e)
+{
+    const pmsg *m = heap_top(&e->msg_expiry);
+    return m ? m->expires : INT64_MAX;
+}
+
+static int load_message(void *ctx, const store_message *r)
+{
+    chute_engine *e = ctx;
+    pmsg *m = calloc(1, sizeof *m);
+    if (!m || !(m->name = strdup(r->name)) || !(m->ckey = strdup(r->correlation_key)) ||
+        (r->message_id && !(m->id = strdup(r->message_id))) ||
+        (r->variables && !(m->vars = malloc(r->variables_len + 1)))) {
+        if (m)
+            msg_free(m);
+        return CHUTE_ENOMEM;
+    }
+    if (r->variables) {
+        memcpy(m->vars, r->variables, r->variables_len);
+        m->vars[r->variables_len] = '\0';
+        m->vars_len = (uint32_t)r->variables_len;
+    }
+    m->key = r->key;
+    m->expires = r->expires_at;
+    m->hash = (uint64_t)msg_hash(m->name, m->ckey);
+    json_t *procs = json_loads(r->correlated ? r->correlated : "[]", 0, NULL);
+    size_t i;
+    json_t *v;
+    json_array_foreach(procs, i, v)
+    {
+        if (json_is_string(v) && msg_note_process(m, json_string_value(v)) != 0) {
+            json_decref(procs);
+            msg_free(m);
+            return CHUTE_ENOMEM;
+        }
+    }
+    json_decref(procs);
+    if (msg_index(e, m) != 0) {
+        msg_free(m);
+        return CHUTE_ENOMEM;
+    }
+    return 0;
+}
+
+int process_load_messages(chute_engine *e, chute_error *err)
+{
+    process_clear_messages(e);
+    int rc = store_load_messages(e->st, load_message, e, err);
+    if (rc == CHUTE_ENOMEM)
+        return chute_error_set(err, rc, "%s: out of memory while loading messages", e->db_path);
+    return rc;
+}
+
+void process_clear_messages(chute_engine *e)
+{
+    pmsg *m;
+    while ((m = heap_pop(&e->msg_expiry)) != NULL)
+        msg_free(m);
+    heap_free(&e->msg_expiry);
+    heap_init(&e->msg_expiry, msg_before, msg_pos);
+    hmap_free(&e->msgs);
+    hmap_init(&e->msgs);
 }

@@ -13,9 +13,11 @@
  *     u32 tokens, u32 join count + (u32 flow, u32 tokens) each,
  *     u32 variable count + (i64 key, str name, str value) each,
  *     u32 timer count + (u32 event, i64 due, i64 every_ms, i64 every_months,
- *     i64 repeat) each
+ *     i64 repeat) each, u32 subscription count + (u32 event, str name, str
+ *     correlation key) each
  *   u32 history count + (i64 key, u32 element, i64 scope key, u8 state,
- *     i64 started_at, i64 ended_at) each, u32 history dropped
+ *     i64 started_at, i64 ended_at) each, u32 history dropped, str the
+ *     correlation key of the message that started it
  *   u32 resolved incident count + (i64 key, u8 type, i64 element key,
  *     u32 element, i64 job key, i64 created_at, str message) each
  * where str is u32 length + bytes. Every read is bounds-checked: a damaged
@@ -133,6 +135,15 @@ int pstate_encode(const pinst *pi, uint8_t **out, size_t *len)
             w_i64(&b, t->every_months);
             w_i64(&b, t->repeat);
         }
+        uint32_t ns = 0;
+        for (const psub *x = ei->subs; x; x = x->next)
+            ns++;
+        w_u32(&b, ns);
+        for (const psub *x = ei->subs; x; x = x->next) {
+            w_u32(&b, x->event);
+            w_str(&b, x->name, strlen(x->name));
+            w_str(&b, x->ckey, strlen(x->ckey));
+        }
     }
     w_u32(&b, pi->nhist);
     for (uint32_t i = 0; i < pi->nhist; i++) {
@@ -145,6 +156,7 @@ int pstate_encode(const pinst *pi, uint8_t **out, size_t *len)
         w_i64(&b, h->ended_at);
     }
     w_u32(&b, pi->hist_dropped);
+    w_str(&b, pi->start_ckey ? pi->start_ckey : "", pi->start_ckey ? strlen(pi->start_ckey) : 0);
     w_u32(&b, pi->nincs);
     for (uint32_t i = 0; i < pi->nincs; i++) {
         const pinc *x = &pi->incs[i];
@@ -314,6 +326,25 @@ pinst *pstate_decode(chute_engine *e, int64_t key, procdef *def, const void *dat
             if (pi->proc && t->event >= nelem)
                 b.bad = 1;
         }
+        uint32_t ns = r_u32(&b);
+        for (uint32_t k = 0; k < ns && !b.bad; k++) {
+            uint32_t event = r_u32(&b), nl, kl;
+            const char *name = r_str(&b, &nl);
+            const char *ck_text = r_str(&b, &kl);
+            if (b.bad || (pi->proc && event >= nelem)) {
+                b.bad = 1;
+                break;
+            }
+            psub *x = calloc(1, sizeof *x);
+            if (!x)
+                goto oom;
+            x->owner = ei;
+            x->event = event;
+            x->next = ei->subs;
+            ei->subs = x;
+            if (!(x->name = dup_n(name, nl)) || !(x->ckey = dup_n(ck_text, kl)))
+                goto oom;
+        }
         if (i == 0) {
             if (ei->elem != MODEL_NONE || scope_key != 0 || ei->key != key) {
                 b.bad = 1;
@@ -352,6 +383,10 @@ pinst *pstate_decode(chute_engine *e, int64_t key, procdef *def, const void *dat
         h->ended_at = r_i64(&b);
     }
     pi->hist_dropped = r_u32(&b);
+    uint32_t ckl;
+    const char *ck = r_str(&b, &ckl);
+    if (ck && ckl && !(pi->start_ckey = dup_n(ck, ckl)))
+        goto oom;
     uint32_t ni = r_u32(&b);
     if (!b.bad && ni > b.len) /* each takes bytes: a count past the row is damage */
         b.bad = 1;

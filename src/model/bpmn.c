@@ -34,9 +34,10 @@
 #define PATH_PATTERN "[a-zA-Z_][a-zA-Z0-9_]*(\\.[a-zA-Z_][a-zA-Z0-9_]*)*"
 
 #define SUPPORTED_LIST                                                                             \
-    "startEvent, endEvent, intermediateThrowEvent, intermediateCatchEvent (timer), boundaryEvent " \
-    "(error, timer), subProcess, task, manualTask, serviceTask, sendTask, scriptTask, "             \
-    "businessRuleTask, exclusiveGateway, parallelGateway, inclusiveGateway"
+    "startEvent, endEvent, intermediateThrowEvent, intermediateCatchEvent (timer, message), "      \
+    "boundaryEvent (error, timer, message), subProcess, task, manualTask, serviceTask, sendTask, " \
+    "receiveTask, scriptTask, businessRuleTask, exclusiveGateway, parallelGateway, "               \
+    "inclusiveGateway, eventBasedGateway"
 
 enum { NS_NONE, NS_BPMN, NS_ZEEBE, NS_OTHER };
 
@@ -1073,6 +1074,8 @@ static int supported_type(model_element_type t)
     case MODEL_ELEMENT_INTERMEDIATE_CATCH_EVENT:
     case MODEL_ELEMENT_BOUNDARY_EVENT:
     case MODEL_ELEMENT_SUB_PROCESS:
+    case MODEL_ELEMENT_RECEIVE_TASK:
+    case MODEL_ELEMENT_EVENT_BASED_GATEWAY:
     case MODEL_ELEMENT_TASK:
     case MODEL_ELEMENT_MANUAL_TASK:
     case MODEL_ELEMENT_SERVICE_TASK:
@@ -1138,40 +1141,42 @@ static int check_supported(builder *b, const xtree_node *n, const flow_node_kind
     }
     if (d->count && is_event(el->type)) {
         const char *def = d->first->name;
-        if (el->type == MODEL_ELEMENT_START_EVENT) {
+        if (el->type == MODEL_ELEMENT_START_EVENT &&
+            !(el->event == MODEL_EVENT_MESSAGE && el->scope == MODEL_NONE)) {
             add_error(b, n,
                       "Start events with %s '%s' are not supported by Chute yet (supported: none "
-                      "start events)",
+                      "start events, and message start events of the process)",
                       article(def), def);
             return 0;
         }
         if (el->type == MODEL_ELEMENT_END_EVENT && el->event != MODEL_EVENT_TERMINATE &&
-            el->event != MODEL_EVENT_ERROR) {
+            el->event != MODEL_EVENT_ERROR && el->event != MODEL_EVENT_MESSAGE) {
             add_error(b, n,
                       "End events with %s '%s' are not supported by Chute yet (supported: none, "
-                      "terminate and error end events)",
+                      "terminate, error and message end events)",
                       article(def), def);
             return 0;
         }
-        if (el->type == MODEL_ELEMENT_INTERMEDIATE_CATCH_EVENT && el->event != MODEL_EVENT_TIMER) {
+        if (el->type == MODEL_ELEMENT_INTERMEDIATE_CATCH_EVENT && el->event != MODEL_EVENT_TIMER &&
+            el->event != MODEL_EVENT_MESSAGE) {
             add_error(b, n,
                       "Elements of type 'intermediateCatchEvent' with %s '%s' are not supported by "
-                      "Chute yet (supported: timer intermediate catch events)",
+                      "Chute yet (supported: timer and message intermediate catch events)",
                       article(def), def);
             return 0;
         }
         if (el->type == MODEL_ELEMENT_BOUNDARY_EVENT && el->event != MODEL_EVENT_TIMER &&
-            el->event != MODEL_EVENT_ERROR) {
+            el->event != MODEL_EVENT_ERROR && el->event != MODEL_EVENT_MESSAGE) {
             add_error(b, n,
                       "Elements of type 'boundaryEvent' with %s '%s' are not supported by Chute "
-                      "yet (supported: error and timer boundary events)",
+                      "yet (supported: error, timer and message boundary events)",
                       article(def), def);
             return 0;
         }
-        if (el->type == MODEL_ELEMENT_INTERMEDIATE_THROW_EVENT) {
+        if (el->type == MODEL_ELEMENT_INTERMEDIATE_THROW_EVENT && el->event != MODEL_EVENT_MESSAGE) {
             add_error(b, n,
                       "Intermediate throw events with %s '%s' are not supported by Chute yet "
-                      "(supported: none intermediate throw events)",
+                      "(supported: none and message intermediate throw events)",
                       article(def), def);
             return 0;
         }
@@ -1206,6 +1211,12 @@ static void check_implementation(builder *b, const xtree_node *n, model_element 
     if (x->n_io_mapping > 1)
         add_error(b, n, "Must not have more than one 'zeebe:ioMapping' extension element");
     switch (el->type) {
+    case MODEL_ELEMENT_INTERMEDIATE_THROW_EVENT:
+    case MODEL_ELEMENT_END_EVENT:
+        if (el->event != MODEL_EVENT_MESSAGE)
+            break;
+        /* A message throw or end event is a job, as in Zeebe. */
+        __attribute__((fallthrough));
     case MODEL_ELEMENT_SERVICE_TASK:
     case MODEL_ELEMENT_SEND_TASK:
         if (x->n_task_definition != 1)
@@ -1243,6 +1254,57 @@ static void check_implementation(builder *b, const xtree_node *n, model_element 
 }
 
 static void trim(const char **s, size_t *n);
+
+/* The message a message catch event (|ref| its messageEventDefinition)
+ * or a receive task (|ref| the task) waits for: the bpmn:message its
+ * messageRef names, with its name and zeebe:subscription correlationKey. */
+static int read_message(builder *b, const xtree_node *ref, model_element *el)
+{
+    const char *id = attr_value(ref, "messageRef");
+    if (!id || !*id) {
+        add_error(b, ref, "Must reference a message ('messageRef')");
+        return 0;
+    }
+    const xtree_node *m = id_lookup(b, id, strlen(id));
+    if (!m || m->ns != NS_BPMN || strcmp(m->name, "message") != 0) {
+        add_error(b, ref, "Attribute 'messageRef' references '%s', which is not a message", id);
+        return 0;
+    }
+    const char *name = attr_value(m, "name");
+    if (!name || !*name) {
+        add_error(b, m, "Must have a name: the message '%s' is referenced by '%s'", id, el->id);
+        return 0;
+    }
+    el->message_name = make_expr(b, m, "name", name, strlen(name), 0);
+    if (!el->message_name)
+        return 0;
+    if (el->type == MODEL_ELEMENT_START_EVENT) {
+        if (!el->message_name->is_static) {
+            add_error(b, m,
+                      "The name of a message that starts a process must be static, but it is the "
+                      "expression '%s'",
+                      name);
+            return 0;
+        }
+        return 1; /* a start event correlates by name only */
+    }
+    const xtree_node *sub = NULL;
+    for (const xtree_node *c = m->child; c; c = c->next)
+        if (c->ns == NS_BPMN && strcmp(c->name, "extensionElements") == 0)
+            for (const xtree_node *z = c->child; z; z = z->next)
+                if (z->ns == NS_ZEEBE && strcmp(z->name, "subscription") == 0)
+                    sub = z;
+    const char *key = sub ? attr_value(sub, "correlationKey") : NULL;
+    if (!key || !*key) {
+        add_error(b, m,
+                  "Must have a correlation key: the message '%s' needs a 'zeebe:subscription' "
+                  "with a 'correlationKey' (referenced by '%s')",
+                  id, el->id);
+        return 0;
+    }
+    el->correlation_key = make_expr(b, sub, "correlationKey", key, strlen(key), 0);
+    return el->correlation_key != NULL;
+}
 
 /* The error code or the timer of an error or timer event. */
 static int read_event_details(builder *b, const xtree_node *n, model_element *el,
@@ -1388,6 +1450,14 @@ static void fill_element(builder *b, xtree_node *n, const flow_node_kind *k, uin
     int ok = check_supported(b, n, k, el, &d);
     if (ok && d.count == 1 && (el->event == MODEL_EVENT_ERROR || el->event == MODEL_EVENT_TIMER))
         ok = read_event_details(b, n, el, &d);
+    int catches_message = el->event == MODEL_EVENT_MESSAGE &&
+                          (el->type == MODEL_ELEMENT_INTERMEDIATE_CATCH_EVENT ||
+                           el->type == MODEL_ELEMENT_BOUNDARY_EVENT ||
+                           el->type == MODEL_ELEMENT_START_EVENT);
+    if (ok && catches_message)
+        ok = read_message(b, d.first, el);
+    if (ok && el->type == MODEL_ELEMENT_RECEIVE_TASK)
+        ok = read_message(b, n, el);
     check_loops(b, n, el);
     const char *comp = attr_value(n, "isForCompensation");
     if (comp && strcmp(comp, "true") == 0) {
@@ -1625,6 +1695,29 @@ static void check_structure(builder *b, proc_ctx *pc)
             el->sub_start = MODEL_NONE;
         }
     }
+    for (uint32_t e = 0; e < pc->ne; e++) {
+        const model_element *el = &pc->elements[e];
+        if (el->type != MODEL_ELEMENT_EVENT_BASED_GATEWAY)
+            continue;
+        if (el->outgoing_count < 2)
+            add_error(b, pc->element_nodes[e],
+                      "Event-based gateway must have at least 2 outgoing sequence flows");
+        for (uint32_t i = 0; i < el->outgoing_count; i++) {
+            uint32_t t = pc->flows[el->outgoing[i]].target;
+            if (t == MODEL_NONE)
+                continue;
+            const model_element *te = &pc->elements[t];
+            int ok = (te->type == MODEL_ELEMENT_INTERMEDIATE_CATCH_EVENT &&
+                      (te->event == MODEL_EVENT_MESSAGE || te->event == MODEL_EVENT_TIMER)) ||
+                     te->type == MODEL_ELEMENT_RECEIVE_TASK;
+            if (!ok)
+                add_error(b, pc->element_nodes[e],
+                          "Event-based gateway must not have an outgoing sequence flow to other "
+                          "elements than message/timer intermediate catch events (it leads to "
+                          "'%s')",
+                          te->id);
+        }
+    }
     uint32_t *count = arena_array(&b->tmp, pc->ne + 1, sizeof *count);
     if (!count) {
         b->oom = 1;
@@ -1633,7 +1726,8 @@ static void check_structure(builder *b, proc_ctx *pc)
     for (uint32_t e = 0; e < pc->ne; e++) {
         model_element *el = &pc->elements[e];
         if (el->type != MODEL_ELEMENT_BOUNDARY_EVENT || el->attached_to == MODEL_NONE ||
-            (el->event != MODEL_EVENT_TIMER && el->event != MODEL_EVENT_ERROR))
+            (el->event != MODEL_EVENT_TIMER && el->event != MODEL_EVENT_ERROR &&
+             el->event != MODEL_EVENT_MESSAGE))
             continue; /* an unsupported one was refused already */
         xtree_node *n = pc->element_nodes[e];
         const model_element *host = &pc->elements[el->attached_to];
@@ -1668,7 +1762,8 @@ static void check_structure(builder *b, proc_ctx *pc)
         const model_element *el = &pc->elements[e];
         if (el->type != MODEL_ELEMENT_BOUNDARY_EVENT || el->attached_to == MODEL_NONE ||
             !count[el->attached_to] ||
-            (el->event != MODEL_EVENT_TIMER && el->event != MODEL_EVENT_ERROR))
+            (el->event != MODEL_EVENT_TIMER && el->event != MODEL_EVENT_ERROR &&
+             el->event != MODEL_EVENT_MESSAGE))
             continue;
         model_element *host = &pc->elements[el->attached_to];
         if (host->boundaries && host->boundary_count < count[el->attached_to])
@@ -1723,10 +1818,28 @@ static void check_flows(builder *b, proc_ctx *pc)
     }
     check_structure(b, pc);
     xtree_node *pn = pc->element_nodes[pc->ne]; /* the process node, stored past the end */
+    if (none_starts == 0)
+        pc->p->start = MODEL_NONE; /* started by messages only */
     if (starts == 0)
         add_error(b, pn, "Must have at least one start event");
     else if (none_starts > 1)
         add_error(b, pn, "Multiple none start events are not allowed");
+    /* Message start events: one per message name. */
+    for (uint32_t e = 0; e < pc->ne; e++) {
+        const model_element *a = &pc->elements[e];
+        if (a->type != MODEL_ELEMENT_START_EVENT || a->scope != MODEL_NONE || !a->message_name)
+            continue;
+        for (uint32_t k = 0; k < e; k++) {
+            const model_element *o = &pc->elements[k];
+            if (o->type == MODEL_ELEMENT_START_EVENT && o->scope == MODEL_NONE && o->message_name &&
+                strcmp(o->message_name->text, a->message_name->text) == 0) {
+                add_error(b, pc->element_nodes[e],
+                          "Multiple message start events with the same name '%s' are not allowed",
+                          a->message_name->text);
+                break;
+            }
+        }
+    }
 }
 
 typedef struct id_ref {

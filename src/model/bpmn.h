@@ -41,11 +41,15 @@
  *
  * Supported now (everything else is refused at deploy time, naming the
  * element and listing what is supported):
- *   startEvent (none; exactly one in the process and in each embedded
- *   sub-process), endEvent (none, terminate, error), intermediateThrowEvent
- *   (none), intermediateCatchEvent (timer: duration or date), boundaryEvent
- *   (error, interrupting; timer: duration or date, interrupting or not,
- *   cycle when not interrupting), subProcess (embedded), task and manualTask (pass
+ *   startEvent (none: at most one in the process, exactly one in each
+ *   embedded sub-process; message: in the process), endEvent (none,
+ *   terminate, error; message with zeebe:taskDefinition, a job),
+ *   intermediateThrowEvent (none; message with zeebe:taskDefinition),
+ *   intermediateCatchEvent (timer: duration or date; message),
+ *   boundaryEvent (error, interrupting; timer: duration or date,
+ *   interrupting or not, cycle when not interrupting; message,
+ *   interrupting or not), receiveTask, eventBasedGateway (to message and
+ *   timer catch events and receive tasks), subProcess (embedded), task and manualTask (pass
  *   through), serviceTask, sendTask, businessRuleTask and scriptTask with
  *   zeebe:taskDefinition (a job for a worker), scriptTask with zeebe:script
  *   (a FEEL expression, no job), exclusiveGateway, parallelGateway,
@@ -285,6 +289,11 @@ typedef struct model_element {
     /* Timer events: what the definition gives, static or an expression. */
     model_timer_kind timer_kind;
     const model_expr *timer;
+    /* Message events and receive tasks: the message's name (static or an
+     * expression) and, except for start events, its correlation key
+     * (zeebe:subscription correlationKey, static or an expression). */
+    const model_expr *message_name;
+    const model_expr *correlation_key;
     /* Sub-processes: the none start event of their scope. */
     uint32_t sub_start;
     /* Activities: the boundary events attached to them, in document order. */
@@ -308,7 +317,8 @@ typedef struct model_process {
     const model_element *elements; /* in document order, a sub-process before its contents */
     uint32_t flow_count;
     const model_flow *flows; /* in document order */
-    uint32_t start;          /* the none start event of the process scope */
+    uint32_t start;          /* the none start event of the process scope; MODEL_NONE when
+                                the process starts by messages only */
     const uint32_t *by_id;   /* element indices sorted by id, for model_process_find */
 } model_process;
 

@@ -166,6 +166,14 @@ static const char *const schema_v3[] = {
     " data BLOB NOT NULL)",
     "CREATE INDEX process_instances_ended ON process_instances(ended_at) WHERE state <> 1",
     "CREATE INDEX process_instances_active ON process_instances(state) WHERE state = 1",
+    "CREATE TABLE messages ("
+    " key INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " correlation_key TEXT NOT NULL,"
+    " message_id TEXT,"
+    " expires_at INTEGER NOT NULL,"
+    " variables TEXT,"
+    " correlated TEXT NOT NULL)",
 };
 
 static int fail(store *s, chute_error *err, int code, const char *doing)
@@ -1075,4 +1083,85 @@ int store_delete_instance(store *s, int64_t key, chute_error *err)
     if (rc != SQLITE_DONE)
         return fail(s, err, code_of(rc), "deleting a process instance");
     return 0;
+}
+
+/* ---- messages ------------------------------------------------------------------ */
+
+int store_put_message(store *s, const store_message *m, chute_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "INSERT OR REPLACE INTO messages(key, name, correlation_key, "
+                                "message_id, expires_at, variables, correlated) VALUES "
+                                "(?1,?2,?3,?4,?5,?6,?7)",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "storing a message");
+    sqlite3_bind_int64(st, 1, m->key);
+    sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, m->correlation_key ? m->correlation_key : "", -1, SQLITE_STATIC);
+    if (m->message_id)
+        sqlite3_bind_text(st, 4, m->message_id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 4);
+    sqlite3_bind_int64(st, 5, m->expires_at);
+    if (m->variables)
+        sqlite3_bind_text(st, 6, m->variables, (int)m->variables_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 6);
+    sqlite3_bind_text(st, 7, m->correlated ? m->correlated : "[]", -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, err, code_of(rc), "storing a message");
+    return 0;
+}
+
+int store_delete_message(store *s, int64_t key, chute_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, "DELETE FROM messages WHERE key=?1", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "deleting a message");
+    sqlite3_bind_int64(st, 1, key);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, err, code_of(rc), "deleting a message");
+    return 0;
+}
+
+int store_load_messages(store *s, store_message_fn fn, void *ctx, chute_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT key, name, correlation_key, message_id, expires_at, "
+                                "variables, correlated FROM messages ORDER BY key",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "reading the messages");
+    int ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_message m = {
+            .key = sqlite3_column_int64(st, 0),
+            .name = (const char *)sqlite3_column_text(st, 1),
+            .correlation_key = (const char *)sqlite3_column_text(st, 2),
+            .message_id = (const char *)sqlite3_column_text(st, 3),
+            .expires_at = sqlite3_column_int64(st, 4),
+            .variables = (const char *)sqlite3_column_text(st, 5),
+            .variables_len = (size_t)sqlite3_column_bytes(st, 5),
+            .correlated = (const char *)sqlite3_column_text(st, 6),
+        };
+        if (!m.name || !m.correlation_key) {
+            ret = chute_error_set(err, CHUTE_ECORRUPT, "%s: message %lld has no name", s->path,
+                                  (long long)m.key);
+            break;
+        }
+        if ((ret = fn(ctx, &m)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = fail(s, err, code_of(rc), "reading the messages");
+    sqlite3_finalize(st);
+    return ret;
 }

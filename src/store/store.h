@@ -169,6 +169,24 @@ typedef struct store_instance_filter {
 int store_list_instances(store *s, const store_instance_filter *f, size_t offset, size_t limit,
                          store_instance_fn fn, void *ctx, chute_error *err);
 
+/* A buffered message (schema version 3). |correlated| is a JSON array of
+ * the bpmnProcessIds it went to. */
+typedef struct store_message {
+    int64_t key;
+    const char *name, *correlation_key, *message_id;
+    int64_t expires_at;
+    const char *variables;
+    size_t variables_len;
+    const char *correlated;
+} store_message;
+
+typedef int (*store_message_fn)(void *ctx, const store_message *m);
+
+int store_put_message(store *s, const store_message *m, chute_error *err);
+int store_delete_message(store *s, int64_t key, chute_error *err);
+/* Calls |fn| for every message in key order. */
+int store_load_messages(store *s, store_message_fn fn, void *ctx, chute_error *err);
+
 /* Deletes the row of instance |key| (if any). */
 int store_delete_instance(store *s, int64_t key, chute_error *err);
 

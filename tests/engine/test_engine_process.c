@@ -882,6 +882,155 @@ static void test_bad_timers_refused_at_deploy(void **state)
     assert_contains(f->err.message, "Invalid timer duration 'ten seconds'");
 }
 
+/* ---- messages ------------------------------------------------------------------------------ */
+
+#define MSGDEF                                                                                     \
+    "<bpmn:message id=\"m_paid\" name=\"paid\"><bpmn:extensionElements>"                         \
+    "<zeebe:subscription correlationKey=\"=orderId\"/></bpmn:extensionElements></bpmn:message>"  \
+    "<bpmn:message id=\"m_cancel\" name=\"cancel\"><bpmn:extensionElements>"                     \
+    "<zeebe:subscription correlationKey=\"=orderId\"/></bpmn:extensionElements></bpmn:message>"
+
+static uint32_t publish(fx *f, const char *name, const char *key, int64_t ttl, const char *vars)
+{
+    chute_message_spec m = {.name = name, .correlation_key = key, .ttl_ms = ttl,
+                            .variables = vars};
+    chute_message_result r;
+    assert_ok(f, chute_engine_publish_message(f->e, &m, &r, &f->err));
+    assert_true(r.key > 0);
+    return r.correlated;
+}
+
+static const char *const WAIT_PAID =
+    "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "w")
+    "<bpmn:intermediateCatchEvent id=\"w\"><bpmn:messageEventDefinition messageRef=\"m_paid\"/>"
+    "</bpmn:intermediateCatchEvent>" FLOW("f1", "w", "t") TASK("t", "ship");
+
+static void test_message_catch_event_correlates(void **state)
+{
+    fx *f = *state;
+    deploy_with(f, MSGDEF, WAIT_PAID);
+    int64_t a = start(f, "{\"orderId\":\"o-1\"}");
+    int64_t b = start(f, "{\"orderId\":\"o-2\"}");
+    got g;
+    assert_int_equal(activate_one(f, "ship", &g), 0);
+    /* Another key, another name: nothing. */
+    assert_int_equal(publish(f, "paid", "o-3", 0, NULL), 0);
+    assert_int_equal(publish(f, "cancel", "o-1", 0, NULL), 0);
+    assert_ok(f, chute_engine_commit(f->e, &f->err));
+    fx_reopen(f); /* subscriptions survive */
+    assert_int_equal(publish(f, "paid", "o-1", 0, "{\"amount\":10}"), 1);
+    assert_int_equal(activate_one(f, "ship", &g), 1);
+    assert_int_equal(g.ref.process_instance_key, a);
+    assert_json_equal(g.vars, "{\"orderId\":\"o-1\",\"amount\":10}");
+    /* Without a time to live a message is gone once published. */
+    assert_int_equal(publish(f, "paid", "o-1", 0, NULL), 0);
+    (void)b;
+}
+
+static void test_buffered_message_and_its_id(void **state)
+{
+    fx *f = *state;
+    deploy_with(f, MSGDEF, WAIT_PAID);
+    int64_t t0 = f->now;
+    chute_message_spec m = {.name = "paid", .correlation_key = "o-9", .ttl_ms = 60000,
+                            .message_id = "pay-1", .variables = "{\"amount\":5}"};
+    chute_message_result r;
+    assert_ok(f, chute_engine_publish_message(f->e, &m, &r, &f->err));
+    assert_int_equal(r.correlated, 0);
+    /* The same id again while it lives: refused. */
+    assert_rejected(f, chute_engine_publish_message(f->e, &m, &r, &f->err), CHUTE_EEXIST);
+    assert_contains(f->err.message, "'pay-1'");
+    assert_ok(f, chute_engine_commit(f->e, &f->err));
+    fx_reopen(f); /* buffered messages survive */
+    start(f, "{\"orderId\":\"o-9\"}");
+    got g;
+    assert_int_equal(activate_one(f, "ship", &g), 1);
+    assert_json_equal(g.vars, "{\"orderId\":\"o-9\",\"amount\":5}");
+    /* Never twice to the same process. */
+    start(f, "{\"orderId\":\"o-9\"}");
+    assert_int_equal(activate_one(f, "ship", &g), 0);
+    /* Expired: gone, and its id is free again. */
+    tick_to(f, t0 + 60000);
+    assert_ok(f, chute_engine_publish_message(f->e, &m, &r, &f->err));
+    assert_int_equal(r.correlated, 1); /* the second instance waits for it */
+}
+
+static void test_message_boundary_and_receive_task(void **state)
+{
+    fx *f = *state;
+    deploy_with(f, MSGDEF,
+                "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "t") TASK("t", "pack")
+                "<bpmn:boundaryEvent id=\"c\" attachedToRef=\"t\"><bpmn:messageEventDefinition "
+                "messageRef=\"m_cancel\"/></bpmn:boundaryEvent>" FLOW("f1", "c", "h")
+                    TASK("h", "refund") FLOW("f2", "t", "r")
+                "<bpmn:receiveTask id=\"r\" messageRef=\"m_paid\"/>" FLOW("f3", "r", "e")
+                "<bpmn:endEvent id=\"e\"/>");
+    int64_t a = start(f, "{\"orderId\":\"A\"}");
+    got g;
+    assert_int_equal(activate_one(f, "pack", &g), 1);
+    assert_int_equal(publish(f, "cancel", "A", 0, "{\"why\":\"late\"}"), 1);
+    assert_rejected(f, chute_engine_complete(f->e, g.key, NULL, 0, &f->err), CHUTE_ENOTFOUND);
+    assert_int_equal(activate_one(f, "refund", &g), 1);
+    assert_json_equal(g.vars, "{\"orderId\":\"A\",\"why\":\"late\"}");
+    (void)a;
+    /* The receive task waits for its message; the boundary closed with
+     * the task. */
+    int64_t b = start(f, "{\"orderId\":\"B\"}");
+    complete(f, "pack", NULL);
+    assert_int_equal(publish(f, "cancel", "B", 0, NULL), 0);
+    assert_int_equal(state_of(f, b), CHUTE_INSTANCE_ACTIVE);
+    assert_int_equal(publish(f, "paid", "B", 0, NULL), 1);
+    assert_int_equal(state_of(f, b), CHUTE_INSTANCE_COMPLETED);
+}
+
+static void test_event_based_gateway_both_ways(void **state)
+{
+    fx *f = *state;
+    deploy_with(f, MSGDEF,
+                "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "g")
+                "<bpmn:eventBasedGateway id=\"g\"/>" FLOW("f1", "g", "paid") FLOW("f2", "g", "late")
+                "<bpmn:intermediateCatchEvent id=\"paid\"><bpmn:messageEventDefinition "
+                "messageRef=\"m_paid\"/></bpmn:intermediateCatchEvent>"
+                "<bpmn:intermediateCatchEvent id=\"late\"><bpmn:timerEventDefinition>"
+                "<bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>"
+                "</bpmn:intermediateCatchEvent>" FLOW("f3", "paid", "ship") FLOW("f4", "late", "rem")
+                    TASK("ship", "ship") TASK("rem", "remind"));
+    int64_t t0 = f->now;
+    start(f, "{\"orderId\":\"X\"}");
+    start(f, "{\"orderId\":\"Y\"}");
+    assert_int_equal(publish(f, "paid", "X", 0, NULL), 1);
+    tick_to(f, t0 + 3600000);
+    got g;
+    assert_int_equal(activate_one(f, "ship", &g), 1);
+    assert_int_equal(activate_one(f, "ship", &g), 0);
+    assert_int_equal(activate_one(f, "remind", &g), 1); /* Y: the timer won */
+    assert_int_equal(activate_one(f, "remind", &g), 0); /* X: its timer was closed */
+    /* Y's subscription closed with the gateway. */
+    assert_int_equal(publish(f, "paid", "Y", 0, NULL), 0);
+}
+
+static void test_message_start_event(void **state)
+{
+    fx *f = *state;
+    deploy_with(f, "<bpmn:message id=\"m_order\" name=\"order-placed\"/>",
+                "<bpmn:startEvent id=\"s\"><bpmn:messageEventDefinition messageRef=\"m_order\"/>"
+                "</bpmn:startEvent>" FLOW("f0", "s", "t") TASK("t", "take"));
+    assert_int_equal(publish(f, "order-placed", "c-1", 0, "{\"item\":\"pen\"}"), 1);
+    /* Not a second instance for the same key while the first is active. */
+    assert_int_equal(publish(f, "order-placed", "c-1", 0, NULL), 0);
+    assert_int_equal(publish(f, "order-placed", "c-2", 0, NULL), 1);
+    got g;
+    assert_int_equal(activate_one(f, "take", &g), 1);
+    assert_json_equal(g.vars, "{\"item\":\"pen\"}");
+    assert_int_equal(activate_one(f, "take", &g), 1);
+    /* Only messages start it. */
+    chute_instance_spec s = {.bpmn_process_id = "p", .version = -1};
+    chute_instance_view v;
+    assert_rejected(f, chute_engine_create_instance(f->e, &s, NULL, &v, NULL, &f->err),
+                    CHUTE_ESTATE);
+    assert_contains(f->err.message, "none start event");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -912,6 +1061,11 @@ int main(void)
         FX_TEST(test_non_interrupting_cycle_and_timer_catch),
         FX_TEST(test_terminate_end_in_sub_process_ends_the_scope_only),
         FX_TEST(test_bad_timers_refused_at_deploy),
+        FX_TEST(test_message_catch_event_correlates),
+        FX_TEST(test_buffered_message_and_its_id),
+        FX_TEST(test_message_boundary_and_receive_task),
+        FX_TEST(test_event_based_gateway_both_ways),
+        FX_TEST(test_message_start_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

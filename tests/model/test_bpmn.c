@@ -80,9 +80,10 @@ static const model_options hook = {hook_parse, hook_free, NULL};
 #define HEAD "Expected to deploy new resources, but encountered the following errors:\n't.bpmn': "
 #define REJECT(element, message) HEAD "- Element: " element "\n    - ERROR: " message "\n"
 #define SUPPORTED                                                                                  \
-    " (supported: startEvent, endEvent, intermediateThrowEvent, intermediateCatchEvent (timer), "  \
-    "boundaryEvent (error, timer), subProcess, task, manualTask, serviceTask, sendTask, "          \
-    "scriptTask, businessRuleTask, exclusiveGateway, parallelGateway, inclusiveGateway)"
+    " (supported: startEvent, endEvent, intermediateThrowEvent, intermediateCatchEvent (timer, "   \
+    "message), boundaryEvent (error, timer, message), subProcess, task, manualTask, serviceTask, " \
+    "sendTask, receiveTask, scriptTask, businessRuleTask, exclusiveGateway, parallelGateway, "     \
+    "inclusiveGateway, eventBasedGateway)"
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -290,6 +291,30 @@ static void check_boundary_events(const model_definitions *d)
     assert_true(b->interrupting);
 }
 
+/* Message throw events as jobs, one with a job type expression. */
+static void check_response(const model_definitions *d)
+{
+    const model_process *p = &d->processes[0];
+    const model_element *t = el_by_id(p, "Event_19o6q23");
+    assert_int_equal(t->type, MODEL_ELEMENT_INTERMEDIATE_THROW_EVENT);
+    assert_int_equal(t->event, MODEL_EVENT_MESSAGE);
+    assert_non_null(t->job);
+    assert_false(t->job->type->is_static);
+}
+
+/* A receive task with its message's name and correlation key, and a timer
+ * boundary event on it. */
+static void check_ticket_booking(const model_definitions *d)
+{
+    const model_process *p = &d->processes[0];
+    const model_element *r = el_by_id(p, "WaitForPaymentReceivedEvent");
+    assert_int_equal(r->type, MODEL_ELEMENT_RECEIVE_TASK);
+    assert_string_equal(r->message_name->text, "msg-payment-received");
+    assert_string_equal(r->correlation_key->text, "paymentRequestId");
+    assert_false(r->correlation_key->is_static);
+    assert_int_equal(r->boundary_count, 1);
+}
+
 static const corpus_case corpus[] = {
     {"async-service-task.bpmn", check_async, {{0}}},
     {"demo-process.bpmn", check_demo_process, {{0}}},
@@ -298,10 +323,7 @@ static const corpus_case corpus[] = {
      {{"SLACheckEventSubprocess", "(event sub-processes) are not supported"},
       {"EveryTwoDaysStartEvent", "Start events with a 'timerEventDefinition'"},
       {"AnswerInquireTask", "'userTask'"},
-      {"Gateway_17pv522", "'eventBasedGateway'"},
-      {"ReplyReceivedMessage", "'intermediateCatchEvent' with a 'messageEventDefinition'"},
-      {"LogReplyTask", "'userTask'"},
-      {"RetractionReceivedEvent", "'boundaryEvent' with a 'messageEventDefinition'"}}},
+      {"LogReplyTask", "'userTask'"}}},
     {"error-handling.bpmn",
      NULL,
      {{"Activity_0kzg0nb", "'userTask'"},
@@ -318,16 +340,12 @@ static const corpus_case corpus[] = {
      NULL,
      {{"CheckPaymentDataTask", "'userTask'"}}},
     {"quick-start-microservices.bpmn", check_quick_start, {{0}}},
-    {"response-process.bpmn",
-     NULL,
-     {{"Event_19o6q23", "Intermediate throw events with a 'messageEventDefinition'"}}},
+    {"response-process.bpmn", check_response, {{0}}},
     {"rocket-launch.bpmn",
      NULL,
      {{"Activity_0sb885k > extensionElements > calledDecision", "('zeebe:calledDecision')"}}},
     {"rollback-process.bpmn", NULL, {{"EnterDataTask", "'userTask'"}}},
-    {"ticket-booking.bpmn",
-     NULL,
-     {{"WaitForPaymentReceivedEvent", "'receiveTask'"}}},
+    {"ticket-booking.bpmn", check_ticket_booking, {{0}}},
     {"twitter.bpmn",
      NULL,
      {{"user_task_review_tweet", "'userTask'"},
@@ -957,8 +975,12 @@ static void test_start_events(void **state)
                    REJECT("p", "Must have at least one start event"));
     assert_refused(DOC("<bpmn:startEvent id=\"a\"><bpmn:messageEventDefinition "
                        "messageRef=\"m\"/></bpmn:startEvent>"),
-                   REJECT("a", "Start events with a 'messageEventDefinition' are not supported by "
-                               "Chute yet (supported: none start events)"));
+                   REJECT("a > messageEventDefinition",
+                          "Attribute 'messageRef' references 'm', which is not a message"));
+    assert_refused(DOC("<bpmn:startEvent id=\"a\"><bpmn:signalEventDefinition/></bpmn:startEvent>"),
+                   REJECT("a", "Start events with a 'signalEventDefinition' are not supported by "
+                               "Chute yet (supported: none start events, and message start events "
+                               "of the process)"));
     assert_refused(
         DOC(START "<bpmn:sequenceFlow id=\"f\" sourceRef=\"start\" targetRef=\"start\"/>"),
         REJECT("start", "Start events must not have incoming sequence flows"));
@@ -1189,9 +1211,12 @@ static void test_unsupported(void **state)
         REJECT("u", "Elements of type 'userTask' are not supported by Chute yet" SUPPORTED));
     assert_refused(DOC(START "<bpmn:intermediateCatchEvent id=\"msg\"><bpmn:messageEventDefinition/>"
                              "</bpmn:intermediateCatchEvent>"),
-                   REJECT("msg", "Elements of type 'intermediateCatchEvent' with a "
-                                 "'messageEventDefinition' are not supported by Chute yet "
-                                 "(supported: timer intermediate catch events)"));
+                   REJECT("msg > messageEventDefinition", "Must reference a message ('messageRef')"));
+    assert_refused(DOC(START "<bpmn:intermediateCatchEvent id=\"sig\"><bpmn:signalEventDefinition/>"
+                             "</bpmn:intermediateCatchEvent>"),
+                   REJECT("sig", "Elements of type 'intermediateCatchEvent' with a "
+                                 "'signalEventDefinition' are not supported by Chute yet "
+                                 "(supported: timer and message intermediate catch events)"));
     assert_refused(DOC(START "<bpmn:intermediateCatchEvent id=\"timer\"><bpmn:timerEventDefinition>"
                              "<bpmn:timeCycle>R/PT1M</bpmn:timeCycle>"
                              "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"),
@@ -1201,12 +1226,23 @@ static void test_unsupported(void **state)
     assert_refused(
         DOC(START "<bpmn:callActivity id=\"call\"/>"),
         REJECT("call", "Elements of type 'callActivity' are not supported by Chute yet" SUPPORTED));
-    assert_refused(
-        DOC(START "<bpmn:receiveTask id=\"r\"/>"),
-        REJECT("r", "Elements of type 'receiveTask' are not supported by Chute yet" SUPPORTED));
+    assert_refused(DOC(START "<bpmn:receiveTask id=\"r\"/>"),
+                   REJECT("r", "Must reference a message ('messageRef')"));
+    assert_refused(DOC(START "<bpmn:message id=\"m\" name=\"paid\"/><bpmn:receiveTask id=\"r\" "
+                             "messageRef=\"m\"/>"),
+                   REJECT("m", "Must have a correlation key: the message 'm' needs a "
+                               "'zeebe:subscription' with a 'correlationKey' (referenced by 'r')"));
     assert_refused(DOC(START "<bpmn:eventBasedGateway id=\"g\"/>"),
-                   REJECT("g", "Elements of type 'eventBasedGateway' are not supported by Chute "
-                               "yet" SUPPORTED));
+                   REJECT("g", "Event-based gateway must have at least 2 outgoing sequence "
+                               "flows"));
+    assert_refused(
+        DOC(START "<bpmn:eventBasedGateway id=\"g\"/><bpmn:task id=\"a\"/><bpmn:task id=\"b\"/>"
+                  "<bpmn:sequenceFlow id=\"f1\" sourceRef=\"g\" targetRef=\"a\"/>"
+                  "<bpmn:sequenceFlow id=\"f2\" sourceRef=\"g\" targetRef=\"b\"/>"),
+        HEAD "- Element: g\n    - ERROR: Event-based gateway must not have an outgoing sequence "
+             "flow to other elements than message/timer intermediate catch events (it leads to "
+             "'a')\n    - ERROR: Event-based gateway must not have an outgoing sequence flow to "
+             "other elements than message/timer intermediate catch events (it leads to 'b')\n");
     /* A sub-process: what it holds is checked too. */
     assert_refused(DOC(START "<bpmn:subProcess id=\"sub\"><bpmn:startEvent id=\"ss\"/>"
                              "<bpmn:serviceTask id=\"inner\"/></bpmn:subProcess>"),
@@ -1228,8 +1264,8 @@ static void test_unsupported(void **state)
     assert_refused(DOC(START "<bpmn:task id=\"t\"/><bpmn:boundaryEvent id=\"b\" attachedToRef=\"t\">"
                              "<bpmn:signalEventDefinition/></bpmn:boundaryEvent>"),
                    REJECT("b", "Elements of type 'boundaryEvent' with a 'signalEventDefinition' "
-                               "are not supported by Chute yet (supported: error and timer "
-                               "boundary events)"));
+                               "are not supported by Chute yet (supported: error, timer and "
+                               "message boundary events)"));
     assert_refused(DOC(START "<bpmn:endEvent id=\"e\"><bpmn:errorEventDefinition errorRef=\"x\"/>"
                              "</bpmn:endEvent>"),
                    REJECT("e > errorEventDefinition",
@@ -1237,12 +1273,13 @@ static void test_unsupported(void **state)
     assert_refused(DOC(START "<bpmn:endEvent id=\"e\"><bpmn:escalationEventDefinition/>"
                              "</bpmn:endEvent>"),
                    REJECT("e", "End events with an 'escalationEventDefinition' are not supported "
-                               "by Chute yet (supported: none, terminate and error end events)"));
+                               "by Chute yet (supported: none, terminate, error and message end "
+                               "events)"));
     assert_refused(DOC(START "<bpmn:intermediateThrowEvent id=\"s\"><bpmn:signalEventDefinition/>"
                              "</bpmn:intermediateThrowEvent>"),
                    REJECT("s", "Intermediate throw events with a 'signalEventDefinition' are not "
-                               "supported by Chute yet (supported: none intermediate throw "
-                               "events)"));
+                               "supported by Chute yet (supported: none and message "
+                               "intermediate throw events)"));
     assert_refused(DOC(START "<bpmn:serviceTask id=\"mi\"><bpmn:extensionElements>"
                              "<zeebe:taskDefinition type=\"t\"/></bpmn:extensionElements>"
                              "<bpmn:multiInstanceLoopCharacteristics isSequential=\"true\"/>"
