@@ -2099,8 +2099,8 @@ static void test_publish_message_response(void **state)
     assert_int_equal(codec_encode_publish_message_response(300, &out, &out_len, &err), 0);
     const uint8_t *m = unframe(out, out_len, &n);
     /* key = 1 varint, tenantId = 2 string. */
-    const uint8_t want[] = {0x08, 0xac, 0x02, 0x12, 0x09, '<', 'd', 'e', 'f',
-                            'a',  'u',  'l',  't',  '>'};
+    const uint8_t want[] = {0x08, 0xac, 0x02, 0x12, 0x09, '<', 'd',
+                            'e',  'f',  'a',  'u',  'l',  't', '>'};
     assert_int_equal(n, sizeof want);
     assert_memory_equal(m, want, sizeof want);
     GatewayProtocol__PublishMessageResponse *r =

@@ -53,7 +53,7 @@ typedef struct seen {
     command_page page;
     int64_t first_key;
     char found[256];
-    int64_t incident_key; /* LIST_INCIDENTS, INSTANCE_DETAILS: the last one */
+    int64_t incident_key;     /* LIST_INCIDENTS, INSTANCE_DETAILS: the last one */
     chute_message_result msg; /* PUBLISH_MESSAGE, CORRELATE_MESSAGE */
 } seen;
 

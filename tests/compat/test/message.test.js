@@ -3,8 +3,8 @@
 // after an instance opens its subscription (with a time to live), a
 // duplicate messageId refused ALREADY_EXISTS in Zeebe's words; the
 // @camunda8/sdk publishMessage over gRPC and over REST, and its REST
-// correlateMessage (the instance it reached, or 404). Instances are read
-// back with Chute's GetProcessInstance.
+// correlateMessage (the instance it reached, or 404); zbctl publish
+// message. Instances are read back with Chute's GetProcessInstance.
 const nodeTest = require('node:test');
 const { test } = nodeTest;
 const assert = require('node:assert/strict');
@@ -180,6 +180,31 @@ test('@camunda8/sdk publishMessage over gRPC and REST, and REST correlateMessage
     assert.equal((await waitForState(c, 'COMPLETED', 'SDK REST correlate')).variables.via, 'correlation');
   } finally {
     await grpcApi.close();
+  }
+});
+
+test('zbctl publish message (its default ttl is 5 s): an instance that waits later gets it', T, async () => {
+  const zbc = zeebeNode();
+  try {
+    const id = h.uniqueType('msg-zbctl');
+    const name = `${id}-paid`;
+    await zbc.deployResource({ process: Buffer.from(waitModel(id, name)), name: `${id}.bpmn` });
+    const r = await daemon().zbctl(['publish', 'message', name, '--correlationKey', 'Z-1',
+      '--variables', '{"via":"zbctl"}']);
+    assert.equal(r.code, 0, h.fmtRun(r));
+    const [out] = h.parseJsonStream(r.stdout);
+    assert.ok(out && BigInt(out.key) > 0n, h.fmtRun(r));
+    const a = await zbc.createProcessInstance({ bpmnProcessId: id, variables: { orderId: 'Z-1' } });
+    assert.equal((await waitForState(a.processInstanceKey, 'COMPLETED', 'zbctl publish')).variables.via, 'zbctl');
+    const dup = await daemon().zbctl(['publish', 'message', name, '--correlationKey', 'Z-2',
+      '--messageId', 'z', '--ttl', '1m']);
+    assert.equal(dup.code, 0, h.fmtRun(dup));
+    const again = await daemon().zbctl(['publish', 'message', name, '--correlationKey', 'Z-2',
+      '--messageId', 'z', '--ttl', '1m']);
+    assert.notEqual(again.code, 0, h.fmtRun(again));
+    assert.match(again.stderr + again.stdout, /AlreadyExists/, h.fmtRun(again));
+  } finally {
+    await zbc.close();
   }
 });
 
