@@ -100,7 +100,8 @@ const char *chute_job_state_name(chute_job_state state);
     X(CONDITION_ERROR, 3, "CONDITION_ERROR")             /* no flow out of a gateway */       \
     X(EXTRACT_VALUE_ERROR, 4, "EXTRACT_VALUE_ERROR")     /* an expression failed */           \
     X(IO_MAPPING_ERROR, 5, "IO_MAPPING_ERROR")           /* an input or output mapping failed */ \
-    X(UNKNOWN, 6, "UNKNOWN") /* a command moved more than CHUTE_MAX_STEPS_PER_COMMAND tokens */
+    X(UNKNOWN, 6, "UNKNOWN") /* a command moved more than CHUTE_MAX_STEPS_PER_COMMAND tokens */ \
+    X(CALLED_ELEMENT_ERROR, 7, "CALLED_ELEMENT_ERROR") /* a call activity's process is unknown */
 
 typedef enum chute_incident_type {
 #define CHUTE_INCIDENT_TYPE_ENUM_(name, value, printed) CHUTE_INCIDENT_##name = value,
@@ -883,6 +884,66 @@ typedef struct chute_message_result {
  */
 int chute_engine_publish_message(chute_engine *e, const chute_message_spec *spec,
                                  chute_message_result *out, chute_error *err);
+
+/* ---- processes: user tasks --------------------------------------------------
+ *
+ * A userTask with zeebe:userTask is a native user task: the engine keeps
+ * it (no job) until it is completed through the calls below, as Camunda's
+ * v2 user-task API does. Its key is the key of its element instance. A
+ * userTask without zeebe:userTask is job-based, as in Zeebe: a job of type
+ * "io.camunda.zeebe:userTask" whose custom headers carry the assignment
+ * (io.camunda.zeebe:assignee, candidateGroups, candidateUsers, formKey,
+ * dueDate, followUpDate); workers complete it like any job.
+ *
+ * Only open (CREATED) native user tasks are listed and read; a completed
+ * or cancelled one is gone (CHUTE_ENOTFOUND), its element in its
+ * instance's history.
+ */
+typedef struct chute_user_task_view {
+    int64_t key; /* userTaskKey: the element instance's key */
+    int64_t process_instance_key;
+    int64_t process_definition_key;
+    const char *bpmn_process_id;
+    const char *element_id;
+    const char *name;             /* the element's name, "" when none */
+    const char *assignee;         /* "" when unassigned */
+    const char *candidate_groups; /* JSON array of strings, "[]" when none */
+    const char *candidate_users;  /* JSON array of strings, "[]" when none */
+    const char *form_key;         /* "" when none */
+    const char *due_date;         /* ISO 8601, "" when none */
+    const char *follow_up_date;   /* ISO 8601, "" when none */
+    int32_t priority;             /* 0..100, default 50 */
+    int64_t created_at;           /* epoch ms */
+} chute_user_task_view;
+
+typedef struct chute_user_task_filter {
+    int64_t process_instance_key; /* 0: any */
+    const char *assignee;         /* NULL: any; "": unassigned only */
+    const char *element_id;       /* NULL: any */
+    const char *bpmn_process_id;  /* NULL: any */
+} chute_user_task_filter;
+
+typedef int (*chute_user_task_visit_fn)(void *ctx, const chute_user_task_view *t);
+
+/* Visits the open native user tasks matching |f| (NULL: all), oldest
+ * first, until |fn| returns non-zero. Views live until |fn| returns. */
+int chute_engine_list_user_tasks(chute_engine *e, const chute_user_task_filter *f,
+                                 chute_user_task_visit_fn fn, void *ctx);
+
+/* Reads the open native user task |key| into |*out| (valid until the next
+ * engine call). CHUTE_ENOTFOUND. */
+int chute_engine_get_user_task(chute_engine *e, int64_t key, chute_user_task_view *out,
+                               chute_error *err);
+
+/* Assigns the task to |assignee| ("" or NULL: unassigns it). A task that
+ * has another assignee is CHUTE_ESTATE unless |allow_override|. */
+int chute_engine_assign_user_task(chute_engine *e, int64_t key, const char *assignee,
+                                  int allow_override, chute_error *err);
+
+/* Completes the task with |vars| (a JSON object, may be NULL), merged as a
+ * completed job's variables are; the instance moves on. */
+int chute_engine_complete_user_task(chute_engine *e, int64_t key, const char *vars, size_t len,
+                                    chute_error *err);
 
 /* ---- in-process handlers (embedding) ------------------------------------- */
 

@@ -61,7 +61,11 @@ struct ProtobufCMessage;
     X(SEARCH_INCIDENTS, "search incidents")                                                        \
     X(INSTANCE_DETAILS, "get process instance details")                                            \
     X(PUBLISH_MESSAGE, "publish message")                                                          \
-    X(CORRELATE_MESSAGE, "correlate message")
+    X(CORRELATE_MESSAGE, "correlate message")                                                      \
+    X(JOB_STREAM, "open a ZenBPM job stream")                                                      \
+    X(UNSUBSCRIBE, "withdraw a job stream subscription")                                           \
+    X(ZEN_LIST_JOBS, "list jobs")                                                                  \
+    X(ASSIGN_JOB, "assign job")
 
 typedef enum command_kind {
 #define COMMAND_KIND_ENUM(name, words) COMMAND_##name,
@@ -98,6 +102,43 @@ typedef struct command_search {
     size_t from;                  /* entries to skip */
     size_t limit;                 /* entries to answer at most, >= 1 */
 } command_search;
+
+/*
+ * ZenBPM's job list (GET /zenbpm/v1/jobs): its filters, its page and its
+ * order. ZenBPM's states are coarser than Chute's: ACTIVE is a job that
+ * still waits for a worker or is held by one (activatable, activated,
+ * delayed, failed with a back-off), FAILED one with an incident,
+ * COMPLETED a completed job still retained, TERMINATED a cancelled one
+ * (Chute keeps none, so nothing matches it).
+ */
+typedef enum command_zen_state {
+    COMMAND_ZEN_ANY = 0,
+    COMMAND_ZEN_ACTIVE,
+    COMMAND_ZEN_COMPLETED,
+    COMMAND_ZEN_TERMINATED,
+    COMMAND_ZEN_FAILED,
+} command_zen_state;
+
+typedef enum command_zen_sort {
+    COMMAND_ZEN_SORT_CREATED_AT = 0, /* the default; the same order as the key */
+    COMMAND_ZEN_SORT_KEY,
+    COMMAND_ZEN_SORT_TYPE,
+    COMMAND_ZEN_SORT_STATE,
+} command_zen_sort;
+
+typedef struct command_zen_list {
+    const char *type; /* jobType; NULL: any */
+    command_zen_state state;
+    int64_t process_instance_key; /* 0: any */
+    const char *assignee;         /* NULL: any */
+    long long page;               /* 1-based */
+    long long size;               /* entries per page (and partition) */
+    command_zen_sort sort_by;
+    int descending; /* sortOrder desc (the default is asc) */
+} command_zen_list;
+
+/* The ZenBPM name of a job state ("active", "completed", "failed"). */
+const char *command_zen_state_name(chute_job_state state);
 
 /* "complete job" for COMMAND_COMPLETE: for logs and messages. */
 const char *command_kind_words(command_kind kind);
@@ -178,6 +219,11 @@ typedef struct command {
     const char *correlation_key;
     const char *message_id; /* PUBLISH_MESSAGE */
     int64_t ttl_ms;         /* PUBLISH_MESSAGE: as sent; the engine refuses < 0 */
+
+    /* ZEN_LIST_JOBS: ZenBPM's job list. ASSIGN_JOB: |key| and |assignee|
+     * (never NULL for it). */
+    command_zen_list zen;
+    const char *assignee;
 
     /* What the fields point into; released by command_free. */
     struct ProtobufCMessage *msg;

@@ -248,6 +248,24 @@ typedef struct pmsg {
     struct pmsg *hprev, *hnext;
 } pmsg;
 
+/* A native user task's state (its element instance waits for it). */
+typedef struct putask {
+    char *assignee;         /* NULL: unassigned */
+    char *candidate_groups; /* JSON array text */
+    char *candidate_users;
+    char *form_key, *due_date, *follow_up_date; /* NULL: none */
+    int32_t priority;
+} putask;
+
+/* The body of a multi-instance activity: the collection it fans out over
+ * and how far it got. */
+typedef struct pmulti {
+    char *items;      /* the input collection, a JSON array text */
+    uint32_t n;       /* its length */
+    uint32_t next;    /* the next item to start an inner instance for */
+    uint32_t completed;
+} pmulti;
+
 typedef struct einst {
     int64_t key;
     struct pinst *pi;
@@ -266,6 +284,9 @@ typedef struct einst {
     uint32_t *joins; /* scopes: tokens waiting per flow, NULL until one waits */
     ptimer *timers;  /* pending timers, NULL for none */
     psub *subs;      /* open message subscriptions, NULL for none */
+    putask *ut;      /* a native user task waiting for its completion, NULL otherwise */
+    pmulti *mi;      /* the body of a multi-instance activity, NULL otherwise */
+    int64_t child_key; /* a call activity: the instance it started, 0 for none */
     struct einst *prev, *next; /* the instance's active element instances, by activation */
 } einst;
 
@@ -305,6 +326,7 @@ typedef struct pinst {
     uint8_t dirty;
     int64_t started_at, ended_at;
     char *start_ckey; /* the correlation key of the message that started it, NULL if none */
+    int64_t parent_key; /* the call activity's element instance that started it, 0 for none */
     einst *root;
     einst *head, *tail; /* active element instances, the root first */
     phist *hist;
@@ -347,6 +369,7 @@ struct chute_engine {
     hmap awaiters;     /* instance key -> chute_awaiter list */
     heap ptimers;      /* pending timers of element instances */
     hmap subs;         /* hash of name and correlation key -> psub chain */
+    hmap user_tasks;   /* element instance key -> einst of an open native user task */
     hmap msgs;         /* the same hash -> pmsg chain, oldest first */
     heap msg_expiry;   /* buffered messages by expiry */
     psub **new_subs;   /* opened by the running command: checked against buffered messages */
@@ -646,6 +669,9 @@ int pstate_encode(const pinst *pi, uint8_t **out, size_t *len);
  * with |err| set (CHUTE_ECORRUPT: the data is damaged; CHUTE_ENOMEM). */
 pinst *pstate_decode(chute_engine *e, int64_t key, procdef *def, const void *data, size_t len,
                      chute_error *err);
+
+/* Frees a user task's state. */
+void putask_free(putask *ut);
 
 /* Frees an instance and everything it owns (element instances included). */
 void pinst_free(pinst *pi);

@@ -540,7 +540,25 @@ void einst_free(einst *ei)
         free(x->ckey);
         free(x);
     }
+    putask_free(ei->ut);
+    if (ei->mi) {
+        free(ei->mi->items);
+        free(ei->mi);
+    }
     free(ei);
+}
+
+void putask_free(putask *ut)
+{
+    if (!ut)
+        return;
+    free(ut->assignee);
+    free(ut->candidate_groups);
+    free(ut->candidate_users);
+    free(ut->form_key);
+    free(ut->due_date);
+    free(ut->follow_up_date);
+    free(ut);
 }
 
 void pinst_free(pinst *pi)
@@ -704,6 +722,15 @@ static int queue_work(chute_engine *e, einst *scope, uint32_t index, int is_flow
 
 static void activate(chute_engine *e, einst *scope, uint32_t elem);
 static void drain(chute_engine *e);
+static void enter_body(chute_engine *e, einst *body);
+static void child_ended(chute_engine *e, pinst *child);
+static int is_inner(const einst *ei);
+static void inner_done(chute_engine *e, einst *inner);
+static void body_continue(chute_engine *e, einst *body);
+static void start_call(chute_engine *e, einst *ei, const model_call *call);
+static void open_user_task(chute_engine *e, einst *ei, const model_user_task *ut);
+static char *user_task_headers(chute_engine *e, einst *ei, const model_job *mj,
+                               const model_user_task *ut);
 static void take_flow(chute_engine *e, einst *scope, uint32_t flow);
 static void enter(chute_engine *e, einst *ei);
 static void complete(chute_engine *e, einst *ei);
@@ -777,6 +804,8 @@ static void end_instance(chute_engine *e, pinst *pi, int state)
         e->stats.instances_terminated_total++;
     touch(e, pi);
     notify_awaiters(e, pi);
+    if (pi->parent_key && state == CHUTE_INSTANCE_COMPLETED)
+        child_ended(e, pi);
 }
 
 static void drop_subs(chute_engine *e, einst *ei);
@@ -799,12 +828,14 @@ static void drop_timers(chute_engine *e, einst *ei)
 static void release_einst(chute_engine *e, einst *ei, int state)
 {
     drop_timers(e, ei);
+    if (ei->ut)
+        hmap_del(&e->user_tasks, ei->key);
     add_history(ei->pi, ei, state, engine_now(e));
     hmap_del(&e->elements, ei->key);
     unlink_einst(ei->pi, ei);
     ei->state = (uint8_t)state;
     const model_element *el = elem_of(ei);
-    if (el && el->type == MODEL_ELEMENT_SUB_PROCESS) {
+    if (el && (el->type == MODEL_ELEMENT_SUB_PROCESS || ei->mi)) {
         if (e->ngrave == e->grave_cap) {
             size_t cap = e->grave_cap ? e->grave_cap * 2 : 16;
             void **g = realloc(e->graveyard, cap * sizeof *g);
@@ -833,9 +864,21 @@ static void terminate_children(chute_engine *e, einst *scope);
 
 /* Terminates |ei|: its children, its job, its timers and its incident; the
  * token it held in its flow scope is the caller's business. */
+static void end_instance(chute_engine *e, pinst *pi, int state);
+
 static void terminate_element(chute_engine *e, einst *ei)
 {
     terminate_children(e, ei);
+    if (ei->child_key) {
+        /* A call activity's instance ends with it. */
+        pinst *child = hmap_get(&e->instances, ei->child_key);
+        ei->child_key = 0;
+        if (child) {
+            child->parent_key = 0; /* nothing to report back to */
+            terminate_children(e, child->root);
+            end_instance(e, child, CHUTE_INSTANCE_TERMINATED);
+        }
+    }
     if (ei->job_key) {
         chute_error ignore;
         engine_remove_process_job(e, ei->job_key, &ignore);
@@ -887,6 +930,8 @@ static void scope_token_done(chute_engine *e, einst *scope)
     else
         complete(e, scope);
 }
+
+static void child_ended(chute_engine *e, pinst *child);
 
 /* ---- element behaviour ----------------------------------------------------------------- */
 
@@ -1028,10 +1073,15 @@ static void create_job(chute_engine *e, einst *ei, const model_job *mj)
         return;
     }
     const model_element *el = elem_of(ei);
+    char *ut_headers = NULL;
+    if (el->user_task && !(ut_headers = user_task_headers(e, ei, mj, el->user_task))) {
+        free(type);
+        return;
+    }
     chute_job_spec spec = {
         .type = type,
-        .headers = mj->headers_json,
-        .headers_len = mj->headers_json_len,
+        .headers = ut_headers ? ut_headers : mj->headers_json,
+        .headers_len = ut_headers ? strlen(ut_headers) : mj->headers_json_len,
         .retries = retries,
         .process =
             {
@@ -1047,6 +1097,7 @@ static void create_job(chute_engine *e, einst *ei, const model_job *mj)
     int64_t key = 0;
     int rc = engine_create_process_job(e, &spec, retries, &key, &err);
     free(type);
+    free(ut_headers);
     if (rc == CHUTE_EINVAL) {
         raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR, "%s",
                        err.message);
@@ -1082,6 +1133,7 @@ void process_init(chute_engine *e)
 {
     heap_init(&e->ptimers, timer_before, timer_pos);
     hmap_init(&e->subs);
+    hmap_init(&e->user_tasks);
 }
 
 int process_timer_add(chute_engine *e, ptimer *t)
@@ -1400,6 +1452,161 @@ void process_tick(chute_engine *e, int64_t now)
     }
 }
 
+/* A user task value as text: a string as it is, other JSON as written;
+ * NULL for none. Lists (candidate groups and users) become a JSON array
+ * of strings: a list expression's result as it is, a static "a, b" split
+ * at commas. 0, or -1 after an incident. */
+static int user_task_value(chute_engine *e, einst *ei, const model_expr *x, int as_list,
+                           char **out)
+{
+    *out = NULL;
+    if (!x)
+        return 0;
+    if (x->is_static) {
+        if (!as_list) {
+            *out = strdup(x->text);
+            return *out ? 0 : (engine_batch_fail(e, NULL), -1);
+        }
+        json_t *arr = json_array();
+        const char *p = x->text;
+        while (arr && *p) {
+            const char *c = strchr(p, ',');
+            size_t n = c ? (size_t)(c - p) : strlen(p);
+            const char *q = p;
+            size_t m = n;
+            while (m && (*q == ' ' || *q == '\t'))
+                q++, m--;
+            while (m && (q[m - 1] == ' ' || q[m - 1] == '\t'))
+                m--;
+            if (m)
+                json_array_append_new(arr, json_stringn(q, m));
+            p += n + (c ? 1 : 0);
+        }
+        *out = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+        json_decref(arr);
+        return *out ? 0 : (engine_batch_fail(e, NULL), -1);
+    }
+    char *val = NULL;
+    size_t vlen = 0;
+    feel_error fe = {0};
+    if (eval_expr(e, ei, x, &val, &vlen, &fe) != 0) {
+        raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                       "Failed to evaluate the expression '%s': %s", x->text, fe.message);
+        return -1;
+    }
+    json_t *j = json_loadb(val, vlen, JSON_DECODE_ANY, NULL);
+    int ok = 1;
+    if (json_is_null(j)) {
+        *out = NULL;
+    } else if (as_list) {
+        ok = json_is_array(j);
+        *out = ok ? strdup(val) : NULL;
+    } else if (json_is_string(j)) {
+        *out = strdup(json_string_value(j));
+    } else {
+        *out = strdup(val);
+    }
+    json_decref(j);
+    if (!ok) {
+        raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                       "Expected result of the expression '%s' to be 'ARRAY', but was '%s'.",
+                       x->text, feel_type_of(val, vlen));
+        free(val);
+        return -1;
+    }
+    free(val);
+    return 0;
+}
+
+/* The assignment of user task |ut| evaluated in |ei| into |*t|. */
+static int eval_user_task(chute_engine *e, einst *ei, const model_user_task *ut, putask *t)
+{
+    char *prio = NULL;
+    if (user_task_value(e, ei, ut->assignee, 0, &t->assignee) != 0 ||
+        user_task_value(e, ei, ut->candidate_groups, 1, &t->candidate_groups) != 0 ||
+        user_task_value(e, ei, ut->candidate_users, 1, &t->candidate_users) != 0 ||
+        user_task_value(e, ei, ut->form_key, 0, &t->form_key) != 0 ||
+        user_task_value(e, ei, ut->due_date, 0, &t->due_date) != 0 ||
+        user_task_value(e, ei, ut->follow_up_date, 0, &t->follow_up_date) != 0 ||
+        user_task_value(e, ei, ut->priority, 0, &prio) != 0)
+        return -1;
+    t->priority = 50;
+    if (prio) {
+        char *end;
+        long v = strtol(prio, &end, 10);
+        int bad = *end || end == prio || v < 0 || v > 100;
+        free(prio);
+        if (bad) {
+            raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                           "Expected the priority of user task '%s' to be a whole number from 0 "
+                           "to 100",
+                           elem_of(ei)->id);
+            return -1;
+        }
+        t->priority = (int32_t)v;
+    }
+    return 0;
+}
+
+static void open_user_task(chute_engine *e, einst *ei, const model_user_task *ut)
+{
+    putask *t = calloc(1, sizeof *t);
+    if (!t) {
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    if (eval_user_task(e, ei, ut, t) != 0) {
+        putask_free(t);
+        return;
+    }
+    ei->ut = t;
+    if (hmap_put(&e->user_tasks, ei->key, ei) != 0)
+        engine_batch_fail(e, NULL);
+    touch(e, ei->pi);
+}
+
+/* The headers of a job-based user task: the model's, with the assignment
+ * in Zeebe's header names. NULL after an incident. */
+static char *user_task_headers(chute_engine *e, einst *ei, const model_job *mj,
+                               const model_user_task *ut)
+{
+    putask t = {0};
+    if (eval_user_task(e, ei, ut, &t) != 0)
+        return NULL;
+    json_t *h = json_loadb(mj->headers_json, mj->headers_json_len, 0, NULL);
+    if (!h)
+        h = json_object();
+    const struct {
+        const char *name;
+        const char *value;
+    } fields[] = {
+        {"io.camunda.zeebe:assignee", t.assignee},
+        {"io.camunda.zeebe:candidateGroups", t.candidate_groups},
+        {"io.camunda.zeebe:candidateUsers", t.candidate_users},
+        {"io.camunda.zeebe:formKey", t.form_key},
+        {"io.camunda.zeebe:dueDate", t.due_date},
+        {"io.camunda.zeebe:followUpDate", t.follow_up_date},
+    };
+    for (size_t i = 0; h && i < sizeof fields / sizeof fields[0]; i++)
+        if (fields[i].value)
+            json_object_set_new(h, fields[i].name, json_string(fields[i].value));
+    char prio[16];
+    snprintf(prio, sizeof prio, "%d", t.priority);
+    if (h && ut->priority)
+        json_object_set_new(h, "io.camunda.zeebe:priority", json_string(prio));
+    char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
+    json_decref(h);
+    free(t.assignee);
+    free(t.candidate_groups);
+    free(t.candidate_users);
+    free(t.form_key);
+    free(t.due_date);
+    free(t.follow_up_date);
+    if (!text)
+        engine_batch_fail(e, NULL);
+    return text;
+}
+
 /* What the element does once its inputs are mapped. */
 static void enter(chute_engine *e, einst *ei)
 {
@@ -1407,8 +1614,14 @@ static void enter(chute_engine *e, einst *ei)
     ei->stage = STAGE_ACTIVATE;
     if (el->input_count && run_mappings(e, ei, el->inputs, el->input_count, 0) != 0)
         return;
-    if (el->boundary_count && !ei->timers && !ei->subs && arm_boundary_timers(e, ei) != 0)
+    if (el->boundary_count && !is_inner(ei) && !ei->timers && !ei->subs &&
+        arm_boundary_timers(e, ei) != 0)
         return;
+    if (el->call) {
+        if (!ei->child_key)
+            start_call(e, ei, el->call);
+        return; /* its instance's end moves on */
+    }
     if (el->type == MODEL_ELEMENT_SUB_PROCESS) {
         /* The sub-process is a scope now: its start event's token. */
         queue_work(e, ei, el->sub_start, 0);
@@ -1433,6 +1646,11 @@ static void enter(chute_engine *e, einst *ei)
         if (!ei->timers && !ei->subs)
             arm_event_gateway(e, ei);
         return; /* the first event routes it */
+    }
+    if (el->user_task && el->user_task->native) {
+        if (!ei->ut)
+            open_user_task(e, ei, el->user_task);
+        return; /* its completion moves on */
     }
     if (el->job) {
         create_job(e, ei, el->job);
@@ -1489,6 +1707,11 @@ static void activate(chute_engine *e, einst *scope, uint32_t elem)
     }
     scope->tokens++;
     touch(e, pi);
+    if (pi->proc->elements[elem].multi) {
+        /* The multi-instance body; its inner instances come from it. */
+        enter_body(e, ei);
+        return;
+    }
     enter(e, ei);
 }
 
@@ -1499,8 +1722,12 @@ static void complete(chute_engine *e, einst *ei)
     const model_element *el = elem_of(ei);
     ei->stage = STAGE_COMPLETE;
     drop_timers(e, ei);
-    if (el->output_count && run_mappings(e, ei, el->outputs, el->output_count, 1) != 0)
+    if (!ei->mi && el->output_count && run_mappings(e, ei, el->outputs, el->output_count, 1) != 0)
         return;
+    if (is_inner(ei)) {
+        inner_done(e, ei);
+        return;
+    }
     leave(e, ei);
 }
 
@@ -1861,6 +2088,15 @@ int chute_engine_cancel_instance(chute_engine *e, int64_t key, chute_error *err)
                                "cancel a process instance with key '%lld', but no such process "
                                "was found",
                                (long long)key);
+    if (pi->parent_key) {
+        einst *parent = hmap_get(&e->elements, pi->parent_key);
+        return chute_error_set(err, CHUTE_ESTATE,
+                               "Command 'CANCEL' rejected with code 'INVALID_STATE': Expected to "
+                               "cancel a process instance with key '%lld', but it is created by "
+                               "a parent process instance (%lld); cancel the root process "
+                               "instance instead",
+                               (long long)key, parent ? (long long)parent->pi->key : 0LL);
+    }
     terminate_children(e, pi->root);
     end_instance(e, pi, CHUTE_INSTANCE_TERMINATED);
     return 0;
@@ -1985,7 +2221,15 @@ int process_resolve_incident(chute_engine *e, int64_t key, int *rc, chute_error 
     int stage = ei->stage;
     close_incident(e, ei);
     touch(e, ei->pi);
-    if (stage == STAGE_ACTIVATE) {
+    const model_element *iel = elem_of(ei);
+    if (iel && iel->multi && !is_inner(ei)) {
+        /* A multi-instance body: its collection, or its completion
+         * condition, once more. */
+        if (stage == STAGE_ACTIVATE)
+            enter_body(e, ei);
+        else if (ei->mi)
+            body_continue(e, ei);
+    } else if (stage == STAGE_ACTIVATE) {
         enter(e, ei);
     } else if (stage == STAGE_COMPLETE) {
         complete(e, ei);
@@ -2060,6 +2304,7 @@ void process_clear(chute_engine *e)
      * below. */
     heap_free(&e->ptimers);
     hmap_free(&e->subs);
+    hmap_free(&e->user_tasks);
     process_init(e);
     e->nnew_subs = 0;
     process_bury(e);
@@ -2101,6 +2346,8 @@ static int attach_loaded(chute_engine *e, pinst *pi)
             if (heap_push(&e->ptimers, t) != 0)
                 return CHUTE_ENOMEM;
         if (process_index_subs(e, ei) != 0)
+            return CHUTE_ENOMEM;
+        if (ei->ut && hmap_put(&e->user_tasks, ei->key, ei) != 0)
             return CHUTE_ENOMEM;
         if (ei->incident_key && hmap_put(&e->el_incidents, ei->incident_key, ei) != 0)
             return CHUTE_ENOMEM;
@@ -3117,4 +3364,430 @@ void process_clear_messages(chute_engine *e)
     heap_init(&e->msg_expiry, msg_before, msg_pos);
     hmap_free(&e->msgs);
     hmap_init(&e->msgs);
+}
+
+
+/* ---- native user tasks ------------------------------------------------------------------ */
+
+static void user_task_view(const einst *ei, chute_user_task_view *v)
+{
+    const putask *t = ei->ut;
+    const model_element *el = elem_of(ei);
+    memset(v, 0, sizeof *v);
+    v->key = ei->key;
+    v->process_instance_key = ei->pi->key;
+    v->process_definition_key = ei->pi->def->key;
+    v->bpmn_process_id = ei->pi->def->bpmn_process_id;
+    v->element_id = el->id;
+    v->name = el->name ? el->name : "";
+    v->assignee = t->assignee ? t->assignee : "";
+    v->candidate_groups = t->candidate_groups ? t->candidate_groups : "[]";
+    v->candidate_users = t->candidate_users ? t->candidate_users : "[]";
+    v->form_key = t->form_key ? t->form_key : "";
+    v->due_date = t->due_date ? t->due_date : "";
+    v->follow_up_date = t->follow_up_date ? t->follow_up_date : "";
+    v->priority = t->priority;
+    v->created_at = ei->started_at;
+}
+
+static int ut_cmp(const void *a, const void *b)
+{
+    int64_t x = (*(einst *const *)a)->key, y = (*(einst *const *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+int chute_engine_list_user_tasks(chute_engine *e, const chute_user_task_filter *f,
+                                 chute_user_task_visit_fn fn, void *ctx)
+{
+    job_scratch_release(e);
+    size_t n = e->user_tasks.count, k = 0;
+    if (n == 0)
+        return 0;
+    einst **all = malloc(n * sizeof *all);
+    if (!all)
+        return CHUTE_ENOMEM;
+    for (size_t i = 0; i <= e->user_tasks.mask && k < n; i++)
+        if (e->user_tasks.slots[i].key)
+            all[k++] = e->user_tasks.slots[i].value;
+    if (k > 1)
+        qsort(all, k, sizeof *all, ut_cmp);
+    for (size_t i = 0; i < k; i++) {
+        const einst *ei = all[i];
+        if (f) {
+            const char *a = ei->ut->assignee ? ei->ut->assignee : "";
+            if ((f->process_instance_key && ei->pi->key != f->process_instance_key) ||
+                (f->assignee && strcmp(f->assignee, a) != 0) ||
+                (f->element_id && strcmp(f->element_id, elem_of(ei)->id) != 0) ||
+                (f->bpmn_process_id && strcmp(f->bpmn_process_id, ei->pi->def->bpmn_process_id)))
+                continue;
+        }
+        chute_user_task_view v;
+        user_task_view(ei, &v);
+        if (fn(ctx, &v) != 0)
+            break;
+    }
+    free(all);
+    return 0;
+}
+
+static int no_user_task(chute_error *err, const char *verb, int64_t key)
+{
+    return chute_error_set(err, CHUTE_ENOTFOUND,
+                           "Command '%s' rejected with code 'NOT_FOUND': Expected to %s user task "
+                           "with key '%lld', but no such user task was found",
+                           verb[0] == 'c' ? "COMPLETE" : verb[0] == 'a' ? "ASSIGN" : "GET", verb,
+                           (long long)key);
+}
+
+int chute_engine_get_user_task(chute_engine *e, int64_t key, chute_user_task_view *out,
+                               chute_error *err)
+{
+    einst *ei = hmap_get(&e->user_tasks, key);
+    if (!ei)
+        return no_user_task(err, "get", key);
+    if (out)
+        user_task_view(ei, out);
+    return 0;
+}
+
+int chute_engine_assign_user_task(chute_engine *e, int64_t key, const char *assignee,
+                                  int allow_override, chute_error *err)
+{
+    einst *ei = hmap_get(&e->user_tasks, key);
+    if (!ei)
+        return no_user_task(err, "assign", key);
+    if (assignee && strlen(assignee) > CHUTE_WORKER_MAX)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected an assignee of at most %d bytes, but it is %zu bytes",
+                               CHUTE_WORKER_MAX, strlen(assignee));
+    const char *cur = ei->ut->assignee;
+    int unassign = !assignee || !*assignee;
+    if (!unassign && cur && !allow_override && strcmp(cur, assignee) != 0)
+        return chute_error_set(err, CHUTE_ESTATE,
+                               "Command 'ASSIGN' rejected with code 'INVALID_STATE': Expected to "
+                               "assign user task with key '%lld' to '%s', but it is assigned to "
+                               "'%s' and overriding was not allowed",
+                               (long long)key, assignee, cur);
+    char *n = unassign ? NULL : strdup(assignee);
+    if (!unassign && !n)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory assigning a user task");
+    free(ei->ut->assignee);
+    ei->ut->assignee = n;
+    touch(e, ei->pi);
+    return 0;
+}
+
+int chute_engine_complete_user_task(chute_engine *e, int64_t key, const char *vars, size_t len,
+                                    chute_error *err)
+{
+    einst *ei = hmap_get(&e->user_tasks, key);
+    if (!ei)
+        return no_user_task(err, "complete", key);
+    if (vars && !len)
+        len = strlen(vars);
+    int rc = engine_check_variables(e, vars, len, err);
+    if (rc != 0)
+        return rc;
+    hmap_del(&e->user_tasks, key);
+    putask_free(ei->ut);
+    ei->ut = NULL;
+    const model_element *el = elem_of(ei);
+    if (!jdoc_blank(vars, len) && apply_document(e, ei, vars, len, el->output_count > 0) != 0) {
+        engine_batch_fail(e, NULL);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory completing a user task");
+    }
+    touch(e, ei->pi);
+    complete(e, ei);
+    drain(e);
+    return 0;
+}
+
+/* ---- call activities ---------------------------------------------------------------------- */
+
+static void start_call(chute_engine *e, einst *ei, const model_call *call)
+{
+    feel_error fe = {0};
+    const char *kind;
+    char *id = eval_key(e, ei, call->process_id, &kind, &fe);
+    if (!id) {
+        if (kind || fe.message[0])
+            raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                           "Expected result of the expression '%s' to be 'STRING', but %s%s",
+                           call->process_id->text, kind ? "was " : "it failed: ",
+                           kind ? kind : fe.message);
+        else
+            engine_batch_fail(e, NULL);
+        return;
+    }
+    procdef *d = deploy_find(e, id, -1);
+    const model_process *proc = d ? deploy_process_of(d->model) : NULL;
+    if (!d || !proc || proc->start == MODEL_NONE) {
+        raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_CALLED_ELEMENT_ERROR,
+                       d ? "Expected process with BPMN process id '%s' to have a none start "
+                           "event, but it has none"
+                         : "Expected process with BPMN process id '%s' to be deployed, but not "
+                           "found.",
+                       id);
+        free(id);
+        return;
+    }
+    free(id);
+    /* The child sees the parent's variables (or only the call activity's
+     * input mappings). */
+    pbuf b = {0};
+    if (call->propagate_parent) {
+        visible_document(ei, NULL, 0, &b);
+    } else {
+        einst only = *ei;
+        only.scope = NULL;
+        visible_document(&only, NULL, 0, &b);
+    }
+    if (b.oom) {
+        free(b.p);
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    chute_error err;
+    pinst *child = start_instance(e, d, proc, proc->start, b.p, b.len, NULL, NULL, NULL, &err);
+    free(b.p);
+    if (!child) {
+        engine_batch_fail(e, &err);
+        return;
+    }
+    child->parent_key = ei->key;
+    ei->child_key = child->key;
+    touch(e, ei->pi);
+}
+
+/* A called instance completed: its call activity takes its variables
+ * (all of them, or as its output mappings say) and completes. */
+static void child_ended(chute_engine *e, pinst *child)
+{
+    einst *ei = hmap_get(&e->elements, child->parent_key);
+    child->parent_key = 0;
+    if (!ei || ei->child_key != child->key)
+        return;
+    ei->child_key = 0;
+    const model_element *el = elem_of(ei);
+    pbuf b = {0};
+    if (el->output_count || el->call->propagate_child) {
+        if (visible_document(child->root, NULL, 0, &b) != 0 ||
+            apply_document(e, ei, b.p, b.len, el->output_count > 0) != 0)
+            engine_batch_fail(e, NULL);
+    }
+    free(b.p);
+    touch(e, ei->pi);
+    complete(e, ei);
+}
+
+/* ---- multi-instance ------------------------------------------------------------------------ */
+
+static int is_inner(const einst *ei)
+{
+    return ei->scope && ei->scope->mi && ei->scope->elem == ei->elem;
+}
+
+/* The span of item |i| of the JSON array |a| (checked JSON). */
+static int array_item(const char *a, size_t n, uint32_t i, const char **v, size_t *vlen)
+{
+    size_t k = skip_ws(a, 0, n);
+    if (k >= n || a[k] != '[')
+        return -1;
+    k = skip_ws(a, k + 1, n);
+    for (uint32_t idx = 0; k < n && a[k] != ']'; idx++) {
+        size_t end = skip_value(a, k, n);
+        if (idx == i) {
+            *v = a + k;
+            *vlen = end - k;
+            return 0;
+        }
+        k = skip_ws(a, end, n);
+        if (k < n && a[k] == ',')
+            k = skip_ws(a, k + 1, n);
+    }
+    return -1;
+}
+
+static void set_count(chute_engine *e, einst *body, const char *name, uint32_t v)
+{
+    char num[16];
+    int n = snprintf(num, sizeof num, "%u", v);
+    if (pscope_set(e, &body->vars, name, strlen(name), num, (size_t)n, 0) != 0)
+        engine_batch_fail(e, NULL);
+}
+
+static void start_inner(chute_engine *e, einst *body)
+{
+    const model_element *el = elem_of(body);
+    uint32_t i = body->mi->next++;
+    einst *ei = einst_new(e, body->pi, body, body->elem);
+    if (!ei) {
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    body->tokens++;
+    const char *item;
+    size_t ilen;
+    char counter[16];
+    int cn = snprintf(counter, sizeof counter, "%u", i + 1);
+    if (pscope_set(e, &ei->vars, "loopCounter", 11, counter, (size_t)cn, 0) != 0 ||
+        (el->multi->input_element &&
+         (array_item(body->mi->items, strlen(body->mi->items), i, &item, &ilen) != 0 ||
+          pscope_set(e, &ei->vars, el->multi->input_element, strlen(el->multi->input_element),
+                     item, ilen, 0) != 0))) {
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    touch(e, body->pi);
+    enter(e, ei);
+}
+
+/* The body ends: its output collection goes to its flow scope, and it
+ * leaves like the activity would. */
+static void finish_body(chute_engine *e, einst *body)
+{
+    const model_element *el = elem_of(body);
+    terminate_children(e, body);
+    const char *oc = el->multi->output_collection;
+    pvar *v = oc ? scope_find(&body->vars, oc, strlen(oc)) : NULL;
+    if (v) {
+        einst *to = propagation_target(body->scope, oc, strlen(oc));
+        if (pscope_set(e, &to->vars, oc, strlen(oc), v->value, v->value_len, 0) != 0)
+            engine_batch_fail(e, NULL);
+    }
+    complete(e, body);
+}
+
+static void enter_body(chute_engine *e, einst *body)
+{
+    const model_element *el = elem_of(body);
+    const model_multi *m = el->multi;
+    if (!body->timers && !body->subs && el->boundary_count && arm_boundary_timers(e, body) != 0)
+        return;
+    char *val = NULL;
+    size_t vlen = 0;
+    feel_error fe = {0};
+    if (eval_expr(e, body, m->input_collection, &val, &vlen, &fe) != 0) {
+        raise_incident(e, body, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                       "Failed to evaluate the input collection '%s': %s",
+                       m->input_collection->text, fe.message);
+        return;
+    }
+    json_t *arr = json_loadb(val, vlen, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
+    if (!json_is_array(arr)) {
+        raise_incident(e, body, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                       "Expected result of the expression '%s' to be 'ARRAY', but was '%s'.",
+                       m->input_collection->text, feel_type_of(val, vlen));
+        json_decref(arr);
+        free(val);
+        return;
+    }
+    uint32_t n = (uint32_t)json_array_size(arr);
+    json_decref(arr);
+    body->mi = calloc(1, sizeof *body->mi);
+    if (!body->mi) {
+        free(val);
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    body->mi->items = val;
+    body->mi->n = n;
+    if (m->output_collection) {
+        /* A list of nulls, one per item, filled as inner instances end. */
+        pbuf b = {0};
+        pb_ch(&b, '[');
+        for (uint32_t i = 0; i < n; i++)
+            pb_put(&b, i ? ",null" : "null", i ? 5 : 4);
+        pb_ch(&b, ']');
+        if (b.oom || pscope_set(e, &body->vars, m->output_collection, strlen(m->output_collection),
+                                b.p, b.len, 0) != 0)
+            engine_batch_fail(e, NULL);
+        free(b.p);
+    }
+    touch(e, body->pi);
+    if (n == 0) {
+        finish_body(e, body);
+        return;
+    }
+    if (el->loop == MODEL_LOOP_SEQUENTIAL) {
+        start_inner(e, body);
+    } else {
+        while (body->mi->next < n && body->state == CHUTE_INSTANCE_ACTIVE)
+            start_inner(e, body);
+    }
+}
+
+/* An inner instance completed: its output element goes into the body's
+ * collection; then the next one starts, or the body ends. */
+static void inner_done(chute_engine *e, einst *inner)
+{
+    einst *body = inner->scope;
+    const model_element *el = elem_of(body);
+    const model_multi *m = el->multi;
+    pvar *lc = scope_find(&inner->vars, "loopCounter", 11);
+    uint32_t idx = lc ? (uint32_t)strtoul(lc->value, NULL, 10) : 0;
+    if (m->output_element && idx >= 1) {
+        char *val = NULL;
+        size_t vlen = 0;
+        feel_error fe = {0};
+        if (eval_expr(e, inner, m->output_element, &val, &vlen, &fe) != 0) {
+            raise_incident(e, inner, STAGE_COMPLETE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                           "Failed to evaluate the output element '%s': %s",
+                           m->output_element->text, fe.message);
+            return;
+        }
+        pvar *oc = scope_find(&body->vars, m->output_collection, strlen(m->output_collection));
+        json_t *list = oc ? json_loadb(oc->value, oc->value_len, JSON_DECODE_ANY, NULL) : NULL;
+        json_t *item = json_loadb(val, vlen, JSON_DECODE_ANY, NULL);
+        if (!item)
+            item = json_loadb(val, vlen, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
+        free(val);
+        char *text = NULL;
+        if (json_is_array(list) && item && json_array_set_new(list, idx - 1, item) == 0) {
+            item = NULL;
+            text = json_dumps(list, JSON_COMPACT);
+        }
+        json_decref(item);
+        json_decref(list);
+        if (!text || pscope_set(e, &body->vars, m->output_collection, strlen(m->output_collection),
+                                text, strlen(text), 0) != 0)
+            engine_batch_fail(e, NULL);
+        free(text);
+    }
+    release_einst(e, inner, CHUTE_INSTANCE_COMPLETED);
+    body->tokens--;
+    body->mi->completed++;
+    touch(e, body->pi);
+    body_continue(e, body);
+}
+
+/* After an inner instance ended (or the incident of the body's completion
+ * condition was resolved): the body ends, or the next inner starts. */
+static void body_continue(chute_engine *e, einst *body)
+{
+    const model_element *el = elem_of(body);
+    const model_multi *m = el->multi;
+    int done = body->mi->completed >= body->mi->n;
+    if (!done && m->completion_condition) {
+        set_count(e, body, "numberOfInstances", body->mi->n);
+        set_count(e, body, "numberOfCompletedInstances", body->mi->completed);
+        set_count(e, body, "numberOfActiveInstances", body->tokens);
+        feel_scope fs = {body};
+        feel_env env = {feel_lookup, &fs, engine_now(e)};
+        feel_error fe = {0};
+        int yes = feel_eval_condition(m->completion_condition->parsed, &env, &fe);
+        if (yes < 0) {
+            raise_incident(e, body, STAGE_COMPLETE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                           "Failed to evaluate the completion condition '%s': %s",
+                           m->completion_condition->text, fe.message);
+            return;
+        }
+        done = yes;
+    }
+    if (done) {
+        finish_body(e, body);
+        return;
+    }
+    if (el->loop == MODEL_LOOP_SEQUENTIAL && body->mi->next < body->mi->n)
+        start_inner(e, body);
 }
