@@ -1607,6 +1607,59 @@ static char *user_task_headers(chute_engine *e, einst *ei, const model_job *mj,
     return text;
 }
 
+static char *eval_key(chute_engine *e, einst *ei, const model_expr *x, const char **kind,
+                      feel_error *fe);
+
+/* A business rule task evaluates its decision; the result goes to its
+ * result variable as a script's does. */
+static void call_decision(chute_engine *e, einst *ei, const model_decision *md)
+{
+    feel_error fe = {0};
+    const char *kind;
+    char *id = eval_key(e, ei, md->decision_id, &kind, &fe);
+    if (!id) {
+        if (kind || fe.message[0])
+            raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                           "Expected result of the expression '%s' to be 'STRING', but %s%s",
+                           md->decision_id->text, kind ? "was " : "it failed: ",
+                           kind ? kind : fe.message);
+        else
+            engine_batch_fail(e, NULL);
+        return;
+    }
+    const decdef *d = decide_find(e, id);
+    if (!d) {
+        raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_CALLED_DECISION_ERROR,
+                       "Expected to evaluate decision '%s', but no decision found for id '%s'",
+                       id, id);
+        free(id);
+        return;
+    }
+    free(id);
+    feel_scope fs = {ei};
+    feel_env env = {feel_lookup, &fs, engine_now(e)};
+    char *val = NULL;
+    size_t vlen = 0;
+    char msg[1024];
+    if (decide_eval(d, &env, &val, &vlen, msg, sizeof msg) != 0) {
+        raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_DECISION_EVALUATION_ERROR, "%s",
+                       msg);
+        return;
+    }
+    const model_element *el = elem_of(ei);
+    const char *rv = md->result_variable;
+    int rc = el->output_count ? pscope_set(e, &ei->vars, rv, strlen(rv), val, vlen, 0)
+                              : pscope_set(e, &propagation_target(ei, rv, strlen(rv))->vars, rv,
+                                           strlen(rv), val, vlen, 0);
+    free(val);
+    if (rc != 0) {
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    touch(e, ei->pi);
+    complete(e, ei);
+}
+
 /* What the element does once its inputs are mapped. */
 static void enter(chute_engine *e, einst *ei)
 {
@@ -1654,6 +1707,10 @@ static void enter(chute_engine *e, einst *ei)
     }
     if (el->job) {
         create_job(e, ei, el->job);
+        return;
+    }
+    if (el->decision) {
+        call_decision(e, ei, el->decision);
         return;
     }
     if (el->script) {
@@ -1867,6 +1924,9 @@ static void instance_view(chute_engine *e, pinst *pi, chute_instance_view *v)
     v->started_at = pi->started_at;
     v->ended_at = pi->ended_at;
     v->has_incident = process_has_incident(e, pi);
+    v->process_name = pi->proc && pi->proc->name ? pi->proc->name : "";
+    v->parent_process_instance_key = pi->parent_pi_key;
+    v->parent_element_instance_key = pi->parent_pi_key ? pi->parent_key : 0;
     pbuf b = {0};
     if (visible_document(pi->root, NULL, 0, &b) == 0) {
         job_scratch_add(e, b.p);
@@ -2508,8 +2568,15 @@ static int list_row(void *ctx, const store_instance *r)
     v.has_incident = r->has_incident;
     v.started_at = r->started_at;
     v.ended_at = r->ended_at;
+    procdef *d = hmap_get(&e->defs_by_key, r->definition_key);
+    const model_process *proc = d ? deploy_process_of(d->model) : NULL;
+    v.process_name = proc && proc->name ? proc->name : "";
     chute_error err;
     pinst *pi = pstate_decode(e, r->key, NULL, r->data, r->len, &err);
+    if (pi) {
+        v.parent_process_instance_key = pi->parent_pi_key;
+        v.parent_element_instance_key = pi->parent_pi_key ? pi->parent_key : 0;
+    }
     pbuf b = {0};
     if (pi && visible_document(pi->root, NULL, 0, &b) == 0) {
         v.variables = b.p;
@@ -3555,6 +3622,7 @@ static void start_call(chute_engine *e, einst *ei, const model_call *call)
         return;
     }
     child->parent_key = ei->key;
+    child->parent_pi_key = ei->pi->key;
     ei->child_key = child->key;
     touch(e, ei->pi);
 }

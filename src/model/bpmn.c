@@ -1387,12 +1387,25 @@ static void check_implementation(builder *b, const xtree_node *n, model_element 
     case MODEL_ELEMENT_BUSINESS_RULE_TASK:
         if (x->n_task_definition == 1 && x->n_called_decision == 0)
             el->job = make_job(b, x);
-        else if (x->n_task_definition == 0 && x->n_called_decision == 1)
-            add_error(b, x->called_decision,
-                      "Business rule tasks that call a DMN decision ('zeebe:calledDecision') are "
-                      "not supported by Chute yet (supported: a job worker, "
-                      "'zeebe:taskDefinition')");
-        else
+        else if (x->n_task_definition == 0 && x->n_called_decision == 1) {
+            const xtree_attr *id = xtree_attr_get(x->called_decision, "decisionId");
+            const char *rv = attr_value(x->called_decision, "resultVariable");
+            model_decision *d = arena_alloc(b->out, sizeof *d);
+            if (!d) {
+                b->oom = 1;
+            } else if (!id || id->len == 0) {
+                add_error(b, x->called_decision,
+                          "Attribute 'decisionId' must be present and not empty");
+            } else if (!rv || !*rv) {
+                add_error(b, x->called_decision,
+                          "Attribute 'resultVariable' must be present and not empty");
+            } else {
+                d->decision_id =
+                    make_expr(b, x->called_decision, "decisionId", id->value, id->len, 0);
+                d->result_variable = out_str(b, rv, strlen(rv));
+                el->decision = d;
+            }
+        } else
             add_error(b, n,
                       "Must have either one 'zeebe:calledDecision' or one 'zeebe:taskDefinition' "
                       "extension element");
@@ -2092,8 +2105,9 @@ static int build(builder *b, xtree_node *root, model_definitions *defs)
         if (strstr(root->uri, "omg.org/spec/DMN/") && strcmp(root->name, "definitions") == 0)
             add_doc_error(b, root->line, root->column,
                           "The resource is a DMN decision model (root element 'definitions' in "
-                          "namespace '%.200s'), not a BPMN process; DMN decisions are not "
-                          "supported by Chute yet",
+                          "namespace '%.200s'), not a BPMN process; the BPMN model does not read "
+                          "decisions (a deployment hands DMN 1.1 to 1.5 resources to the decision "
+                          "parser)",
                           root->uri);
         else if (root->uri[0])
             add_doc_error(b, root->line, root->column,

@@ -260,6 +260,13 @@ typedef struct model_multi {
     const model_expr *completion_condition; /* bpmn:completionCondition, NULL for none */
 } model_multi;
 
+/* zeebe:calledDecision of a business rule task: the engine evaluates the
+ * decision, no job. */
+typedef struct model_decision {
+    const model_expr *decision_id; /* static or an expression */
+    const char *result_variable;   /* not empty */
+} model_decision;
+
 /* zeebe:script of a script task: evaluated by the engine, no job. */
 typedef struct model_script {
     const model_expr *expression; /* always an expression */
@@ -317,6 +324,7 @@ typedef struct model_element {
     const model_script *script; /* script tasks with zeebe:script; NULL otherwise */
     const model_user_task *user_task; /* user tasks; NULL otherwise */
     const model_call *call;           /* call activities; NULL otherwise */
+    const model_decision *decision;   /* business rule tasks with zeebe:calledDecision */
     const model_multi *multi;         /* multi-instance activities (|loop|); NULL otherwise */
     uint32_t input_count;
     const model_mapping *inputs;

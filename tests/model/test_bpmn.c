@@ -350,6 +350,18 @@ static void check_multi_call(const model_definitions *d)
     assert_string_equal(c->multi->output_collection, "resultList");
 }
 
+/* A business rule task that calls a decision, a timer, scripts. */
+static void check_rocket(const model_definitions *d)
+{
+    const model_process *p = &d->processes[0];
+    const model_element *t = el_by_id(p, "Activity_0sb885k");
+    assert_int_equal(t->type, MODEL_ELEMENT_BUSINESS_RULE_TASK);
+    assert_non_null(t->decision);
+    assert_string_equal(t->decision->decision_id->text, "plot-destination");
+    assert_string_equal(t->decision->result_variable, "destination");
+    assert_null(t->job);
+}
+
 static const corpus_case corpus[] = {
     {"async-service-task.bpmn", check_async, {{0}}},
     {"demo-process.bpmn", check_demo_process, {{0}}},
@@ -369,17 +381,16 @@ static const corpus_case corpus[] = {
     {"payment-process.bpmn", check_user_tasks, {{0}}},
     {"quick-start-microservices.bpmn", check_quick_start, {{0}}},
     {"response-process.bpmn", check_response, {{0}}},
-    {"rocket-launch.bpmn",
-     NULL,
-     {{"Activity_0sb885k > extensionElements > calledDecision", "('zeebe:calledDecision')"}}},
+    {"rocket-launch.bpmn", check_rocket, {{0}}},
     {"rollback-process.bpmn", check_user_tasks, {{0}}},
     {"ticket-booking.bpmn", check_ticket_booking, {{0}}},
     {"twitter.bpmn", check_user_tasks, {{0}}},
     {"plot-destination.dmn",
      NULL,
      {{NULL, "The resource is a DMN decision model (root element 'definitions' in namespace "
-             "'https://www.omg.org/spec/DMN/20191111/MODEL/'), not a BPMN process; DMN decisions "
-             "are not supported by Chute yet"}}},
+             "'https://www.omg.org/spec/DMN/20191111/MODEL/'), not a BPMN process; the BPMN model "
+             "does not read decisions (a deployment hands DMN 1.1 to 1.5 resources to the "
+             "decision parser)"}}},
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -980,7 +991,8 @@ static void test_wrong_root(void **state)
     assert_refused("<definitions xmlns=\"https://www.omg.org/spec/DMN/20191111/MODEL/\"/>",
                    HEAD "The resource is a DMN decision model (root element 'definitions' in "
                         "namespace 'https://www.omg.org/spec/DMN/20191111/MODEL/'), not a BPMN "
-                        "process; DMN decisions are not supported by Chute yet");
+                        "process; the BPMN model does not read decisions (a deployment hands DMN "
+                        "1.1 to 1.5 resources to the decision parser)");
     /* No executable process. */
     assert_refused("<bpmn:definitions " NS_DECL " id=\"defs\"><bpmn:process id=\"p\"/>"
                    "<bpmn:process id=\"q\" isExecutable=\"false\"/></bpmn:definitions>",
@@ -1179,12 +1191,10 @@ static void test_scripts_and_rules(void **state)
                         "value '1 + 1'. An expression must start with '=' (e.g. '=1 + 1').\n"
                         "    - ERROR: Attribute 'resultVariable' must be present and not empty\n");
     assert_refused(DOC(START "<bpmn:businessRuleTask id=\"r\"><bpmn:extensionElements>"
-                             "<zeebe:calledDecision decisionId=\"d\" resultVariable=\"x\"/>"
+                             "<zeebe:calledDecision decisionId=\"d\"/>"
                              "</bpmn:extensionElements></bpmn:businessRuleTask>"),
                    REJECT("r > extensionElements > calledDecision",
-                          "Business rule tasks that call a DMN decision ('zeebe:calledDecision') "
-                          "are not supported by Chute yet (supported: a job worker, "
-                          "'zeebe:taskDefinition')"));
+                          "Attribute 'resultVariable' must be present and not empty"));
     assert_refused(DOC(START "<bpmn:businessRuleTask id=\"r\"/>"),
                    REJECT("r", "Must have either one 'zeebe:calledDecision' or one "
                                "'zeebe:taskDefinition' extension element"));
