@@ -1,7 +1,7 @@
 /*
  * The Chute client: a connection to a Chute broker (or any Zeebe gateway) and
- * every job and process-instance RPC of the gateway protocol and of Chute's
- * own service.
+ * every job, process-instance and message RPC of the gateway protocol and of
+ * Chute's own service.
  *
  * Connection
  * ----------
@@ -488,6 +488,33 @@ void chute_instance_info_free(chute_instance_info *info);
 int chute_client_get_instance(chute_client *client, int64_t process_instance_key,
                               chute_instance_info **out, const chute_call_options *co,
                               chute_error *err);
+
+/* ---- messages ---------------------------------------------------------------- */
+
+/* A message to publish. Strings may be NULL (none). */
+typedef struct chute_client_message_spec {
+    const char *name;            /* required: the message name of the BPMN model */
+    const char *correlation_key; /* matched against each subscription's; NULL or "" for
+                                  * none (a message start event) */
+    int64_t ttl_ms;              /* kept this long for subscriptions opened later;
+                                  * 0: correlated now or never */
+    const char *message_id;      /* a second message with this id is refused while the
+                                  * first one lives */
+    const char *variables;       /* a JSON object */
+} chute_client_message_spec;
+
+/*
+ * PublishMessage: publishes the message |spec| describes; it correlates at
+ * once to every open subscription with its name and correlation key (at
+ * most once per process instance), starts instances of processes with a
+ * message start event of its name, and is kept for its time to live for
+ * subscriptions opened later. On success |*key| (may be NULL) is the
+ * message's key. CHUTE_EINVAL (a blank name, a negative time to live,
+ * variables that are not a JSON object), CHUTE_EEXIST (a message with the
+ * same id is still alive), CHUTE_EBUSY, and the errors of every call.
+ */
+int chute_client_publish_message(chute_client *client, const chute_client_message_spec *spec,
+                                 int64_t *key, const chute_call_options *co, chute_error *err);
 
 /* ---- deployment ------------------------------------------------------------ */
 

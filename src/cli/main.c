@@ -1071,6 +1071,64 @@ static int cmd_variables_set(chute_client *c, int argc, char **argv)
     return 0;
 }
 
+/* ---- messages ------------------------------------------------------------------ */
+
+static int cmd_message_publish(chute_client *c, int argc, char **argv)
+{
+    const char *cmd = "message publish";
+    opt_spec specs[] = {{"correlation-key", 1, NULL, 0},
+                        {"ttl", 1, NULL, 0},
+                        {"id", 1, NULL, 0},
+                        {"variables", 1, NULL, 0}};
+    PARSE(cmd, 1);
+    if (npos < 1)
+        return usage_error(cmd, "missing NAME (the message name of the BPMN model)");
+    if (!*pos[0])
+        return usage_error(cmd, "NAME must not be empty");
+    if (!OPT("correlation-key")->set)
+        return usage_error(cmd, "missing --correlation-key K (the value the waiting instance "
+                                "matches; --correlation-key '' for none, as for a message start "
+                                "event)");
+    chute_client_message_spec spec = {.name = pos[0],
+                                      .correlation_key = OPT("correlation-key")->value,
+                                      .message_id = OPT("id")->value,
+                                      .variables = OPT("variables")->value};
+    if (OPT("ttl")->set && parse_duration(OPT("ttl")->value, &spec.ttl_ms) < 0)
+        return usage_error(cmd, "--ttl must be a duration like 30s, 1h or 500 (ms), not '%s'",
+                           OPT("ttl")->value);
+    int r = check_variables(cmd, spec.variables);
+    if (r)
+        return r;
+    int64_t key = 0;
+    chute_error err;
+    int rc = chute_client_publish_message(c, &spec, &key, NULL, &err);
+    if (rc < 0) {
+        r = fail_call(rc, &err);
+        if (rc == CHUTE_EEXIST)
+            fprintf(stderr, "A message with this --id is still alive (within its time to live); "
+                            "publish it under another --id, or wait until it expires.\n");
+        return r;
+    }
+    if (as_json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "key", key_json(key));
+        json_object_set_new(o, "name", json_string(spec.name));
+        json_object_set_new(o, "correlationKey", json_string(spec.correlation_key));
+        json_object_set_new(o, "timeToLive", json_integer(spec.ttl_ms));
+        if (spec.message_id)
+            json_object_set_new(o, "messageId", json_string(spec.message_id));
+        print_json(o);
+    } else {
+        printf("Published message %" PRId64 " '%s' with correlation key '%s'", key, spec.name,
+               spec.correlation_key);
+        if (spec.ttl_ms > 0)
+            printf(", kept %" PRId64 " ms for subscriptions opened later\n", spec.ttl_ms);
+        else
+            printf(" (no time to live: only subscriptions open now get it)\n");
+    }
+    return 0;
+}
+
 /* ---- chute worker: a process per job ------------------------------------------ */
 
 #define OUT_MAX (4 * 1024 * 1024)
@@ -1510,6 +1568,21 @@ static const command commands[] = {
      "--json). Each variable goes to the nearest scope up from KEY that has it, else\n"
      "to the root; with --local all of them become local variables of KEY's scope.\n"
      "Typically followed by chute incident resolve to retry what failed.\n"},
+    {"message", "publish", cmd_message_publish,
+     "NAME --correlation-key K [--ttl D] [--id ID]\n"
+     "                             [--variables JSON]",
+     "NAME --correlation-key K [options]", "publish a message to waiting instances",
+     "\n\n"
+     "Publishes the message NAME. It goes at once to every process instance waiting for\n"
+     "NAME with the correlation key K (a message catch event, a receive task, a boundary\n"
+     "event), at most once per instance, and starts an instance of each process whose\n"
+     "message start event is NAME. Prints the message's key.\n"
+     "  --correlation-key K  matched against the waiting instances' keys ('' for none)\n"
+     "  --ttl D              keep the message D for instances that wait for it later\n"
+     "                       (default 0: only those waiting now get it)\n"
+     "  --id ID              a second message with this ID is refused while the first\n"
+     "                       one lives\n"
+     "  --variables JSON     variables the message brings, a JSON object\n"},
     {"worker", NULL, cmd_worker,
      "TYPE [--name NAME] [--concurrency N] [--max-jobs N]\n"
      "                    [--timeout D] [--stream] -- COMMAND [ARGS...]",

@@ -1225,6 +1225,32 @@ int chute_client_get_instance(chute_client *c, int64_t key, chute_instance_info 
     return 0;
 }
 
+/* ---- messages ------------------------------------------------------------------------ */
+
+int chute_client_publish_message(chute_client *c, const chute_client_message_spec *spec,
+                                 int64_t *key, const chute_call_options *co, chute_error *err)
+{
+    if (!spec)
+        return chute_error_set(err, CHUTE_EINVAL, "no message to publish");
+    GatewayProtocol__PublishMessageRequest m;
+    gateway_protocol__publish_message_request__init(&m);
+    m.name = (char *)(spec->name ? spec->name : "");
+    m.correlationkey = (char *)(spec->correlation_key ? spec->correlation_key : "");
+    m.timetolive = spec->ttl_ms;
+    m.messageid = (char *)(spec->message_id ? spec->message_id : "");
+    m.variables = (char *)(spec->variables ? spec->variables : "");
+    ProtobufCMessage *resp = NULL;
+    int r = rpc_unary(c, GW "PublishMessage", &m.base,
+                      &gateway_protocol__publish_message_response__descriptor, &resp,
+                      deadline_of(c, co, 0), err);
+    if (r < 0)
+        return r;
+    if (key)
+        *key = ((GatewayProtocol__PublishMessageResponse *)resp)->key;
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return 0;
+}
+
 /* ---- deployment ------------------------------------------------------------------ */
 
 int chute_client_deploy(chute_client *c, const chute_client_resource *res, size_t n,

@@ -60,6 +60,8 @@ struct ProtobufCMessage;
     X(SEARCH_VARIABLES, "search variables")                                                        \
     X(SEARCH_INCIDENTS, "search incidents")                                                        \
     X(INSTANCE_DETAILS, "get process instance details")                                            \
+    X(PUBLISH_MESSAGE, "publish message")                                                          \
+    X(CORRELATE_MESSAGE, "correlate message")                                                      \
     X(JOB_STREAM, "open a ZenBPM job stream")                                                      \
     X(UNSUBSCRIBE, "withdraw a job stream subscription")                                           \
     X(ZEN_LIST_JOBS, "list jobs")                                                                  \
@@ -157,8 +159,8 @@ typedef struct command {
      * the instance to end, 0 the server's default. */
     int64_t request_timeout_ms;
 
-    /* COMPLETE, FAIL, THROW_ERROR, CREATE_INSTANCE, SET_VARIABLES: JSON
-     * text, NULL when not sent. */
+    /* COMPLETE, FAIL, THROW_ERROR, CREATE_INSTANCE, SET_VARIABLES,
+     * PUBLISH_MESSAGE, CORRELATE_MESSAGE: JSON text, NULL when not sent. */
     const char *variables;
     size_t variables_len;
     int32_t retries; /* FAIL; UPDATE when has_retries */
@@ -208,6 +210,15 @@ typedef struct command {
 
     /* SEARCH_*: the filter and the page. */
     command_search search;
+
+    /* PUBLISH_MESSAGE, CORRELATE_MESSAGE: the message (never NULL, "" when
+     * not sent); its variables in |variables|. A correlation has no time
+     * to live and no id: it reaches the subscriptions open now or none (a
+     * publication with ttl 0 that must correlate). */
+    const char *message_name;
+    const char *correlation_key;
+    const char *message_id; /* PUBLISH_MESSAGE */
+    int64_t ttl_ms;         /* PUBLISH_MESSAGE: as sent; the engine refuses < 0 */
 
     /* ZEN_LIST_JOBS: ZenBPM's job list. ASSIGN_JOB: |key| and |assignee|
      * (never NULL for it). */

@@ -1293,6 +1293,69 @@ int rest_decode_set_variables(const char *body, size_t len, command *out, chute_
     return 0;
 }
 
+/* ---- messages ------------------------------------------------------------------------------- */
+
+/* The members a publication and a correlation share. */
+static int decode_message(command_kind kind, const char *body, size_t len, command *out,
+                          chute_error *err)
+{
+    int rc = command_start(kind, body, len, out, err);
+    if (rc != 0)
+        return rc;
+    json_t *doc = out->doc;
+    const char *s;
+    const char *request = kind == COMMAND_PUBLISH_MESSAGE ? "Publish Message" : "Correlate Message";
+    if ((rc = get_string(doc, "name", &s, err)) != 0)
+        goto fail;
+    out->message_name = s ? s : "";
+    if ((rc = get_string(doc, "correlationKey", &s, err)) != 0)
+        goto fail;
+    out->correlation_key = s ? s : "";
+    out->message_id = "";
+    if ((rc = command_variables(out, err)) != 0 || (rc = check_tenant(doc, request, err)) != 0)
+        goto fail;
+    return 0;
+fail:
+    command_free(out);
+    return rc;
+}
+
+int rest_decode_publish_message(const char *body, size_t len, command *out, chute_error *err)
+{
+    int rc = decode_message(COMMAND_PUBLISH_MESSAGE, body, len, out, err);
+    if (rc != 0)
+        return rc;
+    const char *id;
+    int64_t v;
+    int has;
+    if ((rc = get_string(out->doc, "messageId", &id, err)) != 0 ||
+        (rc = get_int(out->doc, "timeToLive", INT64_MIN, INT64_MAX, &v, &has, err)) != 0) {
+        command_free(out);
+        return rc;
+    }
+    out->message_id = id ? id : "";
+    out->ttl_ms = has ? v : 0;
+    return 0;
+}
+
+int rest_decode_correlate_message(const char *body, size_t len, command *out, chute_error *err)
+{
+    return decode_message(COMMAND_CORRELATE_MESSAGE, body, len, out, err);
+}
+
+void rest_encode_message(rest_buf *b, int64_t message_key, int correlation,
+                         int64_t process_instance_key)
+{
+    rest_buf_puts(b, "{");
+    put_key(b, "messageKey", message_key);
+    rest_buf_printf(b, ",\"tenantId\":\"%s\"", REST_DEFAULT_TENANT);
+    if (correlation) {
+        rest_buf_puts(b, ",");
+        put_key(b, "processInstanceKey", process_instance_key);
+    }
+    rest_buf_puts(b, "}");
+}
+
 /* ---- process instances: searches ---------------------------------------------------------- */
 
 /* How a filter field is read, and where it goes in struct command_search. */

@@ -179,6 +179,27 @@ int rest_decode_search_elements(const char *body, size_t len, command *out, chut
 int rest_decode_search_variables(const char *body, size_t len, command *out, chute_error *err);
 int rest_decode_search_incidents(const char *body, size_t len, command *out, chute_error *err);
 
+/* ---- messages -------------------------------------------------------------------- */
+
+/*
+ * POST /v2/messages/publication: {name, correlationKey, timeToLive (ms),
+ * messageId, variables, tenantId} into a PUBLISH_MESSAGE command. Strings
+ * not sent are ""; timeToLive not sent is 0. Bounds, a blank name, a
+ * negative time to live and variables that are not an object are the
+ * engine's to refuse. Unknown members are ignored.
+ */
+int rest_decode_publish_message(const char *body, size_t len, command *out, chute_error *err);
+
+/* POST /v2/messages/correlation: {name, correlationKey, variables,
+ * tenantId} into a CORRELATE_MESSAGE command. */
+int rest_decode_correlate_message(const char *body, size_t len, command *out, chute_error *err);
+
+/* The answer of a publication, {messageKey, tenantId}, or with
+ * |correlation| that of a correlation, {messageKey, tenantId,
+ * processInstanceKey} (the first instance the message reached). */
+void rest_encode_message(rest_buf *b, int64_t message_key, int correlation,
+                         int64_t process_instance_key);
+
 /* Epoch ms as a quoted ISO-8601 UTC date with milliseconds
  * ("2023-11-14T22:13:20.000Z"). */
 void rest_buf_iso_time(rest_buf *b, int64_t ms);

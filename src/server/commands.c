@@ -43,6 +43,8 @@ REST_BODY(search_instances)
 REST_BODY(search_elements)
 REST_BODY(search_variables)
 REST_BODY(search_incidents)
+REST_BODY(publish_message)
+REST_BODY(correlate_message)
 #undef REST_BODY
 
 static int rest_deployment(const command_rest_in *in, command *out, chute_error *err)
@@ -159,6 +161,11 @@ const command_def command_table[] = {
         NULL, NULL,                              "POST", "/v2/variables/search", rest_search_variables, 200},
     {"SearchIncidents", COMMAND_SEARCH_INCIDENTS, ADDS,
         NULL, NULL,                              "POST", "/v2/incidents/search", rest_search_incidents, 200},
+    {"PublishMessage", COMMAND_PUBLISH_MESSAGE, ADDS,
+        GW, codec_decode_publish_message,        "POST", "/v2/messages/publication", rest_publish_message, 200},
+    /* Camunda 8.8's correlation has no RPC: a publication that must correlate. */
+    {"CorrelateMessage", COMMAND_CORRELATE_MESSAGE, ADDS,
+        NULL, NULL,                              "POST", "/v2/messages/correlation", rest_correlate_message, 200},
     /* Reads of process instances that the gateway protocol has no RPC for. */
     {"GetProcessInstance", COMMAND_INSTANCE_DETAILS, ADDS,
         CH, codec_decode_get_process_instance,   NULL, NULL, NULL, 0},
@@ -515,6 +522,34 @@ static void run_create_instance(command_call *call, const command *cmd)
                             "is out of memory");
 }
 
+/* ---- messages ------------------------------------------------------------------------ */
+
+/* Publishes the message of a PUBLISH_MESSAGE or CORRELATE_MESSAGE into
+ * |out|. A correlation is a publication that keeps nothing (no time to
+ * live, no id) and must reach an open subscription or a message start
+ * event: when it reached none it is NOT_FOUND, as Zeebe rejects its
+ * CORRELATE command. */
+static int run_message(chute_engine *e, const command *cmd, chute_message_result *out,
+                       chute_error *err)
+{
+    int correlate = cmd->kind == COMMAND_CORRELATE_MESSAGE;
+    chute_message_spec spec = {.name = cmd->message_name ? cmd->message_name : "",
+                               .correlation_key = cmd->correlation_key ? cmd->correlation_key : "",
+                               .ttl_ms = correlate ? 0 : cmd->ttl_ms,
+                               .message_id = correlate || !cmd->message_id ? "" : cmd->message_id,
+                               .variables = cmd->variables ? cmd->variables : "",
+                               .variables_len = cmd->variables ? cmd->variables_len : 0};
+    memset(out, 0, sizeof *out);
+    int rc = chute_engine_publish_message(e, &spec, out, err);
+    if (rc != 0 || !correlate || out->correlated > 0)
+        return rc;
+    return chute_error_set(err, CHUTE_ENOTFOUND,
+                           "Command 'CORRELATE' rejected with code 'NOT_FOUND': Expected to find "
+                           "subscription for message with name '%.1024s' and correlation key "
+                           "'%.1024s', but none was found.",
+                           spec.name, spec.correlation_key);
+}
+
 /* ZenBPM's assign: the job must exist and not be done; the assignee is
  * kept by the broker (the engine has no field for it yet). */
 static int run_assign(command_call *call, const command *cmd, chute_error *err)
@@ -574,6 +609,10 @@ void command_run(command_call *call, const command *cmd)
         break;
     case COMMAND_DELETE_RESOURCE:
         rc = chute_engine_delete_resource(e, cmd->key, &err);
+        break;
+    case COMMAND_PUBLISH_MESSAGE:
+    case COMMAND_CORRELATE_MESSAGE:
+        rc = run_message(e, cmd, &res.message, &err);
         break;
     case COMMAND_GET_INSTANCE:
         rc = chute_engine_get_instance(e, cmd->key, &res.instance, &err);

@@ -22,6 +22,8 @@
  *     its answer, its timeout (COMMAND_DEFAULT_AWAIT_TIMEOUT_MS) and its
  *     end when the client goes away;
  *   - the filters and pages of the searches (command_result_walk_*);
+ *   - that a correlation (POST /v2/messages/correlation) is a publication
+ *     without a time to live that must reach a subscription;
  *   - what a reply contains: a command_result, the same for both
  *     protocols, that the front end only encodes.
  *
@@ -148,6 +150,10 @@ typedef struct command_result {
     int awaited;
     /* SET_VARIABLES: the key of the change. */
     int64_t key;
+    /* PUBLISH_MESSAGE, CORRELATE_MESSAGE: the message's key, and what it
+     * reached now (a CORRELATE_MESSAGE that reached nothing is an error:
+     * NOT_FOUND, in Zeebe's words). */
+    chute_message_result message;
     /* TOPOLOGY: the gRPC address clients should use. */
     const char *host;
     int port;

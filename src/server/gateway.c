@@ -511,6 +511,9 @@ static void answer(command_call *cc, const command_result *res)
     case COMMAND_SET_VARIABLES:
         rc = codec_encode_set_variables_response(res->key, &out, &out_len, &err);
         break;
+    case COMMAND_PUBLISH_MESSAGE:
+        rc = codec_encode_publish_message_response(res->message.key, &out, &out_len, &err);
+        break;
     default: /* settled, updated, resolved, cancelled, deleted: an empty response */
         reply_empty(g, call, reply_ctx(c));
         return;

@@ -579,6 +579,12 @@ static void answer(command_call *cc, const command_result *res)
         rest_buf_init(&b, 0);
         rest_encode_instance(&b, &res->instance);
         break;
+    case COMMAND_PUBLISH_MESSAGE:
+    case COMMAND_CORRELATE_MESSAGE:
+        rest_buf_init(&b, 0);
+        rest_encode_message(&b, res->message.key, res->kind == COMMAND_CORRELATE_MESSAGE,
+                            res->message.process_instance_key);
+        break;
     case COMMAND_DELETE_RESOURCE:
         rest_buf_init(&b, 0);
         rest_buf_printf(&b, "{\"resourceKey\":\"%" PRId64 "\"}", res->cmd->key);

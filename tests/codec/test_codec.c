@@ -2035,6 +2035,83 @@ static void test_encode_instance_responses(void **state)
     free(out);
 }
 
+/* ---- messages ------------------------------------------------------------------ */
+
+static void test_publish_message_decode(void **state)
+{
+    (void)state;
+    command c;
+    chute_error err;
+    /* Written field by field with Zeebe's numbers. */
+    bytes b = {NULL, 0};
+    put_str(&b, 1, "paid");
+    put_str(&b, 2, "order-7");
+    put_int(&b, 3, 60000);
+    put_str(&b, 4, "m-1");
+    put_str(&b, 5, "{\"amount\":5}");
+    put_str(&b, 6, "<default>");
+    put_int(&b, 99, 1); /* a field of a newer client: skipped */
+    assert_int_equal(codec_decode_publish_message(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_PUBLISH_MESSAGE);
+    assert_string_equal(c.message_name, "paid");
+    assert_string_equal(c.correlation_key, "order-7");
+    assert_int_equal(c.ttl_ms, 60000);
+    assert_string_equal(c.message_id, "m-1");
+    assert_string_equal(c.variables, "{\"amount\":5}");
+    assert_int_equal(c.variables_len, 12);
+    command_free(&c);
+    free(b.p);
+    /* Nothing sent: empty strings and no time to live; a blank name and a
+     * negative time to live are the engine's to refuse. */
+    assert_int_equal(codec_decode_publish_message(NULL, 0, &c, &err), 0);
+    assert_string_equal(c.message_name, "");
+    assert_string_equal(c.correlation_key, "");
+    assert_string_equal(c.message_id, "");
+    assert_string_equal(c.variables, "");
+    assert_int_equal(c.ttl_ms, 0);
+    command_free(&c);
+    b.p = NULL;
+    b.n = 0;
+    put_int(&b, 3, -5);
+    assert_int_equal(codec_decode_publish_message(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.ttl_ms, -5);
+    command_free(&c);
+    free(b.p);
+    /* Another tenant: multi-tenancy is off. */
+    b.p = NULL;
+    b.n = 0;
+    put_str(&b, 1, "paid");
+    put_str(&b, 6, "acme");
+    assert_int_equal(codec_decode_publish_message(b.p, b.n, &c, &err), CHUTE_EINVAL);
+    assert_null(c.msg);
+    assert_contains(err.message, "PublishMessage with tenant identifiers [acme]");
+    free(b.p);
+    const uint8_t bad[] = {0x0a, 0x05, 'a'}; /* a name longer than the message */
+    expect_malformed(codec_decode_publish_message, "PublishMessageRequest", bad, sizeof bad);
+}
+
+static void test_publish_message_response(void **state)
+{
+    (void)state;
+    uint8_t *out;
+    size_t out_len, n;
+    chute_error err;
+    assert_int_equal(codec_encode_publish_message_response(300, &out, &out_len, &err), 0);
+    const uint8_t *m = unframe(out, out_len, &n);
+    /* key = 1 varint, tenantId = 2 string. */
+    const uint8_t want[] = {0x08, 0xac, 0x02, 0x12, 0x09, '<', 'd',
+                            'e',  'f',  'a',  'u',  'l',  't', '>'};
+    assert_int_equal(n, sizeof want);
+    assert_memory_equal(m, want, sizeof want);
+    GatewayProtocol__PublishMessageResponse *r =
+        gateway_protocol__publish_message_response__unpack(NULL, n, m);
+    assert_non_null(r);
+    assert_int_equal(r->key, 300);
+    assert_string_equal(r->tenantid, "<default>");
+    gateway_protocol__publish_message_response__free_unpacked(r, NULL);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2079,6 +2156,8 @@ int main(void)
         cmocka_unit_test(test_create_with_result_decode),
         cmocka_unit_test(test_cancel_set_delete_decode),
         cmocka_unit_test(test_encode_instance_responses),
+        cmocka_unit_test(test_publish_message_decode),
+        cmocka_unit_test(test_publish_message_response),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -562,6 +562,87 @@ static void test_decode_set_variables(void **state)
                   "Expected local to be a boolean, but got a number");
 }
 
+static void test_decode_messages(void **state)
+{
+    (void)state;
+    command c;
+    chute_error err;
+    assert_int_equal(rest_decode_publish_message(
+                         S("{\"name\":\"paid\",\"correlationKey\":\"order-7\",\"timeToLive\":"
+                           "60000,\"messageId\":\"m-1\",\"variables\":{\"amount\":5},"
+                           "\"tenantId\":\"<default>\",\"unknown\":1}"),
+                         &c, &err),
+                     0);
+    assert_int_equal(c.kind, COMMAND_PUBLISH_MESSAGE);
+    assert_string_equal(c.message_name, "paid");
+    assert_string_equal(c.correlation_key, "order-7");
+    assert_int_equal(c.ttl_ms, 60000);
+    assert_string_equal(c.message_id, "m-1");
+    assert_string_equal(c.variables, "{\"amount\":5}");
+    command_free(&c);
+    /* A time to live as a string of digits, as int64 values may come. */
+    assert_int_equal(
+        rest_decode_publish_message(S("{\"name\":\"paid\",\"timeToLive\":\"5\"}"), &c, &err), 0);
+    assert_int_equal(c.ttl_ms, 5);
+    assert_string_equal(c.correlation_key, "");
+    assert_string_equal(c.message_id, "");
+    assert_null(c.variables);
+    command_free(&c);
+    /* Blank names, negative times to live and non-object variables are the
+     * engine's; the decoder only checks JSON types. */
+    assert_int_equal(
+        rest_decode_publish_message(S("{\"timeToLive\":-1,\"variables\":[1]}"), &c, &err), 0);
+    assert_string_equal(c.message_name, "");
+    assert_int_equal(c.ttl_ms, -1);
+    assert_string_equal(c.variables, "[1]");
+    command_free(&c);
+    expect_einval(rest_decode_publish_message, "{\"name\":1}",
+                  "Expected name to be a string, but got a number");
+    expect_einval(rest_decode_publish_message, "{\"name\":\"a\",\"correlationKey\":7}",
+                  "Expected correlationKey to be a string, but got a number");
+    expect_einval(rest_decode_publish_message, "{\"name\":\"a\",\"timeToLive\":1.5}",
+                  "Expected timeToLive to be an integer, but got a fraction");
+    expect_einval(rest_decode_publish_message, "{\"name\":\"a\",\"messageId\":true}",
+                  "Expected messageId to be a string, but got a boolean");
+    expect_einval(rest_decode_publish_message, "{\"name\":\"a\",\"tenantId\":\"acme\"}",
+                  "Expected to handle request Publish Message with tenant identifier 'acme', "
+                  "but multi-tenancy is disabled");
+    expect_einval(rest_decode_publish_message, "[]",
+                  "Expected the request body to be a JSON object, but got an array");
+
+    assert_int_equal(rest_decode_correlate_message(
+                         S("{\"name\":\"paid\",\"correlationKey\":\"order-7\",\"variables\":{"
+                           "\"a\":1},\"timeToLive\":9,\"messageId\":\"x\"}"),
+                         &c, &err),
+                     0);
+    assert_int_equal(c.kind, COMMAND_CORRELATE_MESSAGE);
+    assert_string_equal(c.message_name, "paid");
+    assert_string_equal(c.correlation_key, "order-7");
+    assert_string_equal(c.variables, "{\"a\":1}");
+    /* A correlation keeps nothing: no time to live, no id. */
+    assert_int_equal(c.ttl_ms, 0);
+    assert_string_equal(c.message_id, "");
+    command_free(&c);
+    expect_einval(rest_decode_correlate_message, "{\"name\":\"a\",\"tenantId\":\"acme\"}",
+                  "Expected to handle request Correlate Message with tenant identifier 'acme', "
+                  "but multi-tenancy is disabled");
+
+    rest_buf b;
+    char *out;
+    size_t len;
+    rest_buf_init(&b, 0);
+    rest_encode_message(&b, 2251799813685260, 0, 0);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    assert_string_equal(out, "{\"messageKey\":\"2251799813685260\",\"tenantId\":\"<default>\"}");
+    free(out);
+    rest_buf_init(&b, 0);
+    rest_encode_message(&b, 2251799813685260, 1, 2251799813685255);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    assert_string_equal(out, "{\"messageKey\":\"2251799813685260\",\"tenantId\":\"<default>\","
+                             "\"processInstanceKey\":\"2251799813685255\"}");
+    free(out);
+}
+
 static void test_decode_searches(void **state)
 {
     (void)state;
@@ -830,6 +911,7 @@ int main(void)
         cmocka_unit_test(test_encode_job_incident_types_topology),
         cmocka_unit_test(test_decode_create_instance),
         cmocka_unit_test(test_decode_set_variables),
+        cmocka_unit_test(test_decode_messages),
         cmocka_unit_test(test_decode_searches),
         cmocka_unit_test(test_encode_process_views),
     };

@@ -460,6 +460,68 @@ json_is .resourceKey "$pdk_pay" 'deleted resource'
 expect 404 POST /v2/resources/{resourceKey}/deletion "/v2/resources/$pdk_pay/deletion"
 expect 400 POST /v2/resources/{resourceKey}/deletion /v2/resources/abc/deletion
 expect 404 POST $PI $PI "{\"processDefinitionId\":\"$P-pay\"}"
+# ---- messages ----------------------------------------------------------------------------------
+# A model whose instances wait at a message catch event for "$P-paid" with
+# their orderId, then end.
+printf '%s' "<bpmn:definitions xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\"><bpmn:message id=\"m\" name=\"$P-paid\"><bpmn:extensionElements><zeebe:subscription correlationKey=\"=orderId\"/></bpmn:extensionElements></bpmn:message><bpmn:process id=\"$P-wait\" isExecutable=\"true\"><bpmn:startEvent id=\"s\"/><bpmn:sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"wait\"/><bpmn:intermediateCatchEvent id=\"wait\"><bpmn:messageEventDefinition messageRef=\"m\"/></bpmn:intermediateCatchEvent><bpmn:sequenceFlow id=\"f2\" sourceRef=\"wait\" targetRef=\"e\"/><bpmn:endEvent id=\"e\"/></bpmn:process></bpmn:definitions>" >"$dir/$P-wait.bpmn"
+deploy 200 "$dir/$P-wait.bpmn"
+# waiting ORDER: creates an instance of $P-wait for ORDER; its key in $wpi.
+waiting() {
+  expect 200 POST $PI $PI "{\"processDefinitionId\":\"$P-wait\",\"variables\":{\"orderId\":\"$1\"}}"
+  wpi=$(jq -r .processInstanceKey <<<"$out")
+}
+state_is() { # state_is KEY STATE WHAT
+  expect 200 GET $PI/{processInstanceKey} "$PI/$1"
+  json_is .state "$2" "$3"
+}
+MP=/v2/messages/publication
+MC=/v2/messages/correlation
+waiting o-1
+state_is "$wpi" ACTIVE 'an instance waiting for its message'
+expect 200 POST $MP $MP "{\"name\":\"$P-paid\",\"correlationKey\":\"o-1\",\"variables\":{\"amount\":5}}"
+[ "$(jq -r '.messageKey | type' <<<"$out")" = string ] || fail "messageKey is not a string: $out"
+json_is .tenantId '<default>' 'publication tenant'
+json_is '.processInstanceKey // "none"' none 'a publication names no instance'
+state_is "$wpi" COMPLETED 'the message reached its instance'
+expect 200 POST /v2/variables/search /v2/variables/search "{\"filter\":{\"processInstanceKey\":\"$wpi\",\"name\":\"amount\"}}"
+json_is '.items[0].value' 5 "the message's variables"
+# Published first with a time to live and an id: an instance that waits later
+# gets it; the same id again while it lives is 409 in Zeebe's words.
+expect 200 POST $MP $MP "{\"name\":\"$P-paid\",\"correlationKey\":\"o-2\",\"timeToLive\":60000,\"messageId\":\"m-2\",\"tenantId\":\"<default>\"}"
+expect 409 POST $MP $MP "{\"name\":\"$P-paid\",\"correlationKey\":\"o-2\",\"timeToLive\":60000,\"messageId\":\"m-2\"}"
+json_is .title ALREADY_EXISTS 'duplicate message id'
+json_is .detail "Expected to publish a new message with id 'm-2', but a message with that id was already published" 'duplicate message id'
+waiting o-2
+state_is "$wpi" COMPLETED 'a buffered message reached a later subscription'
+# Without a time to live nothing is kept.
+expect 200 POST $MP $MP "{\"name\":\"$P-paid\",\"correlationKey\":\"o-9\",\"timeToLive\":0}"
+waiting o-9
+state_is "$wpi" ACTIVE 'a message without a time to live is not kept'
+expect 400 POST $MP $MP '{}'
+json_is .detail 'Expected to publish a message with a name, but the name is blank' 'message without a name'
+expect 400 POST $MP $MP "{\"name\":\"$P-paid\",\"timeToLive\":-1}"
+expect 400 POST $MP $MP "{\"name\":\"$P-paid\",\"variables\":[1]}"
+expect 400 POST $MP $MP "{\"name\":\"$P-paid\",\"tenantId\":\"acme\"}"
+grep -q 'multi-tenancy is disabled' <<<"$out" || fail "publication tenant: $out"
+expect 400 POST $MP $MP '{"name":7}'
+json_is .detail 'Expected name to be a string, but got a number' 'message name type'
+expect 400 POST $MP $MP 'not json'
+expect 405 GET $MP $MP
+# Correlation: the first instance reached, or 404 (and nothing kept).
+expect 404 POST $MC $MC "{\"name\":\"$P-paid\",\"correlationKey\":\"o-3\"}"
+json_is .title NOT_FOUND 'correlation without a subscription'
+json_is .detail "Command 'CORRELATE' rejected with code 'NOT_FOUND': Expected to find subscription for message with name '$P-paid' and correlation key 'o-3', but none was found." 'correlation without a subscription'
+waiting o-3
+state_is "$wpi" ACTIVE 'a correlation is not kept'
+expect 200 POST $MC $MC "{\"name\":\"$P-paid\",\"correlationKey\":\"o-3\",\"variables\":{\"via\":\"correlation\"}}"
+json_is .processInstanceKey "$wpi" 'correlated instance'
+json_is .tenantId '<default>' 'correlation tenant'
+[ "$(jq -r '.messageKey | type' <<<"$out")" = string ] || fail "messageKey is not a string: $out"
+state_is "$wpi" COMPLETED 'the correlation reached its instance'
+expect 400 POST $MC $MC '{}'
+expect 400 POST $MC $MC "{\"name\":\"$P-paid\",\"variables\":\"x\"}"
+expect 400 POST $MC $MC "{\"name\":\"$P-paid\",\"tenantId\":\"acme\"}"
+
 # ---- job types -----------------------------------------------------------------------------
 expect 200 GET /v1/job-types /v1/job-types
 [ "$(jq -r ".types[] | select(.type==\"$T\") | .completedTotal" <<<"$out")" = 1 ] || fail "job-types completedTotal: $out"
@@ -798,13 +860,15 @@ v=$(metric 'chute_requests_rejected_total{reason="max_jobs"}')
   echo "POST /v2/variables/search /v2/variables/search {}"
   echo "POST /v2/incidents/search /v2/incidents/search {}"
   echo "POST /v2/resources/{resourceKey}/deletion /v2/resources/1/deletion"
+  echo "POST /v2/messages/publication /v2/messages/publication {\"name\":\"m\"}"
+  echo "POST /v2/messages/correlation /v2/messages/correlation {\"name\":\"m\"}"
   echo "GET /healthz /healthz"
 } >"$burst"
 r=$(pipeline "$burst")
 cut -d' ' -f1-3 <<<"$r" >>"$seen"
-checks=$((checks + 14))
+checks=$((checks + 16))
 statuses=$(awk '{ printf "%s ", $3 }' <<<"$r")
-[ "$statuses" = "201 201 201 201 503 503 503 503 503 503 503 503 503 200 " ] ||
+[ "$statuses" = "201 201 201 201 503 503 503 503 503 503 503 503 503 503 503 200 " ] ||
   fail "pipelined process burst with --max-inflight 4 answered $statuses: $r"
 awk '$3 == 503 && ($4 != "application/problem+json" || $5 != "RESOURCE_EXHAUSTED" || $6 !~ /--max-inflight/) { bad = 1 } END { exit bad }' <<<"$r" ||
   fail "a 503 of the process burst is not problem+json RESOURCE_EXHAUSTED naming --max-inflight: $r"
