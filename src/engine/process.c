@@ -3462,6 +3462,7 @@ int chute_engine_publish_message(chute_engine *e, const chute_message_spec *spec
             if (m->expires > now && m->id && strcmp(m->id, id) == 0 &&
                 strcmp(m->name, name) == 0 && strcmp(m->ckey, ckey) == 0)
                 return chute_error_set(err, CHUTE_EEXIST,
+                                       "Command 'PUBLISH' rejected with code 'ALREADY_EXISTS': "
                                        "Expected to publish a new message with id '%s', but a "
                                        "message with that id was already published",
                                        id);

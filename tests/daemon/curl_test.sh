@@ -490,7 +490,7 @@ json_is '.items[0].value' 5 "the message's variables"
 expect 200 POST $MP $MP "{\"name\":\"$P-paid\",\"correlationKey\":\"o-2\",\"timeToLive\":60000,\"messageId\":\"m-2\",\"tenantId\":\"<default>\"}"
 expect 409 POST $MP $MP "{\"name\":\"$P-paid\",\"correlationKey\":\"o-2\",\"timeToLive\":60000,\"messageId\":\"m-2\"}"
 json_is .title ALREADY_EXISTS 'duplicate message id'
-json_is .detail "Expected to publish a new message with id 'm-2', but a message with that id was already published" 'duplicate message id'
+json_is .detail "Command 'PUBLISH' rejected with code 'ALREADY_EXISTS': Expected to publish a new message with id 'm-2', but a message with that id was already published" 'duplicate message id'
 waiting o-2
 state_is "$wpi" COMPLETED 'a buffered message reached a later subscription'
 # Without a time to live nothing is kept.
