@@ -16,6 +16,21 @@ const char *command_kind_words(command_kind kind)
     return (unsigned)kind < COMMAND_KIND_COUNT ? words[kind] : "unknown command";
 }
 
+const char *command_zen_state_name(chute_job_state state)
+{
+    switch (state) {
+    case CHUTE_JOB_COMPLETED:
+        return "completed";
+    case CHUTE_JOB_INCIDENT:
+    case CHUTE_JOB_ERROR_THROWN:
+        return "failed";
+    case CHUTE_JOB_CANCELED:
+        return "terminated";
+    default:
+        return "active";
+    }
+}
+
 void command_free(command *c)
 {
     if (!c)

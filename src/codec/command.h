@@ -60,6 +60,10 @@ struct ProtobufCMessage;
     X(SEARCH_VARIABLES, "search variables")                                                        \
     X(SEARCH_INCIDENTS, "search incidents")                                                        \
     X(INSTANCE_DETAILS, "get process instance details")                                            \
+    X(JOB_STREAM, "open a ZenBPM job stream")                                                      \
+    X(UNSUBSCRIBE, "withdraw a job stream subscription")                                           \
+    X(ZEN_LIST_JOBS, "list jobs")                                                                  \
+    X(ASSIGN_JOB, "assign job")                                                                    \
     X(SEARCH_USER_TASKS, "search user tasks")                                                      \
     X(GET_USER_TASK, "get user task")                                                              \
     X(ASSIGN_USER_TASK, "assign user task")                                                        \
@@ -111,6 +115,43 @@ typedef struct command_search {
     size_t from;  /* entries to skip */
     size_t limit; /* entries to answer at most, >= 1 */
 } command_search;
+
+/*
+ * ZenBPM's job list (GET /zenbpm/v1/jobs): its filters, its page and its
+ * order. ZenBPM's states are coarser than Chute's: ACTIVE is a job that
+ * still waits for a worker or is held by one (activatable, activated,
+ * delayed, failed with a back-off), FAILED one with an incident,
+ * COMPLETED a completed job still retained, TERMINATED a cancelled one
+ * (Chute keeps none, so nothing matches it).
+ */
+typedef enum command_zen_state {
+    COMMAND_ZEN_ANY = 0,
+    COMMAND_ZEN_ACTIVE,
+    COMMAND_ZEN_COMPLETED,
+    COMMAND_ZEN_TERMINATED,
+    COMMAND_ZEN_FAILED,
+} command_zen_state;
+
+typedef enum command_zen_sort {
+    COMMAND_ZEN_SORT_CREATED_AT = 0, /* the default; the same order as the key */
+    COMMAND_ZEN_SORT_KEY,
+    COMMAND_ZEN_SORT_TYPE,
+    COMMAND_ZEN_SORT_STATE,
+} command_zen_sort;
+
+typedef struct command_zen_list {
+    const char *type; /* jobType; NULL: any */
+    command_zen_state state;
+    int64_t process_instance_key; /* 0: any */
+    const char *assignee;         /* NULL: any */
+    long long page;               /* 1-based */
+    long long size;               /* entries per page (and partition) */
+    command_zen_sort sort_by;
+    int descending; /* sortOrder desc (the default is asc) */
+} command_zen_list;
+
+/* The ZenBPM name of a job state ("active", "completed", "failed"). */
+const char *command_zen_state_name(chute_job_state state);
 
 /* "complete job" for COMMAND_COMPLETE: for logs and messages. */
 const char *command_kind_words(command_kind kind);
@@ -184,9 +225,12 @@ typedef struct command {
     /* SEARCH_*: the filter and the page. */
     command_search search;
 
-    /* ASSIGN_USER_TASK: |key| is the task; |assignee| NULL or "" unassigns
-     * it. |no_override|: refuse when the task has another assignee
-     * (Camunda's allowOverride false; zero is Camunda's default). */
+    /* ZEN_LIST_JOBS: ZenBPM's job list. ASSIGN_JOB: |key| and |assignee|
+     * (never NULL for it). ASSIGN_USER_TASK: |key| is the task; |assignee|
+     * NULL or "" unassigns it. |no_override|: refuse when the task has
+     * another assignee (Camunda's allowOverride false; zero is Camunda's
+     * default). */
+    command_zen_list zen;
     const char *assignee;
     int no_override;
 

@@ -1943,3 +1943,182 @@ void rest_encode_user_task(rest_buf *b, const chute_user_task_view *t)
     rest_buf_printf(b, ",\"priority\":%" PRId32 ",\"tenantId\":\"" REST_DEFAULT_TENANT "\"}",
                     t->priority);
 }
+
+/* ---- ZenBPM's job endpoints ------------------------------------------------------------- */
+
+int rest_decode_zen_list_jobs(const char *query, command *out, chute_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = COMMAND_ZEN_LIST_JOBS;
+    command_zen_list *z = &out->zen;
+    char v[32];
+    long long pik;
+    int rc;
+    char *type = malloc(CHUTE_TYPE_MAX + 1);
+    char *who = malloc(CHUTE_WORKER_MAX + 1);
+    char **texts = malloc(2 * sizeof *texts);
+    if (!type || !who || !texts) {
+        free(type);
+        free(who);
+        free(texts);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    }
+    out->texts = texts;
+    out->texts[out->ntexts++] = type;
+    out->texts[out->ntexts++] = who;
+    if ((rc = rest_query_get(query, "jobType", type, CHUTE_TYPE_MAX + 1, err)) < 0)
+        goto fail;
+    z->type = rc == 1 && *type ? type : NULL;
+    if ((rc = rest_query_get(query, "assignee", who, CHUTE_WORKER_MAX + 1, err)) < 0)
+        goto fail;
+    z->assignee = rc == 1 && *who ? who : NULL;
+    if ((rc = query_number(query, "page", 1, 1000000000, 1, &z->page, err)) != 0 ||
+        (rc = query_number(query, "size", 1, REST_ZEN_MAX_SIZE, REST_ZEN_DEFAULT_SIZE, &z->size,
+                           err)) != 0 ||
+        (rc = query_number(query, "processInstanceKey", 1, INT64_MAX, 0, &pik, err)) != 0)
+        goto fail;
+    z->process_instance_key = pik;
+    if ((rc = rest_query_get(query, "state", v, sizeof v, err)) < 0)
+        goto fail;
+    if (rc == 1 && v[0]) {
+        static const char *const names[] = {"active", "completed", "terminated", "failed"};
+        static const command_zen_state states[] = {COMMAND_ZEN_ACTIVE, COMMAND_ZEN_COMPLETED,
+                                                   COMMAND_ZEN_TERMINATED, COMMAND_ZEN_FAILED};
+        for (size_t i = 0; i < 4; i++)
+            if (strcasecmp(v, names[i]) == 0)
+                z->state = states[i];
+        if (!z->state) {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected state to be one of active, completed, terminated, "
+                                 "failed, but got '%.31s'",
+                                 v);
+            goto fail;
+        }
+    }
+    if ((rc = rest_query_get(query, "sortBy", v, sizeof v, err)) < 0)
+        goto fail;
+    if (rc == 1 && v[0]) {
+        if (strcmp(v, "createdAt") == 0)
+            z->sort_by = COMMAND_ZEN_SORT_CREATED_AT;
+        else if (strcmp(v, "key") == 0)
+            z->sort_by = COMMAND_ZEN_SORT_KEY;
+        else if (strcmp(v, "type") == 0)
+            z->sort_by = COMMAND_ZEN_SORT_TYPE;
+        else if (strcmp(v, "state") == 0)
+            z->sort_by = COMMAND_ZEN_SORT_STATE;
+        else {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected sortBy to be one of createdAt, key, type, state, but "
+                                 "got '%.31s'",
+                                 v);
+            goto fail;
+        }
+    }
+    if ((rc = rest_query_get(query, "sortOrder", v, sizeof v, err)) < 0)
+        goto fail;
+    if (rc == 1 && v[0]) {
+        if (strcasecmp(v, "desc") == 0)
+            z->descending = 1;
+        else if (strcasecmp(v, "asc") != 0) {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected sortOrder to be asc or desc, but got '%.31s'", v);
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    command_free(out);
+    return rc;
+}
+
+int rest_decode_zen_complete(const char *body, size_t len, command *out, chute_error *err)
+{
+    return rest_decode_completion(body, len, out, err);
+}
+
+int rest_decode_zen_fail(const char *body, size_t len, command *out, chute_error *err)
+{
+    int rc = command_start(COMMAND_FAIL, body, len, out, err);
+    if (rc != 0)
+        return rc;
+    const char *msg, *code;
+    if ((rc = get_string(out->doc, "message", &msg, err)) != 0 ||
+        (rc = get_string(out->doc, "errorCode", &code, err)) != 0 ||
+        (rc = command_variables(out, err)) != 0)
+        goto fail;
+    out->error_message = msg ? msg : "";
+    if (code && *code) {
+        out->kind = COMMAND_THROW_ERROR;
+        out->error_code = code;
+    } else {
+        out->retries = 0; /* an incident: ZenBPM does not retry */
+    }
+    return 0;
+fail:
+    command_free(out);
+    return rc;
+}
+
+int rest_decode_zen_assign(const char *body, size_t len, command *out, chute_error *err)
+{
+    int rc = command_start(COMMAND_ASSIGN_JOB, body, len, out, err);
+    if (rc != 0)
+        return rc;
+    const char *who;
+    if ((rc = get_string(out->doc, "assignee", &who, err)) != 0)
+        goto fail;
+    if (!who || !*who) {
+        rc = chute_error_set(err, CHUTE_EINVAL, "Expected an assignee, but none was given");
+        goto fail;
+    }
+    if (strlen(who) > CHUTE_WORKER_MAX) {
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "Expected an assignee of at most %d bytes, but it is %zu bytes",
+                             CHUTE_WORKER_MAX, strlen(who));
+        goto fail;
+    }
+    out->assignee = who;
+    return 0;
+fail:
+    command_free(out);
+    return rc;
+}
+
+void rest_encode_zen_job(rest_buf *b, const chute_job_view *j, const char *assignee)
+{
+    rest_buf_printf(b, "{\"key\":%" PRId64 ",", j->key);
+    put_str(b, "type", j->type);
+    rest_buf_puts(b, ",");
+    put_str(b, "state", command_zen_state_name(j->state));
+    rest_buf_puts(b, ",");
+    put_str(b, "elementId", j->process.element_id);
+    rest_buf_printf(b, ",\"elementInstanceKey\":%" PRId64 ",\"processInstanceKey\":%" PRId64 ",",
+                    j->process.element_instance_key, j->process.process_instance_key);
+    put_doc(b, "variables", j->variables, j->variables_len);
+    put_time(b, "createdAt", j->created_at);
+    if (!assignee || !*assignee)
+        assignee = j->worker;
+    if (assignee && *assignee) {
+        rest_buf_puts(b, ",");
+        put_str(b, "assignee", assignee);
+    } else {
+        rest_buf_puts(b, ",\"assignee\":null");
+    }
+    if (j->error_message && *j->error_message) {
+        rest_buf_puts(b, ",");
+        put_str(b, "errorMessage", j->error_message);
+    }
+    rest_buf_puts(b, "}");
+}
+
+int rest_zen_error(const char *code, const char *message, char **out, size_t *len)
+{
+    rest_buf b;
+    rest_buf_init(&b, 0);
+    rest_buf_puts(&b, "{");
+    put_str(&b, "code", code);
+    rest_buf_puts(&b, ",");
+    put_str(&b, "message", message);
+    rest_buf_puts(&b, "}");
+    return rest_buf_finish(&b, out, len);
+}

@@ -276,4 +276,44 @@ void rest_encode_deployment(rest_buf *b, int64_t key, const chute_process_view *
 /* GET /v2/topology of a one-node cluster with one partition. */
 void rest_encode_topology(rest_buf *b, const char *host, int port);
 
+/* ---- ZenBPM's job endpoints (/zenbpm/v1) -----------------------------------------------
+ *
+ * ZenBPM's REST job API as Chute serves it under /zenbpm/v1 (ZenBPM's own
+ * prefix, /v1, is Chute's own API). Keys are JSON numbers, as ZenBPM's
+ * int64 fields are; errors are ZenBPM's {"code", "message"}. See
+ * docs/protocol.md for the choices where ZenBPM's documents are silent. */
+
+#define REST_ZEN_DEFAULT_SIZE 10
+#define REST_ZEN_MAX_SIZE 1000
+
+/* GET /zenbpm/v1/jobs: jobType, state (active, completed, terminated,
+ * failed), processInstanceKey, assignee, page (from 1), size (1..1000,
+ * default 10), sortBy (createdAt, key, type, state), sortOrder (asc,
+ * desc). An unknown parameter is no error (ZenBPM's clients may send
+ * more); a bad value of a known one is CHUTE_EINVAL. */
+int rest_decode_zen_list_jobs(const char *query, command *out, chute_error *err);
+
+/* POST /zenbpm/v1/jobs/{jobKey}/complete: {"variables": {...}} (a blank
+ * body means none). */
+int rest_decode_zen_complete(const char *body, size_t len, command *out, chute_error *err);
+
+/* POST /zenbpm/v1/jobs/{jobKey}/fail: {"message", "errorCode",
+ * "variables"}: without errorCode a FAIL with retries 0 (an incident),
+ * with one a THROW_ERROR. */
+int rest_decode_zen_fail(const char *body, size_t len, command *out, chute_error *err);
+
+/* POST /zenbpm/v1/jobs/{jobKey}/assign: {"assignee": "name"} (required,
+ * not blank, at most CHUTE_WORKER_MAX bytes). */
+int rest_decode_zen_assign(const char *body, size_t len, command *out, chute_error *err);
+
+/* One ZenBPM job item: key, type, state (command_zen_state_name),
+ * elementId, elementInstanceKey, processInstanceKey, variables, createdAt
+ * (RFC 3339), assignee (|assignee|, else the job's last worker; null when
+ * neither), and errorMessage when it has one. */
+void rest_encode_zen_job(rest_buf *b, const chute_job_view *job, const char *assignee);
+
+/* ZenBPM's error body {"code": |code|, "message": |message|} into a new
+ * buffer. 0 or CHUTE_ENOMEM. */
+int rest_zen_error(const char *code, const char *message, char **out, size_t *len);
+
 #endif /* CHUTE_CODEC_REST_H */

@@ -36,7 +36,7 @@
 #define SUPPORTED_LIST                                                                             \
     "startEvent, endEvent, intermediateThrowEvent, intermediateCatchEvent (timer, message), "      \
     "boundaryEvent (error, timer, message), subProcess, task, manualTask, serviceTask, sendTask, " \
-    "receiveTask, scriptTask, businessRuleTask, exclusiveGateway, parallelGateway, "               \
+    "receiveTask, userTask, scriptTask, businessRuleTask, exclusiveGateway, parallelGateway, "     \
     "inclusiveGateway, eventBasedGateway"
 
 enum { NS_NONE, NS_BPMN, NS_ZEEBE, NS_OTHER };
@@ -713,7 +713,7 @@ static int valid_path(const char *s, size_t n)
  * extensionElements), the ones the model reads. */
 typedef struct extensions {
     xtree_node *task_definition, *task_headers, *io_mapping, *script, *called_decision,
-        *version_tag, *execution_listeners;
+        *version_tag, *execution_listeners, *user_task, *assignment, *form, *schedule, *priority;
     uint32_t n_task_definition, n_task_headers, n_io_mapping, n_script, n_called_decision;
 } extensions;
 
@@ -739,7 +739,17 @@ static void read_extensions(const xtree_node *n, extensions *x)
             EXT_(script, n_script, "script")
             EXT_(called_decision, n_called_decision, "calledDecision")
 #undef EXT_
-            if (strcmp(z->name, "versionTag") == 0 && !x->version_tag)
+            if (strcmp(z->name, "userTask") == 0 && !x->user_task)
+                x->user_task = z;
+            else if (strcmp(z->name, "assignmentDefinition") == 0 && !x->assignment)
+                x->assignment = z;
+            else if (strcmp(z->name, "formDefinition") == 0 && !x->form)
+                x->form = z;
+            else if (strcmp(z->name, "taskSchedule") == 0 && !x->schedule)
+                x->schedule = z;
+            else if (strcmp(z->name, "priorityDefinition") == 0 && !x->priority)
+                x->priority = z;
+            else if (strcmp(z->name, "versionTag") == 0 && !x->version_tag)
                 x->version_tag = z;
             else if (strcmp(z->name, "executionListeners") == 0 && !x->execution_listeners)
                 x->execution_listeners = z;
@@ -924,6 +934,51 @@ static const model_job *make_job(builder *b, const extensions *x)
     return job;
 }
 
+/* An optional attribute |name| of |n| as a model_expr; NULL when absent. */
+static const model_expr *opt_expr(builder *b, const xtree_node *n, const char *name)
+{
+    const xtree_attr *a = n ? xtree_attr_get(n, name) : NULL;
+    if (!a || a->len == 0)
+        return NULL;
+    return make_expr(b, n, name, a->value, a->len, 0);
+}
+
+static const model_user_task *make_user_task(builder *b, model_element *el, const extensions *x)
+{
+    model_user_task *ut = arena_alloc(b->out, sizeof *ut);
+    if (!ut) {
+        b->oom = 1;
+        return NULL;
+    }
+    ut->native = x->user_task != NULL;
+    ut->assignee = opt_expr(b, x->assignment, "assignee");
+    ut->candidate_groups = opt_expr(b, x->assignment, "candidateGroups");
+    ut->candidate_users = opt_expr(b, x->assignment, "candidateUsers");
+    ut->form_key = opt_expr(b, x->form, "formKey");
+    if (!ut->form_key)
+        ut->form_key = opt_expr(b, x->form, "formId");
+    if (!ut->form_key)
+        ut->form_key = opt_expr(b, x->form, "externalReference");
+    ut->due_date = opt_expr(b, x->schedule, "dueDate");
+    ut->follow_up_date = opt_expr(b, x->schedule, "followUpDate");
+    ut->priority = opt_expr(b, x->priority, "priority");
+    if (!ut->native) {
+        /* Job-based: a job of Zeebe's user task type, with the task's
+         * headers. */
+        model_job *job = arena_alloc(b->out, sizeof *job);
+        if (!job) {
+            b->oom = 1;
+            return ut;
+        }
+        job->type = static_expr(b, "io.camunda.zeebe:userTask");
+        job->retries = static_expr(b, "1");
+        job->static_retries = 1;
+        make_headers(b, job, x->task_headers);
+        el->job = job;
+    }
+    return ut;
+}
+
 static const model_script *make_script(builder *b, const xtree_node *sc)
 {
     model_script *s = arena_alloc(b->out, sizeof *s);
@@ -1082,6 +1137,7 @@ static int supported_type(model_element_type t)
     case MODEL_ELEMENT_SEND_TASK:
     case MODEL_ELEMENT_SCRIPT_TASK:
     case MODEL_ELEMENT_BUSINESS_RULE_TASK:
+    case MODEL_ELEMENT_USER_TASK:
     case MODEL_ELEMENT_EXCLUSIVE_GATEWAY:
     case MODEL_ELEMENT_PARALLEL_GATEWAY:
     case MODEL_ELEMENT_INCLUSIVE_GATEWAY:
@@ -1223,6 +1279,9 @@ static void check_implementation(builder *b, const xtree_node *n, model_element 
             add_error(b, n, "Must have exactly one 'zeebe:taskDefinition' extension element");
         else
             el->job = make_job(b, x);
+        break;
+    case MODEL_ELEMENT_USER_TASK:
+        el->user_task = make_user_task(b, el, x);
         break;
     case MODEL_ELEMENT_BUSINESS_RULE_TASK:
         if (x->n_task_definition == 1 && x->n_called_decision == 0)

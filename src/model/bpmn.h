@@ -49,7 +49,8 @@
  *   boundaryEvent (error, interrupting; timer: duration or date,
  *   interrupting or not, cycle when not interrupting; message,
  *   interrupting or not), receiveTask, eventBasedGateway (to message and
- *   timer catch events and receive tasks), subProcess (embedded), task and manualTask (pass
+ *   timer catch events and receive tasks), subProcess (embedded), userTask
+ *   (native with zeebe:userTask, else job-based), task and manualTask (pass
  *   through), serviceTask, sendTask, businessRuleTask and scriptTask with
  *   zeebe:taskDefinition (a job for a worker), scriptTask with zeebe:script
  *   (a FEEL expression, no job), exclusiveGateway, parallelGateway,
@@ -224,6 +225,23 @@ typedef struct model_job {
     uint32_t headers_json_len;
 } model_job;
 
+/*
+ * A user task. With zeebe:userTask it is native (the engine keeps it, no
+ * job); without, it is job-based: |job| of the element is a job of type
+ * "io.camunda.zeebe:userTask" and these values go into its headers. Each
+ * value is static or an expression, NULL when the model gives none.
+ */
+typedef struct model_user_task {
+    uint8_t native;
+    const model_expr *assignee;         /* zeebe:assignmentDefinition assignee */
+    const model_expr *candidate_groups; /* a list expression, or static "a, b" */
+    const model_expr *candidate_users;
+    const model_expr *form_key; /* zeebe:formDefinition formKey, formId or externalReference */
+    const model_expr *due_date; /* zeebe:taskSchedule dueDate */
+    const model_expr *follow_up_date;
+    const model_expr *priority; /* zeebe:priorityDefinition priority (0..100) */
+} model_user_task;
+
 /* zeebe:script of a script task: evaluated by the engine, no job. */
 typedef struct model_script {
     const model_expr *expression; /* always an expression */
@@ -279,6 +297,7 @@ typedef struct model_element {
                                    evaluated); MODEL_NONE when there is none */
     const model_job *job;       /* job worker tasks; NULL otherwise */
     const model_script *script; /* script tasks with zeebe:script; NULL otherwise */
+    const model_user_task *user_task; /* user tasks; NULL otherwise */
     uint32_t input_count;
     const model_mapping *inputs;
     uint32_t output_count;

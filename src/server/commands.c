@@ -13,6 +13,7 @@
 
 #define GW "/gateway_protocol.Gateway/"
 #define CH "/chute.v1.Chute/"
+#define ZB "/grpc.ZenBpm/"
 
 /* ---- decoders the table needs beyond the codecs' own ------------------------ */
 
@@ -61,6 +62,27 @@ static int rest_list_jobs(const command_rest_in *in, command *out, chute_error *
 static int rest_list_incidents(const command_rest_in *in, command *out, chute_error *err)
 {
     return rest_decode_list_incidents(in->query, out, err);
+}
+
+/* ZenBPM's job endpoints. */
+static int rest_zen_list_jobs(const command_rest_in *in, command *out, chute_error *err)
+{
+    return rest_decode_zen_list_jobs(in->query, out, err);
+}
+
+static int rest_zen_complete(const command_rest_in *in, command *out, chute_error *err)
+{
+    return rest_decode_zen_complete(in->body, in->len, out, err);
+}
+
+static int rest_zen_fail(const command_rest_in *in, command *out, chute_error *err)
+{
+    return rest_decode_zen_fail(in->body, in->len, out, err);
+}
+
+static int rest_zen_assign(const command_rest_in *in, command *out, chute_error *err)
+{
+    return rest_decode_zen_assign(in->body, in->len, out, err);
 }
 
 /* ---- the table ------------------------------------------------------------------ */
@@ -144,6 +166,22 @@ const command_def command_table[] = {
     /* Reads of process instances that the gateway protocol has no RPC for. */
     {"GetProcessInstance", COMMAND_INSTANCE_DETAILS, ADDS,
         CH, codec_decode_get_process_instance,   NULL, NULL, NULL, 0},
+    /* ZenBPM's job API: its bidirectional JobStream, whose requests come
+     * as messages of the stream (the gateway decodes each one), and its
+     * REST job endpoints under /zenbpm/v1 (ZenBPM's /v1 is Chute's own).
+     * A fail with an errorCode decodes as a THROW_ERROR. */
+    {"JobStream", COMMAND_JOB_STREAM, DRAINS,
+        ZB, NULL,                                NULL, NULL, NULL, 0},
+    {"ZenListJobs", COMMAND_ZEN_LIST_JOBS, ADDS,
+        NULL, NULL,                              "GET", "/zenbpm/v1/jobs", rest_zen_list_jobs, 200},
+    {"ZenGetJob", COMMAND_GET_JOB, ADDS,
+        NULL, NULL,                              "GET", "/zenbpm/v1/jobs/{jobKey}", NULL, 200},
+    {"ZenCompleteJob", COMMAND_COMPLETE, DRAINS,
+        NULL, NULL,                              "POST", "/zenbpm/v1/jobs/{jobKey}/complete", rest_zen_complete, 204},
+    {"ZenFailJob", COMMAND_FAIL, DRAINS,
+        NULL, NULL,                              "POST", "/zenbpm/v1/jobs/{jobKey}/fail", rest_zen_fail, 204},
+    {"ZenAssignJob", COMMAND_ASSIGN_JOB, ADDS,
+        NULL, NULL,                              "POST", "/zenbpm/v1/jobs/{jobKey}/assign", rest_zen_assign, 204},
     /* Native user tasks: Camunda's v2 endpoints, and chute.v1 for the CLI
      * (the gateway protocol has no user task RPC). DELETE .../assignee is
      * an assignment with no assignee. */
@@ -496,6 +534,21 @@ static void run_create_instance(command_call *call, const command *cmd)
                             "is out of memory");
 }
 
+/* ZenBPM's assign: the job must exist and not be done; the assignee is
+ * kept by the broker (the engine has no field for it yet). */
+static int run_assign(command_call *call, const command *cmd, chute_error *err)
+{
+    chute_job_view v;
+    int rc = chute_engine_get(broker_engine(call->b), cmd->key, &v, err);
+    if (rc != 0)
+        return rc;
+    if (v.state == CHUTE_JOB_COMPLETED)
+        return chute_error_set(err, CHUTE_ESTATE,
+                               "Expected to assign job %lld, but it is completed",
+                               (long long)cmd->key);
+    return broker_assign(call->b, cmd->key, cmd->assignee, err);
+}
+
 /* What every search checks before its entries are walked. */
 static int check_search(const command *cmd, chute_error *err)
 {
@@ -600,6 +653,11 @@ void command_run(command_call *call, const command *cmd)
     case COMMAND_LIST_INCIDENTS:
     case COMMAND_JOB_TYPES:
         break; /* the encoder walks them: command_result_walk */
+    case COMMAND_ZEN_LIST_JOBS:
+        break; /* the encoder walks them: command_result_walk_zen_jobs */
+    case COMMAND_ASSIGN_JOB:
+        rc = run_assign(call, cmd, &err);
+        break;
     case COMMAND_SEARCH_USER_TASKS:
         break; /* the encoder walks them: command_result_walk_user_tasks */
     case COMMAND_GET_USER_TASK:
@@ -926,6 +984,152 @@ int command_result_walk_types(const command_result *res,
                               int (*fn)(void *ctx, const chute_type_stats *s), void *ctx)
 {
     return chute_engine_list_types(res->engine, fn, ctx);
+}
+
+/* ---- ZenBPM's job list ----------------------------------------------------------------------- */
+
+/* A match of the list, with what the order needs. */
+typedef struct zen_entry {
+    int64_t key;
+    int64_t created_at;
+    int state; /* the ZenBPM state's order: active, completed, failed */
+    char *type;
+} zen_entry;
+
+typedef struct zen_scan {
+    const command_zen_list *f;
+    broker *b;
+    zen_entry *v;
+    size_t n, cap;
+    size_t scanned;
+    int rc;
+} zen_scan;
+
+static int zen_state_matches(command_zen_state want, chute_job_state s)
+{
+    switch (want) {
+    case COMMAND_ZEN_ANY:
+        return 1;
+    case COMMAND_ZEN_COMPLETED:
+        return s == CHUTE_JOB_COMPLETED;
+    case COMMAND_ZEN_FAILED:
+        return s == CHUTE_JOB_INCIDENT || s == CHUTE_JOB_ERROR_THROWN;
+    case COMMAND_ZEN_ACTIVE:
+        return s == CHUTE_JOB_ACTIVATABLE || s == CHUTE_JOB_ACTIVATED || s == CHUTE_JOB_FAILED ||
+               s == CHUTE_JOB_DELAYED;
+    default: /* TERMINATED: Chute keeps no cancelled job */
+        return 0;
+    }
+}
+
+static int zen_state_rank(chute_job_state s)
+{
+    const char *n = command_zen_state_name(s);
+    return n[0] == 'a' ? 0 : n[0] == 'c' ? 1 : n[0] == 'f' ? 2 : 3;
+}
+
+static int visit_zen(void *ctx, const chute_job_view *job)
+{
+    zen_scan *z = ctx;
+    const command_zen_list *f = z->f;
+    z->scanned++;
+    if (!zen_state_matches(f->state, job->state) ||
+        (f->process_instance_key && job->process.process_instance_key != f->process_instance_key))
+        return 0;
+    if (f->assignee) {
+        const char *who = broker_assignee(z->b, job->key);
+        if (strcmp(who ? who : job->worker, f->assignee) != 0)
+            return 0;
+    }
+    if (z->n == z->cap) {
+        size_t cap = z->cap ? z->cap * 2 : 64;
+        zen_entry *v = realloc(z->v, cap * sizeof *v);
+        if (!v) {
+            z->rc = CHUTE_ENOMEM;
+            return 1;
+        }
+        z->v = v;
+        z->cap = cap;
+    }
+    zen_entry *e = &z->v[z->n];
+    e->key = job->key;
+    e->created_at = job->created_at;
+    e->state = zen_state_rank(job->state);
+    e->type = NULL;
+    if (f->sort_by == COMMAND_ZEN_SORT_TYPE && !(e->type = strdup(job->type))) {
+        z->rc = CHUTE_ENOMEM;
+        return 1;
+    }
+    z->n++;
+    return 0;
+}
+
+static command_zen_sort zen_sort_by;
+static int zen_sort_desc;
+
+static int zen_cmp(const void *a, const void *b)
+{
+    const zen_entry *x = a, *y = b;
+    int c = 0;
+    switch (zen_sort_by) {
+    case COMMAND_ZEN_SORT_CREATED_AT:
+        c = (x->created_at > y->created_at) - (x->created_at < y->created_at);
+        break;
+    case COMMAND_ZEN_SORT_TYPE:
+        c = strcmp(x->type, y->type);
+        break;
+    case COMMAND_ZEN_SORT_STATE:
+        c = x->state - y->state;
+        break;
+    case COMMAND_ZEN_SORT_KEY:
+        break;
+    }
+    if (c == 0)
+        c = (x->key > y->key) - (x->key < y->key); /* keys grow with creation */
+    return zen_sort_desc ? -c : c;
+}
+
+int command_result_walk_zen_jobs(const command_result *res, command_zen_visit_fn fn, void *ctx,
+                                 broker *b, command_page *page)
+{
+    const command_zen_list *f = &res->cmd->zen;
+    zen_scan z = {.f = f, .b = b};
+    int rc = 0;
+    page->total = 0;
+    page->more = 0;
+    if (f->state == COMMAND_ZEN_TERMINATED)
+        return 0;
+    /* Every state but COMPLETED in one walk, the retained completed jobs
+     * in another. */
+    if (f->state != COMMAND_ZEN_COMPLETED)
+        rc = chute_engine_list_jobs(res->engine, f->type, 0, 0, COMMAND_SEARCH_SCAN_MAX, visit_zen,
+                                    &z);
+    if (rc == 0 && z.rc == 0 && (f->state == COMMAND_ZEN_ANY || f->state == COMMAND_ZEN_COMPLETED))
+        rc = chute_engine_list_jobs(res->engine, f->type, CHUTE_JOB_COMPLETED, 0,
+                                    COMMAND_SEARCH_SCAN_MAX, visit_zen, &z);
+    if (rc == 0)
+        rc = z.rc;
+    if (rc == 0) {
+        zen_sort_by = f->sort_by; /* the loop thread is the only one */
+        zen_sort_desc = f->descending;
+        if (z.n > 1)
+            qsort(z.v, z.n, sizeof *z.v, zen_cmp);
+        page->total = z.n;
+        page->more = z.scanned >= COMMAND_SEARCH_SCAN_MAX;
+        size_t from = (size_t)(f->page - 1) * (size_t)f->size;
+        for (size_t i = from; i < z.n && i - from < (size_t)f->size; i++) {
+            chute_job_view v;
+            chute_error err;
+            if (chute_engine_get(res->engine, z.v[i].key, &v, &err) != 0)
+                continue; /* gone between the scan and now: cannot happen on one thread */
+            if (fn(ctx, &v, broker_assignee(b, v.key)))
+                break;
+        }
+    }
+    for (size_t i = 0; i < z.n; i++)
+        free(z.v[i].type);
+    free(z.v);
+    return rc;
 }
 
 /* ---- user tasks ------------------------------------------------------------------------ */

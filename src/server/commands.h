@@ -283,6 +283,16 @@ int command_result_walk_incidents_open(const command_result *res, command_incide
 int command_result_walk_instance(const command_result *res, chute_element_visit_fn element_fn,
                                  command_incident_fn incident_fn, void *ctx);
 
+/* Visits the page of a ZEN_LIST_JOBS result (ZenBPM's job list) in its
+ * order, each job with its assignee (broker_assignee, NULL for none) from
+ * |b|; |page->total| counts every match (the scan reads at most
+ * COMMAND_SEARCH_SCAN_MAX jobs a state group: |page->more| says it was
+ * cut). |fn| returns non-zero when the answer is full. Returns 0 or the
+ * engine's error code. */
+typedef int (*command_zen_visit_fn)(void *ctx, const chute_job_view *job, const char *assignee);
+int command_result_walk_zen_jobs(const command_result *res, command_zen_visit_fn fn, void *ctx,
+                                 broker *b, command_page *page);
+
 /* Visits the job types of a JOB_TYPES result. */
 int command_result_walk_types(const command_result *res,
                               int (*fn)(void *ctx, const chute_type_stats *s), void *ctx);

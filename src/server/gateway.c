@@ -15,6 +15,13 @@
  *     pushed job is one message; credit comes back as the transport hands
  *     messages to HTTP/2 within the client's window (invariant 5), and
  *     messages that never go out return their job.
+ *   - grpc.ZenBpm/JobStream (a CALL_ZSTREAM zcall): ZenBPM's bidirectional
+ *     job stream. The transport dispatches it when its headers end and
+ *     hands each request message on as it arrives (h2.h, "Client
+ *     streaming"); each subscription is an engine stream of its own (a
+ *     zsub), with credit as for StreamActivatedJobs, and a complete or a
+ *     fail runs as its own command, answered in the stream only when it
+ *     could not be applied. See "ZenBPM's job stream" below.
  *   - CreateProcessInstanceWithResult (a CALL_AWAIT gcall): waits, through
  *     the command layer, for the instance to end or its requestTimeout to
  *     pass; a client that goes away stops the wait (the instance runs on).
@@ -31,6 +38,7 @@
  */
 #include "server/gateway.h"
 
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,18 +46,21 @@
 
 #include "chute_codec.h"
 #include "gateway_codec.h"
+#include "common/hmap.h"
 #include "server/commands.h"
+#include "zenbpm_codec.h"
 #include "server/log.h"
 #include "server/metrics.h"
 
 #define PATH_GATEWAY "/gateway_protocol.Gateway/"
 
-typedef enum call_kind { CALL_UNARY, CALL_POLL, CALL_STREAM, CALL_AWAIT } call_kind;
+typedef enum call_kind { CALL_UNARY, CALL_POLL, CALL_STREAM, CALL_AWAIT, CALL_ZSTREAM } call_kind;
 
 /* Leased jobs carried by one message: returned to the queue if it is never
  * sent. */
 typedef struct job_tag {
     struct gcall *stream; /* the stream that owes credit for it, or NULL */
+    struct zsub *sub;     /* the ZenBPM subscription that does, or NULL */
     size_t count;
     command_lease jobs[];
 } job_tag;
@@ -98,6 +109,10 @@ struct gateway {
     void *done_ctx;
     char host[256];
 };
+
+static void tag_credit(job_tag *t);
+static void tag_free(job_tag *t);
+static void zcall_free(callctx *c);
 
 /* ---- reply queue -------------------------------------------------------- */
 
@@ -148,7 +163,7 @@ static void reply_message(gateway *g, h2_call *call, callctx *ctx, uint8_t *msg,
     reply *r = reply_new(g, call, ctx);
     if (!r) {
         free(msg);
-        free(tag); /* the jobs' leases run out and they are handed out again */
+        tag_free(tag); /* the jobs' leases run out and they are handed out again */
         if (!ctx || !ctx->closed)
             h2_call_finish(call, H2_GRPC_RESOURCE_EXHAUSTED, "out of memory");
         return;
@@ -182,35 +197,35 @@ static void release(gateway *g, reply *r, int ok, const chute_error *cerr)
     if (!ok) {
         /* The batch was undone: leases in it no longer exist. Streams keep
          * going (their credit comes back); every other call gets the error. */
-        if (r->tag && r->tag->stream)
-            stream_credit(r->tag->stream, r->tag->count);
-        if (!gone && !(c && c->kind == CALL_STREAM)) {
+        if (r->tag)
+            tag_credit(r->tag);
+        if (!gone && !(c && (c->kind == CALL_STREAM || c->kind == CALL_ZSTREAM))) {
             if (!c || !c->finished) {
                 h2_call_finish(r->call, chute_err_grpc_status(cerr->code), cerr->message);
                 if (c)
                     c->finished = 1;
             }
         }
-        free(r->tag);
+        tag_free(r->tag);
     } else if (gone || (c && c->finished)) {
         if (r->tag) {
             return_jobs(g, r->tag);
-            free(r->tag);
+            tag_free(r->tag);
         }
     } else {
         if (r->msg) {
             int rc = h2_call_send(r->call, r->msg + 5, r->len - 5, r->tag);
             if (rc != 0 && r->tag) {
                 /* Not queued: no callback will name the tag. */
-                if (r->tag->stream)
-                    stream_credit(r->tag->stream, r->tag->count);
+                tag_credit(r->tag);
                 return_jobs(g, r->tag);
-                free(r->tag);
+                tag_free(r->tag);
             }
         } else if (r->tag) {
             /* A job too large for any message: back to the queue. */
+            tag_credit(r->tag);
             return_jobs(g, r->tag);
-            free(r->tag);
+            tag_free(r->tag);
         }
         if (r->finish) {
             h2_call_finish(r->call, r->status, r->message);
@@ -242,7 +257,10 @@ static void ctx_release(callctx *c)
 {
     if (!c->closed || c->refs > 0)
         return;
-    free(c);
+    if (c->kind == CALL_ZSTREAM)
+        zcall_free(c);
+    else
+        free(c);
 }
 
 static void on_sent(void *ud, h2_call *call, void *tag)
@@ -252,8 +270,8 @@ static void on_sent(void *ud, h2_call *call, void *tag)
     job_tag *t = tag;
     if (!t)
         return;
-    stream_credit(t->stream, t->count);
-    free(t);
+    tag_credit(t);
+    tag_free(t);
 }
 
 static void on_unsent(void *ud, h2_call *call, void *tag)
@@ -264,8 +282,10 @@ static void on_unsent(void *ud, h2_call *call, void *tag)
     if (!t)
         return;
     return_jobs(c->g, t);
-    free(t);
+    tag_free(t);
 }
+
+static void zcall_close(callctx *c);
 
 static void on_close(void *ud, h2_call *call, h2_close_reason reason)
 {
@@ -274,14 +294,16 @@ static void on_close(void *ud, h2_call *call, h2_close_reason reason)
     (void)call;
     (void)reason;
     (void)g;
-    if (c->kind != CALL_UNARY)
+    if (c->kind == CALL_ZSTREAM)
+        zcall_close(c);
+    else if (c->kind != CALL_UNARY)
         command_call_cancel(&((gcall *)c)->cc);
     c->closed = 1;
     c->call = NULL;
     ctx_release(c);
 }
 
-static const h2_call_observer observer = {on_sent, on_unsent, on_close};
+static const h2_call_observer observer = {on_sent, on_unsent, on_close, NULL, NULL};
 
 static int ctx_attach(gateway *g, callctx *c, call_kind kind, h2_call *call)
 {
@@ -299,6 +321,7 @@ static job_tag *tag_of(const chute_job_view *jobs, size_t n, gcall *s)
     if (!t)
         return NULL;
     t->stream = s;
+    t->sub = NULL;
     t->count = n;
     command_leases_of(jobs, n, t->jobs);
     return t;
@@ -586,6 +609,8 @@ static void unimplemented(gateway *g, h2_call *call, const char *path)
     reply_status(g, call, NULL, H2_GRPC_UNIMPLEMENTED, m);
 }
 
+static void zstream_open(gateway *g, h2_call *call);
+
 static void on_request(void *ctx, h2_call *call, const char *path, const uint8_t *msg, size_t len)
 {
     gateway *g = ctx;
@@ -599,6 +624,10 @@ static void on_request(void *ctx, h2_call *call, const char *path, const uint8_t
     /* Admitted before decoding: under load a refusal costs nothing. */
     if (command_admit(g->b, d, &err) != 0) {
         h2_call_finish(call, chute_err_grpc_status(err.code), err.message);
+        return;
+    }
+    if (d->kind == COMMAND_JOB_STREAM) {
+        zstream_open(g, call); /* its requests come as messages of the stream */
         return;
     }
     if (d->grpc_decode(msg, len, &cmd, &err) != 0) {
@@ -636,6 +665,392 @@ static void on_request(void *ctx, h2_call *call, const char *path, const uint8_t
     command_free(&cmd);
 }
 
+/* ---- ZenBPM's job stream ----------------------------------------------------------
+ *
+ * One JobStream call is one zcall. Its client is named by the client_id
+ * request header (a generated name when absent), which becomes the worker
+ * of every job pushed to it. Each TYPE_SUBSCRIBE adds a zsub: an engine
+ * stream of that type with the gateway's stream credit, leasing its jobs
+ * for zenbpm_lock_ms, so the engine's round robin among streams with
+ * credit spreads a type's jobs over its clients and a client that stops
+ * reading stops getting jobs once its credit is spent. TYPE_UNSUBSCRIBE
+ * removes it; a zsub that still owes credit for messages in flight lives
+ * on, dead, until they are settled or the call ends.
+ *
+ * A complete or a fail runs as one command of its own; only one that
+ * cannot be applied is answered, in the stream, with an ErrorResult (its
+ * gRPC status code and message) and the job's key, and the stream stays
+ * open. So does a message that cannot be decoded. The call ends when the
+ * client half-closes (OK), when its request side breaks (the transport's
+ * status), when it goes away, or at shutdown (UNAVAILABLE).
+ *
+ * Every job pushed is remembered (|held|, key to lease) until the stream
+ * settles it; when the call ends, those jobs go back to the queue at once,
+ * as undelivered messages do (invariant 4): nobody is left to settle them
+ * over this stream. A job whose lease ran out and was re-leased since is
+ * left alone (chute_engine_return checks the lease).
+ */
+
+#define ZEN_CLIENT_ID "client_id"
+#define ZEN_MAX_SUBSCRIPTIONS 64 /* job types one JobStream may subscribe to */
+
+typedef struct zsub {
+    command_call cc; /* the engine stream of one job type */
+    struct zcall *z;
+    struct zsub *next;
+    char *type;
+    size_t inflight; /* job messages queued that owe this subscription credit */
+    int dead;        /* unsubscribed */
+} zsub;
+
+typedef struct zcall {
+    callctx c; /* first: ctx_release frees it */
+    char *client_id;
+    zsub *subs;
+    size_t nsubs; /* in |subs|, dead ones included */
+    hmap held;    /* key -> lease deadline of jobs pushed and not settled here */
+    size_t held_mark;
+} zcall;
+
+#define ZSUB_OF_CC(cc) ((zsub *)((char *)(cc)-offsetof(zsub, cc)))
+
+static void tag_credit(job_tag *t)
+{
+    if (!t)
+        return;
+    if (t->stream)
+        stream_credit(t->stream, t->count);
+    if (t->sub && !t->sub->dead && !t->sub->z->c.closed)
+        command_call_credit(&t->sub->cc, (uint32_t)t->count);
+}
+
+static void tag_free(job_tag *t)
+{
+    if (!t)
+        return;
+    if (t->sub && t->sub->inflight > 0)
+        t->sub->inflight--;
+    free(t);
+}
+
+static void sub_free(zsub *s)
+{
+    free(s->type);
+    free(s);
+}
+
+static void zcall_free(callctx *c)
+{
+    zcall *z = (zcall *)c;
+    while (z->subs) {
+        zsub *s = z->subs;
+        z->subs = s->next;
+        sub_free(s);
+    }
+    hmap_free(&z->held);
+    free(z->client_id);
+    free(z);
+}
+
+/* Drops dead subscriptions that no message owes credit to any more. */
+static void zcall_sweep(zcall *z)
+{
+    for (zsub **p = &z->subs; *p;) {
+        zsub *s = *p;
+        if (s->dead && s->inflight == 0) {
+            *p = s->next;
+            z->nsubs--;
+            sub_free(s);
+        } else {
+            p = &s->next;
+        }
+    }
+}
+
+/* The live subscription of |type|, or NULL. */
+static zsub *zcall_find(zcall *z, const char *type)
+{
+    for (zsub *s = z->subs; s; s = s->next)
+        if (!s->dead && strcmp(s->type, type) == 0)
+            return s;
+    return NULL;
+}
+
+/* Queues an ErrorResult about |key| (0: no job) in the stream. */
+static void zreply_error(zcall *z, uint32_t code, const char *message, int64_t key)
+{
+    gateway *g = z->c.g;
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    chute_error err;
+    if (z->c.closed || z->c.finished)
+        return;
+    if (codec_encode_job_stream_error(code, message, key, &msg, &len, &err) != 0)
+        return; /* out of memory: the client does not hear of it */
+    reply_message(g, z->c.call, &z->c, msg, len, NULL, 0);
+}
+
+/* Forgets jobs pushed here whose lease ran out: the map stays as large as
+ * what the stream really holds. */
+static void held_prune(zcall *z)
+{
+    int64_t now = chute_engine_now(z->c.g->e);
+    int64_t *expired = NULL;
+    size_t n = 0;
+    if (z->held.count == 0)
+        return;
+    expired = malloc(z->held.count * sizeof *expired);
+    if (!expired)
+        return;
+    for (size_t i = 0; z->held.slots && i <= z->held.mask; i++) {
+        hmap_slot *sl = &z->held.slots[i];
+        if (sl->key && (int64_t)(intptr_t)sl->value < now)
+            expired[n++] = sl->key;
+    }
+    for (size_t i = 0; i < n; i++)
+        hmap_del(&z->held, expired[i]);
+    free(expired);
+}
+
+static void held_put(zcall *z, int64_t key, int64_t deadline)
+{
+    if (z->held.count >= 2 * z->held_mark + 64) {
+        held_prune(z);
+        z->held_mark = z->held.count;
+    }
+    /* Out of memory: the job is not returned at the end of the call, its
+     * lease runs out instead. */
+    (void)hmap_put(&z->held, key, (void *)(intptr_t)deadline);
+}
+
+/* The call ends: its subscriptions leave the engine and the jobs it holds
+ * go back to the queue. */
+static void zcall_close(callctx *c)
+{
+    zcall *z = (zcall *)c;
+    gateway *g = c->g;
+    for (zsub *s = z->subs; s; s = s->next) {
+        if (!s->dead)
+            command_call_cancel(&s->cc);
+        s->dead = 1;
+    }
+    size_t n = 0;
+    command_lease *leases = z->held.count ? malloc(z->held.count * sizeof *leases) : NULL;
+    for (size_t i = 0; leases && z->held.slots && i <= z->held.mask; i++) {
+        hmap_slot *sl = &z->held.slots[i];
+        if (sl->key) {
+            leases[n].key = sl->key;
+            leases[n].deadline = (int64_t)(intptr_t)sl->value;
+            n++;
+        }
+    }
+    if (n)
+        command_return_jobs(g->b, leases, n);
+    free(leases);
+    hmap_free(&z->held);
+    hmap_init(&z->held);
+}
+
+/* A subscription's answer: it runs only for an error (a stream is never
+ * answered otherwise). */
+static void zsub_answer(command_call *cc, const command_result *res)
+{
+    zsub *s = ZSUB_OF_CC(cc);
+    if (res->rc == 0)
+        return;
+    char m[1200];
+    snprintf(m, sizeof m, "Expected to subscribe to job type '%.100s', but: %.1000s", s->type,
+             res->err->message);
+    zreply_error(s->z, (uint32_t)chute_err_grpc_status(res->err->code), m, 0);
+}
+
+/* Jobs the engine leased to a subscription: one WaitingJob message each. */
+static void zsub_push(command_call *cc, const chute_job_view *jobs, size_t n)
+{
+    zsub *s = ZSUB_OF_CC(cc);
+    zcall *z = s->z;
+    gateway *g = z->c.g;
+    for (size_t i = 0; i < n; i++) {
+        job_tag *tag = tag_of(&jobs[i], 1, NULL);
+        uint8_t *msg = NULL;
+        size_t len = 0;
+        chute_error err;
+        if (!tag)
+            continue; /* out of memory: the lease runs out and the job comes back */
+        tag->sub = s;
+        s->inflight++;
+        if (codec_encode_waiting_job(&jobs[i], g->cfg.limits.max_message_size, &msg, &len, &err) !=
+            0) {
+            chuted_log_limited(&g->push_log, uv_now(g->loop),
+                               "job %lld cannot be pushed to a JobStream: %s",
+                               (long long)jobs[i].key, err.message);
+            msg = NULL; /* its tag returns it after the commit */
+        } else {
+            held_put(z, jobs[i].key, jobs[i].deadline);
+        }
+        reply_message(g, z->c.call, &z->c, msg, len, tag, 0);
+    }
+}
+
+static const command_call_ops zsub_ops = {zsub_answer, zsub_push};
+
+/* A complete or a fail of the stream, run as a command of its own. */
+typedef struct zsettle {
+    command_call cc;
+    zcall *z;
+} zsettle;
+
+static void zsettle_answer(command_call *cc, const command_result *res)
+{
+    zsettle *st = (zsettle *)((char *)cc - offsetof(zsettle, cc));
+    int64_t key = res->cmd ? res->cmd->key : 0;
+    if (res->rc == 0) {
+        hmap_del(&st->z->held, key);
+        return; /* applied: ZenBPM does not answer it */
+    }
+    zreply_error(st->z, (uint32_t)chute_err_grpc_status(res->err->code), res->err->message, key);
+}
+
+static const command_call_ops zsettle_ops = {zsettle_answer, NULL};
+
+static void zstream_subscribe(zcall *z, command *cmd)
+{
+    gateway *g = z->c.g;
+    zsub *s = zcall_find(z, cmd->req.type);
+    if (s)
+        return; /* already subscribed: a repeat changes nothing */
+    {
+        /* A dead subscription of the type is not revived: the messages it
+         * still has in flight owe their credit to it, not to a new one. */
+        zcall_sweep(z);
+        if (z->nsubs >= ZEN_MAX_SUBSCRIPTIONS) {
+            char m[300];
+            snprintf(m, sizeof m,
+                     "Expected to subscribe to job type '%.100s', but this stream already has "
+                     "%d subscriptions, the most one JobStream may have",
+                     cmd->req.type, ZEN_MAX_SUBSCRIPTIONS);
+            zreply_error(z, H2_GRPC_RESOURCE_EXHAUSTED, m, 0);
+            return;
+        }
+        s = calloc(1, sizeof *s);
+        if (!s || !(s->type = strdup(cmd->req.type))) {
+            free(s);
+            zreply_error(z, H2_GRPC_RESOURCE_EXHAUSTED, "out of memory", 0);
+            return;
+        }
+        s->z = z;
+        s->next = z->subs;
+        z->subs = s;
+        z->nsubs++;
+    }
+    s->dead = 1; /* until the engine took it */
+    command_call_init(&s->cc, &zsub_ops, g->b, g->cfg.limits.max_message_size);
+    s->cc.stream_credit = g->cfg.stream_credit;
+    cmd->req.worker = z->client_id;
+    cmd->req.timeout_ms = g->cfg.zenbpm_lock_ms;
+    command_run(&s->cc, cmd);
+    if (s->cc.taker)
+        s->dead = 0;
+    zcall_sweep(z);
+}
+
+static void zstream_unsubscribe(zcall *z, const command *cmd)
+{
+    zsub *s = zcall_find(z, cmd->type);
+    if (!s) {
+        char m[300];
+        snprintf(m, sizeof m,
+                 "Expected to unsubscribe from job type '%.100s', but this stream is not "
+                 "subscribed to it",
+                 cmd->type);
+        zreply_error(z, H2_GRPC_NOT_FOUND, m, 0);
+        return;
+    }
+    command_call_cancel(&s->cc);
+    s->dead = 1;
+    zcall_sweep(z);
+}
+
+static void zstream_message(void *ud, h2_call *call, const uint8_t *msg, size_t len)
+{
+    zcall *z = ud;
+    (void)call;
+    command cmd;
+    chute_error err;
+    int64_t key = 0;
+    if (z->c.finished)
+        return;
+    if (codec_decode_job_stream_request(msg, len, &cmd, &key, &err) != 0) {
+        zreply_error(z, (uint32_t)chute_err_grpc_status(err.code), err.message, key);
+        return;
+    }
+    switch (cmd.kind) {
+    case COMMAND_STREAM:
+        zstream_subscribe(z, &cmd);
+        break;
+    case COMMAND_UNSUBSCRIBE:
+        zstream_unsubscribe(z, &cmd);
+        break;
+    default: { /* COMPLETE, FAIL, THROW_ERROR */
+        zsettle st;
+        command_call_init(&st.cc, &zsettle_ops, z->c.g->b, z->c.g->cfg.limits.max_message_size);
+        st.z = z;
+        command_run(&st.cc, &cmd);
+        break;
+    }
+    }
+    command_free(&cmd);
+}
+
+/* The client half-closed (it sends nothing more), or its request side
+ * broke: the call ends, after what is queued. */
+static void zstream_request_end(void *ud, h2_call *call, int grpc_status, const char *message)
+{
+    zcall *z = ud;
+    (void)call;
+    if (z->c.finished || z->c.closed)
+        return;
+    zcall_close(&z->c);
+    reply_status(z->c.g, z->c.call, &z->c, grpc_status, grpc_status ? message : NULL);
+}
+
+static const h2_call_observer zobserver = {on_sent, on_unsent, on_close, zstream_message,
+                                           zstream_request_end};
+
+static int is_streaming(void *ctx, const char *path)
+{
+    (void)ctx;
+    const command_def *d = command_find_grpc(path);
+    return d && d->kind == COMMAND_JOB_STREAM;
+}
+
+static void zstream_open(gateway *g, h2_call *call)
+{
+    static uint64_t seq;
+    zcall *z = calloc(1, sizeof *z);
+    const char *id = h2_call_header(call, ZEN_CLIENT_ID);
+    char gen[64];
+    if (!id || !*id) {
+        /* ZenBPM generates one too: unique within this chuted's life. */
+        snprintf(gen, sizeof gen, "zen-%" PRIx64 "-%" PRIu64, (uint64_t)uv_hrtime(), ++seq);
+        id = gen;
+    }
+    if (!z || !(z->client_id = strdup(id))) {
+        free(z);
+        h2_call_finish(call, H2_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    hmap_init(&z->held);
+    z->c.kind = CALL_ZSTREAM;
+    z->c.g = g;
+    z->c.call = call;
+    if (h2_call_set_observer(call, &zobserver, z) != 0) {
+        free(z->client_id);
+        free(z);
+        h2_call_finish(call, H2_GRPC_CANCELLED, NULL);
+    }
+}
+
 /* ---- life cycle ---------------------------------------------------------------- */
 
 void gateway_config_init(gateway_config *c)
@@ -645,6 +1060,7 @@ void gateway_config_init(gateway_config *c)
     c->port = 26500;
     h2_limits_init(&c->limits);
     c->stream_credit = 32;
+    c->zenbpm_lock_ms = GATEWAY_ZENBPM_LOCK_MS;
 }
 
 int gateway_open(gateway **out, uv_loop_t *loop, broker *b, const gateway_config *cfg,
@@ -659,11 +1075,17 @@ int gateway_open(gateway **out, uv_loop_t *loop, broker *b, const gateway_config
     g->cfg = *cfg;
     snprintf(g->host, sizeof g->host, "%s", cfg->host);
     g->cfg.host = g->host;
+    if (g->cfg.zenbpm_lock_ms <= 0)
+        g->cfg.zenbpm_lock_ms = GATEWAY_ZENBPM_LOCK_MS;
     int rc = h2_server_open(&g->h2, loop, cfg->host, cfg->port, &cfg->limits, on_request, g, err);
     if (rc != 0) {
         free(g);
         return rc;
     }
+    h2_server_set_streaming(g->h2, is_streaming);
+    /* Out of memory here only means every JobStream client gets a
+     * generated id. */
+    (void)h2_server_keep_header(g->h2, ZEN_CLIENT_ID);
     *out = g;
     return 0;
 }

@@ -25,12 +25,16 @@ struct metrics;
 
 typedef struct gateway gateway;
 
+/* ZenBPM locks a job pushed on its JobStream for 30 s. */
+#define GATEWAY_ZENBPM_LOCK_MS 30000
+
 typedef struct gateway_config {
-    const char *host;           /* gRPC listen host */
-    int port;                   /* 0: ephemeral */
+    const char *host; /* gRPC listen host */
+    int port;         /* 0: ephemeral */
     h2_limits limits;
-    uint32_t stream_credit;     /* jobs a stream may have queued beyond its window */
-    struct metrics *metrics;    /* ActivateJobs latency goes here; NULL for none */
+    uint32_t stream_credit;  /* jobs a stream may have queued beyond its window */
+    struct metrics *metrics; /* ActivateJobs latency goes here; NULL for none */
+    int64_t zenbpm_lock_ms;  /* the lease of a job pushed on a ZenBPM JobStream */
 } gateway_config;
 
 void gateway_config_init(gateway_config *c);

@@ -97,6 +97,18 @@ typedef struct h2_msgq {
     h2_msg *head, *tail;
 } h2_msgq;
 
+/* A request message of a client-streaming call, waiting for call_process
+ * to hand it to the gateway; counted in the connection's body budget. */
+typedef struct h2_inmsg {
+    struct h2_inmsg *next;
+    size_t len;
+    uint8_t data[];
+} h2_inmsg;
+
+/* Request headers a gateway asked to keep (h2_server_keep_header). */
+#define H2_KEEP_MAX 4
+#define H2_KEEP_VALUE_MAX 1024
+
 /*
  * The state of a call is two small state machines, one per direction, and a
  * few facts that are independent of them.
@@ -204,6 +216,16 @@ struct h2_call {
 
     const h2_call_observer *obs;
     void *ud;
+
+    /* Client streaming (h2_server_set_streaming): the call is dispatched
+     * when its headers end, and every request message that arrives after
+     * is queued in |inbox| until call_process hands it on (on_message). */
+    unsigned streaming : 1;
+    unsigned end_told : 1; /* on_request_end ran */
+    h2_inmsg *inbox, *inbox_tail;
+    int req_error_status; /* non-zero: the request side broke with this status */
+    char *req_error;      /* ... and this message */
+    char *kept[H2_KEEP_MAX];
 };
 
 enum conn_state {
@@ -244,8 +266,8 @@ struct h2_conn {
     int busy; /* conn_pump depth */
     int shutdown_applied;
     int timer_is_drain;
-    int fin_sent; /* CONN_REJECTING: our FIN went out */
-    int peer_eof; /* CONN_REJECTING: the peer closed its side */
+    int fin_sent;            /* CONN_REJECTING: our FIN went out */
+    int peer_eof;            /* CONN_REJECTING: the peer closed its side */
     enum conn_cut cut;       /* set when the connection is being ended for abuse */
     uint32_t oversized;      /* header blocks over max_header_list_size so far */
     uint64_t control_tokens; /* the control-frame budget, in thousandths of a frame */
@@ -259,6 +281,8 @@ struct h2_conn {
 
 struct h2_server {
     uv_loop_t *loop;
+    h2_streaming_fn streaming; /* NULL: no client-streaming methods */
+    char *keep[H2_KEEP_MAX];   /* request headers kept per call */
     listener *lst;
     uv_idle_t idle;
     uv_timer_t req_timer; /* the request-timeout sweep */
@@ -438,6 +462,14 @@ static void call_mark_dirty(h2_call *call)
 /* Releases the request message and its share of the connection's budget. */
 static void call_free_body(h2_call *call)
 {
+    h2_inmsg *in;
+    while ((in = call->inbox)) {
+        call->inbox = in->next;
+        if (call->conn)
+            call->conn->body_budget.used -= in->len;
+        free(in);
+    }
+    call->inbox_tail = NULL;
     codec_frame_reader_free(&call->reader);
     if (call->plain) {
         if (call->conn)
@@ -461,6 +493,9 @@ static void call_free(h2_call *call)
     free(call->path);
     free(call->reject_msg);
     free(call->trailer_msg);
+    free(call->req_error);
+    for (size_t i = 0; i < H2_KEEP_MAX; i++)
+        free(call->kept[i]);
     free(call);
 }
 
@@ -653,6 +688,34 @@ static h2_close_reason close_reason(const h2_call *call)
     return H2_CLOSE_CANCELLED;
 }
 
+/* Hands the queued request messages of a client-streaming call to the
+ * gateway, then the end of its request side once everything before it was
+ * handed on. Stops as soon as the gateway finished the call (the rest is
+ * dropped). */
+static void stream_deliver(h2_call *call)
+{
+    h2_conn *c = call->conn;
+    while (call->req == REQ_GATEWAY && call->inbox && !call->close_notified) {
+        h2_inmsg *in = call->inbox;
+        call->inbox = in->next;
+        if (!call->inbox)
+            call->inbox_tail = NULL;
+        c->body_budget.used -= in->len;
+        if (call->obs && call->obs->on_message)
+            call->obs->on_message(call->ud, call, in->data, in->len);
+        free(in);
+    }
+    if (call->req != REQ_GATEWAY) {
+        call_free_body(call);
+        return;
+    }
+    if (call->end_told || call->close_notified || (!call->req_error_status && !call->remote_ended))
+        return;
+    call->end_told = 1;
+    if (call->obs && call->obs->on_request_end)
+        call->obs->on_request_end(call->ud, call, call->req_error_status, call->req_error);
+}
+
 /* Does the work recorded on a dirty call; the only place a call is freed
  * while its connection lives. Runs outside nghttp2; calls the gateway. */
 static void call_process(h2_call *call)
@@ -695,8 +758,11 @@ static void call_process(h2_call *call)
             /* The call cannot have been freed: only this function frees a
              * call with a live connection, and pumps do not nest. */
         }
-        call_free_body(call);
+        if (!call->streaming || call->req != REQ_GATEWAY)
+            call_free_body(call);
     }
+    if (call->streaming && live)
+        stream_deliver(call);
     h2_msg *m;
     while ((m = msgq_pop(&call->taken))) {
         void *tag = m->tag;
@@ -1063,6 +1129,15 @@ static int header_is(const uint8_t *name, size_t namelen, const char *lit)
     return namelen == n && memcmp(name, lit, n) == 0;
 }
 
+/* The slot of a kept request header named |name|, or -1. */
+static int keep_index(const h2_server *s, const uint8_t *name, size_t namelen)
+{
+    for (int i = 0; i < H2_KEEP_MAX && s->keep[i]; i++)
+        if (header_is(name, namelen, s->keep[i]))
+            return i;
+    return -1;
+}
+
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
                      size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
                      void *user_data)
@@ -1112,6 +1187,13 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
                                 (valuelen == n || value[n] == '+' || value[n] == ';');
     } else if (header_is(name, namelen, "grpc-timeout")) {
         call->timeout_ms = parse_timeout(value, valuelen);
+    } else if (name[0] != ':' && valuelen <= H2_KEEP_VALUE_MAX &&
+               keep_index(c->server, name, namelen) >= 0) {
+        int k = keep_index(c->server, name, namelen);
+        free(call->kept[k]);
+        call->kept[k] = strndup((const char *)value, valuelen);
+        if (!call->kept[k])
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     } else if (header_is(name, namelen, "grpc-encoding")) {
         call->encoding = codec_encoding_parse((const char *)value, valuelen);
         if (call->encoding == CODEC_ENC_UNKNOWN) {
@@ -1124,9 +1206,39 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     return 0;
 }
 
+/* The request side of a client-streaming call broke (a message too large,
+ * cut short, not inflatable): nothing more of it is read, and the gateway
+ * learns why in on_request_end once the messages before it were handed
+ * on. */
+static void stream_error(h2_call *call, int grpc_status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void stream_error(h2_call *call, int grpc_status, const char *fmt, ...)
+{
+    if (call->req_error_status)
+        return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    call->req_error_status = grpc_status;
+    call->req_error = strdup(buf); /* NULL on ENOMEM: the status alone is told */
+    codec_frame_reader_free(&call->reader);
+    call_mark_dirty(call);
+}
+
 /* The request stream ended: decide between dispatch and an error. */
 static void request_ended(h2_call *call)
 {
+    if (call->streaming) {
+        /* The client half-closed: the gateway hears of it after the last
+         * message. A message cut short breaks the request side instead. */
+        if (!call->req_error_status && codec_frame_reader_pending(&call->reader))
+            stream_error(call, H2_GRPC_INTERNAL, "the request stream ended inside a gRPC message");
+        call_mark_dirty(call);
+        return;
+    }
     if (call->req == REQ_MESSAGE) {
         call->req = REQ_DISPATCH;
         list_remove(&call->arrive_link); /* arrived whole */
@@ -1172,6 +1284,25 @@ static void headers_ended(h2_call *call)
         call_reject(call, 200, H2_GRPC_UNIMPLEMENTED,
                     "grpc-encoding \"%s\" is not supported (supported: %s)", call->encoding_name,
                     CODEC_ACCEPT_ENCODING);
+    else if (s->streaming && s->streaming(s->ctx, call->path)) {
+        /* A client-streaming call is the gateway's from its headers on:
+         * its messages follow one by one. The reader hands out messages
+         * without holding them (each is copied into the inbox), and the
+         * request deadline no longer applies. */
+        call->streaming = 1;
+        call->req = REQ_DISPATCH;
+        list_remove(&call->arrive_link);
+        codec_frame_reader_opts ro = {
+            .max_message = s->lim.max_message_size,
+            .first_alloc = H2_BODY_INITIAL,
+            .budget = &call->conn->body_budget,
+            .on_prefix = check_prefix,
+            .ud = call,
+        };
+        codec_frame_reader_free(&call->reader);
+        codec_frame_reader_init_opts(&call->reader, &ro);
+        call_mark_dirty(call);
+    }
 }
 
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
@@ -1292,6 +1423,88 @@ static int call_inflate_body(h2_call *call)
     return 0;
 }
 
+/* Queues one whole message of a client-streaming call, inflated if it is
+ * compressed, within the connection's body budget. */
+static void stream_queue(h2_call *call, const codec_frame *m)
+{
+    h2_conn *c = call->conn;
+    const h2_limits *lim = &call->server->lim;
+    const uint8_t *bytes = m->data;
+    size_t n = m->len;
+    uint8_t *plain = NULL;
+    if (m->compressed && m->len > 0) {
+        size_t used = c->body_budget.used;
+        size_t room = lim->max_request_buffer > used ? lim->max_request_buffer - used : 0;
+        size_t bound = lim->max_message_size < room ? lim->max_message_size : room;
+        chute_error err = {0, ""};
+        int rc = bound ? codec_inflate(call->encoding, m->data, m->len, bound, &plain, &n, &err)
+                       : CHUTE_ETOOBIG;
+        if (rc == CHUTE_ETOOBIG) {
+            stream_error(call, H2_GRPC_RESOURCE_EXHAUSTED,
+                         "a request message inflates past %zu bytes (the message size limit, or "
+                         "what is left of the connection's request buffer)",
+                         bound);
+            return;
+        }
+        if (rc != 0) {
+            stream_error(call, rc == CHUTE_ENOMEM ? H2_GRPC_RESOURCE_EXHAUSTED : H2_GRPC_INTERNAL,
+                         "%s", rc == CHUTE_ENOMEM ? "out of memory" : err.message);
+            return;
+        }
+        bytes = plain;
+    }
+    if (c->body_budget.used + n > c->body_budget.max) {
+        free(plain);
+        stream_error(call, H2_GRPC_RESOURCE_EXHAUSTED,
+                     "too many request bytes in flight on this connection (limit %zu bytes)",
+                     lim->max_request_buffer);
+        return;
+    }
+    h2_inmsg *in = malloc(sizeof *in + n);
+    if (!in) {
+        free(plain);
+        stream_error(call, H2_GRPC_RESOURCE_EXHAUSTED, "out of memory for a request message");
+        return;
+    }
+    in->next = NULL;
+    in->len = n;
+    if (n)
+        memcpy(in->data, bytes, n);
+    free(plain);
+    c->body_budget.used += n;
+    if (call->inbox_tail)
+        call->inbox_tail->next = in;
+    else
+        call->inbox = in;
+    call->inbox_tail = in;
+    call_mark_dirty(call);
+}
+
+/* The DATA of a client-streaming call: each message is queued whole as it
+ * completes; after an error, or once the gateway finished the call, the
+ * rest is discarded (nghttp2 still returns the window). */
+static int stream_data(h2_call *call, const uint8_t *data, size_t len)
+{
+    while (len > 0 && !call->req_error_status &&
+           (call->req == REQ_DISPATCH || call->req == REQ_GATEWAY)) {
+        size_t used = 0;
+        codec_frame m;
+        chute_error err = {0, ""};
+        int rc = codec_frame_reader_feed(&call->reader, data, len, &used, &m, &err);
+        if (rc < 0) {
+            stream_error(call, rc == CHUTE_EINVAL ? H2_GRPC_INTERNAL : H2_GRPC_RESOURCE_EXHAUSTED,
+                         "%s", err.message);
+            return 0;
+        }
+        data += used;
+        len -= used;
+        if (rc == 0)
+            return 0;
+        stream_queue(call, &m);
+    }
+    return 0;
+}
+
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
                          const uint8_t *data, size_t len, void *user_data)
 {
@@ -1300,6 +1513,8 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     h2_call *call = stream_call(session, stream_id);
     if (!call || call->req == REQ_REJECTED)
         return 0; /* discarded; nghttp2 still returns the flow-control window */
+    if (call->streaming)
+        return stream_data(call, data, len);
     while (len > 0) {
         if (call->req != REQ_BODY) {
             call_reject(call, 200, H2_GRPC_INTERNAL,
@@ -2072,6 +2287,32 @@ int h2_server_open(h2_server **out, uv_loop_t *loop, const char *host, int port,
     return 0;
 }
 
+void h2_server_set_streaming(h2_server *s, h2_streaming_fn fn)
+{
+    s->streaming = fn;
+}
+
+int h2_server_keep_header(h2_server *s, const char *name)
+{
+    for (int i = 0; i < H2_KEEP_MAX; i++) {
+        if (s->keep[i] && strcmp(s->keep[i], name) == 0)
+            return 0;
+        if (!s->keep[i]) {
+            s->keep[i] = strdup(name);
+            return s->keep[i] ? 0 : CHUTE_ENOMEM;
+        }
+    }
+    return CHUTE_EINVAL;
+}
+
+const char *h2_call_header(const h2_call *call, const char *name)
+{
+    for (int i = 0; i < H2_KEEP_MAX && call->server->keep[i]; i++)
+        if (strcmp(call->server->keep[i], name) == 0)
+            return call->kept[i];
+    return NULL;
+}
+
 int h2_server_port(const h2_server *s)
 {
     return s->port;
@@ -2117,5 +2358,7 @@ void h2_server_free(h2_server *s)
     nghttp2_session_callbacks_del(s->cbs);
     nghttp2_option_del(s->opt);
     free(s->shut_msg);
+    for (int i = 0; i < H2_KEEP_MAX; i++)
+        free(s->keep[i]);
     free(s);
 }

@@ -205,6 +205,18 @@ typedef struct h2_call_observer {
     void (*on_unsent)(void *ud, h2_call *call, void *tag);
     /* The last callback of |call|; the call is freed when it returns. */
     void (*on_close)(void *ud, h2_call *call, h2_close_reason reason);
+    /* Client-streaming calls only (see "Client streaming" below). One
+     * request message, without its prefix and already inflated; |msg| is
+     * valid until the callback returns. */
+    void (*on_message)(void *ud, h2_call *call, const uint8_t *msg, size_t len);
+    /* Client-streaming calls only: the request side is over, after its
+     * last on_message. |grpc_status| 0: the client half-closed; else the
+     * request side broke (a message over max_message_size or the
+     * connection's buffer, cut short, corrupt), |message| says how (may be
+     * NULL), and nothing more of it is read: the gateway should finish the
+     * call with that status. Runs at most once, and not after
+     * h2_call_finish. */
+    void (*on_request_end)(void *ud, h2_call *call, int grpc_status, const char *message);
 } h2_call_observer;
 
 /*
@@ -327,6 +339,37 @@ int h2_call_finish(h2_call *call, int grpc_status, const char *message);
  * h2_call_finish()).
  */
 int h2_call_set_observer(h2_call *call, const h2_call_observer *obs, void *ud);
+
+/*
+ * Client streaming
+ * ----------------
+ * A method whose request is a stream of messages (gRPC client streaming or
+ * bidirectional streaming, like grpc.ZenBpm/JobStream) cannot wait for
+ * its request to end. For a path |fn| says yes to (it runs with the ctx of
+ * h2_server_open once the request headers were accepted), the call is
+ * dispatched at once: on_request runs with an empty message (|len| 0), and
+ * the gateway sets an observer there. Then each request message is handed
+ * to on_message as it arrives whole, each bounded by max_message_size
+ * before anything is allocated and counted in the connection's
+ * max_request_buffer while it waits (it waits only until the next pump);
+ * the end of the request side comes as on_request_end. Responses flow as
+ * for any call, at the same time. The request timeout covers only the
+ * headers of such a call. A message that breaks the framing ends the
+ * request side (on_request_end with a status) but leaves the response
+ * side to the gateway. NULL (the default) makes every method unary on the
+ * request side.
+ */
+typedef int (*h2_streaming_fn)(void *ctx, const char *path);
+void h2_server_set_streaming(h2_server *s, h2_streaming_fn fn);
+
+/* Keeps the request header |name| (lower case, not a pseudo-header; at
+ * most 4 names a server, values up to 1 KiB) of every call, for
+ * h2_call_header(). 0, CHUTE_EINVAL (too many names) or CHUTE_ENOMEM. */
+int h2_server_keep_header(h2_server *s, const char *name);
+
+/* The value of a kept request header of |call| (owned by the call), or
+ * NULL when the request did not send it. */
+const char *h2_call_header(const h2_call *call, const char *name);
 
 /* The request's :path. Owned by the call. */
 const char *h2_call_path(const h2_call *call);

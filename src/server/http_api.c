@@ -63,6 +63,27 @@ struct http_api {
 
 /* ---- answering ------------------------------------------------------------- */
 
+/* ZenBPM's endpoints answer errors in ZenBPM's shape, {"code", "message"},
+ * with the same statuses and with Chute's problem titles as codes. */
+#define ZEN_PREFIX "/zenbpm/"
+
+static int zen_path(const char *path)
+{
+    return strncmp(path, ZEN_PREFIX, strlen(ZEN_PREFIX)) == 0 || strcmp(path, "/zenbpm") == 0;
+}
+
+/* An error body for |path|: problem+json, or ZenBPM's for its endpoints. */
+static int error_body(int status, const char *title, const char *detail, const char *path,
+                      char **body, size_t *len, const char **ctype)
+{
+    if (zen_path(path)) {
+        *ctype = CT_JSON;
+        return rest_zen_error(title, detail, body, len);
+    }
+    *ctype = CT_PROBLEM;
+    return rest_problem(status, title, detail, path, body, len);
+}
+
 static int respond(http_api *a, http_request *req, int status, const char *ctype, const char *extra,
                    char *body, size_t len, http_sent_fn sent, void *ud)
 {
@@ -75,9 +96,10 @@ static void respond_problem(http_api *a, http_request *req, int status, const ch
 {
     char *body = NULL;
     size_t len = 0;
-    if (rest_problem(status, title, detail, req->path, &body, &len) != 0)
+    const char *ctype;
+    if (error_body(status, title, detail, req->path, &body, &len, &ctype) != 0)
         len = 0;
-    respond(a, req, status, body ? CT_PROBLEM : NULL, extra, body, len, NULL, NULL);
+    respond(a, req, status, body ? ctype : NULL, extra, body, len, NULL, NULL);
 }
 
 static void respond_error(http_api *a, http_request *req, const chute_error *err)
@@ -183,10 +205,11 @@ static void queue_error(call *c, const chute_error *err)
 {
     char *body = NULL;
     size_t len = 0;
+    const char *ctype;
     int status = rest_http_status(err->code);
-    rest_problem(status, rest_problem_title(err->code), err->message, c->req ? c->req->path : "",
-                 &body, &len);
-    queue_answer(c, status, body ? CT_PROBLEM : NULL, body, body ? len : 0);
+    error_body(status, rest_problem_title(err->code), err->message,
+               c->req ? c->req->path : c->def->rest_route, &body, &len, &ctype);
+    queue_answer(c, status, body ? ctype : NULL, body, body ? len : 0);
 }
 
 static void queue_json(call *c, int status, rest_buf *b)
@@ -465,6 +488,53 @@ static void answer_search(call *c, const command_result *res)
     queue_json(c, 200, &b);
 }
 
+/* ---- ZenBPM's job list ---------------------------------------------------------------- */
+
+typedef struct zen_walk {
+    rest_buf *b;
+    size_t soft_max;
+    size_t count;
+} zen_walk;
+
+static int visit_zen_job(void *ctx, const chute_job_view *job, const char *assignee)
+{
+    zen_walk *w = ctx;
+    size_t need = 6 * (job->variables_len + strlen(job->type) + strlen(job->error_message) +
+                       strlen(job->process.element_id) + strlen(job->worker)) +
+                  1024;
+    if (w->count > 0 && w->b->len + need > w->soft_max)
+        return 1; /* the page is cut where the answer is full */
+    if (w->count++)
+        rest_buf_puts(w->b, ",");
+    rest_encode_zen_job(w->b, job, assignee);
+    return w->b->failed;
+}
+
+/* {"partitions":[{"partition":N,"items":[...]}],"page","size","count",
+ * "totalCount"}: one partition, the one this chuted serves. */
+static void answer_zen_list(call *c, const command_result *res)
+{
+    rest_buf b;
+    size_t bound = response_bound(c->api);
+    const command_zen_list *f = &res->cmd->zen;
+    rest_buf_init(&b, bound * 7 + 65536);
+    /* chuted serves one partition, number 1 (its engine's default). */
+    rest_buf_puts(&b, "{\"partitions\":[{\"partition\":1,\"items\":[");
+    zen_walk w = {.b = &b, .soft_max = bound};
+    command_page page;
+    int rc = command_result_walk_zen_jobs(res, visit_zen_job, &w, c->api->b, &page);
+    if (rc != 0) {
+        chute_error err;
+        rest_buf_free(&b);
+        chute_error_set(&err, rc, "cannot list jobs: %s", chute_strerror(rc));
+        queue_error(c, &err);
+        return;
+    }
+    rest_buf_printf(&b, "]}],\"page\":%lld,\"size\":%lld,\"count\":%zu,\"totalCount\":%zu}",
+                    f->page, f->size, w.count, page.total);
+    queue_json(c, 200, &b);
+}
+
 /* Encodes a command's result as its REST answer and queues it. */
 static void answer(command_call *cc, const command_result *res)
 {
@@ -504,9 +574,15 @@ static void answer(command_call *cc, const command_result *res)
         }
         break;
     case COMMAND_GET_JOB:
-        rest_buf_init(&b, response_bound(c->api) * 2 + 4096);
-        rest_encode_job(&b, &res->job);
+        rest_buf_init(&b, response_bound(c->api) * 7 + 4096);
+        if (zen_path(c->def->rest_route))
+            rest_encode_zen_job(&b, &res->job, broker_assignee(c->api->b, res->job.key));
+        else
+            rest_encode_job(&b, &res->job);
         break;
+    case COMMAND_ZEN_LIST_JOBS:
+        answer_zen_list(c, res);
+        return;
     case COMMAND_DEPLOY:
         rest_buf_init(&b, 0);
         rest_encode_deployment(&b, res->deployment_key, res->procs, res->nprocs);

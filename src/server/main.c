@@ -37,6 +37,7 @@ typedef struct config {
     const char *max_inflight;
     const char *max_job_timeout;
     const char *request_timeout;
+    const char *zenbpm_lock; /* the lease of a job pushed on a ZenBPM JobStream */
     const char *max_connections;
     const char *max_connections_per_peer; /* NULL: as max_connections */
     int allow_remote;
@@ -97,6 +98,9 @@ static void usage(FILE *f)
           "                           timeout, UpdateJobTimeout); longer is INVALID_ARGUMENT\n"
           "                           (HTTP 400); 0 means the engine's bound, 10 years\n"
           "                           [CHUTE_MAX_JOB_TIMEOUT] (default 0)\n"
+          "  --zenbpm-job-lock DURATION  how long a job pushed on a ZenBPM JobStream is locked\n"
+          "                           to its client before another may get it\n"
+          "                           [CHUTE_ZENBPM_JOB_LOCK] (default 30s, ZenBPM's)\n"
           "  --accept-wal-loss        open the database even when its write-ahead log is\n"
           "                           damaged, dropping the committed transactions after the\n"
           "                           damage (without it chuted refuses to start and says\n"
@@ -307,6 +311,7 @@ static void parse_args(int argc, char **argv, config *c)
     c->max_inflight = env_or("CHUTE_MAX_INFLIGHT", "10000");
     c->max_job_timeout = env_or("CHUTE_MAX_JOB_TIMEOUT", "0");
     c->request_timeout = env_or("CHUTE_REQUEST_TIMEOUT", "30s");
+    c->zenbpm_lock = env_or("CHUTE_ZENBPM_JOB_LOCK", "30s");
     c->max_connections = env_or("CHUTE_MAX_CONNECTIONS", NULL);
     c->max_connections_per_peer = env_or("CHUTE_MAX_CONNECTIONS_PER_PEER", NULL);
     c->allow_remote = strcmp(env_or("CHUTE_ALLOW_REMOTE", "0"), "1") == 0;
@@ -328,6 +333,7 @@ static void parse_args(int argc, char **argv, config *c)
         {"--max-inflight", offsetof(config, max_inflight)},
         {"--max-job-timeout", offsetof(config, max_job_timeout)},
         {"--request-timeout", offsetof(config, request_timeout)},
+        {"--zenbpm-job-lock", offsetof(config, zenbpm_lock)},
         {"--max-connections-per-peer", offsetof(config, max_connections_per_peer)},
         {"--max-connections", offsetof(config, max_connections)},
     };
@@ -459,6 +465,12 @@ int main(int argc, char **argv)
     eo.max_variables_size = (size_t)max_msg;
     gc.limits.idle_timeout_ms = (uint64_t)duration_ms("--idle-timeout", c.idle_timeout);
     gc.limits.request_timeout_ms = (uint64_t)duration_ms("--request-timeout", c.request_timeout);
+    gc.zenbpm_lock_ms = duration_ms("--zenbpm-job-lock", c.zenbpm_lock);
+    if (gc.zenbpm_lock_ms < 1 ||
+        gc.zenbpm_lock_ms > (eo.max_job_timeout_ms ? eo.max_job_timeout_ms : CHUTE_DURATION_MAX_MS))
+        die("--zenbpm-job-lock %s: choose a duration from 1ms to the longest lease "
+            "(--max-job-timeout)",
+            c.zenbpm_lock);
     {
         char *end;
         long v = strtol(c.stream_credit, &end, 10);

@@ -462,6 +462,119 @@ expect 200 GET /v1/job-types /v1/job-types
 [ "$(jq -r ".types[] | select(.type==\"$T\") | .activated" <<<"$out")" = 1 ] || fail "job-types activated: $out"
 [ "$(jq -r ".types[] | select(.type==\"$T\") | .incidents" <<<"$out")" = 1 ] || fail "job-types incidents: $out"
 
+# ---- ZenBPM's job endpoints (/zenbpm/v1) --------------------------------------------------
+# Errors there are ZenBPM's {code, message}, not problem+json.
+zexpect() {
+  local want=$1 method=$2 template=$3 path=$4
+  local args=(-s -X "$method" -D "$dir/h" -o "$dir/b" -w '%{http_code}' --max-time 20)
+  if [ $# -ge 5 ]; then
+    args+=(-H 'Content-Type: application/json' --data-binary "$5")
+  fi
+  local got
+  got=$(curl "${args[@]}" "$base$path" || echo "curl-error")
+  out=$(cat "$dir/b" 2>/dev/null || true)
+  hdrs=$(cat "$dir/h" 2>/dev/null || true)
+  checks=$((checks + 1))
+  echo "$method $template $got" >>"$seen"
+  if [ "$got" != "$want" ]; then
+    fail "$method $path: expected $want, got $got: $out"
+  elif [ "$want" -ge 400 ]; then
+    grep -qi '^content-type: application/json' <<<"$hdrs" ||
+      fail "$method $path: $want is not application/json: $hdrs"
+    [ "$(jq -r '.code | type' <<<"$out")" = string ] || fail "$method $path: no code: $out"
+    [ "$(jq -r '.message | type' <<<"$out")" = string ] || fail "$method $path: no message: $out"
+    [ "$(jq -r 'keys | length' <<<"$out")" = 2 ] || fail "$method $path: not just code and message: $out"
+    alive "$method $path"
+  fi
+  return 0
+}
+Z=zen-$$
+zkeys=()
+for i in 1 2 3 4 5; do
+  expect 201 POST /v1/jobs /v1/jobs "{\"type\":\"$Z\",\"variables\":{\"i\":$i}}"
+  zkeys+=("$(jq -r .key <<<"$out")")
+done
+expect 201 POST /v1/jobs /v1/jobs "{\"type\":\"$Z-other\"}"
+zother=$(jq -r .key <<<"$out")
+# Paging per partition: page 1 and 2 of size 2 in creation order, totalCount all 5.
+zexpect 200 GET /zenbpm/v1/jobs "/zenbpm/v1/jobs?jobType=$Z&state=active&page=1&size=2"
+json_is '.partitions | length' 1 'zen list partitions'
+json_is '.partitions[0].partition' 1 'zen list partition number'
+json_is '.partitions[0].items | length' 2 'zen page 1'
+json_is '.partitions[0].items[0].key | tostring' "${zkeys[0]}" 'zen page 1 first (oldest first)'
+json_is '.partitions[0].items[0].state' active 'zen item state'
+json_is '.partitions[0].items[0].type' "$Z" 'zen item type'
+json_is '.partitions[0].items[0].variables.i' 1 'zen item variables'
+json_is '.partitions[0].items[0].assignee' null 'zen item assignee'
+json_is '.page' 1 'zen page'
+json_is '.size' 2 'zen size'
+json_is '.count' 2 'zen count'
+json_is '.totalCount' 5 'zen totalCount'
+zexpect 200 GET /zenbpm/v1/jobs "/zenbpm/v1/jobs?jobType=$Z&page=3&size=2"
+json_is '.partitions[0].items | length' 1 'zen last page'
+json_is '.partitions[0].items[0].key | tostring' "${zkeys[4]}" 'zen last page item'
+zexpect 200 GET /zenbpm/v1/jobs "/zenbpm/v1/jobs?jobType=$Z&page=9&size=2"
+json_is '.count' 0 'zen page past the end'
+json_is '.totalCount' 5 'zen page past the end, total'
+zexpect 200 GET /zenbpm/v1/jobs "/zenbpm/v1/jobs?jobType=$Z&sortBy=key&sortOrder=desc&size=1"
+json_is '.partitions[0].items[0].key | tostring' "${zkeys[4]}" 'zen sorted desc'
+zexpect 200 GET /zenbpm/v1/jobs "/zenbpm/v1/jobs?state=terminated"
+json_is '.totalCount' 0 'zen terminated'
+zexpect 400 GET /zenbpm/v1/jobs "/zenbpm/v1/jobs?state=running"
+json_is .code INVALID_ARGUMENT 'zen bad state'
+zexpect 400 GET /zenbpm/v1/jobs "/zenbpm/v1/jobs?size=0"
+zexpect 400 GET /zenbpm/v1/jobs "/zenbpm/v1/jobs?sortBy=color"
+zexpect 400 GET /zenbpm/v1/jobs "/zenbpm/v1/jobs?sortOrder=up"
+zexpect 400 GET /zenbpm/v1/jobs "/zenbpm/v1/jobs?processInstanceKey=abc"
+# One job; assign; the assignee filter.
+zexpect 200 GET /zenbpm/v1/jobs/{jobKey} "/zenbpm/v1/jobs/${zkeys[0]}"
+json_is '.key | tostring' "${zkeys[0]}" 'zen get'
+json_is '.createdAt | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T")' true 'zen createdAt is RFC 3339'
+zexpect 404 GET /zenbpm/v1/jobs/{jobKey} /zenbpm/v1/jobs/42
+json_is .code NOT_FOUND 'zen get unknown'
+zexpect 400 GET /zenbpm/v1/jobs/{jobKey} /zenbpm/v1/jobs/nope
+zexpect 204 POST /zenbpm/v1/jobs/{jobKey}/assign "/zenbpm/v1/jobs/${zkeys[1]}/assign" '{"assignee":"ann"}'
+zexpect 200 GET /zenbpm/v1/jobs/{jobKey} "/zenbpm/v1/jobs/${zkeys[1]}"
+json_is .assignee ann 'zen assignee'
+zexpect 200 GET /zenbpm/v1/jobs "/zenbpm/v1/jobs?assignee=ann"
+json_is '.totalCount' 1 'zen assignee filter'
+json_is '.partitions[0].items[0].key | tostring' "${zkeys[1]}" 'zen assignee filter item'
+zexpect 400 POST /zenbpm/v1/jobs/{jobKey}/assign "/zenbpm/v1/jobs/${zkeys[1]}/assign" '{}'
+zexpect 400 POST /zenbpm/v1/jobs/{jobKey}/assign "/zenbpm/v1/jobs/${zkeys[1]}/assign" '{"assignee":7}'
+zexpect 404 POST /zenbpm/v1/jobs/{jobKey}/assign /zenbpm/v1/jobs/42/assign '{"assignee":"ann"}'
+# Complete with variables, a second completion, fail into an incident, fail with an error code.
+zexpect 204 POST /zenbpm/v1/jobs/{jobKey}/complete "/zenbpm/v1/jobs/${zkeys[0]}/complete" '{"variables":{"done":true}}'
+expect 200 GET /v1/jobs/{key} "/v1/jobs/${zkeys[0]}"
+json_is .state COMPLETED 'zen completed'
+json_is .variables.done true 'zen completion variables'
+zexpect 404 POST /zenbpm/v1/jobs/{jobKey}/complete "/zenbpm/v1/jobs/${zkeys[0]}/complete" '{}'
+zexpect 400 POST /zenbpm/v1/jobs/{jobKey}/complete "/zenbpm/v1/jobs/${zkeys[2]}/complete" '{"variables":[1]}'
+zexpect 400 POST /zenbpm/v1/jobs/{jobKey}/complete "/zenbpm/v1/jobs/${zkeys[2]}/complete" '{"variables":'
+zexpect 200 GET /zenbpm/v1/jobs "/zenbpm/v1/jobs?jobType=$Z&state=completed"
+json_is '.totalCount' 1 'zen state=completed'
+json_is '.partitions[0].items[0].state' completed 'zen completed item'
+zexpect 204 POST /zenbpm/v1/jobs/{jobKey}/fail "/zenbpm/v1/jobs/${zkeys[2]}/fail" '{"message":"it broke"}'
+expect 200 GET /v1/jobs/{key} "/v1/jobs/${zkeys[2]}"
+json_is .state INCIDENT 'zen fail raises an incident'
+json_is .errorMessage 'it broke' 'zen fail message'
+zexpect 204 POST /zenbpm/v1/jobs/{jobKey}/fail "/zenbpm/v1/jobs/${zkeys[3]}/fail" '{"message":"no stock","errorCode":"NO_STOCK"}'
+expect 200 GET /v1/jobs/{key} "/v1/jobs/${zkeys[3]}"
+json_is .state ERROR_THROWN 'zen fail with an error code throws'
+json_is .errorCode NO_STOCK 'zen thrown code'
+zexpect 200 GET /zenbpm/v1/jobs "/zenbpm/v1/jobs?jobType=$Z&state=failed&sortBy=key"
+json_is '.totalCount' 2 'zen state=failed'
+json_is '.partitions[0].items[0].errorMessage' 'it broke' 'zen failed item'
+zexpect 409 POST /zenbpm/v1/jobs/{jobKey}/fail "/zenbpm/v1/jobs/${zkeys[2]}/fail" '{"message":"again"}'
+zexpect 409 POST /zenbpm/v1/jobs/{jobKey}/complete "/zenbpm/v1/jobs/${zkeys[2]}/complete" '{}'
+zexpect 409 POST /zenbpm/v1/jobs/{jobKey}/assign "/zenbpm/v1/jobs/${zkeys[0]}/assign" '{"assignee":"bob"}'
+zexpect 404 POST /zenbpm/v1/jobs/{jobKey}/fail /zenbpm/v1/jobs/42/fail '{}'
+zexpect 400 POST /zenbpm/v1/jobs/{jobKey}/fail "/zenbpm/v1/jobs/${zkeys[4]}/fail" '{"message":5}'
+# Errors outside the routes are ZenBPM-shaped too under /zenbpm.
+zexpect 404 GET /zenbpm/v1/nothing /zenbpm/v1/nothing
+zexpect 405 DELETE /zenbpm/v1/jobs/{jobKey} "/zenbpm/v1/jobs/${zkeys[4]}"
+grep -qi '^allow: GET' <<<"$hdrs" || fail "zen 405 without Allow: $hdrs"
+expect 204 DELETE /v1/jobs/{key} "/v1/jobs/$zother"
+
 # ---- HTTP itself: raw sockets ----------------------------------------------------------------
 raw() { # raw BYTES-AS-PRINTF-FORMAT: sends, prints what comes back within 3 s
   "$PY" - "$port" "$1" <<'EOF'

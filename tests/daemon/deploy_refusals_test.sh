@@ -36,7 +36,7 @@ add dangling-flow "$(P "$S<bpmn:sequenceFlow id=\"FlowToNowhere\" sourceRef=\"s\
 add no-type "$(P "$S<bpmn:serviceTask id=\"TaskNoType\"/>")" "Element: TaskNoType"
 add empty-type "$(P "$S$(J TaskEmptyType 'type=""')")" "TaskEmptyType > extensionElements > taskDefinition"
 add dup-ids "$(P "$S<bpmn:endEvent id=\"s\"/>")" "ids must be unique"
-add user-task "$(P "$S<bpmn:userTask id=\"HumanStep\"/>")" "Element: HumanStep"
+add signal-throw "$(P "$S<bpmn:intermediateThrowEvent id=\"SignalStep\"><bpmn:signalEventDefinition/></bpmn:intermediateThrowEvent>")" "Element: SignalStep"
 add timer "$(P "$S<bpmn:intermediateCatchEvent id=\"WaitTimer\"><bpmn:timerEventDefinition/></bpmn:intermediateCatchEvent>")" "Element: WaitTimer"
 add subprocess "$(P "$S<bpmn:subProcess id=\"Inner\"/>")" "Element: Inner"
 add call "$(P "$S<bpmn:callActivity id=\"CallOther\"/>")" "Element: CallOther"

@@ -342,7 +342,10 @@ static void test_table_finds_grpc_methods(void **state)
     for (size_t i = 0; i < command_table_len; i++) {
         const command_def *r = &command_table[i];
         assert_true(r->grpc_service || r->rest_route);
-        assert_true((r->grpc_service != NULL) == (r->grpc_decode != NULL));
+        /* A bidirectional stream (ZenBPM's JobStream) has no request
+         * message to decode: the gateway decodes each message of it. */
+        assert_true((r->grpc_service != NULL) == (r->grpc_decode != NULL) ||
+                    r->kind == COMMAND_JOB_STREAM);
         if (r->rest_route)
             assert_true(r->rest_status >= 200 && r->rest_status < 300);
     }

@@ -145,7 +145,7 @@ static void gw_on_close(void *ud, h2_call *call, h2_close_reason reason)
         g->feed = NULL;
 }
 
-static const h2_call_observer gw_observer = {gw_on_sent, gw_on_unsent, gw_on_close};
+static const h2_call_observer gw_observer = {gw_on_sent, gw_on_unsent, gw_on_close, NULL, NULL};
 
 static uint32_t get_u32(const uint8_t *p)
 {

@@ -338,8 +338,8 @@ void h2tc_frame_header(uint8_t *out, uint32_t len, uint8_t type, uint8_t flags, 
     out[8] = (uint8_t)stream;
 }
 
-int h2tc_raw_frame(h2tc_client *c, uint8_t type, uint8_t flags, int32_t stream,
-                   const void *payload, size_t len)
+int h2tc_raw_frame(h2tc_client *c, uint8_t type, uint8_t flags, int32_t stream, const void *payload,
+                   size_t len)
 {
     uint8_t *b = xrealloc(NULL, 9 + len);
     h2tc_frame_header(b, (uint32_t)len, type, flags, stream);
@@ -464,6 +464,38 @@ int h2tc_message(const h2tc_call *call, int idx, const uint8_t **p, size_t *n)
     return i;
 }
 
+int h2tc_send_raw(h2tc_client *c, h2tc_call *call, const void *bytes, size_t len)
+{
+    if (!c->sess)
+        return -1;
+    call->body = xrealloc(call->body, call->body_len + len);
+    if (len)
+        memcpy(call->body + call->body_len, bytes, len);
+    call->body_len += len;
+    /* Fails harmlessly when the body is not deferred (not sent up to its
+     * end yet): nghttp2 then reads on by itself. */
+    (void)nghttp2_session_resume_data(c->sess, call->id);
+    return 0;
+}
+
+int h2tc_send(h2tc_client *c, h2tc_call *call, const void *msg, size_t len)
+{
+    uint8_t prefix[5];
+    h2tc_frame_prefix(prefix, 0, (uint32_t)len);
+    if (h2tc_send_raw(c, call, prefix, 5) != 0)
+        return -1;
+    return h2tc_send_raw(c, call, msg, len);
+}
+
+int h2tc_end(h2tc_client *c, h2tc_call *call)
+{
+    if (!c->sess)
+        return -1;
+    call->body_hold = 0;
+    (void)nghttp2_session_resume_data(c->sess, call->id);
+    return 0;
+}
+
 /* ---- the blocking loop ------------------------------------------------------------ */
 
 static int64_t mono_ms(void)
@@ -492,4 +524,36 @@ int h2tc_run(h2tc_client *c, int timeout_ms)
             return -2;
     }
     return 0;
+}
+
+int h2tc_wait(h2tc_client *c, int (*done)(void *ud), void *ud, int timeout_ms)
+{
+    if (c->fd < 0 || h2tc_flush(c) != 0)
+        return -2;
+    int64_t deadline = mono_ms() + timeout_ms;
+    uint8_t buf[65536];
+    while (!done(ud)) {
+        if (mono_ms() > deadline)
+            return -1;
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (poll(&p, 1, 20) <= 0)
+            continue;
+        ssize_t n = read(c->fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || h2tc_recv(c, buf, (size_t)n) != 0 || h2tc_flush(c) != 0)
+            return -2;
+    }
+    return 0;
+}
+
+static int never(void *ud)
+{
+    (void)ud;
+    return 0;
+}
+
+int h2tc_pump(h2tc_client *c, int ms)
+{
+    return h2tc_wait(c, never, NULL, ms) == -2 ? -2 : 0;
 }

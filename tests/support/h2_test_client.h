@@ -127,8 +127,8 @@ int h2tc_write_raw(h2tc_client *c, const void *data, size_t len);
 void h2tc_frame_header(uint8_t *out, uint32_t len, uint8_t type, uint8_t flags, int32_t stream);
 
 /* Writes one frame (header and |len| bytes of |payload|). */
-int h2tc_raw_frame(h2tc_client *c, uint8_t type, uint8_t flags, int32_t stream,
-                   const void *payload, size_t len);
+int h2tc_raw_frame(h2tc_client *c, uint8_t type, uint8_t flags, int32_t stream, const void *payload,
+                   size_t len);
 
 /* Writes the client connection preface and an empty SETTINGS frame. */
 int h2tc_raw_preface(h2tc_client *c);
@@ -156,6 +156,24 @@ int h2tc_message(const h2tc_call *call, int idx, const uint8_t **p, size_t *n);
 
 /* Writes the 5-byte gRPC message prefix: |flag| (1: compressed), |len|. */
 void h2tc_frame_prefix(uint8_t *out, uint8_t flag, uint32_t len);
+
+/* Client streaming: appends one uncompressed message to the request of
+ * |call| (started with |hold|), sent with the next flush. */
+int h2tc_send(h2tc_client *c, h2tc_call *call, const void *msg, size_t len);
+
+/* Appends |len| bytes as they are (the caller frames them). */
+int h2tc_send_raw(h2tc_client *c, h2tc_call *call, const void *bytes, size_t len);
+
+/* Ends the request of |call| (END_STREAM after what it has queued). */
+int h2tc_end(h2tc_client *c, h2tc_call *call);
+
+/* With h2tc_connect: flushes, then reads and answers until |done|(|ud|)
+ * is non-zero. 0; -1 when |timeout_ms| passed first; -2 when the
+ * connection ended or failed. */
+int h2tc_wait(h2tc_client *c, int (*done)(void *ud), void *ud, int timeout_ms);
+
+/* With h2tc_connect: reads and answers for |ms| milliseconds. 0 or -2. */
+int h2tc_pump(h2tc_client *c, int ms);
 
 /* With h2tc_connect: flushes, then reads and answers until every call
  * started has closed. 0; -1 when |timeout_ms| passed first; -2 when the
