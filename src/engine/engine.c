@@ -392,6 +392,7 @@ void chute_engine_close(chute_engine *e)
     heap_free(&e->timers);
     heap_free(&e->ptimers);
     hmap_free(&e->subs);
+    hmap_free(&e->user_tasks);
     heap_free(&e->msg_expiry);
     free(e->graveyard);
     free(e->new_subs);

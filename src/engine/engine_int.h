@@ -248,6 +248,15 @@ typedef struct pmsg {
     struct pmsg *hprev, *hnext;
 } pmsg;
 
+/* A native user task's state (its element instance waits for it). */
+typedef struct putask {
+    char *assignee;         /* NULL: unassigned */
+    char *candidate_groups; /* JSON array text */
+    char *candidate_users;
+    char *form_key, *due_date, *follow_up_date; /* NULL: none */
+    int32_t priority;
+} putask;
+
 typedef struct einst {
     int64_t key;
     struct pinst *pi;
@@ -266,6 +275,7 @@ typedef struct einst {
     uint32_t *joins; /* scopes: tokens waiting per flow, NULL until one waits */
     ptimer *timers;  /* pending timers, NULL for none */
     psub *subs;      /* open message subscriptions, NULL for none */
+    putask *ut;      /* a native user task waiting for its completion, NULL otherwise */
     struct einst *prev, *next; /* the instance's active element instances, by activation */
 } einst;
 
@@ -347,6 +357,7 @@ struct chute_engine {
     hmap awaiters;     /* instance key -> chute_awaiter list */
     heap ptimers;      /* pending timers of element instances */
     hmap subs;         /* hash of name and correlation key -> psub chain */
+    hmap user_tasks;   /* element instance key -> einst of an open native user task */
     hmap msgs;         /* the same hash -> pmsg chain, oldest first */
     heap msg_expiry;   /* buffered messages by expiry */
     psub **new_subs;   /* opened by the running command: checked against buffered messages */
@@ -646,6 +657,9 @@ int pstate_encode(const pinst *pi, uint8_t **out, size_t *len);
  * with |err| set (CHUTE_ECORRUPT: the data is damaged; CHUTE_ENOMEM). */
 pinst *pstate_decode(chute_engine *e, int64_t key, procdef *def, const void *data, size_t len,
                      chute_error *err);
+
+/* Frees a user task's state. */
+void putask_free(putask *ut);
 
 /* Frees an instance and everything it owns (element instances included). */
 void pinst_free(pinst *pi);

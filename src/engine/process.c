@@ -540,7 +540,21 @@ void einst_free(einst *ei)
         free(x->ckey);
         free(x);
     }
+    putask_free(ei->ut);
     free(ei);
+}
+
+void putask_free(putask *ut)
+{
+    if (!ut)
+        return;
+    free(ut->assignee);
+    free(ut->candidate_groups);
+    free(ut->candidate_users);
+    free(ut->form_key);
+    free(ut->due_date);
+    free(ut->follow_up_date);
+    free(ut);
 }
 
 void pinst_free(pinst *pi)
@@ -704,6 +718,9 @@ static int queue_work(chute_engine *e, einst *scope, uint32_t index, int is_flow
 
 static void activate(chute_engine *e, einst *scope, uint32_t elem);
 static void drain(chute_engine *e);
+static void open_user_task(chute_engine *e, einst *ei, const model_user_task *ut);
+static char *user_task_headers(chute_engine *e, einst *ei, const model_job *mj,
+                               const model_user_task *ut);
 static void take_flow(chute_engine *e, einst *scope, uint32_t flow);
 static void enter(chute_engine *e, einst *ei);
 static void complete(chute_engine *e, einst *ei);
@@ -799,6 +816,8 @@ static void drop_timers(chute_engine *e, einst *ei)
 static void release_einst(chute_engine *e, einst *ei, int state)
 {
     drop_timers(e, ei);
+    if (ei->ut)
+        hmap_del(&e->user_tasks, ei->key);
     add_history(ei->pi, ei, state, engine_now(e));
     hmap_del(&e->elements, ei->key);
     unlink_einst(ei->pi, ei);
@@ -1028,10 +1047,15 @@ static void create_job(chute_engine *e, einst *ei, const model_job *mj)
         return;
     }
     const model_element *el = elem_of(ei);
+    char *ut_headers = NULL;
+    if (el->user_task && !(ut_headers = user_task_headers(e, ei, mj, el->user_task))) {
+        free(type);
+        return;
+    }
     chute_job_spec spec = {
         .type = type,
-        .headers = mj->headers_json,
-        .headers_len = mj->headers_json_len,
+        .headers = ut_headers ? ut_headers : mj->headers_json,
+        .headers_len = ut_headers ? strlen(ut_headers) : mj->headers_json_len,
         .retries = retries,
         .process =
             {
@@ -1047,6 +1071,7 @@ static void create_job(chute_engine *e, einst *ei, const model_job *mj)
     int64_t key = 0;
     int rc = engine_create_process_job(e, &spec, retries, &key, &err);
     free(type);
+    free(ut_headers);
     if (rc == CHUTE_EINVAL) {
         raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR, "%s",
                        err.message);
@@ -1082,6 +1107,7 @@ void process_init(chute_engine *e)
 {
     heap_init(&e->ptimers, timer_before, timer_pos);
     hmap_init(&e->subs);
+    hmap_init(&e->user_tasks);
 }
 
 int process_timer_add(chute_engine *e, ptimer *t)
@@ -1400,6 +1426,161 @@ void process_tick(chute_engine *e, int64_t now)
     }
 }
 
+/* A user task value as text: a string as it is, other JSON as written;
+ * NULL for none. Lists (candidate groups and users) become a JSON array
+ * of strings: a list expression's result as it is, a static "a, b" split
+ * at commas. 0, or -1 after an incident. */
+static int user_task_value(chute_engine *e, einst *ei, const model_expr *x, int as_list,
+                           char **out)
+{
+    *out = NULL;
+    if (!x)
+        return 0;
+    if (x->is_static) {
+        if (!as_list) {
+            *out = strdup(x->text);
+            return *out ? 0 : (engine_batch_fail(e, NULL), -1);
+        }
+        json_t *arr = json_array();
+        const char *p = x->text;
+        while (arr && *p) {
+            const char *c = strchr(p, ',');
+            size_t n = c ? (size_t)(c - p) : strlen(p);
+            const char *q = p;
+            size_t m = n;
+            while (m && (*q == ' ' || *q == '\t'))
+                q++, m--;
+            while (m && (q[m - 1] == ' ' || q[m - 1] == '\t'))
+                m--;
+            if (m)
+                json_array_append_new(arr, json_stringn(q, m));
+            p += n + (c ? 1 : 0);
+        }
+        *out = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+        json_decref(arr);
+        return *out ? 0 : (engine_batch_fail(e, NULL), -1);
+    }
+    char *val = NULL;
+    size_t vlen = 0;
+    feel_error fe = {0};
+    if (eval_expr(e, ei, x, &val, &vlen, &fe) != 0) {
+        raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                       "Failed to evaluate the expression '%s': %s", x->text, fe.message);
+        return -1;
+    }
+    json_t *j = json_loadb(val, vlen, JSON_DECODE_ANY, NULL);
+    int ok = 1;
+    if (json_is_null(j)) {
+        *out = NULL;
+    } else if (as_list) {
+        ok = json_is_array(j);
+        *out = ok ? strdup(val) : NULL;
+    } else if (json_is_string(j)) {
+        *out = strdup(json_string_value(j));
+    } else {
+        *out = strdup(val);
+    }
+    json_decref(j);
+    if (!ok) {
+        raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                       "Expected result of the expression '%s' to be 'ARRAY', but was '%s'.",
+                       x->text, feel_type_of(val, vlen));
+        free(val);
+        return -1;
+    }
+    free(val);
+    return 0;
+}
+
+/* The assignment of user task |ut| evaluated in |ei| into |*t|. */
+static int eval_user_task(chute_engine *e, einst *ei, const model_user_task *ut, putask *t)
+{
+    char *prio = NULL;
+    if (user_task_value(e, ei, ut->assignee, 0, &t->assignee) != 0 ||
+        user_task_value(e, ei, ut->candidate_groups, 1, &t->candidate_groups) != 0 ||
+        user_task_value(e, ei, ut->candidate_users, 1, &t->candidate_users) != 0 ||
+        user_task_value(e, ei, ut->form_key, 0, &t->form_key) != 0 ||
+        user_task_value(e, ei, ut->due_date, 0, &t->due_date) != 0 ||
+        user_task_value(e, ei, ut->follow_up_date, 0, &t->follow_up_date) != 0 ||
+        user_task_value(e, ei, ut->priority, 0, &prio) != 0)
+        return -1;
+    t->priority = 50;
+    if (prio) {
+        char *end;
+        long v = strtol(prio, &end, 10);
+        int bad = *end || end == prio || v < 0 || v > 100;
+        free(prio);
+        if (bad) {
+            raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                           "Expected the priority of user task '%s' to be a whole number from 0 "
+                           "to 100",
+                           elem_of(ei)->id);
+            return -1;
+        }
+        t->priority = (int32_t)v;
+    }
+    return 0;
+}
+
+static void open_user_task(chute_engine *e, einst *ei, const model_user_task *ut)
+{
+    putask *t = calloc(1, sizeof *t);
+    if (!t) {
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    if (eval_user_task(e, ei, ut, t) != 0) {
+        putask_free(t);
+        return;
+    }
+    ei->ut = t;
+    if (hmap_put(&e->user_tasks, ei->key, ei) != 0)
+        engine_batch_fail(e, NULL);
+    touch(e, ei->pi);
+}
+
+/* The headers of a job-based user task: the model's, with the assignment
+ * in Zeebe's header names. NULL after an incident. */
+static char *user_task_headers(chute_engine *e, einst *ei, const model_job *mj,
+                               const model_user_task *ut)
+{
+    putask t = {0};
+    if (eval_user_task(e, ei, ut, &t) != 0)
+        return NULL;
+    json_t *h = json_loadb(mj->headers_json, mj->headers_json_len, 0, NULL);
+    if (!h)
+        h = json_object();
+    const struct {
+        const char *name;
+        const char *value;
+    } fields[] = {
+        {"io.camunda.zeebe:assignee", t.assignee},
+        {"io.camunda.zeebe:candidateGroups", t.candidate_groups},
+        {"io.camunda.zeebe:candidateUsers", t.candidate_users},
+        {"io.camunda.zeebe:formKey", t.form_key},
+        {"io.camunda.zeebe:dueDate", t.due_date},
+        {"io.camunda.zeebe:followUpDate", t.follow_up_date},
+    };
+    for (size_t i = 0; h && i < sizeof fields / sizeof fields[0]; i++)
+        if (fields[i].value)
+            json_object_set_new(h, fields[i].name, json_string(fields[i].value));
+    char prio[16];
+    snprintf(prio, sizeof prio, "%d", t.priority);
+    if (h && ut->priority)
+        json_object_set_new(h, "io.camunda.zeebe:priority", json_string(prio));
+    char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
+    json_decref(h);
+    free(t.assignee);
+    free(t.candidate_groups);
+    free(t.candidate_users);
+    free(t.form_key);
+    free(t.due_date);
+    free(t.follow_up_date);
+    if (!text)
+        engine_batch_fail(e, NULL);
+    return text;
+}
+
 /* What the element does once its inputs are mapped. */
 static void enter(chute_engine *e, einst *ei)
 {
@@ -1433,6 +1614,11 @@ static void enter(chute_engine *e, einst *ei)
         if (!ei->timers && !ei->subs)
             arm_event_gateway(e, ei);
         return; /* the first event routes it */
+    }
+    if (el->user_task && el->user_task->native) {
+        if (!ei->ut)
+            open_user_task(e, ei, el->user_task);
+        return; /* its completion moves on */
     }
     if (el->job) {
         create_job(e, ei, el->job);
@@ -2060,6 +2246,7 @@ void process_clear(chute_engine *e)
      * below. */
     heap_free(&e->ptimers);
     hmap_free(&e->subs);
+    hmap_free(&e->user_tasks);
     process_init(e);
     e->nnew_subs = 0;
     process_bury(e);
@@ -2101,6 +2288,8 @@ static int attach_loaded(chute_engine *e, pinst *pi)
             if (heap_push(&e->ptimers, t) != 0)
                 return CHUTE_ENOMEM;
         if (process_index_subs(e, ei) != 0)
+            return CHUTE_ENOMEM;
+        if (ei->ut && hmap_put(&e->user_tasks, ei->key, ei) != 0)
             return CHUTE_ENOMEM;
         if (ei->incident_key && hmap_put(&e->el_incidents, ei->incident_key, ei) != 0)
             return CHUTE_ENOMEM;
@@ -3119,40 +3308,138 @@ void process_clear_messages(chute_engine *e)
     hmap_init(&e->msgs);
 }
 
-/* ---- user tasks (placeholder until the runtime lands) ------------------------------ */
+
+/* ---- native user tasks ------------------------------------------------------------------ */
+
+static void user_task_view(const einst *ei, chute_user_task_view *v)
+{
+    const putask *t = ei->ut;
+    const model_element *el = elem_of(ei);
+    memset(v, 0, sizeof *v);
+    v->key = ei->key;
+    v->process_instance_key = ei->pi->key;
+    v->process_definition_key = ei->pi->def->key;
+    v->bpmn_process_id = ei->pi->def->bpmn_process_id;
+    v->element_id = el->id;
+    v->name = el->name ? el->name : "";
+    v->assignee = t->assignee ? t->assignee : "";
+    v->candidate_groups = t->candidate_groups ? t->candidate_groups : "[]";
+    v->candidate_users = t->candidate_users ? t->candidate_users : "[]";
+    v->form_key = t->form_key ? t->form_key : "";
+    v->due_date = t->due_date ? t->due_date : "";
+    v->follow_up_date = t->follow_up_date ? t->follow_up_date : "";
+    v->priority = t->priority;
+    v->created_at = ei->started_at;
+}
+
+static int ut_cmp(const void *a, const void *b)
+{
+    int64_t x = (*(einst *const *)a)->key, y = (*(einst *const *)b)->key;
+    return x < y ? -1 : x > y;
+}
 
 int chute_engine_list_user_tasks(chute_engine *e, const chute_user_task_filter *f,
                                  chute_user_task_visit_fn fn, void *ctx)
 {
-    (void)e;
-    (void)f;
-    (void)fn;
-    (void)ctx;
+    job_scratch_release(e);
+    size_t n = e->user_tasks.count, k = 0;
+    if (n == 0)
+        return 0;
+    einst **all = malloc(n * sizeof *all);
+    if (!all)
+        return CHUTE_ENOMEM;
+    for (size_t i = 0; i <= e->user_tasks.mask && k < n; i++)
+        if (e->user_tasks.slots[i].key)
+            all[k++] = e->user_tasks.slots[i].value;
+    if (k > 1)
+        qsort(all, k, sizeof *all, ut_cmp);
+    for (size_t i = 0; i < k; i++) {
+        const einst *ei = all[i];
+        if (f) {
+            const char *a = ei->ut->assignee ? ei->ut->assignee : "";
+            if ((f->process_instance_key && ei->pi->key != f->process_instance_key) ||
+                (f->assignee && strcmp(f->assignee, a) != 0) ||
+                (f->element_id && strcmp(f->element_id, elem_of(ei)->id) != 0) ||
+                (f->bpmn_process_id && strcmp(f->bpmn_process_id, ei->pi->def->bpmn_process_id)))
+                continue;
+        }
+        chute_user_task_view v;
+        user_task_view(ei, &v);
+        if (fn(ctx, &v) != 0)
+            break;
+    }
+    free(all);
     return 0;
+}
+
+static int no_user_task(chute_error *err, const char *verb, int64_t key)
+{
+    return chute_error_set(err, CHUTE_ENOTFOUND,
+                           "Command '%s' rejected with code 'NOT_FOUND': Expected to %s user task "
+                           "with key '%lld', but no such user task was found",
+                           verb[0] == 'c' ? "COMPLETE" : verb[0] == 'a' ? "ASSIGN" : "GET", verb,
+                           (long long)key);
 }
 
 int chute_engine_get_user_task(chute_engine *e, int64_t key, chute_user_task_view *out,
                                chute_error *err)
 {
-    (void)e;
-    (void)out;
-    return chute_error_set(err, CHUTE_ENOTFOUND,
-                           "Expected to find user task with key '%lld', but none found",
-                           (long long)key);
+    einst *ei = hmap_get(&e->user_tasks, key);
+    if (!ei)
+        return no_user_task(err, "get", key);
+    if (out)
+        user_task_view(ei, out);
+    return 0;
 }
 
 int chute_engine_assign_user_task(chute_engine *e, int64_t key, const char *assignee,
                                   int allow_override, chute_error *err)
 {
-    (void)assignee;
-    (void)allow_override;
-    return chute_engine_get_user_task(e, key, NULL, err);
+    einst *ei = hmap_get(&e->user_tasks, key);
+    if (!ei)
+        return no_user_task(err, "assign", key);
+    if (assignee && strlen(assignee) > CHUTE_WORKER_MAX)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected an assignee of at most %d bytes, but it is %zu bytes",
+                               CHUTE_WORKER_MAX, strlen(assignee));
+    const char *cur = ei->ut->assignee;
+    int unassign = !assignee || !*assignee;
+    if (!unassign && cur && !allow_override && strcmp(cur, assignee) != 0)
+        return chute_error_set(err, CHUTE_ESTATE,
+                               "Command 'ASSIGN' rejected with code 'INVALID_STATE': Expected to "
+                               "assign user task with key '%lld' to '%s', but it is assigned to "
+                               "'%s' and overriding was not allowed",
+                               (long long)key, assignee, cur);
+    char *n = unassign ? NULL : strdup(assignee);
+    if (!unassign && !n)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory assigning a user task");
+    free(ei->ut->assignee);
+    ei->ut->assignee = n;
+    touch(e, ei->pi);
+    return 0;
 }
 
 int chute_engine_complete_user_task(chute_engine *e, int64_t key, const char *vars, size_t len,
                                     chute_error *err)
 {
-    (void)vars;
-    (void)len;
-    return chute_engine_get_user_task(e, key, NULL, err);
+    einst *ei = hmap_get(&e->user_tasks, key);
+    if (!ei)
+        return no_user_task(err, "complete", key);
+    if (vars && !len)
+        len = strlen(vars);
+    int rc = engine_check_variables(e, vars, len, err);
+    if (rc != 0)
+        return rc;
+    hmap_del(&e->user_tasks, key);
+    putask_free(ei->ut);
+    ei->ut = NULL;
+    const model_element *el = elem_of(ei);
+    if (!jdoc_blank(vars, len) && apply_document(e, ei, vars, len, el->output_count > 0) != 0) {
+        engine_batch_fail(e, NULL);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory completing a user task");
+    }
+    touch(e, ei->pi);
+    complete(e, ei);
+    drain(e);
+    return 0;
 }

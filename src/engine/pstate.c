@@ -14,7 +14,9 @@
  *     u32 variable count + (i64 key, str name, str value) each,
  *     u32 timer count + (u32 event, i64 due, i64 every_ms, i64 every_months,
  *     i64 repeat) each, u32 subscription count + (u32 event, str name, str
- *     correlation key) each
+ *     correlation key) each, u8 has user task + (u8 present, str value) for
+ *     assignee, candidate groups, candidate users, form key, due date and
+ *     follow-up date, u32 priority
  *   u32 history count + (i64 key, u32 element, i64 scope key, u8 state,
  *     i64 started_at, i64 ended_at) each, u32 history dropped, str the
  *     correlation key of the message that started it
@@ -143,6 +145,16 @@ int pstate_encode(const pinst *pi, uint8_t **out, size_t *len)
             w_u32(&b, x->event);
             w_str(&b, x->name, strlen(x->name));
             w_str(&b, x->ckey, strlen(x->ckey));
+        }
+        w_u8(&b, ei->ut != NULL);
+        if (ei->ut) {
+            const char *f[] = {ei->ut->assignee,  ei->ut->candidate_groups, ei->ut->candidate_users,
+                               ei->ut->form_key,  ei->ut->due_date,         ei->ut->follow_up_date};
+            for (int i = 0; i < 6; i++) {
+                w_u8(&b, f[i] != NULL);
+                w_str(&b, f[i] ? f[i] : "", f[i] ? strlen(f[i]) : 0);
+            }
+            w_u32(&b, (uint32_t)ei->ut->priority);
         }
     }
     w_u32(&b, pi->nhist);
@@ -344,6 +356,20 @@ pinst *pstate_decode(chute_engine *e, int64_t key, procdef *def, const void *dat
             ei->subs = x;
             if (!(x->name = dup_n(name, nl)) || !(x->ckey = dup_n(ck_text, kl)))
                 goto oom;
+        }
+        if (r_u8(&b)) {
+            if (!(ei->ut = calloc(1, sizeof *ei->ut)))
+                goto oom;
+            char **f[] = {&ei->ut->assignee,  &ei->ut->candidate_groups, &ei->ut->candidate_users,
+                          &ei->ut->form_key,  &ei->ut->due_date,         &ei->ut->follow_up_date};
+            for (int k = 0; k < 6 && !b.bad; k++) {
+                int has = r_u8(&b);
+                uint32_t fl;
+                const char *fv = r_str(&b, &fl);
+                if (has && fv && !(*f[k] = dup_n(fv, fl)))
+                    goto oom;
+            }
+            ei->ut->priority = (int32_t)r_u32(&b);
         }
         if (i == 0) {
             if (ei->elem != MODEL_NONE || scope_key != 0 || ei->key != key) {

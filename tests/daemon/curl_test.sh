@@ -308,10 +308,14 @@ pdk=$(jq -r '.deployments[0].processDefinition.processDefinitionKey' <<<"$out")
 deploy 200 "$corpus/order-process.bpmn"
 json_is '.deployments[0].processDefinition.processDefinitionVersion' 1 'unchanged redeploy keeps its version'
 json_is '.deployments[0].processDefinition.processDefinitionKey' "$pdk" 'unchanged redeploy keeps its key'
-deploy 400 "$corpus/twitter.bpmn"
+# A model with an element Chute does not run (an ad-hoc sub-process).
+cat >"$dir/adhoc.bpmn" <<'XML'
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"><bpmn:process id="adhoc" isExecutable="true"><bpmn:startEvent id="s"/><bpmn:adHocSubProcess id="FreeFormWork"/></bpmn:process></bpmn:definitions>
+XML
+deploy 400 "$dir/adhoc.bpmn"
 grep -q "Expected to deploy new resources, but encountered the following errors" <<<"$out" || fail "refused deploy: $out"
-grep -q "user_task_review_tweet" <<<"$out" || fail "refused deploy names no element: $out"
-deploy 400 "$corpus/order-process.bpmn" "$corpus/twitter.bpmn"
+grep -q "FreeFormWork" <<<"$out" || fail "refused deploy names no element: $out"
+deploy 400 "$corpus/order-process.bpmn" "$dir/adhoc.bpmn"
 expect 404 GET /v2/process-definitions/{processDefinitionKey}/xml /v2/process-definitions/1/xml
 expect 400 GET /v2/process-definitions/{processDefinitionKey}/xml /v2/process-definitions/abc/xml
 expect 200 GET /v2/process-definitions/{processDefinitionKey}/xml "/v2/process-definitions/$pdk/xml"

@@ -1031,6 +1031,86 @@ static void test_message_start_event(void **state)
     assert_contains(f->err.message, "none start event");
 }
 
+/* ---- user tasks ------------------------------------------------------------------------------ */
+
+typedef struct ut_seen {
+    int n;
+    int64_t key;
+    char assignee[64], groups[128], form[64];
+    int32_t priority;
+} ut_seen;
+
+static int see_ut(void *ctx, const chute_user_task_view *t)
+{
+    ut_seen *u = ctx;
+    if (u->n++ == 0) {
+        u->key = t->key;
+        snprintf(u->assignee, sizeof u->assignee, "%s", t->assignee);
+        snprintf(u->groups, sizeof u->groups, "%s", t->candidate_groups);
+        snprintf(u->form, sizeof u->form, "%s", t->form_key);
+        u->priority = t->priority;
+    }
+    return 0;
+}
+
+static void test_native_user_task(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "review")
+              "<bpmn:userTask id=\"review\" name=\"Review\"><bpmn:extensionElements>"
+              "<zeebe:userTask/><zeebe:assignmentDefinition assignee=\"=reviewer\" "
+              "candidateGroups=\"ops, sales\"/><zeebe:formDefinition formKey=\"form-1\"/>"
+              "<zeebe:priorityDefinition priority=\"70\"/></bpmn:extensionElements>"
+              "</bpmn:userTask>" FLOW("f1", "review", "t") TASK("t", "after"));
+    int64_t pi = start(f, "{\"reviewer\":\"ann\"}");
+    ut_seen u = {0};
+    assert_ok(f, chute_engine_list_user_tasks(f->e, NULL, see_ut, &u));
+    assert_int_equal(u.n, 1);
+    assert_string_equal(u.assignee, "ann");
+    assert_string_equal(u.groups, "[\"ops\",\"sales\"]");
+    assert_string_equal(u.form, "form-1");
+    assert_int_equal(u.priority, 70);
+    /* No job for a native user task. */
+    got g;
+    assert_int_equal(activate_one(f, "io.camunda.zeebe:userTask", &g), 0);
+    /* Another assignee only when overriding is allowed. */
+    assert_rejected(f, chute_engine_assign_user_task(f->e, u.key, "bob", 0, &f->err),
+                    CHUTE_ESTATE);
+    assert_ok(f, chute_engine_assign_user_task(f->e, u.key, "bob", 1, &f->err));
+    assert_ok(f, chute_engine_commit(f->e, &f->err));
+    fx_reopen(f); /* it survives a restart */
+    chute_user_task_filter flt = {.assignee = "bob"};
+    ut_seen u2 = {0};
+    assert_ok(f, chute_engine_list_user_tasks(f->e, &flt, see_ut, &u2));
+    assert_int_equal(u2.n, 1);
+    assert_ok(f, chute_engine_assign_user_task(f->e, u.key, NULL, 0, &f->err)); /* unassign */
+    chute_user_task_view v;
+    assert_ok(f, chute_engine_get_user_task(f->e, u.key, &v, &f->err));
+    assert_string_equal(v.assignee, "");
+    assert_int_equal(v.process_instance_key, pi);
+    assert_ok(f, chute_engine_complete_user_task(f->e, u.key, "{\"approved\":true}", 0, &f->err));
+    assert_rejected(f, chute_engine_complete_user_task(f->e, u.key, NULL, 0, &f->err),
+                    CHUTE_ENOTFOUND);
+    assert_int_equal(activate_one(f, "after", &g), 1);
+    assert_json_equal(g.vars, "{\"reviewer\":\"ann\",\"approved\":true}");
+}
+
+static void test_job_based_user_task(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "review")
+              "<bpmn:userTask id=\"review\"><bpmn:extensionElements>"
+              "<zeebe:assignmentDefinition assignee=\"ann\" candidateGroups=\"=[&quot;ops&quot;]\"/>"
+              "<zeebe:formDefinition formKey=\"camunda-forms:bpmn:f1\"/>"
+              "</bpmn:extensionElements></bpmn:userTask>");
+    start(f, NULL);
+    got g;
+    assert_int_equal(activate_one(f, "io.camunda.zeebe:userTask", &g), 1);
+    assert_json_equal(g.headers, "{\"io.camunda.zeebe:assignee\":\"ann\","
+                                 "\"io.camunda.zeebe:candidateGroups\":\"[\\\"ops\\\"]\","
+                                 "\"io.camunda.zeebe:formKey\":\"camunda-forms:bpmn:f1\"}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1066,6 +1146,8 @@ int main(void)
         FX_TEST(test_message_boundary_and_receive_task),
         FX_TEST(test_event_based_gateway_both_ways),
         FX_TEST(test_message_start_event),
+        FX_TEST(test_native_user_task),
+        FX_TEST(test_job_based_user_task),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
