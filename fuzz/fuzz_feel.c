@@ -8,6 +8,9 @@
  * and object keys with a NUL character excepted, which jansson refuses by
  * design).
  *
+ * The same input is also parsed as unary tests and, when it parses, tested
+ * against a few input values.
+ *
  * Build (clang only):
  *   CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCHUTE_SANITIZE=ON -DCHUTE_FUZZ=ON
  *   cmake --build build-fuzz --target fuzz_feel
@@ -35,11 +38,34 @@ static const json_t *lookup(void *ctx, const char *name, size_t len)
     return json_object_getn(ctx, name, len);
 }
 
+static void fuzz_unary_tests(const uint8_t *data, size_t size, json_t *vars)
+{
+    feel_expr *e = NULL;
+    feel_error err;
+    if (feel_parse_unary_tests((const char *)data, size, &e, &err)) {
+        if (err.column < 0 || (size_t)err.column > size + 1 || !err.message[0]) {
+            fprintf(stderr, "bad unary tests error: column %d, message '%s'\n", err.column,
+                    err.message);
+            abort();
+        }
+        return;
+    }
+    feel_env env = {lookup, vars, 1706700000000LL};
+    static const char *const inputs[] = {"x", "s", "b", "n", "l", "c"};
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        int r = feel_eval_unary_tests(e, json_object_get(vars, inputs[i]), &env, &err);
+        if (r < -1 || r > 1 || (r < 0 && !err.message[0]))
+            abort();
+    }
+    feel_expr_free(e);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static json_t *vars;
     if (!vars)
         vars = json_loads(vars_text, 0, NULL);
+    fuzz_unary_tests(data, size, vars);
     feel_expr *e = NULL;
     feel_error err;
     if (feel_parse((const char *)data, size, &e, &err)) {

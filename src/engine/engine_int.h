@@ -257,6 +257,15 @@ typedef struct putask {
     int32_t priority;
 } putask;
 
+/* The body of a multi-instance activity: the collection it fans out over
+ * and how far it got. */
+typedef struct pmulti {
+    char *items;      /* the input collection, a JSON array text */
+    uint32_t n;       /* its length */
+    uint32_t next;    /* the next item to start an inner instance for */
+    uint32_t completed;
+} pmulti;
+
 typedef struct einst {
     int64_t key;
     struct pinst *pi;
@@ -276,6 +285,8 @@ typedef struct einst {
     ptimer *timers;  /* pending timers, NULL for none */
     psub *subs;      /* open message subscriptions, NULL for none */
     putask *ut;      /* a native user task waiting for its completion, NULL otherwise */
+    pmulti *mi;      /* the body of a multi-instance activity, NULL otherwise */
+    int64_t child_key; /* a call activity: the instance it started, 0 for none */
     struct einst *prev, *next; /* the instance's active element instances, by activation */
 } einst;
 
@@ -315,6 +326,7 @@ typedef struct pinst {
     uint8_t dirty;
     int64_t started_at, ended_at;
     char *start_ckey; /* the correlation key of the message that started it, NULL if none */
+    int64_t parent_key; /* the call activity's element instance that started it, 0 for none */
     einst *root;
     einst *head, *tail; /* active element instances, the root first */
     phist *hist;

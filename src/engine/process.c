@@ -541,6 +541,10 @@ void einst_free(einst *ei)
         free(x);
     }
     putask_free(ei->ut);
+    if (ei->mi) {
+        free(ei->mi->items);
+        free(ei->mi);
+    }
     free(ei);
 }
 
@@ -718,6 +722,12 @@ static int queue_work(chute_engine *e, einst *scope, uint32_t index, int is_flow
 
 static void activate(chute_engine *e, einst *scope, uint32_t elem);
 static void drain(chute_engine *e);
+static void enter_body(chute_engine *e, einst *body);
+static void child_ended(chute_engine *e, pinst *child);
+static int is_inner(const einst *ei);
+static void inner_done(chute_engine *e, einst *inner);
+static void body_continue(chute_engine *e, einst *body);
+static void start_call(chute_engine *e, einst *ei, const model_call *call);
 static void open_user_task(chute_engine *e, einst *ei, const model_user_task *ut);
 static char *user_task_headers(chute_engine *e, einst *ei, const model_job *mj,
                                const model_user_task *ut);
@@ -794,6 +804,8 @@ static void end_instance(chute_engine *e, pinst *pi, int state)
         e->stats.instances_terminated_total++;
     touch(e, pi);
     notify_awaiters(e, pi);
+    if (pi->parent_key && state == CHUTE_INSTANCE_COMPLETED)
+        child_ended(e, pi);
 }
 
 static void drop_subs(chute_engine *e, einst *ei);
@@ -823,7 +835,7 @@ static void release_einst(chute_engine *e, einst *ei, int state)
     unlink_einst(ei->pi, ei);
     ei->state = (uint8_t)state;
     const model_element *el = elem_of(ei);
-    if (el && el->type == MODEL_ELEMENT_SUB_PROCESS) {
+    if (el && (el->type == MODEL_ELEMENT_SUB_PROCESS || ei->mi)) {
         if (e->ngrave == e->grave_cap) {
             size_t cap = e->grave_cap ? e->grave_cap * 2 : 16;
             void **g = realloc(e->graveyard, cap * sizeof *g);
@@ -852,9 +864,21 @@ static void terminate_children(chute_engine *e, einst *scope);
 
 /* Terminates |ei|: its children, its job, its timers and its incident; the
  * token it held in its flow scope is the caller's business. */
+static void end_instance(chute_engine *e, pinst *pi, int state);
+
 static void terminate_element(chute_engine *e, einst *ei)
 {
     terminate_children(e, ei);
+    if (ei->child_key) {
+        /* A call activity's instance ends with it. */
+        pinst *child = hmap_get(&e->instances, ei->child_key);
+        ei->child_key = 0;
+        if (child) {
+            child->parent_key = 0; /* nothing to report back to */
+            terminate_children(e, child->root);
+            end_instance(e, child, CHUTE_INSTANCE_TERMINATED);
+        }
+    }
     if (ei->job_key) {
         chute_error ignore;
         engine_remove_process_job(e, ei->job_key, &ignore);
@@ -906,6 +930,8 @@ static void scope_token_done(chute_engine *e, einst *scope)
     else
         complete(e, scope);
 }
+
+static void child_ended(chute_engine *e, pinst *child);
 
 /* ---- element behaviour ----------------------------------------------------------------- */
 
@@ -1588,8 +1614,14 @@ static void enter(chute_engine *e, einst *ei)
     ei->stage = STAGE_ACTIVATE;
     if (el->input_count && run_mappings(e, ei, el->inputs, el->input_count, 0) != 0)
         return;
-    if (el->boundary_count && !ei->timers && !ei->subs && arm_boundary_timers(e, ei) != 0)
+    if (el->boundary_count && !is_inner(ei) && !ei->timers && !ei->subs &&
+        arm_boundary_timers(e, ei) != 0)
         return;
+    if (el->call) {
+        if (!ei->child_key)
+            start_call(e, ei, el->call);
+        return; /* its instance's end moves on */
+    }
     if (el->type == MODEL_ELEMENT_SUB_PROCESS) {
         /* The sub-process is a scope now: its start event's token. */
         queue_work(e, ei, el->sub_start, 0);
@@ -1675,6 +1707,11 @@ static void activate(chute_engine *e, einst *scope, uint32_t elem)
     }
     scope->tokens++;
     touch(e, pi);
+    if (pi->proc->elements[elem].multi) {
+        /* The multi-instance body; its inner instances come from it. */
+        enter_body(e, ei);
+        return;
+    }
     enter(e, ei);
 }
 
@@ -1685,8 +1722,12 @@ static void complete(chute_engine *e, einst *ei)
     const model_element *el = elem_of(ei);
     ei->stage = STAGE_COMPLETE;
     drop_timers(e, ei);
-    if (el->output_count && run_mappings(e, ei, el->outputs, el->output_count, 1) != 0)
+    if (!ei->mi && el->output_count && run_mappings(e, ei, el->outputs, el->output_count, 1) != 0)
         return;
+    if (is_inner(ei)) {
+        inner_done(e, ei);
+        return;
+    }
     leave(e, ei);
 }
 
@@ -2047,6 +2088,15 @@ int chute_engine_cancel_instance(chute_engine *e, int64_t key, chute_error *err)
                                "cancel a process instance with key '%lld', but no such process "
                                "was found",
                                (long long)key);
+    if (pi->parent_key) {
+        einst *parent = hmap_get(&e->elements, pi->parent_key);
+        return chute_error_set(err, CHUTE_ESTATE,
+                               "Command 'CANCEL' rejected with code 'INVALID_STATE': Expected to "
+                               "cancel a process instance with key '%lld', but it is created by "
+                               "a parent process instance (%lld); cancel the root process "
+                               "instance instead",
+                               (long long)key, parent ? (long long)parent->pi->key : 0LL);
+    }
     terminate_children(e, pi->root);
     end_instance(e, pi, CHUTE_INSTANCE_TERMINATED);
     return 0;
@@ -2171,7 +2221,15 @@ int process_resolve_incident(chute_engine *e, int64_t key, int *rc, chute_error 
     int stage = ei->stage;
     close_incident(e, ei);
     touch(e, ei->pi);
-    if (stage == STAGE_ACTIVATE) {
+    const model_element *iel = elem_of(ei);
+    if (iel && iel->multi && !is_inner(ei)) {
+        /* A multi-instance body: its collection, or its completion
+         * condition, once more. */
+        if (stage == STAGE_ACTIVATE)
+            enter_body(e, ei);
+        else if (ei->mi)
+            body_continue(e, ei);
+    } else if (stage == STAGE_ACTIVATE) {
         enter(e, ei);
     } else if (stage == STAGE_COMPLETE) {
         complete(e, ei);
@@ -3442,4 +3500,294 @@ int chute_engine_complete_user_task(chute_engine *e, int64_t key, const char *va
     complete(e, ei);
     drain(e);
     return 0;
+}
+
+/* ---- call activities ---------------------------------------------------------------------- */
+
+static void start_call(chute_engine *e, einst *ei, const model_call *call)
+{
+    feel_error fe = {0};
+    const char *kind;
+    char *id = eval_key(e, ei, call->process_id, &kind, &fe);
+    if (!id) {
+        if (kind || fe.message[0])
+            raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                           "Expected result of the expression '%s' to be 'STRING', but %s%s",
+                           call->process_id->text, kind ? "was " : "it failed: ",
+                           kind ? kind : fe.message);
+        else
+            engine_batch_fail(e, NULL);
+        return;
+    }
+    procdef *d = deploy_find(e, id, -1);
+    const model_process *proc = d ? deploy_process_of(d->model) : NULL;
+    if (!d || !proc || proc->start == MODEL_NONE) {
+        raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_CALLED_ELEMENT_ERROR,
+                       d ? "Expected process with BPMN process id '%s' to have a none start "
+                           "event, but it has none"
+                         : "Expected process with BPMN process id '%s' to be deployed, but not "
+                           "found.",
+                       id);
+        free(id);
+        return;
+    }
+    free(id);
+    /* The child sees the parent's variables (or only the call activity's
+     * input mappings). */
+    pbuf b = {0};
+    if (call->propagate_parent) {
+        visible_document(ei, NULL, 0, &b);
+    } else {
+        einst only = *ei;
+        only.scope = NULL;
+        visible_document(&only, NULL, 0, &b);
+    }
+    if (b.oom) {
+        free(b.p);
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    chute_error err;
+    pinst *child = start_instance(e, d, proc, proc->start, b.p, b.len, NULL, NULL, NULL, &err);
+    free(b.p);
+    if (!child) {
+        engine_batch_fail(e, &err);
+        return;
+    }
+    child->parent_key = ei->key;
+    ei->child_key = child->key;
+    touch(e, ei->pi);
+}
+
+/* A called instance completed: its call activity takes its variables
+ * (all of them, or as its output mappings say) and completes. */
+static void child_ended(chute_engine *e, pinst *child)
+{
+    einst *ei = hmap_get(&e->elements, child->parent_key);
+    child->parent_key = 0;
+    if (!ei || ei->child_key != child->key)
+        return;
+    ei->child_key = 0;
+    const model_element *el = elem_of(ei);
+    pbuf b = {0};
+    if (el->output_count || el->call->propagate_child) {
+        if (visible_document(child->root, NULL, 0, &b) != 0 ||
+            apply_document(e, ei, b.p, b.len, el->output_count > 0) != 0)
+            engine_batch_fail(e, NULL);
+    }
+    free(b.p);
+    touch(e, ei->pi);
+    complete(e, ei);
+}
+
+/* ---- multi-instance ------------------------------------------------------------------------ */
+
+static int is_inner(const einst *ei)
+{
+    return ei->scope && ei->scope->mi && ei->scope->elem == ei->elem;
+}
+
+/* The span of item |i| of the JSON array |a| (checked JSON). */
+static int array_item(const char *a, size_t n, uint32_t i, const char **v, size_t *vlen)
+{
+    size_t k = skip_ws(a, 0, n);
+    if (k >= n || a[k] != '[')
+        return -1;
+    k = skip_ws(a, k + 1, n);
+    for (uint32_t idx = 0; k < n && a[k] != ']'; idx++) {
+        size_t end = skip_value(a, k, n);
+        if (idx == i) {
+            *v = a + k;
+            *vlen = end - k;
+            return 0;
+        }
+        k = skip_ws(a, end, n);
+        if (k < n && a[k] == ',')
+            k = skip_ws(a, k + 1, n);
+    }
+    return -1;
+}
+
+static void set_count(chute_engine *e, einst *body, const char *name, uint32_t v)
+{
+    char num[16];
+    int n = snprintf(num, sizeof num, "%u", v);
+    if (pscope_set(e, &body->vars, name, strlen(name), num, (size_t)n, 0) != 0)
+        engine_batch_fail(e, NULL);
+}
+
+static void start_inner(chute_engine *e, einst *body)
+{
+    const model_element *el = elem_of(body);
+    uint32_t i = body->mi->next++;
+    einst *ei = einst_new(e, body->pi, body, body->elem);
+    if (!ei) {
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    body->tokens++;
+    const char *item;
+    size_t ilen;
+    char counter[16];
+    int cn = snprintf(counter, sizeof counter, "%u", i + 1);
+    if (pscope_set(e, &ei->vars, "loopCounter", 11, counter, (size_t)cn, 0) != 0 ||
+        (el->multi->input_element &&
+         (array_item(body->mi->items, strlen(body->mi->items), i, &item, &ilen) != 0 ||
+          pscope_set(e, &ei->vars, el->multi->input_element, strlen(el->multi->input_element),
+                     item, ilen, 0) != 0))) {
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    touch(e, body->pi);
+    enter(e, ei);
+}
+
+/* The body ends: its output collection goes to its flow scope, and it
+ * leaves like the activity would. */
+static void finish_body(chute_engine *e, einst *body)
+{
+    const model_element *el = elem_of(body);
+    terminate_children(e, body);
+    const char *oc = el->multi->output_collection;
+    pvar *v = oc ? scope_find(&body->vars, oc, strlen(oc)) : NULL;
+    if (v) {
+        einst *to = propagation_target(body->scope, oc, strlen(oc));
+        if (pscope_set(e, &to->vars, oc, strlen(oc), v->value, v->value_len, 0) != 0)
+            engine_batch_fail(e, NULL);
+    }
+    complete(e, body);
+}
+
+static void enter_body(chute_engine *e, einst *body)
+{
+    const model_element *el = elem_of(body);
+    const model_multi *m = el->multi;
+    if (!body->timers && !body->subs && el->boundary_count && arm_boundary_timers(e, body) != 0)
+        return;
+    char *val = NULL;
+    size_t vlen = 0;
+    feel_error fe = {0};
+    if (eval_expr(e, body, m->input_collection, &val, &vlen, &fe) != 0) {
+        raise_incident(e, body, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                       "Failed to evaluate the input collection '%s': %s",
+                       m->input_collection->text, fe.message);
+        return;
+    }
+    json_t *arr = json_loadb(val, vlen, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
+    if (!json_is_array(arr)) {
+        raise_incident(e, body, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                       "Expected result of the expression '%s' to be 'ARRAY', but was '%s'.",
+                       m->input_collection->text, feel_type_of(val, vlen));
+        json_decref(arr);
+        free(val);
+        return;
+    }
+    uint32_t n = (uint32_t)json_array_size(arr);
+    json_decref(arr);
+    body->mi = calloc(1, sizeof *body->mi);
+    if (!body->mi) {
+        free(val);
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    body->mi->items = val;
+    body->mi->n = n;
+    if (m->output_collection) {
+        /* A list of nulls, one per item, filled as inner instances end. */
+        pbuf b = {0};
+        pb_ch(&b, '[');
+        for (uint32_t i = 0; i < n; i++)
+            pb_put(&b, i ? ",null" : "null", i ? 5 : 4);
+        pb_ch(&b, ']');
+        if (b.oom || pscope_set(e, &body->vars, m->output_collection, strlen(m->output_collection),
+                                b.p, b.len, 0) != 0)
+            engine_batch_fail(e, NULL);
+        free(b.p);
+    }
+    touch(e, body->pi);
+    if (n == 0) {
+        finish_body(e, body);
+        return;
+    }
+    if (el->loop == MODEL_LOOP_SEQUENTIAL) {
+        start_inner(e, body);
+    } else {
+        while (body->mi->next < n && body->state == CHUTE_INSTANCE_ACTIVE)
+            start_inner(e, body);
+    }
+}
+
+/* An inner instance completed: its output element goes into the body's
+ * collection; then the next one starts, or the body ends. */
+static void inner_done(chute_engine *e, einst *inner)
+{
+    einst *body = inner->scope;
+    const model_element *el = elem_of(body);
+    const model_multi *m = el->multi;
+    pvar *lc = scope_find(&inner->vars, "loopCounter", 11);
+    uint32_t idx = lc ? (uint32_t)strtoul(lc->value, NULL, 10) : 0;
+    if (m->output_element && idx >= 1) {
+        char *val = NULL;
+        size_t vlen = 0;
+        feel_error fe = {0};
+        if (eval_expr(e, inner, m->output_element, &val, &vlen, &fe) != 0) {
+            raise_incident(e, inner, STAGE_COMPLETE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                           "Failed to evaluate the output element '%s': %s",
+                           m->output_element->text, fe.message);
+            return;
+        }
+        pvar *oc = scope_find(&body->vars, m->output_collection, strlen(m->output_collection));
+        json_t *list = oc ? json_loadb(oc->value, oc->value_len, JSON_DECODE_ANY, NULL) : NULL;
+        json_t *item = json_loadb(val, vlen, JSON_DECODE_ANY, NULL);
+        if (!item)
+            item = json_loadb(val, vlen, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
+        free(val);
+        char *text = NULL;
+        if (json_is_array(list) && item && json_array_set_new(list, idx - 1, item) == 0) {
+            item = NULL;
+            text = json_dumps(list, JSON_COMPACT);
+        }
+        json_decref(item);
+        json_decref(list);
+        if (!text || pscope_set(e, &body->vars, m->output_collection, strlen(m->output_collection),
+                                text, strlen(text), 0) != 0)
+            engine_batch_fail(e, NULL);
+        free(text);
+    }
+    release_einst(e, inner, CHUTE_INSTANCE_COMPLETED);
+    body->tokens--;
+    body->mi->completed++;
+    touch(e, body->pi);
+    body_continue(e, body);
+}
+
+/* After an inner instance ended (or the incident of the body's completion
+ * condition was resolved): the body ends, or the next inner starts. */
+static void body_continue(chute_engine *e, einst *body)
+{
+    const model_element *el = elem_of(body);
+    const model_multi *m = el->multi;
+    int done = body->mi->completed >= body->mi->n;
+    if (!done && m->completion_condition) {
+        set_count(e, body, "numberOfInstances", body->mi->n);
+        set_count(e, body, "numberOfCompletedInstances", body->mi->completed);
+        set_count(e, body, "numberOfActiveInstances", body->tokens);
+        feel_scope fs = {body};
+        feel_env env = {feel_lookup, &fs, engine_now(e)};
+        feel_error fe = {0};
+        int yes = feel_eval_condition(m->completion_condition->parsed, &env, &fe);
+        if (yes < 0) {
+            raise_incident(e, body, STAGE_COMPLETE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                           "Failed to evaluate the completion condition '%s': %s",
+                           m->completion_condition->text, fe.message);
+            return;
+        }
+        done = yes;
+    }
+    if (done) {
+        finish_body(e, body);
+        return;
+    }
+    if (el->loop == MODEL_LOOP_SEQUENTIAL && body->mi->next < body->mi->n)
+        start_inner(e, body);
 }

@@ -16,10 +16,12 @@
  *     i64 repeat) each, u32 subscription count + (u32 event, str name, str
  *     correlation key) each, u8 has user task + (u8 present, str value) for
  *     assignee, candidate groups, candidate users, form key, due date and
- *     follow-up date, u32 priority
+ *     follow-up date, u32 priority; i64 called instance key; u8 multi-instance
+ *     body + (str items, u32 n, u32 next, u32 completed)
  *   u32 history count + (i64 key, u32 element, i64 scope key, u8 state,
  *     i64 started_at, i64 ended_at) each, u32 history dropped, str the
- *     correlation key of the message that started it
+ *     correlation key of the message that started it, i64 the call
+ *     activity's element instance that started it
  *   u32 resolved incident count + (i64 key, u8 type, i64 element key,
  *     u32 element, i64 job key, i64 created_at, str message) each
  * where str is u32 length + bytes. Every read is bounds-checked: a damaged
@@ -156,6 +158,14 @@ int pstate_encode(const pinst *pi, uint8_t **out, size_t *len)
             }
             w_u32(&b, (uint32_t)ei->ut->priority);
         }
+        w_i64(&b, ei->child_key);
+        w_u8(&b, ei->mi != NULL);
+        if (ei->mi) {
+            w_str(&b, ei->mi->items, strlen(ei->mi->items));
+            w_u32(&b, ei->mi->n);
+            w_u32(&b, ei->mi->next);
+            w_u32(&b, ei->mi->completed);
+        }
     }
     w_u32(&b, pi->nhist);
     for (uint32_t i = 0; i < pi->nhist; i++) {
@@ -169,6 +179,7 @@ int pstate_encode(const pinst *pi, uint8_t **out, size_t *len)
     }
     w_u32(&b, pi->hist_dropped);
     w_str(&b, pi->start_ckey ? pi->start_ckey : "", pi->start_ckey ? strlen(pi->start_ckey) : 0);
+    w_i64(&b, pi->parent_key);
     w_u32(&b, pi->nincs);
     for (uint32_t i = 0; i < pi->nincs; i++) {
         const pinc *x = &pi->incs[i];
@@ -371,6 +382,20 @@ pinst *pstate_decode(chute_engine *e, int64_t key, procdef *def, const void *dat
             }
             ei->ut->priority = (int32_t)r_u32(&b);
         }
+        ei->child_key = r_i64(&b);
+        if (r_u8(&b)) {
+            if (!(ei->mi = calloc(1, sizeof *ei->mi)))
+                goto oom;
+            uint32_t il;
+            const char *items = r_str(&b, &il);
+            if (items && !(ei->mi->items = dup_n(items, il)))
+                goto oom;
+            ei->mi->n = r_u32(&b);
+            ei->mi->next = r_u32(&b);
+            ei->mi->completed = r_u32(&b);
+            if (!ei->mi->items)
+                b.bad = 1;
+        }
         if (i == 0) {
             if (ei->elem != MODEL_NONE || scope_key != 0 || ei->key != key) {
                 b.bad = 1;
@@ -413,6 +438,7 @@ pinst *pstate_decode(chute_engine *e, int64_t key, procdef *def, const void *dat
     const char *ck = r_str(&b, &ckl);
     if (ck && ckl && !(pi->start_ckey = dup_n(ck, ckl)))
         goto oom;
+    pi->parent_key = r_i64(&b);
     uint32_t ni = r_u32(&b);
     if (!b.bad && ni > b.len) /* each takes bytes: a count past the row is damage */
         b.bad = 1;

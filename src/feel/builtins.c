@@ -528,7 +528,7 @@ static fregex *regex(feval *ev, const fv *pat, const fv *flags)
 
 static int search(feval *ev, fregex *re, const char *s, size_t len, size_t from, int64_t *caps)
 {
-    int rc = fre_search(re, s, len, from, caps, &ev->steps, FEEL_MAX_STEPS);
+    int rc = fre_search(re, s, len, from, caps, &ev->steps, ev->max_steps);
     if (rc == FRE_STEPS)
         fe_charge(ev, 0); /* fails: the steps are over the bound */
     return rc;

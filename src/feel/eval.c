@@ -44,8 +44,9 @@ void *fe_alloc_cb(void *ev, size_t n)
 void fe_charge(feval *ev, uint64_t n)
 {
     ev->steps += n;
-    if (ev->steps > FEEL_MAX_STEPS)
-        fe_fail(ev, 0, "The evaluation takes more than %d steps", FEEL_MAX_STEPS);
+    if (ev->steps > ev->max_steps)
+        fe_fail(ev, 0, "The evaluation takes more than %llu steps",
+                (unsigned long long)ev->max_steps);
 }
 
 /* ---- names ------------------------------------------------------------- */
@@ -880,8 +881,65 @@ const fv *fe_eval(feval *ev, const fnode *n)
         return call(ev, n);
     case N_LAMBDA:
         return FV_NULL_P;
+    case N_UT_ANY:
+    case N_UT_LIST:
+    case N_UT_NOT:
+    case N_UT_EXPR:
+        /* Unary tests are evaluated by feel_eval_unary_tests only, which
+         * never gets here with them; the entry points refuse them. */
+        return FV_NULL_P;
     }
     return FV_NULL_P;
+}
+
+/* ---- unary tests (DMN 1.3 section 10.3.2.9) ------------------------------ */
+
+/*
+ * One positive unary test against the input value |x|: 1 satisfied, 0 not,
+ * -1 null (the input and the test's value cannot be compared). What a test
+ * that is an expression means depends on what it gives:
+ *   a range       the input is in it ("[1..10]", "(a..b]", "]a..b[");
+ *   a list        the input is one of its items, or is that very list;
+ *   a boolean     the verdict itself when the expression names '?' ("? > 5",
+ *                 "starts with(?, \"a\")") or when the input is no boolean
+ *                 (a condition on other variables); otherwise the input must
+ *                 equal it ("true" matches only true);
+ *   anything else the input must equal it ("\"gold\"", 42, date("2024-01-31"), null).
+ */
+static int positive_test(feval *ev, const fv *x, const fnode *t)
+{
+    if (t->kind == N_UT_CMP)
+        return tri(compare(ev, t->op, x, fe_eval(ev, t->kids[0])));
+    const fv *v = fe_eval(ev, t->kids[0]);
+    switch (fv_kind(v)) {
+    case FV_RANGE:
+        return in_range(ev, x, v);
+    case FV_LIST:
+        if (fv_kind(x) == FV_LIST && fv_equal(ev, x, v) == 1)
+            return 1;
+        return list_has(ev, v, x);
+    case FV_BOOL:
+        if ((t->flags & NF_USES_INPUT) || fv_kind(x) != FV_BOOL)
+            return v->u.b;
+        return fv_equal(ev, x, v);
+    default:
+        return fv_equal(ev, x, v);
+    }
+}
+
+/* The tests of a list or a negation, any of them satisfied: 1, 0, or -1
+ * when none is and one of them was null. */
+static int any_test(feval *ev, const fv *x, const fnode *n)
+{
+    int any_null = 0;
+    for (uint32_t i = 0; i < n->n; i++) {
+        int r = positive_test(ev, x, n->kids[i]);
+        if (r == 1)
+            return 1;
+        if (r < 0)
+            any_null = 1;
+    }
+    return any_null ? -1 : 0;
 }
 
 /* ---- entry points ------------------------------------------------------ */
@@ -893,7 +951,20 @@ typedef struct eval_box {
 
 /* Runs the evaluation; on success the value is in box->result and the
  * arena is still alive. */
-static int run(eval_box *box, const feel_expr *e, const feel_env *env, feel_error *err)
+static uint64_t step_limit(const feel_budget *budget)
+{
+    return budget && budget->steps < FEEL_MAX_STEPS ? budget->steps : FEEL_MAX_STEPS;
+}
+
+/* Takes what an evaluation used off its budget. */
+static void charge_budget(feel_budget *budget, uint64_t steps)
+{
+    if (budget)
+        budget->steps = steps < budget->steps ? budget->steps - steps : 0;
+}
+
+static int run(eval_box *box, const feel_expr *e, const feel_env *env, feel_budget *budget,
+               feel_error *err)
 {
     feval *ev = &box->ev;
     memset(ev, 0, sizeof *ev);
@@ -901,27 +972,53 @@ static int run(eval_box *box, const feel_expr *e, const feel_env *env, feel_erro
     ev->env = env;
     ev->expr = e;
     ev->err = err;
+    ev->max_steps = step_limit(budget);
     farena_init(&ev->arena, FEEL_MAX_MEMORY);
     if (setjmp(ev->jb)) {
+        charge_budget(budget, ev->steps);
         farena_free(&ev->arena);
         return -1;
     }
     box->result = fe_eval(ev, e->root);
+    charge_budget(budget, ev->steps);
     return 0;
+}
+
+/* The entry points for expressions refuse unary tests (and the other way
+ * around): each form has its own meaning of a boolean. */
+static int wrong_form(const feel_expr *e, int want_unary, feel_error *err)
+{
+    if (e->unary == want_unary)
+        return 0;
+    memset(err, 0, sizeof *err);
+    snprintf(err->message, sizeof err->message,
+             want_unary ? "Expected unary tests, but the expression was parsed as an expression "
+                          "(feel_parse); parse it with feel_parse_unary_tests"
+                        : "Expected an expression, but it was parsed as unary tests "
+                          "(feel_parse_unary_tests); evaluate it with feel_eval_unary_tests");
+    return -1;
 }
 
 int feel_eval(const feel_expr *e, const feel_env *env, char **out, size_t *out_len, feel_error *err)
 {
+    return feel_eval_budget(e, env, NULL, out, out_len, err);
+}
+
+int feel_eval_budget(const feel_expr *e, const feel_env *env, feel_budget *budget, char **out,
+                     size_t *out_len, feel_error *err)
+{
     feel_error dummy;
     if (!err)
         err = &dummy;
+    if (wrong_form(e, 0, err))
+        return -1;
     eval_box *box = malloc(sizeof *box);
     if (!box) {
         memset(err, 0, sizeof *err);
         snprintf(err->message, sizeof err->message, "The evaluation ran out of memory");
         return -1;
     }
-    int rc = run(box, e, env, err);
+    int rc = run(box, e, env, budget, err);
     if (rc == 0) {
         size_t len = 0;
         char *text = NULL;
@@ -942,13 +1039,15 @@ int feel_eval_condition(const feel_expr *e, const feel_env *env, feel_error *err
     feel_error dummy;
     if (!err)
         err = &dummy;
+    if (wrong_form(e, 0, err))
+        return -1;
     eval_box *box = malloc(sizeof *box);
     if (!box) {
         memset(err, 0, sizeof *err);
         snprintf(err->message, sizeof err->message, "The evaluation ran out of memory");
         return -1;
     }
-    int rc = run(box, e, env, err);
+    int rc = run(box, e, env, NULL, err);
     if (rc == 0) {
         const fv *v = box->result;
         int k = fv_kind(v);
@@ -978,4 +1077,142 @@ int feel_eval_condition(const feel_expr *e, const feel_env *env, feel_error *err
     }
     free(box);
     return rc;
+}
+
+typedef struct tests_box {
+    feval ev;
+    fscope input; /* '?' */
+} tests_box;
+
+/* The unary tests over the input |json| or, when |value| is given, over
+ * that value of an earlier evaluation. */
+static int eval_tests(const feel_expr *tests, const struct json_t *json, const fv *value,
+                      const feel_env *env, feel_budget *budget, feel_error *err)
+{
+    feel_error dummy;
+    if (!err)
+        err = &dummy;
+    if (wrong_form(tests, 1, err))
+        return -1;
+    const fnode *root = tests->root;
+    if (root->kind == N_UT_ANY) {
+        memset(err, 0, sizeof *err);
+        return 1;
+    }
+    tests_box *box = malloc(sizeof *box);
+    if (!box) {
+        memset(err, 0, sizeof *err);
+        snprintf(err->message, sizeof err->message, "The evaluation ran out of memory");
+        return -1;
+    }
+    feval *ev = &box->ev;
+    memset(ev, 0, sizeof *ev);
+    memset(err, 0, sizeof *err);
+    ev->env = env;
+    ev->expr = tests;
+    ev->err = err;
+    ev->max_steps = step_limit(budget);
+    farena_init(&ev->arena, FEEL_MAX_MEMORY);
+    int rc;
+    if (setjmp(ev->jb)) {
+        rc = -1;
+    } else {
+        /* The input value is the name '?', in a scope of its own below
+         * everything the tests bind (so "some ? in ..." would shadow it). */
+        box->input.up = NULL;
+        box->input.name = "?";
+        box->input.len = 1;
+        box->input.val = value ? value : fv_from_json(ev, json);
+        box->input.ctx = NULL;
+        ev->scope = &box->input;
+        int r = any_test(ev, box->input.val, root);
+        if (root->kind == N_UT_NOT)
+            rc = r == 0 ? 1 : 0; /* a null stays no match */
+        else
+            rc = r == 1;
+    }
+    charge_budget(budget, ev->steps);
+    farena_free(&ev->arena);
+    free(box);
+    return rc;
+}
+
+int feel_eval_unary_tests(const feel_expr *tests, const struct json_t *input, const feel_env *env,
+                          feel_error *err)
+{
+    return eval_tests(tests, input, NULL, env, NULL, err);
+}
+
+/* ---- values kept across evaluations ------------------------------------------ */
+
+struct feel_value {
+    farena arena; /* the evaluation's, kept alive */
+    const fv *v;
+};
+
+int feel_eval_value(const feel_expr *e, const feel_env *env, feel_budget *budget, feel_value **out,
+                    feel_error *err)
+{
+    feel_error dummy;
+    if (!err)
+        err = &dummy;
+    if (wrong_form(e, 0, err))
+        return -1;
+    eval_box *box = malloc(sizeof *box);
+    feel_value *val = malloc(sizeof *val);
+    if (!box || !val) {
+        free(box);
+        free(val);
+        memset(err, 0, sizeof *err);
+        snprintf(err->message, sizeof err->message, "The evaluation ran out of memory");
+        return -1;
+    }
+    int rc = run(box, e, env, budget, err);
+    if (rc == 0) {
+        /* The values point into the arena's chunks, never at the arena
+         * itself, so it moves with a copy of its head. */
+        val->arena = box->ev.arena;
+        val->v = box->result;
+        *out = val;
+    } else {
+        free(val);
+    }
+    free(box);
+    return rc;
+}
+
+void feel_value_free(feel_value *v)
+{
+    if (!v)
+        return;
+    farena_free(&v->arena);
+    free(v);
+}
+
+size_t feel_value_size(const feel_value *v)
+{
+    return v ? v->arena.total + sizeof *v : 0;
+}
+
+int feel_value_json(const feel_value *v, char **out, size_t *out_len, feel_error *err)
+{
+    feel_error dummy;
+    if (!err)
+        err = &dummy;
+    memset(err, 0, sizeof *err);
+    size_t len = 0;
+    char *text = NULL;
+    int rc = fv_write_json(v ? v->v : FV_NULL_P, &text, &len, err);
+    if (rc == 0) {
+        *out = text;
+        if (out_len)
+            *out_len = len;
+    }
+    return rc;
+}
+
+int feel_eval_unary_tests_value(const feel_expr *tests, const feel_value *input,
+                                const feel_env *env, feel_budget *budget, feel_error *err)
+{
+    return eval_tests(tests, NULL, input ? input->v : FV_NULL_P, env, budget, err);
 }

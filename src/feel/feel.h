@@ -126,4 +126,101 @@ int feel_eval(const feel_expr *e, const feel_env *env, char **out, size_t *out_l
  * feel_eval. */
 int feel_eval_condition(const feel_expr *e, const feel_env *env, feel_error *err);
 
+/*
+ * A budget of steps shared by several evaluations: a DMN decision
+ * evaluates many expressions and must stay bounded as a whole. An
+ * evaluation given a budget may take at most |steps| steps (never more
+ * than FEEL_MAX_STEPS), fails as when it passes FEEL_MAX_STEPS once it
+ * would take more, and takes the steps it used off |steps|, failed or not.
+ */
+typedef struct feel_budget {
+    uint64_t steps; /* steps left */
+} feel_budget;
+
+/* feel_eval under |budget| (NULL: FEEL_MAX_STEPS alone). */
+int feel_eval_budget(const feel_expr *e, const feel_env *env, feel_budget *budget, char **out,
+                     size_t *out_len, feel_error *err);
+
+/* ---- unary tests ------------------------------------------------------------ */
+
+/*
+ * Unary tests (DMN 1.3 section 10.3.1, grammar rules 14 to 17; the cells of
+ * a decision table's input entries) are a form of their own: they test an
+ * input value instead of computing one. Their syntax:
+ *
+ *   -                    any input value matches
+ *   t1, t2, ...          positive tests, any of which matches
+ *   not(t1, t2, ...)     none of them matches
+ *
+ * where a positive test is
+ *
+ *   < e, <= e, > e, >= e a comparison of the input with e ("<= 90", "> limit");
+ *   = e, != e            equality, as Camunda's FEEL also reads it;
+ *   an interval          [a..b], (a..b], ]a..b[, ...: the input lies in it;
+ *   any expression e     with the input value named '?': the input matches when
+ *                        e gives a range it lies in, a list it is an item of
+ *                        (or equals), true for a boolean expression naming '?'
+ *                        ("? > 5", "contains(?, \"x\")") or whenever the input
+ *                        is not a boolean, or else a value the input equals
+ *                        ("gold", 42, date("2024-01-31"), null, a variable).
+ *                        So "true" matches the input true only, not every input.
+ *
+ * A test that cannot decide (a comparison of a number with a string, a
+ * null input compared with "< 5") is null, which is no match; not() of a
+ * null is no match either, as in three-valued logic.
+ */
+
+/*
+ * Parses |len| bytes of |src| as unary tests into |*out|, under the same
+ * bounds, ownership and error reporting as feel_parse. Blank text is a
+ * syntax error ("Expected unary tests"): a caller to whom an empty cell
+ * means "-" says so itself. The result is only for feel_eval_unary_tests;
+ * feel_eval and feel_eval_condition refuse it (and the other way round).
+ */
+int feel_parse_unary_tests(const char *src, size_t len, feel_expr **out, feel_error *err);
+
+/*
+ * Tests the value |input| (a borrowed JSON value, NULL for FEEL null) with
+ * |tests| in |env| (the input value is the name '?' and shadows a variable
+ * of that name). Returns 1 when the input matches, 0 when it does not (a
+ * null verdict included), or -1 with |err| filled when the evaluation
+ * fails as in feel_eval (a bound passed, a number past the range) or
+ * |tests| was not parsed by feel_parse_unary_tests. Thread safety as for
+ * feel_eval.
+ */
+int feel_eval_unary_tests(const feel_expr *tests, const struct json_t *input, const feel_env *env,
+                          feel_error *err);
+
+/* ---- values kept across evaluations ----------------------------------------------- */
+
+/*
+ * A FEEL value kept after the evaluation that made it, with its type: a
+ * decision table's input value is computed once and tested by every rule,
+ * and a date must stay a date for "< date(\"2024-01-01\")" to compare
+ * it (its JSON form is a string). A value may borrow from the parsed
+ * expression and from the variables its env gave: it must not outlive
+ * either. It is immutable; free it with feel_value_free (NULL is a no-op).
+ */
+typedef struct feel_value feel_value;
+
+/* Evaluates |e| as feel_eval does, under |budget| (may be NULL), keeping
+ * the result as a value in |*out| instead of writing it out as JSON. */
+int feel_eval_value(const feel_expr *e, const feel_env *env, feel_budget *budget, feel_value **out,
+                    feel_error *err);
+
+void feel_value_free(feel_value *v);
+
+/* The bytes |v| holds (its evaluation's memory), for a caller that bounds
+ * what it keeps. */
+size_t feel_value_size(const feel_value *v);
+
+/* The value as JSON text, as feel_eval writes results (|v| NULL: "null");
+ * -1 with |err| for a value without JSON form (a range). */
+int feel_value_json(const feel_value *v, char **out, size_t *out_len, feel_error *err);
+
+/* feel_eval_unary_tests with |input| a kept value (NULL: FEEL null), under
+ * |budget| (may be NULL). */
+int feel_eval_unary_tests_value(const feel_expr *tests, const feel_value *input,
+                                const feel_env *env, feel_budget *budget, feel_error *err);
+
 #endif

@@ -34,6 +34,7 @@ typedef struct farena {
     farena_chunk *head;
     size_t total; /* bytes taken from malloc so far */
     size_t cap;   /* the most it may take */
+    size_t next;  /* the size of the next chunk: small first, doubling to 64 KiB */
 } farena;
 
 void farena_init(farena *a, size_t cap);
@@ -257,6 +258,7 @@ typedef struct feval {
     jmp_buf jb;
     feel_error *err;
     uint64_t steps;
+    uint64_t max_steps; /* FEEL_MAX_STEPS, or less under a feel_budget */
     fscope *scope;
     /* The last compiled patterns, so a pattern used in a loop compiles once. */
     struct fre_cache {
@@ -272,7 +274,7 @@ typedef struct feval {
 _Noreturn void fe_fail(feval *ev, int col, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void *fe_alloc(feval *ev, size_t n);
-/* Charges |n| steps of work; fails the evaluation past FEEL_MAX_STEPS. */
+/* Charges |n| steps of work; fails the evaluation past its max_steps. */
 void fe_charge(feval *ev, uint64_t n);
 /* The regular-expression allocator over the evaluation's arena. */
 void *fe_alloc_cb(void *ev, size_t n);
@@ -392,6 +394,13 @@ enum fnode_kinds {
     N_FILTER, /* kids[0] [ kids[1] ] */
     N_CALL,
     N_LAMBDA, /* function(a, b) body: only as an argument of sort() */
+    /* Unary tests (DMN 1.3 chapter 10, feel_parse_unary_tests): only ever
+     * the root of an expression parsed as unary tests and their direct
+     * children. */
+    N_UT_ANY,  /* "-": every input value matches */
+    N_UT_LIST, /* t1, t2, ...: kids are N_UT_CMP or N_UT_EXPR, any of them true */
+    N_UT_NOT,  /* not(t1, t2, ...): kids as N_UT_LIST, none of them true */
+    N_UT_EXPR, /* an expression as a test: kids[0]; flags NF_USES_INPUT when it names '?' */
 };
 
 enum fop {
@@ -433,12 +442,16 @@ struct fnode {
 /* N_INTERVAL flags, N_FOR flags (which iteration has a "..": bit i). */
 #define NF_LO_CLOSED 1
 #define NF_HI_CLOSED 2
+/* N_UT_EXPR flags: the expression names the input value '?', so a boolean
+ * it gives is the verdict itself, not a value to compare the input with. */
+#define NF_USES_INPUT 1
 
 struct feel_expr {
     farena arena;
     const fnode *root;
     char *src;
     size_t len;
+    int unary; /* parsed by feel_parse_unary_tests: root is N_UT_ANY, N_UT_LIST or N_UT_NOT */
 };
 
 /* ---- built-in functions ------------------------------------------------ */

@@ -22,6 +22,10 @@
  *               | ("some" | "every") ... "satisfies" e
  *   tests       = test | "(" test { "," test } ")"
  *   test        = ("<" | "<=" | ">" | ">=" | "=" | "!=") additive | additive
+ * and, for feel_parse_unary_tests (DMN 1.3 rules 14 to 17),
+ *   unary tests = "-" | "not" "(" positive tests ")" | positive tests
+ *   positive tests = positive test { "," positive test }
+ *   positive test  = ("<" | "<=" | ">" | ">=" | "=" | "!=") additive | expression
  * Chains of the same binary operators become one node with many operands,
  * so that a long sum nests no deeper than one addition.
  *
@@ -1530,9 +1534,77 @@ static const fnode *parse_expr(fparser *p)
     return e;
 }
 
+/* ---- unary tests ------------------------------------------------------ */
+
+/* Whether the tokens [from, to) name the input value '?'. */
+static int names_input(const fparser *p, size_t from, size_t to)
+{
+    for (size_t i = from; i < to && i < p->ntok; i++) {
+        const ftok *t = &p->toks[i];
+        if (t->kind == T_NAME && !t->quoted && t->len == 1 && p->src[t->off] == '?')
+            return 1;
+    }
+    return 0;
+}
+
+/* A positive unary test: a comparison with the input ("< 10", ">= x"), or
+ * an expression (a value, a list, an interval, a condition on '?'). */
+static const fnode *parse_positive_test(fparser *p)
+{
+    const ftok *t = tok(p);
+    if (cmp_op(t->kind) >= 0)
+        return parse_test(p);
+    size_t from = p->pos;
+    fnode *n = mk(p, N_UT_EXPR, t->col, 1);
+    n->kids[0] = parse_expr(p);
+    if (names_input(p, from, p->pos))
+        n->flags |= NF_USES_INPUT;
+    return done(p, n);
+}
+
+/* positive tests = test { "," test }, into a node of |kind|. */
+static const fnode *parse_positive_tests(fparser *p, int kind, int col)
+{
+    nvec kids = {0};
+    nv_push(p, &kids, parse_positive_test(p));
+    while (tok(p)->kind == T_COMMA) {
+        p->pos++;
+        nv_push(p, &kids, parse_positive_test(p));
+    }
+    return done(p, from_vec(p, kind, col, &kids));
+}
+
+/*
+ * unary tests = "-"
+ *             | "not" "(" positive tests ")"
+ *             | positive tests
+ * as DMN 1.3 section 10.3.1 gives them (rules 14 to 17). A "not(" at the
+ * start is always the negation, as the grammar reads it.
+ */
+static const fnode *parse_unary_tests(fparser *p)
+{
+    const ftok *t = tok(p);
+    if (t->kind == T_MINUS && tok_at(p, 1)->kind == T_EOF) {
+        p->pos++;
+        return mk(p, N_UT_ANY, t->col, 0);
+    }
+    if (is_word(p, t, "not") && tok_at(p, 1)->kind == T_LP) {
+        int lp_col = tok_at(p, 1)->col;
+        p->pos += 2;
+        enter(p, lp_col);
+        if (tok(p)->kind == T_RP)
+            expected(p, "a unary test");
+        const fnode *n = parse_positive_tests(p, N_UT_NOT, t->col);
+        expect(p, T_RP, "',' or ')'");
+        p->depth--;
+        return n;
+    }
+    return parse_positive_tests(p, N_UT_LIST, t->col);
+}
+
 /* ---- entry point ------------------------------------------------------- */
 
-int feel_parse(const char *src, size_t len, feel_expr **out, feel_error *err)
+static int parse_any(const char *src, size_t len, int unary, feel_expr **out, feel_error *err)
 {
     feel_error dummy;
     if (!err)
@@ -1598,15 +1670,28 @@ int feel_parse(const char *src, size_t len, feel_expr **out, feel_error *err)
     p->len = len;
     lex(p);
     if (tok(p)->kind == T_EOF)
-        expected(p, "an expression");
-    e->root = parse_expr(p);
+        expected(p, unary ? "unary tests" : "an expression");
+    e->root = unary ? parse_unary_tests(p) : parse_expr(p);
+    e->unary = unary;
     if (tok(p)->kind != T_EOF)
-        expected(p, "an operator or the end of the expression");
+        expected(p, !unary                      ? "an operator or the end of the expression"
+                    : e->root->kind == N_UT_NOT ? "the end of the unary tests after 'not(...)'"
+                                                : "',', an operator or the end of the unary tests");
     free(p->toks);
     farena_free(&p->scratch);
     free(p);
     *out = e;
     return 0;
+}
+
+int feel_parse(const char *src, size_t len, feel_expr **out, feel_error *err)
+{
+    return parse_any(src, len, 0, out, err);
+}
+
+int feel_parse_unary_tests(const char *src, size_t len, feel_expr **out, feel_error *err)
+{
+    return parse_any(src, len, 1, out, err);
 }
 
 void feel_expr_free(feel_expr *e)

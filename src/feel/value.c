@@ -21,12 +21,17 @@ struct farena_chunk {
 };
 
 #define ARENA_CHUNK 65536
+#define ARENA_FIRST 2048
 
+/* Chunks start small and double up to ARENA_CHUNK: a decision table keeps
+ * thousands of small parsed expressions and values at once, and most of
+ * them need far less than a full chunk. */
 void farena_init(farena *a, size_t cap)
 {
     a->head = NULL;
     a->total = 0;
     a->cap = cap;
+    a->next = ARENA_FIRST;
 }
 
 void *farena_alloc(farena *a, size_t n)
@@ -40,7 +45,8 @@ void *farena_alloc(farena *a, size_t n)
         c->used += n;
         return p;
     }
-    size_t size = n > ARENA_CHUNK / 2 ? n : ARENA_CHUNK;
+    size_t chunk = a->next ? a->next : ARENA_CHUNK;
+    size_t size = n > chunk / 2 ? n : chunk;
     if (size > a->cap || a->total > a->cap - size)
         return NULL;
     farena_chunk *nc = malloc(sizeof *nc + size);
@@ -49,7 +55,10 @@ void *farena_alloc(farena *a, size_t n)
     a->total += size;
     nc->size = size;
     nc->used = n;
-    if (c && size != ARENA_CHUNK) {
+    int large = size != chunk;
+    if (!large && chunk < ARENA_CHUNK)
+        a->next = chunk * 2;
+    if (c && large) {
         /* A large block goes behind the current chunk, which keeps its
          * free space for the small allocations that follow. */
         nc->next = c->next;

@@ -36,8 +36,8 @@
 #define SUPPORTED_LIST                                                                             \
     "startEvent, endEvent, intermediateThrowEvent, intermediateCatchEvent (timer, message), "      \
     "boundaryEvent (error, timer, message), subProcess, task, manualTask, serviceTask, sendTask, " \
-    "receiveTask, userTask, scriptTask, businessRuleTask, exclusiveGateway, parallelGateway, "     \
-    "inclusiveGateway, eventBasedGateway"
+    "receiveTask, userTask, scriptTask, businessRuleTask, callActivity, exclusiveGateway, "        \
+    "parallelGateway, inclusiveGateway, eventBasedGateway (multi-instance on activities)"
 
 enum { NS_NONE, NS_BPMN, NS_ZEEBE, NS_OTHER };
 
@@ -713,7 +713,8 @@ static int valid_path(const char *s, size_t n)
  * extensionElements), the ones the model reads. */
 typedef struct extensions {
     xtree_node *task_definition, *task_headers, *io_mapping, *script, *called_decision,
-        *version_tag, *execution_listeners, *user_task, *assignment, *form, *schedule, *priority;
+        *version_tag, *execution_listeners, *user_task, *assignment, *form, *schedule, *priority,
+        *called_element;
     uint32_t n_task_definition, n_task_headers, n_io_mapping, n_script, n_called_decision;
 } extensions;
 
@@ -741,6 +742,8 @@ static void read_extensions(const xtree_node *n, extensions *x)
 #undef EXT_
             if (strcmp(z->name, "userTask") == 0 && !x->user_task)
                 x->user_task = z;
+            else if (strcmp(z->name, "calledElement") == 0 && !x->called_element)
+                x->called_element = z;
             else if (strcmp(z->name, "assignmentDefinition") == 0 && !x->assignment)
                 x->assignment = z;
             else if (strcmp(z->name, "formDefinition") == 0 && !x->form)
@@ -1138,6 +1141,7 @@ static int supported_type(model_element_type t)
     case MODEL_ELEMENT_SCRIPT_TASK:
     case MODEL_ELEMENT_BUSINESS_RULE_TASK:
     case MODEL_ELEMENT_USER_TASK:
+    case MODEL_ELEMENT_CALL_ACTIVITY:
     case MODEL_ELEMENT_EXCLUSIVE_GATEWAY:
     case MODEL_ELEMENT_PARALLEL_GATEWAY:
     case MODEL_ELEMENT_INCLUSIVE_GATEWAY:
@@ -1240,6 +1244,80 @@ static int check_supported(builder *b, const xtree_node *n, const flow_node_kind
     return 1;
 }
 
+static int valid_path(const char *s, size_t n);
+static void trim(const char **s, size_t *n);
+
+/* zeebe:loopCharacteristics and bpmn:completionCondition of |mi|. */
+static const model_multi *make_multi(builder *b, const xtree_node *mi, const model_element *el)
+{
+    switch (el->type) {
+    case MODEL_ELEMENT_TASK:
+    case MODEL_ELEMENT_SERVICE_TASK:
+    case MODEL_ELEMENT_SEND_TASK:
+    case MODEL_ELEMENT_RECEIVE_TASK:
+    case MODEL_ELEMENT_SCRIPT_TASK:
+    case MODEL_ELEMENT_BUSINESS_RULE_TASK:
+    case MODEL_ELEMENT_USER_TASK:
+    case MODEL_ELEMENT_MANUAL_TASK:
+    case MODEL_ELEMENT_SUB_PROCESS:
+    case MODEL_ELEMENT_CALL_ACTIVITY:
+        break;
+    default:
+        add_error(b, mi, "Multi-instance characteristics are only allowed on activities");
+        return NULL;
+    }
+    model_multi *m = arena_alloc(b->out, sizeof *m);
+    if (!m) {
+        b->oom = 1;
+        return NULL;
+    }
+    const xtree_node *lc = NULL;
+    for (const xtree_node *c = mi->child; c; c = c->next) {
+        if (c->ns == NS_BPMN && strcmp(c->name, "extensionElements") == 0) {
+            for (const xtree_node *z = c->child; z; z = z->next)
+                if (z->ns == NS_ZEEBE && strcmp(z->name, "loopCharacteristics") == 0)
+                    lc = z;
+        } else if (c->ns == NS_BPMN && strcmp(c->name, "completionCondition") == 0) {
+            const char *t = c->text;
+            size_t len = c->text_len;
+            trim(&t, &len);
+            if (len)
+                m->completion_condition = make_expr(b, c, NULL, t, len, 1);
+        } else if (c->ns == NS_BPMN && strcmp(c->name, "loopCardinality") == 0) {
+            add_error(b, c,
+                      "Multi-instance with 'loopCardinality' is not supported (Zeebe supports an "
+                      "input collection only)");
+        }
+    }
+    const xtree_attr *ic = lc ? xtree_attr_get(lc, "inputCollection") : NULL;
+    if (!ic || ic->len == 0) {
+        add_error(b, lc ? lc : mi,
+                  "Must have an input collection ('zeebe:loopCharacteristics' attribute "
+                  "'inputCollection')");
+        return m;
+    }
+    m->input_collection = make_expr(b, lc, "inputCollection", ic->value, ic->len, 1);
+    const char *names[] = {"inputElement", "outputCollection"};
+    const char **dst[] = {&m->input_element, &m->output_collection};
+    for (int i = 0; i < 2; i++) {
+        const xtree_attr *a = xtree_attr_get(lc, names[i]);
+        if (!a || a->len == 0)
+            continue;
+        if (!valid_path(a->value, a->len) || memchr(a->value, '.', a->len)) {
+            add_error(b, lc, "Attribute '%s' must be a variable name, but is '%.*s'", names[i],
+                      (int)a->len, a->value);
+            continue;
+        }
+        *dst[i] = out_str(b, a->value, a->len);
+    }
+    const xtree_attr *oe = xtree_attr_get(lc, "outputElement");
+    if (oe && oe->len)
+        m->output_element = make_expr(b, lc, "outputElement", oe->value, oe->len, 1);
+    if (m->output_element && !m->output_collection)
+        add_error(b, lc, "Attribute 'outputElement' needs an 'outputCollection'");
+    return m;
+}
+
 static void check_loops(builder *b, const xtree_node *n, model_element *el)
 {
     for (const xtree_node *c = n->child; c; c = c->next) {
@@ -1249,7 +1327,7 @@ static void check_loops(builder *b, const xtree_node *n, model_element *el)
             const char *seq = attr_value(c, "isSequential");
             el->loop =
                 seq && strcmp(seq, "true") == 0 ? MODEL_LOOP_SEQUENTIAL : MODEL_LOOP_PARALLEL;
-            add_error(b, c, "Multi-instance activities are not supported by Chute yet");
+            el->multi = make_multi(b, c, el);
         } else if (strcmp(c->name, "standardLoopCharacteristics") == 0) {
             add_error(b, c,
                       "Loops with 'standardLoopCharacteristics' are not supported (Zeebe supports "
@@ -1283,6 +1361,29 @@ static void check_implementation(builder *b, const xtree_node *n, model_element 
     case MODEL_ELEMENT_USER_TASK:
         el->user_task = make_user_task(b, el, x);
         break;
+    case MODEL_ELEMENT_CALL_ACTIVITY: {
+        if (!x->called_element) {
+            add_error(b, n, "Must have exactly one 'zeebe:calledElement' extension element");
+            break;
+        }
+        model_call *c = arena_alloc(b->out, sizeof *c);
+        if (!c) {
+            b->oom = 1;
+            break;
+        }
+        const xtree_attr *pid = xtree_attr_get(x->called_element, "processId");
+        if (!pid || pid->len == 0) {
+            add_error(b, x->called_element, "Attribute 'processId' must be present and not empty");
+            break;
+        }
+        c->process_id = make_expr(b, x->called_element, "processId", pid->value, pid->len, 0);
+        const char *pc = attr_value(x->called_element, "propagateAllChildVariables");
+        const char *pp = attr_value(x->called_element, "propagateAllParentVariables");
+        c->propagate_child = !(pc && strcmp(pc, "false") == 0);
+        c->propagate_parent = !(pp && strcmp(pp, "false") == 0);
+        el->call = c;
+        break;
+    }
     case MODEL_ELEMENT_BUSINESS_RULE_TASK:
         if (x->n_task_definition == 1 && x->n_called_decision == 0)
             el->job = make_job(b, x);

@@ -50,7 +50,9 @@
  *   interrupting or not, cycle when not interrupting; message,
  *   interrupting or not), receiveTask, eventBasedGateway (to message and
  *   timer catch events and receive tasks), subProcess (embedded), userTask
- *   (native with zeebe:userTask, else job-based), task and manualTask (pass
+ *   (native with zeebe:userTask, else job-based), callActivity
+ *   (zeebe:calledElement), multi-instance (parallel and sequential) on
+ *   tasks, sub-processes and call activities, task and manualTask (pass
  *   through), serviceTask, sendTask, businessRuleTask and scriptTask with
  *   zeebe:taskDefinition (a job for a worker), scriptTask with zeebe:script
  *   (a FEEL expression, no job), exclusiveGateway, parallelGateway,
@@ -242,6 +244,22 @@ typedef struct model_user_task {
     const model_expr *priority; /* zeebe:priorityDefinition priority (0..100) */
 } model_user_task;
 
+/* zeebe:calledElement of a call activity. */
+typedef struct model_call {
+    const model_expr *process_id; /* the bpmnProcessId to start, static or an expression */
+    uint8_t propagate_child;      /* propagateAllChildVariables (default true) */
+    uint8_t propagate_parent;     /* propagateAllParentVariables (default true) */
+} model_call;
+
+/* Multi-instance characteristics (zeebe:loopCharacteristics). */
+typedef struct model_multi {
+    const model_expr *input_collection;     /* an expression: the list to fan out over */
+    const char *input_element;              /* the inner instance's item variable, NULL for none */
+    const char *output_collection;          /* the list the body collects, NULL for none */
+    const model_expr *output_element;       /* an expression per inner instance, NULL for none */
+    const model_expr *completion_condition; /* bpmn:completionCondition, NULL for none */
+} model_multi;
+
 /* zeebe:script of a script task: evaluated by the engine, no job. */
 typedef struct model_script {
     const model_expr *expression; /* always an expression */
@@ -279,7 +297,7 @@ typedef struct model_element {
     const char *name; /* "" when the model gives none */
     model_element_type type;
     model_event_type event; /* events: their trigger; MODEL_EVENT_NONE otherwise */
-    model_loop_type loop;   /* multi-instance activities (not supported yet) */
+    model_loop_type loop;   /* multi-instance activities: parallel or sequential, see |multi| */
     uint32_t scope;         /* the enclosing (event) sub-process, MODEL_NONE for the process */
     uint32_t attached_to;   /* boundary events: the activity; MODEL_NONE otherwise */
     uint8_t interrupting;   /* boundary events (cancelActivity) and start events of event
@@ -298,6 +316,8 @@ typedef struct model_element {
     const model_job *job;       /* job worker tasks; NULL otherwise */
     const model_script *script; /* script tasks with zeebe:script; NULL otherwise */
     const model_user_task *user_task; /* user tasks; NULL otherwise */
+    const model_call *call;           /* call activities; NULL otherwise */
+    const model_multi *multi;         /* multi-instance activities (|loop|); NULL otherwise */
     uint32_t input_count;
     const model_mapping *inputs;
     uint32_t output_count;

@@ -41,7 +41,7 @@ add timer "$(P "$S<bpmn:intermediateCatchEvent id=\"WaitTimer\"><bpmn:timerEvent
 add subprocess "$(P "$S<bpmn:subProcess id=\"Inner\"/>")" "Element: Inner"
 add call "$(P "$S<bpmn:callActivity id=\"CallOther\"/>")" "Element: CallOther"
 add boundary "$(P "$S$(J T 'type="x"')<bpmn:boundaryEvent id=\"OnError\" attachedToRef=\"T\"><bpmn:errorEventDefinition/></bpmn:boundaryEvent>")" "Element: OnError"
-add multi "$(P "$S<bpmn:serviceTask id=\"ManyTimes\"><bpmn:multiInstanceLoopCharacteristics/><bpmn:extensionElements><zeebe:taskDefinition type=\"x\"/></bpmn:extensionElements></bpmn:serviceTask>")" "Multi-instance activities are not supported"
+add multi "$(P "$S<bpmn:serviceTask id=\"ManyTimes\"><bpmn:multiInstanceLoopCharacteristics/><bpmn:extensionElements><zeebe:taskDefinition type=\"x\"/></bpmn:extensionElements></bpmn:serviceTask>")" "Must have an input collection"
 add receive "$(P "$S<bpmn:receiveTask id=\"WaitMessage\"/>")" "Element: WaitMessage"
 add event-gateway "$(P "$S<bpmn:eventBasedGateway id=\"Race\"/>")" "Element: Race"
 add bad-feel "$(P "$S$(J BadExpr 'type="=1 +"')")" "failed to parse expression '1 +'"

@@ -1111,6 +1111,161 @@ static void test_job_based_user_task(void **state)
                                  "\"io.camunda.zeebe:formKey\":\"camunda-forms:bpmn:f1\"}");
 }
 
+/* ---- call activities and multi-instance --------------------------------------------------- */
+
+static int64_t deploy_named(fx *f, const char *id, const char *body)
+{
+    char *xml = NULL;
+    assert_true(asprintf(&xml,
+                         "<bpmn:definitions " NS " id=\"d_%s\"><bpmn:process id=\"%s\" "
+                         "isExecutable=\"true\">%s</bpmn:process></bpmn:definitions>",
+                         id, id, body) > 0);
+    char name[64];
+    snprintf(name, sizeof name, "%s.bpmn", id);
+    chute_resource r = {name, (const uint8_t *)xml, strlen(xml)};
+    int64_t dk;
+    const chute_process_view *pv;
+    size_t n;
+    assert_ok(f, chute_engine_deploy(f->e, &r, 1, &dk, &pv, &n, &f->err));
+    int64_t key = pv[0].key;
+    free(xml);
+    return key;
+}
+
+static void test_call_activity(void **state)
+{
+    fx *f = *state;
+    deploy_named(f, "child", "<bpmn:startEvent id=\"cs\"/>" FLOW("c0", "cs", "ct")
+                                 TASK("ct", "in-child") FLOW("c1", "ct", "ce")
+                                     "<bpmn:endEvent id=\"ce\"/>");
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "call")
+              "<bpmn:callActivity id=\"call\"><bpmn:extensionElements>"
+              "<zeebe:calledElement processId=\"=childId\"/></bpmn:extensionElements>"
+              "</bpmn:callActivity>" FLOW("f1", "call", "t") TASK("t", "after"));
+    int64_t pi = start(f, "{\"childId\":\"child\",\"x\":1}");
+    got g;
+    assert_int_equal(activate_one(f, "in-child", &g), 1);
+    /* The child has its own instance, with the parent's variables. */
+    assert_true(g.ref.process_instance_key != pi);
+    assert_json_equal(g.vars, "{\"childId\":\"child\",\"x\":1}");
+    int64_t child = g.ref.process_instance_key;
+    assert_rejected(f, chute_engine_cancel_instance(f->e, child, &f->err), CHUTE_ESTATE);
+    assert_ok(f, chute_engine_commit(f->e, &f->err));
+    fx_reopen(f);
+    assert_ok(f, chute_engine_complete(f->e, g.key, "{\"y\":2}", 0, &f->err));
+    assert_int_equal(state_of(f, child), CHUTE_INSTANCE_COMPLETED);
+    /* The child's variables come back to the parent. */
+    assert_int_equal(activate_one(f, "after", &g), 1);
+    assert_json_equal(g.vars, "{\"childId\":\"child\",\"x\":1,\"y\":2}");
+    /* Cancelling the parent cancels the child. */
+    int64_t pi2 = start(f, "{\"childId\":\"child\"}");
+    assert_int_equal(activate_one(f, "in-child", &g), 1);
+    assert_ok(f, chute_engine_cancel_instance(f->e, pi2, &f->err));
+    assert_int_equal(state_of(f, g.ref.process_instance_key), CHUTE_INSTANCE_TERMINATED);
+    assert_rejected(f, chute_engine_complete(f->e, g.key, NULL, 0, &f->err), CHUTE_ENOTFOUND);
+    /* An unknown process is an incident. */
+    int64_t pi3 = start(f, "{\"childId\":\"nope\"}");
+    chute_incident_view inc = {0};
+    assert_ok(f, chute_engine_search_incidents(f->e, pi3, first_incident, &inc));
+    assert_int_equal(inc.type, CHUTE_INCIDENT_CALLED_ELEMENT_ERROR);
+    assert_contains(inc.message, "'nope'");
+    free((char *)inc.message);
+    free((char *)inc.element_id);
+}
+
+#define MI_TASK(id, type, seq, extra)                                                             \
+    "<bpmn:serviceTask id=\"" id "\"><bpmn:extensionElements><zeebe:taskDefinition type=\"" type  \
+    "\"/></bpmn:extensionElements><bpmn:multiInstanceLoopCharacteristics isSequential=\"" seq     \
+    "\"><bpmn:extensionElements><zeebe:loopCharacteristics inputCollection=\"=items\" "           \
+    "inputElement=\"item\" outputCollection=\"results\" outputElement=\"=result\"/>"              \
+    "</bpmn:extensionElements>" extra "</bpmn:multiInstanceLoopCharacteristics>"                 \
+    "</bpmn:serviceTask>"
+
+static void test_multi_instance_parallel_keeps_input_order(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "mi") MI_TASK("mi", "each", "false", "")
+              FLOW("f1", "mi", "t") TASK("t", "after"));
+    int64_t pi = start(f, "{\"items\":[\"a\",\"b\",\"c\"]}");
+    chute_activate_request req = {.type = "each", .worker = "w", .timeout_ms = 60000,
+                                  .max_jobs = 10};
+    const chute_job_view *jobs;
+    size_t n;
+    assert_ok(f, chute_engine_activate(f->e, &req, 0, &jobs, &n, &f->err));
+    assert_int_equal(n, 3);
+    int64_t keys[3];
+    char items[3][32];
+    for (size_t i = 0; i < 3; i++) {
+        keys[i] = jobs[i].key;
+        json_t *v = json_loads(jobs[i].variables, 0, NULL);
+        snprintf(items[i], sizeof items[i], "%s", json_string_value(json_object_get(v, "item")));
+        assert_int_equal(json_integer_value(json_object_get(v, "loopCounter")), (json_int_t)i + 1);
+        json_decref(v);
+    }
+    /* Completed in reverse order: the results keep the input order. */
+    for (int i = 2; i >= 0; i--) {
+        char vars[64];
+        snprintf(vars, sizeof vars, "{\"result\":\"%s!\"}", items[i]);
+        assert_ok(f, chute_engine_complete(f->e, keys[i], vars, 0, &f->err));
+        if (i == 1) {
+            assert_ok(f, chute_engine_commit(f->e, &f->err));
+            fx_reopen(f);
+        }
+    }
+    got g;
+    assert_int_equal(activate_one(f, "after", &g), 1);
+    json_t *v = json_loads(g.vars, 0, NULL);
+    char *r = json_dumps(json_object_get(v, "results"), JSON_COMPACT);
+    assert_string_equal(r, "[\"a!\",\"b!\",\"c!\"]");
+    free(r);
+    json_decref(v);
+    (void)pi;
+}
+
+static void test_multi_instance_sequential_and_completion_condition(void **state)
+{
+    fx *f = *state;
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "mi")
+              MI_TASK("mi", "one", "true",
+                      "<bpmn:completionCondition>=numberOfCompletedInstances &gt;= 2"
+                      "</bpmn:completionCondition>") FLOW("f1", "mi", "t") TASK("t", "after"));
+    start(f, "{\"items\":[1,2,3,4]}");
+    got g;
+    assert_int_equal(activate_one(f, "one", &g), 1);
+    assert_int_equal(activate_one(f, "one", &g), 0); /* one at a time */
+    assert_ok(f, chute_engine_complete(f->e, g.key, "{\"result\":10}", 0, &f->err));
+    assert_int_equal(activate_one(f, "one", &g), 1);
+    json_t *gv = json_loads(g.vars, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(gv, "item")), 2);
+    assert_int_equal(json_integer_value(json_object_get(gv, "loopCounter")), 2);
+    char *rs = json_dumps(json_object_get(gv, "results"), JSON_COMPACT);
+    assert_string_equal(rs, "[10,null,null,null]");
+    /* The body's counts, as the completion condition sees them. */
+    assert_int_equal(json_integer_value(json_object_get(gv, "numberOfCompletedInstances")), 1);
+    free(rs);
+    json_decref(gv);
+    assert_ok(f, chute_engine_complete(f->e, g.key, "{\"result\":20}", 0, &f->err));
+    /* Two completed: the condition ends the body early. */
+    assert_int_equal(activate_one(f, "one", &g), 0);
+    assert_int_equal(activate_one(f, "after", &g), 1);
+    /* An empty collection completes at once. */
+    start(f, "{\"items\":[]}");
+    assert_int_equal(activate_one(f, "after", &g), 1);
+    json_t *v = json_loads(g.vars, 0, NULL);
+    char *r = json_dumps(json_object_get(v, "results"), JSON_COMPACT);
+    assert_string_equal(r, "[]");
+    free(r);
+    json_decref(v);
+    /* Not a list: an incident. */
+    int64_t pi = start(f, "{\"items\":5}");
+    chute_incident_view inc = {0};
+    assert_ok(f, chute_engine_search_incidents(f->e, pi, first_incident, &inc));
+    assert_int_equal(inc.type, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR);
+    assert_contains(inc.message, "'ARRAY'");
+    free((char *)inc.message);
+    free((char *)inc.element_id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1148,6 +1303,9 @@ int main(void)
         FX_TEST(test_message_start_event),
         FX_TEST(test_native_user_task),
         FX_TEST(test_job_based_user_task),
+        FX_TEST(test_call_activity),
+        FX_TEST(test_multi_instance_parallel_keeps_input_order),
+        FX_TEST(test_multi_instance_sequential_and_completion_condition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -966,6 +966,320 @@ static void test_reuse(void **state)
     feel_expr_free(e);
 }
 
+/* ---- unary tests --------------------------------------------------------- */
+
+typedef struct ut_case {
+    const char *tests;
+    const char *input; /* JSON text; NULL: FEEL null (no value) */
+    const char *vars;  /* NULL: none */
+    int want;          /* 1 match, 0 no match */
+} ut_case;
+
+static const ut_case ut_cases[] = {
+    /* "-": anything, null included */
+    {"-", "5", NULL, 1},
+    {"-", NULL, NULL, 1},
+    {" - ", "\"x\"", NULL, 1},
+    /* comparisons */
+    {">=90", "90", NULL, 1},
+    {">=90", "89.99", NULL, 0},
+    {"> 90", "90", NULL, 0},
+    {"<50", "49", NULL, 1},
+    {"<50", "50", NULL, 0},
+    {"<= 50", "50", NULL, 1},
+    {"< limit", "3", "{\"limit\": 4}", 1},
+    {"< limit", "5", "{\"limit\": 4}", 0},
+    {"< limit * 2", "7", "{\"limit\": 4}", 1},
+    {">= 5", NULL, NULL, 0},        /* null input: null, no match */
+    {">= 5", "\"six\"", NULL, 0},   /* not comparable */
+    {"< \"m\"", "\"apple\"", NULL, 1},
+    {">= date(\"2024-01-01\")", "\"2024-03-01\"", NULL, 0}, /* a string is no date */
+    {"= 3", "3", NULL, 1},
+    {"!= 3", "3", NULL, 0},
+    {"!= 3", "4", NULL, 1},
+    /* literal values */
+    {"\"gold\"", "\"gold\"", NULL, 1},
+    {"\"gold\"", "\"silver\"", NULL, 0},
+    {"42", "42", NULL, 1},
+    {"42", "42.0", NULL, 1},
+    {"0.3", "0.3", NULL, 1},
+    {"-1", "-1", NULL, 1},
+    {"true", "true", NULL, 1},
+    {"true", "false", NULL, 0},
+    {"false", "false", NULL, 1},
+    {"false", "true", NULL, 0},
+    {"null", NULL, NULL, 1},
+    {"null", "1", NULL, 0},
+    {"\"a\"", NULL, NULL, 0},
+    {"level", "\"high\"", "{\"level\": \"high\"}", 1},
+    {"level", "\"low\"", "{\"level\": \"high\"}", 0},
+    /* comma lists: any of them */
+    {"\"a\", \"b\", \"c\"", "\"b\"", NULL, 1},
+    {"\"a\", \"b\", \"c\"", "\"d\"", NULL, 0},
+    {"< 10, > 100", "5", NULL, 1},
+    {"< 10, > 100", "50", NULL, 0},
+    {"< 10, > 100", "500", NULL, 1},
+    {"1, [5..7], > 100", "6", NULL, 1},
+    {"\"x\", 5", "5", NULL, 1}, /* a test that cannot compare does not stop the others */
+    /* intervals */
+    {"[1..10]", "1", NULL, 1},
+    {"[1..10]", "10", NULL, 1},
+    {"[1..10]", "10.5", NULL, 0},
+    {"(1..10]", "1", NULL, 0},
+    {"]1..10]", "1", NULL, 0},
+    {"[1..10)", "10", NULL, 0},
+    {"[1..10[", "10", NULL, 0},
+    {"[1..10[", "9.999", NULL, 1},
+    {"[lo..hi]", "5", "{\"lo\": 1, \"hi\": 5}", 1},
+    {"[date(\"2024-01-01\")..date(\"2024-12-31\")]", "\"2024-06-01\"", NULL, 0},
+    {"[\"a\"..\"f\"]", "\"cat\"", NULL, 1},
+    {"[1..10]", "\"5\"", NULL, 0},
+    /* not(...) */
+    {"not(\"gold\")", "\"silver\"", NULL, 1},
+    {"not(\"gold\")", "\"gold\"", NULL, 0},
+    {"not(\"gold\", \"silver\")", "\"silver\"", NULL, 0},
+    {"not(\"gold\", \"silver\")", "\"bronze\"", NULL, 1},
+    {"not(< 5)", "7", NULL, 1},
+    {"not(< 5)", "3", NULL, 0},
+    {"not([1..3])", "4", NULL, 1},
+    {"not(< 5)", NULL, NULL, 0}, /* null stays no match */
+    {"not(\"a\")", NULL, NULL, 1}, /* null is not "a" */
+    {"not(true)", "false", NULL, 1},
+    /* expressions naming the input '?' */
+    {"? > 5", "6", NULL, 1},
+    {"? > 5", "5", NULL, 0},
+    {"? > 5 and ? < 10", "7", NULL, 1},
+    {"starts with(?, \"ab\")", "\"abc\"", NULL, 1},
+    {"starts with(?, \"ab\")", "\"bbc\"", NULL, 0},
+    {"? = false", "false", NULL, 1},
+    {"? = true", "false", NULL, 0},
+    {"not(?)", "false", NULL, 1}, /* '?' names the input: the boolean is the verdict */
+    {"not(?)", "true", NULL, 0},
+    {"count(?) > 1", "[1, 2]", NULL, 1},
+    {"list contains(?, 3)", "[1, 2, 3]", NULL, 1},
+    {"?.age >= 18", "{\"age\": 20}", NULL, 1},
+    {"some x in ? satisfies x > 2", "[1, 3]", NULL, 1},
+    {"? + 1", "1", NULL, 0}, /* 2, not the input */
+    {"?", "\"anything\"", NULL, 1},
+    /* expressions giving a value, a list, a boolean */
+    {"limit + 1", "5", "{\"limit\": 4}", 1},
+    {"allowed", "\"b\"", "{\"allowed\": [\"a\", \"b\"]}", 1},
+    {"allowed", "\"z\"", "{\"allowed\": [\"a\", \"b\"]}", 0},
+    {"[1, 2]", "[1, 2]", NULL, 1},
+    {"[1, 2]", "2", NULL, 1},
+    {"flag", "5", "{\"flag\": true}", 1},      /* a condition on another variable */
+    {"flag", "5", "{\"flag\": false}", 0},
+    {"flag", "false", "{\"flag\": true}", 0},   /* a boolean input is compared */
+    {"x > 3", "\"any\"", "{\"x\": 4}", 1},
+    {"date(\"2024-01-31\")", "\"2024-01-31\"", NULL, 0}, /* a string is no date */
+    {"missing", NULL, NULL, 1},                  /* null = null */
+    {"\"a\" + 1", "\"a\"", NULL, 0},           /* null is not "a" */
+};
+
+static void test_unary_tests(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof ut_cases / sizeof ut_cases[0]; i++) {
+        const ut_case *c = &ut_cases[i];
+        feel_expr *e = NULL;
+        feel_error err;
+        if (feel_parse_unary_tests(c->tests, strlen(c->tests), &e, &err))
+            fail_msg("unary tests '%s' do not parse: %s", c->tests, err.message);
+        json_t *in = c->input ? json_loads(c->input, JSON_DECODE_ANY, NULL) : NULL;
+        if (c->input && !in)
+            fail_msg("bad test input %s", c->input);
+        json_t *v = c->vars ? json_loads(c->vars, 0, NULL) : json_object();
+        feel_env env = {lookup, v, NOW_MS};
+        int got = feel_eval_unary_tests(e, in, &env, &err);
+        if (got != c->want)
+            fail_msg("'%s' with input %s: got %d, want %d (%s)", c->tests,
+                     c->input ? c->input : "null", got, c->want, got < 0 ? err.message : "");
+        json_decref(in);
+        json_decref(v);
+        feel_expr_free(e);
+    }
+}
+
+typedef struct ut_error_case {
+    const char *tests;
+    int column;
+    const char *message;
+} ut_error_case;
+
+static const ut_error_case ut_error_cases[] = {
+    {"", 1, "Expected unary tests at column 1, but found the end of the expression"},
+    {"   ", 4, "Expected unary tests at column 4, but found the end of the expression"},
+    {">=", 3, "Expected an expression at column 3, but found the end of the expression"},
+    {"not()", 5, "Expected a unary test at column 5, but found ')'"},
+    {"not(1, 2", 9, "Expected ',' or ')' at column 9, but found the end of the expression"},
+    {"not(1) , 2", 8,
+     "Expected the end of the unary tests after 'not(...)' at column 8, but found ','"},
+    {"1,", 3, "Expected an expression at column 3, but found the end of the expression"},
+    {"[1..5", 6,
+     "Expected ']' or ')' to end the interval at column 6, but found the end of the expression"},
+    {"- 5, -", 7, "Expected an expression at column 7, but found the end of the expression"},
+    {"-, 1", 2, "Expected an expression at column 2, but found ','"},
+    {">= 90 91", 7,
+     "Expected ',', an operator or the end of the unary tests at column 7, but found '91'"},
+};
+
+static void test_unary_tests_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof ut_error_cases / sizeof ut_error_cases[0]; i++) {
+        const ut_error_case *c = &ut_error_cases[i];
+        feel_expr *e = NULL;
+        feel_error err;
+        if (feel_parse_unary_tests(c->tests, strlen(c->tests), &e, &err) == 0) {
+            feel_expr_free(e);
+            fail_msg("'%s' parses as unary tests", c->tests);
+        }
+        if (err.column != c->column || strcmp(err.message, c->message) != 0)
+            fail_msg("'%s': got column %d '%s', want column %d '%s'", c->tests, err.column,
+                     err.message, c->column, c->message);
+    }
+    /* An expression is not unary tests and unary tests are no expression:
+     * each entry point refuses the other form. */
+    feel_expr *ut = NULL, *ex = NULL;
+    feel_error err;
+    assert_int_equal(feel_parse_unary_tests(">= 90", 5, &ut, &err), 0);
+    assert_int_equal(feel_parse(">= 90", 5, &ex, &err), -1);
+    assert_string_equal(err.message, "Expected an expression at column 1, but found '>='");
+    assert_int_equal(feel_parse("x > 1", 5, &ex, &err), 0);
+    char *out = NULL;
+    size_t len;
+    assert_int_equal(feel_eval(ut, NULL, &out, &len, &err), -1);
+    assert_non_null(strstr(err.message, "parsed as unary tests"));
+    assert_int_equal(feel_eval_condition(ut, NULL, &err), -1);
+    assert_int_equal(feel_eval_unary_tests(ex, NULL, NULL, &err), -1);
+    assert_non_null(strstr(err.message, "Expected unary tests"));
+    /* The bounds of a parse hold for unary tests too. */
+    size_t big = FEEL_MAX_SOURCE + 1;
+    char *src = malloc(big);
+    memset(src, '1', big);
+    assert_int_equal(feel_parse_unary_tests(src, big, &ut, &err), -1);
+    free(src);
+    /* A failing evaluation is -1 with the message. */
+    feel_expr *loop = NULL;
+    const char *huge = "count(for i in 1..100000, j in 1..100000 return i) > 0";
+    assert_int_equal(feel_parse_unary_tests(huge, strlen(huge), &loop, &err), 0);
+    assert_int_equal(feel_eval_unary_tests(loop, NULL, NULL, &err), -1);
+    assert_true(err.message[0] != 0);
+    feel_expr_free(loop);
+    feel_expr_free(ex);
+    feel_expr_free(ut);
+}
+
+/* Kept values keep their FEEL type across evaluations: a date tested by
+ * unary tests compares as a date, not as its JSON string. */
+static void test_values(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *expr, *tests, *json;
+        int want;
+    } cases[] = {
+        {"date(d)", "< date(\"2024-01-01\")", "\"2023-05-01\"", 1},
+        {"date(d)", "[date(\"2023-01-01\")..date(\"2023-12-31\")]", "\"2023-05-01\"", 1},
+        {"d", "< date(\"2024-01-01\")", "\"2023-05-01\"", 0}, /* a string is no date */
+        {"duration(\"P2D\")", "> duration(\"P1D\")", "\"P2D\"", 1},
+        {"0.1 + 0.2", "0.3", "0.3", 1},
+        {"[1, 2] ", "[1, 2]", "[1,2]", 1},
+        {"xs", "count(?) = 2", "[1,\"a\"]", 1},
+        {"missing", "null", "null", 1},
+        {"{a: d}", "?.a = \"2023-05-01\"", "{\"a\":\"2023-05-01\"}", 1},
+    };
+    json_t *vars = json_pack("{s:s, s:[i,s]}", "d", "2023-05-01", "xs", 1, "a");
+    feel_env env = {lookup, vars, NOW_MS};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        feel_expr *e = NULL, *t = NULL;
+        feel_error err;
+        assert_int_equal(feel_parse(cases[i].expr, strlen(cases[i].expr), &e, &err), 0);
+        assert_int_equal(feel_parse_unary_tests(cases[i].tests, strlen(cases[i].tests), &t, &err),
+                         0);
+        feel_value *v = NULL;
+        assert_int_equal(feel_eval_value(e, &env, NULL, &v, &err), 0);
+        int got = feel_eval_unary_tests_value(t, v, &env, NULL, &err);
+        if (got != cases[i].want)
+            fail_msg("'%s' tested with '%s': got %d, want %d", cases[i].expr, cases[i].tests, got,
+                     cases[i].want);
+        char *out = NULL;
+        size_t len = 0;
+        assert_int_equal(feel_value_json(v, &out, &len, &err), 0);
+        assert_string_equal(out, cases[i].json);
+        assert_int_equal(strlen(out), len);
+        free(out);
+        feel_value_free(v);
+        feel_expr_free(e);
+        feel_expr_free(t);
+    }
+    /* A range keeps as a value but has no JSON form; NULL is null. */
+    feel_expr *r = NULL;
+    feel_error err;
+    assert_int_equal(feel_parse("[1..2]", 6, &r, &err), 0);
+    feel_value *rv = NULL;
+    assert_int_equal(feel_eval_value(r, NULL, NULL, &rv, &err), 0);
+    char *out = NULL;
+    assert_int_equal(feel_value_json(rv, &out, NULL, &err), -1);
+    assert_int_equal(feel_value_json(NULL, &out, NULL, &err), 0);
+    assert_string_equal(out, "null");
+    free(out);
+    feel_value_free(rv);
+    feel_value_free(NULL);
+    /* A failed evaluation leaves no value. */
+    feel_expr *bad = NULL;
+    const char *big = "count(for i in 1..100000, j in 1..100000 return i)";
+    assert_int_equal(feel_parse(big, strlen(big), &bad, &err), 0);
+    feel_value *none = NULL;
+    assert_int_equal(feel_eval_value(bad, NULL, NULL, &none, &err), -1);
+    assert_null(none);
+    feel_expr *ut = NULL;
+    assert_int_equal(feel_parse_unary_tests("1", 1, &ut, &err), 0);
+    assert_int_equal(feel_eval_value(ut, NULL, NULL, &none, &err), -1);
+    assert_int_equal(feel_eval_unary_tests_value(ut, NULL, NULL, NULL, &err), 0);
+    feel_expr_free(ut);
+    feel_expr_free(bad);
+    feel_expr_free(r);
+    json_decref(vars);
+}
+
+/* A budget shared by evaluations: each takes its steps off; one that would
+ * pass what is left fails with the limit named. */
+static void test_budget(void **state)
+{
+    (void)state;
+    feel_expr *e = NULL, *t = NULL;
+    feel_error err;
+    const char *src = "sum(for i in 1..50 return i)";
+    assert_int_equal(feel_parse(src, strlen(src), &e, &err), 0);
+    assert_int_equal(feel_parse_unary_tests("> 3, ? < 0", 10, &t, &err), 0);
+    feel_budget b = {1000000};
+    char *out = NULL;
+    size_t len;
+    assert_int_equal(feel_eval_budget(e, NULL, &b, &out, &len, &err), 0);
+    assert_string_equal(out, "1275");
+    free(out);
+    uint64_t after_one = b.steps;
+    assert_true(after_one < 1000000 && after_one > 1000000 - 1000);
+    feel_expr *five = NULL;
+    assert_int_equal(feel_parse("5", 1, &five, &err), 0);
+    feel_value *in = NULL;
+    assert_int_equal(feel_eval_value(five, NULL, &b, &in, &err), 0);
+    uint64_t after_two = b.steps;
+    assert_int_equal(feel_eval_unary_tests_value(t, in, NULL, &b, &err), 1);
+    assert_true(b.steps < after_two && after_two < after_one);
+    feel_budget small = {20};
+    assert_int_equal(feel_eval_budget(e, NULL, &small, &out, &len, &err), -1);
+    assert_string_equal(err.message, "The evaluation takes more than 20 steps");
+    assert_int_equal(small.steps, 0);
+    assert_int_equal(feel_eval_unary_tests_value(t, in, NULL, &small, &err), -1);
+    assert_string_equal(err.message, "The evaluation takes more than 0 steps");
+    feel_value_free(in);
+    feel_expr_free(five);
+    feel_expr_free(e);
+    feel_expr_free(t);
+}
+
 /* ---- the real models --------------------------------------------------- */
 
 typedef struct corpus_stats {
@@ -1136,6 +1450,8 @@ int main(void)
         cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_parse_bounds),
         cmocka_unit_test(test_eval_errors),  cmocka_unit_test(test_regex_linear),
         cmocka_unit_test(test_reuse),        cmocka_unit_test(test_corpus),
+        cmocka_unit_test(test_unary_tests),  cmocka_unit_test(test_unary_tests_errors),
+        cmocka_unit_test(test_budget),       cmocka_unit_test(test_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
