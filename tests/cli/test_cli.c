@@ -556,8 +556,7 @@ static void test_task_commands(void **state) /* runtime */
     assert_string_equal(json_string_value(json_object_get(t, "assignee")), "anna");
     assert_string_equal(json_string_value(json_object_get(t, "elementId")), "review");
     assert_string_equal(json_string_value(json_object_get(t, "name")), "Review");
-    assert_string_equal(json_string_value(json_object_get(t, "processDefinitionId")),
-                        "cli-review");
+    assert_string_equal(json_string_value(json_object_get(t, "processDefinitionId")), "cli-review");
     json_t *groups = json_object_get(t, "candidateGroups");
     assert_int_equal(json_array_size(groups), 2);
     assert_string_equal(json_string_value(json_array_get(groups, 1)), "sales");

@@ -877,10 +877,10 @@ static void test_decode_user_tasks(void **state)
     assert_true(c.search.no_match);
     command_free(&c);
     /* A user task's key is its element instance's: two keys match nothing. */
-    assert_int_equal(rest_decode_search_user_tasks(
-                         S("{\"filter\":{\"userTaskKey\":\"7\",\"elementInstanceKey\":\"8\"}}"),
-                         &c, &err),
-                     0);
+    assert_int_equal(
+        rest_decode_search_user_tasks(
+            S("{\"filter\":{\"userTaskKey\":\"7\",\"elementInstanceKey\":\"8\"}}"), &c, &err),
+        0);
     assert_true(c.search.no_match);
     command_free(&c);
 
@@ -888,12 +888,10 @@ static void test_decode_user_tasks(void **state)
                   "Expected filter.state to be a user task state (CREATING, CREATED, ");
     expect_einval(rest_decode_search_user_tasks, "{\"filter\":{\"dueDate\":\"x\"}}",
                   "Expected the filter of user tasks to use only state, assignee, ");
-    expect_einval(rest_decode_search_user_tasks,
-                  "{\"filter\":{\"assignee\":{\"$like\":\"de*\"}}}",
+    expect_einval(rest_decode_search_user_tasks, "{\"filter\":{\"assignee\":{\"$like\":\"de*\"}}}",
                   "Expected filter.assignee to be a value, {\"$exists\": bool} or {\"$eq\": "
                   "value}, but it uses '$like'");
-    expect_einval(rest_decode_search_user_tasks,
-                  "{\"filter\":{\"assignee\":{\"$exists\":\"no\"}}}",
+    expect_einval(rest_decode_search_user_tasks, "{\"filter\":{\"assignee\":{\"$exists\":\"no\"}}}",
                   "Expected filter.assignee.$exists to be a boolean, but got a string");
     expect_einval(rest_decode_search_user_tasks,
                   "{\"filter\":{\"assignee\":{\"$exists\":true,\"$eq\":\"x\"}}}",
@@ -912,16 +910,16 @@ static void test_decode_user_tasks(void **state)
     assert_string_equal(c.assignee, "demo");
     assert_int_equal(c.no_override, 0);
     command_free(&c);
-    assert_int_equal(rest_decode_user_task_assignment(
-                         S("{\"assignee\":\"demo\",\"allowOverride\":false,\"action\":\"claim\"}"),
-                         &c, &err),
-                     0);
+    assert_int_equal(
+        rest_decode_user_task_assignment(
+            S("{\"assignee\":\"demo\",\"allowOverride\":false,\"action\":\"claim\"}"), &c, &err),
+        0);
     assert_int_equal(c.no_override, 1);
     command_free(&c);
-    assert_int_equal(rest_decode_user_task_assignment(
-                         S("{\"assignee\":\"demo\",\"allowOverride\":null,\"action\":null}"), &c,
-                         &err),
-                     0);
+    assert_int_equal(
+        rest_decode_user_task_assignment(
+            S("{\"assignee\":\"demo\",\"allowOverride\":null,\"action\":null}"), &c, &err),
+        0);
     assert_int_equal(c.no_override, 0);
     command_free(&c);
     expect_einval(rest_decode_user_task_assignment, "{}", "No assignee provided.");
@@ -940,10 +938,10 @@ static void test_decode_user_tasks(void **state)
     assert_int_equal(c.kind, COMMAND_COMPLETE_USER_TASK);
     assert_null(c.variables);
     command_free(&c);
-    assert_int_equal(rest_decode_user_task_completion(
-                         S("{\"variables\":{\"approved\":true},\"action\":\"complete\"}"), &c,
-                         &err),
-                     0);
+    assert_int_equal(
+        rest_decode_user_task_completion(
+            S("{\"variables\":{\"approved\":true},\"action\":\"complete\"}"), &c, &err),
+        0);
     assert_string_equal(c.variables, "{\"approved\":true}");
     command_free(&c);
     /* Variables that are not an object are the engine's to refuse. */

@@ -25,13 +25,13 @@ static int json_same(const char *a, const char *b)
 #define assert_json(actual, expected)                                                              \
     do {                                                                                           \
         if (!json_same((actual), (expected)))                                                      \
-            fail_msg("JSON %s != %s", (actual), (expected));                                      \
+            fail_msg("JSON %s != %s", (actual), (expected));                                       \
     } while (0)
 
 #define assert_has(hay, needle)                                                                    \
     do {                                                                                           \
         if (!strstr((hay), (needle)))                                                              \
-            fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));                          \
+            fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));                           \
     } while (0)
 
 static int check(const char *s, int strings_only, chute_error *err)
@@ -71,7 +71,7 @@ static void test_check_object_kinds(void **state)
     struct {
         const char *doc, *kind;
     } cases[] = {
-        {"[1]", "an array"}, {"3", "a number"},    {"1.5", "a number"}, {"\"x\"", "a string"},
+        {"[1]", "an array"}, {"3", "a number"},     {"1.5", "a number"},    {"\"x\"", "a string"},
         {"null", "null"},    {"true", "a boolean"}, {"false", "a boolean"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -1416,8 +1416,8 @@ static void test_user_task_lifecycle(void **state) /* runtime */
     assert_int_equal(run(f, &by)->page.total, 2);
     by.search = (command_search){.candidate_group = "sale", .limit = 100};
     assert_int_equal(run(f, &by)->page.total, 0);
-    by.search = (command_search){.user_task_key = task, .bpmn_process_id = "review-process",
-                                 .limit = 100};
+    by.search =
+        (command_search){.user_task_key = task, .bpmn_process_id = "review-process", .limit = 100};
     assert_int_equal(run(f, &by)->page.total, 1);
     by.search = (command_search){.from = 1, .limit = 1};
     s = run(f, &by);
