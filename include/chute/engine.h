@@ -101,7 +101,9 @@ const char *chute_job_state_name(chute_job_state state);
     X(EXTRACT_VALUE_ERROR, 4, "EXTRACT_VALUE_ERROR")     /* an expression failed */           \
     X(IO_MAPPING_ERROR, 5, "IO_MAPPING_ERROR")           /* an input or output mapping failed */ \
     X(UNKNOWN, 6, "UNKNOWN") /* a command moved more than CHUTE_MAX_STEPS_PER_COMMAND tokens */ \
-    X(CALLED_ELEMENT_ERROR, 7, "CALLED_ELEMENT_ERROR") /* a call activity's process is unknown */
+    X(CALLED_ELEMENT_ERROR, 7, "CALLED_ELEMENT_ERROR") /* a call activity's process is unknown */ \
+    X(CALLED_DECISION_ERROR, 8, "CALLED_DECISION_ERROR") /* a business rule task's decision is unknown */ \
+    X(DECISION_EVALUATION_ERROR, 9, "DECISION_EVALUATION_ERROR") /* a decision failed */
 
 typedef enum chute_incident_type {
 #define CHUTE_INCIDENT_TYPE_ENUM_(name, value, printed) CHUTE_INCIDENT_##name = value,
@@ -604,6 +606,44 @@ int chute_engine_get_process(chute_engine *e, int64_t key, chute_process_view *o
 int chute_engine_find_process(chute_engine *e, const char *bpmn_process_id, int32_t version,
                               chute_process_view *out, chute_error *err);
 
+/* ---- decisions ---------------------------------------------------------------
+ *
+ * A deployment may carry DMN resources beside BPMN ones (one deployment,
+ * all or nothing). Each decision of a DMN resource becomes a decision
+ * definition with a key and a version per decisionId; the resource itself
+ * is a decision requirements graph with a key of its own. An unchanged
+ * resource redeployed keeps its versions and keys. Business rule tasks
+ * with zeebe:calledDecision evaluate the latest version of their
+ * decision; chute_engine_evaluate_decision evaluates one on demand.
+ */
+typedef struct chute_decision_view {
+    int64_t key; /* decisionKey */
+    const char *decision_id;
+    const char *name; /* "" when none */
+    int32_t version;
+    int64_t requirements_key;      /* decisionRequirementsKey: the resource's */
+    const char *requirements_id;   /* the DMN definitions' id */
+    const char *requirements_name; /* "" when none */
+    const char *resource_name;
+    int64_t deployment_key;
+} chute_decision_view;
+
+/* The decisions the last successful chute_engine_deploy stored or kept, in
+ * resource order (valid until the next engine call). */
+void chute_engine_deployed_decisions(chute_engine *e, const chute_decision_view **out, size_t *n);
+
+/*
+ * Evaluates the decision |key| (> 0), or the latest version of
+ * |decision_id|, against the JSON object |vars|. Sets |*which| (may be
+ * NULL) to the decision and |*result| to its result as Zeebe gives it to a
+ * business rule task (malloc'd JSON text, |*result_len| bytes; the caller
+ * frees it). CHUTE_ENOTFOUND, CHUTE_EINVAL (variables; an evaluation that
+ * fails, with the decision's message), CHUTE_ENOMEM.
+ */
+int chute_engine_evaluate_decision(chute_engine *e, int64_t key, const char *decision_id,
+                                   const char *vars, size_t len, chute_decision_view *which,
+                                   char **result, size_t *result_len, chute_error *err);
+
 /* ---- processes: instances -------------------------------------------------
  *
  * A process instance runs one deployed definition. Its element instances
@@ -685,6 +725,9 @@ typedef struct chute_instance_view {
     int64_t started_at, ended_at; /* epoch ms; ended_at 0 while ACTIVE */
     const char *variables;        /* the root scope, a JSON object */
     size_t variables_len;
+    const char *process_name;     /* the process's name in its model, "" when none */
+    int64_t parent_process_instance_key; /* started by a call activity of this instance; 0 if not */
+    int64_t parent_element_instance_key; /* ... at this element instance */
 } chute_instance_view;
 
 /* Called once when an awaited instance ends (COMPLETED or TERMINATED),

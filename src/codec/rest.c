@@ -1799,6 +1799,17 @@ void rest_encode_instance(rest_buf *b, const chute_instance_view *inst)
     rest_buf_printf(b, ",\"processDefinitionVersion\":%" PRId32 ",", inst->version);
     put_key(b, "processDefinitionKey", inst->process_definition_key);
     rest_buf_puts(b, ",");
+    /* Camunda shows the id where a process has no name. */
+    put_str(b, "processDefinitionName",
+            inst->process_name && *inst->process_name ? inst->process_name
+                                                      : inst->bpmn_process_id);
+    rest_buf_puts(b, ",");
+    if (inst->parent_process_instance_key) {
+        put_key(b, "parentProcessInstanceKey", inst->parent_process_instance_key);
+        rest_buf_puts(b, ",");
+        put_key(b, "parentElementInstanceKey", inst->parent_element_instance_key);
+        rest_buf_puts(b, ",");
+    }
     put_str(b, "state", chute_instance_state_name(inst->state));
     put_bool(b, "hasIncident", inst->has_incident);
     put_time(b, "startDate", inst->started_at);

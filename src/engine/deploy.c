@@ -274,7 +274,13 @@ int chute_engine_deploy(chute_engine *e, const chute_resource *res, size_t n,
     int64_t dkey = engine_next_key(e);
     int64_t now = engine_now(e);
     size_t nv = 0;
+    e->ndec_views = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
+        if (parsed[i].dmn) {
+            rc = decide_add(e, &res[i], parsed[i].dmn, dkey, now, err);
+            parsed[i].dmn = NULL; /* taken */
+            continue;
+        }
         uint64_t sum = fnv1a(res[i].content, res[i].len);
         for (size_t k = 0; k < parsed[i].nprocesses && rc == 0; k++) {
             const char *id = parsed[i].ids[k];

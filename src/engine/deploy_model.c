@@ -14,6 +14,7 @@
 
 #include "feel/feel.h"
 #include "model/bpmn.h"
+#include "dmn/dmn.h"
 
 typedef struct shared_defs {
     model_definitions *defs;
@@ -49,6 +50,8 @@ static const model_options feel_hook = {parse_feel, free_feel, NULL};
 int deploy_parse(const chute_resource *r, parsed_resource *out, model_errors *errs)
 {
     memset(out, 0, sizeof *out);
+    if (decide_is_dmn(r))
+        return decide_parse(r, &out->dmn, errs);
     model_definitions *defs = NULL;
     int rc = model_parse((const char *)r->content, r->len, r->name, &feel_hook, &defs, errs);
     if (rc != 0)
@@ -104,6 +107,7 @@ void deploy_model_free(void *model)
 
 void deploy_parsed_free(parsed_resource *p)
 {
+    dmn_definitions_free(p->dmn);
     for (size_t i = 0; i < p->nprocesses; i++)
         deploy_model_free(p->models[i]);
     free(p->ids);

@@ -145,6 +145,16 @@ void engine_persist_instance(chute_engine *e, const store_instance *r)
     e->batch_changes++;
 }
 
+void engine_persist_decision(chute_engine *e, const store_decision *d)
+{
+    if (e->batch_failed || batch_open(e) != 0)
+        return;
+    chute_error err;
+    if (store_put_decision(e->st, d, &err) != 0)
+        batch_fail(e, &err);
+    e->batch_changes++;
+}
+
 void engine_persist_message(chute_engine *e, const store_message *m)
 {
     if (e->batch_failed || batch_open(e) != 0)
@@ -280,6 +290,8 @@ static int load_all(chute_engine *e, chute_error *err)
         }
     }
     rc = deploy_load(e, err);
+    if (rc == 0)
+        rc = decide_load(e, err);
     if (rc != 0)
         return rc;
     rc = process_load(e, err);
@@ -289,6 +301,8 @@ static int load_all(chute_engine *e, chute_error *err)
         return rc;
     if (deploy_max_counter(e) > max_seen)
         max_seen = deploy_max_counter(e);
+    if (decide_max_counter(e) > max_seen)
+        max_seen = decide_max_counter(e);
     e->counter = e->saved_counter = max_seen;
     e->next_sweep = INT64_MAX;
     if (e->opts.retention_ms > 0) {
@@ -385,6 +399,8 @@ void chute_engine_close(chute_engine *e)
     process_clear_messages(e);
     process_free_awaiters(e);
     deploy_clear(e);
+    decide_clear(e);
+    free(e->dec_views);
     free(e->proc_views);
     free(e->scratch);
     free(e->retired);

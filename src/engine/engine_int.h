@@ -327,6 +327,7 @@ typedef struct pinst {
     int64_t started_at, ended_at;
     char *start_ckey; /* the correlation key of the message that started it, NULL if none */
     int64_t parent_key; /* the call activity's element instance that started it, 0 for none */
+    int64_t parent_pi_key; /* that element instance's process instance */
     einst *root;
     einst *head, *tail; /* active element instances, the root first */
     phist *hist;
@@ -343,6 +344,28 @@ typedef struct pwork {
     uint32_t index;
     uint8_t is_flow;
 } pwork;
+
+/* A deployed decision (decide.c). Decisions of one resource share its
+ * parsed definitions (|shared|, reference counted). */
+struct dmn_definitions;
+typedef struct dmn_shared {
+    struct dmn_definitions *defs;
+    uint8_t *content;
+    size_t len;
+    unsigned refs;
+} dmn_shared;
+
+typedef struct decdef {
+    int64_t key;
+    char *decision_id;
+    int32_t version;
+    int64_t requirements_key;
+    char *resource_name;
+    uint64_t checksum;
+    int64_t deployment_key;
+    dmn_shared *shared;
+    uint32_t index; /* in shared->defs->decisions */
+} decdef;
 
 struct chute_engine {
     chute_engine_options opts; /* clock and log always set (defaults filled in at open) */
@@ -361,6 +384,10 @@ struct chute_engine {
     size_t ndefs, defs_cap;
     hmap defs_by_key;
     chute_process_view *proc_views; /* what chute_engine_deploy hands out */
+    decdef **decs; /* every deployed decision, in key order */
+    size_t ndecs, decs_cap;
+    chute_decision_view *dec_views; /* the last deployment's decisions */
+    size_t ndec_views, dec_views_cap;
     size_t proc_views_cap;
     heap timers;
     hmap instances;    /* key -> pinst, ACTIVE ones */
@@ -677,10 +704,45 @@ void putask_free(putask *ut);
 void pinst_free(pinst *pi);
 void einst_free(einst *ei);
 
+/* ---- decide.c: decisions ----------------------------------------------------- */
+
+struct model_errors;
+
+/* Non-zero when |r| is a DMN resource (by its namespace). */
+int decide_is_dmn(const chute_resource *r);
+
+/* Parses a DMN resource (CHUTE_EINVAL with |errs| filled). */
+int decide_parse(const chute_resource *r, struct dmn_definitions **out, struct model_errors *errs);
+
+/* Adds the decisions of the parsed resource |defs| (taken) deployed as |r|
+ * in deployment |dkey|, appending their views to e->dec_views. */
+int decide_add(chute_engine *e, const chute_resource *r, struct dmn_definitions *defs,
+               int64_t dkey, int64_t now, chute_error *err);
+
+/* Writes a decision's row in the open batch. */
+void engine_persist_decision(chute_engine *e, const store_decision *d);
+
+/* The largest key counter the decisions use. */
+int64_t decide_max_counter(const chute_engine *e);
+
+/* Rebuilds the decisions from the store; frees them all. */
+int decide_load(chute_engine *e, chute_error *err);
+void decide_clear(chute_engine *e);
+
+/* The latest decision |id|, or NULL. */
+decdef *decide_find(const chute_engine *e, const char *id);
+
+/* Evaluates |d| with the variables |env| gives: 0 with the result, or -1
+ * with |msg| saying why. */
+struct feel_env;
+int decide_eval(const decdef *d, const struct feel_env *env, char **result, size_t *len,
+                char *msg, size_t msg_cap);
+
 /* ---- deploy_model.c: the resource parser behind deploy.c -------------------- */
 
 /* The processes a resource defines, parsed. */
 typedef struct parsed_resource {
+    struct dmn_definitions *dmn; /* a DMN resource's decisions (then no processes) */
     size_t nprocesses;
     char **ids;   /* bpmnProcessId of each process */
     void **models; /* the executable model of each (deploy_model_free) */

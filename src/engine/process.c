@@ -788,9 +788,12 @@ static void notify_awaiters(chute_engine *e, pinst *pi)
 
 /* The instance's root scope ended with |state|: the instance leaves the
  * engine's maps (it stays on the dirty list until the commit wrote it). */
+static void drop_timers(chute_engine *e, einst *ei);
+
 static void end_instance(chute_engine *e, pinst *pi, int state)
 {
     int64_t now = engine_now(e);
+    drop_timers(e, pi->root); /* its event sub-processes' timers and subscriptions */
     pi->state = (uint8_t)state;
     pi->ended_at = now;
     pi->root->state = (uint8_t)state;
@@ -835,7 +838,8 @@ static void release_einst(chute_engine *e, einst *ei, int state)
     unlink_einst(ei->pi, ei);
     ei->state = (uint8_t)state;
     const model_element *el = elem_of(ei);
-    if (el && (el->type == MODEL_ELEMENT_SUB_PROCESS || ei->mi)) {
+    if (el && (el->type == MODEL_ELEMENT_SUB_PROCESS ||
+               el->type == MODEL_ELEMENT_EVENT_SUB_PROCESS || ei->mi)) {
         if (e->ngrave == e->grave_cap) {
             size_t cap = e->grave_cap ? e->grave_cap * 2 : 16;
             void **g = realloc(e->graveyard, cap * sizeof *g);
@@ -1111,6 +1115,115 @@ static void create_job(chute_engine *e, einst *ei, const model_job *mj)
     touch(e, ei->pi);
 }
 
+/* ---- event sub-processes ---------------------------------------------------------------- */
+
+/* Non-zero when |event| is the start event of an event sub-process. */
+static int is_esp_start(const model_process *p, uint32_t event)
+{
+    const model_element *ev = &p->elements[event];
+    return ev->type == MODEL_ELEMENT_START_EVENT && ev->scope != MODEL_NONE &&
+           p->elements[ev->scope].type == MODEL_ELEMENT_EVENT_SUB_PROCESS;
+}
+
+/* The event sub-processes of scope |s| (the root or a sub-process). */
+static const uint32_t *esps_of(const einst *s, uint32_t *n)
+{
+    const model_process *p = s->pi->proc;
+    if (s->elem == MODEL_NONE) {
+        *n = p->esp_count;
+        return p->esps;
+    }
+    if (s->mi) { /* a multi-instance body holds no event sub-processes */
+        *n = 0;
+        return NULL;
+    }
+    const model_element *el = &p->elements[s->elem];
+    *n = el->type == MODEL_ELEMENT_SUB_PROCESS ? el->esp_count : 0;
+    return el->esps;
+}
+
+static int arm_timer(chute_engine *e, einst *ei, uint32_t event);
+static int open_sub(chute_engine *e, einst *ei, uint32_t event);
+
+/* Arms the timer and message starts of the event sub-processes of scope
+ * |s| (error starts need nothing until an error is thrown). */
+static int arm_esps(chute_engine *e, einst *s)
+{
+    uint32_t n;
+    const uint32_t *esps = esps_of(s, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t start = s->pi->proc->elements[esps[i]].sub_start;
+        if (start == MODEL_NONE)
+            continue;
+        model_event_type ev = s->pi->proc->elements[start].event;
+        int rc = ev == MODEL_EVENT_TIMER     ? arm_timer(e, s, start)
+                 : ev == MODEL_EVENT_MESSAGE ? open_sub(e, s, start)
+                                             : 0;
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void terminate_children(chute_engine *e, einst *scope);
+static int apply_document(chute_engine *e, einst *ei, const char *doc, size_t len, int local);
+static void sub_unindex(chute_engine *e, psub *x);
+
+/* Closes the timers and subscriptions of |s| that start its event
+ * sub-processes (its boundary events, if it has any, stay). */
+static void drop_esp_waits(chute_engine *e, einst *s)
+{
+    const model_process *p = s->pi->proc;
+    for (ptimer **pp = &s->timers; *pp;) {
+        ptimer *t = *pp;
+        if (is_esp_start(p, t->event)) {
+            *pp = t->next;
+            heap_remove(&e->ptimers, t);
+            free(t);
+        } else {
+            pp = &t->next;
+        }
+    }
+    for (psub **pp = &s->subs; *pp;) {
+        psub *x = *pp;
+        if (is_esp_start(p, x->event)) {
+            *pp = x->next;
+            sub_unindex(e, x);
+            free(x->name);
+            free(x->ckey);
+            free(x);
+        } else {
+            pp = &x->next;
+        }
+    }
+}
+
+/* The start event |start| of an event sub-process of scope |s| occurred:
+ * an interrupting one ends every other token of the scope first. The
+ * event sub-process runs as a sub-process whose token starts at |start|. */
+static void trigger_esp(chute_engine *e, einst *s, uint32_t start, const char *vars, size_t len)
+{
+    const model_process *p = s->pi->proc;
+    const model_element *sev = &p->elements[start];
+    uint32_t esp = sev->scope;
+    if (sev->interrupting) {
+        terminate_children(e, s);
+        drop_esp_waits(e, s); /* the scope's other event sub-processes close too */
+    }
+    einst *ei = einst_new(e, s->pi, s, esp);
+    if (!ei) {
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    s->tokens++;
+    touch(e, s->pi);
+    if (!jdoc_blank(vars, len) && apply_document(e, ei, vars, len, sev->output_count > 0) != 0) {
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    queue_work(e, ei, start, 0);
+}
+
 /* ---- timers --------------------------------------------------------------------------- */
 
 static int timer_before(const void *a, const void *b)
@@ -1338,53 +1451,89 @@ static void trigger_boundary(chute_engine *e, einst *act, uint32_t boundary, con
     activate(e, scope, boundary);
 }
 
-/* The catch of error |code| thrown at |from| (an element instance): the
- * first activity from |from| outwards with an error boundary event whose
- * code matches (a boundary without code catches any, after the exact
- * ones of the same activity). Its boundary index in |*boundary|. */
-static einst *find_error_catch(einst *from, const char *code, uint32_t *boundary)
+/* Where an error is caught: an error boundary event of an activity, or
+ * the error start of an event sub-process of a scope. */
+typedef struct error_catch {
+    einst *act;        /* with |boundary| */
+    uint32_t boundary;
+    einst *scope;      /* with |start| */
+    uint32_t start;
+} error_catch;
+
+/* Among |n| candidates (element indices of error events, |code_of| their
+ * codes), the exact match of |code| first, then one without a code. */
+static uint32_t pick_error(const model_process *p, const uint32_t *events, uint32_t n,
+                           const char *code)
 {
-    for (einst *a = from; a && a->elem != MODEL_NONE; a = a->scope) {
-        const model_element *el = elem_of(a);
-        uint32_t any = MODEL_NONE;
-        for (uint32_t i = 0; i < el->boundary_count; i++) {
-            const model_element *b = &a->pi->proc->elements[el->boundaries[i]];
-            if (b->event != MODEL_EVENT_ERROR)
-                continue;
-            if (!b->error_code) {
-                if (any == MODEL_NONE)
-                    any = el->boundaries[i];
-            } else if (code && strcmp(b->error_code, code) == 0) {
-                *boundary = el->boundaries[i];
-                return a;
-            }
-        }
-        if (any != MODEL_NONE) {
-            *boundary = any;
-            return a;
+    uint32_t any = MODEL_NONE;
+    for (uint32_t i = 0; i < n; i++) {
+        const model_element *b = &p->elements[events[i]];
+        if (b->event != MODEL_EVENT_ERROR)
+            continue;
+        if (!b->error_code) {
+            if (any == MODEL_NONE)
+                any = events[i];
+        } else if (code && strcmp(b->error_code, code) == 0) {
+            return events[i];
         }
     }
-    return NULL;
+    return any;
 }
 
-/* Throws error |code| at |at|: an error end event throws from its flow
- * scope, a job's element from itself. 1 when caught. */
+/* The catch of error |code| thrown at |from|: from the element outwards,
+ * each level's boundary events first, then the event sub-processes of its
+ * flow scope. 1 when found. */
+static int find_error_catch(einst *from, const char *code, error_catch *c)
+{
+    memset(c, 0, sizeof *c);
+    const model_process *p = from->pi->proc;
+    for (einst *a = from; a; a = a->scope) {
+        if (a->elem != MODEL_NONE && !is_inner(a)) {
+            const model_element *el = elem_of(a);
+            uint32_t b = pick_error(p, el->boundaries, el->boundary_count, code);
+            if (b != MODEL_NONE) {
+                c->act = a;
+                c->boundary = b;
+                return 1;
+            }
+        }
+        einst *s = a->scope;
+        if (!s)
+            break;
+        uint32_t n;
+        const uint32_t *esps = esps_of(s, &n);
+        uint32_t starts[64], k = 0;
+        for (uint32_t i = 0; i < n && k < 64; i++)
+            if (p->elements[esps[i]].sub_start != MODEL_NONE)
+                starts[k++] = p->elements[esps[i]].sub_start;
+        uint32_t st = pick_error(p, starts, k, code);
+        if (st != MODEL_NONE) {
+            c->scope = s;
+            c->start = st;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Throws error |code| at |at| (a job's element, or an error end event). 1
+ * when caught. */
 static int throw_from(chute_engine *e, einst *at, const char *code, const char *vars,
                       size_t len)
 {
     const model_element *el = elem_of(at);
-    einst *from = el->type == MODEL_ELEMENT_END_EVENT ? at->scope : at;
-    uint32_t boundary;
-    einst *act = find_error_catch(from, code, &boundary);
-    if (!act)
+    error_catch c;
+    if (!find_error_catch(at, code, &c))
         return 0;
-    if (at != act && el->type == MODEL_ELEMENT_END_EVENT) {
-        /* The end event itself is done; the scope it ends is terminated
-         * with the activity that caught the error. */
+    if (el->type == MODEL_ELEMENT_END_EVENT && c.act != at) {
+        /* The end event itself is done; what it ends goes with the catch. */
         release_einst(e, at, CHUTE_INSTANCE_COMPLETED);
     }
-    touch(e, act->pi);
-    trigger_boundary(e, act, boundary, vars, len);
+    touch(e, (c.act ? c.act : c.scope)->pi);
+    if (c.act)
+        trigger_boundary(e, c.act, c.boundary, vars, len);
+    else
+        trigger_esp(e, c.scope, c.start, vars, len);
     return 1;
 }
 
@@ -1395,8 +1544,8 @@ int process_catch_error(chute_engine *e, const job *j, const char *code, const c
     einst *ei = p ? hmap_get(&e->elements, p->ref.element_instance_key) : NULL;
     if (!ei || ei->job_key != j->key)
         return 0;
-    uint32_t boundary;
-    if (!find_error_catch(ei, code, &boundary))
+    error_catch c;
+    if (!find_error_catch(ei, code, &c))
         return 0;
     throw_from(e, ei, code, vars, len);
     drain(e);
@@ -1426,7 +1575,24 @@ void process_tick(chute_engine *e, int64_t now)
             free(t);
             drop_timers(e, owner);
             complete(e, owner);
-        } else if (elem_of(owner)->type == MODEL_ELEMENT_EVENT_BASED_GATEWAY) {
+        } else if (is_esp_start(owner->pi->proc, t->event)) {
+            uint32_t event = t->event;
+            const model_element *sev = &owner->pi->proc->elements[event];
+            if (!sev->interrupting && t->repeat != 0) {
+                iso_duration every = {t->every_months, t->every_ms};
+                t->due = iso_add(t->due, &every);
+                if (t->repeat > 0)
+                    t->repeat--;
+                if (process_timer_add(e, t) != 0) {
+                    free(t);
+                    engine_batch_fail(e, NULL);
+                }
+            } else {
+                free(t);
+            }
+            trigger_esp(e, owner, event, NULL, 0);
+        } else if (owner->elem != MODEL_NONE &&
+                   elem_of(owner)->type == MODEL_ELEMENT_EVENT_BASED_GATEWAY) {
             uint32_t event = t->event;
             free(t);
             route_event_gateway(e, owner, event, NULL, 0);
@@ -1607,6 +1773,59 @@ static char *user_task_headers(chute_engine *e, einst *ei, const model_job *mj,
     return text;
 }
 
+static char *eval_key(chute_engine *e, einst *ei, const model_expr *x, const char **kind,
+                      feel_error *fe);
+
+/* A business rule task evaluates its decision; the result goes to its
+ * result variable as a script's does. */
+static void call_decision(chute_engine *e, einst *ei, const model_decision *md)
+{
+    feel_error fe = {0};
+    const char *kind;
+    char *id = eval_key(e, ei, md->decision_id, &kind, &fe);
+    if (!id) {
+        if (kind || fe.message[0])
+            raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_EXTRACT_VALUE_ERROR,
+                           "Expected result of the expression '%s' to be 'STRING', but %s%s",
+                           md->decision_id->text, kind ? "was " : "it failed: ",
+                           kind ? kind : fe.message);
+        else
+            engine_batch_fail(e, NULL);
+        return;
+    }
+    const decdef *d = decide_find(e, id);
+    if (!d) {
+        raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_CALLED_DECISION_ERROR,
+                       "Expected to evaluate decision '%s', but no decision found for id '%s'",
+                       id, id);
+        free(id);
+        return;
+    }
+    free(id);
+    feel_scope fs = {ei};
+    feel_env env = {feel_lookup, &fs, engine_now(e)};
+    char *val = NULL;
+    size_t vlen = 0;
+    char msg[1024];
+    if (decide_eval(d, &env, &val, &vlen, msg, sizeof msg) != 0) {
+        raise_incident(e, ei, STAGE_ACTIVATE, CHUTE_INCIDENT_DECISION_EVALUATION_ERROR, "%s",
+                       msg);
+        return;
+    }
+    const model_element *el = elem_of(ei);
+    const char *rv = md->result_variable;
+    int rc = el->output_count ? pscope_set(e, &ei->vars, rv, strlen(rv), val, vlen, 0)
+                              : pscope_set(e, &propagation_target(ei, rv, strlen(rv))->vars, rv,
+                                           strlen(rv), val, vlen, 0);
+    free(val);
+    if (rc != 0) {
+        engine_batch_fail(e, NULL);
+        return;
+    }
+    touch(e, ei->pi);
+    complete(e, ei);
+}
+
 /* What the element does once its inputs are mapped. */
 static void enter(chute_engine *e, einst *ei)
 {
@@ -1624,6 +1843,8 @@ static void enter(chute_engine *e, einst *ei)
     }
     if (el->type == MODEL_ELEMENT_SUB_PROCESS) {
         /* The sub-process is a scope now: its start event's token. */
+        if (el->esp_count && arm_esps(e, ei) != 0)
+            return;
         queue_work(e, ei, el->sub_start, 0);
         touch(e, ei->pi);
         return;
@@ -1654,6 +1875,10 @@ static void enter(chute_engine *e, einst *ei)
     }
     if (el->job) {
         create_job(e, ei, el->job);
+        return;
+    }
+    if (el->decision) {
+        call_decision(e, ei, el->decision);
         return;
     }
     if (el->script) {
@@ -1867,6 +2092,9 @@ static void instance_view(chute_engine *e, pinst *pi, chute_instance_view *v)
     v->started_at = pi->started_at;
     v->ended_at = pi->ended_at;
     v->has_incident = process_has_incident(e, pi);
+    v->process_name = pi->proc && pi->proc->name ? pi->proc->name : "";
+    v->parent_process_instance_key = pi->parent_pi_key;
+    v->parent_element_instance_key = pi->parent_pi_key ? pi->parent_key : 0;
     pbuf b = {0};
     if (visible_document(pi->root, NULL, 0, &b) == 0) {
         job_scratch_add(e, b.p);
@@ -1983,6 +2211,8 @@ static pinst *start_instance(chute_engine *e, procdef *d, const model_process *p
     touch(e, pi);
     /* The start event's token: the root holds it until it moves on. */
     queue_work(e, root, start, 0);
+    if (proc->esp_count)
+        arm_esps(e, root); /* a failure raised an incident on the root */
     return pi;
 }
 
@@ -2508,8 +2738,15 @@ static int list_row(void *ctx, const store_instance *r)
     v.has_incident = r->has_incident;
     v.started_at = r->started_at;
     v.ended_at = r->ended_at;
+    procdef *d = hmap_get(&e->defs_by_key, r->definition_key);
+    const model_process *proc = d ? deploy_process_of(d->model) : NULL;
+    v.process_name = proc && proc->name ? proc->name : "";
     chute_error err;
     pinst *pi = pstate_decode(e, r->key, NULL, r->data, r->len, &err);
+    if (pi) {
+        v.parent_process_instance_key = pi->parent_pi_key;
+        v.parent_element_instance_key = pi->parent_pi_key ? pi->parent_key : 0;
+    }
     pbuf b = {0};
     if (pi && visible_document(pi->root, NULL, 0, &b) == 0) {
         v.variables = b.p;
@@ -2989,6 +3226,10 @@ static void deliver(chute_engine *e, psub *x, const char *vars, size_t len)
     uint32_t event = x->event;
     const model_element *el = elem_of(owner);
     touch(e, owner->pi);
+    if (is_esp_start(owner->pi->proc, event)) {
+        trigger_esp(e, owner, event, vars, len);
+        return;
+    }
     if (event == owner->elem) {
         /* A message catch event or a receive task: it completes. */
         drop_timers(e, owner);
@@ -3555,6 +3796,7 @@ static void start_call(chute_engine *e, einst *ei, const model_call *call)
         return;
     }
     child->parent_key = ei->key;
+    child->parent_pi_key = ei->pi->key;
     ei->child_key = child->key;
     touch(e, ei->pi);
 }

@@ -21,7 +21,7 @@
  *   u32 history count + (i64 key, u32 element, i64 scope key, u8 state,
  *     i64 started_at, i64 ended_at) each, u32 history dropped, str the
  *     correlation key of the message that started it, i64 the call
- *     activity's element instance that started it
+ *     activity's element instance that started it and its instance
  *   u32 resolved incident count + (i64 key, u8 type, i64 element key,
  *     u32 element, i64 job key, i64 created_at, str message) each
  * where str is u32 length + bytes. Every read is bounds-checked: a damaged
@@ -180,6 +180,7 @@ int pstate_encode(const pinst *pi, uint8_t **out, size_t *len)
     w_u32(&b, pi->hist_dropped);
     w_str(&b, pi->start_ckey ? pi->start_ckey : "", pi->start_ckey ? strlen(pi->start_ckey) : 0);
     w_i64(&b, pi->parent_key);
+    w_i64(&b, pi->parent_pi_key);
     w_u32(&b, pi->nincs);
     for (uint32_t i = 0; i < pi->nincs; i++) {
         const pinc *x = &pi->incs[i];
@@ -439,6 +440,7 @@ pinst *pstate_decode(chute_engine *e, int64_t key, procdef *def, const void *dat
     if (ck && ckl && !(pi->start_ckey = dup_n(ck, ckl)))
         goto oom;
     pi->parent_key = r_i64(&b);
+    pi->parent_pi_key = r_i64(&b);
     uint32_t ni = r_u32(&b);
     if (!b.bad && ni > b.len) /* each takes bytes: a count past the row is damage */
         b.bad = 1;

@@ -37,7 +37,8 @@
     "startEvent, endEvent, intermediateThrowEvent, intermediateCatchEvent (timer, message), "      \
     "boundaryEvent (error, timer, message), subProcess, task, manualTask, serviceTask, sendTask, " \
     "receiveTask, userTask, scriptTask, businessRuleTask, callActivity, exclusiveGateway, "        \
-    "parallelGateway, inclusiveGateway, eventBasedGateway (multi-instance on activities)"
+    "parallelGateway, inclusiveGateway, eventBasedGateway, event sub-processes (multi-instance "   \
+    "on activities)"
 
 enum { NS_NONE, NS_BPMN, NS_ZEEBE, NS_OTHER };
 
@@ -1132,6 +1133,7 @@ static int supported_type(model_element_type t)
     case MODEL_ELEMENT_INTERMEDIATE_CATCH_EVENT:
     case MODEL_ELEMENT_BOUNDARY_EVENT:
     case MODEL_ELEMENT_SUB_PROCESS:
+    case MODEL_ELEMENT_EVENT_SUB_PROCESS:
     case MODEL_ELEMENT_RECEIVE_TASK:
     case MODEL_ELEMENT_EVENT_BASED_GATEWAY:
     case MODEL_ELEMENT_TASK:
@@ -1174,12 +1176,6 @@ static int check_supported(builder *b, const xtree_node *n, const flow_node_kind
                   d->first->name);
         return 0;
     }
-    if (el->type == MODEL_ELEMENT_EVENT_SUB_PROCESS) {
-        add_error(b, n,
-                  "Elements of type 'subProcess' with triggeredByEvent=\"true\" (event "
-                  "sub-processes) are not supported by Chute yet (supported: " SUPPORTED_LIST ")");
-        return 0;
-    }
     if (!supported_type(el->type)) {
         if (d->count)
             add_error(b, n,
@@ -1201,8 +1197,15 @@ static int check_supported(builder *b, const xtree_node *n, const flow_node_kind
     }
     if (d->count && is_event(el->type)) {
         const char *def = d->first->name;
-        if (el->type == MODEL_ELEMENT_START_EVENT &&
-            !(el->event == MODEL_EVENT_MESSAGE && el->scope == MODEL_NONE)) {
+        int in_esp = el->scope != MODEL_NONE && n->parent &&
+                     attr_value(n->parent, "triggeredByEvent") &&
+                     strcmp(attr_value(n->parent, "triggeredByEvent"), "true") == 0;
+        if (el->type == MODEL_ELEMENT_START_EVENT && in_esp &&
+            (el->event == MODEL_EVENT_TIMER || el->event == MODEL_EVENT_MESSAGE ||
+             el->event == MODEL_EVENT_ERROR)) {
+            /* the start of an event sub-process */
+        } else if (el->type == MODEL_ELEMENT_START_EVENT &&
+                   !(el->event == MODEL_EVENT_MESSAGE && el->scope == MODEL_NONE)) {
             add_error(b, n,
                       "Start events with %s '%s' are not supported by Chute yet (supported: none "
                       "start events, and message start events of the process)",
@@ -1387,12 +1390,25 @@ static void check_implementation(builder *b, const xtree_node *n, model_element 
     case MODEL_ELEMENT_BUSINESS_RULE_TASK:
         if (x->n_task_definition == 1 && x->n_called_decision == 0)
             el->job = make_job(b, x);
-        else if (x->n_task_definition == 0 && x->n_called_decision == 1)
-            add_error(b, x->called_decision,
-                      "Business rule tasks that call a DMN decision ('zeebe:calledDecision') are "
-                      "not supported by Chute yet (supported: a job worker, "
-                      "'zeebe:taskDefinition')");
-        else
+        else if (x->n_task_definition == 0 && x->n_called_decision == 1) {
+            const xtree_attr *id = xtree_attr_get(x->called_decision, "decisionId");
+            const char *rv = attr_value(x->called_decision, "resultVariable");
+            model_decision *d = arena_alloc(b->out, sizeof *d);
+            if (!d) {
+                b->oom = 1;
+            } else if (!id || id->len == 0) {
+                add_error(b, x->called_decision,
+                          "Attribute 'decisionId' must be present and not empty");
+            } else if (!rv || !*rv) {
+                add_error(b, x->called_decision,
+                          "Attribute 'resultVariable' must be present and not empty");
+            } else {
+                d->decision_id =
+                    make_expr(b, x->called_decision, "decisionId", id->value, id->len, 0);
+                d->result_variable = out_str(b, rv, strlen(rv));
+                el->decision = d;
+            }
+        } else
             add_error(b, n,
                       "Must have either one 'zeebe:calledDecision' or one 'zeebe:taskDefinition' "
                       "extension element");
@@ -1438,7 +1454,7 @@ static int read_message(builder *b, const xtree_node *ref, model_element *el)
     el->message_name = make_expr(b, m, "name", name, strlen(name), 0);
     if (!el->message_name)
         return 0;
-    if (el->type == MODEL_ELEMENT_START_EVENT) {
+    if (el->type == MODEL_ELEMENT_START_EVENT && el->scope == MODEL_NONE) {
         if (!el->message_name->is_static) {
             add_error(b, m,
                       "The name of a message that starts a process must be static, but it is the "
@@ -1478,7 +1494,7 @@ static int read_event_details(builder *b, const xtree_node *n, model_element *el
                 add_error(b, def, "Must reference an error ('errorRef') with an error code");
                 return 0;
             }
-            el->error_code = NULL; /* a boundary without errorRef catches every code */
+            el->error_code = NULL; /* a catch without errorRef catches every code */
             return 1;
         }
         const xtree_node *t = id_lookup(b, ref, strlen(ref));
@@ -1535,10 +1551,12 @@ static int read_event_details(builder *b, const xtree_node *n, model_element *el
         add_error(b, which, "The timer's '%s' must not be empty", which->name);
         return 0;
     }
-    if (kind == MODEL_TIMER_CYCLE && el->type != MODEL_ELEMENT_BOUNDARY_EVENT) {
+    if (kind == MODEL_TIMER_CYCLE && el->type != MODEL_ELEMENT_BOUNDARY_EVENT &&
+        !(el->type == MODEL_ELEMENT_START_EVENT && el->scope != MODEL_NONE)) {
         add_error(b, which,
-                  "Timer cycles are only supported on non-interrupting boundary events by Chute "
-                  "yet (timer start events and event sub-processes come later)");
+                  "Timer cycles are only supported on non-interrupting boundary events and "
+                  "event sub-process start events by Chute yet (timer start events of a process "
+                  "come later)");
         return 0;
     }
     if (kind == MODEL_TIMER_CYCLE && el->interrupting) {
@@ -1855,6 +1873,76 @@ static void check_structure(builder *b, proc_ctx *pc)
             el->sub_start = MODEL_NONE;
         }
     }
+    /* Event sub-processes: one start event with a trigger, no flows in or
+     * out; each scope lists its own. */
+    uint32_t root_esps = 0;
+    for (uint32_t e = 0; e < pc->ne; e++) {
+        model_element *el = &pc->elements[e];
+        if (el->type != MODEL_ELEMENT_EVENT_SUB_PROCESS)
+            continue;
+        el->sub_start = MODEL_NONE;
+        uint32_t starts = 0;
+        for (uint32_t c = 0; c < pc->ne; c++) {
+            const model_element *ch = &pc->elements[c];
+            if (ch->scope == e && ch->type == MODEL_ELEMENT_START_EVENT) {
+                starts++;
+                el->sub_start = c;
+            }
+        }
+        if (starts != 1) {
+            add_error(b, pc->element_nodes[e],
+                      "Must have exactly one start event in an event sub-process (found %u)",
+                      starts);
+            el->sub_start = MODEL_NONE;
+        } else if (pc->elements[el->sub_start].event == MODEL_EVENT_NONE) {
+            add_error(b, pc->element_nodes[el->sub_start],
+                      "Start events of an event sub-process must have an event definition "
+                      "(timer, message or error)");
+            el->sub_start = MODEL_NONE;
+        }
+        if (el->incoming_count || el->outgoing_count)
+            add_error(b, pc->element_nodes[e],
+                      "Event sub-processes must not have incoming or outgoing sequence flows");
+        if (el->scope == MODEL_NONE)
+            root_esps++;
+        else if (pc->elements[el->scope].type == MODEL_ELEMENT_SUB_PROCESS)
+            pc->elements[el->scope].esp_count++;
+        else
+            add_error(b, pc->element_nodes[e],
+                      "Event sub-processes are only supported in a process or an embedded "
+                      "sub-process by Chute yet");
+    }
+    if (root_esps) {
+        uint32_t *list = arena_array(b->out, root_esps, sizeof *list);
+        if (!list) {
+            b->oom = 1;
+            return;
+        }
+        pc->p->esps = list;
+    }
+    for (uint32_t e = 0; e < pc->ne; e++) {
+        model_element *el = &pc->elements[e];
+        if (el->type == MODEL_ELEMENT_SUB_PROCESS && el->esp_count) {
+            uint32_t *list = arena_array(b->out, el->esp_count, sizeof *list);
+            if (!list) {
+                b->oom = 1;
+                return;
+            }
+            el->esps = list;
+            el->esp_count = 0; /* filled below */
+        }
+    }
+    for (uint32_t e = 0; e < pc->ne; e++) {
+        const model_element *el = &pc->elements[e];
+        if (el->type != MODEL_ELEMENT_EVENT_SUB_PROCESS)
+            continue;
+        if (el->scope == MODEL_NONE) {
+            ((uint32_t *)pc->p->esps)[pc->p->esp_count++] = e;
+        } else if (pc->elements[el->scope].type == MODEL_ELEMENT_SUB_PROCESS) {
+            model_element *sc = &pc->elements[el->scope];
+            ((uint32_t *)sc->esps)[sc->esp_count++] = e;
+        }
+    }
     for (uint32_t e = 0; e < pc->ne; e++) {
         const model_element *el = &pc->elements[e];
         if (el->type != MODEL_ELEMENT_EVENT_BASED_GATEWAY)
@@ -2092,8 +2180,9 @@ static int build(builder *b, xtree_node *root, model_definitions *defs)
         if (strstr(root->uri, "omg.org/spec/DMN/") && strcmp(root->name, "definitions") == 0)
             add_doc_error(b, root->line, root->column,
                           "The resource is a DMN decision model (root element 'definitions' in "
-                          "namespace '%.200s'), not a BPMN process; DMN decisions are not "
-                          "supported by Chute yet",
+                          "namespace '%.200s'), not a BPMN process; the BPMN model does not read "
+                          "decisions (a deployment hands DMN 1.1 to 1.5 resources to the decision "
+                          "parser)",
                           root->uri);
         else if (root->uri[0])
             add_doc_error(b, root->line, root->column,

@@ -52,7 +52,8 @@
  *   timer catch events and receive tasks), subProcess (embedded), userTask
  *   (native with zeebe:userTask, else job-based), callActivity
  *   (zeebe:calledElement), multi-instance (parallel and sequential) on
- *   tasks, sub-processes and call activities, task and manualTask (pass
+ *   tasks, sub-processes and call activities, event sub-processes (timer,
+ *   message and error starts; interrupting or not), task and manualTask (pass
  *   through), serviceTask, sendTask, businessRuleTask and scriptTask with
  *   zeebe:taskDefinition (a job for a worker), scriptTask with zeebe:script
  *   (a FEEL expression, no job), exclusiveGateway, parallelGateway,
@@ -260,6 +261,13 @@ typedef struct model_multi {
     const model_expr *completion_condition; /* bpmn:completionCondition, NULL for none */
 } model_multi;
 
+/* zeebe:calledDecision of a business rule task: the engine evaluates the
+ * decision, no job. */
+typedef struct model_decision {
+    const model_expr *decision_id; /* static or an expression */
+    const char *result_variable;   /* not empty */
+} model_decision;
+
 /* zeebe:script of a script task: evaluated by the engine, no job. */
 typedef struct model_script {
     const model_expr *expression; /* always an expression */
@@ -317,6 +325,7 @@ typedef struct model_element {
     const model_script *script; /* script tasks with zeebe:script; NULL otherwise */
     const model_user_task *user_task; /* user tasks; NULL otherwise */
     const model_call *call;           /* call activities; NULL otherwise */
+    const model_decision *decision;   /* business rule tasks with zeebe:calledDecision */
     const model_multi *multi;         /* multi-instance activities (|loop|); NULL otherwise */
     uint32_t input_count;
     const model_mapping *inputs;
@@ -333,8 +342,12 @@ typedef struct model_element {
      * (zeebe:subscription correlationKey, static or an expression). */
     const model_expr *message_name;
     const model_expr *correlation_key;
-    /* Sub-processes: the none start event of their scope. */
+    /* Sub-processes: the none start event of their scope; event
+     * sub-processes: their one start event (timer, message or error). */
     uint32_t sub_start;
+    /* Sub-processes: the event sub-processes directly inside them. */
+    uint32_t esp_count;
+    const uint32_t *esps;
     /* Activities: the boundary events attached to them, in document order. */
     uint32_t boundary_count;
     const uint32_t *boundaries;
@@ -358,6 +371,8 @@ typedef struct model_process {
     const model_flow *flows; /* in document order */
     uint32_t start;          /* the none start event of the process scope; MODEL_NONE when
                                 the process starts by messages only */
+    uint32_t esp_count;      /* the event sub-processes of the process scope */
+    const uint32_t *esps;
     const uint32_t *by_id;   /* element indices sorted by id, for model_process_find */
 } model_process;
 

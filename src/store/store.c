@@ -166,6 +166,16 @@ static const char *const schema_v3[] = {
     " data BLOB NOT NULL)",
     "CREATE INDEX process_instances_ended ON process_instances(ended_at) WHERE state <> 1",
     "CREATE INDEX process_instances_active ON process_instances(state) WHERE state = 1",
+    "CREATE TABLE decision_definitions ("
+    " key INTEGER PRIMARY KEY,"
+    " decision_id TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " requirements_key INTEGER NOT NULL,"
+    " resource_name TEXT NOT NULL,"
+    " checksum INTEGER NOT NULL,"
+    " deployment_key INTEGER NOT NULL,"
+    " deployed_at INTEGER NOT NULL,"
+    " content BLOB NOT NULL)",
     "CREATE TABLE messages ("
     " key INTEGER PRIMARY KEY,"
     " name TEXT NOT NULL,"
@@ -1162,6 +1172,72 @@ int store_load_messages(store *s, store_message_fn fn, void *ctx, chute_error *e
     }
     if (ret == 0 && rc != SQLITE_DONE)
         ret = fail(s, err, code_of(rc), "reading the messages");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* ---- decision definitions ------------------------------------------------------------ */
+
+int store_put_decision(store *s, const store_decision *d, chute_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "INSERT INTO decision_definitions(key, decision_id, version, "
+                                "requirements_key, resource_name, checksum, deployment_key, "
+                                "deployed_at, content) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "storing a decision");
+    sqlite3_bind_int64(st, 1, d->key);
+    sqlite3_bind_text(st, 2, d->decision_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, d->version);
+    sqlite3_bind_int64(st, 4, d->requirements_key);
+    sqlite3_bind_text(st, 5, d->resource_name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)d->checksum);
+    sqlite3_bind_int64(st, 7, d->deployment_key);
+    sqlite3_bind_int64(st, 8, d->deployed_at);
+    sqlite3_bind_blob(st, 9, d->content, (int)d->len, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, err, code_of(rc), "storing a decision");
+    return 0;
+}
+
+int store_load_decisions(store *s, store_decision_fn fn, void *ctx, chute_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT key, decision_id, version, requirements_key, resource_name, "
+                                "checksum, deployment_key, deployed_at, content FROM "
+                                "decision_definitions ORDER BY key",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, err, code_of(rc), "reading the decisions");
+    int ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_decision d = {
+            .key = sqlite3_column_int64(st, 0),
+            .decision_id = (const char *)sqlite3_column_text(st, 1),
+            .version = sqlite3_column_int(st, 2),
+            .requirements_key = sqlite3_column_int64(st, 3),
+            .resource_name = (const char *)sqlite3_column_text(st, 4),
+            .checksum = (uint64_t)sqlite3_column_int64(st, 5),
+            .deployment_key = sqlite3_column_int64(st, 6),
+            .deployed_at = sqlite3_column_int64(st, 7),
+            .content = sqlite3_column_blob(st, 8),
+            .len = (size_t)sqlite3_column_bytes(st, 8),
+        };
+        if (!d.decision_id || !d.resource_name) {
+            ret = chute_error_set(err, CHUTE_ECORRUPT, "%s: decision %lld has no id", s->path,
+                                  (long long)d.key);
+            break;
+        }
+        if ((ret = fn(ctx, &d)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = fail(s, err, code_of(rc), "reading the decisions");
     sqlite3_finalize(st);
     return ret;
 }

@@ -169,6 +169,24 @@ typedef struct store_instance_filter {
 int store_list_instances(store *s, const store_instance_filter *f, size_t offset, size_t limit,
                          store_instance_fn fn, void *ctx, chute_error *err);
 
+/* One decision of a deployed DMN resource (schema version 3). */
+typedef struct store_decision {
+    int64_t key;
+    const char *decision_id;
+    int32_t version;
+    int64_t requirements_key;
+    const char *resource_name;
+    uint64_t checksum;
+    int64_t deployment_key;
+    int64_t deployed_at;
+    const void *content;
+    size_t len;
+} store_decision;
+
+typedef int (*store_decision_fn)(void *ctx, const store_decision *d);
+int store_put_decision(store *s, const store_decision *d, chute_error *err);
+int store_load_decisions(store *s, store_decision_fn fn, void *ctx, chute_error *err);
+
 /* A buffered message (schema version 3). |correlated| is a JSON array of
  * the bpmnProcessIds it went to. */
 typedef struct store_message {

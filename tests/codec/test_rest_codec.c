@@ -708,7 +708,7 @@ static void test_encode_process_views(void **state)
     assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
     assert_string_equal(out, "{\"processInstanceKey\":\"2251799813685253\","
                              "\"processDefinitionId\":\"order\",\"processDefinitionVersion\":2,"
-                             "\"processDefinitionKey\":\"2251799813685250\",\"state\":\"ACTIVE\","
+                             "\"processDefinitionKey\":\"2251799813685250\",\"processDefinitionName\":\"order\",\"state\":\"ACTIVE\","
                              "\"hasIncident\":false,\"startDate\":\"2023-11-14T22:13:20.123Z\","
                              "\"tenantId\":\"<default>\"}");
     free(out);
@@ -723,7 +723,8 @@ static void test_encode_process_views(void **state)
     assert_true(json_is_true(json_object_get(j, "hasIncident")));
     assert_string_equal(json_string_value(json_object_get(j, "endDate")),
                         "2023-11-14T22:13:21.123Z");
-    assert_null(json_object_get(j, "processDefinitionName"));
+    assert_string_equal(json_string_value(json_object_get(j, "processDefinitionName")), "order");
+    assert_null(json_object_get(j, "parentProcessInstanceKey")); /* not a called instance */
     json_decref(j);
     free(out);
 

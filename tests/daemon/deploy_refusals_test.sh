@@ -48,7 +48,7 @@ add bad-feel "$(P "$S$(J BadExpr 'type="=1 +"')")" "failed to parse expression '
 add unknown-function "$(P "$S$(J UnknownFn 'type="=uuid()"')")" "the unknown function 'uuid'"
 add no-condition "$(P "$S<bpmn:sequenceFlow id=\"f0\" sourceRef=\"s\" targetRef=\"G\"/><bpmn:exclusiveGateway id=\"G\"/><bpmn:sequenceFlow id=\"NoCondA\" sourceRef=\"G\" targetRef=\"e1\"/><bpmn:sequenceFlow id=\"NoCondB\" sourceRef=\"G\" targetRef=\"e2\"/><bpmn:endEvent id=\"e1\"/><bpmn:endEvent id=\"e2\"/>")" "Must have a condition or be default flow"
 add default-elsewhere "$(P "$S<bpmn:exclusiveGateway id=\"GD\" default=\"f9\"/><bpmn:sequenceFlow id=\"f9\" sourceRef=\"s\" targetRef=\"GD\"/>")" "Default flow must start at gateway"
-add dmn "$(cat "$corpus/plot-destination.dmn")" "DMN decisions are not supported"
+add dmn '<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="d" name="d" namespace="x"><decision id="BrokenDecision"><context/></decision></definitions>' "BrokenDecision"
 add message-end "$(P "$S<bpmn:endEvent id=\"SendAtEnd\"><bpmn:messageEventDefinition/></bpmn:endEvent>")" "Element: SendAtEnd"
 add bad-retries "$(P "$S$(J BadRetries 'type="x" retries="many"')")" "Attribute 'retries'"
 

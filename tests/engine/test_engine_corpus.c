@@ -34,36 +34,28 @@ typedef struct want_error {
 
 typedef struct expected {
     const char *file;
-    const char *deploys[4]; /* bpmnProcessIds; empty: refused */
+    const char *deploys[4]; /* bpmnProcessIds; empty: refused (unless |decisions|) */
     want_error why[MAX_WHY];
+    int decisions; /* a DMN resource that deploys (no processes) */
 } expected;
 
 static const expected table[] = {
-    {"async-service-task.bpmn", {"AsyncServiceTaskProcess"}, {{0}}},
-    {"demo-process.bpmn", {"demoProcess"}, {{0}}},
-    {"enforcing-sla.bpmn",
-     {0},
-     {{"SLACheckEventSubprocess", "(event sub-processes) are not supported"},
-      {"EveryTwoDaysStartEvent", "Start events with a 'timerEventDefinition'"},
-}},
-    {"error-handling.bpmn",
-     {0},
-     {{"Activity_1e5gui8", "(event sub-processes)"},
-      {"Event_0jeboss", "Start events with an 'errorEventDefinition'"}}},
-    {"get-up.bpmn", {"GetUpProcess"}, {{0}}},
-    {"multi-instance-simple.bpmn", {"MICallActivityProcess", "ElementCreationProcess"}, {{0}}},
-    {"order-process-boundary-events.bpmn", {"process2"}, {{0}}},
-    {"order-process.bpmn", {"process1"}, {{0}}},
-    {"payment-process.bpmn", {"paymentProcess"}, {{0}}},
-    {"plot-destination.dmn", {0}, {{NULL, "DMN decisions are not supported by Chute yet"}}},
-    {"quick-start-microservices.bpmn", {"template-microservice-tutorial-18us19m"}, {{0}}},
-    {"response-process.bpmn", {"responseProcess"}, {{0}}},
-    {"rocket-launch.bpmn",
-     {0},
-     {{"Activity_0sb885k > extensionElements > calledDecision", "('zeebe:calledDecision')"}}},
-    {"rollback-process.bpmn", {"RollbackOnErrorProcess"}, {{0}}},
-    {"ticket-booking.bpmn", {"template-ticket-booking-18vy8wg"}, {{0}}},
-    {"twitter.bpmn", {"TwitterDemoProcess"}, {{0}}},
+    {"async-service-task.bpmn", {"AsyncServiceTaskProcess"}, {{0}}, 0},
+    {"demo-process.bpmn", {"demoProcess"}, {{0}}, 0},
+    {"enforcing-sla.bpmn", {"template-enforcing-sla-1ktq8my"}, {{0}}, 0},
+    {"error-handling.bpmn", {"template-error-handling-1s16sgi"}, {{0}}, 0},
+    {"get-up.bpmn", {"GetUpProcess"}, {{0}}, 0},
+    {"multi-instance-simple.bpmn", {"MICallActivityProcess", "ElementCreationProcess"}, {{0}}, 0},
+    {"order-process-boundary-events.bpmn", {"process2"}, {{0}}, 0},
+    {"order-process.bpmn", {"process1"}, {{0}}, 0},
+    {"payment-process.bpmn", {"paymentProcess"}, {{0}}, 0},
+    {"plot-destination.dmn", {0}, {{0}}, 1},
+    {"quick-start-microservices.bpmn", {"template-microservice-tutorial-18us19m"}, {{0}}, 0},
+    {"response-process.bpmn", {"responseProcess"}, {{0}}, 0},
+    {"rocket-launch.bpmn", {"rocket-launch"}, {{0}}, 0},
+    {"rollback-process.bpmn", {"RollbackOnErrorProcess"}, {{0}}, 0},
+    {"ticket-booking.bpmn", {"template-ticket-booking-18vy8wg"}, {{0}}, 0},
+    {"twitter.bpmn", {"TwitterDemoProcess"}, {{0}}, 0},
 };
 
 /* ---- reading the corpus and the refusal -------------------------------------- */
@@ -287,8 +279,18 @@ static void test_corpus(void **state)
             for (size_t k = 0; k < nprocs; k++)
                 fprintf(out, "%sprocess `%s` version %d", k ? ", " : "", procs[k].bpmn_process_id,
                         procs[k].version);
+            const chute_decision_view *decs;
+            size_t ndecs;
+            chute_engine_deployed_decisions(f->e, &decs, &ndecs);
+            for (size_t k = 0; k < ndecs; k++)
+                fprintf(out, "%sdecision `%s` version %d", k || nprocs ? ", " : "",
+                        decs[k].decision_id, decs[k].version);
             fprintf(out, " |\n");
-            if (want && !want->deploys[0]) {
+            if (want && want->decisions && ndecs == 0) {
+                print_error("FAIL: %s deployed no decisions\n", names[i]);
+                failures++;
+            }
+            if (want && !want->deploys[0] && !want->decisions) {
                 print_error("FAIL: %s deployed, but this test expects it refused\n", names[i]);
                 failures++;
             }
@@ -531,6 +533,12 @@ static int drive_msg(fx *f, int64_t pi, const char *result, const char *throw_ty
     return worked;
 }
 
+static int count_esp(void *ctx, const chute_element_view *el)
+{
+    *(int *)ctx += strcmp(el->element_type, "EVENT_SUB_PROCESS") == 0;
+    return 0;
+}
+
 static int count_completed(void *ctx, const chute_element_view *el)
 {
     *(int *)ctx += el->state == CHUTE_INSTANCE_COMPLETED;
@@ -652,6 +660,56 @@ static void test_corpus_models_run(void **state)
     assert_string_equal(rl, "[\"e3\",\"e1\",\"e2\"]");
     free(rl);
     json_decref(mvars);
+    /* The rocket launch: a business rule task asks the decision table of
+     * plot-destination.dmn, beside scripts, a timer and a parallel
+     * gateway; the mission result is what Zeebe computes for each fuel
+     * level. */
+    deploy_file(f, "plot-destination.dmn");
+    deploy_file(f, "rocket-launch.bpmn");
+    static const struct {
+        int fuel;
+        const char *result;
+    } launches[] = {
+        {95, "Crew Apollo reached Venus! Fuel: 70%. Experiments: 5"},
+        {80, "Crew Apollo reached Mars! Fuel: 55%. Experiments: 5"},
+        {60, "Crew Apollo reached Moon! Fuel: 35%. Experiments: 3"},
+        {30, "Mission Apollo scrubbed \xe2\x80\x94 not enough fuel (30%)"},
+    };
+    for (size_t k = 0; k < sizeof launches / sizeof *launches; k++) {
+        char vars[128];
+        snprintf(vars, sizeof vars, "{\"fuelLevel\":%d,\"missionName\":\"Apollo\"}",
+                 launches[k].fuel);
+        pi = start_instance(f, "rocket-launch", vars);
+        drive(f, pi, "{}", NULL, NULL, 5000); /* the countdown timer fires as the clock moves */
+        chute_instance_view rv;
+        assert_int_equal(chute_engine_get_instance(f->e, pi, &rv, &f->err), 0);
+        assert_int_equal(rv.state, CHUTE_INSTANCE_COMPLETED);
+        json_t *rvars = json_loadb(rv.variables, rv.variables_len, 0, NULL);
+        assert_string_equal(json_string_value(json_object_get(rvars, "missionResult")),
+                            launches[k].result);
+        json_decref(rvars);
+    }
+    /* enforcing-sla: a non-interrupting timer event sub-process (every two
+     * days) escalates while the inquiry waits; the answer then races a
+     * one-day timer against the reply message. */
+    deploy_file(f, "enforcing-sla.bpmn");
+    pi = start_instance(f, "template-enforcing-sla-1ktq8my", "{\"key\":\"case-1\"}");
+    f->now += 2 * 86400000LL;
+    chute_engine_tick(f->e);
+    work_one(f, "io.camunda:http-json:1", "{}"); /* the escalation email */
+    assert_int_equal(chute_engine_get_instance(f->e, pi, &mv, &f->err), 0);
+    assert_int_equal(mv.state, CHUTE_INSTANCE_ACTIVE); /* the inquiry still waits */
+    drive(f, pi, "{}", NULL, NULL, 3600000);
+    /* error-handling: an error thrown anywhere is caught by the error
+     * event sub-process, which ends the instance its own way. */
+    deploy_file(f, "error-handling.bpmn");
+    pi = start_instance(f, "template-error-handling-1s16sgi", NULL);
+    assert_true(drive(f, pi, "{}", NULL, NULL, 1000) >= 4);
+    pi = start_instance(f, "template-error-handling-1s16sgi", NULL);
+    drive(f, pi, "{}", "VerityData", "ProblemProcessingData", 1000);
+    int esps = 0;
+    assert_int_equal(chute_engine_list_elements(f->e, pi, count_esp, &esps, &f->err), 0);
+    assert_int_equal(esps, 1); /* the event sub-process ran */
     /* User tasks, job-based and native, beside error boundaries. */
     deploy_file(f, "rollback-process.bpmn");
     pi = start_instance(f, "RollbackOnErrorProcess",

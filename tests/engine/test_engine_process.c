@@ -1266,6 +1266,102 @@ static void test_multi_instance_sequential_and_completion_condition(void **state
     free((char *)inc.element_id);
 }
 
+/* ---- decisions --------------------------------------------------------------------------------- */
+
+static const char DMN_GRADE[] =
+    "<definitions xmlns=\"https://www.omg.org/spec/DMN/20191111/MODEL/\" id=\"grading\" "
+    "name=\"Grading\" namespace=\"http://example\"><decision id=\"grade\" name=\"Grade\">"
+    "<decisionTable id=\"t\" hitPolicy=\"FIRST\"><input id=\"i\"><inputExpression id=\"ie\" "
+    "typeRef=\"number\"><text>score</text></inputExpression></input><output id=\"o\" "
+    "name=\"grade\" typeRef=\"string\"/>"
+    "<rule id=\"r1\"><inputEntry id=\"e1\"><text>&gt;= 90</text></inputEntry><outputEntry "
+    "id=\"x1\"><text>\"A\"</text></outputEntry></rule>"
+    "<rule id=\"r2\"><inputEntry id=\"e2\"><text>[50..90)</text></inputEntry><outputEntry "
+    "id=\"x2\"><text>\"B\"</text></outputEntry></rule>"
+    "<rule id=\"r3\"><inputEntry id=\"e3\"><text>-</text></inputEntry><outputEntry "
+    "id=\"x3\"><text>\"C\"</text></outputEntry></rule>"
+    "</decisionTable></decision></definitions>";
+
+static void test_decisions_deploy_and_evaluate(void **state)
+{
+    fx *f = *state;
+    chute_resource r = {"grading.dmn", (const uint8_t *)DMN_GRADE, strlen(DMN_GRADE)};
+    int64_t dk;
+    const chute_process_view *pv;
+    size_t n;
+    assert_ok(f, chute_engine_deploy(f->e, &r, 1, &dk, &pv, &n, &f->err));
+    assert_int_equal(n, 0);
+    const chute_decision_view *dv;
+    size_t nd;
+    chute_engine_deployed_decisions(f->e, &dv, &nd);
+    assert_int_equal(nd, 1);
+    assert_string_equal(dv[0].decision_id, "grade");
+    assert_string_equal(dv[0].name, "Grade");
+    assert_string_equal(dv[0].requirements_id, "grading");
+    assert_int_equal(dv[0].version, 1);
+    int64_t key = dv[0].key;
+    /* Unchanged: the same version and key. */
+    assert_ok(f, chute_engine_deploy(f->e, &r, 1, &dk, &pv, &n, &f->err));
+    chute_engine_deployed_decisions(f->e, &dv, &nd);
+    assert_int_equal(dv[0].key, key);
+    assert_int_equal(dv[0].version, 1);
+    assert_ok(f, chute_engine_commit(f->e, &f->err));
+    fx_reopen(f); /* decisions survive a restart */
+    char *out = NULL;
+    size_t len;
+    chute_decision_view which;
+    assert_ok(f, chute_engine_evaluate_decision(f->e, 0, "grade", "{\"score\":95}", 0, &which, &out,
+                                                &len, &f->err));
+    assert_string_equal(out, "\"A\"");
+    assert_int_equal(which.key, key);
+    free(out);
+    assert_ok(f, chute_engine_evaluate_decision(f->e, key, NULL, "{\"score\":60}", 0, NULL, &out,
+                                                &len, &f->err));
+    assert_string_equal(out, "\"B\"");
+    free(out);
+    assert_rejected(f, chute_engine_evaluate_decision(f->e, 0, "nope", NULL, 0, NULL, &out, &len,
+                                                      &f->err),
+                    CHUTE_ENOTFOUND);
+    /* A business rule task asks it; a missing decision is an incident. */
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "rule")
+              "<bpmn:businessRuleTask id=\"rule\"><bpmn:extensionElements>"
+              "<zeebe:calledDecision decisionId=\"=which\" resultVariable=\"g\"/>"
+              "</bpmn:extensionElements></bpmn:businessRuleTask>" FLOW("f1", "rule", "t")
+                  TASK("t", "after"));
+    start(f, "{\"which\":\"grade\",\"score\":10}");
+    got g;
+    assert_int_equal(activate_one(f, "after", &g), 1);
+    assert_json_equal(g.vars, "{\"which\":\"grade\",\"score\":10,\"g\":\"C\"}");
+    int64_t pi = start(f, "{\"which\":\"missing\"}");
+    chute_incident_view inc = {0};
+    assert_ok(f, chute_engine_search_incidents(f->e, pi, first_incident, &inc));
+    assert_int_equal(inc.type, CHUTE_INCIDENT_CALLED_DECISION_ERROR);
+    free((char *)inc.message);
+    free((char *)inc.element_id);
+}
+
+static void test_interrupting_message_event_sub_process(void **state)
+{
+    fx *f = *state;
+    deploy_with(f, MSGDEF,
+                "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "t") TASK("t", "work")
+                "<bpmn:subProcess id=\"esp\" triggeredByEvent=\"true\"><bpmn:startEvent id=\"es\">"
+                "<bpmn:messageEventDefinition messageRef=\"m_cancel\"/></bpmn:startEvent>"
+                FLOW("g0", "es", "h") TASK("h", "cleanup") "</bpmn:subProcess>");
+    int64_t pi = start(f, "{\"orderId\":\"Z\"}");
+    got g;
+    assert_int_equal(activate_one(f, "work", &g), 1);
+    assert_int_equal(publish(f, "cancel", "Z", 0, "{\"reason\":\"asked\"}"), 1);
+    /* Interrupting: the task is gone, the event sub-process runs. */
+    assert_rejected(f, chute_engine_complete(f->e, g.key, NULL, 0, &f->err), CHUTE_ENOTFOUND);
+    assert_int_equal(activate_one(f, "cleanup", &g), 1);
+    assert_json_equal(g.vars, "{\"orderId\":\"Z\",\"reason\":\"asked\"}");
+    assert_ok(f, chute_engine_complete(f->e, g.key, NULL, 0, &f->err));
+    assert_int_equal(state_of(f, pi), CHUTE_INSTANCE_COMPLETED);
+    /* Once the instance ended, its subscription is gone with it. */
+    assert_int_equal(publish(f, "cancel", "Z", 0, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1306,6 +1402,8 @@ int main(void)
         FX_TEST(test_call_activity),
         FX_TEST(test_multi_instance_parallel_keeps_input_order),
         FX_TEST(test_multi_instance_sequential_and_completion_condition),
+        FX_TEST(test_decisions_deploy_and_evaluate),
+        FX_TEST(test_interrupting_message_event_sub_process),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -83,8 +83,8 @@ static const model_options hook = {hook_parse, hook_free, NULL};
     " (supported: startEvent, endEvent, intermediateThrowEvent, intermediateCatchEvent (timer, "   \
     "message), boundaryEvent (error, timer, message), subProcess, task, manualTask, serviceTask, " \
     "sendTask, receiveTask, userTask, scriptTask, businessRuleTask, callActivity, "               \
-    "exclusiveGateway, parallelGateway, inclusiveGateway, eventBasedGateway (multi-instance on "  \
-    "activities))"
+    "exclusiveGateway, parallelGateway, inclusiveGateway, eventBasedGateway, event sub-processes " \
+    "(multi-instance on activities))"
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -350,18 +350,34 @@ static void check_multi_call(const model_definitions *d)
     assert_string_equal(c->multi->output_collection, "resultList");
 }
 
+/* A business rule task that calls a decision, a timer, scripts. */
+static void check_rocket(const model_definitions *d)
+{
+    const model_process *p = &d->processes[0];
+    const model_element *t = el_by_id(p, "Activity_0sb885k");
+    assert_int_equal(t->type, MODEL_ELEMENT_BUSINESS_RULE_TASK);
+    assert_non_null(t->decision);
+    assert_string_equal(t->decision->decision_id->text, "plot-destination");
+    assert_string_equal(t->decision->result_variable, "destination");
+    assert_null(t->job);
+}
+
+/* Event sub-processes: listed by their scope, each with its one start. */
+static void check_esps(const model_definitions *d)
+{
+    const model_process *p = &d->processes[0];
+    assert_int_equal(p->esp_count, 1);
+    const model_element *esp = &p->elements[p->esps[0]];
+    assert_int_equal(esp->type, MODEL_ELEMENT_EVENT_SUB_PROCESS);
+    assert_int_not_equal(esp->sub_start, MODEL_NONE);
+    assert_int_not_equal(p->elements[esp->sub_start].event, MODEL_EVENT_NONE);
+}
+
 static const corpus_case corpus[] = {
     {"async-service-task.bpmn", check_async, {{0}}},
     {"demo-process.bpmn", check_demo_process, {{0}}},
-    {"enforcing-sla.bpmn",
-     NULL,
-     {{"SLACheckEventSubprocess", "(event sub-processes) are not supported"},
-      {"EveryTwoDaysStartEvent", "Start events with a 'timerEventDefinition'"},
-}},
-    {"error-handling.bpmn",
-     NULL,
-     {{"Activity_1e5gui8", "(event sub-processes)"},
-      {"Event_0jeboss", "Start events with an 'errorEventDefinition'"}}},
+    {"enforcing-sla.bpmn", check_esps, {{0}}},
+    {"error-handling.bpmn", check_esps, {{0}}},
     {"get-up.bpmn", check_get_up, {{0}}},
     {"multi-instance-simple.bpmn", check_multi_call, {{0}}},
     {"order-process-boundary-events.bpmn", check_boundary_events, {{0}}},
@@ -369,17 +385,16 @@ static const corpus_case corpus[] = {
     {"payment-process.bpmn", check_user_tasks, {{0}}},
     {"quick-start-microservices.bpmn", check_quick_start, {{0}}},
     {"response-process.bpmn", check_response, {{0}}},
-    {"rocket-launch.bpmn",
-     NULL,
-     {{"Activity_0sb885k > extensionElements > calledDecision", "('zeebe:calledDecision')"}}},
+    {"rocket-launch.bpmn", check_rocket, {{0}}},
     {"rollback-process.bpmn", check_user_tasks, {{0}}},
     {"ticket-booking.bpmn", check_ticket_booking, {{0}}},
     {"twitter.bpmn", check_user_tasks, {{0}}},
     {"plot-destination.dmn",
      NULL,
      {{NULL, "The resource is a DMN decision model (root element 'definitions' in namespace "
-             "'https://www.omg.org/spec/DMN/20191111/MODEL/'), not a BPMN process; DMN decisions "
-             "are not supported by Chute yet"}}},
+             "'https://www.omg.org/spec/DMN/20191111/MODEL/'), not a BPMN process; the BPMN model "
+             "does not read decisions (a deployment hands DMN 1.1 to 1.5 resources to the "
+             "decision parser)"}}},
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -980,7 +995,8 @@ static void test_wrong_root(void **state)
     assert_refused("<definitions xmlns=\"https://www.omg.org/spec/DMN/20191111/MODEL/\"/>",
                    HEAD "The resource is a DMN decision model (root element 'definitions' in "
                         "namespace 'https://www.omg.org/spec/DMN/20191111/MODEL/'), not a BPMN "
-                        "process; DMN decisions are not supported by Chute yet");
+                        "process; the BPMN model does not read decisions (a deployment hands DMN "
+                        "1.1 to 1.5 resources to the decision parser)");
     /* No executable process. */
     assert_refused("<bpmn:definitions " NS_DECL " id=\"defs\"><bpmn:process id=\"p\"/>"
                    "<bpmn:process id=\"q\" isExecutable=\"false\"/></bpmn:definitions>",
@@ -1179,12 +1195,10 @@ static void test_scripts_and_rules(void **state)
                         "value '1 + 1'. An expression must start with '=' (e.g. '=1 + 1').\n"
                         "    - ERROR: Attribute 'resultVariable' must be present and not empty\n");
     assert_refused(DOC(START "<bpmn:businessRuleTask id=\"r\"><bpmn:extensionElements>"
-                             "<zeebe:calledDecision decisionId=\"d\" resultVariable=\"x\"/>"
+                             "<zeebe:calledDecision decisionId=\"d\"/>"
                              "</bpmn:extensionElements></bpmn:businessRuleTask>"),
                    REJECT("r > extensionElements > calledDecision",
-                          "Business rule tasks that call a DMN decision ('zeebe:calledDecision') "
-                          "are not supported by Chute yet (supported: a job worker, "
-                          "'zeebe:taskDefinition')"));
+                          "Attribute 'resultVariable' must be present and not empty"));
     assert_refused(DOC(START "<bpmn:businessRuleTask id=\"r\"/>"),
                    REJECT("r", "Must have either one 'zeebe:calledDecision' or one "
                                "'zeebe:taskDefinition' extension element"));
@@ -1246,8 +1260,9 @@ static void test_unsupported(void **state)
                              "<bpmn:timeCycle>R/PT1M</bpmn:timeCycle>"
                              "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"),
                    REJECT("timer > timerEventDefinition > timeCycle",
-                          "Timer cycles are only supported on non-interrupting boundary events by "
-                          "Chute yet (timer start events and event sub-processes come later)"));
+                          "Timer cycles are only supported on non-interrupting boundary events and "
+                          "event sub-process start events by Chute yet (timer start events of a "
+                          "process come later)"));
     assert_refused(DOC(START "<bpmn:callActivity id=\"call\"/>"),
                    REJECT("call", "Must have exactly one 'zeebe:calledElement' extension element"));
     assert_refused(DOC(START "<bpmn:receiveTask id=\"r\"/>"),
@@ -1276,9 +1291,8 @@ static void test_unsupported(void **state)
                    REJECT("sub", "Must have exactly one start event in an embedded sub-process "
                                  "(found 0)"));
     assert_refused(DOC(START "<bpmn:subProcess id=\"esp\" triggeredByEvent=\"true\"/>"),
-                   REJECT("esp", "Elements of type 'subProcess' with triggeredByEvent=\"true\" "
-                                 "(event sub-processes) are not supported by Chute "
-                                 "yet" SUPPORTED));
+                   REJECT("esp", "Must have exactly one start event in an event sub-process "
+                                 "(found 0)"));
     assert_refused(DOC(START "<bpmn:boundaryEvent id=\"b\" attachedToRef=\"start\">"
                              "<bpmn:errorEventDefinition/></bpmn:boundaryEvent>"
                              "<bpmn:task id=\"t\"/><bpmn:sequenceFlow id=\"f\" sourceRef=\"b\" "

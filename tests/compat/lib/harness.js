@@ -56,6 +56,15 @@ function gatewayService() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Resolves with what |promise| resolves to, or with null after |ms|; the
+// timer is cleared either way, so a race that was won does not keep the test
+// process alive until the timeout (node's runner waits for every file to exit).
+function within(promise, ms) {
+  let timer;
+  const t = new Promise((r) => { timer = setTimeout(() => r(null), ms); });
+  return Promise.race([promise, t]).finally(() => clearTimeout(timer));
+}
+
 async function waitFor(pred, { timeoutMs = 5000, intervalMs = 20, what = 'condition' } = {}) {
   const end = Date.now() + timeoutMs;
   let last;
@@ -139,7 +148,7 @@ class Daemon {
     if (this.exit) return { ...this.exit, ms: 0 };
     const t0 = Date.now();
     this.proc.kill('SIGTERM');
-    const r = await Promise.race([this.exited, sleep(5000).then(() => null)]);
+    const r = await within(this.exited, 5000);
     if (!r) {
       this.proc.kill('SIGKILL');
       await this.exited;
@@ -402,6 +411,7 @@ module.exports = {
   GATEWAY_PROTO,
   ZBCTL,
   sleep,
+  within,
   waitFor,
   startChuted,
   useDaemon,

@@ -56,7 +56,7 @@ function startProc(file, args, what) {
     if (p.exit) return { ...p.exit, killed: false, ms: 0 };
     const t0 = Date.now();
     child.kill('SIGTERM');
-    const r = await Promise.race([p.exited, h.sleep(graceMs).then(() => null)]);
+    const r = await h.within(p.exited, graceMs);
     if (r) return { ...r, killed: false, ms: Date.now() - t0 };
     child.kill('SIGKILL');
     await p.exited;

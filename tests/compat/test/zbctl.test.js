@@ -293,7 +293,7 @@ test('zbctl create worker --streamEnabled (the Go client\'s job stream) complete
     }, { timeoutMs: 30000, intervalMs: 200, what: `all 400 jobs COMPLETED (${pending.length} left)` });
   } finally {
     child.kill('SIGTERM');
-    await Promise.race([exited, h.sleep(3000)]);
+    await h.within(exited, 3000);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   const twice = [...seen.entries()].filter(([, n]) => n > 1);
