@@ -347,4 +347,67 @@ int dmn_evaluate(const dmn_definitions *defs, const char *decision_id, const cha
 int dmn_evaluate_env(const dmn_definitions *defs, uint32_t decision, const feel_env *env,
                      char **result_json, size_t *result_len, dmn_eval_error *err);
 
+/* ---- what an evaluation saw ---------------------------------------------------
+ *
+ * A trace tells what one evaluation did, decision by decision, as Zeebe
+ * reports it in EvaluateDecisionResponse.evaluatedDecisions (dmn-scala's
+ * audit log): the value of each input of a table, the rules that matched
+ * (1-based, in table order) with the value of each output they computed,
+ * and the decision's result. Values are JSON text as the results are.
+ *
+ * Which rules are listed: the matching ones the hit policy looked at (all
+ * of them, but under FIRST only the first). Their outputs are listed when
+ * the evaluation computed them: for every rule under PRIORITY, ANY,
+ * COLLECT, RULE ORDER and OUTPUT ORDER, for the one rule under UNIQUE and
+ * FIRST, for none under COLLECT with COUNT (it counts rules, not
+ * outputs). A failed evaluation's trace ends with the decision that failed
+ * (its result "null", with what it saw before it failed), after the
+ * requirements that were evaluated.
+ */
+typedef struct dmn_traced_value {
+    const char *id;   /* the input's or output's id; "" when none (the definitions') */
+    const char *name; /* an input's label, an output's name; "" when none (the definitions') */
+    char *value;      /* JSON text, NUL-terminated (the trace's) */
+} dmn_traced_value;
+
+typedef struct dmn_traced_rule {
+    const char *id; /* "" when none (the definitions') */
+    uint32_t index; /* 1-based position in the table */
+    uint32_t output_count;
+    dmn_traced_value *outputs; /* in the table's order; none when not computed */
+} dmn_traced_rule;
+
+typedef struct dmn_traced_decision {
+    uint32_t decision; /* index into the definitions' decisions */
+    char *output;      /* JSON text of its result; "null" for the one that failed */
+    uint32_t input_count;
+    dmn_traced_value *inputs; /* a table's inputs, in order, as far as computed */
+    uint32_t rule_count;
+    dmn_traced_rule *rules;
+} dmn_traced_decision;
+
+typedef struct dmn_trace {
+    uint32_t count;
+    /* In evaluation order: a requirement before what requires it; the
+     * decision asked for (or the one that failed) last. */
+    dmn_traced_decision *decisions;
+    size_t cap_;
+} dmn_trace;
+
+/* Releases what |t| holds and zeroes it. A zeroed trace is fine. */
+void dmn_trace_free(dmn_trace *t);
+
+/*
+ * As dmn_evaluate_env, recording the evaluation into |trace| (zeroed by
+ * the caller, or one dmn_trace_free released). The trace is filled on
+ * success and when the evaluation failed (CHUTE_EINVAL with a decision in
+ * err->decision_id); after CHUTE_ENOMEM it holds what was recorded before
+ * memory ran out. Free it with dmn_trace_free in every case. Recording
+ * copies the values it keeps, which count against DMN_MAX_RESULT like the
+ * values themselves.
+ */
+int dmn_evaluate_traced(const dmn_definitions *defs, uint32_t decision, const feel_env *env,
+                        dmn_trace *trace, char **result_json, size_t *result_len,
+                        dmn_eval_error *err);
+
 #endif

@@ -70,6 +70,7 @@ typedef struct evaluation {
     feel_budget budget;
     size_t bytes; /* of the values computed so far */
     dmn_eval_error *err;
+    dmn_trace *trace; /* NULL: not recorded */
 } evaluation;
 
 /* The scope of one decision's expressions: its direct requirements, then
@@ -78,7 +79,8 @@ typedef struct dscope {
     evaluation *ev;
     const dmn_decision *d;
     feel_env env;
-    const json_t *values; /* the aggregation's list, for "values" */
+    const json_t *values;    /* the aggregation's list, for "values" */
+    dmn_traced_decision *td; /* its entry of the trace, or NULL */
 } dscope;
 
 static const char *clip(char *buf, size_t cap, const char *s, size_t len)
@@ -205,6 +207,126 @@ static char *dup_text(const char *s, size_t n)
     return p;
 }
 
+/* ---- the trace --------------------------------------------------------------- */
+
+void dmn_trace_free(dmn_trace *t)
+{
+    if (!t)
+        return;
+    for (uint32_t k = 0; k < t->count; k++) {
+        dmn_traced_decision *d = &t->decisions[k];
+        free(d->output);
+        for (uint32_t i = 0; i < d->input_count; i++)
+            free(d->inputs[i].value);
+        free(d->inputs);
+        for (uint32_t r = 0; r < d->rule_count; r++) {
+            for (uint32_t o = 0; o < d->rules[r].output_count; o++)
+                free(d->rules[r].outputs[o].value);
+            free(d->rules[r].outputs);
+        }
+        free(d->rules);
+    }
+    free(t->decisions);
+    memset(t, 0, sizeof *t);
+}
+
+/* A copy of |len| bytes of |text| for the trace into |*out|, counted
+ * against DMN_MAX_RESULT: 0, or the evaluation failed (CHUTE_EINVAL past
+ * the bound, CHUTE_ENOMEM). */
+static int trace_copy(dscope *s, const char *text, size_t len, char **out)
+{
+    int rc = account(s, len);
+    if (rc != 0)
+        return rc;
+    if (!(*out = dup_text(text, len)))
+        return fail_oom(s->ev, s->d);
+    return 0;
+}
+
+/* Opens the trace entry of decision |index|. */
+static int trace_open(evaluation *ev, dscope *s, uint32_t index)
+{
+    dmn_trace *t = ev->trace;
+    if (t->count == t->cap_) {
+        size_t cap = t->cap_ ? t->cap_ * 2 : 4;
+        dmn_traced_decision *n = realloc(t->decisions, cap * sizeof *n);
+        if (!n)
+            return fail_oom(ev, s->d);
+        t->decisions = n;
+        t->cap_ = cap;
+    }
+    s->td = &t->decisions[t->count++];
+    memset(s->td, 0, sizeof *s->td);
+    s->td->decision = index;
+    return 0;
+}
+
+/* Records the value of input |i| of |t|. */
+static int trace_input(dscope *s, const dmn_table *t, uint32_t i, const feel_value *v)
+{
+    dmn_traced_decision *td = s->td;
+    if (!td->inputs && !(td->inputs = calloc(t->input_count, sizeof *td->inputs)))
+        return fail_oom(s->ev, s->d);
+    char *text = NULL;
+    size_t len = 0;
+    feel_error fe;
+    /* A value without JSON form (a range) is shown as null. */
+    if (feel_value_json(v, &text, &len, &fe) != 0) {
+        free(text);
+        text = NULL;
+    }
+    dmn_traced_value *tv = &td->inputs[td->input_count];
+    tv->id = t->inputs[i].id;
+    tv->name = t->inputs[i].label;
+    int rc = text ? trace_copy(s, text, len, &tv->value) : trace_copy(s, "null", 4, &tv->value);
+    free(text);
+    if (rc == 0)
+        td->input_count++;
+    return rc;
+}
+
+/* Records the |n| matching rules |matched| of |t|. */
+static int trace_rules(dscope *s, const dmn_table *t, const uint32_t *matched, uint32_t n)
+{
+    dmn_traced_decision *td = s->td;
+    if (n == 0)
+        return 0;
+    if (!(td->rules = calloc(n, sizeof *td->rules)))
+        return fail_oom(s->ev, s->d);
+    for (uint32_t k = 0; k < n; k++) {
+        td->rules[k].id = t->rules[matched[k]].id;
+        td->rules[k].index = matched[k] + 1;
+    }
+    td->rule_count = n;
+    return 0;
+}
+
+/* The trace entry of rule |r| (among the recorded ones), or NULL. */
+static dmn_traced_rule *traced_rule(dscope *s, uint32_t r)
+{
+    if (!s->td)
+        return NULL;
+    for (uint32_t k = 0; k < s->td->rule_count; k++)
+        if (s->td->rules[k].index == r + 1)
+            return &s->td->rules[k];
+    return NULL;
+}
+
+/* Records the value of output |o| of rule |tr|. */
+static int trace_output(dscope *s, const dmn_table *t, dmn_traced_rule *tr, uint32_t o,
+                        const char *v, size_t vl)
+{
+    if (!tr->outputs && !(tr->outputs = calloc(t->output_count, sizeof *tr->outputs)))
+        return fail_oom(s->ev, s->d);
+    dmn_traced_value *tv = &tr->outputs[tr->output_count];
+    tv->id = t->outputs[o].id;
+    tv->name = t->outputs[o].name;
+    int rc = trace_copy(s, v, vl, &tv->value);
+    if (rc == 0)
+        tr->output_count++;
+    return rc;
+}
+
 /* Evaluates |x| (NULL parsed: null) into |*out|. */
 static int eval_expr(dscope *s, const dmn_expr *x, const char *what, char **out, size_t *len)
 {
@@ -309,12 +431,18 @@ static void label(char *buf, size_t cap, const char *kind, const char *name, uin
 static int rule_output(dscope *s, const dmn_table *t, uint32_t r, char **out, size_t *len)
 {
     const dmn_rule *rule = &t->rules[r];
+    dmn_traced_rule *tr = traced_rule(s, r);
     char rl[QUOTE_MAX + 40], ol[QUOTE_MAX + 40], what[512];
     label(rl, sizeof rl, "rule", rule->id, r);
     if (t->output_count == 1) {
         label(ol, sizeof ol, "output", t->outputs[0].name, 0);
         snprintf(what, sizeof what, "the outputEntry of %s for %s", rl, ol);
-        return eval_expr(s, &rule->output_entries[0], what, out, len);
+        int rc = eval_expr(s, &rule->output_entries[0], what, out, len);
+        if (rc == 0 && tr && (rc = trace_output(s, t, tr, 0, *out, *len)) != 0) {
+            free(*out);
+            *out = NULL;
+        }
+        return rc;
     }
     tbuf b = {0};
     tb_put(&b, "{", 1);
@@ -324,6 +452,8 @@ static int rule_output(dscope *s, const dmn_table *t, uint32_t r, char **out, si
         char *v;
         size_t vl;
         int rc = eval_expr(s, &rule->output_entries[o], what, &v, &vl);
+        if (rc == 0 && tr && (rc = trace_output(s, t, tr, o, v, vl)) != 0)
+            free(v);
         if (rc) {
             free(b.p);
             return rc;
@@ -537,6 +667,8 @@ static int eval_table(dscope *s, const dmn_table *t, char **out, size_t *out_len
             goto out;
         }
         rc = account(s, feel_value_size(inputs[i]));
+        if (rc == 0 && s->td)
+            rc = trace_input(s, t, i, inputs[i]);
         if (rc)
             goto out;
     }
@@ -567,6 +699,8 @@ static int eval_table(dscope *s, const dmn_table *t, char **out, size_t *out_len
         }
     }
 
+    if (s->td && (rc = trace_rules(s, t, matched, nm)) != 0)
+        goto out;
     if (nm == 0) {
         rc = default_output(s, t, out, out_len);
         goto out;
@@ -691,13 +825,34 @@ static int eval_decision(evaluation *ev, uint32_t index)
     s.env.ctx = &s;
     s.env.now_ms = ev->outer ? ev->outer->now_ms : 0;
     dresult *res = &ev->results[index];
-    if (d->kind == DMN_DECISION_LITERAL)
-        return eval_expr(&s, d->literal, "the literal expression", &res->text, &res->len);
-    return eval_table(&s, d->table, &res->text, &res->len);
+    if (ev->trace) {
+        int rc = trace_open(ev, &s, index);
+        if (rc)
+            return rc;
+    }
+    int rc = d->kind == DMN_DECISION_LITERAL
+                 ? eval_expr(&s, d->literal, "the literal expression", &res->text, &res->len)
+                 : eval_table(&s, d->table, &res->text, &res->len);
+    if (s.td) {
+        /* The failed decision shows null, as Zeebe's record does. The
+         * copy of a result is not counted: it is one more than the
+         * result itself, which was. */
+        s.td->output = rc == 0 ? dup_text(res->text, res->len) : dup_text("null", 4);
+        if (!s.td->output && rc == 0)
+            rc = fail_oom(ev, d);
+    }
+    return rc;
 }
 
 int dmn_evaluate_env(const dmn_definitions *defs, uint32_t decision, const feel_env *env,
                      char **result_json, size_t *result_len, dmn_eval_error *err)
+{
+    return dmn_evaluate_traced(defs, decision, env, NULL, result_json, result_len, err);
+}
+
+int dmn_evaluate_traced(const dmn_definitions *defs, uint32_t decision, const feel_env *env,
+                        dmn_trace *trace, char **result_json, size_t *result_len,
+                        dmn_eval_error *err)
 {
     dmn_eval_error local;
     if (!err)
@@ -716,6 +871,7 @@ int dmn_evaluate_env(const dmn_definitions *defs, uint32_t decision, const feel_
     ev.top = &defs->decisions[decision];
     ev.outer = env;
     ev.err = err;
+    ev.trace = trace;
     ev.budget.steps = DMN_MAX_STEPS;
     ev.results = calloc(defs->decision_count, sizeof *ev.results);
     if (!ev.results)

@@ -1208,6 +1208,125 @@ static char *read_file(const char *path, size_t *len)
  * 74 and 50 Moon, 49.99, 0 and -5 Earth; no fuel level (null) and a string
  * compare with nothing: no rule, null.
  */
+/* ---- traces ------------------------------------------------------------------ */
+
+/* A trace as text: per decision "id=output [inputs] {rule#index:outputs}",
+ * decisions separated by " | ". */
+static void trace_text(const dmn_definitions *defs, const dmn_trace *t, char *buf, size_t cap)
+{
+    size_t w = 0;
+    buf[0] = 0;
+#define OUT(...) w += (size_t)snprintf(buf + w, w < cap ? cap - w : 0, __VA_ARGS__)
+    for (uint32_t k = 0; k < t->count; k++) {
+        const dmn_traced_decision *d = &t->decisions[k];
+        OUT("%s%s=%s [", k ? " | " : "", defs->decisions[d->decision].id, d->output);
+        for (uint32_t i = 0; i < d->input_count; i++)
+            OUT("%s%s/%s=%s", i ? "," : "", d->inputs[i].id, d->inputs[i].name, d->inputs[i].value);
+        OUT("] {");
+        for (uint32_t r = 0; r < d->rule_count; r++) {
+            OUT("%s%s#%u:", r ? " " : "", d->rules[r].id, d->rules[r].index);
+            for (uint32_t o = 0; o < d->rules[r].output_count; o++)
+                OUT("%s%s/%s=%s", o ? "," : "", d->rules[r].outputs[o].id,
+                    d->rules[r].outputs[o].name, d->rules[r].outputs[o].value);
+        }
+        OUT("}");
+    }
+#undef OUT
+}
+
+static const json_t *trace_lookup(void *ctx, const char *name, size_t len)
+{
+    return json_object_getn(ctx, name, len);
+}
+
+/* Evaluates decision |id| traced over |vars|: the return code, the result
+ * (or "!" and the failed decision), and the trace as text in |buf|. */
+static int traced(const dmn_definitions *defs, const char *id, const char *vars, char *buf,
+                  size_t cap)
+{
+    json_t *v = json_loads(vars, 0, NULL);
+    assert_non_null(v);
+    feel_env env = {trace_lookup, v, NOW_MS};
+    dmn_trace t = {0};
+    dmn_eval_error err;
+    char *out = NULL;
+    size_t len = 0;
+    int rc = dmn_evaluate_traced(defs, dmn_decision_find(defs, id, strlen(id)), &env, &t, &out,
+                                 &len, &err);
+    char tt[2048];
+    trace_text(defs, &t, tt, sizeof tt);
+    if (rc == 0)
+        snprintf(buf, cap, "%s :: %s", out, tt);
+    else
+        snprintf(buf, cap, "!%s :: %s", err.decision_id ? err.decision_id : "-", tt);
+    free(out);
+    dmn_trace_free(&t);
+    dmn_trace_free(&t); /* a released trace is a zeroed one */
+    json_decref(v);
+    return rc;
+}
+
+static void test_trace(void **state)
+{
+    (void)state;
+    char got[4096];
+    /* RULE ORDER: every matching rule with its output. */
+    table_spec t = discount("hitPolicy=\"RULE ORDER\"");
+    dmn_definitions *defs = parse_table(&t);
+    assert_int_equal(traced(defs, "discount", V_30_GOLD, got, sizeof got), 0);
+    assert_string_equal(got, "[20,5] :: discount=[20,5] [in1/Input 1=30,in2/Input 2=\"gold\"] "
+                             "{r2#2:out1/discount=20 r3#3:out1/discount=5}");
+    /* No match: no rule (and null, as dmn-scala gives it). */
+    assert_int_equal(traced(defs, "discount", V_30_SILVER, got, sizeof got), 0);
+    assert_string_equal(got, "null :: discount=null [in1/Input 1=30,in2/Input 2=\"silver\"] {}");
+    dmn_definitions_free(defs);
+    /* FIRST: the first rule only. */
+    t = discount("hitPolicy=\"FIRST\"");
+    defs = parse_table(&t);
+    assert_int_equal(traced(defs, "discount", V_70_GOLD, got, sizeof got), 0);
+    assert_string_equal(got, "5 :: discount=5 [in1/Input 1=70,in2/Input 2=\"gold\"] "
+                             "{r3#3:out1/discount=5}");
+    dmn_definitions_free(defs);
+    /* COLLECT COUNT counts rules: they carry no outputs. */
+    t = discount("hitPolicy=\"COLLECT\" aggregation=\"COUNT\"");
+    defs = parse_table(&t);
+    assert_int_equal(traced(defs, "discount", V_10_GOLD, got, sizeof got), 0);
+    assert_string_equal(got, "2 :: discount=2 [in1/Input 1=10,in2/Input 2=\"gold\"] {r1#1: r3#3:}");
+    dmn_definitions_free(defs);
+    /* UNIQUE with two matches fails: the decision shows null and the
+     * rules it found. */
+    t = discount(NULL);
+    defs = parse_table(&t);
+    assert_int_equal(traced(defs, "discount", V_30_GOLD, got, sizeof got), CHUTE_EINVAL);
+    assert_string_equal(got, "!discount :: discount=null [in1/Input 1=30,in2/Input 2=\"gold\"] "
+                             "{r2#2: r3#3:}");
+    dmn_definitions_free(defs);
+
+    /* Several outputs, and requirements: each decision once, a
+     * requirement first, the one asked for last. */
+    sbuf b = {0};
+    open_defs(&b, NS13);
+    const char *const total_req[] = {"offer", NULL};
+    put_literal(&b, "total", "Total", "offer.price * 2", total_req);
+    table_spec offer = {.id = "offer",
+                        .name = "Offer",
+                        .table_attrs = "hitPolicy=\"UNIQUE\"",
+                        .inputs = {"size"},
+                        .outputs = {"carrier", "price"},
+                        .rules = {{"< 10", "\"post\"", "5"}, {">= 8", "\"truck\"", "size * 3"}}};
+    put_table(&b, &offer);
+    char *xml = close_defs(&b);
+    defs = parse_ok(xml);
+    free(xml);
+    assert_int_equal(traced(defs, "total", "{\"size\": 12}", got, sizeof got), 0);
+    assert_string_equal(got, "72 :: offer={\"carrier\":\"truck\",\"price\":36} [in1/Input 1=12] "
+                             "{r2#2:out1/carrier=\"truck\",out2/price=36} | total=72 [] {}");
+    /* A required decision that fails ends the trace. */
+    assert_int_equal(traced(defs, "total", "{\"size\": 9}", got, sizeof got), CHUTE_EINVAL);
+    assert_string_equal(got, "!offer :: offer=null [in1/Input 1=9] {r1#1: r2#2:}");
+    dmn_definitions_free(defs);
+}
+
 static void test_corpus_plot_destination(void **state)
 {
     (void)state;
@@ -1291,6 +1410,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_refused_requirements),
         cmocka_unit_test(test_refused_documents),
         cmocka_unit_test(test_format_with_bpmn),
+        cmocka_unit_test(test_trace),
         cmocka_unit_test(test_corpus_plot_destination),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
