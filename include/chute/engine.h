@@ -96,13 +96,14 @@ const char *chute_job_state_name(chute_job_state state);
 #define CHUTE_INCIDENT_TYPE_MAP(X)                                                                 \
     X(NONE, 0, "")                                                                                 \
     X(JOB_NO_RETRIES, 1, "JOB_NO_RETRIES")               /* failed with retries <= 0 */            \
-    X(UNHANDLED_ERROR_EVENT, 2, "UNHANDLED_ERROR_EVENT") /* threw an error nothing caught */   \
-    X(CONDITION_ERROR, 3, "CONDITION_ERROR")             /* no flow out of a gateway */       \
-    X(EXTRACT_VALUE_ERROR, 4, "EXTRACT_VALUE_ERROR")     /* an expression failed */           \
-    X(IO_MAPPING_ERROR, 5, "IO_MAPPING_ERROR")           /* an input or output mapping failed */ \
-    X(UNKNOWN, 6, "UNKNOWN") /* a command moved more than CHUTE_MAX_STEPS_PER_COMMAND tokens */ \
-    X(CALLED_ELEMENT_ERROR, 7, "CALLED_ELEMENT_ERROR") /* a call activity's process is unknown */ \
-    X(CALLED_DECISION_ERROR, 8, "CALLED_DECISION_ERROR") /* a business rule task's decision is unknown */ \
+    X(UNHANDLED_ERROR_EVENT, 2, "UNHANDLED_ERROR_EVENT") /* threw an error nothing caught */       \
+    X(CONDITION_ERROR, 3, "CONDITION_ERROR")             /* no flow out of a gateway */            \
+    X(EXTRACT_VALUE_ERROR, 4, "EXTRACT_VALUE_ERROR")     /* an expression failed */                \
+    X(IO_MAPPING_ERROR, 5, "IO_MAPPING_ERROR")           /* an input or output mapping failed */   \
+    X(UNKNOWN, 6, "UNKNOWN") /* a command moved more than CHUTE_MAX_STEPS_PER_COMMAND tokens */    \
+    X(CALLED_ELEMENT_ERROR, 7, "CALLED_ELEMENT_ERROR") /* a call activity's process is unknown */  \
+    X(CALLED_DECISION_ERROR, 8,                                                                    \
+      "CALLED_DECISION_ERROR") /* a business rule task's decision is unknown */                    \
     X(DECISION_EVALUATION_ERROR, 9, "DECISION_EVALUATION_ERROR") /* a decision failed */
 
 typedef enum chute_incident_type {
@@ -193,7 +194,7 @@ typedef enum chute_log_level {
 typedef void (*chute_log_fn)(void *ctx, chute_log_level level, const char *message);
 
 typedef struct chute_engine_options {
-    const char *data_dir;       /* created if missing (one level); required */
+    const char *data_dir; /* created if missing (one level); required */
     chute_durability durability;
     int32_t partition;          /* 1..4095; 0 means 1 */
     int64_t retention_ms;       /* how long completed standalone jobs keep their result;
@@ -210,8 +211,8 @@ typedef struct chute_engine_options {
                                    that takes jobs and never reads keeps them this long. */
     chute_clock_fn clock;       /* NULL means the system clock */
     void *clock_ctx;
-    chute_log_fn log;           /* where the engine's messages go (see chute_log_fn); NULL
-                                   means stderr, one line "chute: <message>" each */
+    chute_log_fn log; /* where the engine's messages go (see chute_log_fn); NULL
+                         means stderr, one line "chute: <message>" each */
     void *log_ctx;
 } chute_engine_options;
 
@@ -267,14 +268,14 @@ int64_t chute_engine_now(const chute_engine *e);
  */
 
 typedef struct chute_job_spec {
-    const char *type;      /* required, not blank, at most CHUTE_TYPE_MAX bytes */
-    const char *headers;   /* JSON object of strings; NULL or blank for none */
-    size_t headers_len;    /* 0 with a non-NULL headers means strlen */
-    const char *variables; /* JSON object; NULL or blank for none */
-    size_t variables_len;  /* 0 with a non-NULL variables means strlen */
-    int32_t retries;       /* >= 1; 0 means the default, 3 */
-    int32_t priority;      /* higher first; default 0 */
-    int64_t delay_ms;      /* > 0: not activatable before now + delay_ms */
+    const char *type;          /* required, not blank, at most CHUTE_TYPE_MAX bytes */
+    const char *headers;       /* JSON object of strings; NULL or blank for none */
+    size_t headers_len;        /* 0 with a non-NULL headers means strlen */
+    const char *variables;     /* JSON object; NULL or blank for none */
+    size_t variables_len;      /* 0 with a non-NULL variables means strlen */
+    int32_t retries;           /* >= 1; 0 means the default, 3 */
+    int32_t priority;          /* higher first; default 0 */
+    int64_t delay_ms;          /* > 0: not activatable before now + delay_ms */
     chute_process_ref process; /* zeros for a standalone job */
 } chute_job_spec;
 
@@ -311,10 +312,10 @@ int chute_engine_create_batch(chute_engine *e, const chute_job_spec *specs, size
                               int64_t *keys, size_t *failed, chute_error *err);
 
 typedef struct chute_activate_request {
-    const char *type;            /* required */
-    const char *worker;          /* may be NULL or "" */
-    int64_t timeout_ms;          /* lease length, >= 1 */
-    int32_t max_jobs;            /* >= 1 */
+    const char *type;                   /* required */
+    const char *worker;                 /* may be NULL or "" */
+    int64_t timeout_ms;                 /* lease length, >= 1 */
+    int32_t max_jobs;                   /* >= 1 */
     const char *const *fetch_variables; /* top-level names to return; none = all */
     size_t fetch_variables_count;
 } chute_activate_request;
@@ -328,8 +329,8 @@ int chute_engine_check_activate(const chute_activate_request *req, int for_strea
 /*
  * Activates up to |req->max_jobs| jobs of the type, highest priority first,
  * then in creation order: each gets deadline = now + timeout and the worker
- * name. Sets |*jobs| to an array of |*count| views (possibly 0); see "Views". Budget: if |max_bytes| > 0, stops
- * before the job whose view would push the sum of variables and headers
+ * name. Sets |*jobs| to an array of |*count| views (possibly 0); see "Views". Budget: if
+ * |max_bytes| > 0, stops before the job whose view would push the sum of variables and headers
  * lengths past it (but always returns at least one job if any is ready, so
  * a job larger than the budget is not stuck; the transport rejects it).
  */
@@ -338,8 +339,8 @@ int chute_engine_activate(chute_engine *e, const chute_activate_request *req, si
 
 /* Completes the job; |variables| (JSON object, may be NULL) is merged into
  * the job's variables (top level, the given values win). */
-int chute_engine_complete(chute_engine *e, int64_t key, const char *variables,
-                          size_t variables_len, chute_error *err);
+int chute_engine_complete(chute_engine *e, int64_t key, const char *variables, size_t variables_len,
+                          chute_error *err);
 
 /* Fails the job, storing exactly |retries|. retries > 0 and backoff_ms > 0:
  * activatable again at now + backoff_ms; retries > 0 and no back-off: at
@@ -359,7 +360,7 @@ int chute_engine_throw_error(chute_engine *e, int64_t key, const char *code, con
 /* A change of a job's retries, its lease, or both. */
 typedef struct chute_job_update {
     int has_retries;
-    int32_t retries;    /* >= 1; any state the job can be in while not completed */
+    int32_t retries; /* >= 1; any state the job can be in while not completed */
     int has_timeout;
     int64_t timeout_ms; /* >= 1: the lease ends at now + timeout_ms; the job must be ACTIVATED */
 } chute_job_update;
@@ -372,8 +373,7 @@ typedef struct chute_job_update {
  * (nothing to change, or a value out of range), CHUTE_ESTATE (a timeout for
  * a job that is not ACTIVATED).
  */
-int chute_engine_update(chute_engine *e, int64_t key, const chute_job_update *u,
-                        chute_error *err);
+int chute_engine_update(chute_engine *e, int64_t key, const chute_job_update *u, chute_error *err);
 
 /* chute_engine_update with retries only: sets the retries of a job that is
  * not completed (retries >= 1). */
@@ -381,8 +381,7 @@ int chute_engine_update_retries(chute_engine *e, int64_t key, int32_t retries, c
 
 /* chute_engine_update with a timeout only: sets the lease of an ACTIVATED
  * job to end at now + timeout_ms (>= 1). */
-int chute_engine_update_timeout(chute_engine *e, int64_t key, int64_t timeout_ms,
-                                chute_error *err);
+int chute_engine_update_timeout(chute_engine *e, int64_t key, int64_t timeout_ms, chute_error *err);
 
 /* Resolves an open incident: the job becomes ACTIVATABLE again. Rejected
  * with CHUTE_ESTATE while the job has no retries left (update them first). */
@@ -461,9 +460,9 @@ typedef void (*chute_deliver_fn)(void *ctx, chute_taker *taker, const chute_job_
 
 /* Registers a long-poll waiter for |req| (copied). It is served by the next
  * chute_engine_dispatch() that finds a job for it. */
-int chute_engine_waiter_add(chute_engine *e, const chute_activate_request *req,
-                            size_t max_bytes, chute_deliver_fn deliver, void *ctx,
-                            chute_taker **out, chute_error *err);
+int chute_engine_waiter_add(chute_engine *e, const chute_activate_request *req, size_t max_bytes,
+                            chute_deliver_fn deliver, void *ctx, chute_taker **out,
+                            chute_error *err);
 
 /* Registers a stream for |req| (copied; max_jobs is ignored) with |credit|
  * jobs of initial credit. A new stream is also fed from the backlog. */
@@ -489,7 +488,7 @@ typedef struct chute_engine_stats {
     uint64_t jobs;        /* jobs held in memory (not completed) */
     uint64_t activatable; /* ready to hand out */
     uint64_t activated;
-    uint64_t failed;      /* waiting out a back-off */
+    uint64_t failed; /* waiting out a back-off */
     uint64_t delayed;
     uint64_t incidents;
     uint64_t waiters;
@@ -522,8 +521,8 @@ typedef struct chute_type_stats {
  * non-zero. The struct lives until |fn| returns. Costs a pass over each
  * type's ready queue (for the oldest waiting job): meant for scrapes, not
  * for hot paths. Returns 0 or CHUTE_ENOMEM. */
-int chute_engine_list_types(chute_engine *e,
-                            int (*fn)(void *ctx, const chute_type_stats *s), void *ctx);
+int chute_engine_list_types(chute_engine *e, int (*fn)(void *ctx, const chute_type_stats *s),
+                            void *ctx);
 
 /* Observers of the engine's work, for metrics. Both run inside the engine
  * call that did the work and must not call into the engine. */
@@ -546,8 +545,8 @@ void chute_engine_set_hooks(chute_engine *e, const chute_engine_hooks *hooks);
  * Reads the store, so what the open batch changed is included. Returns 0,
  * CHUTE_ESTORE or CHUTE_ENOMEM.
  */
-int chute_engine_list_jobs(chute_engine *e, const char *type, chute_job_state state,
-                           size_t offset, size_t limit, chute_job_visit_fn fn, void *ctx);
+int chute_engine_list_jobs(chute_engine *e, const char *type, chute_job_state state, size_t offset,
+                           size_t limit, chute_job_visit_fn fn, void *ctx);
 
 /* ---- processes: deployment ------------------------------------------------ */
 
@@ -564,8 +563,8 @@ int chute_engine_list_jobs(chute_engine *e, const char *type, chute_job_state st
  * (nothing new is stored). Definitions are durable in the open batch and
  * survive restarts.
  */
-#define CHUTE_MAX_RESOURCES 100          /* resources in one deployment */
-#define CHUTE_RESOURCE_NAME_MAX 1024     /* bytes of a resource name */
+#define CHUTE_MAX_RESOURCES 100      /* resources in one deployment */
+#define CHUTE_RESOURCE_NAME_MAX 1024 /* bytes of a resource name */
 
 typedef struct chute_resource {
     const char *name;       /* e.g. "order-process.bpmn"; not blank */
@@ -576,11 +575,11 @@ typedef struct chute_resource {
 /* A deployed process definition. Strings are the engine's: valid until the
  * next engine call. */
 typedef struct chute_process_view {
-    int64_t key;             /* processDefinitionKey */
+    int64_t key; /* processDefinitionKey */
     const char *bpmn_process_id;
     int32_t version;
     const char *resource_name;
-    int64_t deployment_key;  /* the deployment that stored this version */
+    int64_t deployment_key; /* the deployment that stored this version */
 } chute_process_view;
 
 /*
@@ -624,6 +623,9 @@ typedef struct chute_decision_view {
     int64_t requirements_key;      /* decisionRequirementsKey: the resource's */
     const char *requirements_id;   /* the DMN definitions' id */
     const char *requirements_name; /* "" when none */
+    /* The requirements graph's version: per requirements id, from 1, one
+     * more for every changed resource deployed with that id. */
+    int32_t requirements_version;
     const char *resource_name;
     int64_t deployment_key;
 } chute_decision_view;
@@ -633,8 +635,10 @@ typedef struct chute_decision_view {
 void chute_engine_deployed_decisions(chute_engine *e, const chute_decision_view **out, size_t *n);
 
 /*
- * Evaluates the decision |key| (> 0), or the latest version of
- * |decision_id|, against the JSON object |vars|. Sets |*which| (may be
+ * Evaluates the latest version of |decision_id| or, when that is NULL or
+ * empty, the decision |key| (> 0), against the JSON object |vars| (see
+ * chute_engine_evaluate; this form is for the result alone, and spends a
+ * key like it). Sets |*which| (may be
  * NULL) to the decision and |*result| to its result as Zeebe gives it to a
  * business rule task (malloc'd JSON text, |*result_len| bytes; the caller
  * frees it). CHUTE_ENOTFOUND, CHUTE_EINVAL (variables; an evaluation that
@@ -643,6 +647,75 @@ void chute_engine_deployed_decisions(chute_engine *e, const chute_decision_view 
 int chute_engine_evaluate_decision(chute_engine *e, int64_t key, const char *decision_id,
                                    const char *vars, size_t len, chute_decision_view *which,
                                    char **result, size_t *result_len, chute_error *err);
+
+/* An input of a decision table, or an output of a rule, as an evaluation
+ * saw it. */
+typedef struct chute_decision_value {
+    const char *id;    /* the input's or output's id; "" when none */
+    const char *name;  /* an input's label, an output's name; "" when none */
+    const char *value; /* JSON text */
+} chute_decision_value;
+
+/* A rule that matched, with the outputs the evaluation computed for it. */
+typedef struct chute_matched_rule {
+    const char *id;
+    int32_t index; /* 1-based, in the table's order */
+    const chute_decision_value *outputs;
+    size_t noutputs;
+} chute_matched_rule;
+
+/* One decision an evaluation evaluated: the one asked for, or one it
+ * requires. */
+typedef struct chute_evaluated_decision {
+    int64_t key; /* the decision definition of the same resource version */
+    const char *decision_id;
+    const char *name;
+    int32_t version;
+    const char *type;                   /* "DECISION_TABLE" or "LITERAL_EXPRESSION" */
+    const char *output;                 /* JSON text; "null" for the decision that failed */
+    const chute_decision_value *inputs; /* a table's inputs */
+    size_t ninputs;
+    const chute_matched_rule *rules;
+    size_t nrules;
+} chute_evaluated_decision;
+
+/*
+ * What chute_engine_evaluate answers, as Zeebe's DecisionEvaluation
+ * record: the decision asked for, a new key for the evaluation, and either
+ * its output or, when the evaluation failed, the decision that failed and
+ * why (an evaluation that fails is an answer, not an error, in Zeebe as
+ * here). |evaluated| lists the decisions evaluated, a requirement before
+ * what requires it, the failed one last. Everything lives until
+ * chute_decision_evaluation_free.
+ */
+typedef struct chute_decision_evaluation {
+    int64_t key; /* decisionEvaluationKey (Camunda's decisionInstanceKey) */
+    chute_decision_view decision;
+    const char *output;             /* JSON text; "null" when the evaluation failed */
+    const char *failed_decision_id; /* "" unless it failed */
+    const char *failure_message;    /* "" unless it failed */
+    const chute_evaluated_decision *evaluated;
+    size_t nevaluated;
+} chute_decision_evaluation;
+
+/*
+ * Evaluates the latest version of |decision_id| or, when that is NULL or
+ * empty, the decision |key| (> 0), as Zeebe chooses, against the JSON
+ * object |vars| (|len|
+ * bytes, 0: strlen; NULL, empty or blank: no variables), as Zeebe's
+ * EvaluateDecision does. Sets |*out| to a new evaluation (free it with
+ * chute_decision_evaluation_free) also when the evaluation failed: that is
+ * in the evaluation's failure fields. The evaluation's key comes from the
+ * key space and is stored with the open batch, so answer after the commit.
+ * Returns 0, CHUTE_ENOTFOUND (no such decision), CHUTE_EINVAL (neither a
+ * key nor an id; variables that are not a JSON object within the engine's
+ * bounds) or CHUTE_ENOMEM; |*out| is untouched then.
+ */
+int chute_engine_evaluate(chute_engine *e, int64_t key, const char *decision_id, const char *vars,
+                          size_t len, chute_decision_evaluation **out, chute_error *err);
+
+/* Frees an evaluation; NULL is a no-op. */
+void chute_decision_evaluation_free(chute_decision_evaluation *ev);
 
 /* ---- processes: instances -------------------------------------------------
  *
@@ -708,9 +781,9 @@ const char *chute_instance_state_name(chute_instance_state state);
 typedef struct chute_instance_spec {
     int64_t process_definition_key; /* > 0: this definition; else by id and version */
     const char *bpmn_process_id;
-    int32_t version;                /* < 0: the latest */
-    const char *variables;          /* JSON object, NULL or blank for none */
-    size_t variables_len;           /* 0 with non-NULL variables means strlen */
+    int32_t version;       /* < 0: the latest */
+    const char *variables; /* JSON object, NULL or blank for none */
+    size_t variables_len;  /* 0 with non-NULL variables means strlen */
 } chute_instance_spec;
 
 /* A process instance. Strings are the engine's: valid until the next
@@ -721,11 +794,11 @@ typedef struct chute_instance_view {
     const char *bpmn_process_id;
     int32_t version;
     chute_instance_state state;
-    int has_incident; /* an open incident on any of its elements or jobs */
+    int has_incident;             /* an open incident on any of its elements or jobs */
     int64_t started_at, ended_at; /* epoch ms; ended_at 0 while ACTIVE */
     const char *variables;        /* the root scope, a JSON object */
     size_t variables_len;
-    const char *process_name;     /* the process's name in its model, "" when none */
+    const char *process_name;            /* the process's name in its model, "" when none */
     int64_t parent_process_instance_key; /* started by a call activity of this instance; 0 if not */
     int64_t parent_element_instance_key; /* ... at this element instance */
 } chute_instance_view;
@@ -832,8 +905,8 @@ typedef int (*chute_element_visit_fn)(void *ctx, const chute_element_view *el);
  * activated: the active ones and the last CHUTE_ELEMENT_HISTORY ended
  * ones. CHUTE_ENOTFOUND. */
 #define CHUTE_ELEMENT_HISTORY 1000
-int chute_engine_list_elements(chute_engine *e, int64_t key, chute_element_visit_fn fn,
-                               void *ctx, chute_error *err);
+int chute_engine_list_elements(chute_engine *e, int64_t key, chute_element_visit_fn fn, void *ctx,
+                               chute_error *err);
 
 /* The process instance an active element instance |key| belongs to (the
  * instance's own key for its root). CHUTE_ENOTFOUND when no active element
@@ -888,11 +961,11 @@ int chute_engine_search_incidents(chute_engine *e, int64_t process_instance_key,
  * nothing: every instruction is checked before anything changes.
  */
 typedef struct chute_activate_instruction {
-    const char *element_id;     /* the element to activate a token at */
-    int64_t ancestor_key;       /* the flow scope's element instance, 0: the only one there is
-                                   (the process itself for a top-level element) */
-    const char *variables;      /* JSON object set as local variables of that flow scope, or
-                                   NULL */
+    const char *element_id; /* the element to activate a token at */
+    int64_t ancestor_key;   /* the flow scope's element instance, 0: the only one there is
+                               (the process itself for a top-level element) */
+    const char *variables;  /* JSON object set as local variables of that flow scope, or
+                               NULL */
     size_t variables_len;
 } chute_activate_instruction;
 
@@ -1042,16 +1115,15 @@ int chute_engine_complete_user_task(chute_engine *e, int64_t key, const char *va
 typedef void (*chute_handler_fn)(void *ctx, chute_engine *e, const chute_job_view *job);
 
 typedef struct chute_handler_options {
-    const char *worker;     /* default "in-process" */
-    int64_t timeout_ms;     /* lease while the handler runs; default 30 s */
-    uint32_t max_jobs;      /* jobs taken per round; default 32 */
+    const char *worker; /* default "in-process" */
+    int64_t timeout_ms; /* lease while the handler runs; default 30 s */
+    uint32_t max_jobs;  /* jobs taken per round; default 32 */
 } chute_handler_options;
 
 /* Registers |fn| for |type| (one handler per type; CHUTE_EEXIST otherwise).
  * |opts| may be NULL for the defaults. */
-int chute_engine_register_handler(chute_engine *e, const char *type, chute_handler_fn fn,
-                                  void *ctx, const chute_handler_options *opts,
-                                  chute_error *err);
+int chute_engine_register_handler(chute_engine *e, const char *type, chute_handler_fn fn, void *ctx,
+                                  const chute_handler_options *opts, chute_error *err);
 
 /*
  * Runs the engine for embedding programs: repeatedly applies due timers,

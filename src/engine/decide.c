@@ -130,7 +130,28 @@ static decdef *dec_new(int64_t key, const char *id, int32_t version, int64_t req
     return d;
 }
 
-static void view_of(const decdef *d, chute_decision_view *v)
+/* The version of |d|'s requirements graph: how many resources with its
+ * definitions' id were stored up to |d|'s (decisions are kept in key
+ * order, and each stored resource has a requirements key of its own). */
+static int32_t requirements_version(const chute_engine *e, const decdef *d)
+{
+    const char *id = d->shared->defs->id ? d->shared->defs->id : "";
+    int32_t version = 0;
+    int64_t last = 0;
+    for (size_t i = 0; i < e->ndecs; i++) {
+        const decdef *x = e->decs[i];
+        if (x->requirements_key > d->requirements_key)
+            break;
+        const char *xid = x->shared->defs->id ? x->shared->defs->id : "";
+        if (x->requirements_key != last && strcmp(xid, id) == 0) {
+            version++;
+            last = x->requirements_key;
+        }
+    }
+    return version ? version : 1;
+}
+
+static void view_of(const chute_engine *e, const decdef *d, chute_decision_view *v)
 {
     const dmn_definitions *defs = d->shared->defs;
     const dmn_decision *dec = &defs->decisions[d->index];
@@ -141,6 +162,7 @@ static void view_of(const decdef *d, chute_decision_view *v)
     v->requirements_key = d->requirements_key;
     v->requirements_id = defs->id ? defs->id : "";
     v->requirements_name = defs->name ? defs->name : "";
+    v->requirements_version = requirements_version(e, d);
     v->resource_name = d->resource_name;
     v->deployment_key = d->deployment_key;
 }
@@ -155,7 +177,7 @@ static int push_view(chute_engine *e, const decdef *d)
         e->dec_views = n;
         e->dec_views_cap = cap;
     }
-    view_of(d, &e->dec_views[e->ndec_views++]);
+    view_of(e, d, &e->dec_views[e->ndec_views++]);
     return 0;
 }
 
@@ -193,15 +215,15 @@ int decide_add(chute_engine *e, const chute_resource *r, dmn_definitions *defs, 
     for (uint32_t i = 0; i < defs->decision_count; i++) {
         const char *id = defs->decisions[i].id;
         const decdef *prev = decide_find(e, id);
-        decdef *d = dec_new(engine_next_key(e), id, prev ? prev->version + 1 : 1, req_key,
-                            r->name, sum, dkey, s, i);
+        decdef *d = dec_new(engine_next_key(e), id, prev ? prev->version + 1 : 1, req_key, r->name,
+                            sum, dkey, s, i);
         if (!d || dec_append(e, d) != 0) {
             dec_free(d);
             shared_release(s);
             goto oom;
         }
-        store_decision row = {d->key, d->decision_id, d->version, req_key, d->resource_name,
-                              sum, dkey, now, s->content, s->len};
+        store_decision row = {d->key, d->decision_id, d->version, req_key,    d->resource_name,
+                              sum,    dkey,           now,        s->content, s->len};
         engine_persist_decision(e, &row);
         if (push_view(e, d) != 0) {
             shared_release(s);
@@ -310,57 +332,221 @@ void chute_engine_deployed_decisions(chute_engine *e, const chute_decision_view 
     *n = e->ndec_views;
 }
 
-int chute_engine_evaluate_decision(chute_engine *e, int64_t key, const char *decision_id,
-                                   const char *vars, size_t len, chute_decision_view *which,
-                                   char **result, size_t *result_len, chute_error *err)
+/* ---- EvaluateDecision ------------------------------------------------------------ */
+
+/* An evaluation and everything its views point into. The parsed resource
+ * is held (a reference on its dmn_shared), so the ids and names stay
+ * valid whatever the engine does until the evaluation is freed. */
+typedef struct evaluation_box {
+    chute_decision_evaluation pub; /* first: the public part */
+    dmn_shared *shared;
+    dmn_trace trace;
+    char *output;
+    char *failure;
+    chute_evaluated_decision *decisions;
+    chute_decision_value *values; /* every input and output of the trace */
+    chute_matched_rule *rules;
+} evaluation_box;
+
+void chute_decision_evaluation_free(chute_decision_evaluation *ev)
 {
+    if (!ev)
+        return;
+    evaluation_box *b = (evaluation_box *)ev;
+    dmn_trace_free(&b->trace);
+    free(b->output);
+    free(b->failure);
+    free(b->decisions);
+    free(b->values);
+    free(b->rules);
+    shared_release(b->shared);
+    free(b);
+}
+
+static const decdef *find_by_key(const chute_engine *e, int64_t key)
+{
+    for (size_t i = 0; i < e->ndecs; i++)
+        if (e->decs[i]->key == key)
+            return e->decs[i];
+    return NULL;
+}
+
+/* The decision of the same resource version as |d| with index |index|. */
+static const decdef *sibling(const chute_engine *e, const decdef *d, uint32_t index)
+{
+    for (size_t i = 0; i < e->ndecs; i++)
+        if (e->decs[i]->requirements_key == d->requirements_key && e->decs[i]->index == index)
+            return e->decs[i];
+    return NULL;
+}
+
+/* Turns the trace into the public views, pointing into the trace and the
+ * definitions. */
+static int box_views(const chute_engine *e, const decdef *d, evaluation_box *b)
+{
+    const dmn_trace *t = &b->trace;
+    const dmn_definitions *defs = d->shared->defs;
+    size_t nvalues = 0, nrules = 0;
+    for (uint32_t k = 0; k < t->count; k++) {
+        nvalues += t->decisions[k].input_count;
+        nrules += t->decisions[k].rule_count;
+        for (uint32_t r = 0; r < t->decisions[k].rule_count; r++)
+            nvalues += t->decisions[k].rules[r].output_count;
+    }
+    b->decisions = calloc(t->count ? t->count : 1, sizeof *b->decisions);
+    b->values = calloc(nvalues ? nvalues : 1, sizeof *b->values);
+    b->rules = calloc(nrules ? nrules : 1, sizeof *b->rules);
+    if (!b->decisions || !b->values || !b->rules)
+        return CHUTE_ENOMEM;
+    chute_decision_value *v = b->values;
+    chute_matched_rule *mr = b->rules;
+    for (uint32_t k = 0; k < t->count; k++) {
+        const dmn_traced_decision *td = &t->decisions[k];
+        const dmn_decision *dec = &defs->decisions[td->decision];
+        const decdef *sd = sibling(e, d, td->decision);
+        chute_evaluated_decision *ed = &b->decisions[k];
+        ed->key = sd ? sd->key : -1;
+        ed->version = sd ? sd->version : -1;
+        ed->decision_id = dec->id;
+        ed->name = dec->name ? dec->name : "";
+        ed->type = dec->kind == DMN_DECISION_TABLE ? "DECISION_TABLE" : "LITERAL_EXPRESSION";
+        ed->output = td->output ? td->output : "null";
+        ed->inputs = v;
+        ed->ninputs = td->input_count;
+        for (uint32_t i = 0; i < td->input_count; i++, v++)
+            *v = (chute_decision_value){td->inputs[i].id, td->inputs[i].name, td->inputs[i].value};
+        ed->rules = mr;
+        ed->nrules = td->rule_count;
+        for (uint32_t r = 0; r < td->rule_count; r++, mr++) {
+            const dmn_traced_rule *tr = &td->rules[r];
+            mr->id = tr->id;
+            mr->index = (int32_t)tr->index;
+            mr->outputs = v;
+            mr->noutputs = tr->output_count;
+            for (uint32_t o = 0; o < tr->output_count; o++, v++)
+                *v = (chute_decision_value){tr->outputs[o].id, tr->outputs[o].name,
+                                            tr->outputs[o].value};
+        }
+    }
+    b->pub.evaluated = b->decisions;
+    b->pub.nevaluated = t->count;
+    return 0;
+}
+
+static const json_t *object_lookup(void *ctx, const char *name, size_t len)
+{
+    return json_object_getn(ctx, name, len);
+}
+
+int chute_engine_evaluate(chute_engine *e, int64_t key, const char *decision_id, const char *vars,
+                          size_t len, chute_decision_evaluation **out, chute_error *err)
+{
+    /* Zeebe's choice: a decision id wins, else a key. */
     const decdef *d = NULL;
-    if (key > 0) {
-        for (size_t i = 0; i < e->ndecs && !d; i++)
-            if (e->decs[i]->key == key)
-                d = e->decs[i];
-        if (!d)
+    if (decision_id && *decision_id) {
+        if (!(d = decide_find(e, decision_id)))
             return chute_error_set(err, CHUTE_ENOTFOUND,
-                                   "Expected to evaluate decision with key '%lld', but no such "
-                                   "decision was found",
-                                   (long long)key);
-    } else {
-        if (!decision_id || !*decision_id)
-            return chute_error_set(err, CHUTE_EINVAL,
-                                   "Expected either a decision id or a decision key, but none "
-                                   "given");
-        d = decide_find(e, decision_id);
-        if (!d)
-            return chute_error_set(err, CHUTE_ENOTFOUND,
-                                   "Expected to evaluate decision '%s', but no decision found for "
-                                   "id '%s'",
+                                   "Expected to evaluate decision '%.1024s', but no decision "
+                                   "found for id '%.1024s'",
                                    decision_id, decision_id);
+    } else if (key > 0) {
+        if (!(d = find_by_key(e, key)))
+            return chute_error_set(err, CHUTE_ENOTFOUND,
+                                   "Expected to evaluate decision '%lld', but no decision found "
+                                   "for key '%lld'",
+                                   (long long)key, (long long)key);
+    } else {
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected either a decision id or a valid decision key, but none "
+                               "provided");
     }
     if (vars && !len)
         len = strlen(vars);
     int rc = engine_check_variables(e, vars, len, err);
     if (rc != 0)
         return rc;
-    char *text = NULL;
-    if (!jdoc_blank(vars, len)) {
-        text = malloc(len + 1);
-        if (!text)
+    /* Read as the engine reads variables: integers past int64 as
+     * doubles. engine_check_variables made sure it is an object. */
+    json_t *doc = NULL;
+    if (vars && !jdoc_blank(vars, len)) {
+        doc = json_loadb(vars, len, JSON_ALLOW_NUL, NULL);
+        if (!doc)
+            doc = json_loadb(vars, len, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, NULL);
+        if (!doc)
             return chute_error_set(err, CHUTE_ENOMEM, "out of memory evaluating a decision");
-        memcpy(text, vars, len);
-        text[len] = '\0';
     }
+    evaluation_box *b = calloc(1, sizeof *b);
+    if (!b) {
+        json_decref(doc);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory evaluating a decision");
+    }
+    b->shared = d->shared;
+    d->shared->refs++;
+    feel_env env = {doc ? object_lookup : NULL, doc, engine_now(e)};
     dmn_eval_error de;
     memset(&de, 0, sizeof de);
-    char *out = NULL;
-    rc = dmn_evaluate(d->shared->defs, d->decision_id, text, engine_now(e), &out, &de);
-    free(text);
+    size_t olen = 0;
+    rc = dmn_evaluate_traced(d->shared->defs, d->index, &env, &b->trace, &b->output, &olen, &de);
+    json_decref(doc);
+    if (rc == CHUTE_EINVAL && de.decision_id) {
+        /* The evaluation failed: an answer, as in Zeebe. */
+        if (!(b->failure = strdup(de.message)))
+            rc = CHUTE_ENOMEM;
+        else
+            rc = 0;
+        b->pub.failed_decision_id = de.decision_id;
+    }
+    if (rc == 0)
+        rc = box_views(e, d, b);
+    if (rc != 0) {
+        chute_decision_evaluation_free(&b->pub);
+        if (rc == CHUTE_ENOMEM)
+            return chute_error_set(err, rc, "out of memory evaluating decision '%s'",
+                                   d->decision_id);
+        return chute_error_set(err, rc, "%s", de.message[0] ? de.message : "evaluation failed");
+    }
+    const dmn_definitions *defs = d->shared->defs;
+    chute_decision_view *v = &b->pub.decision;
+    view_of(e, d, v);
+    /* Into the held definitions, not the engine's decision: the views
+     * outlive the next engine call. */
+    v->decision_id = defs->decisions[d->index].id;
+    v->resource_name = defs->resource_name ? defs->resource_name : "";
+    b->pub.output = b->output ? b->output : "null";
+    if (!b->pub.failed_decision_id)
+        b->pub.failed_decision_id = "";
+    b->pub.failure_message = b->failure ? b->failure : "";
+    b->pub.key = engine_next_key(e);
+    *out = &b->pub;
+    return 0;
+}
+
+int chute_engine_evaluate_decision(chute_engine *e, int64_t key, const char *decision_id,
+                                   const char *vars, size_t len, chute_decision_view *which,
+                                   char **result, size_t *result_len, chute_error *err)
+{
+    chute_decision_evaluation *ev = NULL;
+    int rc = chute_engine_evaluate(e, key, decision_id, vars, len, &ev, err);
     if (rc != 0)
-        return chute_error_set(err, rc == CHUTE_ENOMEM ? CHUTE_ENOMEM : CHUTE_EINVAL, "%s",
-                               de.message[0] ? de.message : "out of memory");
-    if (which)
-        view_of(d, which);
-    *result = out;
+        return rc;
+    if (ev->failure_message[0]) {
+        rc = chute_error_set(err, CHUTE_EINVAL, "%s", ev->failure_message);
+        chute_decision_evaluation_free(ev);
+        return rc;
+    }
+    char *text = strdup(ev->output);
+    if (!text) {
+        chute_decision_evaluation_free(ev);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory evaluating a decision");
+    }
+    if (which) {
+        /* The engine's strings, valid until the next engine call. */
+        const decdef *d = find_by_key(e, ev->decision.key);
+        view_of(e, d, which);
+    }
+    *result = text;
     if (result_len)
-        *result_len = strlen(out);
+        *result_len = strlen(text);
+    chute_decision_evaluation_free(ev);
     return 0;
 }
