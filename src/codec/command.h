@@ -69,7 +69,8 @@ struct ProtobufCMessage;
     X(SEARCH_USER_TASKS, "search user tasks")                                                      \
     X(GET_USER_TASK, "get user task")                                                              \
     X(ASSIGN_USER_TASK, "assign user task")                                                        \
-    X(COMPLETE_USER_TASK, "complete user task")
+    X(COMPLETE_USER_TASK, "complete user task")                                                    \
+    X(EVALUATE_DECISION, "evaluate decision")
 
 typedef enum command_kind {
 #define COMMAND_KIND_ENUM(name, words) COMMAND_##name,
@@ -176,8 +177,8 @@ typedef struct command {
     int64_t request_timeout_ms;
 
     /* COMPLETE, FAIL, THROW_ERROR, CREATE_INSTANCE, SET_VARIABLES,
-     * PUBLISH_MESSAGE, CORRELATE_MESSAGE, COMPLETE_USER_TASK: JSON text, NULL when not
-     * sent. */
+     * PUBLISH_MESSAGE, CORRELATE_MESSAGE, COMPLETE_USER_TASK,
+     * EVALUATE_DECISION: JSON text, NULL when not sent. */
     const char *variables;
     size_t variables_len;
     int32_t retries; /* FAIL; UPDATE when has_retries */
@@ -245,6 +246,12 @@ typedef struct command {
     command_zen_list zen;
     const char *assignee;
     int no_override;
+
+    /* EVALUATE_DECISION: the decision by |decision_id| (never NULL, ""
+     * when not sent), else by |decision_key|; its variables in
+     * |variables|. (Not |key|: that is a REST route's path key.) */
+    const char *decision_id;
+    int64_t decision_key;
 
     /* What the fields point into; released by command_free. */
     struct ProtobufCMessage *msg;

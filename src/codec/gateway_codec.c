@@ -432,18 +432,36 @@ int codec_decode_deploy_process(const uint8_t *buf, size_t len, command *out, ch
     return 0;
 }
 
-int codec_encode_deploy_response(int64_t key, const chute_process_view *procs, size_t n, int legacy,
+/* How many DMN resources |decs| come from: a new one starts where the
+ * requirements key changes. */
+static size_t count_requirements(const chute_decision_view *decs, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || decs[i].requirements_key != decs[i - 1].requirements_key)
+            k++;
+    return k;
+}
+
+int codec_encode_deploy_response(int64_t key, const chute_process_view *procs, size_t n,
+                                 const chute_decision_view *decs, size_t ndecs, int legacy,
                                  uint8_t **out, size_t *out_len, chute_error *err)
 {
+    size_t nreq = legacy ? 0 : count_requirements(decs, ndecs);
+    size_t ndec = legacy ? 0 : ndecs;
+    size_t total = n + ndec + nreq;
     GatewayProtocol__ProcessMetadata *meta = calloc(n ? n : 1, sizeof *meta);
     GatewayProtocol__ProcessMetadata **metas = calloc(n ? n : 1, sizeof *metas);
-    GatewayProtocol__Deployment *deps = calloc(n ? n : 1, sizeof *deps);
-    GatewayProtocol__Deployment **depps = calloc(n ? n : 1, sizeof *depps);
+    GatewayProtocol__DecisionMetadata *dmeta = calloc(ndec ? ndec : 1, sizeof *dmeta);
+    GatewayProtocol__DecisionRequirementsMetadata *rmeta = calloc(nreq ? nreq : 1, sizeof *rmeta);
+    GatewayProtocol__Deployment *deps = calloc(total ? total : 1, sizeof *deps);
+    GatewayProtocol__Deployment **depps = calloc(total ? total : 1, sizeof *depps);
     int rc;
-    if (!meta || !metas || !deps || !depps) {
+    if (!meta || !metas || !dmeta || !rmeta || !deps || !depps) {
         rc = chute_error_set(err, CHUTE_ENOMEM, "out of memory");
         goto done;
     }
+    size_t w = 0;
     for (size_t i = 0; i < n; i++) {
         gateway_protocol__process_metadata__init(&meta[i]);
         meta[i].bpmnprocessid = codec_pb_str(procs[i].bpmn_process_id);
@@ -452,10 +470,43 @@ int codec_encode_deploy_response(int64_t key, const chute_process_view *procs, s
         meta[i].resourcename = codec_pb_str(procs[i].resource_name);
         meta[i].tenantid = (char *)CODEC_DEFAULT_TENANT;
         metas[i] = &meta[i];
-        gateway_protocol__deployment__init(&deps[i]);
-        deps[i].metadata_case = GATEWAY_PROTOCOL__DEPLOYMENT__METADATA_PROCESS;
-        deps[i].process = &meta[i];
-        depps[i] = &deps[i];
+        gateway_protocol__deployment__init(&deps[w]);
+        deps[w].metadata_case = GATEWAY_PROTOCOL__DEPLOYMENT__METADATA_PROCESS;
+        deps[w].process = &meta[i];
+        depps[w] = &deps[w];
+        w++;
+    }
+    for (size_t i = 0; i < ndec; i++) {
+        gateway_protocol__decision_metadata__init(&dmeta[i]);
+        dmeta[i].dmndecisionid = codec_pb_str(decs[i].decision_id);
+        dmeta[i].dmndecisionname = codec_pb_str(decs[i].name);
+        dmeta[i].version = decs[i].version;
+        dmeta[i].decisionkey = decs[i].key;
+        dmeta[i].dmndecisionrequirementsid = codec_pb_str(decs[i].requirements_id);
+        dmeta[i].decisionrequirementskey = decs[i].requirements_key;
+        dmeta[i].tenantid = (char *)CODEC_DEFAULT_TENANT;
+        gateway_protocol__deployment__init(&deps[w]);
+        deps[w].metadata_case = GATEWAY_PROTOCOL__DEPLOYMENT__METADATA_DECISION;
+        deps[w].decision = &dmeta[i];
+        depps[w] = &deps[w];
+        w++;
+    }
+    for (size_t i = 0, k = 0; i < ndec; i++) {
+        if (i > 0 && decs[i].requirements_key == decs[i - 1].requirements_key)
+            continue;
+        GatewayProtocol__DecisionRequirementsMetadata *m = &rmeta[k++];
+        gateway_protocol__decision_requirements_metadata__init(m);
+        m->dmndecisionrequirementsid = codec_pb_str(decs[i].requirements_id);
+        m->dmndecisionrequirementsname = codec_pb_str(decs[i].requirements_name);
+        m->version = decs[i].requirements_version;
+        m->decisionrequirementskey = decs[i].requirements_key;
+        m->resourcename = codec_pb_str(decs[i].resource_name);
+        m->tenantid = (char *)CODEC_DEFAULT_TENANT;
+        gateway_protocol__deployment__init(&deps[w]);
+        deps[w].metadata_case = GATEWAY_PROTOCOL__DEPLOYMENT__METADATA_DECISION_REQUIREMENTS;
+        deps[w].decisionrequirements = m;
+        depps[w] = &deps[w];
+        w++;
     }
     if (legacy) {
         GatewayProtocol__DeployProcessResponse r = GATEWAY_PROTOCOL__DEPLOY_PROCESS_RESPONSE__INIT;
@@ -467,7 +518,7 @@ int codec_encode_deploy_response(int64_t key, const chute_process_view *procs, s
         GatewayProtocol__DeployResourceResponse r =
             GATEWAY_PROTOCOL__DEPLOY_RESOURCE_RESPONSE__INIT;
         r.key = key;
-        r.n_deployments = n;
+        r.n_deployments = w;
         r.deployments = depps;
         r.tenantid = (char *)CODEC_DEFAULT_TENANT;
         rc = codec_pack_framed(&r.base, 0, out, out_len, err);
@@ -475,6 +526,8 @@ int codec_encode_deploy_response(int64_t key, const chute_process_view *procs, s
 done:
     free(meta);
     free(metas);
+    free(dmeta);
+    free(rmeta);
     free(deps);
     free(depps);
     return rc;
@@ -675,4 +728,126 @@ int codec_encode_publish_message_response(int64_t key, uint8_t **out, size_t *ou
     r.key = key;
     r.tenantid = (char *)CODEC_DEFAULT_TENANT;
     return codec_pack_framed(&r.base, 0, out, out_len, err);
+}
+
+/* ---- decisions ----------------------------------------------------------------- */
+
+int codec_decode_evaluate_decision(const uint8_t *buf, size_t len, command *out, chute_error *err)
+{
+    int rc = unpack_command(COMMAND_EVALUATE_DECISION,
+                            &gateway_protocol__evaluate_decision_request__descriptor, buf, len, out,
+                            err);
+    if (rc)
+        return rc;
+    GatewayProtocol__EvaluateDecisionRequest *r =
+        (GatewayProtocol__EvaluateDecisionRequest *)out->msg;
+    if (r->tenantid[0] && strcmp(r->tenantid, CODEC_DEFAULT_TENANT) != 0) {
+        char *ids[1] = {r->tenantid};
+        rc = check_tenants("EvaluateDecision", ids, 1, err);
+        command_free(out);
+        return rc;
+    }
+    out->decision_key = r->decisionkey;
+    out->decision_id = r->decisionid;
+    set_variables(out, r->variables);
+    return 0;
+}
+
+int codec_encode_evaluate_decision_response(const chute_decision_evaluation *ev, size_t max,
+                                            uint8_t **out, size_t *out_len, chute_error *err)
+{
+    size_t nd = ev->nevaluated, ni = 0, nr = 0, no = 0;
+    for (size_t k = 0; k < nd; k++) {
+        ni += ev->evaluated[k].ninputs;
+        nr += ev->evaluated[k].nrules;
+        for (size_t r = 0; r < ev->evaluated[k].nrules; r++)
+            no += ev->evaluated[k].rules[r].noutputs;
+    }
+    GatewayProtocol__EvaluatedDecision *ds = calloc(nd + 1, sizeof *ds);
+    GatewayProtocol__EvaluatedDecision **dps = calloc(nd + 1, sizeof *dps);
+    GatewayProtocol__EvaluatedDecisionInput *is = calloc(ni + 1, sizeof *is);
+    GatewayProtocol__EvaluatedDecisionInput **ips = calloc(ni + 1, sizeof *ips);
+    GatewayProtocol__MatchedDecisionRule *rs = calloc(nr + 1, sizeof *rs);
+    GatewayProtocol__MatchedDecisionRule **rps = calloc(nr + 1, sizeof *rps);
+    GatewayProtocol__EvaluatedDecisionOutput *os = calloc(no + 1, sizeof *os);
+    GatewayProtocol__EvaluatedDecisionOutput **ops = calloc(no + 1, sizeof *ops);
+    char(*ikeys)[48] = calloc(nd + 1, sizeof *ikeys);
+    int rc;
+    if (!ds || !dps || !is || !ips || !rs || !rps || !os || !ops || !ikeys) {
+        rc = chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+        goto done;
+    }
+    size_t wi = 0, wr = 0, wo = 0;
+    for (size_t k = 0; k < nd; k++) {
+        const chute_evaluated_decision *e = &ev->evaluated[k];
+        GatewayProtocol__EvaluatedDecision *d = &ds[k];
+        gateway_protocol__evaluated_decision__init(d);
+        d->decisionkey = e->key;
+        d->decisionid = codec_pb_str(e->decision_id);
+        d->decisionname = codec_pb_str(e->name);
+        d->decisionversion = e->version;
+        d->decisiontype = codec_pb_str(e->type);
+        d->decisionoutput = codec_pb_str(e->output);
+        d->tenantid = (char *)CODEC_DEFAULT_TENANT;
+        /* Zeebe's instance key of one evaluated decision: the
+         * evaluation's key and its 1-based place. */
+        snprintf(ikeys[k], sizeof ikeys[k], "%lld-%zu", (long long)ev->key, k + 1);
+        d->decisionevaluationinstancekey = ikeys[k];
+        d->evaluatedinputs = &ips[wi];
+        d->n_evaluatedinputs = e->ninputs;
+        for (size_t i = 0; i < e->ninputs; i++, wi++) {
+            gateway_protocol__evaluated_decision_input__init(&is[wi]);
+            is[wi].inputid = codec_pb_str(e->inputs[i].id);
+            is[wi].inputname = codec_pb_str(e->inputs[i].name);
+            is[wi].inputvalue = codec_pb_str(e->inputs[i].value);
+            ips[wi] = &is[wi];
+        }
+        d->matchedrules = &rps[wr];
+        d->n_matchedrules = e->nrules;
+        for (size_t r = 0; r < e->nrules; r++, wr++) {
+            const chute_matched_rule *mr = &e->rules[r];
+            gateway_protocol__matched_decision_rule__init(&rs[wr]);
+            rs[wr].ruleid = codec_pb_str(mr->id);
+            rs[wr].ruleindex = mr->index;
+            rs[wr].evaluatedoutputs = &ops[wo];
+            rs[wr].n_evaluatedoutputs = mr->noutputs;
+            for (size_t o = 0; o < mr->noutputs; o++, wo++) {
+                gateway_protocol__evaluated_decision_output__init(&os[wo]);
+                os[wo].outputid = codec_pb_str(mr->outputs[o].id);
+                os[wo].outputname = codec_pb_str(mr->outputs[o].name);
+                os[wo].outputvalue = codec_pb_str(mr->outputs[o].value);
+                ops[wo] = &os[wo];
+            }
+            rps[wr] = &rs[wr];
+        }
+        dps[k] = d;
+    }
+    GatewayProtocol__EvaluateDecisionResponse r =
+        GATEWAY_PROTOCOL__EVALUATE_DECISION_RESPONSE__INIT;
+    r.decisionkey = ev->decision.key;
+    r.decisionid = codec_pb_str(ev->decision.decision_id);
+    r.decisionname = codec_pb_str(ev->decision.name);
+    r.decisionversion = ev->decision.version;
+    r.decisionrequirementsid = codec_pb_str(ev->decision.requirements_id);
+    r.decisionrequirementskey = ev->decision.requirements_key;
+    r.decisionoutput = codec_pb_str(ev->output);
+    r.evaluateddecisions = dps;
+    r.n_evaluateddecisions = nd;
+    r.faileddecisionid = codec_pb_str(ev->failed_decision_id);
+    r.failuremessage = codec_pb_str(ev->failure_message);
+    r.tenantid = (char *)CODEC_DEFAULT_TENANT;
+    r.decisioninstancekey = ev->key;
+    r.decisionevaluationkey = ev->key;
+    rc = codec_pack_framed(&r.base, max, out, out_len, err);
+done:
+    free(ds);
+    free(dps);
+    free(is);
+    free(ips);
+    free(rs);
+    free(rps);
+    free(os);
+    free(ops);
+    free(ikeys);
+    return rc;
 }

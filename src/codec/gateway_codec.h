@@ -97,9 +97,16 @@ int codec_decode_deploy_resource(const uint8_t *buf, size_t len, command *out, c
 /* The same for the deprecated DeployProcessRequest (|legacy| set). */
 int codec_decode_deploy_process(const uint8_t *buf, size_t len, command *out, chute_error *err);
 
-/* DeployResourceResponse (or, |legacy|, DeployProcessResponse) for the
- * deployment |key| and its processes, framed, malloc'd. */
-int codec_encode_deploy_response(int64_t key, const chute_process_view *procs, size_t n, int legacy,
+/*
+ * DeployResourceResponse for the deployment |key|, in Zeebe's order: its
+ * |n| processes, its |ndecs| decisions (DecisionMetadata), then one
+ * DecisionRequirementsMetadata per DMN resource (the decisions of one
+ * resource share a requirements key and come together, in resource order).
+ * With |legacy| the DeployProcessResponse, which lists processes only.
+ * Framed, malloc'd. Returns 0 or CHUTE_ENOMEM.
+ */
+int codec_encode_deploy_response(int64_t key, const chute_process_view *procs, size_t n,
+                                 const chute_decision_view *decs, size_t ndecs, int legacy,
                                  uint8_t **out, size_t *out_len, chute_error *err);
 
 /* ---- process instances ------------------------------------------------------------ */
@@ -158,6 +165,25 @@ int codec_decode_publish_message(const uint8_t *buf, size_t len, command *out, c
 /* PublishMessageResponse{key, tenantId "<default>"}, framed, malloc'd. */
 int codec_encode_publish_message_response(int64_t key, uint8_t **out, size_t *out_len,
                                           chute_error *err);
+
+/* ---- decisions ----------------------------------------------------------------- */
+
+/* EvaluateDecisionRequest into an EVALUATE_DECISION command: decisionId
+ * ("" when not sent), decisionKey into |decision_key|, variables as sent; tenantId
+ * empty or "<default>". Which one wins, and everything about the
+ * variables, is the engine's (chute_engine_evaluate). */
+int codec_decode_evaluate_decision(const uint8_t *buf, size_t len, command *out, chute_error *err);
+
+/*
+ * EvaluateDecisionResponse for |ev|: the decision, its output (or, for an
+ * evaluation that failed, failedDecisionId and failureMessage, with
+ * decisionOutput "null"), every evaluated decision with its inputs and
+ * matched rules, decisionInstanceKey and decisionEvaluationKey both the
+ * evaluation's key, tenantId "<default>". Framed, malloc'd; |max| bounds
+ * the message (0: 4 MiB). Returns 0, CHUTE_ETOOBIG or CHUTE_ENOMEM.
+ */
+int codec_encode_evaluate_decision_response(const chute_decision_evaluation *ev, size_t max,
+                                            uint8_t **out, size_t *out_len, chute_error *err);
 
 /* ---- encoding -------------------------------------------------------------------- */
 

@@ -1188,18 +1188,167 @@ int rest_decode_deployment(const char *content_type, const char *body, size_t le
     return rc;
 }
 
-void rest_encode_deployment(rest_buf *b, int64_t key, const chute_process_view *procs, size_t n)
+void rest_encode_deployment(rest_buf *b, int64_t key, const chute_process_view *procs, size_t n,
+                            const chute_decision_view *decs, size_t ndecs)
 {
     rest_buf_printf(b, "{\"deploymentKey\":\"%" PRId64 "\",\"tenantId\":\"%s\",\"deployments\":[",
                     key, REST_DEFAULT_TENANT);
-    for (size_t i = 0; i < n; i++) {
-        rest_buf_puts(b, i ? ",{\"processDefinition\":{\"processDefinitionId\":"
-                           : "{\"processDefinition\":{\"processDefinitionId\":");
+    int first = 1;
+    for (size_t i = 0; i < n; i++, first = 0) {
+        rest_buf_puts(b, first ? "{\"processDefinition\":{\"processDefinitionId\":"
+                               : ",{\"processDefinition\":{\"processDefinitionId\":");
         rest_buf_json_string(b, procs[i].bpmn_process_id, strlen(procs[i].bpmn_process_id));
         rest_buf_printf(b, ",\"processDefinitionVersion\":%d,\"resourceName\":", procs[i].version);
         rest_buf_json_string(b, procs[i].resource_name, strlen(procs[i].resource_name));
         rest_buf_printf(b, ",\"tenantId\":\"%s\",\"processDefinitionKey\":\"%" PRId64 "\"}}",
                         REST_DEFAULT_TENANT, procs[i].key);
+    }
+    for (size_t i = 0; i < ndecs; i++, first = 0) {
+        const chute_decision_view *d = &decs[i];
+        rest_buf_puts(b, first ? "{\"decisionDefinition\":{" : ",{\"decisionDefinition\":{");
+        put_str(b, "decisionDefinitionId", d->decision_id);
+        rest_buf_printf(b, ",\"version\":%d,", d->version);
+        put_str(b, "name", d->name);
+        rest_buf_printf(b, ",\"tenantId\":\"%s\",", REST_DEFAULT_TENANT);
+        put_str(b, "decisionRequirementsId", d->requirements_id);
+        rest_buf_puts(b, ",");
+        put_key(b, "decisionDefinitionKey", d->key);
+        rest_buf_puts(b, ",");
+        put_key(b, "decisionRequirementsKey", d->requirements_key);
+        rest_buf_puts(b, "}}");
+    }
+    for (size_t i = 0; i < ndecs; i++) {
+        const chute_decision_view *d = &decs[i];
+        if (i > 0 && d->requirements_key == decs[i - 1].requirements_key)
+            continue;
+        rest_buf_puts(b, first ? "{\"decisionRequirements\":{" : ",{\"decisionRequirements\":{");
+        first = 0;
+        put_str(b, "decisionRequirementsId", d->requirements_id);
+        rest_buf_printf(b, ",\"version\":%d,", d->requirements_version);
+        put_str(b, "decisionRequirementsName", d->requirements_name);
+        rest_buf_printf(b, ",\"tenantId\":\"%s\",", REST_DEFAULT_TENANT);
+        put_str(b, "resourceName", d->resource_name);
+        rest_buf_puts(b, ",");
+        put_key(b, "decisionRequirementsKey", d->requirements_key);
+        rest_buf_puts(b, "}}");
+    }
+    rest_buf_puts(b, "]}");
+}
+
+/* ---- decisions --------------------------------------------------------------------------------
+ */
+
+static int check_tenant(json_t *o, const char *request, chute_error *err);
+
+int rest_decode_evaluate_decision(const char *body, size_t len, command *out, chute_error *err)
+{
+    int rc = command_start(COMMAND_EVALUATE_DECISION, body, len, out, err);
+    if (rc != 0)
+        return rc;
+    json_t *doc = out->doc;
+    const char *id;
+    int64_t v;
+    int has;
+    if ((rc = get_string(doc, "decisionDefinitionId", &id, err)) != 0 ||
+        (rc = get_int(doc, "decisionDefinitionKey", 1, INT64_MAX, &v, &has, err)) != 0)
+        goto fail;
+    /* Camunda 8.8's validation: one of the two, not both. */
+    if (!id && !has) {
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "At least one of [decisionDefinitionId, decisionDefinitionKey] is "
+                             "required.");
+        goto fail;
+    }
+    if (id && has) {
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "Only one of [decisionDefinitionId, decisionDefinitionKey] is "
+                             "allowed.");
+        goto fail;
+    }
+    out->decision_id = id ? id : "";
+    out->decision_key = has ? v : 0;
+    if ((rc = command_variables(out, err)) != 0 ||
+        (rc = check_tenant(doc, "Evaluate Decision", err)) != 0)
+        goto fail;
+    return 0;
+fail:
+    command_free(out);
+    return rc;
+}
+
+/* |text| as a JSON string member: a JSON document carried as text. */
+static void put_text_doc(rest_buf *b, const char *name, const char *text)
+{
+    put_str(b, name, text ? text : "null");
+}
+
+void rest_encode_decision_evaluation(rest_buf *b, const chute_decision_evaluation *ev)
+{
+    const chute_decision_view *d = &ev->decision;
+    rest_buf_puts(b, "{");
+    put_str(b, "decisionDefinitionId", d->decision_id);
+    rest_buf_puts(b, ",");
+    put_str(b, "decisionDefinitionName", d->name);
+    rest_buf_printf(b, ",\"decisionDefinitionVersion\":%d,", d->version);
+    put_str(b, "decisionRequirementsId", d->requirements_id);
+    rest_buf_puts(b, ",");
+    put_text_doc(b, "output", ev->output);
+    rest_buf_puts(b, ",");
+    put_str(b, "failedDecisionDefinitionId", ev->failed_decision_id);
+    rest_buf_puts(b, ",");
+    put_str(b, "failureMessage", ev->failure_message);
+    rest_buf_printf(b, ",\"tenantId\":\"%s\",", REST_DEFAULT_TENANT);
+    put_key(b, "decisionDefinitionKey", d->key);
+    rest_buf_puts(b, ",");
+    put_key(b, "decisionRequirementsKey", d->requirements_key);
+    rest_buf_puts(b, ",");
+    put_key(b, "decisionInstanceKey", ev->key);
+    rest_buf_puts(b, ",");
+    put_key(b, "decisionEvaluationKey", ev->key);
+    rest_buf_puts(b, ",\"evaluatedDecisions\":[");
+    for (size_t k = 0; k < ev->nevaluated; k++) {
+        const chute_evaluated_decision *e = &ev->evaluated[k];
+        rest_buf_puts(b, k ? ",{" : "{");
+        put_str(b, "decisionDefinitionId", e->decision_id);
+        rest_buf_puts(b, ",");
+        put_str(b, "decisionDefinitionName", e->name);
+        rest_buf_printf(b, ",\"decisionDefinitionVersion\":%d,", e->version);
+        put_str(b, "decisionDefinitionType", e->type);
+        rest_buf_puts(b, ",");
+        put_text_doc(b, "output", e->output);
+        rest_buf_printf(b, ",\"tenantId\":\"%s\",\"matchedRules\":[", REST_DEFAULT_TENANT);
+        for (size_t r = 0; r < e->nrules; r++) {
+            const chute_matched_rule *mr = &e->rules[r];
+            rest_buf_puts(b, r ? ",{" : "{");
+            put_str(b, "ruleId", mr->id);
+            rest_buf_printf(b, ",\"ruleIndex\":%d,\"evaluatedOutputs\":[", mr->index);
+            for (size_t o = 0; o < mr->noutputs; o++) {
+                rest_buf_puts(b, o ? ",{" : "{");
+                put_str(b, "outputId", mr->outputs[o].id);
+                rest_buf_puts(b, ",");
+                put_str(b, "outputName", mr->outputs[o].name);
+                rest_buf_puts(b, ",");
+                put_text_doc(b, "outputValue", mr->outputs[o].value);
+                rest_buf_puts(b, "}");
+            }
+            rest_buf_puts(b, "]}");
+        }
+        rest_buf_puts(b, "],\"evaluatedInputs\":[");
+        for (size_t i = 0; i < e->ninputs; i++) {
+            rest_buf_puts(b, i ? ",{" : "{");
+            put_str(b, "inputId", e->inputs[i].id);
+            rest_buf_puts(b, ",");
+            put_str(b, "inputName", e->inputs[i].name);
+            rest_buf_puts(b, ",");
+            put_text_doc(b, "inputValue", e->inputs[i].value);
+            rest_buf_puts(b, "}");
+        }
+        rest_buf_puts(b, "],");
+        put_key(b, "decisionDefinitionKey", e->key);
+        /* Zeebe's instance key of one evaluated decision: the
+         * evaluation's key and its 1-based place. */
+        rest_buf_printf(b, ",\"decisionEvaluationInstanceKey\":\"%" PRId64 "-%zu\"}", ev->key,
+                        k + 1);
     }
     rest_buf_puts(b, "]}");
 }
@@ -1864,8 +2013,7 @@ void rest_encode_instance(rest_buf *b, const chute_instance_view *inst)
     rest_buf_puts(b, ",");
     /* Camunda shows the id where a process has no name. */
     put_str(b, "processDefinitionName",
-            inst->process_name && *inst->process_name ? inst->process_name
-                                                      : inst->bpmn_process_id);
+            inst->process_name && *inst->process_name ? inst->process_name : inst->bpmn_process_id);
     rest_buf_puts(b, ",");
     if (inst->parent_process_instance_key) {
         put_key(b, "parentProcessInstanceKey", inst->parent_process_instance_key);

@@ -291,8 +291,29 @@ void rest_encode_incident(rest_buf *b, const chute_incident_view *inc, const chu
 /* One entry of GET /v1/job-types; |now| in epoch ms for the oldest age. */
 void rest_encode_type_stats(rest_buf *b, const chute_type_stats *s, int64_t now);
 
-/* The answer of POST /v2/deployments. */
-void rest_encode_deployment(rest_buf *b, int64_t key, const chute_process_view *procs, size_t n);
+/* The answer of POST /v2/deployments: {deploymentKey, tenantId,
+ * deployments: [...]}, Camunda 8.8's items in Zeebe's order: one
+ * processDefinition per process, one decisionDefinition per decision, one
+ * decisionRequirements per DMN resource (where the requirements key of
+ * |decs| changes). */
+void rest_encode_deployment(rest_buf *b, int64_t key, const chute_process_view *procs, size_t n,
+                            const chute_decision_view *decs, size_t ndecs);
+
+/* ---- decisions ------------------------------------------------------------------------ */
+
+/* POST /v2/decision-definitions/evaluation: {decisionDefinitionId or
+ * decisionDefinitionKey (a key string or an integer; exactly one of the
+ * two, as Camunda 8.8 validates), variables (an object), tenantId (empty
+ * or "<default>")}. */
+int rest_decode_evaluate_decision(const char *body, size_t len, command *out, chute_error *err);
+
+/* Camunda 8.8's EvaluateDecisionResult for |ev|: decisionDefinitionId,
+ * -Name, -Version, -Key, decisionRequirementsId, -Key, output (JSON text as
+ * a string), failedDecisionDefinitionId and failureMessage ("" unless it
+ * failed), tenantId, decisionInstanceKey and decisionEvaluationKey (both
+ * the evaluation's), evaluatedDecisions with their inputs and matched
+ * rules. Keys are strings. */
+void rest_encode_decision_evaluation(rest_buf *b, const chute_decision_evaluation *ev);
 
 /* GET /v2/topology of a one-node cluster with one partition. */
 void rest_encode_topology(rest_buf *b, const char *host, int port);

@@ -49,6 +49,7 @@ REST_BODY(correlate_message)
 REST_BODY(search_user_tasks)
 REST_BODY(user_task_assignment)
 REST_BODY(user_task_completion)
+REST_BODY(evaluate_decision)
 #undef REST_BODY
 
 static int rest_deployment(const command_rest_in *in, command *out, chute_error *err)
@@ -204,6 +205,10 @@ const command_def command_table[] = {
         NULL, NULL,                              "DELETE", "/v2/user-tasks/{userTaskKey}/assignee", NULL, 204},
     {"CompleteUserTask", COMMAND_COMPLETE_USER_TASK, ADDS,
         CH, codec_decode_complete_user_task,     "POST", "/v2/user-tasks/{userTaskKey}/completion", rest_user_task_completion, 204},
+    /* An evaluation spends a key (Zeebe's decisionEvaluationKey), so it
+     * is answered after the commit like any write. */
+    {"EvaluateDecision", COMMAND_EVALUATE_DECISION, ADDS,
+        GW, codec_decode_evaluate_decision,      "POST", "/v2/decision-definitions/evaluation", rest_evaluate_decision, 200},
 };
 // clang-format on
 
@@ -679,7 +684,21 @@ void command_run(command_call *call, const command *cmd)
     case COMMAND_DEPLOY:
         rc = chute_engine_deploy(e, cmd->resources, cmd->nresources, &res.deployment_key,
                                  &res.procs, &res.nprocs, &err);
+        if (rc == 0)
+            chute_engine_deployed_decisions(e, &res.decs, &res.ndecs);
         break;
+    case COMMAND_EVALUATE_DECISION: {
+        chute_decision_evaluation *ev = NULL;
+        rc = chute_engine_evaluate(e, cmd->decision_key, cmd->decision_id, cmd->variables,
+                                   cmd->variables ? cmd->variables_len : 0, &ev, &err);
+        if (rc == 0) {
+            res.evaluation = ev;
+            answer(call, cmd, &res);
+            chute_decision_evaluation_free(ev);
+            return;
+        }
+        break;
+    }
     case COMMAND_GET_PROCESS_XML:
         rc = chute_engine_get_process(e, cmd->key, &res.process, &res.xml, &res.xml_len, &err);
         break;

@@ -24,6 +24,8 @@
  *   - the filters and pages of the searches (command_result_walk_*);
  *   - that a correlation (POST /v2/messages/correlation) is a publication
  *     without a time to live that must reach a subscription;
+ *   - that an evaluation of a decision that fails is an answer (with
+ *     the failed decision and why), as in Zeebe, and not an error;
  *   - what a reply contains: a command_result, the same for both
  *     protocols, that the front end only encodes.
  *
@@ -137,10 +139,17 @@ typedef struct command_result {
     chute_process_view process;
     const uint8_t *xml;
     size_t xml_len;
-    /* DEPLOY: the deployment's key and its processes. */
+    /* DEPLOY: the deployment's key, its processes and its decisions
+     * (chute_engine_deployed_decisions: in resource order, the decisions
+     * of one DMN resource together). */
     int64_t deployment_key;
     const chute_process_view *procs;
     size_t nprocs;
+    const chute_decision_view *decs;
+    size_t ndecs;
+    /* EVALUATE_DECISION: the evaluation, also one that failed (its
+     * failure fields say so); freed after the answer. */
+    const chute_decision_evaluation *evaluation;
     /* CREATE_INSTANCE, GET_INSTANCE, INSTANCE_DETAILS: the instance. With
      * |awaited| it ended (COMPLETED) and its variables are the root scope,
      * filtered by the fetch names; |cmd| is then NULL when it ended after

@@ -545,8 +545,11 @@ static void answer(command_call *cc, const command_result *res)
         reply_user_tasks(g, call, res);
         return;
     case COMMAND_DEPLOY:
-        rc = codec_encode_deploy_response(res->deployment_key, res->procs, res->nprocs,
-                                          res->cmd->legacy, &out, &out_len, &err);
+        rc = codec_encode_deploy_response(res->deployment_key, res->procs, res->nprocs, res->decs,
+                                          res->ndecs, res->cmd->legacy, &out, &out_len, &err);
+        break;
+    case COMMAND_EVALUATE_DECISION:
+        rc = codec_encode_evaluate_decision_response(res->evaluation, max, &out, &out_len, &err);
         break;
     case COMMAND_CREATE_INSTANCE:
         /* The call's kind says which response: CreateProcessInstanceWithResult

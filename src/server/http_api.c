@@ -585,7 +585,13 @@ static void answer(command_call *cc, const command_result *res)
         return;
     case COMMAND_DEPLOY:
         rest_buf_init(&b, 0);
-        rest_encode_deployment(&b, res->deployment_key, res->procs, res->nprocs);
+        rest_encode_deployment(&b, res->deployment_key, res->procs, res->nprocs, res->decs,
+                               res->ndecs);
+        break;
+    case COMMAND_EVALUATE_DECISION:
+        /* Values travel as escaped JSON strings: up to 6 bytes each. */
+        rest_buf_init(&b, response_bound(c->api) * 7 + 65536);
+        rest_encode_decision_evaluation(&b, res->evaluation);
         break;
     case COMMAND_CREATE_INSTANCE:
         rest_buf_init(&b, response_bound(c->api) * 2 + 4096);
