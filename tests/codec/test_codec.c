@@ -2312,6 +2312,233 @@ static void test_publish_message_response(void **state)
     free(out);
 }
 
+/* ---- decisions ----------------------------------------------------------------- */
+
+static void test_deploy_response_decisions(void **state)
+{
+    (void)state;
+    chute_process_view procs[1] = {
+        {.key = 10, .bpmn_process_id = "rocket", .version = 2, .resource_name = "r.bpmn"}};
+    /* Two decisions of one resource, one of another. */
+    chute_decision_view decs[3] = {{.key = 21,
+                                    .decision_id = "a",
+                                    .name = "A",
+                                    .version = 3,
+                                    .requirements_key = 20,
+                                    .requirements_id = "g1",
+                                    .requirements_name = "G1",
+                                    .requirements_version = 2,
+                                    .resource_name = "g1.dmn"},
+                                   {.key = 22,
+                                    .decision_id = "b",
+                                    .name = "",
+                                    .version = 1,
+                                    .requirements_key = 20,
+                                    .requirements_id = "g1",
+                                    .requirements_name = "G1",
+                                    .requirements_version = 2,
+                                    .resource_name = "g1.dmn"},
+                                   {.key = 31,
+                                    .decision_id = "c",
+                                    .name = "C",
+                                    .version = 1,
+                                    .requirements_key = 30,
+                                    .requirements_id = "g2",
+                                    .requirements_name = "",
+                                    .requirements_version = 1,
+                                    .resource_name = "g2.dmn"}};
+    uint8_t *out;
+    size_t out_len, n;
+    chute_error err;
+    assert_int_equal(codec_encode_deploy_response(5, procs, 1, decs, 3, 0, &out, &out_len, &err),
+                     0);
+    const uint8_t *m = unframe(out, out_len, &n);
+    GatewayProtocol__DeployResourceResponse *r =
+        gateway_protocol__deploy_resource_response__unpack(NULL, n, m);
+    assert_non_null(r);
+    assert_int_equal(r->key, 5);
+    /* Zeebe's order: processes, decisions, then the graphs. */
+    assert_int_equal(r->n_deployments, 6);
+    assert_int_equal(r->deployments[0]->metadata_case,
+                     GATEWAY_PROTOCOL__DEPLOYMENT__METADATA_PROCESS);
+    for (int i = 1; i <= 3; i++)
+        assert_int_equal(r->deployments[i]->metadata_case,
+                         GATEWAY_PROTOCOL__DEPLOYMENT__METADATA_DECISION);
+    const GatewayProtocol__DecisionMetadata *d = r->deployments[1]->decision;
+    assert_string_equal(d->dmndecisionid, "a");
+    assert_string_equal(d->dmndecisionname, "A");
+    assert_int_equal(d->version, 3);
+    assert_int_equal(d->decisionkey, 21);
+    assert_string_equal(d->dmndecisionrequirementsid, "g1");
+    assert_int_equal(d->decisionrequirementskey, 20);
+    assert_string_equal(d->tenantid, "<default>");
+    assert_string_equal(r->deployments[3]->decision->dmndecisionid, "c");
+    const GatewayProtocol__DecisionRequirementsMetadata *g =
+        r->deployments[4]->decisionrequirements;
+    assert_int_equal(r->deployments[4]->metadata_case,
+                     GATEWAY_PROTOCOL__DEPLOYMENT__METADATA_DECISION_REQUIREMENTS);
+    assert_string_equal(g->dmndecisionrequirementsid, "g1");
+    assert_string_equal(g->dmndecisionrequirementsname, "G1");
+    assert_int_equal(g->version, 2);
+    assert_int_equal(g->decisionrequirementskey, 20);
+    assert_string_equal(g->resourcename, "g1.dmn");
+    assert_string_equal(g->tenantid, "<default>");
+    g = r->deployments[5]->decisionrequirements;
+    assert_string_equal(g->dmndecisionrequirementsid, "g2");
+    assert_int_equal(g->decisionrequirementskey, 30);
+    gateway_protocol__deploy_resource_response__free_unpacked(r, NULL);
+    /* Zeebe's numbers: Deployment.decision = 2, DecisionMetadata
+     * dmnDecisionId = 1 ... tenantId = 7; decisionRequirements = 3,
+     * resourceName = 5, tenantId = 6. */
+    const uint8_t decision[] = {0x12, 0x1b, 0x0a, 0x01, 'a', 0x12, 0x01, 'A',  0x18, 0x03,
+                                0x20, 0x15, 0x2a, 0x02, 'g', '1',  0x30, 0x14, 0x3a, 0x09,
+                                '<',  'd',  'e',  'f',  'a', 'u',  'l',  't',  '>'};
+    assert_non_null(memmem(m, n, decision, sizeof decision));
+    const uint8_t graph[] = {0x1a, 0x1f, 0x0a, 0x02, 'g',  '1', 0x12, 0x02, 'G', '1', 0x18,
+                             0x02, 0x20, 0x14, 0x2a, 0x06, 'g', '1',  '.',  'd', 'm', 'n'};
+    assert_non_null(memmem(m, n, graph, sizeof graph));
+    free(out);
+    /* DeployProcess lists processes only. */
+    assert_int_equal(codec_encode_deploy_response(5, procs, 1, decs, 3, 1, &out, &out_len, &err),
+                     0);
+    m = unframe(out, out_len, &n);
+    GatewayProtocol__DeployProcessResponse *lr =
+        gateway_protocol__deploy_process_response__unpack(NULL, n, m);
+    assert_non_null(lr);
+    assert_int_equal(lr->n_processes, 1);
+    gateway_protocol__deploy_process_response__free_unpacked(lr, NULL);
+    free(out);
+}
+
+static void test_evaluate_decision_decode(void **state)
+{
+    (void)state;
+    command c;
+    chute_error err;
+    bytes b = {NULL, 0};
+    put_int(&b, 1, 2251799813685252);
+    put_str(&b, 2, "plot-destination");
+    put_str(&b, 3, "{\"fuelLevel\":80}");
+    put_str(&b, 4, "<default>");
+    put_int(&b, 99, 1); /* a field of a newer client: skipped */
+    assert_int_equal(codec_decode_evaluate_decision(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_EVALUATE_DECISION);
+    assert_int_equal(c.decision_key, 2251799813685252);
+    assert_int_equal(c.key, 0);
+    assert_string_equal(c.decision_id, "plot-destination");
+    assert_string_equal(c.variables, "{\"fuelLevel\":80}");
+    assert_int_equal(c.variables_len, 16);
+    command_free(&c);
+    free(b.p);
+    /* Nothing sent: the engine refuses it (neither an id nor a key). */
+    assert_int_equal(codec_decode_evaluate_decision(NULL, 0, &c, &err), 0);
+    assert_string_equal(c.decision_id, "");
+    assert_int_equal(c.decision_key, 0);
+    assert_string_equal(c.variables, "");
+    command_free(&c);
+    b.p = NULL;
+    b.n = 0;
+    put_str(&b, 2, "d");
+    put_str(&b, 4, "acme");
+    assert_int_equal(codec_decode_evaluate_decision(b.p, b.n, &c, &err), CHUTE_EINVAL);
+    assert_null(c.msg);
+    assert_contains(err.message, "EvaluateDecision with tenant identifiers [acme]");
+    free(b.p);
+    const uint8_t bad[] = {0x12, 0x05, 'a'};
+    expect_malformed(codec_decode_evaluate_decision, "EvaluateDecisionRequest", bad, sizeof bad);
+}
+
+static void test_evaluate_decision_response(void **state)
+{
+    (void)state;
+    chute_decision_value in[1] = {{"Input_1", "Fuel level", "80"}};
+    chute_decision_value outs[1] = {{"Output_1", "Destination", "\"Mars\""}};
+    chute_matched_rule rules[1] = {{"DecisionRule_2", 2, outs, 1}};
+    chute_evaluated_decision evd[1] = {{.key = 52,
+                                        .decision_id = "plot",
+                                        .name = "Plot",
+                                        .version = 1,
+                                        .type = "DECISION_TABLE",
+                                        .output = "\"Mars\"",
+                                        .inputs = in,
+                                        .ninputs = 1,
+                                        .rules = rules,
+                                        .nrules = 1}};
+    chute_decision_evaluation ev = {.key = 60,
+                                    .decision = {.key = 52,
+                                                 .decision_id = "plot",
+                                                 .name = "Plot",
+                                                 .version = 1,
+                                                 .requirements_key = 51,
+                                                 .requirements_id = "plot-drg"},
+                                    .output = "\"Mars\"",
+                                    .failed_decision_id = "",
+                                    .failure_message = "",
+                                    .evaluated = evd,
+                                    .nevaluated = 1};
+    uint8_t *out = NULL;
+    size_t out_len, n;
+    chute_error err;
+    assert_int_equal(codec_encode_evaluate_decision_response(&ev, 0, &out, &out_len, &err), 0);
+    const uint8_t *m = unframe(out, out_len, &n);
+    GatewayProtocol__EvaluateDecisionResponse *r =
+        gateway_protocol__evaluate_decision_response__unpack(NULL, n, m);
+    assert_non_null(r);
+    assert_int_equal(r->decisionkey, 52);
+    assert_string_equal(r->decisionid, "plot");
+    assert_string_equal(r->decisionname, "Plot");
+    assert_int_equal(r->decisionversion, 1);
+    assert_string_equal(r->decisionrequirementsid, "plot-drg");
+    assert_int_equal(r->decisionrequirementskey, 51);
+    assert_string_equal(r->decisionoutput, "\"Mars\"");
+    assert_string_equal(r->faileddecisionid, "");
+    assert_string_equal(r->failuremessage, "");
+    assert_string_equal(r->tenantid, "<default>");
+    assert_int_equal(r->decisioninstancekey, 60);
+    assert_int_equal(r->decisionevaluationkey, 60);
+    assert_int_equal(r->n_evaluateddecisions, 1);
+    const GatewayProtocol__EvaluatedDecision *e = r->evaluateddecisions[0];
+    assert_int_equal(e->decisionkey, 52);
+    assert_string_equal(e->decisionid, "plot");
+    assert_string_equal(e->decisiontype, "DECISION_TABLE");
+    assert_string_equal(e->decisionoutput, "\"Mars\"");
+    assert_string_equal(e->tenantid, "<default>");
+    assert_string_equal(e->decisionevaluationinstancekey, "60-1");
+    assert_int_equal(e->n_evaluatedinputs, 1);
+    assert_string_equal(e->evaluatedinputs[0]->inputid, "Input_1");
+    assert_string_equal(e->evaluatedinputs[0]->inputname, "Fuel level");
+    assert_string_equal(e->evaluatedinputs[0]->inputvalue, "80");
+    assert_int_equal(e->n_matchedrules, 1);
+    assert_string_equal(e->matchedrules[0]->ruleid, "DecisionRule_2");
+    assert_int_equal(e->matchedrules[0]->ruleindex, 2);
+    assert_int_equal(e->matchedrules[0]->n_evaluatedoutputs, 1);
+    assert_string_equal(e->matchedrules[0]->evaluatedoutputs[0]->outputname, "Destination");
+    assert_string_equal(e->matchedrules[0]->evaluatedoutputs[0]->outputvalue, "\"Mars\"");
+    gateway_protocol__evaluate_decision_response__free_unpacked(r, NULL);
+    /* Zeebe's numbers: decisionOutput = 7, tenantId = 11,
+     * decisionInstanceKey = 12, decisionEvaluationKey = 13. */
+    const uint8_t output_tag[] = {0x3a, 0x06, '"', 'M', 'a', 'r', 's', '"', 0x42};
+    assert_non_null(memmem(m, n, output_tag, sizeof output_tag));
+    const uint8_t tail[] = {0x5a, 0x09, '<', 'd',  'e', 'f',  'a', 'u',
+                            'l',  't',  '>', 0x60, 60,  0x68, 60};
+    assert_int_equal(memcmp(m + n - sizeof tail, tail, sizeof tail), 0);
+    free(out);
+    /* A failure: failedDecisionId = 9, failureMessage = 10. */
+    ev.output = "null";
+    ev.failed_decision_id = "plot";
+    ev.failure_message = "no";
+    evd[0].output = "null";
+    assert_int_equal(codec_encode_evaluate_decision_response(&ev, 0, &out, &out_len, &err), 0);
+    m = unframe(out, out_len, &n);
+    const uint8_t failure[] = {0x4a, 0x04, 'p', 'l', 'o', 't', 0x52, 0x02, 'n', 'o'};
+    assert_non_null(memmem(m, n, failure, sizeof failure));
+    free(out);
+    out = NULL;
+    assert_int_equal(codec_encode_evaluate_decision_response(&ev, 20, &out, &out_len, &err),
+                     CHUTE_ETOOBIG);
+    assert_null(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2360,6 +2587,9 @@ int main(void)
         cmocka_unit_test(test_encode_instance_responses),
         cmocka_unit_test(test_publish_message_decode),
         cmocka_unit_test(test_publish_message_response),
+        cmocka_unit_test(test_deploy_response_decisions),
+        cmocka_unit_test(test_evaluate_decision_decode),
+        cmocka_unit_test(test_evaluate_decision_response),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -789,7 +789,8 @@ static void test_encode_process_views(void **state)
     assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
     assert_string_equal(out, "{\"processInstanceKey\":\"2251799813685253\","
                              "\"processDefinitionId\":\"order\",\"processDefinitionVersion\":2,"
-                             "\"processDefinitionKey\":\"2251799813685250\",\"processDefinitionName\":\"order\",\"state\":\"ACTIVE\","
+                             "\"processDefinitionKey\":\"2251799813685250\","
+                             "\"processDefinitionName\":\"order\",\"state\":\"ACTIVE\","
                              "\"hasIncident\":false,\"startDate\":\"2023-11-14T22:13:20.123Z\","
                              "\"tenantId\":\"<default>\"}");
     free(out);
@@ -1092,6 +1093,182 @@ static void test_encode_user_task(void **state)
     free(out);
 }
 
+/* ---- decisions ------------------------------------------------------------------ */
+
+static void test_encode_deployment(void **state)
+{
+    (void)state;
+    chute_process_view procs[1] = {
+        {.key = 10, .bpmn_process_id = "rocket", .version = 2, .resource_name = "r.bpmn"}};
+    chute_decision_view decs[2] = {{.key = 21,
+                                    .decision_id = "a",
+                                    .name = "A \"1\"",
+                                    .version = 3,
+                                    .requirements_key = 20,
+                                    .requirements_id = "g1",
+                                    .requirements_name = "G1",
+                                    .requirements_version = 2,
+                                    .resource_name = "g1.dmn"},
+                                   {.key = 22,
+                                    .decision_id = "b",
+                                    .name = "",
+                                    .version = 1,
+                                    .requirements_key = 20,
+                                    .requirements_id = "g1",
+                                    .requirements_name = "G1",
+                                    .requirements_version = 2,
+                                    .resource_name = "g1.dmn"}};
+    rest_buf b;
+    char *out;
+    size_t len;
+    rest_buf_init(&b, 0);
+    rest_encode_deployment(&b, 5, procs, 1, decs, 2);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    assert_string_equal(
+        out, "{\"deploymentKey\":\"5\",\"tenantId\":\"<default>\",\"deployments\":["
+             "{\"processDefinition\":{\"processDefinitionId\":\"rocket\","
+             "\"processDefinitionVersion\":2,\"resourceName\":\"r.bpmn\",\"tenantId\":"
+             "\"<default>\",\"processDefinitionKey\":\"10\"}},"
+             "{\"decisionDefinition\":{\"decisionDefinitionId\":\"a\",\"version\":3,\"name\":"
+             "\"A \\\"1\\\"\",\"tenantId\":\"<default>\",\"decisionRequirementsId\":\"g1\","
+             "\"decisionDefinitionKey\":\"21\",\"decisionRequirementsKey\":\"20\"}},"
+             "{\"decisionDefinition\":{\"decisionDefinitionId\":\"b\",\"version\":1,\"name\":"
+             "\"\",\"tenantId\":\"<default>\",\"decisionRequirementsId\":\"g1\","
+             "\"decisionDefinitionKey\":\"22\",\"decisionRequirementsKey\":\"20\"}},"
+             "{\"decisionRequirements\":{\"decisionRequirementsId\":\"g1\",\"version\":2,"
+             "\"decisionRequirementsName\":\"G1\",\"tenantId\":\"<default>\",\"resourceName\":"
+             "\"g1.dmn\",\"decisionRequirementsKey\":\"20\"}}]}");
+    free(out);
+    /* Decisions alone start the list. */
+    rest_buf_init(&b, 0);
+    rest_encode_deployment(&b, 5, NULL, 0, decs + 1, 1);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    json_t *j = parse(out, len);
+    json_t *deps = json_object_get(j, "deployments");
+    assert_int_equal(json_array_size(deps), 2);
+    assert_non_null(json_object_get(json_array_get(deps, 0), "decisionDefinition"));
+    assert_non_null(json_object_get(json_array_get(deps, 1), "decisionRequirements"));
+    json_decref(j);
+    free(out);
+}
+
+static void test_decode_evaluate_decision(void **state)
+{
+    (void)state;
+    command c;
+    chute_error err;
+    const char *body = "{\"decisionDefinitionId\":\"plot\",\"variables\":{\"fuelLevel\":80}}";
+    assert_int_equal(rest_decode_evaluate_decision(body, strlen(body), &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_EVALUATE_DECISION);
+    assert_string_equal(c.decision_id, "plot");
+    assert_int_equal(c.decision_key, 0);
+    json_t *v = parse(c.variables, c.variables_len);
+    assert_int_equal(json_integer_value(json_object_get(v, "fuelLevel")), 80);
+    json_decref(v);
+    command_free(&c);
+    /* A key as a string (Camunda 8.8's) or a number; no variables. */
+    body = "{\"decisionDefinitionKey\":\"2251799813685252\",\"tenantId\":\"<default>\"}";
+    assert_int_equal(rest_decode_evaluate_decision(body, strlen(body), &c, &err), 0);
+    assert_string_equal(c.decision_id, "");
+    assert_int_equal(c.decision_key, 2251799813685252);
+    assert_null(c.variables);
+    command_free(&c);
+    body = "{\"decisionDefinitionKey\":7}";
+    assert_int_equal(rest_decode_evaluate_decision(body, strlen(body), &c, &err), 0);
+    assert_int_equal(c.decision_key, 7);
+    command_free(&c);
+    static const struct {
+        const char *body, *message;
+    } bad[] = {
+        {"{}", "At least one of [decisionDefinitionId, decisionDefinitionKey] is required."},
+        {"{\"decisionDefinitionId\":\"a\",\"decisionDefinitionKey\":\"1\"}",
+         "Only one of [decisionDefinitionId, decisionDefinitionKey] is allowed."},
+        {"{\"decisionDefinitionKey\":\"abc\"}", "decisionDefinitionKey"},
+        {"{\"decisionDefinitionId\":3}", "Expected decisionDefinitionId to be a string"},
+        {"{\"decisionDefinitionId\":\"a\",\"tenantId\":\"acme\"}", "multi-tenancy is disabled"},
+        {"[1]", ""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        memset(&err, 0, sizeof err);
+        if (rest_decode_evaluate_decision(bad[i].body, strlen(bad[i].body), &c, &err) !=
+            CHUTE_EINVAL)
+            fail_msg("%s: not refused", bad[i].body);
+        if (!strstr(err.message, bad[i].message))
+            fail_msg("%s: '%s' lacks '%s'", bad[i].body, err.message, bad[i].message);
+        assert_null(c.doc);
+    }
+}
+
+static void test_encode_decision_evaluation(void **state)
+{
+    (void)state;
+    chute_decision_value in[1] = {{"Input_1", "Fuel level", "80"}};
+    chute_decision_value outs[1] = {{"Output_1", "Destination", "\"Mars\""}};
+    chute_matched_rule rules[1] = {{"r2", 2, outs, 1}};
+    chute_evaluated_decision evd[1] = {{.key = 52,
+                                        .decision_id = "plot",
+                                        .name = "Plot",
+                                        .version = 1,
+                                        .type = "DECISION_TABLE",
+                                        .output = "\"Mars\"",
+                                        .inputs = in,
+                                        .ninputs = 1,
+                                        .rules = rules,
+                                        .nrules = 1}};
+    chute_decision_evaluation ev = {.key = 60,
+                                    .decision = {.key = 52,
+                                                 .decision_id = "plot",
+                                                 .name = "Plot",
+                                                 .version = 1,
+                                                 .requirements_key = 51,
+                                                 .requirements_id = "plot-drg"},
+                                    .output = "\"Mars\"",
+                                    .failed_decision_id = "",
+                                    .failure_message = "",
+                                    .evaluated = evd,
+                                    .nevaluated = 1};
+    rest_buf b;
+    char *out;
+    size_t len;
+    rest_buf_init(&b, 0);
+    rest_encode_decision_evaluation(&b, &ev);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    assert_string_equal(
+        out, "{\"decisionDefinitionId\":\"plot\",\"decisionDefinitionName\":\"Plot\","
+             "\"decisionDefinitionVersion\":1,\"decisionRequirementsId\":\"plot-drg\","
+             "\"output\":\"\\\"Mars\\\"\",\"failedDecisionDefinitionId\":\"\","
+             "\"failureMessage\":\"\",\"tenantId\":\"<default>\",\"decisionDefinitionKey\":"
+             "\"52\",\"decisionRequirementsKey\":\"51\",\"decisionInstanceKey\":\"60\","
+             "\"decisionEvaluationKey\":\"60\",\"evaluatedDecisions\":[{"
+             "\"decisionDefinitionId\":\"plot\",\"decisionDefinitionName\":\"Plot\","
+             "\"decisionDefinitionVersion\":1,\"decisionDefinitionType\":\"DECISION_TABLE\","
+             "\"output\":\"\\\"Mars\\\"\",\"tenantId\":\"<default>\",\"matchedRules\":[{"
+             "\"ruleId\":\"r2\",\"ruleIndex\":2,\"evaluatedOutputs\":[{\"outputId\":"
+             "\"Output_1\",\"outputName\":\"Destination\",\"outputValue\":\"\\\"Mars\\\"\"}]}],"
+             "\"evaluatedInputs\":[{\"inputId\":\"Input_1\",\"inputName\":\"Fuel level\","
+             "\"inputValue\":\"80\"}],\"decisionDefinitionKey\":\"52\","
+             "\"decisionEvaluationInstanceKey\":\"60-1\"}]}");
+    free(out);
+    /* A failure names the decision that failed; nothing evaluated is an
+     * empty list. */
+    ev.output = "null";
+    ev.failed_decision_id = "plot";
+    ev.failure_message = "Expected to evaluate decision 'plot', but \"x\"";
+    ev.nevaluated = 0;
+    rest_buf_init(&b, 0);
+    rest_encode_decision_evaluation(&b, &ev);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    json_t *j = parse(out, len);
+    assert_string_equal(json_string_value(json_object_get(j, "output")), "null");
+    assert_string_equal(json_string_value(json_object_get(j, "failedDecisionDefinitionId")),
+                        "plot");
+    assert_string_equal(json_string_value(json_object_get(j, "failureMessage")),
+                        "Expected to evaluate decision 'plot', but \"x\"");
+    assert_int_equal(json_array_size(json_object_get(j, "evaluatedDecisions")), 0);
+    json_decref(j);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1112,6 +1289,9 @@ int main(void)
         cmocka_unit_test(test_encode_process_views),
         cmocka_unit_test(test_decode_user_tasks),
         cmocka_unit_test(test_encode_user_task),
+        cmocka_unit_test(test_encode_deployment),
+        cmocka_unit_test(test_decode_evaluate_decision),
+        cmocka_unit_test(test_encode_decision_evaluation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

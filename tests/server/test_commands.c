@@ -58,6 +58,17 @@ typedef struct seen {
     /* GET_USER_TASK: the task's key, "assignee@element groups users" */
     int64_t task_key;
     char task[256];
+    /* DEPLOY: its decisions, "id@version/graph version" each */
+    size_t ndecs;
+    char decs[256];
+    /* EVALUATE_DECISION: the decision, the output, the failure, the key
+     * and "id=output" per evaluated decision */
+    int64_t decision_key;
+    char output[128];
+    char failed_id[64];
+    char failure[512];
+    int64_t evaluation_key;
+    char evaluated[256];
 } seen;
 
 typedef struct fx {
@@ -233,6 +244,28 @@ static void record(seen *s, const command_result *res)
     if (res->rc == 0 &&
         (res->kind == COMMAND_PUBLISH_MESSAGE || res->kind == COMMAND_CORRELATE_MESSAGE))
         s->msg = res->message;
+    if (res->rc == 0 && res->kind == COMMAND_DEPLOY) {
+        s->ndecs = res->ndecs;
+        for (size_t i = 0; i < res->ndecs; i++) {
+            size_t w = strlen(s->decs);
+            snprintf(s->decs + w, sizeof s->decs - w, "%s%s@%d/%d", w ? "," : "",
+                     res->decs[i].decision_id, res->decs[i].version,
+                     res->decs[i].requirements_version);
+        }
+    }
+    if (res->rc == 0 && res->kind == COMMAND_EVALUATE_DECISION) {
+        const chute_decision_evaluation *ev = res->evaluation;
+        s->decision_key = ev->decision.key;
+        snprintf(s->output, sizeof s->output, "%s", ev->output);
+        snprintf(s->failed_id, sizeof s->failed_id, "%s", ev->failed_decision_id);
+        snprintf(s->failure, sizeof s->failure, "%s", ev->failure_message);
+        s->evaluation_key = ev->key;
+        for (size_t i = 0; i < ev->nevaluated; i++) {
+            size_t w = strlen(s->evaluated);
+            snprintf(s->evaluated + w, sizeof s->evaluated - w, "%s%s=%s", w ? "," : "",
+                     ev->evaluated[i].decision_id, ev->evaluated[i].output);
+        }
+    }
     if (res->rc == 0)
         walk_search(s, res);
 }
@@ -393,6 +426,14 @@ static void test_table_finds_grpc_methods(void **state)
     d = command_find_grpc("/chute.v1.Chute/CompleteUserTask");
     assert_non_null(d);
     assert_string_equal(d->rest_route, "/v2/user-tasks/{userTaskKey}/completion");
+    d = command_find_grpc("/gateway_protocol.Gateway/EvaluateDecision");
+    assert_non_null(d);
+    assert_int_equal(d->kind, COMMAND_EVALUATE_DECISION);
+    assert_int_equal(d->load, BROKER_LOAD_ADDS);
+    assert_string_equal(d->rest_method, "POST");
+    assert_string_equal(d->rest_route, "/v2/decision-definitions/evaluation");
+    assert_int_equal(d->rest_status, 200);
+    assert_null(command_find_grpc("/chute.v1.Chute/EvaluateDecision"));
     assert_null(command_find_grpc("/gateway_protocol.Gateway/BroadcastSignal"));
     assert_null(command_find_grpc("/chute.v1.Chute/CompleteJob")); /* wrong service */
     assert_null(command_find_grpc("/gateway_protocol.Gateway/"));
@@ -703,6 +744,96 @@ static void test_deploy(void **state)
     assert_int_equal(s->rc, CHUTE_EINVAL);
     assert_non_null(strstr(s->message, "Expected to deploy new resources"));
     assert_non_null(strstr(s->message, "'bad.bpmn'"));
+}
+
+/* ---- decisions ------------------------------------------------------------------------ */
+
+/* "level" requires "band": a failure of band (two rules under UNIQUE for
+ * 5..9) fails level. */
+static const char levels_dmn[] =
+    "<definitions xmlns=\"https://www.omg.org/spec/DMN/20191111/MODEL/\" id=\"levels\" "
+    "name=\"Levels\" namespace=\"x\">"
+    "<decision id=\"level\" name=\"Level\"><informationRequirement><requiredDecision "
+    "href=\"#band\"/></informationRequirement><literalExpression><text>upper case(band)</text>"
+    "</literalExpression></decision>"
+    "<decision id=\"band\" name=\"Band\"><decisionTable><input id=\"i\" label=\"Score\">"
+    "<inputExpression><text>score</text></inputExpression></input><output id=\"o\" name=\"band\"/>"
+    "<rule id=\"r1\"><inputEntry><text>&gt;= 5</text></inputEntry><outputEntry><text>\"high\""
+    "</text></outputEntry></rule>"
+    "<rule id=\"r2\"><inputEntry><text>&lt; 10</text></inputEntry><outputEntry><text>\"low\""
+    "</text></outputEntry></rule></decisionTable></decision></definitions>";
+
+static void test_decisions(void **state)
+{
+    fx *f = *state;
+    static const char p_xml[] =
+        "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" id=\"d\">"
+        "<process id=\"p\" isExecutable=\"true\"><startEvent id=\"s\"/></process>"
+        "</definitions>";
+    /* A deployment answers its decisions, beside its processes. */
+    chute_resource r[2] = {
+        {.name = "levels.dmn", .content = (const uint8_t *)levels_dmn, .len = strlen(levels_dmn)},
+        {.name = "p.bpmn", .content = (const uint8_t *)p_xml, .len = strlen(p_xml)}};
+    command c = {.kind = COMMAND_DEPLOY, .resources = r, .nresources = 2};
+    seen *s = run(f, &c);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(s->nprocs, 1);
+    assert_int_equal(s->ndecs, 2);
+    assert_string_equal(s->decs, "level@1/1,band@1/1");
+    /* Evaluated by id: the output, a fresh key, each decision once. */
+    command ev = {.kind = COMMAND_EVALUATE_DECISION,
+                  .decision_id = "level",
+                  .variables = "{\"score\":12}",
+                  .variables_len = 12};
+    s = run(f, &ev);
+    assert_int_equal(s->rc, 0);
+    assert_string_equal(s->output, "\"HIGH\"");
+    assert_string_equal(s->failed_id, "");
+    assert_string_equal(s->evaluated, "band=\"high\",level=\"HIGH\"");
+    int64_t level = s->decision_key, key = s->evaluation_key;
+    assert_true(key > level);
+    /* By key (no id), as Zeebe takes it. */
+    command bykey = {.kind = COMMAND_EVALUATE_DECISION,
+                     .decision_id = "",
+                     .decision_key = level,
+                     .variables = "{\"score\":1}",
+                     .variables_len = 11};
+    s = run(f, &bykey);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(s->decision_key, level);
+    assert_string_equal(s->output, "\"LOW\"");
+    assert_true(s->evaluation_key > key);
+    /* An evaluation that fails is an answer naming the decision that
+     * failed, not an error. */
+    ev.variables = "{\"score\":7}";
+    ev.variables_len = 11;
+    s = run(f, &ev);
+    assert_int_equal(s->answered, 1);
+    assert_int_equal(s->rc, 0);
+    assert_string_equal(s->output, "null");
+    assert_string_equal(s->failed_id, "band");
+    assert_non_null(strstr(s->failure, "Expected to evaluate decision 'level', but failed to "
+                                       "evaluate its required decision 'band'"));
+    assert_string_equal(s->evaluated, "band=null");
+    /* Errors: an unknown decision, variables that are no object, nothing
+     * named. */
+    command unknown = {.kind = COMMAND_EVALUATE_DECISION, .decision_id = "nope"};
+    s = run(f, &unknown);
+    assert_int_equal(s->rc, CHUTE_ENOTFOUND);
+    assert_string_equal(
+        s->message, "Expected to evaluate decision 'nope', but no decision found for id 'nope'");
+    ev.variables = "[1]";
+    ev.variables_len = 3;
+    s = run(f, &ev);
+    assert_int_equal(s->rc, CHUTE_EINVAL);
+    command none = {.kind = COMMAND_EVALUATE_DECISION, .decision_id = ""};
+    s = run(f, &none);
+    assert_int_equal(s->rc, CHUTE_EINVAL);
+    assert_non_null(strstr(s->message, "Expected either a decision id or a valid decision key"));
+    /* Refused under load, before the engine sees it. */
+    const command_def *d = command_find_grpc("/gateway_protocol.Gateway/EvaluateDecision");
+    assert_non_null(d);
+    assert_int_equal(d->load, BROKER_LOAD_ADDS);
 }
 
 /* ---- process instances ---------------------------------------------------------------
@@ -1703,6 +1834,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_cancel_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deploy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decisions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_instance_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_timers, setup, teardown),
