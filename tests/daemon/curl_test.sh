@@ -323,6 +323,35 @@ cmp -s <(printf '%s' "$out") <(cat "$corpus/order-process.bpmn") || [ "$out" = "
 expect 400 POST /v2/deployments /v2/deployments '{"resources":[]}'
 grep -q 'multipart/form-data' <<<"$out" || fail "JSON deploy body: $out"
 
+# ---- decisions: deployed with a process, evaluated ------------------------------------------
+[ -f "$corpus/plot-destination.dmn" ] || { echo "curl_test: $corpus/plot-destination.dmn is missing" >&2; exit 1; }
+deploy 200 "$corpus/rocket-launch.bpmn" "$corpus/plot-destination.dmn"
+json_is '.deployments | length' 3 'process, decision and graph'
+json_is '.deployments[0].processDefinition.processDefinitionId' rocket-launch 'deploy rocket'
+json_is '.deployments[1].decisionDefinition.decisionDefinitionId' plot-destination 'deployed decision'
+json_is '.deployments[1].decisionDefinition.name' 'Decision 1' 'deployed decision name'
+json_is '.deployments[1].decisionDefinition.version' 1 'deployed decision version'
+json_is '.deployments[1].decisionDefinition.decisionRequirementsId' plot-destination-decision 'deployed decision graph'
+json_is '.deployments[2].decisionRequirements.decisionRequirementsName' 'Plot destination' 'deployed graph name'
+json_is '.deployments[2].decisionRequirements.resourceName' plot-destination.dmn 'deployed graph resource'
+json_is '.deployments[2].decisionRequirements.decisionRequirementsKey' "$(jq -r '.deployments[1].decisionDefinition.decisionRequirementsKey' <<<"$out")" 'one graph key'
+ddk=$(jq -r '.deployments[1].decisionDefinition.decisionDefinitionKey' <<<"$out")
+DE=/v2/decision-definitions/evaluation
+expect 200 POST $DE $DE '{"decisionDefinitionId":"plot-destination","variables":{"fuelLevel":80}}'
+json_is .output '"Mars"' 'evaluation by id'
+json_is .decisionDefinitionKey "$ddk" 'evaluation by id: the key'
+json_is .failedDecisionDefinitionId '' 'evaluation by id: no failure'
+json_is '.evaluatedDecisions[0].matchedRules[0].ruleIndex' 2 'evaluation: the rule that matched'
+json_is '.evaluatedDecisions[0].evaluatedInputs[0].inputValue' 80 'evaluation: the input'
+[ "$(jq -r .decisionEvaluationKey <<<"$out")" = "$(jq -r .decisionInstanceKey <<<"$out")" ] || fail "evaluation keys differ: $out"
+expect 200 POST $DE $DE "{\"decisionDefinitionKey\":\"$ddk\",\"variables\":{\"fuelLevel\":30}}"
+json_is .output '"Earth"' 'evaluation by key'
+expect 404 POST $DE $DE '{"decisionDefinitionId":"no-such-decision"}'
+json_is .detail "Expected to evaluate decision 'no-such-decision', but no decision found for id 'no-such-decision'" 'unknown decision'
+expect 400 POST $DE $DE "{\"decisionDefinitionId\":\"plot-destination\",\"decisionDefinitionKey\":\"$ddk\"}"
+expect 400 POST $DE $DE '{"decisionDefinitionId":"plot-destination","variables":[1]}'
+expect 400 POST $DE $DE '{}'
+
 # ---- process instances ------------------------------------------------------------------------
 # Three small models: one waits for a job ($P-pay), one waits for a job nobody
 # takes ($P-hold), one runs straight to its end.
@@ -945,13 +974,14 @@ v=$(metric 'chute_requests_rejected_total{reason="max_jobs"}')
   echo "POST /v2/resources/{resourceKey}/deletion /v2/resources/1/deletion"
   echo "POST /v2/messages/publication /v2/messages/publication {\"name\":\"m\"}"
   echo "POST /v2/messages/correlation /v2/messages/correlation {\"name\":\"m\"}"
+  echo "POST /v2/decision-definitions/evaluation /v2/decision-definitions/evaluation {\"decisionDefinitionId\":\"d\"}"
   echo "GET /healthz /healthz"
 } >"$burst"
 r=$(pipeline "$burst")
 cut -d' ' -f1-3 <<<"$r" >>"$seen"
-checks=$((checks + 16))
+checks=$((checks + 17))
 statuses=$(awk '{ printf "%s ", $3 }' <<<"$r")
-[ "$statuses" = "201 201 201 201 503 503 503 503 503 503 503 503 503 503 503 200 " ] ||
+[ "$statuses" = "201 201 201 201 503 503 503 503 503 503 503 503 503 503 503 503 200 " ] ||
   fail "pipelined process burst with --max-inflight 4 answered $statuses: $r"
 awk '$3 == 503 && ($4 != "application/problem+json" || $5 != "RESOURCE_EXHAUSTED" || $6 !~ /--max-inflight/) { bad = 1 } END { exit bad }' <<<"$r" ||
   fail "a 503 of the process burst is not problem+json RESOURCE_EXHAUSTED naming --max-inflight: $r"
