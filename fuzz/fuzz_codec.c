@@ -52,6 +52,7 @@ static void decoders(const uint8_t *data, size_t size)
         codec_decode_list_user_tasks,
         codec_decode_assign_user_task,
         codec_decode_complete_user_task,
+        codec_decode_evaluate_decision,
     };
     chute_error err;
 

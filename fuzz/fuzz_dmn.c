@@ -4,7 +4,8 @@
  * index and count agrees with the others; then every decision is
  * evaluated over a fixed set of variables and either fails with a message
  * or gives JSON that jansson reads back (numbers past a double's range
- * excepted, which jansson refuses by design). A broken invariant aborts.
+ * excepted, which jansson refuses by design); its traced evaluation
+ * agrees and its trace is well formed. A broken invariant aborts.
  *
  * Build (clang only):
  *   CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCHUTE_SANITIZE=ON -DCHUTE_FUZZ=ON
@@ -107,6 +108,52 @@ static void check_defs(const dmn_definitions *defs)
     }
 }
 
+static const json_t *lookup(void *ctx, const char *name, size_t len)
+{
+    return json_object_getn(ctx, name, len);
+}
+
+/* The traced evaluation of decision |i| agrees with the plain one (|rc|):
+ * the same verdict, a trace that ends with the decision asked for or the
+ * one that failed, values that are text and counts within the table. */
+static void check_traced(const dmn_definitions *defs, uint32_t i, int rc)
+{
+    json_t *v = json_loads(vars, 0, NULL);
+    CHECK(v != NULL);
+    feel_env env = {lookup, v, 1706700000000LL};
+    dmn_trace t = {0};
+    dmn_eval_error err;
+    char *out = NULL;
+    int trc = dmn_evaluate_traced(defs, i, &env, &t, &out, NULL, &err);
+    /* A trace may run out of the byte bound where the plain one did not. */
+    CHECK(trc == rc || (rc == 0 && trc == CHUTE_EINVAL));
+    if (trc == 0) {
+        CHECK(t.count >= 1 && t.decisions[t.count - 1].decision == i);
+        CHECK(strcmp(t.decisions[t.count - 1].output, out) == 0);
+    }
+    if (trc == CHUTE_EINVAL && t.count > 0 && err.decision_id)
+        CHECK(strcmp(defs->decisions[t.decisions[t.count - 1].decision].id, err.decision_id) == 0);
+    for (uint32_t k = 0; k < t.count; k++) {
+        const dmn_traced_decision *d = &t.decisions[k];
+        const dmn_decision *dec = &defs->decisions[d->decision];
+        CHECK(d->decision < defs->decision_count && d->output);
+        uint32_t inputs = dec->kind == DMN_DECISION_TABLE ? dec->table->input_count : 0;
+        uint32_t rules = dec->kind == DMN_DECISION_TABLE ? dec->table->rule_count : 0;
+        CHECK(d->input_count <= inputs && d->rule_count <= rules);
+        for (uint32_t n = 0; n < d->input_count; n++)
+            CHECK(d->inputs[n].id && d->inputs[n].name && d->inputs[n].value);
+        for (uint32_t r = 0; r < d->rule_count; r++) {
+            CHECK(d->rules[r].index >= 1 && d->rules[r].index <= rules);
+            CHECK(d->rules[r].output_count <= dec->table->output_count);
+            for (uint32_t o = 0; o < d->rules[r].output_count; o++)
+                CHECK(d->rules[r].outputs[o].value != NULL);
+        }
+    }
+    free(out);
+    dmn_trace_free(&t);
+    json_decref(v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     dmn_definitions *defs = NULL;
@@ -147,6 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(err.message[0]);
             CHECK(out == NULL);
         }
+        check_traced(defs, i, rc);
     }
     dmn_definitions_free(defs);
     model_errors_clear(&errs);
