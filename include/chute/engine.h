@@ -96,14 +96,13 @@ const char *chute_job_state_name(chute_job_state state);
 #define CHUTE_INCIDENT_TYPE_MAP(X)                                                                 \
     X(NONE, 0, "")                                                                                 \
     X(JOB_NO_RETRIES, 1, "JOB_NO_RETRIES")               /* failed with retries <= 0 */            \
-    X(UNHANDLED_ERROR_EVENT, 2, "UNHANDLED_ERROR_EVENT") /* threw an error nothing caught */       \
-    X(CONDITION_ERROR, 3, "CONDITION_ERROR")             /* no flow out of a gateway */            \
-    X(EXTRACT_VALUE_ERROR, 4, "EXTRACT_VALUE_ERROR")     /* an expression failed */                \
-    X(IO_MAPPING_ERROR, 5, "IO_MAPPING_ERROR")           /* an input or output mapping failed */   \
-    X(UNKNOWN, 6, "UNKNOWN") /* a command moved more than CHUTE_MAX_STEPS_PER_COMMAND tokens */    \
-    X(CALLED_ELEMENT_ERROR, 7, "CALLED_ELEMENT_ERROR") /* a call activity's process is unknown */  \
-    X(CALLED_DECISION_ERROR, 8,                                                                    \
-      "CALLED_DECISION_ERROR") /* a business rule task's decision is unknown */                    \
+    X(UNHANDLED_ERROR_EVENT, 2, "UNHANDLED_ERROR_EVENT") /* threw an error nothing caught */   \
+    X(CONDITION_ERROR, 3, "CONDITION_ERROR")             /* no flow out of a gateway */       \
+    X(EXTRACT_VALUE_ERROR, 4, "EXTRACT_VALUE_ERROR")     /* an expression failed */           \
+    X(IO_MAPPING_ERROR, 5, "IO_MAPPING_ERROR")           /* an input or output mapping failed */ \
+    X(UNKNOWN, 6, "UNKNOWN") /* a command moved more than CHUTE_MAX_STEPS_PER_COMMAND tokens */ \
+    X(CALLED_ELEMENT_ERROR, 7, "CALLED_ELEMENT_ERROR") /* a call activity's process is unknown */ \
+    X(CALLED_DECISION_ERROR, 8, "CALLED_DECISION_ERROR") /* a business rule task's decision is unknown */ \
     X(DECISION_EVALUATION_ERROR, 9, "DECISION_EVALUATION_ERROR") /* a decision failed */
 
 typedef enum chute_incident_type {
@@ -195,7 +194,7 @@ typedef enum chute_log_level {
 typedef void (*chute_log_fn)(void *ctx, chute_log_level level, const char *message);
 
 typedef struct chute_engine_options {
-    const char *data_dir; /* created if missing (one level); required */
+    const char *data_dir;       /* created if missing (one level); required */
     chute_durability durability;
     int32_t partition;          /* 1..4095; 0 means 1 */
     int64_t retention_ms;       /* how long completed standalone jobs keep their result;
@@ -212,8 +211,8 @@ typedef struct chute_engine_options {
                                    that takes jobs and never reads keeps them this long. */
     chute_clock_fn clock;       /* NULL means the system clock */
     void *clock_ctx;
-    chute_log_fn log; /* where the engine's messages go (see chute_log_fn); NULL
-                         means stderr, one line "chute: <message>" each */
+    chute_log_fn log;           /* where the engine's messages go (see chute_log_fn); NULL
+                                   means stderr, one line "chute: <message>" each */
     void *log_ctx;
 } chute_engine_options;
 
@@ -269,14 +268,14 @@ int64_t chute_engine_now(const chute_engine *e);
  */
 
 typedef struct chute_job_spec {
-    const char *type;          /* required, not blank, at most CHUTE_TYPE_MAX bytes */
-    const char *headers;       /* JSON object of strings; NULL or blank for none */
-    size_t headers_len;        /* 0 with a non-NULL headers means strlen */
-    const char *variables;     /* JSON object; NULL or blank for none */
-    size_t variables_len;      /* 0 with a non-NULL variables means strlen */
-    int32_t retries;           /* >= 1; 0 means the default, 3 */
-    int32_t priority;          /* higher first; default 0 */
-    int64_t delay_ms;          /* > 0: not activatable before now + delay_ms */
+    const char *type;      /* required, not blank, at most CHUTE_TYPE_MAX bytes */
+    const char *headers;   /* JSON object of strings; NULL or blank for none */
+    size_t headers_len;    /* 0 with a non-NULL headers means strlen */
+    const char *variables; /* JSON object; NULL or blank for none */
+    size_t variables_len;  /* 0 with a non-NULL variables means strlen */
+    int32_t retries;       /* >= 1; 0 means the default, 3 */
+    int32_t priority;      /* higher first; default 0 */
+    int64_t delay_ms;      /* > 0: not activatable before now + delay_ms */
     chute_process_ref process; /* zeros for a standalone job */
 } chute_job_spec;
 
@@ -313,10 +312,10 @@ int chute_engine_create_batch(chute_engine *e, const chute_job_spec *specs, size
                               int64_t *keys, size_t *failed, chute_error *err);
 
 typedef struct chute_activate_request {
-    const char *type;                   /* required */
-    const char *worker;                 /* may be NULL or "" */
-    int64_t timeout_ms;                 /* lease length, >= 1 */
-    int32_t max_jobs;                   /* >= 1 */
+    const char *type;            /* required */
+    const char *worker;          /* may be NULL or "" */
+    int64_t timeout_ms;          /* lease length, >= 1 */
+    int32_t max_jobs;            /* >= 1 */
     const char *const *fetch_variables; /* top-level names to return; none = all */
     size_t fetch_variables_count;
 } chute_activate_request;
@@ -330,8 +329,8 @@ int chute_engine_check_activate(const chute_activate_request *req, int for_strea
 /*
  * Activates up to |req->max_jobs| jobs of the type, highest priority first,
  * then in creation order: each gets deadline = now + timeout and the worker
- * name. Sets |*jobs| to an array of |*count| views (possibly 0); see "Views". Budget: if
- * |max_bytes| > 0, stops before the job whose view would push the sum of variables and headers
+ * name. Sets |*jobs| to an array of |*count| views (possibly 0); see "Views". Budget: if |max_bytes| > 0, stops
+ * before the job whose view would push the sum of variables and headers
  * lengths past it (but always returns at least one job if any is ready, so
  * a job larger than the budget is not stuck; the transport rejects it).
  */
@@ -340,8 +339,8 @@ int chute_engine_activate(chute_engine *e, const chute_activate_request *req, si
 
 /* Completes the job; |variables| (JSON object, may be NULL) is merged into
  * the job's variables (top level, the given values win). */
-int chute_engine_complete(chute_engine *e, int64_t key, const char *variables, size_t variables_len,
-                          chute_error *err);
+int chute_engine_complete(chute_engine *e, int64_t key, const char *variables,
+                          size_t variables_len, chute_error *err);
 
 /* Fails the job, storing exactly |retries|. retries > 0 and backoff_ms > 0:
  * activatable again at now + backoff_ms; retries > 0 and no back-off: at
@@ -361,7 +360,7 @@ int chute_engine_throw_error(chute_engine *e, int64_t key, const char *code, con
 /* A change of a job's retries, its lease, or both. */
 typedef struct chute_job_update {
     int has_retries;
-    int32_t retries; /* >= 1; any state the job can be in while not completed */
+    int32_t retries;    /* >= 1; any state the job can be in while not completed */
     int has_timeout;
     int64_t timeout_ms; /* >= 1: the lease ends at now + timeout_ms; the job must be ACTIVATED */
 } chute_job_update;
@@ -374,7 +373,8 @@ typedef struct chute_job_update {
  * (nothing to change, or a value out of range), CHUTE_ESTATE (a timeout for
  * a job that is not ACTIVATED).
  */
-int chute_engine_update(chute_engine *e, int64_t key, const chute_job_update *u, chute_error *err);
+int chute_engine_update(chute_engine *e, int64_t key, const chute_job_update *u,
+                        chute_error *err);
 
 /* chute_engine_update with retries only: sets the retries of a job that is
  * not completed (retries >= 1). */
@@ -382,7 +382,8 @@ int chute_engine_update_retries(chute_engine *e, int64_t key, int32_t retries, c
 
 /* chute_engine_update with a timeout only: sets the lease of an ACTIVATED
  * job to end at now + timeout_ms (>= 1). */
-int chute_engine_update_timeout(chute_engine *e, int64_t key, int64_t timeout_ms, chute_error *err);
+int chute_engine_update_timeout(chute_engine *e, int64_t key, int64_t timeout_ms,
+                                chute_error *err);
 
 /* Resolves an open incident: the job becomes ACTIVATABLE again. Rejected
  * with CHUTE_ESTATE while the job has no retries left (update them first). */
@@ -465,9 +466,9 @@ typedef void (*chute_deliver_fn)(void *ctx, chute_taker *taker, const chute_job_
 
 /* Registers a long-poll waiter for |req| (copied). It is served by the next
  * chute_engine_dispatch() that finds a job for it. */
-int chute_engine_waiter_add(chute_engine *e, const chute_activate_request *req, size_t max_bytes,
-                            chute_deliver_fn deliver, void *ctx, chute_taker **out,
-                            chute_error *err);
+int chute_engine_waiter_add(chute_engine *e, const chute_activate_request *req,
+                            size_t max_bytes, chute_deliver_fn deliver, void *ctx,
+                            chute_taker **out, chute_error *err);
 
 /* Registers a stream for |req| (copied; max_jobs is ignored) with |credit|
  * jobs of initial credit. A new stream is also fed from the backlog. */
@@ -493,7 +494,7 @@ typedef struct chute_engine_stats {
     uint64_t jobs;        /* jobs held in memory (not completed) */
     uint64_t activatable; /* ready to hand out */
     uint64_t activated;
-    uint64_t failed; /* waiting out a back-off */
+    uint64_t failed;      /* waiting out a back-off */
     uint64_t delayed;
     uint64_t incidents;
     uint64_t waiters;
@@ -526,8 +527,8 @@ typedef struct chute_type_stats {
  * non-zero. The struct lives until |fn| returns. Costs a pass over each
  * type's ready queue (for the oldest waiting job): meant for scrapes, not
  * for hot paths. Returns 0 or CHUTE_ENOMEM. */
-int chute_engine_list_types(chute_engine *e, int (*fn)(void *ctx, const chute_type_stats *s),
-                            void *ctx);
+int chute_engine_list_types(chute_engine *e,
+                            int (*fn)(void *ctx, const chute_type_stats *s), void *ctx);
 
 /* Observers of the engine's work, for metrics. Both run inside the engine
  * call that did the work and must not call into the engine. */
@@ -550,8 +551,8 @@ void chute_engine_set_hooks(chute_engine *e, const chute_engine_hooks *hooks);
  * Reads the store, so what the open batch changed is included. Returns 0,
  * CHUTE_ESTORE or CHUTE_ENOMEM.
  */
-int chute_engine_list_jobs(chute_engine *e, const char *type, chute_job_state state, size_t offset,
-                           size_t limit, chute_job_visit_fn fn, void *ctx);
+int chute_engine_list_jobs(chute_engine *e, const char *type, chute_job_state state,
+                           size_t offset, size_t limit, chute_job_visit_fn fn, void *ctx);
 
 /* ---- processes: deployment ------------------------------------------------ */
 
@@ -568,8 +569,8 @@ int chute_engine_list_jobs(chute_engine *e, const char *type, chute_job_state st
  * (nothing new is stored). Definitions are durable in the open batch and
  * survive restarts.
  */
-#define CHUTE_MAX_RESOURCES 100      /* resources in one deployment */
-#define CHUTE_RESOURCE_NAME_MAX 1024 /* bytes of a resource name */
+#define CHUTE_MAX_RESOURCES 100          /* resources in one deployment */
+#define CHUTE_RESOURCE_NAME_MAX 1024     /* bytes of a resource name */
 
 typedef struct chute_resource {
     const char *name;       /* e.g. "order-process.bpmn"; not blank */
@@ -580,11 +581,11 @@ typedef struct chute_resource {
 /* A deployed process definition. Strings are the engine's: valid until the
  * next engine call. */
 typedef struct chute_process_view {
-    int64_t key; /* processDefinitionKey */
+    int64_t key;             /* processDefinitionKey */
     const char *bpmn_process_id;
     int32_t version;
     const char *resource_name;
-    int64_t deployment_key; /* the deployment that stored this version */
+    int64_t deployment_key;  /* the deployment that stored this version */
 } chute_process_view;
 
 /*
@@ -786,9 +787,9 @@ const char *chute_instance_state_name(chute_instance_state state);
 typedef struct chute_instance_spec {
     int64_t process_definition_key; /* > 0: this definition; else by id and version */
     const char *bpmn_process_id;
-    int32_t version;       /* < 0: the latest */
-    const char *variables; /* JSON object, NULL or blank for none */
-    size_t variables_len;  /* 0 with non-NULL variables means strlen */
+    int32_t version;                /* < 0: the latest */
+    const char *variables;          /* JSON object, NULL or blank for none */
+    size_t variables_len;           /* 0 with non-NULL variables means strlen */
 } chute_instance_spec;
 
 /* A process instance. Strings are the engine's: valid until the next
@@ -799,11 +800,11 @@ typedef struct chute_instance_view {
     const char *bpmn_process_id;
     int32_t version;
     chute_instance_state state;
-    int has_incident;             /* an open incident on any of its elements or jobs */
+    int has_incident; /* an open incident on any of its elements or jobs */
     int64_t started_at, ended_at; /* epoch ms; ended_at 0 while ACTIVE */
     const char *variables;        /* the root scope, a JSON object */
     size_t variables_len;
-    const char *process_name;            /* the process's name in its model, "" when none */
+    const char *process_name;     /* the process's name in its model, "" when none */
     int64_t parent_process_instance_key; /* started by a call activity of this instance; 0 if not */
     int64_t parent_element_instance_key; /* ... at this element instance */
 } chute_instance_view;
@@ -910,8 +911,8 @@ typedef int (*chute_element_visit_fn)(void *ctx, const chute_element_view *el);
  * activated: the active ones and the last CHUTE_ELEMENT_HISTORY ended
  * ones. CHUTE_ENOTFOUND. */
 #define CHUTE_ELEMENT_HISTORY 1000
-int chute_engine_list_elements(chute_engine *e, int64_t key, chute_element_visit_fn fn, void *ctx,
-                               chute_error *err);
+int chute_engine_list_elements(chute_engine *e, int64_t key, chute_element_visit_fn fn,
+                               void *ctx, chute_error *err);
 
 /* The process instance an active element instance |key| belongs to (the
  * instance's own key for its root). CHUTE_ENOTFOUND when no active element
@@ -966,11 +967,11 @@ int chute_engine_search_incidents(chute_engine *e, int64_t process_instance_key,
  * nothing: every instruction is checked before anything changes.
  */
 typedef struct chute_activate_instruction {
-    const char *element_id; /* the element to activate a token at */
-    int64_t ancestor_key;   /* the flow scope's element instance, 0: the only one there is
-                               (the process itself for a top-level element) */
-    const char *variables;  /* JSON object set as local variables of that flow scope, or
-                               NULL */
+    const char *element_id;     /* the element to activate a token at */
+    int64_t ancestor_key;       /* the flow scope's element instance, 0: the only one there is
+                                   (the process itself for a top-level element) */
+    const char *variables;      /* JSON object set as local variables of that flow scope, or
+                                   NULL */
     size_t variables_len;
 } chute_activate_instruction;
 
@@ -1120,15 +1121,16 @@ int chute_engine_complete_user_task(chute_engine *e, int64_t key, const char *va
 typedef void (*chute_handler_fn)(void *ctx, chute_engine *e, const chute_job_view *job);
 
 typedef struct chute_handler_options {
-    const char *worker; /* default "in-process" */
-    int64_t timeout_ms; /* lease while the handler runs; default 30 s */
-    uint32_t max_jobs;  /* jobs taken per round; default 32 */
+    const char *worker;     /* default "in-process" */
+    int64_t timeout_ms;     /* lease while the handler runs; default 30 s */
+    uint32_t max_jobs;      /* jobs taken per round; default 32 */
 } chute_handler_options;
 
 /* Registers |fn| for |type| (one handler per type; CHUTE_EEXIST otherwise).
  * |opts| may be NULL for the defaults. */
-int chute_engine_register_handler(chute_engine *e, const char *type, chute_handler_fn fn, void *ctx,
-                                  const chute_handler_options *opts, chute_error *err);
+int chute_engine_register_handler(chute_engine *e, const char *type, chute_handler_fn fn,
+                                  void *ctx, const chute_handler_options *opts,
+                                  chute_error *err);
 
 /*
  * Runs the engine for embedding programs: repeatedly applies due timers,

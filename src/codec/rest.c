@@ -2013,7 +2013,8 @@ void rest_encode_instance(rest_buf *b, const chute_instance_view *inst)
     rest_buf_puts(b, ",");
     /* Camunda shows the id where a process has no name. */
     put_str(b, "processDefinitionName",
-            inst->process_name && *inst->process_name ? inst->process_name : inst->bpmn_process_id);
+            inst->process_name && *inst->process_name ? inst->process_name
+                                                      : inst->bpmn_process_id);
     rest_buf_puts(b, ",");
     if (inst->parent_process_instance_key) {
         put_key(b, "parentProcessInstanceKey", inst->parent_process_instance_key);

@@ -215,15 +215,15 @@ int decide_add(chute_engine *e, const chute_resource *r, dmn_definitions *defs, 
     for (uint32_t i = 0; i < defs->decision_count; i++) {
         const char *id = defs->decisions[i].id;
         const decdef *prev = decide_find(e, id);
-        decdef *d = dec_new(engine_next_key(e), id, prev ? prev->version + 1 : 1, req_key, r->name,
-                            sum, dkey, s, i);
+        decdef *d = dec_new(engine_next_key(e), id, prev ? prev->version + 1 : 1, req_key,
+                            r->name, sum, dkey, s, i);
         if (!d || dec_append(e, d) != 0) {
             dec_free(d);
             shared_release(s);
             goto oom;
         }
-        store_decision row = {d->key, d->decision_id, d->version, req_key,    d->resource_name,
-                              sum,    dkey,           now,        s->content, s->len};
+        store_decision row = {d->key, d->decision_id, d->version, req_key, d->resource_name,
+                              sum, dkey, now, s->content, s->len};
         engine_persist_decision(e, &row);
         if (push_view(e, d) != 0) {
             shared_release(s);

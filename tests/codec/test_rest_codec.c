@@ -789,8 +789,7 @@ static void test_encode_process_views(void **state)
     assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
     assert_string_equal(out, "{\"processInstanceKey\":\"2251799813685253\","
                              "\"processDefinitionId\":\"order\",\"processDefinitionVersion\":2,"
-                             "\"processDefinitionKey\":\"2251799813685250\","
-                             "\"processDefinitionName\":\"order\",\"state\":\"ACTIVE\","
+                             "\"processDefinitionKey\":\"2251799813685250\",\"processDefinitionName\":\"order\",\"state\":\"ACTIVE\","
                              "\"hasIncident\":false,\"startDate\":\"2023-11-14T22:13:20.123Z\","
                              "\"tenantId\":\"<default>\"}");
     free(out);

@@ -30,10 +30,9 @@ static int64_t deploy(fx *f, const char *body)
 }
 
 #define TASK(id, type)                                                                             \
-    "<bpmn:serviceTask id=\"" id "\"><bpmn:extensionElements><zeebe:taskDefinition type=\"" type   \
+    "<bpmn:serviceTask id=\"" id "\"><bpmn:extensionElements><zeebe:taskDefinition type=\"" type  \
     "\"/></bpmn:extensionElements></bpmn:serviceTask>"
-#define FLOW(id, from, to)                                                                         \
-    "<bpmn:sequenceFlow id=\"" id "\" sourceRef=\"" from "\" targetRef=\"" to "\"/>"
+#define FLOW(id, from, to) "<bpmn:sequenceFlow id=\"" id "\" sourceRef=\"" from "\" targetRef=\"" to "\"/>"
 #define CFLOW(id, from, to, cond)                                                                  \
     "<bpmn:sequenceFlow id=\"" id "\" sourceRef=\"" from "\" targetRef=\"" to                      \
     "\"><bpmn:conditionExpression>" cond "</bpmn:conditionExpression></bpmn:sequenceFlow>"
@@ -74,7 +73,8 @@ typedef struct got {
 
 static int activate_one(fx *f, const char *type, got *out)
 {
-    chute_activate_request req = {.type = type, .worker = "w", .timeout_ms = 60000, .max_jobs = 1};
+    chute_activate_request req = {.type = type, .worker = "w", .timeout_ms = 60000,
+                                  .max_jobs = 1};
     const chute_job_view *jobs;
     size_t n;
     assert_ok(f, chute_engine_activate(f->e, &req, 0, &jobs, &n, &f->err));
@@ -82,7 +82,8 @@ static int activate_one(fx *f, const char *type, got *out)
         return 0;
     out->key = jobs[0].key;
     snprintf(out->vars, sizeof out->vars, "%.*s", (int)jobs[0].variables_len, jobs[0].variables);
-    snprintf(out->headers, sizeof out->headers, "%.*s", (int)jobs[0].headers_len, jobs[0].headers);
+    snprintf(out->headers, sizeof out->headers, "%.*s", (int)jobs[0].headers_len,
+             jobs[0].headers);
     out->ref = jobs[0].process;
     snprintf(out->element_id, sizeof out->element_id, "%s", jobs[0].process.element_id);
     return 1;
@@ -129,15 +130,14 @@ static int collect_ids(void *ctx, const chute_element_view *el)
 static void test_order_process_runs_to_completion(void **state)
 {
     fx *f = *state;
-    int64_t def =
-        deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f1", "s", "a") TASK("a", "check")
-                      FLOW("f2", "a", "b") TASK("b", "charge") FLOW("f3", "b", "c")
-                          TASK("c", "ship") FLOW("f4", "c", "e") "<bpmn:endEvent id=\"e\"/>");
+    int64_t def = deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f1", "s", "a") TASK("a", "check")
+                            FLOW("f2", "a", "b") TASK("b", "charge") FLOW("f3", "b", "c")
+                                TASK("c", "ship") FLOW("f4", "c", "e") "<bpmn:endEvent id=\"e\"/>");
     awaited aw = {0};
     const char *fetch[] = {"orderId", "shipped"};
     chute_instance_await await = {on_done, &aw, fetch, 2};
-    chute_instance_spec s = {
-        .bpmn_process_id = "p", .version = -1, .variables = "{\"orderId\":\"o-1\",\"total\":12.5}"};
+    chute_instance_spec s = {.bpmn_process_id = "p", .version = -1,
+                             .variables = "{\"orderId\":\"o-1\",\"total\":12.5}"};
     chute_instance_view v;
     chute_awaiter *h = NULL;
     assert_ok(f, chute_engine_create_instance(f->e, &s, &await, &v, &h, &f->err));
@@ -186,11 +186,11 @@ static void test_order_process_runs_to_completion(void **state)
 
 /* ---- exclusive gateway ----------------------------------------------------------------- */
 
-static const char *const XOR = "<bpmn:startEvent id=\"s\"/>" FLOW(
-    "f0", "s", "g") "<bpmn:exclusiveGateway id=\"g\" default=\"fd\"/>" CFLOW("fa", "g", "a",
-                                                                             "=x &gt; 10")
-    CFLOW("fb", "g", "b", "=x &gt; 5") FLOW("fd", "g", "dd") TASK("a", "big") TASK("b", "mid")
-        TASK("dd", "small");
+static const char *const XOR =
+    "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "g")
+    "<bpmn:exclusiveGateway id=\"g\" default=\"fd\"/>" CFLOW("fa", "g", "a", "=x &gt; 10")
+        CFLOW("fb", "g", "b", "=x &gt; 5") FLOW("fd", "g", "dd") TASK("a", "big") TASK("b", "mid")
+            TASK("dd", "small");
 
 static void test_exclusive_gateway_first_match_then_default(void **state)
 {
@@ -222,9 +222,8 @@ static int first_incident(void *ctx, const chute_incident_view *inc)
 static void test_exclusive_gateway_no_match_raises_incident_then_resolves(void **state)
 {
     fx *f = *state;
-    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW(
-                  "f0", "s", "g") "<bpmn:exclusiveGateway id=\"g\"/>" CFLOW("fa", "g", "a",
-                                                                            "=x &gt; 10")
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "g")
+              "<bpmn:exclusiveGateway id=\"g\"/>" CFLOW("fa", "g", "a", "=x &gt; 10")
                   CFLOW("fb", "g", "b", "=x &lt; 0") TASK("a", "big") TASK("b", "neg"));
     int64_t pi = start(f, "{\"x\":3}");
     chute_instance_view v;
@@ -259,10 +258,8 @@ static void test_exclusive_gateway_no_match_raises_incident_then_resolves(void *
 static void test_condition_of_wrong_type_is_condition_error(void **state)
 {
     fx *f = *state;
-    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW(
-                  "f0", "s", "g") "<bpmn:exclusiveGateway id=\"g\" default=\"fd\"/>" CFLOW("fa",
-                                                                                           "g", "a",
-                                                                                           "=x + 1")
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "g")
+              "<bpmn:exclusiveGateway id=\"g\" default=\"fd\"/>" CFLOW("fa", "g", "a", "=x + 1")
                   FLOW("fd", "g", "a") TASK("a", "t"));
     int64_t pi = start(f, "{\"x\":1}");
     chute_incident_view inc = {0};
@@ -278,12 +275,12 @@ static void test_condition_of_wrong_type_is_condition_error(void **state)
 static void test_parallel_join_waits_for_every_branch(void **state)
 {
     fx *f = *state;
-    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW(
-                  "f0", "s", "fork") "<bpmn:parallelGateway id=\"fork\"/>" FLOW("f1", "fork", "a")
-                  FLOW("f2", "fork", "b") FLOW("f3", "fork", "c") TASK("a", "ta") TASK("b", "tb")
-                      TASK("c", "tc") FLOW("f4", "a", "join") FLOW("f5", "b", "join")
-                          FLOW("f6", "c", "join") "<bpmn:parallelGateway id=\"join\"/>" FLOW(
-                              "f7", "join", "after") TASK("after", "tafter"));
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "fork")
+              "<bpmn:parallelGateway id=\"fork\"/>" FLOW("f1", "fork", "a") FLOW("f2", "fork", "b")
+                  FLOW("f3", "fork", "c") TASK("a", "ta") TASK("b", "tb") TASK("c", "tc")
+                      FLOW("f4", "a", "join") FLOW("f5", "b", "join") FLOW("f6", "c", "join")
+                          "<bpmn:parallelGateway id=\"join\"/>" FLOW("f7", "join", "after")
+                              TASK("after", "tafter"));
     int64_t pi = start(f, NULL);
     got g;
     complete(f, "tb", "{\"b\":1}");
@@ -304,10 +301,8 @@ static void test_parallel_join_waits_for_every_branch(void **state)
 static void test_inclusive_fork_takes_every_true_flow(void **state)
 {
     fx *f = *state;
-    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW(
-                  "f0", "s",
-                  "g") "<bpmn:inclusiveGateway id=\"g\" default=\"fd\"/>" CFLOW("fa", "g", "a",
-                                                                                "=x &gt; 1")
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "g")
+              "<bpmn:inclusiveGateway id=\"g\" default=\"fd\"/>" CFLOW("fa", "g", "a", "=x &gt; 1")
                   CFLOW("fb", "g", "b", "=x &gt; 2") FLOW("fd", "g", "dd") TASK("a", "ta")
                       TASK("b", "tb") TASK("dd", "td"));
     start(f, "{\"x\":5}"); /* both conditions: both flows */
@@ -319,15 +314,12 @@ static void test_inclusive_fork_takes_every_true_flow(void **state)
     assert_int_equal(activate_one(f, "td", &g), 0);
     /* A joining inclusive gateway is refused when deployed. */
     char *xml = NULL;
-    assert_true(
-        asprintf(
-            &xml,
-            "<bpmn:definitions " NS " id=\"d\"><bpmn:process id=\"q\" "
-            "isExecutable=\"true\"><bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a") FLOW(
-                "f1", "s", "b") "<bpmn:task id=\"a\"/><bpmn:task id=\"b\"/>" FLOW("f2", "a", "j")
-                FLOW("f3", "b",
-                     "j") "<bpmn:inclusiveGateway id=\"j\"/></bpmn:process></bpmn:definitions>") >
-        0);
+    assert_true(asprintf(&xml,
+                         "<bpmn:definitions " NS " id=\"d\"><bpmn:process id=\"q\" "
+                         "isExecutable=\"true\"><bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a")
+                         FLOW("f1", "s", "b") "<bpmn:task id=\"a\"/><bpmn:task id=\"b\"/>"
+                         FLOW("f2", "a", "j") FLOW("f3", "b", "j")
+                         "<bpmn:inclusiveGateway id=\"j\"/></bpmn:process></bpmn:definitions>") > 0);
     chute_resource r = {"q.bpmn", (const uint8_t *)xml, strlen(xml)};
     int64_t dk;
     const chute_process_view *pv;
@@ -343,16 +335,15 @@ static void test_inclusive_fork_takes_every_true_flow(void **state)
 static void test_output_mappings_keep_unmapped_results_local(void **state)
 {
     fx *f = *state;
-    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW(
-                  "f0", "s",
-                  "a") "<bpmn:serviceTask id=\"a\"><bpmn:extensionElements>"
-                       "<zeebe:taskDefinition type=\"t\"/><zeebe:ioMapping>"
-                       "<zeebe:input source=\"=order.id\" target=\"orderId\"/>"
-                       "<zeebe:input source=\"=order.total * 2\" target=\"local.doubled\"/>"
-                       "<zeebe:output source=\"=result.code\" target=\"code\"/>"
-                       "<zeebe:output source=\"=orderId\" target=\"summary.id\"/>"
-                       "</zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>" FLOW(
-                           "f1", "a", "b") TASK("b", "next"));
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a")
+              "<bpmn:serviceTask id=\"a\"><bpmn:extensionElements>"
+              "<zeebe:taskDefinition type=\"t\"/><zeebe:ioMapping>"
+              "<zeebe:input source=\"=order.id\" target=\"orderId\"/>"
+              "<zeebe:input source=\"=order.total * 2\" target=\"local.doubled\"/>"
+              "<zeebe:output source=\"=result.code\" target=\"code\"/>"
+              "<zeebe:output source=\"=orderId\" target=\"summary.id\"/>"
+              "</zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>" FLOW("f1", "a", "b")
+                  TASK("b", "next"));
     int64_t pi = start(f, "{\"order\":{\"id\":\"o-7\",\"total\":4},\"summary\":{\"n\":1}}");
     got g;
     assert_int_equal(activate_one(f, "t", &g), 1);
@@ -370,13 +361,12 @@ static void test_output_mappings_keep_unmapped_results_local(void **state)
 static void test_input_mapped_local_does_not_leak(void **state)
 {
     fx *f = *state;
-    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW(
-                  "f0", "s",
-                  "a") "<bpmn:serviceTask id=\"a\"><bpmn:extensionElements>"
-                       "<zeebe:taskDefinition type=\"t\"/><zeebe:ioMapping>"
-                       "<zeebe:input source=\"=5\" target=\"x\"/>"
-                       "</zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>" FLOW(
-                           "f1", "a", "b") TASK("b", "next"));
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a")
+              "<bpmn:serviceTask id=\"a\"><bpmn:extensionElements>"
+              "<zeebe:taskDefinition type=\"t\"/><zeebe:ioMapping>"
+              "<zeebe:input source=\"=5\" target=\"x\"/>"
+              "</zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>" FLOW("f1", "a", "b")
+                  TASK("b", "next"));
     int64_t pi = start(f, "{\"x\":1}");
     got g;
     assert_int_equal(activate_one(f, "t", &g), 1);
@@ -390,11 +380,11 @@ static void test_input_mapped_local_does_not_leak(void **state)
 static void test_failing_input_mapping_raises_io_mapping_error(void **state)
 {
     fx *f = *state;
-    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW(
-                  "f0", "s", "a") "<bpmn:serviceTask id=\"a\"><bpmn:extensionElements>"
-                                  "<zeebe:taskDefinition type=\"t\"/><zeebe:ioMapping>"
-                                  "<zeebe:input source=\"=assert(x, x != null)\" target=\"y\"/>"
-                                  "</zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>");
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a")
+              "<bpmn:serviceTask id=\"a\"><bpmn:extensionElements>"
+              "<zeebe:taskDefinition type=\"t\"/><zeebe:ioMapping>"
+              "<zeebe:input source=\"=assert(x, x != null)\" target=\"y\"/>"
+              "</zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>");
     int64_t pi = start(f, NULL);
     chute_incident_view inc = {0};
     assert_ok(f, chute_engine_search_incidents(f->e, pi, first_incident, &inc));
@@ -414,17 +404,15 @@ static void test_failing_input_mapping_raises_io_mapping_error(void **state)
 static void test_script_task_and_feel_nulls(void **state)
 {
     fx *f = *state;
-    deploy(f,
-           "<bpmn:startEvent id=\"s\"/>" FLOW(
-               "f0", "s",
-               "sc") "<bpmn:scriptTask id=\"sc\"><bpmn:extensionElements>"
-                     "<zeebe:script expression=\"=if missing = null then price * qty else 0\" "
-                     "resultVariable=\"total\"/></bpmn:extensionElements></bpmn:scriptTask>" FLOW(
-                         "f1", "sc",
-                         "sc2") "<bpmn:scriptTask id=\"sc2\"><bpmn:extensionElements>"
-                                "<zeebe:script expression=\"=missing + 1\" resultVariable=\"n\"/>"
-                                "</bpmn:extensionElements></bpmn:scriptTask>" FLOW(
-                                    "f2", "sc2", "e") "<bpmn:endEvent id=\"e\"/>");
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "sc")
+              "<bpmn:scriptTask id=\"sc\"><bpmn:extensionElements>"
+              "<zeebe:script expression=\"=if missing = null then price * qty else 0\" "
+              "resultVariable=\"total\"/></bpmn:extensionElements></bpmn:scriptTask>"
+              FLOW("f1", "sc", "sc2")
+              "<bpmn:scriptTask id=\"sc2\"><bpmn:extensionElements>"
+              "<zeebe:script expression=\"=missing + 1\" resultVariable=\"n\"/>"
+              "</bpmn:extensionElements></bpmn:scriptTask>" FLOW("f2", "sc2", "e")
+              "<bpmn:endEvent id=\"e\"/>");
     int64_t pi = start(f, "{\"price\":2.5,\"qty\":4}");
     /* No job: the instance ran to its end inside the create. */
     assert_int_equal(state_of(f, pi), CHUTE_INSTANCE_COMPLETED);
@@ -434,13 +422,11 @@ static void test_script_task_and_feel_nulls(void **state)
 static void test_job_type_expression_and_headers(void **state)
 {
     fx *f = *state;
-    deploy(f,
-           "<bpmn:startEvent id=\"s\"/>" FLOW(
-               "f0", "s",
-               "a") "<bpmn:serviceTask id=\"a\"><bpmn:extensionElements>"
-                    "<zeebe:taskDefinition type=\"=&quot;pay-&quot; + method\" retries=\"=tries\"/>"
-                    "<zeebe:taskHeaders><zeebe:header key=\"k\" value=\"v\"/></zeebe:taskHeaders>"
-                    "</bpmn:extensionElements></bpmn:serviceTask>");
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a")
+              "<bpmn:serviceTask id=\"a\"><bpmn:extensionElements>"
+              "<zeebe:taskDefinition type=\"=&quot;pay-&quot; + method\" retries=\"=tries\"/>"
+              "<zeebe:taskHeaders><zeebe:header key=\"k\" value=\"v\"/></zeebe:taskHeaders>"
+              "</bpmn:extensionElements></bpmn:serviceTask>");
     start(f, "{\"method\":\"card\",\"tries\":5}");
     got g;
     assert_int_equal(activate_one(f, "pay-card", &g), 1);
@@ -457,19 +443,18 @@ static void test_job_type_expression_and_headers(void **state)
     free((char *)inc.element_id);
 }
 
-/* ---- failures, errors, cancel ------------------------------------------------------------------
- */
+/* ---- failures, errors, cancel ------------------------------------------------------------------ */
 
 static void test_fail_without_retries_then_resolve(void **state)
 {
     fx *f = *state;
-    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a") TASK("a", "t")
-                  FLOW("f1", "a", "e") "<bpmn:endEvent id=\"e\"/>");
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a") TASK("a", "t") FLOW("f1", "a", "e")
+              "<bpmn:endEvent id=\"e\"/>");
     int64_t pi = start(f, NULL);
     got g;
     assert_int_equal(activate_one(f, "t", &g), 1);
-    assert_ok(
-        f, chute_engine_fail(f->e, g.key, 0, "card declined", 0, "{\"reason\":\"x\"}", 0, &f->err));
+    assert_ok(f, chute_engine_fail(f->e, g.key, 0, "card declined", 0, "{\"reason\":\"x\"}", 0,
+                                   &f->err));
     chute_incident_view inc = {0};
     assert_ok(f, chute_engine_search_incidents(f->e, pi, first_incident, &inc));
     assert_int_equal(inc.type, CHUTE_INCIDENT_JOB_NO_RETRIES);
@@ -551,8 +536,7 @@ static void test_await_removed_is_not_called(void **state)
     assert_int_equal(state_of(f, v.key), CHUTE_INSTANCE_COMPLETED);
 }
 
-/* ---- variables, versions, restarts
- * ---------------------------------------------------------------- */
+/* ---- variables, versions, restarts ---------------------------------------------------------------- */
 
 static int count_vars(void *ctx, const chute_variable_view *v)
 {
@@ -615,8 +599,8 @@ static void test_versions_and_delete(void **state)
                     CHUTE_EINVAL);
     /* An active instance holds its definition. */
     assert_rejected(f, chute_engine_delete_resource(f->e, v1, &f->err), CHUTE_ESTATE);
-    int64_t v3 =
-        deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "e") "<bpmn:endEvent id=\"e\"/>");
+    int64_t v3 = deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "e")
+                           "<bpmn:endEvent id=\"e\"/>");
     assert_ok(f, chute_engine_delete_resource(f->e, v3, &f->err));
     assert_rejected(f, chute_engine_delete_resource(f->e, v3, &f->err), CHUTE_ENOTFOUND);
     start(f, NULL); /* latest is version 2 again */
@@ -626,8 +610,8 @@ static void test_versions_and_delete(void **state)
 static void test_restart_resumes_instances(void **state)
 {
     fx *f = *state;
-    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a") TASK("a", "t1") FLOW(
-                  "f1", "a", "b") TASK("b", "t2") FLOW("f2", "b", "e") "<bpmn:endEvent id=\"e\"/>");
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "a") TASK("a", "t1") FLOW("f1", "a", "b")
+              TASK("b", "t2") FLOW("f2", "b", "e") "<bpmn:endEvent id=\"e\"/>");
     int64_t pi = start(f, "{\"n\":0.1}");
     complete(f, "t1", "{\"price\":1.10,\"e\":1E+2}");
     int64_t lost = start(f, NULL);
@@ -650,13 +634,9 @@ static void test_restart_resumes_instances(void **state)
 static void test_endless_loop_stops_at_an_incident(void **state)
 {
     fx *f = *state;
-    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "g") "<bpmn:exclusiveGateway id=\"g\" "
-                                                                 "default=\"back\"/>" FLOW(
-                                                                     "back", "g",
-                                                                     "t") "<bpmn:task "
-                                                                          "id=\"t\"/>" FLOW("f2",
-                                                                                            "t",
-                                                                                            "g"));
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "g")
+              "<bpmn:exclusiveGateway id=\"g\" default=\"back\"/>" FLOW("back", "g", "t")
+              "<bpmn:task id=\"t\"/>" FLOW("f2", "t", "g"));
     int64_t pi = start(f, NULL);
     chute_incident_view inc = {0};
     assert_ok(f, chute_engine_search_incidents(f->e, pi, first_incident, &inc));
@@ -693,6 +673,7 @@ static void test_list_instances_filters(void **state)
     assert_int_equal(n, 0);
 }
 
+
 /* ---- part 2: sub-processes, error and timer events ------------------------------------- */
 
 #define ERRDEF "<bpmn:error id=\"err_stock\" errorCode=\"NO_STOCK\"/>"
@@ -719,16 +700,14 @@ static int64_t deploy_with(fx *f, const char *defs, const char *body)
 static void test_sub_process_runs_its_scope(void **state)
 {
     fx *f = *state;
-    deploy(f,
-           "<bpmn:startEvent id=\"s\"/>" FLOW(
-               "f0", "s",
-               "sub") "<bpmn:subProcess id=\"sub\"><bpmn:extensionElements><zeebe:ioMapping>"
-                      "<zeebe:input source=\"=1\" target=\"inner\"/>"
-                      "<zeebe:output source=\"=inner + done\" target=\"total\"/>"
-                      "</zeebe:ioMapping></bpmn:extensionElements>"
-                      "<bpmn:startEvent id=\"ss\"/>" FLOW("g0", "ss", "t") TASK("t", "inside")
-                          FLOW("g1", "t", "se") "<bpmn:endEvent id=\"se\"/></bpmn:subProcess>" FLOW(
-                              "f1", "sub", "after") TASK("after", "outside"));
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "sub")
+              "<bpmn:subProcess id=\"sub\"><bpmn:extensionElements><zeebe:ioMapping>"
+              "<zeebe:input source=\"=1\" target=\"inner\"/>"
+              "<zeebe:output source=\"=inner + done\" target=\"total\"/>"
+              "</zeebe:ioMapping></bpmn:extensionElements>"
+              "<bpmn:startEvent id=\"ss\"/>" FLOW("g0", "ss", "t") TASK("t", "inside")
+                  FLOW("g1", "t", "se") "<bpmn:endEvent id=\"se\"/></bpmn:subProcess>"
+                      FLOW("f1", "sub", "after") TASK("after", "outside"));
     int64_t pi = start(f, NULL);
     got g;
     assert_int_equal(activate_one(f, "inside", &g), 1);
@@ -747,13 +726,11 @@ static void test_sub_process_runs_its_scope(void **state)
 static void test_error_boundary_catches_by_code(void **state)
 {
     fx *f = *state;
-    deploy_with(
-        f, ERRDEF,
-        "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "t") TASK(
-            "t",
-            "pick") "<bpmn:boundaryEvent id=\"b\" attachedToRef=\"t\"><bpmn:errorEventDefinition "
-                    "errorRef=\"err_stock\"/></bpmn:boundaryEvent>" FLOW("f1", "b", "h")
-                        TASK("h", "handle") FLOW("f2", "t", "ok") TASK("ok", "next"));
+    deploy_with(f, ERRDEF,
+                "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "t") TASK("t", "pick")
+                "<bpmn:boundaryEvent id=\"b\" attachedToRef=\"t\"><bpmn:errorEventDefinition "
+                "errorRef=\"err_stock\"/></bpmn:boundaryEvent>" FLOW("f1", "b", "h")
+                    TASK("h", "handle") FLOW("f2", "t", "ok") TASK("ok", "next"));
     int64_t pi = start(f, NULL);
     got g;
     assert_int_equal(activate_one(f, "pick", &g), 1);
@@ -782,51 +759,24 @@ static void test_error_end_event_caught_on_the_sub_process(void **state)
 {
     fx *f = *state;
     deploy_with(f, ERRDEF,
-                "<bpmn:startEvent id=\"s\"/>" FLOW(
-                    "f0", "s", "sub") "<bpmn:subProcess id=\"sub\"><bpmn:startEvent "
-                                      "id=\"ss\"/>" FLOW("g0", "ss",
-                                                         "fork") "<bpmn:parallelGateway "
-                                                                 "id=\"fork\"/>" FLOW("g1", "fork",
-                                                                                      "slow")
-                                                                     FLOW("g2", "fork", "ee") TASK(
-                                                                         "slow",
-                                                                         "slow") "<bpmn:endEvent "
-                                                                                 "id=\"ee\"><bpmn:"
-                                                                                 "errorEventDefinit"
-                                                                                 "ion "
-                                                                                 "errorRef=\"err_"
-                                                                                 "stock\"/>"
-                                                                                 "</"
-                                                                                 "bpmn:endEvent></"
-                                                                                 "bpmn:subProcess>"
-                                                                                 "<bpmn:"
-                                                                                 "boundaryEvent "
-                                                                                 "id=\"any\" "
-                                                                                 "attachedToRef="
-                                                                                 "\"sub\"><bpmn:"
-                                                                                 "errorEventDefinit"
-                                                                                 "ion/>"
-                                                                                 "</"
-                                                                                 "bpmn:"
-                                                                                 "boundaryEvent"
-                                                                                 ">" FLOW("f1",
-                                                                                          "any",
-                                                                                          "h")
-                                                                                     TASK(
-                                                                                         "h",
-                                                                                         "handle"));
+                "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "sub")
+                "<bpmn:subProcess id=\"sub\"><bpmn:startEvent id=\"ss\"/>" FLOW("g0", "ss", "fork")
+                "<bpmn:parallelGateway id=\"fork\"/>" FLOW("g1", "fork", "slow")
+                    FLOW("g2", "fork", "ee") TASK("slow", "slow")
+                "<bpmn:endEvent id=\"ee\"><bpmn:errorEventDefinition errorRef=\"err_stock\"/>"
+                "</bpmn:endEvent></bpmn:subProcess>"
+                "<bpmn:boundaryEvent id=\"any\" attachedToRef=\"sub\"><bpmn:errorEventDefinition/>"
+                "</bpmn:boundaryEvent>" FLOW("f1", "any", "h") TASK("h", "handle"));
     start(f, NULL);
     got g;
     /* The error ended the whole sub-process, its other branch included. */
     assert_int_equal(activate_one(f, "slow", &g), 0);
     assert_int_equal(activate_one(f, "handle", &g), 1);
     /* An error end event with nothing to catch it is an incident. */
-    deploy_with(
-        f, ERRDEF,
-        "<bpmn:startEvent id=\"s\"/>" FLOW(
-            "f0", "s",
-            "ee") "<bpmn:endEvent id=\"ee\"><bpmn:errorEventDefinition errorRef=\"err_stock\"/>"
-                  "</bpmn:endEvent>");
+    deploy_with(f, ERRDEF,
+                "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "ee")
+                "<bpmn:endEvent id=\"ee\"><bpmn:errorEventDefinition errorRef=\"err_stock\"/>"
+                "</bpmn:endEvent>");
     int64_t pi = start(f, NULL);
     chute_incident_view inc = {0};
     assert_ok(f, chute_engine_search_incidents(f->e, pi, first_incident, &inc));
@@ -846,13 +796,10 @@ static void tick_to(fx *f, int64_t t)
 static void test_interrupting_timer_boundary(void **state)
 {
     fx *f = *state;
-    deploy(
-        f,
-        "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "t") TASK(
-            "t", "slow") "<bpmn:boundaryEvent id=\"late\" "
-                         "attachedToRef=\"t\"><bpmn:timerEventDefinition>"
-                         "<bpmn:timeDuration>PT10S</bpmn:timeDuration></bpmn:timerEventDefinition>"
-                         "</bpmn:boundaryEvent>" FLOW("f1", "late", "esc") TASK("esc", "escalate"));
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "t") TASK("t", "slow")
+              "<bpmn:boundaryEvent id=\"late\" attachedToRef=\"t\"><bpmn:timerEventDefinition>"
+              "<bpmn:timeDuration>PT10S</bpmn:timeDuration></bpmn:timerEventDefinition>"
+              "</bpmn:boundaryEvent>" FLOW("f1", "late", "esc") TASK("esc", "escalate"));
     int64_t t0 = f->now;
     start(f, NULL);
     got g;
@@ -873,19 +820,14 @@ static void test_interrupting_timer_boundary(void **state)
 static void test_non_interrupting_cycle_and_timer_catch(void **state)
 {
     fx *f = *state;
-    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "t") TASK(
-                  "t", "work") "<bpmn:boundaryEvent id=\"remind\" cancelActivity=\"false\" "
-                               "attachedToRef=\"t\">"
-                               "<bpmn:timerEventDefinition><bpmn:timeCycle>R2/PT1M</bpmn:timeCycle>"
-                               "</bpmn:timerEventDefinition></bpmn:boundaryEvent>" FLOW(
-                                   "f1", "remind", "r") TASK("r", "reminder")
-                                   FLOW("f2", "t",
-                                        "wait") "<bpmn:intermediateCatchEvent "
-                                                "id=\"wait\"><bpmn:timerEventDefinition>"
-                                                "<bpmn:timeDuration>=pause</bpmn:timeDuration></"
-                                                "bpmn:timerEventDefinition>"
-                                                "</bpmn:intermediateCatchEvent>" FLOW(
-                                                    "f3", "wait", "e") "<bpmn:endEvent id=\"e\"/>");
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "t") TASK("t", "work")
+              "<bpmn:boundaryEvent id=\"remind\" cancelActivity=\"false\" attachedToRef=\"t\">"
+              "<bpmn:timerEventDefinition><bpmn:timeCycle>R2/PT1M</bpmn:timeCycle>"
+              "</bpmn:timerEventDefinition></bpmn:boundaryEvent>" FLOW("f1", "remind", "r")
+                  TASK("r", "reminder") FLOW("f2", "t", "wait")
+              "<bpmn:intermediateCatchEvent id=\"wait\"><bpmn:timerEventDefinition>"
+              "<bpmn:timeDuration>=pause</bpmn:timeDuration></bpmn:timerEventDefinition>"
+              "</bpmn:intermediateCatchEvent>" FLOW("f3", "wait", "e") "<bpmn:endEvent id=\"e\"/>");
     int64_t t0 = f->now;
     int64_t pi = start(f, "{\"pause\":\"PT30S\"}");
     got g, w;
@@ -911,43 +853,12 @@ static void test_non_interrupting_cycle_and_timer_catch(void **state)
 static void test_terminate_end_in_sub_process_ends_the_scope_only(void **state)
 {
     fx *f = *state;
-    deploy(
-        f,
-        "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "sub") "<bpmn:subProcess "
-                                                             "id=\"sub\"><bpmn:startEvent "
-                                                             "id=\"ss\"/>" FLOW(
-                                                                 "g0", "ss",
-                                                                 "fork") "<bpmn:parallelGateway "
-                                                                         "id=\"fork\"/>" FLOW("g1",
-                                                                                              "for"
-                                                                                              "k",
-                                                                                              "t")
-                                                                             FLOW("g2", "fork", "x") TASK(
-                                                                                 "t",
-                                                                                 "inner") "<bpmn:"
-                                                                                          "endEvent"
-                                                                                          " id="
-                                                                                          "\"x\"><"
-                                                                                          "bpmn:"
-                                                                                          "terminat"
-                                                                                          "eEventDe"
-                                                                                          "finition"
-                                                                                          "/>"
-                                                                                          "</"
-                                                                                          "bpmn:"
-                                                                                          "endEvent"
-                                                                                          "></"
-                                                                                          "bpmn:"
-                                                                                          "subProce"
-                                                                                          "ss"
-                                                                                          ">" FLOW(
-                                                                                              "f1",
-                                                                                              "sub",
-                                                                                              "afte"
-                                                                                              "r")
-                                                                                              TASK(
-                                                                                                  "after",
-                                                                                                  "outer"));
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "sub")
+              "<bpmn:subProcess id=\"sub\"><bpmn:startEvent id=\"ss\"/>" FLOW("g0", "ss", "fork")
+              "<bpmn:parallelGateway id=\"fork\"/>" FLOW("g1", "fork", "t") FLOW("g2", "fork", "x")
+                  TASK("t", "inner") "<bpmn:endEvent id=\"x\"><bpmn:terminateEventDefinition/>"
+              "</bpmn:endEvent></bpmn:subProcess>" FLOW("f1", "sub", "after")
+                  TASK("after", "outer"));
     start(f, NULL);
     got g;
     assert_int_equal(activate_one(f, "inner", &g), 0);
@@ -959,13 +870,10 @@ static void test_bad_timers_refused_at_deploy(void **state)
     fx *f = *state;
     const char *xml =
         "<bpmn:definitions " NS " id=\"d\"><bpmn:process id=\"p\" isExecutable=\"true\">"
-        "<bpmn:startEvent id=\"s\"/>" FLOW(
-            "f0", "s", "w") "<bpmn:intermediateCatchEvent "
-                            "id=\"w\"><bpmn:timerEventDefinition><bpmn:timeDuration>"
-                            "ten "
-                            "seconds</bpmn:timeDuration></bpmn:timerEventDefinition></"
-                            "bpmn:intermediateCatchEvent>"
-                            "</bpmn:process></bpmn:definitions>";
+        "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "w")
+        "<bpmn:intermediateCatchEvent id=\"w\"><bpmn:timerEventDefinition><bpmn:timeDuration>"
+        "ten seconds</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"
+        "</bpmn:process></bpmn:definitions>";
     chute_resource r = {"p.bpmn", (const uint8_t *)xml, strlen(xml)};
     int64_t dk;
     const chute_process_view *pv;
@@ -977,24 +885,25 @@ static void test_bad_timers_refused_at_deploy(void **state)
 /* ---- messages ------------------------------------------------------------------------------ */
 
 #define MSGDEF                                                                                     \
-    "<bpmn:message id=\"m_paid\" name=\"paid\"><bpmn:extensionElements>"                           \
-    "<zeebe:subscription correlationKey=\"=orderId\"/></bpmn:extensionElements></bpmn:message>"    \
-    "<bpmn:message id=\"m_cancel\" name=\"cancel\"><bpmn:extensionElements>"                       \
+    "<bpmn:message id=\"m_paid\" name=\"paid\"><bpmn:extensionElements>"                         \
+    "<zeebe:subscription correlationKey=\"=orderId\"/></bpmn:extensionElements></bpmn:message>"  \
+    "<bpmn:message id=\"m_cancel\" name=\"cancel\"><bpmn:extensionElements>"                     \
     "<zeebe:subscription correlationKey=\"=orderId\"/></bpmn:extensionElements></bpmn:message>"
 
 static uint32_t publish(fx *f, const char *name, const char *key, int64_t ttl, const char *vars)
 {
-    chute_message_spec m = {.name = name, .correlation_key = key, .ttl_ms = ttl, .variables = vars};
+    chute_message_spec m = {.name = name, .correlation_key = key, .ttl_ms = ttl,
+                            .variables = vars};
     chute_message_result r;
     assert_ok(f, chute_engine_publish_message(f->e, &m, &r, &f->err));
     assert_true(r.key > 0);
     return r.correlated;
 }
 
-static const char *const WAIT_PAID = "<bpmn:startEvent id=\"s\"/>" FLOW(
-    "f0", "s", "w") "<bpmn:intermediateCatchEvent id=\"w\"><bpmn:messageEventDefinition "
-                    "messageRef=\"m_paid\"/>"
-                    "</bpmn:intermediateCatchEvent>" FLOW("f1", "w", "t") TASK("t", "ship");
+static const char *const WAIT_PAID =
+    "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "w")
+    "<bpmn:intermediateCatchEvent id=\"w\"><bpmn:messageEventDefinition messageRef=\"m_paid\"/>"
+    "</bpmn:intermediateCatchEvent>" FLOW("f1", "w", "t") TASK("t", "ship");
 
 static void test_message_catch_event_correlates(void **state)
 {
@@ -1023,11 +932,8 @@ static void test_buffered_message_and_its_id(void **state)
     fx *f = *state;
     deploy_with(f, MSGDEF, WAIT_PAID);
     int64_t t0 = f->now;
-    chute_message_spec m = {.name = "paid",
-                            .correlation_key = "o-9",
-                            .ttl_ms = 60000,
-                            .message_id = "pay-1",
-                            .variables = "{\"amount\":5}"};
+    chute_message_spec m = {.name = "paid", .correlation_key = "o-9", .ttl_ms = 60000,
+                            .message_id = "pay-1", .variables = "{\"amount\":5}"};
     chute_message_result r;
     assert_ok(f, chute_engine_publish_message(f->e, &m, &r, &f->err));
     assert_int_equal(r.correlated, 0);
@@ -1052,16 +958,13 @@ static void test_buffered_message_and_its_id(void **state)
 static void test_message_boundary_and_receive_task(void **state)
 {
     fx *f = *state;
-    deploy_with(
-        f, MSGDEF,
-        "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "t") TASK(
-            "t",
-            "pack") "<bpmn:boundaryEvent id=\"c\" attachedToRef=\"t\"><bpmn:messageEventDefinition "
-                    "messageRef=\"m_cancel\"/></bpmn:boundaryEvent>" FLOW("f1", "c", "h")
-                        TASK("h", "refund")
-                            FLOW("f2", "t", "r") "<bpmn:receiveTask id=\"r\" "
-                                                 "messageRef=\"m_paid\"/>" FLOW(
-                                                     "f3", "r", "e") "<bpmn:endEvent id=\"e\"/>");
+    deploy_with(f, MSGDEF,
+                "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "t") TASK("t", "pack")
+                "<bpmn:boundaryEvent id=\"c\" attachedToRef=\"t\"><bpmn:messageEventDefinition "
+                "messageRef=\"m_cancel\"/></bpmn:boundaryEvent>" FLOW("f1", "c", "h")
+                    TASK("h", "refund") FLOW("f2", "t", "r")
+                "<bpmn:receiveTask id=\"r\" messageRef=\"m_paid\"/>" FLOW("f3", "r", "e")
+                "<bpmn:endEvent id=\"e\"/>");
     int64_t a = start(f, "{\"orderId\":\"A\"}");
     got g;
     assert_int_equal(activate_one(f, "pack", &g), 1);
@@ -1083,17 +986,15 @@ static void test_message_boundary_and_receive_task(void **state)
 static void test_event_based_gateway_both_ways(void **state)
 {
     fx *f = *state;
-    deploy_with(
-        f, MSGDEF,
-        "<bpmn:startEvent id=\"s\"/>" FLOW(
-            "f0", "s", "g") "<bpmn:eventBasedGateway id=\"g\"/>" FLOW("f1", "g", "paid")
-            FLOW("f2", "g",
-                 "late") "<bpmn:intermediateCatchEvent id=\"paid\"><bpmn:messageEventDefinition "
-                         "messageRef=\"m_paid\"/></bpmn:intermediateCatchEvent>"
-                         "<bpmn:intermediateCatchEvent id=\"late\"><bpmn:timerEventDefinition>"
-                         "<bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>"
-                         "</bpmn:intermediateCatchEvent>" FLOW("f3", "paid", "ship")
-                             FLOW("f4", "late", "rem") TASK("ship", "ship") TASK("rem", "remind"));
+    deploy_with(f, MSGDEF,
+                "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "g")
+                "<bpmn:eventBasedGateway id=\"g\"/>" FLOW("f1", "g", "paid") FLOW("f2", "g", "late")
+                "<bpmn:intermediateCatchEvent id=\"paid\"><bpmn:messageEventDefinition "
+                "messageRef=\"m_paid\"/></bpmn:intermediateCatchEvent>"
+                "<bpmn:intermediateCatchEvent id=\"late\"><bpmn:timerEventDefinition>"
+                "<bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>"
+                "</bpmn:intermediateCatchEvent>" FLOW("f3", "paid", "ship") FLOW("f4", "late", "rem")
+                    TASK("ship", "ship") TASK("rem", "remind"));
     int64_t t0 = f->now;
     start(f, "{\"orderId\":\"X\"}");
     start(f, "{\"orderId\":\"Y\"}");
@@ -1155,15 +1056,12 @@ static int see_ut(void *ctx, const chute_user_task_view *t)
 static void test_native_user_task(void **state)
 {
     fx *f = *state;
-    deploy(
-        f,
-        "<bpmn:startEvent id=\"s\"/>" FLOW(
-            "f0", "s",
-            "review") "<bpmn:userTask id=\"review\" name=\"Review\"><bpmn:extensionElements>"
-                      "<zeebe:userTask/><zeebe:assignmentDefinition assignee=\"=reviewer\" "
-                      "candidateGroups=\"ops, sales\"/><zeebe:formDefinition formKey=\"form-1\"/>"
-                      "<zeebe:priorityDefinition priority=\"70\"/></bpmn:extensionElements>"
-                      "</bpmn:userTask>" FLOW("f1", "review", "t") TASK("t", "after"));
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "review")
+              "<bpmn:userTask id=\"review\" name=\"Review\"><bpmn:extensionElements>"
+              "<zeebe:userTask/><zeebe:assignmentDefinition assignee=\"=reviewer\" "
+              "candidateGroups=\"ops, sales\"/><zeebe:formDefinition formKey=\"form-1\"/>"
+              "<zeebe:priorityDefinition priority=\"70\"/></bpmn:extensionElements>"
+              "</bpmn:userTask>" FLOW("f1", "review", "t") TASK("t", "after"));
     int64_t pi = start(f, "{\"reviewer\":\"ann\"}");
     ut_seen u = {0};
     assert_ok(f, chute_engine_list_user_tasks(f->e, NULL, see_ut, &u));
@@ -1176,7 +1074,8 @@ static void test_native_user_task(void **state)
     got g;
     assert_int_equal(activate_one(f, "io.camunda.zeebe:userTask", &g), 0);
     /* Another assignee only when overriding is allowed. */
-    assert_rejected(f, chute_engine_assign_user_task(f->e, u.key, "bob", 0, &f->err), CHUTE_ESTATE);
+    assert_rejected(f, chute_engine_assign_user_task(f->e, u.key, "bob", 0, &f->err),
+                    CHUTE_ESTATE);
     assert_ok(f, chute_engine_assign_user_task(f->e, u.key, "bob", 1, &f->err));
     assert_ok(f, chute_engine_commit(f->e, &f->err));
     fx_reopen(f); /* it survives a restart */
@@ -1199,12 +1098,11 @@ static void test_native_user_task(void **state)
 static void test_job_based_user_task(void **state)
 {
     fx *f = *state;
-    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW(
-                  "f0", "s", "review") "<bpmn:userTask id=\"review\"><bpmn:extensionElements>"
-                                       "<zeebe:assignmentDefinition assignee=\"ann\" "
-                                       "candidateGroups=\"=[&quot;ops&quot;]\"/>"
-                                       "<zeebe:formDefinition formKey=\"camunda-forms:bpmn:f1\"/>"
-                                       "</bpmn:extensionElements></bpmn:userTask>");
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "review")
+              "<bpmn:userTask id=\"review\"><bpmn:extensionElements>"
+              "<zeebe:assignmentDefinition assignee=\"ann\" candidateGroups=\"=[&quot;ops&quot;]\"/>"
+              "<zeebe:formDefinition formKey=\"camunda-forms:bpmn:f1\"/>"
+              "</bpmn:extensionElements></bpmn:userTask>");
     start(f, NULL);
     got g;
     assert_int_equal(activate_one(f, "io.camunda.zeebe:userTask", &g), 1);
@@ -1237,14 +1135,13 @@ static int64_t deploy_named(fx *f, const char *id, const char *body)
 static void test_call_activity(void **state)
 {
     fx *f = *state;
-    deploy_named(f, "child",
-                 "<bpmn:startEvent id=\"cs\"/>" FLOW("c0", "cs", "ct") TASK("ct", "in-child")
-                     FLOW("c1", "ct", "ce") "<bpmn:endEvent id=\"ce\"/>");
-    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW(
-                  "f0", "s",
-                  "call") "<bpmn:callActivity id=\"call\"><bpmn:extensionElements>"
-                          "<zeebe:calledElement processId=\"=childId\"/></bpmn:extensionElements>"
-                          "</bpmn:callActivity>" FLOW("f1", "call", "t") TASK("t", "after"));
+    deploy_named(f, "child", "<bpmn:startEvent id=\"cs\"/>" FLOW("c0", "cs", "ct")
+                                 TASK("ct", "in-child") FLOW("c1", "ct", "ce")
+                                     "<bpmn:endEvent id=\"ce\"/>");
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "call")
+              "<bpmn:callActivity id=\"call\"><bpmn:extensionElements>"
+              "<zeebe:calledElement processId=\"=childId\"/></bpmn:extensionElements>"
+              "</bpmn:callActivity>" FLOW("f1", "call", "t") TASK("t", "after"));
     int64_t pi = start(f, "{\"childId\":\"child\",\"x\":1}");
     got g;
     assert_int_equal(activate_one(f, "in-child", &g), 1);
@@ -1276,22 +1173,22 @@ static void test_call_activity(void **state)
     free((char *)inc.element_id);
 }
 
-#define MI_TASK(id, type, seq, extra)                                                              \
-    "<bpmn:serviceTask id=\"" id "\"><bpmn:extensionElements><zeebe:taskDefinition type=\"" type   \
-    "\"/></bpmn:extensionElements><bpmn:multiInstanceLoopCharacteristics isSequential=\"" seq      \
-    "\"><bpmn:extensionElements><zeebe:loopCharacteristics inputCollection=\"=items\" "            \
-    "inputElement=\"item\" outputCollection=\"results\" outputElement=\"=result\"/>"               \
-    "</bpmn:extensionElements>" extra "</bpmn:multiInstanceLoopCharacteristics>"                   \
+#define MI_TASK(id, type, seq, extra)                                                             \
+    "<bpmn:serviceTask id=\"" id "\"><bpmn:extensionElements><zeebe:taskDefinition type=\"" type  \
+    "\"/></bpmn:extensionElements><bpmn:multiInstanceLoopCharacteristics isSequential=\"" seq     \
+    "\"><bpmn:extensionElements><zeebe:loopCharacteristics inputCollection=\"=items\" "           \
+    "inputElement=\"item\" outputCollection=\"results\" outputElement=\"=result\"/>"              \
+    "</bpmn:extensionElements>" extra "</bpmn:multiInstanceLoopCharacteristics>"                 \
     "</bpmn:serviceTask>"
 
 static void test_multi_instance_parallel_keeps_input_order(void **state)
 {
     fx *f = *state;
     deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "mi") MI_TASK("mi", "each", "false", "")
-                  FLOW("f1", "mi", "t") TASK("t", "after"));
+              FLOW("f1", "mi", "t") TASK("t", "after"));
     int64_t pi = start(f, "{\"items\":[\"a\",\"b\",\"c\"]}");
-    chute_activate_request req = {
-        .type = "each", .worker = "w", .timeout_ms = 60000, .max_jobs = 10};
+    chute_activate_request req = {.type = "each", .worker = "w", .timeout_ms = 60000,
+                                  .max_jobs = 10};
     const chute_job_view *jobs;
     size_t n;
     assert_ok(f, chute_engine_activate(f->e, &req, 0, &jobs, &n, &f->err));
@@ -1329,9 +1226,9 @@ static void test_multi_instance_sequential_and_completion_condition(void **state
 {
     fx *f = *state;
     deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "mi")
-                  MI_TASK("mi", "one", "true",
-                          "<bpmn:completionCondition>=numberOfCompletedInstances &gt;= 2"
-                          "</bpmn:completionCondition>") FLOW("f1", "mi", "t") TASK("t", "after"));
+              MI_TASK("mi", "one", "true",
+                      "<bpmn:completionCondition>=numberOfCompletedInstances &gt;= 2"
+                      "</bpmn:completionCondition>") FLOW("f1", "mi", "t") TASK("t", "after"));
     start(f, "{\"items\":[1,2,3,4]}");
     got g;
     assert_int_equal(activate_one(f, "one", &g), 1);
@@ -1369,8 +1266,7 @@ static void test_multi_instance_sequential_and_completion_condition(void **state
     free((char *)inc.element_id);
 }
 
-/* ---- decisions ---------------------------------------------------------------------------------
- */
+/* ---- decisions --------------------------------------------------------------------------------- */
 
 static const char DMN_GRADE[] =
     "<definitions xmlns=\"https://www.omg.org/spec/DMN/20191111/MODEL/\" id=\"grading\" "
@@ -1423,17 +1319,15 @@ static void test_decisions_deploy_and_evaluate(void **state)
                                                 &len, &f->err));
     assert_string_equal(out, "\"B\"");
     free(out);
-    assert_rejected(
-        f, chute_engine_evaluate_decision(f->e, 0, "nope", NULL, 0, NULL, &out, &len, &f->err),
-        CHUTE_ENOTFOUND);
+    assert_rejected(f, chute_engine_evaluate_decision(f->e, 0, "nope", NULL, 0, NULL, &out, &len,
+                                                      &f->err),
+                    CHUTE_ENOTFOUND);
     /* A business rule task asks it; a missing decision is an incident. */
-    deploy(f,
-           "<bpmn:startEvent id=\"s\"/>" FLOW(
-               "f0", "s",
-               "rule") "<bpmn:businessRuleTask id=\"rule\"><bpmn:extensionElements>"
-                       "<zeebe:calledDecision decisionId=\"=which\" resultVariable=\"g\"/>"
-                       "</bpmn:extensionElements></bpmn:businessRuleTask>" FLOW("f1", "rule", "t")
-                           TASK("t", "after"));
+    deploy(f, "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "rule")
+              "<bpmn:businessRuleTask id=\"rule\"><bpmn:extensionElements>"
+              "<zeebe:calledDecision decisionId=\"=which\" resultVariable=\"g\"/>"
+              "</bpmn:extensionElements></bpmn:businessRuleTask>" FLOW("f1", "rule", "t")
+                  TASK("t", "after"));
     start(f, "{\"which\":\"grade\",\"score\":10}");
     got g;
     assert_int_equal(activate_one(f, "after", &g), 1);
@@ -1609,14 +1503,11 @@ static void test_decision_evaluation(void **state)
 static void test_interrupting_message_event_sub_process(void **state)
 {
     fx *f = *state;
-    deploy_with(
-        f, MSGDEF,
-        "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "t") TASK(
-            "t",
-            "work") "<bpmn:subProcess id=\"esp\" triggeredByEvent=\"true\"><bpmn:startEvent "
-                    "id=\"es\">"
-                    "<bpmn:messageEventDefinition messageRef=\"m_cancel\"/></bpmn:startEvent>" FLOW(
-                        "g0", "es", "h") TASK("h", "cleanup") "</bpmn:subProcess>");
+    deploy_with(f, MSGDEF,
+                "<bpmn:startEvent id=\"s\"/>" FLOW("f0", "s", "t") TASK("t", "work")
+                "<bpmn:subProcess id=\"esp\" triggeredByEvent=\"true\"><bpmn:startEvent id=\"es\">"
+                "<bpmn:messageEventDefinition messageRef=\"m_cancel\"/></bpmn:startEvent>"
+                FLOW("g0", "es", "h") TASK("h", "cleanup") "</bpmn:subProcess>");
     int64_t pi = start(f, "{\"orderId\":\"Z\"}");
     got g;
     assert_int_equal(activate_one(f, "work", &g), 1);
@@ -1664,10 +1555,9 @@ static void test_timer_start_event(void **state)
     tick_to(f, t0 + 400000);
     assert_int_equal(instances_now(f), 3); /* R3: three in all */
     /* A new version replaces the schedule of the old one. */
-    deploy(f,
-           "<bpmn:startEvent id=\"s\"><bpmn:timerEventDefinition><bpmn:timeDuration>PT10S"
-           "</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>" FLOW("f0", "s", "t")
-               TASK("t", "once"));
+    deploy(f, "<bpmn:startEvent id=\"s\"><bpmn:timerEventDefinition><bpmn:timeDuration>PT10S"
+              "</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>"
+              FLOW("f0", "s", "t") TASK("t", "once"));
     tick_to(f, f->now + 10000);
     got g;
     assert_int_equal(activate_one(f, "once", &g), 1);
