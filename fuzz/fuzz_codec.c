@@ -49,6 +49,9 @@ static void decoders(const uint8_t *data, size_t size)
         codec_decode_set_variables,
         codec_decode_delete_resource,
         codec_decode_get_process_instance,
+        codec_decode_list_user_tasks,
+        codec_decode_assign_user_task,
+        codec_decode_complete_user_task,
     };
     chute_error err;
 

@@ -65,7 +65,11 @@ struct ProtobufCMessage;
     X(JOB_STREAM, "open a ZenBPM job stream")                                                      \
     X(UNSUBSCRIBE, "withdraw a job stream subscription")                                           \
     X(ZEN_LIST_JOBS, "list jobs")                                                                  \
-    X(ASSIGN_JOB, "assign job")
+    X(ASSIGN_JOB, "assign job")                                                                    \
+    X(SEARCH_USER_TASKS, "search user tasks")                                                      \
+    X(GET_USER_TASK, "get user task")                                                              \
+    X(ASSIGN_USER_TASK, "assign user task")                                                        \
+    X(COMPLETE_USER_TASK, "complete user task")
 
 typedef enum command_kind {
 #define COMMAND_KIND_ENUM(name, words) COMMAND_##name,
@@ -81,26 +85,37 @@ typedef enum command_kind {
  * read, so that a filter is never silently ignored.
  */
 typedef struct command_search {
-    int64_t process_instance_key;   /* all four */
-    int64_t process_definition_key; /* instances, elements, incidents */
-    const char *bpmn_process_id;    /* instances, elements, incidents */
+    int64_t process_instance_key;   /* all five */
+    int64_t process_definition_key; /* instances, elements, incidents, user tasks */
+    const char *bpmn_process_id;    /* instances, elements, incidents, user tasks */
     int32_t version;                /* instances, when has_version */
     int has_version;
     chute_instance_state state;   /* instances, elements */
     int has_incident;             /* instances, elements: 1 with, -1 without, 0 any */
     int64_t scope_key;            /* variables: scopeKey; elements: elementInstanceScopeKey */
-    int64_t element_instance_key; /* elements, incidents */
-    const char *element_id;       /* elements, incidents */
+    int64_t element_instance_key; /* elements, incidents, user tasks */
+    const char *element_id;       /* elements, incidents, user tasks */
     const char *element_type;     /* elements: Zeebe's BpmnElementType */
-    const char *name;             /* variables */
+    const char *name;             /* variables; user tasks: the task's name */
     int64_t variable_key;         /* variables */
     int64_t incident_key;         /* elements, incidents */
     int64_t job_key;              /* incidents */
     const char *error_type;       /* incidents: an incident type's name */
     int incident_state;           /* incidents: 1 ACTIVE, 2 RESOLVED, 0 any */
-    int no_match;                 /* a tenant other than "<default>": nothing can match */
-    size_t from;                  /* entries to skip */
-    size_t limit;                 /* entries to answer at most, >= 1 */
+    /* User tasks: their key (the same as their element instance's, so
+     * both filters must agree), their assignee ("" for unassigned ones
+     * only; |assigned| 1 for assigned ones only), a candidate group and
+     * user, and the priority when |has_priority|. */
+    int64_t user_task_key;
+    const char *assignee;
+    int assigned;
+    const char *candidate_group;
+    const char *candidate_user;
+    int32_t priority;
+    int has_priority;
+    int no_match; /* a tenant other than "<default>", a state no open task has: nothing matches */
+    size_t from;  /* entries to skip */
+    size_t limit; /* entries to answer at most, >= 1 */
 } command_search;
 
 /*
@@ -149,7 +164,8 @@ typedef struct command {
     /* The job it acts on; the incident for RESOLVE_INCIDENT; the process
      * instance for CANCEL_INSTANCE, GET_INSTANCE and INSTANCE_DETAILS; the
      * scope for SET_VARIABLES; the process definition for DELETE_RESOURCE
-     * and GET_PROCESS_XML. */
+     * and GET_PROCESS_XML; the user task for GET_, ASSIGN_ and
+     * COMPLETE_USER_TASK. */
     int64_t key;
 
     /* ACTIVATE, STREAM (max_jobs is 0 for a stream). */
@@ -160,7 +176,8 @@ typedef struct command {
     int64_t request_timeout_ms;
 
     /* COMPLETE, FAIL, THROW_ERROR, CREATE_INSTANCE, SET_VARIABLES,
-     * PUBLISH_MESSAGE, CORRELATE_MESSAGE: JSON text, NULL when not sent. */
+     * PUBLISH_MESSAGE, CORRELATE_MESSAGE, COMPLETE_USER_TASK: JSON text, NULL when not
+     * sent. */
     const char *variables;
     size_t variables_len;
     int32_t retries; /* FAIL; UPDATE when has_retries */
@@ -221,9 +238,13 @@ typedef struct command {
     int64_t ttl_ms;         /* PUBLISH_MESSAGE: as sent; the engine refuses < 0 */
 
     /* ZEN_LIST_JOBS: ZenBPM's job list. ASSIGN_JOB: |key| and |assignee|
-     * (never NULL for it). */
+     * (never NULL for it). ASSIGN_USER_TASK: |key| is the task; |assignee|
+     * NULL or "" unassigns it. |no_override|: refuse when the task has
+     * another assignee (Camunda's allowOverride false; zero is Camunda's
+     * default). */
     command_zen_list zen;
     const char *assignee;
+    int no_override;
 
     /* What the fields point into; released by command_free. */
     struct ProtobufCMessage *msg;

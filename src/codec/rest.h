@@ -200,6 +200,26 @@ int rest_decode_correlate_message(const char *body, size_t len, command *out, ch
 void rest_encode_message(rest_buf *b, int64_t message_key, int correlation,
                          int64_t process_instance_key);
 
+/*
+ * POST /v2/user-tasks/search: the filter of Camunda's UserTaskFilter that
+ * Chute reads: state (CREATED matches every task Chute keeps, which are
+ * the open ones; any other of Camunda's states matches nothing), assignee
+ * (a name, or {"$exists": false} for unassigned tasks, true for assigned
+ * ones), processInstanceKey, processDefinitionKey, processDefinitionId,
+ * elementId, elementInstanceKey, userTaskKey (the same key in Chute),
+ * name, candidateGroup, candidateUser, priority and tenantId.
+ */
+int rest_decode_search_user_tasks(const char *body, size_t len, command *out, chute_error *err);
+
+/* POST /v2/user-tasks/{key}/assignment: {assignee (required, not empty:
+ * "No assignee provided."), allowOverride (default true), action}. */
+int rest_decode_user_task_assignment(const char *body, size_t len, command *out, chute_error *err);
+
+/* POST /v2/user-tasks/{key}/completion: {variables, action}; an empty
+ * body is {}. action is checked to be a string and not used: Chute has no
+ * task listeners. */
+int rest_decode_user_task_completion(const char *body, size_t len, command *out, chute_error *err);
+
 /* Epoch ms as a quoted ISO-8601 UTC date with milliseconds
  * ("2023-11-14T22:13:20.000Z"). */
 void rest_buf_iso_time(rest_buf *b, int64_t ms);
@@ -230,6 +250,15 @@ void rest_encode_variable(rest_buf *b, const chute_variable_view *v);
  * elementId, elementInstanceKey, jobKey (when a job failed), creationTime,
  * state (ACTIVE, RESOLVED), tenantId. */
 void rest_encode_process_incident(rest_buf *b, const chute_incident_view *inc);
+
+/* A user task (GET and search items): userTaskKey, name (when the
+ * element has one), state CREATED, assignee (when assigned), elementId,
+ * elementInstanceKey (= userTaskKey), candidateGroups, candidateUsers,
+ * processDefinitionId, processDefinitionKey, processInstanceKey, formKey
+ * (a form's key: digits) or externalFormReference (any other form
+ * reference), creationDate, dueDate and followUpDate (when set), priority,
+ * tenantId. */
+void rest_encode_user_task(rest_buf *b, const chute_user_task_view *t);
 
 /* ---- encoding -------------------------------------------------------------------- */
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "chute_codec.h"
+#include "common/json.h"
 #include "gateway_codec.h"
 #include "rest.h"
 
@@ -45,6 +46,9 @@ REST_BODY(search_variables)
 REST_BODY(search_incidents)
 REST_BODY(publish_message)
 REST_BODY(correlate_message)
+REST_BODY(search_user_tasks)
+REST_BODY(user_task_assignment)
+REST_BODY(user_task_completion)
 #undef REST_BODY
 
 static int rest_deployment(const command_rest_in *in, command *out, chute_error *err)
@@ -185,6 +189,21 @@ const command_def command_table[] = {
         NULL, NULL,                              "POST", "/zenbpm/v1/jobs/{jobKey}/fail", rest_zen_fail, 204},
     {"ZenAssignJob", COMMAND_ASSIGN_JOB, ADDS,
         NULL, NULL,                              "POST", "/zenbpm/v1/jobs/{jobKey}/assign", rest_zen_assign, 204},
+    /* Native user tasks: Camunda's v2 endpoints, and chute.v1 for the CLI
+     * (the gateway protocol has no user task RPC). DELETE .../assignee is
+     * an assignment with no assignee. */
+    {"SearchUserTasks", COMMAND_SEARCH_USER_TASKS, ADDS,
+        NULL, NULL,                              "POST", "/v2/user-tasks/search", rest_search_user_tasks, 200},
+    {"ListUserTasks", COMMAND_SEARCH_USER_TASKS, ADDS,
+        CH, codec_decode_list_user_tasks,        NULL, NULL, NULL, 0},
+    {"GetUserTask", COMMAND_GET_USER_TASK, ADDS,
+        NULL, NULL,                              "GET", "/v2/user-tasks/{userTaskKey}", NULL, 200},
+    {"AssignUserTask", COMMAND_ASSIGN_USER_TASK, ADDS,
+        CH, codec_decode_assign_user_task,       "POST", "/v2/user-tasks/{userTaskKey}/assignment", rest_user_task_assignment, 204},
+    {"UnassignUserTask", COMMAND_ASSIGN_USER_TASK, ADDS,
+        NULL, NULL,                              "DELETE", "/v2/user-tasks/{userTaskKey}/assignee", NULL, 204},
+    {"CompleteUserTask", COMMAND_COMPLETE_USER_TASK, ADDS,
+        CH, codec_decode_complete_user_task,     "POST", "/v2/user-tasks/{userTaskKey}/completion", rest_user_task_completion, 204},
 };
 // clang-format on
 
@@ -562,7 +581,7 @@ static int run_assign(command_call *call, const command *cmd, chute_error *err)
         return chute_error_set(err, CHUTE_ESTATE,
                                "Expected to assign job %lld, but it is completed",
                                (long long)cmd->key);
-    return broker_assign(call->b, cmd->key, cmd->assignee, err);
+    return chute_engine_assign_job(broker_engine(call->b), cmd->key, cmd->assignee, err);
 }
 
 /* What every search checks before its entries are walked. */
@@ -677,6 +696,21 @@ void command_run(command_call *call, const command *cmd)
         break; /* the encoder walks them: command_result_walk_zen_jobs */
     case COMMAND_ASSIGN_JOB:
         rc = run_assign(call, cmd, &err);
+        break;
+    case COMMAND_SEARCH_USER_TASKS:
+        break; /* the encoder walks them: command_result_walk_user_tasks */
+    case COMMAND_GET_USER_TASK:
+        rc = chute_engine_get_user_task(e, cmd->key, &res.user_task, &err);
+        break;
+    case COMMAND_ASSIGN_USER_TASK: {
+        /* No assignee unassigns, whoever holds the task: an override is
+         * refused only for a new assignee. */
+        const char *who = cmd->assignee ? cmd->assignee : "";
+        rc = chute_engine_assign_user_task(e, cmd->key, who, !who[0] || !cmd->no_override, &err);
+        break;
+    }
+    case COMMAND_COMPLETE_USER_TASK:
+        rc = chute_engine_complete_user_task(e, cmd->key, cmd->variables, cmd->variables_len, &err);
         break;
     default:
         rc = chute_error_set(&err, CHUTE_EUNIMPL, "Command %s is not implemented",
@@ -806,6 +840,7 @@ typedef struct window {
     chute_element_visit_fn element_fn;
     chute_variable_visit_fn variable_fn;
     chute_incident_visit_fn incident_fn;
+    chute_user_task_visit_fn user_task_fn;
     void *ctx;
 } window;
 
@@ -1041,8 +1076,8 @@ static int visit_zen(void *ctx, const chute_job_view *job)
         (f->process_instance_key && job->process.process_instance_key != f->process_instance_key))
         return 0;
     if (f->assignee) {
-        const char *who = broker_assignee(z->b, job->key);
-        if (strcmp(who ? who : job->worker, f->assignee) != 0)
+        const char *who = job->assignee && *job->assignee ? job->assignee : job->worker;
+        if (strcmp(who, f->assignee) != 0)
             return 0;
     }
     if (z->n == z->cap) {
@@ -1126,7 +1161,7 @@ int command_result_walk_zen_jobs(const command_result *res, command_zen_visit_fn
             chute_error err;
             if (chute_engine_get(res->engine, z.v[i].key, &v, &err) != 0)
                 continue; /* gone between the scan and now: cannot happen on one thread */
-            if (fn(ctx, &v, broker_assignee(b, v.key)))
+            if (fn(ctx, &v, *v.assignee ? v.assignee : NULL))
                 break;
         }
     }
@@ -1134,4 +1169,43 @@ int command_result_walk_zen_jobs(const command_result *res, command_zen_visit_fn
         free(z.v[i].type);
     free(z.v);
     return rc;
+}
+
+/* ---- user tasks ------------------------------------------------------------------------ */
+
+static int visit_user_task(void *ctx, const chute_user_task_view *t)
+{
+    window *w = ctx;
+    const command_search *s = w->s;
+    const char *groups = t->candidate_groups ? t->candidate_groups : "";
+    const char *users = t->candidate_users ? t->candidate_users : "";
+    if (key_differs(s->process_definition_key, t->process_definition_key) ||
+        key_differs(s->element_instance_key, t->key) || key_differs(s->user_task_key, t->key) ||
+        str_differs(s->name, t->name) || (s->has_priority && s->priority != t->priority) ||
+        (s->assigned > 0 && !(t->assignee && t->assignee[0])) ||
+        (s->candidate_group && !jdoc_array_has(groups, strlen(groups), s->candidate_group)) ||
+        (s->candidate_user && !jdoc_array_has(users, strlen(users), s->candidate_user)))
+        return 0;
+    int step = window_step(w);
+    if (step < 0)
+        return 1;
+    if (step && w->user_task_fn(w->ctx, t))
+        w->full = 1;
+    return 0;
+}
+
+int command_result_walk_user_tasks(const command_result *res, chute_user_task_visit_fn fn,
+                                   void *ctx, command_page *page)
+{
+    const command_search *s = &res->cmd->search;
+    window w;
+    window_init(&w, s, page, ctx);
+    w.user_task_fn = fn;
+    if (s->no_match)
+        return 0;
+    chute_user_task_filter f = {.process_instance_key = s->process_instance_key,
+                                .assignee = s->assignee,
+                                .element_id = s->element_id,
+                                .bpmn_process_id = s->bpmn_process_id};
+    return chute_engine_list_user_tasks(res->engine, &f, visit_user_task, &w);
 }

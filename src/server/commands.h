@@ -148,6 +148,9 @@ typedef struct command_result {
      * INSTANCE_DETAILS encode it before command_result_walk_instance. */
     chute_instance_view instance;
     int awaited;
+    /* GET_USER_TASK: the task; its strings live until the next engine
+     * call. */
+    chute_user_task_view user_task;
     /* SET_VARIABLES: the key of the change. */
     int64_t key;
     /* PUBLISH_MESSAGE, CORRELATE_MESSAGE: the message's key, and what it
@@ -256,6 +259,13 @@ int command_result_walk_variables(const command_result *res, chute_variable_visi
                                   command_page *page);
 int command_result_walk_incidents(const command_result *res, chute_incident_visit_fn fn, void *ctx,
                                   command_page *page);
+
+/* Visits the open user tasks of a SEARCH_USER_TASKS result that match its
+ * filter and fall in its page, oldest first, as the walks above. The
+ * engine filters by instance, assignee, element and process; the rest of
+ * the filter (keys, name, candidates, priority) is checked here. */
+int command_result_walk_user_tasks(const command_result *res, chute_user_task_visit_fn fn,
+                                   void *ctx, command_page *page);
 
 /* An incident as the lists answer it, with |job|, its job (for the job
  * type, retries and error code), or NULL when the element itself failed or

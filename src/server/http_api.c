@@ -435,6 +435,19 @@ static int visit_incident(void *ctx, const chute_incident_view *inc)
     return w->b->failed;
 }
 
+static int visit_user_task(void *ctx, const chute_user_task_view *t)
+{
+    search_walk *w = ctx;
+    if (search_room(w, 1024 + str_need(t->bpmn_process_id) + str_need(t->element_id) +
+                           str_need(t->name) + str_need(t->assignee) +
+                           str_need(t->candidate_groups) + str_need(t->candidate_users) +
+                           str_need(t->form_key) + str_need(t->due_date) +
+                           str_need(t->follow_up_date)))
+        return 1;
+    rest_encode_user_task(w->b, t);
+    return w->b->failed;
+}
+
 static void answer_search(call *c, const command_result *res)
 {
     rest_buf b;
@@ -454,6 +467,9 @@ static void answer_search(call *c, const command_result *res)
         break;
     case COMMAND_SEARCH_VARIABLES:
         rc = command_result_walk_variables(res, visit_variable, &w, &page);
+        break;
+    case COMMAND_SEARCH_USER_TASKS:
+        rc = command_result_walk_user_tasks(res, visit_user_task, &w, &page);
         break;
     default:
         rc = command_result_walk_incidents(res, visit_incident, &w, &page);
@@ -560,7 +576,7 @@ static void answer(command_call *cc, const command_result *res)
     case COMMAND_GET_JOB:
         rest_buf_init(&b, response_bound(c->api) * 7 + 4096);
         if (zen_path(c->def->rest_route))
-            rest_encode_zen_job(&b, &res->job, broker_assignee(c->api->b, res->job.key));
+            rest_encode_zen_job(&b, &res->job, *res->job.assignee ? res->job.assignee : NULL);
         else
             rest_encode_job(&b, &res->job);
         break;
@@ -593,8 +609,13 @@ static void answer(command_call *cc, const command_result *res)
     case COMMAND_SEARCH_ELEMENTS:
     case COMMAND_SEARCH_VARIABLES:
     case COMMAND_SEARCH_INCIDENTS:
+    case COMMAND_SEARCH_USER_TASKS:
         answer_search(c, res);
         return;
+    case COMMAND_GET_USER_TASK:
+        rest_buf_init(&b, 0);
+        rest_encode_user_task(&b, &res->user_task);
+        break;
     case COMMAND_GET_PROCESS_XML: {
         char *xml = malloc(res->xml_len + 1);
         if (!xml) {
@@ -608,7 +629,8 @@ static void answer(command_call *cc, const command_result *res)
         queue_answer(c, 200, "text/xml", xml, res->xml_len);
         return;
     }
-    default: /* settled, updated, resolved, cancelled, variables set */
+    default: /* settled, updated, resolved, cancelled, variables set, user tasks assigned or
+              * completed */
         queue_answer(c, status, NULL, NULL, 0);
         return;
     }

@@ -522,6 +522,89 @@ expect 400 POST $MC $MC '{}'
 expect 400 POST $MC $MC "{\"name\":\"$P-paid\",\"variables\":\"x\"}"
 expect 400 POST $MC $MC "{\"name\":\"$P-paid\",\"tenantId\":\"acme\"}"
 
+# ---- user tasks ------------------------------------------------------------------------------
+# A native user task between start and end: its assignee from a variable,
+# two candidate groups.
+UT=/v2/user-tasks
+cat >"$dir/$P-review.bpmn" <<XML
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d"><bpmn:process id="$P-review" isExecutable="true"><bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="review"/><bpmn:userTask id="review" name="Review"><bpmn:extensionElements><zeebe:userTask/><zeebe:assignmentDefinition assignee="=reviewer" candidateGroups="ops,sales"/></bpmn:extensionElements></bpmn:userTask><bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="e"/><bpmn:endEvent id="e"/></bpmn:process></bpmn:definitions>
+XML
+deploy 200 "$dir/$P-review.bpmn"
+expect 200 POST $PI $PI "{\"processDefinitionId\":\"$P-review\",\"variables\":{\"reviewer\":\"anna\"}}"
+upi=$(jq -r .processInstanceKey <<<"$out")
+expect 200 POST $PI $PI "{\"processDefinitionId\":\"$P-review\",\"variables\":{\"reviewer\":\"bob\"}}"
+upi2=$(jq -r .processInstanceKey <<<"$out")
+expect 200 POST $UT/search $UT/search "{\"filter\":{\"processInstanceKey\":\"$upi\"}}"
+json_is .page.totalItems 1 'the task of the instance'
+json_is '.items[0].state' CREATED 'task state'
+json_is '.items[0].assignee' anna 'task assignee from the model'
+json_is '.items[0].elementId' review 'task element'
+json_is '.items[0].name' Review 'task name'
+json_is '.items[0].candidateGroups | join(",")' 'ops,sales' 'task candidate groups'
+json_is '.items[0].candidateUsers | length' 0 'task candidate users'
+json_is '.items[0].processDefinitionId' "$P-review" 'task process'
+json_is '.items[0].processInstanceKey' "$upi" 'task instance'
+json_is '.items[0].priority' 50 'task priority'
+json_is '.items[0].tenantId' '<default>' 'task tenant'
+grep -Eq '"creationDate":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z"' <<<"$out" || fail "creationDate: $out"
+ut=$(jq -r '.items[0].userTaskKey' <<<"$out")
+json_is '.items[0].elementInstanceKey' "$ut" 'a task key is its element instance key'
+[ "$(jq -r '.items[0].userTaskKey | type' <<<"$out")" = string ] || fail "userTaskKey is not a string"
+expect 200 POST $UT/search $UT/search "{\"filter\":{\"processDefinitionId\":\"$P-review\",\"state\":\"CREATED\"},\"sort\":[{\"field\":\"creationDate\",\"order\":\"asc\"}]}"
+json_is .page.totalItems 2 'tasks of the process'
+json_is '.items[0].userTaskKey' "$ut" 'oldest first'
+expect 200 POST $UT/search $UT/search "{\"filter\":{\"assignee\":\"bob\",\"elementId\":\"review\"}}"
+json_is '.items[0].processInstanceKey' "$upi2" 'by assignee'
+expect 200 POST $UT/search $UT/search "{\"filter\":{\"processDefinitionId\":\"$P-review\",\"state\":\"COMPLETED\"}}"
+json_is .page.totalItems 0 'no completed task is kept'
+expect 200 POST $UT/search $UT/search "{\"filter\":{\"processDefinitionId\":\"$P-review\"},\"page\":{\"from\":1,\"limit\":1}}"
+json_is '.items | length' 1 'a page of one task'
+json_is .page.totalItems 2 'the page counts them all'
+expect 400 POST $UT/search $UT/search '{"filter":{"state":"OPEN"}}'
+json_is .title INVALID_ARGUMENT 'unknown task state'
+expect 400 POST $UT/search $UT/search '{"filter":{"dueDate":{"$gt":"2024-01-01T00:00:00Z"}}}'
+grep -q "dueDate" <<<"$out" || fail "unsupported filter not named: $out"
+expect 405 GET $UT/search $UT/search
+expect 200 GET $UT/{userTaskKey} "$UT/$ut"
+json_is .userTaskKey "$ut" 'get task'
+json_is .assignee anna 'get task assignee'
+expect 404 GET $UT/{userTaskKey} "$UT/2251799813999999"
+json_is .title NOT_FOUND 'unknown task'
+expect 400 GET $UT/{userTaskKey} "$UT/abc"
+# Assignment: another assignee is replaced, unless allowOverride is false.
+expect 409 POST $UT/{userTaskKey}/assignment "$UT/$ut/assignment" '{"assignee":"carl","allowOverride":false}'
+json_is .title INVALID_STATE 'assignment conflict'
+grep -q "anna" <<<"$out" || fail "the conflict does not name the assignee: $out"
+expect 204 POST $UT/{userTaskKey}/assignment "$UT/$ut/assignment" '{"assignee":"carl","action":"assign"}'
+expect 200 GET $UT/{userTaskKey} "$UT/$ut"
+json_is .assignee carl 'reassigned'
+expect 400 POST $UT/{userTaskKey}/assignment "$UT/$ut/assignment" '{}'
+json_is .detail 'No assignee provided.' 'assignment without an assignee'
+expect 400 POST $UT/{userTaskKey}/assignment "$UT/$ut/assignment" '{"assignee":"x","allowOverride":"no"}'
+expect 404 POST $UT/{userTaskKey}/assignment "$UT/2251799813999999/assignment" '{"assignee":"x"}'
+expect 204 DELETE $UT/{userTaskKey}/assignee "$UT/$ut/assignee"
+expect 200 GET $UT/{userTaskKey} "$UT/$ut"
+json_is '.assignee // "none"' none 'unassigned'
+expect 200 POST $UT/search $UT/search '{"filter":{"assignee":{"$exists":false}}}'
+json_is '.items[0].userTaskKey' "$ut" 'unassigned tasks'
+json_is .page.totalItems 1 'one unassigned task'
+expect 404 DELETE $UT/{userTaskKey}/assignee "$UT/2251799813999999/assignee"
+expect 400 DELETE $UT/{userTaskKey}/assignee "$UT/abc/assignee"
+expect 204 POST $UT/{userTaskKey}/assignment "$UT/$ut/assignment" '{"assignee":"dora","allowOverride":false}'
+# Completion: the variables merge, the instance completes, the task is gone.
+expect 400 POST $UT/{userTaskKey}/completion "$UT/$ut/completion" '{"variables":[1]}'
+expect 204 POST $UT/{userTaskKey}/completion "$UT/$ut/completion" '{"variables":{"approved":true},"action":"complete"}'
+expect 404 POST $UT/{userTaskKey}/completion "$UT/$ut/completion" '{}'
+expect 404 GET $UT/{userTaskKey} "$UT/$ut"
+expect 200 GET $PI/{processInstanceKey} "$PI/$upi"
+json_is .state COMPLETED 'the instance after its task'
+expect 200 POST /v2/variables/search /v2/variables/search "{\"filter\":{\"processInstanceKey\":\"$upi\",\"name\":\"approved\"}}"
+json_is '.items[0].value' true 'the completion variables'
+expect 400 POST $UT/{userTaskKey}/completion "$UT/abc/completion"
+expect 204 POST $PI/{processInstanceKey}/cancellation "$PI/$upi2/cancellation"
+expect 200 POST $UT/search $UT/search "{\"filter\":{\"processDefinitionId\":\"$P-review\"}}"
+json_is .page.totalItems 0 'a cancelled instance leaves no task'
+
 # ---- job types -----------------------------------------------------------------------------
 expect 200 GET /v1/job-types /v1/job-types
 [ "$(jq -r ".types[] | select(.type==\"$T\") | .completedTotal" <<<"$out")" = 1 ] || fail "job-types completedTotal: $out"
@@ -872,6 +955,24 @@ statuses=$(awk '{ printf "%s ", $3 }' <<<"$r")
   fail "pipelined process burst with --max-inflight 4 answered $statuses: $r"
 awk '$3 == 503 && ($4 != "application/problem+json" || $5 != "RESOURCE_EXHAUSTED" || $6 !~ /--max-inflight/) { bad = 1 } END { exit bad }' <<<"$r" ||
   fail "a 503 of the process burst is not problem+json RESOURCE_EXHAUSTED naming --max-inflight: $r"
+# And the user task endpoints.
+{
+  for _ in 1 2 3 4; do echo "POST /v1/jobs /v1/jobs {\"type\":\"$B\"}"; done
+  echo "POST /v2/user-tasks/search /v2/user-tasks/search {}"
+  echo "GET /v2/user-tasks/{userTaskKey} /v2/user-tasks/1"
+  echo "POST /v2/user-tasks/{userTaskKey}/assignment /v2/user-tasks/1/assignment {\"assignee\":\"a\"}"
+  echo "DELETE /v2/user-tasks/{userTaskKey}/assignee /v2/user-tasks/1/assignee"
+  echo "POST /v2/user-tasks/{userTaskKey}/completion /v2/user-tasks/1/completion {}"
+  echo "GET /healthz /healthz"
+} >"$burst"
+r=$(pipeline "$burst")
+cut -d' ' -f1-3 <<<"$r" >>"$seen"
+checks=$((checks + 10))
+statuses=$(awk '{ printf "%s ", $3 }' <<<"$r")
+[ "$statuses" = "201 201 201 201 503 503 503 503 503 200 " ] ||
+  fail "pipelined user task burst with --max-inflight 4 answered $statuses: $r"
+awk '$3 == 503 && ($4 != "application/problem+json" || $5 != "RESOURCE_EXHAUSTED" || $6 !~ /--max-inflight/) { bad = 1 } END { exit bad }' <<<"$r" ||
+  fail "a 503 of the user task burst is not problem+json RESOURCE_EXHAUSTED naming --max-inflight: $r"
 alive '--max-inflight'
 stop_chuted
 pid=$main_pid port=$main_port base=$main_base log=$main_log
