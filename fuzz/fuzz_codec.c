@@ -49,6 +49,9 @@ static void decoders(const uint8_t *data, size_t size)
         codec_decode_set_variables,
         codec_decode_delete_resource,
         codec_decode_get_process_instance,
+        codec_decode_list_user_tasks,
+        codec_decode_assign_user_task,
+        codec_decode_complete_user_task,
     };
     chute_error err;
 
@@ -101,6 +104,22 @@ static void decoders(const uint8_t *data, size_t size)
         for (size_t i = 0; i < cr.count; i++)
             CHECK(cr.specs[i].type != NULL);
         command_free(&cr);
+    }
+    command pm;
+    if (codec_decode_publish_message(data, size, &pm, &err) == 0) {
+        /* The engine reads these strings: never NULL. */
+        CHECK(pm.message_name && pm.correlation_key && pm.message_id && pm.variables);
+        CHECK(pm.variables_len == strlen(pm.variables));
+        uint8_t *out;
+        size_t len;
+        CHECK(codec_encode_publish_message_response(pm.ttl_ms, &out, &len, &err) == 0);
+        GatewayProtocol__PublishMessageResponse *r =
+            gateway_protocol__publish_message_response__unpack(NULL, len - CODEC_FRAME_PREFIX,
+                                                               out + CODEC_FRAME_PREFIX);
+        CHECK(r && r->key == pm.ttl_ms && strcmp(r->tenantid, CODEC_DEFAULT_TENANT) == 0);
+        gateway_protocol__publish_message_response__free_unpacked(r, NULL);
+        free(out);
+        command_free(&pm);
     }
     command li;
     if (codec_decode_list_incidents(data, size, &li, &err) == 0) {

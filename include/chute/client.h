@@ -1,7 +1,8 @@
 /*
  * The Chute client: a connection to a Chute broker (or any Zeebe gateway) and
- * every job and process-instance RPC of the gateway protocol and of Chute's
- * own service.
+ * every job, process-instance and message RPC of the gateway protocol and of
+ * Chute's own service (standalone jobs, incidents, process instances, user
+ * tasks).
  *
  * Connection
  * ----------
@@ -502,6 +503,100 @@ void chute_instance_info_free(chute_instance_info *info);
 int chute_client_get_instance(chute_client *client, int64_t process_instance_key,
                               chute_instance_info **out, const chute_call_options *co,
                               chute_error *err);
+
+/* ---- messages ---------------------------------------------------------------- */
+
+/* A message to publish. Strings may be NULL (none). */
+typedef struct chute_client_message_spec {
+    const char *name;            /* required: the message name of the BPMN model */
+    const char *correlation_key; /* matched against each subscription's; NULL or "" for
+                                  * none (a message start event) */
+    int64_t ttl_ms;              /* kept this long for subscriptions opened later;
+                                  * 0: correlated now or never */
+    const char *message_id;      /* a second message with this id is refused while the
+                                  * first one lives */
+    const char *variables;       /* a JSON object */
+} chute_client_message_spec;
+
+/*
+ * PublishMessage: publishes the message |spec| describes; it correlates at
+ * once to every open subscription with its name and correlation key (at
+ * most once per process instance), starts instances of processes with a
+ * message start event of its name, and is kept for its time to live for
+ * subscriptions opened later. On success |*key| (may be NULL) is the
+ * message's key. CHUTE_EINVAL (a blank name, a negative time to live,
+ * variables that are not a JSON object), CHUTE_EEXIST (a message with the
+ * same id is still alive), CHUTE_EBUSY, and the errors of every call.
+ */
+int chute_client_publish_message(chute_client *client, const chute_client_message_spec *spec,
+                                 int64_t *key, const chute_call_options *co, chute_error *err);
+
+/* ---- user tasks ------------------------------------------------------------ */
+
+/* An open native user task (a userTask with zeebe:userTask). Its key is the
+ * key of its element instance. Strings owned, never NULL. */
+typedef struct chute_user_task {
+    int64_t key;
+    int64_t process_instance_key;
+    int64_t process_definition_key;
+    char *bpmn_process_id;
+    char *element_id;
+    char *name;     /* "" when the element has none */
+    char *assignee; /* "" when unassigned */
+    char **candidate_groups;
+    size_t candidate_group_count;
+    char **candidate_users;
+    size_t candidate_user_count;
+    char *form_key;       /* "" when none */
+    char *due_date;       /* ISO 8601, "" when none */
+    char *follow_up_date; /* ISO 8601, "" when none */
+    int32_t priority;     /* 0..100 */
+    int64_t created_at;   /* epoch ms */
+} chute_user_task;
+
+typedef struct chute_user_task_list {
+    chute_user_task *items;
+    size_t count;
+    int truncated; /* more tasks matched than the limit or one response held */
+} chute_user_task_list;
+
+void chute_user_task_list_free(chute_user_task_list *list);
+
+/* Which tasks ListUserTasks answers; NULL, "" and 0 mean any. */
+typedef struct chute_client_user_task_filter {
+    const char *assignee;
+    int unassigned; /* only tasks nobody is assigned to (no |assignee| then) */
+    int64_t process_instance_key;
+    const char *element_id;
+    const char *bpmn_process_id;
+    int32_t limit; /* at most this many, 0 = 1000, at most 10 000 */
+} chute_client_user_task_filter;
+
+/* ListUserTasks (chute.v1): the open user tasks matching |filter| (NULL:
+ * all), oldest first. On success |*out| holds them (free it with
+ * chute_user_task_list_free). CHUTE_EINVAL for a bad limit or an assignee
+ * with |unassigned|; CHUTE_EUNIMPL from a gateway that is not Chute. */
+int chute_client_list_user_tasks(chute_client *client, const chute_client_user_task_filter *filter,
+                                 chute_user_task_list *out, const chute_call_options *co,
+                                 chute_error *err);
+
+/* AssignUserTask: assigns the task |key| to |assignee|. A task that has
+ * another assignee is reassigned unless |allow_override| is 0, which makes
+ * that CHUTE_ESTATE (unassign it first). CHUTE_ENOTFOUND: no open user
+ * task |key|. */
+int chute_client_assign_user_task(chute_client *client, int64_t key, const char *assignee,
+                                  int allow_override, const chute_call_options *co,
+                                  chute_error *err);
+
+/* Removes the assignee of the task |key| (AssignUserTask with none). */
+int chute_client_unassign_user_task(chute_client *client, int64_t key, const chute_call_options *co,
+                                    chute_error *err);
+
+/* CompleteUserTask: completes the task |key| with the JSON object
+ * |variables| (NULL: none), merged into its scope as a completed job's
+ * are; its process instance moves on. CHUTE_ENOTFOUND, CHUTE_EINVAL. */
+int chute_client_complete_user_task(chute_client *client, int64_t key, const char *variables,
+                                    const chute_call_options *co, chute_error *err);
 
 /* ---- deployment ------------------------------------------------------------ */
 

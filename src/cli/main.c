@@ -1116,6 +1116,254 @@ static int cmd_variables_set(chute_client *c, int argc, char **argv)
     return 0;
 }
 
+/* ---- messages ------------------------------------------------------------------ */
+
+static int cmd_message_publish(chute_client *c, int argc, char **argv)
+{
+    const char *cmd = "message publish";
+    opt_spec specs[] = {{"correlation-key", 1, NULL, 0},
+                        {"ttl", 1, NULL, 0},
+                        {"id", 1, NULL, 0},
+                        {"variables", 1, NULL, 0}};
+    PARSE(cmd, 1);
+    if (npos < 1)
+        return usage_error(cmd, "missing NAME (the message name of the BPMN model)");
+    if (!*pos[0])
+        return usage_error(cmd, "NAME must not be empty");
+    if (!OPT("correlation-key")->set)
+        return usage_error(cmd, "missing --correlation-key K (the value the waiting instance "
+                                "matches; --correlation-key '' for none, as for a message start "
+                                "event)");
+    chute_client_message_spec spec = {.name = pos[0],
+                                      .correlation_key = OPT("correlation-key")->value,
+                                      .message_id = OPT("id")->value,
+                                      .variables = OPT("variables")->value};
+    if (OPT("ttl")->set && parse_duration(OPT("ttl")->value, &spec.ttl_ms) < 0)
+        return usage_error(cmd, "--ttl must be a duration like 30s, 1h or 500 (ms), not '%s'",
+                           OPT("ttl")->value);
+    int r = check_variables(cmd, spec.variables);
+    if (r)
+        return r;
+    int64_t key = 0;
+    chute_error err;
+    int rc = chute_client_publish_message(c, &spec, &key, NULL, &err);
+    if (rc < 0) {
+        r = fail_call(rc, &err);
+        if (rc == CHUTE_EEXIST)
+            fprintf(stderr, "A message with this --id is still alive (within its time to live); "
+                            "publish it under another --id, or wait until it expires.\n");
+        return r;
+    }
+    if (as_json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "key", key_json(key));
+        json_object_set_new(o, "name", json_string(spec.name));
+        json_object_set_new(o, "correlationKey", json_string(spec.correlation_key));
+        json_object_set_new(o, "timeToLive", json_integer(spec.ttl_ms));
+        if (spec.message_id)
+            json_object_set_new(o, "messageId", json_string(spec.message_id));
+        print_json(o);
+    } else {
+        printf("Published message %" PRId64 " '%s' with correlation key '%s'", key, spec.name,
+               spec.correlation_key);
+        if (spec.ttl_ms > 0)
+            printf(", kept %" PRId64 " ms for subscriptions opened later\n", spec.ttl_ms);
+        else
+            printf(" (no time to live: only subscriptions open now get it)\n");
+    }
+    return 0;
+}
+
+/* ---- user tasks ---------------------------------------------------------------- */
+
+static json_t *strings_json(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+/* A user task as --json prints it: the names of Camunda's v2 API. */
+static json_t *user_task_json(const chute_user_task *t)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "userTaskKey", key_json(t->key));
+    json_object_set_new(o, "name", json_string(t->name));
+    json_object_set_new(o, "state", json_string("CREATED"));
+    json_object_set_new(o, "assignee", json_string(t->assignee));
+    json_object_set_new(o, "elementId", json_string(t->element_id));
+    json_object_set_new(o, "candidateGroups",
+                        strings_json(t->candidate_groups, t->candidate_group_count));
+    json_object_set_new(o, "candidateUsers",
+                        strings_json(t->candidate_users, t->candidate_user_count));
+    json_object_set_new(o, "processDefinitionId", json_string(t->bpmn_process_id));
+    json_object_set_new(o, "processDefinitionKey", key_json(t->process_definition_key));
+    json_object_set_new(o, "processInstanceKey", key_json(t->process_instance_key));
+    json_object_set_new(o, "formKey", json_string(t->form_key));
+    json_object_set_new(o, "dueDate", json_string(t->due_date));
+    json_object_set_new(o, "followUpDate", json_string(t->follow_up_date));
+    json_object_set_new(o, "priority", json_integer(t->priority));
+    json_object_set_new(o, "createdAt", json_integer(t->created_at));
+    return o;
+}
+
+/* "a,b" of |n| strings, "-" for none, shortened to fit |cap|. */
+static const char *strings_cell(char *const *v, size_t n, char *buf, size_t cap)
+{
+    size_t w = 0;
+    snprintf(buf, cap, "-");
+    for (size_t i = 0; i < n && w < cap; i++) {
+        int k = snprintf(buf + w, cap - w, "%s%s", i ? "," : "", v[i]);
+        if (k < 0)
+            break;
+        w += (size_t)k;
+    }
+    return buf;
+}
+
+static int cmd_task_list(chute_client *c, int argc, char **argv)
+{
+    const char *cmd = "task list";
+    opt_spec specs[] = {{"assignee", 1, NULL, 0}, {"unassigned", 0, NULL, 0},
+                        {"instance", 1, NULL, 0}, {"element", 1, NULL, 0},
+                        {"process", 1, NULL, 0},  {"limit", 1, NULL, 0}};
+    PARSE(cmd, 0);
+    chute_client_user_task_filter f = {0};
+    if (OPT("assignee")->set && !*OPT("assignee")->value)
+        return usage_error(cmd, "--assignee needs a name; use --unassigned for tasks nobody has");
+    if (OPT("assignee")->set && OPT("unassigned")->set)
+        return usage_error(cmd, "give --assignee NAME or --unassigned, not both");
+    f.assignee = OPT("assignee")->value;
+    f.unassigned = OPT("unassigned")->set;
+    if (OPT("instance")->set) {
+        int r = parse_key_of(cmd, "a process instance key", OPT("instance")->value,
+                             &f.process_instance_key);
+        if (r)
+            return r;
+    }
+    f.element_id = OPT("element")->value;
+    f.bpmn_process_id = OPT("process")->value;
+    if (OPT("limit")->set &&
+        (parse_i32(OPT("limit")->value, &f.limit) < 0 || f.limit < 1 || f.limit > 10000))
+        return usage_error(cmd, "--limit must be an integer from 1 to 10000, not '%s'",
+                           OPT("limit")->value);
+    chute_user_task_list l;
+    chute_error err;
+    int r = chute_client_list_user_tasks(c, &f, &l, NULL, &err);
+    if (r < 0) {
+        int rc = r;
+        r = fail_call(rc, &err);
+        if (rc == CHUTE_EUNIMPL)
+            fprintf(stderr,
+                    "The gateway at %s is not Chute: user tasks are listed through "
+                    "Chute's own service.\n",
+                    address);
+        return r;
+    }
+    if (as_json) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < l.count; i++)
+            json_array_append_new(a, user_task_json(&l.items[i]));
+        json_t *o = json_object();
+        json_object_set_new(o, "userTasks", a);
+        json_object_set_new(o, "truncated", json_boolean(l.truncated));
+        print_json(o);
+    } else if (l.count == 0) {
+        printf("No open user tasks.\n");
+    } else {
+        printf("%-18s %-16s %-16s %-18s %-16s %-20s %s\n", "KEY", "ELEMENT", "ASSIGNEE", "INSTANCE",
+               "PROCESS", "CANDIDATE GROUPS", "CREATED");
+        for (size_t i = 0; i < l.count; i++) {
+            const chute_user_task *t = &l.items[i];
+            char groups[64], created[32];
+            fmt_time(t->created_at, created, sizeof created);
+            printf(
+                "%-18" PRId64 " %-16s %-16s %-18" PRId64 " %-16s %-20s %s\n", t->key, t->element_id,
+                *t->assignee ? t->assignee : "-", t->process_instance_key, t->bpmn_process_id,
+                strings_cell(t->candidate_groups, t->candidate_group_count, groups, sizeof groups),
+                created);
+        }
+        if (l.truncated)
+            printf("(more tasks match: narrow the filter or raise --limit)\n");
+    }
+    chute_user_task_list_free(&l);
+    return 0;
+}
+
+/* The hints of a refused command on user task |key|. */
+static int fail_task(const char *cmd, int64_t key, int rc, const chute_error *err)
+{
+    int r = fail_call(rc, err);
+    if (rc == CHUTE_ENOTFOUND)
+        fprintf(stderr,
+                "No open user task has key %" PRId64 " (a completed one is gone); "
+                "list them with 'chute task list'.\n",
+                key);
+    else if (rc == CHUTE_ESTATE && strcmp(cmd, "task assign") == 0)
+        fprintf(stderr,
+                "The task has another assignee: unassign it first ('chute task unassign %" PRId64
+                "'), or assign it without --no-override.\n",
+                key);
+    return r;
+}
+
+static int cmd_task_assign(chute_client *c, int argc, char **argv)
+{
+    const char *cmd = "task assign";
+    opt_spec specs[] = {{"no-override", 0, NULL, 0}};
+    PARSE(cmd, 2);
+    int64_t key;
+    int r = parse_key_of(cmd, "a user task key", pos[0], &key);
+    if (r)
+        return r;
+    if (npos < 2 || !*pos[1])
+        return usage_error(cmd, "missing ASSIGNEE (to remove the assignee, use 'chute task "
+                                "unassign KEY')");
+    chute_error err;
+    r = chute_client_assign_user_task(c, key, pos[1], !OPT("no-override")->set, NULL, &err);
+    if (r < 0)
+        return fail_task(cmd, key, r, &err);
+    if (as_json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "key", key_json(key));
+        json_object_set_new(o, "result", json_string("Assigned user task"));
+        json_object_set_new(o, "assignee", json_string(pos[1]));
+        print_json(o);
+    } else {
+        printf("Assigned user task %" PRId64 " to %s\n", key, pos[1]);
+    }
+    return 0;
+}
+
+static int cmd_task_unassign(chute_client *c, int argc, char **argv)
+{
+    const char *cmd = "task unassign";
+    opt_spec specs[] = {{"_", 0, NULL, 0}};
+    PARSE(cmd, 1);
+    int64_t key;
+    int r = parse_key_of(cmd, "a user task key", pos[0], &key);
+    if (r)
+        return r;
+    chute_error err;
+    r = chute_client_unassign_user_task(c, key, NULL, &err);
+    return r < 0 ? fail_task(cmd, key, r, &err) : done_msg("Unassigned user task", key);
+}
+
+static int cmd_task_complete(chute_client *c, int argc, char **argv)
+{
+    const char *cmd = "task complete";
+    opt_spec specs[] = {{"variables", 1, NULL, 0}};
+    PARSE(cmd, 1);
+    int64_t key;
+    int r = parse_key_of(cmd, "a user task key", pos[0], &key);
+    if (r || (r = check_variables(cmd, OPT("variables")->value)))
+        return r;
+    chute_error err;
+    r = chute_client_complete_user_task(c, key, OPT("variables")->value, NULL, &err);
+    return r < 0 ? fail_task(cmd, key, r, &err) : done_msg("Completed user task", key);
+}
+
 /* ---- chute worker: a process per job ------------------------------------------ */
 
 #define OUT_MAX (4 * 1024 * 1024)
@@ -1547,6 +1795,33 @@ static const command commands[] = {
      "\n\n"
      "Terminates the active process instance KEY: its elements end, its jobs are\n"
      "removed and its incidents resolved.\n"},
+    {"task", "list", cmd_task_list,
+     "[--assignee NAME | --unassigned] [--instance KEY]\n"
+     "                       [--element ID] [--process ID] [--limit N] [--json]",
+     "[options]", "open user tasks",
+     "\n\n"
+     "Lists the open user tasks (userTask elements with zeebe:userTask), oldest first:\n"
+     "key, element, assignee, process instance, process, candidate groups, creation.\n"
+     "  --assignee NAME  only tasks assigned to NAME\n"
+     "  --unassigned     only tasks nobody is assigned to\n"
+     "  --instance KEY   only tasks of the process instance KEY\n"
+     "  --element ID     only tasks of the userTask element ID\n"
+     "  --process ID     only tasks of the process ID (its bpmnProcessId)\n"
+     "  --limit N        at most N (default 1000, at most 10000)\n"
+     "With --json, every field (the names of Camunda's v2 API).\n"},
+    {"task", "assign", cmd_task_assign, "KEY ASSIGNEE [--no-override]", NULL, "assign a user task",
+     "\n\n"
+     "Assigns the user task KEY to ASSIGNEE; a task that has another assignee is\n"
+     "reassigned.\n"
+     "  --no-override  refuse when the task has another assignee (claiming a task\n"
+     "                 from a group queue: nobody takes it from its holder)\n"},
+    {"task", "unassign", cmd_task_unassign, "KEY", NULL, "remove a user task's assignee",
+     "\n\nRemoves the assignee of the user task KEY.\n"},
+    {"task", "complete", cmd_task_complete, "KEY [--variables JSON]", NULL, "complete a user task",
+     "\n\n"
+     "Completes the user task KEY; its process instance moves on.\n"
+     "  --variables JSON  the result, a JSON object, merged into the instance's\n"
+     "                    variables as a completed job's are\n"},
     {"variables", "set", cmd_variables_set, "KEY --variables JSON [--local]", NULL,
      "set variables of a process instance",
      "\n\n"
@@ -1555,6 +1830,21 @@ static const command commands[] = {
      "--json). Each variable goes to the nearest scope up from KEY that has it, else\n"
      "to the root; with --local all of them become local variables of KEY's scope.\n"
      "Typically followed by chute incident resolve to retry what failed.\n"},
+    {"message", "publish", cmd_message_publish,
+     "NAME --correlation-key K [--ttl D] [--id ID]\n"
+     "                             [--variables JSON]",
+     "NAME --correlation-key K [options]", "publish a message to waiting instances",
+     "\n\n"
+     "Publishes the message NAME. It goes at once to every process instance waiting for\n"
+     "NAME with the correlation key K (a message catch event, a receive task, a boundary\n"
+     "event), at most once per instance, and starts an instance of each process whose\n"
+     "message start event is NAME. Prints the message's key.\n"
+     "  --correlation-key K  matched against the waiting instances' keys ('' for none)\n"
+     "  --ttl D              keep the message D for instances that wait for it later\n"
+     "                       (default 0: only those waiting now get it)\n"
+     "  --id ID              a second message with this ID is refused while the first\n"
+     "                       one lives\n"
+     "  --variables JSON     variables the message brings, a JSON object\n"},
     {"worker", NULL, cmd_worker,
      "TYPE [--name NAME] [--concurrency N] [--max-jobs N]\n"
      "                    [--timeout D] [--stream] -- COMMAND [ARGS...]",

@@ -1247,6 +1247,174 @@ int chute_client_get_instance(chute_client *c, int64_t key, chute_instance_info 
     return 0;
 }
 
+/* ---- messages ------------------------------------------------------------------------ */
+
+int chute_client_publish_message(chute_client *c, const chute_client_message_spec *spec,
+                                 int64_t *key, const chute_call_options *co, chute_error *err)
+{
+    if (!spec)
+        return chute_error_set(err, CHUTE_EINVAL, "no message to publish");
+    GatewayProtocol__PublishMessageRequest m;
+    gateway_protocol__publish_message_request__init(&m);
+    m.name = (char *)(spec->name ? spec->name : "");
+    m.correlationkey = (char *)(spec->correlation_key ? spec->correlation_key : "");
+    m.timetolive = spec->ttl_ms;
+    m.messageid = (char *)(spec->message_id ? spec->message_id : "");
+    m.variables = (char *)(spec->variables ? spec->variables : "");
+    ProtobufCMessage *resp = NULL;
+    int r = rpc_unary(c, GW "PublishMessage", &m.base,
+                      &gateway_protocol__publish_message_response__descriptor, &resp,
+                      deadline_of(c, co, 0), err);
+    if (r < 0)
+        return r;
+    if (key)
+        *key = ((GatewayProtocol__PublishMessageResponse *)resp)->key;
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return 0;
+}
+
+/* ---- user tasks -------------------------------------------------------------------- */
+
+static void strings_free(char **v, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        free(v[k]);
+    free(v);
+}
+
+static void user_task_clear(chute_user_task *t)
+{
+    free(t->bpmn_process_id);
+    free(t->element_id);
+    free(t->name);
+    free(t->assignee);
+    strings_free(t->candidate_groups, t->candidate_group_count);
+    strings_free(t->candidate_users, t->candidate_user_count);
+    free(t->form_key);
+    free(t->due_date);
+    free(t->follow_up_date);
+}
+
+/* Copies |n| strings; NULL when out of memory (what was copied is freed). */
+static char **strings_copy(char *const *in, size_t n)
+{
+    char **v = calloc(n ? n : 1, sizeof *v);
+    for (size_t k = 0; v && k < n; k++) {
+        if (!(v[k] = xstrdup(in[k]))) {
+            strings_free(v, k);
+            return NULL;
+        }
+    }
+    return v;
+}
+
+/* Copies |in| into |o|; 0 when out of memory (|o| then holds what was
+ * copied, for user_task_clear). */
+static int user_task_copy(chute_user_task *o, const Chute__V1__UserTask *in)
+{
+    o->key = in->key;
+    o->process_instance_key = in->processinstancekey;
+    o->process_definition_key = in->processdefinitionkey;
+    o->priority = in->priority;
+    o->created_at = in->createdat;
+    o->bpmn_process_id = xstrdup(in->bpmnprocessid);
+    o->element_id = xstrdup(in->elementid);
+    o->name = xstrdup(in->name);
+    o->assignee = xstrdup(in->assignee);
+    o->form_key = xstrdup(in->formkey);
+    o->due_date = xstrdup(in->duedate);
+    o->follow_up_date = xstrdup(in->followupdate);
+    if ((o->candidate_groups = strings_copy(in->candidategroups, in->n_candidategroups)))
+        o->candidate_group_count = in->n_candidategroups;
+    if ((o->candidate_users = strings_copy(in->candidateusers, in->n_candidateusers)))
+        o->candidate_user_count = in->n_candidateusers;
+    return o->bpmn_process_id && o->element_id && o->name && o->assignee && o->form_key &&
+           o->due_date && o->follow_up_date && o->candidate_groups && o->candidate_users;
+}
+
+void chute_user_task_list_free(chute_user_task_list *l)
+{
+    if (!l)
+        return;
+    for (size_t k = 0; k < l->count; k++)
+        user_task_clear(&l->items[k]);
+    free(l->items);
+    l->items = NULL;
+    l->count = 0;
+    l->truncated = 0;
+}
+
+int chute_client_list_user_tasks(chute_client *c, const chute_client_user_task_filter *f,
+                                 chute_user_task_list *out, const chute_call_options *co,
+                                 chute_error *err)
+{
+    static const chute_client_user_task_filter any = {0};
+    if (!f)
+        f = &any;
+    out->items = NULL;
+    out->count = 0;
+    out->truncated = 0;
+    Chute__V1__ListUserTasksRequest m;
+    chute__v1__list_user_tasks_request__init(&m);
+    m.assignee = (char *)(f->assignee ? f->assignee : "");
+    m.unassigned = f->unassigned ? 1 : 0;
+    m.processinstancekey = f->process_instance_key;
+    m.elementid = (char *)(f->element_id ? f->element_id : "");
+    m.bpmnprocessid = (char *)(f->bpmn_process_id ? f->bpmn_process_id : "");
+    m.limit = f->limit;
+    ProtobufCMessage *resp = NULL;
+    int r =
+        rpc_unary(c, CH "ListUserTasks", &m.base, &chute__v1__list_user_tasks_response__descriptor,
+                  &resp, deadline_of(c, co, 0), err);
+    if (r < 0)
+        return r;
+    Chute__V1__ListUserTasksResponse *lr = (Chute__V1__ListUserTasksResponse *)resp;
+    chute_user_task_list l = {calloc(lr->n_tasks ? lr->n_tasks : 1, sizeof(chute_user_task)), 0,
+                              lr->truncated};
+    int ok = l.items != NULL;
+    for (size_t k = 0; ok && k < lr->n_tasks; k++) {
+        l.count++;
+        ok = user_task_copy(&l.items[k], lr->tasks[k]);
+    }
+    protobuf_c_message_free_unpacked(resp, NULL);
+    if (!ok) {
+        chute_user_task_list_free(&l);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    }
+    *out = l;
+    return 0;
+}
+
+int chute_client_assign_user_task(chute_client *c, int64_t key, const char *assignee,
+                                  int allow_override, const chute_call_options *co,
+                                  chute_error *err)
+{
+    Chute__V1__AssignUserTaskRequest m;
+    chute__v1__assign_user_task_request__init(&m);
+    m.key = key;
+    m.assignee = (char *)(assignee ? assignee : "");
+    m.nooverride = !allow_override;
+    return empty_call(c, CH "AssignUserTask", &m.base,
+                      &chute__v1__assign_user_task_response__descriptor, co, err);
+}
+
+int chute_client_unassign_user_task(chute_client *c, int64_t key, const chute_call_options *co,
+                                    chute_error *err)
+{
+    return chute_client_assign_user_task(c, key, "", 1, co, err);
+}
+
+int chute_client_complete_user_task(chute_client *c, int64_t key, const char *variables,
+                                    const chute_call_options *co, chute_error *err)
+{
+    Chute__V1__CompleteUserTaskRequest m;
+    chute__v1__complete_user_task_request__init(&m);
+    m.key = key;
+    m.variables = (char *)(variables ? variables : "");
+    return empty_call(c, CH "CompleteUserTask", &m.base,
+                      &chute__v1__complete_user_task_response__descriptor, co, err);
+}
+
 /* ---- deployment ------------------------------------------------------------------ */
 
 int chute_client_deploy(chute_client *c, const chute_client_resource *res, size_t n,

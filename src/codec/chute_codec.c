@@ -487,3 +487,194 @@ void codec_instance_detail_free(codec_instance_detail *d)
     if (d)
         codec_builder_free(&d->b);
 }
+
+/* ---- user tasks -------------------------------------------------------------------- */
+
+enum {
+    USER_TASKS_TASKS = 1,
+    USER_TASKS_TRUNCATED = 2,
+    USER_TASKS_FLAG_BYTES = 2,
+};
+
+int codec_decode_list_user_tasks(const uint8_t *buf, size_t len, command *out, chute_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    int rc =
+        codec_unpack(&chute__v1__list_user_tasks_request__descriptor, buf, len, &out->msg, err);
+    if (rc)
+        return rc;
+    Chute__V1__ListUserTasksRequest *r = (Chute__V1__ListUserTasksRequest *)out->msg;
+    if (r->limit < 0 || r->limit > CODEC_MAX_USER_TASK_LIMIT)
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "Expected to list user tasks with a limit between 0 and %d, but it "
+                             "was %d",
+                             CODEC_MAX_USER_TASK_LIMIT, (int)r->limit);
+    else if (r->unassigned && r->assignee[0])
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "Expected to list user tasks of assignee '%.64s' or unassigned ones, "
+                             "but the request asks for both",
+                             r->assignee);
+    if (rc) {
+        command_free(out);
+        return rc;
+    }
+    command_search *s = &out->search;
+    out->kind = COMMAND_SEARCH_USER_TASKS;
+    s->assignee = r->unassigned ? "" : r->assignee[0] ? r->assignee : NULL;
+    s->process_instance_key = r->processinstancekey;
+    s->element_id = r->elementid[0] ? r->elementid : NULL;
+    s->bpmn_process_id = r->bpmnprocessid[0] ? r->bpmnprocessid : NULL;
+    s->limit = r->limit ? (size_t)r->limit : CODEC_DEFAULT_USER_TASK_LIMIT;
+    return 0;
+}
+
+int codec_decode_assign_user_task(const uint8_t *buf, size_t len, command *out, chute_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    int rc =
+        codec_unpack(&chute__v1__assign_user_task_request__descriptor, buf, len, &out->msg, err);
+    if (rc)
+        return rc;
+    Chute__V1__AssignUserTaskRequest *r = (Chute__V1__AssignUserTaskRequest *)out->msg;
+    out->kind = COMMAND_ASSIGN_USER_TASK;
+    out->key = r->key;
+    out->assignee = r->assignee;
+    out->no_override = r->nooverride ? 1 : 0;
+    return 0;
+}
+
+int codec_decode_complete_user_task(const uint8_t *buf, size_t len, command *out, chute_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    int rc =
+        codec_unpack(&chute__v1__complete_user_task_request__descriptor, buf, len, &out->msg, err);
+    if (rc)
+        return rc;
+    Chute__V1__CompleteUserTaskRequest *r = (Chute__V1__CompleteUserTaskRequest *)out->msg;
+    out->kind = COMMAND_COMPLETE_USER_TASK;
+    out->key = r->key;
+    if (!jdoc_blank(r->variables, strlen(r->variables))) {
+        out->variables = r->variables;
+        out->variables_len = strlen(r->variables);
+    }
+    return 0;
+}
+
+/* The strings of a JSON array, copied: for the repeated fields. */
+typedef struct string_list {
+    char **items;
+    size_t n;
+} string_list;
+
+static int list_push(void *ctx, const char *s, size_t n)
+{
+    string_list *l = ctx;
+    char **items = realloc(l->items, (l->n + 1) * sizeof(*items));
+    if (!items)
+        return CHUTE_ENOMEM;
+    l->items = items;
+    if (!(items[l->n] = malloc(n + 1)))
+        return CHUTE_ENOMEM;
+    memcpy(items[l->n], s, n);
+    items[l->n++][n] = '\0';
+    return 0;
+}
+
+static void list_free(char **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(items[i]);
+    free(items);
+}
+
+/* |text| as repeated strings; a list that is not a JSON array (the engine
+ * keeps only arrays) is sent empty. */
+static int list_of(const char *text, char ***items, size_t *n, chute_error *err)
+{
+    string_list l = {0};
+    int rc = jdoc_strings_each(text, text ? strlen(text) : 0, list_push, &l);
+    if (rc == CHUTE_ENOMEM) {
+        list_free(l.items, l.n);
+        return chute_error_set(err, CHUTE_ENOMEM, "Out of memory for a user task");
+    }
+    *items = l.items;
+    *n = l.n;
+    return 0;
+}
+
+void codec_user_task_clear(Chute__V1__UserTask *out)
+{
+    list_free(out->candidategroups, out->n_candidategroups);
+    list_free(out->candidateusers, out->n_candidateusers);
+    out->candidategroups = out->candidateusers = NULL;
+    out->n_candidategroups = out->n_candidateusers = 0;
+}
+
+int codec_user_task_from_view(Chute__V1__UserTask *out, const chute_user_task_view *t,
+                              chute_error *err)
+{
+    chute__v1__user_task__init(out);
+    out->key = t->key;
+    out->processinstancekey = t->process_instance_key;
+    out->processdefinitionkey = t->process_definition_key;
+    out->bpmnprocessid = codec_pb_str(t->bpmn_process_id);
+    out->elementid = codec_pb_str(t->element_id);
+    out->name = codec_pb_str(t->name);
+    out->assignee = codec_pb_str(t->assignee);
+    out->formkey = codec_pb_str(t->form_key);
+    out->duedate = codec_pb_str(t->due_date);
+    out->followupdate = codec_pb_str(t->follow_up_date);
+    out->priority = t->priority;
+    out->createdat = t->created_at;
+    if (list_of(t->candidate_groups, &out->candidategroups, &out->n_candidategroups, err) ||
+        list_of(t->candidate_users, &out->candidateusers, &out->n_candidateusers, err)) {
+        codec_user_task_clear(out);
+        return CHUTE_ENOMEM;
+    }
+    return 0;
+}
+
+void codec_user_task_list_init(codec_user_task_list *l, size_t max)
+{
+    memset(l, 0, sizeof(*l));
+    codec_builder_init(&l->b, max);
+    l->reserved = l->b.max > USER_TASKS_FLAG_BYTES ? USER_TASKS_FLAG_BYTES : 0;
+    l->b.max -= l->reserved;
+}
+
+int codec_user_task_list_add(codec_user_task_list *l, const chute_user_task_view *t,
+                             chute_error *err)
+{
+    Chute__V1__UserTask m;
+    if (l->truncated)
+        return 1;
+    int rc = codec_user_task_from_view(&m, t, err);
+    if (rc)
+        return rc;
+    rc = codec_builder_add(&l->b, USER_TASKS_TASKS, &m.base, "user task", err);
+    codec_user_task_clear(&m);
+    if (rc == CHUTE_ETOOBIG) {
+        l->truncated = 1;
+        return 1;
+    }
+    return rc;
+}
+
+int codec_user_task_list_finish(codec_user_task_list *l, uint8_t **out, size_t *out_len,
+                                chute_error *err)
+{
+    if (l->truncated) {
+        l->b.max += l->reserved;
+        l->reserved = 0;
+        int rc = builder_add_true(&l->b, USER_TASKS_TRUNCATED, err);
+        if (rc)
+            return rc;
+    }
+    return codec_builder_finish(&l->b, out, out_len, err);
+}
+
+void codec_user_task_list_free(codec_user_task_list *l)
+{
+    if (l)
+        codec_builder_free(&l->b);
+}

@@ -1,7 +1,8 @@
 /*
  * Chute's own service (chute.v1.Chute, proto/chute.proto): standalone jobs,
- * and the reads of process instances the gateway protocol lacks
- * (GetProcessInstance); ListIncidents covers processes too.
+ * the reads of process instances the gateway protocol lacks
+ * (GetProcessInstance), and native user tasks (ListUserTasks,
+ * AssignUserTask, CompleteUserTask); ListIncidents covers processes too.
  * Same conventions as gateway_codec.h: decoders fill a struct command
  * (command.h) that points into the unpacked message, freed with
  * command_free(); encoders return framed, malloc'd buffers.
@@ -196,5 +197,62 @@ int codec_instance_detail_finish(codec_instance_detail *d, uint8_t **out, size_t
 
 /* Frees what |d| still holds. NULL is a no-op. */
 void codec_instance_detail_free(codec_instance_detail *d);
+
+/* ---- user tasks -------------------------------------------------------------- */
+
+/* ListUserTasks: the limit when the request sends 0, and the largest one. */
+#define CODEC_DEFAULT_USER_TASK_LIMIT 1000
+#define CODEC_MAX_USER_TASK_LIMIT 10000
+
+/*
+ * ListUserTasksRequest into a SEARCH_USER_TASKS command: its filter in
+ * command.search (assignee, or "" with unassigned; processInstanceKey,
+ * elementId, bpmnProcessId; "" and 0 are "any") and its limit as the page
+ * (from 0). A limit < 0 or over CODEC_MAX_USER_TASK_LIMIT is CHUTE_EINVAL;
+ * so are an assignee together with unassigned.
+ */
+int codec_decode_list_user_tasks(const uint8_t *buf, size_t len, command *out, chute_error *err);
+
+/* AssignUserTaskRequest into ASSIGN_USER_TASK (|key|, |assignee| "" to
+ * unassign, |no_override|); CompleteUserTaskRequest into
+ * COMPLETE_USER_TASK (|key|, |variables| NULL when blank). The engine
+ * checks the rest. Free with command_free(). */
+int codec_decode_assign_user_task(const uint8_t *buf, size_t len, command *out, chute_error *err);
+int codec_decode_complete_user_task(const uint8_t *buf, size_t len, command *out, chute_error *err);
+
+/* Fills |out| from |t|. The candidate lists are copied out of their JSON
+ * text into |strings| (malloc'd; free it with codec_user_task_clear),
+ * other strings point into |t|. 0 or CHUTE_ENOMEM. */
+int codec_user_task_from_view(Chute__V1__UserTask *out, const chute_user_task_view *t,
+                              chute_error *err);
+void codec_user_task_clear(Chute__V1__UserTask *out);
+
+/*
+ * A ListUserTasksResponse built one task at a time, as the engine's views
+ * only live during its callback. A task that would push the response past
+ * its bound is left out and the response says truncated; the caller also
+ * sets |truncated| when the limit left tasks out.
+ */
+typedef struct codec_user_task_list {
+    codec_builder b;
+    int truncated;
+    size_t reserved; /* bytes of the bound kept for the truncated flag */
+} codec_user_task_list;
+
+/* |max| bounds the message (0: 4 MiB). Allocates nothing. */
+void codec_user_task_list_init(codec_user_task_list *l, size_t max);
+
+/* Appends |t|: 1 when it did not fit (the list is then truncated: stop
+ * adding), 0 when it was added, CHUTE_ENOMEM. */
+int codec_user_task_list_add(codec_user_task_list *l, const chute_user_task_view *t,
+                             chute_error *err);
+
+/* The framed response (|*out| malloc'd, the caller frees it). 0 or
+ * CHUTE_ENOMEM. */
+int codec_user_task_list_finish(codec_user_task_list *l, uint8_t **out, size_t *out_len,
+                                chute_error *err);
+
+/* Frees what |l| still holds. NULL is a no-op. */
+void codec_user_task_list_free(codec_user_task_list *l);
 
 #endif /* CHUTE_CODEC_CHUTE_CODEC_H */

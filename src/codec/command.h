@@ -60,13 +60,19 @@ struct ProtobufCMessage;
     X(SEARCH_VARIABLES, "search variables")                                                        \
     X(SEARCH_INCIDENTS, "search incidents")                                                        \
     X(INSTANCE_DETAILS, "get process instance details")                                            \
+    X(PUBLISH_MESSAGE, "publish message")                                                          \
+    X(CORRELATE_MESSAGE, "correlate message")                                                      \
     X(JOB_STREAM, "open a ZenBPM job stream")                                                      \
     X(UNSUBSCRIBE, "withdraw a job stream subscription")                                           \
     X(ZEN_LIST_JOBS, "list jobs")                                                                  \
     X(ASSIGN_JOB, "assign job")                                                                    \
     X(MODIFY_INSTANCE, "modify process instance")                                                  \
     X(MIGRATE_INSTANCE, "migrate process instance")                                                \
-    X(BROADCAST_SIGNAL, "broadcast signal")
+    X(BROADCAST_SIGNAL, "broadcast signal")                                                        \
+    X(SEARCH_USER_TASKS, "search user tasks")                                                      \
+    X(GET_USER_TASK, "get user task")                                                              \
+    X(ASSIGN_USER_TASK, "assign user task")                                                        \
+    X(COMPLETE_USER_TASK, "complete user task")
 
 typedef enum command_kind {
 #define COMMAND_KIND_ENUM(name, words) COMMAND_##name,
@@ -82,26 +88,37 @@ typedef enum command_kind {
  * read, so that a filter is never silently ignored.
  */
 typedef struct command_search {
-    int64_t process_instance_key;   /* all four */
-    int64_t process_definition_key; /* instances, elements, incidents */
-    const char *bpmn_process_id;    /* instances, elements, incidents */
+    int64_t process_instance_key;   /* all five */
+    int64_t process_definition_key; /* instances, elements, incidents, user tasks */
+    const char *bpmn_process_id;    /* instances, elements, incidents, user tasks */
     int32_t version;                /* instances, when has_version */
     int has_version;
     chute_instance_state state;   /* instances, elements */
     int has_incident;             /* instances, elements: 1 with, -1 without, 0 any */
     int64_t scope_key;            /* variables: scopeKey; elements: elementInstanceScopeKey */
-    int64_t element_instance_key; /* elements, incidents */
-    const char *element_id;       /* elements, incidents */
+    int64_t element_instance_key; /* elements, incidents, user tasks */
+    const char *element_id;       /* elements, incidents, user tasks */
     const char *element_type;     /* elements: Zeebe's BpmnElementType */
-    const char *name;             /* variables */
+    const char *name;             /* variables; user tasks: the task's name */
     int64_t variable_key;         /* variables */
     int64_t incident_key;         /* elements, incidents */
     int64_t job_key;              /* incidents */
     const char *error_type;       /* incidents: an incident type's name */
     int incident_state;           /* incidents: 1 ACTIVE, 2 RESOLVED, 0 any */
-    int no_match;                 /* a tenant other than "<default>": nothing can match */
-    size_t from;                  /* entries to skip */
-    size_t limit;                 /* entries to answer at most, >= 1 */
+    /* User tasks: their key (the same as their element instance's, so
+     * both filters must agree), their assignee ("" for unassigned ones
+     * only; |assigned| 1 for assigned ones only), a candidate group and
+     * user, and the priority when |has_priority|. */
+    int64_t user_task_key;
+    const char *assignee;
+    int assigned;
+    const char *candidate_group;
+    const char *candidate_user;
+    int32_t priority;
+    int has_priority;
+    int no_match; /* a tenant other than "<default>", a state no open task has: nothing matches */
+    size_t from;  /* entries to skip */
+    size_t limit; /* entries to answer at most, >= 1 */
 } command_search;
 
 /*
@@ -168,7 +185,8 @@ typedef struct command {
     /* The job it acts on; the incident for RESOLVE_INCIDENT; the process
      * instance for CANCEL_INSTANCE, GET_INSTANCE and INSTANCE_DETAILS; the
      * scope for SET_VARIABLES; the process definition for DELETE_RESOURCE
-     * and GET_PROCESS_XML. */
+     * and GET_PROCESS_XML; the user task for GET_, ASSIGN_ and
+     * COMPLETE_USER_TASK. */
     int64_t key;
 
     /* ACTIVATE, STREAM (max_jobs is 0 for a stream). */
@@ -178,8 +196,9 @@ typedef struct command {
      * the instance to end, 0 the server's default. */
     int64_t request_timeout_ms;
 
-    /* COMPLETE, FAIL, THROW_ERROR, CREATE_INSTANCE, SET_VARIABLES: JSON
-     * text, NULL when not sent. */
+    /* COMPLETE, FAIL, THROW_ERROR, CREATE_INSTANCE, SET_VARIABLES,
+     * PUBLISH_MESSAGE, CORRELATE_MESSAGE, COMPLETE_USER_TASK: JSON text, NULL when not
+     * sent. */
     const char *variables;
     size_t variables_len;
     int32_t retries; /* FAIL; UPDATE when has_retries */
@@ -230,10 +249,23 @@ typedef struct command {
     /* SEARCH_*: the filter and the page. */
     command_search search;
 
+    /* PUBLISH_MESSAGE, CORRELATE_MESSAGE: the message (never NULL, "" when
+     * not sent); its variables in |variables|. A correlation has no time
+     * to live and no id: it reaches the subscriptions open now or none (a
+     * publication with ttl 0 that must correlate). */
+    const char *message_name;
+    const char *correlation_key;
+    const char *message_id; /* PUBLISH_MESSAGE */
+    int64_t ttl_ms;         /* PUBLISH_MESSAGE: as sent; the engine refuses < 0 */
+
     /* ZEN_LIST_JOBS: ZenBPM's job list. ASSIGN_JOB: |key| and |assignee|
-     * (never NULL for it). */
+     * (never NULL for it). ASSIGN_USER_TASK: |key| is the task; |assignee|
+     * NULL or "" unassigns it. |no_override|: refuse when the task has
+     * another assignee (Camunda's allowOverride false; zero is Camunda's
+     * default). */
     command_zen_list zen;
     const char *assignee;
+    int no_override;
 
     /* MODIFY_INSTANCE: |key| is the instance; the tokens to put and the
      * element instances to terminate, in request order. */

@@ -762,3 +762,36 @@ int codec_encode_set_variables_response(int64_t key, uint8_t **out, size_t *out_
     r.key = key;
     return codec_pack_framed(&r.base, 0, out, out_len, err);
 }
+
+/* ---- messages ------------------------------------------------------------------ */
+
+int codec_decode_publish_message(const uint8_t *buf, size_t len, command *out, chute_error *err)
+{
+    int rc =
+        unpack_command(COMMAND_PUBLISH_MESSAGE,
+                       &gateway_protocol__publish_message_request__descriptor, buf, len, out, err);
+    if (rc)
+        return rc;
+    GatewayProtocol__PublishMessageRequest *r = (GatewayProtocol__PublishMessageRequest *)out->msg;
+    if (r->tenantid[0] && strcmp(r->tenantid, CODEC_DEFAULT_TENANT) != 0) {
+        char *ids[1] = {r->tenantid};
+        rc = check_tenants("PublishMessage", ids, 1, err);
+        command_free(out);
+        return rc;
+    }
+    out->message_name = r->name;
+    out->correlation_key = r->correlationkey;
+    out->message_id = r->messageid;
+    out->ttl_ms = r->timetolive;
+    set_variables(out, r->variables);
+    return 0;
+}
+
+int codec_encode_publish_message_response(int64_t key, uint8_t **out, size_t *out_len,
+                                          chute_error *err)
+{
+    GatewayProtocol__PublishMessageResponse r = GATEWAY_PROTOCOL__PUBLISH_MESSAGE_RESPONSE__INIT;
+    r.key = key;
+    r.tenantid = (char *)CODEC_DEFAULT_TENANT;
+    return codec_pack_framed(&r.base, 0, out, out_len, err);
+}

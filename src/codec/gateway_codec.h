@@ -170,6 +170,18 @@ int codec_encode_create_instance_response(const chute_instance_view *inst, int w
 int codec_encode_set_variables_response(int64_t key, uint8_t **out, size_t *out_len,
                                         chute_error *err);
 
+/* ---- messages ------------------------------------------------------------------ */
+
+/* PublishMessageRequest into a PUBLISH_MESSAGE command: name, correlation
+ * key, time to live, message id and variables as sent ("" when not sent);
+ * tenantId empty or "<default>". The bounds on them and a blank name are
+ * the engine's (chute_engine_publish_message). */
+int codec_decode_publish_message(const uint8_t *buf, size_t len, command *out, chute_error *err);
+
+/* PublishMessageResponse{key, tenantId "<default>"}, framed, malloc'd. */
+int codec_encode_publish_message_response(int64_t key, uint8_t **out, size_t *out_len,
+                                          chute_error *err);
+
 /* ---- encoding -------------------------------------------------------------------- */
 
 /*

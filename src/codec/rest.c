@@ -1499,6 +1499,69 @@ int rest_decode_signal(const char *body, size_t len, command *out, chute_error *
     return 0;
 }
 
+/* ---- messages ------------------------------------------------------------------------------- */
+
+/* The members a publication and a correlation share. */
+static int decode_message(command_kind kind, const char *body, size_t len, command *out,
+                          chute_error *err)
+{
+    int rc = command_start(kind, body, len, out, err);
+    if (rc != 0)
+        return rc;
+    json_t *doc = out->doc;
+    const char *s;
+    const char *request = kind == COMMAND_PUBLISH_MESSAGE ? "Publish Message" : "Correlate Message";
+    if ((rc = get_string(doc, "name", &s, err)) != 0)
+        goto fail;
+    out->message_name = s ? s : "";
+    if ((rc = get_string(doc, "correlationKey", &s, err)) != 0)
+        goto fail;
+    out->correlation_key = s ? s : "";
+    out->message_id = "";
+    if ((rc = command_variables(out, err)) != 0 || (rc = check_tenant(doc, request, err)) != 0)
+        goto fail;
+    return 0;
+fail:
+    command_free(out);
+    return rc;
+}
+
+int rest_decode_publish_message(const char *body, size_t len, command *out, chute_error *err)
+{
+    int rc = decode_message(COMMAND_PUBLISH_MESSAGE, body, len, out, err);
+    if (rc != 0)
+        return rc;
+    const char *id;
+    int64_t v;
+    int has;
+    if ((rc = get_string(out->doc, "messageId", &id, err)) != 0 ||
+        (rc = get_int(out->doc, "timeToLive", INT64_MIN, INT64_MAX, &v, &has, err)) != 0) {
+        command_free(out);
+        return rc;
+    }
+    out->message_id = id ? id : "";
+    out->ttl_ms = has ? v : 0;
+    return 0;
+}
+
+int rest_decode_correlate_message(const char *body, size_t len, command *out, chute_error *err)
+{
+    return decode_message(COMMAND_CORRELATE_MESSAGE, body, len, out, err);
+}
+
+void rest_encode_message(rest_buf *b, int64_t message_key, int correlation,
+                         int64_t process_instance_key)
+{
+    rest_buf_puts(b, "{");
+    put_key(b, "messageKey", message_key);
+    rest_buf_printf(b, ",\"tenantId\":\"%s\"", REST_DEFAULT_TENANT);
+    if (correlation) {
+        rest_buf_puts(b, ",");
+        put_key(b, "processInstanceKey", process_instance_key);
+    }
+    rest_buf_puts(b, "}");
+}
+
 /* ---- process instances: searches ---------------------------------------------------------- */
 
 /* How a filter field is read, and where it goes in struct command_search. */
@@ -1511,6 +1574,9 @@ typedef enum filter_type {
     F_INCIDENT_STATE, /* ACTIVE, RESOLVED */
     F_ERROR_TYPE,     /* one of Zeebe's incident types */
     F_TENANT,         /* "<default>" matches everything, any other tenant nothing */
+    F_TASK_STATE,     /* a user task state: CREATED, or one no open task has */
+    F_ASSIGNEE,       /* a string, or {"$exists": bool} */
+    F_PRIORITY,       /* 0..100, with has_priority */
 } filter_type;
 
 typedef struct filter_field {
@@ -1573,7 +1639,31 @@ static const filter_field incident_fields[] = {
     {NULL, 0, 0},
 };
 
+static const filter_field user_task_fields[] = {
+    FIELD("state", F_TASK_STATE, no_match),
+    FIELD("assignee", F_ASSIGNEE, assignee),
+    FIELD("processInstanceKey", F_KEY, process_instance_key),
+    FIELD("processDefinitionKey", F_KEY, process_definition_key),
+    FIELD("processDefinitionId", F_STRING, bpmn_process_id),
+    FIELD("elementId", F_STRING, element_id),
+    FIELD("elementInstanceKey", F_KEY, element_instance_key),
+    FIELD("userTaskKey", F_KEY, user_task_key),
+    FIELD("name", F_STRING, name),
+    FIELD("candidateGroup", F_STRING, candidate_group),
+    FIELD("candidateUser", F_STRING, candidate_user),
+    FIELD("priority", F_PRIORITY, priority),
+    FIELD("tenantId", F_TENANT, no_match),
+    {NULL, 0, 0},
+};
+
 #undef FIELD
+
+/* The states of Camunda's user tasks. Chute keeps open tasks only, and
+ * they are CREATED: a filter on any other state matches nothing. */
+static const char *const user_task_states[] = {
+    "CREATING",  "CREATED",   "ASSIGNING", "UPDATING", "COMPLETING",
+    "COMPLETED", "CANCELING", "CANCELED",  "FAILED",   NULL,
+};
 
 /* The incident types a Camunda client may filter on (Zeebe's list);
  * Chute raises only some of them, the others match nothing. */
@@ -1604,27 +1694,42 @@ static void field_names(const filter_field *fields, char *buf, size_t cap)
 }
 
 /* The value of filter member |name|: |v| itself, or the operand of
- * {"$eq": value}; NULL (with rc 0) for a null value. */
-static int filter_operand(const char *name, json_t *v, json_t **out, chute_error *err)
+ * {"$eq": value}; NULL (with rc 0) for a null value. With |exists|, the
+ * filter may instead be {"$exists": bool}: |*exists| is then 1 or -1 and
+ * |*out| NULL. */
+static int filter_operand(const char *name, json_t *v, json_t **out, int *exists, chute_error *err)
 {
     *out = NULL;
     if (json_is_object(v)) {
         const char *op, *other = NULL;
-        json_t *arg, *eq = NULL;
+        json_t *arg, *eq = NULL, *ex = NULL;
         json_object_foreach(v, op, arg)
         {
             if (strcmp(op, "$eq") == 0) {
                 eq = arg;
+            } else if (exists && strcmp(op, "$exists") == 0) {
+                ex = arg;
             } else {
                 other = op;
                 break;
             }
         }
-        if (other || !eq)
+        if (!other && ex && !eq) {
+            if (!json_is_boolean(ex))
+                return chute_error_set(err, CHUTE_EINVAL,
+                                       "Expected filter.%s.$exists to be a boolean, but got %s",
+                                       name, jdoc_kind_name(ex));
+            *exists = json_is_true(ex) ? 1 : -1;
+            return 0;
+        }
+        if (other || !eq || ex)
             return chute_error_set(err, CHUTE_EINVAL,
-                                   "Expected filter.%s to be a value or {\"$eq\": value}, but it "
+                                   "Expected filter.%s to be a value%s or {\"$eq\": value}, but it "
                                    "%s%.32s%s, which Chute does not support",
-                                   name, other ? "uses '" : "is an empty object",
+                                   name, exists ? ", {\"$exists\": bool}" : "",
+                                   other ? "uses '"
+                                   : ex  ? "uses both $eq and $exists"
+                                         : "is an empty object",
                                    other ? other : "", other ? "'" : "");
         v = eq;
     }
@@ -1659,6 +1764,12 @@ static int filter_one(const filter_field *f, json_t *v, command_search *s, chute
             s->has_version = 1;
         }
         break;
+    case F_PRIORITY:
+        if ((rc = get_int(holder, name, 0, 100, &x, &has, err)) == 0) {
+            s->priority = (int32_t)x;
+            s->has_priority = 1;
+        }
+        break;
     case F_BOOL: {
         int b = 0;
         if ((rc = get_bool(holder, name, &b, err)) == 0)
@@ -1670,6 +1781,8 @@ static int filter_one(const filter_field *f, json_t *v, command_search *s, chute
     case F_INSTANCE_STATE:
     case F_INCIDENT_STATE:
     case F_TENANT:
+    case F_TASK_STATE:
+    case F_ASSIGNEE:
         rc = get_string(holder, name, &str, err);
         break;
     }
@@ -1680,8 +1793,23 @@ static int filter_one(const filter_field *f, json_t *v, command_search *s, chute
     /* |str| lives in |v|, which the document holds. */
     switch (f->type) {
     case F_STRING:
+    case F_ASSIGNEE:
         *(const char **)(void *)at = str;
         break;
+    case F_TASK_STATE: {
+        size_t i = 0;
+        while (user_task_states[i] && strcmp(user_task_states[i], str) != 0)
+            i++;
+        if (!user_task_states[i])
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 "Expected %s to be a user task state (CREATING, CREATED, "
+                                 "ASSIGNING, UPDATING, COMPLETING, COMPLETED, CANCELING, "
+                                 "CANCELED, FAILED), but got '%.64s'",
+                                 name, str);
+        else if (strcmp(str, "CREATED") != 0)
+            s->no_match = 1; /* Chute keeps open tasks only, and they are CREATED */
+        break;
+    }
     case F_ERROR_TYPE: {
         size_t i = 0;
         while (error_types[i] && strcmp(error_types[i], str) != 0)
@@ -1768,8 +1896,14 @@ static int decode_search(command_kind kind, const filter_field *fields, const ch
                 goto fail;
             }
             json_t *operand;
-            if ((rc = filter_operand(k, v, &operand, err)) != 0)
+            int exists = 0;
+            if ((rc = filter_operand(k, v, &operand, f->type == F_ASSIGNEE ? &exists : NULL,
+                                     err)) != 0)
                 goto fail;
+            if (exists > 0)
+                s->assigned = 1; /* assigned to anyone */
+            else if (exists < 0)
+                s->assignee = ""; /* unassigned only */
             if (operand && (rc = filter_one(f, operand, s, err)) != 0)
                 goto fail;
         }
@@ -1825,6 +1959,61 @@ int rest_decode_search_incidents(const char *body, size_t len, command *out, chu
 {
     return decode_search(COMMAND_SEARCH_INCIDENTS, incident_fields, "incidents", body, len, out,
                          err);
+}
+
+int rest_decode_search_user_tasks(const char *body, size_t len, command *out, chute_error *err)
+{
+    int rc = decode_search(COMMAND_SEARCH_USER_TASKS, user_task_fields, "user tasks", body, len,
+                           out, err);
+    if (rc != 0)
+        return rc;
+    command_search *s = &out->search;
+    if (s->user_task_key && s->element_instance_key && s->user_task_key != s->element_instance_key)
+        s->no_match = 1; /* a user task's key is its element instance's */
+    return 0;
+}
+
+/* ---- user tasks ---------------------------------------------------------------------- */
+
+/* action: Camunda hands it to task listeners; Chute has none and only
+ * checks its type. */
+static int check_action(json_t *doc, chute_error *err)
+{
+    const char *action;
+    return get_string(doc, "action", &action, err);
+}
+
+int rest_decode_user_task_assignment(const char *body, size_t len, command *out, chute_error *err)
+{
+    int rc = command_start(COMMAND_ASSIGN_USER_TASK, body, len, out, err);
+    if (rc != 0)
+        return rc;
+    int allow = 1;
+    const char *assignee;
+    if ((rc = get_string(out->doc, "assignee", &assignee, err)) != 0 ||
+        (rc = get_bool(out->doc, "allowOverride", &allow, err)) != 0 ||
+        (rc = check_action(out->doc, err)) != 0)
+        goto fail;
+    if (!assignee || !assignee[0]) {
+        /* Camunda's words: unassigning is DELETE .../assignee. */
+        rc = chute_error_set(err, CHUTE_EINVAL, "No assignee provided.");
+        goto fail;
+    }
+    out->assignee = assignee;
+    out->no_override = !allow;
+    return 0;
+fail:
+    command_free(out);
+    return rc;
+}
+
+int rest_decode_user_task_completion(const char *body, size_t len, command *out, chute_error *err)
+{
+    int rc = command_start(COMMAND_COMPLETE_USER_TASK, body, len, out, err);
+    if (rc == 0 &&
+        ((rc = command_variables(out, err)) != 0 || (rc = check_action(out->doc, err)) != 0))
+        command_free(out);
+    return rc;
 }
 
 /* ---- process instances: answers ------------------------------------------------------------ */
@@ -1967,6 +2156,71 @@ void rest_encode_process_incident(rest_buf *b, const chute_incident_view *inc)
     put_time(b, "creationTime", inc->created_at);
     rest_buf_printf(b, ",\"state\":\"%s\",\"tenantId\":\"" REST_DEFAULT_TENANT "\"}",
                     inc->resolved ? "RESOLVED" : "ACTIVE");
+}
+
+/* All digits: a form's key; anything else a form's external reference. */
+static int is_key_text(const char *s)
+{
+    if (!s || !*s || strlen(s) > 19)
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
+static void put_list(rest_buf *b, const char *name, const char *list)
+{
+    rest_buf_printf(b, ",\"%s\":", name);
+    if (list && list[0])
+        rest_buf_puts(b, list);
+    else
+        rest_buf_puts(b, "[]");
+}
+
+void rest_encode_user_task(rest_buf *b, const chute_user_task_view *t)
+{
+    rest_buf_puts(b, "{");
+    put_key(b, "userTaskKey", t->key);
+    if (t->name && t->name[0]) {
+        rest_buf_puts(b, ",");
+        put_str(b, "name", t->name);
+    }
+    rest_buf_puts(b, ",\"state\":\"CREATED\"");
+    if (t->assignee && t->assignee[0]) {
+        rest_buf_puts(b, ",");
+        put_str(b, "assignee", t->assignee);
+    }
+    rest_buf_puts(b, ",");
+    put_str(b, "elementId", t->element_id);
+    rest_buf_puts(b, ",");
+    put_key(b, "elementInstanceKey", t->key);
+    put_list(b, "candidateGroups", t->candidate_groups);
+    put_list(b, "candidateUsers", t->candidate_users);
+    rest_buf_puts(b, ",");
+    put_str(b, "processDefinitionId", t->bpmn_process_id);
+    rest_buf_puts(b, ",");
+    put_key(b, "processDefinitionKey", t->process_definition_key);
+    rest_buf_puts(b, ",");
+    put_key(b, "processInstanceKey", t->process_instance_key);
+    if (t->form_key && t->form_key[0]) {
+        rest_buf_puts(b, ",");
+        if (is_key_text(t->form_key))
+            rest_buf_printf(b, "\"formKey\":\"%s\"", t->form_key);
+        else
+            put_str(b, "externalFormReference", t->form_key);
+    }
+    put_time(b, "creationDate", t->created_at);
+    if (t->due_date && t->due_date[0]) {
+        rest_buf_puts(b, ",");
+        put_str(b, "dueDate", t->due_date);
+    }
+    if (t->follow_up_date && t->follow_up_date[0]) {
+        rest_buf_puts(b, ",");
+        put_str(b, "followUpDate", t->follow_up_date);
+    }
+    rest_buf_printf(b, ",\"priority\":%" PRId32 ",\"tenantId\":\"" REST_DEFAULT_TENANT "\"}",
+                    t->priority);
 }
 
 /* ---- ZenBPM's job endpoints ------------------------------------------------------------- */

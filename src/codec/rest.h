@@ -203,6 +203,47 @@ int rest_decode_search_elements(const char *body, size_t len, command *out, chut
 int rest_decode_search_variables(const char *body, size_t len, command *out, chute_error *err);
 int rest_decode_search_incidents(const char *body, size_t len, command *out, chute_error *err);
 
+/* ---- messages -------------------------------------------------------------------- */
+
+/*
+ * POST /v2/messages/publication: {name, correlationKey, timeToLive (ms),
+ * messageId, variables, tenantId} into a PUBLISH_MESSAGE command. Strings
+ * not sent are ""; timeToLive not sent is 0. Bounds, a blank name, a
+ * negative time to live and variables that are not an object are the
+ * engine's to refuse. Unknown members are ignored.
+ */
+int rest_decode_publish_message(const char *body, size_t len, command *out, chute_error *err);
+
+/* POST /v2/messages/correlation: {name, correlationKey, variables,
+ * tenantId} into a CORRELATE_MESSAGE command. */
+int rest_decode_correlate_message(const char *body, size_t len, command *out, chute_error *err);
+
+/* The answer of a publication, {messageKey, tenantId}, or with
+ * |correlation| that of a correlation, {messageKey, tenantId,
+ * processInstanceKey} (the first instance the message reached). */
+void rest_encode_message(rest_buf *b, int64_t message_key, int correlation,
+                         int64_t process_instance_key);
+
+/*
+ * POST /v2/user-tasks/search: the filter of Camunda's UserTaskFilter that
+ * Chute reads: state (CREATED matches every task Chute keeps, which are
+ * the open ones; any other of Camunda's states matches nothing), assignee
+ * (a name, or {"$exists": false} for unassigned tasks, true for assigned
+ * ones), processInstanceKey, processDefinitionKey, processDefinitionId,
+ * elementId, elementInstanceKey, userTaskKey (the same key in Chute),
+ * name, candidateGroup, candidateUser, priority and tenantId.
+ */
+int rest_decode_search_user_tasks(const char *body, size_t len, command *out, chute_error *err);
+
+/* POST /v2/user-tasks/{key}/assignment: {assignee (required, not empty:
+ * "No assignee provided."), allowOverride (default true), action}. */
+int rest_decode_user_task_assignment(const char *body, size_t len, command *out, chute_error *err);
+
+/* POST /v2/user-tasks/{key}/completion: {variables, action}; an empty
+ * body is {}. action is checked to be a string and not used: Chute has no
+ * task listeners. */
+int rest_decode_user_task_completion(const char *body, size_t len, command *out, chute_error *err);
+
 /* Epoch ms as a quoted ISO-8601 UTC date with milliseconds
  * ("2023-11-14T22:13:20.000Z"). */
 void rest_buf_iso_time(rest_buf *b, int64_t ms);
@@ -233,6 +274,15 @@ void rest_encode_variable(rest_buf *b, const chute_variable_view *v);
  * elementId, elementInstanceKey, jobKey (when a job failed), creationTime,
  * state (ACTIVE, RESOLVED), tenantId. */
 void rest_encode_process_incident(rest_buf *b, const chute_incident_view *inc);
+
+/* A user task (GET and search items): userTaskKey, name (when the
+ * element has one), state CREATED, assignee (when assigned), elementId,
+ * elementInstanceKey (= userTaskKey), candidateGroups, candidateUsers,
+ * processDefinitionId, processDefinitionKey, processInstanceKey, formKey
+ * (a form's key: digits) or externalFormReference (any other form
+ * reference), creationDate, dueDate and followUpDate (when set), priority,
+ * tenantId. */
+void rest_encode_user_task(rest_buf *b, const chute_user_task_view *t);
 
 /* ---- encoding -------------------------------------------------------------------- */
 

@@ -238,3 +238,160 @@ int iso_parse_cycle(const char *s, size_t len, iso_cycle *out)
         return -1;
     return 0;
 }
+
+/* ---- cron ------------------------------------------------------------------ */
+
+static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
+                                          "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
+static const char *const day_names[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
+
+/* A value of a field: a number or, for months and days, a name. */
+static int cron_value(const char *s, size_t n, size_t *i, int field, int *v)
+{
+    if (*i < n && s[*i] >= '0' && s[*i] <= '9') {
+        int x = 0;
+        while (*i < n && s[*i] >= '0' && s[*i] <= '9') {
+            x = x * 10 + (s[*i] - '0');
+            if (x > 1000)
+                return -1;
+            (*i)++;
+        }
+        *v = x;
+        return 0;
+    }
+    const char *const *names = field == 4 ? month_names : field == 5 ? day_names : NULL;
+    int count = field == 4 ? 12 : 7;
+    if (!names || *i + 3 > n)
+        return -1;
+    for (int k = 0; k < count; k++) {
+        int match = 1;
+        for (int c = 0; c < 3 && match; c++) {
+            char ch = s[*i + (size_t)c];
+            if (ch >= 'a' && ch <= 'z')
+                ch = (char)(ch - 'a' + 'A');
+            match = ch == names[k][c];
+        }
+        if (match) {
+            *i += 3;
+            *v = field == 4 ? k + 1 : k;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* One field (|lo|..|hi|) into |bits|. */
+static int cron_field(const char *s, size_t n, int field, int lo, int hi, uint64_t *bits)
+{
+    *bits = 0;
+    size_t i = 0;
+    while (i < n) {
+        int a = lo, b = hi, step = 1;
+        if (s[i] == '*' || s[i] == '?') {
+            i++;
+        } else {
+            if (cron_value(s, n, &i, field, &a) != 0)
+                return -1;
+            b = a;
+            if (i < n && s[i] == '-') {
+                i++;
+                if (cron_value(s, n, &i, field, &b) != 0)
+                    return -1;
+            }
+        }
+        if (i < n && s[i] == '/') {
+            i++;
+            if (cron_value(s, n, &i, 0, &step) != 0 || step < 1)
+                return -1;
+            if (a == b && s[i - 1] != '*')
+                b = hi; /* "5/15": from 5 on */
+        }
+        if (field == 5 && a == 7 && b == 7)
+            a = b = 0; /* 7 is Sunday too */
+        else if (field == 5 && b == 7)
+            b = 6, *bits |= 1;
+        if (a < lo || b > hi || a > b)
+            return -1;
+        for (int v = a; v <= b; v += step)
+            *bits |= (uint64_t)1 << v;
+        if (i < n) {
+            if (s[i] != ',')
+                return -1;
+            i++;
+        }
+    }
+    return *bits ? 0 : -1;
+}
+
+int iso_parse_cron(const char *s, size_t len, iso_cron *out)
+{
+    trim(&s, &len);
+    static const struct {
+        const char *macro, *expr;
+    } macros[] = {{"@yearly", "0 0 0 1 1 *"},  {"@annually", "0 0 0 1 1 *"},
+                  {"@monthly", "0 0 0 1 * *"}, {"@weekly", "0 0 0 * * 0"},
+                  {"@daily", "0 0 0 * * *"},   {"@midnight", "0 0 0 * * *"},
+                  {"@hourly", "0 0 * * * *"}};
+    for (size_t m = 0; m < sizeof macros / sizeof *macros; m++)
+        if (len == strlen(macros[m].macro) && memcmp(s, macros[m].macro, len) == 0)
+            return iso_parse_cron(macros[m].expr, strlen(macros[m].expr), out);
+    const char *f[6];
+    size_t fl[6];
+    int nf = 0;
+    size_t i = 0;
+    while (i < len && nf < 7) {
+        while (i < len && s[i] == ' ')
+            i++;
+        if (i >= len)
+            break;
+        size_t b = i;
+        while (i < len && s[i] != ' ')
+            i++;
+        if (nf == 6)
+            return -1;
+        f[nf] = s + b;
+        fl[nf++] = i - b;
+    }
+    if (nf != 6)
+        return -1;
+    static const int lo[] = {0, 0, 0, 1, 1, 0}, hi[] = {59, 59, 23, 31, 12, 6};
+    uint64_t bits[6];
+    for (int k = 0; k < 6; k++)
+        if (cron_field(f[k], fl[k], k, lo[k], hi[k], &bits[k]) != 0)
+            return -1;
+    out->seconds = bits[0];
+    out->minutes = bits[1];
+    out->hours = (uint32_t)bits[2];
+    out->days = (uint32_t)bits[3];
+    out->months = (uint16_t)bits[4];
+    out->weekdays = (uint8_t)bits[5];
+    return 0;
+}
+
+int64_t iso_cron_next(const iso_cron *c, int64_t after)
+{
+    int64_t t = (after >= 0 ? after / 1000 : (after - 999) / 1000) + 1; /* seconds */
+    int64_t day = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+    int64_t in_day = t - day * 86400;
+    for (int64_t d = 0; d < 4 * 366; d++, day++, in_day = 0) {
+        int64_t y, m, dd;
+        civil_from_days(day, &y, &m, &dd);
+        int64_t wd = ((day % 7) + 11) % 7; /* 1970-01-01 was a Thursday (4) */
+        if (!(c->months >> m & 1) || !(c->days >> dd & 1) || !(c->weekdays >> wd & 1))
+            continue;
+        for (int h = (int)(in_day / 3600); h < 24; h++) {
+            if (!(c->hours >> h & 1))
+                continue;
+            int m0 = h == in_day / 3600 ? (int)(in_day % 3600 / 60) : 0;
+            for (int mi = m0; mi < 60; mi++) {
+                if (!(c->minutes >> mi & 1))
+                    continue;
+                int s0 = (h == in_day / 3600 && mi == in_day % 3600 / 60) ? (int)(in_day % 60) : 0;
+                for (int sec = s0; sec < 60; sec++)
+                    if (c->seconds >> sec & 1)
+                        return (day * 86400 + h * 3600 + mi * 60 + sec) * 1000;
+            }
+        }
+    }
+    return -1;
+}

@@ -41,3 +41,22 @@ typedef struct iso_cycle {
 int iso_parse_cycle(const char *s, size_t len, iso_cycle *out);
 
 #endif
+
+/* A cron expression as Zeebe's timers take them (Spring's six fields:
+ * second minute hour day-of-month month day-of-week; "*", lists, ranges,
+ * steps, names like MON-FRI and JAN, "?" for a day field, and the macros
+ * @yearly @monthly @weekly @daily @hourly). Day of month and day of week
+ * must both match when both are restricted. */
+typedef struct iso_cron {
+    uint64_t seconds, minutes; /* bit n: value n */
+    uint32_t hours, days;      /* days: bit 1..31 */
+    uint16_t months;           /* bit 1..12 */
+    uint8_t weekdays;          /* bit 0..6, Sunday 0 */
+} iso_cron;
+
+/* Parses |len| bytes of |s|; 0, or -1 when it is not such an expression. */
+int iso_parse_cron(const char *s, size_t len, iso_cron *out);
+
+/* The first time strictly after |after| (epoch ms, UTC) that |c| matches,
+ * within four years; -1 when there is none. */
+int64_t iso_cron_next(const iso_cron *c, int64_t after);

@@ -88,7 +88,7 @@ static int check_object_dom(const char *s, size_t len, int strings_only, const c
 }
 
 int jdoc_check_object(const char *s, size_t len, int strings_only, const char *what,
-                       chute_error *err)
+                      chute_error *err)
 {
     if (jdoc_blank(s, len))
         return 0;
@@ -136,7 +136,7 @@ static int dump(json_t *doc, char **out, size_t *out_len)
 }
 
 int jdoc_merge(const char *base, size_t base_len, const char *add, size_t add_len, char **out,
-                size_t *out_len)
+               size_t *out_len)
 {
     json_t *a = load_object(base, base_len);
     json_t *b = load_object(add, add_len);
@@ -149,7 +149,7 @@ int jdoc_merge(const char *base, size_t base_len, const char *add, size_t add_le
 }
 
 int jdoc_filter(const char *doc, size_t len, const char *const *names, size_t n, char **out,
-                 size_t *out_len)
+                size_t *out_len)
 {
     json_t *src = load_object(doc, len);
     json_t *dst = json_object();
@@ -167,4 +167,42 @@ int jdoc_filter(const char *doc, size_t len, const char *const *names, size_t n,
     json_decref(src);
     json_decref(dst);
     return rc;
+}
+
+int jdoc_strings_each(const char *s, size_t len, int (*fn)(void *ctx, const char *str, size_t n),
+                      void *ctx)
+{
+    if (!s || jdoc_blank(s, len))
+        return 0;
+    json_error_t jerr;
+    json_t *a = json_loadb(s, len, JSON_DECODE_ANY, &jerr);
+    if (!a)
+        return jerr.text[0] && strstr(jerr.text, "memory") ? CHUTE_ENOMEM : CHUTE_EINVAL;
+    int rc = 0;
+    if (!json_is_array(a)) {
+        rc = CHUTE_EINVAL;
+    } else {
+        size_t i;
+        json_t *v;
+        json_array_foreach(a, i, v)
+        {
+            if (!json_is_string(v))
+                continue;
+            if ((rc = fn(ctx, json_string_value(v), json_string_length(v))) != 0)
+                break;
+        }
+    }
+    json_decref(a);
+    return rc;
+}
+
+static int is_want(void *ctx, const char *str, size_t n)
+{
+    const char *want = ctx;
+    return strlen(want) == n && memcmp(want, str, n) == 0;
+}
+
+int jdoc_array_has(const char *s, size_t len, const char *want)
+{
+    return jdoc_strings_each(s, len, is_want, (void *)want) == 1;
 }

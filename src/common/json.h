@@ -28,7 +28,7 @@ int jdoc_blank(const char *s, size_t len);
  * building a document (jdoc_scan); the verdict and the reason are jansson's.
  */
 int jdoc_check_object(const char *s, size_t len, int strings_only, const char *what,
-                       chute_error *err);
+                      chute_error *err);
 
 /*
  * The validator behind jdoc_check_object: accepts exactly what jansson's
@@ -79,13 +79,28 @@ int jdoc_scan(const char *s, size_t len, int strings_only, jdoc_scan_result *r);
  * checked objects. Returns 0 or CHUTE_ENOMEM.
  */
 int jdoc_merge(const char *base, size_t base_len, const char *add, size_t add_len, char **out,
-                size_t *out_len);
+               size_t *out_len);
 
 /*
  * Keeps only the top-level members named in |names| (|n| of them). Returns a
  * new compact document in |*out| (malloc'd) or CHUTE_ENOMEM.
  */
 int jdoc_filter(const char *doc, size_t len, const char *const *names, size_t n, char **out,
-                 size_t *out_len);
+                size_t *out_len);
+
+/*
+ * Calls |fn| with each string of the JSON array |s| (|len| bytes; a blank
+ * document is an empty array), in order, until it returns non-zero, which
+ * is then returned. Members that are not strings are skipped: the lists
+ * Chute keeps this way (a user task's candidate groups and users) hold
+ * strings only. Returns 0, |fn|'s value, CHUTE_EINVAL when |s| is not a
+ * JSON array, or CHUTE_ENOMEM.
+ */
+int jdoc_strings_each(const char *s, size_t len, int (*fn)(void *ctx, const char *str, size_t n),
+                      void *ctx);
+
+/* Non-zero when the JSON array |s| (|len| bytes) holds the string |want|;
+ * 0 otherwise, also for a document that is not an array. */
+int jdoc_array_has(const char *s, size_t len, const char *want);
 
 #endif

@@ -1336,6 +1336,7 @@ static int arm_timer(chute_engine *e, einst *ei, uint32_t event)
         ok = iso_parse_datetime(text, len, &t->due) == 0;
     } else {
         iso_cycle c;
+        iso_cron cr;
         ok = iso_parse_cycle(text, len, &c) == 0;
         if (ok) {
             t->every_ms = c.every.ms;
@@ -1344,6 +1345,13 @@ static int arm_timer(chute_engine *e, einst *ei, uint32_t event)
             t->repeat = c.repeat < 0 ? -1 : c.repeat - 1;
             if (c.repeat == 0)
                 ok = 0;
+        } else if (iso_parse_cron(text, len, &cr) == 0 && ev->timer->is_static) {
+            /* A cron cycle: every_months -1 marks it; the next firing comes
+             * from the model's text each time. */
+            t->every_months = -1;
+            t->repeat = -1;
+            t->due = iso_cron_next(&cr, now);
+            ok = t->due >= 0;
         }
     }
     if (!ok) {
@@ -1371,6 +1379,22 @@ static int arm_timer(chute_engine *e, einst *ei, uint32_t event)
 }
 
 static int open_sub(chute_engine *e, einst *ei, uint32_t event);
+
+/* The firing after |due| of the cycle of timer event |ev|: its interval
+ * (|every_months| and |every_ms|), or its cron expression when
+ * |every_months| is -1. -1 when there is none. */
+static int64_t next_cycle_due(const model_element *ev, int64_t due, int64_t every_ms,
+                              int64_t every_months)
+{
+    if (every_months == -1) {
+        iso_cron cr;
+        if (iso_parse_cron(ev->timer->text, ev->timer->len, &cr) != 0)
+            return -1;
+        return iso_cron_next(&cr, due);
+    }
+    iso_duration every = {every_months, every_ms};
+    return iso_add(due, &every);
+}
 
 /* Schedules the timers and opens the subscriptions of the boundary events
  * of activity |ei|. */
@@ -1597,11 +1621,13 @@ void process_tick(chute_engine *e, int64_t now)
             uint32_t event = t->event;
             const model_element *sev = &owner->pi->proc->elements[event];
             if (!sev->interrupting && t->repeat != 0) {
-                iso_duration every = {t->every_months, t->every_ms};
-                t->due = iso_add(t->due, &every);
+                t->due = next_cycle_due(&owner->pi->proc->elements[t->event], t->due,
+                                        t->every_ms, t->every_months);
                 if (t->repeat > 0)
                     t->repeat--;
-                if (process_timer_add(e, t) != 0) {
+                if (t->due < 0) {
+                    free(t); /* a cron with no firing left */
+                } else if (process_timer_add(e, t) != 0) {
                     free(t);
                     engine_batch_fail(e, NULL);
                 }
@@ -1619,11 +1645,13 @@ void process_tick(chute_engine *e, int64_t now)
             uint32_t event = t->event;
             if (!b->interrupting && t->repeat != 0) {
                 /* The next cycle counts from this one's due time: no drift. */
-                iso_duration every = {t->every_months, t->every_ms};
-                t->due = iso_add(t->due, &every);
+                t->due = next_cycle_due(&owner->pi->proc->elements[t->event], t->due,
+                                        t->every_ms, t->every_months);
                 if (t->repeat > 0)
                     t->repeat--;
-                if (process_timer_add(e, t) != 0) {
+                if (t->due < 0) {
+                    free(t); /* a cron with no firing left */
+                } else if (process_timer_add(e, t) != 0) {
                     free(t);
                     engine_batch_fail(e, NULL);
                 }
@@ -3434,6 +3462,7 @@ int chute_engine_publish_message(chute_engine *e, const chute_message_spec *spec
             if (m->expires > now && m->id && strcmp(m->id, id) == 0 &&
                 strcmp(m->name, name) == 0 && strcmp(m->ckey, ckey) == 0)
                 return chute_error_set(err, CHUTE_EEXIST,
+                                       "Command 'PUBLISH' rejected with code 'ALREADY_EXISTS': "
                                        "Expected to publish a new message with id '%s', but a "
                                        "message with that id was already published",
                                        id);
@@ -4077,12 +4106,21 @@ static int first_due(const model_process *proc, uint32_t event, int64_t now, dti
             return -1;
     } else {
         iso_cycle c;
-        if (iso_parse_cycle(txt, len, &c) != 0 || c.repeat == 0)
+        iso_cron cr;
+        if (iso_parse_cycle(txt, len, &c) == 0 && c.repeat != 0) {
+            t->every_ms = c.every.ms;
+            t->every_months = c.every.months;
+            t->due = c.start ? c.start : iso_add(now, &c.every);
+            t->repeat = c.repeat < 0 ? -1 : c.repeat - 1;
+        } else if (iso_parse_cron(txt, len, &cr) == 0) {
+            t->every_months = -1;
+            t->repeat = -1;
+            t->due = iso_cron_next(&cr, now);
+            if (t->due < 0)
+                return -1;
+        } else {
             return -1;
-        t->every_ms = c.every.ms;
-        t->every_months = c.every.months;
-        t->due = c.start ? c.start : iso_add(now, &c.every);
-        t->repeat = c.repeat < 0 ? -1 : c.repeat - 1;
+        }
     }
     return 0;
 }
@@ -4149,11 +4187,11 @@ static void fire_timer_starts(chute_engine *e, int64_t now)
         }
         if (proc && t->repeat != 0) {
             /* The next firing counts from this one's due time: no drift. */
-            iso_duration every = {t->every_months, t->every_ms};
-            t->due = iso_add(t->due, &every);
+            t->due = next_cycle_due(&proc->elements[t->event], t->due, t->every_ms,
+                                    t->every_months);
             if (t->repeat > 0)
                 t->repeat--;
-            if (heap_push(&e->dtimers, t) != 0) {
+            if (t->due < 0 || heap_push(&e->dtimers, t) != 0) {
                 engine_persist_timer_start(e, t, 1);
                 free(t);
                 engine_batch_fail(e, NULL);

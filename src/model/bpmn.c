@@ -1579,10 +1579,12 @@ static int read_event_details(builder *b, const xtree_node *n, model_element *el
         /* A static timer is read now, so a bad one fails the deployment. */
         iso_duration dur;
         iso_cycle cyc;
+        iso_cron cron;
         int64_t at;
         int ok = kind == MODEL_TIMER_DURATION ? iso_parse_duration(txt, len, &dur) == 0
                  : kind == MODEL_TIMER_DATE   ? iso_parse_datetime(txt, len, &at) == 0
-                                              : iso_parse_cycle(txt, len, &cyc) == 0;
+                                              : (iso_parse_cycle(txt, len, &cyc) == 0 ||
+                                               iso_parse_cron(txt, len, &cron) == 0);
         if (!ok) {
             char q[QUOTE_MAX + 8];
             clip(q, sizeof q, txt, len);
@@ -1594,7 +1596,7 @@ static int read_event_details(builder *b, const xtree_node *n, model_element *el
                           ? "Invalid timer date '%s': expected an ISO 8601 date and time such as "
                             "'2026-12-04T10:00:00Z'"
                           : "Invalid timer cycle '%s': expected an ISO 8601 repeating interval "
-                            "such as 'R5/PT10S' (cron expressions are not supported by Chute yet)",
+                            "such as 'R5/PT10S' or a cron expression such as '0 0 9 * * MON-FRI'",
                       q);
             return 0;
         }

@@ -47,6 +47,11 @@ REST_BODY(search_incidents)
 REST_BODY(modification)
 REST_BODY(migration)
 REST_BODY(signal)
+REST_BODY(publish_message)
+REST_BODY(correlate_message)
+REST_BODY(search_user_tasks)
+REST_BODY(user_task_assignment)
+REST_BODY(user_task_completion)
 #undef REST_BODY
 
 static int rest_deployment(const command_rest_in *in, command *out, chute_error *err)
@@ -163,6 +168,11 @@ const command_def command_table[] = {
         NULL, NULL,                              "POST", "/v2/variables/search", rest_search_variables, 200},
     {"SearchIncidents", COMMAND_SEARCH_INCIDENTS, ADDS,
         NULL, NULL,                              "POST", "/v2/incidents/search", rest_search_incidents, 200},
+    {"PublishMessage", COMMAND_PUBLISH_MESSAGE, ADDS,
+        GW, codec_decode_publish_message,        "POST", "/v2/messages/publication", rest_publish_message, 200},
+    /* Camunda 8.8's correlation has no RPC: a publication that must correlate. */
+    {"CorrelateMessage", COMMAND_CORRELATE_MESSAGE, ADDS,
+        NULL, NULL,                              "POST", "/v2/messages/correlation", rest_correlate_message, 200},
     {"ModifyProcessInstance", COMMAND_MODIFY_INSTANCE, ADDS,
         GW, codec_decode_modify_process_instance, "POST", "/v2/process-instances/{processInstanceKey}/modification", rest_modification, 204},
     {"MigrateProcessInstance", COMMAND_MIGRATE_INSTANCE, ADDS,
@@ -189,6 +199,21 @@ const command_def command_table[] = {
         NULL, NULL,                              "POST", "/zenbpm/v1/jobs/{jobKey}/fail", rest_zen_fail, 204},
     {"ZenAssignJob", COMMAND_ASSIGN_JOB, ADDS,
         NULL, NULL,                              "POST", "/zenbpm/v1/jobs/{jobKey}/assign", rest_zen_assign, 204},
+    /* Native user tasks: Camunda's v2 endpoints, and chute.v1 for the CLI
+     * (the gateway protocol has no user task RPC). DELETE .../assignee is
+     * an assignment with no assignee. */
+    {"SearchUserTasks", COMMAND_SEARCH_USER_TASKS, ADDS,
+        NULL, NULL,                              "POST", "/v2/user-tasks/search", rest_search_user_tasks, 200},
+    {"ListUserTasks", COMMAND_SEARCH_USER_TASKS, ADDS,
+        CH, codec_decode_list_user_tasks,        NULL, NULL, NULL, 0},
+    {"GetUserTask", COMMAND_GET_USER_TASK, ADDS,
+        NULL, NULL,                              "GET", "/v2/user-tasks/{userTaskKey}", NULL, 200},
+    {"AssignUserTask", COMMAND_ASSIGN_USER_TASK, ADDS,
+        CH, codec_decode_assign_user_task,       "POST", "/v2/user-tasks/{userTaskKey}/assignment", rest_user_task_assignment, 204},
+    {"UnassignUserTask", COMMAND_ASSIGN_USER_TASK, ADDS,
+        NULL, NULL,                              "DELETE", "/v2/user-tasks/{userTaskKey}/assignee", NULL, 204},
+    {"CompleteUserTask", COMMAND_COMPLETE_USER_TASK, ADDS,
+        CH, codec_decode_complete_user_task,     "POST", "/v2/user-tasks/{userTaskKey}/completion", rest_user_task_completion, 204},
 };
 // clang-format on
 
@@ -214,7 +239,9 @@ void command_grpc_methods(const char *service, char *buf, size_t cap)
         buf[0] = '\0';
     for (size_t i = 0; i < command_table_len && w < cap; i++) {
         const command_def *d = &command_table[i];
-        if (!d->grpc_service || strcmp(d->grpc_service, service) != 0)
+        /* A row that only refuses (signals) is not a method Chute serves. */
+        if (!d->grpc_service || strcmp(d->grpc_service, service) != 0 ||
+            d->kind == COMMAND_BROADCAST_SIGNAL)
             continue;
         int k = snprintf(buf + w, cap - w, "%s%s", w ? ", " : "", d->name);
         if (k < 0)
@@ -526,6 +553,34 @@ static void run_create_instance(command_call *call, const command *cmd)
                             "is out of memory");
 }
 
+/* ---- messages ------------------------------------------------------------------------ */
+
+/* Publishes the message of a PUBLISH_MESSAGE or CORRELATE_MESSAGE into
+ * |out|. A correlation is a publication that keeps nothing (no time to
+ * live, no id) and must reach an open subscription or a message start
+ * event: when it reached none it is NOT_FOUND, as Zeebe rejects its
+ * CORRELATE command. */
+static int run_message(chute_engine *e, const command *cmd, chute_message_result *out,
+                       chute_error *err)
+{
+    int correlate = cmd->kind == COMMAND_CORRELATE_MESSAGE;
+    chute_message_spec spec = {.name = cmd->message_name ? cmd->message_name : "",
+                               .correlation_key = cmd->correlation_key ? cmd->correlation_key : "",
+                               .ttl_ms = correlate ? 0 : cmd->ttl_ms,
+                               .message_id = correlate || !cmd->message_id ? "" : cmd->message_id,
+                               .variables = cmd->variables ? cmd->variables : "",
+                               .variables_len = cmd->variables ? cmd->variables_len : 0};
+    memset(out, 0, sizeof *out);
+    int rc = chute_engine_publish_message(e, &spec, out, err);
+    if (rc != 0 || !correlate || out->correlated > 0)
+        return rc;
+    return chute_error_set(err, CHUTE_ENOTFOUND,
+                           "Command 'CORRELATE' rejected with code 'NOT_FOUND': Expected to find "
+                           "subscription for message with name '%.1024s' and correlation key "
+                           "'%.1024s', but none was found.",
+                           spec.name, spec.correlation_key);
+}
+
 /* ZenBPM's assign: the job must exist and not be done; the assignee is
  * kept by the broker (the engine has no field for it yet). */
 static int run_assign(command_call *call, const command *cmd, chute_error *err)
@@ -685,6 +740,10 @@ void command_run(command_call *call, const command *cmd)
     case COMMAND_DELETE_RESOURCE:
         rc = chute_engine_delete_resource(e, cmd->key, &err);
         break;
+    case COMMAND_PUBLISH_MESSAGE:
+    case COMMAND_CORRELATE_MESSAGE:
+        rc = run_message(e, cmd, &res.message, &err);
+        break;
     case COMMAND_GET_INSTANCE:
         rc = chute_engine_get_instance(e, cmd->key, &res.instance, &err);
         break;
@@ -757,6 +816,21 @@ void command_run(command_call *call, const command *cmd)
         break;
     case COMMAND_BROADCAST_SIGNAL:
         rc = refuse_signal(cmd, &err);
+        break;
+    case COMMAND_SEARCH_USER_TASKS:
+        break; /* the encoder walks them: command_result_walk_user_tasks */
+    case COMMAND_GET_USER_TASK:
+        rc = chute_engine_get_user_task(e, cmd->key, &res.user_task, &err);
+        break;
+    case COMMAND_ASSIGN_USER_TASK: {
+        /* No assignee unassigns, whoever holds the task: an override is
+         * refused only for a new assignee. */
+        const char *who = cmd->assignee ? cmd->assignee : "";
+        rc = chute_engine_assign_user_task(e, cmd->key, who, !who[0] || !cmd->no_override, &err);
+        break;
+    }
+    case COMMAND_COMPLETE_USER_TASK:
+        rc = chute_engine_complete_user_task(e, cmd->key, cmd->variables, cmd->variables_len, &err);
         break;
     default:
         rc = chute_error_set(&err, CHUTE_EUNIMPL, "Command %s is not implemented",
@@ -890,6 +964,7 @@ typedef struct window {
     chute_element_visit_fn element_fn;
     chute_variable_visit_fn variable_fn;
     chute_incident_visit_fn incident_fn;
+    chute_user_task_visit_fn user_task_fn;
     void *ctx;
 } window;
 
@@ -1218,4 +1293,43 @@ int command_result_walk_zen_jobs(const command_result *res, command_zen_visit_fn
         free(z.v[i].type);
     free(z.v);
     return rc;
+}
+
+/* ---- user tasks ------------------------------------------------------------------------ */
+
+static int visit_user_task(void *ctx, const chute_user_task_view *t)
+{
+    window *w = ctx;
+    const command_search *s = w->s;
+    const char *groups = t->candidate_groups ? t->candidate_groups : "";
+    const char *users = t->candidate_users ? t->candidate_users : "";
+    if (key_differs(s->process_definition_key, t->process_definition_key) ||
+        key_differs(s->element_instance_key, t->key) || key_differs(s->user_task_key, t->key) ||
+        str_differs(s->name, t->name) || (s->has_priority && s->priority != t->priority) ||
+        (s->assigned > 0 && !(t->assignee && t->assignee[0])) ||
+        (s->candidate_group && !jdoc_array_has(groups, strlen(groups), s->candidate_group)) ||
+        (s->candidate_user && !jdoc_array_has(users, strlen(users), s->candidate_user)))
+        return 0;
+    int step = window_step(w);
+    if (step < 0)
+        return 1;
+    if (step && w->user_task_fn(w->ctx, t))
+        w->full = 1;
+    return 0;
+}
+
+int command_result_walk_user_tasks(const command_result *res, chute_user_task_visit_fn fn,
+                                   void *ctx, command_page *page)
+{
+    const command_search *s = &res->cmd->search;
+    window w;
+    window_init(&w, s, page, ctx);
+    w.user_task_fn = fn;
+    if (s->no_match)
+        return 0;
+    chute_user_task_filter f = {.process_instance_key = s->process_instance_key,
+                                .assignee = s->assignee,
+                                .element_id = s->element_id,
+                                .bpmn_process_id = s->bpmn_process_id};
+    return chute_engine_list_user_tasks(res->engine, &f, visit_user_task, &w);
 }

@@ -22,6 +22,8 @@
  *     its answer, its timeout (COMMAND_DEFAULT_AWAIT_TIMEOUT_MS) and its
  *     end when the client goes away;
  *   - the filters and pages of the searches (command_result_walk_*);
+ *   - that a correlation (POST /v2/messages/correlation) is a publication
+ *     without a time to live that must reach a subscription;
  *   - what a reply contains: a command_result, the same for both
  *     protocols, that the front end only encodes.
  *
@@ -98,7 +100,8 @@ extern const size_t command_table_len;
 const command_def *command_find_grpc(const char *path);
 
 /* The methods the gRPC services serve, for UNIMPLEMENTED messages:
- * "Topology, ActivateJobs, ..." of |service|, into |buf|. */
+ * "Topology, ActivateJobs, ..." of |service|, into |buf|. BroadcastSignal
+ * has a row only for its own refusal: it is not listed. */
 void command_grpc_methods(const char *service, char *buf, size_t cap);
 
 /* Asks the broker whether a command of |d| may run now: 0, or CHUTE_EBUSY
@@ -146,8 +149,15 @@ typedef struct command_result {
      * INSTANCE_DETAILS encode it before command_result_walk_instance. */
     chute_instance_view instance;
     int awaited;
+    /* GET_USER_TASK: the task; its strings live until the next engine
+     * call. */
+    chute_user_task_view user_task;
     /* SET_VARIABLES: the key of the change. */
     int64_t key;
+    /* PUBLISH_MESSAGE, CORRELATE_MESSAGE: the message's key, and what it
+     * reached now (a CORRELATE_MESSAGE that reached nothing is an error:
+     * NOT_FOUND, in Zeebe's words). */
+    chute_message_result message;
     /* TOPOLOGY: the gRPC address clients should use. */
     const char *host;
     int port;
@@ -250,6 +260,13 @@ int command_result_walk_variables(const command_result *res, chute_variable_visi
                                   command_page *page);
 int command_result_walk_incidents(const command_result *res, chute_incident_visit_fn fn, void *ctx,
                                   command_page *page);
+
+/* Visits the open user tasks of a SEARCH_USER_TASKS result that match its
+ * filter and fall in its page, oldest first, as the walks above. The
+ * engine filters by instance, assignee, element and process; the rest of
+ * the filter (keys, name, candidates, priority) is checked here. */
+int command_result_walk_user_tasks(const command_result *res, chute_user_task_visit_fn fn,
+                                   void *ctx, command_page *page);
 
 /* An incident as the lists answer it, with |job|, its job (for the job
  * type, retries and error code), or NULL when the element itself failed or

@@ -467,6 +467,49 @@ static void reply_instance(gateway *g, h2_call *call, const command_result *res)
     codec_instance_detail_free(&w.d);
 }
 
+/* ---- ListUserTasks ---------------------------------------------------------------- */
+
+typedef struct user_task_walk {
+    codec_user_task_list l;
+    size_t count;
+    int rc;
+    chute_error err;
+} user_task_walk;
+
+static int visit_user_task(void *ctx, const chute_user_task_view *t)
+{
+    user_task_walk *w = ctx;
+    int rc = codec_user_task_list_add(&w->l, t, &w->err);
+    if (rc < 0)
+        w->rc = rc;
+    else if (rc == 0)
+        w->count++;
+    return rc != 0; /* full (the response is truncated) or failed: stop */
+}
+
+static void reply_user_tasks(gateway *g, h2_call *call, const command_result *res)
+{
+    user_task_walk w = {0};
+    command_page page;
+    uint8_t *out;
+    size_t out_len;
+    codec_user_task_list_init(&w.l, g->cfg.limits.max_message_size);
+    int rc = command_result_walk_user_tasks(res, visit_user_task, &w, &page);
+    if (rc != 0 && w.rc == 0) {
+        w.rc = rc;
+        chute_error_set(&w.err, rc, "cannot list user tasks: %s", chute_strerror(rc));
+    }
+    if (w.rc == 0 && page.total > w.count)
+        w.l.truncated = 1; /* the limit (or the size bound) left tasks out */
+    if (w.rc == 0)
+        w.rc = codec_user_task_list_finish(&w.l, &out, &out_len, &w.err);
+    if (w.rc != 0)
+        reply_error(g, call, NULL, &w.err);
+    else
+        reply_message(g, call, NULL, out, out_len, NULL, 1);
+    codec_user_task_list_free(&w.l);
+}
+
 /* Encodes a command's result as its gRPC response and queues it. */
 static void answer(command_call *cc, const command_result *res)
 {
@@ -507,6 +550,9 @@ static void answer(command_call *cc, const command_result *res)
     case COMMAND_INSTANCE_DETAILS:
         reply_instance(g, call, res);
         return;
+    case COMMAND_SEARCH_USER_TASKS:
+        reply_user_tasks(g, call, res);
+        return;
     case COMMAND_DEPLOY:
         rc = codec_encode_deploy_response(res->deployment_key, res->procs, res->nprocs,
                                           res->cmd->legacy, &out, &out_len, &err);
@@ -519,6 +565,9 @@ static void answer(command_call *cc, const command_result *res)
         break;
     case COMMAND_SET_VARIABLES:
         rc = codec_encode_set_variables_response(res->key, &out, &out_len, &err);
+        break;
+    case COMMAND_PUBLISH_MESSAGE:
+        rc = codec_encode_publish_message_response(res->message.key, &out, &out_len, &err);
         break;
     default: /* settled, updated, resolved, cancelled, deleted: an empty response */
         reply_empty(g, call, reply_ctx(c));

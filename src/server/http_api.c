@@ -435,6 +435,19 @@ static int visit_incident(void *ctx, const chute_incident_view *inc)
     return w->b->failed;
 }
 
+static int visit_user_task(void *ctx, const chute_user_task_view *t)
+{
+    search_walk *w = ctx;
+    if (search_room(w, 1024 + str_need(t->bpmn_process_id) + str_need(t->element_id) +
+                           str_need(t->name) + str_need(t->assignee) +
+                           str_need(t->candidate_groups) + str_need(t->candidate_users) +
+                           str_need(t->form_key) + str_need(t->due_date) +
+                           str_need(t->follow_up_date)))
+        return 1;
+    rest_encode_user_task(w->b, t);
+    return w->b->failed;
+}
+
 static void answer_search(call *c, const command_result *res)
 {
     rest_buf b;
@@ -454,6 +467,9 @@ static void answer_search(call *c, const command_result *res)
         break;
     case COMMAND_SEARCH_VARIABLES:
         rc = command_result_walk_variables(res, visit_variable, &w, &page);
+        break;
+    case COMMAND_SEARCH_USER_TASKS:
+        rc = command_result_walk_user_tasks(res, visit_user_task, &w, &page);
         break;
     default:
         rc = command_result_walk_incidents(res, visit_incident, &w, &page);
@@ -579,6 +595,12 @@ static void answer(command_call *cc, const command_result *res)
         rest_buf_init(&b, 0);
         rest_encode_instance(&b, &res->instance);
         break;
+    case COMMAND_PUBLISH_MESSAGE:
+    case COMMAND_CORRELATE_MESSAGE:
+        rest_buf_init(&b, 0);
+        rest_encode_message(&b, res->message.key, res->kind == COMMAND_CORRELATE_MESSAGE,
+                            res->message.process_instance_key);
+        break;
     case COMMAND_DELETE_RESOURCE:
         rest_buf_init(&b, 0);
         rest_buf_printf(&b, "{\"resourceKey\":\"%" PRId64 "\"}", res->cmd->key);
@@ -587,8 +609,13 @@ static void answer(command_call *cc, const command_result *res)
     case COMMAND_SEARCH_ELEMENTS:
     case COMMAND_SEARCH_VARIABLES:
     case COMMAND_SEARCH_INCIDENTS:
+    case COMMAND_SEARCH_USER_TASKS:
         answer_search(c, res);
         return;
+    case COMMAND_GET_USER_TASK:
+        rest_buf_init(&b, 0);
+        rest_encode_user_task(&b, &res->user_task);
+        break;
     case COMMAND_GET_PROCESS_XML: {
         char *xml = malloc(res->xml_len + 1);
         if (!xml) {
@@ -602,7 +629,8 @@ static void answer(command_call *cc, const command_result *res)
         queue_answer(c, 200, "text/xml", xml, res->xml_len);
         return;
     }
-    default: /* settled, updated, resolved, cancelled, variables set */
+    default: /* settled, updated, resolved, cancelled, variables set, user tasks assigned or
+              * completed */
         queue_answer(c, status, NULL, NULL, 0);
         return;
     }

@@ -77,7 +77,7 @@ static void test_status_and_help(void **state)
                           "job throw-error", "job update-retries", "job update-timeout",
                           "job cancel",      "incident list",      "incident resolve",
                           "worker",          "instance create",    "instance get",
-                          "instance cancel", "variables set"};
+                          "instance cancel", "variables set",      "message publish"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         assert_int_equal(run("%s --help", cmds[i]), 0);
         assert_non_null(strstr(out, "Usage: chute"));
@@ -477,6 +477,222 @@ static void test_instance_bad_input(void **state)
     assert_non_null(strstr(out, "--with-result"));
 }
 
+/* ---- messages ------------------------------------------------------------------ */
+
+static const char wait_bpmn[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<bpmn:definitions xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\"\n"
+    "    xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">\n"
+    "  <bpmn:message id=\"m\" name=\"cli-paid\"><bpmn:extensionElements>\n"
+    "    <zeebe:subscription correlationKey=\"=orderId\"/></bpmn:extensionElements>\n"
+    "  </bpmn:message>\n"
+    "  <bpmn:process id=\"cli-wait\" isExecutable=\"true\">\n"
+    "    <bpmn:startEvent id=\"start\"/>\n"
+    "    <bpmn:sequenceFlow id=\"f1\" sourceRef=\"start\" targetRef=\"wait\"/>\n"
+    "    <bpmn:intermediateCatchEvent id=\"wait\">\n"
+    "      <bpmn:messageEventDefinition messageRef=\"m\"/></bpmn:intermediateCatchEvent>\n"
+    "    <bpmn:sequenceFlow id=\"f2\" sourceRef=\"wait\" targetRef=\"end\"/>\n"
+    "    <bpmn:endEvent id=\"end\"/>\n"
+    "  </bpmn:process>\n"
+    "</bpmn:definitions>\n";
+
+static void test_message_publish(void **state)
+{
+    assert_int_equal(run("deploy %s", write_model("cli-wait.bpmn", wait_bpmn)), 0);
+    assert_int_equal(run("instance create cli-wait --variables '{\"orderId\":\"A-1\"}'"), 0);
+    long long pi = created_key();
+    assert_int_equal(run("instance get %lld", pi), 0);
+    assert_non_null(strstr(out, "State:      ACTIVE"));
+
+    /* the waiting instance gets the message and its variables, and ends */
+    assert_int_equal(run("message publish cli-paid --correlation-key A-1 "
+                         "--variables '{\"amount\":7}'"),
+                     0);
+    assert_non_null(strstr(out, "Published message "));
+    assert_non_null(strstr(out, "'cli-paid' with correlation key 'A-1'"));
+    assert_non_null(strstr(out, "only subscriptions open now"));
+    assert_int_equal(run("instance get %lld", pi), 0);
+    assert_non_null(strstr(out, "State:      COMPLETED"));
+    assert_non_null(strstr(out, "\"amount\":7"));
+
+    /* published first with a time to live: an instance that waits later
+     * gets it */
+    assert_int_equal(run("--json message publish cli-paid --correlation-key A-2 --ttl 1m "
+                         "--id pay-A-2"),
+                     0);
+    json_t *doc = json_out();
+    assert_true(json_key(doc, "key") > 0);
+    assert_string_equal(json_string_value(json_object_get(doc, "name")), "cli-paid");
+    assert_string_equal(json_string_value(json_object_get(doc, "correlationKey")), "A-2");
+    assert_int_equal(json_integer_value(json_object_get(doc, "timeToLive")), 60000);
+    assert_string_equal(json_string_value(json_object_get(doc, "messageId")), "pay-A-2");
+    json_decref(doc);
+    assert_int_equal(run("instance create cli-wait --variables '{\"orderId\":\"A-2\"}'"), 0);
+    pi = created_key();
+    assert_int_equal(run("instance get %lld", pi), 0);
+    assert_non_null(strstr(out, "State:      COMPLETED"));
+
+    /* the same id again while the first lives: refused, with what to do */
+    assert_int_equal(run("message publish cli-paid --correlation-key A-2 --ttl 1m --id pay-A-2"),
+                     1);
+    assert_non_null(strstr(out, "EEXIST"));
+    assert_non_null(strstr(out, "Expected to publish a new message with id 'pay-A-2', but a "
+                                "message with that id was already published"));
+    assert_non_null(strstr(out, "another --id"));
+    /* an empty correlation key is allowed (message start events) */
+    assert_int_equal(run("message publish cli-nobody --correlation-key ''"), 0);
+    assert_non_null(strstr(out, "Published message"));
+}
+
+static void test_message_bad_input(void **state)
+{
+    assert_int_equal(run("message publish"), 2);
+    assert_non_null(strstr(out, "missing NAME"));
+    assert_int_equal(run("message publish cli-paid"), 2);
+    assert_non_null(strstr(out, "missing --correlation-key"));
+    assert_int_equal(run("message publish '' --correlation-key a"), 2);
+    assert_non_null(strstr(out, "NAME must not be empty"));
+    assert_int_equal(run("message publish cli-paid --correlation-key a --ttl soon"), 2);
+    assert_non_null(strstr(out, "--ttl must be a duration"));
+    assert_int_equal(run("message publish cli-paid --correlation-key a --ttl -5s"), 2);
+    assert_int_equal(run("message publish cli-paid --correlation-key a --variables '{'"), 2);
+    assert_non_null(strstr(out, "valid JSON"));
+    assert_int_equal(run("message publish cli-paid --correlation-key a --variables '[1]'"), 2);
+    assert_non_null(strstr(out, "JSON object"));
+    assert_int_equal(run("message publish cli-paid --correlation-key a --priority 1"), 2);
+    assert_non_null(strstr(out, "unknown option '--priority'"));
+    assert_int_equal(run("message publish a b --correlation-key a"), 2);
+    assert_non_null(strstr(out, "unexpected argument 'b'"));
+    assert_int_equal(run("message"), 2);
+    assert_non_null(strstr(out, "needs a subcommand"));
+    assert_int_equal(run("message --help"), 0);
+    assert_non_null(strstr(out, "publish"));
+    assert_int_equal(run("message publish --help"), 0);
+    assert_non_null(strstr(out, "--correlation-key K"));
+    assert_non_null(strstr(out, "--ttl D"));
+    assert_int_equal(run("--help"), 0);
+    assert_non_null(strstr(out, "message publish NAME"));
+}
+
+/* ---- user tasks ---------------------------------------------------------------------- */
+
+static const char review_bpmn[] =
+    "<bpmn:definitions xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "
+    "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">"
+    "<bpmn:process id=\"cli-review\" isExecutable=\"true\"><bpmn:startEvent id=\"s\"/>"
+    "<bpmn:sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"review\"/>"
+    "<bpmn:userTask id=\"review\" name=\"Review\"><bpmn:extensionElements><zeebe:userTask/>"
+    "<zeebe:assignmentDefinition assignee=\"=reviewer\" candidateGroups=\"ops,sales\"/>"
+    "</bpmn:extensionElements></bpmn:userTask>"
+    "<bpmn:sequenceFlow id=\"f2\" sourceRef=\"review\" targetRef=\"e\"/><bpmn:endEvent id=\"e\"/>"
+    "</bpmn:process></bpmn:definitions>";
+
+static void test_task_bad_input(void **state)
+{
+    const char *cmds[] = {"task list", "task assign", "task unassign", "task complete"};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        assert_int_equal(run("%s --help", cmds[i]), 0);
+        assert_non_null(strstr(out, "Usage: chute task"));
+    }
+    assert_int_equal(run("task --help"), 0);
+    assert_non_null(strstr(out, "list assign unassign complete"));
+    assert_int_equal(run("task assign"), 2);
+    assert_non_null(strstr(out, "missing KEY"));
+    assert_int_equal(run("task assign 5"), 2);
+    assert_non_null(strstr(out, "missing ASSIGNEE"));
+    assert_non_null(strstr(out, "chute task unassign KEY"));
+    assert_int_equal(run("task assign five anna"), 2);
+    assert_non_null(strstr(out, "'five' is not a user task key"));
+    assert_int_equal(run("task assign 5 anna --force"), 2);
+    assert_non_null(strstr(out, "unknown option '--force'"));
+    assert_int_equal(run("task list --assignee anna --unassigned"), 2);
+    assert_non_null(strstr(out, "not both"));
+    assert_int_equal(run("task list --assignee ''"), 2);
+    assert_non_null(strstr(out, "--unassigned"));
+    assert_int_equal(run("task list --limit 0"), 2);
+    assert_non_null(strstr(out, "--limit must be an integer from 1 to 10000"));
+    assert_int_equal(run("task list --instance x"), 2);
+    assert_non_null(strstr(out, "not a process instance key"));
+    assert_int_equal(run("task complete 5 --variables '[1]'"), 2);
+    assert_non_null(strstr(out, "JSON object"));
+    assert_int_equal(run("task unassign"), 2);
+    assert_non_null(strstr(out, "missing KEY"));
+    /* No such task: the broker's word, and where to find the keys. */
+    assert_int_equal(run("task complete 123456"), 1);
+    assert_non_null(strstr(out, "ENOTFOUND"));
+    assert_non_null(strstr(out, "No open user task has key 123456"));
+    assert_non_null(strstr(out, "chute task list"));
+    assert_int_equal(run("task assign 123456 anna"), 1);
+    assert_non_null(strstr(out, "No open user task has key 123456"));
+    assert_int_equal(run("task unassign 123456"), 1);
+    assert_int_equal(run("task list --process cli-no-such-process"), 0);
+    assert_non_null(strstr(out, "No open user tasks."));
+    assert_int_equal(run("--json task list --process cli-no-such-process"), 0);
+    json_t *doc = json_out();
+    assert_int_equal(json_array_size(json_object_get(doc, "userTasks")), 0);
+    json_decref(doc);
+}
+
+static void test_task_commands(void **state) /* runtime */
+{
+    assert_int_equal(run("deploy %s", write_model("cli-review.bpmn", review_bpmn)), 0);
+    assert_int_equal(run("instance create cli-review --variables '{\"reviewer\":\"anna\"}'"), 0);
+    long long pi = created_key();
+    assert_int_equal(run("--json task list --instance %lld", pi), 0);
+    json_t *doc = json_out();
+    json_t *tasks = json_object_get(doc, "userTasks");
+    if (json_array_size(tasks) == 0) {
+        json_decref(doc);
+        print_message("needs the user task runtime (the engine has its placeholder): skipped\n");
+        skip();
+    }
+    assert_int_equal(json_array_size(tasks), 1);
+    json_t *t = json_array_get(tasks, 0);
+    long long key = json_key(t, "userTaskKey");
+    assert_int_equal(json_key(t, "processInstanceKey"), pi);
+    assert_string_equal(json_string_value(json_object_get(t, "assignee")), "anna");
+    assert_string_equal(json_string_value(json_object_get(t, "elementId")), "review");
+    assert_string_equal(json_string_value(json_object_get(t, "name")), "Review");
+    assert_string_equal(json_string_value(json_object_get(t, "processDefinitionId")), "cli-review");
+    json_t *groups = json_object_get(t, "candidateGroups");
+    assert_int_equal(json_array_size(groups), 2);
+    assert_string_equal(json_string_value(json_array_get(groups, 1)), "sales");
+    json_decref(doc);
+
+    char k[32];
+    snprintf(k, sizeof k, "%lld", key);
+    assert_int_equal(run("task list --assignee anna"), 0);
+    assert_non_null(strstr(out, k));
+    assert_non_null(strstr(out, "ops,sales"));
+    assert_int_equal(run("task list --unassigned --process cli-review"), 0);
+    assert_null(strstr(out, k));
+
+    /* Another assignee: refused with --no-override, and what to do. */
+    assert_int_equal(run("task assign %lld bob --no-override", key), 1);
+    assert_non_null(strstr(out, "unassign it first"));
+    assert_int_equal(run("task assign %lld bob", key), 0);
+    assert_non_null(strstr(out, "Assigned user task"));
+    assert_int_equal(run("task list --assignee bob --element review"), 0);
+    assert_non_null(strstr(out, k));
+    assert_int_equal(run("task unassign %lld", key), 0);
+    assert_non_null(strstr(out, "Unassigned user task"));
+    assert_int_equal(run("task list --unassigned --process cli-review"), 0);
+    assert_non_null(strstr(out, k));
+    assert_int_equal(run("--json task assign %lld carl --no-override", key), 0);
+    doc = json_out();
+    assert_string_equal(json_string_value(json_object_get(doc, "assignee")), "carl");
+    json_decref(doc);
+
+    /* Completed: the instance moves on and ends, the task is gone. */
+    assert_int_equal(run("task complete %lld --variables '{\"approved\":true}'", key), 0);
+    assert_non_null(strstr(out, "Completed user task"));
+    assert_int_equal(run("instance get %lld", pi), 0);
+    assert_non_null(strstr(out, "State:      COMPLETED"));
+    assert_non_null(strstr(out, "\"approved\":true"));
+    assert_int_equal(run("task complete %lld", key), 1);
+    assert_non_null(strstr(out, "No open user task"));
+}
+
 int main(void)
 {
     if (!chuted_path()) {
@@ -497,6 +713,10 @@ int main(void)
         cmocka_unit_test(test_instance_commands),
         cmocka_unit_test(test_instance_with_result),
         cmocka_unit_test(test_instance_bad_input),
+        cmocka_unit_test(test_message_publish),
+        cmocka_unit_test(test_message_bad_input),
+        cmocka_unit_test(test_task_bad_input),
+        cmocka_unit_test(test_task_commands),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1523,6 +1523,206 @@ static void test_get_process_instance(void **state)
     codec_instance_detail_free(NULL);
 }
 
+/* ---- user tasks ------------------------------------------------------------------ */
+
+static chute_user_task_view sample_task(int64_t key, const char *assignee)
+{
+    chute_user_task_view t = {.key = key,
+                              .process_instance_key = 2251799813685251,
+                              .process_definition_key = 2251799813685250,
+                              .bpmn_process_id = "review-process",
+                              .element_id = "review",
+                              .name = "Review",
+                              .assignee = assignee,
+                              .candidate_groups = "[\"ops\",\"sales\"]",
+                              .candidate_users = "[]",
+                              .form_key = "",
+                              .due_date = "2026-01-02T10:00:00Z",
+                              .follow_up_date = "",
+                              .priority = 50,
+                              .created_at = 1700000000123};
+    return t;
+}
+
+static void test_user_task_requests(void **state)
+{
+    (void)state;
+    chute_error err;
+    command c;
+    /* ListUserTasks: the filter into command.search, 0 and "" are "any". */
+    Chute__V1__ListUserTasksRequest l = CHUTE__V1__LIST_USER_TASKS_REQUEST__INIT;
+    bytes b = pack(&l.base);
+    assert_int_equal(codec_decode_list_user_tasks(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_SEARCH_USER_TASKS);
+    assert_null(c.search.assignee);
+    assert_null(c.search.element_id);
+    assert_null(c.search.bpmn_process_id);
+    assert_int_equal(c.search.process_instance_key, 0);
+    assert_int_equal(c.search.limit, CODEC_DEFAULT_USER_TASK_LIMIT);
+    command_free(&c);
+    free(b.p);
+    l.assignee = (char *)"demo";
+    l.processinstancekey = 42;
+    l.elementid = (char *)"review";
+    l.bpmnprocessid = (char *)"review-process";
+    l.limit = 5;
+    b = pack(&l.base);
+    assert_int_equal(codec_decode_list_user_tasks(b.p, b.n, &c, &err), 0);
+    assert_string_equal(c.search.assignee, "demo");
+    assert_int_equal(c.search.process_instance_key, 42);
+    assert_string_equal(c.search.element_id, "review");
+    assert_string_equal(c.search.bpmn_process_id, "review-process");
+    assert_int_equal(c.search.limit, 5);
+    command_free(&c);
+    free(b.p);
+    /* An assignee and unassigned together ask for nothing: refused. */
+    l.unassigned = 1;
+    b = pack(&l.base);
+    assert_int_equal(codec_decode_list_user_tasks(b.p, b.n, &c, &err), CHUTE_EINVAL);
+    assert_contains(err.message, "but the request asks for both");
+    free(b.p);
+    l.assignee = (char *)"";
+    b = pack(&l.base);
+    assert_int_equal(codec_decode_list_user_tasks(b.p, b.n, &c, &err), 0);
+    assert_string_equal(c.search.assignee, ""); /* unassigned only */
+    command_free(&c);
+    free(b.p);
+    l.limit = CODEC_MAX_USER_TASK_LIMIT + 1;
+    b = pack(&l.base);
+    assert_int_equal(codec_decode_list_user_tasks(b.p, b.n, &c, &err), CHUTE_EINVAL);
+    assert_contains(err.message, "limit between 0 and 10000, but it was 10001");
+    free(b.p);
+    l.limit = -1;
+    b = pack(&l.base);
+    assert_int_equal(codec_decode_list_user_tasks(b.p, b.n, &c, &err), CHUTE_EINVAL);
+    free(b.p);
+
+    /* AssignUserTask: noOverride false is Camunda's default (override). */
+    Chute__V1__AssignUserTaskRequest a = CHUTE__V1__ASSIGN_USER_TASK_REQUEST__INIT;
+    a.key = 2251799813685253;
+    a.assignee = (char *)"demo";
+    b = pack(&a.base);
+    assert_int_equal(codec_decode_assign_user_task(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_ASSIGN_USER_TASK);
+    assert_true(c.key == a.key);
+    assert_string_equal(c.assignee, "demo");
+    assert_int_equal(c.no_override, 0);
+    command_free(&c);
+    free(b.p);
+    a.nooverride = 1;
+    a.assignee = (char *)"";
+    b = pack(&a.base);
+    assert_int_equal(codec_decode_assign_user_task(b.p, b.n, &c, &err), 0);
+    assert_string_equal(c.assignee, "");
+    assert_int_equal(c.no_override, 1);
+    command_free(&c);
+    free(b.p);
+
+    /* CompleteUserTask: blank variables are none. */
+    Chute__V1__CompleteUserTaskRequest d = CHUTE__V1__COMPLETE_USER_TASK_REQUEST__INIT;
+    d.key = 7;
+    d.variables = (char *)"  ";
+    b = pack(&d.base);
+    assert_int_equal(codec_decode_complete_user_task(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_COMPLETE_USER_TASK);
+    assert_int_equal(c.key, 7);
+    assert_null(c.variables);
+    command_free(&c);
+    free(b.p);
+    d.variables = (char *)"{\"ok\":true}";
+    b = pack(&d.base);
+    assert_int_equal(codec_decode_complete_user_task(b.p, b.n, &c, &err), 0);
+    assert_string_equal(c.variables, "{\"ok\":true}");
+    assert_int_equal(c.variables_len, 11);
+    command_free(&c);
+    free(b.p);
+
+    const uint8_t junk[] = {0x08};
+    assert_int_equal(codec_decode_list_user_tasks(junk, sizeof junk, &c, &err), CHUTE_EINVAL);
+    assert_contains(err.message, "ListUserTasksRequest");
+    assert_int_equal(codec_decode_assign_user_task(junk, sizeof junk, &c, &err), CHUTE_EINVAL);
+    assert_int_equal(codec_decode_complete_user_task(junk, sizeof junk, &c, &err), CHUTE_EINVAL);
+}
+
+static void test_user_task_list(void **state)
+{
+    (void)state;
+    chute_error err;
+    chute_user_task_view t1 = sample_task(2251799813685253, "demo");
+    chute_user_task_view t2 = sample_task(2251799813685260, "");
+    t2.candidate_groups = "[]";
+    t2.candidate_users = "[\"anna\"]";
+    codec_user_task_list l;
+    uint8_t *out;
+    size_t len, n;
+    codec_user_task_list_init(&l, 0);
+    assert_int_equal(codec_user_task_list_add(&l, &t1, &err), 0);
+    assert_int_equal(codec_user_task_list_add(&l, &t2, &err), 0);
+    assert_int_equal(codec_user_task_list_finish(&l, &out, &len, &err), 0);
+    codec_user_task_list_free(&l);
+    const uint8_t *m = unframe(out, len, &n);
+    Chute__V1__ListUserTasksResponse *r = chute__v1__list_user_tasks_response__unpack(NULL, n, m);
+    assert_non_null(r);
+    assert_int_equal(r->n_tasks, 2);
+    assert_false(r->truncated);
+    const Chute__V1__UserTask *u = r->tasks[0];
+    assert_true(u->key == t1.key);
+    assert_true(u->processinstancekey == t1.process_instance_key);
+    assert_true(u->processdefinitionkey == t1.process_definition_key);
+    assert_string_equal(u->bpmnprocessid, "review-process");
+    assert_string_equal(u->elementid, "review");
+    assert_string_equal(u->name, "Review");
+    assert_string_equal(u->assignee, "demo");
+    assert_int_equal(u->n_candidategroups, 2);
+    assert_string_equal(u->candidategroups[0], "ops");
+    assert_string_equal(u->candidategroups[1], "sales");
+    assert_int_equal(u->n_candidateusers, 0);
+    assert_string_equal(u->duedate, "2026-01-02T10:00:00Z");
+    assert_string_equal(u->followupdate, "");
+    assert_int_equal(u->priority, 50);
+    assert_int_equal(u->createdat, 1700000000123);
+    assert_string_equal(r->tasks[1]->assignee, "");
+    assert_int_equal(r->tasks[1]->n_candidategroups, 0);
+    assert_int_equal(r->tasks[1]->n_candidateusers, 1);
+    assert_string_equal(r->tasks[1]->candidateusers[0], "anna");
+    chute__v1__list_user_tasks_response__free_unpacked(r, NULL);
+    free(out);
+
+    /* A bound that holds one task: the second is left out, and the
+     * response says so within the bound. */
+    Chute__V1__UserTask one;
+    assert_int_equal(codec_user_task_from_view(&one, &t1, &err), 0);
+    size_t room = 1 + 2 + chute__v1__user_task__get_packed_size(&one) + 2;
+    codec_user_task_clear(&one);
+    codec_user_task_list_init(&l, room);
+    assert_int_equal(codec_user_task_list_add(&l, &t1, &err), 0);
+    assert_int_equal(codec_user_task_list_add(&l, &t2, &err), 1);
+    assert_int_equal(codec_user_task_list_add(&l, &t1, &err), 1); /* stays full */
+    assert_int_equal(codec_user_task_list_finish(&l, &out, &len, &err), 0);
+    codec_user_task_list_free(&l);
+    assert_true(len - CODEC_FRAME_PREFIX <= room);
+    m = unframe(out, len, &n);
+    r = chute__v1__list_user_tasks_response__unpack(NULL, n, m);
+    assert_non_null(r);
+    assert_int_equal(r->n_tasks, 1);
+    assert_true(r->truncated);
+    chute__v1__list_user_tasks_response__free_unpacked(r, NULL);
+    free(out);
+    /* An empty list, and a list the caller marks truncated (its limit). */
+    codec_user_task_list_init(&l, 0);
+    l.truncated = 1;
+    assert_int_equal(codec_user_task_list_finish(&l, &out, &len, &err), 0);
+    m = unframe(out, len, &n);
+    r = chute__v1__list_user_tasks_response__unpack(NULL, n, m);
+    assert_non_null(r);
+    assert_int_equal(r->n_tasks, 0);
+    assert_true(r->truncated);
+    chute__v1__list_user_tasks_response__free_unpacked(r, NULL);
+    free(out);
+    codec_user_task_list_free(&l);
+    codec_user_task_list_free(NULL);
+}
+
 /* ---- compression (codec_inflate) --------------------------------------------- */
 
 /* Compresses |n| bytes with zlib's own deflate: gzip (RFC 1952) or the zlib
@@ -2202,6 +2402,83 @@ static void test_encode_instance_responses(void **state)
     free(out);
 }
 
+/* ---- messages ------------------------------------------------------------------ */
+
+static void test_publish_message_decode(void **state)
+{
+    (void)state;
+    command c;
+    chute_error err;
+    /* Written field by field with Zeebe's numbers. */
+    bytes b = {NULL, 0};
+    put_str(&b, 1, "paid");
+    put_str(&b, 2, "order-7");
+    put_int(&b, 3, 60000);
+    put_str(&b, 4, "m-1");
+    put_str(&b, 5, "{\"amount\":5}");
+    put_str(&b, 6, "<default>");
+    put_int(&b, 99, 1); /* a field of a newer client: skipped */
+    assert_int_equal(codec_decode_publish_message(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_PUBLISH_MESSAGE);
+    assert_string_equal(c.message_name, "paid");
+    assert_string_equal(c.correlation_key, "order-7");
+    assert_int_equal(c.ttl_ms, 60000);
+    assert_string_equal(c.message_id, "m-1");
+    assert_string_equal(c.variables, "{\"amount\":5}");
+    assert_int_equal(c.variables_len, 12);
+    command_free(&c);
+    free(b.p);
+    /* Nothing sent: empty strings and no time to live; a blank name and a
+     * negative time to live are the engine's to refuse. */
+    assert_int_equal(codec_decode_publish_message(NULL, 0, &c, &err), 0);
+    assert_string_equal(c.message_name, "");
+    assert_string_equal(c.correlation_key, "");
+    assert_string_equal(c.message_id, "");
+    assert_string_equal(c.variables, "");
+    assert_int_equal(c.ttl_ms, 0);
+    command_free(&c);
+    b.p = NULL;
+    b.n = 0;
+    put_int(&b, 3, -5);
+    assert_int_equal(codec_decode_publish_message(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.ttl_ms, -5);
+    command_free(&c);
+    free(b.p);
+    /* Another tenant: multi-tenancy is off. */
+    b.p = NULL;
+    b.n = 0;
+    put_str(&b, 1, "paid");
+    put_str(&b, 6, "acme");
+    assert_int_equal(codec_decode_publish_message(b.p, b.n, &c, &err), CHUTE_EINVAL);
+    assert_null(c.msg);
+    assert_contains(err.message, "PublishMessage with tenant identifiers [acme]");
+    free(b.p);
+    const uint8_t bad[] = {0x0a, 0x05, 'a'}; /* a name longer than the message */
+    expect_malformed(codec_decode_publish_message, "PublishMessageRequest", bad, sizeof bad);
+}
+
+static void test_publish_message_response(void **state)
+{
+    (void)state;
+    uint8_t *out;
+    size_t out_len, n;
+    chute_error err;
+    assert_int_equal(codec_encode_publish_message_response(300, &out, &out_len, &err), 0);
+    const uint8_t *m = unframe(out, out_len, &n);
+    /* key = 1 varint, tenantId = 2 string. */
+    const uint8_t want[] = {0x08, 0xac, 0x02, 0x12, 0x09, '<', 'd',
+                            'e',  'f',  'a',  'u',  'l',  't', '>'};
+    assert_int_equal(n, sizeof want);
+    assert_memory_equal(m, want, sizeof want);
+    GatewayProtocol__PublishMessageResponse *r =
+        gateway_protocol__publish_message_response__unpack(NULL, n, m);
+    assert_non_null(r);
+    assert_int_equal(r->key, 300);
+    assert_string_equal(r->tenantid, "<default>");
+    gateway_protocol__publish_message_response__free_unpacked(r, NULL);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2237,6 +2514,8 @@ int main(void)
         cmocka_unit_test(test_incident_list),
         cmocka_unit_test(test_process_incident_encoding),
         cmocka_unit_test(test_get_process_instance),
+        cmocka_unit_test(test_user_task_requests),
+        cmocka_unit_test(test_user_task_list),
         cmocka_unit_test(test_encoding_parse),
         cmocka_unit_test(test_inflate_round_trip),
         cmocka_unit_test(test_inflate_bomb),
@@ -2248,6 +2527,8 @@ int main(void)
         cmocka_unit_test(test_encode_instance_responses),
         cmocka_unit_test(test_modify_decode),
         cmocka_unit_test(test_migrate_and_signal_decode),
+        cmocka_unit_test(test_publish_message_decode),
+        cmocka_unit_test(test_publish_message_response),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

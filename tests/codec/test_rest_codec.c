@@ -669,6 +669,87 @@ static void test_decode_migration_and_signal(void **state)
     expect_einval(rest_decode_signal, "{\"signalName\":[]}", "Expected signalName to be a string");
 }
 
+static void test_decode_messages(void **state)
+{
+    (void)state;
+    command c;
+    chute_error err;
+    assert_int_equal(rest_decode_publish_message(
+                         S("{\"name\":\"paid\",\"correlationKey\":\"order-7\",\"timeToLive\":"
+                           "60000,\"messageId\":\"m-1\",\"variables\":{\"amount\":5},"
+                           "\"tenantId\":\"<default>\",\"unknown\":1}"),
+                         &c, &err),
+                     0);
+    assert_int_equal(c.kind, COMMAND_PUBLISH_MESSAGE);
+    assert_string_equal(c.message_name, "paid");
+    assert_string_equal(c.correlation_key, "order-7");
+    assert_int_equal(c.ttl_ms, 60000);
+    assert_string_equal(c.message_id, "m-1");
+    assert_string_equal(c.variables, "{\"amount\":5}");
+    command_free(&c);
+    /* A time to live as a string of digits, as int64 values may come. */
+    assert_int_equal(
+        rest_decode_publish_message(S("{\"name\":\"paid\",\"timeToLive\":\"5\"}"), &c, &err), 0);
+    assert_int_equal(c.ttl_ms, 5);
+    assert_string_equal(c.correlation_key, "");
+    assert_string_equal(c.message_id, "");
+    assert_null(c.variables);
+    command_free(&c);
+    /* Blank names, negative times to live and non-object variables are the
+     * engine's; the decoder only checks JSON types. */
+    assert_int_equal(
+        rest_decode_publish_message(S("{\"timeToLive\":-1,\"variables\":[1]}"), &c, &err), 0);
+    assert_string_equal(c.message_name, "");
+    assert_int_equal(c.ttl_ms, -1);
+    assert_string_equal(c.variables, "[1]");
+    command_free(&c);
+    expect_einval(rest_decode_publish_message, "{\"name\":1}",
+                  "Expected name to be a string, but got a number");
+    expect_einval(rest_decode_publish_message, "{\"name\":\"a\",\"correlationKey\":7}",
+                  "Expected correlationKey to be a string, but got a number");
+    expect_einval(rest_decode_publish_message, "{\"name\":\"a\",\"timeToLive\":1.5}",
+                  "Expected timeToLive to be an integer, but got a fraction");
+    expect_einval(rest_decode_publish_message, "{\"name\":\"a\",\"messageId\":true}",
+                  "Expected messageId to be a string, but got a boolean");
+    expect_einval(rest_decode_publish_message, "{\"name\":\"a\",\"tenantId\":\"acme\"}",
+                  "Expected to handle request Publish Message with tenant identifier 'acme', "
+                  "but multi-tenancy is disabled");
+    expect_einval(rest_decode_publish_message, "[]",
+                  "Expected the request body to be a JSON object, but got an array");
+
+    assert_int_equal(rest_decode_correlate_message(
+                         S("{\"name\":\"paid\",\"correlationKey\":\"order-7\",\"variables\":{"
+                           "\"a\":1},\"timeToLive\":9,\"messageId\":\"x\"}"),
+                         &c, &err),
+                     0);
+    assert_int_equal(c.kind, COMMAND_CORRELATE_MESSAGE);
+    assert_string_equal(c.message_name, "paid");
+    assert_string_equal(c.correlation_key, "order-7");
+    assert_string_equal(c.variables, "{\"a\":1}");
+    /* A correlation keeps nothing: no time to live, no id. */
+    assert_int_equal(c.ttl_ms, 0);
+    assert_string_equal(c.message_id, "");
+    command_free(&c);
+    expect_einval(rest_decode_correlate_message, "{\"name\":\"a\",\"tenantId\":\"acme\"}",
+                  "Expected to handle request Correlate Message with tenant identifier 'acme', "
+                  "but multi-tenancy is disabled");
+
+    rest_buf b;
+    char *out;
+    size_t len;
+    rest_buf_init(&b, 0);
+    rest_encode_message(&b, 2251799813685260, 0, 0);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    assert_string_equal(out, "{\"messageKey\":\"2251799813685260\",\"tenantId\":\"<default>\"}");
+    free(out);
+    rest_buf_init(&b, 0);
+    rest_encode_message(&b, 2251799813685260, 1, 2251799813685255);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    assert_string_equal(out, "{\"messageKey\":\"2251799813685260\",\"tenantId\":\"<default>\","
+                             "\"processInstanceKey\":\"2251799813685255\"}");
+    free(out);
+}
+
 static void test_decode_searches(void **state)
 {
     (void)state;
@@ -923,6 +1004,202 @@ static void test_encode_process_views(void **state)
     free(out);
 }
 
+/* ---- user tasks -------------------------------------------------------------------------- */
+
+static void test_decode_user_tasks(void **state)
+{
+    (void)state;
+    command c;
+    chute_error err;
+    assert_int_equal(
+        rest_decode_search_user_tasks(
+            S("{\"filter\":{\"state\":\"CREATED\",\"assignee\":{\"$eq\":\"demo\"},"
+              "\"processInstanceKey\":\"5\",\"processDefinitionKey\":6,\"processDefinitionId\":"
+              "\"review-process\",\"elementId\":\"review\",\"elementInstanceKey\":\"7\","
+              "\"userTaskKey\":\"7\",\"name\":\"Review\",\"candidateGroup\":\"ops\","
+              "\"candidateUser\":\"anna\",\"priority\":60,\"tenantId\":\"<default>\"},"
+              "\"page\":{\"from\":1,\"limit\":2},\"sort\":[{\"field\":\"creationDate\","
+              "\"order\":\"asc\"}]}"),
+            &c, &err),
+        0);
+    assert_int_equal(c.kind, COMMAND_SEARCH_USER_TASKS);
+    assert_string_equal(c.search.assignee, "demo");
+    assert_int_equal(c.search.process_instance_key, 5);
+    assert_int_equal(c.search.process_definition_key, 6);
+    assert_string_equal(c.search.bpmn_process_id, "review-process");
+    assert_string_equal(c.search.element_id, "review");
+    assert_int_equal(c.search.element_instance_key, 7);
+    assert_int_equal(c.search.user_task_key, 7);
+    assert_string_equal(c.search.name, "Review");
+    assert_string_equal(c.search.candidate_group, "ops");
+    assert_string_equal(c.search.candidate_user, "anna");
+    assert_true(c.search.has_priority);
+    assert_int_equal(c.search.priority, 60);
+    assert_false(c.search.no_match);
+    assert_int_equal(c.search.from, 1);
+    assert_int_equal(c.search.limit, 2);
+    command_free(&c);
+    /* The SDK's empty search. */
+    assert_int_equal(rest_decode_search_user_tasks(S("{}"), &c, &err), 0);
+    assert_null(c.search.assignee);
+    assert_int_equal(c.search.limit, REST_SEARCH_DEFAULT_LIMIT);
+    command_free(&c);
+    /* $exists: unassigned ones, or assigned ones. */
+    assert_int_equal(rest_decode_search_user_tasks(
+                         S("{\"filter\":{\"assignee\":{\"$exists\":false}}}"), &c, &err),
+                     0);
+    assert_string_equal(c.search.assignee, "");
+    assert_int_equal(c.search.assigned, 0);
+    command_free(&c);
+    assert_int_equal(rest_decode_search_user_tasks(
+                         S("{\"filter\":{\"assignee\":{\"$exists\":true}}}"), &c, &err),
+                     0);
+    assert_null(c.search.assignee);
+    assert_int_equal(c.search.assigned, 1);
+    command_free(&c);
+    /* Camunda's other states: nothing Chute keeps is in them. */
+    assert_int_equal(
+        rest_decode_search_user_tasks(S("{\"filter\":{\"state\":\"COMPLETED\"}}"), &c, &err), 0);
+    assert_true(c.search.no_match);
+    command_free(&c);
+    assert_int_equal(
+        rest_decode_search_user_tasks(S("{\"filter\":{\"tenantId\":\"acme\"}}"), &c, &err), 0);
+    assert_true(c.search.no_match);
+    command_free(&c);
+    /* A user task's key is its element instance's: two keys match nothing. */
+    assert_int_equal(
+        rest_decode_search_user_tasks(
+            S("{\"filter\":{\"userTaskKey\":\"7\",\"elementInstanceKey\":\"8\"}}"), &c, &err),
+        0);
+    assert_true(c.search.no_match);
+    command_free(&c);
+
+    expect_einval(rest_decode_search_user_tasks, "{\"filter\":{\"state\":\"OPEN\"}}",
+                  "Expected filter.state to be a user task state (CREATING, CREATED, ");
+    expect_einval(rest_decode_search_user_tasks, "{\"filter\":{\"dueDate\":\"x\"}}",
+                  "Expected the filter of user tasks to use only state, assignee, ");
+    expect_einval(rest_decode_search_user_tasks, "{\"filter\":{\"assignee\":{\"$like\":\"de*\"}}}",
+                  "Expected filter.assignee to be a value, {\"$exists\": bool} or {\"$eq\": "
+                  "value}, but it uses '$like'");
+    expect_einval(rest_decode_search_user_tasks, "{\"filter\":{\"assignee\":{\"$exists\":\"no\"}}}",
+                  "Expected filter.assignee.$exists to be a boolean, but got a string");
+    expect_einval(rest_decode_search_user_tasks,
+                  "{\"filter\":{\"assignee\":{\"$exists\":true,\"$eq\":\"x\"}}}",
+                  "uses both $eq and $exists");
+    expect_einval(rest_decode_search_user_tasks, "{\"filter\":{\"state\":{\"$exists\":true}}}",
+                  "Expected filter.state to be a value or {\"$eq\": value}, but it uses '$exists'");
+    expect_einval(rest_decode_search_user_tasks, "{\"filter\":{\"priority\":101}}",
+                  "Expected filter.priority to be between 0 and 100, but got 101");
+    expect_einval(rest_decode_search_user_tasks, "{\"filter\":{\"assignee\":7}}",
+                  "Expected filter.assignee to be a string, but got a number");
+
+    /* Assignment: allowOverride is true unless sent false; action is a
+     * string when sent. */
+    assert_int_equal(rest_decode_user_task_assignment(S("{\"assignee\":\"demo\"}"), &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_ASSIGN_USER_TASK);
+    assert_string_equal(c.assignee, "demo");
+    assert_int_equal(c.no_override, 0);
+    command_free(&c);
+    assert_int_equal(
+        rest_decode_user_task_assignment(
+            S("{\"assignee\":\"demo\",\"allowOverride\":false,\"action\":\"claim\"}"), &c, &err),
+        0);
+    assert_int_equal(c.no_override, 1);
+    command_free(&c);
+    assert_int_equal(
+        rest_decode_user_task_assignment(
+            S("{\"assignee\":\"demo\",\"allowOverride\":null,\"action\":null}"), &c, &err),
+        0);
+    assert_int_equal(c.no_override, 0);
+    command_free(&c);
+    expect_einval(rest_decode_user_task_assignment, "{}", "No assignee provided.");
+    expect_einval(rest_decode_user_task_assignment, "", "No assignee provided.");
+    expect_einval(rest_decode_user_task_assignment, "{\"assignee\":\"\"}", "No assignee provided.");
+    expect_einval(rest_decode_user_task_assignment, "{\"assignee\":1}",
+                  "Expected assignee to be a string, but got a number");
+    expect_einval(rest_decode_user_task_assignment, "{\"assignee\":\"a\",\"allowOverride\":\"no\"}",
+                  "Expected allowOverride to be a boolean, but got a string");
+    expect_einval(rest_decode_user_task_assignment, "{\"assignee\":\"a\",\"action\":3}",
+                  "Expected action to be a string");
+    expect_einval(rest_decode_user_task_assignment, "[]", "JSON object");
+
+    /* Completion: variables as text, an empty body is {}. */
+    assert_int_equal(rest_decode_user_task_completion(S(""), &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_COMPLETE_USER_TASK);
+    assert_null(c.variables);
+    command_free(&c);
+    assert_int_equal(
+        rest_decode_user_task_completion(
+            S("{\"variables\":{\"approved\":true},\"action\":\"complete\"}"), &c, &err),
+        0);
+    assert_string_equal(c.variables, "{\"approved\":true}");
+    command_free(&c);
+    /* Variables that are not an object are the engine's to refuse. */
+    assert_int_equal(rest_decode_user_task_completion(S("{\"variables\":[1]}"), &c, &err), 0);
+    assert_string_equal(c.variables, "[1]");
+    command_free(&c);
+    expect_einval(rest_decode_user_task_completion, "{\"action\":{}}",
+                  "Expected action to be a string");
+    expect_einval(rest_decode_user_task_completion, "{", "valid JSON");
+}
+
+static void test_encode_user_task(void **state)
+{
+    (void)state;
+    rest_buf b;
+    char *out;
+    size_t len;
+    chute_user_task_view t = {.key = 2251799813685253,
+                              .process_instance_key = 2251799813685251,
+                              .process_definition_key = 2251799813685250,
+                              .bpmn_process_id = "review-process",
+                              .element_id = "review",
+                              .name = "Review \"it\"",
+                              .assignee = "demo",
+                              .candidate_groups = "[\"ops\",\"sales\"]",
+                              .candidate_users = "[]",
+                              .form_key = "2251799813685249",
+                              .due_date = "2026-01-02T10:00:00Z",
+                              .follow_up_date = "",
+                              .priority = 50,
+                              .created_at = INT64_C(1700000000123)};
+    rest_buf_init(&b, 0);
+    rest_encode_user_task(&b, &t);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    assert_string_equal(out, "{\"userTaskKey\":\"2251799813685253\",\"name\":\"Review \\\"it\\\"\","
+                             "\"state\":\"CREATED\",\"assignee\":\"demo\",\"elementId\":\"review\","
+                             "\"elementInstanceKey\":\"2251799813685253\","
+                             "\"candidateGroups\":[\"ops\",\"sales\"],\"candidateUsers\":[],"
+                             "\"processDefinitionId\":\"review-process\","
+                             "\"processDefinitionKey\":\"2251799813685250\","
+                             "\"processInstanceKey\":\"2251799813685251\","
+                             "\"formKey\":\"2251799813685249\","
+                             "\"creationDate\":\"2023-11-14T22:13:20.123Z\","
+                             "\"dueDate\":\"2026-01-02T10:00:00Z\",\"priority\":50,"
+                             "\"tenantId\":\"<default>\"}");
+    free(out);
+    /* Unnamed, unassigned, an external form, no dates: left out. */
+    t.name = "";
+    t.assignee = "";
+    t.form_key = "https://forms.example/review";
+    t.due_date = "";
+    t.candidate_groups = "";
+    rest_buf_init(&b, 0);
+    rest_encode_user_task(&b, &t);
+    assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
+    json_t *j = parse(out, len);
+    assert_null(json_object_get(j, "name"));
+    assert_null(json_object_get(j, "assignee"));
+    assert_null(json_object_get(j, "formKey"));
+    assert_null(json_object_get(j, "dueDate"));
+    assert_null(json_object_get(j, "followUpDate"));
+    assert_string_equal(json_string_value(json_object_get(j, "externalFormReference")),
+                        "https://forms.example/review");
+    assert_int_equal(json_array_size(json_object_get(j, "candidateGroups")), 0);
+    json_decref(j);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -938,10 +1215,13 @@ int main(void)
         cmocka_unit_test(test_encode_job_incident_types_topology),
         cmocka_unit_test(test_decode_create_instance),
         cmocka_unit_test(test_decode_set_variables),
+        cmocka_unit_test(test_decode_messages),
         cmocka_unit_test(test_decode_searches),
         cmocka_unit_test(test_decode_modification),
         cmocka_unit_test(test_decode_migration_and_signal),
         cmocka_unit_test(test_encode_process_views),
+        cmocka_unit_test(test_decode_user_tasks),
+        cmocka_unit_test(test_encode_user_task),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,13 +25,13 @@ static int json_same(const char *a, const char *b)
 #define assert_json(actual, expected)                                                              \
     do {                                                                                           \
         if (!json_same((actual), (expected)))                                                      \
-            fail_msg("JSON %s != %s", (actual), (expected));                                      \
+            fail_msg("JSON %s != %s", (actual), (expected));                                       \
     } while (0)
 
 #define assert_has(hay, needle)                                                                    \
     do {                                                                                           \
         if (!strstr((hay), (needle)))                                                              \
-            fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));                          \
+            fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle));                           \
     } while (0)
 
 static int check(const char *s, int strings_only, chute_error *err)
@@ -71,7 +71,7 @@ static void test_check_object_kinds(void **state)
     struct {
         const char *doc, *kind;
     } cases[] = {
-        {"[1]", "an array"}, {"3", "a number"},    {"1.5", "a number"}, {"\"x\"", "a string"},
+        {"[1]", "an array"}, {"3", "a number"},     {"1.5", "a number"},    {"\"x\"", "a string"},
         {"null", "null"},    {"true", "a boolean"}, {"false", "a boolean"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -249,6 +249,37 @@ static void test_filter(void **state)
     filter("", ab, 3, "{}");
 }
 
+static int collect(void *ctx, const char *str, size_t n)
+{
+    char *buf = ctx;
+    size_t w = strlen(buf);
+    snprintf(buf + w, 64 - w, "%s%.*s", w ? "|" : "", (int)n, str);
+    return strcmp(buf, "stop") == 0 ? 7 : 0;
+}
+
+static void test_strings_each(void **state)
+{
+    (void)state;
+    char buf[64] = "";
+    const char *a = "[\"ops\", \"sales\", 3, \"x\\u0041\"]";
+    assert_int_equal(jdoc_strings_each(a, strlen(a), collect, buf), 0);
+    assert_string_equal(buf, "ops|sales|xA"); /* a non-string is skipped */
+    buf[0] = '\0';
+    assert_int_equal(jdoc_strings_each("", 0, collect, buf), 0);
+    assert_int_equal(jdoc_strings_each(NULL, 0, collect, buf), 0);
+    assert_string_equal(buf, "");
+    assert_int_equal(jdoc_strings_each("[\"stop\",\"more\"]", 15, collect, buf), 7);
+    assert_string_equal(buf, "stop");
+    assert_int_equal(jdoc_strings_each("{}", 2, collect, buf), CHUTE_EINVAL);
+    assert_int_equal(jdoc_strings_each("[", 1, collect, buf), CHUTE_EINVAL);
+    assert_true(jdoc_array_has(a, strlen(a), "sales"));
+    assert_true(jdoc_array_has(a, strlen(a), "xA"));
+    assert_false(jdoc_array_has(a, strlen(a), "sale"));
+    assert_false(jdoc_array_has(a, strlen(a), "3"));
+    assert_false(jdoc_array_has("[]", 2, "ops"));
+    assert_false(jdoc_array_has("\"ops\"", 5, "ops"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_check_object_many_headers),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_filter),
+        cmocka_unit_test(test_strings_each),
     };
     return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }

@@ -460,6 +460,151 @@ json_is .resourceKey "$pdk_pay" 'deleted resource'
 expect 404 POST /v2/resources/{resourceKey}/deletion "/v2/resources/$pdk_pay/deletion"
 expect 400 POST /v2/resources/{resourceKey}/deletion /v2/resources/abc/deletion
 expect 404 POST $PI $PI "{\"processDefinitionId\":\"$P-pay\"}"
+# ---- messages ----------------------------------------------------------------------------------
+# A model whose instances wait at a message catch event for "$P-paid" with
+# their orderId, then end.
+printf '%s' "<bpmn:definitions xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\"><bpmn:message id=\"m\" name=\"$P-paid\"><bpmn:extensionElements><zeebe:subscription correlationKey=\"=orderId\"/></bpmn:extensionElements></bpmn:message><bpmn:process id=\"$P-wait\" isExecutable=\"true\"><bpmn:startEvent id=\"s\"/><bpmn:sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"wait\"/><bpmn:intermediateCatchEvent id=\"wait\"><bpmn:messageEventDefinition messageRef=\"m\"/></bpmn:intermediateCatchEvent><bpmn:sequenceFlow id=\"f2\" sourceRef=\"wait\" targetRef=\"e\"/><bpmn:endEvent id=\"e\"/></bpmn:process></bpmn:definitions>" >"$dir/$P-wait.bpmn"
+deploy 200 "$dir/$P-wait.bpmn"
+# waiting ORDER: creates an instance of $P-wait for ORDER; its key in $wpi.
+waiting() {
+  expect 200 POST $PI $PI "{\"processDefinitionId\":\"$P-wait\",\"variables\":{\"orderId\":\"$1\"}}"
+  wpi=$(jq -r .processInstanceKey <<<"$out")
+}
+state_is() { # state_is KEY STATE WHAT
+  expect 200 GET $PI/{processInstanceKey} "$PI/$1"
+  json_is .state "$2" "$3"
+}
+MP=/v2/messages/publication
+MC=/v2/messages/correlation
+waiting o-1
+state_is "$wpi" ACTIVE 'an instance waiting for its message'
+expect 200 POST $MP $MP "{\"name\":\"$P-paid\",\"correlationKey\":\"o-1\",\"variables\":{\"amount\":5}}"
+[ "$(jq -r '.messageKey | type' <<<"$out")" = string ] || fail "messageKey is not a string: $out"
+json_is .tenantId '<default>' 'publication tenant'
+json_is '.processInstanceKey // "none"' none 'a publication names no instance'
+state_is "$wpi" COMPLETED 'the message reached its instance'
+expect 200 POST /v2/variables/search /v2/variables/search "{\"filter\":{\"processInstanceKey\":\"$wpi\",\"name\":\"amount\"}}"
+json_is '.items[0].value' 5 "the message's variables"
+# Published first with a time to live and an id: an instance that waits later
+# gets it; the same id again while it lives is 409 in Zeebe's words.
+expect 200 POST $MP $MP "{\"name\":\"$P-paid\",\"correlationKey\":\"o-2\",\"timeToLive\":60000,\"messageId\":\"m-2\",\"tenantId\":\"<default>\"}"
+expect 409 POST $MP $MP "{\"name\":\"$P-paid\",\"correlationKey\":\"o-2\",\"timeToLive\":60000,\"messageId\":\"m-2\"}"
+json_is .title ALREADY_EXISTS 'duplicate message id'
+json_is .detail "Command 'PUBLISH' rejected with code 'ALREADY_EXISTS': Expected to publish a new message with id 'm-2', but a message with that id was already published" 'duplicate message id'
+waiting o-2
+state_is "$wpi" COMPLETED 'a buffered message reached a later subscription'
+# Without a time to live nothing is kept.
+expect 200 POST $MP $MP "{\"name\":\"$P-paid\",\"correlationKey\":\"o-9\",\"timeToLive\":0}"
+waiting o-9
+state_is "$wpi" ACTIVE 'a message without a time to live is not kept'
+expect 400 POST $MP $MP '{}'
+json_is .detail 'Expected to publish a message with a name, but the name is blank' 'message without a name'
+expect 400 POST $MP $MP "{\"name\":\"$P-paid\",\"timeToLive\":-1}"
+expect 400 POST $MP $MP "{\"name\":\"$P-paid\",\"variables\":[1]}"
+expect 400 POST $MP $MP "{\"name\":\"$P-paid\",\"tenantId\":\"acme\"}"
+grep -q 'multi-tenancy is disabled' <<<"$out" || fail "publication tenant: $out"
+expect 400 POST $MP $MP '{"name":7}'
+json_is .detail 'Expected name to be a string, but got a number' 'message name type'
+expect 400 POST $MP $MP 'not json'
+expect 405 GET $MP $MP
+# Correlation: the first instance reached, or 404 (and nothing kept).
+expect 404 POST $MC $MC "{\"name\":\"$P-paid\",\"correlationKey\":\"o-3\"}"
+json_is .title NOT_FOUND 'correlation without a subscription'
+json_is .detail "Command 'CORRELATE' rejected with code 'NOT_FOUND': Expected to find subscription for message with name '$P-paid' and correlation key 'o-3', but none was found." 'correlation without a subscription'
+waiting o-3
+state_is "$wpi" ACTIVE 'a correlation is not kept'
+expect 200 POST $MC $MC "{\"name\":\"$P-paid\",\"correlationKey\":\"o-3\",\"variables\":{\"via\":\"correlation\"}}"
+json_is .processInstanceKey "$wpi" 'correlated instance'
+json_is .tenantId '<default>' 'correlation tenant'
+[ "$(jq -r '.messageKey | type' <<<"$out")" = string ] || fail "messageKey is not a string: $out"
+state_is "$wpi" COMPLETED 'the correlation reached its instance'
+expect 400 POST $MC $MC '{}'
+expect 400 POST $MC $MC "{\"name\":\"$P-paid\",\"variables\":\"x\"}"
+expect 400 POST $MC $MC "{\"name\":\"$P-paid\",\"tenantId\":\"acme\"}"
+
+# ---- user tasks ------------------------------------------------------------------------------
+# A native user task between start and end: its assignee from a variable,
+# two candidate groups.
+UT=/v2/user-tasks
+cat >"$dir/$P-review.bpmn" <<XML
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d"><bpmn:process id="$P-review" isExecutable="true"><bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="review"/><bpmn:userTask id="review" name="Review"><bpmn:extensionElements><zeebe:userTask/><zeebe:assignmentDefinition assignee="=reviewer" candidateGroups="ops,sales"/></bpmn:extensionElements></bpmn:userTask><bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="e"/><bpmn:endEvent id="e"/></bpmn:process></bpmn:definitions>
+XML
+deploy 200 "$dir/$P-review.bpmn"
+expect 200 POST $PI $PI "{\"processDefinitionId\":\"$P-review\",\"variables\":{\"reviewer\":\"anna\"}}"
+upi=$(jq -r .processInstanceKey <<<"$out")
+expect 200 POST $PI $PI "{\"processDefinitionId\":\"$P-review\",\"variables\":{\"reviewer\":\"bob\"}}"
+upi2=$(jq -r .processInstanceKey <<<"$out")
+expect 200 POST $UT/search $UT/search "{\"filter\":{\"processInstanceKey\":\"$upi\"}}"
+json_is .page.totalItems 1 'the task of the instance'
+json_is '.items[0].state' CREATED 'task state'
+json_is '.items[0].assignee' anna 'task assignee from the model'
+json_is '.items[0].elementId' review 'task element'
+json_is '.items[0].name' Review 'task name'
+json_is '.items[0].candidateGroups | join(",")' 'ops,sales' 'task candidate groups'
+json_is '.items[0].candidateUsers | length' 0 'task candidate users'
+json_is '.items[0].processDefinitionId' "$P-review" 'task process'
+json_is '.items[0].processInstanceKey' "$upi" 'task instance'
+json_is '.items[0].priority' 50 'task priority'
+json_is '.items[0].tenantId' '<default>' 'task tenant'
+grep -Eq '"creationDate":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z"' <<<"$out" || fail "creationDate: $out"
+ut=$(jq -r '.items[0].userTaskKey' <<<"$out")
+json_is '.items[0].elementInstanceKey' "$ut" 'a task key is its element instance key'
+[ "$(jq -r '.items[0].userTaskKey | type' <<<"$out")" = string ] || fail "userTaskKey is not a string"
+expect 200 POST $UT/search $UT/search "{\"filter\":{\"processDefinitionId\":\"$P-review\",\"state\":\"CREATED\"},\"sort\":[{\"field\":\"creationDate\",\"order\":\"asc\"}]}"
+json_is .page.totalItems 2 'tasks of the process'
+json_is '.items[0].userTaskKey' "$ut" 'oldest first'
+expect 200 POST $UT/search $UT/search "{\"filter\":{\"assignee\":\"bob\",\"elementId\":\"review\"}}"
+json_is '.items[0].processInstanceKey' "$upi2" 'by assignee'
+expect 200 POST $UT/search $UT/search "{\"filter\":{\"processDefinitionId\":\"$P-review\",\"state\":\"COMPLETED\"}}"
+json_is .page.totalItems 0 'no completed task is kept'
+expect 200 POST $UT/search $UT/search "{\"filter\":{\"processDefinitionId\":\"$P-review\"},\"page\":{\"from\":1,\"limit\":1}}"
+json_is '.items | length' 1 'a page of one task'
+json_is .page.totalItems 2 'the page counts them all'
+expect 400 POST $UT/search $UT/search '{"filter":{"state":"OPEN"}}'
+json_is .title INVALID_ARGUMENT 'unknown task state'
+expect 400 POST $UT/search $UT/search '{"filter":{"dueDate":{"$gt":"2024-01-01T00:00:00Z"}}}'
+grep -q "dueDate" <<<"$out" || fail "unsupported filter not named: $out"
+expect 405 GET $UT/search $UT/search
+expect 200 GET $UT/{userTaskKey} "$UT/$ut"
+json_is .userTaskKey "$ut" 'get task'
+json_is .assignee anna 'get task assignee'
+expect 404 GET $UT/{userTaskKey} "$UT/2251799813999999"
+json_is .title NOT_FOUND 'unknown task'
+expect 400 GET $UT/{userTaskKey} "$UT/abc"
+# Assignment: another assignee is replaced, unless allowOverride is false.
+expect 409 POST $UT/{userTaskKey}/assignment "$UT/$ut/assignment" '{"assignee":"carl","allowOverride":false}'
+json_is .title INVALID_STATE 'assignment conflict'
+grep -q "anna" <<<"$out" || fail "the conflict does not name the assignee: $out"
+expect 204 POST $UT/{userTaskKey}/assignment "$UT/$ut/assignment" '{"assignee":"carl","action":"assign"}'
+expect 200 GET $UT/{userTaskKey} "$UT/$ut"
+json_is .assignee carl 'reassigned'
+expect 400 POST $UT/{userTaskKey}/assignment "$UT/$ut/assignment" '{}'
+json_is .detail 'No assignee provided.' 'assignment without an assignee'
+expect 400 POST $UT/{userTaskKey}/assignment "$UT/$ut/assignment" '{"assignee":"x","allowOverride":"no"}'
+expect 404 POST $UT/{userTaskKey}/assignment "$UT/2251799813999999/assignment" '{"assignee":"x"}'
+expect 204 DELETE $UT/{userTaskKey}/assignee "$UT/$ut/assignee"
+expect 200 GET $UT/{userTaskKey} "$UT/$ut"
+json_is '.assignee // "none"' none 'unassigned'
+expect 200 POST $UT/search $UT/search '{"filter":{"assignee":{"$exists":false}}}'
+json_is '.items[0].userTaskKey' "$ut" 'unassigned tasks'
+json_is .page.totalItems 1 'one unassigned task'
+expect 404 DELETE $UT/{userTaskKey}/assignee "$UT/2251799813999999/assignee"
+expect 400 DELETE $UT/{userTaskKey}/assignee "$UT/abc/assignee"
+expect 204 POST $UT/{userTaskKey}/assignment "$UT/$ut/assignment" '{"assignee":"dora","allowOverride":false}'
+# Completion: the variables merge, the instance completes, the task is gone.
+expect 400 POST $UT/{userTaskKey}/completion "$UT/$ut/completion" '{"variables":[1]}'
+expect 204 POST $UT/{userTaskKey}/completion "$UT/$ut/completion" '{"variables":{"approved":true},"action":"complete"}'
+expect 404 POST $UT/{userTaskKey}/completion "$UT/$ut/completion" '{}'
+expect 404 GET $UT/{userTaskKey} "$UT/$ut"
+expect 200 GET $PI/{processInstanceKey} "$PI/$upi"
+json_is .state COMPLETED 'the instance after its task'
+expect 200 POST /v2/variables/search /v2/variables/search "{\"filter\":{\"processInstanceKey\":\"$upi\",\"name\":\"approved\"}}"
+json_is '.items[0].value' true 'the completion variables'
+expect 400 POST $UT/{userTaskKey}/completion "$UT/abc/completion"
+expect 204 POST $PI/{processInstanceKey}/cancellation "$PI/$upi2/cancellation"
+expect 200 POST $UT/search $UT/search "{\"filter\":{\"processDefinitionId\":\"$P-review\"}}"
+json_is .page.totalItems 0 'a cancelled instance leaves no task'
+
 # ---- job types -----------------------------------------------------------------------------
 expect 200 GET /v1/job-types /v1/job-types
 [ "$(jq -r ".types[] | select(.type==\"$T\") | .completedTotal" <<<"$out")" = 1 ] || fail "job-types completedTotal: $out"
@@ -798,16 +943,36 @@ v=$(metric 'chute_requests_rejected_total{reason="max_jobs"}')
   echo "POST /v2/variables/search /v2/variables/search {}"
   echo "POST /v2/incidents/search /v2/incidents/search {}"
   echo "POST /v2/resources/{resourceKey}/deletion /v2/resources/1/deletion"
+  echo "POST /v2/messages/publication /v2/messages/publication {\"name\":\"m\"}"
+  echo "POST /v2/messages/correlation /v2/messages/correlation {\"name\":\"m\"}"
   echo "GET /healthz /healthz"
 } >"$burst"
 r=$(pipeline "$burst")
 cut -d' ' -f1-3 <<<"$r" >>"$seen"
-checks=$((checks + 14))
+checks=$((checks + 16))
 statuses=$(awk '{ printf "%s ", $3 }' <<<"$r")
-[ "$statuses" = "201 201 201 201 503 503 503 503 503 503 503 503 503 200 " ] ||
+[ "$statuses" = "201 201 201 201 503 503 503 503 503 503 503 503 503 503 503 200 " ] ||
   fail "pipelined process burst with --max-inflight 4 answered $statuses: $r"
 awk '$3 == 503 && ($4 != "application/problem+json" || $5 != "RESOURCE_EXHAUSTED" || $6 !~ /--max-inflight/) { bad = 1 } END { exit bad }' <<<"$r" ||
   fail "a 503 of the process burst is not problem+json RESOURCE_EXHAUSTED naming --max-inflight: $r"
+# And the user task endpoints.
+{
+  for _ in 1 2 3 4; do echo "POST /v1/jobs /v1/jobs {\"type\":\"$B\"}"; done
+  echo "POST /v2/user-tasks/search /v2/user-tasks/search {}"
+  echo "GET /v2/user-tasks/{userTaskKey} /v2/user-tasks/1"
+  echo "POST /v2/user-tasks/{userTaskKey}/assignment /v2/user-tasks/1/assignment {\"assignee\":\"a\"}"
+  echo "DELETE /v2/user-tasks/{userTaskKey}/assignee /v2/user-tasks/1/assignee"
+  echo "POST /v2/user-tasks/{userTaskKey}/completion /v2/user-tasks/1/completion {}"
+  echo "GET /healthz /healthz"
+} >"$burst"
+r=$(pipeline "$burst")
+cut -d' ' -f1-3 <<<"$r" >>"$seen"
+checks=$((checks + 10))
+statuses=$(awk '{ printf "%s ", $3 }' <<<"$r")
+[ "$statuses" = "201 201 201 201 503 503 503 503 503 200 " ] ||
+  fail "pipelined user task burst with --max-inflight 4 answered $statuses: $r"
+awk '$3 == 503 && ($4 != "application/problem+json" || $5 != "RESOURCE_EXHAUSTED" || $6 !~ /--max-inflight/) { bad = 1 } END { exit bad }' <<<"$r" ||
+  fail "a 503 of the user task burst is not problem+json RESOURCE_EXHAUSTED naming --max-inflight: $r"
 alive '--max-inflight'
 stop_chuted
 pid=$main_pid port=$main_port base=$main_base log=$main_log

@@ -53,7 +53,11 @@ typedef struct seen {
     command_page page;
     int64_t first_key;
     char found[256];
-    int64_t incident_key; /* LIST_INCIDENTS, INSTANCE_DETAILS: the last one */
+    int64_t incident_key;     /* LIST_INCIDENTS, INSTANCE_DETAILS: the last one */
+    chute_message_result msg; /* PUBLISH_MESSAGE, CORRELATE_MESSAGE */
+    /* GET_USER_TASK: the task's key, "assignee@element groups users" */
+    int64_t task_key;
+    char task[256];
     /* INSTANCE_DETAILS: "event:TIMER@due" or "event:MESSAGE name/key" per
      * wait, and the element instance of the last one. */
     char waits[256];
@@ -159,6 +163,21 @@ static int visit_wait(void *ctx, const chute_wait_view *w)
     return 0;
 }
 
+/* A user task as "assignee@element groups users" ("-" unassigned). */
+static void task_text(const chute_user_task_view *t, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s@%s %s %s", t->assignee[0] ? t->assignee : "-", t->element_id,
+             t->candidate_groups, t->candidate_users);
+}
+
+static int visit_user_task(void *ctx, const chute_user_task_view *t)
+{
+    char text[256];
+    task_text(t, text, sizeof text);
+    found_add(ctx, t->key, text);
+    return 0;
+}
+
 /* Visits what a search found, as an encoder would. */
 static void walk_search(seen *s, const command_result *res)
 {
@@ -174,6 +193,13 @@ static void walk_search(seen *s, const command_result *res)
         break;
     case COMMAND_SEARCH_INCIDENTS:
         assert_int_equal(command_result_walk_incidents(res, visit_incident, s, &s->page), 0);
+        break;
+    case COMMAND_SEARCH_USER_TASKS:
+        assert_int_equal(command_result_walk_user_tasks(res, visit_user_task, s, &s->page), 0);
+        break;
+    case COMMAND_GET_USER_TASK:
+        s->task_key = res->user_task.key;
+        task_text(&res->user_task, s->task, sizeof s->task);
         break;
     default:
         break;
@@ -222,6 +248,9 @@ static void record(seen *s, const command_result *res)
     }
     if (res->rc == 0 && res->kind == COMMAND_SET_VARIABLES)
         s->set_key = res->key;
+    if (res->rc == 0 &&
+        (res->kind == COMMAND_PUBLISH_MESSAGE || res->kind == COMMAND_CORRELATE_MESSAGE))
+        s->msg = res->message;
     if (res->rc == 0)
         walk_search(s, res);
 }
@@ -371,6 +400,34 @@ static void test_table_finds_grpc_methods(void **state)
     assert_string_equal(d->rest_method, "POST");
     assert_string_equal(d->rest_route, "/v2/signals/broadcast");
     assert_null(command_find_grpc("/gateway_protocol.Gateway/EvaluateDecision"));
+    d = command_find_grpc("/gateway_protocol.Gateway/PublishMessage");
+    assert_non_null(d);
+    assert_int_equal(d->kind, COMMAND_PUBLISH_MESSAGE);
+    assert_int_equal(d->load, BROKER_LOAD_ADDS);
+    assert_string_equal(d->rest_method, "POST");
+    assert_string_equal(d->rest_route, "/v2/messages/publication");
+    assert_int_equal(d->rest_status, 200);
+    /* The correlation is REST only (Camunda 8.8 has no RPC for it). */
+    const command_def *corr = NULL;
+    for (size_t i = 0; i < command_table_len; i++)
+        if (command_table[i].kind == COMMAND_CORRELATE_MESSAGE)
+            corr = &command_table[i];
+    assert_non_null(corr);
+    assert_null(corr->grpc_service);
+    assert_string_equal(corr->rest_route, "/v2/messages/correlation");
+    assert_int_equal(corr->load, BROKER_LOAD_ADDS);
+    assert_int_equal(corr->rest_status, 200);
+    d = command_find_grpc("/chute.v1.Chute/AssignUserTask");
+    assert_non_null(d);
+    assert_int_equal(d->kind, COMMAND_ASSIGN_USER_TASK);
+    assert_string_equal(d->rest_route, "/v2/user-tasks/{userTaskKey}/assignment");
+    assert_int_equal(d->rest_status, 204);
+    d = command_find_grpc("/chute.v1.Chute/ListUserTasks");
+    assert_non_null(d);
+    assert_int_equal(d->kind, COMMAND_SEARCH_USER_TASKS);
+    d = command_find_grpc("/chute.v1.Chute/CompleteUserTask");
+    assert_non_null(d);
+    assert_string_equal(d->rest_route, "/v2/user-tasks/{userTaskKey}/completion");
     assert_null(command_find_grpc("/chute.v1.Chute/CompleteJob")); /* wrong service */
     assert_null(command_find_grpc("/gateway_protocol.Gateway/"));
     /* Every row has a way in, and a REST row its success status. */
@@ -388,8 +445,11 @@ static void test_table_finds_grpc_methods(void **state)
     command_grpc_methods("/gateway_protocol.Gateway/", methods, sizeof methods);
     assert_non_null(strstr(methods, "ActivateJobs, StreamActivatedJobs, Topology"));
     assert_non_null(strstr(methods, "CreateProcessInstance, CreateProcessInstanceWithResult, "
-                                    "CancelProcessInstance, SetVariables, DeleteResource"));
+                                    "CancelProcessInstance, SetVariables, DeleteResource, "
+                                    "PublishMessage, ModifyProcessInstance, "
+                                    "MigrateProcessInstance"));
     assert_null(strstr(methods, "CreateJob"));
+    assert_null(strstr(methods, "BroadcastSignal")); /* refused, not served */
 }
 
 static void on_pending(broker_pending *p, int ok, const chute_error *err)
@@ -1461,6 +1521,392 @@ static void test_instance_waits(void **state) /* runtime */
     assert_string_equal(s->waits, "");
 }
 
+/* ---- messages ---------------------------------------------------------------------------- */
+
+/* An instance waits at a message catch event for "paid" with its orderId,
+ * then ends. */
+static const char wait_xml[] =
+    "<bpmn:definitions xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "
+    "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">"
+    "<bpmn:message id=\"m\" name=\"paid\"><bpmn:extensionElements>"
+    "<zeebe:subscription correlationKey=\"=orderId\"/></bpmn:extensionElements></bpmn:message>"
+    "<bpmn:process id=\"wait-paid\" isExecutable=\"true\"><bpmn:startEvent id=\"s\"/>"
+    "<bpmn:sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"wait\"/>"
+    "<bpmn:intermediateCatchEvent id=\"wait\"><bpmn:messageEventDefinition messageRef=\"m\"/>"
+    "</bpmn:intermediateCatchEvent>"
+    "<bpmn:sequenceFlow id=\"f2\" sourceRef=\"wait\" targetRef=\"e\"/><bpmn:endEvent id=\"e\"/>"
+    "</bpmn:process></bpmn:definitions>";
+
+/* Skips a test that needs the message runtime while the engine only has
+ * its placeholder (CHUTE_EUNIMPL). */
+static void need_messages(fx *f)
+{
+    chute_message_spec spec = {.name = "probe", .correlation_key = "probe"};
+    chute_message_result r;
+    chute_error err;
+    if (chute_engine_publish_message(f->e, &spec, &r, &err) == CHUTE_EUNIMPL) {
+        print_message("needs the message runtime (the engine has its placeholder): skipped\n");
+        skip();
+    }
+    broker_flush(f->b);
+}
+
+static command publish_cmd(const char *name, const char *key, int64_t ttl_ms, const char *id,
+                           const char *vars)
+{
+    command c = {.kind = COMMAND_PUBLISH_MESSAGE,
+                 .message_name = name,
+                 .correlation_key = key,
+                 .ttl_ms = ttl_ms,
+                 .message_id = id ? id : "",
+                 .variables = vars,
+                 .variables_len = vars ? strlen(vars) : 0};
+    return c;
+}
+
+static command correlate_cmd(const char *name, const char *key, const char *vars)
+{
+    command c = publish_cmd(name, key, 0, NULL, vars);
+    c.kind = COMMAND_CORRELATE_MESSAGE;
+    return c;
+}
+
+/* The root variables of the instance |key|, into |f->s.variables|. */
+static const char *root_variables(fx *f, int64_t key)
+{
+    command details = {.kind = COMMAND_INSTANCE_DETAILS, .key = key};
+    seen *s = run(f, &details);
+    assert_int_equal(s->rc, 0);
+    return s->variables;
+}
+
+static void test_publish_correlates_to_a_waiting_instance(void **state) /* runtime */
+{
+    fx *f = *state;
+    need_runtime(f);
+    need_messages(f);
+    deploy(f, "wait.bpmn", wait_xml);
+    int64_t pi = create_instance(f, "wait-paid", "{\"orderId\":\"o-1\"}");
+    assert_int_equal(instance_state(f, pi), CHUTE_INSTANCE_ACTIVE);
+    /* Another key reaches nobody, and a publication is no error for that. */
+    command other = publish_cmd("paid", "o-2", 0, NULL, NULL);
+    seen *s = run(f, &other);
+    assert_int_equal(s->rc, 0);
+    assert_true(s->msg.key > 0);
+    assert_int_equal(s->msg.correlated, 0);
+    int64_t other_key = s->msg.key;
+    assert_int_equal(instance_state(f, pi), CHUTE_INSTANCE_ACTIVE);
+    /* Its key: the instance gets the message and its variables, and ends. */
+    command paid = publish_cmd("paid", "o-1", 0, NULL, "{\"amount\":5}");
+    s = run(f, &paid);
+    assert_int_equal(s->rc, 0);
+    int64_t first = s->msg.key;
+    assert_true(first > other_key);
+    assert_int_equal(s->msg.correlated, 1);
+    assert_int_equal(s->msg.process_instance_key, pi);
+    assert_int_equal(instance_state(f, pi), CHUTE_INSTANCE_COMPLETED);
+    assert_non_null(strstr(root_variables(f, pi), "\"amount\":5"));
+    /* Again: nothing waits any more. */
+    s = run(f, &paid);
+    assert_int_equal(s->rc, 0);
+    assert_true(s->msg.key > first);
+    assert_int_equal(s->msg.correlated, 0);
+}
+
+static void test_publish_buffers_for_its_ttl(void **state) /* runtime */
+{
+    fx *f = *state;
+    need_runtime(f);
+    need_messages(f);
+    deploy(f, "wait.bpmn", wait_xml);
+    /* Published before anyone waits, with a time to live: the instance that
+     * opens its subscription later gets it. */
+    command early = publish_cmd("paid", "o-3", 60000, NULL, "{\"early\":true}");
+    seen *s = run(f, &early);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(s->msg.correlated, 0);
+    int64_t pi = create_instance(f, "wait-paid", "{\"orderId\":\"o-3\"}");
+    broker_flush(f->b);
+    assert_int_equal(instance_state(f, pi), CHUTE_INSTANCE_COMPLETED);
+    assert_non_null(strstr(root_variables(f, pi), "\"early\":true"));
+    /* Never twice to instances of one process. */
+    int64_t second = create_instance(f, "wait-paid", "{\"orderId\":\"o-3\"}");
+    broker_flush(f->b);
+    assert_int_equal(instance_state(f, second), CHUTE_INSTANCE_ACTIVE);
+    /* Without a time to live nothing is kept. */
+    command gone = publish_cmd("paid", "o-4", 0, NULL, NULL);
+    assert_int_equal(run(f, &gone)->rc, 0);
+    int64_t late = create_instance(f, "wait-paid", "{\"orderId\":\"o-4\"}");
+    broker_flush(f->b);
+    assert_int_equal(instance_state(f, late), CHUTE_INSTANCE_ACTIVE);
+}
+
+static void test_publish_errors(void **state) /* runtime */
+{
+    fx *f = *state;
+    need_messages(f);
+    /* A second message with the same id while the first lives: Zeebe's
+     * words, ALREADY_EXISTS. */
+    command one = publish_cmd("paid", "o-5", 60000, "m-1", NULL);
+    seen *s = run(f, &one);
+    assert_int_equal(s->rc, 0);
+    s = run(f, &one);
+    assert_int_equal(s->rc, CHUTE_EEXIST);
+    assert_non_null(strstr(s->message, "Expected to publish a new message with id 'm-1', but a "
+                                       "message with that id was already published"));
+    /* The id is per name and correlation key. */
+    command other_key = publish_cmd("paid", "o-6", 60000, "m-1", NULL);
+    assert_int_equal(run(f, &other_key)->rc, 0);
+    command blank = publish_cmd("", "o-5", 0, NULL, NULL);
+    assert_int_equal(run(f, &blank)->rc, CHUTE_EINVAL);
+    command negative = publish_cmd("paid", "o-5", -1, NULL, NULL);
+    assert_int_equal(run(f, &negative)->rc, CHUTE_EINVAL);
+    command not_object = publish_cmd("paid", "o-5", 0, NULL, "[1]");
+    assert_int_equal(run(f, &not_object)->rc, CHUTE_EINVAL);
+    command malformed = publish_cmd("paid", "o-5", 0, NULL, "{\"a\":");
+    assert_int_equal(run(f, &malformed)->rc, CHUTE_EINVAL);
+    /* A correlation's own error is the engine's, not NOT_FOUND. */
+    command corr_blank = correlate_cmd("", "o-5", NULL);
+    assert_int_equal(run(f, &corr_blank)->rc, CHUTE_EINVAL);
+    command corr_bad = correlate_cmd("paid", "o-5", "[1]");
+    assert_int_equal(run(f, &corr_bad)->rc, CHUTE_EINVAL);
+}
+
+static void test_correlate(void **state) /* runtime */
+{
+    fx *f = *state;
+    need_runtime(f);
+    need_messages(f);
+    deploy(f, "wait.bpmn", wait_xml);
+    /* Nothing waits: NOT_FOUND in Zeebe's words, and nothing is kept for a
+     * later subscription. */
+    command early = correlate_cmd("paid", "o-7", "{\"x\":1}");
+    seen *s = run(f, &early);
+    assert_int_equal(s->rc, CHUTE_ENOTFOUND);
+    assert_string_equal(s->message,
+                        "Command 'CORRELATE' rejected with code 'NOT_FOUND': Expected to find "
+                        "subscription for message with name 'paid' and correlation key 'o-7', "
+                        "but none was found.");
+    int64_t pi = create_instance(f, "wait-paid", "{\"orderId\":\"o-7\"}");
+    broker_flush(f->b);
+    assert_int_equal(instance_state(f, pi), CHUTE_INSTANCE_ACTIVE);
+    /* Now it waits: the message's key and the instance it reached. */
+    command now = correlate_cmd("paid", "o-7", "{\"x\":2}");
+    s = run(f, &now);
+    assert_int_equal(s->rc, 0);
+    assert_true(s->msg.key > 0);
+    assert_int_equal(s->msg.process_instance_key, pi);
+    assert_int_equal(instance_state(f, pi), CHUTE_INSTANCE_COMPLETED);
+    assert_non_null(strstr(root_variables(f, pi), "\"x\":2"));
+    /* A time to live or an id given anyway is not used: a correlation
+     * keeps nothing, so it can be repeated. */
+    command with_ttl = correlate_cmd("paid", "o-8", NULL);
+    with_ttl.ttl_ms = 60000;
+    with_ttl.message_id = "c-1";
+    assert_int_equal(run(f, &with_ttl)->rc, CHUTE_ENOTFOUND);
+    assert_int_equal(run(f, &with_ttl)->rc, CHUTE_ENOTFOUND);
+    int64_t late = create_instance(f, "wait-paid", "{\"orderId\":\"o-8\"}");
+    broker_flush(f->b);
+    assert_int_equal(instance_state(f, late), CHUTE_INSTANCE_ACTIVE);
+}
+
+/* ---- user tasks ----------------------------------------------------------------------- */
+
+/* The row of a REST route. */
+static const command_def *rest_row(const char *method, const char *route)
+{
+    for (size_t i = 0; i < command_table_len; i++) {
+        const command_def *d = &command_table[i];
+        if (d->rest_route && strcmp(d->rest_method, method) == 0 &&
+            strcmp(d->rest_route, route) == 0)
+            return d;
+    }
+    fail_msg("no row for %s %s", method, route);
+    return NULL;
+}
+
+/* Decodes |body| with the REST row of |method| |route|, sets |key| as the
+ * front end does, and runs it. */
+static seen *run_rest(fx *f, const char *method, const char *route, int64_t key, const char *body,
+                      int *decoded)
+{
+    const command_def *d = rest_row(method, route);
+    command c;
+    chute_error err;
+    memset(&f->s, 0, sizeof f->s);
+    if (d->rest_decode) {
+        command_rest_in in = {.body = body, .len = strlen(body), .query = "", .content_type = ""};
+        *decoded = d->rest_decode(&in, &c, &err);
+        if (*decoded != 0) {
+            f->s.rc = *decoded;
+            snprintf(f->s.message, sizeof f->s.message, "%s", err.message);
+            return &f->s;
+        }
+    } else {
+        memset(&c, 0, sizeof c);
+        c.kind = d->kind;
+        *decoded = 0;
+    }
+    c.key = key;
+    seen *s = run(f, &c);
+    command_free(&c);
+    return s;
+}
+
+#define TASK "/v2/user-tasks/{userTaskKey}"
+
+/* What holds before any task exists: the routes decode into their
+ * commands, and a key of no open task is NOT_FOUND for every command. */
+static void test_user_task_rules(void **state)
+{
+    fx *f = *state;
+    int decoded;
+    seen *s = run_rest(f, "POST", "/v2/user-tasks/search", 0,
+                       "{\"filter\":{\"state\":\"CREATED\",\"assignee\":\"anna\"}}", &decoded);
+    assert_int_equal(decoded, 0);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(s->kind, COMMAND_SEARCH_USER_TASKS);
+    assert_int_equal(s->page.total, 0);
+    s = run_rest(f, "POST", "/v2/user-tasks/search", 0, "{\"filter\":{\"state\":\"DONE\"}}",
+                 &decoded);
+    assert_int_equal(decoded, CHUTE_EINVAL);
+    assert_non_null(strstr(s->message, "user task state"));
+    s = run_rest(f, "POST", TASK "/assignment", 5, "{\"allowOverride\":false}", &decoded);
+    assert_int_equal(decoded, CHUTE_EINVAL);
+    assert_string_equal(s->message, "No assignee provided.");
+    s = run_rest(f, "POST", TASK "/assignment", 5, "{\"assignee\":\"anna\"}", &decoded);
+    assert_int_equal(decoded, 0);
+    assert_int_equal(s->rc, CHUTE_ENOTFOUND);
+    assert_non_null(strstr(s->message, "'5'"));
+    s = run_rest(f, "DELETE", TASK "/assignee", 5, "", &decoded);
+    assert_int_equal(s->kind, COMMAND_ASSIGN_USER_TASK);
+    assert_int_equal(s->rc, CHUTE_ENOTFOUND);
+    s = run_rest(f, "POST", TASK "/completion", 5, "", &decoded);
+    assert_int_equal(s->kind, COMMAND_COMPLETE_USER_TASK);
+    assert_int_equal(s->rc, CHUTE_ENOTFOUND);
+    s = run_rest(f, "GET", TASK, 5, "", &decoded);
+    assert_int_equal(s->kind, COMMAND_GET_USER_TASK);
+    assert_int_equal(s->rc, CHUTE_ENOTFOUND);
+    /* A filter no open task can match asks the engine nothing. */
+    command none = {.kind = COMMAND_SEARCH_USER_TASKS, .search = {.no_match = 1, .limit = 10}};
+    s = run(f, &none);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(s->items, 0);
+}
+
+static const char review_xml[] =
+    "<bpmn:definitions xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "
+    "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">"
+    "<bpmn:process id=\"review-process\" isExecutable=\"true\"><bpmn:startEvent id=\"s\"/>"
+    "<bpmn:sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"review\"/>"
+    "<bpmn:userTask id=\"review\" name=\"Review\"><bpmn:extensionElements><zeebe:userTask/>"
+    "<zeebe:assignmentDefinition assignee=\"=reviewer\" candidateGroups=\"ops,sales\"/>"
+    "</bpmn:extensionElements></bpmn:userTask>"
+    "<bpmn:sequenceFlow id=\"f2\" sourceRef=\"review\" targetRef=\"e\"/><bpmn:endEvent id=\"e\"/>"
+    "</bpmn:process></bpmn:definitions>";
+
+/* Skips a test that needs the user task runtime while the engine has its
+ * placeholder: an instance of the review process then lists no task. */
+static int64_t review_instance(fx *f, const char *vars)
+{
+    need_runtime(f);
+    deploy(f, "review.bpmn", review_xml);
+    int64_t key = create_instance(f, "review-process", vars);
+    command all = {.kind = COMMAND_SEARCH_USER_TASKS, .search = {.limit = 100}};
+    if (run(f, &all)->items == 0) {
+        print_message("needs the user task runtime (the engine has its placeholder): skipped\n");
+        skip();
+    }
+    return key;
+}
+
+static void test_user_task_lifecycle(void **state) /* runtime */
+{
+    fx *f = *state;
+    int64_t pi = review_instance(f, "{\"reviewer\":\"anna\"}");
+    int64_t other = create_instance(f, "review-process", "{\"reviewer\":\"bob\"}");
+    command all = {.kind = COMMAND_SEARCH_USER_TASKS, .search = {.limit = 100}};
+    seen *s = run(f, &all);
+    assert_int_equal(s->page.total, 2);
+    assert_string_equal(s->found, "anna@review [\"ops\",\"sales\"] [],"
+                                  "bob@review [\"ops\",\"sales\"] []");
+    int64_t task = s->first_key;
+
+    /* The filters: of the engine and of the command layer. */
+    command by = {.kind = COMMAND_SEARCH_USER_TASKS,
+                  .search = {.process_instance_key = pi, .limit = 100}};
+    s = run(f, &by);
+    assert_int_equal(s->page.total, 1);
+    assert_int_equal(s->first_key, task);
+    by.search = (command_search){.assignee = "bob", .limit = 100};
+    s = run(f, &by);
+    assert_int_equal(s->page.total, 1);
+    assert_true(s->first_key != task);
+    by.search = (command_search){.assignee = "", .limit = 100};
+    assert_int_equal(run(f, &by)->page.total, 0);
+    by.search = (command_search){.candidate_group = "sales", .element_id = "review", .limit = 100};
+    assert_int_equal(run(f, &by)->page.total, 2);
+    by.search = (command_search){.candidate_group = "sale", .limit = 100};
+    assert_int_equal(run(f, &by)->page.total, 0);
+    by.search =
+        (command_search){.user_task_key = task, .bpmn_process_id = "review-process", .limit = 100};
+    assert_int_equal(run(f, &by)->page.total, 1);
+    by.search = (command_search){.from = 1, .limit = 1};
+    s = run(f, &by);
+    assert_int_equal(s->page.total, 2);
+    assert_int_equal(s->items, 1);
+
+    int decoded;
+    s = run_rest(f, "GET", TASK, task, "", &decoded);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(s->task_key, task);
+    assert_string_equal(s->task, "anna@review [\"ops\",\"sales\"] []");
+
+    /* Assignment: another assignee is replaced unless allowOverride is
+     * false; unassigning always works. */
+    s = run_rest(f, "POST", TASK "/assignment", task,
+                 "{\"assignee\":\"carl\",\"allowOverride\":false}", &decoded);
+    assert_int_equal(s->rc, CHUTE_ESTATE);
+    s = run_rest(f, "POST", TASK "/assignment", task, "{\"assignee\":\"carl\"}", &decoded);
+    assert_int_equal(s->rc, 0);
+    assert_string_equal(run_rest(f, "GET", TASK, task, "", &decoded)->task,
+                        "carl@review [\"ops\",\"sales\"] []");
+    command unassign = {.kind = COMMAND_ASSIGN_USER_TASK, .key = task, .no_override = 1};
+    assert_int_equal(run(f, &unassign)->rc, 0);
+    by.search = (command_search){.assignee = "", .limit = 100};
+    s = run(f, &by);
+    assert_int_equal(s->page.total, 1);
+    assert_int_equal(s->first_key, task);
+    s = run_rest(f, "POST", TASK "/assignment", task,
+                 "{\"assignee\":\"dora\",\"allowOverride\":false}", &decoded);
+    assert_int_equal(s->rc, 0); /* nobody held it */
+    by.search = (command_search){.assigned = 1, .limit = 100};
+    assert_int_equal(run(f, &by)->page.total, 2);
+
+    /* Completion: the variables merge, the instance completes, the task
+     * is gone. */
+    s = run_rest(f, "POST", TASK "/completion", task, "{\"variables\":[1]}", &decoded);
+    assert_int_equal(s->rc, CHUTE_EINVAL);
+    s = run_rest(f, "POST", TASK "/completion", task, "{\"variables\":{\"approved\":true}}",
+                 &decoded);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(instance_state(f, pi), CHUTE_INSTANCE_COMPLETED);
+    command details = {.kind = COMMAND_INSTANCE_DETAILS, .key = pi};
+    s = run(f, &details);
+    assert_non_null(strstr(s->variables, "\"approved\":true"));
+    assert_int_equal(run_rest(f, "GET", TASK, task, "", &decoded)->rc, CHUTE_ENOTFOUND);
+    assert_int_equal(run_rest(f, "POST", TASK "/completion", task, "", &decoded)->rc,
+                     CHUTE_ENOTFOUND);
+    s = run(f, &all);
+    assert_int_equal(s->page.total, 1);
+    assert_int_equal(instance_state(f, other), CHUTE_INSTANCE_ACTIVE);
+
+    /* A cancelled instance leaves no task behind. */
+    command cancel = {.kind = COMMAND_CANCEL_INSTANCE, .key = other};
+    assert_int_equal(run(f, &cancel)->rc, 0);
+    assert_int_equal(run(f, &all)->page.total, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1496,6 +1942,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_modify_migrate_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_modify_and_migrate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_instance_waits, setup, teardown),
+        /* These need the message runtime. */
+        cmocka_unit_test_setup_teardown(test_publish_correlates_to_a_waiting_instance, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_publish_buffers_for_its_ttl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_publish_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_correlate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_task_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_task_lifecycle, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
