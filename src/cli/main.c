@@ -1789,8 +1789,10 @@ static const command commands[] = {
      "show a process instance and its elements",
      "\n\n"
      "Shows the process instance KEY, active or ended: its state, its active elements\n"
-     "(with their jobs and incidents), its variables and its open incidents. With\n"
-     "--json, every element instance and every incident (open and resolved).\n"},
+     "(with their jobs and incidents), its variables, what it waits on (timers with\n"
+     "their due time, message subscriptions with their name and correlation key) and\n"
+     "its open incidents. With --json, every element instance, every incident (open\n"
+     "and resolved) and every wait.\n"},
     {"instance", "cancel", cmd_instance_cancel, "KEY", NULL, "cancel a process instance",
      "\n\n"
      "Terminates the active process instance KEY: its elements end, its jobs are\n"
