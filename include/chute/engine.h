@@ -154,6 +154,7 @@ typedef struct chute_job_view {
     chute_incident_type incident_type;
     int64_t completed_at; /* epoch ms, COMPLETED only */
     chute_process_ref process;
+    const char *assignee; /* ZenBPM's assignment, "" for none */
 } chute_job_view;
 
 /* ---- opening and closing ------------------------------------------------ */
@@ -387,6 +388,10 @@ int chute_engine_update_timeout(chute_engine *e, int64_t key, int64_t timeout_ms
 /* Resolves an open incident: the job becomes ACTIVATABLE again. Rejected
  * with CHUTE_ESTATE while the job has no retries left (update them first). */
 int chute_engine_resolve_incident(chute_engine *e, int64_t incident_key, chute_error *err);
+
+/* Assigns a job that is not completed to |assignee| (ZenBPM's assign;
+ * NULL or "" clears it). Durable like any change of the job. */
+int chute_engine_assign_job(chute_engine *e, int64_t key, const char *assignee, chute_error *err);
 
 /* Removes a job that is not completed, and its incident if it has one. */
 int chute_engine_cancel(chute_engine *e, int64_t key, chute_error *err);

@@ -1154,6 +1154,21 @@ int chute_engine_cancel(chute_engine *e, int64_t key, chute_error *err)
     return 0;
 }
 
+int chute_engine_assign_job(chute_engine *e, int64_t key, const char *assignee, chute_error *err)
+{
+    job *j = hmap_get(&e->jobs, key);
+    if (!j)
+        return not_found(err, "ASSIGN", "assign", key);
+    if (assignee && strlen(assignee) > CHUTE_WORKER_MAX)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected an assignee of at most %d bytes, but it is %zu bytes",
+                               CHUTE_WORKER_MAX, strlen(assignee));
+    if (!job_ext_need(j) || job_set_str(&j->ext->assignee, assignee) != 0)
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory assigning a job");
+    persist(e, j, OP_UPDATE, 0);
+    return 0;
+}
+
 int chute_engine_return(chute_engine *e, int64_t key, int64_t deadline, chute_error *err)
 {
     job *j = hmap_get(&e->jobs, key);

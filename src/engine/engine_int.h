@@ -76,6 +76,7 @@ typedef struct job_ext {
     char *error_code;       /* of a thrown error, NULL for none */
     char *error_message;    /* of the last fail or throw, NULL for none */
     job_process *process;   /* NULL for standalone jobs */
+    char *assignee;         /* ZenBPM's assignment, NULL for none */
     int64_t incident_key;   /* 0 when no incident is open */
     uint32_t headers_len;
     uint8_t incident_type;  /* chute_incident_type */

@@ -132,6 +132,7 @@ void job_free(job *j)
         free(x->headers);
         free(x->error_code);
         free(x->error_message);
+        free(x->assignee);
         if (x->process) {
             free((char *)x->process->ref.bpmn_process_id);
             free((char *)x->process->ref.element_id);
@@ -234,6 +235,7 @@ void job_to_row(const job *j, store_job *r)
         r->incident_type = x->incident_type;
         if (x->process)
             r->process = x->process->ref;
+        r->assignee = x->assignee;
     }
 }
 
@@ -256,7 +258,7 @@ job *job_from_row(chute_engine *e, const store_job *r, int *rc)
                       p->process_definition_version;
     int has_headers = r->headers && r->headers_len;
     if (!has_headers && !has_process && empty(r->worker) && empty(r->error_code) &&
-        empty(r->error_message) && !r->incident_key) {
+        empty(r->error_message) && !r->incident_key && empty(r->assignee)) {
         *rc = 0;
         return j; /* the common case: nothing rare to keep */
     }
@@ -272,6 +274,7 @@ job *job_from_row(chute_engine *e, const store_job *r, int *rc)
     }
     if (job_set_str(&x->error_code, r->error_code) ||
         job_set_str(&x->error_message, r->error_message) ||
+        job_set_str(&x->assignee, r->assignee) ||
         (has_process && job_ext_set_process(x, p) != 0))
         goto oom;
     *rc = 0;
@@ -308,6 +311,7 @@ static void view_of_row(const store_job *r, chute_job_view *v)
     v->incident_type = (chute_incident_type)r->incident_type;
     v->completed_at = r->state == CHUTE_JOB_COMPLETED ? r->completed_at : 0;
     v->process = r->process;
+    v->assignee = r->assignee ? r->assignee : "";
     if (!v->process.bpmn_process_id)
         v->process.bpmn_process_id = "";
     if (!v->process.element_id)

@@ -32,7 +32,6 @@ struct broker {
     int handles_open;
     void (*done)(void *);
     void *done_ctx;
-    hmap assignees; /* job key -> char *, see broker_assign */
 };
 
 /* ---- completions ---------------------------------------------------------- */
@@ -337,7 +336,6 @@ int broker_open(broker **out, uv_loop_t *loop, chute_engine *e, chute_error *err
     b->loop = loop;
     b->e = e;
     b->max_inflight = BROKER_DEFAULT_MAX_INFLIGHT;
-    hmap_init(&b->assignees);
     heap_init(&b->polls, poll_before, poll_pos);
     heap_init(&b->timers, timer_before, timer_pos);
     uv_check_init(loop, &b->check);
@@ -396,57 +394,6 @@ void broker_free(broker *b)
         return;
     heap_free(&b->polls);
     heap_free(&b->timers);
-    for (size_t i = 0; b->assignees.slots && i <= b->assignees.mask; i++)
-        if (b->assignees.slots[i].key)
-            free(b->assignees.slots[i].value);
-    hmap_free(&b->assignees);
     free(b);
 }
 
-/* ---- assignees ------------------------------------------------------------- */
-
-/* Drops the assignees of jobs the engine no longer holds. */
-static void assignees_prune(broker *b)
-{
-    size_t n = 0;
-    int64_t *gone = malloc(b->assignees.count * sizeof *gone);
-    if (!gone)
-        return;
-    for (size_t i = 0; b->assignees.slots && i <= b->assignees.mask; i++) {
-        chute_job_view v;
-        chute_error err;
-        int64_t key = b->assignees.slots[i].key;
-        if (key && chute_engine_get(b->e, key, &v, &err) == CHUTE_ENOTFOUND)
-            gone[n++] = key;
-    }
-    for (size_t i = 0; i < n; i++)
-        free(hmap_del(&b->assignees, gone[i]));
-    free(gone);
-}
-
-int broker_assign(broker *b, int64_t key, const char *assignee, chute_error *err)
-{
-    if (!hmap_get(&b->assignees, key) && b->assignees.count >= BROKER_MAX_ASSIGNEES) {
-        assignees_prune(b);
-        if (b->assignees.count >= BROKER_MAX_ASSIGNEES)
-            return chute_error_set(err, CHUTE_EBUSY,
-                                   "Expected to assign job %lld, but %d jobs are assigned "
-                                   "already, the most chuted keeps",
-                                   (long long)key, BROKER_MAX_ASSIGNEES);
-    }
-    char *copy = strdup(assignee);
-    if (!copy)
-        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
-    char *old = hmap_get(&b->assignees, key);
-    if (hmap_put(&b->assignees, key, copy) != 0) {
-        free(copy);
-        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
-    }
-    free(old);
-    return 0;
-}
-
-const char *broker_assignee(const broker *b, int64_t key)
-{
-    return hmap_get(&b->assignees, key);
-}

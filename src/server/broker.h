@@ -184,22 +184,6 @@ void broker_timer_cancel(broker *b, broker_timer *t);
 
 /* ---- life cycle ---------------------------------------------------------------- */
 
-/*
- * Assignees of jobs (ZenBPM's POST /zenbpm/v1/jobs/{jobKey}/assign), kept
- * here because the engine has no field for them yet: in memory only, so
- * they do not survive a restart (see docs/protocol.md). At most
- * BROKER_MAX_ASSIGNEES; when full, the entries of jobs that are gone are
- * dropped first.
- */
-#define BROKER_MAX_ASSIGNEES 100000
-
-/* Sets the assignee of job |key| (copied). 0, CHUTE_EBUSY (full) or
- * CHUTE_ENOMEM. */
-int broker_assign(broker *b, int64_t key, const char *assignee, chute_error *err);
-
-/* The assignee of job |key|, or NULL. Owned by the broker. */
-const char *broker_assignee(const broker *b, int64_t key);
-
 int broker_open(broker **out, uv_loop_t *loop, chute_engine *e, chute_error *err);
 
 chute_engine *broker_engine(const broker *b);

@@ -593,7 +593,7 @@ static int run_assign(command_call *call, const command *cmd, chute_error *err)
         return chute_error_set(err, CHUTE_ESTATE,
                                "Expected to assign job %lld, but it is completed",
                                (long long)cmd->key);
-    return broker_assign(call->b, cmd->key, cmd->assignee, err);
+    return chute_engine_assign_job(broker_engine(call->b), cmd->key, cmd->assignee, err);
 }
 
 /* ---- modification and migration ------------------------------------------------------- */
@@ -1200,8 +1200,8 @@ static int visit_zen(void *ctx, const chute_job_view *job)
         (f->process_instance_key && job->process.process_instance_key != f->process_instance_key))
         return 0;
     if (f->assignee) {
-        const char *who = broker_assignee(z->b, job->key);
-        if (strcmp(who ? who : job->worker, f->assignee) != 0)
+        const char *who = job->assignee && *job->assignee ? job->assignee : job->worker;
+        if (strcmp(who, f->assignee) != 0)
             return 0;
     }
     if (z->n == z->cap) {
@@ -1285,7 +1285,7 @@ int command_result_walk_zen_jobs(const command_result *res, command_zen_visit_fn
             chute_error err;
             if (chute_engine_get(res->engine, z.v[i].key, &v, &err) != 0)
                 continue; /* gone between the scan and now: cannot happen on one thread */
-            if (fn(ctx, &v, broker_assignee(b, v.key)))
+            if (fn(ctx, &v, *v.assignee ? v.assignee : NULL))
                 break;
         }
     }

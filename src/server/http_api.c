@@ -576,7 +576,7 @@ static void answer(command_call *cc, const command_result *res)
     case COMMAND_GET_JOB:
         rest_buf_init(&b, response_bound(c->api) * 7 + 4096);
         if (zen_path(c->def->rest_route))
-            rest_encode_zen_job(&b, &res->job, broker_assignee(c->api->b, res->job.key));
+            rest_encode_zen_job(&b, &res->job, *res->job.assignee ? res->job.assignee : NULL);
         else
             rest_encode_job(&b, &res->job);
         break;

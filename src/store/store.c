@@ -29,7 +29,7 @@
     "key, type, state, retries, priority, created_at, deadline, worker, headers, variables, "      \
     "error_code, error_message, incident_key, incident_type, completed_at, "                       \
     "process_instance_key, process_definition_key, process_definition_version, "                   \
-    "element_instance_key, bpmn_process_id, element_id, result"
+    "element_instance_key, bpmn_process_id, element_id, result, assignee"
 
 enum {
     C_KEY,
@@ -54,6 +54,7 @@ enum {
     C_BPMN_ID,
     C_ELEMENT_ID,
     C_RESULT,
+    C_ASSIGNEE,
     C_COUNT
 };
 
@@ -154,6 +155,8 @@ static const char *const schema_v2[] = {
  * state as the engine serialises it (its element instances, variables and
  * history); the other columns are what searches filter on. */
 static const char *const schema_v3[] = {
+    /* ZenBPM's assignment of a job (POST /zenbpm/v1/jobs/{key}/assign). */
+    "ALTER TABLE jobs ADD COLUMN assignee TEXT",
     "CREATE TABLE process_instances ("
     " key INTEGER PRIMARY KEY,"
     " definition_key INTEGER NOT NULL,"
@@ -607,12 +610,12 @@ int store_open(store **out, const char *path, chute_durability durability, chute
         (ret = prepare(
              s, &s->insert,
              "INSERT INTO jobs(" JOB_COLUMNS ") VALUES "
-             "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)",
+             "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)",
              err)) != 0 ||
         (ret = prepare(s, &s->update,
                        "UPDATE jobs SET state=?3, retries=?4, priority=?5, deadline=?7, worker=?8,"
                        " variables=?10, error_code=?11, error_message=?12, incident_key=?13,"
-                       " incident_type=?14, completed_at=?15, result=?22 WHERE key=?1",
+                       " incident_type=?14, completed_at=?15, result=?22, assignee=?23 WHERE key=?1",
                        err)) != 0 ||
         (ret = prepare(s, &s->delete_, "DELETE FROM jobs WHERE key=?1", err)) != 0 ||
         (ret = prepare(s, &s->set_counter, "UPDATE meta SET value=?1 WHERE name='key_counter'",
@@ -716,6 +719,7 @@ static void bind_job(sqlite3_stmt *st, const store_job *j, int all)
     sqlite3_bind_int(st, C_INCIDENT_TYPE + 1, j->incident_type);
     sqlite3_bind_int64(st, C_COMPLETED + 1, j->completed_at);
     bind_text(st, C_RESULT, j->result, j->result_len);
+    bind_text(st, C_ASSIGNEE, j->assignee, 0);
     if (!all)
         return;
     bind_text(st, C_TYPE, j->type, 0);
@@ -786,6 +790,7 @@ static void read_row(sqlite3_stmt *st, store_job *j)
     j->process.element_id = col_text(st, C_ELEMENT_ID);
     j->result = col_text(st, C_RESULT);
     j->result_len = (size_t)sqlite3_column_bytes(st, C_RESULT);
+    j->assignee = col_text(st, C_ASSIGNEE);
 }
 
 int store_load(store *s, int64_t *counter, store_row_fn fn, void *ctx, chute_error *err)

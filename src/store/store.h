@@ -11,7 +11,8 @@
  * before):
  *   jobs(key INTEGER PRIMARY KEY, type, state, retries, priority, created_at,
  *        deadline, worker, headers, variables, error_code, error_message,
- *        incident_key, incident_type, completed_at, process fields..., result)
+ *        incident_key, incident_type, completed_at, process fields..., result,
+ *        assignee (version 3))
  *   meta(name TEXT PRIMARY KEY, value INTEGER)   -- 'key_counter'
  *   process_definitions(key, bpmn_process_id, version, resource_name,
  *        checksum, deployment_key, deployed_at, content)   -- version 2
@@ -49,6 +50,7 @@ typedef struct store_job {
     chute_process_ref process;
     const char *result; /* variables given at completion (COMPLETED rows), NULL if none */
     size_t result_len;
+    const char *assignee; /* who the job is assigned to (ZenBPM), NULL if nobody */
 } store_job;
 
 /* Opens or creates the database at |path|, switches it to WAL with the

@@ -1458,6 +1458,24 @@ static void test_modify_and_migrate(void **state)
     assert_int_equal(state_of(f, pi2), CHUTE_INSTANCE_TERMINATED);
 }
 
+static void test_job_assignee_is_durable(void **state)
+{
+    fx *f = *state;
+    chute_job_spec spec = {.type = "t"};
+    int64_t key;
+    assert_ok(f, chute_engine_create(f->e, &spec, &key, &f->err));
+    assert_ok(f, chute_engine_assign_job(f->e, key, "ann", &f->err));
+    assert_rejected(f, chute_engine_assign_job(f->e, 99, "ann", &f->err), CHUTE_ENOTFOUND);
+    assert_ok(f, chute_engine_commit(f->e, &f->err));
+    fx_reopen(f);
+    chute_job_view v;
+    assert_ok(f, chute_engine_get(f->e, key, &v, &f->err));
+    assert_string_equal(v.assignee, "ann");
+    assert_ok(f, chute_engine_assign_job(f->e, key, NULL, &f->err));
+    assert_ok(f, chute_engine_get(f->e, key, &v, &f->err));
+    assert_string_equal(v.assignee, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1502,6 +1520,7 @@ int main(void)
         FX_TEST(test_interrupting_message_event_sub_process),
         FX_TEST(test_timer_start_event),
         FX_TEST(test_modify_and_migrate),
+        FX_TEST(test_job_assignee_is_durable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
