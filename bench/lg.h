@@ -136,4 +136,28 @@ int lg_process_open(lg_process **out, const lg_process_opts *opts);
 int lg_process_round(lg_process *p, int round, lg_process_result *out);
 void lg_process_close(lg_process *p);
 
+/* ---- timer accuracy (lg_timer.c; Chute only) ---------------------------- */
+
+typedef struct lg_timer_opts {
+    const char *addr;
+    long long n;      /* instances, each with one timer */
+    int64_t delay_ms; /* the timer's duration */
+    int inflight;     /* CreateProcessInstance calls open at once */
+    int conns;        /* connections they (and the reads) are spread over */
+    double max_secs;  /* bound on the creation; the reads get 10 s more */
+    const char *dump; /* non-NULL: "key due_ms lateness_ms" per instance to this file */
+} lg_timer_opts;
+
+typedef struct lg_timer_result {
+    long long created, measured, anomalies, missing;
+    double create_secs, create_rate;
+    /* endedAt - (startedAt + delay) of each timer event, engine clock, ms */
+    double min_ms, p50_ms, p99_ms, p999_ms, max_ms;
+} lg_timer_result;
+
+/* Deploys the timer model, creates the instances, reads every timer's
+ * firing back. 0, or -1 when an instance failed, fired twice or not in
+ * time (|out| holds what was measured). */
+int lg_timer_run(const lg_timer_opts *o, lg_timer_result *out);
+
 #endif

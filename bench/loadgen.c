@@ -23,6 +23,11 @@
  *             CreateProcessInstanceWithResult (at most `inflight` open), their jobs
  *             done by one C job worker per type; instances completed per second
  *             (median of the rounds) and creation-to-completion p50 and p99.
+ *   timers    n= delay= reps= inflight= conns= secs= dump=  Chute only: per round, N
+ *             instances of start -> timer (delay ms) -> end created as fast as possible;
+ *             per instance the engine's lateness endedAt - (startedAt + delay) of the
+ *             timer event (GetProcessInstance); p50 p99 p99.9 (medians of the rounds),
+ *             the worst round's p99 and the largest lateness seen.
  * Every figure is printed as `bench: <name> <value> <unit>`, name= gives the
  * prefix.
  */
@@ -712,6 +717,63 @@ static void scenario_process(void)
     free(mx);
 }
 
+/* ---- timer accuracy --------------------------------------------------------- */
+
+static void scenario_timers(void)
+{
+    if (be != &lg_chute) {
+        fprintf(stderr, "loadgen: timers runs against chute only\n");
+        exit(2);
+    }
+    lg_timer_opts o = {.addr = addr};
+    o.n = opti("n", 10000);
+    o.delay_ms = opti("delay", 1000);
+    o.inflight = (int)opti("inflight", 512);
+    o.conns = (int)opti("conns", 2);
+    o.max_secs = atof(opt("secs", "60"));
+    o.dump = opt("dump", NULL);
+    int reps = (int)opti("reps", 3);
+    if (o.n < 1 || o.n > 10000000 || o.delay_ms < 1 || o.max_secs <= 0 || reps < 1 ||
+        reps > 100) {
+        fprintf(stderr,
+                "loadgen: timers: n must be 1..10000000, delay >= 1 ms, secs > 0, reps 1..100\n");
+        exit(2);
+    }
+    double *rate = calloc((size_t)reps, sizeof *rate), *p50 = calloc((size_t)reps, sizeof *p50),
+           *p99 = calloc((size_t)reps, sizeof *p99), *p999 = calloc((size_t)reps, sizeof *p999);
+    double worst_p99 = 0, worst_max = 0;
+    for (int i = 0; i < reps; i++) {
+        lg_timer_result r;
+        int rc = lg_timer_run(&o, &r);
+        fprintf(stderr,
+                "loadgen: %s round %d: %lld instances created in %.2f s (%.0f/s); timer "
+                "lateness (engine clock, ms) min %.0f p50 %.0f p99 %.0f p99.9 %.0f max %.0f over "
+                "%lld timers\n",
+                name, i, r.created, r.create_secs, r.create_rate, r.min_ms, r.p50_ms, r.p99_ms,
+                r.p999_ms, r.max_ms, r.measured);
+        if (rc != 0) {
+            fprintf(stderr, "loadgen: timers: not every timer was measured: no figures\n");
+            exit(1);
+        }
+        rate[i] = r.create_rate;
+        p50[i] = r.p50_ms;
+        p99[i] = r.p99_ms;
+        p999[i] = r.p999_ms;
+        worst_p99 = r.p99_ms > worst_p99 ? r.p99_ms : worst_p99;
+        worst_max = r.max_ms > worst_max ? r.max_ms : worst_max;
+    }
+    figure("_create_rate", median(rate, reps), "instances/s");
+    figure("_lateness_p50", median(p50, reps), "ms");
+    figure("_lateness_p99", median(p99, reps), "ms");
+    figure("_lateness_p999", median(p999, reps), "ms");
+    figure("_lateness_p99_worst", worst_p99, "ms");
+    figure("_lateness_max", worst_max, "ms");
+    free(rate);
+    free(p50);
+    free(p99);
+    free(p999);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -748,6 +810,8 @@ int main(int argc, char **argv)
         scenario_idle();
     else if (strcmp(s, "process") == 0)
         scenario_process();
+    else if (strcmp(s, "timers") == 0)
+        scenario_timers();
     else {
         fprintf(stderr, "loadgen: unknown scenario %s\n", s);
         return 2;

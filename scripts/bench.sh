@@ -19,11 +19,16 @@
 #    the getting-started order process of ../shared/bpmn-corpus and a model
 #    with an exclusive and a parallel gateway, each instance created with
 #    CreateProcessInstanceWithResult and its jobs done by C job workers;
+# 3c. timer accuracy (loadgen timers, chute durability full): rounds of 10 000
+#    instances of start -> PT1S timer -> end created as fast as possible, each
+#    timer's lateness read back from the engine (GetProcessInstance: the timer
+#    event's endedAt - startedAt - 1 s);
 # 4. one hostile gRPC connection, the HPACK indexed-header bomb, against a
 #    control client's CreateJob latency and chuted's CPU (bench/bench_bomb).
 #
 # BENCH_ONLY=processes (e.g. `BENCH_ONLY=processes make bench`) runs only
-# 3b and prints its lines, leaving bench/results.md alone.
+# 3b and prints its lines, leaving bench/results.md alone; BENCH_ONLY=timers
+# does the same with 3c.
 #
 # Prints `bench: <name> <value> <unit>` lines, then a summary table with
 # ratios, and writes the results to bench/results.md. Data goes to
@@ -48,11 +53,11 @@ t_start=$(date +%s)
 
 # ---- sizes ---------------------------------------------------------------
 if [ "$mode" = short ]; then
-  BURN_N=20000; REPS=3; SLOW_REPS=1; LIFE_N=20000; PROC_N=10000
+  BURN_N=20000; REPS=3; SLOW_REPS=1; LIFE_N=20000; PROC_N=10000; TIMER_REPS=3
   RATE_SECS=2; SEARCH_SECS=1; DEPTH_N=1000000; IDLE_SECS=5; WORKER_N=10000; WRK_SECS=3
   BOMB_SECS=5; BOMB_IDLE=2; BOMB_FLAT_SECS=3
 else
-  BURN_N=100000; REPS=5; SLOW_REPS=3; LIFE_N=100000; PROC_N=50000
+  BURN_N=100000; REPS=5; SLOW_REPS=3; LIFE_N=100000; PROC_N=50000; TIMER_REPS=5
   RATE_SECS=10; SEARCH_SECS=3; DEPTH_N=10000000; IDLE_SECS=30; WORKER_N=100000; WRK_SECS=10
   BOMB_SECS=10; BOMB_IDLE=3; BOMB_FLAT_SECS=10
 fi
@@ -230,13 +235,31 @@ bench_processes() {
   done
 }
 
-# BENCH_ONLY=processes: only the process figures, printed; bench/results.md
+# ---- 2c. timer accuracy ------------------------------------------------------------
+# A fresh chuted (durability full). Each round creates 10 000 instances of
+# start -> PT1S timer catch event -> end as fast as it can (CreateProcessInstance,
+# 512 calls open over 2 connections), waits, then reads every instance back
+# (Chute's GetProcessInstance) and takes its timer event's lateness, endedAt -
+# (startedAt + 1 s), both stamps from the engine's clock in ms. p50/p99/p99.9
+# are medians of the rounds; p99_worst and max the worst round's.
+bench_timers() {
+  mark "== timer accuracy: 10 000 PT1S timers created at once, chute durability full"
+  local dir="$data/timers"; PORT=
+  start_broker chute_sync "$dir"
+  lg chute "$ADDR" timers name=timer n=10000 delay=1000 reps=$TIMER_REPS inflight=512 conns=2 secs=60
+  stop_broker chute_sync "$dir"
+  rm -rf "$dir"
+}
+
+# BENCH_ONLY=processes or timers: only those figures, printed; bench/results.md
 # is left as it is (it holds a whole run).
-if [ "${BENCH_ONLY:-}" = processes ]; then
-  bench_processes
-  [ -s "$failures" ] && exit 1
-  exit 0
-fi
+case "${BENCH_ONLY:-}" in
+  processes|timers)
+    "bench_${BENCH_ONLY}"
+    [ -s "$failures" ] && exit 1
+    exit 0
+    ;;
+esac
 
 # ---- 1. engine -----------------------------------------------------------
 mark "== engine, in-process (no network); generator and engine share the 2 cores"
@@ -278,6 +301,7 @@ for cfg in "${configs[@]}"; do
 done
 
 bench_processes
+bench_timers
 
 # ---- 3. depth and recovery ---------------------------------------------------
 # Memory does not depend on the fsync policy: the relaxed configs fill faster.
