@@ -53,6 +53,7 @@ static void decoders(const uint8_t *data, size_t size)
         codec_decode_assign_user_task,
         codec_decode_complete_user_task,
         codec_decode_evaluate_decision,
+        codec_decode_broadcast_signal,
     };
     chute_error err;
 
@@ -121,6 +122,29 @@ static void decoders(const uint8_t *data, size_t size)
         gateway_protocol__publish_message_response__free_unpacked(r, NULL);
         free(out);
         command_free(&pm);
+    }
+    command mo;
+    if (codec_decode_modify_process_instance(data, size, &mo, &err) == 0) {
+        /* Bounded, and every string the command layer reads is there. */
+        CHECK(mo.nactivate <= CODEC_MAX_INSTRUCTIONS && mo.nterminate <= CODEC_MAX_INSTRUCTIONS);
+        size_t nv = 0;
+        for (size_t i = 0; i < mo.nactivate; i++) {
+            CHECK(mo.activate[i].element_id != NULL);
+            for (size_t k = 0; k < mo.activate[i].nvars; k++) {
+                const command_variable_instruction *v = &mo.activate[i].vars[k];
+                CHECK(v->variables && v->scope_id && strlen(v->variables) == v->variables_len);
+                CHECK(v == &mo.var_instructions[nv]);
+                nv++;
+            }
+        }
+        CHECK(nv <= CODEC_MAX_INSTRUCTIONS);
+        command_free(&mo);
+    }
+    if (codec_decode_migrate_process_instance(data, size, &mo, &err) == 0) {
+        CHECK(mo.nmappings <= CODEC_MAX_INSTRUCTIONS);
+        for (size_t i = 0; i < mo.nmappings; i++)
+            CHECK(mo.mappings[i].source_element_id && mo.mappings[i].target_element_id);
+        command_free(&mo);
     }
     command li;
     if (codec_decode_list_incidents(data, size, &li, &err) == 0) {

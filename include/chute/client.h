@@ -460,6 +460,17 @@ typedef struct chute_element_instance {
     int64_t job_key;              /* its job while it waits for one; 0 otherwise */
 } chute_element_instance;
 
+/* What an active element instance waits on: a pending timer or an open
+ * message subscription. Strings owned, never NULL. */
+typedef struct chute_instance_wait {
+    int64_t element_instance_key; /* the element instance that waits */
+    char *element_id;             /* the waiting event */
+    int is_timer;                 /* 1: a timer; 0: a message subscription */
+    int64_t due;                  /* timers: epoch ms */
+    char *message_name;           /* subscriptions; "" for a timer */
+    char *correlation_key;        /* subscriptions; "" for a timer */
+} chute_instance_wait;
+
 /* A process instance as Chute's GetProcessInstance reports it. */
 typedef struct chute_instance_info {
     int64_t key;
@@ -476,8 +487,11 @@ typedef struct chute_instance_info {
     /* oldest first, open and resolved */
     chute_incident *incidents;
     size_t incident_count;
-    /* elements or incidents were left out to fit one response */
+    /* elements, incidents or waits were left out to fit one response */
     int truncated;
+    /* what it waits on while active: timers and message subscriptions */
+    chute_instance_wait *waits;
+    size_t wait_count;
 } chute_instance_info;
 
 void chute_instance_info_free(chute_instance_info *info);

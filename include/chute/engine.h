@@ -914,6 +914,31 @@ typedef int (*chute_element_visit_fn)(void *ctx, const chute_element_view *el);
 int chute_engine_list_elements(chute_engine *e, int64_t key, chute_element_visit_fn fn,
                                void *ctx, chute_error *err);
 
+/* What an active element instance waits on: a pending timer (a timer
+ * catch event, a timer boundary event, an event sub-process's timer start)
+ * or an open message subscription (a message catch event, a receive task, a
+ * message boundary event, an event after an event-based gateway, an event
+ * sub-process's message start). Strings are the engine's: valid until the
+ * callback returns. */
+typedef struct chute_wait_view {
+    int64_t element_instance_key; /* the element instance that waits (the process for its
+                                     event sub-processes) */
+    const char *element_id;       /* the waiting event */
+    int is_timer;                 /* 1: a timer; 0: a message subscription */
+    int64_t due;                  /* timers: epoch ms */
+    /* subscriptions: the message name and the correlation key */
+    const char *message_name, *correlation_key;
+} chute_wait_view;
+
+typedef int (*chute_wait_visit_fn)(void *ctx, const chute_wait_view *w);
+
+/* Visits what instance |key| waits on, element instance by element
+ * instance in activation order, its timers before its subscriptions, until
+ * |fn| returns non-zero. An ended instance waits on nothing (no visit).
+ * CHUTE_ENOTFOUND. */
+int chute_engine_list_waits(chute_engine *e, int64_t key, chute_wait_visit_fn fn, void *ctx,
+                            chute_error *err);
+
 /* The process instance an active element instance |key| belongs to (the
  * instance's own key for its root). CHUTE_ENOTFOUND when no active element
  * instance has that key. */

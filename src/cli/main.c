@@ -929,6 +929,46 @@ static json_t *element_json(const chute_element_instance *el)
     return o;
 }
 
+static json_t *wait_json(const chute_instance_wait *w)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "elementInstanceKey", key_json(w->element_instance_key));
+    json_object_set_new(o, "elementId", json_string(w->element_id));
+    json_object_set_new(o, "kind", json_string(w->is_timer ? "TIMER" : "MESSAGE"));
+    if (w->is_timer) {
+        json_object_set_new(o, "due", json_integer(w->due));
+    } else {
+        json_object_set_new(o, "messageName", json_string(w->message_name));
+        json_object_set_new(o, "correlationKey", json_string(w->correlation_key));
+    }
+    return o;
+}
+
+/* What an active instance waits on: one row per timer or subscription. */
+static void print_waits(const chute_instance_info *i)
+{
+    if (strcmp(i->state, "ACTIVE") != 0)
+        return;
+    if (i->wait_count == 0) {
+        printf("Waiting on: no timer or message\n");
+        return;
+    }
+    printf("Waiting on:\n  %-18s %-20s %-8s %s\n", "ELEMENT INSTANCE", "EVENT", "KIND", "DETAIL");
+    for (size_t k = 0; k < i->wait_count; k++) {
+        const chute_instance_wait *w = &i->waits[k];
+        if (w->is_timer) {
+            char due[40];
+            fmt_time(w->due, due, sizeof due);
+            printf("  %-18" PRId64 " %-20s %-8s due %s\n", w->element_instance_key, w->element_id,
+                   "TIMER", due);
+        } else {
+            printf("  %-18" PRId64 " %-20s %-8s message '%s', correlation key '%s'\n",
+                   w->element_instance_key, w->element_id, "MESSAGE", w->message_name,
+                   w->correlation_key);
+        }
+    }
+}
+
 static void print_instance_info(const chute_instance_info *i)
 {
     if (as_json) {
@@ -946,8 +986,12 @@ static void print_instance_info(const chute_instance_info *i)
             json_array_append_new(els, element_json(&i->elements[k]));
         for (size_t k = 0; k < i->incident_count; k++)
             json_array_append_new(incs, incident_json(&i->incidents[k]));
+        json_t *waits = json_array();
+        for (size_t k = 0; k < i->wait_count; k++)
+            json_array_append_new(waits, wait_json(&i->waits[k]));
         json_object_set_new(o, "elements", els);
         json_object_set_new(o, "incidents", incs);
+        json_object_set_new(o, "waits", waits);
         json_object_set_new(o, "truncated", json_boolean(i->truncated));
         print_json(o);
         return;
@@ -983,6 +1027,7 @@ static void print_instance_info(const chute_instance_info *i)
                    key_cell(el->incident_key, inc, sizeof inc));
         }
     }
+    print_waits(i);
     size_t open = 0, resolved = 0;
     for (size_t k = 0; k < i->incident_count; k++) {
         if (strcmp(i->incidents[k].state, "RESOLVED") == 0)
@@ -1005,7 +1050,7 @@ static void print_instance_info(const chute_instance_info *i)
     if (resolved)
         printf("Resolved incidents: %zu (see --json)\n", resolved);
     if (i->truncated)
-        printf("(some elements or incidents were left out to fit one response)\n");
+        printf("(some elements, incidents or waits were left out to fit one response)\n");
 }
 
 static int cmd_instance_get(chute_client *c, int argc, char **argv)
@@ -1744,8 +1789,10 @@ static const command commands[] = {
      "show a process instance and its elements",
      "\n\n"
      "Shows the process instance KEY, active or ended: its state, its active elements\n"
-     "(with their jobs and incidents), its variables and its open incidents. With\n"
-     "--json, every element instance and every incident (open and resolved).\n"},
+     "(with their jobs and incidents), its variables, what it waits on (timers with\n"
+     "their due time, message subscriptions with their name and correlation key) and\n"
+     "its open incidents. With --json, every element instance, every incident (open\n"
+     "and resolved) and every wait.\n"},
     {"instance", "cancel", cmd_instance_cancel, "KEY", NULL, "cancel a process instance",
      "\n\n"
      "Terminates the active process instance KEY: its elements end, its jobs are\n"

@@ -1149,6 +1149,12 @@ void chute_instance_info_free(chute_instance_info *i)
     for (size_t k = 0; k < i->incident_count; k++)
         incident_clear(&i->incidents[k]);
     free(i->incidents);
+    for (size_t k = 0; k < i->wait_count; k++) {
+        free(i->waits[k].element_id);
+        free(i->waits[k].message_name);
+        free(i->waits[k].correlation_key);
+    }
+    free(i->waits);
     free(i);
 }
 
@@ -1191,6 +1197,22 @@ static int instance_info_copy(chute_instance_info *i,
     for (size_t k = 0; k < r->n_incidents; k++) {
         i->incident_count++;
         if (!incident_copy(&i->incidents[k], r->incidents[k]))
+            return 0;
+    }
+    i->waits = calloc(r->n_waits ? r->n_waits : 1, sizeof *i->waits);
+    if (!i->waits)
+        return 0;
+    for (size_t k = 0; k < r->n_waits; k++) {
+        const Chute__V1__Wait *w = r->waits[k];
+        chute_instance_wait *o = &i->waits[k];
+        i->wait_count++;
+        o->element_instance_key = w->elementinstancekey;
+        o->is_timer = strcmp(w->kind, "TIMER") == 0;
+        o->due = w->due;
+        o->element_id = xstrdup(w->elementid);
+        o->message_name = xstrdup(w->messagename);
+        o->correlation_key = xstrdup(w->correlationkey);
+        if (!o->element_id || !o->message_name || !o->correlation_key)
             return 0;
     }
     return 1;

@@ -371,6 +371,7 @@ enum {
     DETAIL_ELEMENTS = 2,
     DETAIL_INCIDENTS = 3,
     DETAIL_TRUNCATED = 4,
+    DETAIL_WAITS = 5,
     /* what the truncated flag takes: kept free until the end */
     DETAIL_FLAG_BYTES = 2,
 };
@@ -451,6 +452,22 @@ int codec_instance_detail_add_incident(codec_instance_detail *d, const chute_inc
     Chute__V1__Incident m;
     codec_incident_from_search(&m, inc, job);
     return detail_add(d, DETAIL_INCIDENTS, &m.base, err);
+}
+
+int codec_instance_detail_add_wait(codec_instance_detail *d, const chute_wait_view *w,
+                                   chute_error *err)
+{
+    Chute__V1__Wait m = CHUTE__V1__WAIT__INIT;
+    m.elementinstancekey = w->element_instance_key;
+    m.elementid = codec_pb_str(w->element_id);
+    m.kind = codec_pb_str(w->is_timer ? "TIMER" : "MESSAGE");
+    if (w->is_timer) {
+        m.due = w->due;
+    } else {
+        m.messagename = codec_pb_str(w->message_name);
+        m.correlationkey = codec_pb_str(w->correlation_key);
+    }
+    return detail_add(d, DETAIL_WAITS, &m.base, err);
 }
 
 int codec_instance_detail_finish(codec_instance_detail *d, uint8_t **out, size_t *out_len,

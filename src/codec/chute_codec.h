@@ -159,10 +159,10 @@ int codec_decode_get_process_instance(const uint8_t *buf, size_t len, command *o
 /*
  * A GetProcessInstanceResponse, built in the order the engine hands out its
  * parts, each view encoded at once: the instance (chute_engine_get_instance),
- * then its element instances (chute_engine_list_elements) and its incidents
- * (chute_engine_search_incidents). Elements and incidents that would push
- * the response past its bound are left out and the response says
- * truncated. Free with codec_instance_detail_free().
+ * then its element instances (chute_engine_list_elements), its incidents
+ * (chute_engine_search_incidents) and what it waits on
+ * (chute_engine_list_waits). Entries that would push the response past its
+ * bound are left out and the response says truncated. Free with codec_instance_detail_free().
  */
 typedef struct codec_instance_detail {
     codec_builder b;
@@ -184,6 +184,11 @@ int codec_instance_detail_add_element(codec_instance_detail *d, const chute_elem
                                       chute_error *err);
 int codec_instance_detail_add_incident(codec_instance_detail *d, const chute_incident_view *inc,
                                        const chute_job_view *job, chute_error *err);
+
+/* Appends a Wait: kind TIMER with its due time, or MESSAGE with its name
+ * and correlation key. As codec_instance_detail_add_element. */
+int codec_instance_detail_add_wait(codec_instance_detail *d, const chute_wait_view *w,
+                                   chute_error *err);
 
 /* The framed response (|*out| malloc'd, the caller frees it). 0 or
  * CHUTE_ENOMEM. */

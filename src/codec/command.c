@@ -45,5 +45,9 @@ void command_free(command *c)
     free(c->specs);
     free(c->resources);
     free(c->type_buf);
+    free(c->activate);
+    free(c->var_instructions);
+    free(c->terminate);
+    free(c->mappings);
     memset(c, 0, sizeof *c);
 }

@@ -66,6 +66,9 @@ struct ProtobufCMessage;
     X(UNSUBSCRIBE, "withdraw a job stream subscription")                                           \
     X(ZEN_LIST_JOBS, "list jobs")                                                                  \
     X(ASSIGN_JOB, "assign job")                                                                    \
+    X(MODIFY_INSTANCE, "modify process instance")                                                  \
+    X(MIGRATE_INSTANCE, "migrate process instance")                                                \
+    X(BROADCAST_SIGNAL, "broadcast signal")                                                        \
     X(SEARCH_USER_TASKS, "search user tasks")                                                      \
     X(GET_USER_TASK, "get user task")                                                              \
     X(ASSIGN_USER_TASK, "assign user task")                                                        \
@@ -152,6 +155,24 @@ typedef struct command_zen_list {
     command_zen_sort sort_by;
     int descending; /* sortOrder desc (the default is asc) */
 } command_zen_list;
+
+/*
+ * One activate instruction of a modification, as sent: the command layer
+ * turns it into the engine's chute_activate_instruction (it decides what
+ * the variable instructions may name and merges their documents).
+ */
+typedef struct command_variable_instruction {
+    const char *variables; /* JSON text as sent, NULL for none */
+    size_t variables_len;
+    const char *scope_id; /* "" when not sent */
+} command_variable_instruction;
+
+typedef struct command_activation {
+    const char *element_id; /* "" when not sent */
+    int64_t ancestor_key;   /* as sent: 0 or -1 mean none */
+    const command_variable_instruction *vars;
+    size_t nvars;
+} command_activation;
 
 /* The ZenBPM name of a job state ("active", "completed", "failed"). */
 const char *command_zen_state_name(chute_job_state state);
@@ -246,6 +267,23 @@ typedef struct command {
     command_zen_list zen;
     const char *assignee;
     int no_override;
+
+    /* MODIFY_INSTANCE: |key| is the instance; the tokens to put and the
+     * element instances to terminate, in request order. */
+    command_activation *activate;
+    size_t nactivate;
+    command_variable_instruction *var_instructions; /* what activate[i].vars point into */
+    int64_t *terminate;
+    size_t nterminate;
+
+    /* MIGRATE_INSTANCE: |key| is the instance, |process_definition_key|
+     * the target, then the element mappings in request order. */
+    chute_mapping_instruction *mappings;
+    size_t nmappings;
+
+    /* BROADCAST_SIGNAL: the signalName ("" when not sent), only for the
+     * refusal's message. */
+    const char *signal_name;
 
     /* EVALUATE_DECISION: the decision by |decision_id| (never NULL, ""
      * when not sent), else by |decision_key|; its variables in

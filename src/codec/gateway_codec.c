@@ -664,6 +664,125 @@ int codec_decode_delete_resource(const uint8_t *buf, size_t len, command *out, c
     return 0;
 }
 
+/* ---- modification and migration ------------------------------------------------------- */
+
+enum {
+    MODIFY_ACTIVATE = 2,
+    MODIFY_TERMINATE = 3,
+    ACTIVATE_VARIABLES = 3,
+    MIGRATE_PLAN = 2,
+    PLAN_MAPPINGS = 2,
+};
+
+static int too_many(const char *what, const char *field, size_t n, chute_error *err)
+{
+    return chute_error_set(err, CHUTE_EINVAL, "Expected to %s with at most %d %s, but got %lu",
+                           what, CODEC_MAX_INSTRUCTIONS, field, (unsigned long)n);
+}
+
+int codec_decode_modify_process_instance(const uint8_t *buf, size_t len, command *out,
+                                         chute_error *err)
+{
+    const ProtobufCMessageDescriptor *desc =
+        &gateway_protocol__modify_process_instance_request__descriptor;
+    static const char what[] = "modify a process instance";
+    const uint32_t top[2] = {MODIFY_ACTIVATE, MODIFY_TERMINATE}, inner = ACTIVATE_VARIABLES;
+    size_t counts[2], nvars;
+    memset(out, 0, sizeof(*out));
+    if (codec_wire_count(buf, len, top, counts, 2) ||
+        codec_wire_count_in(buf, len, MODIFY_ACTIVATE, &inner, &nvars, 1))
+        return codec_decode_error(desc, err);
+    if (counts[0] > CODEC_MAX_INSTRUCTIONS)
+        return too_many(what, "activateInstructions", counts[0], err);
+    if (counts[1] > CODEC_MAX_INSTRUCTIONS)
+        return too_many(what, "terminateInstructions", counts[1], err);
+    if (nvars > CODEC_MAX_INSTRUCTIONS)
+        return too_many(what, "variableInstructions", nvars, err);
+    int rc = unpack_command(COMMAND_MODIFY_INSTANCE, desc, buf, len, out, err);
+    if (rc)
+        return rc;
+    GatewayProtocol__ModifyProcessInstanceRequest *r =
+        (GatewayProtocol__ModifyProcessInstanceRequest *)out->msg;
+    out->key = r->processinstancekey;
+    size_t total = 0;
+    for (size_t i = 0; i < r->n_activateinstructions; i++)
+        total += r->activateinstructions[i]->n_variableinstructions;
+    out->activate =
+        calloc(r->n_activateinstructions ? r->n_activateinstructions : 1, sizeof *out->activate);
+    out->var_instructions = calloc(total ? total : 1, sizeof *out->var_instructions);
+    out->terminate =
+        calloc(r->n_terminateinstructions ? r->n_terminateinstructions : 1, sizeof *out->terminate);
+    if (!out->activate || !out->var_instructions || !out->terminate) {
+        command_free(out);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    }
+    size_t v = 0;
+    for (size_t i = 0; i < r->n_activateinstructions; i++) {
+        const GatewayProtocol__ModifyProcessInstanceRequest__ActivateInstruction *a =
+            r->activateinstructions[i];
+        command_activation *c = &out->activate[i];
+        c->element_id = a->elementid;
+        c->ancestor_key = a->ancestorelementinstancekey;
+        c->vars = &out->var_instructions[v];
+        c->nvars = a->n_variableinstructions;
+        for (size_t k = 0; k < a->n_variableinstructions; k++, v++) {
+            out->var_instructions[v].variables = a->variableinstructions[k]->variables;
+            out->var_instructions[v].variables_len = strlen(a->variableinstructions[k]->variables);
+            out->var_instructions[v].scope_id = a->variableinstructions[k]->scopeid;
+        }
+    }
+    out->nactivate = r->n_activateinstructions;
+    for (size_t i = 0; i < r->n_terminateinstructions; i++)
+        out->terminate[i] = r->terminateinstructions[i]->elementinstancekey;
+    out->nterminate = r->n_terminateinstructions;
+    return 0;
+}
+
+int codec_decode_migrate_process_instance(const uint8_t *buf, size_t len, command *out,
+                                          chute_error *err)
+{
+    const ProtobufCMessageDescriptor *desc =
+        &gateway_protocol__migrate_process_instance_request__descriptor;
+    const uint32_t inner = PLAN_MAPPINGS;
+    size_t n;
+    memset(out, 0, sizeof(*out));
+    if (codec_wire_count_in(buf, len, MIGRATE_PLAN, &inner, &n, 1))
+        return codec_decode_error(desc, err);
+    if (n > CODEC_MAX_INSTRUCTIONS)
+        return too_many("migrate a process instance", "mappingInstructions", n, err);
+    int rc = unpack_command(COMMAND_MIGRATE_INSTANCE, desc, buf, len, out, err);
+    if (rc)
+        return rc;
+    GatewayProtocol__MigrateProcessInstanceRequest *r =
+        (GatewayProtocol__MigrateProcessInstanceRequest *)out->msg;
+    out->key = r->processinstancekey;
+    const GatewayProtocol__MigrateProcessInstanceRequest__MigrationPlan *plan = r->migrationplan;
+    size_t nmap = plan ? plan->n_mappinginstructions : 0;
+    out->mappings = calloc(nmap ? nmap : 1, sizeof *out->mappings);
+    if (!out->mappings) {
+        command_free(out);
+        return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+    }
+    out->process_definition_key = plan ? plan->targetprocessdefinitionkey : 0;
+    for (size_t i = 0; i < nmap; i++) {
+        out->mappings[i].source_element_id = plan->mappinginstructions[i]->sourceelementid;
+        out->mappings[i].target_element_id = plan->mappinginstructions[i]->targetelementid;
+    }
+    out->nmappings = nmap;
+    return 0;
+}
+
+int codec_decode_broadcast_signal(const uint8_t *buf, size_t len, command *out, chute_error *err)
+{
+    int rc =
+        unpack_command(COMMAND_BROADCAST_SIGNAL,
+                       &gateway_protocol__broadcast_signal_request__descriptor, buf, len, out, err);
+    if (rc)
+        return rc;
+    out->signal_name = ((GatewayProtocol__BroadcastSignalRequest *)out->msg)->signalname;
+    return 0;
+}
+
 int codec_encode_create_instance_response(const chute_instance_view *inst, int with_result,
                                           size_t max, uint8_t **out, size_t *out_len,
                                           chute_error *err)

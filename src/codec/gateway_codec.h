@@ -35,7 +35,8 @@
  * to stay under it. Empty responses (CompleteJobResponse, FailJobResponse,
  * ThrowErrorResponse, UpdateJobRetriesResponse, UpdateJobTimeoutResponse,
  * ResolveIncidentResponse, CancelProcessInstanceResponse,
- * DeleteResourceResponse) are all the same 5 bytes: codec_frame_empty().
+ * DeleteResourceResponse, ModifyProcessInstanceResponse,
+ * MigrateProcessInstanceResponse) are all the same 5 bytes: codec_frame_empty().
  */
 #ifndef CHUTE_CODEC_GATEWAY_CODEC_H
 #define CHUTE_CODEC_GATEWAY_CODEC_H
@@ -138,6 +139,28 @@ int codec_decode_set_variables(const uint8_t *buf, size_t len, command *out, chu
 
 /* DeleteResourceRequest: DELETE_RESOURCE of resourceKey. */
 int codec_decode_delete_resource(const uint8_t *buf, size_t len, command *out, chute_error *err);
+
+/* Bound on the instructions of one modification or migration (activate,
+ * terminate, variable and mapping instructions, each counted on the wire
+ * before protobuf-c allocates them). */
+#define CODEC_MAX_INSTRUCTIONS 1000
+
+/* ModifyProcessInstanceRequest: MODIFY_INSTANCE of processInstanceKey with
+ * its activate instructions (each with its variable instructions, as sent)
+ * and the element instance keys to terminate. operationReference is
+ * ignored. */
+int codec_decode_modify_process_instance(const uint8_t *buf, size_t len, command *out,
+                                         chute_error *err);
+
+/* MigrateProcessInstanceRequest: MIGRATE_INSTANCE of processInstanceKey to
+ * the plan's targetProcessDefinitionKey (0 when no plan was sent) with its
+ * mapping instructions. */
+int codec_decode_migrate_process_instance(const uint8_t *buf, size_t len, command *out,
+                                          chute_error *err);
+
+/* BroadcastSignalRequest: BROADCAST_SIGNAL with |signal_name| the signalName.
+ * command_run refuses it (Chute runs no signal events). */
+int codec_decode_broadcast_signal(const uint8_t *buf, size_t len, command *out, chute_error *err);
 
 /*
  * CreateProcessInstanceResponse for |inst|, or with |with_result| the

@@ -1442,6 +1442,212 @@ int rest_decode_set_variables(const char *body, size_t len, command *out, chute_
     return 0;
 }
 
+/* ---- process instances: modification and migration -------------------------------------- */
+
+/* Array member |name| of |o| with at most REST_MAX_INSTRUCTIONS entries:
+ * its size in |*n| (0 and |*arr| NULL when absent or null). */
+static int get_array(json_t *o, const char *name, json_t **arr, size_t *n, chute_error *err)
+{
+    json_t *v = member(o, name);
+    *arr = v;
+    *n = 0;
+    if (!v)
+        return 0;
+    if (!json_is_array(v))
+        return chute_error_set(err, CHUTE_EINVAL, "Expected %s to be an array, but got %s", name,
+                               jdoc_kind_name(v));
+    *n = json_array_size(v);
+    if (*n > REST_MAX_INSTRUCTIONS)
+        return chute_error_set(err, CHUTE_EINVAL, "Expected at most %d %s, but got %zu",
+                               REST_MAX_INSTRUCTIONS, name, *n);
+    return 0;
+}
+
+/* Entry |i| of the array |name|, which must be an object. */
+static int get_entry(json_t *arr, const char *name, size_t i, json_t **out, chute_error *err)
+{
+    json_t *v = json_array_get(arr, i);
+    if (!json_is_object(v))
+        return chute_error_set(err, CHUTE_EINVAL, "Expected %s[%zu] to be an object, but got %s",
+                               name, i, jdoc_kind_name(v));
+    *out = v;
+    return 0;
+}
+
+/* Keeps |text| (malloc'd) until command_free. */
+static int keep_text(command *c, char *text, size_t room, chute_error *err)
+{
+    if (!c->texts) {
+        c->texts = calloc(room ? room : 1, sizeof *c->texts);
+        if (!c->texts) {
+            free(text);
+            return chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+        }
+    }
+    c->texts[c->ntexts++] = text;
+    return 0;
+}
+
+static int decode_activation(command *out, json_t *a, size_t i, size_t *v, size_t room,
+                             chute_error *err)
+{
+    command_activation *c = &out->activate[i];
+    const char *id;
+    int64_t k;
+    int has, rc;
+    if ((rc = get_string(a, "elementId", &id, err)) != 0)
+        return rc;
+    c->element_id = id ? id : "";
+    if ((rc = get_int(a, "ancestorElementInstanceKey", -1, INT64_MAX, &k, &has, err)) != 0)
+        return rc;
+    c->ancestor_key = has ? k : -1;
+    json_t *vi;
+    size_t nv;
+    if ((rc = get_array(a, "variableInstructions", &vi, &nv, err)) != 0)
+        return rc;
+    c->vars = &out->var_instructions[*v];
+    c->nvars = nv;
+    for (size_t j = 0; j < nv; j++) {
+        command_variable_instruction *x = &out->var_instructions[(*v)++];
+        json_t *e = NULL;
+        const char *scope;
+        char *text;
+        if ((rc = get_entry(vi, "variableInstructions", j, &e, err)) != 0 ||
+            (rc = get_string(e, "scopeId", &scope, err)) != 0 ||
+            (rc = get_document(e, "variables", &text, &x->variables_len, err)) != 0)
+            return rc;
+        x->scope_id = scope ? scope : "";
+        if (text && (rc = keep_text(out, text, room, err)) != 0)
+            return rc;
+        x->variables = text;
+    }
+    return 0;
+}
+
+int rest_decode_modification(const char *body, size_t len, command *out, chute_error *err)
+{
+    int rc = command_start(COMMAND_MODIFY_INSTANCE, body, len, out, err);
+    if (rc != 0)
+        return rc;
+    json_t *doc = out->doc, *act, *term, *move;
+    size_t na, nt, nm;
+    if ((rc = get_array(doc, "activateInstructions", &act, &na, err)) != 0 ||
+        (rc = get_array(doc, "terminateInstructions", &term, &nt, err)) != 0 ||
+        (rc = get_array(doc, "moveInstructions", &move, &nm, err)) != 0)
+        goto fail;
+    if (nm > 0) {
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "Expected to modify the process instance with activate and "
+                             "terminate instructions, but got %zu moveInstructions: Chute does "
+                             "not run them (send a terminate and an activate instruction "
+                             "instead)",
+                             nm);
+        goto fail;
+    }
+    /* Every variable instruction, counted first: one bound for them all. */
+    size_t total = 0;
+    for (size_t i = 0; i < na; i++) {
+        json_t *a = NULL, *vi;
+        size_t nv;
+        if ((rc = get_entry(act, "activateInstructions", i, &a, err)) != 0 ||
+            (rc = get_array(a, "variableInstructions", &vi, &nv, err)) != 0)
+            goto fail;
+        total += nv;
+    }
+    if (total > REST_MAX_INSTRUCTIONS) {
+        rc = chute_error_set(err, CHUTE_EINVAL,
+                             "Expected at most %d variableInstructions, but got %zu",
+                             REST_MAX_INSTRUCTIONS, total);
+        goto fail;
+    }
+    out->activate = calloc(na ? na : 1, sizeof *out->activate);
+    out->var_instructions = calloc(total ? total : 1, sizeof *out->var_instructions);
+    out->terminate = calloc(nt ? nt : 1, sizeof *out->terminate);
+    if (!out->activate || !out->var_instructions || !out->terminate) {
+        rc = chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+        goto fail;
+    }
+    size_t v = 0;
+    for (size_t i = 0; i < na; i++) {
+        if ((rc = decode_activation(out, json_array_get(act, i), i, &v, total, err)) != 0)
+            goto fail;
+        out->nactivate++;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        json_t *t = NULL;
+        int64_t k;
+        int has;
+        if ((rc = get_entry(term, "terminateInstructions", i, &t, err)) != 0 ||
+            (rc = get_int(t, "elementInstanceKey", 1, INT64_MAX, &k, &has, err)) != 0)
+            goto fail;
+        if (!has) {
+            rc = chute_error_set(err, CHUTE_EINVAL,
+                                 member(t, "elementId")
+                                     ? "Expected terminateInstructions[%zu] to name an "
+                                       "elementInstanceKey, but it names an elementId: Chute "
+                                       "terminates element instances by key"
+                                     : "Expected terminateInstructions[%zu] to name an "
+                                       "elementInstanceKey, but it has none",
+                                 i);
+            goto fail;
+        }
+        out->terminate[out->nterminate++] = k;
+    }
+    return 0;
+fail:
+    command_free(out);
+    return rc;
+}
+
+int rest_decode_migration(const char *body, size_t len, command *out, chute_error *err)
+{
+    int rc = command_start(COMMAND_MIGRATE_INSTANCE, body, len, out, err);
+    if (rc != 0)
+        return rc;
+    json_t *doc = out->doc, *maps;
+    size_t n;
+    int64_t k;
+    int has;
+    if ((rc = get_int(doc, "targetProcessDefinitionKey", 1, INT64_MAX, &k, &has, err)) != 0 ||
+        (rc = get_array(doc, "mappingInstructions", &maps, &n, err)) != 0)
+        goto fail;
+    out->process_definition_key = has ? k : 0;
+    out->mappings = calloc(n ? n : 1, sizeof *out->mappings);
+    if (!out->mappings) {
+        rc = chute_error_set(err, CHUTE_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *m = NULL;
+        const char *src, *dst;
+        if ((rc = get_entry(maps, "mappingInstructions", i, &m, err)) != 0 ||
+            (rc = get_string(m, "sourceElementId", &src, err)) != 0 ||
+            (rc = get_string(m, "targetElementId", &dst, err)) != 0)
+            goto fail;
+        out->mappings[i].source_element_id = src ? src : "";
+        out->mappings[i].target_element_id = dst ? dst : "";
+    }
+    out->nmappings = n;
+    return 0;
+fail:
+    command_free(out);
+    return rc;
+}
+
+int rest_decode_signal(const char *body, size_t len, command *out, chute_error *err)
+{
+    int rc = command_start(COMMAND_BROADCAST_SIGNAL, body, len, out, err);
+    if (rc != 0)
+        return rc;
+    const char *name;
+    if ((rc = get_string(out->doc, "signalName", &name, err)) != 0) {
+        command_free(out);
+        return rc;
+    }
+    out->signal_name = name ? name : "";
+    return 0;
+}
+
 /* ---- messages ------------------------------------------------------------------------------- */
 
 /* The members a publication and a correlation share. */
@@ -2013,8 +2219,7 @@ void rest_encode_instance(rest_buf *b, const chute_instance_view *inst)
     rest_buf_puts(b, ",");
     /* Camunda shows the id where a process has no name. */
     put_str(b, "processDefinitionName",
-            inst->process_name && *inst->process_name ? inst->process_name
-                                                      : inst->bpmn_process_id);
+            inst->process_name && *inst->process_name ? inst->process_name : inst->bpmn_process_id);
     rest_buf_puts(b, ",");
     if (inst->parent_process_instance_key) {
         put_key(b, "parentProcessInstanceKey", inst->parent_process_instance_key);

@@ -163,6 +163,30 @@ int rest_decode_create_instance(const char *body, size_t len, command *out, chut
 /* PUT /v2/element-instances/{key}/variables: {variables, local?}. */
 int rest_decode_set_variables(const char *body, size_t len, command *out, chute_error *err);
 
+/* Bound on the instructions of one modification or migration, per list
+ * (as over gRPC). */
+#define REST_MAX_INSTRUCTIONS 1000
+
+/*
+ * POST /v2/process-instances/{key}/modification:
+ * {activateInstructions?: [{elementId, ancestorElementInstanceKey? (a key,
+ * or -1 / "-1" for none), variableInstructions?: [{variables, scopeId?}]}],
+ * terminateInstructions?: [{elementInstanceKey}], operationReference?}.
+ * Keys are strings of digits or integers. Instructions Chute does not run
+ * (Camunda 8.9's moveInstructions, a terminate instruction by elementId)
+ * are refused, not ignored. The key comes from the path.
+ */
+int rest_decode_modification(const char *body, size_t len, command *out, chute_error *err);
+
+/* POST /v2/process-instances/{key}/migration: {targetProcessDefinitionKey,
+ * mappingInstructions: [{sourceElementId, targetElementId}],
+ * operationReference?}. */
+int rest_decode_migration(const char *body, size_t len, command *out, chute_error *err);
+
+/* POST /v2/signals/broadcast: {signalName, variables?, tenantId?} into a
+ * BROADCAST_SIGNAL (which command_run refuses). */
+int rest_decode_signal(const char *body, size_t len, command *out, chute_error *err);
+
 /*
  * POST /v2/{process-instances,element-instances,variables,incidents}/search:
  * {filter?, page?: {from, limit}, sort?} into command.search. A filter

@@ -4524,3 +4524,42 @@ int chute_engine_migrate_instance(chute_engine *e, int64_t key, int64_t target_k
     touch(e, pi);
     return 0;
 }
+
+/* ---- what an instance waits on ----------------------------------------------------------- */
+
+int chute_engine_list_waits(chute_engine *e, int64_t key, chute_wait_visit_fn fn, void *ctx,
+                            chute_error *err)
+{
+    job_scratch_release(e);
+    pinst *pi;
+    int owned;
+    int rc = find_instance(e, key, &pi, &owned, err);
+    if (rc != 0)
+        return rc;
+    /* Only an active instance has timers and subscriptions; one read back
+     * from the store has none. */
+    const model_process *p = pi->proc;
+    for (einst *a = pi->head; a && rc == 0 && p; a = a->next) {
+        for (ptimer *t = a->timers; t && rc == 0; t = t->next) {
+            chute_wait_view w = {.element_instance_key = a->key,
+                                 .element_id =
+                                     t->event < p->element_count ? p->elements[t->event].id : "",
+                                 .is_timer = 1,
+                                 .due = t->due,
+                                 .message_name = "",
+                                 .correlation_key = ""};
+            rc = fn(ctx, &w);
+        }
+        for (psub *s = a->subs; s && rc == 0; s = s->next) {
+            chute_wait_view w = {.element_instance_key = a->key,
+                                 .element_id =
+                                     s->event < p->element_count ? p->elements[s->event].id : "",
+                                 .message_name = s->name ? s->name : "",
+                                 .correlation_key = s->ckey ? s->ckey : ""};
+            rc = fn(ctx, &w);
+        }
+    }
+    if (owned)
+        pinst_free(pi);
+    return rc > 0 ? 0 : rc;
+}

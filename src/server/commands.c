@@ -44,6 +44,9 @@ REST_BODY(search_instances)
 REST_BODY(search_elements)
 REST_BODY(search_variables)
 REST_BODY(search_incidents)
+REST_BODY(modification)
+REST_BODY(migration)
+REST_BODY(signal)
 REST_BODY(publish_message)
 REST_BODY(correlate_message)
 REST_BODY(search_user_tasks)
@@ -171,6 +174,13 @@ const command_def command_table[] = {
     /* Camunda 8.8's correlation has no RPC: a publication that must correlate. */
     {"CorrelateMessage", COMMAND_CORRELATE_MESSAGE, ADDS,
         NULL, NULL,                              "POST", "/v2/messages/correlation", rest_correlate_message, 200},
+    {"ModifyProcessInstance", COMMAND_MODIFY_INSTANCE, ADDS,
+        GW, codec_decode_modify_process_instance, "POST", "/v2/process-instances/{processInstanceKey}/modification", rest_modification, 204},
+    {"MigrateProcessInstance", COMMAND_MIGRATE_INSTANCE, ADDS,
+        GW, codec_decode_migrate_process_instance, "POST", "/v2/process-instances/{processInstanceKey}/migration", rest_migration, 204},
+    /* A row so that the refusal is specific, not "unknown method". */
+    {"BroadcastSignal", COMMAND_BROADCAST_SIGNAL, ADDS,
+        GW, codec_decode_broadcast_signal,       "POST", "/v2/signals/broadcast", rest_signal, 200},
     /* Reads of process instances that the gateway protocol has no RPC for. */
     {"GetProcessInstance", COMMAND_INSTANCE_DETAILS, ADDS,
         CH, codec_decode_get_process_instance,   NULL, NULL, NULL, 0},
@@ -234,7 +244,9 @@ void command_grpc_methods(const char *service, char *buf, size_t cap)
         buf[0] = '\0';
     for (size_t i = 0; i < command_table_len && w < cap; i++) {
         const command_def *d = &command_table[i];
-        if (!d->grpc_service || strcmp(d->grpc_service, service) != 0)
+        /* A row that only refuses (signals) is not a method Chute serves. */
+        if (!d->grpc_service || strcmp(d->grpc_service, service) != 0 ||
+            d->kind == COMMAND_BROADCAST_SIGNAL)
             continue;
         int k = snprintf(buf + w, cap - w, "%s%s", w ? ", " : "", d->name);
         if (k < 0)
@@ -589,6 +601,105 @@ static int run_assign(command_call *call, const command *cmd, chute_error *err)
     return chute_engine_assign_job(broker_engine(call->b), cmd->key, cmd->assignee, err);
 }
 
+/* ---- modification and migration ------------------------------------------------------- */
+
+/*
+ * The variables of one activate instruction, for the engine: it sets one
+ * document as local variables of the new token's flow scope (the process
+ * instance, Zeebe's global scope, for a top-level element). So every
+ * variable instruction must leave scopeId empty, and several documents are
+ * merged in request order (later ones win). |*merged| is a document made
+ * here (free it), or NULL.
+ */
+static int activation_variables(const command *cmd, size_t i, chute_activate_instruction *out,
+                                char **merged, chute_error *err)
+{
+    const command_activation *a = &cmd->activate[i];
+    *merged = NULL;
+    for (size_t j = 0; j < a->nvars; j++) {
+        const command_variable_instruction *v = &a->vars[j];
+        if (v->scope_id && v->scope_id[0])
+            return chute_error_set(err, CHUTE_EINVAL,
+                                   "Expected to modify process instance '%lld' with variable "
+                                   "instructions for the flow scope of element '%s' (scopeId "
+                                   "empty), but got scopeId '%.200s': Chute sets the variables "
+                                   "of an activate instruction on the flow scope of the element "
+                                   "it activates",
+                                   (long long)cmd->key, a->element_id, v->scope_id);
+        if (!v->variables || jdoc_blank(v->variables, v->variables_len))
+            continue;
+        if (!out->variables) {
+            out->variables = v->variables;
+            out->variables_len = v->variables_len;
+            continue;
+        }
+        char *m;
+        size_t mlen;
+        int rc = jdoc_check_object(out->variables, out->variables_len, 0, "variables", err);
+        if (rc == 0)
+            rc = jdoc_check_object(v->variables, v->variables_len, 0, "variables", err);
+        if (rc == 0 && (rc = jdoc_merge(out->variables, out->variables_len, v->variables,
+                                        v->variables_len, &m, &mlen)) != 0)
+            chute_error_set(err, rc, "out of memory merging variable instructions");
+        if (rc != 0) {
+            free(*merged);
+            *merged = NULL;
+            return rc;
+        }
+        free(*merged);
+        *merged = m;
+        out->variables = m;
+        out->variables_len = mlen;
+    }
+    return 0;
+}
+
+static int run_modify(chute_engine *e, const command *cmd, chute_error *err)
+{
+    size_t n = cmd->nactivate;
+    chute_activate_instruction *acts = calloc(n ? n : 1, sizeof *acts);
+    char **merged = calloc(n ? n : 1, sizeof *merged);
+    int rc = 0;
+    if (!acts || !merged)
+        rc = chute_error_set(err, CHUTE_ENOMEM, "out of memory modifying a process instance");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        acts[i].element_id = cmd->activate[i].element_id;
+        /* Zeebe's -1 (and proto3's 0) mean "the only active flow scope". */
+        acts[i].ancestor_key =
+            cmd->activate[i].ancestor_key > 0 ? cmd->activate[i].ancestor_key : 0;
+        rc = activation_variables(cmd, i, &acts[i], &merged[i], err);
+    }
+    if (rc == 0)
+        rc = chute_engine_modify_instance(e, cmd->key, acts, n, cmd->terminate, cmd->nterminate,
+                                          err);
+    for (size_t i = 0; merged && i < n; i++)
+        free(merged[i]);
+    free(merged);
+    free(acts);
+    return rc;
+}
+
+static int run_migrate(chute_engine *e, const command *cmd, chute_error *err)
+{
+    if (cmd->process_definition_key <= 0)
+        return chute_error_set(err, CHUTE_EINVAL,
+                               "Expected to migrate process instance '%lld' to the process "
+                               "definition of a targetProcessDefinitionKey, but none was given",
+                               (long long)cmd->key);
+    return chute_engine_migrate_instance(e, cmd->key, cmd->process_definition_key, cmd->mappings,
+                                         cmd->nmappings, err);
+}
+
+/* Signals: refused with what to use instead. */
+static int refuse_signal(const command *cmd, chute_error *err)
+{
+    return chute_error_set(err, CHUTE_EUNIMPL,
+                           "Expected to broadcast signal '%.200s', but signals are not supported "
+                           "by Chute yet: no signal start, catch or throw event runs (publish a "
+                           "message to wake a waiting instance instead)",
+                           cmd->signal_name ? cmd->signal_name : "");
+}
+
 /* What every search checks before its entries are walked. */
 static int check_search(const command *cmd, chute_error *err)
 {
@@ -716,6 +827,15 @@ void command_run(command_call *call, const command *cmd)
     case COMMAND_ASSIGN_JOB:
         rc = run_assign(call, cmd, &err);
         break;
+    case COMMAND_MODIFY_INSTANCE:
+        rc = run_modify(e, cmd, &err);
+        break;
+    case COMMAND_MIGRATE_INSTANCE:
+        rc = run_migrate(e, cmd, &err);
+        break;
+    case COMMAND_BROADCAST_SIGNAL:
+        rc = refuse_signal(cmd, &err);
+        break;
     case COMMAND_SEARCH_USER_TASKS:
         break; /* the encoder walks them: command_result_walk_user_tasks */
     case COMMAND_GET_USER_TASK:
@@ -831,7 +951,8 @@ int command_result_walk_incidents_open(const command_result *res, command_incide
 }
 
 int command_result_walk_instance(const command_result *res, chute_element_visit_fn element_fn,
-                                 command_incident_fn incident_fn, void *ctx)
+                                 command_incident_fn incident_fn, chute_wait_visit_fn wait_fn,
+                                 void *ctx)
 {
     chute_error err;
     int64_t key = res->cmd->key;
@@ -839,7 +960,10 @@ int command_result_walk_instance(const command_result *res, chute_element_visit_
     if (rc != 0)
         return rc;
     incident_walk w = {.e = res->engine, .fn = incident_fn, .ctx = ctx};
-    return chute_engine_search_incidents(res->engine, key, visit_incident, &w);
+    rc = chute_engine_search_incidents(res->engine, key, visit_incident, &w);
+    if (rc != 0)
+        return rc;
+    return chute_engine_list_waits(res->engine, key, wait_fn, ctx, &err);
 }
 
 /* ---- searches ------------------------------------------------------------------------------- */

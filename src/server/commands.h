@@ -102,7 +102,8 @@ extern const size_t command_table_len;
 const command_def *command_find_grpc(const char *path);
 
 /* The methods the gRPC services serve, for UNIMPLEMENTED messages:
- * "Topology, ActivateJobs, ..." of |service|, into |buf|. */
+ * "Topology, ActivateJobs, ..." of |service|, into |buf|. BroadcastSignal
+ * has a row only for its own refusal: it is not listed. */
 void command_grpc_methods(const char *service, char *buf, size_t cap);
 
 /* Asks the broker whether a command of |d| may run now: 0, or CHUTE_EBUSY
@@ -293,10 +294,13 @@ int command_result_walk_incidents_open(const command_result *res, command_incide
 /* Visits what an INSTANCE_DETAILS result shows beyond res->instance (encode
  * that first: this walk ends its view): the element instances of the
  * instance in activation order (chute_engine_list_elements), then its
- * incidents, open and resolved, oldest first. Either callback returns
- * non-zero to stop the walk. Returns 0 or the engine's error code. */
+ * incidents, open and resolved, oldest first, then what it waits on
+ * (chute_engine_list_waits: timers and message subscriptions). A callback
+ * returns non-zero to stop the walk. Returns 0 or the engine's error
+ * code. */
 int command_result_walk_instance(const command_result *res, chute_element_visit_fn element_fn,
-                                 command_incident_fn incident_fn, void *ctx);
+                                 command_incident_fn incident_fn, chute_wait_visit_fn wait_fn,
+                                 void *ctx);
 
 /* Visits the page of a ZEN_LIST_JOBS result (ZenBPM's job list) in its
  * order, each job with its assignee (broker_assignee, NULL for none) from

@@ -433,6 +433,14 @@ static int visit_detail_incident(void *ctx, const chute_incident_view *inc,
     return w->rc != 0;
 }
 
+static int visit_detail_wait(void *ctx, const chute_wait_view *wv)
+{
+    detail_walk *w = ctx;
+    if (w->rc == 0)
+        w->rc = codec_instance_detail_add_wait(&w->d, wv, &w->err);
+    return w->rc != 0;
+}
+
 /* The instance is encoded first: the walk of its elements ends its view. */
 static void reply_instance(gateway *g, h2_call *call, const command_result *res)
 {
@@ -442,7 +450,8 @@ static void reply_instance(gateway *g, h2_call *call, const command_result *res)
     w.rc =
         codec_instance_detail_begin(&w.d, &res->instance, g->cfg.limits.max_message_size, &w.err);
     if (w.rc == 0) {
-        int rc = command_result_walk_instance(res, visit_detail_element, visit_detail_incident, &w);
+        int rc = command_result_walk_instance(res, visit_detail_element, visit_detail_incident,
+                                              visit_detail_wait, &w);
         if (rc != 0 && w.rc == 0) {
             w.rc = rc;
             chute_error_set(&w.err, rc, "cannot read process instance %lld: %s",

@@ -333,8 +333,10 @@ static void test_instance_commands(void **state)
     assert_non_null(strstr(out, "SERVICE_TASK"));
     assert_non_null(strstr(out, "{\"amount\":5}"));
     assert_non_null(strstr(out, "Open incidents: none"));
+    assert_non_null(strstr(out, "Waiting on: no timer or message")); /* a job, not an event */
     assert_int_equal(run("instance get %lld --json", pi), 0);
     json_t *doc = json_out();
+    assert_int_equal(json_array_size(json_object_get(doc, "waits")), 0);
     assert_string_equal(json_string_value(json_object_get(doc, "state")), "ACTIVE");
     assert_string_equal(json_string_value(json_object_get(doc, "bpmnProcessId")), "cli-pay");
     assert_int_equal(
@@ -544,6 +546,76 @@ static void test_message_publish(void **state)
     assert_non_null(strstr(out, "Published message"));
 }
 
+/* An event-based gateway waits for a message and a timer at once. */
+static const char waits_bpmn[] =
+    "<bpmn:definitions xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\"\n"
+    "    xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">\n"
+    "  <bpmn:message id=\"m\" name=\"cli-waits-paid\"><bpmn:extensionElements>\n"
+    "    <zeebe:subscription correlationKey=\"=orderId\"/></bpmn:extensionElements>\n"
+    "  </bpmn:message>\n"
+    "  <bpmn:process id=\"cli-waits\" isExecutable=\"true\">\n"
+    "    <bpmn:startEvent id=\"start\"/>\n"
+    "    <bpmn:sequenceFlow id=\"f1\" sourceRef=\"start\" targetRef=\"gate\"/>\n"
+    "    <bpmn:eventBasedGateway id=\"gate\"/>\n"
+    "    <bpmn:sequenceFlow id=\"f2\" sourceRef=\"gate\" targetRef=\"paid\"/>\n"
+    "    <bpmn:sequenceFlow id=\"f3\" sourceRef=\"gate\" targetRef=\"late\"/>\n"
+    "    <bpmn:intermediateCatchEvent id=\"paid\">\n"
+    "      <bpmn:messageEventDefinition messageRef=\"m\"/></bpmn:intermediateCatchEvent>\n"
+    "    <bpmn:intermediateCatchEvent id=\"late\"><bpmn:timerEventDefinition>\n"
+    "      <bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>\n"
+    "    </bpmn:intermediateCatchEvent>\n"
+    "    <bpmn:sequenceFlow id=\"f4\" sourceRef=\"paid\" targetRef=\"end1\"/>\n"
+    "    <bpmn:endEvent id=\"end1\"/>\n"
+    "    <bpmn:sequenceFlow id=\"f5\" sourceRef=\"late\" targetRef=\"end2\"/>\n"
+    "    <bpmn:endEvent id=\"end2\"/>\n"
+    "  </bpmn:process>\n"
+    "</bpmn:definitions>\n";
+
+/* instance get shows what an instance waits on: its message subscriptions
+ * and its timers, in the table and in --json. */
+static void test_instance_waits(void **state)
+{
+    assert_int_equal(run("deploy %s", write_model("cli-waits.bpmn", waits_bpmn)), 0);
+    int64_t before = (int64_t)time(NULL) * 1000;
+    assert_int_equal(run("instance create cli-waits --variables '{\"orderId\":\"W-1\"}'"), 0);
+    long long pi = created_key();
+    assert_int_equal(run("instance get %lld", pi), 0);
+    assert_non_null(strstr(out, "Waiting on:\n"));
+    assert_non_null(strstr(out, "EVENT"));
+    assert_non_null(strstr(out, "late"));
+    assert_non_null(strstr(out, "TIMER    due 20"));
+    assert_non_null(strstr(out, "paid"));
+    assert_non_null(strstr(out, "MESSAGE  message 'cli-waits-paid', correlation key 'W-1'"));
+    assert_int_equal(run("instance get %lld --json", pi), 0);
+    json_t *doc = json_out();
+    json_t *waits = json_object_get(doc, "waits");
+    assert_int_equal(json_array_size(waits), 2);
+    json_t *timer = json_array_get(waits, 0), *sub = json_array_get(waits, 1);
+    assert_string_equal(json_string_value(json_object_get(timer, "kind")), "TIMER");
+    assert_string_equal(json_string_value(json_object_get(timer, "elementId")), "late");
+    int64_t due = (int64_t)json_integer_value(json_object_get(timer, "due"));
+    assert_true(due >= before + 3600 * 1000 - 1000 && due <= before + 3600 * 1000 + 60000);
+    assert_null(json_object_get(timer, "messageName"));
+    assert_string_equal(json_string_value(json_object_get(sub, "kind")), "MESSAGE");
+    assert_string_equal(json_string_value(json_object_get(sub, "elementId")), "paid");
+    assert_string_equal(json_string_value(json_object_get(sub, "messageName")), "cli-waits-paid");
+    assert_string_equal(json_string_value(json_object_get(sub, "correlationKey")), "W-1");
+    /* the gateway's element instance waits, not the process */
+    long long gate = json_key(timer, "elementInstanceKey");
+    assert_true(gate != pi);
+    assert_int_equal(json_key(sub, "elementInstanceKey"), gate);
+    json_decref(doc);
+    /* the message comes: nothing is waited on any more */
+    assert_int_equal(run("message publish cli-waits-paid --correlation-key W-1"), 0);
+    assert_int_equal(run("instance get %lld --json", pi), 0);
+    doc = json_out();
+    assert_string_equal(json_string_value(json_object_get(doc, "state")), "COMPLETED");
+    assert_int_equal(json_array_size(json_object_get(doc, "waits")), 0);
+    json_decref(doc);
+    assert_int_equal(run("instance get %lld", pi), 0);
+    assert_null(strstr(out, "Waiting on"));
+}
+
 static void test_message_bad_input(void **state)
 {
     assert_int_equal(run("message publish"), 2);
@@ -715,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_instance_bad_input),
         cmocka_unit_test(test_message_publish),
         cmocka_unit_test(test_message_bad_input),
+        cmocka_unit_test(test_instance_waits),
         cmocka_unit_test(test_task_bad_input),
         cmocka_unit_test(test_task_commands),
     };

@@ -1436,6 +1436,18 @@ static void test_get_process_instance(void **state)
     assert_int_equal(codec_instance_detail_begin(&d, &inst, 0, &err), 0);
     assert_int_equal(codec_instance_detail_add_element(&d, &e1, &err), 0);
     assert_int_equal(codec_instance_detail_add_incident(&d, &inc, NULL, &err), 0);
+    chute_wait_view timer = {.element_instance_key = e1.key,
+                             .element_id = "late",
+                             .is_timer = 1,
+                             .due = 1700003600000,
+                             .message_name = "",
+                             .correlation_key = ""};
+    chute_wait_view sub = {.element_instance_key = e1.key,
+                           .element_id = "paid",
+                           .message_name = "paid",
+                           .correlation_key = "o-7"};
+    assert_int_equal(codec_instance_detail_add_wait(&d, &timer, &err), 0);
+    assert_int_equal(codec_instance_detail_add_wait(&d, &sub, &err), 0);
     assert_int_equal(codec_instance_detail_finish(&d, &out, &len, &err), 0);
     codec_instance_detail_free(&d);
     const uint8_t *m = unframe(out, len, &n);
@@ -1460,6 +1472,16 @@ static void test_get_process_instance(void **state)
     assert_true(r->elements[0]->flowscopekey == inst.key);
     assert_int_equal(r->n_incidents, 1);
     assert_string_equal(r->incidents[0]->errormessage, "declined");
+    assert_int_equal(r->n_waits, 2);
+    assert_true(r->waits[0]->elementinstancekey == e1.key);
+    assert_string_equal(r->waits[0]->elementid, "late");
+    assert_string_equal(r->waits[0]->kind, "TIMER");
+    assert_true(r->waits[0]->due == 1700003600000);
+    assert_string_equal(r->waits[0]->messagename, "");
+    assert_string_equal(r->waits[1]->kind, "MESSAGE");
+    assert_string_equal(r->waits[1]->messagename, "paid");
+    assert_string_equal(r->waits[1]->correlationkey, "o-7");
+    assert_true(r->waits[1]->due == 0);
     assert_false(r->truncated);
     chute__v1__get_process_instance_response__free_unpacked(r, NULL);
     free(out);
@@ -2170,6 +2192,151 @@ static void test_cancel_set_delete_decode(void **state)
     expect_malformed(codec_decode_delete_resource, "DeleteResourceRequest", bad, sizeof bad);
 }
 
+/* ModifyProcessInstanceRequest written with Zeebe's field numbers. */
+static void test_modify_decode(void **state)
+{
+    (void)state;
+    command c;
+    chute_error err;
+    bytes var1 = {NULL, 0}, var2 = {NULL, 0}, act = {NULL, 0}, act2 = {NULL, 0}, term = {NULL, 0},
+          b = {NULL, 0};
+    put_str(&var1, 1, "{\"a\":1}"); /* VariableInstruction.variables */
+    put_str(&var2, 1, "{\"b\":2}");
+    put_str(&var2, 2, "sub");   /* scopeId */
+    put_str(&act, 1, "task_b"); /* ActivateInstruction.elementId */
+    put_int(&act, 2, -1);       /* ancestorElementInstanceKey: a 10-byte varint */
+    put_bytes(&act, 3, var1.p, var1.n);
+    put_bytes(&act, 3, var2.p, var2.n);
+    put_str(&act2, 1, "task_c");
+    put_int(&act2, 2, 2251799813685260);
+    put_int(&term, 1, 2251799813685255); /* TerminateInstruction.elementInstanceKey */
+    put_int(&b, 1, 2251799813685251);    /* processInstanceKey */
+    put_bytes(&b, 2, act.p, act.n);
+    put_bytes(&b, 2, act2.p, act2.n);
+    put_bytes(&b, 3, term.p, term.n);
+    put_int(&b, 4, 7); /* operationReference: read by nobody */
+    assert_int_equal(codec_decode_modify_process_instance(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_MODIFY_INSTANCE);
+    assert_int_equal(c.key, 2251799813685251);
+    assert_int_equal(c.nactivate, 2);
+    assert_string_equal(c.activate[0].element_id, "task_b");
+    assert_int_equal(c.activate[0].ancestor_key, -1);
+    assert_int_equal(c.activate[0].nvars, 2);
+    assert_string_equal(c.activate[0].vars[0].variables, "{\"a\":1}");
+    assert_int_equal(c.activate[0].vars[0].variables_len, 7);
+    assert_string_equal(c.activate[0].vars[0].scope_id, "");
+    assert_string_equal(c.activate[0].vars[1].scope_id, "sub");
+    assert_string_equal(c.activate[1].element_id, "task_c");
+    assert_int_equal(c.activate[1].ancestor_key, 2251799813685260);
+    assert_int_equal(c.activate[1].nvars, 0);
+    assert_int_equal(c.nterminate, 1);
+    assert_int_equal(c.terminate[0], 2251799813685255);
+    command_free(&c);
+    free(b.p);
+    /* An empty message: no instructions (the engine answers for the key). */
+    assert_int_equal(codec_decode_modify_process_instance(NULL, 0, &c, &err), 0);
+    assert_int_equal(c.nactivate, 0);
+    assert_int_equal(c.nterminate, 0);
+    command_free(&c);
+    /* Bounds on the wire: terminate instructions at the top, variable
+     * instructions summed over every activate instruction. */
+    b.p = NULL;
+    b.n = 0;
+    for (int i = 0; i <= CODEC_MAX_INSTRUCTIONS; i++)
+        put_bytes(&b, 3, term.p, term.n);
+    assert_int_equal(codec_decode_modify_process_instance(b.p, b.n, &c, &err), CHUTE_EINVAL);
+    assert_string_equal(err.message, "Expected to modify a process instance with at most 1000 "
+                                     "terminateInstructions, but got 1001");
+    assert_null(c.msg);
+    free(b.p);
+    bytes many = {NULL, 0};
+    for (int i = 0; i < 501; i++)
+        put_bytes(&many, 3, var1.p, var1.n);
+    b.p = NULL;
+    b.n = 0;
+    put_bytes(&b, 2, many.p, many.n);
+    put_bytes(&b, 2, many.p, many.n);
+    assert_int_equal(codec_decode_modify_process_instance(b.p, b.n, &c, &err), CHUTE_EINVAL);
+    assert_string_equal(err.message, "Expected to modify a process instance with at most 1000 "
+                                     "variableInstructions, but got 1002");
+    free(b.p);
+    free(many.p);
+    free(var1.p);
+    free(var2.p);
+    free(act.p);
+    free(act2.p);
+    free(term.p);
+    const uint8_t bad[] = {0x12, 0x05, 'a'};
+    expect_malformed(codec_decode_modify_process_instance, "ModifyProcessInstanceRequest", bad,
+                     sizeof bad);
+}
+
+/* MigrateProcessInstanceRequest and BroadcastSignalRequest, with Zeebe's
+ * field numbers. */
+static void test_migrate_and_signal_decode(void **state)
+{
+    (void)state;
+    command c;
+    chute_error err;
+    bytes map = {NULL, 0}, plan = {NULL, 0}, b = {NULL, 0};
+    put_str(&map, 1, "task_a");          /* sourceElementId */
+    put_str(&map, 2, "task_x");          /* targetElementId */
+    put_int(&plan, 1, 2251799813685300); /* targetProcessDefinitionKey */
+    put_bytes(&plan, 2, map.p, map.n);
+    put_bytes(&plan, 2, map.p, map.n);
+    put_int(&b, 1, 2251799813685251);
+    put_bytes(&b, 2, plan.p, plan.n);
+    put_int(&b, 3, 7); /* operationReference */
+    assert_int_equal(codec_decode_migrate_process_instance(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_MIGRATE_INSTANCE);
+    assert_int_equal(c.key, 2251799813685251);
+    assert_int_equal(c.process_definition_key, 2251799813685300);
+    assert_int_equal(c.nmappings, 2);
+    assert_string_equal(c.mappings[1].source_element_id, "task_a");
+    assert_string_equal(c.mappings[1].target_element_id, "task_x");
+    command_free(&c);
+    free(b.p);
+    /* No plan: no target (the command layer refuses it). */
+    b.p = NULL;
+    b.n = 0;
+    put_int(&b, 1, 5);
+    assert_int_equal(codec_decode_migrate_process_instance(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.process_definition_key, 0);
+    assert_int_equal(c.nmappings, 0);
+    command_free(&c);
+    free(b.p);
+    /* Mapping instructions are bounded inside the plan. */
+    free(plan.p);
+    plan.p = NULL;
+    plan.n = 0;
+    for (int i = 0; i <= CODEC_MAX_INSTRUCTIONS; i++)
+        put_bytes(&plan, 2, map.p, map.n);
+    b.p = NULL;
+    b.n = 0;
+    put_bytes(&b, 2, plan.p, plan.n);
+    assert_int_equal(codec_decode_migrate_process_instance(b.p, b.n, &c, &err), CHUTE_EINVAL);
+    assert_string_equal(err.message, "Expected to migrate a process instance with at most 1000 "
+                                     "mappingInstructions, but got 1001");
+    free(b.p);
+    free(plan.p);
+    free(map.p);
+    const uint8_t bad[] = {0x12, 0x05, 'a'};
+    expect_malformed(codec_decode_migrate_process_instance, "MigrateProcessInstanceRequest", bad,
+                     sizeof bad);
+
+    b.p = NULL;
+    b.n = 0;
+    put_str(&b, 1, "order-cancelled"); /* signalName */
+    put_str(&b, 2, "{}");
+    put_str(&b, 3, "<default>");
+    assert_int_equal(codec_decode_broadcast_signal(b.p, b.n, &c, &err), 0);
+    assert_int_equal(c.kind, COMMAND_BROADCAST_SIGNAL);
+    assert_string_equal(c.signal_name, "order-cancelled");
+    command_free(&c);
+    free(b.p);
+    expect_malformed(codec_decode_broadcast_signal, "BroadcastSignalRequest", bad, sizeof bad);
+}
+
 static void test_encode_instance_responses(void **state)
 {
     (void)state;
@@ -2585,6 +2752,8 @@ int main(void)
         cmocka_unit_test(test_create_with_result_decode),
         cmocka_unit_test(test_cancel_set_delete_decode),
         cmocka_unit_test(test_encode_instance_responses),
+        cmocka_unit_test(test_modify_decode),
+        cmocka_unit_test(test_migrate_and_signal_decode),
         cmocka_unit_test(test_publish_message_decode),
         cmocka_unit_test(test_publish_message_response),
         cmocka_unit_test(test_deploy_response_decisions),

@@ -562,6 +562,113 @@ static void test_decode_set_variables(void **state)
                   "Expected local to be a boolean, but got a number");
 }
 
+static void test_decode_modification(void **state)
+{
+    (void)state;
+    command c;
+    chute_error err;
+    assert_int_equal(
+        rest_decode_modification(
+            S("{\"operationReference\":3,\"activateInstructions\":[{\"elementId\":\"b\","
+              "\"variableInstructions\":[{\"variables\":{\"y\":2}},{\"variables\":{\"z\":[1]},"
+              "\"scopeId\":\"\"}]},{\"elementId\":\"c\",\"ancestorElementInstanceKey\":"
+              "\"2251799813685260\"},{\"elementId\":\"d\",\"ancestorElementInstanceKey\":-1}],"
+              "\"terminateInstructions\":[{\"elementInstanceKey\":\"2251799813685255\"},"
+              "{\"elementInstanceKey\":7}]}"),
+            &c, &err),
+        0);
+    assert_int_equal(c.kind, COMMAND_MODIFY_INSTANCE);
+    assert_int_equal(c.nactivate, 3);
+    assert_string_equal(c.activate[0].element_id, "b");
+    assert_int_equal(c.activate[0].ancestor_key, -1); /* not sent */
+    assert_int_equal(c.activate[0].nvars, 2);
+    assert_string_equal(c.activate[0].vars[0].variables, "{\"y\":2}");
+    assert_string_equal(c.activate[0].vars[0].scope_id, "");
+    assert_string_equal(c.activate[0].vars[1].variables, "{\"z\":[1]}");
+    assert_int_equal(c.activate[1].ancestor_key, 2251799813685260);
+    assert_int_equal(c.activate[1].nvars, 0);
+    assert_int_equal(c.activate[2].ancestor_key, -1);
+    assert_int_equal(c.nterminate, 2);
+    assert_int_equal(c.terminate[0], 2251799813685255);
+    assert_int_equal(c.terminate[1], 7);
+    command_free(&c);
+    /* An empty body is an empty modification. */
+    assert_int_equal(rest_decode_modification(S(""), &c, &err), 0);
+    assert_int_equal(c.nactivate, 0);
+    command_free(&c);
+    expect_einval(rest_decode_modification, "{\"activateInstructions\":{}}",
+                  "Expected activateInstructions to be an array, but got an object");
+    expect_einval(rest_decode_modification, "{\"activateInstructions\":[3]}",
+                  "Expected activateInstructions[0] to be an object, but got a number");
+    expect_einval(rest_decode_modification, "{\"activateInstructions\":[{\"elementId\":5}]}",
+                  "Expected elementId to be a string");
+    expect_einval(rest_decode_modification,
+                  "{\"activateInstructions\":[{\"elementId\":\"b\","
+                  "\"ancestorElementInstanceKey\":\"x\"}]}",
+                  "Expected ancestorElementInstanceKey to be an integer");
+    expect_einval(rest_decode_modification, "{\"terminateInstructions\":[{\"elementId\":\"a\"}]}",
+                  "it names an elementId: Chute terminates element instances by key");
+    expect_einval(
+        rest_decode_modification, "{\"terminateInstructions\":[{}]}",
+        "Expected terminateInstructions[0] to name an elementInstanceKey, but it has none");
+    expect_einval(rest_decode_modification,
+                  "{\"terminateInstructions\":[{\"elementInstanceKey\":0}]}",
+                  "Expected elementInstanceKey to be between 1");
+    expect_einval(rest_decode_modification, "{\"moveInstructions\":[{\"targetElementId\":\"b\"}]}",
+                  "got 1 moveInstructions: Chute does not run them");
+    /* Bounded: at most 1000 of a list. */
+    size_t cap = 64 + 1001 * 3;
+    char *big = malloc(cap);
+    assert_non_null(big);
+    size_t w = (size_t)snprintf(big, cap, "{\"terminateInstructions\":[");
+    for (int i = 0; i < 1001; i++)
+        w += (size_t)snprintf(big + w, cap - w, "%s{}", i ? "," : "");
+    snprintf(big + w, cap - w, "]}");
+    expect_einval(rest_decode_modification, big, "Expected at most 1000 terminateInstructions");
+    free(big);
+}
+
+static void test_decode_migration_and_signal(void **state)
+{
+    (void)state;
+    command c;
+    chute_error err;
+    assert_int_equal(
+        rest_decode_migration(S("{\"targetProcessDefinitionKey\":\"2251799813685300\","
+                                "\"mappingInstructions\":[{\"sourceElementId\":\"a\","
+                                "\"targetElementId\":\"x\"}],\"operationReference\":1}"),
+                              &c, &err),
+        0);
+    assert_int_equal(c.kind, COMMAND_MIGRATE_INSTANCE);
+    assert_int_equal(c.process_definition_key, 2251799813685300);
+    assert_int_equal(c.nmappings, 1);
+    assert_string_equal(c.mappings[0].source_element_id, "a");
+    assert_string_equal(c.mappings[0].target_element_id, "x");
+    command_free(&c);
+    /* No target: left to the command layer's rule. */
+    assert_int_equal(rest_decode_migration(S("{}"), &c, &err), 0);
+    assert_int_equal(c.process_definition_key, 0);
+    assert_int_equal(c.nmappings, 0);
+    command_free(&c);
+    expect_einval(rest_decode_migration, "{\"targetProcessDefinitionKey\":true}",
+                  "Expected targetProcessDefinitionKey to be an integer");
+    expect_einval(rest_decode_migration,
+                  "{\"targetProcessDefinitionKey\":1,\"mappingInstructions\":[{"
+                  "\"sourceElementId\":1}]}",
+                  "Expected sourceElementId to be a string");
+    expect_einval(rest_decode_migration, "[1]", "to be a JSON object");
+
+    assert_int_equal(rest_decode_signal(S("{\"signalName\":\"stop\",\"variables\":{}}"), &c, &err),
+                     0);
+    assert_int_equal(c.kind, COMMAND_BROADCAST_SIGNAL);
+    assert_string_equal(c.signal_name, "stop");
+    command_free(&c);
+    assert_int_equal(rest_decode_signal(S(""), &c, &err), 0);
+    assert_string_equal(c.signal_name, "");
+    command_free(&c);
+    expect_einval(rest_decode_signal, "{\"signalName\":[]}", "Expected signalName to be a string");
+}
+
 static void test_decode_messages(void **state)
 {
     (void)state;
@@ -789,7 +896,8 @@ static void test_encode_process_views(void **state)
     assert_int_equal(rest_buf_finish(&b, &out, &len), 0);
     assert_string_equal(out, "{\"processInstanceKey\":\"2251799813685253\","
                              "\"processDefinitionId\":\"order\",\"processDefinitionVersion\":2,"
-                             "\"processDefinitionKey\":\"2251799813685250\",\"processDefinitionName\":\"order\",\"state\":\"ACTIVE\","
+                             "\"processDefinitionKey\":\"2251799813685250\","
+                             "\"processDefinitionName\":\"order\",\"state\":\"ACTIVE\","
                              "\"hasIncident\":false,\"startDate\":\"2023-11-14T22:13:20.123Z\","
                              "\"tenantId\":\"<default>\"}");
     free(out);
@@ -1285,6 +1393,8 @@ int main(void)
         cmocka_unit_test(test_decode_set_variables),
         cmocka_unit_test(test_decode_messages),
         cmocka_unit_test(test_decode_searches),
+        cmocka_unit_test(test_decode_modification),
+        cmocka_unit_test(test_decode_migration_and_signal),
         cmocka_unit_test(test_encode_process_views),
         cmocka_unit_test(test_decode_user_tasks),
         cmocka_unit_test(test_encode_user_task),

@@ -551,6 +551,90 @@ expect 400 POST $MC $MC '{}'
 expect 400 POST $MC $MC "{\"name\":\"$P-paid\",\"variables\":\"x\"}"
 expect 400 POST $MC $MC "{\"name\":\"$P-paid\",\"tenantId\":\"acme\"}"
 
+# ---- modification and migration ----------------------------------------------------------------
+# two_tasks ID VERSION_NAME [THIRD]: a start, task a then task b (types ID-a,
+# ID-b), and with THIRD a task c after b, then an end. The process's name
+# differs per version, so that each deploy makes a new version.
+two_tasks() {
+  local third='' last=b
+  if [ -n "${3:-}" ]; then
+    third="<serviceTask id=\"c\"><extensionElements><zeebe:taskDefinition type=\"$1-c\"/></extensionElements></serviceTask><sequenceFlow id=\"f3\" sourceRef=\"b\" targetRef=\"c\"/>"
+    last=c
+  fi
+  printf '%s' "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\"><process id=\"$1\" name=\"$2\" isExecutable=\"true\"><startEvent id=\"s\"/><sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"a\"/><serviceTask id=\"a\"><extensionElements><zeebe:taskDefinition type=\"$1-a\"/></extensionElements></serviceTask><sequenceFlow id=\"f2\" sourceRef=\"a\" targetRef=\"b\"/><serviceTask id=\"b\"><extensionElements><zeebe:taskDefinition type=\"$1-b\"/></extensionElements></serviceTask>$third<sequenceFlow id=\"fe\" sourceRef=\"$last\" targetRef=\"e\"/><endEvent id=\"e\"/></process></definitions>" >"$dir/$1.bpmn"
+}
+element_is() { # element_is INSTANCE ELEMENT STATE WHAT: the element's last instance is in STATE
+  expect 200 POST /v2/element-instances/search /v2/element-instances/search "{\"filter\":{\"processInstanceKey\":\"$1\",\"elementId\":\"$2\"}}"
+  json_is '.items[-1].state' "$3" "$4"
+}
+M=$P-mod
+two_tasks "$M" v1
+deploy 200 "$dir/$M.bpmn"
+expect 200 POST $PI $PI "{\"processDefinitionId\":\"$M\",\"variables\":{\"x\":1}}"
+mpi=$(jq -r .processInstanceKey <<<"$out")
+expect 200 POST /v2/element-instances/search /v2/element-instances/search "{\"filter\":{\"processInstanceKey\":\"$mpi\",\"elementId\":\"a\"}}"
+ea=$(jq -r '.items[0].elementInstanceKey' <<<"$out")
+MOD=$PI/{processInstanceKey}/modification
+# Skip a: terminate its element instance and put a token at b, with a variable.
+expect 204 POST $MOD "$PI/$mpi/modification" "{\"terminateInstructions\":[{\"elementInstanceKey\":\"$ea\"}],\"activateInstructions\":[{\"elementId\":\"b\",\"ancestorElementInstanceKey\":\"-1\",\"variableInstructions\":[{\"variables\":{\"skipped\":true}}]}],\"operationReference\":5}"
+[ -z "$out" ] || fail "a modification answers no body: $out"
+element_is "$mpi" a TERMINATED 'the terminated task'
+element_is "$mpi" b ACTIVE 'the activated task'
+expect 200 POST /v2/variables/search /v2/variables/search "{\"filter\":{\"processInstanceKey\":\"$mpi\",\"name\":\"skipped\"}}"
+json_is '.items[0].value' true 'the variable of the activate instruction'
+# Nothing is changed by a modification that is refused.
+expect 400 POST $MOD "$PI/$mpi/modification" '{"activateInstructions":[{"elementId":"nope"}]}'
+grep -q "'nope'" <<<"$out" || fail "modification of an unknown element: $out"
+expect 400 POST $MOD "$PI/$mpi/modification" '{"activateInstructions":[{"elementId":"a","variableInstructions":[{"variables":{},"scopeId":"b"}]}]}'
+grep -q "got scopeId 'b'" <<<"$out" || fail "modification with a scopeId: $out"
+expect 400 POST $MOD "$PI/$mpi/modification" '{"moveInstructions":[{"targetElementId":"a"}]}'
+expect 400 POST $MOD "$PI/$mpi/modification" '{"activateInstructions":[{"elementId":"a","variableInstructions":[{"variables":[1]}]}]}'
+expect 404 POST $MOD "$PI/$mpi/modification" '{"terminateInstructions":[{"elementInstanceKey":"2251799813999999"}]}'
+expect 404 POST $MOD "$PI/2251799813999999/modification" '{}'
+expect 400 POST $MOD "$PI/abc/modification" '{}'
+expect 400 POST $MOD "$PI/$mpi/modification" 'not json'
+element_is "$mpi" b ACTIVE 'b after refused modifications'
+work "$M-b" '{}'
+state_is "$mpi" COMPLETED 'the modified instance completes from b'
+# Migrate an instance waiting at b to version 2 (the same task ids, then c).
+expect 200 POST $PI $PI "{\"processDefinitionId\":\"$M\"}"
+gpi=$(jq -r .processInstanceKey <<<"$out")
+work "$M-a" '{}'
+element_is "$gpi" b ACTIVE 'waiting at b before the migration'
+two_tasks "$M" v2 with-c
+deploy 200 "$dir/$M.bpmn"
+json_is '.deployments[0].processDefinition.processDefinitionVersion' 2 'the second version'
+v2=$(jq -r '.deployments[0].processDefinition.processDefinitionKey' <<<"$out")
+MIG=$PI/{processInstanceKey}/migration
+expect 400 POST $MIG "$PI/$gpi/migration" "{\"targetProcessDefinitionKey\":\"$v2\",\"mappingInstructions\":[{\"sourceElementId\":\"b\",\"targetElementId\":\"zz\"}]}"
+grep -q "'zz'" <<<"$out" || fail "migration to an unknown element: $out"
+expect 400 POST $MIG "$PI/$gpi/migration" "{\"targetProcessDefinitionKey\":\"$v2\",\"mappingInstructions\":[]}"
+grep -q "no mapping" <<<"$out" || fail "migration without a mapping: $out"
+expect 400 POST $MIG "$PI/$gpi/migration" '{"mappingInstructions":[]}'
+json_is .detail "Expected to migrate process instance '$gpi' to the process definition of a targetProcessDefinitionKey, but none was given" 'migration without a target'
+expect 404 POST $MIG "$PI/$gpi/migration" '{"targetProcessDefinitionKey":"2251799813999999","mappingInstructions":[]}'
+expect 404 POST $MIG "$PI/2251799813999999/migration" "{\"targetProcessDefinitionKey\":\"$v2\",\"mappingInstructions\":[]}"
+expect 400 POST $MIG "$PI/$gpi/migration" 'not json'
+expect 204 POST $MIG "$PI/$gpi/migration" "{\"targetProcessDefinitionKey\":\"$v2\",\"mappingInstructions\":[{\"sourceElementId\":\"b\",\"targetElementId\":\"b\"}],\"operationReference\":6}"
+expect 200 GET $PI/{processInstanceKey} "$PI/$gpi"
+json_is .processDefinitionVersion 2 'the migrated instance'
+json_is .processDefinitionKey "$v2" 'the migrated instance'
+# Its job carries the new definition, and completing it goes on to c,
+# which only version 2 has.
+jobs=$(curl -s -X POST "$base/v2/jobs/activation" --data-binary \
+  "{\"type\":\"$M-b\",\"worker\":\"curl\",\"timeout\":60000,\"maxJobsToActivate\":1,\"requestTimeout\":-1}")
+[ "$(jq -r '.jobs[0].processDefinitionKey' <<<"$jobs")" = "$v2" ] || fail "the migrated job: $jobs"
+[ "$(jq -r '.jobs[0].processDefinitionVersion' <<<"$jobs")" = 2 ] || fail "the migrated job: $jobs"
+curl -s -X POST "$base/v2/jobs/$(jq -r '.jobs[0].jobKey' <<<"$jobs")/completion" >/dev/null
+element_is "$gpi" c ACTIVE 'the migrated instance reached c'
+expect 204 POST $PI/{processInstanceKey}/cancellation "$PI/$gpi/cancellation"
+# ---- signals ----------------------------------------------------------------------------------
+expect 501 POST /v2/signals/broadcast /v2/signals/broadcast '{"signalName":"order-cancelled","variables":{}}'
+json_is .title NOT_IMPLEMENTED 'signals'
+json_is .detail "Expected to broadcast signal 'order-cancelled', but signals are not supported by Chute yet: no signal start, catch or throw event runs (publish a message to wake a waiting instance instead)" 'signals'
+expect 400 POST /v2/signals/broadcast /v2/signals/broadcast '{"signalName":1}'
+expect 400 POST /v2/signals/broadcast /v2/signals/broadcast 'not json'
+
 # ---- user tasks ------------------------------------------------------------------------------
 # A native user task between start and end: its assignee from a variable,
 # two candidate groups.
@@ -1003,6 +1087,22 @@ statuses=$(awk '{ printf "%s ", $3 }' <<<"$r")
   fail "pipelined user task burst with --max-inflight 4 answered $statuses: $r"
 awk '$3 == 503 && ($4 != "application/problem+json" || $5 != "RESOURCE_EXHAUSTED" || $6 !~ /--max-inflight/) { bad = 1 } END { exit bad }' <<<"$r" ||
   fail "a 503 of the user task burst is not problem+json RESOURCE_EXHAUSTED naming --max-inflight: $r"
+# And modification, migration and signals.
+{
+  for _ in 1 2 3 4; do echo "POST /v1/jobs /v1/jobs {\"type\":\"$B\"}"; done
+  echo "POST /v2/process-instances/{processInstanceKey}/modification /v2/process-instances/1/modification {}"
+  echo "POST /v2/process-instances/{processInstanceKey}/migration /v2/process-instances/1/migration {}"
+  echo "POST /v2/signals/broadcast /v2/signals/broadcast {\"signalName\":\"s\"}"
+  echo "GET /healthz /healthz"
+} >"$burst"
+r=$(pipeline "$burst")
+cut -d' ' -f1-3 <<<"$r" >>"$seen"
+checks=$((checks + 8))
+statuses=$(awk '{ printf "%s ", $3 }' <<<"$r")
+[ "$statuses" = "201 201 201 201 503 503 503 200 " ] ||
+  fail "pipelined modification burst with --max-inflight 4 answered $statuses: $r"
+awk '$3 == 503 && ($4 != "application/problem+json" || $5 != "RESOURCE_EXHAUSTED" || $6 !~ /--max-inflight/) { bad = 1 } END { exit bad }' <<<"$r" ||
+  fail "a 503 of the modification burst is not problem+json RESOURCE_EXHAUSTED naming --max-inflight: $r"
 alive '--max-inflight'
 stop_chuted
 pid=$main_pid port=$main_port base=$main_base log=$main_log

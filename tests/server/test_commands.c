@@ -58,6 +58,10 @@ typedef struct seen {
     /* GET_USER_TASK: the task's key, "assignee@element groups users" */
     int64_t task_key;
     char task[256];
+    /* INSTANCE_DETAILS: "event:TIMER@due" or "event:MESSAGE name/key" per
+     * wait, and the element instance of the last one. */
+    char waits[256];
+    int64_t wait_owner;
     /* DEPLOY: its decisions, "id@version/graph version" each */
     size_t ndecs;
     char decs[256];
@@ -156,6 +160,20 @@ static int visit_incident_job(void *ctx, const chute_incident_view *inc, const c
     return 0;
 }
 
+static int visit_wait(void *ctx, const chute_wait_view *w)
+{
+    seen *s = ctx;
+    size_t n = strlen(s->waits);
+    if (w->is_timer)
+        snprintf(s->waits + n, sizeof s->waits - n, "%s%s:TIMER@%lld", n ? "," : "", w->element_id,
+                 (long long)w->due);
+    else
+        snprintf(s->waits + n, sizeof s->waits - n, "%s%s:MESSAGE %s/%s", n ? "," : "",
+                 w->element_id, w->message_name, w->correlation_key);
+    s->wait_owner = w->element_instance_key;
+    return 0;
+}
+
 /* A user task as "assignee@element groups users" ("-" unassigned). */
 static void task_text(const chute_user_task_view *t, char *out, size_t cap)
 {
@@ -226,8 +244,8 @@ static void record(seen *s, const command_result *res)
         s->instance_state = res->instance.state;
         snprintf(s->variables, sizeof s->variables, "%.*s", (int)res->instance.variables_len,
                  res->instance.variables ? res->instance.variables : "");
-        assert_int_equal(command_result_walk_instance(res, visit_element, visit_incident_job, s),
-                         0);
+        assert_int_equal(
+            command_result_walk_instance(res, visit_element, visit_incident_job, visit_wait, s), 0);
     }
     if (res->rc == 0 && res->kind == COMMAND_JOB_TYPES)
         assert_int_equal(command_result_walk_types(res, visit_type, s), 0);
@@ -397,6 +415,23 @@ static void test_table_finds_grpc_methods(void **state)
     d = command_find_grpc("/gateway_protocol.Gateway/SetVariables");
     assert_non_null(d);
     assert_string_equal(d->rest_method, "PUT");
+    d = command_find_grpc("/gateway_protocol.Gateway/ModifyProcessInstance");
+    assert_non_null(d);
+    assert_int_equal(d->kind, COMMAND_MODIFY_INSTANCE);
+    assert_int_equal(d->load, BROKER_LOAD_ADDS);
+    assert_string_equal(d->rest_route, "/v2/process-instances/{processInstanceKey}/modification");
+    assert_int_equal(d->rest_status, 204);
+    d = command_find_grpc("/gateway_protocol.Gateway/MigrateProcessInstance");
+    assert_non_null(d);
+    assert_int_equal(d->kind, COMMAND_MIGRATE_INSTANCE);
+    assert_string_equal(d->rest_route, "/v2/process-instances/{processInstanceKey}/migration");
+    assert_int_equal(d->rest_status, 204);
+    /* Signals have a row of their own, so that their refusal is specific. */
+    d = command_find_grpc("/gateway_protocol.Gateway/BroadcastSignal");
+    assert_non_null(d);
+    assert_int_equal(d->kind, COMMAND_BROADCAST_SIGNAL);
+    assert_string_equal(d->rest_method, "POST");
+    assert_string_equal(d->rest_route, "/v2/signals/broadcast");
     d = command_find_grpc("/gateway_protocol.Gateway/PublishMessage");
     assert_non_null(d);
     assert_int_equal(d->kind, COMMAND_PUBLISH_MESSAGE);
@@ -414,7 +449,6 @@ static void test_table_finds_grpc_methods(void **state)
     assert_string_equal(corr->rest_route, "/v2/messages/correlation");
     assert_int_equal(corr->load, BROKER_LOAD_ADDS);
     assert_int_equal(corr->rest_status, 200);
-    assert_null(command_find_grpc("/gateway_protocol.Gateway/BroadcastSignal"));
     d = command_find_grpc("/chute.v1.Chute/AssignUserTask");
     assert_non_null(d);
     assert_int_equal(d->kind, COMMAND_ASSIGN_USER_TASK);
@@ -434,7 +468,6 @@ static void test_table_finds_grpc_methods(void **state)
     assert_string_equal(d->rest_route, "/v2/decision-definitions/evaluation");
     assert_int_equal(d->rest_status, 200);
     assert_null(command_find_grpc("/chute.v1.Chute/EvaluateDecision"));
-    assert_null(command_find_grpc("/gateway_protocol.Gateway/BroadcastSignal"));
     assert_null(command_find_grpc("/chute.v1.Chute/CompleteJob")); /* wrong service */
     assert_null(command_find_grpc("/gateway_protocol.Gateway/"));
     /* Every row has a way in, and a REST row its success status. */
@@ -453,8 +486,10 @@ static void test_table_finds_grpc_methods(void **state)
     assert_non_null(strstr(methods, "ActivateJobs, StreamActivatedJobs, Topology"));
     assert_non_null(strstr(methods, "CreateProcessInstance, CreateProcessInstanceWithResult, "
                                     "CancelProcessInstance, SetVariables, DeleteResource, "
-                                    "PublishMessage"));
+                                    "PublishMessage, ModifyProcessInstance, "
+                                    "MigrateProcessInstance"));
     assert_null(strstr(methods, "CreateJob"));
+    assert_null(strstr(methods, "BroadcastSignal")); /* refused, not served */
 }
 
 static void on_pending(broker_pending *p, int ok, const chute_error *err)
@@ -1432,6 +1467,190 @@ static void test_instance_details_and_process_incidents(void **state) /* runtime
     assert_int_equal(s->rc, CHUTE_ENOTFOUND);
 }
 
+/* ---- modification, migration, signals ---------------------------------------------------- */
+
+static void test_signal_refused(void **state)
+{
+    fx *f = *state;
+    command c = {.kind = COMMAND_BROADCAST_SIGNAL, .signal_name = "order-cancelled"};
+    seen *s = run(f, &c);
+    assert_int_equal(s->answered, 1);
+    assert_int_equal(s->rc, CHUTE_EUNIMPL);
+    assert_non_null(strstr(s->message, "Expected to broadcast signal 'order-cancelled', but "
+                                       "signals are not supported by Chute yet"));
+}
+
+static void test_modify_migrate_rules(void **state)
+{
+    fx *f = *state;
+    /* A variable instruction for another scope than the flow scope. */
+    command_variable_instruction v = {
+        .variables = "{\"a\":1}", .variables_len = 7, .scope_id = "sub"};
+    command_activation a = {.element_id = "t", .ancestor_key = -1, .vars = &v, .nvars = 1};
+    command m = {.kind = COMMAND_MODIFY_INSTANCE, .key = 42, .activate = &a, .nactivate = 1};
+    seen *s = run(f, &m);
+    assert_int_equal(s->rc, CHUTE_EINVAL);
+    assert_non_null(strstr(s->message, "got scopeId 'sub'"));
+    /* No target definition. */
+    command mig = {.kind = COMMAND_MIGRATE_INSTANCE, .key = 42};
+    s = run(f, &mig);
+    assert_int_equal(s->rc, CHUTE_EINVAL);
+    assert_non_null(strstr(s->message, "targetProcessDefinitionKey, but none was given"));
+}
+
+static const char two_tasks_xml[] =
+    "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "
+    "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">"
+    "<process id=\"two\" isExecutable=\"true\"><startEvent id=\"s\"/>"
+    "<sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"a\"/>"
+    "<serviceTask id=\"a\"><extensionElements><zeebe:taskDefinition type=\"ta\"/>"
+    "</extensionElements></serviceTask>"
+    "<sequenceFlow id=\"f2\" sourceRef=\"a\" targetRef=\"b\"/>"
+    "<serviceTask id=\"b\"><extensionElements><zeebe:taskDefinition type=\"tb\"/>"
+    "</extensionElements></serviceTask>"
+    "<sequenceFlow id=\"f3\" sourceRef=\"b\" targetRef=\"e\"/><endEvent id=\"e\"/>"
+    "</process></definitions>";
+
+/* The same process, version 2: b is followed by one more task. */
+static const char two_tasks_v2_xml[] =
+    "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "
+    "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">"
+    "<process id=\"two\" isExecutable=\"true\"><startEvent id=\"s\"/>"
+    "<sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"a\"/>"
+    "<serviceTask id=\"a\"><extensionElements><zeebe:taskDefinition type=\"ta\"/>"
+    "</extensionElements></serviceTask>"
+    "<sequenceFlow id=\"f2\" sourceRef=\"a\" targetRef=\"b\"/>"
+    "<serviceTask id=\"b\"><extensionElements><zeebe:taskDefinition type=\"tb\"/>"
+    "</extensionElements></serviceTask>"
+    "<sequenceFlow id=\"f3\" sourceRef=\"b\" targetRef=\"c\"/>"
+    "<serviceTask id=\"c\"><extensionElements><zeebe:taskDefinition type=\"tc\"/>"
+    "</extensionElements></serviceTask>"
+    "<sequenceFlow id=\"f4\" sourceRef=\"c\" targetRef=\"e\"/><endEvent id=\"e\"/>"
+    "</process></definitions>";
+
+static void test_modify_and_migrate(void **state) /* runtime */
+{
+    fx *f = *state;
+    need_runtime(f);
+    int64_t v1 = deploy(f, "two.bpmn", two_tasks_xml);
+    int64_t key = create_instance(f, "two", "{\"x\":1}");
+    int64_t job_a = activate_one(f, "ta");
+    chute_job_view jv;
+    chute_error err;
+    assert_int_equal(chute_engine_get(f->e, job_a, &jv, &err), 0);
+    int64_t elem_a = jv.process.element_instance_key;
+
+    /* Terminate a, put a token at b with two variable documents (merged,
+     * the later wins). */
+    command_variable_instruction vars[2] = {
+        {.variables = "{\"y\":2,\"z\":1}", .variables_len = 13, .scope_id = ""},
+        {.variables = "{\"z\":3}", .variables_len = 7, .scope_id = ""}};
+    command_activation act = {.element_id = "b", .ancestor_key = -1, .vars = vars, .nvars = 2};
+    int64_t term = elem_a;
+    command mod = {.kind = COMMAND_MODIFY_INSTANCE,
+                   .key = key,
+                   .activate = &act,
+                   .nactivate = 1,
+                   .terminate = &term,
+                   .nterminate = 1};
+    seen *s = run(f, &mod);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(s->kind, COMMAND_MODIFY_INSTANCE);
+    command done = {.kind = COMMAND_COMPLETE, .key = job_a};
+    assert_int_equal(run(f, &done)->rc, CHUTE_ENOTFOUND); /* a's job went with it */
+    int64_t job_b = activate_one(f, "tb");
+    assert_int_equal(chute_engine_get(f->e, job_b, &jv, &err), 0);
+    assert_string_equal(jv.process.element_id, "b");
+    command details = {.kind = COMMAND_INSTANCE_DETAILS, .key = key};
+    s = run(f, &details);
+    assert_string_equal(s->variables, "{\"x\":1,\"y\":2,\"z\":3}");
+
+    /* The engine's refusals come through as they are. */
+    command_activation nope = {.element_id = "nope"};
+    command bad = {.kind = COMMAND_MODIFY_INSTANCE, .key = key, .activate = &nope, .nactivate = 1};
+    s = run(f, &bad);
+    assert_int_equal(s->rc, CHUTE_EINVAL);
+    assert_non_null(strstr(s->message, "'nope'"));
+    bad.key = 12345;
+    assert_int_equal(run(f, &bad)->rc, CHUTE_ENOTFOUND);
+
+    /* Migrate to version 2 (b keeps its id): b's job now belongs to v2, and
+     * its completion goes on to c, which v1 has not. */
+    int64_t v2 = deploy(f, "two.bpmn", two_tasks_v2_xml);
+    assert_true(v2 != v1);
+    chute_mapping_instruction map = {"b", "b"};
+    command mig = {.kind = COMMAND_MIGRATE_INSTANCE,
+                   .key = key,
+                   .process_definition_key = v2,
+                   .mappings = &map,
+                   .nmappings = 1};
+    s = run(f, &mig);
+    assert_int_equal(s->rc, 0);
+    chute_instance_view iv;
+    assert_int_equal(chute_engine_get_instance(f->e, key, &iv, &err), 0);
+    assert_int_equal(iv.process_definition_key, v2);
+    assert_int_equal(iv.version, 2);
+    done.key = job_b;
+    assert_int_equal(run(f, &done)->rc, 0);
+    int64_t job_c = activate_one(f, "tc");
+    done.key = job_c;
+    assert_int_equal(run(f, &done)->rc, 0);
+    assert_int_equal(instance_state(f, key), CHUTE_INSTANCE_COMPLETED);
+    /* An ended instance cannot be migrated; an unknown target neither. */
+    assert_int_equal(run(f, &mig)->rc, CHUTE_ENOTFOUND);
+    int64_t other = create_instance(f, "two", NULL);
+    mig.key = other;
+    mig.process_definition_key = 999;
+    assert_int_equal(run(f, &mig)->rc, CHUTE_ENOTFOUND);
+    /* Terminating the last token ends the instance. */
+    assert_int_equal(chute_engine_get(f->e, activate_one(f, "ta"), &jv, &err), 0);
+    term = jv.process.element_instance_key;
+    command last = {
+        .kind = COMMAND_MODIFY_INSTANCE, .key = other, .terminate = &term, .nterminate = 1};
+    assert_int_equal(run(f, &last)->rc, 0);
+    assert_int_equal(instance_state(f, other), CHUTE_INSTANCE_TERMINATED);
+}
+
+static const char waiter_xml[] =
+    "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" "
+    "xmlns:zeebe=\"http://camunda.org/schema/zeebe/1.0\" id=\"d\">"
+    "<message id=\"m_paid\" name=\"paid\"><extensionElements>"
+    "<zeebe:subscription correlationKey=\"=orderId\"/></extensionElements></message>"
+    "<process id=\"waiter\" isExecutable=\"true\"><startEvent id=\"s\"/>"
+    "<sequenceFlow id=\"f1\" sourceRef=\"s\" targetRef=\"g\"/><eventBasedGateway id=\"g\"/>"
+    "<sequenceFlow id=\"f2\" sourceRef=\"g\" targetRef=\"paid\"/>"
+    "<sequenceFlow id=\"f3\" sourceRef=\"g\" targetRef=\"late\"/>"
+    "<intermediateCatchEvent id=\"paid\"><messageEventDefinition messageRef=\"m_paid\"/>"
+    "</intermediateCatchEvent>"
+    "<intermediateCatchEvent id=\"late\"><timerEventDefinition>"
+    "<timeDuration>PT1H</timeDuration></timerEventDefinition></intermediateCatchEvent>"
+    "<sequenceFlow id=\"f4\" sourceRef=\"paid\" targetRef=\"e1\"/><endEvent id=\"e1\"/>"
+    "<sequenceFlow id=\"f5\" sourceRef=\"late\" targetRef=\"e2\"/><endEvent id=\"e2\"/>"
+    "</process></definitions>";
+
+/* GetProcessInstance shows what an instance waits on: the timer and the
+ * subscription of an event-based gateway; nothing once it ended. */
+static void test_instance_waits(void **state) /* runtime */
+{
+    fx *f = *state;
+    need_runtime(f);
+    deploy(f, "waiter.bpmn", waiter_xml);
+    int64_t key = create_instance(f, "waiter", "{\"orderId\":\"o-7\"}");
+    command details = {.kind = COMMAND_INSTANCE_DETAILS, .key = key};
+    seen *s = run(f, &details);
+    assert_int_equal(s->rc, 0);
+    char want[128];
+    snprintf(want, sizeof want, "late:TIMER@%lld,paid:MESSAGE paid/o-7",
+             (long long)(T0 + 3600 * 1000));
+    assert_string_equal(s->waits, want);
+    assert_true(s->wait_owner != key); /* the gateway's element instance waits */
+    command cancel = {.kind = COMMAND_CANCEL_INSTANCE, .key = key};
+    assert_int_equal(run(f, &cancel)->rc, 0);
+    s = run(f, &details);
+    assert_int_equal(s->rc, 0);
+    assert_string_equal(s->waits, "");
+}
+
 /* ---- messages ---------------------------------------------------------------------------- */
 
 /* An instance waits at a message catch event for "paid" with its orderId,
@@ -1850,6 +2069,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_and_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_instance_details_and_process_incidents, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_signal_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_modify_migrate_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_modify_and_migrate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_instance_waits, setup, teardown),
         /* These need the message runtime. */
         cmocka_unit_test_setup_teardown(test_publish_correlates_to_a_waiting_instance, setup,
                                         teardown),
