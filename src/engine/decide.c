@@ -6,6 +6,8 @@
  */
 #include "engine/engine_int.h"
 
+#include "common/hash.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,14 +16,6 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "dmn/dmn.h"
-
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h;
-}
 
 int decide_is_dmn(const chute_resource *r)
 {
@@ -184,7 +178,7 @@ static int push_view(chute_engine *e, const decdef *d)
 int decide_add(chute_engine *e, const chute_resource *r, dmn_definitions *defs, int64_t dkey,
                int64_t now, chute_error *err)
 {
-    uint64_t sum = fnv1a(r->content, r->len);
+    uint64_t sum = chute_fnv1a(CHUTE_FNV1A_INIT, r->content, r->len);
     /* Unchanged: every decision's latest version came from these bytes
      * under this name. */
     int unchanged = defs->decision_count > 0;

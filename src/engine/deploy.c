@@ -11,22 +11,14 @@
  */
 #include "engine/engine_int.h"
 
+#include "common/hash.h"
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "model/bpmn.h"
-
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
 
 static void def_free(procdef *d)
 {
@@ -281,7 +273,7 @@ int chute_engine_deploy(chute_engine *e, const chute_resource *res, size_t n,
             parsed[i].dmn = NULL; /* taken */
             continue;
         }
-        uint64_t sum = fnv1a(res[i].content, res[i].len);
+        uint64_t sum = chute_fnv1a(CHUTE_FNV1A_INIT, res[i].content, res[i].len);
         for (size_t k = 0; k < parsed[i].nprocesses && rc == 0; k++) {
             const char *id = parsed[i].ids[k];
             procdef *prev = deploy_find(e, id, -1);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/json.h"
 #include "common/isotime.h"
 #include "common/log.h"
@@ -523,6 +524,13 @@ static void touch(chute_engine *e, pinst *pi)
     engine_batch_touch(e);
 }
 
+static void psub_free(psub *x)
+{
+    free(x->name);
+    free(x->ckey);
+    free(x);
+}
+
 void einst_free(einst *ei)
 {
     if (!ei)
@@ -536,9 +544,7 @@ void einst_free(einst *ei)
     }
     for (psub *x = ei->subs, *n; x; x = n) {
         n = x->next;
-        free(x->name);
-        free(x->ckey);
-        free(x);
+        psub_free(x);
     }
     putask_free(ei->ut);
     if (ei->mi) {
@@ -1189,9 +1195,7 @@ static void drop_esp_waits(chute_engine *e, einst *s)
         if (is_esp_start(p, x->event)) {
             *pp = x->next;
             sub_unindex(e, x);
-            free(x->name);
-            free(x->ckey);
-            free(x);
+            psub_free(x);
         } else {
             pp = &x->next;
         }
@@ -3109,12 +3113,10 @@ int chute_engine_element_instance(chute_engine *e, int64_t key, int64_t *process
 
 static int64_t msg_hash(const char *name, const char *ckey)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const char *p = name; *p; p++)
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-    h = (h ^ 0xff) * 0x100000001b3ULL; /* a separator no UTF-8 text holds */
-    for (const char *p = ckey ? ckey : ""; *p; p++)
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    static const unsigned char sep = 0xff; /* a byte no UTF-8 text holds */
+    uint64_t h = chute_fnv1a(CHUTE_FNV1A_INIT, name, strlen(name));
+    h = chute_fnv1a(h, &sep, 1);
+    h = chute_fnv1a(h, ckey ? ckey : "", ckey ? strlen(ckey) : 0);
     return (int64_t)(h & (uint64_t)INT64_MAX) | 1; /* hmap keys are never 0 */
 }
 
@@ -3151,9 +3153,7 @@ static void drop_subs(chute_engine *e, einst *ei)
     for (psub *x = ei->subs, *n; x; x = n) {
         n = x->next;
         sub_unindex(e, x);
-        free(x->name);
-        free(x->ckey);
-        free(x);
+        psub_free(x);
     }
     ei->subs = NULL;
 }

@@ -1251,23 +1251,12 @@ static int check_supported(builder *b, const xtree_node *n, const flow_node_kind
 
 static int valid_path(const char *s, size_t n);
 static void trim(const char **s, size_t *n);
+static int is_activity(model_element_type t);
 
 /* zeebe:loopCharacteristics and bpmn:completionCondition of |mi|. */
 static const model_multi *make_multi(builder *b, const xtree_node *mi, const model_element *el)
 {
-    switch (el->type) {
-    case MODEL_ELEMENT_TASK:
-    case MODEL_ELEMENT_SERVICE_TASK:
-    case MODEL_ELEMENT_SEND_TASK:
-    case MODEL_ELEMENT_RECEIVE_TASK:
-    case MODEL_ELEMENT_SCRIPT_TASK:
-    case MODEL_ELEMENT_BUSINESS_RULE_TASK:
-    case MODEL_ELEMENT_USER_TASK:
-    case MODEL_ELEMENT_MANUAL_TASK:
-    case MODEL_ELEMENT_SUB_PROCESS:
-    case MODEL_ELEMENT_CALL_ACTIVITY:
-        break;
-    default:
+    if (!is_activity(el->type)) {
         add_error(b, mi, "Multi-instance characteristics are only allowed on activities");
         return NULL;
     }
